@@ -1,0 +1,12 @@
+"""HTTP message signatures: draft-cavage-12 (as Mastodon uses it) and RFC 9421.
+
+Verification is split in two steps so that a server can look up the key
+asynchronously in between: `prepare()` parses and checks policy without any key,
+then `PreparedSignature.verify(key)` does the cryptography and returns the key id.
+"""
+
+from node.federation.httpsig.errors import SignatureError
+from node.federation.httpsig.message import Headers, HttpMessage
+from node.federation.httpsig.prepare import PreparedSignature, Policy, prepare
+
+__all__ = ["Headers", "HttpMessage", "Policy", "PreparedSignature", "SignatureError", "prepare"]

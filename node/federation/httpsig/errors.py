@@ -1,0 +1,7 @@
+class SignatureError(Exception):
+    """A request's signature is missing, malformed, stale or does not verify.
+
+    The message is safe to send back to the peer: it names the rule, never key material.
+    """
+
+    status = 401
