@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     breaker_threshold: int = 5
     breaker_cooldown: float = 300.0
     trusted_proxies: str = "127.0.0.1,::1"
+    admin_token_sha256: str = ""
+    # Background loops (inbox processing, delivery) in the web process.
+    background: bool = True
     workers: int = Field(default=1, ge=1, le=32)
     delivery_workers: int = Field(default=1, ge=0, le=32)
 

@@ -7,6 +7,6 @@ then `PreparedSignature.verify(key)` does the cryptography and returns the key i
 
 from node.federation.httpsig.errors import SignatureError
 from node.federation.httpsig.message import Headers, HttpMessage
-from node.federation.httpsig.prepare import PreparedSignature, Policy, prepare
+from node.federation.httpsig.prepare import Policy, PreparedSignature, prepare
 
 __all__ = ["Headers", "HttpMessage", "Policy", "PreparedSignature", "SignatureError", "prepare"]

@@ -1,0 +1,186 @@
+"""Read endpoints other servers use: discovery, actors, collections, objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func
+from sqlmodel import Session, select
+from starlette.responses import JSONResponse, Response
+
+from node.api.problems import Problem
+from node.context import NodeContext
+from node.federation import documents
+from node.federation.urls import AS_PUBLIC
+from node.models import Follower, Following, LocalActor, OutboxItem
+from node.web.pages import render_profile
+
+router = APIRouter()
+PAGE_SIZE = 20
+
+
+class ActivityJSON(JSONResponse):
+    media_type = documents.AP_CONTENT_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def wants_activity_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "application/activity+json" in accept or "application/ld+json" in accept
+
+
+def _ctx(request: Request) -> NodeContext:
+    ctx: NodeContext = request.app.state.ctx
+    return ctx
+
+
+def _actor(ctx: NodeContext, handle: str) -> LocalActor:
+    actor = ctx.actors.get(handle.lower())
+    if actor is None:
+        raise Problem(404, "no-such-actor", f"no body called {handle} on this node")
+    return actor
+
+
+@router.get("/.well-known/webfinger")
+def webfinger(request: Request, resource: str = "") -> Response:
+    ctx = _ctx(request)
+    if not resource:
+        raise Problem(400, "missing-resource", "the resource parameter is required")
+    handle = None
+    if resource.startswith("acct:"):
+        user, _, host = resource[5:].lstrip("@").partition("@")
+        if host.lower() == ctx.settings.host:
+            handle = user.lower()
+    else:
+        handle = ctx.urls.handle_of_actor(resource)
+    if handle is None or handle not in ctx.actors:
+        raise Problem(404, "no-such-actor", "no such resource on this node")
+    doc = documents.webfinger(ctx.actors[handle], ctx.urls, ctx.settings.host)
+    return JSONResponse(doc, media_type="application/jrd+json",
+                        headers={"Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/.well-known/nodeinfo")
+def nodeinfo_discovery(request: Request) -> Response:
+    return JSONResponse(documents.nodeinfo_discovery(_ctx(request).urls))
+
+
+@router.get("/nodeinfo/2.1")
+def nodeinfo(request: Request) -> Response:
+    ctx = _ctx(request)
+    with Session(ctx.engine) as s:
+        posts = s.exec(select(func.count()).select_from(OutboxItem)
+                       .where(OutboxItem.activity_type == "Create")).one()
+    return JSONResponse(
+        documents.nodeinfo(ctx.primary, len(ctx.actors), int(posts)),
+        media_type='application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"',
+    )
+
+
+@router.get("/ns/comuna/v1")
+def context_document() -> Response:
+    return JSONResponse(documents.comuna_context(), media_type="application/ld+json")
+
+
+@router.get("/actors/{handle}")
+def actor(request: Request, handle: str) -> Response:
+    ctx = _ctx(request)
+    body = _actor(ctx, handle)
+    if wants_activity_json(request):
+        return ActivityJSON(documents.actor_document(body, ctx.urls), headers={"Vary": "Accept"})
+    return render_profile(request, ctx, body)
+
+
+@router.get("/@{handle}")
+def at_handle(request: Request, handle: str) -> Response:
+    return actor(request, handle)
+
+
+@router.get("/actors/{handle}/outbox")
+def outbox(request: Request, handle: str, page: bool = False,
+           max_id: int | None = None) -> Response:
+    ctx = _ctx(request)
+    body = _actor(ctx, handle)
+    base = ctx.urls.outbox(body.handle)
+    with Session(ctx.engine) as s:
+        where = [OutboxItem.actor_id == body.id, OutboxItem.public == True]  # noqa: E712
+        total = s.exec(select(func.count()).select_from(OutboxItem).where(*where)).one()
+        if not page:
+            return ActivityJSON({
+                "@context": documents.AS_CONTEXT, "id": base, "type": "OrderedCollection",
+                "totalItems": int(total), "first": f"{base}?page=true",
+            })
+        query = select(OutboxItem).where(*where)
+        if max_id is not None:
+            query = query.where(OutboxItem.id < max_id)  # type: ignore[operator]
+        items = s.exec(query.order_by(OutboxItem.id.desc()).limit(PAGE_SIZE)).all()  # type: ignore[union-attr]
+    doc: dict[str, Any] = {
+        "@context": documents.AS_CONTEXT,
+        "id": f"{base}?page=true" + (f"&max_id={max_id}" if max_id else ""),
+        "type": "OrderedCollectionPage",
+        "partOf": base,
+        "orderedItems": [json.loads(i.body) for i in items],
+    }
+    if len(items) == PAGE_SIZE:
+        doc["next"] = f"{base}?page=true&max_id={items[-1].id}"
+    return ActivityJSON(doc)
+
+
+@router.get("/actors/{handle}/followers")
+def followers(request: Request, handle: str) -> Response:
+    ctx = _ctx(request)
+    body = _actor(ctx, handle)
+    with Session(ctx.engine) as s:
+        uris = s.exec(select(Follower.follower_uri).where(Follower.actor_id == body.id)
+                      .order_by(Follower.id)).all()  # type: ignore[arg-type]
+    return ActivityJSON({
+        "@context": documents.AS_CONTEXT, "id": ctx.urls.followers(body.handle),
+        "type": "OrderedCollection", "totalItems": len(uris), "orderedItems": list(uris),
+    })
+
+
+@router.get("/actors/{handle}/following")
+def following(request: Request, handle: str) -> Response:
+    ctx = _ctx(request)
+    body = _actor(ctx, handle)
+    with Session(ctx.engine) as s:
+        uris = s.exec(select(Following.target_uri).where(
+            Following.actor_id == body.id, Following.state == "accepted")).all()
+    return ActivityJSON({
+        "@context": documents.AS_CONTEXT, "id": ctx.urls.following(body.handle),
+        "type": "OrderedCollection", "totalItems": len(uris), "orderedItems": list(uris),
+    })
+
+
+def _public_item(ctx: NodeContext, uri: str, by_object: bool) -> dict[str, Any]:
+    with Session(ctx.engine) as s:
+        col = OutboxItem.object_id if by_object else OutboxItem.activity_id
+        item = s.exec(select(OutboxItem).where(col == uri)).first()
+    if item is None or not item.public:
+        # Not public and not found look the same from outside.
+        raise Problem(404, "not-found", "no such public object")
+    doc: dict[str, Any] = json.loads(item.body)
+    if by_object:
+        obj: dict[str, Any] = dict(doc["object"])
+        obj.setdefault("@context", documents.AS_CONTEXT)
+        return obj
+    return doc
+
+
+@router.get("/activities/{uid}")
+def activity(request: Request, uid: str) -> Response:
+    ctx = _ctx(request)
+    return ActivityJSON(_public_item(ctx, ctx.urls.activity(uid), by_object=False))
+
+
+@router.get("/objects/{uid}")
+def obj(request: Request, uid: str) -> Response:
+    ctx = _ctx(request)
+    doc = _public_item(ctx, ctx.urls.obj(uid), by_object=True)
+    if doc.get("to") and AS_PUBLIC not in doc.get("to", []) + doc.get("cc", []):
+        raise Problem(404, "not-found", "no such public object")
+    return ActivityJSON(doc)

@@ -1,0 +1,65 @@
+"""Facilitator endpoints (JSON). Authenticated by the node's admin token until
+member accounts and roles exist."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from node.api.problems import Problem
+from node.context import NodeContext
+from node.federation.directory import expire_host_keys
+from node.outbox.status import federation_status, retry_failed, set_blocked
+
+router = APIRouter(prefix="/api/v1/admin", tags=["facilitators"])
+
+
+def _authorise(request: Request) -> NodeContext:
+    ctx: NodeContext = request.app.state.ctx
+    expected = ctx.settings.admin_token_sha256
+    auth = request.headers.get("authorization", "")
+    if not expected or not auth.lower().startswith("bearer "):
+        raise Problem(401, "unauthenticated", "a facilitator token is required")
+    given = hashlib.sha256(auth[7:].strip().encode()).hexdigest()
+    if not hmac.compare_digest(given, expected):
+        raise Problem(401, "unauthenticated", "the facilitator token is not valid")
+    return ctx
+
+
+@router.get("/federation")
+def status(request: Request) -> Response:
+    ctx = _authorise(request)
+    return JSONResponse(federation_status(ctx.engine))
+
+
+@router.post("/hosts/{host}/expire-keys")
+def expire_keys(request: Request, host: str) -> Response:
+    ctx = _authorise(request)
+    count = expire_host_keys(ctx.engine, host)
+    ctx.directory.forget_host(host.lower())
+    return JSONResponse({"host": host.lower(), "expired_actors": count})
+
+
+@router.post("/hosts/{host}/block")
+def block(request: Request, host: str) -> Response:
+    ctx = _authorise(request)
+    set_blocked(ctx.engine, host, True)
+    ctx.refresh_blocks()
+    return JSONResponse({"host": host.lower(), "blocked": True})
+
+
+@router.post("/hosts/{host}/unblock")
+def unblock(request: Request, host: str) -> Response:
+    ctx = _authorise(request)
+    set_blocked(ctx.engine, host, False)
+    ctx.refresh_blocks()
+    return JSONResponse({"host": host.lower(), "blocked": False})
+
+
+@router.post("/deliveries/retry")
+def retry(request: Request, host: str | None = None) -> Response:
+    ctx = _authorise(request)
+    return JSONResponse({"requeued": retry_failed(ctx.engine, host)})

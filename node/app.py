@@ -1,0 +1,98 @@
+"""The ASGI application: web pages, JSON API, ActivityPub endpoints, inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from node.api import activitypub, admin
+from node.api.forwarded import ForwardedMiddleware
+from node.api.problems import Problem, from_problem, problem_response
+from node.config import Settings, load_settings
+from node.context import build_context
+from node.inbox.endpoint import make_inbox_endpoint
+from node.inbox.processor import InboxProcessor
+from node.inbox.writer import InboxWriter
+from node.outbox.delivery import DeliveryWorker
+from node.web import pages
+
+log = logging.getLogger("comuna")
+
+
+def create_app(settings: Settings | None = None, store_inbox: bool = True,
+               background: bool | None = None) -> Any:
+    """Build the app. `store_inbox=False` exists only for the benchmark's floor."""
+    settings = settings or load_settings()
+    run_background = settings.background if background is None else background
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings)
+        app.state.ctx = ctx
+        writer = InboxWriter(ctx.engine, on_commit=ctx.inbox_wakeup.set) if store_inbox else None
+        app.state.inbox_writer = writer
+        if writer:
+            writer.start()
+        stop = asyncio.Event()
+        tasks = []
+        if run_background:
+            tasks = [asyncio.create_task(InboxProcessor(ctx).run(stop)),
+                     asyncio.create_task(DeliveryWorker(ctx).run(stop))]
+        try:
+            yield
+        finally:
+            stop.set()
+            ctx.inbox_wakeup.set()
+            ctx.delivery_wakeup.set()
+            for t in tasks:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(t, 10)
+            if writer:
+                await writer.stop()
+            await ctx.fetcher.client.aclose()
+            ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Comuna",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return from_problem(exc)
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        return problem_response(404, "not-found", "nothing here")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.router.routes.append(Route("/inbox", make_inbox_endpoint(shared=True),
+                                   methods=["POST"]))
+    app.router.routes.append(Route("/actors/{handle}/inbox", make_inbox_endpoint(shared=False),
+                                   methods=["POST"]))
+    app.include_router(activitypub.router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+    trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
+    return ForwardedMiddleware(app, trusted)
+
+
+def app_factory() -> Any:
+    """Entry for `uvicorn --factory` (several worker processes read COMUNA_* env)."""
+    logging.basicConfig(level=os.environ.get("COMUNA_LOG_LEVEL", "INFO"))
+    return create_app()

@@ -1,0 +1,294 @@
+"""The `comuna` command line. Other tools script against these spellings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from node.config import ConfigError, Level, Settings, load_settings, write_config_file
+
+LEVELS = [lv.value for lv in Level]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.data_dir)
+    os.environ["COMUNA_DATA_DIR"] = str(settings.data_dir)
+    return settings
+
+
+def _ask(prompt: str, default: str = "") -> str:
+    if not sys.stdin.isatty():
+        raise ConfigError(f"missing --{prompt.split()[0].lower()} (no terminal to ask on)")
+    value = input(f"{prompt}{f' [{default}]' if default else ''}: ").strip()
+    return value or default
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from node.federation.identity import create_local_actor, primary_actor
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import upgrade
+
+    data_dir = Path(args.data_dir or os.environ.get("COMUNA_DATA_DIR") or "")
+    if not str(data_dir) or str(data_dir) == ".":
+        data_dir = Path(_ask("Data directory", "./data"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    existing = load_settings(data_dir)
+    url = args.url or existing.url or _ask("URL of the node (public)", "http://localhost:8000")
+    handle = args.handle or existing.handle or _ask("Handle of the body (e.g. comuna_el_maizal)")
+    name = args.name or existing.name or _ask("Display name of the body")
+    level = args.level or _ask("Level (" + ", ".join(LEVELS) + ")", "commune")
+    settings = load_settings(data_dir, url=url, handle=handle, name=name, level=level)
+    engine = make_null_engine(settings.effective_database_url)
+    upgrade(engine)
+    with Session(engine) as s:
+        current = primary_actor(s)
+        if current is not None:
+            if current.handle != settings.handle:
+                print(f"error: this node already hosts @{current.handle}; "
+                      "its handle cannot change", file=sys.stderr)
+                return 2
+            print(f"Node already initialised: @{current.handle}@{settings.host}")
+            return 0
+        create_local_actor(s, settings.handle, settings.name, settings.level.value, primary=True)
+        s.commit()
+    token = secrets.token_urlsafe(32)
+    import hashlib
+
+    write_config_file(data_dir, {
+        "url": settings.url, "handle": settings.handle, "name": settings.name,
+        "level": settings.level.value,
+        "admin_token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+    })
+    print(f"Node ready: @{settings.handle}@{settings.host} ({settings.level.value})")
+    print(f"Facilitator token (shown once, keep it safe): {token}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import current_revision, upgrade
+
+    settings = _settings(args)
+    engine = make_null_engine(settings.effective_database_url)
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if not settings.is_initialised:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"{settings.data_dir} holds no node: run `comuna init` first")
+        init_args = argparse.Namespace(data_dir=str(settings.data_dir), url=None, handle=None,
+                                       name=None, level=None)
+        if cmd_init(init_args) != 0:
+            return 2
+    cmd_migrate(args)
+    if args.no_background:
+        os.environ["COMUNA_BACKGROUND"] = "0"
+    uvicorn.run(
+        "node.app:app_factory", factory=True, host=args.host, port=args.port,
+        workers=args.workers or settings.workers, proxy_headers=False,
+        log_level=os.environ.get("COMUNA_LOG_LEVEL", "info").lower(), access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from node.context import build_context
+    from node.inbox.processor import InboxProcessor
+    from node.outbox.delivery import DeliveryWorker
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        ctx = build_context(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [DeliveryWorker(ctx).run(stop)]
+        if not args.delivery_only:
+            tasks.append(InboxProcessor(ctx).run(stop))
+        await asyncio.gather(*tasks)
+        await ctx.fetcher.client.aclose()
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+    return 0
+
+
+def _sync_ctx(args: argparse.Namespace) -> Any:
+    from node.context import build_context
+
+    return build_context(_settings(args))
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from node.outbox.publish import post_note
+
+    ctx = _sync_ctx(args)
+    with Session(ctx.engine) as s:
+        item = post_note(s, ctx.urls, ctx.primary, args.text)
+        activity_id = item.activity_id
+        s.commit()
+    print(activity_id)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from node.outbox.status import federation_status
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import current_revision, head_revision
+
+    settings = _settings(args)
+    engine = make_null_engine(settings.effective_database_url)
+    status = federation_status(engine)
+    status["node"] = {"url": settings.url, "handle": settings.handle,
+                      "level": settings.level.value,
+                      "schema": current_revision(engine), "schema_head": head_revision()}
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    d, i = status["delivery"], status["inbox"]
+    print(f"node       @{settings.handle} at {settings.url} ({settings.level.value})")
+    print(f"schema     {status['node']['schema']} (latest {status['node']['schema_head']})")
+    print(f"delivery   {d['queued']} queued, {d['delivered']} delivered, {d['failed']} failed")
+    print(f"inbox      {i['queued']} queued, {i['done']} processed, {i['failed']} failed")
+    for h in status["hosts"]:
+        state = "BLOCKED" if h["blocked"] else (
+            f"circuit open until {h['circuit_open_until']}" if h["circuit_open_until"] else "ok")
+        print(f"  {h['host']}: {h['queued']} queued, {h['failed']} failed, "
+              f"{h['delivered']} delivered; {state}")
+        if h["last_error"]:
+            print(f"    last error ({h['last_error_at']}): {h['last_error']}")
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
+    from sqlmodel import Session
+
+    from node.federation import follows
+    from node.federation.resolve import resolve_actor
+
+    ctx = _sync_ctx(args)
+
+    async def lookup() -> dict[str, Any]:
+        try:
+            return await resolve_actor(ctx, args.target)
+        finally:
+            await ctx.fetcher.client.aclose()
+
+    doc = asyncio.run(lookup())
+    with Session(ctx.engine) as s:
+        if undo:
+            done = follows.unfollow(s, ctx.urls, ctx.primary, doc["id"], doc["inbox"])
+            s.commit()
+            print("unfollowed" if done else "was not following")
+        else:
+            follows.follow(s, ctx.urls, ctx.primary, doc["id"], doc["inbox"])
+            s.commit()
+            print(f"follow request sent to {doc['id']}")
+    return 0
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    from node.federation.directory import expire_host_keys
+    from node.outbox.status import retry_failed, set_blocked
+    from node.storage.db import make_null_engine
+
+    engine = make_null_engine(_settings(args).effective_database_url)
+    if args.action in ("block", "unblock"):
+        set_blocked(engine, args.host, args.action == "block")
+        print(f"{args.host}: {args.action}ed")
+    elif args.action == "expire-keys":
+        print(f"{args.host}: {expire_host_keys(engine, args.host)} cached actors expired")
+    elif args.action == "retry":
+        print(f"{args.host}: {retry_failed(engine, args.host)} deliveries requeued")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="comuna", description="Comuna node")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_dir(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--data-dir", default=None,
+                        help="node data directory (or COMUNA_DATA_DIR)")
+        return sp
+
+    sp = with_dir(sub.add_parser("init", help="create a node"))
+    sp.add_argument("--url")
+    sp.add_argument("--handle")
+    sp.add_argument("--name")
+    sp.add_argument("--level", choices=LEVELS)
+    sp.set_defaults(func=cmd_init)
+
+    sp = with_dir(sub.add_parser("serve", help="web server and background workers"))
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--workers", type=int, default=0, help="web processes (default 1)")
+    sp.add_argument("--no-background", action="store_true",
+                    help="web only; run `comuna worker` for delivery")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = with_dir(sub.add_parser("worker", help="delivery and inbox workers alone"))
+    sp.add_argument("--delivery-only", action="store_true")
+    sp.set_defaults(func=cmd_worker)
+
+    sp = with_dir(sub.add_parser("post", help="publish a public notice to followers"))
+    sp.add_argument("text")
+    sp.set_defaults(func=cmd_post)
+
+    sp = with_dir(sub.add_parser("status", help="delivery backlog and failures"))
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_status)
+
+    sp = with_dir(sub.add_parser("migrate", help="bring the database schema up to date"))
+    sp.set_defaults(func=cmd_migrate)
+
+    sp = with_dir(sub.add_parser("follow", help="follow @handle@host or an actor URL"))
+    sp.add_argument("target")
+    sp.set_defaults(func=cmd_follow)
+    sp = with_dir(sub.add_parser("unfollow", help="stop following"))
+    sp.add_argument("target")
+    sp.set_defaults(func=lambda a: cmd_follow(a, undo=True))
+
+    sp = with_dir(sub.add_parser("host", help="block, unblock, expire keys of, retry a host"))
+    sp.add_argument("action", choices=["block", "unblock", "expire-keys", "retry"])
+    sp.add_argument("host")
+    sp.set_defaults(func=cmd_host)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

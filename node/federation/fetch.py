@@ -1,0 +1,117 @@
+"""Fetching remote ActivityPub documents with httpx, safely.
+
+Timeouts, a size cap, a bounded number of redirects (each one re-checked) and
+the connect-time address guard. GETs are signed with the node's key so servers
+that require authorised fetch answer.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from node.federation.netguard import BlockedAddress, GuardedBackend
+
+AP_ACCEPT = (
+    'application/activity+json, application/ld+json; '
+    'profile="https://www.w3.org/ns/activitystreams"'
+)
+USER_AGENT = "Comuna/0.1 (+ActivityPub)"
+
+GetSigner = Callable[[str], dict[str, str]]
+
+
+class FetchError(Exception):
+    """A remote document could not be fetched; `reason` is safe to show to a peer."""
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, allow_private: bool) -> None:
+        super().__init__()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(),
+            max_connections=50,
+            max_keepalive_connections=10,
+            keepalive_expiry=30.0,
+            network_backend=GuardedBackend(allow_private),
+        )
+
+
+def make_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=_GuardedTransport(allow_private),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+class Fetcher:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        max_bytes: int,
+        max_redirects: int,
+        signer: GetSigner | None = None,
+    ) -> None:
+        self.client = client
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.signer = signer
+
+    async def get_json(self, url: str, accept: str = AP_ACCEPT) -> dict[str, Any]:
+        for _hop in range(self.max_redirects + 1):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise FetchError(url, "only http(s) URLs can be fetched")
+            headers = {"Accept": accept}
+            if self.signer is not None:
+                headers.update(self.signer(url))
+            try:
+                async with self.client.stream("GET", url, headers=headers) as resp:
+                    if resp.status_code in (301, 302, 303, 307, 308):
+                        location = resp.headers.get("location")
+                        if not location:
+                            raise FetchError(url, "redirect without Location", resp.status_code)
+                        url = urljoin(url, location)
+                        continue
+                    if resp.status_code != 200:
+                        raise FetchError(url, f"answered HTTP {resp.status_code}",
+                                         resp.status_code)
+                    body = await self._read_capped(resp, url)
+            except BlockedAddress as exc:
+                raise FetchError(url, str(exc)) from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+            try:
+                doc = json.loads(body)
+            except ValueError as exc:
+                raise FetchError(url, "response is not JSON") from exc
+            if not isinstance(doc, dict):
+                raise FetchError(url, "response is not a JSON object")
+            return doc
+        raise FetchError(url, f"more than {self.max_redirects} redirects")
+
+    async def _read_capped(self, resp: httpx.Response, url: str) -> bytes:
+        declared = resp.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(url, f"response larger than {self.max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(url, f"response larger than {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)

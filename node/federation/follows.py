@@ -1,0 +1,120 @@
+"""Following, both ways: Follow → Accept (automatic for a body's public record),
+Undo Follow, and the Accept/Reject answers to our own Follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import Urls
+from node.models import Follower, Following, LocalActor
+from node.outbox.publish import new_uid, publish
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("id", ""))
+    return str(value or "")
+
+
+def accept_follow(
+    session: Session, urls: Urls, actor: LocalActor, follow: dict[str, Any],
+    follower_doc: dict[str, Any],
+) -> None:
+    follower_uri = _id(follow.get("actor"))
+    endpoints = follower_doc.get("endpoints") or {}
+    inbox = str(follower_doc.get("inbox") or "")
+    shared = str(endpoints.get("sharedInbox") or "") if isinstance(endpoints, dict) else ""
+    row = session.exec(
+        select(Follower).where(Follower.actor_id == actor.id,
+                               Follower.follower_uri == follower_uri)
+    ).first()
+    if row is None:
+        row = Follower(actor_id=actor.id or 0, follower_uri=follower_uri, inbox=inbox)
+    row.inbox = inbox
+    row.shared_inbox = shared
+    row.follow_activity_id = _id(follow)
+    session.add(row)
+    accept = {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_uid()),
+        "type": "Accept",
+        "actor": urls.actor(actor.handle),
+        "object": follow,
+        "to": [follower_uri],
+    }
+    publish(session, urls, actor, accept, to_followers=False, inboxes={inbox})
+
+
+def undo_follow(session: Session, actor: LocalActor, follower_uri: str, follow_id: str) -> int:
+    rows = session.exec(
+        select(Follower).where(Follower.actor_id == actor.id,
+                               Follower.follower_uri == follower_uri)
+    ).all()
+    removed = 0
+    for row in rows:
+        # An Undo names the Follow it undoes; an old Follow id must not remove a newer one.
+        if not follow_id or not row.follow_activity_id or row.follow_activity_id == follow_id:
+            session.delete(row)
+            removed += 1
+    return removed
+
+
+def answer_to_our_follow(session: Session, actor: LocalActor, follow_id: str,
+                         from_actor: str, accepted: bool) -> bool:
+    row = session.exec(
+        select(Following).where(Following.actor_id == actor.id,
+                                Following.target_uri == from_actor)
+    ).first()
+    if row is None or (follow_id and row.follow_activity_id != follow_id):
+        return False
+    row.state = "accepted" if accepted else "rejected"
+    session.add(row)
+    return True
+
+
+def follow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
+           target_inbox: str) -> str:
+    activity = {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_uid()),
+        "type": "Follow",
+        "actor": urls.actor(actor.handle),
+        "object": target_uri,
+        "to": [target_uri],
+    }
+    row = session.exec(
+        select(Following).where(Following.actor_id == actor.id,
+                                Following.target_uri == target_uri)
+    ).first()
+    if row is None:
+        row = Following(actor_id=actor.id or 0, target_uri=target_uri, follow_activity_id="")
+    row.follow_activity_id = activity["id"]
+    row.state = "pending"
+    session.add(row)
+    publish(session, urls, actor, activity, to_followers=False, inboxes={target_inbox})
+    return str(activity["id"])
+
+
+def unfollow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
+             target_inbox: str) -> bool:
+    row = session.exec(
+        select(Following).where(Following.actor_id == actor.id,
+                                Following.target_uri == target_uri)
+    ).first()
+    if row is None:
+        return False
+    undo = {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_uid()),
+        "type": "Undo",
+        "actor": urls.actor(actor.handle),
+        "object": {"id": row.follow_activity_id, "type": "Follow",
+                   "actor": urls.actor(actor.handle), "object": target_uri},
+        "to": [target_uri],
+    }
+    session.delete(row)
+    publish(session, urls, actor, undo, to_followers=False, inboxes={target_inbox})
+    return True

@@ -1,0 +1,126 @@
+"""The inbox HTTP endpoints (per body and shared).
+
+The order of checks is the contract: size, content type and JSON, keyId host
+against blocks, signature, authorship, durable store, 202. No check before the
+store writes anything, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.api.problems import Problem, from_problem
+from node.context import NodeContext
+from node.federation.httpsig import Headers, HttpMessage
+from node.inbox.verify import Forbidden, Unauthorized, key_host, verify_request
+from node.inbox.writer import InboxWriter
+from node.models.base import utcnow
+
+ACCEPTED_TYPES = ("application/activity+json", "application/ld+json", "application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Problem(400, "bad-content-length", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise Problem(413, "too-large", f"body larger than {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "too-large", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in ACCEPTED_TYPES:
+        raise Problem(400, "bad-content-type",
+                      "send application/activity+json or application/ld+json")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "bad-json", f"body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise Problem(400, "bad-activity", "body is not a JSON object")
+    if not isinstance(doc.get("id"), str) or not doc["id"].startswith(("https://", "http://")):
+        raise Problem(400, "bad-activity", "activity has no http(s) id")
+    if not isinstance(doc.get("type"), str):
+        raise Problem(400, "bad-activity", "activity has no type")
+    return doc
+
+
+def to_message(request: Request, body: bytes) -> HttpMessage:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return HttpMessage(
+        method=request.method,
+        target=target,
+        authority=request.headers.get("host", "").lower(),
+        scheme=request.url.scheme,
+        headers=Headers((k.decode("latin-1"), v.decode("latin-1"))
+                        for k, v in request.headers.raw),
+        body=body,
+    )
+
+
+async def accept_activity(
+    ctx: NodeContext, request: Request, recipient: str, writer: InboxWriter | None
+) -> Response:
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    activity = parse_activity(request.headers.get("content-type", ""), body)
+    msg = to_message(request, body)
+    try:
+        host, prepared = key_host(msg, ctx.policy)
+        if ctx.is_blocked(host):
+            raise Problem(403, "blocked", f"{host} is blocked on this node")
+        verified = await verify_request(prepared, activity, ctx.directory)
+    except Unauthorized as exc:
+        raise Problem(401, "bad-signature", str(exc)) from exc
+    except Forbidden as exc:
+        raise Problem(403, "not-the-actor", str(exc)) from exc
+    actor = activity.get("actor")
+    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    row = {
+        "activity_id": activity["id"],
+        "activity_type": str(activity["type"])[:64],
+        "actor": str(actor_id),
+        "recipient": recipient,
+        "signer": verified.signer,
+        "body": body.decode("utf-8"),
+        "received_at": utcnow(),
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": utcnow(),
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": "",
+    }
+    if writer is not None:
+        await writer.store(row)
+    return Response(status_code=202)
+
+
+def make_inbox_endpoint(shared: bool) -> Any:
+    async def endpoint(request: Request) -> Response:
+        ctx: NodeContext = request.app.state.ctx
+        recipient = ""
+        if not shared:
+            recipient = request.path_params["handle"]
+            if recipient not in ctx.actors:
+                return from_problem(Problem(404, "no-such-actor", "no such body on this node"))
+        try:
+            return await accept_activity(ctx, request, recipient, request.app.state.inbox_writer)
+        except Problem as p:
+            return from_problem(p)
+
+    return endpoint

@@ -1,0 +1,126 @@
+"""Processing stored inbox rows after the 202, with retries.
+
+Rows are claimed with leases, so any number of processes can share the work and
+a crash only delays a row until its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from node.context import NodeContext
+from node.federation import follows
+from node.models import InboxItem, LocalActor
+from node.models.base import utcnow
+from node.outbox.backoff import next_attempt
+from node.storage.leases import claim
+
+log = logging.getLogger("comuna.inbox")
+MAX_ATTEMPTS = 8
+LEASE_SECONDS = 120.0
+
+
+def _id(value: Any) -> str:
+    return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
+
+
+class InboxProcessor:
+    def __init__(self, ctx: NodeContext, batch: int = 100) -> None:
+        self.ctx = ctx
+        self.batch = batch
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # keep serving; the rows stay queued
+                log.exception("inbox processing pass failed")
+                done = 0
+            if done == 0:
+                self.ctx.inbox_wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.ctx.inbox_wakeup.wait(),
+                                           self.ctx.settings.delivery_poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
+                                       LEASE_SECONDS)
+        for row in rows:
+            await self._process(row)
+        return len(rows)
+
+    async def _process(self, row: Any) -> None:
+        try:
+            activity = json.loads(row.body)
+            await self.handle(activity)
+        except Exception as exc:
+            log.warning("inbox item %s failed: %s", row.activity_id, exc)
+            await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
+            return
+        await asyncio.to_thread(self._finish, row.id, "done", "")
+
+    def _finish(self, row_id: int, state: str, error: str, **extra: Any) -> None:
+        with Session(self.ctx.engine) as s:
+            s.exec(update(InboxItem).where(InboxItem.id == row_id).values(  # type: ignore[call-overload]
+                state=state, last_error=error, lease_owner=None, lease_until=None, **extra))
+            s.commit()
+
+    def _fail(self, row: Any, error: str) -> None:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._finish(row.id, "failed", error, attempts=attempts)
+        else:
+            self._finish(row.id, "queued", error, attempts=attempts,
+                         next_attempt_at=next_attempt(utcnow(), attempts, None))
+
+    async def handle(self, activity: dict[str, Any]) -> None:
+        kind = activity.get("type")
+        actor_uri = _id(activity.get("actor"))
+        if kind == "Follow":
+            target = self._local(_id(activity.get("object")))
+            if target is None:
+                return
+            follower_doc = await self.ctx.directory.actor(actor_uri)
+            await asyncio.to_thread(self._tx, follows.accept_follow, self.ctx.urls, target,
+                                    activity, follower_doc)
+            self.ctx.delivery_wakeup.set()
+        elif kind == "Undo":
+            obj = activity.get("object")
+            if isinstance(obj, dict) and obj.get("type") == "Follow":
+                target = self._local(_id(obj.get("object")))
+                if target is not None and _id(obj.get("actor")) == actor_uri:
+                    await asyncio.to_thread(self._tx, follows.undo_follow, target, actor_uri,
+                                            _id(obj))
+        elif kind in ("Accept", "Reject"):
+            obj = activity.get("object")
+            follow_id = _id(obj)
+            ours = self._local(_id(obj.get("actor"))) if isinstance(obj, dict) else None
+            if ours is None:
+                ours = self._local_from_follow_id(follow_id)
+            if ours is not None:
+                await asyncio.to_thread(self._tx, follows.answer_to_our_follow, ours, follow_id,
+                                        actor_uri, kind == "Accept")
+        # Every other type is kept as stored; later layers (governance, economy) read it.
+
+    def _local(self, uri: str) -> LocalActor | None:
+        handle = self.ctx.urls.handle_of_actor(uri)
+        return self.ctx.actors.get(handle) if handle else None
+
+    def _local_from_follow_id(self, follow_id: str) -> LocalActor | None:
+        if not follow_id.startswith(self.ctx.urls.base):
+            return None
+        return self.ctx.primary
+
+    def _tx(self, func: Any, *args: Any) -> Any:
+        with Session(self.ctx.engine) as s:
+            result = func(s, *args)
+            s.commit()
+            return result

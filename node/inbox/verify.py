@@ -1,0 +1,86 @@
+"""Who sent this activity, and may they send it? Signature first, then authorship."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from node.federation.directory import ActorDirectory, KeyError_, host_of, netloc_of
+from node.federation.httpsig import HttpMessage, Policy, SignatureError, prepare
+from node.federation.proofs import ProofError, proof_of, verify_object
+
+
+class Unauthorized(Exception):
+    status = 401
+
+
+class Forbidden(Exception):
+    status = 403
+
+
+@dataclass(frozen=True)
+class Verified:
+    signer: str  # key id that signed the request
+    signer_actor: str
+    via_proof: bool
+
+
+def key_host(msg: HttpMessage, policy: Policy) -> tuple[str, Any]:
+    """Parse the signature far enough to know its keyId host, before any fetch."""
+    try:
+        prepared = prepare(msg, policy)
+    except SignatureError as exc:
+        raise Unauthorized(str(exc)) from exc
+    return host_of(prepared.key_id), prepared
+
+
+async def verify_request(
+    prepared: Any, activity: dict[str, Any], directory: ActorDirectory
+) -> Verified:
+    try:
+        key = await directory.key_for(prepared.key_id)
+    except KeyError_ as exc:
+        raise Unauthorized(str(exc)) from exc
+    try:
+        prepared.verify(key.key)
+    except SignatureError:
+        # The signer may have rotated its key: fetch once more, then give up.
+        try:
+            key = await directory.key_for(prepared.key_id, refresh=True)
+            prepared.verify(key.key)
+        except (KeyError_, SignatureError) as exc:
+            raise Unauthorized(str(exc)) from exc
+    actor = activity.get("actor")
+    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    if not isinstance(actor_id, str):
+        raise Unauthorized("activity has no actor")
+    if netloc_of(str(activity.get("id", ""))) != netloc_of(actor_id):
+        raise Forbidden("activity id and actor are on different hosts")
+    if key.owner == actor_id:
+        return Verified(prepared.key_id, key.owner, via_proof=False)
+    # Relayed: the signer is not the actor, so the activity must prove its author.
+    await verify_author_proof(activity, actor_id, directory)
+    return Verified(prepared.key_id, key.owner, via_proof=True)
+
+
+async def verify_author_proof(
+    document: dict[str, Any], author: str, directory: ActorDirectory
+) -> None:
+    try:
+        method = str(proof_of(document)["verificationMethod"])
+    except ProofError as exc:
+        raise Forbidden(f"signer is not the activity's actor and {exc}") from exc
+    if method.split("#", 1)[0] != author:
+        raise Forbidden("proof is not by the activity's actor")
+    try:
+        key = await directory.key_for(method)
+    except KeyError_ as exc:
+        raise Forbidden(f"cannot load the author's proof key: {exc}") from exc
+    if not isinstance(key.key, ed25519.Ed25519PublicKey):
+        raise Forbidden("proof key is not Ed25519")
+    try:
+        verify_object(document, key.key)
+    except ProofError as exc:
+        raise Forbidden(f"author's proof: {exc}") from exc

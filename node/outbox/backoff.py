@@ -1,0 +1,49 @@
+"""When to try again. About two days in all, like the large fediverse servers."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+BASE_SECONDS = 30.0
+CAP_SECONDS = 8 * 3600.0
+
+
+def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
+    """Delay before attempt `attempts + 1`: 30 s doubling to 8 h, ±20 % jitter.
+
+    With 16 attempts the schedule spans roughly 2.3 days.
+    """
+    base = min(BASE_SECONDS * (2 ** max(attempts - 1, 0)), CAP_SECONDS)
+    return base * (rng or random).uniform(0.8, 1.2)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse Retry-After (seconds or HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    now = now or datetime.now(UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def next_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
+    delay = backoff_delay(attempts)
+    if retry_after is not None:
+        # Honour the peer's wish, but never wait longer than the cap for one step.
+        delay = max(delay, min(retry_after, CAP_SECONDS))
+    return now + timedelta(seconds=delay)
+
+
+def is_permanent(status: int) -> bool:
+    """4xx other than 401/408/429 will not get better by retrying."""
+    return 400 <= status < 500 and status not in (401, 408, 429)

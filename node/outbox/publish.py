@@ -1,0 +1,101 @@
+"""Publishing: store the activity in the outbox and queue one delivery per inbox.
+
+Both happen in the caller's transaction, so an activity is never stored without
+its deliveries, nor delivered without being stored.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from typing import Any
+
+from sqlmodel import Session, select
+
+from node.federation.directory import netloc_of
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import AS_PUBLIC, Urls
+from node.models import Delivery, Follower, LocalActor, OutboxItem
+from node.models.base import utcnow
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+def follower_inboxes(session: Session, actor: LocalActor) -> set[str]:
+    """One inbox per server where it offers a shared inbox, else each follower's own."""
+    rows = session.exec(select(Follower).where(Follower.actor_id == actor.id)).all()
+    return {f.shared_inbox or f.inbox for f in rows}
+
+
+def publish(
+    session: Session,
+    urls: Urls,
+    actor: LocalActor,
+    activity: dict[str, Any],
+    to_followers: bool = True,
+    inboxes: set[str] | None = None,
+) -> OutboxItem:
+    targets = set(inboxes or ())
+    if to_followers:
+        targets |= follower_inboxes(session, actor)
+    local = netloc_of(urls.base)
+    obj = activity.get("object")
+    item = OutboxItem(
+        actor_id=actor.id or 0,
+        activity_id=activity["id"],
+        activity_type=activity["type"],
+        object_id=obj.get("id", "") if isinstance(obj, dict) else str(obj or ""),
+        public=AS_PUBLIC in _audience(activity),
+        body=json.dumps(activity),
+    )
+    session.add(item)
+    session.flush()
+    now = utcnow()
+    for inbox in sorted(targets):
+        if netloc_of(inbox) == local:
+            continue
+        session.add(Delivery(outbox_id=item.id or 0, inbox=inbox, host=netloc_of(inbox),
+                             next_attempt_at=now))
+    return item
+
+
+def _audience(activity: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in ("to", "cc"):
+        value = activity.get(key)
+        out.extend(value if isinstance(value, list) else [value] if value else [])
+    return out
+
+
+def note_activity(urls: Urls, actor: LocalActor, text: str) -> dict[str, Any]:
+    """A public notice: Create(Note) to the public and the body's followers."""
+    uri = urls.actor(actor.handle)
+    published = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    paragraphs = [p for p in text.split("\n\n") if p.strip()] or [text]
+    content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    audience = {"to": [AS_PUBLIC], "cc": [urls.followers(actor.handle)]}
+    note = {
+        "id": urls.obj(new_uid()),
+        "type": "Note",
+        "attributedTo": uri,
+        "content": content,
+        "contentMap": {"es": content},
+        "published": published,
+        **audience,
+    }
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_uid()),
+        "type": "Create",
+        "actor": uri,
+        "published": published,
+        "object": note,
+        **audience,
+    }
+
+
+def post_note(session: Session, urls: Urls, actor: LocalActor, text: str) -> OutboxItem:
+    return publish(session, urls, actor, note_activity(urls, actor, text))

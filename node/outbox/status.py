@@ -1,0 +1,83 @@
+"""What a facilitator needs to see about federation: backlog, failures, dead hosts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, case, func
+from sqlmodel import Session, select
+
+from node.models import Delivery, InboxItem, PeerHost
+
+
+def federation_status(engine: Engine) -> dict[str, Any]:
+    with Session(engine) as s:
+        by_state = dict(s.exec(select(Delivery.state, func.count())  # type: ignore[call-overload]
+                               .group_by(Delivery.state)).all())
+        inbox_state = dict(s.exec(select(InboxItem.state, func.count())  # type: ignore[call-overload]
+                                  .group_by(InboxItem.state)).all())
+        per_host = s.exec(
+            select(  # type: ignore[call-overload]
+                Delivery.host,
+                func.sum(case((Delivery.state == "queued", 1), else_=0)),
+                func.sum(case((Delivery.state == "failed", 1), else_=0)),
+                func.sum(case((Delivery.state == "delivered", 1), else_=0)),
+            ).group_by(Delivery.host).order_by(Delivery.host)
+        ).all()
+        peers = {p.host: p for p in s.exec(select(PeerHost)).all()}
+    hosts = []
+    for host, queued, failed, delivered in per_host:
+        peer = peers.get(host)
+        hosts.append({
+            "host": host,
+            "queued": int(queued or 0),
+            "failed": int(failed or 0),
+            "delivered": int(delivered or 0),
+            "consecutive_failures": peer.consecutive_failures if peer else 0,
+            "circuit_open_until": _iso(peer.open_until) if peer else None,
+            "last_error": peer.last_error if peer else "",
+            "last_error_at": _iso(peer.last_error_at) if peer else None,
+            "blocked": peer.blocked if peer else False,
+        })
+    return {
+        "delivery": {
+            "queued": int(by_state.get("queued", 0)),
+            "delivered": int(by_state.get("delivered", 0)),
+            "failed": int(by_state.get("failed", 0)),
+        },
+        "inbox": {
+            "queued": int(inbox_state.get("queued", 0)),
+            "done": int(inbox_state.get("done", 0)),
+            "failed": int(inbox_state.get("failed", 0)),
+        },
+        "hosts": hosts,
+        "blocked_hosts": sorted(h for h, p in peers.items() if p.blocked),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def set_blocked(engine: Engine, host: str, blocked: bool) -> None:
+    with Session(engine) as s:
+        peer = s.get(PeerHost, host.lower()) or PeerHost(host=host.lower())
+        peer.blocked = blocked
+        s.add(peer)
+        s.commit()
+
+
+def retry_failed(engine: Engine, host: str | None = None) -> int:
+    """Put parked deliveries back in the queue (after a peer is fixed)."""
+    from sqlalchemy import update
+
+    from node.models.base import utcnow
+
+    stmt = update(Delivery).where(Delivery.state == "failed")
+    if host:
+        stmt = stmt.where(Delivery.host == host.lower())
+    with Session(engine) as s:
+        res = s.exec(stmt.values(state="queued", attempts=0,  # type: ignore[call-overload]
+                                 next_attempt_at=utcnow()))
+        s.commit()
+        return int(res.rowcount or 0)
