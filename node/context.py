@@ -55,7 +55,8 @@ class NodeContext:
         key = self.signing_keys.get(handle)
         if key is None:
             actor = self.actors[handle]
-            key = SigningKey(self.urls.main_key(handle), keys.load_private_pem(actor.rsa_private_pem))
+            private = keys.load_private_pem(actor.rsa_private_pem)
+            key = SigningKey(self.urls.main_key(handle), private)
             self.signing_keys[handle] = key
         return key
 

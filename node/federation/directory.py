@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from node.federation import keys
 from node.federation.fetch import Fetcher, FetchError
@@ -168,8 +168,8 @@ class ActorDirectory:
 def expire_host_keys(engine: Engine, host: str) -> int:
     """Mark every cached actor of `host` stale; the next signature from it refetches."""
     with Session(engine) as s:
-        result = s.exec(  # type: ignore[call-overload]
-            update(RemoteActor).where(RemoteActor.host == host.lower()).values(expired=True)
+        result = s.execute(
+            update(RemoteActor).where(col(RemoteActor.host) == host.lower()).values(expired=True)
         )
         s.commit()
-        return int(result.rowcount or 0)
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -77,7 +77,7 @@ def answer_to_our_follow(session: Session, actor: LocalActor, follow_id: str,
 
 def follow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
            target_inbox: str) -> str:
-    activity = {
+    activity: dict[str, Any] = {
         "@context": AS_CONTEXT,
         "id": urls.activity(new_uid()),
         "type": "Follow",

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from node.context import NodeContext
 from node.federation import follows
@@ -69,8 +69,9 @@ class InboxProcessor:
 
     def _finish(self, row_id: int, state: str, error: str, **extra: Any) -> None:
         with Session(self.ctx.engine) as s:
-            s.exec(update(InboxItem).where(InboxItem.id == row_id).values(  # type: ignore[call-overload]
-                state=state, last_error=error, lease_owner=None, lease_until=None, **extra))
+            stmt = update(InboxItem).where(col(InboxItem.id) == row_id).values(
+                state=state, last_error=error, lease_owner=None, lease_until=None, **extra)
+            s.execute(stmt)
             s.commit()
 
     def _fail(self, row: Any, error: str) -> None:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from node.context import NodeContext
 from node.federation.httpsig.sign import sign_cavage
@@ -32,11 +32,11 @@ FLUSH_EVERY = 0.05
 
 def _open_hosts_filter() -> Any:
     now = utcnow()
-    bad = select(PeerHost.host).where(
-        or_(PeerHost.blocked == True, and_(PeerHost.open_until != None,  # noqa: E711,E712
-                                           PeerHost.open_until > now))
+    bad = select(col(PeerHost.host)).where(
+        or_(col(PeerHost.blocked).is_(True),
+            and_(col(PeerHost.open_until).is_not(None), col(PeerHost.open_until) > now))
     )
-    return Delivery.host.not_in(bad)  # type: ignore[attr-defined]
+    return col(Delivery.host).not_in(bad)
 
 
 class DeliveryWorker:
@@ -166,7 +166,7 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
                 else:
                     values["next_attempt_at"] = next_attempt(
                         now, attempts, retry_after_seconds(res.retry_after))
-            s.exec(update(Delivery).where(Delivery.id == row.id).values(**values))  # type: ignore[call-overload]
+            s.execute(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
         for host, ok in host_ok.items():
             peer = s.get(PeerHost, host) or PeerHost(host=host)
             if ok:

@@ -5,24 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from node.models import Delivery, InboxItem, PeerHost
 
 
 def federation_status(engine: Engine) -> dict[str, Any]:
     with Session(engine) as s:
-        by_state = dict(s.exec(select(Delivery.state, func.count())  # type: ignore[call-overload]
-                               .group_by(Delivery.state)).all())
-        inbox_state = dict(s.exec(select(InboxItem.state, func.count())  # type: ignore[call-overload]
-                                  .group_by(InboxItem.state)).all())
+        by_state = dict(s.exec(select(Delivery.state, func.count())
+                               .group_by(col(Delivery.state))).all())
+        inbox_state = dict(s.exec(select(InboxItem.state, func.count())
+                                  .group_by(col(InboxItem.state))).all())
+        state = col(Delivery.state)
         per_host = s.exec(
-            select(  # type: ignore[call-overload]
+            select(
                 Delivery.host,
-                func.sum(case((Delivery.state == "queued", 1), else_=0)),
-                func.sum(case((Delivery.state == "failed", 1), else_=0)),
-                func.sum(case((Delivery.state == "delivered", 1), else_=0)),
-            ).group_by(Delivery.host).order_by(Delivery.host)
+                func.sum(case((state == "queued", 1), else_=0)),
+                func.sum(case((state == "failed", 1), else_=0)),
+                func.sum(case((state == "delivered", 1), else_=0)),
+            ).group_by(col(Delivery.host)).order_by(col(Delivery.host))
         ).all()
         peers = {p.host: p for p in s.exec(select(PeerHost)).all()}
     hosts = []
@@ -73,11 +74,10 @@ def retry_failed(engine: Engine, host: str | None = None) -> int:
 
     from node.models.base import utcnow
 
-    stmt = update(Delivery).where(Delivery.state == "failed")
+    stmt = update(Delivery).where(col(Delivery.state) == "failed")
     if host:
-        stmt = stmt.where(Delivery.host == host.lower())
+        stmt = stmt.where(col(Delivery.host) == host.lower())
     with Session(engine) as s:
-        res = s.exec(stmt.values(state="queued", attempts=0,  # type: ignore[call-overload]
-                                 next_attempt_at=utcnow()))
+        res = s.execute(stmt.values(state="queued", attempts=0, next_attempt_at=utcnow()))
         s.commit()
-        return int(res.rowcount or 0)
+        return int(getattr(res, "rowcount", 0) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
 import http_sf
 
@@ -44,7 +45,7 @@ def check_digest(value: str, body: bytes) -> None:
 
 def check_content_digest(value: str, body: bytes) -> None:
     try:
-        parsed = http_sf.parse(value.encode(), tltype="dictionary")
+        parsed: Any = http_sf.parse(value.encode(), tltype="dictionary")
     except Exception as exc:
         raise SignatureError("Content-Digest is not a structured dictionary") from exc
     known = 0

@@ -43,8 +43,8 @@ def parse_signatures(msg: HttpMessage) -> list[Rfc9421Signature]:
     if raw_input is None or raw_sig is None:
         raise SignatureError("Signature-Input and Signature headers are both required")
     try:
-        inputs = http_sf.parse(raw_input.encode(), tltype="dictionary")
-        sigs = http_sf.parse(raw_sig.encode(), tltype="dictionary")
+        inputs: Any = http_sf.parse(raw_input.encode(), tltype="dictionary")
+        sigs: Any = http_sf.parse(raw_sig.encode(), tltype="dictionary")
     except Exception as exc:
         raise SignatureError("Signature-Input or Signature is not a structured dictionary") from exc
     out = []
@@ -146,7 +146,8 @@ def _field(name: str, params: dict[str, Any], msg: HttpMessage) -> str:
         raise SignatureError(f"covered field {name} is missing")
     if "key" in params:
         try:
-            parsed = http_sf.parse(", ".join(v.strip() for v in lines).encode(), tltype="dictionary")
+            joined = ", ".join(v.strip() for v in lines).encode()
+            parsed: Any = http_sf.parse(joined, tltype="dictionary")
         except Exception as exc:
             raise SignatureError(f"field {name} is not a structured dictionary") from exc
         member = parsed.get(str(params["key"]))

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set everything up and run a node on http://localhost:8000 (SQLite in ./data).
+# Override with COMUNA_DATA_DIR, COMUNA_URL, COMUNA_HANDLE, COMUNA_NAME, COMUNA_LEVEL, PORT.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/venv.sh
+data=${COMUNA_DATA_DIR:-./data}
+port=${PORT:-8000}
+if [ ! -f "$data/comuna.json" ]; then
+  .venv/bin/comuna init --data-dir "$data" \
+    --url "${COMUNA_URL:-http://localhost:$port}" \
+    --handle "${COMUNA_HANDLE:-comuna}" \
+    --name "${COMUNA_NAME:-Mi Comuna}" \
+    --level "${COMUNA_LEVEL:-commune}"
+fi
+exec .venv/bin/comuna serve --data-dir "$data" --host "${HOST:-127.0.0.1}" --port "$port"
