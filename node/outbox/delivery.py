@@ -103,7 +103,8 @@ class DeliveryWorker:
                 key = self.ctx.signing_key(handle)
                 headers = sign_cavage("POST", row.inbox, key.key_id, key.private, body=body,
                                       headers={"Content-Type": "application/activity+json"})
-                result = await sender.post(self.session, row.inbox, body, headers)
+                result = await sender.post(self.session, row.inbox, body, headers,
+                                           self.ctx.settings.allow_private_networks)
         except Exception as exc:
             result = sender.SendResult(None, None, f"{type(exc).__name__}: {exc}")
         self.results.append((row, result))

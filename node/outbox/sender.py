@@ -7,14 +7,16 @@ aiohttp reaches the RSA-signing bound (docs/benchmarks.md, MEASUREMENTS).
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from node.federation.netguard import resolve_checked
+from node.federation.netguard import address_allowed, resolve_checked
 
 
 class GuardedResolver(AbstractResolver):
@@ -54,8 +56,19 @@ def make_session(allow_private: bool, timeout: float, limit: int) -> aiohttp.Cli
     )
 
 
+def _literal_ip(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
-               headers: dict[str, Any]) -> SendResult:
+               headers: dict[str, Any], allow_private: bool) -> SendResult:
+    # aiohttp skips the resolver for IP literals, so those are checked here.
+    ip = _literal_ip(urlsplit(url).hostname or "")
+    if ip is not None and not address_allowed(ip, allow_private):
+        return SendResult(None, None, f"BlockedAddress: {ip} is a non-public address")
     try:
         async with session.post(url, data=body, headers=headers,
                                 allow_redirects=False) as resp:

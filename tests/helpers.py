@@ -1,0 +1,63 @@
+"""Running a node's background loops for a bounded time inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from node.config import Settings
+from node.context import NodeContext, build_context
+from node.inbox.processor import InboxProcessor
+from node.models import Delivery
+from node.models.base import utcnow
+from node.outbox.delivery import DeliveryWorker
+
+
+def run_loops(settings: Settings, until: Callable[[NodeContext], bool], timeout: float = 20.0,
+              delivery: bool = True, inbox: bool = True) -> NodeContext:
+    """Run delivery/inbox loops until `until(ctx)` holds; fail the test on timeout."""
+
+    async def main() -> NodeContext:
+        ctx = build_context(settings)
+        stop = asyncio.Event()
+        tasks = []
+        if delivery:
+            tasks.append(asyncio.create_task(DeliveryWorker(ctx).run(stop)))
+        if inbox:
+            tasks.append(asyncio.create_task(InboxProcessor(ctx).run(stop)))
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                ok = await asyncio.to_thread(until, ctx)
+                if ok:
+                    return ctx
+                if time.monotonic() > deadline:
+                    raise AssertionError("condition not reached in time")
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            ctx.delivery_wakeup.set()
+            ctx.inbox_wakeup.set()
+            await asyncio.gather(*tasks)
+            await ctx.fetcher.client.aclose()
+
+    return asyncio.run(main())
+
+
+def deliveries(ctx_or_engine: Any) -> list[Delivery]:
+    engine = getattr(ctx_or_engine, "engine", ctx_or_engine)
+    with Session(engine) as s:
+        return list(s.exec(select(Delivery).order_by(col(Delivery.id))).all())
+
+
+def make_due(engine: Any) -> None:
+    """Pretend the backoff has passed, without waiting for it."""
+    with Session(engine) as s:
+        s.execute(update(Delivery).where(col(Delivery.state) == "queued")
+                  .values(next_attempt_at=utcnow()))
+        s.commit()

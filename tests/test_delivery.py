@@ -1,0 +1,160 @@
+"""The delivery queue: signing, retries, backoff, Retry-After, parking, circuit breaker."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from node.context import build_context
+from node.federation.httpsig import HttpMessage, prepare
+from node.federation.keys import load_public_pem
+from node.models import Follower, LocalActor, PeerHost
+from node.models.base import utcnow
+from node.outbox.publish import post_note
+from tests.helpers import deliveries, make_due, run_loops
+
+
+def add_follower(settings, inbox: str, uri: str) -> None:
+    ctx = build_context(settings)
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=ctx.primary.id, follower_uri=uri, inbox=inbox))
+        s.commit()
+
+
+def post(settings, text="hola"):
+    ctx = build_context(settings)
+    with Session(ctx.engine) as s:
+        item = post_note(s, ctx.urls, ctx.primary, text)
+        s.commit()
+        return item.activity_id
+
+
+def settled(ctx) -> bool:
+    return all(d.state != "queued" or d.attempts > 0 for d in deliveries(ctx)) and bool(
+        deliveries(ctx))
+
+
+def test_delivery_is_signed_and_verifiable(node, remote):
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    activity_id = post(node)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
+    assert len(remote.posts) == 1
+    sent = remote.posts[0]
+    msg = HttpMessage.request("POST", f"{remote.base}{sent['path']}", sent["headers"].items(),
+                              sent["body"])
+    prepared = prepare(msg)
+    with Session(ctx.engine) as s:
+        actor = s.exec(select(LocalActor)).one()
+    assert prepared.key_id == ctx.urls.main_key(actor.handle)
+    prepared.verify(load_public_pem(actor.rsa_public_pem))
+    assert activity_id.encode() in sent["body"]
+
+
+def test_shared_inbox_is_used_once_per_server(node, remote):
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        for name in ("a", "b", "c"):
+            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/{name}",
+                           inbox=f"{remote.base}/users/{name}/inbox",
+                           shared_inbox=f"{remote.base}/inbox"))
+        s.commit()
+    post(node)
+    rows = deliveries(ctx)
+    assert [r.inbox for r in rows] == [f"{remote.base}/inbox"]
+
+
+def test_server_error_is_retried_with_backoff_then_delivered(node, remote):
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    remote.post_statuses = [(503, {})]
+    post(node)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 1)
+    row = deliveries(ctx)[0]
+    assert row.state == "queued" and row.last_status == 503
+    wait = row.next_attempt_at - utcnow()
+    assert timedelta(seconds=20) < wait < timedelta(seconds=40)
+    make_due(ctx.engine)
+    run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
+    assert [p["status"] for p in remote.posts] == [503, 202]
+
+
+def test_retry_after_is_honoured(node, remote):
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    remote.post_statuses = [(429, {"Retry-After": "3600"})]
+    post(node)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 1)
+    row = deliveries(ctx)[0]
+    assert row.state == "queued"
+    assert row.next_attempt_at - utcnow() > timedelta(seconds=3500)
+
+
+def test_permanent_client_error_parks_at_once(node, remote):
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    remote.post_statuses = [(403, {})]
+    post(node)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].state == "failed")
+    assert deliveries(ctx)[0].attempts == 1
+    assert len(remote.posts) == 1
+
+
+def test_401_408_429_are_retried(node, remote):
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    remote.post_statuses = [(401, {}), (408, {}), (429, {})]
+    post(node)
+    for n in (1, 2, 3):
+        ctx = run_loops(node, lambda c, n=n: deliveries(c)[0].attempts == n)
+        assert deliveries(ctx)[0].state == "queued"
+        make_due(ctx.engine)
+    run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
+
+
+def test_gives_up_after_max_attempts(make_node, remote):
+    node = make_node(delivery_max_attempts=3, breaker_threshold=100)
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    remote.post_statuses = [(500, {})] * 3
+    post(node)
+    for n in (1, 2):
+        ctx = run_loops(node, lambda c, n=n: deliveries(c)[0].attempts == n)
+        make_due(ctx.engine)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].state == "failed")
+    assert deliveries(ctx)[0].attempts == 3
+
+
+def _dead_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_circuit_breaker_spares_healthy_hosts(make_node, remote):
+    node = make_node(breaker_threshold=2, breaker_cooldown=600)
+    dead = f"http://127.0.0.1:{_dead_port()}"
+    add_follower(node, f"{dead}/inbox", f"{dead}/users/x")
+    post(node, "uno")
+    ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 1)
+    make_due(ctx.engine)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 2)
+    with Session(ctx.engine) as s:
+        peer = s.get(PeerHost, f"127.0.0.1:{dead.rsplit(':', 1)[1]}")
+        assert peer.consecutive_failures == 2 and peer.open_until is not None
+        assert "Connect" in peer.last_error or "connect" in peer.last_error
+    # A new post reaches the healthy host; the dead one is not even tried.
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    post(node, "dos")
+    make_due(ctx.engine)
+    ctx = run_loops(node, lambda c: any(d.state == "delivered" for d in deliveries(c)))
+    dead_rows = [d for d in deliveries(ctx) if d.inbox.startswith(dead)]
+    assert all(d.attempts <= 2 for d in dead_rows)
+    assert [d.state for d in dead_rows] == ["queued", "queued"]
+
+
+def test_private_addresses_refused_unless_allowed(make_node, remote):
+    node = make_node(allow_private_networks=False)
+    add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
+    post(node)
+    ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 1)
+    assert "non-public" in deliveries(ctx)[0].last_error
+    assert remote.posts == []

@@ -1,0 +1,95 @@
+"""Fetching remote documents: address guard at connect time, redirects, size cap."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from node.federation.fetch import Fetcher, FetchError, make_client
+from node.federation.netguard import address_allowed
+
+
+def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3):
+    async def main():
+        client = make_client(allow_private, timeout=5)
+        try:
+            return await Fetcher(client, max_bytes, redirects).get_json(url)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def test_address_classification():
+    for ip in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254",
+               "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "100.64.0.1"):
+        assert not address_allowed(ip, allow_private=False), ip
+    for ip in ("93.184.216.34", "2606:2800:220:1::1"):
+        assert address_allowed(ip, allow_private=False), ip
+    assert address_allowed("127.0.0.1", allow_private=True)
+    assert not address_allowed("0.0.0.0", allow_private=True)
+    assert not address_allowed("224.0.0.1", allow_private=True)
+
+
+def test_loopback_refused_by_default(remote):
+    alice = remote.actor("alice")
+    with pytest.raises(FetchError, match="non-public"):
+        fetch(alice.uri, allow_private=False)
+    assert remote.gets == []  # refused before connecting
+
+
+def test_localhost_name_refused_by_default(remote):
+    url = f"http://localhost:{remote.httpd.server_address[1]}/users/alice"
+    remote.actor("alice")
+    with pytest.raises(FetchError, match="non-public"):
+        fetch(url, allow_private=False)
+    assert remote.gets == []
+
+
+def test_loopback_allowed_when_configured(remote):
+    alice = remote.actor("alice")
+    assert fetch(alice.uri, allow_private=True)["id"] == alice.uri
+
+
+def test_redirects_are_followed_and_limited(remote):
+    alice = remote.actor("alice")
+    remote.redirects["/r1"] = "/r2"
+    remote.redirects["/r2"] = f"/users/{alice.name}"
+    assert fetch(f"{remote.base}/r1", allow_private=True)["id"] == alice.uri
+    for i in range(5):
+        remote.redirects[f"/loop{i}"] = f"/loop{i + 1}"
+    with pytest.raises(FetchError, match="redirects"):
+        fetch(f"{remote.base}/loop0", allow_private=True)
+
+
+def test_redirect_target_is_checked_again(remote, monkeypatch):
+    # Treat 127.0.0.1 as public and 127.0.0.2 as internal: the first hop passes the guard,
+    # the redirect's target must be refused even though the first URL was fine.
+    from node.federation import netguard
+
+    monkeypatch.setattr(netguard, "address_allowed", lambda ip, allow: ip == "127.0.0.1")
+    port = remote.httpd.server_address[1]
+    remote.actor("a")
+    remote.redirects["/hop"] = f"http://127.0.0.2:{port}/users/a"
+    remote.redirects["/fine"] = "/users/a"
+    assert fetch(f"{remote.base}/fine", allow_private=False)["type"] == "Person"
+    with pytest.raises(FetchError, match="non-public"):
+        fetch(f"{remote.base}/hop", allow_private=False)
+    assert "/users/a" in remote.gets and remote.gets.count("/hop") == 1
+
+
+def test_response_size_is_capped(remote):
+    remote.docs["/big"] = b'{"id": "' + b"x" * 5000 + b'"}'
+    with pytest.raises(FetchError, match="larger"):
+        fetch(f"{remote.base}/big", allow_private=True, max_bytes=1000)
+
+
+def test_non_json_and_errors(remote):
+    remote.docs["/text"] = b"<html>"
+    with pytest.raises(FetchError, match="not JSON"):
+        fetch(f"{remote.base}/text", allow_private=True)
+    with pytest.raises(FetchError, match="404"):
+        fetch(f"{remote.base}/missing", allow_private=True)
+    with pytest.raises(FetchError, match="http"):
+        fetch("file:///etc/passwd", allow_private=True)

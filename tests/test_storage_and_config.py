@@ -1,0 +1,93 @@
+"""Storage backend, migrations, leases across claimers, configuration errors."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from node.cli.main import main as cli
+from node.config import ConfigError, load_settings
+from node.context import build_context
+from node.models import Delivery, OutboxItem
+from node.storage.leases import claim
+from node.storage.migrate import current_revision, head_revision
+from tests.conftest import backend
+
+
+def test_suite_runs_on_the_backend_it_claims(node):
+    ctx = build_context(node)
+    assert ctx.engine.dialect.name == backend()
+    assert current_revision(ctx.engine) == head_revision()
+
+
+def test_claims_never_share_a_row(node):
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        item = OutboxItem(actor_id=ctx.primary.id, activity_id="x", activity_type="Note",
+                          body="{}")
+        s.add(item)
+        s.flush()
+        for i in range(30):
+            s.add(Delivery(outbox_id=item.id, inbox=f"https://h{i}.example/inbox",
+                           host=f"h{i}.example"))
+        s.commit()
+    first = claim(ctx.engine, Delivery, 20, 60)
+    second = claim(ctx.engine, Delivery, 20, 60)
+    third = claim(ctx.engine, Delivery, 20, 60)
+    ids1, ids2 = {r.id for r in first}, {r.id for r in second}
+    assert len(ids1) == 20 and len(ids2) == 10 and not ids1 & ids2 and third == []
+    # An expired lease makes the row claimable again.
+    expired = claim(ctx.engine, Delivery, 5, -1)
+    assert expired == []  # leases above are still live
+    from sqlalchemy import update
+
+    with Session(ctx.engine) as s:
+        from datetime import timedelta
+
+        from node.models.base import utcnow
+
+        s.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    assert len(claim(ctx.engine, Delivery, 50, 60)) == 30
+
+
+def test_config_errors_are_clear(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("COMUNA_DATA_DIR", raising=False)
+    try:
+        load_settings(None)
+        raise AssertionError("expected ConfigError")
+    except ConfigError as exc:
+        assert "--data-dir" in str(exc)
+    try:
+        load_settings(tmp_path, url="ftp://x", max_body_bytes=3)
+        raise AssertionError("expected ConfigError")
+    except ConfigError as exc:
+        assert "COMUNA_URL" in str(exc) and "COMUNA_MAX_BODY_BYTES" in str(exc)
+    monkeypatch.setenv("COMUNA_DELIVERY_CONCURRENCY", "lots")
+    assert cli(["status", "--data-dir", str(tmp_path)]) == 2
+    assert "COMUNA_DELIVERY_CONCURRENCY" in capsys.readouterr().err
+
+
+def test_env_overrides_file(node, monkeypatch):
+    monkeypatch.setenv("COMUNA_MAX_BODY_BYTES", "4096")
+    assert load_settings(node.data_dir).max_body_bytes == 4096
+    monkeypatch.setenv("COMUNA_DATA_DIR", str(node.data_dir))
+    assert load_settings().handle == "maizal"
+
+
+def test_init_is_idempotent_and_refuses_a_new_handle(node, capsys):
+    d = str(node.data_dir)
+    assert cli(["init", "--data-dir", d, "--url", node.url, "--handle", "maizal",
+                "--name", "x", "--level", "commune"]) == 0
+    assert cli(["init", "--data-dir", d, "--url", node.url, "--handle", "other",
+                "--name", "x", "--level", "commune"]) == 2
+    assert "cannot change" in capsys.readouterr().err
+
+
+def test_status_command(node, capsys):
+    assert cli(["status", "--data-dir", str(node.data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "delivery   0 queued" in out
+    assert cli(["status", "--data-dir", str(node.data_dir), "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["node"]["handle"] == "maizal"
