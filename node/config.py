@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     delivery_per_host: int = Field(default=16, ge=1)
     delivery_timeout: float = 15.0
     delivery_max_attempts: int = Field(default=16, ge=1)
+    # First retry delay in seconds; each further one doubles (capped at 8 h).
+    delivery_backoff_base: float = Field(default=30.0, gt=0)
     delivery_poll_seconds: float = 1.0
     breaker_threshold: int = 5
     breaker_cooldown: float = 300.0

@@ -23,7 +23,8 @@ from node.storage.leases import claim
 
 log = logging.getLogger("comuna.inbox")
 MAX_ATTEMPTS = 8
-LEASE_SECONDS = 120.0
+# Short, so rows held by a crashed process are picked up again soon.
+LEASE_SECONDS = 30.0
 
 
 def _id(value: Any) -> str:

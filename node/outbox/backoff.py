@@ -10,12 +10,13 @@ BASE_SECONDS = 30.0
 CAP_SECONDS = 8 * 3600.0
 
 
-def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
+def backoff_delay(attempts: int, rng: random.Random | None = None,
+                  base_seconds: float = BASE_SECONDS) -> float:
     """Delay before attempt `attempts + 1`: 30 s doubling to 8 h, ±20 % jitter.
 
     With 16 attempts the schedule spans roughly 2.3 days.
     """
-    base = min(BASE_SECONDS * (2 ** max(attempts - 1, 0)), CAP_SECONDS)
+    base = min(base_seconds * (2 ** max(attempts - 1, 0)), CAP_SECONDS)
     return base * (rng or random).uniform(0.8, 1.2)
 
 
@@ -36,8 +37,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max((when - now).total_seconds(), 0.0)
 
 
-def next_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
-    delay = backoff_delay(attempts)
+def next_attempt(now: datetime, attempts: int, retry_after: float | None,
+                 base_seconds: float = BASE_SECONDS) -> datetime:
+    delay = backoff_delay(attempts, base_seconds=base_seconds)
     if retry_after is not None:
         # Honour the peer's wish, but never wait longer than the cap for one step.
         delay = max(delay, min(retry_after, CAP_SECONDS))

@@ -120,10 +120,10 @@ class DeliveryWorker:
             return
         batch, self.results = self.results, []
         try:
+            s = self.ctx.settings
             await asyncio.to_thread(record_outcomes, self.ctx.engine, batch,
-                                    self.ctx.settings.delivery_max_attempts,
-                                    self.ctx.settings.breaker_threshold,
-                                    self.ctx.settings.breaker_cooldown)
+                                    s.delivery_max_attempts, s.breaker_threshold,
+                                    s.breaker_cooldown, s.delivery_backoff_base)
         except Exception:
             # Leases expire and the rows are tried again: at-least-once delivery.
             log.exception("recording %d delivery outcomes failed", len(batch))
@@ -142,7 +142,8 @@ def _bodies(engine: Engine, ids: set[int]) -> dict[int, tuple[bytes, str]]:
 
 
 def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
-                    max_attempts: int, threshold: int, cooldown: float) -> None:
+                    max_attempts: int, threshold: int, cooldown: float,
+                    backoff_base: float) -> None:
     now = utcnow()
     host_ok: dict[str, bool] = {}
     host_err: dict[str, str] = {}
@@ -166,7 +167,7 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
                     values["state"] = "failed"
                 else:
                     values["next_attempt_at"] = next_attempt(
-                        now, attempts, retry_after_seconds(res.retry_after))
+                        now, attempts, retry_after_seconds(res.retry_after), backoff_base)
             s.execute(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
         for host, ok in host_ok.items():
             peer = s.get(PeerHost, host) or PeerHost(host=host)

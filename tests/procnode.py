@@ -1,0 +1,106 @@
+"""Real node processes on loopback, started with the `comuna` command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from node.cli.main import main as cli
+from node.config import write_config_file
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class NodeProcess:
+    def __init__(self, root: Path, handle: str, db_url: str, level: str = "commune",
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.handle = handle
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = root / f"proc-{handle}"
+        self.data_dir.mkdir()
+        write_config_file(self.data_dir, {"database_url": db_url})
+        assert cli(["init", "--data-dir", str(self.data_dir), "--url", self.url,
+                    "--handle", handle, "--name", handle.title(), "--level", level]) == 0
+        self.env = {**os.environ, "COMUNA_ALLOW_PRIVATE_NETWORKS": "1",
+                    "COMUNA_LOG_LEVEL": "WARNING", "COMUNA_DELIVERY_POLL_SECONDS": "0.2",
+                    **(extra_env or {})}
+        self.env.pop("COMUNA_DATA_DIR", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.data_dir / "serve.log"
+
+    def comuna(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "node.cli.main", args[0], "--data-dir", str(self.data_dir),
+             *args[1:]], env=self.env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def start(self) -> None:
+        logf = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(self.data_dir),
+             "--port", str(self.port)], env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.handle} exited:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"node {self.handle} did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.url}/actors/{self.handle}"
+
+    @property
+    def inbox(self) -> str:
+        return f"{self.actor}/inbox"
+
+    def status(self) -> dict[str, Any]:
+        import json
+
+        return json.loads(self.comuna("status", "--json"))
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout} s")
