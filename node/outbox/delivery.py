@@ -59,7 +59,9 @@ class DeliveryWorker:
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             while not stop.is_set():
-                free = self.concurrency - self.inflight
+                # Keep up to one batch claimed ahead of the requests in flight, so the
+                # claim round-trips overlap with sending.
+                free = 2 * self.concurrency - self.inflight
                 rows = []
                 if free > 0:
                     try:
@@ -99,7 +101,7 @@ class DeliveryWorker:
     async def _deliver(self, row: Any) -> None:
         try:
             body, handle = self.bodies[row.outbox_id]
-            async with self.host_limits[row.host]:
+            async with self.host_limits[row.host], self._slots:
                 key = self.ctx.signing_key(handle)
                 headers = sign_cavage("POST", row.inbox, key.key_id, key.private, body=body,
                                       headers={"Content-Type": "application/activity+json"})
@@ -141,22 +143,41 @@ def _bodies(engine: Engine, ids: set[int]) -> dict[int, tuple[bytes, str]]:
     return {r[0]: (r[1].encode(), r[2]) for r in rows}
 
 
+def _healthy_recently(peer: PeerHost, now: Any) -> bool:
+    last = peer.last_success_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=now.tzinfo)
+    return (peer.consecutive_failures == 0 and peer.open_until is None and last is not None
+            and (now - last).total_seconds() < 60)
+
+
 def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
                     max_attempts: int, threshold: int, cooldown: float,
                     backoff_base: float) -> None:
     now = utcnow()
     host_ok: dict[str, bool] = {}
     host_err: dict[str, str] = {}
+    delivered = [(row, res) for row, res in batch
+                 if res.status is not None and 200 <= res.status < 300]
+    others = [(row, res) for row, res in batch
+              if not (res.status is not None and 200 <= res.status < 300)]
     with Session(engine) as s:
-        for row, res in batch:
+        # The common case: one statement per answer status for the whole batch.
+        by_status: dict[int, list[int]] = defaultdict(list)
+        for row, res in delivered:
+            by_status[int(res.status or 0)].append(row.id)
+        for status, ids in by_status.items():
+            s.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(
+                state="delivered", attempts=Delivery.attempts + 1, last_status=status,
+                last_error="", lease_owner=None, lease_until=None, updated_at=now))
+        for row, _ in delivered:
+            host_ok.setdefault(row.host, True)
+        for row, res in others:
             attempts = row.attempts + 1
             values: dict[str, Any] = {"attempts": attempts, "last_status": res.status,
                                       "last_error": res.error, "lease_owner": None,
                                       "lease_until": None, "updated_at": now}
-            if res.status is not None and 200 <= res.status < 300:
-                values["state"] = "delivered"
-                host_ok.setdefault(row.host, True)
-            elif res.status is not None and is_permanent(res.status):
+            if res.status is not None and is_permanent(res.status):
                 values["state"] = "failed"
                 host_ok.setdefault(row.host, True)  # the host answered; it is alive
             else:
@@ -171,6 +192,8 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
             s.execute(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
         for host, ok in host_ok.items():
             peer = s.get(PeerHost, host) or PeerHost(host=host)
+            if ok and _healthy_recently(peer, now):
+                continue  # nothing new to record; spare the write
             if ok:
                 peer.consecutive_failures = 0
                 peer.open_until = None

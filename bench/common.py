@@ -1,0 +1,60 @@
+"""Shared pieces of the benchmark scripts: a node in a temp dir, a key server, stats."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from node.cli.main import main as cli  # noqa: E402
+from tests.procnode import free_port  # noqa: E402
+
+
+def init_node(data_dir: Path, port: int, handle: str = "bench") -> str:
+    url = f"http://127.0.0.1:{port}"
+    assert cli(["init", "--data-dir", str(data_dir), "--url", url, "--handle", handle,
+                "--name", "Bench", "--level", "commune"]) == 0
+    return url
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = {**os.environ, "COMUNA_ALLOW_PRIVATE_NETWORKS": "1", "COMUNA_LOG_LEVEL": "WARNING",
+           "PYTHONPATH": str(ROOT)}
+    out.pop("COMUNA_DATA_DIR", None)
+    out.update(extra)
+    return out
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+__all__ = ["ROOT", "env", "free_port", "init_node", "median", "rss_mb", "wait_healthy"]
