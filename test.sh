@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 EXTRAS=test source scripts/venv.sh
+# Page tests drive Debian's Chromium (never a downloaded browser); install it when we can.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Debian's chromium for the page tests" >&2
+  (apt-get install -y -qq chromium >/dev/null 2>&1 ||
+   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || true
+fi
 .venv/bin/ruff check node tests bench
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
