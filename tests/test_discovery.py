@@ -35,6 +35,12 @@ def test_webfinger_errors(client):
                       params={"resource": "acct:maizal@other.example"}).status_code == 404
 
 
+def test_host_meta_points_to_webfinger(client):
+    r = client.get("/.well-known/host-meta")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xrd+xml")
+    assert f'template="{NODE_URL}/.well-known/webfinger?resource={{uri}}"' in r.text
+
+
 def test_nodeinfo_validates_against_schema(client):
     disco = client.get("/.well-known/nodeinfo").json()
     link = disco["links"][0]

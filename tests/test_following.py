@@ -63,6 +63,19 @@ def test_undo_follow_removes_follower(node, client, remote):
     assert followers(ctx) == []
 
 
+def test_undo_by_follow_id_alone(node, client, remote):
+    bob, mallory = remote.actor("bob"), remote.actor("mallory")
+    follow = bob.activity("Follow", ACTOR)
+    send(client, bob, follow)
+    run_loops(node, processed)
+    send(client, mallory, mallory.activity("Undo", follow["id"]))
+    ctx = run_loops(node, processed)
+    assert followers(ctx) == [bob.uri]
+    send(client, bob, bob.activity("Undo", follow["id"]))
+    ctx = run_loops(node, processed)
+    assert followers(ctx) == []
+
+
 def test_nobody_can_undo_someone_elses_follow(node, client, remote):
     bob, mallory = remote.actor("bob"), remote.actor("mallory")
     follow = bob.activity("Follow", ACTOR)

@@ -64,6 +64,17 @@ def webfinger(request: Request, resource: str = "") -> Response:
                         headers={"Access-Control-Allow-Origin": "*"})
 
 
+@router.get("/.well-known/host-meta")
+def host_meta(request: Request) -> Response:
+    # Older fediverse software finds WebFinger through host-meta (RFC 6415).
+    base = _ctx(request).urls.base
+    xrd = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">'
+           f'<Link rel="lrdd" template="{base}/.well-known/webfinger?resource={{uri}}"/>'
+           "</XRD>")
+    return Response(xrd, media_type="application/xrd+xml")
+
+
 @router.get("/.well-known/nodeinfo")
 def nodeinfo_discovery(request: Request) -> Response:
     return JSONResponse(documents.nodeinfo_discovery(_ctx(request).urls))

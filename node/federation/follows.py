@@ -62,6 +62,16 @@ def undo_follow(session: Session, actor: LocalActor, follower_uri: str, follow_i
     return removed
 
 
+def undo_follow_by_id(session: Session, follower_uri: str, follow_id: str) -> int:
+    rows = session.exec(
+        select(Follower).where(Follower.follower_uri == follower_uri,
+                               Follower.follow_activity_id == follow_id)
+    ).all()
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
 def answer_to_our_follow(session: Session, actor: LocalActor, follow_id: str,
                          from_actor: str, accepted: bool) -> bool:
     row = session.exec(

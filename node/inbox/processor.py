@@ -101,6 +101,9 @@ class InboxProcessor:
                 if target is not None and _id(obj.get("actor")) == actor_uri:
                     await asyncio.to_thread(self._tx, follows.undo_follow, target, actor_uri,
                                             _id(obj))
+            elif isinstance(obj, str) and obj:
+                # Some servers undo by the Follow's id alone.
+                await asyncio.to_thread(self._tx, follows.undo_follow_by_id, actor_uri, obj)
         elif kind in ("Accept", "Reject"):
             obj = activity.get("object")
             follow_id = _id(obj)
