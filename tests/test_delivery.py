@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -14,6 +13,7 @@ from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
 from node.outbox.publish import post_note
 from tests.helpers import deliveries, make_due, run_loops
+from tests.procnode import free_port
 
 
 def add_follower(settings, inbox: str, uri: str) -> None:
@@ -121,17 +121,9 @@ def test_gives_up_after_max_attempts(make_node, remote):
     assert deliveries(ctx)[0].attempts == 3
 
 
-def _dead_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_circuit_breaker_spares_healthy_hosts(make_node, remote):
     node = make_node(breaker_threshold=2, breaker_cooldown=600)
-    dead = f"http://127.0.0.1:{_dead_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     add_follower(node, f"{dead}/inbox", f"{dead}/users/x")
     post(node, "uno")
     ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 1)

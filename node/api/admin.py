@@ -43,20 +43,21 @@ def expire_keys(request: Request, host: str) -> Response:
     return JSONResponse({"host": host.lower(), "expired_actors": count})
 
 
+def _set_block(request: Request, host: str, blocked: bool) -> Response:
+    ctx = _authorise(request)
+    set_blocked(ctx.engine, host, blocked)
+    ctx.refresh_blocks()
+    return JSONResponse({"host": host.lower(), "blocked": blocked})
+
+
 @router.post("/hosts/{host}/block")
 def block(request: Request, host: str) -> Response:
-    ctx = _authorise(request)
-    set_blocked(ctx.engine, host, True)
-    ctx.refresh_blocks()
-    return JSONResponse({"host": host.lower(), "blocked": True})
+    return _set_block(request, host, True)
 
 
 @router.post("/hosts/{host}/unblock")
 def unblock(request: Request, host: str) -> Response:
-    ctx = _authorise(request)
-    set_blocked(ctx.engine, host, False)
-    ctx.refresh_blocks()
-    return JSONResponse({"host": host.lower(), "blocked": False})
+    return _set_block(request, host, False)
 
 
 @router.post("/deliveries/retry")

@@ -1,0 +1,1 @@
+"""Self-government inside a node: bodies, statutes, proposals, votes, decisions."""

@@ -1,0 +1,74 @@
+"""A body's statute: how it decides. Plain data, validated, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+
+
+class Rule(StrEnum):
+    majority = "majority"  # more for than against; abstentions do not count
+    qualified = "qualified"  # for / (for + against) reaches the statute's fraction
+    consent = "consent"  # adopted unless someone blocks (with a reason)
+
+
+class QuorumBasis(StrEnum):
+    members = "members"
+    families = "families"
+
+
+class StatuteError(ValueError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class Statute:
+    rule: Rule = Rule.majority
+    # For `qualified`: the share of for-votes among for+against needed (e.g. 2/3).
+    threshold: Fraction = Fraction(2, 3)
+    quorum_basis: QuorumBasis = QuorumBasis.members
+    # Share of the electorate (members or families) that must take part.
+    quorum: Fraction = Fraction(1, 2)
+    voting_days: int = 7
+    secret_ballot: bool = False
+
+    def __post_init__(self) -> None:
+        if not (Fraction(1, 2) <= self.threshold <= 1):
+            raise StatuteError("a qualified majority must be between 1/2 and 1")
+        if not (0 <= self.quorum <= 1):
+            raise StatuteError("the quorum must be between 0 and 1")
+        if not (1 <= self.voting_days <= 365):
+            raise StatuteError("the voting period must be between 1 and 365 days")
+
+    def describe(self) -> str:
+        rule = {
+            Rule.majority: "simple majority",
+            Rule.qualified: f"qualified majority of {self.threshold}",
+            Rule.consent: "consent (adopted unless blocked)",
+        }[self.rule]
+        return f"{rule}; quorum {self.quorum} of {self.quorum_basis.value}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule.value,
+            "threshold": str(self.threshold),
+            "quorum_basis": self.quorum_basis.value,
+            "quorum": str(self.quorum),
+            "voting_days": self.voting_days,
+            "secret_ballot": self.secret_ballot,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Statute:
+        try:
+            return cls(
+                rule=Rule(str(data.get("rule", "majority"))),
+                threshold=Fraction(str(data.get("threshold", "2/3"))),
+                quorum_basis=QuorumBasis(str(data.get("quorum_basis", "members"))),
+                quorum=Fraction(str(data.get("quorum", "1/2"))),
+                voting_days=int(str(data.get("voting_days", 7))),
+                secret_ballot=bool(data.get("secret_ballot", False)),
+            )
+        except (ValueError, ZeroDivisionError) as exc:
+            raise StatuteError(f"invalid statute: {exc}") from exc
