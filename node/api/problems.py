@@ -8,18 +8,11 @@ from typing import Any
 
 from starlette.responses import Response
 
+from node.errors import Problem
+
+__all__ = ["Problem", "from_problem", "problem_response"]
+
 PROBLEM_TYPE_BASE = "https://w3id.org/comuna/problems#"
-
-
-class Problem(Exception):
-    """An error that carries its HTTP meaning and a stable machine-readable code."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.extra = extra
 
 
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> Response:

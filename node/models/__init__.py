@@ -1,12 +1,37 @@
 """Database tables. Import this package to register every table on SQLModel.metadata."""
 
 from node.models.actors import LocalActor, RemoteActor
+from node.models.audit import AuditEntry
 from node.models.delivery import Delivery, PeerHost
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
+from node.models.members import ApiToken, Invitation, Member, Membership
 from node.models.outbox import OutboxItem
+from node.models.proposals import (
+    Amendment,
+    Comment,
+    Decision,
+    Evaluation,
+    Meeting,
+    Proposal,
+    ProposalVersion,
+    Vote,
+)
 
 __all__ = [
+    "Amendment",
+    "ApiToken",
+    "AuditEntry",
+    "Comment",
+    "Decision",
+    "Evaluation",
+    "Invitation",
+    "Meeting",
+    "Member",
+    "Membership",
+    "Proposal",
+    "ProposalVersion",
+    "Vote",
     "Delivery",
     "Follower",
     "Following",

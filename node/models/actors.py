@@ -20,6 +20,12 @@ class LocalActor(SQLModel, table=True):
     level: str = Field(max_length=16)
     actor_type: str = Field(default="Group", max_length=32)
     is_primary: bool = Field(default=False)
+    # What kind of assembly this body is (assembly of the commune, communal council,
+    # sectoral council, workers' council), and the body it sits inside, if any.
+    kind: str = Field(default="assembly", max_length=32)
+    parent_id: int | None = Field(default=None, foreign_key="local_actor.id")
+    statute: str = Field(default="{}", sa_type=Text)
+    public: bool = Field(default=True)
     rsa_private_pem: str = Field(sa_type=Text)
     rsa_public_pem: str = Field(sa_type=Text)
     ed25519_private_pem: str = Field(sa_type=Text)

@@ -1,0 +1,64 @@
+"""The audit log: every change to membership, roles, statutes, proposals, votes and
+decisions appends an entry that commits, by hash, to the one before it.
+
+There is no code path that updates or deletes entries, and the database refuses
+both (triggers, see migration 0002). `verify_chain` recomputes every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from node.models import AuditEntry
+from node.models.base import utcnow
+
+GENESIS = "0" * 64
+
+
+def _digest(prev: str, seq: int, at: str, actor: str, action: str, subject: str,
+            data: str) -> str:
+    payload = json.dumps([prev, seq, at, actor, action, subject, data], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _stamp(entry: AuditEntry) -> str:
+    return entry.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def append(session: Session, actor: str, action: str, subject: str,
+           data: dict[str, Any] | None = None) -> AuditEntry:
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders so two transactions never claim the same place in the chain.
+        session.execute(text("SELECT pg_advisory_xact_lock(7212001)"))
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS
+    body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    entry = AuditEntry(seq=seq, at=utcnow(), actor=actor, action=action, subject=subject,
+                       data=body, prev_hash=prev, hash="")
+    entry.hash = _digest(prev, seq, _stamp(entry), actor, action, subject, body)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify_chain(session: Session) -> tuple[bool, int | None]:
+    """(True, None) if every entry links to the one before; else (False, first bad seq)."""
+    prev = GENESIS
+    expected_seq = 1
+    for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
+        at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=utcnow().tzinfo)
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        digest = _digest(prev, entry.seq, stamp, entry.actor, entry.action, entry.subject,
+                         entry.data)
+        if entry.seq != expected_seq or entry.prev_hash != prev or entry.hash != digest:
+            return False, entry.seq
+        prev = entry.hash
+        expected_seq += 1
+    return True, None

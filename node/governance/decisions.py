@@ -1,0 +1,222 @@
+"""Closing votes, recording in-person assemblies, and the decision record that both
+leave behind; publishing the decisions of public bodies to their followers."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.errors import conflict, invalid, not_found
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import AS_PUBLIC, Urls
+from node.governance import audit
+from node.governance.authz import require_facilitator, require_member
+from node.governance.bodies import electorate, statute_of
+from node.governance.proposals import _aware, body_of, move, version, votes_of
+from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
+from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
+from node.models.base import utcnow
+from node.outbox.publish import new_uid, publish
+
+OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
+
+
+def _record(result: Result, statute: dict[str, Any], version_number: int,
+            eligible: list[Member] | None, ballots: list[dict[str, Any]] | None) -> str:
+    c = result.counts
+    return json.dumps({
+        "version": version_number,
+        "statute": statute,
+        "outcome": result.outcome.value,
+        "reason": result.reason,
+        "quorum_met": result.quorum_met,
+        "counts": {"for": c.yes, "against": c.no, "abstain": c.abstain, "block": c.block,
+                   "participants": c.participants, "families": c.families},
+        "electorate": {"members": result.electorate.members,
+                       "families": result.electorate.families},
+        "eligible": [m.id for m in eligible] if eligible is not None else None,
+        "ballots": ballots,
+    }, ensure_ascii=False)
+
+
+def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    """Close a vote whose deadline has passed; apply the statute exactly."""
+    if proposal.state != "vote" or proposal.closes_at is None:
+        raise conflict("bad-state", "this proposal is not being voted on")
+    if _aware(proposal.closes_at) > utcnow():
+        raise conflict("not-due", "the vote closes at its deadline, not before")
+    body = body_of(session, proposal)
+    statute = statute_of(body)
+    voters, eligible = electorate(session, body)
+    eligible_ids = {m.id for m in eligible}
+    families = {m.id: m.family for m in eligible}
+    # Only current members' ballots on the version being decided count.
+    votes = [v for v in votes_of(session, proposal)
+             if v.member_id in eligible_ids and v.version == proposal.current_version]
+    counts = count_ballots(Ballot(v.member_id, Choice(v.choice), families.get(v.member_id) or None)
+                           for v in votes)
+    result = tally(statute, counts, voters)
+    ballots = None if statute.secret_ballot else [
+        {"member": v.member_id, "choice": v.choice, "reason": v.reason} for v in votes]
+    decision = Decision(proposal_id=proposal.id or 0, body_id=body.id or 0,
+                        version=proposal.current_version, outcome=result.outcome.value,
+                        record=_record(result, statute.to_dict(), proposal.current_version,
+                                       eligible, ballots))
+    move(proposal, "decided")
+    session.add_all([decision, proposal])
+    session.flush()
+    audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
+                 {"decision": decision.id, "outcome": decision.outcome, "method": "online"})
+    _publish(session, urls, body, proposal, decision, result)
+    return decision
+
+
+def close_due(session: Session, urls: Urls | None, now: datetime | None = None) -> list[int]:
+    """Close every vote whose deadline has passed, even if the node was down then."""
+    now = now or utcnow()
+    due = session.exec(select(Proposal).where(
+        Proposal.state == "vote", col(Proposal.closes_at) <= now)).all()
+    return [close_vote(session, urls, p).id or 0 for p in due]
+
+
+def record_meeting(session: Session, member: Member, body: LocalActor, urls: Urls | None,
+                   held_at: datetime, place: str, attendance: int, families: int,
+                   agenda: str, minutes: str,
+                   decisions: list[dict[str, Any]]) -> tuple[Meeting, list[Decision]]:
+    require_facilitator(session, member, body)
+    if attendance < 0 or families < 0 or families > attendance:
+        raise invalid("bad-attendance", "attendance and families must be ≥ 0, and families ≤ "
+                                        "attendance")
+    meeting = Meeting(body_id=body.id or 0, held_at=held_at, place=place, attendance=attendance,
+                      families=families, agenda=agenda, minutes=minutes,
+                      recorded_by=member.id or 0)
+    session.add(meeting)
+    session.flush()
+    statute = statute_of(body)
+    voters, _ = electorate(session, body)
+    made = []
+    for item in decisions:
+        proposal = session.get(Proposal, int(item.get("proposal_id", 0)))
+        if proposal is None or proposal.body_id != body.id:
+            raise not_found("proposal of this body")
+        if proposal.state not in ("deliberation", "vote"):
+            raise conflict("bad-state", f"proposal {proposal.id} is not open for decision")
+        counts = Counts(yes=int(item.get("for", 0)), no=int(item.get("against", 0)),
+                        abstain=int(item.get("abstain", 0)), block=int(item.get("block", 0)),
+                        families=families)
+        if min(counts.yes, counts.no, counts.abstain, counts.block) < 0 or \
+                counts.participants > attendance:
+            raise invalid("bad-counts", "counts must be ≥ 0 and add up to at most the attendance")
+        result = tally(statute, counts, voters)
+        decision = Decision(proposal_id=proposal.id or 0, body_id=body.id or 0,
+                            version=proposal.current_version, outcome=result.outcome.value,
+                            method="assembly", meeting_id=meeting.id,
+                            record=_record(result, statute.to_dict(), proposal.current_version,
+                                           None, None))
+        proposal.state = "decided"  # an assembly may decide during deliberation or vote
+        proposal.updated_at = utcnow()
+        session.add_all([decision, proposal])
+        session.flush()
+        audit.append(session, f"member:{member.id}", "decision.recorded",
+                     f"proposal:{proposal.id}", {"decision": decision.id, "method": "assembly",
+                                                 "meeting": meeting.id,
+                                                 "outcome": decision.outcome})
+        _publish(session, urls, body, proposal, decision, result)
+        made.append(decision)
+    audit.append(session, f"member:{member.id}", "meeting.recorded", f"body:{body.handle}",
+                 {"meeting": meeting.id, "attendance": attendance, "families": families})
+    return meeting, made
+
+
+def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
+             decision: Decision, result: Result) -> None:
+    """A public body's decision goes to its outbox: followers (Mastodon too) see it."""
+    if urls is None or not body.public:
+        return
+    v = version(session, proposal, decision.version)
+    c = result.counts
+    outcome = OUTCOME_ES[result.outcome.value]
+    content = (f"<p><strong>{html.escape(v.title)}</strong>: {outcome}.</p>"
+               f"<p>A favor {c.yes} · en contra {c.no} · abstenciones {c.abstain}"
+               + (f" · bloqueos {c.block}" if c.block else "")
+               + f" · participación {c.participants} de {result.electorate.members}</p>")
+    actor = urls.actor(body.handle)
+    note_id = urls.obj(new_uid())
+    audience = {"to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
+    note: dict[str, Any] = {
+        "id": note_id, "type": "Note", "attributedTo": actor, "name": v.title,
+        "content": content, "contentMap": {"es": content},
+        "published": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "outcome": result.outcome.value, "proposalVersion": decision.version,
+        "votesFor": c.yes, "votesAgainst": c.no, "abstentions": c.abstain, "blocks": c.block,
+        **audience,
+    }
+    activity: dict[str, Any] = {"@context": [AS_CONTEXT, f"{urls.base}/ns/comuna/v1"],
+                "id": urls.activity(new_uid()), "type": "Create", "actor": actor,
+                "object": note, **audience}
+    publish(session, urls, body, activity)
+    decision.activity_id = activity["id"]
+    session.add(decision)
+
+
+def set_execution(session: Session, member: Member, decision: Decision, state: str,
+                  notes: str) -> None:
+    body = session.get(LocalActor, decision.body_id)
+    assert body is not None
+    require_facilitator(session, member, body)
+    if state not in ("in_progress", "carried_out"):
+        raise invalid("bad-state", "state is in_progress or carried_out")
+    if decision.outcome != "adopted":
+        raise conflict("not-adopted", "only adopted decisions are carried out")
+    decision.execution, decision.execution_notes = state, notes
+    session.add(decision)
+    if state == "carried_out":
+        proposal = session.get(Proposal, decision.proposal_id)
+        if proposal is not None and proposal.state == "decided":
+            move(proposal, "carried_out")
+            session.add(proposal)
+    audit.append(session, f"member:{member.id}", "decision.execution", f"decision:{decision.id}",
+                 {"state": state})
+
+
+def evaluate(session: Session, member: Member, decision: Decision, score: int,
+             comment: str) -> Evaluation:
+    body = session.get(LocalActor, decision.body_id)
+    assert body is not None
+    require_member(session, member, body)
+    if decision.execution != "carried_out":
+        raise conflict("not-carried-out", "evaluate a decision once it is carried out")
+    if not (1 <= score <= 5):
+        raise invalid("bad-score", "the score goes from 1 to 5")
+    if session.exec(select(Evaluation).where(Evaluation.decision_id == decision.id,
+                                             Evaluation.member_id == member.id)).first():
+        raise conflict("already-evaluated", "you have already evaluated this decision")
+    ev = Evaluation(decision_id=decision.id or 0, member_id=member.id or 0, score=score,
+                    comment=comment)
+    session.add(ev)
+    proposal = session.get(Proposal, decision.proposal_id)
+    if proposal is not None and proposal.state == "carried_out":
+        move(proposal, "evaluated")
+        session.add(proposal)
+    audit.append(session, f"member:{member.id}", "decision.evaluated", f"decision:{decision.id}",
+                 {"score": score})
+    session.flush()
+    return ev
+
+
+def participation(session: Session, body: LocalActor) -> list[dict[str, Any]]:
+    """For each decision of the body: how many took part, of how many."""
+    rows = session.exec(select(Decision).where(Decision.body_id == body.id)
+                        .order_by(col(Decision.decided_at))).all()
+    out = []
+    for d in rows:
+        rec = json.loads(d.record)
+        out.append({"decision": d.id, "proposal": d.proposal_id, "method": d.method,
+                    "decided_at": _aware(d.decided_at).isoformat(),
+                    "participants": rec["counts"]["participants"],
+                    "electorate": rec["electorate"]["members"]})
+    return out

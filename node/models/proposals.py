@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from node.models.base import utcnow
+
+
+class Proposal(SQLModel, table=True):
+    """A matter before a body. Its text lives in versions; votes name a version."""
+
+    __tablename__ = "proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    body_id: int = Field(foreign_key="local_actor.id", index=True)
+    author_id: int = Field(foreign_key="member.id")
+    # draft -> deliberation -> vote -> decided -> carried_out -> evaluated
+    state: str = Field(default="draft", max_length=16, index=True)
+    # JSON list of the actor URIs of the bodies this proposal affects.
+    affects: str = Field(default="[]", sa_type=Text)
+    current_version: int = Field(default=1)
+    vote_opened_at: datetime | None = Field(default=None)
+    closes_at: datetime | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProposalVersion(SQLModel, table=True):
+    __tablename__ = "proposal_version"
+    __table_args__ = (UniqueConstraint("proposal_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    number: int
+    title: str = Field(max_length=300)
+    text: str = Field(sa_type=Text)
+    author_id: int = Field(foreign_key="member.id")
+    # Why this version exists: "initial", or the amendment it came from.
+    origin: str = Field(default="initial", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Comment(SQLModel, table=True):
+    __tablename__ = "comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    author_id: int = Field(foreign_key="member.id")
+    parent_id: int | None = Field(default=None, foreign_key="comment.id")
+    text: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Amendment(SQLModel, table=True):
+    """A proposed change: the full new text of the proposal, against one version."""
+
+    __tablename__ = "amendment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    author_id: int = Field(foreign_key="member.id")
+    against_version: int
+    title: str = Field(max_length=300)
+    text: str = Field(sa_type=Text)
+    reason: str = Field(default="", sa_type=Text)
+    # open -> accepted | rejected
+    state: str = Field(default="open", max_length=16)
+    resulting_version: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Vote(SQLModel, table=True):
+    """One member, one vote per proposal; it can change until the vote closes."""
+
+    __tablename__ = "vote"
+    __table_args__ = (UniqueConstraint("proposal_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    version: int
+    member_id: int = Field(foreign_key="member.id")
+    choice: str = Field(max_length=16)
+    reason: str = Field(default="", sa_type=Text)
+    cast_at: datetime = Field(default_factory=utcnow)
+
+
+class Decision(SQLModel, table=True):
+    """The record of how a proposal was decided, online or in an assembly."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", unique=True)
+    body_id: int = Field(foreign_key="local_actor.id", index=True)
+    version: int
+    outcome: str = Field(max_length=16)
+    # JSON: the statute applied, counts, electorate, who could vote, who voted what.
+    record: str = Field(sa_type=Text)
+    method: str = Field(default="online", max_length=16)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    # decided -> in_progress -> carried_out
+    execution: str = Field(default="decided", max_length=16)
+    execution_notes: str = Field(default="", sa_type=Text)
+    activity_id: str = Field(default="", max_length=2048)
+    decided_at: datetime = Field(default_factory=utcnow)
+
+
+class Meeting(SQLModel, table=True):
+    """An in-person assembly and what it recorded."""
+
+    __tablename__ = "meeting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    body_id: int = Field(foreign_key="local_actor.id", index=True)
+    held_at: datetime
+    place: str = Field(default="", max_length=300)
+    attendance: int = Field(default=0)
+    families: int = Field(default=0)
+    agenda: str = Field(default="", sa_type=Text)
+    minutes: str = Field(default="", sa_type=Text)
+    recorded_by: int = Field(foreign_key="member.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Evaluation(SQLModel, table=True):
+    __tablename__ = "evaluation"
+    __table_args__ = (UniqueConstraint("decision_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(foreign_key="decision.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    score: int
+    comment: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,50 @@
+"""Building a commune with members and roles for governance tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from sqlmodel import Session
+
+from node.context import build_context
+from node.governance import bodies, members
+from node.governance.statute import Rule, Statute
+from node.models import LocalActor, Member
+
+
+@dataclass
+class Commune:
+    ctx: Any
+    assembly: LocalActor
+    council: LocalActor
+    people: dict[str, Member]
+
+    def session(self) -> Session:
+        return Session(self.ctx.engine, expire_on_commit=False)
+
+
+def build_commune(settings, n_members: int = 4, rule: Rule = Rule.majority,
+                  quorum: Fraction = Fraction(1, 2)) -> Commune:
+    ctx = build_context(settings)
+    with Session(ctx.engine, expire_on_commit=False) as s:
+        assembly = bodies.body_by_handle(s, ctx.primary.handle)
+        bodies.set_statute(s, "node", assembly, Statute(rule=rule, quorum=quorum))
+        council = bodies.create_body(s, "node", assembly, "consejo_salud", "Consejo de salud",
+                                     "sectoral_council", Statute(rule=rule, quorum=quorum))
+        people: dict[str, Member] = {}
+        people["facil"] = members.create_member(s, "facil", "contraseña-larga", "Facilitadora",
+                                                family="f0")
+        members.grant(s, "node", people["facil"], assembly, "facilitator")
+        for i in range(n_members):
+            m = members.create_member(s, f"m{i}", "contraseña-larga", f"Miembro {i}",
+                                      family=f"f{i // 2}")
+            members.grant(s, "node", m, assembly, "member")
+            people[f"m{i}"] = m
+        people["other"] = members.create_member(s, "other", "contraseña-larga", "De otro cuerpo")
+        members.grant(s, "node", people["other"], council, "member")
+        people["outsider"] = members.create_member(s, "outsider", "contraseña-larga", "Nadie")
+        s.commit()
+    ctx.reload_actors()
+    return Commune(ctx, assembly, council, people)

@@ -1,0 +1,227 @@
+"""A proposal's life inside one commune, and the rules about who may act."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from node.errors import Problem
+from node.governance import audit, decisions, proposals
+from node.governance.statute import Rule
+from node.models import Decision, OutboxItem, Proposal
+from node.models.base import utcnow
+from tests.govfixtures import build_commune
+
+
+@pytest.fixture
+def commune(node):
+    return build_commune(node)
+
+
+def _proposal(c, who="m0"):
+    with c.session() as s:
+        p = proposals.create(s, c.people[who], c.assembly, "Arreglar la bomba de agua",
+                             "Comprar la pieza y repararla.", own_uri=c.ctx.urls.actor("maizal"))
+        s.commit()
+        return p.id
+
+
+def _force_close(c, pid):
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        p.closes_at = utcnow() - timedelta(seconds=1)
+        s.add(p)
+        s.commit()
+
+
+def test_full_life_of_a_proposal(commune):
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
+        a = proposals.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
+                            "Comprar la pieza, repararla y formar a dos vecinos.", "formación")
+        assert proposals.decide_amendment(s, c.people["m0"], p, a.id, accept=True) == 2
+        assert "+Comprar la pieza, repararla y formar a dos vecinos." in proposals.diff(s, p, 1, 2)
+        proposals.open_vote(s, c.people["facil"], p)
+        with pytest.raises(Problem) as e:
+            proposals.cast(s, c.people["m0"], p, 1, "for")  # old version
+        assert e.value.code == "wrong-version"
+        proposals.cast(s, c.people["m0"], p, 2, "against")
+        proposals.cast(s, c.people["m0"], p, 2, "for")  # changed until close
+        proposals.cast(s, c.people["m1"], p, 2, "for")
+        proposals.cast(s, c.people["m2"], p, 2, "abstain")
+        with pytest.raises(Problem) as e:
+            decisions.close_vote(s, c.ctx.urls, p)
+        assert e.value.code == "not-due"
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        assert decisions.close_due(s, c.ctx.urls) != []
+        s.commit()
+        d = s.exec(select(Decision).where(Decision.proposal_id == pid)).one()
+        record = json.loads(d.record)
+        assert d.outcome == "adopted" and d.version == 2
+        assert record["counts"] == {"for": 2, "against": 0, "abstain": 1, "block": 0,
+                                    "participants": 3, "families": 2}
+        assert record["electorate"]["members"] == 5  # four members and the facilitator
+        assert {b["member"] for b in record["ballots"]} == {c.people[k].id for k in
+                                                            ("m0", "m1", "m2")}
+        note = json.loads(s.exec(select(OutboxItem)).one().body)
+        assert note["object"]["outcome"] == "adopted" and "aprobada" in note["object"]["content"]
+        decisions.set_execution(s, c.people["facil"], d, "carried_out", "Reparada el lunes")
+        decisions.evaluate(s, c.people["m1"], d, 4, "Funciona")
+        with pytest.raises(Problem):
+            decisions.evaluate(s, c.people["m1"], d, 5, "otra vez")
+        s.commit()
+        assert s.get(Proposal, pid).state == "evaluated"
+        ok, bad = audit.verify_chain(s)
+        assert ok and bad is None
+
+
+def test_quorum_not_reached(commune):
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p)
+        proposals.cast(s, c.people["m0"], p, 1, "for")
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        decisions.close_due(s, c.ctx.urls)
+        s.commit()
+        assert s.exec(select(Decision)).one().outcome == "no_quorum"
+
+
+def test_votes_of_members_who_left_do_not_count(commune):
+    from node.governance import members
+
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p)
+        for k in ("m0", "m1", "m2"):
+            proposals.cast(s, c.people[k], p, 1, "for")
+        members.revoke(s, "node", c.people["m2"], c.assembly, "member")
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        decisions.close_due(s, c.ctx.urls)
+        s.commit()
+        rec = json.loads(s.exec(select(Decision)).one().record)
+        assert rec["counts"]["for"] == 2 and rec["electorate"]["members"] == 4
+
+
+def test_consent_block_needs_reason_and_rejects(node):
+    c = build_commune(node, rule=Rule.consent, quorum=Fraction(0))
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p)
+        with pytest.raises(Problem) as e:
+            proposals.cast(s, c.people["m1"], p, 1, "block")
+        assert e.value.code == "block-needs-reason"
+        proposals.cast(s, c.people["m1"], p, 1, "block", "Contamina el río")
+        proposals.cast(s, c.people["m0"], p, 1, "for")
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        decisions.close_due(s, c.ctx.urls)
+        s.commit()
+        assert s.exec(select(Decision)).one().outcome == "rejected"
+
+
+def test_in_person_assembly_records_a_decision(commune):
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        meeting, made = decisions.record_meeting(
+            s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(), "Casa comunal", 5, 3,
+            "1. Bomba de agua", "Se discutió y votó a mano alzada.",
+            [{"proposal_id": pid, "for": 3, "against": 1, "abstain": 1}])
+        s.commit()
+        assert made[0].outcome == "adopted" and made[0].method == "assembly"
+        with pytest.raises(Problem) as e:
+            decisions.record_meeting(s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(),
+                                     "x", 2, 1, "", "", [{"proposal_id": pid, "for": 3}])
+        assert e.value.status in (409, 422)
+
+
+ACTIONS = {
+    "create": lambda s, c, who, pid: proposals.create(s, who, c.assembly, "t", "x"),
+    "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, s.get(Proposal,
+                                                                                   pid)),
+    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, who, s.get(Proposal, pid)),
+    "comment": lambda s, c, who, pid: proposals.comment(s, who, s.get(Proposal, pid), "hola"),
+    "meeting": lambda s, c, who, pid: decisions.record_meeting(
+        s, who, c.assembly, None, utcnow(), "x", 1, 1, "", "", []),
+}
+# Who may do what on the assembly's proposal (author m0, in deliberation for comment).
+ALLOWED = {
+    "create": {"m1", "facil"},
+    "deliberate": {"facil"},
+    "open_vote": {"facil"},
+    "comment": {"m1", "facil"},
+    "meeting": {"facil"},
+}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+@pytest.mark.parametrize("who", ["outsider", "other", "m1", "facil"])
+def test_authorization_matrix(commune, action, who):
+    c = commune
+    pid = _proposal(c)
+    if action in ("comment", "open_vote"):
+        with c.session() as s:
+            proposals.open_deliberation(s, c.people["m0"], s.get(Proposal, pid))
+            s.commit()
+    with c.session() as s:
+        before = s.execute(text("select count(*) from audit_entry")).scalar()
+        try:
+            ACTIONS[action](s, c, c.people[who], pid)
+            s.commit()
+            allowed = True
+        except Problem as exc:
+            s.rollback()
+            assert exc.status in (401, 403)
+            allowed = False
+        after = s.execute(text("select count(*) from audit_entry")).scalar()
+    assert allowed == (who in ALLOWED[action])
+    if not allowed:
+        assert after == before  # a refused action changes nothing
+
+
+def test_audit_log_is_append_only_and_tampering_is_detected(commune):
+    c = commune
+    with c.session() as s:
+        with pytest.raises(Exception, match="append-only"):
+            s.execute(text("update audit_entry set actor = 'x' where seq = 1"))
+            s.commit()
+        s.rollback()
+        with pytest.raises(Exception, match="append-only"):
+            s.execute(text("delete from audit_entry"))
+            s.commit()
+        s.rollback()
+        assert audit.verify_chain(s) == (True, None)
+        # Someone with direct database access removes the guard and edits an entry:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("alter table audit_entry disable trigger audit_entry_no_change"))
+        else:
+            s.execute(text("drop trigger audit_entry_no_update"))
+        s.execute(text("update audit_entry set data = '{}' where seq = 2"))
+        s.commit()
+        assert audit.verify_chain(s) == (False, 2)
