@@ -10,14 +10,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
 from node.api import activitypub, admin
 from node.api.forwarded import ForwardedMiddleware
 from node.api.problems import Problem, from_problem, problem_response
+from node.api.v1 import routes_accounts, routes_bodies, routes_proposals
 from node.config import Settings, load_settings
 from node.context import build_context
+from node.governance import clock
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
@@ -45,7 +49,8 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         tasks = []
         if run_background:
             tasks = [asyncio.create_task(InboxProcessor(ctx).run(stop)),
-                     asyncio.create_task(DeliveryWorker(ctx).run(stop))]
+                     asyncio.create_task(DeliveryWorker(ctx).run(stop)),
+                     asyncio.create_task(clock.run(ctx, stop))]
         try:
             yield
         finally:
@@ -73,6 +78,18 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     async def _problem(request: Request, exc: Problem) -> Response:
         return from_problem(exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")}
+                  for e in exc.errors()]
+        return problem_response(422, "invalid-request", "the request does not fit the API",
+                                errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(exc.status_code, code, str(exc.detail))
+
     @app.exception_handler(404)
     async def _not_found(request: Request, exc: Exception) -> Response:
         return problem_response(404, "not-found", "nothing here")
@@ -87,6 +104,9 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
                                    methods=["POST"]))
     app.include_router(activitypub.router)
     app.include_router(admin.router)
+    app.include_router(routes_accounts.router)
+    app.include_router(routes_bodies.router)
+    app.include_router(routes_proposals.router)
     app.include_router(pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(app, trusted)

@@ -109,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from node.context import build_context
+    from node.governance import clock
     from node.inbox.processor import InboxProcessor
     from node.outbox.delivery import DeliveryWorker
 
@@ -123,6 +124,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         tasks = [DeliveryWorker(ctx).run(stop)]
         if not args.delivery_only:
             tasks.append(InboxProcessor(ctx).run(stop))
+            tasks.append(clock.run(ctx, stop))
         await asyncio.gather(*tasks)
         await ctx.fetcher.client.aclose()
 
@@ -227,6 +229,21 @@ def cmd_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_invite(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from node.governance import bodies, members
+
+    ctx = _sync_ctx(args)
+    with Session(ctx.engine) as s:
+        body = bodies.body_by_handle(s, args.body or ctx.primary.handle)
+        raw = members.invite(s, None, body, args.role, args.days)
+        s.commit()
+    print(f"invitation token: {raw}")
+    print(f"accept with: POST {ctx.urls.base}/api/v1/invitations/{raw}/accept")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="comuna", description="Comuna node")
     sub = p.add_subparsers(dest="command", required=True)
@@ -272,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_dir(sub.add_parser("unfollow", help="stop following"))
     sp.add_argument("target")
     sp.set_defaults(func=lambda a: cmd_follow(a, undo=True))
+
+    sp = with_dir(sub.add_parser("invite", help="print a single-use invitation link"))
+    sp.add_argument("--body", default=None, help="handle of the body (default: primary)")
+    sp.add_argument("--role", default="facilitator",
+                    choices=["member", "facilitator", "spokesperson"])
+    sp.add_argument("--days", type=int, default=7)
+    sp.set_defaults(func=cmd_invite)
 
     sp = with_dir(sub.add_parser("host", help="block, unblock, expire keys of, retry a host"))
     sp.add_argument("action", choices=["block", "unblock", "expire-keys", "retry"])

@@ -83,7 +83,7 @@ def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[s
     return set(rows)
 
 
-def invite(session: Session, by: Member, body: LocalActor, role: str = "member",
+def invite(session: Session, by: Member | None, body: LocalActor, role: str = "member",
            valid_days: int = 7) -> str:
     """Returns the raw invitation token (shown once; stored hashed)."""
     if role not in ROLES:
@@ -92,9 +92,10 @@ def invite(session: Session, by: Member, body: LocalActor, role: str = "member",
         raise invalid("bad-expiry", "an invitation is valid for 1 to 60 days")
     raw = secrets.token_urlsafe(24)
     session.add(Invitation(token_hash=token_hash(raw), body_id=body.id or 0,
-                           invited_by=by.id or 0, role=role,
+                           invited_by=by.id if by else None, role=role,
                            expires_at=utcnow() + timedelta(days=valid_days)))
-    audit.append(session, f"member:{by.id}", "invitation.created", f"body:{body.handle}",
+    who = f"member:{by.id}" if by else "node"
+    audit.append(session, who, "invitation.created", f"body:{body.handle}",
                  {"role": role, "valid_days": valid_days})
     return raw
 
@@ -113,7 +114,8 @@ def accept_invitation(session: Session, raw: str, username: str, password: str,
     member = create_member(session, username, password, display_name, family)
     body = session.get(LocalActor, inv.body_id)
     assert body is not None
-    grant(session, f"member:{inv.invited_by}", member, body, inv.role)
+    grant(session, f"member:{inv.invited_by}" if inv.invited_by else "node", member, body,
+          inv.role)
     inv.used_at = utcnow()
     inv.used_by = member.id
     session.add(inv)

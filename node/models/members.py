@@ -43,7 +43,8 @@ class Invitation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(unique=True, max_length=64)
     body_id: int = Field(foreign_key="local_actor.id")
-    invited_by: int = Field(foreign_key="member.id")
+    # None when the node itself invited (the first facilitator, from the command line).
+    invited_by: int | None = Field(default=None, foreign_key="member.id")
     role: str = Field(default="member", max_length=16)
     expires_at: datetime
     used_at: datetime | None = Field(default=None)

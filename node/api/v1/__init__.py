@@ -1,0 +1,1 @@
+"""The JSON API for members and custom clients, under /api/v1."""

@@ -1,0 +1,68 @@
+"""Joining by invitation, logging in for a token, revoking tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from node.api.v1.deps import db, json_with_etag, limiter, member_required
+from node.api.v1.schemas import AcceptInvitation, Login
+from node.api.v1.views import iso
+from node.governance import members
+from node.governance.members import LoginLimiter
+from node.models import ApiToken, LocalActor, Member, Membership
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/invitations/{token}/accept", status_code=201)
+def accept_invitation(request: Request, token: str, body: AcceptInvitation,
+                      session: Session = Depends(db)) -> Response:
+    """Create an account from a single-use invitation link."""
+    member = members.accept_invitation(session, token, body.username, body.password,
+                                       body.display_name, body.family)
+    session.commit()
+    return json_with_etag(request, {"id": member.id, "username": member.username}, 201)
+
+
+@router.post("/tokens", status_code=201)
+def login(request: Request, body: Login, session: Session = Depends(db),
+          lim: LoginLimiter = Depends(limiter)) -> Response:
+    """Exchange a username and password for a bearer token (shown once)."""
+    member = members.authenticate(session, lim, body.username, body.password)
+    token, raw = members.create_token(session, member, body.label)
+    session.commit()
+    return json_with_etag(request, {"id": token.id, "token": raw, "label": token.label}, 201)
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, member: Member = Depends(member_required),
+                session: Session = Depends(db)) -> Response:
+    rows = session.exec(select(ApiToken).where(ApiToken.member_id == member.id)
+                        .order_by(col(ApiToken.id))).all()
+    return json_with_etag(request, {"items": [
+        {"id": t.id, "label": t.label, "created_at": iso(t.created_at),
+         "revoked_at": iso(t.revoked_at)} for t in rows]})
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, member: Member = Depends(member_required),
+                 session: Session = Depends(db)) -> Response:
+    members.revoke_token(session, member, token_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/me")
+def me(request: Request, member: Member = Depends(member_required),
+       session: Session = Depends(db)) -> Response:
+    rows = session.exec(select(LocalActor.handle, Membership.role).join(
+        Membership, col(Membership.body_id) == col(LocalActor.id)).where(
+        Membership.member_id == member.id)).all()
+    roles: dict[str, list[str]] = {}
+    for handle, role in rows:
+        roles.setdefault(handle, []).append(role)
+    return json_with_etag(request, {"id": member.id, "username": member.username,
+                                    "display_name": member.display_name,
+                                    "language": member.language, "roles": roles})

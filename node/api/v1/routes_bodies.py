@@ -1,0 +1,123 @@
+"""Bodies, their members, statutes, invitations, meetings and participation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.schemas import NewBody, NewInvitation, NewMeeting, StatuteIn
+from node.api.v1.views import body_view, decision_view
+from node.errors import invalid
+from node.governance import bodies, decisions, members
+from node.governance.authz import require_facilitator, require_read
+from node.governance.statute import Statute, StatuteError
+from node.models import LocalActor, Member, Membership
+
+router = APIRouter(prefix="/api/v1", tags=["bodies"])
+
+
+@router.get("/bodies")
+def list_bodies(request: Request, member: Member | None = Depends(optional_member),
+                session: Session = Depends(db)) -> Response:
+    from node.governance.authz import can_read
+
+    rows = session.exec(select(LocalActor).order_by(col(LocalActor.id))).all()
+    return json_with_etag(request, {"items": [body_view(session, b) for b in rows
+                                              if can_read(session, member, b)]})
+
+
+@router.post("/bodies/{parent}/bodies", status_code=201)
+def create_body(request: Request, parent: str, body: NewBody,
+                member: Member = Depends(member_required),
+                session: Session = Depends(db)) -> Response:
+    """A facilitator of `parent` creates a council inside it."""
+    parent_body = bodies.body_by_handle(session, parent)
+    require_facilitator(session, member, parent_body)
+    made = bodies.create_body(session, f"member:{member.id}", parent_body, body.handle,
+                              body.name, body.kind, public=body.public)
+    members.grant(session, f"member:{member.id}", member, made, "facilitator")
+    session.commit()
+    ctx(request).reload_actors()
+    return json_with_etag(request, body_view(session, made), 201)
+
+
+@router.get("/bodies/{handle}")
+def get_body(request: Request, handle: str, member: Member | None = Depends(optional_member),
+             session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    return json_with_etag(request, body_view(session, b))
+
+
+@router.get("/bodies/{handle}/members")
+def list_members(request: Request, handle: str,
+                 member: Member | None = Depends(optional_member),
+                 session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    rows = session.exec(select(Member, Membership.role).join(
+        Membership, col(Membership.member_id) == col(Member.id)).where(
+        Membership.body_id == b.id).order_by(col(Member.id))).all()
+    out: dict[int, dict[str, object]] = {}
+    for m, role in rows:
+        entry = out.setdefault(m.id or 0, {"id": m.id, "username": m.username,
+                                           "display_name": m.display_name, "roles": []})
+        entry["roles"].append(role)  # type: ignore[attr-defined]
+    return json_with_etag(request, {"items": list(out.values())})
+
+
+@router.post("/bodies/{handle}/invitations", status_code=201)
+def invite(request: Request, handle: str, body: NewInvitation,
+           member: Member = Depends(member_required),
+           session: Session = Depends(db)) -> Response:
+    """A facilitator invites; the token is shown once and works once."""
+    b = bodies.body_by_handle(session, handle)
+    require_facilitator(session, member, b)
+    raw = members.invite(session, member, b, body.role, body.valid_days)
+    session.commit()
+    base = ctx(request).urls.base
+    return json_with_etag(request, {"token": raw, "accept_url":
+                                    f"{base}/api/v1/invitations/{raw}/accept"}, 201)
+
+
+@router.put("/bodies/{handle}/statute")
+def put_statute(request: Request, handle: str, body: StatuteIn,
+                member: Member = Depends(member_required),
+                session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    require_facilitator(session, member, b)
+    try:
+        statute = Statute.from_dict(body.model_dump())
+    except StatuteError as exc:
+        raise invalid("bad-statute", str(exc)) from exc
+    bodies.set_statute(session, f"member:{member.id}", b, statute)
+    session.commit()
+    return json_with_etag(request, body_view(session, b))
+
+
+@router.post("/bodies/{handle}/meetings", status_code=201)
+def record_meeting(request: Request, handle: str, body: NewMeeting,
+                   member: Member = Depends(member_required),
+                   session: Session = Depends(db)) -> Response:
+    """Record an in-person assembly and the decisions it took, with counts."""
+    b = bodies.body_by_handle(session, handle)
+    items = [{"proposal_id": d.proposal_id, "for": d.votes_for, "against": d.against,
+              "abstain": d.abstain, "block": d.block} for d in body.decisions]
+    meeting, made = decisions.record_meeting(
+        session, member, b, ctx(request).urls, body.held_at, body.place, body.attendance,
+        body.families, body.agenda, body.minutes, items)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, {"id": meeting.id,
+                                    "decisions": [decision_view(d) for d in made]}, 201)
+
+
+@router.get("/bodies/{handle}/participation")
+def participation(request: Request, handle: str,
+                  member: Member | None = Depends(optional_member),
+                  session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    return json_with_etag(request, {"items": decisions.participation(session, b)})

@@ -1,0 +1,214 @@
+"""Proposals: list, create, read, deliberate, amend, vote, close; decisions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from node.api.v1.deps import (
+    ctx,
+    db,
+    decode_cursor,
+    json_with_etag,
+    member_required,
+    optional_member,
+    page,
+)
+from node.api.v1.schemas import (
+    AmendmentDecision,
+    CastVote,
+    Execution,
+    NewAmendment,
+    NewComment,
+    NewEvaluation,
+    NewProposal,
+    OpenVote,
+)
+from node.api.v1.views import decision_view, proposal_view
+from node.errors import not_found
+from node.governance import bodies, decisions, proposals
+from node.governance.authz import require_read
+from node.models import Decision, Member, Proposal
+
+router = APIRouter(prefix="/api/v1", tags=["proposals"])
+STATES = ("draft", "deliberation", "vote", "decided", "carried_out", "evaluated")
+
+
+def _readable(session: Session, member: Member | None, proposal_id: int) -> Proposal:
+    p = proposals.get(session, proposal_id)
+    require_read(session, member, proposals.body_of(session, p))
+    return p
+
+
+@router.get("/bodies/{handle}/proposals")
+def list_proposals(request: Request, handle: str, state: str | None = Query(None),
+                   cursor: str | None = None, limit: int = Query(20, ge=1, le=100),
+                   member: Member | None = Depends(optional_member),
+                   session: Session = Depends(db)) -> Response:
+    """Proposals of a body, oldest first; filter by `state`; page with `cursor`."""
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    query = select(Proposal).where(Proposal.body_id == b.id)
+    if state:
+        if state not in STATES:
+            from node.errors import invalid
+
+            raise invalid("bad-filter", f"state is one of {', '.join(STATES)}")
+        query = query.where(Proposal.state == state)
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(col(Proposal.id) > after)
+    rows = session.exec(query.order_by(col(Proposal.id)).limit(limit + 1)).all()
+    return json_with_etag(request, page([proposal_view(session, p) for p in rows], limit))
+
+
+@router.post("/bodies/{handle}/proposals", status_code=201)
+def create_proposal(request: Request, handle: str, body: NewProposal,
+                    member: Member = Depends(member_required),
+                    session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    p = proposals.create(session, member, b, body.title, body.text, body.affects,
+                         own_uri=ctx(request).urls.actor(b.handle))
+    session.commit()
+    return json_with_etag(request, proposal_view(session, p, full=True), 201)
+
+
+@router.get("/proposals/{proposal_id}")
+def get_proposal(request: Request, proposal_id: int,
+                 member: Member | None = Depends(optional_member),
+                 session: Session = Depends(db)) -> Response:
+    p = _readable(session, member, proposal_id)
+    return json_with_etag(request, proposal_view(session, p, full=True))
+
+
+@router.get("/proposals/{proposal_id}/versions/{number}")
+def get_version(request: Request, proposal_id: int, number: int,
+                member: Member | None = Depends(optional_member),
+                session: Session = Depends(db)) -> Response:
+    p = _readable(session, member, proposal_id)
+    v = proposals.version(session, p, number)
+    return json_with_etag(request, {"number": v.number, "title": v.title, "text": v.text,
+                                    "origin": v.origin, "author_id": v.author_id})
+
+
+@router.get("/proposals/{proposal_id}/diff")
+def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = Query(ge=1),
+             member: Member | None = Depends(optional_member),
+             session: Session = Depends(db)) -> Response:
+    p = _readable(session, member, proposal_id)
+    return json_with_etag(request, {"from": a, "to": b, "diff": proposals.diff(session, p, a, b)})
+
+
+def _act(request: Request, session: Session, p: Proposal) -> Response:
+    session.commit()
+    return json_with_etag(request, proposal_view(session, p, full=True))
+
+
+@router.post("/proposals/{proposal_id}/deliberation")
+def open_deliberation(request: Request, proposal_id: int,
+                      member: Member = Depends(member_required),
+                      session: Session = Depends(db)) -> Response:
+    p = proposals.get(session, proposal_id)
+    proposals.open_deliberation(session, member, p)
+    return _act(request, session, p)
+
+
+@router.post("/proposals/{proposal_id}/comments", status_code=201)
+def add_comment(request: Request, proposal_id: int, body: NewComment,
+                member: Member = Depends(member_required),
+                session: Session = Depends(db)) -> Response:
+    p = proposals.get(session, proposal_id)
+    c = proposals.comment(session, member, p, body.text, body.parent_id)
+    session.commit()
+    return json_with_etag(request, {"id": c.id, "text": c.text, "parent_id": c.parent_id}, 201)
+
+
+@router.post("/proposals/{proposal_id}/amendments", status_code=201)
+def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
+                  member: Member = Depends(member_required),
+                  session: Session = Depends(db)) -> Response:
+    p = proposals.get(session, proposal_id)
+    a = proposals.amend(session, member, p, body.title, body.text, body.reason)
+    session.commit()
+    return json_with_etag(request, {"id": a.id, "state": a.state,
+                                    "against_version": a.against_version}, 201)
+
+
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/decision")
+def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
+                     body: AmendmentDecision, member: Member = Depends(member_required),
+                     session: Session = Depends(db)) -> Response:
+    p = proposals.get(session, proposal_id)
+    proposals.decide_amendment(session, member, p, amendment_id, body.accept)
+    return _act(request, session, p)
+
+
+@router.post("/proposals/{proposal_id}/vote")
+def open_vote(request: Request, proposal_id: int, body: OpenVote,
+              member: Member = Depends(member_required),
+              session: Session = Depends(db)) -> Response:
+    p = proposals.get(session, proposal_id)
+    proposals.open_vote(session, member, p, body.closes_at)
+    return _act(request, session, p)
+
+
+@router.put("/proposals/{proposal_id}/ballot")
+def cast(request: Request, proposal_id: int, body: CastVote,
+         member: Member = Depends(member_required),
+         session: Session = Depends(db)) -> Response:
+    """Cast or change your vote on the current version until the vote closes."""
+    p = proposals.get(session, proposal_id)
+    v = proposals.cast(session, member, p, body.version, body.choice, body.reason)
+    session.commit()
+    return json_with_etag(request, {"proposal_id": p.id, "version": v.version,
+                                    "choice": v.choice})
+
+
+@router.post("/proposals/{proposal_id}/close")
+def close(request: Request, proposal_id: int, member: Member = Depends(member_required),
+          session: Session = Depends(db)) -> Response:
+    """Close a vote whose deadline has passed (the node also does this by itself)."""
+    from node.governance.authz import require_facilitator
+
+    p = proposals.get(session, proposal_id)
+    require_facilitator(session, member, proposals.body_of(session, p))
+    d = decisions.close_vote(session, ctx(request).urls, p)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, decision_view(d))
+
+
+def _decision(session: Session, member: Member | None, decision_id: int) -> Decision:
+    d = session.get(Decision, decision_id)
+    if d is None:
+        raise not_found("decision")
+    _readable(session, member, d.proposal_id)
+    return d
+
+
+@router.get("/decisions/{decision_id}")
+def get_decision(request: Request, decision_id: int,
+                 member: Member | None = Depends(optional_member),
+                 session: Session = Depends(db)) -> Response:
+    return json_with_etag(request, decision_view(_decision(session, member, decision_id)))
+
+
+@router.post("/decisions/{decision_id}/execution")
+def execution(request: Request, decision_id: int, body: Execution,
+              member: Member = Depends(member_required),
+              session: Session = Depends(db)) -> Response:
+    d = _decision(session, member, decision_id)
+    decisions.set_execution(session, member, d, body.state, body.notes)
+    session.commit()
+    return json_with_etag(request, decision_view(d))
+
+
+@router.post("/decisions/{decision_id}/evaluations", status_code=201)
+def evaluate(request: Request, decision_id: int, body: NewEvaluation,
+             member: Member = Depends(member_required),
+             session: Session = Depends(db)) -> Response:
+    d = _decision(session, member, decision_id)
+    ev = decisions.evaluate(session, member, d, body.score, body.comment)
+    session.commit()
+    return json_with_etag(request, {"id": ev.id, "score": ev.score}, 201)

@@ -1,0 +1,69 @@
+"""How records look in the JSON API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.governance.bodies import member_count, statute_of
+from node.models import (
+    Amendment,
+    Comment,
+    Decision,
+    LocalActor,
+    Proposal,
+    ProposalVersion,
+)
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def body_view(session: Session, body: LocalActor) -> dict[str, Any]:
+    return {"handle": body.handle, "name": body.name, "kind": body.kind, "level": body.level,
+            "public": body.public, "parent_id": body.parent_id,
+            "statute": statute_of(body).to_dict(), "members": member_count(session, body)}
+
+
+def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str, Any]:
+    v = session.exec(select(ProposalVersion).where(
+        ProposalVersion.proposal_id == p.id,
+        ProposalVersion.number == p.current_version)).one()
+    out: dict[str, Any] = {
+        "id": p.id, "body_id": p.body_id, "author_id": p.author_id, "state": p.state,
+        "title": v.title, "current_version": p.current_version,
+        "affects": json.loads(p.affects), "vote_opened_at": iso(p.vote_opened_at),
+        "closes_at": iso(p.closes_at), "created_at": iso(p.created_at),
+    }
+    if full:
+        out["text"] = v.text
+        out["versions"] = [
+            {"number": x.number, "title": x.title, "origin": x.origin,
+             "author_id": x.author_id, "created_at": iso(x.created_at)}
+            for x in session.exec(select(ProposalVersion).where(
+                ProposalVersion.proposal_id == p.id).order_by(col(ProposalVersion.number)))]
+        out["comments"] = [
+            {"id": c.id, "author_id": c.author_id, "parent_id": c.parent_id, "text": c.text,
+             "created_at": iso(c.created_at)}
+            for c in session.exec(select(Comment).where(Comment.proposal_id == p.id)
+                                  .order_by(col(Comment.id)))]
+        out["amendments"] = [
+            {"id": a.id, "author_id": a.author_id, "against_version": a.against_version,
+             "title": a.title, "text": a.text, "reason": a.reason, "state": a.state,
+             "resulting_version": a.resulting_version}
+            for a in session.exec(select(Amendment).where(Amendment.proposal_id == p.id)
+                                  .order_by(col(Amendment.id)))]
+        decision = session.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
+        out["decision_id"] = decision.id if decision else None
+    return out
+
+
+def decision_view(d: Decision) -> dict[str, Any]:
+    return {"id": d.id, "proposal_id": d.proposal_id, "body_id": d.body_id,
+            "version": d.version, "outcome": d.outcome, "method": d.method,
+            "meeting_id": d.meeting_id, "execution": d.execution,
+            "execution_notes": d.execution_notes, "decided_at": iso(d.decided_at),
+            "activity_id": d.activity_id or None, "record": json.loads(d.record)}
