@@ -162,9 +162,14 @@ def authenticate(session: Session, limiter: LoginLimiter, username: str,
     return member
 
 
-def create_token(session: Session, member: Member, label: str = "") -> tuple[ApiToken, str]:
-    raw = "cmt_" + secrets.token_urlsafe(32)
-    token = ApiToken(member_id=member.id or 0, token_hash=token_hash(raw), label=label[:100])
+WEB_SESSION_DAYS = 30
+
+
+def create_token(session: Session, member: Member, label: str = "",
+                 kind: str = "api") -> tuple[ApiToken, str]:
+    raw = ("cmt_" if kind == "api" else "cms_") + secrets.token_urlsafe(32)
+    token = ApiToken(member_id=member.id or 0, token_hash=token_hash(raw), label=label[:100],
+                     kind=kind)
     session.add(token)
     session.flush()
     audit.append(session, f"member:{member.id}", "token.created", f"member:{member.id}",
@@ -183,8 +188,13 @@ def revoke_token(session: Session, member: Member, token_id: int) -> None:
                      {"token": token.id})
 
 
-def member_for_token(session: Session, raw: str) -> Member | None:
+def member_for_token(session: Session, raw: str, kind: str = "api") -> Member | None:
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or token.kind != kind:
         return None
+    if kind == "web":
+        created = token.created_at if token.created_at.tzinfo else token.created_at.replace(
+            tzinfo=utcnow().tzinfo)
+        if created < utcnow() - timedelta(days=WEB_SESSION_DAYS):
+            return None
     return session.get(Member, token.member_id)

@@ -61,6 +61,8 @@ class ApiToken(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     token_hash: str = Field(unique=True, max_length=64)
     label: str = Field(default="", max_length=100)
+    # "api" for tokens a member made for a client; "web" for a browser session.
+    kind: str = Field(default="api", max_length=8)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = Field(default=None)
     last_used_at: datetime | None = Field(default=None)

@@ -1,24 +1,20 @@
-"""HTML pages. Plain, light, readable on a small phone and without JavaScript."""
+"""The public profile page (also what a browser gets at an actor's URL)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func
-from sqlmodel import Session, select
-from starlette.responses import HTMLResponse, Response
+from sqlmodel import Session, col, select
+from starlette.responses import Response
 
 from node.models import Follower, LocalActor, OutboxItem
+from node.web.render import page
+from node.web.session import current_member
 
-router = APIRouter()
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+router = APIRouter(include_in_schema=False)
 LEVEL_NAMES = {
     "commune": "Comuna",
     "city": "Ciudad comunal",
@@ -28,26 +24,22 @@ LEVEL_NAMES = {
 }
 
 
-def render(name: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(name).render(**context),
-                        headers={"Vary": "Accept", "Content-Language": "es"})
-
-
 def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
     with Session(ctx.engine) as s:
+        me = current_member(request, s)
         n_followers = s.exec(select(func.count()).select_from(Follower)
                              .where(Follower.actor_id == body.id)).one()
         items = s.exec(select(OutboxItem).where(
             OutboxItem.actor_id == body.id, OutboxItem.public == True,  # noqa: E712
             OutboxItem.activity_type == "Create",
-        ).order_by(OutboxItem.id.desc()).limit(20)).all()  # type: ignore[union-attr]
+        ).order_by(col(OutboxItem.id).desc()).limit(20)).all()
     notes = []
     for item in items:
         obj = json.loads(item.body).get("object", {})
         notes.append({"content": obj.get("content", ""), "published": obj.get("published", ""),
                       "id": obj.get("id", "")})
-    return render(
-        "profile.html",
+    response = page(
+        request, "profile.html", me,
         body=body,
         level=LEVEL_NAMES.get(body.level, body.level),
         address=f"@{body.handle}@{ctx.settings.host}",
@@ -55,9 +47,11 @@ def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
         followers=int(n_followers),
         notes=notes,
     )
+    response.headers["Vary"] = "Accept, Cookie"
+    return response
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/")
 def home(request: Request) -> Response:
     ctx = request.app.state.ctx
     return render_profile(request, ctx, ctx.primary)

@@ -39,7 +39,8 @@ def login(request: Request, body: Login, session: Session = Depends(db),
 @router.get("/tokens")
 def list_tokens(request: Request, member: Member = Depends(member_required),
                 session: Session = Depends(db)) -> Response:
-    rows = session.exec(select(ApiToken).where(ApiToken.member_id == member.id)
+    rows = session.exec(select(ApiToken).where(ApiToken.member_id == member.id,
+                                               ApiToken.kind == "api")
                         .order_by(col(ApiToken.id))).all()
     return json_with_etag(request, {"items": [
         {"id": t.id, "label": t.label, "created_at": iso(t.created_at),

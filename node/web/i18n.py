@@ -1,0 +1,40 @@
+"""Translations for the web pages. Templates are written in Spanish (the default);
+other languages come from gettext catalogs in `locale/<lang>/LC_MESSAGES/messages.po`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = {"es": "Español", "en": "English"}
+DEFAULT = "es"
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        po = read_po(f, locale=lang)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    table = catalog(lang) if lang != DEFAULT else {}
+
+    def _(text: str) -> str:
+        return table.get(text, text)
+
+    return _
+
+
+def pick(member_lang: str | None, cookie: str | None) -> str:
+    for lang in (member_lang, cookie):
+        if lang in LANGUAGES:
+            return lang
+    return DEFAULT

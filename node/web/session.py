@@ -1,0 +1,68 @@
+"""Browser sessions and CSRF protection for the HTML forms.
+
+A session is a `web` token in the api_token table, sent as an HttpOnly cookie.
+Each form carries a CSRF token derived from the session (or, before login, from a
+separate random cookie), and every POST must bring it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import parse_qs
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.errors import Problem
+from node.governance.members import WEB_SESSION_DAYS, member_for_token
+from node.models import Member
+
+COOKIE = "comuna_session"
+PRE = "comuna_pre"
+
+
+def current_member(request: Request, session: Session) -> Member | None:
+    raw = request.cookies.get(COOKIE)
+    return member_for_token(session, raw, kind="web") if raw else None
+
+
+def _derive(seed: str) -> str:
+    return hashlib.sha256(("csrf:" + seed).encode()).hexdigest() if seed else ""
+
+
+def csrf_token(request: Request) -> str:
+    return _derive(request.cookies.get(COOKIE) or request.cookies.get(PRE) or "")
+
+
+def csrf_for_page(request: Request) -> tuple[str, str | None]:
+    """The token to embed in a page's forms, and a new pre-login seed to set, if needed."""
+    if request.cookies.get(COOKIE) or request.cookies.get(PRE):
+        return csrf_token(request), None
+    seed = secrets.token_urlsafe(24)
+    return _derive(seed), seed
+
+
+def set_pre_cookie(request: Request, response: Response, seed: str) -> None:
+    response.set_cookie(PRE, seed, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+
+
+async def form(request: Request) -> dict[str, str]:
+    """Parse an urlencoded form and check its CSRF token."""
+    if int(request.headers.get("content-length") or 0) > 512 * 1024:
+        raise Problem(413, "too-large", "the form is too large")
+    body = (await request.body()).decode("utf-8", "replace")
+    data = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    expected = csrf_token(request)
+    if not expected or not hmac.compare_digest(expected, data.get("csrf", "")):
+        raise Problem(403, "csrf", "the form has expired; reload the page and try again")
+    return data
+
+
+def start_session(request: Request, response: Response, raw: str) -> None:
+    response.set_cookie(COOKIE, raw, max_age=WEB_SESSION_DAYS * 86400, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+    response.delete_cookie(PRE)
