@@ -17,7 +17,7 @@ from node.errors import Problem
 from node.governance import bodies, decisions, members, proposals
 from node.governance.authz import can_read, require_facilitator, require_read
 from node.governance.members import LoginLimiter, roles_in
-from node.governance.statute import Rule
+from node.governance.statute import Rule, Statute
 from node.models import Decision, Invitation, LocalActor, Member, Membership, Proposal, Vote
 from node.models.base import utcnow
 from node.web.i18n import LANGUAGES, translator
@@ -175,6 +175,15 @@ def _state_labels(_: Callable[[str], str]) -> dict[str, str]:
             "carried_out": _("Ejecutadas"), "evaluated": _("Evaluadas")}
 
 
+def _statute_text(_: Callable[[str], str], statute: Any) -> str:
+    rule = {Rule.majority: _("mayoría simple"),
+            Rule.qualified: _("mayoría calificada de") + f" {statute.threshold}",
+            Rule.consent: _("consenso (aprobada salvo bloqueo)")}[statute.rule]
+    basis = _("de los miembros") if statute.quorum_basis.value == "members" else \
+        _("de las familias")
+    return f"{rule}; {_('quórum')} {statute.quorum} {basis}"
+
+
 def _state_label(_: Callable[[str], str]) -> dict[str, str]:
     return {"draft": _("Borrador"), "deliberation": _("En deliberación"),
             "vote": _("En votación"), "decided": _("Decidida"),
@@ -201,7 +210,7 @@ def body_page(request: Request, handle: str) -> Response:
         return page(request, "body.html", me, body=b, groups=groups,
                     states=[(st, labels[st]) for st in STATES], any_proposals=bool(rows),
                     members=bodies.member_count(s, b),
-                    statute=bodies.statute_of(b).describe(), is_member="member" in roles,
+                    statute=_statute_text(_, bodies.statute_of(b)), is_member="member" in roles,
                     is_facilitator="facilitator" in roles)
 
 
@@ -280,7 +289,11 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
                     my_vote=my_vote, my_vote_label=dict(choices).get(my_vote or "", ""),
                     state_label=_state_label(_)[p.state], diff=diff_text,
                     decision=decision, outcome_label=outcomes.get(d.outcome, "") if d else "",
-                    voting_days=statute.voting_days, authors=authors)
+                    voting_days=statute.voting_days, authors=authors,
+                    rule_text=_statute_text(_, Statute.from_dict(decision["record"]["statute"]))
+                    if decision else "",
+                    amendment_states={"open": _("abierta"), "accepted": _("aceptada"),
+                                      "rejected": _("rechazada")})
 
 
 def _proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Any]

@@ -1,0 +1,126 @@
+"""In headless Chromium, on a phone-sized screen, in Spanish: invite → join → propose →
+amend → vote → close → decision visible. Saves a screenshot of each main page in
+build/screenshots/ (or COMUNA_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from node.models.base import utcnow
+from tests.procnode import NodeProcess
+from tests.test_pages_browser import ARGS, CHROMIUM
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed"),
+    pytest.mark.timeout(240),
+]
+SHOTS = Path(os.environ.get("COMUNA_SCREENSHOTS",
+                            Path(__file__).parent.parent / "build" / "screenshots"))
+PASSWORD = "contraseña-larga"
+PHONE = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
+         "locale": "es-VE"}
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    # JavaScript is off in these pages; measure layout width through a fresh evaluation.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
+
+
+def join(page, link: str, username: str, name: str, family: str) -> None:
+    page.goto(link)
+    page.get_by_label("Usuario").fill(username)
+    page.get_by_label("Nombre").fill(name)
+    page.get_by_label("Familia (para contar el quórum por familias)").fill(family)
+    page.get_by_label("Contraseña (10 caracteres o más)").fill(PASSWORD)
+    shot(page, f"join-{username}")
+    page.get_by_role("button", name="Crear mi cuenta").click()
+
+
+def test_invite_join_propose_amend_vote_close(tmp_path, databases):
+    from playwright.sync_api import expect, sync_playwright
+
+    db_url = databases.new("maizal")
+    node = NodeProcess(tmp_path, "maizal", db_url)
+    node.start()
+    try:
+        out = node.comuna("invite", "--role", "facilitator")
+        token = re.search(r"invitation token: (\S+)", out).group(1)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            facil = browser.new_context(**PHONE).new_page()
+            join(facil, f"{node.url}/join/{token}", "rosa", "Rosa (facilitadora)", "f1")
+            expect(facil.locator("h1")).to_have_text("Maizal")
+            facil.get_by_role("link", name="Invitar").click()
+            facil.get_by_role("button", name="Crear invitación").click()
+            link = facil.locator("#invite-link").inner_text()
+            shot(facil, "invite")
+
+            ana = browser.new_context(**PHONE).new_page()
+            join(ana, link, "ana", "Ana", "f2")
+            shot(ana, "body-home")
+            ana.get_by_role("link", name="Nueva propuesta").click()
+            ana.get_by_label("Título").fill("Huerto comunal")
+            ana.get_by_label("Texto de la propuesta").fill("Sembrar maíz en el terreno baldío.")
+            shot(ana, "proposal-new")
+            ana.get_by_role("button", name="Guardar borrador").click()
+            expect(ana.locator(".state")).to_have_text("Borrador")
+            ana.get_by_role("button", name="Abrir la deliberación").click()
+            proposal_url = ana.url
+
+            facil.goto(proposal_url)
+            facil.get_by_label("Texto completo enmendado").fill(
+                "Sembrar maíz y caraota en el terreno baldío, con riego.")
+            facil.get_by_label("Por qué").fill("Con riego rinde más")
+            facil.get_by_role("button", name="Proponer la enmienda").click()
+            facil.get_by_label("Comentario").fill("¿Quién cuida el riego?")
+            facil.get_by_role("button", name="Comentar").click()
+
+            ana.goto(proposal_url)
+            shot(ana, "proposal-deliberation")
+            ana.get_by_role("button", name="Aceptar").click()
+            expect(ana.locator("pre.text").first).to_contain_text("caraota")
+
+            facil.goto(proposal_url)
+            facil.get_by_role("button", name="Abrir la votación").click()
+            for page in (facil, ana):
+                page.goto(proposal_url)
+                page.get_by_label("A favor").check()
+                page.get_by_role("button", name="Votar").click()
+                expect(page.locator("main")).to_contain_text("Tu voto actual: A favor")
+            shot(ana, "proposal-vote")
+
+            # Time passes: the vote's deadline is reached.
+            engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+            with engine.begin() as conn:
+                conn.execute(text("update proposal set closes_at = :t"),
+                             {"t": utcnow() - timedelta(minutes=1)})
+            engine.dispose()
+            facil.goto(proposal_url)
+            if facil.get_by_role("button", name="Cerrar la votación y contar").count():
+                facil.get_by_role("button", name="Cerrar la votación y contar").click()
+            ana.goto(proposal_url)
+            expect(ana.locator("main")).to_contain_text("Aprobada")
+            expect(ana.locator("main")).to_contain_text("versión 2")
+            shot(ana, "decision")
+            ana.goto(f"{node.url}/b/maizal/participation")
+            expect(ana.locator("tbody")).to_contain_text("2 / 2")
+            shot(ana, "participation")
+            ana.goto(f"{node.url}/b/maizal/members")
+            shot(ana, "members")
+            ana.goto(node.actor)
+            expect(ana.locator("article").first).to_contain_text("Huerto comunal")
+            shot(ana, "profile")
+            browser.close()
+    finally:
+        node.stop()
+    for name in ("invite", "body-home", "proposal-new", "proposal-deliberation",
+                 "proposal-vote", "decision", "participation", "members", "profile"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 1000
