@@ -1,0 +1,60 @@
+"""The JSON API fuzzed from its own OpenAPI document (schemathesis) against a real node
+process: whatever the input, never a 5xx, and errors are problem+json."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.procnode import NodeProcess
+
+PASSWORD = "contraseña-larga"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from tests.conftest import Databases
+
+    dbs = Databases(tmp_path_factory.mktemp("fuzz"))
+    node = NodeProcess(tmp_path_factory.mktemp("fuzznode"), "maizal", dbs.new("fuzz"))
+    node.start()
+    token = re.search(r"invitation token: (\S+)", node.comuna("invite")).group(1)
+    httpx.post(f"{node.url}/api/v1/invitations/{token}/accept",
+               json={"username": "rosa", "password": PASSWORD}).raise_for_status()
+    r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": "rosa", "password": PASSWORD})
+    r.raise_for_status()
+    headers = {"Authorization": f"Bearer {r.json()['token']}"}
+    httpx.post(f"{node.url}/api/v1/bodies/maizal/proposals", headers=headers,
+               json={"title": "Base", "text": "Para que haya algo que leer."}).raise_for_status()
+    yield node, headers
+    node.stop()
+    dbs.drop_all()
+
+
+def test_api_never_answers_5xx(served):
+    node, headers = served
+    schema = schemathesis.openapi.from_url(f"{node.url}/api/openapi.json")
+    tried = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        tried.append(f"{operation.method.upper()} {operation.path}")
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case):
+            response = case.call(headers=headers)
+            assert response.status_code < 500, (case.method, case.formatted_path,
+                                                response.text)
+            if response.status_code >= 400:
+                ctype = {k.lower(): v for k, v in response.headers.items()}["content-type"]
+                assert ctype[0].startswith("application/problem+json"), response.text
+                body = response.json()
+                assert body["status"] == response.status_code and body["code"]
+
+        run()
+    assert len(tried) > 20, tried
