@@ -9,3 +9,6 @@ echo "## inbox"
 echo
 echo "## delivery"
 ../.venv/bin/python delivery_bench.py 2>/dev/null | grep -v -e '^Node ready' -e '^Facilitator'
+echo
+echo "## governance"
+../.venv/bin/python governance_bench.py 2>/dev/null | grep -v -e '^Node ready' -e '^Facilitator'
