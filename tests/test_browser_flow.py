@@ -110,6 +110,18 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             expect(ana.locator("main")).to_contain_text("Aprobada")
             expect(ana.locator("main")).to_contain_text("versión 2")
             shot(ana, "decision")
+            facil.goto(proposal_url)
+            facil.get_by_label("Estado de la ejecución").select_option("carried_out")
+            facil.get_by_label("Notas").fill("Sembrado el sábado")
+            facil.get_by_role("button", name="Guardar").click()
+            ana.goto(proposal_url)
+            ana.get_by_label("Evaluación (1 a 5)").fill("5")
+            ana.get_by_role("button", name="Evaluar").click()
+            expect(ana.locator(".state")).to_have_text("Evaluada")
+            expect(ana.get_by_role("button", name="Evaluar")).to_have_count(0)
+            ana.goto(f"{node.url}/b/maizal/decisions")
+            expect(ana.locator("main")).to_contain_text("Huerto comunal")
+            shot(ana, "decisions")
             ana.goto(f"{node.url}/b/maizal/participation")
             expect(ana.locator("tbody")).to_contain_text("2 / 2")
             shot(ana, "participation")
@@ -122,5 +134,6 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
     finally:
         node.stop()
     for name in ("invite", "body-home", "proposal-new", "proposal-deliberation",
-                 "proposal-vote", "decision", "participation", "members", "profile"):
+                 "proposal-vote", "decision", "decisions", "participation", "members",
+                 "profile"):
         assert (SHOTS / f"{name}.png").stat().st_size > 1000

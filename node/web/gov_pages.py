@@ -18,7 +18,16 @@ from node.governance import bodies, decisions, members, proposals
 from node.governance.authz import can_read, require_facilitator, require_read
 from node.governance.members import LoginLimiter, roles_in
 from node.governance.statute import Rule, Statute
-from node.models import Decision, Invitation, LocalActor, Member, Membership, Proposal, Vote
+from node.models import (
+    Decision,
+    Evaluation,
+    Invitation,
+    LocalActor,
+    Member,
+    Membership,
+    Proposal,
+    Vote,
+)
 from node.models.base import utcnow
 from node.web.i18n import LANGUAGES, translator
 from node.web.render import language, page
@@ -284,6 +293,11 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
             "amend": p.state == "deliberation" and is_member,
             "decide_amendments": p.state == "deliberation" and (author or is_facil),
             "comment": p.state in ("deliberation", "vote") and is_member,
+            "execute": d is not None and d.outcome == "adopted" and is_facil
+            and d.execution != "carried_out",
+            "evaluate": d is not None and d.execution == "carried_out" and is_member
+            and me is not None and s.exec(select(Evaluation).where(
+                Evaluation.decision_id == d.id, Evaluation.member_id == me.id)).first() is None,
         }
         return page(request, "proposal.html", me, p=view, body=b, can=can, choices=choices,
                     my_vote=my_vote, my_vote_label=dict(choices).get(my_vote or "", ""),
@@ -293,7 +307,9 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
                     rule_text=_statute_text(_, Statute.from_dict(decision["record"]["statute"]))
                     if decision else "",
                     amendment_states={"open": _("abierta"), "accepted": _("aceptada"),
-                                      "rejected": _("rechazada")})
+                                      "rejected": _("rechazada")},
+                    execution_labels={"in_progress": _("en curso"),
+                                      "carried_out": _("ejecutada")})
 
 
 def _proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Any]
@@ -357,6 +373,51 @@ async def close(request: Request, pid: int) -> Response:
         decisions.close_vote(s, request.app.state.ctx.urls, p)
 
     return await _post(request, f"/p/{pid}", _proposal_action(pid, fn))
+
+
+def _decision_of(s: Session, pid: int) -> Decision:
+    d = s.exec(select(Decision).where(Decision.proposal_id == pid)).first()
+    if d is None:
+        raise Problem(409, "bad-state", "this proposal has no decision yet")
+    return d
+
+
+@router.post("/p/{pid}/execution")
+async def execution(request: Request, pid: int) -> Response:
+    return await _post(request, f"/p/{pid}", _proposal_action(
+        pid, lambda s, me, p, d: decisions.set_execution(
+            s, me, _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))))
+
+
+@router.post("/p/{pid}/evaluation")
+async def evaluation(request: Request, pid: int) -> Response:
+    def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
+        score = int(d["score"]) if d.get("score", "").isdigit() else 0
+        decisions.evaluate(s, me, _decision_of(s, pid), score, d.get("comment", ""))
+
+    return await _post(request, f"/p/{pid}", _proposal_action(pid, fn))
+
+
+@router.get("/b/{handle}/decisions")
+def decisions_page(request: Request, handle: str) -> Response:
+    with _db(request) as s:
+        me = current_member(request, s)
+        b = bodies.body_by_handle(s, handle)
+        if not can_read(s, me, b):
+            return _error(request, me, Problem(404, "not-found", "no such body"), "/")
+        _ = translator(language(request, me))
+        outcomes = {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
+                    "no_quorum": _("Sin quórum")}
+        rows = []
+        for d in s.exec(select(Decision).where(Decision.body_id == b.id)
+                        .order_by(col(Decision.id).desc()).limit(200)).all():
+            p = s.get(Proposal, d.proposal_id)
+            assert p is not None
+            rows.append({"proposal": p.id, "title": proposals.version(s, p, d.version).title,
+                         "outcome": outcomes.get(d.outcome, d.outcome),
+                         "method": _("asamblea") if d.method == "assembly" else _("en línea"),
+                         "date": proposals._aware(d.decided_at).strftime("%Y-%m-%d")})
+        return page(request, "decisions.html", me, body=b, rows=rows)
 
 
 @router.get("/b/{handle}/members")
