@@ -225,3 +225,35 @@ def test_audit_log_is_append_only_and_tampering_is_detected(commune):
         s.execute(text("update audit_entry set data = '{}' where seq = 2"))
         s.commit()
         assert audit.verify_chain(s) == (False, 2)
+
+
+def test_node_closes_overdue_votes_when_it_starts(node):
+    """The vote's deadline passed while the node was down: starting it closes the vote."""
+    import time as _time
+
+    from starlette.testclient import TestClient
+
+    from node.app import create_app
+
+    c = build_commune(node)
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p)
+        for k in ("m0", "m1", "m2"):
+            proposals.cast(s, c.people[k], p, 1, "for")
+        s.commit()
+    _force_close(c, pid)  # the node is not running: nothing closes it yet
+    with c.session() as s:
+        assert s.get(Proposal, pid).state == "vote"
+    with TestClient(create_app(node, background=True), base_url=node.url):
+        deadline = _time.monotonic() + 10
+        while _time.monotonic() < deadline:
+            with c.session() as s:
+                if s.get(Proposal, pid).state == "decided":
+                    break
+            _time.sleep(0.1)
+    with c.session() as s:
+        assert s.get(Proposal, pid).state == "decided"
+        assert s.exec(select(Decision)).one().outcome == "adopted"
