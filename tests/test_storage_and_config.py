@@ -91,3 +91,38 @@ def test_status_command(node, capsys):
     import json
 
     assert json.loads(capsys.readouterr().out)["node"]["handle"] == "maizal"
+
+
+def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path, databases):
+    """A node created on schema 0001 (with followers, outbox and deliveries) upgrades."""
+    from sqlalchemy import text
+
+    from node.federation.identity import create_local_actor
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import upgrade
+
+    engine = make_null_engine(databases.new("upgrade"))
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "insert into local_actor (handle, name, summary, level, actor_type, is_primary, "
+            "rsa_private_pem, rsa_public_pem, ed25519_private_pem, ed25519_public_multibase, "
+            "created_at) values ('viejo', 'Viejo', '', 'commune', 'Group', true, 'a', 'b', "
+            "'c', 'd', '2026-01-01 00:00:00')"))
+        conn.execute(text(
+            "insert into follower (actor_id, follower_uri, inbox, shared_inbox, "
+            "follow_activity_id, created_at) values (1, 'https://x/u', 'https://x/i', '', '',"
+            " '2026-01-01 00:00:00')"))
+        conn.execute(text(
+            "insert into outbox_item (actor_id, activity_id, activity_type, object_id, public,"
+            " body, created_at) values (1, 'https://n/a/1', 'Create', '', true, '{}',"
+            " '2026-01-01 00:00:00')"))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with Session(engine) as s:
+        row = s.execute(text("select handle, kind, statute, public from local_actor")).one()
+        assert tuple(row) == ("viejo", "assembly", "{}", True)
+        assert s.execute(text("select count(*) from follower")).scalar() == 1
+        # The upgraded table works with the new code.
+        create_local_actor(s, "consejo", "Consejo", "commune")
+        s.commit()

@@ -35,6 +35,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def make_migration_engine(url: str) -> Engine:
+    """An engine for schema changes. On SQLite it makes DDL transactional (the driver
+    would otherwise commit each CREATE/ALTER on its own, so a failed migration would
+    leave a half-changed schema) and turns foreign keys off, because SQLite alters a
+    table by copying it and the copy cannot be dropped while other tables refer to it."""
+    if not url.startswith("sqlite"):
+        return make_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def make_null_engine(url: str) -> Engine:
     """An engine without pooling, for short CLI commands."""
     return make_engine(url, poolclass=NullPool)

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from node.storage.db import make_migration_engine
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,11 +22,21 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    cfg = alembic_config(str(engine.url))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate in one transaction: all of it, or (on any error) none of it."""
+    url = engine.url.render_as_string(hide_password=False)
+    cfg = alembic_config(url)
+    migrator = make_migration_engine(url)
+    try:
+        with migrator.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            if conn.dialect.name == "sqlite":
+                bad = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise RuntimeError(f"migration would leave dangling references: {bad[:5]}")
+    finally:
+        migrator.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:
