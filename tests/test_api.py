@@ -214,3 +214,11 @@ def test_api_authorization_matrix(client, people, method, path, body, allowed):
         else:
             assert r.status_code in (401, 403), (who, r.status_code, r.text)
             assert after == before, who
+
+
+def test_nul_characters_are_refused_not_crashing(client, people):
+    r = client.post("/api/v1/tokens", json={"username": "a\x00b", "password": "x"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid-request"
+    r = client.post("/api/v1/bodies/maizal/proposals", headers=people["ana"],
+                    json={"title": "t", "text": "x\x00y"})
+    assert r.status_code == 422

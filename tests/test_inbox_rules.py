@@ -223,6 +223,16 @@ def test_non_json_and_wrong_type_are_400(client, remote):
     assert count(client) == 0
 
 
+def test_nul_characters_are_refused_with_400(client, remote):
+    alice = remote.actor("alice")
+    act = alice.activity()
+    act["id"] = act["id"] + "\x00"
+    body, headers = alice.signed_post(INBOX, act)
+    r = post(client, INBOX, body, headers)
+    assert r.status_code == 400 and "NUL" in r.json()["detail"]
+    assert count(client) == 0
+
+
 def test_blocked_host_is_refused_before_any_fetch(client, remote):
     from node.outbox.status import set_blocked
 

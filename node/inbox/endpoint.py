@@ -55,6 +55,9 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
         raise Problem(400, "bad-activity", "activity has no http(s) id")
     if not isinstance(doc.get("type"), str):
         raise Problem(400, "bad-activity", "activity has no type")
+    if b"\\u0000" in body.lower():
+        # No database stores NUL in text (PostgreSQL refuses it): refuse it here, clearly.
+        raise Problem(400, "bad-activity", "activity contains NUL characters")
     return doc
 
 

@@ -56,6 +56,8 @@ async def form(request: Request) -> dict[str, str]:
         raise Problem(413, "too-large", "the form is too large")
     body = (await request.body()).decode("utf-8", "replace")
     data = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    if any("\x00" in k or "\x00" in v for k, v in data.items()):
+        raise Problem(400, "bad-form", "the form contains characters that cannot be stored")
     expected = csrf_token(request)
     if not expected or not hmac.compare_digest(expected, data.get("csrf", "")):
         raise Problem(403, "csrf", "the form has expired; reload the page and try again")

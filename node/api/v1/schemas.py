@@ -3,36 +3,58 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
-class AcceptInvitation(BaseModel):
+class ApiModel(BaseModel):
+    """Base of every request body: text must not carry NUL characters, which no
+    database stores (PostgreSQL refuses them) and no person types."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        def walk(value: Any) -> None:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError("text must not contain NUL characters")
+            if isinstance(value, dict):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+
+        walk(data)
+        return data
+
+
+class AcceptInvitation(ApiModel):
     username: str = Field(min_length=2, max_length=64)
     password: str = Field(min_length=10, max_length=200)
     display_name: str = Field(default="", max_length=200)
     family: str = Field(default="", max_length=128)
 
 
-class Login(BaseModel):
+class Login(ApiModel):
     username: str = Field(max_length=64)
     password: str = Field(max_length=200)
     label: str = Field(default="", max_length=100)
 
 
-class NewInvitation(BaseModel):
+class NewInvitation(ApiModel):
     role: str = "member"
     valid_days: int = Field(default=7, ge=1, le=60)
 
 
-class NewBody(BaseModel):
+class NewBody(ApiModel):
     handle: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9_.-]+$")
     name: str = Field(min_length=1, max_length=200)
     kind: str
     public: bool = True
 
 
-class StatuteIn(BaseModel):
+class StatuteIn(ApiModel):
     rule: str = "majority"
     threshold: str = "2/3"
     quorum_basis: str = "members"
@@ -41,38 +63,38 @@ class StatuteIn(BaseModel):
     secret_ballot: bool = False
 
 
-class NewProposal(BaseModel):
+class NewProposal(ApiModel):
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=100_000)
     affects: list[str] = Field(default_factory=list, max_length=100)
 
 
-class NewComment(BaseModel):
+class NewComment(ApiModel):
     text: str = Field(min_length=1, max_length=20_000)
     parent_id: int | None = None
 
 
-class NewAmendment(BaseModel):
+class NewAmendment(ApiModel):
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=100_000)
     reason: str = Field(default="", max_length=20_000)
 
 
-class AmendmentDecision(BaseModel):
+class AmendmentDecision(ApiModel):
     accept: bool
 
 
-class OpenVote(BaseModel):
+class OpenVote(ApiModel):
     closes_at: datetime | None = None
 
 
-class CastVote(BaseModel):
+class CastVote(ApiModel):
     version: int = Field(ge=1)
     choice: str
     reason: str = Field(default="", max_length=5_000)
 
 
-class MeetingDecision(BaseModel):
+class MeetingDecision(ApiModel):
     proposal_id: int
     votes_for: int = Field(default=0, ge=0, alias="for")
     against: int = Field(default=0, ge=0)
@@ -80,7 +102,7 @@ class MeetingDecision(BaseModel):
     block: int = Field(default=0, ge=0)
 
 
-class NewMeeting(BaseModel):
+class NewMeeting(ApiModel):
     held_at: datetime
     place: str = Field(default="", max_length=300)
     attendance: int = Field(ge=0)
@@ -90,11 +112,11 @@ class NewMeeting(BaseModel):
     decisions: list[MeetingDecision] = Field(default_factory=list, max_length=100)
 
 
-class Execution(BaseModel):
+class Execution(ApiModel):
     state: str
     notes: str = Field(default="", max_length=20_000)
 
 
-class NewEvaluation(BaseModel):
+class NewEvaluation(ApiModel):
     score: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=20_000)
