@@ -3,6 +3,7 @@ process: whatever the input, never a 5xx, and errors are problem+json."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import httpx
@@ -44,7 +45,8 @@ def test_api_never_answers_5xx(served):
         tried.append(f"{operation.method.upper()} {operation.path}")
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, database=None,
+        @settings(max_examples=int(os.environ.get("COMUNA_FUZZ_EXAMPLES", "25")), deadline=None,
+                  database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):
             response = case.call(headers=headers)
