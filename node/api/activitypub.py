@@ -14,6 +14,7 @@ from node.api.problems import Problem
 from node.context import NodeContext
 from node.federation import documents
 from node.federation.urls import AS_PUBLIC
+from node.federations import membership
 from node.models import Follower, Following, LocalActor, OutboxItem
 from node.web.pages import render_profile
 
@@ -102,8 +103,24 @@ def actor(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
     body = _actor(ctx, handle)
     if wants_activity_json(request):
-        return ActivityJSON(documents.actor_document(body, ctx.urls), headers={"Vary": "Accept"})
+        with Session(ctx.engine) as s:
+            member_of = membership.federations_of(s, body)
+        return ActivityJSON(documents.actor_document(body, ctx.urls, member_of),
+                            headers={"Vary": "Accept"})
     return render_profile(request, ctx, body)
+
+
+@router.get("/actors/{handle}/members")
+def federation_members(request: Request, handle: str) -> Response:
+    """The bodies that belong to this federation (accepted members)."""
+    ctx = _ctx(request)
+    body = _actor(ctx, handle)
+    with Session(ctx.engine) as s:
+        uris = membership.members_of(s, body)
+    return ActivityJSON({
+        "@context": documents.AS_CONTEXT, "id": f"{ctx.urls.actor(body.handle)}/members",
+        "type": "OrderedCollection", "totalItems": len(uris), "orderedItems": uris,
+    })
 
 
 @router.get("/@{handle}")

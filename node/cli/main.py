@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                        name=None, level=None)
         if cmd_init(init_args) != 0:
             return 2
-    cmd_migrate(args)
+    # Migrate in a child process so the serving process never loads Alembic.
+    migrated = subprocess.run([sys.executable, "-m", "node.cli.main", "migrate", "--data-dir",
+                               str(settings.data_dir)], env=os.environ.copy())
+    if migrated.returncode != 0:
+        return migrated.returncode
     if args.no_background:
         os.environ["COMUNA_BACKGROUND"] = "0"
     uvicorn.run(

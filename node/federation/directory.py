@@ -116,23 +116,35 @@ class ActorDirectory:
         self._keys[key_id] = (key, now)
         return key
 
-    async def actor(self, uri: str, refresh: bool = False) -> dict[str, Any]:
+    async def actor(self, uri: str, refresh: bool = False,
+                    max_age: float | None = None) -> dict[str, Any]:
+        """The actor document; `max_age` (seconds) asks for one at most that old, falling
+        back to an older copy only if the fresh fetch fails."""
         now = time.monotonic()
+        limit = self.cache_seconds if max_age is None else min(max_age, self.cache_seconds)
         if not refresh:
             hit = self._docs.get(uri)
-            if hit and now - hit[1] < self.cache_seconds:
+            if hit and now - hit[1] < limit:
                 return hit[0]
         async with self._locks[uri]:
+            stale = None
             if not refresh:
                 stored = await asyncio.to_thread(self._load, uri)
                 if stored is not None:
-                    self._docs[uri] = (stored, now)
-                    return stored
+                    doc, age = stored
+                    if max_age is None or age < max_age:
+                        self._docs[uri] = (doc, now - age)
+                        return doc
+                    stale = doc
             if not self.limiter.allow(host_of(uri)):
+                if stale is not None:
+                    return stale
                 raise KeyError_(f"too many key fetches for {host_of(uri)}; try again later")
             try:
                 doc = await self.fetcher.get_json(uri)
             except FetchError as exc:
+                if stale is not None:
+                    return stale
                 raise KeyError_(f"cannot fetch signer {uri}: {exc.reason}") from exc
             if doc.get("id") != uri:
                 raise KeyError_(f"document at {uri} has another id")
@@ -140,13 +152,15 @@ class ActorDirectory:
             self._docs[uri] = (doc, time.monotonic())
             return doc
 
-    def _load(self, uri: str) -> dict[str, Any] | None:
+    def _load(self, uri: str) -> tuple[dict[str, Any], float] | None:
         with Session(self.engine) as s:
             row = s.exec(select(RemoteActor).where(RemoteActor.uri == uri)).first()
             if row is None or row.expired:
                 return None
             data: dict[str, Any] = json.loads(row.document)
-            return data
+            fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(
+                tzinfo=utcnow().tzinfo)
+            return data, max((utcnow() - fetched).total_seconds(), 0.0)
 
     def _store(self, uri: str, doc: dict[str, Any]) -> None:
         endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}

@@ -41,12 +41,15 @@ def actor_context() -> list[Any]:
                 "@container": "@set",
             },
             "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "memberOf": {"@id": "comuna:memberOf", "@type": "@id", "@container": "@set"},
+            "members": {"@id": "comuna:members", "@type": "@id"},
             **comuna_context()["@context"],
         },
     ]
 
 
-def actor_document(actor: LocalActor, urls: Urls) -> dict[str, Any]:
+def actor_document(actor: LocalActor, urls: Urls,
+                   member_of: list[str] | None = None) -> dict[str, Any]:
     h = actor.handle
     uri = urls.actor(h)
     return {
@@ -65,6 +68,8 @@ def actor_document(actor: LocalActor, urls: Urls) -> dict[str, Any]:
         "manuallyApprovesFollowers": False,
         "discoverable": True,
         "level": actor.level,
+        "memberOf": member_of or [],
+        "members": f"{uri}/members",
         "publicKey": {
             "id": urls.main_key(h),
             "owner": uri,

@@ -32,6 +32,8 @@ class Statute:
     quorum: Fraction = Fraction(1, 2)
     voting_days: int = 7
     secret_ballot: bool = False
+    # How a federation admits member bodies: at once ("open") or by its facilitators.
+    admission: str = "facilitators"
 
     def __post_init__(self) -> None:
         if not (Fraction(1, 2) <= self.threshold <= 1):
@@ -40,6 +42,8 @@ class Statute:
             raise StatuteError("the quorum must be between 0 and 1")
         if not (1 <= self.voting_days <= 365):
             raise StatuteError("the voting period must be between 1 and 365 days")
+        if self.admission not in ("open", "facilitators"):
+            raise StatuteError("admission is 'open' or 'facilitators'")
 
     def describe(self) -> str:
         rule = {
@@ -57,6 +61,7 @@ class Statute:
             "quorum": str(self.quorum),
             "voting_days": self.voting_days,
             "secret_ballot": self.secret_ballot,
+            "admission": self.admission,
         }
 
     @classmethod
@@ -69,6 +74,7 @@ class Statute:
                 quorum=Fraction(str(data.get("quorum", "1/2"))),
                 voting_days=int(str(data.get("voting_days", 7))),
                 secret_ballot=bool(data.get("secret_ballot", False)),
+                admission=str(data.get("admission", "facilitators")),
             )
         except (ValueError, ZeroDivisionError) as exc:
             raise StatuteError(f"invalid statute: {exc}") from exc

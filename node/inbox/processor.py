@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from node.context import NodeContext
 from node.federation import follows
+from node.federations import membership
 from node.models import InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
@@ -104,8 +105,26 @@ class InboxProcessor:
             elif isinstance(obj, str) and obj:
                 # Some servers undo by the Follow's id alone.
                 await asyncio.to_thread(self._tx, follows.undo_follow_by_id, actor_uri, obj)
+        elif kind == "Join":
+            target = self._local(_id(activity.get("object")))
+            if target is None:
+                return
+            member_doc = await self.ctx.directory.actor(actor_uri)
+            await asyncio.to_thread(self._tx, membership.receive_join, self.ctx.urls, target,
+                                    activity, member_doc)
+            self.ctx.delivery_wakeup.set()
+        elif kind == "Leave":
+            target = self._local(_id(activity.get("object")))
+            if target is not None:
+                await asyncio.to_thread(self._tx, membership.receive_leave, target, actor_uri)
         elif kind in ("Accept", "Reject"):
             obj = activity.get("object")
+            otype = obj.get("type") if isinstance(obj, dict) else None
+            if otype in (None, "Join"):
+                done = await asyncio.to_thread(self._tx, membership.receive_answer, actor_uri,
+                                               _id(obj), kind == "Accept")
+                if done or otype == "Join":
+                    return
             follow_id = _id(obj)
             ours = self._local(_id(obj.get("actor"))) if isinstance(obj, dict) else None
             if ours is None:

@@ -3,6 +3,7 @@
 from node.models.actors import LocalActor, RemoteActor
 from node.models.audit import AuditEntry
 from node.models.delivery import Delivery, PeerHost
+from node.models.federations import FederationLink
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
 from node.models.members import ApiToken, Invitation, Member, Membership
@@ -25,6 +26,7 @@ __all__ = [
     "Comment",
     "Decision",
     "Evaluation",
+    "FederationLink",
     "Invitation",
     "Meeting",
     "Member",

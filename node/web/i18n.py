@@ -7,8 +7,6 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
-
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = {"es": "Español", "en": "English"}
 DEFAULT = "es"
@@ -19,6 +17,10 @@ def catalog(lang: str) -> dict[str, str]:
     path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
     if not path.exists():
         return {}
+    # Imported here: most visitors read Spanish, and a node on a small machine
+    # should not carry the catalogue reader in memory for nothing.
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as f:
         po = read_po(f, locale=lang)
     return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}

@@ -61,6 +61,7 @@ class StatuteIn(ApiModel):
     quorum: str = "1/2"
     voting_days: int = 7
     secret_ballot: bool = False
+    admission: str = "facilitators"
 
 
 class NewProposal(ApiModel):
@@ -78,6 +79,10 @@ class NewAmendment(ApiModel):
     title: str = Field(min_length=1, max_length=300)
     text: str = Field(min_length=1, max_length=100_000)
     reason: str = Field(default="", max_length=20_000)
+
+
+class JoinFederation(ApiModel):
+    federation: str = Field(min_length=3, max_length=2048)
 
 
 class AmendmentDecision(ApiModel):

@@ -1,0 +1,99 @@
+"""Federation membership and where a matter is decided."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.schemas import AmendmentDecision, JoinFederation
+from node.errors import Problem
+from node.federation.directory import KeyError_
+from node.federation.resolve import resolve_actor
+from node.federations import graph, levels, membership
+from node.governance import bodies
+from node.governance.authz import require_facilitator, require_read
+from node.governance.members import roles_in
+from node.models import FederationLink, Member
+
+router = APIRouter(prefix="/api/v1", tags=["federations"])
+
+
+def _view(link: FederationLink) -> dict[str, object]:
+    return {"id": link.id, "remote": link.remote_uri, "state": link.state,
+            "direction": link.direction}
+
+
+@router.post("/bodies/{handle}/federations", status_code=202)
+async def join(request: Request, handle: str, body: JoinFederation,
+               member: Member = Depends(member_required),
+               session: Session = Depends(db)) -> Response:
+    """Ask a federation (`@handle@host` or its actor URL) to admit this body."""
+    b = bodies.body_by_handle(session, handle)
+    require_facilitator(session, member, b)
+    try:
+        doc = await resolve_actor(ctx(request), body.federation)
+    except (ValueError, KeyError_) as exc:
+        raise Problem(422, "unknown-federation", str(exc)) from exc
+    if not isinstance(doc.get("inbox"), str):
+        raise Problem(422, "unknown-federation", "that actor has no inbox")
+    membership.request_join(session, ctx(request).urls, b, str(doc["id"]), doc["inbox"],
+                            f"member:{member.id}")
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, {"federation": doc["id"], "state": "pending"}, 202)
+
+
+@router.get("/bodies/{handle}/federations")
+def federations(request: Request, handle: str,
+                member: Member | None = Depends(optional_member),
+                session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    rows = session.exec(select(FederationLink).where(
+        FederationLink.body_id == b.id, FederationLink.direction == "member_of")
+        .order_by(col(FederationLink.id))).all()
+    return json_with_etag(request, {"items": [_view(r) for r in rows]})
+
+
+@router.get("/bodies/{handle}/federation-members")
+def federation_members(request: Request, handle: str,
+                       member: Member | None = Depends(optional_member),
+                       session: Session = Depends(db)) -> Response:
+    """Member bodies; facilitators also see pending requests."""
+    b = bodies.body_by_handle(session, handle)
+    require_read(session, member, b)
+    query = select(FederationLink).where(FederationLink.body_id == b.id,
+                                         FederationLink.direction == "has_member")
+    if "facilitator" not in roles_in(session, member, b):
+        query = query.where(FederationLink.state == "accepted")
+    rows = session.exec(query.order_by(col(FederationLink.id))).all()
+    return json_with_etag(request, {"items": [_view(r) for r in rows]})
+
+
+@router.post("/bodies/{handle}/federation-members/{link_id}/decision")
+def decide(request: Request, handle: str, link_id: int, body: AmendmentDecision,
+           member: Member = Depends(member_required),
+           session: Session = Depends(db)) -> Response:
+    b = bodies.body_by_handle(session, handle)
+    link = membership.decide_member(session, ctx(request).urls, member, b, link_id, body.accept)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, _view(link))
+
+
+@router.get("/deciding-level")
+async def deciding_level(request: Request, here: str,
+                         affects: list[str] = Query(min_length=1, max_length=100)
+                         ) -> Response:
+    """Where a matter affecting `affects` (actor URIs) is decided, seen from body `here`."""
+    c = ctx(request)
+    if here not in c.actors:
+        raise Problem(404, "not-found", "no such body here")
+    here_uri = c.urls.actor(here)
+    parents = await graph.parents_map(c, [here_uri, *affects])
+    routing = levels.route(here_uri, affects, lambda u: parents.get(u, []))
+    return json_with_etag(request, {"level": levels.deciding_level(
+        affects, lambda u: parents.get(u, [])), "route": routing.route.value,
+        "target": routing.target, "reason": routing.reason})

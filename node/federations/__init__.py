@@ -1,0 +1,1 @@
+"""Federations of bodies: membership, the federation graph, and where a matter is decided."""

@@ -1,0 +1,139 @@
+"""Bodies joining federations, FEP-1b12 style: `Join` to the federation's Group, answered
+by `Accept` or `Reject` (at once under an open statute, else by its facilitators);
+`Leave` ends it. Both sides keep a `federation_link`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.errors import conflict, not_found
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import Urls
+from node.governance import audit
+from node.governance.authz import require_facilitator
+from node.governance.bodies import statute_of
+from node.models import FederationLink, LocalActor, Member
+from node.models.base import utcnow
+from node.outbox.publish import new_uid, publish
+
+
+def _link(session: Session, body: LocalActor, remote: str, direction: str
+          ) -> FederationLink | None:
+    return session.exec(select(FederationLink).where(
+        FederationLink.body_id == body.id, FederationLink.remote_uri == remote,
+        FederationLink.direction == direction)).first()
+
+
+def request_join(session: Session, urls: Urls, body: LocalActor, federation_uri: str,
+                 federation_inbox: str, by: str) -> str:
+    if federation_uri == urls.actor(body.handle):
+        raise conflict("self-join", "a body cannot join itself")
+    activity: dict[str, Any] = {
+        "@context": AS_CONTEXT, "id": urls.activity(new_uid()), "type": "Join",
+        "actor": urls.actor(body.handle), "object": federation_uri, "to": [federation_uri],
+    }
+    link = _link(session, body, federation_uri, "member_of") or FederationLink(
+        body_id=body.id or 0, remote_uri=federation_uri, direction="member_of")
+    link.remote_inbox, link.state = federation_inbox, "pending"
+    link.join_activity_id, link.updated_at = activity["id"], utcnow()
+    session.add(link)
+    publish(session, urls, body, activity, to_followers=False, inboxes={federation_inbox})
+    audit.append(session, by, "federation.join_requested", f"body:{body.handle}",
+                 {"federation": federation_uri})
+    return str(activity["id"])
+
+
+def _answer(session: Session, urls: Urls, federation: LocalActor, link: FederationLink,
+            accept: bool) -> None:
+    link.state = "accepted" if accept else "rejected"
+    link.updated_at = utcnow()
+    session.add(link)
+    answer = {
+        "@context": AS_CONTEXT, "id": urls.activity(new_uid()),
+        "type": "Accept" if accept else "Reject", "actor": urls.actor(federation.handle),
+        "object": {"id": link.join_activity_id, "type": "Join", "actor": link.remote_uri,
+                   "object": urls.actor(federation.handle)},
+        "to": [link.remote_uri],
+    }
+    publish(session, urls, federation, answer, to_followers=False, inboxes={link.remote_inbox})
+    audit.append(session, f"federation:{federation.handle}",
+                 "federation.member_" + ("accepted" if accept else "refused"),
+                 f"body:{federation.handle}", {"member": link.remote_uri})
+
+
+def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dict[str, Any],
+                 member_doc: dict[str, Any]) -> FederationLink:
+    # The caller may hold a cached copy of the body; its statute must be read fresh.
+    fresh = session.get(LocalActor, federation.id)
+    assert fresh is not None
+    federation = fresh
+    member_uri = str(member_doc["id"])
+    link = _link(session, federation, member_uri, "has_member") or FederationLink(
+        body_id=federation.id or 0, remote_uri=member_uri, direction="has_member")
+    link.remote_inbox = str(member_doc.get("inbox") or "")
+    link.join_activity_id = str(join["id"])
+    if link.state != "accepted":
+        link.state = "pending"
+    session.add(link)
+    session.flush()
+    if statute_of(federation).admission == "open" or link.state == "accepted":
+        _answer(session, urls, federation, link, True)
+    return link
+
+
+def decide_member(session: Session, urls: Urls, member: Member, federation: LocalActor,
+                  link_id: int, accept: bool) -> FederationLink:
+    require_facilitator(session, member, federation)
+    link = session.get(FederationLink, link_id)
+    if link is None or link.body_id != federation.id or link.direction != "has_member":
+        raise not_found("membership request")
+    if link.state != "pending":
+        raise conflict("bad-state", "this request has already been answered")
+    _answer(session, urls, federation, link, accept)
+    return link
+
+
+def receive_answer(session: Session, federation_uri: str, join_id: str,
+                   accepted: bool) -> bool:
+    """Accept/Reject of our Join: only the federation we asked may answer it."""
+    if not join_id:
+        return False
+    link = session.exec(select(FederationLink).where(
+        FederationLink.direction == "member_of", FederationLink.remote_uri == federation_uri,
+        FederationLink.join_activity_id == join_id)).first()
+    if link is None:
+        return False
+    body = session.get(LocalActor, link.body_id)
+    assert body is not None
+    link.state = "accepted" if accepted else "rejected"
+    link.updated_at = utcnow()
+    session.add(link)
+    audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
+                 f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted})
+    return True
+
+
+def receive_leave(session: Session, federation: LocalActor, member_uri: str) -> bool:
+    link = _link(session, federation, member_uri, "has_member")
+    if link is None:
+        return False
+    session.delete(link)
+    audit.append(session, f"remote:{member_uri}", "federation.member_left",
+                 f"body:{federation.handle}", {"member": member_uri})
+    return True
+
+
+def federations_of(session: Session, body: LocalActor) -> list[str]:
+    rows = session.exec(select(FederationLink.remote_uri).where(
+        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
+        FederationLink.state == "accepted").order_by(col(FederationLink.remote_uri))).all()
+    return list(rows)
+
+
+def members_of(session: Session, federation: LocalActor) -> list[str]:
+    rows = session.exec(select(FederationLink.remote_uri).where(
+        FederationLink.body_id == federation.id, FederationLink.direction == "has_member",
+        FederationLink.state == "accepted").order_by(col(FederationLink.remote_uri))).all()
+    return list(rows)
