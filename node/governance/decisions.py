@@ -16,10 +16,10 @@ from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
-from node.governance.proposals import _aware, body_of, move, version, votes_of
+from node.governance.proposals import body_of, move, version, votes_of
 from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid, publish
 
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
@@ -47,7 +47,7 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
     """Close a vote whose deadline has passed; apply the statute exactly."""
     if proposal.state != "vote" or proposal.closes_at is None:
         raise conflict("bad-state", "this proposal is not being voted on")
-    if _aware(proposal.closes_at) > utcnow():
+    if aware(proposal.closes_at) > utcnow():
         raise conflict("not-due", "the vote closes at its deadline, not before")
     body = body_of(session, proposal)
     statute = statute_of(body)
@@ -216,7 +216,7 @@ def participation(session: Session, body: LocalActor) -> list[dict[str, Any]]:
     for d in rows:
         rec = json.loads(d.record)
         out.append({"decision": d.id, "proposal": d.proposal_id, "method": d.method,
-                    "decided_at": _aware(d.decided_at).isoformat(),
+                    "decided_at": aware(d.decided_at).isoformat(),
                     "participants": rec["counts"]["participants"],
                     "electorate": rec["electorate"]["members"]})
     return out

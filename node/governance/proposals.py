@@ -27,7 +27,7 @@ from node.models import (
     ProposalVersion,
     Vote,
 )
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 
 NEXT = {
     "draft": {"deliberation"},
@@ -40,10 +40,6 @@ NEXT = {
 
 def _who(member: Member) -> str:
     return f"member:{member.id}"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
 def move(proposal: Proposal, to: str) -> None:
@@ -202,7 +198,7 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
     require_facilitator(session, member, body)
     statute = statute_of(body)
     now = utcnow()
-    closes = _aware(closes_at) if closes_at else now + timedelta(days=statute.voting_days)
+    closes = aware(closes_at) if closes_at else now + timedelta(days=statute.voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
     move(proposal, "vote")
@@ -217,7 +213,7 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
     body = body_of(session, proposal)
     require_member(session, member, body)
     if proposal.state != "vote" or proposal.closes_at is None or \
-            _aware(proposal.closes_at) <= utcnow():
+            aware(proposal.closes_at) <= utcnow():
         raise conflict("vote-closed", "this proposal is not open for voting")
     if version_number != proposal.current_version:
         raise conflict("wrong-version",

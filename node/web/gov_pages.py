@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import Problem
 from node.governance import bodies, decisions, members, proposals
-from node.governance.authz import can_read, require_facilitator, require_read
+from node.governance.authz import require_facilitator, require_read
 from node.governance.members import LoginLimiter, roles_in
 from node.governance.statute import Rule, Statute
 from node.models import (
@@ -28,7 +28,7 @@ from node.models import (
     Proposal,
     Vote,
 )
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 from node.web.i18n import LANGUAGES, translator
 from node.web.render import language, page
 from node.web.session import COOKIE, current_member, form, start_session
@@ -193,6 +193,16 @@ def _statute_text(_: Callable[[str], str], statute: Any) -> str:
     return f"{rule}; {_('quórum')} {statute.quorum} {basis}"
 
 
+def _outcome_labels(_: Callable[[str], str]) -> dict[str, str]:
+    return {"adopted": _("Aprobada"), "rejected": _("Rechazada"), "no_quorum": _("Sin quórum")}
+
+
+def _readable_body(s: Session, me: Member | None, handle: str) -> LocalActor:
+    b = bodies.body_by_handle(s, handle)
+    require_read(s, me, b)
+    return b
+
+
 def _state_label(_: Callable[[str], str]) -> dict[str, str]:
     return {"draft": _("Borrador"), "deliberation": _("En deliberación"),
             "vote": _("En votación"), "decided": _("Decidida"),
@@ -204,8 +214,7 @@ def body_page(request: Request, handle: str) -> Response:
     with _db(request) as s:
         me = current_member(request, s)
         try:
-            b = bodies.body_by_handle(s, handle)
-            require_read(s, me, b)
+            b = _readable_body(s, me, handle)
         except Problem as exc:
             return _error(request, me, exc, "/")
         _ = translator(language(request, me))
@@ -260,7 +269,7 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
         is_member, is_facil = "member" in roles, "facilitator" in roles
         author = me is not None and p.author_id == me.id
         voting = p.state == "vote" and p.closes_at is not None
-        due = voting and proposals._aware(p.closes_at) <= utcnow()  # type: ignore[arg-type]
+        due = voting and aware(p.closes_at) <= utcnow()  # type: ignore[arg-type]
         statute = bodies.statute_of(b)
         choices = [("for", _("A favor")), ("against", _("En contra")),
                    ("abstain", _("Abstención"))]
@@ -280,8 +289,7 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
                 diff_text = ""
         d = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
         decision = decision_view(d) if d else None
-        outcomes = {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
-                    "no_quorum": _("Sin quórum")}
+        outcomes = _outcome_labels(_)
         ids = {c["author_id"] for c in view["comments"]}
         authors = {m.id: m.display_name for m in s.exec(
             select(Member).where(col(Member.id).in_(ids))).all()} if ids else {}
@@ -402,12 +410,12 @@ async def evaluation(request: Request, pid: int) -> Response:
 def decisions_page(request: Request, handle: str) -> Response:
     with _db(request) as s:
         me = current_member(request, s)
-        b = bodies.body_by_handle(s, handle)
-        if not can_read(s, me, b):
-            return _error(request, me, Problem(404, "not-found", "no such body"), "/")
+        try:
+            b = _readable_body(s, me, handle)
+        except Problem as exc:
+            return _error(request, me, exc, "/")
         _ = translator(language(request, me))
-        outcomes = {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
-                    "no_quorum": _("Sin quórum")}
+        outcomes = _outcome_labels(_)
         rows = []
         for d in s.exec(select(Decision).where(Decision.body_id == b.id)
                         .order_by(col(Decision.id).desc()).limit(200)).all():
@@ -416,7 +424,7 @@ def decisions_page(request: Request, handle: str) -> Response:
             rows.append({"proposal": p.id, "title": proposals.version(s, p, d.version).title,
                          "outcome": outcomes.get(d.outcome, d.outcome),
                          "method": _("asamblea") if d.method == "assembly" else _("en línea"),
-                         "date": proposals._aware(d.decided_at).strftime("%Y-%m-%d")})
+                         "date": aware(d.decided_at).strftime("%Y-%m-%d")})
         return page(request, "decisions.html", me, body=b, rows=rows)
 
 
@@ -424,9 +432,10 @@ def decisions_page(request: Request, handle: str) -> Response:
 def members_page(request: Request, handle: str) -> Response:
     with _db(request) as s:
         me = current_member(request, s)
-        b = bodies.body_by_handle(s, handle)
-        if not can_read(s, me, b):
-            return _error(request, me, Problem(404, "not-found", "no such body"), "/")
+        try:
+            b = _readable_body(s, me, handle)
+        except Problem as exc:
+            return _error(request, me, exc, "/")
         rows = s.exec(select(Member, Membership.role).join(
             Membership, col(Membership.member_id) == col(Member.id)).where(
             Membership.body_id == b.id).order_by(col(Member.display_name))).all()
@@ -441,9 +450,10 @@ def members_page(request: Request, handle: str) -> Response:
 def participation_page(request: Request, handle: str) -> Response:
     with _db(request) as s:
         me = current_member(request, s)
-        b = bodies.body_by_handle(s, handle)
-        if not can_read(s, me, b):
-            return _error(request, me, Problem(404, "not-found", "no such body"), "/")
+        try:
+            b = _readable_body(s, me, handle)
+        except Problem as exc:
+            return _error(request, me, exc, "/")
         return page(request, "participation.html", me, body=b,
                     rows=decisions.participation(s, b))
 
