@@ -55,19 +55,27 @@ class InboxProcessor:
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
                                        LEASE_SECONDS)
-        for row in rows:
-            await self._process(row)
+        done = [row.id for row in rows if await self._process(row)]
+        if done:
+            # One statement for the whole batch: most activities need no further work.
+            await asyncio.to_thread(self._finish_many, done)
         return len(rows)
 
-    async def _process(self, row: Any) -> None:
+    async def _process(self, row: Any) -> bool:
         try:
             activity = json.loads(row.body)
             await self.handle(activity)
         except Exception as exc:
             log.warning("inbox item %s failed: %s", row.activity_id, exc)
             await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
-            return
-        await asyncio.to_thread(self._finish, row.id, "done", "")
+            return False
+        return True
+
+    def _finish_many(self, ids: list[int]) -> None:
+        with Session(self.ctx.engine) as s:
+            s.execute(update(InboxItem).where(col(InboxItem.id).in_(ids)).values(
+                state="done", last_error="", lease_owner=None, lease_until=None))
+            s.commit()
 
     def _finish(self, row_id: int, state: str, error: str, **extra: Any) -> None:
         with Session(self.ctx.engine) as s:
