@@ -12,5 +12,9 @@ if [ ! -f "$data/comuna.json" ]; then
     --handle "${COMUNA_HANDLE:-comuna}" \
     --name "${COMUNA_NAME:-Mi Comuna}" \
     --level "${COMUNA_LEVEL:-commune}"
+  # The first facilitator's account: open the printed /join/ link in a browser.
+  token=$(.venv/bin/comuna invite --data-dir "$data" --role facilitator |
+          sed -n 's/^invitation token: //p')
+  echo "First facilitator: open ${COMUNA_URL:-http://localhost:$port}/join/$token"
 fi
 exec .venv/bin/comuna serve --data-dir "$data" --host "${HOST:-127.0.0.1}" --port "$port"
