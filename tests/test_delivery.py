@@ -50,6 +50,17 @@ def test_delivery_is_signed_and_verifiable(node, remote):
     assert prepared.key_id == ctx.urls.main_key(actor.handle)
     prepared.verify(load_public_pem(actor.rsa_public_pem))
     assert activity_id.encode() in sent["body"]
+    # The activity also carries the body's own proof, checkable after any relay.
+    import json
+
+    from node.federation.directory import keys_in
+    from node.federation.documents import actor_document
+    from node.federation.proofs import verify_object
+
+    doc = json.loads(sent["body"])
+    published = keys_in(actor_document(actor, ctx.urls))
+    method = doc["proof"]["verificationMethod"]
+    assert verify_object(doc, published[method].key) == ctx.urls.ed25519_key(actor.handle)
 
 
 def test_shared_inbox_is_used_once_per_server(node, remote):

@@ -11,10 +11,13 @@ import json
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlmodel import Session, select
 
+from node.federation import keys
 from node.federation.directory import netloc_of
-from node.federation.documents import AS_CONTEXT
+from node.federation.documents import AS_CONTEXT, DATA_INTEGRITY_V1
+from node.federation.proofs import sign_object
 from node.federation.urls import AS_PUBLIC, Urls
 from node.models import Delivery, Follower, LocalActor, OutboxItem
 from node.models.base import utcnow
@@ -30,6 +33,18 @@ def follower_inboxes(session: Session, actor: LocalActor) -> set[str]:
     return {f.shared_inbox or f.inbox for f in rows}
 
 
+def with_proof(urls: Urls, actor: LocalActor, activity: dict[str, Any]) -> dict[str, Any]:
+    """Sign the activity as its body (FEP-8b32, eddsa-jcs-2022), so that it can be
+    verified wherever it travels, not only on the hop that delivered it."""
+    context = activity.get("@context", AS_CONTEXT)
+    contexts = context if isinstance(context, list) else [context]
+    if DATA_INTEGRITY_V1 not in contexts:
+        contexts = [*contexts, DATA_INTEGRITY_V1]
+    key = keys.load_private_pem(actor.ed25519_private_pem)
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    return sign_object({**activity, "@context": contexts}, key, urls.ed25519_key(actor.handle))
+
+
 def publish(
     session: Session,
     urls: Urls,
@@ -38,6 +53,7 @@ def publish(
     to_followers: bool = True,
     inboxes: set[str] | None = None,
 ) -> OutboxItem:
+    activity = with_proof(urls, actor, activity)
     targets = set(inboxes or ())
     if to_followers:
         targets |= follower_inboxes(session, actor)
