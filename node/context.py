@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from node.config import Settings
 from node.federation import keys
-from node.federation.directory import ActorDirectory, netloc_of
+from node.federation.directory import ActorDirectory
 from node.federation.fetch import Fetcher, make_client
 from node.federation.httpsig import Policy
 from node.federation.httpsig.sign import sign_cavage
@@ -79,9 +79,6 @@ class NodeContext:
     def reload_actors(self) -> None:
         with Session(self.engine) as s:
             self.actors = {a.handle: a for a in s.exec(select(LocalActor)).all()}
-
-    def is_local(self, uri: str) -> bool:
-        return netloc_of(uri) == netloc_of(self.urls.base)
 
 
 def build_context(settings: Settings, engine: Engine | None = None) -> NodeContext:

@@ -15,7 +15,6 @@ SECURITY_V1 = "https://w3id.org/security/v1"
 MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
 DATA_INTEGRITY_V1 = "https://w3id.org/security/data-integrity/v1"
 AP_CONTENT_TYPE = "application/activity+json"
-LD_PROFILE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 SOFTWARE_VERSION = "0.1.0"
 
 

@@ -95,13 +95,6 @@ def ed25519_multibase(key: ed25519.Ed25519PublicKey) -> str:
     return "z" + b58encode(ED25519_PUB + raw)
 
 
-def ed25519_secret_multibase(key: ed25519.Ed25519PrivateKey) -> str:
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    return "z" + b58encode(ED25519_PRIV + raw)
-
-
 def rsa_multibase(key: rsa.RSAPublicKey) -> str:
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     return "z" + b58encode(RSA_PUB + der)

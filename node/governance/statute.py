@@ -45,14 +45,6 @@ class Statute:
         if self.admission not in ("open", "facilitators"):
             raise StatuteError("admission is 'open' or 'facilitators'")
 
-    def describe(self) -> str:
-        rule = {
-            Rule.majority: "simple majority",
-            Rule.qualified: f"qualified majority of {self.threshold}",
-            Rule.consent: "consent (adopted unless blocked)",
-        }[self.rule]
-        return f"{rule}; quorum {self.quorum} of {self.quorum_basis.value}"
-
     def to_dict(self) -> dict[str, object]:
         return {
             "rule": self.rule.value,
