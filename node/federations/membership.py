@@ -65,10 +65,6 @@ def _answer(session: Session, urls: Urls, federation: LocalActor, link: Federati
 
 def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dict[str, Any],
                  member_doc: dict[str, Any]) -> FederationLink:
-    # The caller may hold a cached copy of the body; its statute must be read fresh.
-    fresh = session.get(LocalActor, federation.id)
-    assert fresh is not None
-    federation = fresh
     member_uri = str(member_doc["id"])
     link = _link(session, federation, member_uri, "has_member") or FederationLink(
         body_id=federation.id or 0, remote_uri=member_uri, direction="has_member")

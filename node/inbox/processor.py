@@ -153,6 +153,9 @@ class InboxProcessor:
 
     def _tx(self, func: Any, *args: Any) -> Any:
         with Session(self.ctx.engine) as s:
-            result = func(s, *args)
+            # ctx.actors is a per-process cache; services get the body as stored now
+            # (its statute may have changed since the cache was filled).
+            fresh = [s.get(LocalActor, a.id) if isinstance(a, LocalActor) else a for a in args]
+            result = func(s, *fresh)
             s.commit()
             return result
