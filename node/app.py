@@ -26,7 +26,7 @@ from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
 from node.outbox.delivery import DeliveryWorker
-from node.web import gov_pages, pages
+from node.web import account_pages, gov_pages, meeting_pages, pages, proposal_pages
 
 log = logging.getLogger("comuna")
 
@@ -109,7 +109,10 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(routes_proposals.router)
     app.include_router(routes_federations.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
     app.include_router(gov_pages.router)
+    app.include_router(proposal_pages.router)
+    app.include_router(meeting_pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(app, trusted)
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from node.errors import Problem
-from node.governance import audit, decisions, proposals
+from node.governance import amendments, audit, decisions, proposals
 from node.governance.statute import Rule
 from node.models import Decision, OutboxItem, Proposal
 from node.models.base import utcnow
@@ -46,9 +46,9 @@ def test_full_life_of_a_proposal(commune):
         p = s.get(Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
-        a = proposals.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
+        a = amendments.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
                             "Comprar la pieza, repararla y formar a dos vecinos.", "formación")
-        assert proposals.decide_amendment(s, c.people["m0"], p, a.id, accept=True) == 2
+        assert amendments.decide(s, c.people["m0"], p, a.id, accept=True) == 2
         assert "+Comprar la pieza, repararla y formar a dos vecinos." in proposals.diff(s, p, 1, 2)
         proposals.open_vote(s, c.people["facil"], p)
         with pytest.raises(Problem) as e:

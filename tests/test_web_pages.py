@@ -29,7 +29,7 @@ def login(client, username):
 
 def test_every_page_string_has_an_english_translation():
     root = Path(__file__).parent.parent / "node" / "web"
-    sources = list((root / "templates").glob("*.html")) + [root / "gov_pages.py"]
+    sources = list((root / "templates").glob("*.html")) + list(root.glob("*.py"))
     found = set()
     for f in sources:
         found |= {m.group(2) for m in re.finditer(r"""_\(\s*(['"])(.+?)\1\s*\)""",

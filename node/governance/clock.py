@@ -9,6 +9,7 @@ import logging
 from sqlmodel import Session
 
 from node.context import NodeContext
+from node.governance import amendments
 from node.governance.decisions import close_due
 
 log = logging.getLogger("comuna.governance")
@@ -16,6 +17,8 @@ log = logging.getLogger("comuna.governance")
 
 def close_due_now(ctx: NodeContext) -> list[int]:
     with Session(ctx.engine) as s:
+        # Amendments first: one due at the same moment still changes the text voted on.
+        amendments.close_due(s)
         closed = close_due(s, ctx.urls)
         s.commit()
     return closed

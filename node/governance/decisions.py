@@ -68,6 +68,11 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
                                        eligible, ballots))
     move(proposal, "decided")
     session.add_all([decision, proposal])
+    if statute.secret_ballot:
+        # Counted: from now on the counts are the record, and no row says who chose what.
+        for v in votes_of(session, proposal):
+            v.choice, v.reason = "secret", ""
+            session.add(v)
     session.flush()
     audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
                  {"decision": decision.id, "outcome": decision.outcome, "method": "online"})

@@ -71,7 +71,7 @@ def version(session: Session, proposal: Proposal, number: int | None = None) -> 
     return v
 
 
-def _check_text(title: str, text: str) -> None:
+def check_text(title: str, text: str) -> None:
     if not title.strip() or len(title) > 300:
         raise invalid("bad-title", "a title of 1 to 300 characters is needed")
     if not text.strip():
@@ -81,7 +81,7 @@ def _check_text(title: str, text: str) -> None:
 def create(session: Session, member: Member, body: LocalActor, title: str, text: str,
            affects: list[str] | None = None, own_uri: str = "") -> Proposal:
     require_member(session, member, body)
-    _check_text(title, text)
+    check_text(title, text)
     targets = sorted(set(affects or []) | ({own_uri} if own_uri else set()))
     proposal = Proposal(body_id=body.id or 0, author_id=member.id or 0,
                         affects=json.dumps(targets))
@@ -100,7 +100,7 @@ def edit_draft(session: Session, member: Member, proposal: Proposal, title: str,
         raise conflict("bad-state", "only a draft can be edited; propose an amendment")
     if proposal.author_id != member.id:
         raise Problem(403, "forbidden", "only the author edits a draft")
-    _check_text(title, text)
+    check_text(title, text)
     v = version(session, proposal, 1)
     v.title, v.text = title, text
     session.add(v)
@@ -136,54 +136,6 @@ def comment(session: Session, member: Member, proposal: Proposal, text: str,
     return c
 
 
-def amend(session: Session, member: Member, proposal: Proposal, title: str, text: str,
-          reason: str = "") -> Amendment:
-    require_member(session, member, body_of(session, proposal))
-    if proposal.state != "deliberation":
-        raise conflict("bad-state", "amendments are proposed during deliberation")
-    _check_text(title, text)
-    a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
-                  against_version=proposal.current_version, title=title, text=text,
-                  reason=reason)
-    session.add(a)
-    session.flush()
-    audit.append(session, _who(member), "amendment.proposed", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "against_version": a.against_version})
-    return a
-
-
-def decide_amendment(session: Session, member: Member, proposal: Proposal, amendment_id: int,
-                     accept: bool) -> int | None:
-    """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
-    roles = require_member(session, member, body_of(session, proposal))
-    if proposal.author_id != member.id and "facilitator" not in roles:
-        raise Problem(403, "forbidden", "the author or a facilitator decides on amendments")
-    a = session.get(Amendment, amendment_id)
-    if a is None or a.proposal_id != proposal.id:
-        raise not_found("amendment")
-    if a.state != "open" or proposal.state != "deliberation":
-        raise conflict("bad-state", "this amendment is no longer open")
-    if not accept:
-        a.state = "rejected"
-        session.add(a)
-        audit.append(session, _who(member), "amendment.rejected", f"proposal:{proposal.id}",
-                     {"amendment": a.id})
-        return None
-    if a.against_version != proposal.current_version:
-        raise conflict("stale-amendment",
-                       f"the amendment was written against version {a.against_version}; "
-                       f"the proposal is now at version {proposal.current_version}")
-    number = proposal.current_version + 1
-    session.add(ProposalVersion(proposal_id=proposal.id or 0, number=number, title=a.title,
-                                text=a.text, author_id=a.author_id, origin=f"amendment:{a.id}"))
-    a.state, a.resulting_version = "accepted", number
-    proposal.current_version = number
-    session.add_all([a, proposal])
-    audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "version": number})
-    return number
-
-
 def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
     va, vb = version(session, proposal, a), version(session, proposal, b)
     lines = difflib.unified_diff(
@@ -201,6 +153,11 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
     closes = aware(closes_at) if closes_at else now + timedelta(days=statute.voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
+    pending = session.exec(select(Amendment.id).where(
+        Amendment.proposal_id == proposal.id, Amendment.state == "voting")).first()
+    if pending is not None:
+        raise conflict("amendment-vote-open",
+                       f"amendment {pending} is being voted on; the final vote waits for it")
     move(proposal, "vote")
     proposal.vote_opened_at, proposal.closes_at = now, closes
     session.add(proposal)

@@ -10,6 +10,7 @@ from node.models.members import ApiToken, Invitation, Member, Membership
 from node.models.outbox import OutboxItem
 from node.models.proposals import (
     Amendment,
+    AmendmentVote,
     Comment,
     Decision,
     Evaluation,
@@ -21,6 +22,7 @@ from node.models.proposals import (
 
 __all__ = [
     "Amendment",
+    "AmendmentVote",
     "ApiToken",
     "AuditEntry",
     "Comment",

@@ -65,10 +65,28 @@ class Amendment(SQLModel, table=True):
     title: str = Field(max_length=300)
     text: str = Field(sa_type=Text)
     reason: str = Field(default="", sa_type=Text)
-    # open -> accepted | rejected
-    state: str = Field(default="open", max_length=16)
+    # open -> accepted | rejected, or open -> voting -> accepted | rejected | stale
+    state: str = Field(default="open", max_length=16, index=True)
     resulting_version: int | None = Field(default=None)
+    # Set when the body votes on the amendment instead of the author deciding.
+    closes_at: datetime | None = Field(default=None, index=True)
+    # JSON tally of that vote once closed (same shape as a decision's counts).
+    record: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class AmendmentVote(SQLModel, table=True):
+    """One member, one vote per amendment put to the body; changeable until close."""
+
+    __tablename__ = "amendment_vote"
+    __table_args__ = (UniqueConstraint("amendment_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    amendment_id: int = Field(foreign_key="amendment.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    choice: str = Field(max_length=16)
+    reason: str = Field(default="", sa_type=Text)
+    cast_at: datetime = Field(default_factory=utcnow)
 
 
 class Vote(SQLModel, table=True):

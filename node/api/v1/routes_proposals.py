@@ -16,6 +16,7 @@ from node.api.v1.deps import (
     page,
 )
 from node.api.v1.schemas import (
+    AmendmentBallot,
     AmendmentDecision,
     CastVote,
     Execution,
@@ -27,9 +28,9 @@ from node.api.v1.schemas import (
 )
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import not_found
-from node.governance import bodies, decisions, proposals
+from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
-from node.models import Decision, Member, Proposal
+from node.models import Amendment, Decision, Member, Proposal
 
 router = APIRouter(prefix="/api/v1", tags=["proposals"])
 STATES = ("draft", "deliberation", "vote", "decided", "carried_out", "evaluated")
@@ -129,7 +130,7 @@ def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
                   member: Member = Depends(member_required),
                   session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    a = proposals.amend(session, member, p, body.title, body.text, body.reason)
+    a = amendments.amend(session, member, p, body.title, body.text, body.reason)
     session.commit()
     return json_with_etag(request, {"id": a.id, "state": a.state,
                                     "against_version": a.against_version}, 201)
@@ -140,7 +141,44 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
                      body: AmendmentDecision, member: Member = Depends(member_required),
                      session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    proposals.decide_amendment(session, member, p, amendment_id, body.accept)
+    amendments.decide(session, member, p, amendment_id, body.accept)
+    return _act(request, session, p)
+
+
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote")
+def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, body: OpenVote,
+                        member: Member = Depends(member_required),
+                        session: Session = Depends(db)) -> Response:
+    """A facilitator puts the amendment to the body's vote instead of the author deciding."""
+    p = proposals.get(session, proposal_id)
+    amendments.open_vote(session, member, p, amendment_id, body.closes_at)
+    return _act(request, session, p)
+
+
+@router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot")
+def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
+                      body: AmendmentBallot, member: Member = Depends(member_required),
+                      session: Session = Depends(db)) -> Response:
+    """Cast or change your vote on an amendment until its vote closes."""
+    p = proposals.get(session, proposal_id)
+    v = amendments.cast(session, member, p, amendment_id, body.choice, body.reason)
+    session.commit()
+    return json_with_etag(request, {"amendment_id": v.amendment_id, "choice": v.choice})
+
+
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/close")
+def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
+                         member: Member = Depends(member_required),
+                         session: Session = Depends(db)) -> Response:
+    """Close an amendment vote whose deadline has passed (the node also does this itself)."""
+    from node.governance.authz import require_facilitator
+
+    p = proposals.get(session, proposal_id)
+    require_facilitator(session, member, proposals.body_of(session, p))
+    a = session.get(Amendment, amendment_id)
+    if a is None or a.proposal_id != p.id:
+        raise not_found("amendment")
+    amendments.close(session, a)
     return _act(request, session, p)
 
 

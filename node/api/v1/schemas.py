@@ -99,6 +99,11 @@ class CastVote(ApiModel):
     reason: str = Field(default="", max_length=5_000)
 
 
+class AmendmentBallot(ApiModel):
+    choice: str
+    reason: str = Field(default="", max_length=5_000)
+
+
 class MeetingDecision(ApiModel):
     proposal_id: int
     votes_for: int = Field(default=0, ge=0, alias="for")

@@ -53,7 +53,8 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
         out["amendments"] = [
             {"id": a.id, "author_id": a.author_id, "against_version": a.against_version,
              "title": a.title, "text": a.text, "reason": a.reason, "state": a.state,
-             "resulting_version": a.resulting_version}
+             "resulting_version": a.resulting_version, "closes_at": iso(a.closes_at),
+             "vote": json.loads(a.record) if a.record else None}
             for a in session.exec(select(Amendment).where(Amendment.proposal_id == p.id)
                                   .order_by(col(Amendment.id)))]
         decision = session.exec(select(Decision).where(Decision.proposal_id == p.id)).first()

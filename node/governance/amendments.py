@@ -1,0 +1,208 @@
+"""Amendments: a proposed new text for a proposal, against one version.
+
+An amendment is adopted in one of two ways, and either way it becomes a new
+version of the proposal: the author (or a facilitator) accepts it, or a
+facilitator puts it to the body, which votes on it under the body's statute
+like on any matter. While an amendment vote is open the proposal cannot go to
+its final vote, so the final vote is always on a settled text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from node.errors import Problem, conflict, invalid, not_found
+from node.governance import audit
+from node.governance.authz import require_facilitator, require_member
+from node.governance.bodies import electorate, statute_of
+from node.governance.proposals import body_of, check_text, get
+from node.governance.statute import Rule
+from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
+from node.models import Amendment, AmendmentVote, Member, Proposal, ProposalVersion
+from node.models.base import aware, utcnow
+
+
+def _who(member: Member) -> str:
+    return f"member:{member.id}"
+
+
+def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
+    a = session.get(Amendment, amendment_id)
+    if a is None or a.proposal_id != proposal.id:
+        raise not_found("amendment")
+    return a
+
+
+def amend(session: Session, member: Member, proposal: Proposal, title: str, text: str,
+          reason: str = "") -> Amendment:
+    require_member(session, member, body_of(session, proposal))
+    if proposal.state != "deliberation":
+        raise conflict("bad-state", "amendments are proposed during deliberation")
+    check_text(title, text)
+    a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
+                  against_version=proposal.current_version, title=title, text=text,
+                  reason=reason)
+    session.add(a)
+    session.flush()
+    audit.append(session, _who(member), "amendment.proposed", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "against_version": a.against_version})
+    return a
+
+
+def _adopt(session: Session, proposal: Proposal, a: Amendment) -> int:
+    number = proposal.current_version + 1
+    session.add(ProposalVersion(proposal_id=proposal.id or 0, number=number, title=a.title,
+                                text=a.text, author_id=a.author_id, origin=f"amendment:{a.id}"))
+    a.state, a.resulting_version = "accepted", number
+    proposal.current_version = number
+    proposal.updated_at = utcnow()
+    session.add_all([a, proposal])
+    return number
+
+
+def _not_stale(proposal: Proposal, a: Amendment) -> None:
+    if a.against_version != proposal.current_version:
+        raise conflict("stale-amendment",
+                       f"the amendment was written against version {a.against_version}; "
+                       f"the proposal is now at version {proposal.current_version}")
+
+
+def decide(session: Session, member: Member, proposal: Proposal, amendment_id: int,
+           accept: bool) -> int | None:
+    """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
+    roles = require_member(session, member, body_of(session, proposal))
+    if proposal.author_id != member.id and "facilitator" not in roles:
+        raise Problem(403, "forbidden", "the author or a facilitator decides on amendments")
+    a = _get(session, proposal, amendment_id)
+    if a.state != "open" or proposal.state != "deliberation":
+        raise conflict("bad-state", "this amendment is no longer open")
+    if not accept:
+        a.state = "rejected"
+        session.add(a)
+        audit.append(session, _who(member), "amendment.rejected", f"proposal:{proposal.id}",
+                     {"amendment": a.id, "by": "author"})
+        return None
+    _not_stale(proposal, a)
+    number = _adopt(session, proposal, a)
+    audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "version": number, "by": "author"})
+    return number
+
+
+def open_vote(session: Session, member: Member, proposal: Proposal, amendment_id: int,
+              closes_at: datetime | None = None) -> Amendment:
+    """A facilitator puts an open amendment to the whole body."""
+    body = body_of(session, proposal)
+    require_facilitator(session, member, body)
+    a = _get(session, proposal, amendment_id)
+    if a.state != "open" or proposal.state != "deliberation":
+        raise conflict("bad-state", "only an open amendment during deliberation goes to a vote")
+    _not_stale(proposal, a)
+    now = utcnow()
+    closes = aware(closes_at) if closes_at else now + timedelta(days=statute_of(body).voting_days)
+    if closes <= now:
+        raise invalid("bad-deadline", "the vote must close in the future")
+    a.state, a.closes_at = "voting", closes
+    session.add(a)
+    audit.append(session, _who(member), "amendment.vote_opened", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "closes_at": closes.isoformat()})
+    return a
+
+
+def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int,
+         choice: str, reason: str = "") -> AmendmentVote:
+    body = body_of(session, proposal)
+    require_member(session, member, body)
+    a = _get(session, proposal, amendment_id)
+    if a.state != "voting" or a.closes_at is None or aware(a.closes_at) <= utcnow():
+        raise conflict("vote-closed", "this amendment is not open for voting")
+    try:
+        c = Choice(choice)
+    except ValueError as exc:
+        raise invalid("bad-choice", "choose for, against, abstain (or block, under consent)") \
+            from exc
+    statute = statute_of(body)
+    if c == Choice.block:
+        if statute.rule != Rule.consent:
+            raise invalid("bad-choice", "blocking exists only under a consent statute")
+        if not reason.strip():
+            raise invalid("block-needs-reason", "a block must give its reason")
+    vote = session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id,
+                                                    AmendmentVote.member_id == member.id)).first()
+    if vote is None:
+        vote = AmendmentVote(amendment_id=a.id or 0, member_id=member.id or 0, choice=c.value)
+    vote.choice, vote.reason, vote.cast_at = c.value, reason, utcnow()
+    session.add(vote)
+    session.flush()
+    audit.append(session, _who(member), "amendment.vote_cast", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "choice": "secret" if statute.secret_ballot else c.value})
+    return vote
+
+
+def close(session: Session, a: Amendment) -> str:
+    """Tally an amendment vote whose deadline has passed; adopted means a new version."""
+    if a.state != "voting" or a.closes_at is None:
+        raise conflict("bad-state", "this amendment is not being voted on")
+    if aware(a.closes_at) > utcnow():
+        raise conflict("not-due", "the vote closes at its deadline, not before")
+    proposal = get(session, a.proposal_id)
+    body = body_of(session, proposal)
+    statute = statute_of(body)
+    voters, eligible = electorate(session, body)
+    families = {m.id: m.family for m in eligible}
+    votes = list(session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id)
+                              .order_by(col(AmendmentVote.id))).all())
+    counted = [v for v in votes if v.member_id in families]
+    result = tally(statute, count_ballots(
+        Ballot(v.member_id, Choice(v.choice), families.get(v.member_id) or None)
+        for v in counted), voters)
+    c = result.counts
+    a.record = json.dumps({
+        "outcome": result.outcome.value, "reason": result.reason,
+        "counts": {"for": c.yes, "against": c.no, "abstain": c.abstain, "block": c.block,
+                   "participants": c.participants},
+        "electorate": {"members": voters.members, "families": voters.families},
+        "ballots": None if statute.secret_ballot else
+        [{"member": v.member_id, "choice": v.choice, "reason": v.reason} for v in counted],
+    }, ensure_ascii=False)
+    if result.outcome != Outcome.adopted:
+        a.state = "rejected"
+    elif proposal.state != "deliberation" or a.against_version != proposal.current_version:
+        # Adopted, but the text it changes is gone (an assembly decided, or another
+        # amendment came first): recorded, not applied.
+        a.state = "stale"
+    else:
+        _adopt(session, proposal, a)
+    if statute.secret_ballot:
+        _forget_choices(session, votes)
+    session.add(a)
+    audit.append(session, "node", f"amendment.{a.state}", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "outcome": result.outcome.value, "by": "vote",
+                  "version": a.resulting_version})
+    return a.state
+
+
+def _forget_choices(session: Session, votes: list[AmendmentVote]) -> None:
+    """Under a secret ballot, once counted, nobody's choice stays on record."""
+    for v in votes:
+        v.choice, v.reason = "secret", ""
+        session.add(v)
+
+
+def close_due(session: Session, now: datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    due = session.exec(select(Amendment).where(
+        Amendment.state == "voting", col(Amendment.closes_at) <= now)).all()
+    closed = []
+    for a in due:
+        close(session, a)
+        closed.append(a.id or 0)
+    return closed
+
+
+def voting_on(session: Session, proposal: Proposal) -> list[Amendment]:
+    return list(session.exec(select(Amendment).where(
+        Amendment.proposal_id == proposal.id, Amendment.state == "voting")).all())

@@ -1,0 +1,99 @@
+"""What every page module shares: a session per request, running a form action for
+the logged-in member (refusals shown as a page, not a crash), and the labels of
+states, outcomes and statutes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from sqlmodel import Session
+from starlette.responses import RedirectResponse, Response
+
+from node.errors import Problem
+from node.governance import bodies
+from node.governance.authz import require_read
+from node.governance.members import LoginLimiter
+from node.governance.statute import Rule
+from node.models import (
+    LocalActor,
+    Member,
+)
+from node.web.i18n import translator
+from node.web.render import language, page
+from node.web.session import current_member, form
+
+LIMITER = LoginLimiter()
+
+
+def open_session(request: Request) -> Session:
+    return Session(request.app.state.ctx.engine, expire_on_commit=False)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def refusal(request: Request, me: Member | None, exc: Problem, back: str) -> Response:
+    _ = translator(language(request, me))
+    return page(request, "message.html", me, status=exc.status, title=_("No se pudo"),
+                detail=exc.detail, back=back)
+
+
+Action = Callable[[Session, Member, dict[str, str]], Awaitable[str] | str]
+
+
+async def run_action(request: Request, back: str, action: Action) -> Response:
+    """Run a form action for the logged-in member; show the reason if it is refused."""
+    with open_session(request) as s:
+        me = current_member(request, s)
+        try:
+            data = await form(request)
+            if me is None:
+                return see_other(f"/login?next={back}")
+            result = action(s, me, data)
+            target = await result if not isinstance(result, str) else result
+            s.commit()
+        except Problem as exc:
+            s.rollback()
+            return refusal(request, me, exc, back)
+    request.app.state.ctx.delivery_wakeup.set()
+    return see_other(target)
+
+
+
+STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated"]
+
+
+def state_group_labels(_: Callable[[str], str]) -> dict[str, str]:
+    return {"draft": _("Borradores"), "deliberation": _("En deliberación"),
+            "vote": _("En votación"), "decided": _("Decididas"),
+            "carried_out": _("Ejecutadas"), "evaluated": _("Evaluadas")}
+
+
+def statute_text(_: Callable[[str], str], statute: Any) -> str:
+    rule = {Rule.majority: _("mayoría simple"),
+            Rule.qualified: _("mayoría calificada de") + f" {statute.threshold}",
+            Rule.consent: _("consenso (aprobada salvo bloqueo)")}[statute.rule]
+    basis = _("de los miembros") if statute.quorum_basis.value == "members" else \
+        _("de las familias")
+    return f"{rule}; {_('quórum')} {statute.quorum} {basis}"
+
+
+def outcome_labels(_: Callable[[str], str]) -> dict[str, str]:
+    return {"adopted": _("Aprobada"), "rejected": _("Rechazada"), "no_quorum": _("Sin quórum")}
+
+
+def readable_body(s: Session, me: Member | None, handle: str) -> LocalActor:
+    b = bodies.body_by_handle(s, handle)
+    require_read(s, me, b)
+    return b
+
+
+def state_labels(_: Callable[[str], str]) -> dict[str, str]:
+    return {"draft": _("Borrador"), "deliberation": _("En deliberación"),
+            "vote": _("En votación"), "decided": _("Decidida"),
+            "carried_out": _("Ejecutada"), "evaluated": _("Evaluada")}
+
+
