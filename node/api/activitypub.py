@@ -187,7 +187,10 @@ def following(request: Request, handle: str) -> Response:
 def _public_item(ctx: NodeContext, uri: str, by_object: bool) -> dict[str, Any]:
     with Session(ctx.engine) as s:
         col = OutboxItem.object_id if by_object else OutboxItem.activity_id
-        item = s.exec(select(OutboxItem).where(col == uri)).first()
+        # The newest activity about an object (an Update after its Create) holds its
+        # current state.
+        item = s.exec(select(OutboxItem).where(col == uri)
+                      .order_by(OutboxItem.id.desc())).first()  # type: ignore[union-attr]
     if item is None or not item.public:
         # Not public and not found look the same from outside.
         raise Problem(404, "not-found", "no such public object")

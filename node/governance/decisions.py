@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from node.errors import conflict, invalid, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
-from node.governance import audit
+from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
 from node.governance.proposals import body_of, move, version, votes_of
@@ -143,6 +143,7 @@ def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Pr
     if urls is None or not body.public:
         return
     v = version(session, proposal, decision.version)
+    polls.close(session, urls, body, proposal, v.title, statute_of(body), result.counts)
     c = result.counts
     outcome = OUTCOME_ES[result.outcome.value]
     content = (f"<p><strong>{html.escape(v.title)}</strong>: {outcome}.</p>"

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
-from node.governance import audit
+from node.federation.urls import Urls
+from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import statute_of
 from node.governance.statute import Rule
@@ -145,7 +146,7 @@ def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
 
 
 def open_vote(session: Session, member: Member, proposal: Proposal,
-              closes_at: datetime | None = None) -> None:
+              closes_at: datetime | None = None, urls: Urls | None = None) -> None:
     body = body_of(session, proposal)
     require_facilitator(session, member, body)
     statute = statute_of(body)
@@ -163,6 +164,7 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
     session.add(proposal)
     audit.append(session, _who(member), "vote.opened", f"proposal:{proposal.id}",
                  {"version": proposal.current_version, "closes_at": closes.isoformat()})
+    polls.announce(session, urls, body, proposal, version(session, proposal).title, statute)
 
 
 def cast(session: Session, member: Member, proposal: Proposal, version_number: int,

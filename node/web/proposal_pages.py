@@ -209,7 +209,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
 @router.post("/p/{pid}/vote-open")
 async def open_vote(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        proposals.open_vote(s, me, p, _days(d))
+        proposals.open_vote(s, me, p, _days(d), request.app.state.ctx.urls)
 
     return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
 

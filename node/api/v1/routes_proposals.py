@@ -187,7 +187,9 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
               member: Member = Depends(member_required),
               session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    proposals.open_vote(session, member, p, body.closes_at)
+    proposals.open_vote(session, member, p, body.closes_at, ctx(request).urls)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
     return _act(request, session, p)
 
 

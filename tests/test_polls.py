@@ -1,0 +1,120 @@
+"""A public body's vote as a FEP-9967 poll: Mastodon followers see it open and see
+the final counts when it closes; answers sent from other servers count for nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from node.federation import keys
+from node.federation.proofs import verify_object
+from node.governance import bodies, decisions, members, proposals
+from node.governance.statute import Rule, Statute
+from node.models import InboxItem, OutboxItem, Proposal, Vote
+from node.models.base import utcnow
+from tests.conftest import NODE_URL
+from tests.govfixtures import build_commune
+from tests.helpers import run_loops
+from tests.test_following import send
+
+ACTOR = f"{NODE_URL}/actors/maizal"
+
+
+def _open(c, statute=None):
+    with c.session() as s:
+        if statute is not None:
+            bodies.set_statute(s, "node", c.assembly, statute)
+        p = proposals.create(s, c.people["m0"], c.assembly, "Agua para el barrio",
+                             "Reparar la bomba.", own_uri=ACTOR)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p, urls=c.ctx.urls)
+        s.commit()
+        return p.id
+
+
+def _activities(c, kind):
+    with c.session() as s:
+        return [json.loads(i.body) for i in s.exec(select(OutboxItem)).all()
+                if i.activity_type == kind]
+
+
+def test_opening_a_vote_publishes_a_poll(node, client):
+    c = build_commune(node)
+    pid = _open(c)
+    [create] = _activities(c, "Create")
+    q = create["object"]
+    assert q["type"] == "Question" and q["id"] == f"{NODE_URL}/objects/vote-{pid}"
+    assert [o["name"] for o in q["oneOf"]] == ["A favor", "En contra", "Abstención"]
+    assert all(o["replies"]["totalItems"] == 0 for o in q["oneOf"]) and "closed" not in q
+    assert q["endTime"].endswith("Z") and q["votersCount"] == 0
+    assert "https://www.w3.org/ns/activitystreams#Public" in q["to"]
+    # Signed by the body, so it can be checked wherever it is relayed.
+    key = keys.decode_multibase_public(c.ctx.actors["maizal"].ed25519_public_multibase)
+    assert verify_object(create, key) == c.ctx.urls.ed25519_key("maizal")
+    served = client.get(f"/objects/vote-{pid}",
+                        headers={"Accept": "application/activity+json"}).json()
+    assert served["type"] == "Question" and served["id"] == q["id"]
+
+
+def test_closing_updates_the_poll_with_the_final_counts(node, client):
+    c = build_commune(node)
+    pid = _open(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        for who, choice in (("m0", "for"), ("m1", "for"), ("m2", "against")):
+            proposals.cast(s, c.people[who], p, 1, choice)
+        p.closes_at = utcnow() - timedelta(seconds=1)
+        s.add(p)
+        s.commit()
+    with c.session() as s:
+        decisions.close_vote(s, c.ctx.urls, s.get(Proposal, pid))
+        s.commit()
+    [update] = _activities(c, "Update")
+    q = update["object"]
+    assert q["id"] == f"{NODE_URL}/objects/vote-{pid}" and q["closed"]
+    assert [(o["name"], o["replies"]["totalItems"]) for o in q["oneOf"]] == [
+        ("A favor", 2), ("En contra", 1), ("Abstención", 0)]
+    assert q["votersCount"] == 3
+    served = client.get(f"/objects/vote-{pid}",
+                        headers={"Accept": "application/activity+json"}).json()
+    assert served["closed"] == q["closed"]
+    # The decision record is published beside it, as before.
+    assert any(a["object"]["type"] == "Note" for a in _activities(c, "Create"))
+
+
+def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node, client):
+    c = build_commune(node)
+    _open(c, Statute(rule=Rule.consent))
+    [create] = _activities(c, "Create")
+    assert [o["name"] for o in create["object"]["oneOf"]][-1] == "Bloqueo"
+    with c.session() as s:
+        council = s.get(type(c.council), c.council.id)
+        council.public = False
+        s.add(council)
+        p = proposals.create(s, c.people["other"], council, "Interno", "Texto.")
+        proposals.open_deliberation(s, c.people["other"], p)
+        members.grant(s, "node", c.people["other"], council, "facilitator")
+        proposals.open_vote(s, c.people["other"], p, urls=c.ctx.urls)
+        s.commit()
+    assert len(_activities(c, "Create")) == 1
+
+
+def test_a_poll_answer_from_another_server_is_not_a_vote(node, client, remote):
+    c = build_commune(node)
+    pid = _open(c)
+    bob = remote.actor("bob")
+    answer = bob.activity("Create", {
+        "id": f"{remote.base}/notes/answer", "type": "Note", "attributedTo": bob.uri,
+        "name": "A favor", "inReplyTo": f"{NODE_URL}/objects/vote-{pid}", "to": [ACTOR]})
+    send(client, bob, answer)
+
+    def processed(ctx):
+        with Session(ctx.engine) as s:
+            return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+
+    run_loops(node, processed, delivery=False)
+    with Session(c.ctx.engine) as s:
+        assert s.exec(select(Vote)).all() == []
+        assert s.exec(select(InboxItem)).one().activity_id == answer["id"]
