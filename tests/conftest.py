@@ -113,3 +113,28 @@ def ctx_of(client: TestClient) -> Any:
     while not hasattr(app, "state"):
         app = app.app  # type: ignore[attr-defined]
     return app.state.ctx
+
+
+def hold_to_openapi(client: TestClient) -> list[str]:
+    """Check every JSON API answer the client receives against the schema the node's
+    own OpenAPI document gives for that route and status. Returns the routes checked."""
+    import schemathesis
+
+    app = client.app
+    while not hasattr(app, "openapi"):
+        app = app.app  # type: ignore[attr-defined]
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    checked: list[str] = []
+
+    def hook(response: Any) -> None:
+        request = response.request
+        if not request.url.path.startswith("/api/v1/") or response.status_code in (204, 304):
+            return
+        operation = schema.find_operation_by_path(request.method, request.url.path)
+        assert operation is not None, f"{request.method} {request.url.path} is not documented"
+        response.read()
+        operation.validate_response(response)
+        checked.append(f"{request.method} {operation.path} {response.status_code}")
+
+    client.event_hooks["response"].append(hook)
+    return checked

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from node.cli.main import main as cli
 from node.models import Invitation, Proposal
 from node.models.base import utcnow
-from tests.conftest import ctx_of
+from tests.conftest import ctx_of, hold_to_openapi
 
 PASSWORD = "una-contraseña-larga"
 
@@ -34,6 +34,15 @@ def _join(client, token, username, family=""):
     r = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(autouse=True)
+def contract(client):
+    """Every answer in these tests must match the OpenAPI document, successes included
+    (which random fuzzing rarely reaches with full records)."""
+    checked = hold_to_openapi(client)
+    yield
+    assert all(" 5" not in c for c in checked)
 
 
 @pytest.fixture
@@ -222,3 +231,44 @@ def test_nul_characters_are_refused_not_crashing(client, people):
     r = client.post("/api/v1/bodies/maizal/proposals", headers=people["ana"],
                     json={"title": "t", "text": "x\x00y"})
     assert r.status_code == 422
+
+
+def test_amendment_vote_and_assembly_through_the_api(client, people):
+    h = people
+    pid = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
+                      json={"title": "Agua", "text": "Reparar la bomba."}).json()["id"]
+    client.post(f"/api/v1/proposals/{pid}/deliberation", headers=h["ana"])
+    aid = client.post(f"/api/v1/proposals/{pid}/amendments", headers=h["beto"],
+                      json={"title": "Agua", "text": "Reparar la bomba y el tanque."}).json()["id"]
+    closes = (utcnow() + timedelta(hours=1)).isoformat()
+    r = client.post(f"/api/v1/proposals/{pid}/amendments/{aid}/vote", headers=h["ana"],
+                    json={"closes_at": closes})
+    assert r.status_code == 403  # the author may accept, but only a facilitator calls a vote
+    r = client.post(f"/api/v1/proposals/{pid}/amendments/{aid}/vote", headers=h["facil"],
+                    json={"closes_at": closes})
+    assert r.status_code == 200 and r.json()["amendments"][0]["state"] == "voting"
+    for who in ("ana", "beto", "caro"):
+        r = client.put(f"/api/v1/proposals/{pid}/amendments/{aid}/ballot", headers=h[who],
+                       json={"choice": "for"})
+        assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/proposals/{pid}/amendments/{aid}/close", headers=h["facil"])
+    assert r.status_code == 409 and r.json()["code"] == "not-due"
+    with Session(ctx_of(client).engine) as s:
+        from node.models import Amendment
+
+        a = s.get(Amendment, aid)
+        a.closes_at = utcnow() - timedelta(seconds=1)
+        s.add(a)
+        s.commit()
+    r = client.post(f"/api/v1/proposals/{pid}/amendments/{aid}/close", headers=h["facil"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["current_version"] == 2 and body["amendments"][0]["vote"]["counts"]["for"] == 3
+    r = client.post("/api/v1/bodies/maizal/meetings", headers=h["facil"], json={
+        "held_at": "2026-11-20T18:30:00Z", "place": "Casa comunal", "attendance": 12,
+        "families": 6, "decisions": [{"proposal_id": pid, "for": 10, "against": 2}]})
+    assert r.status_code == 201, r.text
+    d = r.json()["decisions"][0]
+    assert d["method"] == "assembly" and d["version"] == 2 and d["outcome"] == "adopted"
+    assert client.get("/api/v1/bodies/maizal/participation").json()["items"][0][
+        "participants"] == 12

@@ -1,5 +1,6 @@
 """The JSON API fuzzed from its own OpenAPI document (schemathesis) against a real node
-process: whatever the input, never a 5xx, and errors are problem+json."""
+process: whatever the input, never a 5xx, errors are problem+json, and every answer
+matches the schema the document gives for its status."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from tests.procnode import NodeProcess
 
 PASSWORD = "contraseña-larga"
+CHECKS = [checks.not_a_server_error, checks.response_schema_conformance,
+          checks.content_type_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +56,7 @@ def test_api_never_answers_5xx(served):
             response = case.call(headers=headers)
             assert response.status_code < 500, (case.method, case.formatted_path,
                                                 response.text)
+            case.validate_response(response, checks=CHECKS)
             if response.status_code >= 400:
                 ctype = {k.lower(): v for k, v in response.headers.items()}["content-type"]
                 assert ctype[0].startswith("application/problem+json"), response.text

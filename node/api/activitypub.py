@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from starlette.responses import JSONResponse, Response
 
 from node.api.problems import Problem
+from node.api.v1.outputs import PROBLEMS
 from node.context import NodeContext
 from node.federation import documents
 from node.federation.urls import AS_PUBLIC
@@ -18,7 +19,15 @@ from node.federations import membership
 from node.models import Follower, Following, LocalActor, OutboxItem
 from node.web.pages import render_profile
 
-router = APIRouter()
+router = APIRouter(tags=["federation"])
+
+
+def documented(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """For the OpenAPI document: what a federation endpoint answers, by media type."""
+    return {200: {"description": "the document",
+                  "content": {t: {"schema": {"type": "object"} if "json" in t else
+                                  {"type": "string"}} for t in media_types}},
+            **PROBLEMS}
 PAGE_SIZE = 20
 
 
@@ -46,7 +55,7 @@ def _actor(ctx: NodeContext, handle: str) -> LocalActor:
     return actor
 
 
-@router.get("/.well-known/webfinger")
+@router.get("/.well-known/webfinger", responses=documented("application/jrd+json"))
 def webfinger(request: Request, resource: str = "") -> Response:
     ctx = _ctx(request)
     if not resource:
@@ -65,7 +74,7 @@ def webfinger(request: Request, resource: str = "") -> Response:
                         headers={"Access-Control-Allow-Origin": "*"})
 
 
-@router.get("/.well-known/host-meta")
+@router.get("/.well-known/host-meta", responses=documented("application/xrd+xml"))
 def host_meta(request: Request) -> Response:
     # Older fediverse software finds WebFinger through host-meta (RFC 6415).
     base = _ctx(request).urls.base
@@ -76,12 +85,12 @@ def host_meta(request: Request) -> Response:
     return Response(xrd, media_type="application/xrd+xml")
 
 
-@router.get("/.well-known/nodeinfo")
+@router.get("/.well-known/nodeinfo", responses=documented("application/json"))
 def nodeinfo_discovery(request: Request) -> Response:
     return JSONResponse(documents.nodeinfo_discovery(_ctx(request).urls))
 
 
-@router.get("/nodeinfo/2.1")
+@router.get("/nodeinfo/2.1", responses=documented("application/json"))
 def nodeinfo(request: Request) -> Response:
     ctx = _ctx(request)
     with Session(ctx.engine) as s:
@@ -93,12 +102,12 @@ def nodeinfo(request: Request) -> Response:
     )
 
 
-@router.get("/ns/comuna/v1")
+@router.get("/ns/comuna/v1", responses=documented("application/ld+json"))
 def context_document() -> Response:
     return JSONResponse(documents.comuna_context(), media_type="application/ld+json")
 
 
-@router.get("/actors/{handle}")
+@router.get("/actors/{handle}", responses=documented("application/activity+json", "text/html"))
 def actor(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
     body = _actor(ctx, handle)
@@ -110,7 +119,7 @@ def actor(request: Request, handle: str) -> Response:
     return render_profile(request, ctx, body)
 
 
-@router.get("/actors/{handle}/members")
+@router.get("/actors/{handle}/members", responses=documented("application/activity+json"))
 def federation_members(request: Request, handle: str) -> Response:
     """The bodies that belong to this federation (accepted members)."""
     ctx = _ctx(request)
@@ -123,12 +132,12 @@ def federation_members(request: Request, handle: str) -> Response:
     })
 
 
-@router.get("/@{handle}")
+@router.get("/@{handle}", responses=documented("application/activity+json", "text/html"))
 def at_handle(request: Request, handle: str) -> Response:
     return actor(request, handle)
 
 
-@router.get("/actors/{handle}/outbox")
+@router.get("/actors/{handle}/outbox", responses=documented("application/activity+json"))
 def outbox(request: Request, handle: str, page: bool = False,
            max_id: int | None = None) -> Response:
     ctx = _ctx(request)
@@ -158,7 +167,7 @@ def outbox(request: Request, handle: str, page: bool = False,
     return ActivityJSON(doc)
 
 
-@router.get("/actors/{handle}/followers")
+@router.get("/actors/{handle}/followers", responses=documented("application/activity+json"))
 def followers(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
     body = _actor(ctx, handle)
@@ -171,7 +180,7 @@ def followers(request: Request, handle: str) -> Response:
     })
 
 
-@router.get("/actors/{handle}/following")
+@router.get("/actors/{handle}/following", responses=documented("application/activity+json"))
 def following(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
     body = _actor(ctx, handle)
@@ -202,13 +211,13 @@ def _public_item(ctx: NodeContext, uri: str, by_object: bool) -> dict[str, Any]:
     return doc
 
 
-@router.get("/activities/{uid}")
+@router.get("/activities/{uid}", responses=documented("application/activity+json"))
 def activity(request: Request, uid: str) -> Response:
     ctx = _ctx(request)
     return ActivityJSON(_public_item(ctx, ctx.urls.activity(uid), by_object=False))
 
 
-@router.get("/objects/{uid}")
+@router.get("/objects/{uid}", responses=documented("application/activity+json"))
 def obj(request: Request, uid: str) -> Response:
     ctx = _ctx(request)
     doc = _public_item(ctx, ctx.urls.obj(uid), by_object=True)

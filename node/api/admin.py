@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from node.api.problems import Problem
+from node.api.v1.outputs import FederationStatus, HostBlock, KeysExpired, Requeued, ok
 from node.context import NodeContext
 from node.federation.directory import expire_host_keys
 from node.outbox.status import federation_status, retry_failed, set_blocked
@@ -29,13 +30,13 @@ def _authorise(request: Request) -> NodeContext:
     return ctx
 
 
-@router.get("/federation")
+@router.get("/federation", responses=ok(FederationStatus))
 def status(request: Request) -> Response:
     ctx = _authorise(request)
     return JSONResponse(federation_status(ctx.engine))
 
 
-@router.post("/hosts/{host}/expire-keys")
+@router.post("/hosts/{host}/expire-keys", responses=ok(KeysExpired))
 def expire_keys(request: Request, host: str) -> Response:
     ctx = _authorise(request)
     count = expire_host_keys(ctx.engine, host)
@@ -50,17 +51,17 @@ def _set_block(request: Request, host: str, blocked: bool) -> Response:
     return JSONResponse({"host": host.lower(), "blocked": blocked})
 
 
-@router.post("/hosts/{host}/block")
+@router.post("/hosts/{host}/block", responses=ok(HostBlock))
 def block(request: Request, host: str) -> Response:
     return _set_block(request, host, True)
 
 
-@router.post("/hosts/{host}/unblock")
+@router.post("/hosts/{host}/unblock", responses=ok(HostBlock))
 def unblock(request: Request, host: str) -> Response:
     return _set_block(request, host, False)
 
 
-@router.post("/deliveries/retry")
+@router.post("/deliveries/retry", responses=ok(Requeued))
 def retry(request: Request, host: str | None = None) -> Response:
     ctx = _authorise(request)
     return JSONResponse({"requeued": retry_failed(ctx.engine, host)})

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.deps import db, json_with_etag, limiter, member_required
+from node.api.v1.outputs import PROBLEMS, Items, MemberCreated, MeOut, TokenCreated, TokenOut, ok
 from node.api.v1.schemas import AcceptInvitation, Login
 from node.api.v1.views import iso
 from node.governance import members
@@ -16,7 +17,7 @@ from node.models import ApiToken, LocalActor, Member, Membership
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/invitations/{token}/accept", status_code=201)
+@router.post("/invitations/{token}/accept", status_code=201, responses=ok(MemberCreated, 201))
 def accept_invitation(request: Request, token: str, body: AcceptInvitation,
                       session: Session = Depends(db)) -> Response:
     """Create an account from a single-use invitation link."""
@@ -26,7 +27,7 @@ def accept_invitation(request: Request, token: str, body: AcceptInvitation,
     return json_with_etag(request, {"id": member.id, "username": member.username}, 201)
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, responses=ok(TokenCreated, 201))
 def login(request: Request, body: Login, session: Session = Depends(db),
           lim: LoginLimiter = Depends(limiter)) -> Response:
     """Exchange a username and password for a bearer token (shown once)."""
@@ -36,7 +37,7 @@ def login(request: Request, body: Login, session: Session = Depends(db),
     return json_with_etag(request, {"id": token.id, "token": raw, "label": token.label}, 201)
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=ok(Items[TokenOut]))
 def list_tokens(request: Request, member: Member = Depends(member_required),
                 session: Session = Depends(db)) -> Response:
     rows = session.exec(select(ApiToken).where(ApiToken.member_id == member.id,
@@ -47,7 +48,7 @@ def list_tokens(request: Request, member: Member = Depends(member_required),
          "revoked_at": iso(t.revoked_at)} for t in rows]})
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, responses=PROBLEMS)
 def revoke_token(token_id: int, member: Member = Depends(member_required),
                  session: Session = Depends(db)) -> Response:
     members.revoke_token(session, member, token_id)
@@ -55,7 +56,7 @@ def revoke_token(token_id: int, member: Member = Depends(member_required),
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", responses=ok(MeOut))
 def me(request: Request, member: Member = Depends(member_required),
        session: Session = Depends(db)) -> Response:
     rows = session.exec(select(LocalActor.handle, Membership.role).join(

@@ -7,6 +7,15 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.outputs import (
+    BodyOut,
+    InvitationCreated,
+    Items,
+    MeetingCreated,
+    MemberOut,
+    ParticipationRow,
+    ok,
+)
 from node.api.v1.schemas import NewBody, NewInvitation, NewMeeting, StatuteIn
 from node.api.v1.views import body_view, decision_view
 from node.errors import invalid
@@ -18,7 +27,7 @@ from node.models import LocalActor, Member, Membership
 router = APIRouter(prefix="/api/v1", tags=["bodies"])
 
 
-@router.get("/bodies")
+@router.get("/bodies", responses=ok(Items[BodyOut]))
 def list_bodies(request: Request, member: Member | None = Depends(optional_member),
                 session: Session = Depends(db)) -> Response:
     from node.governance.authz import can_read
@@ -28,7 +37,7 @@ def list_bodies(request: Request, member: Member | None = Depends(optional_membe
                                               if can_read(session, member, b)]})
 
 
-@router.post("/bodies/{parent}/bodies", status_code=201)
+@router.post("/bodies/{parent}/bodies", status_code=201, responses=ok(BodyOut, 201))
 def create_body(request: Request, parent: str, body: NewBody,
                 member: Member = Depends(member_required),
                 session: Session = Depends(db)) -> Response:
@@ -43,7 +52,7 @@ def create_body(request: Request, parent: str, body: NewBody,
     return json_with_etag(request, body_view(session, made), 201)
 
 
-@router.get("/bodies/{handle}")
+@router.get("/bodies/{handle}", responses=ok(BodyOut))
 def get_body(request: Request, handle: str, member: Member | None = Depends(optional_member),
              session: Session = Depends(db)) -> Response:
     b = bodies.body_by_handle(session, handle)
@@ -51,7 +60,7 @@ def get_body(request: Request, handle: str, member: Member | None = Depends(opti
     return json_with_etag(request, body_view(session, b))
 
 
-@router.get("/bodies/{handle}/members")
+@router.get("/bodies/{handle}/members", responses=ok(Items[MemberOut]))
 def list_members(request: Request, handle: str,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
@@ -68,7 +77,7 @@ def list_members(request: Request, handle: str,
     return json_with_etag(request, {"items": list(out.values())})
 
 
-@router.post("/bodies/{handle}/invitations", status_code=201)
+@router.post("/bodies/{handle}/invitations", status_code=201, responses=ok(InvitationCreated, 201))
 def invite(request: Request, handle: str, body: NewInvitation,
            member: Member = Depends(member_required),
            session: Session = Depends(db)) -> Response:
@@ -82,7 +91,7 @@ def invite(request: Request, handle: str, body: NewInvitation,
                                     f"{base}/api/v1/invitations/{raw}/accept"}, 201)
 
 
-@router.put("/bodies/{handle}/statute")
+@router.put("/bodies/{handle}/statute", responses=ok(BodyOut))
 def put_statute(request: Request, handle: str, body: StatuteIn,
                 member: Member = Depends(member_required),
                 session: Session = Depends(db)) -> Response:
@@ -97,7 +106,7 @@ def put_statute(request: Request, handle: str, body: StatuteIn,
     return json_with_etag(request, body_view(session, b))
 
 
-@router.post("/bodies/{handle}/meetings", status_code=201)
+@router.post("/bodies/{handle}/meetings", status_code=201, responses=ok(MeetingCreated, 201))
 def record_meeting(request: Request, handle: str, body: NewMeeting,
                    member: Member = Depends(member_required),
                    session: Session = Depends(db)) -> Response:
@@ -114,7 +123,7 @@ def record_meeting(request: Request, handle: str, body: NewMeeting,
                                     "decisions": [decision_view(d) for d in made]}, 201)
 
 
-@router.get("/bodies/{handle}/participation")
+@router.get("/bodies/{handle}/participation", responses=ok(Items[ParticipationRow]))
 def participation(request: Request, handle: str,
                   member: Member | None = Depends(optional_member),
                   session: Session = Depends(db)) -> Response:

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.outputs import DecidingLevelOut, FederationLinkOut, Items, JoinRequested, ok
 from node.api.v1.schemas import AmendmentDecision, JoinFederation
 from node.errors import Problem
 from node.federation.directory import KeyError_
@@ -25,7 +26,7 @@ def _view(link: FederationLink) -> dict[str, object]:
             "direction": link.direction}
 
 
-@router.post("/bodies/{handle}/federations", status_code=202)
+@router.post("/bodies/{handle}/federations", status_code=202, responses=ok(JoinRequested, 202))
 async def join(request: Request, handle: str, body: JoinFederation,
                member: Member = Depends(member_required),
                session: Session = Depends(db)) -> Response:
@@ -45,7 +46,7 @@ async def join(request: Request, handle: str, body: JoinFederation,
     return json_with_etag(request, {"federation": doc["id"], "state": "pending"}, 202)
 
 
-@router.get("/bodies/{handle}/federations")
+@router.get("/bodies/{handle}/federations", responses=ok(Items[FederationLinkOut]))
 def federations(request: Request, handle: str,
                 member: Member | None = Depends(optional_member),
                 session: Session = Depends(db)) -> Response:
@@ -57,7 +58,7 @@ def federations(request: Request, handle: str,
     return json_with_etag(request, {"items": [_view(r) for r in rows]})
 
 
-@router.get("/bodies/{handle}/federation-members")
+@router.get("/bodies/{handle}/federation-members", responses=ok(Items[FederationLinkOut]))
 def federation_members(request: Request, handle: str,
                        member: Member | None = Depends(optional_member),
                        session: Session = Depends(db)) -> Response:
@@ -72,7 +73,8 @@ def federation_members(request: Request, handle: str,
     return json_with_etag(request, {"items": [_view(r) for r in rows]})
 
 
-@router.post("/bodies/{handle}/federation-members/{link_id}/decision")
+@router.post("/bodies/{handle}/federation-members/{link_id}/decision",
+             responses=ok(FederationLinkOut))
 def decide(request: Request, handle: str, link_id: int, body: AmendmentDecision,
            member: Member = Depends(member_required),
            session: Session = Depends(db)) -> Response:
@@ -83,7 +85,7 @@ def decide(request: Request, handle: str, link_id: int, body: AmendmentDecision,
     return json_with_etag(request, _view(link))
 
 
-@router.get("/deciding-level")
+@router.get("/deciding-level", responses=ok(DecidingLevelOut))
 async def deciding_level(request: Request, here: str,
                          affects: list[str] = Query(min_length=1, max_length=100)
                          ) -> Response:

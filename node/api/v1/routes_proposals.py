@@ -15,6 +15,20 @@ from node.api.v1.deps import (
     optional_member,
     page,
 )
+from node.api.v1.outputs import (
+    AmendmentBallotOut,
+    AmendmentCreated,
+    BallotOut,
+    CommentCreated,
+    DecisionOut,
+    DiffOut,
+    EvaluationCreated,
+    Page,
+    ProposalFull,
+    ProposalOut,
+    VersionOut,
+    ok,
+)
 from node.api.v1.schemas import (
     AmendmentBallot,
     AmendmentDecision,
@@ -42,7 +56,7 @@ def _readable(session: Session, member: Member | None, proposal_id: int) -> Prop
     return p
 
 
-@router.get("/bodies/{handle}/proposals")
+@router.get("/bodies/{handle}/proposals", responses=ok(Page[ProposalOut]))
 def list_proposals(request: Request, handle: str, state: str | None = Query(None),
                    cursor: str | None = None, limit: int = Query(20, ge=1, le=100),
                    member: Member | None = Depends(optional_member),
@@ -64,7 +78,7 @@ def list_proposals(request: Request, handle: str, state: str | None = Query(None
     return json_with_etag(request, page([proposal_view(session, p) for p in rows], limit))
 
 
-@router.post("/bodies/{handle}/proposals", status_code=201)
+@router.post("/bodies/{handle}/proposals", status_code=201, responses=ok(ProposalFull, 201))
 def create_proposal(request: Request, handle: str, body: NewProposal,
                     member: Member = Depends(member_required),
                     session: Session = Depends(db)) -> Response:
@@ -75,7 +89,7 @@ def create_proposal(request: Request, handle: str, body: NewProposal,
     return json_with_etag(request, proposal_view(session, p, full=True), 201)
 
 
-@router.get("/proposals/{proposal_id}")
+@router.get("/proposals/{proposal_id}", responses=ok(ProposalFull))
 def get_proposal(request: Request, proposal_id: int,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
@@ -83,7 +97,7 @@ def get_proposal(request: Request, proposal_id: int,
     return json_with_etag(request, proposal_view(session, p, full=True))
 
 
-@router.get("/proposals/{proposal_id}/versions/{number}")
+@router.get("/proposals/{proposal_id}/versions/{number}", responses=ok(VersionOut))
 def get_version(request: Request, proposal_id: int, number: int,
                 member: Member | None = Depends(optional_member),
                 session: Session = Depends(db)) -> Response:
@@ -93,7 +107,7 @@ def get_version(request: Request, proposal_id: int, number: int,
                                     "origin": v.origin, "author_id": v.author_id})
 
 
-@router.get("/proposals/{proposal_id}/diff")
+@router.get("/proposals/{proposal_id}/diff", responses=ok(DiffOut))
 def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = Query(ge=1),
              member: Member | None = Depends(optional_member),
              session: Session = Depends(db)) -> Response:
@@ -106,7 +120,7 @@ def _act(request: Request, session: Session, p: Proposal) -> Response:
     return json_with_etag(request, proposal_view(session, p, full=True))
 
 
-@router.post("/proposals/{proposal_id}/deliberation")
+@router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
 def open_deliberation(request: Request, proposal_id: int,
                       member: Member = Depends(member_required),
                       session: Session = Depends(db)) -> Response:
@@ -115,7 +129,8 @@ def open_deliberation(request: Request, proposal_id: int,
     return _act(request, session, p)
 
 
-@router.post("/proposals/{proposal_id}/comments", status_code=201)
+@router.post("/proposals/{proposal_id}/comments", status_code=201,
+             responses=ok(CommentCreated, 201))
 def add_comment(request: Request, proposal_id: int, body: NewComment,
                 member: Member = Depends(member_required),
                 session: Session = Depends(db)) -> Response:
@@ -125,7 +140,8 @@ def add_comment(request: Request, proposal_id: int, body: NewComment,
     return json_with_etag(request, {"id": c.id, "text": c.text, "parent_id": c.parent_id}, 201)
 
 
-@router.post("/proposals/{proposal_id}/amendments", status_code=201)
+@router.post("/proposals/{proposal_id}/amendments", status_code=201,
+             responses=ok(AmendmentCreated, 201))
 def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
                   member: Member = Depends(member_required),
                   session: Session = Depends(db)) -> Response:
@@ -136,7 +152,8 @@ def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
                                     "against_version": a.against_version}, 201)
 
 
-@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/decision")
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/decision",
+             responses=ok(ProposalFull))
 def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
                      body: AmendmentDecision, member: Member = Depends(member_required),
                      session: Session = Depends(db)) -> Response:
@@ -145,7 +162,7 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
     return _act(request, session, p)
 
 
-@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote")
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote", responses=ok(ProposalFull))
 def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, body: OpenVote,
                         member: Member = Depends(member_required),
                         session: Session = Depends(db)) -> Response:
@@ -155,7 +172,8 @@ def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, b
     return _act(request, session, p)
 
 
-@router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot")
+@router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot",
+             responses=ok(AmendmentBallotOut))
 def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
                       body: AmendmentBallot, member: Member = Depends(member_required),
                       session: Session = Depends(db)) -> Response:
@@ -166,7 +184,8 @@ def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
     return json_with_etag(request, {"amendment_id": v.amendment_id, "choice": v.choice})
 
 
-@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/close")
+@router.post("/proposals/{proposal_id}/amendments/{amendment_id}/close",
+             responses=ok(ProposalFull))
 def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
                          member: Member = Depends(member_required),
                          session: Session = Depends(db)) -> Response:
@@ -182,7 +201,7 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
     return _act(request, session, p)
 
 
-@router.post("/proposals/{proposal_id}/vote")
+@router.post("/proposals/{proposal_id}/vote", responses=ok(ProposalFull))
 def open_vote(request: Request, proposal_id: int, body: OpenVote,
               member: Member = Depends(member_required),
               session: Session = Depends(db)) -> Response:
@@ -193,7 +212,7 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
     return _act(request, session, p)
 
 
-@router.put("/proposals/{proposal_id}/ballot")
+@router.put("/proposals/{proposal_id}/ballot", responses=ok(BallotOut))
 def cast(request: Request, proposal_id: int, body: CastVote,
          member: Member = Depends(member_required),
          session: Session = Depends(db)) -> Response:
@@ -205,7 +224,7 @@ def cast(request: Request, proposal_id: int, body: CastVote,
                                     "choice": v.choice})
 
 
-@router.post("/proposals/{proposal_id}/close")
+@router.post("/proposals/{proposal_id}/close", responses=ok(DecisionOut))
 def close(request: Request, proposal_id: int, member: Member = Depends(member_required),
           session: Session = Depends(db)) -> Response:
     """Close a vote whose deadline has passed (the node also does this by itself)."""
@@ -227,14 +246,14 @@ def _decision(session: Session, member: Member | None, decision_id: int) -> Deci
     return d
 
 
-@router.get("/decisions/{decision_id}")
+@router.get("/decisions/{decision_id}", responses=ok(DecisionOut))
 def get_decision(request: Request, decision_id: int,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     return json_with_etag(request, decision_view(_decision(session, member, decision_id)))
 
 
-@router.post("/decisions/{decision_id}/execution")
+@router.post("/decisions/{decision_id}/execution", responses=ok(DecisionOut))
 def execution(request: Request, decision_id: int, body: Execution,
               member: Member = Depends(member_required),
               session: Session = Depends(db)) -> Response:
@@ -244,7 +263,8 @@ def execution(request: Request, decision_id: int, body: Execution,
     return json_with_etag(request, decision_view(d))
 
 
-@router.post("/decisions/{decision_id}/evaluations", status_code=201)
+@router.post("/decisions/{decision_id}/evaluations", status_code=201,
+             responses=ok(EvaluationCreated, 201))
 def evaluate(request: Request, decision_id: int, body: NewEvaluation,
              member: Member = Depends(member_required),
              session: Session = Depends(db)) -> Response:

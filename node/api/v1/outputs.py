@@ -1,0 +1,337 @@
+"""What the JSON API answers, as schemas for the OpenAPI document.
+
+Routes build their answers as plain dicts (node.api.v1.views) and send them with
+an ETag; these models only describe them. They forbid unknown fields, so the
+schemathesis run in the tests fails as soon as a view and its schema drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details; `code` is stable, `detail` is for people."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+class Items(Out, Generic[T]):
+    items: list[T]
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; "
+                                                "null on the last page")
+
+
+class StatuteOut(Out):
+    rule: str = Field(description="majority, qualified or consent")
+    threshold: str = Field(description="fraction for a qualified majority, e.g. 2/3")
+    quorum_basis: str = Field(description="members or families")
+    quorum: str
+    voting_days: int
+    secret_ballot: bool
+    admission: str = Field(description="how federation members are admitted: open or "
+                                        "facilitators")
+
+
+class BodyOut(Out):
+    handle: str
+    name: str
+    kind: str
+    level: str
+    public: bool
+    parent_id: int | None
+    statute: StatuteOut
+    members: int
+
+
+class ProposalOut(Out):
+    id: int
+    body_id: int
+    author_id: int
+    state: str
+    title: str
+    current_version: int
+    affects: list[str]
+    vote_opened_at: datetime | None
+    closes_at: datetime | None
+    created_at: datetime | None
+
+
+class VersionBrief(Out):
+    number: int
+    title: str
+    origin: str
+    author_id: int
+    created_at: datetime | None
+
+
+class CommentOut(Out):
+    id: int
+    author_id: int
+    parent_id: int | None
+    text: str
+    created_at: datetime | None
+
+
+class Counts(Out):
+    votes_for: int = Field(alias="for")
+    against: int
+    abstain: int
+    block: int
+    participants: int
+    families: int | None = None
+
+
+class ElectorateOut(Out):
+    members: int
+    families: int
+
+
+class BallotRecord(Out):
+    member: int
+    choice: str
+    reason: str
+
+
+class AmendmentVoteOut(Out):
+    outcome: str
+    reason: str
+    counts: Counts
+    electorate: ElectorateOut
+    ballots: list[BallotRecord] | None = Field(description="null under a secret ballot")
+
+
+class AmendmentOut(Out):
+    id: int
+    author_id: int
+    against_version: int
+    title: str
+    text: str
+    reason: str
+    state: str = Field(description="open, voting, accepted, rejected or stale")
+    resulting_version: int | None
+    closes_at: datetime | None
+    vote: AmendmentVoteOut | None
+
+
+class ProposalFull(ProposalOut):
+    text: str
+    versions: list[VersionBrief]
+    comments: list[CommentOut]
+    amendments: list[AmendmentOut]
+    decision_id: int | None
+
+
+class VersionOut(Out):
+    number: int
+    title: str
+    text: str
+    origin: str
+    author_id: int
+
+
+class DiffOut(Out):
+    from_version: int = Field(alias="from")
+    to: int
+    diff: str = Field(description="unified diff of title and text")
+
+
+class CommentCreated(Out):
+    id: int
+    text: str
+    parent_id: int | None
+
+
+class AmendmentCreated(Out):
+    id: int
+    state: str
+    against_version: int
+
+
+class BallotOut(Out):
+    proposal_id: int
+    version: int
+    choice: str
+
+
+class AmendmentBallotOut(Out):
+    amendment_id: int
+    choice: str
+
+
+class DecisionRecord(Out):
+    version: int
+    statute: StatuteOut
+    outcome: str
+    reason: str
+    quorum_met: bool
+    counts: Counts
+    electorate: ElectorateOut
+    eligible: list[int] | None = Field(description="member ids who could vote (online)")
+    ballots: list[BallotRecord] | None = Field(
+        description="who voted what; null for secret ballots and assemblies")
+
+
+class DecisionOut(Out):
+    id: int
+    proposal_id: int
+    body_id: int
+    version: int
+    outcome: str = Field(description="adopted, rejected or no_quorum")
+    method: str = Field(description="online or assembly")
+    meeting_id: int | None
+    execution: str = Field(description="decided, in_progress or carried_out")
+    execution_notes: str
+    decided_at: datetime | None
+    activity_id: str | None = Field(description="the published record, for public bodies")
+    record: DecisionRecord
+
+
+class EvaluationCreated(Out):
+    id: int
+    score: int
+
+
+class MemberCreated(Out):
+    id: int
+    username: str
+
+
+class TokenCreated(Out):
+    id: int
+    token: str = Field(description="shown once; send as Authorization: Bearer")
+    label: str
+
+
+class TokenOut(Out):
+    id: int
+    label: str
+    created_at: datetime | None
+    revoked_at: datetime | None
+
+
+class MeOut(Out):
+    id: int
+    username: str
+    display_name: str
+    language: str
+    roles: dict[str, list[str]] = Field(description="roles by body handle")
+
+
+class MemberOut(Out):
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+
+
+class InvitationCreated(Out):
+    token: str
+    accept_url: str
+
+
+class MeetingCreated(Out):
+    id: int
+    decisions: list[DecisionOut]
+
+
+class ParticipationRow(Out):
+    decision: int
+    proposal: int
+    method: str
+    decided_at: datetime
+    participants: int
+    electorate: int
+
+
+class FederationLinkOut(Out):
+    id: int
+    remote: str
+    state: str
+    direction: str
+
+
+class JoinRequested(Out):
+    federation: str
+    state: str
+
+
+class DecidingLevelOut(Out):
+    level: str | None
+    route: str = Field(description="local, up, down or elsewhere")
+    target: str | None
+    reason: str
+
+
+class StateCounts(Out):
+    queued: int
+    delivered: int | None = None
+    done: int | None = None
+    failed: int
+
+
+class HostStatus(Out):
+    host: str
+    queued: int
+    failed: int
+    delivered: int
+    consecutive_failures: int
+    circuit_open_until: str | None
+    last_error: str
+    last_error_at: str | None
+    blocked: bool
+
+
+class FederationStatus(Out):
+    delivery: StateCounts
+    inbox: StateCounts
+    hosts: list[HostStatus]
+    blocked_hosts: list[str]
+
+
+class KeysExpired(Out):
+    host: str
+    expired_actors: int
+
+
+class HostBlock(Out):
+    host: str
+    blocked: bool
+
+
+class Requeued(Out):
+    requeued: int
+
+
+_PROBLEM_SCHEMA = ProblemOut.model_json_schema()
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text,
+             "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}}
+    for status, text in ((400, "malformed request"), (401, "no or bad credentials"),
+                         (403, "not allowed for this member"), (404, "not found"),
+                         (409, "conflicts with the current state"),
+                         (422, "a value is not acceptable"))
+}
+
+
+def ok(model: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route: its success schema and the problems it may answer."""
+    return {status: {"model": model}, **PROBLEMS}
