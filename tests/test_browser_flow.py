@@ -84,6 +84,11 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             facil.get_by_role("button", name="Comentar").click()
 
             ana.goto(proposal_url)
+            # Answer the comment in its thread (a <details> form, no JavaScript needed).
+            ana.locator("article.comment summary").first.click()
+            ana.get_by_label("Respuesta").fill("Lo cuida la brigada juvenil")
+            ana.locator("article.comment button", has_text="Responder").first.click()
+            expect(ana.locator("article.comment.d1")).to_contain_text("brigada juvenil")
             shot(ana, "proposal-deliberation")
             ana.get_by_role("button", name="Aceptar").click()
             expect(ana.locator("pre.text").first).to_contain_text("caraota")
@@ -130,10 +135,36 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             ana.goto(node.actor)
             expect(ana.locator("article").first).to_contain_text("Huerto comunal")
             shot(ana, "profile")
+
+            # An assembly met in person and decided another matter: the facilitator
+            # records attendance, minutes and counts from a phone.
+            facil.goto(f"{node.url}/b/maizal/proposals/new")
+            facil.get_by_label("Título").fill("Fiesta del barrio")
+            facil.get_by_label("Texto de la propuesta").fill("Celebrar la cosecha en la plaza.")
+            facil.get_by_role("button", name="Guardar borrador").click()
+            facil.get_by_role("button", name="Abrir la deliberación").click()
+            facil.goto(f"{node.url}/b/maizal/meetings/new")
+            facil.get_by_label("Fecha y hora (UTC)").fill("2026-11-21T18:30")
+            facil.get_by_label("Lugar").fill("Casa comunal")
+            facil.get_by_label("Asistentes (personas)").fill("35")
+            facil.get_by_label("Familias representadas").fill("20")
+            facil.get_by_label("Acta").fill("Se aprobó la fiesta por amplia mayoría.")
+            facil.get_by_label("La asamblea decidió esta propuesta").check()
+            facil.get_by_label("A favor").fill("30")
+            facil.get_by_label("En contra").fill("3")
+            facil.get_by_label("Abstenciones").fill("2")
+            shot(facil, "meeting-new")
+            facil.get_by_role("button", name="Registrar la asamblea").click()
+            expect(facil.locator("main")).to_contain_text("Casa comunal")
+            expect(facil.locator("main")).to_contain_text("35")
+            shot(facil, "meetings")
+            ana.goto(f"{node.url}/b/maizal/decisions")
+            expect(ana.locator("main")).to_contain_text("Fiesta del barrio")
+            expect(ana.locator("main")).to_contain_text("asamblea")
             browser.close()
     finally:
         node.stop()
     for name in ("invite", "body-home", "proposal-new", "proposal-deliberation",
                  "proposal-vote", "decision", "decisions", "participation", "members",
-                 "profile"):
+                 "profile", "meeting-new", "meetings"):
         assert (SHOTS / f"{name}.png").stat().st_size > 1000
