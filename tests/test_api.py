@@ -185,7 +185,7 @@ def _state(engine) -> tuple:
         return tuple(
             s.execute(text(f"select count(*) from {t}")).scalar()
             for t in ("audit_entry", "proposal", "comment", "invitation", "meeting", "vote",
-                      "decision")
+                      "decision", "amendment", "amendment_vote", "proposal_version")
         ) + (s.execute(text("select statute from local_actor where handle = 'maizal'"))
              .scalar(),)
 
@@ -198,6 +198,12 @@ MATRIX = [
     ("put", "/api/v1/bodies/maizal/statute", {"rule": "consent"}, {"facil"}),
     ("post", "/api/v1/proposals/{pid}/vote", {}, {"facil"}),
     ("post", "/api/v1/proposals/{pid}/comments", {"text": "hola"}, {"ana", "facil"}),
+    ("post", "/api/v1/proposals/{pid}/amendments", {"title": "t", "text": "y"},
+     {"ana", "facil"}),
+    ("post", "/api/v1/proposals/{pid}/amendments/{aid}/vote", {}, {"facil"}),
+    # beto wrote the proposal: ana may not decide on amendments to it, a facilitator may.
+    ("post", "/api/v1/proposals/{pid}/amendments/{aid}/decision", {"accept": True},
+     {"facil"}),
     ("post", "/api/v1/bodies/maizal/meetings",
      {"held_at": "2026-11-01T10:00:00Z", "attendance": 3, "families": 2}, {"facil"}),
 ]
@@ -212,7 +218,9 @@ def test_api_authorization_matrix(client, people, method, path, body, allowed):
                     json={"title": "base", "text": "x"})
     pid = r.json()["id"]
     client.post(f"/api/v1/proposals/{pid}/deliberation", headers=h["beto"])
-    url = path.format(pid=pid)
+    aid = client.post(f"/api/v1/proposals/{pid}/amendments", headers=h["beto"],
+                      json={"title": "base", "text": "z"}).json()["id"]
+    url = path.format(pid=pid, aid=aid)
     engine = ctx_of(client).engine
     for who in ("anonymous", "otro", "ana", "facil"):
         before = _state(engine)
