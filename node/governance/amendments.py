@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
+from node.federation.urls import Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
@@ -41,6 +42,9 @@ def amend(session: Session, member: Member, proposal: Proposal, title: str, text
     require_member(session, member, body_of(session, proposal))
     if proposal.state != "deliberation":
         raise conflict("bad-state", "amendments are proposed during deliberation")
+    if proposal.answers_to:
+        raise conflict("federated-text", "this text is the federation's: amendments are "
+                                         "proposed there, and a mandate may name them")
     check_text(title, text)
     a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
                   against_version=proposal.current_version, title=title, text=text,
@@ -52,7 +56,7 @@ def amend(session: Session, member: Member, proposal: Proposal, title: str, text
     return a
 
 
-def _adopt(session: Session, proposal: Proposal, a: Amendment) -> int:
+def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None) -> int:
     number = proposal.current_version + 1
     session.add(ProposalVersion(proposal_id=proposal.id or 0, number=number, title=a.title,
                                 text=a.text, author_id=a.author_id, origin=f"amendment:{a.id}"))
@@ -60,6 +64,13 @@ def _adopt(session: Session, proposal: Proposal, a: Amendment) -> int:
     proposal.current_version = number
     proposal.updated_at = utcnow()
     session.add_all([a, proposal])
+    if proposal.electorate == "bodies":
+        from node.federations import objects, outcomes
+
+        session.flush()
+        base = urls.base if urls else ""
+        outcomes.on_new_version(session, urls, body_of(session, proposal), proposal,
+                                objects.amendment_uri(base, a.id or 0))
     return number
 
 
@@ -71,7 +82,7 @@ def _not_stale(proposal: Proposal, a: Amendment) -> None:
 
 
 def decide(session: Session, member: Member, proposal: Proposal, amendment_id: int,
-           accept: bool) -> int | None:
+           accept: bool, urls: Urls | None = None) -> int | None:
     """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
     roles = require_member(session, member, body_of(session, proposal))
     if proposal.author_id != member.id and "facilitator" not in roles:
@@ -86,7 +97,7 @@ def decide(session: Session, member: Member, proposal: Proposal, amendment_id: i
                      {"amendment": a.id, "by": "author"})
         return None
     _not_stale(proposal, a)
-    number = _adopt(session, proposal, a)
+    number = _adopt(session, proposal, a, urls)
     audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
                  {"amendment": a.id, "version": number, "by": "author"})
     return number
@@ -142,7 +153,7 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
     return vote
 
 
-def close(session: Session, a: Amendment) -> str:
+def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
     """Tally an amendment vote whose deadline has passed; adopted means a new version."""
     if a.state != "voting" or a.closes_at is None:
         raise conflict("bad-state", "this amendment is not being voted on")
@@ -175,7 +186,7 @@ def close(session: Session, a: Amendment) -> str:
         # amendment came first): recorded, not applied.
         a.state = "stale"
     else:
-        _adopt(session, proposal, a)
+        _adopt(session, proposal, a, urls)
     if statute.secret_ballot:
         _forget_choices(session, votes)
     session.add(a)
@@ -192,13 +203,14 @@ def _forget_choices(session: Session, votes: list[AmendmentVote]) -> None:
         session.add(v)
 
 
-def close_due(session: Session, now: datetime | None = None) -> list[int]:
+def close_due(session: Session, urls: Urls | None = None,
+              now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     due = session.exec(select(Amendment).where(
         Amendment.state == "voting", col(Amendment.closes_at) <= now)).all()
     closed = []
     for a in due:
-        close(session, a)
+        close(session, a, urls)
         closed.append(a.id or 0)
     return closed
 

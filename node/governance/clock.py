@@ -18,7 +18,7 @@ log = logging.getLogger("comuna.governance")
 def close_due_now(ctx: NodeContext) -> list[int]:
     with Session(ctx.engine) as s:
         # Amendments first: one due at the same moment still changes the text voted on.
-        amendments.close_due(s)
+        amendments.close_due(s, ctx.urls)
         closed = close_due(s, ctx.urls)
         s.commit()
     return closed

@@ -49,6 +49,10 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
         raise conflict("bad-state", "this proposal is not being voted on")
     if aware(proposal.closes_at) > utcnow():
         raise conflict("not-due", "the vote closes at its deadline, not before")
+    if proposal.electorate == "bodies":
+        from node.federations import outcomes
+
+        return outcomes.close(session, urls, proposal)
     body = body_of(session, proposal)
     statute = statute_of(body)
     voters, eligible = electorate(session, body)
@@ -110,6 +114,9 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
             raise not_found("proposal of this body")
         if proposal.state not in ("deliberation", "vote"):
             raise conflict("bad-state", f"proposal {proposal.id} is not open for decision")
+        if proposal.electorate == "bodies":
+            raise conflict("votes-by-mandate", f"proposal {proposal.id} is decided by the "
+                                               "member bodies' mandated votes")
         counts = Counts(yes=int(item.get("for", 0)), no=int(item.get("against", 0)),
                         abstain=int(item.get("abstain", 0)), block=int(item.get("block", 0)),
                         families=families)

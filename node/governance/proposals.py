@@ -174,6 +174,9 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
     if proposal.state != "vote" or proposal.closes_at is None or \
             aware(proposal.closes_at) <= utcnow():
         raise conflict("vote-closed", "this proposal is not open for voting")
+    if proposal.electorate == "bodies":
+        raise conflict("votes-by-mandate", "member bodies vote on this matter, through the "
+                                           "spokespersons their mandates name")
     if version_number != proposal.current_version:
         raise conflict("wrong-version",
                        f"the vote is on version {proposal.current_version}, not {version_number}")

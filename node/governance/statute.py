@@ -34,6 +34,9 @@ class Statute:
     secret_ballot: bool = False
     # How a federation admits member bodies: at once ("open") or by its facilitators.
     admission: str = "facilitators"
+    # How a federation counts its member bodies' votes: one body one vote ("bodies"),
+    # or each body weighing as many families as it counts ("families").
+    weighting: str = "bodies"
 
     def __post_init__(self) -> None:
         if not (Fraction(1, 2) <= self.threshold <= 1):
@@ -44,6 +47,8 @@ class Statute:
             raise StatuteError("the voting period must be between 1 and 365 days")
         if self.admission not in ("open", "facilitators"):
             raise StatuteError("admission is 'open' or 'facilitators'")
+        if self.weighting not in ("bodies", "families"):
+            raise StatuteError("weighting is 'bodies' or 'families'")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +59,7 @@ class Statute:
             "voting_days": self.voting_days,
             "secret_ballot": self.secret_ballot,
             "admission": self.admission,
+            "weighting": self.weighting,
         }
 
     @classmethod
@@ -67,6 +73,7 @@ class Statute:
                 voting_days=int(str(data.get("voting_days", 7))),
                 secret_ballot=bool(data.get("secret_ballot", False)),
                 admission=str(data.get("admission", "facilitators")),
+                weighting=str(data.get("weighting", "bodies")),
             )
         except (ValueError, ZeroDivisionError) as exc:
             raise StatuteError(f"invalid statute: {exc}") from exc

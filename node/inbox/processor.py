@@ -16,7 +16,8 @@ from sqlmodel import Session, col
 
 from node.context import NodeContext
 from node.federation import follows
-from node.federations import membership
+from node.federations import matters, membership
+from node.inbox.federated import Federated, is_federated
 from node.models import InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
@@ -36,6 +37,7 @@ class InboxProcessor:
     def __init__(self, ctx: NodeContext, batch: int = 100) -> None:
         self.ctx = ctx
         self.batch = batch
+        self.federated = Federated(self)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -95,54 +97,60 @@ class InboxProcessor:
     async def handle(self, activity: dict[str, Any]) -> None:
         kind = activity.get("type")
         actor_uri = _id(activity.get("actor"))
-        if kind == "Follow":
-            target = self._local(_id(activity.get("object")))
+        if is_federated(activity):
+            await self.federated.handle(activity)
+        elif kind == "Follow":
+            target = self.local(_id(activity.get("object")))
             if target is None:
                 return
             follower_doc = await self.ctx.directory.actor(actor_uri)
-            await asyncio.to_thread(self._tx, follows.accept_follow, self.ctx.urls, target,
+            await asyncio.to_thread(self.tx, follows.accept_follow, self.ctx.urls, target,
                                     activity, follower_doc)
             self.ctx.delivery_wakeup.set()
         elif kind == "Undo":
             obj = activity.get("object")
             if isinstance(obj, dict) and obj.get("type") == "Follow":
-                target = self._local(_id(obj.get("object")))
+                target = self.local(_id(obj.get("object")))
                 if target is not None and _id(obj.get("actor")) == actor_uri:
-                    await asyncio.to_thread(self._tx, follows.undo_follow, target, actor_uri,
+                    await asyncio.to_thread(self.tx, follows.undo_follow, target, actor_uri,
                                             _id(obj))
             elif isinstance(obj, str) and obj:
                 # Some servers undo by the Follow's id alone.
-                await asyncio.to_thread(self._tx, follows.undo_follow_by_id, actor_uri, obj)
+                await asyncio.to_thread(self.tx, follows.undo_follow_by_id, actor_uri, obj)
         elif kind == "Join":
-            target = self._local(_id(activity.get("object")))
+            target = self.local(_id(activity.get("object")))
             if target is None:
                 return
             member_doc = await self.ctx.directory.actor(actor_uri)
-            await asyncio.to_thread(self._tx, membership.receive_join, self.ctx.urls, target,
+            await asyncio.to_thread(self.tx, membership.receive_join, self.ctx.urls, target,
                                     activity, member_doc)
             self.ctx.delivery_wakeup.set()
         elif kind == "Leave":
-            target = self._local(_id(activity.get("object")))
+            target = self.local(_id(activity.get("object")))
             if target is not None:
-                await asyncio.to_thread(self._tx, membership.receive_leave, target, actor_uri)
+                await asyncio.to_thread(self.tx, membership.receive_leave, target, actor_uri)
         elif kind in ("Accept", "Reject"):
             obj = activity.get("object")
+            if kind == "Reject" and await asyncio.to_thread(
+                    self.tx, matters.receive_refusal, actor_uri, _id(obj),
+                    str(activity.get("content") or activity.get("summary") or "")):
+                return
             otype = obj.get("type") if isinstance(obj, dict) else None
             if otype in (None, "Join"):
-                done = await asyncio.to_thread(self._tx, membership.receive_answer, actor_uri,
+                done = await asyncio.to_thread(self.tx, membership.receive_answer, actor_uri,
                                                _id(obj), kind == "Accept")
                 if done or otype == "Join":
                     return
             follow_id = _id(obj)
-            ours = self._local(_id(obj.get("actor"))) if isinstance(obj, dict) else None
+            ours = self.local(_id(obj.get("actor"))) if isinstance(obj, dict) else None
             if ours is None:
                 ours = self._local_from_follow_id(follow_id)
             if ours is not None:
-                await asyncio.to_thread(self._tx, follows.answer_to_our_follow, ours, follow_id,
+                await asyncio.to_thread(self.tx, follows.answer_to_our_follow, ours, follow_id,
                                         actor_uri, kind == "Accept")
         # Every other type is kept as stored; later layers (governance, economy) read it.
 
-    def _local(self, uri: str) -> LocalActor | None:
+    def local(self, uri: str) -> LocalActor | None:
         handle = self.ctx.urls.handle_of_actor(uri)
         return self.ctx.actors.get(handle) if handle else None
 
@@ -151,7 +159,7 @@ class InboxProcessor:
             return None
         return self.ctx.primary
 
-    def _tx(self, func: Any, *args: Any) -> Any:
+    def tx(self, func: Any, *args: Any) -> Any:
         with Session(self.ctx.engine) as s:
             # ctx.actors is a per-process cache; services get the body as stored now
             # (its statute may have changed since the cache was filled).

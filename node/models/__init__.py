@@ -6,6 +6,7 @@ from node.models.delivery import Delivery, PeerHost
 from node.models.federations import FederationLink
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
+from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.members import ApiToken, Invitation, Member, Membership
 from node.models.outbox import OutboxItem
 from node.models.proposals import (
@@ -21,6 +22,9 @@ from node.models.proposals import (
 )
 
 __all__ = [
+    "Mandate",
+    "MandatedVote",
+    "SignedObject",
     "Amendment",
     "AmendmentVote",
     "ApiToken",

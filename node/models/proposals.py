@@ -15,11 +15,27 @@ class Proposal(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     body_id: int = Field(foreign_key="local_actor.id", index=True)
-    author_id: int = Field(foreign_key="member.id")
+    # None for a matter that came from a federation (nobody here wrote it).
+    author_id: int | None = Field(default=None, foreign_key="member.id")
     # draft -> deliberation -> vote -> decided -> carried_out -> evaluated
     state: str = Field(default="draft", max_length=16, index=True)
     # JSON list of the actor URIs of the bodies this proposal affects.
     affects: str = Field(default="[]", sa_type=Text)
+    # Federated matters. `matter` is the URI of the signed Proposal object (ours once
+    # escalated, or the one received); every node's row about it shares that URI.
+    matter: str = Field(default="", max_length=2048, index=True)
+    # Who votes here: "people" (members) or "bodies" (member bodies, by mandate).
+    electorate: str = Field(default="people", max_length=8)
+    # Where this body's decision goes as a mandate (the federation that passed the
+    # matter down); empty when this body decides it for good.
+    answers_to: str = Field(default="", max_length=2048)
+    # For our own proposal sent up: sent | refused | taken, the federation, and why.
+    escalation: str = Field(default="", max_length=16)
+    escalated_to: str = Field(default="", max_length=2048)
+    escalation_note: str = Field(default="", sa_type=Text)
+    # The deciding federation's final decision, once it came back down.
+    final_outcome: str = Field(default="", max_length=16)
+    final_decision: str = Field(default="", max_length=2048)
     current_version: int = Field(default=1)
     vote_opened_at: datetime | None = Field(default=None)
     closes_at: datetime | None = Field(default=None, index=True)
@@ -36,8 +52,9 @@ class ProposalVersion(SQLModel, table=True):
     number: int
     title: str = Field(max_length=300)
     text: str = Field(sa_type=Text)
-    author_id: int = Field(foreign_key="member.id")
-    # Why this version exists: "initial", or the amendment it came from.
+    author_id: int | None = Field(default=None, foreign_key="member.id")
+    # Why this version exists: "initial", the amendment it came from, or "federation"
+    # (a matter's text as the deciding federation sent it).
     origin: str = Field(default="initial", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -78,6 +78,29 @@ def publish(
     return item
 
 
+def forward(session: Session, urls: Urls, actor: LocalActor, activity: dict[str, Any],
+            inboxes: set[str]) -> OutboxItem | None:
+    """Pass on another body's activity exactly as it was signed (its FEP-8b32 proof
+    must keep verifying); only the HTTP signature of each delivery is ours. Not
+    served as ours and sent once: a second forward of the same activity is a no-op."""
+    if session.exec(select(OutboxItem.id).where(
+            OutboxItem.activity_id == activity["id"])).first() is not None:
+        return None
+    obj = activity.get("object")
+    item = OutboxItem(actor_id=actor.id or 0, activity_id=activity["id"],
+                      activity_type=activity.get("type", ""),
+                      object_id=obj.get("id", "") if isinstance(obj, dict) else str(obj or ""),
+                      public=False, body=json.dumps(activity))
+    session.add(item)
+    session.flush()
+    local, now = netloc_of(urls.base), utcnow()
+    for inbox in sorted(inboxes):
+        if netloc_of(inbox) != local:
+            session.add(Delivery(outbox_id=item.id or 0, inbox=inbox, host=netloc_of(inbox),
+                                 next_attempt_at=now))
+    return item
+
+
 def _audience(activity: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for key in ("to", "cc"):

@@ -173,7 +173,8 @@ async def amend(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/amendments/{aid}")
 async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
     return await run_action(request, f"/p/{pid}", _proposal_action(
-        pid, lambda s, me, p, d: amendments.decide(s, me, p, aid, d.get("accept") == "1")))
+        pid, lambda s, me, p, d: amendments.decide(s, me, p, aid, d.get("accept") == "1",
+                                                   request.app.state.ctx.urls)))
 
 
 def _days(d: dict[str, str]) -> Any:
@@ -201,7 +202,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
         a = s.get(Amendment, aid)
         if a is None or a.proposal_id != p.id:
             raise Problem(404, "not-found", "no such amendment")
-        amendments.close(s, a)
+        amendments.close(s, a, request.app.state.ctx.urls)
 
     return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
 

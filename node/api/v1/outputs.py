@@ -49,6 +49,9 @@ class StatuteOut(Out):
     secret_ballot: bool
     admission: str = Field(description="how federation members are admitted: open or "
                                         "facilitators")
+    weighting: str = Field(default="bodies",
+                           description="how a federation counts member bodies' votes: "
+                                       "bodies (one each) or families")
 
 
 class BodyOut(Out):
@@ -65,7 +68,7 @@ class BodyOut(Out):
 class ProposalOut(Out):
     id: int
     body_id: int
-    author_id: int
+    author_id: int | None = Field(description="null for a matter sent by a federation")
     state: str
     title: str
     current_version: int
@@ -79,7 +82,7 @@ class VersionBrief(Out):
     number: int
     title: str
     origin: str
-    author_id: int
+    author_id: int | None
     created_at: datetime | None
 
 
@@ -145,7 +148,7 @@ class VersionOut(Out):
     title: str
     text: str
     origin: str
-    author_id: int
+    author_id: int | None
 
 
 class DiffOut(Out):

@@ -158,7 +158,7 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
                      body: AmendmentDecision, member: Member = Depends(member_required),
                      session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    amendments.decide(session, member, p, amendment_id, body.accept)
+    amendments.decide(session, member, p, amendment_id, body.accept, ctx(request).urls)
     return _act(request, session, p)
 
 
@@ -197,7 +197,7 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
     a = session.get(Amendment, amendment_id)
     if a is None or a.proposal_id != p.id:
         raise not_found("amendment")
-    amendments.close(session, a)
+    amendments.close(session, a, ctx(request).urls)
     return _act(request, session, p)
 
 

@@ -62,6 +62,7 @@ class StatuteIn(ApiModel):
     voting_days: int = 7
     secret_ballot: bool = False
     admission: str = "facilitators"
+    weighting: str = "bodies"
 
 
 class NewProposal(ApiModel):

@@ -1,0 +1,327 @@
+"""Mandates and the votes cast under them.
+
+A member body turns its decision on a matter into a mandate (position, version,
+spokespersons, expiry) and sends it to the federation; its spokespersons then
+vote at the federation through their own node, which signs the vote as the
+body. The federation counts a vote only if it lies within a live mandate of a
+member body, for the exact version being voted, cast by one of that mandate's
+spokespersons. Recalling a mandate withdraws any vote cast under it that is not
+yet final.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.errors import Problem, conflict, invalid, not_found
+from node.federation.urls import Urls
+from node.federations import matters, objects
+from node.governance import audit
+from node.governance.authz import require_facilitator, require_member
+from node.governance.members import grant
+from node.models import Decision, LocalActor, Member, Membership, Proposal, ProposalVersion
+from node.models.base import aware, utcnow
+from node.models.matters import Mandate, MandatedVote
+from node.outbox.publish import new_uid, publish
+
+# Which positions a body's decision allows its mandate to take.
+POSITIONS_FOR = {
+    "adopted": {"approve", "approve_with_amendments", "free"},
+    "rejected": {"reject", "free"},
+    "no_quorum": {"abstain", "free"},
+}
+
+
+def _stamp(when: datetime) -> str:
+    return aware(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _send(session: Session, urls: Urls, body: LocalActor, kind: str, obj: Any,
+          to: str, inbox: str) -> dict[str, Any]:
+    activity: dict[str, Any] = {
+        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": kind,
+        "actor": urls.actor(body.handle), "object": obj, "to": [to]}
+    item = publish(session, urls, body, activity, to_followers=False, inboxes={inbox})
+    return dict(json.loads(item.body))
+
+
+# --- the member body's side --------------------------------------------------------
+
+
+def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, position: str,
+          spokesperson_ids: list[int], amendments: list[str] | None = None,
+          limits: str = "", expires_at: datetime | None = None) -> Mandate:
+    """A facilitator turns the body's decision on a federated matter into its mandate."""
+    body = session.get(LocalActor, proposal.body_id)
+    assert body is not None
+    require_facilitator(session, member, body)
+    if not proposal.answers_to or not proposal.matter:
+        raise conflict("not-federated", "only a matter from a federation takes a mandate")
+    decision = session.exec(select(Decision).where(Decision.proposal_id == proposal.id)).first()
+    if decision is None:
+        raise conflict("not-decided", "the body decides its position first")
+    if position not in POSITIONS_FOR.get(decision.outcome, set()):
+        raise invalid("position-contradicts-decision",
+                      f"a decision that was {decision.outcome} allows a mandate to "
+                      f"{' or '.join(sorted(POSITIONS_FOR.get(decision.outcome, set())))}")
+    if position == "approve_with_amendments" and not amendments:
+        raise invalid("bad-mandate", "name the amendments the approval depends on")
+    if expires_at is not None and aware(expires_at) <= utcnow():
+        raise invalid("bad-deadline", "a mandate must expire in the future")
+    speakers = list(session.exec(select(Member).join(
+        Membership, col(Membership.member_id) == col(Member.id)).where(
+        Membership.body_id == body.id, Membership.role == "member",
+        col(Member.id).in_(spokesperson_ids or [-1]))).all())
+    if not speakers or len(speakers) != len(set(spokesperson_ids)):
+        raise invalid("bad-spokesperson", "spokespersons must be members of the body")
+    inbox = matters.federation_inbox(session, body, proposal.answers_to)
+    actor = urls.actor(body.handle)
+    families = len({m.family for m in _people(session, body) if m.family})
+    doc = matters.sign(urls, body, objects.mandate_object(
+        urls.obj(f"mandate-{new_uid()}"), actor, proposal.answers_to, proposal.matter,
+        decision.version, position, [matters.spokesperson_uri(urls, m) for m in speakers],
+        matters.now_stamp(), amendments, limits, families,
+        _stamp(expires_at) if expires_at else None))
+    for old in session.exec(select(Mandate).where(
+            Mandate.member_body == actor, Mandate.matter == proposal.matter,
+            Mandate.state == "live")).all():
+        old.state, old.updated_at = "superseded", utcnow()
+        session.add(old)
+    for m in speakers:
+        grant(session, f"member:{member.id}", m, body, "spokesperson")
+    mandate = Mandate(uri=doc["id"], member_body=actor, federation=proposal.answers_to,
+                      matter=proposal.matter, version=decision.version, position=position,
+                      amendments=json.dumps(sorted(set(amendments or []))), limits=limits,
+                      spokespersons=json.dumps(doc["spokespersons"]), families=families,
+                      expires_at=expires_at, proposal_id=proposal.id)
+    session.add(mandate)
+    matters.keep(session, doc, objects.MANDATE, actor, proposal.matter)
+    _send(session, urls, body, "Create", doc, proposal.answers_to, inbox)
+    audit.append(session, f"member:{member.id}", "mandate.issued", f"proposal:{proposal.id}",
+                 {"mandate": doc["id"], "position": position, "version": decision.version,
+                  "spokespersons": doc["spokespersons"]})
+    session.flush()
+    return mandate
+
+
+def _people(session: Session, body: LocalActor) -> list[Member]:
+    return list(session.exec(select(Member).join(
+        Membership, col(Membership.member_id) == col(Member.id)).where(
+        Membership.body_id == body.id, Membership.role == "member")).all())
+
+
+def _own(session: Session, urls: Urls, mandate_id: int) -> tuple[Mandate, LocalActor]:
+    mandate = session.get(Mandate, mandate_id)
+    handle = urls.handle_of_actor(mandate.member_body) if mandate else None
+    body = session.exec(select(LocalActor).where(LocalActor.handle == handle)).first() \
+        if handle else None
+    if mandate is None or body is None:
+        raise not_found("mandate")
+    return mandate, body
+
+
+def recall(session: Session, urls: Urls, member: Member, mandate_id: int,
+           reason: str = "") -> Mandate:
+    """The body takes its mandate back; the federation withdraws votes not yet final."""
+    mandate, body = _own(session, urls, mandate_id)
+    require_facilitator(session, member, body)
+    if mandate.state != "live":
+        raise conflict("bad-state", f"this mandate is already {mandate.state}")
+    mandate.state, mandate.updated_at = "recalled", utcnow()
+    session.add(mandate)
+    inbox = matters.federation_inbox(session, body, mandate.federation)
+    _send(session, urls, body, "Delete", mandate.uri, mandate.federation, inbox)
+    audit.append(session, f"member:{member.id}", "mandate.recalled", f"mandate:{mandate.id}",
+                 {"mandate": mandate.uri, "reason": reason[:500]})
+    return mandate
+
+
+def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
+         choice: str) -> str:
+    """A spokesperson votes at the federation, within the mandate; the body signs it."""
+    mandate, body = _own(session, urls, mandate_id)
+    require_member(session, member, body)
+    me = matters.spokesperson_uri(urls, member)
+    if me not in json.loads(mandate.spokespersons):
+        raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
+    if mandate.state != "live" or (mandate.expires_at is not None
+                                   and aware(mandate.expires_at) <= utcnow()):
+        raise conflict("mandate-not-live", "this mandate was recalled, replaced or expired")
+    if choice not in objects.CHOICES:
+        raise invalid("bad-choice", "choose for, against or abstain")
+    named = json.loads(mandate.amendments)
+    # The federation knows which amendments are in the text; here only what no
+    # adopted amendment could change is checked.
+    possible = objects.allowed_choices(mandate.position, named, set(named))
+    possible |= objects.allowed_choices(mandate.position, named, set())
+    if choice not in possible:
+        raise Problem(403, "outside-mandate",
+                      f"a mandate to {mandate.position} does not allow voting {choice}")
+    inbox = matters.federation_inbox(session, body, mandate.federation)
+    doc = matters.sign(urls, body, objects.vote_object(
+        urls.obj(f"vote-{new_uid()}"), mandate.member_body, mandate.matter, mandate.version,
+        mandate.uri, me, choice, matters.now_stamp()))
+    matters.keep(session, doc, objects.VOTE, mandate.member_body, mandate.matter)
+    _send(session, urls, body, "Create", doc, mandate.federation, inbox)
+    audit.append(session, f"member:{member.id}", "mandate.vote_cast", f"mandate:{mandate.id}",
+                 {"vote": doc["id"], "choice": choice})
+    return str(doc["id"])
+
+
+# --- the federation's side ---------------------------------------------------------
+
+
+def _matter_row(session: Session, federation: LocalActor, matter: str) -> Proposal | None:
+    rows = session.exec(select(Proposal).where(
+        Proposal.body_id == federation.id, Proposal.matter == matter,
+        Proposal.electorate == "bodies").order_by(col(Proposal.id).desc())).all()
+    return rows[0] if rows else None
+
+
+def adopted_amendments(session: Session, base: str, proposal: Proposal) -> set[str]:
+    """The federation's amendments in the proposal's current text, as URIs."""
+    rows = session.exec(select(ProposalVersion.origin).where(
+        ProposalVersion.proposal_id == proposal.id,
+        ProposalVersion.number <= proposal.current_version,
+        col(ProposalVersion.origin).startswith("amendment:"))).all()
+    return {objects.amendment_uri(base, int(r.split(":", 1)[1])) for r in rows}
+
+
+def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
+                    doc: objects.MandateDoc, raw: dict[str, Any]) -> Mandate:
+    """Refuses (Problem) anything that is not a member body's mandate for a matter this
+    federation is voting on, at its current version."""
+    here = urls.actor(federation.handle)
+    if doc.federation != here:
+        raise objects.refused("the mandate is for another federation", "wrong-federation")
+    if not matters.has_member(session, federation, doc.member_body):
+        raise objects.refused("only member bodies give mandates here", "not-member")
+    row = _matter_row(session, federation, doc.matter)
+    if row is None:
+        raise objects.refused("this federation has no such matter", "unknown-matter")
+    if doc.version != row.current_version:
+        raise objects.refused(f"the matter is at version {row.current_version}, not "
+                              f"{doc.version}", "wrong-version")
+    if session.exec(select(Mandate.id).where(Mandate.uri == doc.id)).first() is not None:
+        raise objects.refused("this mandate was already received", "replayed")
+    for old in session.exec(select(Mandate).where(
+            Mandate.member_body == doc.member_body, Mandate.matter == doc.matter,
+            Mandate.state == "live")).all():
+        old.state, old.updated_at = "superseded", utcnow()
+        session.add(old)
+        _withdraw(session, row, old.uri, "superseded")
+    expires = datetime.fromisoformat(doc.expires.replace("Z", "+00:00")) \
+        if doc.expires else None
+    mandate = Mandate(uri=doc.id, member_body=doc.member_body, federation=here,
+                      matter=doc.matter, version=doc.version, position=doc.position,
+                      amendments=json.dumps(doc.amendments), limits=doc.limits,
+                      spokespersons=json.dumps(doc.spokespersons), families=doc.families,
+                      expires_at=expires)
+    session.add(mandate)
+    matters.keep(session, raw, objects.MANDATE, doc.member_body, doc.matter,
+                 doc.member_body)
+    audit.append(session, f"remote:{doc.member_body}", "mandate.received",
+                 f"proposal:{row.id}", {"mandate": doc.id, "position": doc.position})
+    session.flush()
+    return mandate
+
+
+def _withdraw(session: Session, row: Proposal, mandate_uri: str, why: str) -> int:
+    if row.state not in ("deliberation", "vote"):
+        return 0  # decided: final, nothing to withdraw
+    n = 0
+    for v in session.exec(select(MandatedVote).where(
+            MandatedVote.mandate_uri == mandate_uri, MandatedVote.state == "counted")).all():
+        v.state = "withdrawn"
+        session.add(v)
+        audit.append(session, "node", "mandate.vote_withdrawn", f"proposal:{row.id}",
+                     {"vote": v.uri, "why": why})
+        n += 1
+    return n
+
+
+def receive_recall(session: Session, federation: LocalActor, member_body: str,
+                   mandate_uri: str) -> bool:
+    mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
+    if mandate is None or mandate.member_body != member_body:
+        return False  # only the body that gave a mandate can take it back
+    if mandate.state == "live":
+        mandate.state, mandate.updated_at = "recalled", utcnow()
+        session.add(mandate)
+    row = _matter_row(session, federation, mandate.matter)
+    if row is not None:
+        _withdraw(session, row, mandate_uri, "recalled")
+    audit.append(session, f"remote:{member_body}", "mandate.recalled",
+                 f"body:{federation.handle}", {"mandate": mandate_uri})
+    return True
+
+
+def receive_vote(session: Session, urls: Urls, federation: LocalActor,
+                 doc: objects.VoteDoc, raw: dict[str, Any]) -> MandatedVote:
+    """Counts a vote only within a live mandate, for the exact version, by one of the
+    mandate's spokespersons, from a member body; refuses (Problem) anything else."""
+    if not matters.has_member(session, federation, doc.member_body):
+        raise objects.refused("only member bodies vote here", "not-member")
+    row = _matter_row(session, federation, doc.matter)
+    if row is None:
+        raise objects.refused("this federation has no such matter", "unknown-matter")
+    if row.state != "vote" or row.closes_at is None or aware(row.closes_at) <= utcnow():
+        raise objects.refused("this matter is not open for voting", "vote-closed")
+    if doc.version != row.current_version:
+        raise objects.refused(f"the vote is on version {row.current_version}, not "
+                              f"{doc.version}", "wrong-version")
+    if session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
+        raise objects.refused("this vote was already counted", "replayed")
+    mandate = session.exec(select(Mandate).where(Mandate.uri == doc.mandate)).first()
+    if mandate is None:
+        raise objects.refused("no mandate behind this vote", "no-mandate")
+    if mandate.member_body != doc.member_body or mandate.matter != doc.matter:
+        raise objects.refused("the mandate is not this body's for this matter",
+                              "foreign-mandate")
+    if mandate.state != "live":
+        raise objects.refused(f"the mandate was {mandate.state}", "mandate-not-live")
+    if mandate.expires_at is not None and aware(mandate.expires_at) <= utcnow():
+        raise objects.refused("the mandate has expired", "mandate-not-live")
+    if mandate.version != row.current_version:
+        raise objects.refused("the mandate was given for another version",
+                              "wrong-version")
+    if doc.spokesperson not in json.loads(mandate.spokespersons):
+        raise objects.refused("the voter is not a spokesperson of this mandate",
+                              "not-spokesperson")
+    allowed = objects.allowed_choices(mandate.position, json.loads(mandate.amendments),
+                                      adopted_amendments(session, urls.base, row))
+    if doc.choice not in allowed:
+        raise objects.refused(f"a mandate to {mandate.position} does not allow "
+                              f"{doc.choice}", "outside-mandate")
+    vote = session.exec(select(MandatedVote).where(
+        MandatedVote.proposal_id == row.id, MandatedVote.member_body == doc.member_body)
+    ).first() or MandatedVote(proposal_id=row.id or 0, member_body=doc.member_body,
+                              uri=doc.id, mandate_uri=doc.mandate, spokesperson="",
+                              version=doc.version, choice=doc.choice)
+    vote.uri, vote.mandate_uri, vote.spokesperson = doc.id, doc.mandate, doc.spokesperson
+    vote.version, vote.choice, vote.state, vote.cast_at = doc.version, doc.choice, "counted", \
+        utcnow()
+    session.add(vote)
+    matters.keep(session, raw, objects.VOTE, doc.member_body, doc.matter, doc.member_body)
+    audit.append(session, f"remote:{doc.member_body}", "mandate.vote_counted",
+                 f"proposal:{row.id}", {"vote": doc.id, "choice": doc.choice,
+                                        "mandate": doc.mandate})
+    session.flush()
+    return vote
+
+
+def answer_refusal(session: Session, urls: Urls, federation: LocalActor,
+                   activity: dict[str, Any], inbox: str, problem: Problem) -> None:
+    """Tell the member body why its mandate or vote was not taken."""
+    reject: dict[str, Any] = {
+        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Reject",
+        "actor": urls.actor(federation.handle), "object": activity.get("id"),
+        "summary": problem.code, "content": problem.detail, "to": [activity.get("actor")]}
+    publish(session, urls, federation, reject, to_followers=False, inboxes={inbox})
+    audit.append(session, f"federation:{federation.handle}", "matter.refused_from_member",
+                 f"body:{federation.handle}",
+                 {"activity": activity.get("id"), "code": problem.code})

@@ -1,0 +1,229 @@
+"""A matter that goes beyond one body: sent up to the lowest federation covering
+everything it affects, refused back down or forwarded further up on the way, and
+redistributed by the deciding federation to every member (FEP-1b12 `Announce` of
+the original `Create`, unchanged, so its author's proof still verifies), and by
+member federations to their own members in turn.
+
+Each node keeps one proposal row per body and version of a matter: the deciding
+federation's row is voted by its member bodies through mandates; a member
+federation's row is voted the same way, and its result becomes that federation's
+mandate one level up; a commune's row is decided by its people, and its result
+becomes the commune's mandate.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import Urls
+from node.federations import objects
+from node.federations.membership import members_of
+from node.governance import audit
+from node.models import FederationLink, LocalActor, Member, Proposal, ProposalVersion
+from node.models.base import utcnow
+from node.models.matters import SignedObject
+from node.outbox.publish import forward, new_uid, publish, with_proof
+
+
+def now_stamp() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def context(urls: Urls) -> list[str]:
+    return [AS_CONTEXT, urls.context]
+
+
+def sign(urls: Urls, body: LocalActor, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object's own proof, so it can travel embedded in later objects."""
+    return with_proof(urls, body, {"@context": context(urls), **obj})
+
+
+def keep(session: Session, doc: dict[str, Any], kind: str, author: str, matter: str,
+         received_from: str = "") -> SignedObject:
+    """Store a signed object once, as it is (a second copy of the same id is ignored)."""
+    uri = str(doc["id"])
+    row = session.exec(select(SignedObject).where(SignedObject.uri == uri)).first()
+    if row is None:
+        row = SignedObject(uri=uri, type=kind, author=author, matter=matter,
+                           body=json.dumps(doc, ensure_ascii=False),
+                           received_from=received_from)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def kept(session: Session, uri: str) -> dict[str, Any] | None:
+    row = session.exec(select(SignedObject).where(SignedObject.uri == uri)).first()
+    return json.loads(row.body) if row is not None else None
+
+
+def member_inboxes(session: Session, federation: LocalActor) -> set[str]:
+    rows = session.exec(select(FederationLink.remote_inbox).where(
+        FederationLink.body_id == federation.id, FederationLink.direction == "has_member",
+        FederationLink.state == "accepted")).all()
+    return {r for r in rows if r}
+
+
+def federation_inbox(session: Session, body: LocalActor, federation: str) -> str:
+    """The inbox of one of this body's federations (an accepted membership only)."""
+    link = session.exec(select(FederationLink).where(
+        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
+        FederationLink.remote_uri == federation, FederationLink.state == "accepted")).first()
+    if link is None or not link.remote_inbox:
+        raise objects.refused(f"{body.handle} is not a member of {federation}", "not-member")
+    return link.remote_inbox
+
+
+def is_member_of(session: Session, body: LocalActor, federation: str) -> bool:
+    return session.exec(select(FederationLink.id).where(
+        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
+        FederationLink.remote_uri == federation, FederationLink.state == "accepted")
+    ).first() is not None
+
+
+def has_member(session: Session, federation: LocalActor, member: str) -> bool:
+    return member in members_of(session, federation)
+
+
+# --- sending a matter up -------------------------------------------------------------
+
+
+def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
+             target: str, target_inbox: str, by: str) -> str:
+    """Send our proposal to a federation for it to decide (or route further)."""
+    if proposal.body_id != body.id or proposal.author_id is None:
+        raise objects.refused("only a body's own proposals are sent up", "not-ours")
+    if proposal.escalation in ("sent", "taken"):
+        raise objects.refused("this proposal has already been sent up", "already-sent")
+    from node.governance.proposals import version
+
+    v = version(session, proposal)
+    matter = proposal.matter or urls.obj(f"matter-{new_uid()}")
+    doc = sign(urls, body, objects.proposal_object(
+        matter, urls.actor(body.handle), v.title, v.text, json.loads(proposal.affects),
+        v.number, now_stamp()))
+    activity: dict[str, Any] = {
+        "@context": context(urls), "id": urls.activity(new_uid()), "type": "Create",
+        "actor": urls.actor(body.handle), "object": doc, "to": [target]}
+    item = publish(session, urls, body, activity, to_followers=False, inboxes={target_inbox})
+    signed = json.loads(item.body)
+    keep(session, doc, objects.PROPOSAL, urls.actor(body.handle), matter)
+    keep(session, signed, "Create", urls.actor(body.handle), matter)
+    proposal.matter, proposal.escalation, proposal.escalated_to = matter, "sent", target
+    proposal.escalation_note, proposal.updated_at = "", utcnow()
+    session.add(proposal)
+    audit.append(session, by, "matter.sent_up", f"proposal:{proposal.id}",
+                 {"matter": matter, "to": target, "version": v.number})
+    return matter
+
+
+def receive_refusal(session: Session, federation: str, create_id: str, reason: str) -> bool:
+    """A federation refused our matter back down: it is ours to decide."""
+    create = session.exec(select(SignedObject).where(SignedObject.uri == create_id,
+                                                     SignedObject.type == "Create")).first()
+    if create is None:
+        return False
+    proposal = session.exec(select(Proposal).where(
+        Proposal.matter == create.matter, col(Proposal.author_id).is_not(None))).first()
+    if proposal is None or proposal.escalated_to != federation:
+        return False  # only the federation we sent it to may refuse it
+    proposal.escalation, proposal.escalation_note = "refused", reason[:2000]
+    proposal.updated_at = utcnow()
+    session.add(proposal)
+    audit.append(session, f"remote:{federation}", "matter.refused", f"proposal:{proposal.id}",
+                 {"matter": create.matter, "reason": reason[:500]})
+    return True
+
+
+# --- a federation receiving a matter from below -----------------------------------------
+
+
+def refuse(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
+           origin_inbox: str, reason: str) -> None:
+    """Send the matter back down: `Reject` of the Create, with the reason."""
+    activity: dict[str, Any] = {
+        "@context": context(urls), "id": urls.activity(new_uid()), "type": "Reject",
+        "actor": urls.actor(federation.handle), "object": create["id"],
+        "summary": reason, "content": reason, "to": [create["actor"]]}
+    publish(session, urls, federation, activity, to_followers=False, inboxes={origin_inbox})
+    audit.append(session, f"federation:{federation.handle}", "matter.refused_down",
+                 f"body:{federation.handle}", {"activity": create["id"], "reason": reason})
+
+
+def forward_up(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
+               next_hop: str, next_inbox: str) -> None:
+    forward(session, urls, federation, create, {next_inbox})
+    audit.append(session, f"federation:{federation.handle}", "matter.forwarded_up",
+                 f"body:{federation.handle}", {"activity": create["id"], "to": next_hop})
+
+
+def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
+         answers_to: str) -> Proposal | None:
+    """This body's row for one version of a matter; None if it already has it."""
+    for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
+                                                 Proposal.matter == doc.id)).all():
+        if p.current_version == doc.version:
+            if p.author_id is not None and p.escalation != "taken":
+                # Our own proposal came back from the federation: it is now our
+                # position on the matter, not a second row.
+                p.escalation, p.answers_to, p.electorate = "taken", answers_to, electorate
+                session.add(p)
+            return None
+    p = Proposal(body_id=body.id or 0, author_id=None, state="deliberation",
+                 affects=json.dumps(doc.affects), matter=doc.id, electorate=electorate,
+                 answers_to=answers_to, current_version=doc.version)
+    session.add(p)
+    session.flush()
+    session.add(ProposalVersion(proposal_id=p.id or 0, number=doc.version, title=doc.title,
+                                text=doc.text, author_id=None, origin="federation"))
+    return p
+
+
+def announce(session: Session, urls: Urls, federation: LocalActor,
+             activity: dict[str, Any]) -> None:
+    """FEP-1b12: the federation passes a member's activity on to all its members."""
+    handle = federation.handle
+    wrapped: dict[str, Any] = {
+        "@context": context(urls), "id": urls.activity(new_uid()), "type": "Announce",
+        "actor": urls.actor(handle), "object": activity,
+        "to": [f"{urls.actor(handle)}/members"], "cc": [urls.followers(handle)]}
+    publish(session, urls, federation, wrapped, inboxes=member_inboxes(session, federation))
+
+
+def take(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
+         doc: objects.ProposalDoc, sender: str) -> Proposal | None:
+    """This federation is the deciding level: keep the matter and pass it to every member."""
+    keep(session, create["object"], objects.PROPOSAL, doc.author, doc.id, sender)
+    keep(session, create, "Create", doc.author, doc.id, sender)
+    row = _row(session, federation, doc, "bodies", "")
+    if row is None:
+        return None
+    announce(session, urls, federation, create)
+    audit.append(session, f"remote:{doc.author}", "matter.taken", f"proposal:{row.id}",
+                 {"matter": doc.id, "version": doc.version})
+    return row
+
+
+def receive_from_federation(session: Session, urls: Urls, body: LocalActor,
+                            federation: str, activity: dict[str, Any],
+                            doc: objects.ProposalDoc) -> Proposal | None:
+    """A federation of ours passed a matter down: decide our position on it (a member
+    federation decides by its own members' mandates, and passes it on to them)."""
+    keep(session, activity["object"], objects.PROPOSAL, doc.author, doc.id, federation)
+    keep(session, activity, activity.get("type", "Create"), doc.author, doc.id, federation)
+    electorate = "bodies" if members_of(session, body) else "people"
+    row = _row(session, body, doc, electorate, federation)
+    if electorate == "bodies":
+        announce(session, urls, body, activity)
+    if row is not None:
+        audit.append(session, f"remote:{federation}", "matter.received", f"proposal:{row.id}",
+                     {"matter": doc.id, "version": doc.version, "electorate": electorate})
+    return row
+
+
+def spokesperson_uri(urls: Urls, member: Member) -> str:
+    return objects.member_uri(urls.base, member.username)

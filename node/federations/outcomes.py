@@ -1,0 +1,216 @@
+"""A federation's vote on a matter: closing it under the federation's statute,
+publishing the decision with every signed vote and mandate behind it, and each
+node recording the decision as it travels back down (member federations pass it
+on to their own members)."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.federation.urls import AS_PUBLIC, Urls
+from node.federations import matters, objects
+from node.federations.membership import members_of
+from node.governance import audit
+from node.governance.bodies import statute_of
+from node.governance.tally import Counts, Electorate, Result, tally
+from node.models import Decision, LocalActor, Proposal, ProposalVersion
+from node.models.base import utcnow
+from node.models.matters import Mandate, MandatedVote, SignedObject
+from node.outbox.publish import new_uid, publish
+
+DECISION = "Decision"
+OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
+
+
+def _weights(session: Session, statute_weighting: str, members: list[str],
+             matter: str) -> dict[str, int]:
+    if statute_weighting != "families":
+        return {m: 1 for m in members}
+    out = {}
+    for m in members:
+        latest = session.exec(select(Mandate).where(
+            Mandate.member_body == m, Mandate.matter == matter)
+            .order_by(col(Mandate.id).desc())).first()
+        # A body that never declared its families still counts once.
+        out[m] = max(latest.families, 1) if latest is not None else 1
+    return out
+
+
+def count(session: Session, proposal: Proposal, federation: LocalActor
+          ) -> tuple[Result, list[MandatedVote], dict[str, int]]:
+    statute = statute_of(federation)
+    members = members_of(session, federation)
+    weights = _weights(session, statute.weighting, members, proposal.matter)
+    live = {m.uri for m in session.exec(select(Mandate).where(
+        Mandate.matter == proposal.matter, Mandate.state == "live")).all()}
+    votes = [v for v in session.exec(select(MandatedVote).where(
+        MandatedVote.proposal_id == proposal.id, MandatedVote.state == "counted")
+        .order_by(col(MandatedVote.id))).all()
+        if v.member_body in weights and v.version == proposal.current_version
+        and v.mandate_uri in live]
+    tot = {c: sum(weights[v.member_body] for v in votes if v.choice == c)
+           for c in objects.CHOICES}
+    weight = sum(weights.values())
+    counts = Counts(yes=tot["for"], no=tot["against"], abstain=tot["abstain"],
+                    families=sum(weights[v.member_body] for v in votes))
+    return tally(statute, counts, Electorate(members=weight, families=weight)), votes, weights
+
+
+def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    """Close a federation's vote by mandates (the caller checked it is due)."""
+    federation = session.get(LocalActor, proposal.body_id)
+    assert federation is not None
+    statute = statute_of(federation)
+    result, votes, weights = count(session, proposal, federation)
+    c = result.counts
+    ballots = [{"member": v.member_body, "choice": v.choice, "weight": weights[v.member_body],
+                "mandate": v.mandate_uri, "vote": v.uri, "spokesperson": v.spokesperson}
+               for v in votes]
+    record = {
+        "version": proposal.current_version, "statute": statute.to_dict(),
+        "outcome": result.outcome.value, "reason": result.reason,
+        "quorum_met": result.quorum_met,
+        "counts": {"for": c.yes, "against": c.no, "abstain": c.abstain, "block": c.block,
+                   "participants": c.participants, "families": c.families},
+        "electorate": {"members": result.electorate.members,
+                       "families": result.electorate.families},
+        "eligible": None, "member_bodies": sorted(weights), "ballots": ballots,
+        "matter": proposal.matter,
+    }
+    decision = Decision(proposal_id=proposal.id or 0, body_id=federation.id or 0,
+                        version=proposal.current_version, outcome=result.outcome.value,
+                        record=json.dumps(record, ensure_ascii=False), method="mandates")
+    proposal.state, proposal.updated_at = "decided", utcnow()
+    session.add_all([decision, proposal])
+    session.flush()
+    audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
+                 {"decision": decision.id, "outcome": decision.outcome, "method": "mandates"})
+    if urls is not None and not proposal.answers_to:
+        # The deciding level: the decision is final and goes down to every member.
+        proposal.final_outcome = result.outcome.value
+        _publish(session, urls, federation, proposal, decision, result, votes, weights)
+    return decision
+
+
+def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Proposal,
+             decision: Decision, result: Result, votes: list[MandatedVote],
+             weights: dict[str, int]) -> None:
+    from node.governance.proposals import version
+
+    v = version(session, proposal)
+    c = result.counts
+    content = (f"<p><strong>{html.escape(v.title)}</strong>: "
+               f"{OUTCOME_ES[result.outcome.value]}.</p>"
+               f"<p>A favor {c.yes} · en contra {c.no} · abstenciones {c.abstain} · "
+               f"participación {c.participants} de {result.electorate.members}</p>")
+    mandates = sorted({vote.mandate_uri for vote in votes})
+    handle = federation.handle
+    note = matters.sign(urls, federation, {
+        "id": urls.obj(f"decision-{new_uid()}"), "type": "Note",
+        "attributedTo": urls.actor(handle), "name": v.title, "content": content,
+        "contentMap": {"es": content}, "published": matters.now_stamp(),
+        "matter": proposal.matter, "proposalVersion": proposal.current_version,
+        "outcome": result.outcome.value, "votesFor": c.yes, "votesAgainst": c.no,
+        "abstentions": c.abstain, "blocks": c.block,
+        "statute": statute_of(federation).to_dict(),
+        "memberBodies": [{"id": m, "weight": w} for m, w in sorted(weights.items())],
+        "amendments": _amendment_chain(session, urls.base, proposal),
+        "mandatedVotes": [_signed(session, vote.uri) for vote in votes],
+        "mandates": [_signed(session, m) for m in mandates],
+        "to": [AS_PUBLIC], "cc": [urls.followers(handle)],
+    })
+    activity: dict[str, Any] = {
+        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Create",
+        "actor": urls.actor(handle), "object": note, "to": note["to"], "cc": note["cc"]}
+    item = publish(session, urls, federation, activity,
+                   inboxes=matters.member_inboxes(session, federation))
+    matters.keep(session, note, DECISION, urls.actor(handle), proposal.matter)
+    matters.keep(session, json.loads(item.body), "Create", urls.actor(handle), proposal.matter)
+    decision.activity_id = activity["id"]
+    proposal.final_decision = note["id"]
+    session.add_all([decision, proposal])
+
+
+def _signed(session: Session, uri: str) -> dict[str, Any]:
+    doc = matters.kept(session, uri)
+    if doc is None:
+        raise RuntimeError(f"signed object {uri} is missing")
+    return doc
+
+
+def _amendment_chain(session: Session, base: str, proposal: Proposal
+                     ) -> list[dict[str, Any]]:
+    rows = session.exec(select(ProposalVersion).where(
+        ProposalVersion.proposal_id == proposal.id).order_by(col(ProposalVersion.number))).all()
+    return [{"id": objects.amendment_uri(base, int(r.origin.split(":", 1)[1])),
+             "proposalVersion": r.number}
+            for r in rows if r.origin.startswith("amendment:")]
+
+
+def receive(session: Session, urls: Urls, body: LocalActor, activity: dict[str, Any],
+            note: dict[str, Any], relayed_by: str) -> bool:
+    """A federation's final decision reached this body: record it on our rows for the
+    matter, and pass it on if we are a federation ourselves."""
+    matter = note.get("matter")
+    if not isinstance(matter, str) or not matter:
+        return False
+    author = str(note.get("attributedTo", ""))
+    if session.exec(select(SignedObject.id).where(SignedObject.uri == note["id"])).first():
+        return False  # already recorded
+    matters.keep(session, note, DECISION, author, matter, relayed_by)
+    matters.keep(session, activity, "Create", author, matter, relayed_by)
+    rows = session.exec(select(Proposal).where(Proposal.body_id == body.id,
+                                               Proposal.matter == matter)).all()
+    for p in rows:
+        p.final_outcome = str(note.get("outcome", ""))[:16]
+        p.final_decision = str(note["id"])
+        session.add(p)
+    if members_of(session, body):
+        matters.announce(session, urls, body, activity)
+    audit.append(session, f"remote:{author}", "decision.received", f"body:{body.handle}",
+                 {"decision": note["id"], "matter": matter, "outcome": note.get("outcome"),
+                  "via": relayed_by})
+    return True
+
+
+def on_new_version(session: Session, urls: Urls | None, federation: LocalActor,
+                   proposal: Proposal, amendment_uri: str) -> None:
+    """An amendment adopted at the federation: mandates that do not allow it lapse (their
+    votes are withdrawn), the others carry over, and the new text goes down again."""
+    for m in session.exec(select(Mandate).where(
+            Mandate.matter == proposal.matter, Mandate.state == "live",
+            Mandate.federation == (urls.actor(federation.handle) if urls else ""))).all():
+        if objects.carries_over(m.position, json.loads(m.amendments), amendment_uri):
+            m.version = proposal.current_version
+        else:
+            m.state = "lapsed"
+            for mv in session.exec(select(MandatedVote).where(
+                    MandatedVote.mandate_uri == m.uri, MandatedVote.state == "counted")).all():
+                mv.state = "withdrawn"
+                session.add(mv)
+        m.updated_at = utcnow()
+        session.add(m)
+    audit.append(session, "node", "matter.amended", f"proposal:{proposal.id}",
+                 {"amendment": amendment_uri, "version": proposal.current_version})
+    if urls is None:
+        return
+    from node.governance.proposals import version
+
+    v = version(session, proposal)
+    original = matters.kept(session, proposal.matter)
+    affects = json.loads(proposal.affects)
+    author = str(original.get("attributedTo")) if original else urls.actor(federation.handle)
+    # The federation now speaks for the text: it signs the new version itself.
+    doc = matters.sign(urls, federation, objects.proposal_object(
+        proposal.matter, author, v.title, v.text, affects, v.number, matters.now_stamp(),
+        amendment_uri))
+    activity: dict[str, Any] = {
+        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Update",
+        "actor": urls.actor(federation.handle), "object": doc,
+        "to": [f"{urls.actor(federation.handle)}/members"]}
+    publish(session, urls, federation, activity, to_followers=False,
+            inboxes=matters.member_inboxes(session, federation))

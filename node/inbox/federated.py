@@ -1,0 +1,235 @@
+"""Inbox processing for federated matters: proposals sent up, matters and decisions
+passed down (FEP-1b12 `Announce`), mandates, recalls and mandated votes.
+
+Everything that travelled through another node is checked against its author's own
+proof (FEP-8b32), not only against the HTTP signature of the last hop; then the
+domain services in node.federations decide what it means. Refusals go back to the
+sender as `Reject` with the reason, and change nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from node.errors import Problem
+from node.federation.directory import KeyError_
+from node.federations import mandates, matters, objects, outcomes, routing
+from node.federations.levels import Route
+from node.inbox.verify import Forbidden, verify_author_proof
+from node.models import FederationLink, LocalActor
+
+if TYPE_CHECKING:
+    from node.inbox.processor import InboxProcessor
+
+log = logging.getLogger("comuna.federated")
+OURS = (objects.PROPOSAL, objects.MANDATE, objects.VOTE)
+
+
+def _id(value: Any) -> str:
+    return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
+
+
+def _audience(activity: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in ("to", "cc"):
+        value = activity.get(key)
+        out.extend(v for v in (value if isinstance(value, list) else [value]) if
+                   isinstance(v, str))
+    return out
+
+
+def is_federated(activity: dict[str, Any]) -> bool:
+    kind, obj = activity.get("type"), activity.get("object")
+    if kind in ("Create", "Update") and isinstance(obj, dict):
+        return obj.get("type") in OURS or (obj.get("type") == "Note" and "matter" in obj)
+    if kind == "Announce" and isinstance(obj, dict):
+        return is_federated(obj)
+    return kind == "Delete" and isinstance(obj, str) and "/objects/mandate-" in obj
+
+
+class Federated:
+    def __init__(self, processor: InboxProcessor) -> None:
+        self.p = processor
+        self.ctx = processor.ctx
+
+    async def handle(self, activity: dict[str, Any]) -> None:
+        kind, actor = activity.get("type"), _id(activity.get("actor"))
+        obj = activity.get("object")
+        if kind == "Announce" and isinstance(obj, dict):
+            await self._announced(actor, obj)
+            return
+        target = self._addressed(activity)
+        if target is None:
+            return
+        if kind == "Delete":
+            await self._tx(mandates.receive_recall, target, actor, _id(obj))
+            return
+        assert isinstance(obj, dict)
+        otype = obj.get("type")
+        if kind == "Create" and otype == objects.PROPOSAL:
+            await self._proposal_from_below(target, activity, obj)
+        elif kind == "Update" and otype == objects.PROPOSAL:
+            await self._from_federation(target, actor, activity, obj, signer=actor)
+        elif kind == "Create" and otype == "Note":
+            await self._decision(target, actor, activity, obj)
+        elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
+            await self._from_member(target, actor, activity, obj)
+
+    # --- who it is for -------------------------------------------------------------
+
+    def _addressed(self, activity: dict[str, Any]) -> LocalActor | None:
+        for uri in _audience(activity):
+            body = self.p.local(uri)
+            if body is not None:
+                return body
+        return None
+
+    def _members_of(self, federation: str) -> list[LocalActor]:
+        with Session(self.ctx.engine) as s:
+            ids = s.exec(select(FederationLink.body_id).where(
+                FederationLink.remote_uri == federation,
+                FederationLink.direction == "member_of",
+                FederationLink.state == "accepted")).all()
+            return [b for b in (s.get(LocalActor, i) for i in ids) if b is not None]
+
+    async def _tx(self, func: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(self.p.tx, func, *args)
+
+    async def _inbox_of(self, actor: str) -> str:
+        doc = await self.ctx.directory.actor(actor)
+        endpoints = doc.get("endpoints")
+        shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
+        return str(doc.get("inbox") or shared or "")
+
+    async def _proves(self, document: dict[str, Any], author: str) -> bool:
+        try:
+            await verify_author_proof(document, author, self.ctx.directory)
+        except Forbidden as exc:
+            log.warning("refused %s: %s", document.get("id"), exc)
+            return False
+        return True
+
+    # --- a matter from below -------------------------------------------------------
+
+    async def _proposal_from_below(self, federation: LocalActor, create: dict[str, Any],
+                                   obj: dict[str, Any]) -> None:
+        try:
+            doc = objects.read_proposal(obj)
+        except Problem as exc:
+            log.warning("malformed proposal %s: %s", obj.get("id"), exc.detail)
+            return
+        origin = _id(create.get("actor"))
+        if doc.author != origin or not await self._proves(create, origin):
+            return
+        plan = await routing.plan(self.ctx, federation, doc.affects)
+        if plan.route == Route.local:
+            await self._tx(matters.take, self.ctx.urls, federation, create, doc, origin)
+        elif plan.route == Route.up:
+            await self._tx(matters.forward_up, self.ctx.urls, federation, create, plan.next_hop,
+                           plan.next_inbox)
+        else:
+            inbox = await self._inbox_of(origin)
+            reason = plan.reason if plan.level is None else \
+                f"{plan.reason} (deciding level: {plan.level})"
+            await self._tx(matters.refuse, self.ctx.urls, federation, create, inbox, reason)
+        self.ctx.delivery_wakeup.set()
+
+    # --- matters and decisions from above ------------------------------------------
+
+    async def _announced(self, federation: str, inner: dict[str, Any]) -> None:
+        bodies = self._members_of(federation)
+        if not bodies:
+            return  # only our own federations pass matters down to us
+        inner_actor = _id(inner.get("actor"))
+        obj = inner.get("object")
+        if not isinstance(obj, dict) or not await self._proves(inner, inner_actor):
+            return
+        for body in bodies:
+            if inner.get("type") == "Create" and obj.get("type") == "Note":
+                await self._decision(body, federation, inner, obj, checked=True)
+            elif obj.get("type") == objects.PROPOSAL:
+                await self._from_federation(body, federation, inner, obj, signer=inner_actor,
+                                            checked=True)
+
+    async def _from_federation(self, body: LocalActor, federation: str,
+                               activity: dict[str, Any], obj: dict[str, Any], signer: str,
+                               checked: bool = False) -> None:
+        if not self._members_of_has(body, federation):
+            return
+        if not checked and not await self._proves(activity, signer):
+            return
+        try:
+            doc = objects.read_proposal(obj)
+        except Problem as exc:
+            log.warning("malformed proposal %s: %s", obj.get("id"), exc.detail)
+            return
+        await self._tx(matters.receive_from_federation, self.ctx.urls, body, federation,
+                       activity, doc)
+        self.ctx.delivery_wakeup.set()
+
+    def _members_of_has(self, body: LocalActor, federation: str) -> bool:
+        return any(b.id == body.id for b in self._members_of(federation))
+
+    async def _decision(self, body: LocalActor, via: str, activity: dict[str, Any],
+                        note: dict[str, Any], checked: bool = False) -> None:
+        author = _id(activity.get("actor"))
+        if not self._members_of_has(body, via) and via != author:
+            return
+        if not checked and not await self._proves(activity, author):
+            return
+        # The decision must come from the level that decides the matter, as this node
+        # sees the graph; and its own proof must hold wherever it came from.
+        if not await self._proves(note, str(note.get("attributedTo", ""))):
+            return
+        affects = self._affects(str(note.get("matter", "")))
+        if affects:
+            plan = await routing.plan(self.ctx, body, affects)
+            if plan.level != note.get("attributedTo"):
+                log.warning("decision %s by %s, but %s decides that matter", note.get("id"),
+                            note.get("attributedTo"), plan.level)
+                return
+        await self._tx(outcomes.receive, self.ctx.urls, body, activity, note, via)
+        self.ctx.delivery_wakeup.set()
+
+    def _affects(self, matter: str) -> list[str]:
+        doc = None
+        with Session(self.ctx.engine) as s:
+            doc = matters.kept(s, matter)
+        if doc is None:
+            return []
+        try:
+            return objects.read_proposal(doc).affects
+        except Problem:
+            return []
+
+    # --- mandates and votes from member bodies ---------------------------------------
+
+    async def _from_member(self, federation: LocalActor, member: str,
+                           activity: dict[str, Any], obj: dict[str, Any]) -> None:
+        try:
+            if obj.get("attributedTo") != member:
+                raise objects.refused("the object is not by the body that sent it",
+                                      "foreign-object")
+            if not await self._proves(obj, member):
+                raise objects.refused("the object's own proof does not verify", "bad-proof")
+            if obj.get("type") == objects.MANDATE:
+                await self._tx(mandates.receive_mandate, self.ctx.urls, federation,
+                               objects.read_mandate(obj), obj)
+            else:
+                await self._tx(mandates.receive_vote, self.ctx.urls, federation,
+                               objects.read_vote(obj), obj)
+        except Problem as exc:
+            log.info("refused %s from %s: %s", obj.get("id"), member, exc.detail)
+            try:
+                inbox = await self._inbox_of(member)
+            except KeyError_:
+                return
+            if inbox:
+                await self._tx(mandates.answer_refusal, self.ctx.urls, federation, activity,
+                               inbox, exc)
+                self.ctx.delivery_wakeup.set()
+
