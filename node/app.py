@@ -18,7 +18,13 @@ from starlette.routing import Route
 from node.api import activitypub, admin
 from node.api.forwarded import ForwardedMiddleware
 from node.api.problems import Problem, from_problem, problem_response
-from node.api.v1 import routes_accounts, routes_bodies, routes_federations, routes_proposals
+from node.api.v1 import (
+    routes_accounts,
+    routes_bodies,
+    routes_federations,
+    routes_matters,
+    routes_proposals,
+)
 from node.config import Settings, load_settings
 from node.context import build_context
 from node.governance import clock
@@ -108,6 +114,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(routes_bodies.router)
     app.include_router(routes_proposals.router)
     app.include_router(routes_federations.router)
+    app.include_router(routes_matters.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(gov_pages.router)

@@ -249,6 +249,36 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute a federated decision from its signed mandates and votes."""
+    from node.errors import Problem
+    from node.federations import service
+
+    ctx = _sync_ctx(args)
+
+    async def run() -> Any:
+        try:
+            return await service.verify(ctx, args.decision)
+        finally:
+            await ctx.fetcher.client.aclose()
+
+    try:
+        report = asyncio.run(run())
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"decision {report.decision}")
+    for line in report.lines:
+        print(f"  {line}")
+    c = report.counted
+    print(f"recomputed: for {c.get('for')} · against {c.get('against')} · abstain "
+          f"{c.get('abstain')} of {c.get('electorate')} → {report.outcome}")
+    for problem in report.problems:
+        print(f"  PROBLEM: {problem}")
+    print("the decision holds" if report.holds else "the decision does NOT hold")
+    return 0 if report.holds else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="comuna", description="Comuna node")
     sub = p.add_subparsers(dest="command", required=True)
@@ -301,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["member", "facilitator", "spokesperson"])
     sp.add_argument("--days", type=int, default=7)
     sp.set_defaults(func=cmd_invite)
+
+    sp = with_dir(sub.add_parser(
+        "verify", help="recompute a federated decision from its signed mandates and votes"))
+    sp.add_argument("decision", help="local decision id, or the URI of the decision record")
+    sp.set_defaults(func=cmd_verify)
 
     sp = with_dir(sub.add_parser("host", help="block, unblock, expire keys of, retry a host"))
     sp.add_argument("action", choices=["block", "unblock", "expire-keys", "retry"])

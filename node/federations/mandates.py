@@ -162,8 +162,13 @@ def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
         raise Problem(403, "outside-mandate",
                       f"a mandate to {mandate.position} does not allow voting {choice}")
     inbox = matters.federation_inbox(session, body, mandate.federation)
+    # The version the federation last sent us (an amendment there may have moved it on;
+    # the federation decides whether this mandate still holds for it).
+    latest = max([p.current_version for p in session.exec(select(Proposal).where(
+        Proposal.body_id == body.id, Proposal.matter == mandate.matter)).all()],
+        default=mandate.version)
     doc = matters.sign(urls, body, objects.vote_object(
-        urls.obj(f"vote-{new_uid()}"), mandate.member_body, mandate.matter, mandate.version,
+        urls.obj(f"vote-{new_uid()}"), mandate.member_body, mandate.matter, latest,
         mandate.uri, me, choice, matters.now_stamp()))
     matters.keep(session, doc, objects.VOTE, mandate.member_body, mandate.matter)
     _send(session, urls, body, "Create", doc, mandate.federation, inbox)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from node.errors import conflict, not_found
 from node.federation.documents import AS_CONTEXT
-from node.federation.urls import Urls
+from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.governance.bodies import statute_of
@@ -92,7 +92,7 @@ def decide_member(session: Session, urls: Urls, member: Member, federation: Loca
 
 
 def receive_answer(session: Session, federation_uri: str, join_id: str,
-                   accepted: bool) -> bool:
+                   accepted: bool, urls: Urls | None = None) -> bool:
     """Accept/Reject of our Join: only the federation we asked may answer it."""
     if not join_id:
         return False
@@ -106,9 +106,29 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
     link.state = "accepted" if accepted else "rejected"
     link.updated_at = utcnow()
     session.add(link)
+    session.flush()
     audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
                  f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted})
+    if accepted and urls is not None:
+        announce_actor(session, urls, body)
     return True
+
+
+def announce_actor(session: Session, urls: Urls, body: LocalActor) -> None:
+    """Our place in the federation graph changed: `Update` our actor document to those
+    who route matters through us (our members, our federations) and to followers, so
+    nobody decides a level from a stale `memberOf`."""
+    from node.federation.documents import actor_document
+
+    doc = actor_document(body, urls, member_of=federations_of(session, body))
+    links = session.exec(select(FederationLink).where(
+        FederationLink.body_id == body.id, FederationLink.state == "accepted")).all()
+    activity: dict[str, Any] = {
+        "@context": AS_CONTEXT, "id": urls.activity(new_uid()), "type": "Update",
+        "actor": urls.actor(body.handle), "object": doc,
+        "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
+    publish(session, urls, body, activity, inboxes={x.remote_inbox for x in links
+                                                     if x.remote_inbox})
 
 
 def receive_leave(session: Session, federation: LocalActor, member_uri: str) -> bool:

@@ -56,13 +56,26 @@ class Federated:
         self.p = processor
         self.ctx = processor.ctx
 
-    async def handle(self, activity: dict[str, Any]) -> None:
+    async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
+        """`recipient`: the handle whose inbox received it ("" for the shared inbox); a
+        forwarded activity keeps its original audience, so that is who it is for."""
         kind, actor = activity.get("type"), _id(activity.get("actor"))
         obj = activity.get("object")
         if kind == "Announce" and isinstance(obj, dict):
             await self._announced(actor, obj)
             return
-        target = self._addressed(activity)
+        if kind == "Update" and isinstance(obj, dict) and obj.get("type") == objects.PROPOSAL:
+            # A new version from a federation of ours, addressed to its members.
+            for body in self._members_of(actor):
+                await self._from_federation(body, actor, activity, obj, signer=actor)
+            return
+        if kind == "Create" and isinstance(obj, dict) and obj.get("type") == "Note":
+            # A decision, addressed to the public and sent to the federation's members.
+            for body in self._members_of(actor):
+                await self._decision(body, actor, activity, obj)
+            return
+        target = self.ctx.actors.get(recipient) if recipient else None
+        target = target or self._addressed(activity)
         if target is None:
             return
         if kind == "Delete":
@@ -72,10 +85,6 @@ class Federated:
         otype = obj.get("type")
         if kind == "Create" and otype == objects.PROPOSAL:
             await self._proposal_from_below(target, activity, obj)
-        elif kind == "Update" and otype == objects.PROPOSAL:
-            await self._from_federation(target, actor, activity, obj, signer=actor)
-        elif kind == "Create" and otype == "Note":
-            await self._decision(target, actor, activity, obj)
         elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
             await self._from_member(target, actor, activity, obj)
 

@@ -66,7 +66,7 @@ class InboxProcessor:
     async def _process(self, row: Any) -> bool:
         try:
             activity = json.loads(row.body)
-            await self.handle(activity)
+            await self.handle(activity, row.recipient)
         except Exception as exc:
             log.warning("inbox item %s failed: %s", row.activity_id, exc)
             await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
@@ -94,11 +94,11 @@ class InboxProcessor:
             self._finish(row.id, "queued", error, attempts=attempts,
                          next_attempt_at=next_attempt(utcnow(), attempts, None))
 
-    async def handle(self, activity: dict[str, Any]) -> None:
+    async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
         kind = activity.get("type")
         actor_uri = _id(activity.get("actor"))
         if is_federated(activity):
-            await self.federated.handle(activity)
+            await self.federated.handle(activity, recipient)
         elif kind == "Follow":
             target = self.local(_id(activity.get("object")))
             if target is None:
@@ -125,6 +125,11 @@ class InboxProcessor:
             await asyncio.to_thread(self.tx, membership.receive_join, self.ctx.urls, target,
                                     activity, member_doc)
             self.ctx.delivery_wakeup.set()
+        elif kind == "Update" and isinstance(activity.get("object"), dict) and \
+                _id(activity.get("object")) == actor_uri:
+            # An actor changed (keys, memberOf): fetch it again from its origin rather
+            # than trusting the copy carried here.
+            await self.ctx.directory.actor(actor_uri, refresh=True)
         elif kind == "Leave":
             target = self.local(_id(activity.get("object")))
             if target is not None:
@@ -138,7 +143,9 @@ class InboxProcessor:
             otype = obj.get("type") if isinstance(obj, dict) else None
             if otype in (None, "Join"):
                 done = await asyncio.to_thread(self.tx, membership.receive_answer, actor_uri,
-                                               _id(obj), kind == "Accept")
+                                               _id(obj), kind == "Accept", self.ctx.urls)
+                if done:
+                    self.ctx.delivery_wakeup.set()
                 if done or otype == "Join":
                     return
             follow_id = _id(obj)

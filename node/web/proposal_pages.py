@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import Problem
+from node.federations import service
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_facilitator, require_read
 from node.governance.members import roles_in
@@ -151,8 +152,14 @@ def _proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str
 
 @router.post("/p/{pid}/deliberation")
 async def deliberate(request: Request, pid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    response = await run_action(request, f"/p/{pid}", _proposal_action(
         pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)))
+    if response.status_code == 303:
+        with open_session(request) as s:
+            me = current_member(request, s)
+        if me is not None:
+            await service.send_up_if_needed(request.app.state.ctx, me, pid)
+    return response
 
 
 @router.post("/p/{pid}/comments")

@@ -65,6 +65,18 @@ class BodyOut(Out):
     members: int
 
 
+class FederatedOut(Out):
+    matter: str = Field(description="URI of the signed Proposal object every node shares")
+    electorate: str = Field(description="people (members vote) or bodies (by mandate)")
+    answers_to: str | None = Field(description="federation this body's decision goes to "
+                                               "as a mandate")
+    escalation: str | None = Field(description="for a proposal of ours: sent, refused, taken")
+    escalated_to: str | None
+    escalation_note: str | None = Field(description="why it was refused back down")
+    final_outcome: str | None
+    final_decision: str | None = Field(description="URI of the deciding federation's record")
+
+
 class ProposalOut(Out):
     id: int
     body_id: int
@@ -76,6 +88,7 @@ class ProposalOut(Out):
     vote_opened_at: datetime | None
     closes_at: datetime | None
     created_at: datetime | None
+    federated: FederatedOut | None
 
 
 class VersionBrief(Out):
@@ -322,6 +335,57 @@ class HostBlock(Out):
 
 class Requeued(Out):
     requeued: int
+
+
+class MandateOut(Out):
+    id: int
+    uri: str
+    member_body: str
+    federation: str
+    matter: str
+    version: int
+    position: str = Field(description="approve, reject, abstain, approve_with_amendments, "
+                                      "free")
+    amendments: list[str]
+    limits: str
+    spokespersons: list[str]
+    families: int
+    expires_at: datetime | None
+    state: str = Field(description="live, recalled, lapsed or superseded")
+    proposal_id: int | None
+    created_at: datetime | None
+
+
+class MandatedVoteOut(Out):
+    id: int
+    uri: str
+    member_body: str
+    mandate: str
+    spokesperson: str
+    version: int
+    choice: str
+    state: str = Field(description="counted or withdrawn")
+    cast_at: datetime | None
+
+
+class SentUp(Out):
+    route: str
+    level: str | None
+    reason: str
+    sent_to: str | None
+
+
+class VoteSent(Out):
+    vote: str = Field(description="URI of the signed vote sent to the federation")
+
+
+class VerificationOut(Out):
+    decision: str
+    holds: bool
+    outcome: str
+    counted: dict[str, int]
+    votes: list[str]
+    problems: list[str]
 
 
 _PROBLEM_SCHEMA = ProblemOut.model_json_schema()

@@ -42,6 +42,7 @@ from node.api.v1.schemas import (
 )
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import not_found
+from node.federations import service
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
 from node.models import Amendment, Decision, Member, Proposal
@@ -121,12 +122,17 @@ def _act(request: Request, session: Session, p: Proposal) -> Response:
 
 
 @router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
-def open_deliberation(request: Request, proposal_id: int,
-                      member: Member = Depends(member_required),
-                      session: Session = Depends(db)) -> Response:
+async def open_deliberation(request: Request, proposal_id: int,
+                            member: Member = Depends(member_required),
+                            session: Session = Depends(db)) -> Response:
+    """Opens deliberation; a proposal that affects bodies beyond this one is sent up to
+    the lowest federation covering them all (see `federated` in the answer)."""
     p = proposals.get(session, proposal_id)
     proposals.open_deliberation(session, member, p)
-    return _act(request, session, p)
+    session.commit()
+    await service.send_up_if_needed(ctx(request), member, proposal_id)
+    session.refresh(p)
+    return json_with_etag(request, proposal_view(session, p, full=True))
 
 
 @router.post("/proposals/{proposal_id}/comments", status_code=201,

@@ -131,3 +131,23 @@ class Execution(ApiModel):
 class NewEvaluation(ApiModel):
     score: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=20_000)
+
+
+class SendUp(ApiModel):
+    federation: str | None = Field(default=None, max_length=2048)
+
+
+class NewMandate(ApiModel):
+    position: str
+    spokespersons: list[int] = Field(min_length=1, max_length=20)
+    amendments: list[str] = Field(default_factory=list, max_length=50)
+    limits: str = Field(default="", max_length=5_000)
+    expires_at: datetime | None = None
+
+
+class Recall(ApiModel):
+    reason: str = Field(default="", max_length=5_000)
+
+
+class MandatedChoice(ApiModel):
+    choice: str

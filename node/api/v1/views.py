@@ -16,6 +16,7 @@ from node.models import (
     Proposal,
     ProposalVersion,
 )
+from node.models.matters import Mandate, MandatedVote
 
 
 def iso(value: Any) -> str | None:
@@ -37,6 +38,11 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
         "title": v.title, "current_version": p.current_version,
         "affects": json.loads(p.affects), "vote_opened_at": iso(p.vote_opened_at),
         "closes_at": iso(p.closes_at), "created_at": iso(p.created_at),
+        "federated": None if not p.matter else {
+            "matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to or None,
+            "escalation": p.escalation or None, "escalated_to": p.escalated_to or None,
+            "escalation_note": p.escalation_note or None,
+            "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None},
     }
     if full:
         out["text"] = v.text
@@ -68,3 +74,18 @@ def decision_view(d: Decision) -> dict[str, Any]:
             "meeting_id": d.meeting_id, "execution": d.execution,
             "execution_notes": d.execution_notes, "decided_at": iso(d.decided_at),
             "activity_id": d.activity_id or None, "record": json.loads(d.record)}
+
+
+def mandate_view(m: Mandate) -> dict[str, Any]:
+    return {"id": m.id, "uri": m.uri, "member_body": m.member_body, "federation": m.federation,
+            "matter": m.matter, "version": m.version, "position": m.position,
+            "amendments": json.loads(m.amendments), "limits": m.limits,
+            "spokespersons": json.loads(m.spokespersons), "families": m.families,
+            "expires_at": iso(m.expires_at), "state": m.state, "proposal_id": m.proposal_id,
+            "created_at": iso(m.created_at)}
+
+
+def mandated_vote_view(v: MandatedVote) -> dict[str, Any]:
+    return {"id": v.id, "uri": v.uri, "member_body": v.member_body, "mandate": v.mandate_uri,
+            "spokesperson": v.spokesperson, "version": v.version, "choice": v.choice,
+            "state": v.state, "cast_at": iso(v.cast_at)}

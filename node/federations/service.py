@@ -1,0 +1,122 @@
+"""What the HTTP layer calls for federated matters when network access is needed
+(learning the federation graph, loading keys): the async steps around the
+transactional services of matters.py and verification.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlmodel import Session, select
+
+from node.context import NodeContext
+from node.errors import Problem, conflict, not_found
+from node.federation import keys
+from node.federation.directory import KeyError_
+from node.federations import matters, routing, verification
+from node.federations.levels import Route
+from node.governance.authz import require_member
+from node.models import Decision, LocalActor, Member, Proposal
+from node.models.matters import SignedObject
+
+log = logging.getLogger("comuna.federations")
+
+
+def _load(ctx: NodeContext, proposal_id: int) -> tuple[Proposal, LocalActor]:
+    with Session(ctx.engine) as s:
+        p = s.get(Proposal, proposal_id)
+        body = s.get(LocalActor, p.body_id) if p else None
+    if p is None or body is None:
+        raise not_found("proposal")
+    return p, body
+
+
+async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
+                  federation: str | None = None, only_if_needed: bool = False
+                  ) -> dict[str, Any]:
+    """Send a proposal to the federation that should decide it (or to `federation`, if
+    named: it will refuse it back down if it belongs lower). With `only_if_needed`, a
+    matter that is this body's to decide stays here without complaint."""
+    p, body = _load(ctx, proposal_id)
+    affects = json.loads(p.affects)
+    plan = await routing.plan(ctx, body, affects)
+    if federation is None:
+        if plan.route == Route.local or (only_if_needed and plan.route != Route.up):
+            return {"route": plan.route.value, "level": plan.level, "reason": plan.reason,
+                    "sent_to": None}
+        if plan.route != Route.up:
+            raise conflict("no-route", plan.reason)
+        target, inbox = plan.next_hop, plan.next_inbox
+    else:
+        target = federation
+        with Session(ctx.engine) as s:
+            inbox = matters.federation_inbox(s, body, federation)
+
+    def tx() -> None:
+        with Session(ctx.engine) as s:
+            fresh_p, fresh_b = s.get(Proposal, proposal_id), s.get(LocalActor, body.id)
+            assert fresh_p is not None and fresh_b is not None
+            roles = require_member(s, member, fresh_b)
+            if fresh_p.author_id != member.id and "facilitator" not in roles:
+                raise Problem(403, "forbidden", "the author or a facilitator sends a matter up")
+            matters.escalate(s, ctx.urls, fresh_b, fresh_p, target, inbox, f"member:{member.id}")
+            s.commit()
+
+    await asyncio.to_thread(tx)
+    ctx.delivery_wakeup.set()
+    return {"route": plan.route.value, "level": plan.level, "reason": plan.reason,
+            "sent_to": target}
+
+
+async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) -> None:
+    """After deliberation opens: a matter beyond this body goes up on its own. Failing to
+    reach the federation graph leaves the proposal here, to be sent up later."""
+    p, _ = _load(ctx, proposal_id)
+    if p.author_id is None or p.escalation in ("sent", "taken") or p.answers_to:
+        return
+    try:
+        await send_up(ctx, member, proposal_id, only_if_needed=True)
+    except (Problem, KeyError_) as exc:
+        log.warning("proposal %s not sent up: %s", proposal_id, exc)
+
+
+async def key_lookup(ctx: NodeContext, method: str) -> ed25519.Ed25519PublicKey | None:
+    actor = method.split("#", 1)[0]
+    handle = ctx.urls.handle_of_actor(actor)
+    if handle is not None:
+        body = ctx.actors.get(handle)
+        if body is None:
+            return None
+        key = keys.decode_multibase_public(body.ed25519_public_multibase)
+        return key if isinstance(key, ed25519.Ed25519PublicKey) else None
+    try:
+        found = await ctx.directory.key_for(method)
+    except KeyError_:
+        return None
+    return found.key if isinstance(found.key, ed25519.Ed25519PublicKey) else None
+
+
+def decision_document(ctx: NodeContext, ref: str) -> dict[str, Any]:
+    """A federated decision by its local id (the deciding federation's decision) or by
+    the URI of its signed record (anywhere it was received)."""
+    with Session(ctx.engine) as s:
+        uri = ref
+        if ref.isdigit():
+            d = s.get(Decision, int(ref))
+            p = s.get(Proposal, d.proposal_id) if d else None
+            if p is None or not p.final_decision:
+                raise not_found("federated decision")
+            uri = p.final_decision
+        row = s.exec(select(SignedObject).where(SignedObject.uri == uri)).first()
+    if row is None:
+        raise not_found("federated decision")
+    doc: dict[str, Any] = json.loads(row.body)
+    return doc
+
+
+async def verify(ctx: NodeContext, ref: str) -> verification.Report:
+    note = decision_document(ctx, ref)
+    return await verification.verify_decision(note, lambda m: key_lookup(ctx, m))
