@@ -48,7 +48,8 @@ def is_federated(activity: dict[str, Any]) -> bool:
         return obj.get("type") in OURS or (obj.get("type") == "Note" and "matter" in obj)
     if kind == "Announce" and isinstance(obj, dict):
         return is_federated(obj)
-    return kind == "Delete" and isinstance(obj, str) and "/objects/mandate-" in obj
+    # A Delete by id may take back a mandate; receive_recall ignores anything else.
+    return kind == "Delete" and isinstance(obj, str)
 
 
 class Federated:

@@ -1,0 +1,252 @@
+"""Trying to break the rules of federated votes, each case at a city's inbox: only a
+live mandate of a member body, for the exact version, used by one of its
+spokespersons, within its position, counts. Every refusal goes back as a Reject with
+its reason and changes nothing. Decisions and proposals at the wrong level, and
+objects whose own proof does not verify, are refused too."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from node.app import create_app
+from node.federations import objects
+from node.governance import members, proposals
+from node.models import FederationLink, InboxItem, LocalActor, Proposal
+from node.models.base import utcnow
+from node.models.matters import Mandate, MandatedVote
+from tests.conftest import ctx_of
+from tests.helpers import run_loops
+
+CITY = "http://node.test/actors/ciudad"
+
+
+def stamp() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class City:
+    """A city node in-process, with two remote member communes and one outsider."""
+
+    def __init__(self, settings, client, remote):
+        self.settings, self.client, self.remote = settings, client, remote
+        self.ctx = ctx_of(client)
+        self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
+        self.n = 0
+        with Session(self.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
+            for m in (self.a, self.b):
+                s.add(FederationLink(body_id=body.id, remote_uri=m.uri, direction="has_member",
+                                     state="accepted", remote_inbox=f"{m.uri}/inbox"))
+            facil = members.create_member(s, "facil", "contraseña-larga", "F")
+            members.grant(s, "node", facil, body, "facilitator")
+            s.commit()
+            self.facil_id = facil.id
+
+    def uid(self, who) -> str:
+        self.n += 1
+        return f"{who.server.base}/objects/{who.name}-{self.n}"
+
+    def send(self, who, activity: dict) -> None:
+        body, headers = who.signed_post(f"{CITY}/inbox", activity)
+        r = self.client.post(f"{CITY}/inbox", content=body, headers=headers)
+        assert r.status_code == 202, r.text
+
+    def create(self, who, obj: dict, sign_as=None) -> dict:
+        signed = (sign_as or who).prove({"@context": "https://www.w3.org/ns/activitystreams",
+                                         **obj})
+        activity = {"@context": "https://www.w3.org/ns/activitystreams",
+                    "id": f"{who.server.base}/activities/{who.name}-{self.uid(who)[-4:]}-"
+                          f"{self.n}", "type": "Create", "actor": who.uri, "object": signed,
+                    "to": [CITY]}
+        # The activity carries its author's proof too: a federation passes it on as is.
+        activity = who.prove(activity)
+        self.send(who, activity)
+        return activity
+
+    def settle(self) -> None:
+        def done(ctx) -> bool:
+            with Session(ctx.engine) as s:
+                return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+
+        run_loops(self.settings, done)
+
+    def row(self) -> Proposal:
+        with Session(self.ctx.engine) as s:
+            return s.exec(select(Proposal).where(Proposal.electorate == "bodies")).one()
+
+    def state(self) -> tuple:
+        with Session(self.ctx.engine) as s:
+            return (sorted((v.member_body, v.choice, v.state, v.uri)
+                           for v in s.exec(select(MandatedVote))),
+                    sorted((m.uri, m.state, m.version) for m in s.exec(select(Mandate))),
+                    sorted((p.id, p.state, p.current_version) for p in s.exec(select(Proposal))))
+
+    def rejections(self, who) -> list[dict]:
+        out = []
+        for post in self.remote.posts:
+            doc = json.loads(post["body"])
+            if doc.get("type") == "Reject" and post["path"] == f"/users/{who.name}/inbox":
+                out.append(doc)
+        return out
+
+    def mandate(self, who, position="approve", version=1, speakers=None, sign_as=None,
+                attributed=None) -> str:
+        oid = self.uid(who)
+        self.create(who, objects.mandate_object(
+            oid, attributed or who.uri, CITY, self.matter, version, position,
+            speakers or [f"{who.server.base}/members/{who.name}-vocera"], stamp()),
+            sign_as=sign_as)
+        return oid
+
+    def vote(self, who, mandate: str, choice="for", version=1, speaker=None,
+             tamper=False) -> dict:
+        doc = objects.vote_object(self.uid(who), who.uri, self.matter, version, mandate,
+                                  speaker or f"{who.server.base}/members/{who.name}-vocera",
+                                  choice, stamp())
+        signed = who.prove({"@context": "https://www.w3.org/ns/activitystreams", **doc})
+        if tamper:
+            signed["choice"] = "against" if choice == "for" else "for"
+        activity = {"@context": "https://www.w3.org/ns/activitystreams",
+                    "id": f"{who.server.base}/activities/v-{self.uid(who)[-6:]}",
+                    "type": "Create", "actor": who.uri, "object": signed, "to": [CITY]}
+        self.send(who, activity)
+        return activity
+
+
+@pytest.fixture
+def city(make_node, remote):
+    settings = make_node(handle="ciudad", level="city")
+    app = create_app(settings, background=False)
+    with TestClient(app, base_url="http://node.test") as client:
+        c = City(settings, client, remote)
+        # Commune A sends up a matter that affects A and B: the city takes it.
+        matter = c.uid(c.a)
+        c.create(c.a, objects.proposal_object(matter, c.a.uri, "Acueducto", "Texto.",
+                                              [c.a.uri, c.b.uri], 1, stamp()))
+        c.settle()
+        c.matter = matter
+        assert c.row().matter == matter
+        with Session(c.ctx.engine) as s:
+            p = s.get(Proposal, c.row().id)
+            facil = s.get(members.Member, c.facil_id)
+            proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
+            s.commit()
+        c.ma = c.mandate(c.a, "approve")
+        c.mb = c.mandate(c.b, "reject")
+        c.settle()
+        yield c
+
+
+def refused(c: City, who, code: str, before: tuple) -> None:
+    c.settle()
+    assert c.state() == before, code
+    codes = [r.get("summary") for r in c.rejections(who)]
+    assert code in codes, codes
+
+
+def test_a_vote_within_its_mandate_counts(city):
+    c = city
+    c.vote(c.a, c.ma, "for")
+    c.vote(c.b, c.mb, "against")
+    c.settle()
+    assert [x[:3] for x in c.state()[0]] == sorted([(c.a.uri, "for", "counted"),
+                                                    (c.b.uri, "against", "counted")])
+
+
+@pytest.mark.parametrize("case", [
+    "no-mandate", "outside-mandate", "wrong-version", "not-spokesperson", "not-member",
+    "foreign-mandate", "bad-proof"])
+def test_votes_that_break_a_rule_are_refused(city, case):
+    c = city
+    before = c.state()
+    who = c.a
+    if case == "no-mandate":
+        c.vote(c.a, f"{c.a.server.base}/objects/no-such-mandate")
+    elif case == "outside-mandate":
+        c.vote(c.a, c.ma, "against")  # the mandate says approve
+    elif case == "wrong-version":
+        c.vote(c.a, c.ma, "for", version=2)
+    elif case == "not-spokesperson":
+        c.vote(c.a, c.ma, "for", speaker=f"{c.a.server.base}/members/intrusa")
+    elif case == "not-member":
+        who = c.x
+        c.vote(c.x, c.ma, "for", speaker=f"{c.a.server.base}/members/a-vocera")
+    elif case == "foreign-mandate":
+        who = c.b  # B votes under A's mandate
+        c.vote(c.b, c.ma, "for", speaker=f"{c.a.server.base}/members/a-vocera")
+    elif case == "bad-proof":
+        c.vote(c.a, c.ma, "for", tamper=True)
+    refused(c, who, case, before)
+
+
+def test_after_recall_a_mandate_carries_no_vote(city):
+    c = city
+    c.vote(c.a, c.ma, "for")
+    c.settle()
+    c.send(c.a, {"@context": "https://www.w3.org/ns/activitystreams",
+                 "id": f"{c.a.server.base}/activities/recall-1", "type": "Delete",
+                 "actor": c.a.uri, "object": c.ma, "to": [CITY]})
+    c.settle()
+    votes, mandates, _ = c.state()
+    assert [(v[0], v[2]) for v in votes] == [(c.a.uri, "withdrawn")]
+    assert (c.ma, "recalled", 1) in mandates
+    before = c.state()
+    c.vote(c.a, c.ma, "for")
+    refused(c, c.a, "mandate-not-live", before)
+    # Only the body that gave a mandate can take it back.
+    c.send(c.b, {"@context": "https://www.w3.org/ns/activitystreams",
+                 "id": f"{c.b.server.base}/activities/recall-2", "type": "Delete",
+                 "actor": c.b.uri, "object": c.ma.replace("/a-", "/b-"), "to": [CITY]})
+    c.settle()
+    assert c.state() == before
+
+
+def test_forged_mandates_are_refused(city):
+    c = city
+    before = c.state()
+    # X, not a member, gives a mandate in A's name (signed with its own key).
+    c.mandate(c.x, attributed=c.a.uri)
+    refused(c, c.x, "foreign-object", before)
+    # A sends a mandate signed with X's key.
+    c.mandate(c.a, sign_as=c.x)
+    refused(c, c.a, "bad-proof", before)
+    # A non-member's own mandate.
+    c.mandate(c.x)
+    refused(c, c.x, "not-member", before)
+
+
+def test_the_same_vote_replayed_counts_once(city):
+    c = city
+    activity = c.vote(c.a, c.ma, "for")
+    c.settle()
+    before = c.state()
+    # The very same activity again: the inbox already has it.
+    body, headers = c.a.signed_post(f"{CITY}/inbox", activity)
+    c.client.post(f"{CITY}/inbox", content=body, headers=headers)
+    # The same signed vote in a new activity: refused as a replay.
+    again = {**activity, "id": f"{activity['id']}-again"}
+    c.send(c.a, again)
+    refused(c, c.a, "replayed", before)
+
+
+def test_a_mandate_for_another_version_is_refused(city):
+    c = city
+    before = c.state()
+    c.mandate(c.b, "approve", version=3)
+    refused(c, c.b, "wrong-version", before)
+
+
+def test_a_matter_of_one_commune_is_refused_down(city):
+    c = city
+    before = c.state()
+    c.create(c.b, objects.proposal_object(c.uid(c.b), c.b.uri, "Solo B", "Texto.",
+                                          [c.b.uri], 1, stamp()))
+    c.settle()
+    assert c.state() == before  # no new matter here
+    reasons = [r["content"] for r in c.rejections(c.b)]
+    assert any("decide it there" in r for r in reasons), reasons
