@@ -109,20 +109,12 @@ def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Pro
                f"participación {c.participants} de {result.electorate.members}</p>")
     mandates = sorted({vote.mandate_uri for vote in votes})
     handle = federation.handle
-    note = matters.sign(urls, federation, {
-        "id": urls.obj(f"decision-{new_uid()}"), "type": "Note",
-        "attributedTo": urls.actor(handle), "name": v.title, "content": content,
-        "contentMap": {"es": content}, "published": matters.now_stamp(),
-        "matter": proposal.matter, "proposalVersion": proposal.current_version,
-        "outcome": result.outcome.value, "votesFor": c.yes, "votesAgainst": c.no,
-        "abstentions": c.abstain, "blocks": c.block,
-        "statute": statute_of(federation).to_dict(),
-        "memberBodies": [{"id": m, "weight": w} for m, w in sorted(weights.items())],
-        "amendments": _amendment_chain(session, urls.base, proposal),
-        "mandatedVotes": [_signed(session, vote.uri) for vote in votes],
-        "mandates": [_signed(session, m) for m in mandates],
-        "to": [AS_PUBLIC], "cc": [urls.followers(handle)],
-    })
+    note = matters.sign(urls, federation, decision_note(
+        urls.obj(f"decision-{new_uid()}"), urls.actor(handle), v.title, content,
+        proposal.matter, proposal.current_version, result, statute_of(federation).to_dict(),
+        weights, _amendment_chain(session, urls.base, proposal),
+        [_signed(session, vote.uri) for vote in votes], [_signed(session, m) for m in mandates],
+        urls.followers(handle)))
     activity: dict[str, Any] = {
         "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Create",
         "actor": urls.actor(handle), "object": note, "to": note["to"], "cc": note["cc"]}
@@ -133,6 +125,24 @@ def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Pro
     decision.activity_id = activity["id"]
     proposal.final_decision = note["id"]
     session.add_all([decision, proposal])
+
+
+def decision_note(oid: str, author: str, title: str, content: str, matter: str, version: int,
+                  result: Result, statute: dict[str, Any], weights: dict[str, int],
+                  amendments: list[dict[str, Any]], votes: list[dict[str, Any]],
+                  mandates: list[dict[str, Any]], followers: str) -> dict[str, Any]:
+    """The federated decision as published: enough to recompute it from its signed
+    parts (see verification.py)."""
+    c = result.counts
+    return {
+        "id": oid, "type": "Note", "attributedTo": author, "name": title, "content": content,
+        "contentMap": {"es": content}, "published": matters.now_stamp(), "matter": matter,
+        "proposalVersion": version, "outcome": result.outcome.value, "votesFor": c.yes,
+        "votesAgainst": c.no, "abstentions": c.abstain, "blocks": c.block, "statute": statute,
+        "memberBodies": [{"id": m, "weight": w} for m, w in sorted(weights.items())],
+        "amendments": amendments, "mandatedVotes": votes, "mandates": mandates,
+        "to": [AS_PUBLIC], "cc": [followers],
+    }
 
 
 def _signed(session: Session, uri: str) -> dict[str, Any]:
