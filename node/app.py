@@ -32,7 +32,14 @@ from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
 from node.outbox.delivery import DeliveryWorker
-from node.web import account_pages, gov_pages, meeting_pages, pages, proposal_pages
+from node.web import (
+    account_pages,
+    gov_pages,
+    matter_pages,
+    meeting_pages,
+    pages,
+    proposal_pages,
+)
 
 log = logging.getLogger("comuna")
 
@@ -120,6 +127,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(gov_pages.router)
     app.include_router(proposal_pages.router)
     app.include_router(meeting_pages.router)
+    app.include_router(matter_pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(app, trusted)
 

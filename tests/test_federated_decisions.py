@@ -127,3 +127,48 @@ def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote):
     c.send(c.f, c.activity(c.f, "Announce", forged))
     c.settle()
     assert [r.matter for r in c.rows()] == [c.matter]
+
+
+def test_pages_show_the_matter_and_take_the_mandate(commune):
+    from node.governance import members
+    from node.models.matters import Mandate
+    from tests.test_web_pages import csrf, login
+
+    c = commune
+    with Session(c.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        facil = members.create_member(s, "facil", "contraseña-larga", "Facilitadora")
+        members.grant(s, "node", facil, body, "facilitator")
+        s.commit()
+        facil_id = facil.id
+    [row] = c.rows()
+    login(c.client, "facil")
+    page = c.client.get(f"/p/{row.id}").text
+    assert "Asunto federado" in page and c.f.uri in page and "Dar el mandato" not in page
+    r = c.client.post("/b/maizal/meetings", data={
+        "csrf": csrf(page), "held_at": "2026-11-20T18:30", "attendance": "9",
+        f"decide-{row.id}": "1", f"for-{row.id}": "7", f"against-{row.id}": "2"},
+        follow_redirects=False)
+    assert r.status_code == 303
+    page = c.client.get(f"/p/{row.id}").text
+    assert "Dar el mandato" in page and 'value="reject"' not in page  # it was adopted
+    r = c.client.post(f"/p/{row.id}/mandate", data={
+        "csrf": csrf(page), "position": "approve", "spokesperson": str(facil_id)},
+        follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = c.client.get(f"/p/{row.id}").text
+    assert "Votar ante la federación" in page and "vigente" in page
+    with Session(c.ctx.engine) as s:
+        mandate = s.exec(select(Mandate)).one()
+    r = c.client.post(f"/p/{row.id}/mandates/{mandate.id}/vote",
+                      data={"csrf": csrf(page), "choice": "against"})
+    assert r.status_code == 403  # outside the mandate: refused, nothing sent
+    r = c.client.post(f"/p/{row.id}/mandates/{mandate.id}/vote",
+                      data={"csrf": csrf(page), "choice": "for"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = c.client.post(f"/p/{row.id}/mandates/{mandate.id}/recall",
+                      data={"csrf": csrf(page), "reason": "otra vocería"},
+                      follow_redirects=False)
+    assert r.status_code == 303
+    assert "revocado" in c.client.get(f"/p/{row.id}").text
+    assert c.client.get("/b/maizal/federation").status_code == 200

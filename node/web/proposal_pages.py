@@ -39,6 +39,7 @@ from node.web.actions import (
     statute_text,
 )
 from node.web.i18n import translator
+from node.web.matter_pages import matter_context
 from node.web.render import language, page
 from node.web.session import current_member
 
@@ -125,7 +126,8 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
             and me is not None and s.exec(select(Evaluation).where(
                 Evaluation.decision_id == d.id, Evaluation.member_id == me.id)).first() is None,
         }
-        return page(request, "proposal.html", me, p=view, body=b, can=can, choices=choices,
+        return page(request, "proposal.html", me, **matter_context(s, request, me, p, roles),
+                    p=view, body=b, can=can, choices=choices,
                     my_vote=my_vote, my_vote_label=dict(choices).get(my_vote or "", ""),
                     state_label=state_labels(_)[p.state], diff=diff_text,
                     decision=decision, outcome_label=outcomes.get(d.outcome, "") if d else "",

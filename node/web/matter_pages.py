@@ -1,0 +1,149 @@
+"""Federated matters in the pages: on a proposal, where the matter stands (sent up,
+refused, decided by which federation, the final outcome), the mandates and who
+carries them, the votes a federation received; forms to send a matter up, issue or
+recall a mandate and vote under it; and a federation's page of its members and
+their live mandates. The rules live in node.federations."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from node.api.v1.views import mandate_view, mandated_vote_view
+from node.errors import Problem
+from node.federations import mandates, matters, service
+from node.federations.membership import members_of
+from node.governance import proposals
+from node.models import Decision, FederationLink, Member, Membership, Proposal
+from node.models.matters import Mandate, MandatedVote
+from node.web.actions import open_session, readable_body, refusal, run_action, see_other
+from node.web.i18n import translator
+from node.web.render import language, page
+from node.web.session import current_member
+
+router = APIRouter(include_in_schema=False)
+
+
+def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
+                   roles: set[str]) -> dict[str, Any]:
+    """What the proposal page shows and offers about the matter's federated side."""
+    urls = request.app.state.ctx.urls
+    facil, author = "facilitator" in roles, me is not None and p.author_id == me.id
+    can_send = p.author_id is not None and p.state == "deliberation" and \
+        p.escalation not in ("sent", "taken") and (facil or author) and \
+        bool(p.body_id and s.exec(select(FederationLink.id).where(
+            FederationLink.body_id == p.body_id, FederationLink.direction == "member_of",
+            FederationLink.state == "accepted")).first())
+    _ = translator(language(request, me))
+    labels = {
+        "outcome_names": {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
+                          "no_quorum": _("Sin quórum")},
+        "positions": {"approve": _("aprobar"), "reject": _("rechazar"),
+                      "abstain": _("abstenerse"),
+                      "approve_with_amendments": _("aprobar solo con enmiendas"),
+                      "free": _("libre, dentro de límites")},
+        "mandate_states": {"live": _("vigente"), "recalled": _("revocado"),
+                           "lapsed": _("caducado"), "superseded": _("reemplazado")},
+        "allowed_positions": {k: sorted(v) for k, v in mandates.POSITIONS_FOR.items()},
+    }
+    if not p.matter:
+        return {"fed": None, "can_send_up": can_send, **labels}
+    rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
+                  .order_by(col(Mandate.id))).all()
+    views = [mandate_view(m) for m in rows]
+    mine = me is not None and [m for m in views if m["state"] == "live" and
+                               matters.spokesperson_uri(urls, me) in m["spokespersons"]]
+    decided = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
+    people = list(s.exec(select(Member).join(
+        Membership, col(Membership.member_id) == col(Member.id)).where(
+        Membership.body_id == p.body_id, Membership.role == "member")
+        .order_by(col(Member.display_name))).all()) if facil else []
+    votes = [mandated_vote_view(v) for v in s.exec(select(MandatedVote).where(
+        MandatedVote.proposal_id == p.id).order_by(col(MandatedVote.id)))]
+    return {
+        "fed": {"matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to,
+                "escalation": p.escalation, "escalated_to": p.escalated_to,
+                "note": p.escalation_note, "final_outcome": p.final_outcome,
+                "final_decision": p.final_decision},
+        "mandates": views, "my_mandates": mine or [], "mandated_votes": votes,
+        "can_mandate": facil and decided is not None and bool(p.answers_to),
+        "decided_outcome": decided.outcome if decided else "",
+        "people": [(m.id, m.display_name) for m in people],
+        "can_recall": facil, "can_send_up": can_send,
+        "own_body": urls.actor(proposals.body_of(s, p).handle), **labels,
+    }
+
+
+def _back_to(pid: int) -> str:
+    return f"/p/{pid}"
+
+
+@router.post("/p/{pid}/send-up")
+async def send_up(request: Request, pid: int) -> Response:
+    with open_session(request) as s:
+        me = current_member(request, s)
+    if me is None:
+        return see_other(f"/login?next=/p/{pid}")
+    try:
+        await service.send_up(request.app.state.ctx, me, pid)
+    except Problem as exc:
+        return refusal(request, me, exc, _back_to(pid))
+    return see_other(_back_to(pid))
+
+
+@router.post("/p/{pid}/mandate")
+async def issue(request: Request, pid: int) -> Response:
+    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+        speakers = [int(x) for x in d.get("spokesperson", "").split(",") if x.strip().isdigit()]
+        named = [x.strip() for x in d.get("amendments", "").split() if x.strip()]
+        mandates.issue(s, request.app.state.ctx.urls, me, proposals.get(s, pid),
+                       d.get("position", ""), speakers, named, d.get("limits", ""))
+        return _back_to(pid)
+
+    return await run_action(request, _back_to(pid), act)
+
+
+@router.post("/p/{pid}/mandates/{mid}/recall")
+async def recall(request: Request, pid: int, mid: int) -> Response:
+    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+        mandates.recall(s, request.app.state.ctx.urls, me, mid, d.get("reason", ""))
+        return _back_to(pid)
+
+    return await run_action(request, _back_to(pid), act)
+
+
+@router.post("/p/{pid}/mandates/{mid}/vote")
+async def vote(request: Request, pid: int, mid: int) -> Response:
+    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+        mandates.cast(s, request.app.state.ctx.urls, me, mid, d.get("choice", ""))
+        return _back_to(pid)
+
+    return await run_action(request, _back_to(pid), act)
+
+
+@router.get("/b/{handle}/federation")
+def federation_page(request: Request, handle: str) -> Response:
+    """A federation's members and, for each open matter, their live mandates."""
+    with open_session(request) as s:
+        me = current_member(request, s)
+        try:
+            b = readable_body(s, me, handle)
+        except Problem as exc:
+            return refusal(request, me, exc, "/")
+        open_rows = s.exec(select(Proposal).where(
+            Proposal.body_id == b.id, Proposal.electorate == "bodies",
+            col(Proposal.state).in_(["deliberation", "vote"]))
+            .order_by(col(Proposal.id).desc()).limit(50)).all()
+        matters_here = []
+        for p in open_rows:
+            live = [mandate_view(m) for m in s.exec(select(Mandate).where(
+                Mandate.matter == p.matter, Mandate.state == "live"))]
+            matters_here.append({"id": p.id, "title": proposals.version(s, p).title,
+                                 "version": p.current_version, "state": p.state,
+                                 "mandates": live})
+        return page(request, "federation.html", me, body=b, members=members_of(s, b),
+                    matters=matters_here, json=json)
