@@ -1,0 +1,301 @@
+"""A simulated federation on one machine: 100 commune nodes under 10 communal cities
+under 2 territories (112 nodes, each a full app on its own loopback port, hosted
+by a few processes; see fedsim_host.py), talking real HTTP with signatures and
+proofs. Measures, over several rounds:
+
+1. escalation → arrival: from the moment a commune's proposal is sent up (its
+   deliberation opens) to its arrival at every commune that receives it: a matter
+   affecting communes of two cities rises to their territory, which passes it to
+   its 5 cities, which pass it to their 50 communes;
+2. decision → arrival: from the territory's close of the vote (the cities' spokes-
+   persons' mandated votes counted) to the decision's arrival at all 50 communes;
+   and from each city's last mandated vote being sent to it being counted at the
+   territory.
+
+usage: federation_bench.py [--rounds N] [--hosts K] [--communes-per-city C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import ROOT, env, free_port
+
+from node.cli.main import main as cli
+from node.models.base import utcnow
+
+PASSWORD = "contraseña-larga"
+
+
+class Sim:
+    def __init__(self, root: Path, hosts: int, cities_per_territory: int,
+                 communes_per_city: int) -> None:
+        self.root, self.n_hosts = root, hosts
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.parent: dict[str, str] = {}
+        for t in range(2):
+            self._add(f"t{t}", "territory")
+            for ci in range(cities_per_territory):
+                city = f"c{t}_{ci}"
+                self._add(city, "city", f"t{t}")
+                for co in range(communes_per_city):
+                    self._add(f"m{t}_{ci}_{co}", "commune", city)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64))
+
+    def _add(self, handle: str, level: str, parent: str | None = None) -> None:
+        port = free_port()
+        self.nodes[handle] = {"handle": handle, "level": level, "port": port,
+                              "url": f"http://127.0.0.1:{port}",
+                              "data_dir": str(self.root / handle)}
+        if parent:
+            self.parent[handle] = parent
+
+    def actor(self, h: str) -> str:
+        return f"{self.nodes[h]['url']}/actors/{h}"
+
+    def init(self) -> None:
+        os.environ["COMUNA_ALLOW_PRIVATE_NETWORKS"] = "1"
+        for h, n in self.nodes.items():
+            Path(n["data_dir"]).mkdir(parents=True)
+            (Path(n["data_dir"]) / "comuna.json").write_text(json.dumps(
+                {"allow_private_networks": True, "delivery_poll_seconds": 0.2}))
+            with redirect_stdout(StringIO()):
+                assert cli(["init", "--data-dir", n["data_dir"], "--url", n["url"],
+                            "--handle", h, "--name", h, "--level", n["level"]]) == 0
+                out = StringIO()
+            with redirect_stdout(out):
+                assert cli(["invite", "--data-dir", n["data_dir"]]) == 0
+            n["invite"] = re.search(r"invitation token: (\S+)", out.getvalue()).group(1)
+
+    def start(self) -> None:
+        handles = list(self.nodes)
+        for k in range(self.n_hosts):
+            part = [{"data_dir": self.nodes[h]["data_dir"], "port": self.nodes[h]["port"]}
+                    for h in handles[k::self.n_hosts]]
+            spec = self.root / f"host{k}.json"
+            spec.write_text(json.dumps(part))
+            log = open(self.root / f"host{k}.log", "wb")  # noqa: SIM115
+            self.procs.append(subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "fedsim_host.py"), str(spec)],
+                env=env(COMUNA_LOG_LEVEL="WARNING"), stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    async def call(self, h: str, method: str, path: str, expect: tuple[int, ...] = (200, 201),
+                   **kw: Any) -> Any:
+        n = self.nodes[h]
+        r = await self.client.request(method, f"{n['url']}{path}",
+                                      headers=n.get("auth", {}), **kw)
+        if r.status_code not in expect:
+            raise RuntimeError(f"{h} {method} {path}: {r.status_code} {r.text[:300]}")
+        return r.json() if r.content else None
+
+    async def wait_healthy(self) -> None:
+        async def one(n: dict[str, Any]) -> None:
+            for _ in range(600):
+                try:
+                    if (await self.client.get(f"{n['url']}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+            raise RuntimeError(f"{n['handle']} did not start")
+
+        await asyncio.gather(*(one(n) for n in self.nodes.values()))
+
+    async def setup(self) -> None:
+        async def facil(h: str) -> None:
+            n = self.nodes[h]
+            await self.call(h, "POST", f"/api/v1/invitations/{n['invite']}/accept",
+                            json={"username": "rosa", "password": PASSWORD})
+            tok = await self.call(h, "POST", "/api/v1/tokens",
+                                  json={"username": "rosa", "password": PASSWORD})
+            n["auth"] = {"Authorization": f"Bearer {tok['token']}"}
+            n["me"] = (await self.call(h, "GET", "/api/v1/me"))["id"]
+            if n["level"] != "commune":
+                await self.call(h, "PUT", f"/api/v1/bodies/{h}/statute",
+                                json={"admission": "open", "quorum": "0"})
+
+        await gather_limited([facil(h) for h in self.nodes], 16)
+        # Bottom-up: cities into territories first, then communes into cities.
+        for level in ("city", "commune"):
+            members = [h for h, n in self.nodes.items() if n["level"] == level]
+            await gather_limited([self.call(h, "POST", f"/api/v1/bodies/{h}/federations",
+                                            expect=(202,),
+                                            json={"federation": self.actor(self.parent[h])})
+                                  for h in members], 16)
+            for h in members:
+                await self.until(lambda h=h: self._joined(h), 120, f"{h} admitted")
+
+    async def _joined(self, h: str) -> bool:
+        items = (await self.call(h, "GET", f"/api/v1/bodies/{h}/federations"))["items"]
+        return any(i["state"] == "accepted" for i in items)
+
+    async def until(self, pred: Any, timeout: float, what: str) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if await pred():
+                return time.monotonic()
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"timeout: {what}")
+
+    async def row(self, h: str, matter: str) -> dict[str, Any] | None:
+        items = (await self.call(h, "GET", f"/api/v1/bodies/{h}/proposals?limit=100"))["items"]
+        found = [p for p in items if p["federated"] and p["federated"]["matter"] == matter]
+        return found[-1] if found else None
+
+    async def arrival_times(self, handles: list[str], pred: Any, t0: float,
+                            timeout: float = 60) -> list[float]:
+        async def one(h: str) -> float:
+            return await self.until(lambda: pred(h), timeout, f"arrival at {h}") - t0
+
+        return list(await asyncio.gather(*(one(h) for h in handles)))
+
+
+async def gather_limited(coros: list[Any], n: int) -> list[Any]:
+    sem = asyncio.Semaphore(n)
+
+    async def run(c: Any) -> Any:
+        async with sem:
+            return await c
+
+    return list(await asyncio.gather(*(run(c) for c in coros)))
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) >= 2 \
+        else values[0]
+
+
+async def one_round(sim: Sim, k: int) -> tuple[float, float, float]:
+    t = "t0"
+    cities = [c for c, p in sim.parent.items() if p == t]
+    communes = [m for m, p in sim.parent.items() if p in cities]
+    a = [m for m in communes if sim.parent[m] == cities[0]][0]
+    b = [m for m in communes if sim.parent[m] == cities[1]][0]
+    p = await sim.call(a, "POST", f"/api/v1/bodies/{a}/proposals",
+                       json={"title": f"Ronda {k}", "text": "Medir.",
+                             "affects": [sim.actor(a), sim.actor(b)]})
+    t0 = time.monotonic()
+    p = await sim.call(a, "POST", f"/api/v1/proposals/{p['id']}/deliberation")
+    matter = p["federated"]["matter"]
+    arrivals = await sim.arrival_times(
+        communes, lambda h: _has(sim, h, matter), t0)
+    escalation = max(arrivals)
+
+    # Cities: no commune votes (quorum 0) → each city's position, then its mandate.
+    top = await sim.row(t, matter)
+    assert top is not None
+    city_rows = {c: await sim.row(c, matter) for c in cities}
+    closes = (utcnow() + timedelta(seconds=2)).isoformat()
+    await gather_limited([sim.call(c, "POST", f"/api/v1/proposals/{r['id']}/vote",
+                                   json={"closes_at": closes})
+                          for c, r in city_rows.items()], 16)
+    await sim.call(t, "POST", f"/api/v1/proposals/{top['id']}/vote",
+                   json={"closes_at": (utcnow() + timedelta(seconds=8)).isoformat()})
+    await asyncio.sleep(2.2)
+    for c, r in city_rows.items():
+        await sim.call(c, "POST", f"/api/v1/proposals/{r['id']}/close", expect=(200, 409))
+        await sim.call(c, "POST", f"/api/v1/proposals/{r['id']}/mandate",
+                       json={"position": "free", "spokespersons": [sim.nodes[c]["me"]]})
+
+    async def mandates_in() -> bool:
+        items = (await sim.call(t, "GET", f"/api/v1/proposals/{top['id']}/mandates"))["items"]
+        return len([m for m in items if m["state"] == "live"]) == len(cities)
+
+    await sim.until(mandates_in, 30, "mandates at the territory")
+    sent: dict[str, float] = {}
+    for c, r in city_rows.items():
+        ms = (await sim.call(c, "GET", f"/api/v1/proposals/{r['id']}/mandates"))["items"]
+        mine = [m for m in ms if m["member_body"] == sim.actor(c) and m["state"] == "live"][0]
+        await sim.call(c, "POST", f"/api/v1/mandates/{mine['id']}/vote", expect=(202,),
+                       json={"choice": "for"})
+        sent[c] = time.monotonic()
+    last_sent = max(sent.values())
+
+    async def all_counted() -> bool:
+        items = (await sim.call(t, "GET", f"/api/v1/proposals/{top['id']}/mandated-votes"))[
+            "items"]
+        return len([v for v in items if v["state"] == "counted"]) == len(cities)
+
+    counted_at = await sim.until(all_counted, 30, "votes counted")
+    due = top and (await sim.call(t, "GET", f"/api/v1/proposals/{top['id']}"))["closes_at"]
+    from datetime import datetime
+
+    wait = (datetime.fromisoformat(due) - utcnow()).total_seconds()
+    await asyncio.sleep(max(0.0, wait) + 0.05)
+    t1 = time.monotonic()
+    await sim.call(t, "POST", f"/api/v1/proposals/{top['id']}/close", expect=(200, 409))
+    down = await sim.arrival_times(communes, lambda h: _decided(sim, h, matter), t1)
+    return escalation, max(down), counted_at - last_sent
+
+
+async def _has(sim: Sim, h: str, matter: str) -> bool:
+    return await sim.row(h, matter) is not None
+
+
+async def _decided(sim: Sim, h: str, matter: str) -> bool:
+    r = await sim.row(h, matter)
+    return bool(r and r["federated"]["final_outcome"])
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = Sim(Path(tmp), args.hosts, args.cities_per_territory, args.communes_per_city)
+        t = time.monotonic()
+        sim.init()
+        sim.start()
+        try:
+            await sim.wait_healthy()
+            await sim.setup()
+            print(f"nodes: {len(sim.nodes)} in {args.hosts} host processes; set up in "
+                  f"{time.monotonic() - t:.0f} s")
+            ups, downs, counts = [], [], []
+            for k in range(args.rounds):
+                up, down, counted = await one_round(sim, k)
+                ups.append(up)
+                downs.append(down)
+                counts.append(counted)
+                print(f"round {k}: escalation→all communes {up:.2f} s · "
+                      f"close→all communes {down:.2f} s · last vote→counted {counted:.2f} s",
+                      flush=True)
+            for name, xs in (("escalation → arrival at every commune", ups),
+                             ("decision close → arrival at every commune", downs),
+                             ("last mandated vote → counted at the territory", counts)):
+                print(f"{name}: median {statistics.median(xs):.2f} s, p95 {p95(xs):.2f} s, "
+                      f"max {max(xs):.2f} s over {len(xs)} rounds")
+        finally:
+            await sim.client.aclose()
+            sim.stop()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--hosts", type=int, default=4)
+    ap.add_argument("--cities-per-territory", type=int, default=5)
+    ap.add_argument("--communes-per-city", type=int, default=10)
+    asyncio.run(run(ap.parse_args()))

@@ -1,0 +1,40 @@
+"""Runs many Comuna nodes in one process, each a full app (its own database, keys,
+inbox, delivery worker, clock) behind its own uvicorn server on a loopback port:
+the lightweight way to put 100+ nodes on one machine for federation_bench.py.
+
+usage: fedsim_host.py SPEC.json   (a list of {"data_dir": ..., "port": ...})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from node.app import create_app  # noqa: E402
+from node.config import load_settings  # noqa: E402
+
+
+class QuietServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # one process, many servers: the host
+        pass  # process is stopped as a whole by the benchmark
+
+
+async def main(specs: list[dict[str, object]]) -> None:
+    servers = []
+    for spec in specs:
+        settings = load_settings(Path(str(spec["data_dir"])))
+        app = create_app(settings, background=True)
+        config = uvicorn.Config(app, host="127.0.0.1", port=int(str(spec["port"])),
+                                log_level="warning", access_log=False, lifespan="on")
+        servers.append(QuietServer(config))
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
