@@ -95,12 +95,12 @@ class City:
         return out
 
     def mandate(self, who, position="approve", version=1, speakers=None, sign_as=None,
-                attributed=None) -> str:
+                attributed=None, families=0) -> str:
         oid = self.uid(who)
         self.create(who, objects.mandate_object(
             oid, attributed or who.uri, CITY, self.matter, version, position,
-            speakers or [f"{who.server.base}/members/{who.name}-vocera"], stamp()),
-            sign_as=sign_as)
+            speakers or [f"{who.server.base}/members/{who.name}-vocera"], stamp(),
+            families=families), sign_as=sign_as)
         return oid
 
     def vote(self, who, mandate: str, choice="for", version=1, speaker=None,
@@ -250,3 +250,31 @@ def test_a_matter_of_one_commune_is_refused_down(city):
     assert c.state() == before  # no new matter here
     reasons = [r["content"] for r in c.rejections(c.b)]
     assert any("decide it there" in r for r in reasons), reasons
+
+
+def test_a_federation_weighing_families_counts_them(city):
+    from node.governance import bodies, decisions
+    from node.governance.statute import Statute
+
+    c = city
+    with Session(c.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
+        bodies.set_statute(s, "node", body, Statute(weighting="families"))
+        s.commit()
+    # New mandates declare how many families each commune counts.
+    ma, mb = c.mandate(c.a, "approve", families=10), c.mandate(c.b, "reject", families=3)
+    c.settle()
+    c.vote(c.a, ma, "for")
+    c.vote(c.b, mb, "against")
+    c.settle()
+    with Session(c.ctx.engine) as s:
+        p = s.get(Proposal, c.row().id)
+        p.closes_at = utcnow() - timedelta(seconds=1)
+        s.add(p)
+        s.commit()
+        d = decisions.close_vote(s, c.ctx.urls, p)
+        s.commit()
+        record = json.loads(d.record)
+    assert d.outcome == "adopted" and d.method == "mandates"
+    assert (record["counts"]["for"], record["counts"]["against"]) == (10, 3)
+    assert record["electorate"]["members"] == 13

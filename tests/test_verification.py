@@ -1,0 +1,119 @@
+"""`comuna verify` recomputes a federated decision from its signed parts: it holds for
+an honest record, and any tampering, forged vote or vote outside its mandate shows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from node.federation import keys
+from node.federation.proofs import sign_object
+from node.federations import objects, outcomes, verification
+from node.governance.statute import Statute
+from node.governance.tally import Counts, Electorate, tally
+
+F = "https://ciudad.example/actors/ciudad"
+A = "https://a.example/actors/a"
+B = "https://b.example/actors/b"
+M = "https://a.example/objects/matter"
+KEYS = {who: keys.generate_ed25519() for who in (F, A, B)}
+AS = "https://www.w3.org/ns/activitystreams"
+
+
+def signed(doc: dict, who: str) -> dict:
+    return sign_object({"@context": AS, **doc}, KEYS[who], f"{who}#ed25519-key")
+
+
+async def lookup(method: str):
+    key = KEYS.get(method.split("#", 1)[0])
+    return key.public_key() if key else None
+
+
+def mandate(who: str, position: str, version: int = 1, named=None, speaker="rosa") -> dict:
+    return signed(objects.mandate_object(f"{who}/mandate-{position}-{version}", who, F, M,
+                                         version, position,
+                                         [f"{who.rsplit('/actors', 1)[0]}/members/{speaker}"],
+                                         "2026-11-28T00:00:00Z", named), who)
+
+
+def vote(who: str, m: dict, choice: str, version: int = 1, speaker="rosa") -> dict:
+    return signed(objects.vote_object(f"{who}/vote-{choice}-{version}", who, M, version,
+                                      m["id"], f"{who.rsplit('/actors', 1)[0]}/members/"
+                                               f"{speaker}", choice,
+                                      "2026-11-28T00:00:00Z"), who)
+
+
+def decision(votes, mandates, yes, no, version=1, amendments=None, statute=None,
+             weights=None, outcome=None) -> dict:
+    statute = statute or Statute()
+    weights = weights or {A: 1, B: 1}
+    result = tally(statute, Counts(yes=yes, no=no, families=yes + no),
+                   Electorate(members=sum(weights.values()), families=sum(weights.values())))
+    note = outcomes.decision_note("https://ciudad.example/objects/d", F, "T", "<p>x</p>", M,
+                                  version, result, statute.to_dict(), weights,
+                                  amendments or [], votes, mandates,
+                                  f"{F}/followers")
+    if outcome:
+        note["outcome"] = outcome
+    return signed(note, F)
+
+
+def check(note: dict) -> verification.Report:
+    return asyncio.run(verification.verify_decision(note, lookup))
+
+
+def test_an_honest_decision_holds():
+    ma, mb = mandate(A, "approve"), mandate(B, "reject")
+    report = check(decision([vote(A, ma, "for"), vote(B, mb, "against")], [ma, mb], 1, 1))
+    assert report.holds, report.problems
+    assert report.outcome == "rejected" and report.counted["for"] == 1  # a tie
+
+
+def test_tampering_shows():
+    ma, mb = mandate(A, "approve"), mandate(B, "approve")
+    va, vb = vote(A, ma, "for"), vote(B, mb, "for")
+    note = decision([va, vb], [ma, mb], 2, 0)
+    altered = json.loads(json.dumps(note))
+    altered["mandatedVotes"][1]["choice"] = "against"  # after B signed it
+    report = check(altered)
+    assert not report.holds and any("proof" in p or "signature" in p for p in report.problems)
+    # The federation re-signs a record whose counts the votes do not give.
+    forged = decision([va], [ma, mb], 2, 0)
+    assert not check(forged).holds
+    # Or states another outcome than its statute and votes give.
+    assert not check(decision([va, vb], [ma, mb], 2, 0, outcome="rejected")).holds
+
+
+def test_votes_outside_their_mandates_do_not_count():
+    ma, mb = mandate(A, "reject"), mandate(B, "approve")
+    cases = [
+        vote(A, ma, "for"),  # outside the position
+        vote(A, mb, "for"),  # under another body's mandate
+        vote(A, mandate(A, "approve"), "for", speaker="intrusa"),  # not its spokesperson
+        vote(A, ma, "against", version=2),  # another version
+    ]
+    for bad in cases:
+        report = check(decision([bad], [ma, mb, mandate(A, "approve")], 1, 0))
+        assert not report.holds, bad
+
+
+def test_a_mandate_carried_over_by_its_named_amendment_holds():
+    amendment = "https://ciudad.example/amendments/7"
+    mb = mandate(B, "approve_with_amendments", 1, [amendment])
+    ma = mandate(A, "approve", 2)
+    note = decision([vote(A, ma, "for", 2), vote(B, mb, "for", 2)], [ma, mb], 2, 0, version=2,
+                    amendments=[{"id": amendment, "proposalVersion": 2}])
+    assert check(note).holds, check(note).problems
+    # Without the amendment in the chain, B's mandate for version 1 does not reach v2.
+    bare = decision([vote(A, ma, "for", 2), vote(B, mb, "for", 2)], [ma, mb], 2, 0, version=2)
+    assert not check(bare).holds
+
+
+def test_weighting_by_families():
+    ma, mb = mandate(A, "approve"), mandate(B, "reject")
+    statute = Statute(weighting="families")
+    note = decision([vote(A, ma, "for"), vote(B, mb, "against")], [ma, mb], 10, 3,
+                    statute=statute, weights={A: 10, B: 3})
+    report = check(note)
+    assert report.holds and report.outcome == "adopted", report.problems
+    assert report.counted == {"for": 10, "against": 3, "abstain": 0, "electorate": 13}
