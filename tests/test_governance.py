@@ -257,3 +257,28 @@ def test_node_closes_overdue_votes_when_it_starts(node):
     with c.session() as s:
         assert s.get(Proposal, pid).state == "decided"
         assert s.exec(select(Decision)).one().outcome == "adopted"
+
+
+def test_two_closes_of_the_same_vote_decide_once(commune):
+    """The clock and a facilitator may close a due vote at the same moment: both read
+    it open, only the first close counts, the second gets a 409."""
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = s.get(Proposal, pid)
+        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_vote(s, c.people["facil"], p)
+        proposals.cast(s, c.people["m1"], p, 1, "for")
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as first, c.session() as second:
+        p1, p2 = first.get(Proposal, pid), second.get(Proposal, pid)
+        assert p1.state == p2.state == "vote"
+        decisions.close_vote(first, c.ctx.urls, p1)
+        first.commit()
+        with pytest.raises(Problem) as e:
+            decisions.close_vote(second, c.ctx.urls, p2)
+        assert e.value.status == 409
+        second.rollback()
+    with c.session() as s:
+        assert len(s.exec(select(Decision).where(Decision.proposal_id == pid)).all()) == 1

@@ -15,7 +15,8 @@ from node.federations.membership import federations_of
 from node.models import FederationLink, LocalActor
 
 # How old a remote body's `memberOf` may be when computing a deciding level (seconds).
-GRAPH_MAX_AGE = 60.0
+# Changes are pushed (`Update` of the actor on admission); this bounds a lost one.
+GRAPH_MAX_AGE = 600.0
 
 
 async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[str]]:

@@ -84,7 +84,6 @@ def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
     decision = Decision(proposal_id=proposal.id or 0, body_id=federation.id or 0,
                         version=proposal.current_version, outcome=result.outcome.value,
                         record=json.dumps(record, ensure_ascii=False), method="mandates")
-    proposal.state, proposal.updated_at = "decided", utcnow()
     session.add_all([decision, proposal])
     session.flush()
     audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
@@ -178,6 +177,7 @@ def receive(session: Session, urls: Urls, body: LocalActor, activity: dict[str, 
     for p in rows:
         p.final_outcome = str(note.get("outcome", ""))[:16]
         p.final_decision = str(note["id"])
+        p.updated_at = utcnow()
         session.add(p)
     if members_of(session, body):
         matters.announce(session, urls, body, activity)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
@@ -159,6 +160,11 @@ def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
         raise conflict("bad-state", "this amendment is not being voted on")
     if aware(a.closes_at) > utcnow():
         raise conflict("not-due", "the vote closes at its deadline, not before")
+    # Claimed in the database first: the clock and a facilitator may both close it.
+    claimed = session.execute(update(Amendment).where(
+        col(Amendment.id) == a.id, col(Amendment.state) == "voting").values(state="counting"))
+    if getattr(claimed, "rowcount", 1) != 1:
+        raise conflict("bad-state", "this amendment vote is already closed")
     proposal = get(session, a.proposal_id)
     body = body_of(session, proposal)
     statute = statute_of(body)

@@ -16,7 +16,7 @@ from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
-from node.governance.proposals import body_of, move, version, votes_of
+from node.governance.proposals import body_of, claim, move, version, votes_of
 from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
 from node.models.base import aware, utcnow
@@ -49,6 +49,8 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
         raise conflict("bad-state", "this proposal is not being voted on")
     if aware(proposal.closes_at) > utcnow():
         raise conflict("not-due", "the vote closes at its deadline, not before")
+    # Claimed first, in the database: a concurrent close of the same vote gets a 409.
+    claim(session, proposal, "vote", "decided")
     if proposal.electorate == "bodies":
         from node.federations import outcomes
 
@@ -70,7 +72,6 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
                         version=proposal.current_version, outcome=result.outcome.value,
                         record=_record(result, statute.to_dict(), proposal.current_version,
                                        eligible, ballots))
-    move(proposal, "decided")
     session.add_all([decision, proposal])
     if statute.secret_ballot:
         # Counted: from now on the counts are the record, and no row says who chose what.

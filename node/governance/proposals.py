@@ -10,6 +10,7 @@ import difflib
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
@@ -48,6 +49,17 @@ def move(proposal: Proposal, to: str) -> None:
         raise conflict("bad-state", f"a proposal in {proposal.state} cannot move to {to}")
     proposal.state = to
     proposal.updated_at = utcnow()
+
+
+def claim(session: Session, proposal: Proposal, from_state: str, to_state: str) -> None:
+    """Move the state in the database only if it is still `from_state`: the clock and a
+    facilitator may close the same vote at the same moment, and only one may win."""
+    result = session.execute(update(Proposal).where(
+        col(Proposal.id) == proposal.id, col(Proposal.state) == from_state).values(
+        state=to_state, updated_at=utcnow()))
+    if getattr(result, "rowcount", 1) != 1:
+        raise conflict("bad-state", f"this proposal is no longer in {from_state}")
+    proposal.state, proposal.updated_at = to_state, utcnow()
 
 
 def get(session: Session, proposal_id: int) -> Proposal:

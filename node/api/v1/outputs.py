@@ -88,6 +88,8 @@ class ProposalOut(Out):
     vote_opened_at: datetime | None
     closes_at: datetime | None
     created_at: datetime | None
+    updated_at: datetime | None = Field(description="last change of state, text, or of "
+                                                    "what the federation decided")
     federated: FederatedOut | None
 
 
