@@ -59,7 +59,10 @@ class Sim:
         self.client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64))
 
     def _add(self, handle: str, level: str, parent: str | None = None) -> None:
+        taken = {n["port"] for n in self.nodes.values()}
         port = free_port()
+        while port in taken:  # the OS may hand a freed port out twice
+            port = free_port()
         self.nodes[handle] = {"handle": handle, "level": level, "port": port,
                               "url": f"http://127.0.0.1:{port}",
                               "data_dir": str(self.root / handle)}

@@ -41,13 +41,15 @@ class InboxProcessor:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before the pass: a row stored during it sets the event again and
+            # is picked up at once, not after a poll interval.
+            self.ctx.inbox_wakeup.clear()
             try:
                 done = await self.run_once()
             except Exception:  # keep serving; the rows stay queued
                 log.exception("inbox processing pass failed")
                 done = 0
             if done == 0:
-                self.ctx.inbox_wakeup.clear()
                 try:
                     await asyncio.wait_for(self.ctx.inbox_wakeup.wait(),
                                            self.ctx.settings.delivery_poll_seconds)

@@ -63,6 +63,10 @@ class DeliveryWorker:
                 # claim round-trips overlap with sending.
                 free = 2 * self.concurrency - self.inflight
                 rows = []
+                # Cleared before looking, not after: a publish that lands while we
+                # claim sets it again, so the wait below returns at once instead of
+                # sleeping a whole poll interval on work that is already there.
+                self.ctx.delivery_wakeup.clear()
                 if free > 0:
                     try:
                         rows = await asyncio.to_thread(
@@ -76,7 +80,6 @@ class DeliveryWorker:
                         self.inflight += 1
                         asyncio.create_task(self._deliver(row))
                     continue
-                self.ctx.delivery_wakeup.clear()
                 try:
                     await asyncio.wait_for(self.ctx.delivery_wakeup.wait(),
                                            s.delivery_poll_seconds if free > 0 else 0.05)
