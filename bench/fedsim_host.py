@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import uvicorn
@@ -26,6 +27,11 @@ class QuietServer(uvicorn.Server):
 
 
 async def main(specs: list[dict[str, object]]) -> None:
+    # Each node does its database work in threads (asyncio.to_thread). A real node has
+    # the default pool to itself; here dozens share one process, so give them a pool
+    # of the size they would have together.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=min(4 * len(specs), 128)))
     servers = []
     for spec in specs:
         settings = load_settings(Path(str(spec["data_dir"])))
