@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 from node.context import NodeContext
 from node.federation.directory import KeyError_
 from node.federations.levels import MAX_DEPTH
-from node.federations.membership import federations_of
 from node.models import FederationLink, LocalActor
 
 # How old a remote body's `memberOf` may be when computing a deciding level (seconds).
@@ -21,13 +20,14 @@ GRAPH_MAX_AGE = 600.0
 
 async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[str]]:
     """`memberOf` of every body reachable upwards from `start` (unknown ones: none)."""
+    local, ours = await asyncio.to_thread(_links, ctx)
     known: dict[str, list[str]] = {}
     frontier = list(dict.fromkeys(start))
     for _ in range(MAX_DEPTH):
         pending = [u for u in frontier if u not in known]
         if not pending:
             break
-        results = await asyncio.gather(*(_parents(ctx, u) for u in pending))
+        results = await asyncio.gather(*(_parents(ctx, u, local, ours) for u in pending))
         frontier = []
         for uri, parents in zip(pending, results, strict=True):
             known[uri] = parents
@@ -35,32 +35,35 @@ async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[
     return known
 
 
-async def _parents(ctx: NodeContext, uri: str) -> list[str]:
+def _links(ctx: NodeContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """In one read: the federations of each of our bodies, and, for each remote body
+    that belongs to one of ours, those of ours it belongs to (authoritative: we admitted
+    it)."""
+    local: dict[str, list[str]] = {}
+    ours: dict[str, list[str]] = {}
+    with Session(ctx.engine) as s:
+        rows = s.exec(select(LocalActor.handle, FederationLink.remote_uri,
+                             FederationLink.direction).join(
+            FederationLink, col(FederationLink.body_id) == col(LocalActor.id)).where(
+            FederationLink.state == "accepted")).all()
+    for handle, remote, direction in rows:
+        if direction == "member_of":
+            local.setdefault(ctx.urls.actor(handle), []).append(remote)
+        else:
+            ours.setdefault(remote, []).append(ctx.urls.actor(handle))
+    return local, ours
+
+
+async def _parents(ctx: NodeContext, uri: str, local: dict[str, list[str]],
+                   ours: dict[str, list[str]]) -> list[str]:
     handle = ctx.urls.handle_of_actor(uri)
     if handle is not None:
-        body = ctx.actors.get(handle)
-        if body is None:
-            return []
-
-        def local() -> list[str]:
-            with Session(ctx.engine) as s:
-                return federations_of(s, body)
-
-        return await asyncio.to_thread(local)
-    # What our own federations know is authoritative: their accepted members.
-    def ours() -> list[str]:
-        with Session(ctx.engine) as s:
-            rows = s.exec(select(LocalActor.handle).join(
-                FederationLink, col(FederationLink.body_id) == col(LocalActor.id)).where(
-                FederationLink.remote_uri == uri, FederationLink.direction == "has_member",
-                FederationLink.state == "accepted")).all()
-        return [ctx.urls.actor(h) for h in rows]
-
-    known = await asyncio.to_thread(ours)
+        return sorted(local.get(uri, [])) if handle in ctx.actors else []
+    known = ours.get(uri, [])
     try:
         doc = await ctx.directory.actor(uri, max_age=GRAPH_MAX_AGE)
     except KeyError_:
-        return known
+        return sorted(known)
     value = doc.get("memberOf")
     items = value if isinstance(value, list) else [value] if value else []
     return sorted(set(known) | {str(v) for v in items if isinstance(v, str)})
