@@ -97,3 +97,18 @@ def state_labels(_: Callable[[str], str]) -> dict[str, str]:
             "carried_out": _("Ejecutada"), "evaluated": _("Evaluada")}
 
 
+
+
+BodyView = Callable[[Session, Member | None, LocalActor], Response]
+
+
+def show_body(request: Request, handle: str, view: BodyView) -> Response:
+    """A page about a body, for whoever may read it (anyone, for a public body); a
+    refusal is shown as a page, never a crash."""
+    with open_session(request) as s:
+        me = current_member(request, s)
+        try:
+            b = readable_body(s, me, handle)
+        except Problem as exc:
+            return refusal(request, me, exc, "/")
+        return view(s, me, b)

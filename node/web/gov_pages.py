@@ -10,11 +10,11 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.views import proposal_view
-from node.errors import Problem
 from node.governance import bodies, decisions, proposals
 from node.governance.members import roles_in
 from node.models import (
     Decision,
+    LocalActor,
     Member,
     Membership,
     Proposal,
@@ -24,10 +24,9 @@ from node.web.actions import (
     STATES,
     open_session,
     outcome_labels,
-    readable_body,
-    refusal,
     run_action,
     see_other,
+    show_body,
     state_group_labels,
     statute_text,
 )
@@ -40,12 +39,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/b/{handle}")
 def body_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         _ = translator(language(request, me))
         rows = s.exec(select(Proposal).where(Proposal.body_id == b.id)
                       .order_by(col(Proposal.id).desc()).limit(200)).all()
@@ -59,6 +53,8 @@ def body_page(request: Request, handle: str) -> Response:
                     members=bodies.member_count(s, b),
                     statute=statute_text(_, bodies.statute_of(b)), is_member="member" in roles,
                     is_facilitator="facilitator" in roles)
+
+    return show_body(request, handle, view)
 
 
 @router.get("/b/{handle}/proposals/new")
@@ -84,12 +80,7 @@ async def create_proposal(request: Request, handle: str) -> Response:
 
 @router.get("/b/{handle}/decisions")
 def decisions_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         _ = translator(language(request, me))
         outcomes = outcome_labels(_)
         rows = []
@@ -103,15 +94,12 @@ def decisions_page(request: Request, handle: str) -> Response:
                          "date": aware(d.decided_at).strftime("%Y-%m-%d")})
         return page(request, "decisions.html", me, body=b, rows=rows)
 
+    return show_body(request, handle, view)
+
 
 @router.get("/b/{handle}/members")
 def members_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         rows = s.exec(select(Member, Membership.role).join(
             Membership, col(Membership.member_id) == col(Member.id)).where(
             Membership.body_id == b.id).order_by(col(Member.display_name))).all()
@@ -121,16 +109,15 @@ def members_page(request: Request, handle: str) -> Response:
                 "roles"].append(role)
         return page(request, "members.html", me, body=b, people=list(people.values()))
 
+    return show_body(request, handle, view)
+
 
 @router.get("/b/{handle}/participation")
 def participation_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         return page(request, "participation.html", me, body=b,
                     rows=decisions.participation(s, b))
+
+    return show_body(request, handle, view)
 
 

@@ -18,9 +18,9 @@ from node.errors import Problem
 from node.federations import mandates, matters, service
 from node.federations.membership import members_of
 from node.governance import proposals
-from node.models import Decision, FederationLink, Member, Membership, Proposal
+from node.models import Decision, FederationLink, LocalActor, Member, Membership, Proposal
 from node.models.matters import Mandate, MandatedVote
-from node.web.actions import open_session, readable_body, refusal, run_action, see_other
+from node.web.actions import open_session, refusal, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.render import language, page
 from node.web.session import current_member
@@ -128,12 +128,7 @@ async def vote(request: Request, pid: int, mid: int) -> Response:
 @router.get("/b/{handle}/federation")
 def federation_page(request: Request, handle: str) -> Response:
     """A federation's members and, for each open matter, their live mandates."""
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         open_rows = s.exec(select(Proposal).where(
             Proposal.body_id == b.id, Proposal.electorate == "bodies",
             col(Proposal.state).in_(["deliberation", "vote"]))
@@ -147,3 +142,5 @@ def federation_page(request: Request, handle: str) -> Response:
                                  "mandates": live})
         return page(request, "federation.html", me, body=b, members=members_of(s, b),
                     matters=matters_here, json=json)
+
+    return show_body(request, handle, view)

@@ -17,9 +17,9 @@ from node.errors import Problem, invalid
 from node.governance import bodies, decisions
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
-from node.models import Meeting, Member, Proposal
+from node.models import LocalActor, Meeting, Member, Proposal
 from node.models.base import aware
-from node.web.actions import open_session, readable_body, refusal, run_action, see_other
+from node.web.actions import open_session, refusal, run_action, see_other, show_body
 from node.web.render import page
 from node.web.session import current_member
 
@@ -88,12 +88,7 @@ async def record_meeting(request: Request, handle: str) -> Response:
 
 @router.get("/b/{handle}/meetings")
 def meetings_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        try:
-            b = readable_body(s, me, handle)
-        except Problem as exc:
-            return refusal(request, me, exc, "/")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         rows = [{"held_at": aware(m.held_at).strftime("%Y-%m-%d %H:%M"), "place": m.place,
                  "attendance": m.attendance, "families": m.families, "agenda": m.agenda,
                  "minutes": m.minutes, "id": m.id}
@@ -101,3 +96,5 @@ def meetings_page(request: Request, handle: str) -> Response:
                                 .order_by(col(Meeting.held_at).desc()).limit(100)).all()]
         return page(request, "meetings.html", me, body=b, rows=rows,
                     is_facilitator="facilitator" in roles_in(s, me, b))
+
+    return show_body(request, handle, view)
