@@ -22,8 +22,9 @@ from node.federation.urls import Urls
 from node.federations import matters, objects
 from node.governance import audit
 from node.governance.authz import require_facilitator, require_member
+from node.governance.bodies import electorate
 from node.governance.members import grant
-from node.models import Decision, LocalActor, Member, Membership, Proposal, ProposalVersion
+from node.models import Decision, LocalActor, Member, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
 from node.models.matters import Mandate, MandatedVote
 from node.outbox.publish import new_uid, publish
@@ -72,15 +73,14 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
         raise invalid("bad-mandate", "name the amendments the approval depends on")
     if expires_at is not None and aware(expires_at) <= utcnow():
         raise invalid("bad-deadline", "a mandate must expire in the future")
-    speakers = list(session.exec(select(Member).join(
-        Membership, col(Membership.member_id) == col(Member.id)).where(
-        Membership.body_id == body.id, Membership.role == "member",
-        col(Member.id).in_(spokesperson_ids or [-1]))).all())
-    if not speakers or len(speakers) != len(set(spokesperson_ids)):
+    voters, people = electorate(session, body)
+    wanted = set(spokesperson_ids)
+    speakers = [m for m in people if m.id in wanted]
+    if not speakers or len(speakers) != len(wanted):
         raise invalid("bad-spokesperson", "spokespersons must be members of the body")
     inbox = matters.federation_inbox(session, body, proposal.answers_to)
     actor = urls.actor(body.handle)
-    families = len({m.family for m in _people(session, body) if m.family})
+    families = voters.families
     doc = matters.sign(urls, body, objects.mandate_object(
         urls.obj(f"mandate-{new_uid()}"), actor, proposal.answers_to, proposal.matter,
         decision.version, position, [matters.spokesperson_uri(urls, m) for m in speakers],
@@ -106,12 +106,6 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
                   "spokespersons": doc["spokespersons"]})
     session.flush()
     return mandate
-
-
-def _people(session: Session, body: LocalActor) -> list[Member]:
-    return list(session.exec(select(Member).join(
-        Membership, col(Membership.member_id) == col(Member.id)).where(
-        Membership.body_id == body.id, Membership.role == "member")).all())
 
 
 def _own(session: Session, urls: Urls, mandate_id: int) -> tuple[Mandate, LocalActor]:

@@ -78,13 +78,6 @@ def federation_inbox(session: Session, body: LocalActor, federation: str) -> str
     return link.remote_inbox
 
 
-def is_member_of(session: Session, body: LocalActor, federation: str) -> bool:
-    return session.exec(select(FederationLink.id).where(
-        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
-        FederationLink.remote_uri == federation, FederationLink.state == "accepted")
-    ).first() is not None
-
-
 def has_member(session: Session, federation: LocalActor, member: str) -> bool:
     return member in members_of(session, federation)
 

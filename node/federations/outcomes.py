@@ -16,6 +16,7 @@ from node.federations import matters, objects
 from node.federations.membership import members_of
 from node.governance import audit
 from node.governance.bodies import statute_of
+from node.governance.decisions import result_record
 from node.governance.tally import Counts, Electorate, Result, tally
 from node.models import Decision, LocalActor, Proposal, ProposalVersion
 from node.models.base import utcnow
@@ -66,21 +67,12 @@ def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
     assert federation is not None
     statute = statute_of(federation)
     result, votes, weights = count(session, proposal, federation)
-    c = result.counts
     ballots = [{"member": v.member_body, "choice": v.choice, "weight": weights[v.member_body],
                 "mandate": v.mandate_uri, "vote": v.uri, "spokesperson": v.spokesperson}
                for v in votes]
-    record = {
-        "version": proposal.current_version, "statute": statute.to_dict(),
-        "outcome": result.outcome.value, "reason": result.reason,
-        "quorum_met": result.quorum_met,
-        "counts": {"for": c.yes, "against": c.no, "abstain": c.abstain, "block": c.block,
-                   "participants": c.participants, "families": c.families},
-        "electorate": {"members": result.electorate.members,
-                       "families": result.electorate.families},
-        "eligible": None, "member_bodies": sorted(weights), "ballots": ballots,
-        "matter": proposal.matter,
-    }
+    record = {**result_record(result, statute.to_dict(), proposal.current_version, None,
+                              ballots),
+              "member_bodies": sorted(weights), "matter": proposal.matter}
     decision = Decision(proposal_id=proposal.id or 0, body_id=federation.id or 0,
                         version=proposal.current_version, outcome=result.outcome.value,
                         record=json.dumps(record, ensure_ascii=False), method="mandates")

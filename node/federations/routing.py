@@ -6,6 +6,7 @@ themselves are the pure functions of levels.py.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -35,10 +36,13 @@ async def plan(ctx: NodeContext, body: LocalActor, affects: list[str]) -> Plan:
     routing = levels.route(here, affects, parents_of)
     if routing.route != levels.Route.up or routing.target is None:
         return Plan(routing.route, routing.target, routing.reason)
-    with Session(ctx.engine) as s:
-        links = s.exec(select(FederationLink).where(
-            FederationLink.body_id == body.id, FederationLink.direction == "member_of",
-            FederationLink.state == "accepted")).all()
+    def ours() -> list[FederationLink]:
+        with Session(ctx.engine) as s:
+            return list(s.exec(select(FederationLink).where(
+                FederationLink.body_id == body.id, FederationLink.direction == "member_of",
+                FederationLink.state == "accepted")).all())
+
+    links = await asyncio.to_thread(ours)
     # The nearest of our federations from which the deciding level can be reached.
     best: tuple[int, str, str] | None = None
     for link in links:

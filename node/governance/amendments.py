@@ -20,8 +20,7 @@ from node.federation.urls import Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
-from node.governance.proposals import body_of, check_text, get
-from node.governance.statute import Rule
+from node.governance.proposals import ballot_choice, body_of, check_text, get
 from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
 from node.models import Amendment, AmendmentVote, Member, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
@@ -131,17 +130,8 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
     a = _get(session, proposal, amendment_id)
     if a.state != "voting" or a.closes_at is None or aware(a.closes_at) <= utcnow():
         raise conflict("vote-closed", "this amendment is not open for voting")
-    try:
-        c = Choice(choice)
-    except ValueError as exc:
-        raise invalid("bad-choice", "choose for, against, abstain (or block, under consent)") \
-            from exc
     statute = statute_of(body)
-    if c == Choice.block:
-        if statute.rule != Rule.consent:
-            raise invalid("bad-choice", "blocking exists only under a consent statute")
-        if not reason.strip():
-            raise invalid("block-needs-reason", "a block must give its reason")
+    c = ballot_choice(statute, choice, reason)
     vote = session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id,
                                                     AmendmentVote.member_id == member.id)).first()
     if vote is None:
@@ -219,8 +209,3 @@ def close_due(session: Session, urls: Urls | None = None,
         close(session, a, urls)
         closed.append(a.id or 0)
     return closed
-
-
-def voting_on(session: Session, proposal: Proposal) -> list[Amendment]:
-    return list(session.exec(select(Amendment).where(
-        Amendment.proposal_id == proposal.id, Amendment.state == "voting")).all())

@@ -25,10 +25,13 @@ from node.outbox.publish import new_uid, publish
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
 
 
-def _record(result: Result, statute: dict[str, Any], version_number: int,
-            eligible: list[Member] | None, ballots: list[dict[str, Any]] | None) -> str:
+def result_record(result: Result, statute: dict[str, Any], version_number: int,
+                  eligible: list[int] | None, ballots: list[dict[str, Any]] | None
+                  ) -> dict[str, Any]:
+    """What a decision keeps of its count: the same shape online, in assembly and by
+    mandates (those add their own keys)."""
     c = result.counts
-    return json.dumps({
+    return {
         "version": version_number,
         "statute": statute,
         "outcome": result.outcome.value,
@@ -38,9 +41,17 @@ def _record(result: Result, statute: dict[str, Any], version_number: int,
                    "participants": c.participants, "families": c.families},
         "electorate": {"members": result.electorate.members,
                        "families": result.electorate.families},
-        "eligible": [m.id for m in eligible] if eligible is not None else None,
+        "eligible": eligible,
         "ballots": ballots,
-    }, ensure_ascii=False)
+    }
+
+
+def _record(result: Result, statute: dict[str, Any], version_number: int,
+            eligible: list[Member] | None, ballots: list[dict[str, Any]] | None) -> str:
+    return json.dumps(result_record(
+        result, statute, version_number,
+        [m.id or 0 for m in eligible] if eligible is not None else None, ballots),
+        ensure_ascii=False)
 
 
 def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
@@ -61,7 +72,8 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
     eligible_ids = {m.id for m in eligible}
     families = {m.id: m.family for m in eligible}
     # Only current members' ballots on the version being decided count.
-    votes = [v for v in votes_of(session, proposal)
+    cast = votes_of(session, proposal)
+    votes = [v for v in cast
              if v.member_id in eligible_ids and v.version == proposal.current_version]
     counts = count_ballots(Ballot(v.member_id, Choice(v.choice), families.get(v.member_id) or None)
                            for v in votes)
@@ -75,7 +87,7 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
     session.add_all([decision, proposal])
     if statute.secret_ballot:
         # Counted: from now on the counts are the record, and no row says who chose what.
-        for v in votes_of(session, proposal):
+        for v in cast:
             v.choice, v.reason = "secret", ""
             session.add(v)
     session.flush()

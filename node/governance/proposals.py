@@ -18,7 +18,7 @@ from node.federation.urls import Urls
 from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import statute_of
-from node.governance.statute import Rule
+from node.governance.statute import Rule, Statute
 from node.governance.tally import Choice
 from node.models import (
     Amendment,
@@ -179,6 +179,21 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
     polls.announce(session, urls, body, proposal, version(session, proposal).title, statute)
 
 
+def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:
+    """A member's choice on a ballot (a proposal's or an amendment's) under the statute."""
+    try:
+        c = Choice(choice)
+    except ValueError as exc:
+        raise invalid("bad-choice", "choose for, against, abstain (or block, under consent)") \
+            from exc
+    if c == Choice.block:
+        if statute.rule != Rule.consent:
+            raise invalid("bad-choice", "blocking exists only under a consent statute")
+        if not reason.strip():
+            raise invalid("block-needs-reason", "a block must give its reason")
+    return c
+
+
 def cast(session: Session, member: Member, proposal: Proposal, version_number: int,
          choice: str, reason: str = "") -> Vote:
     body = body_of(session, proposal)
@@ -192,16 +207,7 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
     if version_number != proposal.current_version:
         raise conflict("wrong-version",
                        f"the vote is on version {proposal.current_version}, not {version_number}")
-    try:
-        c = Choice(choice)
-    except ValueError as exc:
-        raise invalid("bad-choice", "choose for, against, abstain (or block, under consent)") \
-            from exc
-    if c == Choice.block:
-        if statute_of(body).rule != Rule.consent:
-            raise invalid("bad-choice", "blocking exists only under a consent statute")
-        if not reason.strip():
-            raise invalid("block-needs-reason", "a block must give its reason")
+    c = ballot_choice(statute_of(body), choice, reason)
     vote = session.exec(select(Vote).where(Vote.proposal_id == proposal.id,
                                            Vote.member_id == member.id)).first()
     if vote is None:

@@ -21,6 +21,7 @@ from node.federations import mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import FederationLink, LocalActor
+from node.outbox.publish import audience
 
 if TYPE_CHECKING:
     from node.inbox.processor import InboxProcessor
@@ -29,17 +30,9 @@ log = logging.getLogger("comuna.federated")
 OURS = (objects.PROPOSAL, objects.MANDATE, objects.VOTE)
 
 
-def _id(value: Any) -> str:
+def id_of(value: Any) -> str:
+    """The id of an object given inline or by reference."""
     return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
-
-
-def _audience(activity: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for key in ("to", "cc"):
-        value = activity.get(key)
-        out.extend(v for v in (value if isinstance(value, list) else [value]) if
-                   isinstance(v, str))
-    return out
 
 
 def is_federated(activity: dict[str, Any]) -> bool:
@@ -60,19 +53,19 @@ class Federated:
     async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
         """`recipient`: the handle whose inbox received it ("" for the shared inbox); a
         forwarded activity keeps its original audience, so that is who it is for."""
-        kind, actor = activity.get("type"), _id(activity.get("actor"))
+        kind, actor = activity.get("type"), id_of(activity.get("actor"))
         obj = activity.get("object")
         if kind == "Announce" and isinstance(obj, dict):
             await self._announced(actor, obj)
             return
         if kind == "Update" and isinstance(obj, dict) and obj.get("type") == objects.PROPOSAL:
             # A new version from a federation of ours, addressed to its members.
-            for body in self._members_of(actor):
+            for body in await self._members_of(actor):
                 await self._from_federation(body, actor, activity, obj, signer=actor)
             return
         if kind == "Create" and isinstance(obj, dict) and obj.get("type") == "Note":
             # A decision, addressed to the public and sent to the federation's members.
-            for body in self._members_of(actor):
+            for body in await self._members_of(actor):
                 await self._decision(body, actor, activity, obj)
             return
         target = self.ctx.actors.get(recipient) if recipient else None
@@ -80,7 +73,7 @@ class Federated:
         if target is None:
             return
         if kind == "Delete":
-            await self._tx(mandates.receive_recall, target, actor, _id(obj))
+            await self._tx(mandates.receive_recall, target, actor, id_of(obj))
             return
         assert isinstance(obj, dict)
         otype = obj.get("type")
@@ -92,19 +85,23 @@ class Federated:
     # --- who it is for -------------------------------------------------------------
 
     def _addressed(self, activity: dict[str, Any]) -> LocalActor | None:
-        for uri in _audience(activity):
+        for uri in audience(activity):
             body = self.p.local(uri)
             if body is not None:
                 return body
         return None
 
-    def _members_of(self, federation: str) -> list[LocalActor]:
-        with Session(self.ctx.engine) as s:
-            ids = s.exec(select(FederationLink.body_id).where(
-                FederationLink.remote_uri == federation,
-                FederationLink.direction == "member_of",
-                FederationLink.state == "accepted")).all()
-            return [b for b in (s.get(LocalActor, i) for i in ids) if b is not None]
+    async def _members_of(self, federation: str) -> list[LocalActor]:
+        """Our bodies that belong to `federation` (read in a thread, off the event loop)."""
+        def read() -> list[LocalActor]:
+            with Session(self.ctx.engine, expire_on_commit=False) as s:
+                ids = s.exec(select(FederationLink.body_id).where(
+                    FederationLink.remote_uri == federation,
+                    FederationLink.direction == "member_of",
+                    FederationLink.state == "accepted")).all()
+                return [b for b in (s.get(LocalActor, i) for i in ids) if b is not None]
+
+        return await asyncio.to_thread(read)
 
     async def _tx(self, func: Any, *args: Any) -> Any:
         return await asyncio.to_thread(self.p.tx, func, *args)
@@ -132,7 +129,7 @@ class Federated:
         except Problem as exc:
             log.warning("malformed proposal %s: %s", obj.get("id"), exc.detail)
             return
-        origin = _id(create.get("actor"))
+        origin = id_of(create.get("actor"))
         if doc.author != origin or not await self._proves(create, origin):
             return
         plan = await routing.plan(self.ctx, federation, doc.affects)
@@ -151,10 +148,10 @@ class Federated:
     # --- matters and decisions from above ------------------------------------------
 
     async def _announced(self, federation: str, inner: dict[str, Any]) -> None:
-        bodies = self._members_of(federation)
+        bodies = await self._members_of(federation)
         if not bodies:
             return  # only our own federations pass matters down to us
-        inner_actor = _id(inner.get("actor"))
+        inner_actor = id_of(inner.get("actor"))
         obj = inner.get("object")
         if not isinstance(obj, dict) or not await self._proves(inner, inner_actor):
             return
@@ -168,8 +165,7 @@ class Federated:
     async def _from_federation(self, body: LocalActor, federation: str,
                                activity: dict[str, Any], obj: dict[str, Any], signer: str,
                                checked: bool = False) -> None:
-        if not self._members_of_has(body, federation):
-            return
+        """`body` is a member of `federation`: callers take it from `_members_of`."""
         if not checked and not await self._proves(activity, signer):
             return
         try:
@@ -181,21 +177,17 @@ class Federated:
                        activity, doc)
         self.ctx.delivery_wakeup.set()
 
-    def _members_of_has(self, body: LocalActor, federation: str) -> bool:
-        return any(b.id == body.id for b in self._members_of(federation))
-
     async def _decision(self, body: LocalActor, via: str, activity: dict[str, Any],
                         note: dict[str, Any], checked: bool = False) -> None:
-        author = _id(activity.get("actor"))
-        if not self._members_of_has(body, via) and via != author:
-            return
+        """`body` is a member of `via`: callers take it from `_members_of`."""
+        author = id_of(activity.get("actor"))
         if not checked and not await self._proves(activity, author):
             return
         # The decision must come from the level that decides the matter, as this node
         # sees the graph; and its own proof must hold wherever it came from.
         if not await self._proves(note, str(note.get("attributedTo", ""))):
             return
-        affects = self._affects(str(note.get("matter", "")))
+        affects = await asyncio.to_thread(self._affects, str(note.get("matter", "")))
         if affects:
             plan = await routing.plan(self.ctx, body, affects)
             if plan.level != note.get("attributedTo"):
@@ -206,7 +198,6 @@ class Federated:
         self.ctx.delivery_wakeup.set()
 
     def _affects(self, matter: str) -> list[str]:
-        doc = None
         with Session(self.ctx.engine) as s:
             doc = matters.kept(s, matter)
         if doc is None:

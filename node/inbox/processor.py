@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from node.context import NodeContext
 from node.federation import follows
 from node.federations import matters, membership
-from node.inbox.federated import Federated, is_federated
+from node.inbox.federated import Federated, id_of, is_federated
 from node.models import InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
@@ -27,10 +27,6 @@ log = logging.getLogger("comuna.inbox")
 MAX_ATTEMPTS = 8
 # Short, so rows held by a crashed process are picked up again soon.
 LEASE_SECONDS = 30.0
-
-
-def _id(value: Any) -> str:
-    return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
 
 
 class InboxProcessor:
@@ -98,11 +94,11 @@ class InboxProcessor:
 
     async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
         kind = activity.get("type")
-        actor_uri = _id(activity.get("actor"))
+        actor_uri = id_of(activity.get("actor"))
         if is_federated(activity):
             await self.federated.handle(activity, recipient)
         elif kind == "Follow":
-            target = self.local(_id(activity.get("object")))
+            target = self.local(id_of(activity.get("object")))
             if target is None:
                 return
             follower_doc = await self.ctx.directory.actor(actor_uri)
@@ -112,15 +108,15 @@ class InboxProcessor:
         elif kind == "Undo":
             obj = activity.get("object")
             if isinstance(obj, dict) and obj.get("type") == "Follow":
-                target = self.local(_id(obj.get("object")))
-                if target is not None and _id(obj.get("actor")) == actor_uri:
+                target = self.local(id_of(obj.get("object")))
+                if target is not None and id_of(obj.get("actor")) == actor_uri:
                     await asyncio.to_thread(self.tx, follows.undo_follow, target, actor_uri,
-                                            _id(obj))
+                                            id_of(obj))
             elif isinstance(obj, str) and obj:
                 # Some servers undo by the Follow's id alone.
                 await asyncio.to_thread(self.tx, follows.undo_follow_by_id, actor_uri, obj)
         elif kind == "Join":
-            target = self.local(_id(activity.get("object")))
+            target = self.local(id_of(activity.get("object")))
             if target is None:
                 return
             member_doc = await self.ctx.directory.actor(actor_uri)
@@ -128,30 +124,30 @@ class InboxProcessor:
                                     activity, member_doc)
             self.ctx.delivery_wakeup.set()
         elif kind == "Update" and isinstance(activity.get("object"), dict) and \
-                _id(activity.get("object")) == actor_uri:
+                id_of(activity.get("object")) == actor_uri:
             # An actor changed (keys, memberOf): fetch it again from its origin rather
             # than trusting the copy carried here.
             await self.ctx.directory.actor(actor_uri, refresh=True)
         elif kind == "Leave":
-            target = self.local(_id(activity.get("object")))
+            target = self.local(id_of(activity.get("object")))
             if target is not None:
                 await asyncio.to_thread(self.tx, membership.receive_leave, target, actor_uri)
         elif kind in ("Accept", "Reject"):
             obj = activity.get("object")
             if kind == "Reject" and await asyncio.to_thread(
-                    self.tx, matters.receive_refusal, actor_uri, _id(obj),
+                    self.tx, matters.receive_refusal, actor_uri, id_of(obj),
                     str(activity.get("content") or activity.get("summary") or "")):
                 return
             otype = obj.get("type") if isinstance(obj, dict) else None
             if otype in (None, "Join"):
                 done = await asyncio.to_thread(self.tx, membership.receive_answer, actor_uri,
-                                               _id(obj), kind == "Accept", self.ctx.urls)
+                                               id_of(obj), kind == "Accept", self.ctx.urls)
                 if done:
                     self.ctx.delivery_wakeup.set()
                 if done or otype == "Join":
                     return
-            follow_id = _id(obj)
-            ours = self.local(_id(obj.get("actor"))) if isinstance(obj, dict) else None
+            follow_id = id_of(obj)
+            ours = self.local(id_of(obj.get("actor"))) if isinstance(obj, dict) else None
             if ours is None:
                 ours = self._local_from_follow_id(follow_id)
             if ours is not None:

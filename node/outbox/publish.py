@@ -64,7 +64,7 @@ def publish(
         activity_id=activity["id"],
         activity_type=activity["type"],
         object_id=obj.get("id", "") if isinstance(obj, dict) else str(obj or ""),
-        public=AS_PUBLIC in _audience(activity),
+        public=AS_PUBLIC in audience(activity),
         body=json.dumps(activity),
     )
     session.add(item)
@@ -101,7 +101,7 @@ def forward(session: Session, urls: Urls, actor: LocalActor, activity: dict[str,
     return item
 
 
-def _audience(activity: dict[str, Any]) -> list[str]:
+def audience(activity: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for key in ("to", "cc"):
         value = activity.get(key)

@@ -12,13 +12,14 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from node.errors import Problem
-from node.governance import bodies
+from node.governance import bodies, proposals
 from node.governance.authz import require_read
 from node.governance.members import LoginLimiter
 from node.governance.statute import Rule
 from node.models import (
     LocalActor,
     Member,
+    Proposal,
 )
 from node.web.i18n import translator
 from node.web.render import language, page
@@ -112,3 +113,13 @@ def show_body(request: Request, handle: str, view: BodyView) -> Response:
         except Problem as exc:
             return refusal(request, me, exc, "/")
         return view(s, me, b)
+
+
+def proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Any]
+                    ) -> Action:
+    """A form about proposal `pid`: run `fn` on it, then back to its page."""
+    def act(s: Session, me: Member, data: dict[str, str]) -> str:
+        fn(s, me, proposals.get(s, pid), data)
+        return f"/p/{pid}"
+
+    return act

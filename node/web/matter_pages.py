@@ -18,9 +18,17 @@ from node.errors import Problem
 from node.federations import mandates, matters, service
 from node.federations.membership import members_of
 from node.governance import proposals
-from node.models import Decision, FederationLink, LocalActor, Member, Membership, Proposal
+from node.governance.bodies import electorate
+from node.models import Decision, FederationLink, LocalActor, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
-from node.web.actions import open_session, refusal, run_action, see_other, show_body
+from node.web.actions import (
+    open_session,
+    proposal_action,
+    refusal,
+    run_action,
+    see_other,
+    show_body,
+)
 from node.web.i18n import translator
 from node.web.render import language, page
 from node.web.session import current_member
@@ -58,10 +66,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
     mine = me is not None and [m for m in views if m["state"] == "live" and
                                matters.spokesperson_uri(urls, me) in m["spokespersons"]]
     decided = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
-    people = list(s.exec(select(Member).join(
-        Membership, col(Membership.member_id) == col(Member.id)).where(
-        Membership.body_id == p.body_id, Membership.role == "member")
-        .order_by(col(Member.display_name))).all()) if facil else []
+    people = sorted(electorate(s, proposals.body_of(s, p))[1],
+                    key=lambda m: m.display_name) if facil else []
     votes = [mandated_vote_view(v) for v in s.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == p.id).order_by(col(MandatedVote.id)))]
     return {
@@ -97,32 +103,27 @@ async def send_up(request: Request, pid: int) -> Response:
 
 @router.post("/p/{pid}/mandate")
 async def issue(request: Request, pid: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         speakers = [int(x) for x in d.get("spokesperson", "").split(",") if x.strip().isdigit()]
         named = [x.strip() for x in d.get("amendments", "").split() if x.strip()]
-        mandates.issue(s, request.app.state.ctx.urls, me, proposals.get(s, pid),
-                       d.get("position", ""), speakers, named, d.get("limits", ""))
-        return _back_to(pid)
+        mandates.issue(s, request.app.state.ctx.urls, me, p, d.get("position", ""), speakers,
+                       named, d.get("limits", ""))
 
-    return await run_action(request, _back_to(pid), act)
+    return await run_action(request, _back_to(pid), proposal_action(pid, fn))
 
 
 @router.post("/p/{pid}/mandates/{mid}/recall")
 async def recall(request: Request, pid: int, mid: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
-        mandates.recall(s, request.app.state.ctx.urls, me, mid, d.get("reason", ""))
-        return _back_to(pid)
-
-    return await run_action(request, _back_to(pid), act)
+    return await run_action(request, _back_to(pid), proposal_action(
+        pid, lambda s, me, p, d: mandates.recall(s, request.app.state.ctx.urls, me, mid,
+                                                 d.get("reason", ""))))
 
 
 @router.post("/p/{pid}/mandates/{mid}/vote")
 async def vote(request: Request, pid: int, mid: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
-        mandates.cast(s, request.app.state.ctx.urls, me, mid, d.get("choice", ""))
-        return _back_to(pid)
-
-    return await run_action(request, _back_to(pid), act)
+    return await run_action(request, _back_to(pid), proposal_action(
+        pid, lambda s, me, p, d: mandates.cast(s, request.app.state.ctx.urls, me, mid,
+                                               d.get("choice", ""))))
 
 
 @router.get("/b/{handle}/federation")

@@ -4,7 +4,6 @@ evaluation. Every form carries a CSRF token; the rules live in node.governance."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +29,9 @@ from node.models import (
 )
 from node.models.base import aware, utcnow
 from node.web.actions import (
-    Action,
     open_session,
     outcome_labels,
+    proposal_action,
     refusal,
     run_action,
     state_labels,
@@ -143,18 +142,9 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
                                       "carried_out": _("ejecutada")})
 
 
-def _proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Any]
-                     ) -> Action:
-    def act(s: Session, me: Member, data: dict[str, str]) -> str:
-        fn(s, me, proposals.get(s, pid), data)
-        return f"/p/{pid}"
-
-    return act
-
-
 @router.post("/p/{pid}/deliberation")
 async def deliberate(request: Request, pid: int) -> Response:
-    response = await run_action(request, f"/p/{pid}", _proposal_action(
+    response = await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)))
     if response.status_code == 303:
         with open_session(request) as s:
@@ -166,7 +156,7 @@ async def deliberate(request: Request, pid: int) -> Response:
 
 @router.post("/p/{pid}/comments")
 async def comment(request: Request, pid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.comment(
             s, me, p, d.get("text", ""),
             int(d["parent"]) if d.get("parent", "").isdigit() else None)))
@@ -174,14 +164,14 @@ async def comment(request: Request, pid: int) -> Response:
 
 @router.post("/p/{pid}/amendments")
 async def amend(request: Request, pid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.amend(s, me, p, d.get("title", ""),
                                                   d.get("text", ""), d.get("reason", ""))))
 
 
 @router.post("/p/{pid}/amendments/{aid}")
 async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.decide(s, me, p, aid, d.get("accept") == "1",
                                                    request.app.state.ctx.urls)))
 
@@ -193,13 +183,13 @@ def _days(d: dict[str, str]) -> Any:
 
 @router.post("/p/{pid}/amendments/{aid}/vote-open")
 async def open_amendment_vote(request: Request, pid: int, aid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.open_vote(s, me, p, aid, _days(d))))
 
 
 @router.post("/p/{pid}/amendments/{aid}/ballot")
 async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.cast(s, me, p, aid, d.get("choice", ""),
                                                  d.get("reason", ""))))
 
@@ -213,7 +203,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
             raise Problem(404, "not-found", "no such amendment")
         amendments.close(s, a, request.app.state.ctx.urls)
 
-    return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
 
 @router.post("/p/{pid}/vote-open")
@@ -221,7 +211,7 @@ async def open_vote(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         proposals.open_vote(s, me, p, _days(d), request.app.state.ctx.urls)
 
-    return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
 
 @router.post("/p/{pid}/ballot")
@@ -230,7 +220,7 @@ async def ballot(request: Request, pid: int) -> Response:
         version = int(d["version"]) if d.get("version", "").isdigit() else 0
         proposals.cast(s, me, p, version, d.get("choice", ""), d.get("reason", ""))
 
-    return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
 
 @router.post("/p/{pid}/close")
@@ -239,7 +229,7 @@ async def close(request: Request, pid: int) -> Response:
         require_facilitator(s, me, proposals.body_of(s, p))
         decisions.close_vote(s, request.app.state.ctx.urls, p)
 
-    return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
 
 def _decision_of(s: Session, pid: int) -> Decision:
@@ -251,7 +241,7 @@ def _decision_of(s: Session, pid: int) -> Decision:
 
 @router.post("/p/{pid}/execution")
 async def execution(request: Request, pid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", _proposal_action(
+    return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: decisions.set_execution(
             s, me, _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))))
 
@@ -262,6 +252,6 @@ async def evaluation(request: Request, pid: int) -> Response:
         score = int(d["score"]) if d.get("score", "").isdigit() else 0
         decisions.evaluate(s, me, _decision_of(s, pid), score, d.get("comment", ""))
 
-    return await run_action(request, f"/p/{pid}", _proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
 
