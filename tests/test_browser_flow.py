@@ -143,6 +143,7 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             facil.get_by_label("Texto de la propuesta").fill("Celebrar la cosecha en la plaza.")
             facil.get_by_role("button", name="Guardar borrador").click()
             facil.get_by_role("button", name="Abrir la deliberación").click()
+            expect(facil.locator(".state")).to_have_text("En deliberación")
             facil.goto(f"{node.url}/b/maizal/meetings/new")
             facil.get_by_label("Fecha y hora (UTC)").fill("2026-11-21T18:30")
             facil.get_by_label("Lugar").fill("Casa comunal")
@@ -154,8 +155,11 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             facil.get_by_label("En contra").fill("3")
             facil.get_by_label("Abstenciones").fill("2")
             shot(facil, "meeting-new")
-            facil.get_by_role("button", name="Registrar la asamblea").click()
-            expect(facil.locator("main")).to_contain_text("Casa comunal")
+            # Wait for the answer itself: on a loaded machine the record (decision,
+            # audit entry, published note) can take longer than expect's default.
+            with facil.expect_navigation(timeout=30_000):
+                facil.get_by_role("button", name="Registrar la asamblea").click()
+            expect(facil.locator("main")).to_contain_text("Casa comunal", timeout=15_000)
             expect(facil.locator("main")).to_contain_text("35")
             shot(facil, "meetings")
             ana.goto(f"{node.url}/b/maizal/decisions")
