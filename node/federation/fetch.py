@@ -37,6 +37,10 @@ class FetchError(Exception):
         self.status = status
 
 
+class _StaleConnection(FetchError):
+    pass
+
+
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, allow_private: bool) -> None:
         super().__init__()
@@ -72,6 +76,17 @@ class Fetcher:
         self.signer = signer
 
     async def get_json(self, url: str, accept: str = AP_ACCEPT) -> dict[str, Any]:
+        try:
+            return await self._get_json(url, accept)
+        except _StaleConnection:
+            # A pooled connection the server had just closed as we reused it: once more,
+            # on a new connection (a GET can be repeated safely).
+            try:
+                return await self._get_json(url, accept)
+            except _StaleConnection as exc:
+                raise FetchError(url, exc.reason) from exc
+
+    async def _get_json(self, url: str, accept: str) -> dict[str, Any]:
         for _hop in range(self.max_redirects + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FetchError(url, "only http(s) URLs can be fetched")
@@ -92,6 +107,8 @@ class Fetcher:
                     body = await self._read_capped(resp, url)
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from exc
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                raise _StaleConnection(url, f"{type(exc).__name__}: {exc}") from exc
             except httpx.HTTPError as exc:
                 raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
             try:

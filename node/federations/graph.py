@@ -4,6 +4,7 @@ own database for local bodies and from actor documents (cached) for remote ones.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
@@ -12,6 +13,8 @@ from node.context import NodeContext
 from node.federation.directory import KeyError_
 from node.federations.levels import MAX_DEPTH
 from node.models import FederationLink, LocalActor
+
+log = logging.getLogger("comuna.federations")
 
 # How old a remote body's `memberOf` may be when computing a deciding level (seconds).
 # Changes are pushed (`Update` of the actor on admission); this bounds a lost one.
@@ -33,6 +36,16 @@ async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[
             known[uri] = parents
             frontier.extend(parents)
     return known
+
+
+async def warm(ctx: NodeContext, start: Iterable[str]) -> None:
+    """Fetch, ahead of need, the actor documents (and so the keys) of every federation
+    above `start`: the first matter or decision they sign then verifies without a
+    fetch. Best effort; a failure only means the fetch happens later."""
+    try:
+        await parents_map(ctx, start)
+    except Exception:  # never let a warm-up fail the activity
+        log.info("warming the federation graph from %s failed", list(start), exc_info=True)
 
 
 def _links(ctx: NodeContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:

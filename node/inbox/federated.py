@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from node.errors import Problem
 from node.federation.directory import KeyError_
-from node.federations import mandates, matters, objects, outcomes, routing
+from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import FederationLink, LocalActor
@@ -176,6 +176,8 @@ class Federated:
         await self._tx(matters.receive_from_federation, self.ctx.urls, body, federation,
                        activity, doc)
         self.ctx.delivery_wakeup.set()
+        # The decision will be checked against the deciding level of these bodies.
+        await graph.warm(self.ctx, doc.affects)
 
     async def _decision(self, body: LocalActor, via: str, activity: dict[str, Any],
                         note: dict[str, Any], checked: bool = False) -> None:

@@ -12,13 +12,13 @@ import logging
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.federation import follows
-from node.federations import matters, membership
+from node.federations import graph, matters, membership
 from node.inbox.federated import Federated, id_of, is_federated
-from node.models import InboxItem, LocalActor
+from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
 from node.storage.leases import claim
@@ -90,7 +90,7 @@ class InboxProcessor:
             self._finish(row.id, "failed", error, attempts=attempts)
         else:
             self._finish(row.id, "queued", error, attempts=attempts,
-                         next_attempt_at=next_attempt(utcnow(), attempts, None))
+                         next_attempt_at=next_attempt(utcnow(), attempts, None, transient=True))
 
     async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
         kind = activity.get("type")
@@ -128,6 +128,8 @@ class InboxProcessor:
             # An actor changed (keys, memberOf): fetch it again from its origin rather
             # than trusting the copy carried here.
             await self.ctx.directory.actor(actor_uri, refresh=True)
+            if await asyncio.to_thread(self._is_our_federation, actor_uri):
+                await graph.warm(self.ctx, [actor_uri])
         elif kind == "Leave":
             target = self.local(id_of(activity.get("object")))
             if target is not None:
@@ -144,6 +146,8 @@ class InboxProcessor:
                                                id_of(obj), kind == "Accept", self.ctx.urls)
                 if done:
                     self.ctx.delivery_wakeup.set()
+                    if kind == "Accept":
+                        await graph.warm(self.ctx, [actor_uri])
                 if done or otype == "Join":
                     return
             follow_id = id_of(obj)
@@ -154,6 +158,12 @@ class InboxProcessor:
                 await asyncio.to_thread(self.tx, follows.answer_to_our_follow, ours, follow_id,
                                         actor_uri, kind == "Accept")
         # Every other type is kept as stored; later layers (governance, economy) read it.
+
+    def _is_our_federation(self, uri: str) -> bool:
+        with Session(self.ctx.engine) as s:
+            return s.exec(select(FederationLink.id).where(
+                FederationLink.remote_uri == uri, FederationLink.direction == "member_of",
+                FederationLink.state == "accepted")).first() is not None
 
     def local(self, uri: str) -> LocalActor | None:
         handle = self.ctx.urls.handle_of_actor(uri)

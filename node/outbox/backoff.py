@@ -8,6 +8,9 @@ from email.utils import parsedate_to_datetime
 
 BASE_SECONDS = 30.0
 CAP_SECONDS = 8 * 3600.0
+# A first failure that is not the peer's answer (a dropped connection, a key that could
+# not be fetched) is usually gone a moment later: try again soon, then back off.
+QUICK_SECONDS = 2.0
 
 
 def backoff_delay(attempts: int, rng: random.Random | None = None,
@@ -38,8 +41,12 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def next_attempt(now: datetime, attempts: int, retry_after: float | None,
-                 base_seconds: float = BASE_SECONDS) -> datetime:
-    delay = backoff_delay(attempts, base_seconds=base_seconds)
+                 base_seconds: float = BASE_SECONDS, transient: bool = False) -> datetime:
+    """`transient`: the failure was not an answer from the peer (see QUICK_SECONDS)."""
+    if transient and attempts == 1 and retry_after is None:
+        delay = QUICK_SECONDS * random.uniform(0.8, 1.2)
+    else:
+        delay = backoff_delay(attempts, base_seconds=base_seconds)
     if retry_after is not None:
         # Honour the peer's wish, but never wait longer than the cap for one step.
         delay = max(delay, min(retry_after, CAP_SECONDS))

@@ -191,7 +191,8 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
                     values["state"] = "failed"
                 else:
                     values["next_attempt_at"] = next_attempt(
-                        now, attempts, retry_after_seconds(res.retry_after), backoff_base)
+                        now, attempts, retry_after_seconds(res.retry_after), backoff_base,
+                        transient=res.status is None)
             s.execute(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
         for host, ok in host_ok.items():
             peer = s.get(PeerHost, host) or PeerHost(host=host)

@@ -69,11 +69,18 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
     ip = _literal_ip(urlsplit(url).hostname or "")
     if ip is not None and not address_allowed(ip, allow_private):
         return SendResult(None, None, f"BlockedAddress: {ip} is a non-public address")
-    try:
-        async with session.post(url, data=body, headers=headers,
-                                allow_redirects=False) as resp:
-            await resp.read()
-            return SendResult(resp.status, resp.headers.get("Retry-After"), "" if resp.status < 300
-                              else f"HTTP {resp.status}")
-    except Exception as exc:  # network errors of every kind are retried
-        return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
+    for attempt in (1, 2):
+        try:
+            async with session.post(url, data=body, headers=headers,
+                                    allow_redirects=False) as resp:
+                await resp.read()
+                return SendResult(resp.status, resp.headers.get("Retry-After"),
+                                  "" if resp.status < 300 else f"HTTP {resp.status}")
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError) as exc:
+            # A pooled connection the peer had just closed (its keep-alive ran out as we
+            # reused it): once more on a new one. Inboxes drop a repeated activity id.
+            if attempt == 2:
+                return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
+        except Exception as exc:  # network errors of every kind are retried later
+            return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
+    raise AssertionError("unreachable")
