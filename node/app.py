@@ -21,12 +21,14 @@ from node.api.problems import Problem, from_problem, problem_response
 from node.api.v1 import (
     routes_accounts,
     routes_bodies,
+    routes_economy,
     routes_federations,
     routes_matters,
     routes_proposals,
 )
 from node.config import Settings, load_settings
 from node.context import build_context
+from node.economy import clock as economy_clock
 from node.governance import clock
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
@@ -63,13 +65,15 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         if run_background:
             tasks = [asyncio.create_task(InboxProcessor(ctx).run(stop)),
                      asyncio.create_task(DeliveryWorker(ctx).run(stop)),
-                     asyncio.create_task(clock.run(ctx, stop))]
+                     asyncio.create_task(clock.run(ctx, stop)),
+                     asyncio.create_task(economy_clock.run(ctx, stop))]
         try:
             yield
         finally:
             stop.set()
             ctx.inbox_wakeup.set()
             ctx.delivery_wakeup.set()
+            ctx.economy_wakeup.set()
             for t in tasks:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(t, 10)
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(routes_proposals.router)
     app.include_router(routes_federations.router)
     app.include_router(routes_matters.router)
+    app.include_router(routes_economy.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(gov_pages.router)

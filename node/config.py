@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # First retry delay in seconds; each further one doubles (capped at 8 h).
     delivery_backoff_base: float = Field(default=30.0, gt=0)
     delivery_poll_seconds: float = 1.0
+    # Longest wait between two passes of the economy (local matching, brokering, rising);
+    # a new offer, need or answer starts a pass at once.
+    economy_tick_seconds: float = Field(default=10.0, gt=0)
     breaker_threshold: int = 5
     breaker_cooldown: float = 300.0
     trusted_proxies: str = "127.0.0.1,::1"

@@ -48,6 +48,7 @@ class NodeContext:
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    economy_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _blocked: set[str] = field(default_factory=set)
     _blocked_at: float = 0.0
 

@@ -114,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from node.context import build_context
+    from node.economy import clock as economy_clock
     from node.governance import clock
     from node.inbox.processor import InboxProcessor
     from node.outbox.delivery import DeliveryWorker
@@ -130,6 +131,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if not args.delivery_only:
             tasks.append(InboxProcessor(ctx).run(stop))
             tasks.append(clock.run(ctx, stop))
+            tasks.append(economy_clock.run(ctx, stop))
         await asyncio.gather(*tasks)
         await ctx.fetcher.client.aclose()
 

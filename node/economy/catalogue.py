@@ -86,6 +86,12 @@ class Catalogue:
             return False
 
 
+def fmt(value: Decimal) -> str:
+    """How amounts are stored and shown: plain digits, no trailing zeros ("4", "2.5")."""
+    text = format(value.quantize(PLACES).normalize(), "f")
+    return "0" if text in ("-0", "0E-3") else text
+
+
 def quantity(value: Any) -> Decimal:
     """A positive amount with at most three decimals, or a 422."""
     try:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from node.context import NodeContext
 from node.federation import follows
 from node.federations import graph, matters, membership
+from node.inbox.economic import Economic, is_economic
 from node.inbox.federated import Federated, id_of, is_federated
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
@@ -34,6 +35,7 @@ class InboxProcessor:
         self.ctx = ctx
         self.batch = batch
         self.federated = Federated(self)
+        self.economic = Economic(self)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -64,7 +66,7 @@ class InboxProcessor:
     async def _process(self, row: Any) -> bool:
         try:
             activity = json.loads(row.body)
-            await self.handle(activity, row.recipient)
+            await self.handle(activity, row.recipient, row.signer)
         except Exception as exc:
             log.warning("inbox item %s failed: %s", row.activity_id, exc)
             await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
@@ -92,10 +94,15 @@ class InboxProcessor:
             self._finish(row.id, "queued", error, attempts=attempts,
                          next_attempt_at=next_attempt(utcnow(), attempts, None, transient=True))
 
-    async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
+    async def handle(self, activity: dict[str, Any], recipient: str = "",
+                     signer: str = "") -> None:
         kind = activity.get("type")
         actor_uri = id_of(activity.get("actor"))
-        if is_federated(activity):
+        if is_economic(activity):
+            await self.economic.handle(activity, recipient, signer or actor_uri)
+        elif kind in ("Accept", "Reject") and await self.economic.answer(activity, recipient):
+            return
+        elif is_federated(activity):
             await self.federated.handle(activity, recipient)
         elif kind == "Follow":
             target = self.local(id_of(activity.get("object")))

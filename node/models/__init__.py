@@ -3,6 +3,15 @@
 from node.models.actors import LocalActor, RemoteActor
 from node.models.audit import AuditEntry
 from node.models.delivery import Delivery, PeerHost
+from node.models.economy import (
+    Commitment,
+    EconomicEvent,
+    Enterprise,
+    EnterpriseWorker,
+    Exchange,
+    Intent,
+    ResourceKind,
+)
 from node.models.federations import FederationLink
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
@@ -22,6 +31,13 @@ from node.models.proposals import (
 )
 
 __all__ = [
+    "Commitment",
+    "EconomicEvent",
+    "Enterprise",
+    "EnterpriseWorker",
+    "Exchange",
+    "Intent",
+    "ResourceKind",
     "Mandate",
     "MandatedVote",
     "SignedObject",

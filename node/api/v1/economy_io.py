@@ -1,0 +1,161 @@
+"""Request and response schemas of the economy's part of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from node.api.v1.outputs import Out
+from node.api.v1.schemas import ApiModel
+
+
+class NewEnterprise(ApiModel):
+    slug: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    sector: str = Field(default="", max_length=100)
+    description: str = Field(default="", max_length=5000)
+    owners: list[str] = Field(default_factory=list, max_length=20,
+                              description="further bodies (actor URLs) that own it too")
+
+
+class NewWorker(ApiModel):
+    username: str = Field(min_length=2, max_length=64)
+    council: bool = False
+
+
+class NewIntent(ApiModel):
+    side: Literal["offer", "need"]
+    kind: str = Field(min_length=1, max_length=2048,
+                      description="a resource kind URL from /api/v1/resource-kinds")
+    quantity: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]{1,3})?$",
+                          description="a decimal with at most three decimals")
+    unit: str = Field(min_length=1, max_length=32)
+    enterprise: str | None = Field(default=None, max_length=64,
+                                   description="the enterprise that gives or receives; "
+                                               "the body itself if omitted")
+    summary: str = Field(default="", max_length=5000)
+    location: str = Field(default="", max_length=500)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    rise_after: int = Field(default=86400, ge=0, le=365 * 86400,
+                            description="seconds to wait at each level before rising one "
+                                        "level further; 0 rises at once")
+
+
+class Answer(ApiModel):
+    accept: bool
+    reason: str = Field(default="", max_length=1000)
+
+
+class NewDelivery(ApiModel):
+    quantity: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]{1,3})?$")
+    happened_at: datetime | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class Confirmation(ApiModel):
+    accept: bool = Field(description="true confirms the delivery, false disputes it")
+
+
+class Cancellation(ApiModel):
+    reason: str = Field(default="", max_length=1000)
+
+
+class KindOut(Out):
+    uri: str
+    slug: str
+    label: str
+    unit: str
+    units: list[str]
+
+
+class EnterpriseOut(Out):
+    id: int
+    uri: str
+    slug: str
+    name: str
+    sector: str
+    description: str
+    owners: list[str]
+    workers: list[dict[str, str | bool]]
+
+
+class IntentOut(Out):
+    id: int
+    uri: str
+    side: str
+    body: str
+    agent: str
+    kind: str
+    kind_label: str
+    unit: str
+    quantity: str
+    available: str
+    summary: str
+    location: str
+    starts_at: str | None
+    ends_at: str | None
+    rise_after: int
+    risen_to: list[str]
+    state: str = Field(description="open, matched or withdrawn")
+    received_from: str
+
+
+class CommitmentOut(Out):
+    uri: str
+    provider: str
+    receiver: str
+    provider_agent: str
+    receiver_agent: str
+    offer: str
+    need: str
+    kind: str
+    unit: str
+    quantity: str
+    delivered: str
+    state: str = Field(description="proposed, agreed, partial, fulfilled or cancelled")
+
+
+class ExchangeOut(Out):
+    id: int
+    uri: str
+    mode: str = Field(description="allocation (inside one body) or barter (a cycle)")
+    proposer: str
+    parties: list[str]
+    answers: dict[str, str]
+    state: str = Field(description="proposed, agreed or refused")
+    agreement: str
+    commitments: list[CommitmentOut]
+
+
+class EventOut(Out):
+    uri: str
+    commitment: str
+    provider: str
+    receiver: str
+    kind: str
+    unit: str
+    quantity: str
+    happened_at: str | None
+    state: str = Field(description="recorded, confirmed or disputed")
+    note: str
+
+
+class Amount(Out):
+    kind: str
+    unit: str
+    quantity: str
+
+
+class LedgerLine(Out):
+    partner: str
+    gave: list[Amount]
+    received: list[Amount]
+
+
+class Flow(Out):
+    from_: str = Field(alias="from")
+    to: str
+    resources: list[Amount]

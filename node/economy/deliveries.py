@@ -1,0 +1,234 @@
+"""Deliveries: the giver records an economic event against a commitment; the
+receiver confirms it (or disputes it); a commitment is fulfilled when what was
+confirmed reaches what was committed. Either side may cancel what is not yet
+delivered. Inside one body both sides are on this node; between bodies the events
+travel as `Create(EconomicEvent)`, `Accept`/`Reject` of it, and `Update` of the
+commitment with `finished`, copied to the federation that proposed the exchange.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.economy import enterprises, intents, wire
+from node.economy.catalogue import fmt
+from node.errors import Problem, not_found
+from node.federation.urls import Urls
+from node.federations.matters import now_stamp
+from node.governance import audit
+from node.models import Commitment, EconomicEvent, Exchange, LocalActor, Member
+from node.models.base import utcnow
+from node.outbox.publish import new_uid, publish
+
+OPEN = ("agreed", "partial")
+
+
+def commitment(session: Session, uri: str) -> Commitment:
+    row = session.exec(select(Commitment).where(Commitment.uri == uri)).first()
+    if row is None:
+        raise not_found("commitment")
+    return row
+
+
+def _exchange(session: Session, c: Commitment) -> Exchange:
+    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
+    if ex is None:
+        raise not_found("exchange")
+    return ex
+
+
+def _pending(session: Session, c: Commitment) -> Decimal:
+    rows = session.exec(select(EconomicEvent.quantity).where(
+        EconomicEvent.commitment == c.uri, EconomicEvent.state == "recorded")).all()
+    return sum((Decimal(q) for q in rows), Decimal(0))
+
+
+def _answerer(session: Session, member: Member | None, body: LocalActor, agent: str) -> None:
+    ids = {e.id or 0 for e in enterprises.listed(session, body)
+           if agent.endswith(f"/enterprises/{e.slug}")}
+    enterprises.require_answerer(session, member, body, ids)
+
+
+def _others(session: Session, c: Commitment, me: str) -> set[str]:
+    """Inboxes of the other side and of the proposing federation."""
+    ex = _exchange(session, c)
+    inboxes: dict[str, str] = json.loads(ex.inboxes)
+    return {i for actor, i in inboxes.items() if actor != me and i}
+
+
+def record(session: Session, urls: Urls, member: Member | None, body: LocalActor, uri: str,
+           amount: Decimal, unit: str | None = None, happened_at: datetime | None = None,
+           note: str = "") -> EconomicEvent:
+    """The giver says it delivered `amount` (in the commitment's unit)."""
+    c = commitment(session, uri)
+    me = urls.actor(body.handle)
+    if c.provider != me:
+        raise Problem(403, "not-provider", "only the body that gives records a delivery")
+    _answerer(session, member, body, c.provider_agent)
+    if c.state not in OPEN:
+        raise Problem(409, "not-open", f"this commitment is {c.state}")
+    if unit and unit != c.unit:
+        raise Problem(422, "unit-mismatch", f"deliveries are recorded in {c.unit}")
+    left = Decimal(c.quantity) - Decimal(c.delivered) - _pending(session, c)
+    if amount > left:
+        raise Problem(422, "too-much", f"only {left} {c.unit} remain to be delivered")
+    ev = EconomicEvent(uri=urls.obj(f"event-{new_uid()}"), commitment=c.uri, provider=c.provider,
+                       receiver=c.receiver, kind=c.kind, unit=c.unit, quantity=fmt(amount),
+                       happened_at=happened_at or utcnow(), note=note[:2000])
+    session.add(ev)
+    session.flush()
+    targets = _others(session, c, me)
+    if targets:
+        doc = wire.event_object(_doc(ev))
+        publish(session, urls, body, {
+            "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+            "type": "Create", "actor": me, "object": doc, "published": now_stamp()},
+            to_followers=False, inboxes=targets)
+    audit.append(session, member.username if member else "", "economy.delivered",
+                 f"event:{ev.id}", {"commitment": c.uri, "quantity": str(amount)})
+    return ev
+
+
+def _doc(ev: EconomicEvent) -> wire.EventDoc:
+    return wire.EventDoc(ev.uri, ev.commitment, ev.provider, ev.receiver, ev.kind, ev.unit,
+                         Decimal(ev.quantity), ev.happened_at, ev.note)
+
+
+def receive(session: Session, sender: str, doc: wire.EventDoc) -> EconomicEvent | None:
+    """A giver's record of a delivery reached us (as receiver or as the federation)."""
+    c = session.exec(select(Commitment).where(Commitment.uri == doc.commitment)).first()
+    if c is None or doc.provider != c.provider or doc.receiver != c.receiver:
+        return None
+    if sender != c.provider:
+        raise Problem(403, "not-provider", "only the body that gives records a delivery")
+    if doc.unit != c.unit or doc.kind != c.kind:
+        raise Problem(422, "malformed", "the delivery does not match its commitment")
+    if session.exec(select(EconomicEvent).where(EconomicEvent.uri == doc.id)).first():
+        return None
+    ev = EconomicEvent(uri=doc.id, commitment=c.uri, provider=c.provider, receiver=c.receiver,
+                       kind=c.kind, unit=c.unit, quantity=fmt(doc.quantity),
+                       happened_at=doc.happened_at, note=doc.note)
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+            event_uri: str, accept: bool) -> EconomicEvent:
+    """The receiver confirms (or disputes) what the giver recorded."""
+    ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == event_uri)).first()
+    if ev is None:
+        raise not_found("delivery")
+    me = urls.actor(body.handle)
+    if ev.receiver != me:
+        raise Problem(403, "not-receiver", "only the body that receives confirms a delivery")
+    c = commitment(session, ev.commitment)
+    _answerer(session, member, body, c.receiver_agent)
+    _settle_event(session, ev, c, accept)
+    targets = _others(session, c, me)
+    if targets:
+        publish(session, urls, body, {
+            "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+            "type": "Accept" if accept else "Reject", "actor": me, "object": ev.uri},
+            to_followers=False, inboxes=targets)
+    audit.append(session, member.username if member else "",
+                 "economy.delivery." + ("confirmed" if accept else "disputed"),
+                 f"event:{ev.id}", {"commitment": c.uri, "quantity": ev.quantity})
+    return ev
+
+
+def _settle_event(session: Session, ev: EconomicEvent, c: Commitment, accept: bool) -> None:
+    if ev.state != "recorded":
+        raise Problem(409, "answered", f"this delivery is already {ev.state}")
+    ev.state, ev.confirmed_at = ("confirmed" if accept else "disputed"), utcnow()
+    session.add(ev)
+    if accept:
+        done = Decimal(c.delivered) + Decimal(ev.quantity)
+        c.delivered = fmt(done)
+        if c.state in OPEN:
+            c.state = "fulfilled" if done >= Decimal(c.quantity) else "partial"
+        c.updated_at = utcnow()
+        session.add(c)
+
+
+def receive_answer(session: Session, sender: str, event_uri: str, accept: bool) -> bool:
+    """The receiver's confirmation reached the giver (or the federation)."""
+    ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == event_uri)).first()
+    if ev is None:
+        return False
+    if sender != ev.receiver:
+        raise Problem(403, "not-receiver", "only the body that receives confirms a delivery")
+    _settle_event(session, ev, commitment(session, ev.commitment), accept)
+    return True
+
+
+def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor, uri: str,
+           reason: str = "") -> Commitment:
+    """Either side calls off what is not yet delivered; what was delivered stands, and
+    the giver's offer and the receiver's need get the rest back."""
+    c = commitment(session, uri)
+    me = urls.actor(body.handle)
+    if me not in (c.provider, c.receiver):
+        raise Problem(403, "not-a-party", "only the two sides of a commitment may cancel it")
+    _answerer(session, member, body, c.provider_agent if me == c.provider else c.receiver_agent)
+    _cancel(session, c)
+    _give_back_rest(session, body, c)
+    targets = _others(session, c, me)
+    if targets:
+        publish(session, urls, body, {
+            "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+            "type": "Update", "actor": me, "content": reason[:1000],
+            "object": {"id": c.uri, "type": "Commitment", "finished": True}},
+            to_followers=False, inboxes=targets)
+    audit.append(session, member.username if member else "", "economy.cancelled",
+                 f"commitment:{c.id}", {"uri": c.uri, "delivered": c.delivered})
+    return c
+
+
+def _cancel(session: Session, c: Commitment) -> None:
+    if c.state not in OPEN:
+        raise Problem(409, "not-open", f"this commitment is {c.state}")
+    c.state, c.updated_at = "cancelled", utcnow()
+    session.add(c)
+
+
+def _give_back_rest(session: Session, body: LocalActor, c: Commitment) -> None:
+    rest = Decimal(c.quantity) - Decimal(c.delivered)
+    if rest <= 0:
+        return
+    cat = intents.catalogue(session)
+    for ref in (c.offer, c.need):
+        row = intents.held_by_uri(session, body, ref)
+        if row is not None and not row.received_from:
+            amount = rest if row.unit == c.unit else cat.from_base(
+                c.kind, cat.to_base(c.kind, rest, c.unit), row.unit)
+            intents.give_back(row, amount)
+            session.add(row)
+
+
+def receive_cancel(session: Session, body: LocalActor | None, sender: str, uri: str) -> bool:
+    c = session.exec(select(Commitment).where(Commitment.uri == uri)).first()
+    if c is None:
+        return False
+    if sender not in (c.provider, c.receiver):
+        raise Problem(403, "not-a-party", "only the two sides of a commitment may cancel it")
+    _cancel(session, c)
+    if body is not None:
+        _give_back_rest(session, body, c)
+    return True
+
+
+def events_of(session: Session, c: Commitment) -> list[EconomicEvent]:
+    return list(session.exec(select(EconomicEvent).where(EconomicEvent.commitment == c.uri)
+                             .order_by(col(EconomicEvent.happened_at))).all())
+
+
+def view(ev: EconomicEvent) -> dict[str, Any]:
+    return {"uri": ev.uri, "commitment": ev.commitment, "provider": ev.provider,
+            "receiver": ev.receiver, "kind": ev.kind, "unit": ev.unit, "quantity": ev.quantity,
+            "happened_at": wire.stamp(ev.happened_at), "state": ev.state, "note": ev.note}

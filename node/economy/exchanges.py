@@ -1,0 +1,161 @@
+"""Exchanges: a match proposed by the node that found it, answered by every body
+involved, and agreed (its commitments recorded) only when all of them accept.
+
+- inside one body (`allocation`): the body's own offer meets its own need; the body
+  answers (its facilitators, or the council of the giving enterprise);
+- between bodies (`barter`): a federation proposes a closed cycle to its parties with
+  an `Offer` of the draft `Agreement`; each party holds what the cycle asks of it and
+  answers `Accept` or `Reject`; when all have accepted, the federation sends `Accept`
+  with the signed `Agreement` as its result, and every node records the commitments.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from node.economy import intents, wire
+from node.economy.catalogue import Catalogue, fmt
+from node.economy.matcher import INF, Transfer
+from node.errors import Problem, not_found
+from node.federation.urls import Urls
+from node.governance import audit
+from node.models import Commitment, Exchange, Intent, LocalActor
+from node.models.base import utcnow
+from node.outbox.publish import new_uid
+
+
+def _at(x: float) -> datetime | None:
+    return datetime.fromtimestamp(x, UTC) if abs(x) != INF else None
+
+
+def commitment_docs(urls: Urls, cat: Catalogue, exchange_uri: str, transfers: list[Transfer],
+                    rows: dict[str, Intent]) -> list[wire.CommitmentDoc]:
+    """Each transfer as a commitment, in the offer's own unit (rounded down)."""
+    out = []
+    for n, t in enumerate(transfers):
+        offer = rows[t.offer]
+        out.append(wire.CommitmentDoc(
+            id=f"{exchange_uri}#c{n}", provider=rows[t.offer].body, receiver=rows[t.need].body,
+            offer=t.offer, need=t.need, kind=t.kind, unit=offer.unit,
+            quantity=cat.from_base(t.kind, t.base, offer.unit),
+            starts_at=_at(t.start), ends_at=_at(t.end)))
+    return [c for c in out if c.quantity > 0]
+
+
+def in_unit(cat: Catalogue, c: wire.CommitmentDoc, row: Intent) -> Decimal:
+    """A commitment's quantity in the unit of one of the intents it satisfies."""
+    if row.unit == c.unit:
+        return c.quantity
+    return cat.from_base(c.kind, cat.to_base(c.kind, c.quantity, c.unit), row.unit)
+
+
+def record(session: Session, exchange: Exchange, docs: list[wire.CommitmentDoc],
+           agents: dict[str, str], state: str) -> None:
+    for c in docs:
+        row = session.exec(select(Commitment).where(Commitment.uri == c.id)).first()
+        if row is None:
+            row = Commitment(uri=c.id, exchange=exchange.uri, provider=c.provider,
+                             receiver=c.receiver, provider_agent=agents.get(c.offer, c.provider),
+                             receiver_agent=agents.get(c.need, c.receiver), offer=c.offer,
+                             need=c.need, kind=c.kind, unit=c.unit, quantity=fmt(c.quantity),
+                             starts_at=c.starts_at, ends_at=c.ends_at)
+        row.state, row.updated_at = state, utcnow()
+        session.add(row)
+
+
+def commitments_of(session: Session, exchange: Exchange) -> list[Commitment]:
+    return list(session.exec(select(Commitment).where(Commitment.exchange == exchange.uri)
+                             .order_by(col(Commitment.uri))).all())
+
+
+def docs_of(rows: list[Commitment]) -> list[wire.CommitmentDoc]:
+    return [wire.CommitmentDoc(r.uri, r.provider, r.receiver, r.offer, r.need, r.kind, r.unit,
+                               Decimal(r.quantity), r.starts_at, r.ends_at) for r in rows]
+
+
+def propose(session: Session, urls: Urls, cat: Catalogue, proposer: LocalActor, mode: str,
+            parties: list[str], transfers: list[Transfer]) -> Exchange | None:
+    """Record a match found here and hold its quantities in the intents we hold."""
+    rows = {r.uri: r for r in session.exec(select(Intent).where(
+        Intent.holder_id == proposer.id,
+        col(Intent.uri).in_({t.offer for t in transfers} | {t.need for t in transfers}))).all()}
+    uri = urls.obj(f"exchange-{new_uid()}")
+    docs = commitment_docs(urls, cat, uri, transfers, rows)
+    if not docs or (mode == "barter" and {c.provider for c in docs} != {c.receiver for c in docs}):
+        return None
+    for c in docs:
+        intents.take(rows[c.offer], c.quantity)
+        intents.take(rows[c.need], in_unit(cat, c, rows[c.need]))
+        session.add(rows[c.offer])
+        session.add(rows[c.need])
+    ex = Exchange(uri=uri, proposer_id=proposer.id, proposer=urls.actor(proposer.handle),
+                  mode=mode, parties=json.dumps(parties))
+    session.add(ex)
+    session.flush()
+    record(session, ex, docs, {u: r.agent for u, r in rows.items()}, "proposed")
+    audit.append(session, f"node:{proposer.handle}", f"economy.{mode}.proposed",
+                 f"exchange:{ex.id}", {"uri": uri, "parties": parties,
+                                       "commitments": len(docs)})
+    return ex
+
+
+def release(session: Session, cat: Catalogue, holder: LocalActor, exchange: Exchange) -> None:
+    """Give back what the exchange held in the intents `holder` holds."""
+    for c in commitments_of(session, exchange):
+        for uri, side in ((c.offer, "offer"), (c.need, "need")):
+            row = intents.held_by_uri(session, holder, uri)
+            if row is None:
+                continue
+            doc = docs_of([c])[0]
+            intents.give_back(row, doc.quantity if side == "offer" else in_unit(cat, doc, row))
+            session.add(row)
+
+
+def by_uri(session: Session, uri: str) -> Exchange:
+    row = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+    if row is None:
+        raise not_found("exchange")
+    return row
+
+
+def settle(session: Session, exchange: Exchange, state: str) -> None:
+    exchange.state, exchange.updated_at = state, utcnow()
+    session.add(exchange)
+    commitment_state = {"agreed": "agreed"}.get(state, "cancelled")
+    for c in commitments_of(session, exchange):
+        c.state, c.updated_at = commitment_state, utcnow()
+        session.add(c)
+
+
+def answers(exchange: Exchange) -> dict[str, str]:
+    return dict(json.loads(exchange.answers))
+
+
+def note_answer(exchange: Exchange, party: str, answer: str) -> dict[str, str]:
+    if party not in json.loads(exchange.parties):
+        raise Problem(403, "not-a-party", f"{party} is not a party to this exchange")
+    if exchange.state != "proposed":
+        raise Problem(409, "not-proposed", f"this exchange is {exchange.state}")
+    got = answers(exchange)
+    got[party] = answer
+    exchange.answers, exchange.updated_at = json.dumps(got, sort_keys=True), utcnow()
+    return got
+
+
+def view(session: Session, exchange: Exchange) -> dict[str, object]:
+    return {
+        "uri": exchange.uri, "id": exchange.id, "mode": exchange.mode,
+        "proposer": exchange.proposer, "parties": json.loads(exchange.parties),
+        "answers": answers(exchange), "state": exchange.state,
+        "agreement": exchange.agreement,
+        "commitments": [{"uri": c.uri, "provider": c.provider, "receiver": c.receiver,
+                         "provider_agent": c.provider_agent,
+                         "receiver_agent": c.receiver_agent, "offer": c.offer,
+                         "need": c.need, "kind": c.kind, "unit": c.unit,
+                         "quantity": c.quantity, "delivered": c.delivered, "state": c.state}
+                        for c in commitments_of(session, exchange)],
+    }

@@ -1,0 +1,152 @@
+"""Offers and needs: published by a body (for itself or one of its enterprises),
+held by the body and by every federation they rise to. What is `available` is what
+is neither committed nor held by a proposed exchange."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.economy import enterprises, wire
+from node.economy.catalogue import Catalogue, fmt, quantity, shared
+from node.economy.matcher import INF
+from node.economy.matcher import Intent as Want
+from node.errors import Problem, not_found
+from node.federation.urls import Urls
+from node.governance import audit
+from node.models import Intent, LocalActor, Member, ResourceKind
+from node.models.base import aware, utcnow
+from node.outbox.publish import new_uid
+
+MAX_RISE = 365 * 86400
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The shared catalogue with the kinds this node added."""
+    from node.economy.catalogue import Kind
+
+    extra = [Kind(uri=r.uri, slug=r.slug, labels={"es": r.label_es, "en": r.label_en or
+                                                  r.label_es}, unit=r.unit,
+                  extra={k: Decimal(v) for k, v in json.loads(r.extra).items()})
+             for r in session.exec(select(ResourceKind)).all()]
+    return shared().with_kinds(extra) if extra else shared()
+
+
+def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
+            kind: str, amount: Any, unit: str, enterprise: str | None = None,
+            summary: str = "", location: str = "", starts_at: datetime | None = None,
+            ends_at: datetime | None = None, rise_after: int = 86400) -> Intent:
+    if side not in ("offer", "need"):
+        raise Problem(422, "bad-side", "side is offer or need")
+    agent, ent = enterprises.agent_for(session, urls, body, enterprise)
+    enterprises.require_answerer(session, member, body, {ent.id or 0} if ent else set())
+    cat = catalogue(session)
+    if cat.kind(kind) is None:
+        raise Problem(422, "unknown-kind", f"{kind} is not in the resource catalogue")
+    q = quantity(amount)
+    cat.factor(kind, unit)  # a 422 if the unit does not measure this kind
+    if starts_at and ends_at and aware(ends_at) < aware(starts_at):
+        raise Problem(422, "bad-window", "the window ends before it starts")
+    if not 0 <= rise_after <= MAX_RISE:
+        raise Problem(422, "bad-window", "rise_after is between 0 and one year, in seconds")
+    now = utcnow()
+    row = Intent(uri=urls.obj(f"intent-{new_uid()}"), holder_id=body.id or 0, side=side,
+                 body=urls.actor(body.handle), agent=agent,
+                 enterprise_id=ent.id if ent else None, kind=kind, unit=unit, quantity=fmt(q),
+                 available=fmt(q), summary=summary.strip()[:5000], location=location[:500],
+                 starts_at=starts_at, ends_at=ends_at, rise_after=rise_after,
+                 rise_at=now + timedelta(seconds=rise_after))
+    session.add(row)
+    session.flush()
+    audit.append(session, member.username if member else "", f"economy.{side}",
+                 f"intent:{row.id}", {"kind": kind, "quantity": str(q), "unit": unit})
+    return row
+
+
+def own(session: Session, body: LocalActor, intent_id: int) -> Intent:
+    row = session.get(Intent, intent_id)
+    if row is None or row.holder_id != body.id or not row.received_from == "":
+        raise not_found("offer or need")
+    return row
+
+
+def withdraw(session: Session, member: Member | None, body: LocalActor, row: Intent) -> None:
+    enterprises.require_answerer(session, member, body,
+                                 {row.enterprise_id} if row.enterprise_id else set())
+    if row.state != "open":
+        raise Problem(409, "not-open", f"this {row.side} is {row.state}")
+    row.state, row.rise_at, row.updated_at = "withdrawn", None, utcnow()
+    session.add(row)
+    audit.append(session, member.username if member else "", "economy.withdrawn",
+                 f"intent:{row.id}", {"uri": row.uri})
+
+
+def doc_of(row: Intent) -> wire.IntentDoc:
+    return wire.IntentDoc(
+        id=row.uri, body=row.body, side=row.side, agent=row.agent, kind=row.kind,
+        unit=row.unit, quantity=Decimal(row.quantity), available=Decimal(row.available),
+        summary=row.summary, location=row.location,
+        starts_at=aware(row.starts_at) if row.starts_at else None,
+        ends_at=aware(row.ends_at) if row.ends_at else None, rise_after=row.rise_after)
+
+
+def held(session: Session, holder: LocalActor, side: str | None = None) -> list[Intent]:
+    stmt = select(Intent).where(Intent.holder_id == holder.id, Intent.state == "open")
+    if side:
+        stmt = stmt.where(Intent.side == side)
+    return list(session.exec(stmt.order_by(col(Intent.id))).all())
+
+
+def held_by_uri(session: Session, holder: LocalActor, uri: str) -> Intent | None:
+    return session.exec(select(Intent).where(Intent.holder_id == holder.id,
+                                             Intent.uri == uri)).first()
+
+
+def wants(cat: Catalogue, rows: list[Intent], party: str = "body") -> list[Want]:
+    """The matcher's view: what is available, in base units, with windows in seconds."""
+    out = []
+    for r in rows:
+        base = cat.to_base(r.kind, Decimal(r.available), r.unit) if cat.kind(r.kind) else 0
+        if base <= 0:
+            continue
+        out.append(Want(r.uri, r.body if party == "body" else r.agent, r.kind, base,
+                        aware(r.starts_at).timestamp() if r.starts_at else -INF,
+                        aware(r.ends_at).timestamp() if r.ends_at else INF))
+    return out
+
+
+def take(row: Intent, amount: Decimal) -> None:
+    """Hold `amount` of what is available (for a proposed or agreed exchange)."""
+    left = Decimal(row.available) - amount
+    if left < 0:
+        raise Problem(409, "not-available",
+                      f"only {row.available} {row.unit} of this {row.side} is available")
+    row.available = fmt(left)
+    if left == 0:
+        row.state, row.rise_at = "matched", None
+    row.updated_at = utcnow()
+
+
+def give_back(row: Intent, amount: Decimal) -> None:
+    """Release a hold (an exchange refused or cancelled)."""
+    row.available = fmt(min(Decimal(row.available) + amount, Decimal(row.quantity)))
+    if row.state == "matched" and Decimal(row.available) > 0:
+        row.state = "open"
+    row.updated_at = utcnow()
+
+
+def view(row: Intent, cat: Catalogue, lang: str = "es") -> dict[str, Any]:
+    kind = cat.kind(row.kind)
+    return {"id": row.id, "uri": row.uri, "side": row.side, "body": row.body,
+            "agent": row.agent, "kind": row.kind,
+            "kind_label": kind.label(lang) if kind else row.kind, "unit": row.unit,
+            "quantity": row.quantity, "available": row.available, "summary": row.summary,
+            "location": row.location,
+            "starts_at": wire.stamp(aware(row.starts_at)) if row.starts_at else None,
+            "ends_at": wire.stamp(aware(row.ends_at)) if row.ends_at else None,
+            "rise_after": row.rise_after, "risen_to": json.loads(row.risen_to),
+            "state": row.state, "received_from": row.received_from}

@@ -1,0 +1,70 @@
+"""Local first: inside one body, its own offers meet its own needs before anything
+rises. A match holds the quantities at once (so that they do not rise) and waits for
+the body's answer."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session, select
+
+from node.economy import enterprises, exchanges, intents
+from node.economy.matcher import allocate
+from node.errors import Problem
+from node.federation.urls import Urls
+from node.governance import audit
+from node.models import Exchange, LocalActor, Member
+
+
+def _refused_pairs(session: Session, body: LocalActor) -> set[tuple[str, str]]:
+    """Offer/need pairs the body already turned down: not proposed again."""
+    refused = session.exec(select(Exchange).where(
+        Exchange.proposer_id == body.id, Exchange.mode == "allocation",
+        Exchange.state == "refused")).all()
+    return {(c.offer, c.need) for ex in refused for c in exchanges.commitments_of(session, ex)}
+
+
+def match(session: Session, urls: Urls, body: LocalActor) -> list[Exchange]:
+    own = [r for r in intents.held(session, body) if not r.received_from]
+    offers = [r for r in own if r.side == "offer"]
+    needs = [r for r in own if r.side == "need"]
+    if not offers or not needs:
+        return []
+    cat = intents.catalogue(session)
+    skip = _refused_pairs(session, body)
+    found = []
+    here = urls.actor(body.handle)
+    for t in allocate(intents.wants(cat, offers, "agent"), intents.wants(cat, needs, "agent")):
+        if (t.offer, t.need) in skip:
+            continue
+        ex = exchanges.propose(session, urls, cat, body, "allocation", [here], [t])
+        if ex is not None:
+            found.append(ex)
+    return found
+
+
+def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+           exchange: Exchange, accept: bool) -> None:
+    """The body answers a match inside itself: its facilitators, or the council of the
+    enterprise that gives."""
+    if exchange.proposer_id != body.id or exchange.mode != "allocation":
+        raise Problem(404, "not-found", "no such exchange")
+    rows = exchanges.commitments_of(session, exchange)
+    if not rows:
+        raise Problem(409, "empty", "this exchange has no commitment")
+    c = rows[0]
+    offer = intents.held_by_uri(session, body, c.offer)
+    enterprise_ids = {offer.enterprise_id} if offer and offer.enterprise_id else set()
+    enterprises.require_answerer(session, member, body, enterprise_ids)
+    exchanges.note_answer(exchange, urls.actor(body.handle), "accept" if accept else "refuse")
+    if accept:
+        exchanges.settle(session, exchange, "agreed")
+        exchange.agreement = exchange.uri
+    else:
+        exchanges.release(session, intents.catalogue(session), body, exchange)
+        exchanges.settle(session, exchange, "refused")
+    session.add(exchange)
+    audit.append(session, member.username if member else "",
+                 "economy.allocation." + ("agreed" if accept else "refused"),
+                 f"exchange:{exchange.id}", {"uri": exchange.uri,
+                                             "parties": json.loads(exchange.parties)})

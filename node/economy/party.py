@@ -1,0 +1,145 @@
+"""A body's side of a barter exchange a federation proposed: check that what the
+cycle asks of the body is its own and still available, hold it, let the body answer,
+and record the agreement when it comes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from node.economy import enterprises, exchanges, intents, rising, wire
+from node.economy.catalogue import fmt
+from node.errors import Problem
+from node.federation.urls import Urls
+from node.governance import audit
+from node.models import Exchange, Intent, LocalActor, Member
+from node.models.base import utcnow
+from node.outbox.publish import new_uid, publish
+
+
+def _mine(session: Session, body: LocalActor, uri: str, side: str) -> Intent:
+    row = intents.held_by_uri(session, body, uri)
+    if row is None or row.received_from or row.side != side:
+        raise Problem(422, "not-ours", f"{uri} is not an {side} of this body")
+    return row
+
+
+def _asked(session: Session, body_uri: str, body: LocalActor,
+           docs: list[wire.CommitmentDoc]) -> list[tuple[Intent, Decimal]]:
+    """What the exchange asks of this body, in its intents' units, checked."""
+    cat = intents.catalogue(session)
+    out = []
+    for c in docs:
+        if c.provider == body_uri:
+            row = _mine(session, body, c.offer, "offer")
+            out.append((row, exchanges.in_unit(cat, c, row)))
+        if c.receiver == body_uri:
+            row = _mine(session, body, c.need, "need")
+            out.append((row, exchanges.in_unit(cat, c, row)))
+    for row, amount in out:
+        if row.kind != next(c.kind for c in docs if row.uri in (c.offer, c.need)):
+            raise Problem(422, "wrong-kind", f"{row.uri} is not of the kind committed")
+        if row.state != "open" or Decimal(row.available) < amount:
+            raise Problem(409, "not-available",
+                          f"only {row.available} {row.unit} of {row.uri} is available")
+    return out
+
+
+def receive_offer(session: Session, body: LocalActor, body_uri: str, proposer: str,
+                  proposer_inbox: str, draft: dict[str, object]) -> Exchange:
+    """A federation proposes an exchange to us; a 4xx Problem if it cannot stand."""
+    uri, author, docs = wire.read_agreement(draft)
+    if author != proposer:
+        raise Problem(422, "malformed", "the agreement is not the proposer's")
+    if session.exec(select(Exchange).where(Exchange.uri == uri)).first() is not None:
+        raise Problem(409, "exists", "this exchange is known already")
+    parties = sorted({c.provider for c in docs} | {c.receiver for c in docs})
+    if body_uri not in parties:
+        raise Problem(422, "not-a-party", "this exchange asks nothing of this body")
+    for row, amount in _asked(session, body_uri, body, docs):
+        intents.take(row, amount)
+        session.add(row)
+    ex = Exchange(uri=uri, proposer=proposer, mode="barter", parties=json.dumps(parties),
+                  inboxes=json.dumps({proposer: proposer_inbox}))
+    session.add(ex)
+    session.flush()
+    exchanges.record(session, ex, docs, {}, "proposed")
+    audit.append(session, f"remote:{proposer}", "economy.barter.proposed", f"exchange:{ex.id}",
+                 {"uri": uri, "parties": parties})
+    return ex
+
+
+def refuse_unknown(session: Session, urls: Urls, body: LocalActor, proposer_inbox: str,
+                   exchange_uri: str, reason: str) -> None:
+    """Answer a proposal we could not take with the reason (nothing else changes)."""
+    publish(session, urls, body, {
+        "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+        "type": "Reject", "actor": urls.actor(body.handle), "object": exchange_uri,
+        "content": reason[:1000]}, to_followers=False, inboxes={proposer_inbox})
+
+
+def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+           ex: Exchange, accept: bool, reason: str = "") -> None:
+    """The body answers (its facilitators, or the councils of the enterprises that
+    give and receive in it)."""
+    me = urls.actor(body.handle)
+    if ex.proposer_id is not None or me not in json.loads(ex.parties):
+        raise Problem(404, "not-found", "no such exchange")
+    own = [r for c in exchanges.commitments_of(session, ex)
+           for r in (intents.held_by_uri(session, body, c.offer),
+                     intents.held_by_uri(session, body, c.need))
+           if r is not None and not r.received_from]
+    enterprises.require_answerer(session, member, body,
+                                 {r.enterprise_id for r in own if r.enterprise_id})
+    exchanges.note_answer(ex, me, "accept" if accept else "refuse")
+    proposer_inbox = json.loads(ex.inboxes).get(ex.proposer, "")
+    publish(session, urls, body, {
+        "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+        "type": "Accept" if accept else "Reject", "actor": me, "object": ex.uri,
+        "content": reason[:1000], "to": [ex.proposer]},
+        to_followers=False, inboxes={proposer_inbox} if proposer_inbox else set())
+    if not accept:
+        exchanges.release(session, intents.catalogue(session), body, ex)
+        exchanges.settle(session, ex, "refused")
+    session.add(ex)
+    audit.append(session, member.username if member else "",
+                 "economy.barter." + ("accepted" if accept else "refused"),
+                 f"exchange:{ex.id}", {"uri": ex.uri})
+
+
+def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: str,
+                      agreement: dict[str, object]) -> bool:
+    """The proposer sealed the exchange: record the commitments as agreed and tell our
+    federations what is left of our intents."""
+    uri, author, docs = wire.read_agreement(agreement)
+    ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+    if ex is None or author != proposer or ex.proposer != proposer or ex.state != "proposed":
+        return False
+    known = {(c.uri, c.quantity) for c in exchanges.commitments_of(session, ex)}
+    if known != {(c.id, fmt(c.quantity)) for c in docs}:
+        raise Problem(422, "changed", "the agreement is not the exchange that was proposed")
+    exchanges.settle(session, ex, "agreed")
+    ex.agreement, ex.updated_at = uri, utcnow()
+    session.add(ex)
+    me = urls.actor(body.handle)
+    for c in docs:
+        for ref in ((c.offer,) if c.provider == me else ()) + ((c.need,) if c.receiver == me
+                                                              else ()):
+            row = intents.held_by_uri(session, body, ref)
+            if row is not None and not row.received_from:
+                rising.announce_change(session, urls, body, row)
+    audit.append(session, f"remote:{proposer}", "economy.barter.agreed", f"exchange:{ex.id}",
+                 {"uri": uri})
+    return True
+
+
+def receive_called_off(session: Session, body: LocalActor, proposer: str, uri: str) -> bool:
+    """Another party refused: the proposer calls the exchange off; we give back."""
+    ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+    if ex is None or ex.proposer != proposer or ex.state != "proposed":
+        return False
+    exchanges.release(session, intents.catalogue(session), body, ex)
+    exchanges.settle(session, ex, "refused")
+    return True

@@ -1,0 +1,192 @@
+"""Inbox processing for the communal economy: offers and needs rising to a
+federation and their updates, exchanges proposed and answered, agreements, and
+deliveries with their confirmations and cancellations.
+
+The inbox endpoint has already checked that the activity is its actor's (by HTTP
+signature, or by the actor's own proof when another node relayed it); objects that
+travel embedded (an offer, an agreement) are checked against their own author's
+proof here. Domain rules live in node.economy; refusals change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from node.economy import broker, deliveries, party, rising, wire
+from node.errors import Problem
+from node.federations.membership import members_of
+from node.inbox.federated import id_of
+from node.inbox.verify import Forbidden, verify_author_proof
+from node.models import Commitment, EconomicEvent, Exchange, LocalActor
+from node.outbox.publish import audience
+
+if TYPE_CHECKING:
+    from node.inbox.processor import InboxProcessor
+
+log = logging.getLogger("comuna.economy")
+
+
+def is_economic(activity: dict[str, Any]) -> bool:
+    kind, obj = activity.get("type"), activity.get("object")
+    if kind in ("Create", "Update") and wire.is_intent(obj):
+        return True
+    if isinstance(obj, dict) and obj.get("type") in ("Agreement", "EconomicEvent",
+                                                      "Commitment"):
+        return kind in ("Offer", "Create", "Update")
+    result = activity.get("result")
+    return kind == "Accept" and isinstance(result, dict) and result.get("type") == "Agreement"
+
+
+class Economic:
+    def __init__(self, processor: InboxProcessor) -> None:
+        self.p = processor
+        self.ctx = processor.ctx
+
+    def _target(self, activity: dict[str, Any], recipient: str) -> LocalActor | None:
+        if recipient and recipient in self.ctx.actors:
+            return self.ctx.actors[recipient]
+        for uri in audience(activity):
+            body = self.p.local(uri)
+            if body is not None:
+                return body
+        return None
+
+    async def _tx(self, func: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(self.p.tx, func, *args)
+
+    async def _proves(self, document: dict[str, Any], author: str) -> bool:
+        try:
+            await verify_author_proof(document, author, self.ctx.directory)
+        except Forbidden as exc:
+            log.warning("refused %s: %s", document.get("id"), exc)
+            return False
+        return True
+
+    async def _inbox_of(self, actor: str) -> str:
+        doc = await self.ctx.directory.actor(actor)
+        endpoints = doc.get("endpoints")
+        shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
+        return str(doc.get("inbox") or shared or "")
+
+    async def handle(self, activity: dict[str, Any], recipient: str, signer: str) -> None:
+        body = self._target(activity, recipient)
+        if body is None:
+            return
+        kind, actor = activity.get("type"), id_of(activity.get("actor"))
+        obj = activity.get("object")
+        try:
+            if isinstance(obj, dict) and wire.is_intent(obj):
+                await self._intent(body, activity, obj, signer)
+            elif kind == "Offer":
+                await self._offer(body, actor, obj)
+            elif kind == "Accept":
+                await self._agreement(body, actor, activity.get("result"))
+            elif isinstance(obj, dict) and obj.get("type") == "EconomicEvent":
+                await self._event(body, actor, activity, obj)
+            elif isinstance(obj, dict) and obj.get("type") == "Commitment":
+                await self._cancel(body, actor, activity, id_of(obj))
+        except Problem as exc:
+            log.warning("economy: refused %s from %s: %s", activity.get("id"), actor, exc.detail)
+        self.ctx.delivery_wakeup.set()
+        self.ctx.economy_wakeup.set()
+
+    async def _intent(self, fed: LocalActor, activity: dict[str, Any], obj: dict[str, Any],
+                      signer: str) -> None:
+        doc = wire.read_intent(obj)
+        if doc.body != id_of(activity.get("actor")) or not await self._proves(obj, doc.body):
+            return
+        if activity.get("type") == "Update":
+            await self._tx(rising.update_held, self.ctx.urls, fed, activity, doc)
+            return
+        sender = signer.split("#", 1)[0]
+        members = await asyncio.to_thread(self._members, fed)
+        if sender not in members:
+            log.warning("offer %s passed on by %s, not a member of %s", doc.id, sender,
+                        fed.handle)
+            return
+        inbox = await self._inbox_of(doc.body)
+        await self._tx(rising.hold, fed, sender, activity, doc, inbox)
+
+    def _members(self, fed: LocalActor) -> list[str]:
+        with Session(self.ctx.engine) as s:
+            return members_of(s, fed)
+
+    async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
+        inbox = await self._inbox_of(proposer)
+        me = self.ctx.urls.actor(body.handle)
+        try:
+            await self._tx(party.receive_offer, body, me, proposer, inbox, draft)
+        except Problem as exc:
+            uri = id_of(draft)
+            if exc.code == "exists":
+                return
+            await self._tx(party.refuse_unknown, self.ctx.urls, body, inbox, uri, exc.detail)
+
+    async def _agreement(self, body: LocalActor, proposer: str, result: Any) -> None:
+        if not isinstance(result, dict) or not await self._proves(result, proposer):
+            return
+        await self._tx(party.receive_agreement, self.ctx.urls, body, proposer, result)
+
+    async def _event(self, body: LocalActor, actor: str, activity: dict[str, Any],
+                     obj: dict[str, Any]) -> None:
+        doc = wire.read_event(obj)
+        await self._tx(self._record_event, body, actor, activity, doc)
+
+    def _record_event(self, session: Session, body: LocalActor, actor: str,
+                      activity: dict[str, Any], doc: wire.EventDoc) -> None:
+        deliveries.receive(session, actor, doc)
+        broker.relay(session, self.ctx.urls, body, activity, doc.commitment, actor)
+
+    async def _cancel(self, body: LocalActor, actor: str, activity: dict[str, Any],
+                      uri: str) -> None:
+        await self._tx(self._record_cancel, body, actor, activity, uri)
+
+    def _record_cancel(self, session: Session, body: LocalActor, actor: str,
+                       activity: dict[str, Any], uri: str) -> None:
+        relayed = broker.relay(session, self.ctx.urls, body, activity, uri, actor)
+        deliveries.receive_cancel(session, None if relayed else body, actor, uri)
+
+    # --- Accept / Reject of something named by its id ----------------------------------
+
+    async def answer(self, activity: dict[str, Any], recipient: str) -> bool:
+        """An `Accept` or `Reject` of an exchange or a delivery known here; False when
+        it is about something else (a Join, a Follow, a matter)."""
+        obj = activity.get("object")
+        if not isinstance(obj, str) or not obj:
+            return False
+        body = self._target(activity, recipient)
+        if body is None:
+            return False
+        try:
+            done = await self._tx(self._answer, body, activity, obj)
+        except Problem as exc:
+            log.warning("economy: refused %s: %s", activity.get("id"), exc.detail)
+            done = True
+        if done:
+            self.ctx.delivery_wakeup.set()
+        return bool(done)
+
+    def _answer(self, session: Session, body: LocalActor, activity: dict[str, Any],
+                uri: str) -> bool:
+        actor = id_of(activity.get("actor"))
+        accept = activity.get("type") == "Accept"
+        reason = str(activity.get("content") or "")
+        ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+        if ex is not None:
+            if ex.proposer_id == body.id:
+                broker.receive_answer(session, self.ctx.urls, body, actor, uri, accept, reason)
+            elif ex.proposer == actor and not accept:
+                party.receive_called_off(session, body, actor, uri)
+            return True
+        ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == uri)).first()
+        if ev is not None:
+            c = session.exec(select(Commitment).where(Commitment.uri == ev.commitment)).first()
+            if c is not None:
+                deliveries.receive_answer(session, actor, uri, accept)
+                broker.relay(session, self.ctx.urls, body, activity, c.uri, actor)
+            return True
+        return False

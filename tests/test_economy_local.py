@@ -1,0 +1,176 @@
+"""The economy inside one commune, through the JSON API: enterprises and councils,
+offers and needs checked against the catalogue, local-first matching that holds the
+quantities so nothing rises, answers, deliveries (partial, confirmed, disputed),
+cancellation, the ledger; and who may act for whom."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from node.economy.catalogue import shared
+from node.models import Commitment, EconomicEvent, Exchange, Intent
+from tests.conftest import ctx_of, hold_to_openapi
+from tests.test_api import _cli_invite, _join
+
+NS = shared().namespace
+B = "/api/v1/bodies/maizal"
+
+
+@pytest.fixture(autouse=True)
+def contract(client):
+    checked = hold_to_openapi(client)
+    yield
+    assert all(" 5" not in c for c in checked)
+
+
+@pytest.fixture
+def people(node, client, capsys):
+    facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
+    out = {"facil": facil}
+    for name in ("gasera", "finca", "vecina"):
+        r = client.post(f"{B}/invitations", headers=facil, json={})
+        out[name] = _join(client, r.json()["token"], name)
+    return out
+
+
+def _state(client) -> tuple:
+    with Session(ctx_of(client).engine) as s:
+        return tuple(len(s.exec(select(t)).all()) for t in (Intent, Exchange, Commitment,
+                                                             EconomicEvent)) + tuple(
+            (r.available, r.state) for r in s.exec(select(Intent).order_by(Intent.id)).all())
+
+
+def _enterprises(client, people):
+    for slug, name, worker in (("gas", "Empresa comunal de gas", "gasera"),
+                               ("finca", "Finca familiar", "finca")):
+        r = client.post(f"{B}/enterprises", headers=people["facil"],
+                        json={"slug": slug, "name": name, "sector": "energía"})
+        assert r.status_code == 201, r.text
+        r = client.post(f"{B}/enterprises/{slug}/workers", headers=people["facil"],
+                        json={"username": worker, "council": True})
+        assert r.status_code == 200 and r.json()["workers"] == [
+            {"username": worker, "council": True}]
+
+
+def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, people):
+    _enterprises(client, people)
+    kinds = client.get("/api/v1/resource-kinds?lang=en").json()["items"]
+    gas = next(k for k in kinds if k["slug"] == "gas")
+    assert gas["label"] == "Cooking gas (LPG)" and "cylinder" in gas["units"]
+    r = client.post(f"{B}/intents", headers=people["gasera"], json={
+        "side": "offer", "kind": NS + "gas", "quantity": "10", "unit": "cylinder",
+        "enterprise": "gas", "summary": "Bombonas de 10 kg", "rise_after": 3600})
+    assert r.status_code == 201, r.text
+    offer = r.json()
+    assert offer["available"] == "10" and offer["agent"].endswith("/enterprises/gas")
+    r = client.post(f"{B}/intents", headers=people["finca"], json={
+        "side": "need", "kind": NS + "gas", "quantity": "40", "unit": "kilogram",
+        "enterprise": "finca", "rise_after": 0})
+    assert r.status_code == 201, r.text
+    need = r.json()
+    # Matched at once, inside: 40 kg are 4 cylinders, held from both; nothing left to rise.
+    assert need["available"] == "0" and need["state"] == "matched"
+    mine = {i["id"]: i for i in client.get(f"{B}/intents").json()["items"]}
+    assert mine[offer["id"]]["available"] == "6"
+    (ex,) = client.get(f"{B}/exchanges").json()["items"]
+    assert ex["mode"] == "allocation" and ex["state"] == "proposed"
+    (c,) = ex["commitments"]
+    assert (c["quantity"], c["unit"]) == ("4", "cylinder")
+    # The receiving farm's council cannot accept for the enterprise that gives.
+    r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["finca"],
+                    json={"accept": True})
+    assert r.status_code == 403
+    r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["gasera"],
+                    json={"accept": True})
+    assert r.status_code == 200 and r.json()["state"] == "agreed"
+    with Session(ctx_of(client).engine) as s:
+        cid = s.exec(select(Commitment.id)).one()
+    # Only the giver records deliveries, never more than committed.
+    r = client.post(f"{B}/commitments/{cid}/deliveries", headers=people["finca"],
+                    json={"quantity": "1"})
+    assert r.status_code == 403
+    r = client.post(f"{B}/commitments/{cid}/deliveries", headers=people["gasera"],
+                    json={"quantity": "5"})
+    assert r.status_code == 422 and r.json()["code"] == "too-much"
+    r = client.post(f"{B}/commitments/{cid}/deliveries", headers=people["gasera"],
+                    json={"quantity": "3"})
+    assert r.status_code == 201, r.text
+    with Session(ctx_of(client).engine) as s:
+        eid = s.exec(select(EconomicEvent.id)).one()
+    # The giver cannot confirm its own delivery; the receiver does.
+    r = client.post(f"{B}/deliveries/{eid}/confirm", headers=people["vecina"],
+                    json={"accept": True})
+    assert r.status_code == 403
+    r = client.post(f"{B}/deliveries/{eid}/confirm", headers=people["finca"],
+                    json={"accept": True})
+    assert r.status_code == 200 and r.json()["state"] == "confirmed"
+    (ex,) = client.get(f"{B}/exchanges").json()["items"]
+    assert ex["commitments"][0]["state"] == "partial"
+    assert ex["commitments"][0]["delivered"] == "3"
+    # Cancelling the rest gives the undelivered cylinder back to the offer.
+    r = client.post(f"{B}/commitments/{cid}/cancel", headers=people["gasera"],
+                    json={"reason": "se acabó el gas"})
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    mine = {i["id"]: i for i in client.get(f"{B}/intents").json()["items"]}
+    assert mine[offer["id"]]["available"] == "7"
+    ledger = client.get(f"{B}/ledger").json()["items"]
+    me = ctx_of(client).urls.actor("maizal")
+    assert ledger == [{"partner": me,
+                       "gave": [{"kind": NS + "gas", "unit": "cylinder", "quantity": "3"}],
+                       "received": [{"kind": NS + "gas", "unit": "cylinder",
+                                     "quantity": "3"}]}]
+    assert client.get(f"{B}/ledger?since=2999-01-01T00:00:00Z").json()["items"] == []
+
+
+def test_refusals_change_nothing(client, people):
+    _enterprises(client, people)
+    before = _state(client)
+    cases = [
+        (people["vecina"], {"side": "offer", "kind": NS + "gas", "quantity": "1",
+                            "unit": "kilogram"}, 403),  # not a facilitator nor council
+        (people["gasera"], {"side": "offer", "kind": NS + "gas", "quantity": "1",
+                            "unit": "kilogram", "enterprise": "finca"}, 403),  # not its council
+        (people["facil"], {"side": "offer", "kind": NS + "gas", "quantity": "1",
+                           "unit": "litre"}, 422),  # gas is weighed, not measured in litres
+        (people["facil"], {"side": "offer", "kind": "https://x.example/k#nada",
+                           "quantity": "1", "unit": "one"}, 422),
+        (people["facil"], {"side": "offer", "kind": NS + "gas", "quantity": "0",
+                           "unit": "kilogram"}, 422),
+        (people["facil"], {"side": "offer", "kind": NS + "gas", "quantity": "1.0001",
+                           "unit": "kilogram"}, 422),
+        (people["facil"], {"side": "offer", "kind": NS + "gas", "quantity": "1",
+                           "unit": "kilogram", "starts_at": "2027-02-01T00:00:00Z",
+                           "ends_at": "2027-01-01T00:00:00Z"}, 422),
+        (None, {"side": "offer", "kind": NS + "gas", "quantity": "1", "unit": "kilogram"}, 401),
+    ]
+    for headers, body, status in cases:
+        r = client.post(f"{B}/intents", headers=headers or {}, json=body)
+        assert r.status_code == status, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert _state(client) == before
+
+
+def test_a_refused_match_is_given_back_and_not_proposed_again(client, people):
+    _enterprises(client, people)
+    r = client.post(f"{B}/intents", headers=people["facil"], json={
+        "side": "offer", "kind": NS + "papaya", "quantity": "100", "unit": "kilogram",
+        "enterprise": "finca"})
+    offer = r.json()
+    client.post(f"{B}/intents", headers=people["facil"], json={
+        "side": "need", "kind": NS + "papaya", "quantity": "30", "unit": "kilogram"})
+    (ex,) = client.get(f"{B}/exchanges").json()["items"]
+    r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["facil"],
+                    json={"accept": False, "reason": "mejor para la escuela"})
+    assert r.status_code == 200 and r.json()["state"] == "refused"
+    mine = {i["id"]: i for i in client.get(f"{B}/intents").json()["items"]}
+    assert mine[offer["id"]]["available"] == "100"
+    from node.economy.clock import one_pass
+    from node.models.base import utcnow
+
+    one_pass(ctx_of(client), utcnow().replace(year=2000))
+    assert len(client.get(f"{B}/exchanges").json()["items"]) == 1
+    # Answering twice is a conflict.
+    r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["facil"],
+                    json={"accept": True})
+    assert r.status_code == 409
