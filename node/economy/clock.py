@@ -13,9 +13,15 @@ from sqlmodel import Session, col, func, select
 from node.context import NodeContext
 from node.economy import broker, local, rising
 from node.models import Intent, LocalActor
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 
 log = logging.getLogger("comuna.economy")
+
+
+def next_rise(ctx: NodeContext) -> datetime | None:
+    with Session(ctx.engine) as s:
+        return s.exec(select(func.min(Intent.rise_at)).where(
+            Intent.state == "open", col(Intent.rise_at).is_not(None))).one()
 
 
 def one_pass(ctx: NodeContext, since: datetime) -> tuple[int, int, int]:
@@ -51,9 +57,16 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
                 ctx.delivery_wakeup.set()
         except Exception:  # the next pass tries again from the same point
             log.exception("economy pass failed")
+        wait = ctx.settings.economy_tick_seconds
         try:
-            await asyncio.wait_for(_either(ctx.economy_wakeup, stop),
-                                   ctx.settings.economy_tick_seconds)
+            due = await asyncio.to_thread(next_rise, ctx)
+            if due is not None:
+                # Wake when the next offer or need is due to rise, not a tick later.
+                wait = min(wait, max((aware(due) - utcnow()).total_seconds(), 0.0) + 0.05)
+        except Exception:
+            log.exception("reading the next rise failed")
+        try:
+            await asyncio.wait_for(_either(ctx.economy_wakeup, stop), wait)
         except TimeoutError:
             pass
 

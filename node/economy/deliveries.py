@@ -229,6 +229,6 @@ def events_of(session: Session, c: Commitment) -> list[EconomicEvent]:
 
 
 def view(ev: EconomicEvent) -> dict[str, Any]:
-    return {"uri": ev.uri, "commitment": ev.commitment, "provider": ev.provider,
+    return {"id": ev.id, "uri": ev.uri, "commitment": ev.commitment, "provider": ev.provider,
             "receiver": ev.receiver, "kind": ev.kind, "unit": ev.unit, "quantity": ev.quantity,
             "happened_at": wire.stamp(ev.happened_at), "state": ev.state, "note": ev.note}

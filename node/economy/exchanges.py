@@ -152,7 +152,7 @@ def view(session: Session, exchange: Exchange) -> dict[str, object]:
         "proposer": exchange.proposer, "parties": json.loads(exchange.parties),
         "answers": answers(exchange), "state": exchange.state,
         "agreement": exchange.agreement,
-        "commitments": [{"uri": c.uri, "provider": c.provider, "receiver": c.receiver,
+        "commitments": [{"id": c.id, "uri": c.uri, "provider": c.provider, "receiver": c.receiver,
                          "provider_agent": c.provider_agent,
                          "receiver_agent": c.receiver_agent, "offer": c.offer,
                          "need": c.need, "kind": c.kind, "unit": c.unit,

@@ -104,6 +104,7 @@ class IntentOut(Out):
 
 
 class CommitmentOut(Out):
+    id: int
     uri: str
     provider: str
     receiver: str
@@ -131,6 +132,7 @@ class ExchangeOut(Out):
 
 
 class EventOut(Out):
+    id: int
     uri: str
     commitment: str
     provider: str

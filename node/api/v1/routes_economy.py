@@ -257,10 +257,16 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
 def list_deliveries(request: Request, handle: str,
                     member: Member | None = Depends(optional_member),
                     session: Session = Depends(db)) -> Response:
+    """Deliveries the body gave or received, and (at a federation) those made under
+    the exchanges it proposed."""
     body = _readable(session, member, handle)
     me = ctx(request).urls.actor(body.handle)
+    brokered = select(Commitment.uri).join(
+        Exchange, col(Exchange.uri) == col(Commitment.exchange)).where(
+        Exchange.proposer_id == body.id)
     rows = session.exec(select(EconomicEvent).where(
-        (col(EconomicEvent.provider) == me) | (col(EconomicEvent.receiver) == me))
+        (col(EconomicEvent.provider) == me) | (col(EconomicEvent.receiver) == me)
+        | col(EconomicEvent.commitment).in_(brokered))
         .order_by(col(EconomicEvent.id).desc()).limit(500)).all()
     return json_with_etag(request, {"items": [deliveries.view(e) for e in rows]})
 

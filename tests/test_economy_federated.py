@@ -1,0 +1,185 @@
+"""The communal economy end to end with real node processes on loopback: communes
+Maizal, Cumbe and Sabana in Ciudad Norte, Llano in Ciudad Sur, both cities in the
+territory.
+
+Maizal's gas enterprise has gas to spare and needs maize flour; Cumbe's farm has
+papaya and needs gas; Sabana makes flour and needs papaya. Each publishes on its
+own node; an egg offer Maizal can meet inside itself never leaves it; the rest rises
+to the city after the communes' window, where the cycle Maizal → Cumbe → Sabana →
+Maizal is found and proposed; each commune accepts; the commitments agree on every
+node; deliveries are recorded by the giver, confirmed by the receiver, and show in
+the ledgers and the city's flows. Maizal's coffee need and Llano's coffee, unmatched
+in their cities, rise after the window to the territory, which pairs them with
+Llano's need for gas."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.economy.catalogue import shared
+from tests.fednet import Net
+from tests.procnode import wait_for
+
+pytestmark = pytest.mark.timeout(600)
+NS = shared().namespace
+NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
+WINDOW = 3  # seconds at each level before rising further
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    from tests.conftest import Databases
+
+    dbs = Databases(tmp_path_factory.mktemp("eco-db"))
+    n = Net(tmp_path_factory.mktemp("eco"), dbs)
+    n.add(TERRITORIO, "territory")
+    n.add(NORTE, "city")
+    n.add(SUR, "city")
+    for c in ("maizal", "cumbe", "sabana", "llano"):
+        n.add(c)
+    try:
+        n.start()
+        pairs = [(c, NORTE) for c in ("maizal", "cumbe", "sabana")] + [
+            ("llano", SUR), (NORTE, TERRITORIO), (SUR, TERRITORIO)]
+        for member, federation in pairs:
+            n.join(member, federation)
+        n.wait_joined(pairs)
+        yield n
+    finally:
+        n.stop()
+        dbs.drop_all()
+
+
+def publish(n: Net, handle: str, side: str, kind: str, quantity: str, unit: str,
+            enterprise: str | None = None, window: int = WINDOW) -> dict:
+    body = {"side": side, "kind": NS + kind, "quantity": quantity, "unit": unit,
+            "rise_after": window, "summary": f"{kind} de {handle}"}
+    if enterprise:
+        body["enterprise"] = enterprise
+    return dict(n.call(handle, "post", f"/api/v1/bodies/{handle}/intents", json=body))
+
+
+def held(n: Net, handle: str) -> dict[str, dict]:
+    items = n.call(handle, "get", f"/api/v1/bodies/{handle}/intents?held=true")["items"]
+    return {i["uri"]: i for i in items}
+
+
+def exchanges(n: Net, handle: str) -> list[dict]:
+    return list(n.call(handle, "get", f"/api/v1/bodies/{handle}/exchanges")["items"])
+
+
+def barter_with(n: Net, handle: str, parties: set[str], state: str | None = None) -> dict | None:
+    want = {n.nodes[p].actor for p in parties}
+    for ex in exchanges(n, handle):
+        if ex["mode"] == "barter" and set(ex["parties"]) == want and \
+                (state is None or ex["state"] == state):
+            return ex
+    return None
+
+
+def wait_exchange(n: Net, handle: str, parties: set[str], state: str, what: str) -> dict:
+    wait_for(lambda: barter_with(n, handle, parties, state) is not None, 60, what)
+    found = barter_with(n, handle, parties, state)
+    assert found is not None
+    return found
+
+
+def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net):
+    n = net
+    n.call("maizal", "post", "/api/v1/bodies/maizal/enterprises",
+           json={"slug": "gas", "name": "Empresa comunal de gas"})
+    n.call("cumbe", "post", "/api/v1/bodies/cumbe/enterprises",
+           json={"slug": "finca", "name": "Finca familiar Los Ríos"})
+    gas = publish(n, "maizal", "offer", "gas", "20", "cylinder", "gas")
+    eggs = publish(n, "maizal", "offer", "eggs", "5", "dozen")
+    egg_need = publish(n, "maizal", "need", "eggs", "60", "one", "gas")
+    flour_need = publish(n, "maizal", "need", "maize-flour", "300", "kilogram")
+    coffee_need = publish(n, "maizal", "need", "coffee", "20", "kilogram")
+    papaya = publish(n, "cumbe", "offer", "papaya", "500", "kilogram", "finca")
+    gas_need = publish(n, "cumbe", "need", "gas", "100", "kilogram", "finca")
+    flour = publish(n, "sabana", "offer", "maize-flour", "1", "tonne")
+    papaya_need = publish(n, "sabana", "need", "papaya", "200", "kilogram")
+    coffee = publish(n, "llano", "offer", "coffee", "50", "kilogram")
+    llano_gas = publish(n, "llano", "need", "gas", "30", "kilogram")
+
+    # Inside Maizal the eggs meet at once: held from both, so nothing of them rises.
+    assert egg_need["state"] == "matched" and egg_need["available"] == "0"
+    (inside,) = [e for e in exchanges(n, "maizal") if e["mode"] == "allocation"]
+    assert inside["commitments"][0]["quantity"] == "5" and \
+        inside["commitments"][0]["unit"] == "dozen"
+
+    # After the window the rest reaches the city, which finds the cycle and proposes it.
+    cycle = {"maizal", "cumbe", "sabana"}
+    at_city = wait_exchange(n, NORTE, cycle, "proposed", "the city proposes the cycle")
+    gifts = {(c["provider"], c["receiver"], c["kind"]): (c["quantity"], c["unit"])
+             for c in at_city["commitments"]}
+    a, b, c = (n.nodes[h].actor for h in ("maizal", "cumbe", "sabana"))
+    assert gifts == {(a, b, NS + "gas"): ("10", "cylinder"),
+                     (b, c, NS + "papaya"): ("200", "kilogram"),
+                     (c, a, NS + "maize-flour"): ("0.3", "tonne")}
+    city_held = held(n, NORTE)
+    assert eggs["uri"] not in city_held and egg_need["uri"] not in city_held
+
+    # Each commune sees the proposal, holding what it is asked for, and accepts.
+    for h in ("maizal", "cumbe", "sabana"):
+        ex = wait_exchange(n, h, cycle, "proposed", f"{h} has the proposal")
+        n.call(h, "post", f"/api/v1/bodies/{h}/exchanges/{ex['id']}/answer",
+               json={"accept": True})
+    agreed = {h: wait_exchange(n, h, cycle, "agreed", f"{h} agreed")
+              for h in ("maizal", "cumbe", "sabana", NORTE)}
+    views = {h: sorted((x["uri"], x["provider"], x["receiver"], x["quantity"], x["unit"],
+                        x["state"]) for x in ex["commitments"]) for h, ex in agreed.items()}
+    assert len({tuple(v) for v in views.values()}) == 1, views
+    mine = {i["uri"]: i for i in n.call("maizal", "get",
+                                         "/api/v1/bodies/maizal/intents")["items"]}
+    assert mine[gas["uri"]]["available"] == "10"
+    assert mine[flour_need["uri"]]["state"] == "matched"
+
+    # Maizal delivers the gas in two parts; Cumbe confirms both; everyone records it.
+    com = next(x for x in agreed["maizal"]["commitments"] if x["provider"] == a)
+    com_id = com["id"]
+    n.call("maizal", "post", f"/api/v1/bodies/maizal/commitments/{com_id}/deliveries",
+           json={"quantity": "6", "note": "primera entrega"})
+    n.call("maizal", "post", f"/api/v1/bodies/maizal/commitments/{com_id}/deliveries",
+           json={"quantity": "4"})
+    # Cumbe (the receiver) confirms; Sabana, not a side of it, cannot record one.
+    wait_for(lambda: len(_to_answer(n, "cumbe")) == 2, 30, "cumbe has the deliveries")
+    n.call("sabana", "post", f"/api/v1/bodies/sabana/commitments/{com_id}/deliveries",
+               json={"quantity": "1"}, expect=(403, 404))
+    for ev in _to_answer(n, "cumbe"):
+        n.call("cumbe", "post", f"/api/v1/bodies/cumbe/deliveries/{ev['id']}/confirm",
+               json={"accept": True})
+    for h in ("maizal", "cumbe", NORTE):
+        wait_for(lambda h=h: [e["state"] for e in _events(n, h)] == ["confirmed"] * 2, 30,
+                 f"{h} sees the deliveries confirmed")
+    fulfilled = barter_with(n, "maizal", cycle)
+    assert fulfilled is not None
+    assert next(x for x in fulfilled["commitments"] if x["uri"] == com["uri"])["state"] == \
+        "fulfilled"
+    ledger = n.call("maizal", "get", "/api/v1/bodies/maizal/ledger")["items"]
+    assert {"partner": b, "gave": [{"kind": NS + "gas", "unit": "cylinder", "quantity": "10"}],
+            "received": []} in ledger
+    flows = n.call(NORTE, "get", f"/api/v1/bodies/{NORTE}/flows")["items"]
+    assert flows == [{"from": a, "to": b, "resources": [
+        {"kind": NS + "gas", "unit": "cylinder", "quantity": "10"}]}]
+
+    # Coffee has no match in either city: after the window both rise to the territory,
+    # which closes a two-way exchange with Llano's need for Maizal's remaining gas.
+    pair = {"maizal", "llano"}
+    at_t = wait_exchange(n, TERRITORIO, pair, "proposed", "the territory proposes")
+    t_held = held(n, TERRITORIO)
+    assert coffee["uri"] in t_held and coffee_need["uri"] in t_held
+    assert held(n, SUR)[coffee["uri"]]["risen_to"] == [n.nodes[TERRITORIO].actor]
+    gifts = {(x["provider"], x["kind"]): x["quantity"] for x in at_t["commitments"]}
+    assert gifts == {(a, NS + "gas"): "3", (n.nodes["llano"].actor, NS + "coffee"): "20"}
+    assert papaya["uri"] and gas_need["uri"] and flour["uri"] and papaya_need["uri"] and \
+        llano_gas["uri"]
+
+
+def _events(n: Net, handle: str) -> list[dict]:
+    return list(n.call(handle, "get", f"/api/v1/bodies/{handle}/deliveries")["items"])
+
+
+def _to_answer(n: Net, handle: str) -> list[dict]:
+    me = n.nodes[handle].actor
+    return [e for e in _events(n, handle) if e["receiver"] == me and e["state"] == "recorded"]
