@@ -36,6 +36,7 @@ from node.inbox.writer import InboxWriter
 from node.outbox.delivery import DeliveryWorker
 from node.web import (
     account_pages,
+    economy_pages,
     gov_pages,
     matter_pages,
     meeting_pages,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(proposal_pages.router)
     app.include_router(meeting_pages.router)
     app.include_router(matter_pages.router)
+    app.include_router(economy_pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(app, trusted)
 

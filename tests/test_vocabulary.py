@@ -83,3 +83,31 @@ def test_every_term_of_our_context_is_documented():
             if not k.startswith("@") and k not in ("comuna", "toot")}
     missing = {k for k in ours if f"`{k}`" not in text}
     assert not missing, missing
+
+
+def test_every_property_of_the_economy_is_defined():
+    from decimal import Decimal
+
+    from node.economy import wire
+
+    known = _terms() | set(wire.VF_CONTEXT)
+    intent = wire.intent_object(wire.IntentDoc(
+        "https://a.example/o/1", "https://a.example/actors/a", "offer",
+        "https://a.example/actors/a/enterprises/gas", "https://w3id.org/comuna/resources#gas",
+        "kilogram", Decimal(10), Decimal(4), "gas", "Plaza", utcnow(), utcnow(), 60), "x")
+    c = wire.CommitmentDoc("https://c.example/x#c0", "https://a.example/actors/a",
+                           "https://b.example/actors/b", "https://a.example/o/1",
+                           "https://b.example/o/2", "https://w3id.org/comuna/resources#gas",
+                           "kilogram", Decimal(4), utcnow(), utcnow())
+    agreement = wire.agreement_object("https://c.example/x", "https://c.example/actors/c", [c],
+                                      "x")
+    event = wire.event_object(wire.EventDoc("https://a.example/e/1", c.id, c.provider,
+                                            c.receiver, c.kind, "kilogram", Decimal(1),
+                                            utcnow(), "nota"))
+    used: set[str] = set()
+    for doc in (intent, agreement, event):
+        _keys(doc, used)
+    assert used - known == set(), used - known
+    text = (DOCS.parent / "economy.md").read_text()
+    missing = {k for k in wire.VF_CONTEXT if k not in ("vf", "om2") and f"`{k}`" not in text}
+    assert not missing, missing

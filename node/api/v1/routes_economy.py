@@ -32,7 +32,7 @@ from node.api.v1.economy_io import (
     NewWorker,
 )
 from node.api.v1.outputs import Items, ok
-from node.economy import deliveries, enterprises, exchanges, intents, ledger, local, party, rising
+from node.economy import deliveries, enterprises, exchanges, intents, ledger, service
 from node.errors import not_found
 from node.federations.membership import members_of
 from node.governance.authz import require_read
@@ -134,12 +134,10 @@ def new_intent(request: Request, handle: str, data: NewIntent,
     unmatched rises to the body's federations after `rise_after` seconds."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = intents.publish(session, c.urls, member, body, data.side, data.kind,
+    row = service.publish(session, c.urls, member, body, data.side, data.kind,
                           Decimal(data.quantity), data.unit, data.enterprise, data.summary,
                           data.location, data.starts_at, data.ends_at, data.rise_after)
-    local.match(session, c.urls, body)
     session.commit()
-    session.refresh(row)
     c.economy_wakeup.set()
     return json_with_etag(request, intents.view(row, intents.catalogue(session)), 201)
 
@@ -151,9 +149,7 @@ def withdraw_intent(request: Request, handle: str, intent_id: int,
     """Take an offer or need back; the federations it rose to are told."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = intents.own(session, body, intent_id)
-    intents.withdraw(session, member, body, row)
-    rising.announce_change(session, c.urls, body, row)
+    row = service.withdraw(session, c.urls, member, body, intent_id)
     session.commit()
     c.delivery_wakeup.set()
     return json_with_etag(request, intents.view(row, intents.catalogue(session)))
@@ -183,13 +179,7 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
     councils of the enterprises concerned)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    ex = session.get(Exchange, exchange_id)
-    if ex is None:
-        raise not_found("exchange")
-    if ex.mode == "allocation":
-        local.answer(session, c.urls, member, body, ex, data.accept)
-    else:
-        party.answer(session, c.urls, member, body, ex, data.accept, data.reason)
+    ex = service.answer(session, c.urls, member, body, exchange_id, data.accept, data.reason)
     session.commit()
     c.delivery_wakeup.set()
     c.economy_wakeup.set()

@@ -1,0 +1,74 @@
+"""The economy page: publish through the form, see the match inside the commune,
+accept it, record and confirm a delivery, read the ledger; in Spanish and English;
+and a member who may not answer for the body is refused with the reason."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from node.economy.catalogue import shared
+from node.models import Commitment, EconomicEvent, Exchange, Intent
+from tests.conftest import ctx_of
+from tests.govfixtures import build_commune
+from tests.test_web_pages import csrf, login
+
+NS = shared().namespace
+
+
+def post(client, path: str, data: dict):
+    page = client.get("/b/maizal/economy")
+    return client.post(path, data={"csrf": csrf(page.text), **data}, follow_redirects=False)
+
+
+def test_the_economy_through_the_page(node, client):
+    build_commune(node)
+    login(client, "facil")
+    assert "Economía comunal" in client.get("/b/maizal/economy").text
+    r = post(client, "/b/maizal/economy/enterprises",
+             {"slug": "gas", "name": "Empresa de gas", "sector": "energía"})
+    assert r.status_code == 303
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "offer", "kind": NS + "gas", "quantity": "3", "unit": "cylinder",
+              "enterprise": "gas", "summary": "bombonas", "rise_hours": "2"})
+    assert r.status_code == 303
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "need", "kind": NS + "gas", "quantity": "10,5", "unit": "kilogram",
+              "enterprise": "", "rise_hours": "0"})
+    assert r.status_code == 303
+    html = client.get("/b/maizal/economy").text
+    assert "Aceptar" in html and "Gas doméstico (GLP)" in html
+    with Session(ctx_of(client).engine) as s:
+        ex = s.exec(select(Exchange)).one()
+        offer = s.exec(select(Intent).where(Intent.side == "offer")).one()
+        assert offer.rise_after == 7200 and offer.available == "1.95"
+    assert post(client, f"/b/maizal/economy/exchanges/{ex.id}/answer",
+                {"accept": "1"}).status_code == 303
+    with Session(ctx_of(client).engine) as s:
+        c = s.exec(select(Commitment)).one()
+        assert (c.state, c.quantity, c.unit) == ("agreed", "1.05", "cylinder")
+    assert post(client, f"/b/maizal/economy/commitments/{c.id}/deliver",
+                {"quantity": "1.05"}).status_code == 303
+    with Session(ctx_of(client).engine) as s:
+        ev = s.exec(select(EconomicEvent)).one()
+    assert post(client, f"/b/maizal/economy/deliveries/{ev.id}/confirm",
+                {"accept": "1"}).status_code == 303
+    html = client.get("/b/maizal/economy").text
+    assert "cumplido" in html and "1.05 cylinder" in html
+    page = client.get("/b/maizal/economy")
+    client.post("/language", data={"csrf": csrf(page.text), "lang": "en",
+                                   "next": "/b/maizal/economy"})
+    html = client.get("/b/maizal/economy").text
+    assert "Communal economy" in html and "What we gave and received" in html
+
+
+def test_a_member_cannot_publish_for_the_body(node, client):
+    build_commune(node)
+    login(client, "m0")
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "offer", "kind": NS + "gas", "quantity": "3", "unit": "kilogram"})
+    assert r.status_code == 403 and "facilitators" in r.text
+    with Session(ctx_of(client).engine) as s:
+        assert s.exec(select(Intent)).all() == []
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "offer", "kind": NS + "gas", "quantity": "tres", "unit": "kilogram"})
+    assert r.status_code == 422
