@@ -24,6 +24,7 @@ from node.api.v1 import (
     routes_economy,
     routes_federations,
     routes_matters,
+    routes_projects,
     routes_proposals,
 )
 from node.config import Settings, load_settings
@@ -41,6 +42,7 @@ from node.web import (
     matter_pages,
     meeting_pages,
     pages,
+    project_pages,
     proposal_pages,
 )
 
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(routes_federations.router)
     app.include_router(routes_matters.router)
     app.include_router(routes_economy.router)
+    app.include_router(routes_projects.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(gov_pages.router)
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(meeting_pages.router)
     app.include_router(matter_pages.router)
     app.include_router(economy_pages.router)
+    app.include_router(project_pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(app, trusted)
 

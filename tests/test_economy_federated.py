@@ -183,3 +183,35 @@ def _events(n: Net, handle: str) -> list[dict]:
 def _to_answer(n: Net, handle: str) -> list[dict]:
     me = n.nodes[handle].actor
     return [e for e in _events(n, handle) if e["receiver"] == me and e["state"] == "recorded"]
+
+
+def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net):
+    n = net
+    record = n.call("maizal", "post", "/api/v1/bodies/maizal/projects", json={
+        "title": "Biodigestor comunal", "sector": "energía",
+        "problem": "Faltaba gas para cocinar en la escuela.",
+        "actions": "Construimos un biodigestor con estiércol de la finca.",
+        "resources": "Tanque de 5 m³, tubería, 40 horas de trabajo voluntario.",
+        "outcome": "Gas para la cocina escolar todo el año.",
+        "lessons": "Sellar bien las uniones; medir la presión cada semana.",
+        "evaluation": "Muy buena"})
+    assert record["adoptions"] == 0
+    # Every node of the network holds it, across both cities, and finds it by words
+    # and by sector.
+    for h in ("cumbe", "llano", NORTE, SUR, TERRITORIO):
+        wait_for(lambda h=h: any(r["uri"] == record["uri"] for r in n.call(
+            h, "get", "/api/v1/projects?q=biodigestor+presión&sector=Energía")["items"]),
+            40, f"{h} finds the record")
+    assert n.call("llano", "get", "/api/v1/projects?q=biodigestor&sector=salud")["items"] == []
+    found = n.call("llano", "get", "/api/v1/projects?q=biodigestor")["items"]
+    origin = next(r for r in found if r["uri"] == record["uri"])
+    adopted = n.call("llano", "post", f"/api/v1/bodies/llano/projects/{origin['id']}/adopt",
+                     json={"note": "Lo haremos en el liceo."})
+    assert adopted["adopted_from"] == record["uri"]
+    assert adopted["actions"].startswith("Lo haremos en el liceo.")
+    n.call("llano", "post", f"/api/v1/bodies/llano/projects/{origin['id']}/adopt", json={},
+           expect=409)
+    for h in ("maizal", "sabana", TERRITORIO):
+        wait_for(lambda h=h: next(r for r in n.call(h, "get", "/api/v1/projects?q=biodigestor")[
+            "items"] if r["uri"] == record["uri"])["adoptions"] == 1, 40,
+            f"{h} counts the adoption")

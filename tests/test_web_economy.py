@@ -72,3 +72,34 @@ def test_a_member_cannot_publish_for_the_body(node, client):
     r = post(client, "/b/maizal/economy/intents",
              {"side": "offer", "kind": NS + "gas", "quantity": "tres", "unit": "kilogram"})
     assert r.status_code == 422
+
+
+def test_the_project_bank_page(node, client):
+    build_commune(node)
+    login(client, "m0")
+    page = client.get("/b/maizal/projects")
+    assert page.status_code == 200 and "Publicar un proyecto" not in page.text
+    r = client.post("/b/maizal/projects", data={"csrf": csrf(page.text), "title": "Huerto",
+                                                "lessons": "Regar temprano."},
+                    follow_redirects=False)
+    assert r.status_code == 403  # only facilitators publish for the body
+    client.cookies.clear()
+    login(client, "facil")
+    page = client.get("/b/maizal/projects")
+    r = client.post("/b/maizal/projects", data={
+        "csrf": csrf(page.text), "title": "Huerto escolar", "sector": "Alimentación",
+        "problem": "Niños sin verduras.", "lessons": "Regar temprano."},
+        follow_redirects=False)
+    assert r.status_code == 303
+    html = client.get("/b/maizal/projects?q=regar&sector=alimentación").text
+    assert "Huerto escolar" in html and "0 adopciones" in html
+    assert "Huerto escolar" not in client.get("/b/maizal/projects?q=tractor").text
+    # A body does not adopt its own record.
+    with Session(ctx_of(client).engine) as s:
+        from node.models import ProjectRecord
+
+        rid = s.exec(select(ProjectRecord.id)).one()
+    page = client.get("/b/maizal/projects")
+    r = client.post(f"/b/maizal/projects/{rid}/adopt", data={"csrf": csrf(page.text)},
+                    follow_redirects=False)
+    assert r.status_code == 409

@@ -19,6 +19,7 @@ from node.federation import follows
 from node.federations import graph, matters, membership
 from node.inbox.economic import Economic, is_economic
 from node.inbox.federated import Federated, id_of, is_federated
+from node.inbox.projectbank import ProjectBank, is_project
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
@@ -36,6 +37,7 @@ class InboxProcessor:
         self.batch = batch
         self.federated = Federated(self)
         self.economic = Economic(self)
+        self.projects = ProjectBank(self)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -100,6 +102,8 @@ class InboxProcessor:
         actor_uri = id_of(activity.get("actor"))
         if is_economic(activity):
             await self.economic.handle(activity, recipient, signer or actor_uri)
+        elif is_project(activity):
+            await self.projects.handle(activity, signer or actor_uri)
         elif kind in ("Accept", "Reject") and await self.economic.answer(activity, recipient):
             return
         elif is_federated(activity):

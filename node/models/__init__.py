@@ -18,6 +18,7 @@ from node.models.inbox import InboxItem
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.members import ApiToken, Invitation, Member, Membership
 from node.models.outbox import OutboxItem
+from node.models.projects import ProjectRecord
 from node.models.proposals import (
     Amendment,
     AmendmentVote,
@@ -63,5 +64,6 @@ __all__ = [
     "LocalActor",
     "OutboxItem",
     "PeerHost",
+    "ProjectRecord",
     "RemoteActor",
 ]

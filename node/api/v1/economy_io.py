@@ -161,3 +161,36 @@ class Flow(Out):
     from_: str = Field(alias="from")
     to: str
     resources: list[Amount]
+
+
+class NewProject(ApiModel):
+    title: str = Field(min_length=1, max_length=300)
+    sector: str = Field(default="", max_length=100)
+    problem: str = Field(default="", max_length=20000)
+    actions: str = Field(default="", max_length=20000, description="what was done, and how")
+    resources: str = Field(default="", max_length=20000, description="resources used")
+    outcome: str = Field(default="", max_length=20000)
+    lessons: str = Field(default="", max_length=20000)
+    evaluation: str = Field(default="", max_length=20000)
+
+
+class Adoption(ApiModel):
+    note: str = Field(default="", max_length=5000,
+                      description="how the adopting body will carry it out")
+
+
+class ProjectOut(Out):
+    id: int
+    uri: str
+    author: str
+    title: str
+    sector: str
+    problem: str
+    actions: str
+    resources: str
+    outcome: str
+    lessons: str
+    evaluation: str
+    adopted_from: str = Field(description="the record this one adopts, if any")
+    adoptions: int = Field(description="bodies that adopted it, as far as this node knows")
+    published_at: str

@@ -1,0 +1,60 @@
+"""The project bank: publish a record, search the records of the whole network, adopt
+one with credit to its origin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from node.api.v1.deps import ctx, db, json_with_etag, member_required
+from node.api.v1.economy_io import Adoption, NewProject, ProjectOut
+from node.api.v1.outputs import Items, ok
+from node.governance.bodies import body_by_handle
+from node.models import Member, ProjectRecord
+from node.projects import bank
+
+router = APIRouter(prefix="/api/v1", tags=["project bank"])
+
+
+def _view(session: Session, row: ProjectRecord) -> dict[str, object]:
+    return bank.view(row, bank.adoptions(session, [row.uri]).get(row.uri, 0))
+
+
+@router.get("/projects", responses=ok(Items[ProjectOut]))
+def search(request: Request, q: str = "", sector: str = "",
+           session: Session = Depends(db)) -> Response:
+    """Records known to this node (every node holds the network's), newest first,
+    filtered by words of `q` and by `sector`."""
+    rows = bank.search(session, q[:200], sector[:100])
+    counts = bank.adoptions(session, [r.uri for r in rows])
+    return json_with_etag(request, {"items": [bank.view(r, counts.get(r.uri, 0))
+                                              for r in rows]})
+
+
+@router.post("/bodies/{handle}/projects", status_code=201, responses=ok(ProjectOut, 201))
+def publish(request: Request, handle: str, data: NewProject,
+            member: Member = Depends(member_required),
+            session: Session = Depends(db)) -> Response:
+    """A facilitator publishes the body's record to the bank."""
+    c = ctx(request)
+    row = bank.publish_record(session, c.urls, member, body_by_handle(session, handle),
+                              data.title, data.sector,
+                              data.model_dump(exclude={"title", "sector"}))
+    session.commit()
+    c.delivery_wakeup.set()
+    return json_with_etag(request, _view(session, row), 201)
+
+
+@router.post("/bodies/{handle}/projects/{record_id}/adopt", status_code=201,
+             responses=ok(ProjectOut, 201))
+def adopt(request: Request, handle: str, record_id: int, data: Adoption,
+          member: Member = Depends(member_required),
+          session: Session = Depends(db)) -> Response:
+    """Adopt another body's record: the body publishes its own, naming the origin."""
+    c = ctx(request)
+    row = bank.adopt(session, c.urls, member, body_by_handle(session, handle), record_id,
+                     data.note)
+    session.commit()
+    c.delivery_wakeup.set()
+    return json_with_etag(request, _view(session, row), 201)
