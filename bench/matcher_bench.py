@@ -46,7 +46,8 @@ def workload(bodies: int, intents: int, seed: int) -> tuple[list[tuple], list[tu
     return offers, needs
 
 
-def run_once(offers: list[tuple], needs: list[tuple]) -> tuple[float, int, int, int]:
+def run_once(offers: list[tuple], needs: list[tuple]
+             ) -> tuple[float, int, int, int, dict[int, int]]:
     cat = shared()
     t = time.perf_counter()
     o = [Intent(i, p, k, cat.to_base(k, q, u), s, e) for i, p, k, q, u, s, e in offers]
@@ -54,7 +55,10 @@ def run_once(offers: list[tuple], needs: list[tuple]) -> tuple[float, int, int, 
     found = barter(o, n)
     took = time.perf_counter() - t
     moved = sum(tr.base for ex in found for tr in ex.transfers)
-    return took, moved, matchable(o, n), len(found)
+    lengths: dict[int, int] = {}
+    for ex in found:
+        lengths[len(ex.parties)] = lengths.get(len(ex.parties), 0) + 1
+    return took, moved, matchable(o, n), len(found), lengths
 
 
 def main() -> None:
@@ -67,13 +71,15 @@ def main() -> None:
     offers, needs = workload(args.bodies, args.intents, args.seed)
     times = []
     for _ in range(args.repeat):
-        took, moved, bound, n = run_once(offers, needs)
+        took, moved, bound, n, lengths = run_once(offers, needs)
         times.append(took)
     print(f"{len(offers)} offers, {len(needs)} needs, {args.bodies} bodies: "
           f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, "
           f"max {max(times):.3f} s over {len(times)} runs")
     print(f"{n} exchanges; moved {moved / bound:.1%} of the matchable quantity "
           f"(upper bound: per kind, the smaller of offered and needed)")
+    print("exchanges by number of bodies: " +
+          ", ".join(f"{k}: {v}" for k, v in sorted(lengths.items())))
 
 
 if __name__ == "__main__":

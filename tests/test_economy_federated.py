@@ -215,3 +215,49 @@ def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net):
         wait_for(lambda h=h: next(r for r in n.call(h, "get", "/api/v1/projects?q=biodigestor")[
             "items"] if r["uri"] == record["uri"])["adoptions"] == 1, 40,
             f"{h} counts the adoption")
+
+
+def _plan(n: Net, handle: str, uri: str) -> dict | None:
+    items = n.call(handle, "get", f"/api/v1/bodies/{handle}/plans")["items"]
+    return next((p for p in items if p["uri"] == uri), None)
+
+
+def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(net):
+    n = net
+    a, b = n.nodes["maizal"].actor, n.nodes["cumbe"].actor
+
+    def draft(title: str) -> dict:
+        return dict(n.call("maizal", "post", "/api/v1/bodies/maizal/plans", json={
+            "title": title, "content": "Bloques para las viviendas de ambas comunas.",
+            "processes": [{"name": "Fabricar bloques", "inputs": [
+                {"action": "work", "provider": b, "receiver": a, "kind": NS + "tractor-work",
+                 "quantity": "10", "unit": "hour", "note": "acarreo de arena"},
+                {"action": "consume", "kind": NS + "cement", "quantity": "20",
+                 "unit": "sack"}],
+                "outputs": [{"action": "produce", "receiver": b, "kind": NS + "blocks",
+                             "quantity": "500", "unit": "one"}]}]}))
+
+    plan = draft("Bloquera compartida")
+    assert plan["participants"] == sorted([a, b]) and plan["state"] == "proposed"
+    wait_for(lambda: _plan(n, "cumbe", plan["uri"]) is not None, 30, "cumbe has the plan")
+    theirs = _plan(n, "cumbe", plan["uri"])
+    # Each body decides through its own machinery: here, each one's assembly.
+    n.decide_in_assembly("cumbe", theirs["proposal_id"], 12, 2)
+    wait_for(lambda: n.call("maizal", "get", "/api/v1/bodies/maizal/plans")["items"][0][
+        "answers"] != {}, 40, "maizal has cumbe's answer")
+    assert _plan(n, "maizal", plan["uri"])["state"] == "proposed"  # maizal has not decided
+    n.decide_in_assembly("maizal", plan["proposal_id"], 20, 1)
+    for h in ("maizal", "cumbe"):
+        wait_for(lambda h=h: _plan(n, h, plan["uri"])["state"] == "approved", 40,
+                 f"{h} sees the plan approved")
+    answers = _plan(n, "maizal", plan["uri"])["answers"]
+    # c0 and c2 are answered by both sides, c1 (maizal to itself) once.
+    assert set(answers.values()) == {"accept"} and len(answers) == 5
+
+    # A plan one participant's assembly rejects is refused everywhere.
+    second = draft("Segunda bloquera")
+    wait_for(lambda: _plan(n, "cumbe", second["uri"]) is not None, 30, "cumbe has it")
+    n.decide_in_assembly("cumbe", _plan(n, "cumbe", second["uri"])["proposal_id"], 2, 12)
+    for h in ("maizal", "cumbe"):
+        wait_for(lambda h=h: _plan(n, h, second["uri"])["state"] == "refused", 40,
+                 f"{h} sees the second plan refused")

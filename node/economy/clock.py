@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, func, select
 
 from node.context import NodeContext
-from node.economy import broker, local, rising
+from node.economy import broker, local, plans, rising
 from node.models import Intent, LocalActor
 from node.models.base import aware, utcnow
 
@@ -25,7 +25,8 @@ def next_rise(ctx: NodeContext) -> datetime | None:
 
 
 def one_pass(ctx: NodeContext, since: datetime) -> tuple[int, int, int]:
-    """(exchanges inside bodies, exchanges brokered, intents sent up)."""
+    """(exchanges inside bodies, exchanges brokered, intents sent up and plans
+    answered)."""
     inside = brokered = risen = 0
     with Session(ctx.engine) as s:
         changed = s.exec(select(Intent.holder_id, func.max(Intent.received_from)).where(
@@ -39,6 +40,8 @@ def one_pass(ctx: NodeContext, since: datetime) -> tuple[int, int, int]:
                 brokered += len(broker.run(s, ctx.urls, body))
         for row in rising.due(s, utcnow()):
             risen += bool(rising.rise(s, ctx.urls, row))
+        # Joint plans whose proposal the body has decided get the body's answer.
+        risen += plans.answer_decided(s, ctx.urls)
         s.commit()
     return inside, brokered, risen
 

@@ -3,14 +3,19 @@ domain operation (the caller commits)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
-from node.economy import intents, local, party, rising
-from node.errors import not_found
+from node.context import NodeContext
+from node.economy import intents, local, party, plans, rising
+from node.errors import Problem, not_found
+from node.federation.directory import KeyError_
 from node.federation.urls import Urls
+from node.governance.bodies import body_by_handle
 from node.models import Exchange, Intent, LocalActor, Member
 
 
@@ -45,3 +50,36 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     else:
         party.answer(session, urls, member, body, ex, accept, reason)
     return ex
+
+
+async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, content: str,
+                     processes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Build the plan, find every participant's inbox (a fetch for remote bodies),
+    then record and send it in one transaction."""
+    with Session(ctx.engine) as s:
+        body = body_by_handle(s, handle)
+        doc = plans.build(ctx.urls, body, title, content, processes, s)
+    inboxes: dict[str, str] = {}
+    for p in plans.participants(doc):
+        local = ctx.urls.handle_of_actor(p)
+        if local is not None:
+            if local not in ctx.actors:
+                raise Problem(422, "unknown-body", f"no body {local} on this node")
+            continue
+        try:
+            actor = await ctx.directory.actor(p)
+        except KeyError_ as exc:
+            raise Problem(422, "unknown-body", f"cannot reach {p}: {exc}") from exc
+        inboxes[p] = str(actor.get("inbox") or "")
+
+    def write() -> dict[str, Any]:
+        with Session(ctx.engine) as s:
+            body = body_by_handle(s, handle)
+            row = plans.draft(s, ctx.urls, s.merge(member), body, doc, inboxes)
+            s.commit()
+            s.refresh(row)
+            return plans.view(row)
+
+    out = await asyncio.to_thread(write)
+    ctx.delivery_wakeup.set()
+    return out

@@ -50,6 +50,12 @@ VF_CONTEXT: dict[str, Any] = {
     "fulfills": {"@id": "vf:fulfills", "@type": "@id"},
     "finished": {"@id": "vf:finished", "@type": f"{XSD}boolean"},
     "riseAfter": {"@id": "https://w3id.org/comuna#riseAfter", "@type": f"{XSD}integer"},
+    "Plan": "vf:Plan",
+    "Process": "vf:Process",
+    "planIncludes": "vf:planIncludes",
+    "hasInput": "vf:hasInput",
+    "hasOutput": "vf:hasOutput",
+    "effortQuantity": "vf:effortQuantity",
 }
 
 OFFER, NEED = "offer", "request"  # FEP-0837 `purpose`

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from node.economy import broker, deliveries, party, rising, wire
+from node.economy import broker, deliveries, party, plans, rising, wire
 from node.errors import Problem
 from node.federations.membership import members_of
 from node.inbox.federated import id_of
 from node.inbox.verify import Forbidden, verify_author_proof
-from node.models import Commitment, EconomicEvent, Exchange, LocalActor
+from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 from node.outbox.publish import audience
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def is_economic(activity: dict[str, Any]) -> bool:
     if kind in ("Create", "Update") and wire.is_intent(obj):
         return True
     if isinstance(obj, dict) and obj.get("type") in ("Agreement", "EconomicEvent",
-                                                      "Commitment"):
+                                                      "Commitment", "Plan"):
         return kind in ("Offer", "Create", "Update")
     result = activity.get("result")
     return kind == "Accept" and isinstance(result, dict) and result.get("type") == "Agreement"
@@ -89,6 +89,8 @@ class Economic:
                 await self._event(body, actor, activity, obj)
             elif isinstance(obj, dict) and obj.get("type") == "Commitment":
                 await self._cancel(body, actor, activity, id_of(obj))
+            elif isinstance(obj, dict) and obj.get("type") == "Plan":
+                await self._plan(body, actor, obj)
         except Problem as exc:
             log.warning("economy: refused %s from %s: %s", activity.get("id"), actor, exc.detail)
         self.ctx.delivery_wakeup.set()
@@ -130,6 +132,12 @@ class Economic:
         if not isinstance(result, dict) or not await self._proves(result, proposer):
             return
         await self._tx(party.receive_agreement, self.ctx.urls, body, proposer, result)
+
+    async def _plan(self, body: LocalActor, actor: str, obj: dict[str, Any]) -> None:
+        if obj.get("attributedTo") != actor or not await self._proves(obj, actor):
+            return
+        inbox = await self._inbox_of(actor)
+        await self._tx(plans.receive, body, self.ctx.urls.actor(body.handle), obj, inbox)
 
     async def _event(self, body: LocalActor, actor: str, activity: dict[str, Any],
                      obj: dict[str, Any]) -> None:
@@ -181,6 +189,14 @@ class Economic:
                 broker.receive_answer(session, self.ctx.urls, body, actor, uri, accept, reason)
             elif ex.proposer == actor and not accept:
                 party.receive_called_off(session, body, actor, uri)
+            return True
+        plan = session.exec(select(JointPlan).where(JointPlan.uri == uri.split("#", 1)[0],
+                                                    JointPlan.body_id == body.id)).first()
+        if plan is not None:
+            if "#" in uri:
+                plans.receive_answer(session, self.ctx.urls, body, actor, uri, accept)
+            else:
+                plans.receive_outcome(session, body, actor, uri, accept)
             return True
         ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == uri)).first()
         if ev is not None:

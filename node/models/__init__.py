@@ -10,6 +10,7 @@ from node.models.economy import (
     EnterpriseWorker,
     Exchange,
     Intent,
+    JointPlan,
     ResourceKind,
 )
 from node.models.federations import FederationLink
@@ -38,6 +39,7 @@ __all__ = [
     "EnterpriseWorker",
     "Exchange",
     "Intent",
+    "JointPlan",
     "ResourceKind",
     "Mandate",
     "MandatedVote",

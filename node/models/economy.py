@@ -172,3 +172,33 @@ class EconomicEvent(SQLModel, table=True):
     state: str = Field(default="recorded", max_length=16, index=True)
     confirmed_at: datetime | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class JointPlan(SQLModel, table=True):
+    """A joint project of federated enterprises (FEP-3264 `Plan`): processes with
+    commitments from several bodies, approved by each participating body through its
+    own decision (a proposal it decides like any other)."""
+
+    __tablename__ = "joint_plan"
+    __table_args__ = (UniqueConstraint("uri", "body_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uri: str = Field(max_length=2048, index=True)
+    # The local body this row is for: the initiator, or a participant.
+    body_id: int = Field(foreign_key="local_actor.id", index=True)
+    initiator: str = Field(max_length=2048)
+    initiator_inbox: str = Field(default="", max_length=2048)
+    title: str = Field(max_length=300)
+    # The signed Plan as its initiator made it.
+    doc: str = Field(sa_type=Text)
+    # JSON: participant actor URI -> inbox (kept by the initiator).
+    participants: str = Field(default="{}", sa_type=Text)
+    # JSON: participant actor URI -> accept | refuse (kept by the initiator).
+    answers: str = Field(default="{}", sa_type=Text)
+    # The proposal through which this body decides it, and whether it answered.
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    answered: str = Field(default="", max_length=16)
+    # proposed -> approved | refused
+    state: str = Field(default="proposed", max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

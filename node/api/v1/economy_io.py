@@ -194,3 +194,55 @@ class ProjectOut(Out):
     adopted_from: str = Field(description="the record this one adopts, if any")
     adoptions: int = Field(description="bodies that adopted it, as far as this node knows")
     published_at: str
+
+
+class PlanCommitmentIn(ApiModel):
+    action: str = Field(description="inputs: work, use, consume, cite, pickup, accept; "
+                                    "outputs: produce, deliverService, dropoff, modify")
+    provider: str | None = Field(default=None, max_length=2048,
+                                 description="the body that gives (actor URL); this body "
+                                             "if omitted")
+    receiver: str | None = Field(default=None, max_length=2048)
+    kind: str = Field(min_length=1, max_length=2048)
+    quantity: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+(\.[0-9]{1,3})?$")
+    unit: str = Field(min_length=1, max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+class ProcessIn(ApiModel):
+    name: str = Field(min_length=1, max_length=300)
+    content: str = Field(default="", max_length=5000)
+    inputs: list[PlanCommitmentIn] = Field(default_factory=list, max_length=50)
+    outputs: list[PlanCommitmentIn] = Field(default_factory=list, max_length=50)
+
+
+class NewPlan(ApiModel):
+    title: str = Field(min_length=1, max_length=300)
+    content: str = Field(default="", max_length=20000)
+    processes: list[ProcessIn] = Field(min_length=1, max_length=20)
+
+
+class PlanCommitmentOut(Out):
+    uri: str
+    provider: str
+    receiver: str
+    action: str
+    kind: str
+    unit: str
+    quantity: str
+    note: str
+
+
+class PlanOut(Out):
+    id: int
+    uri: str
+    initiator: str
+    title: str
+    state: str = Field(description="proposed, approved or refused")
+    proposal_id: int | None = Field(description="the proposal through which this body "
+                                                "decides the plan")
+    answered: str = Field(description="this body's answer once decided: accept or refuse")
+    answers: dict[str, str] = Field(description="at the initiator: 'commitment body' -> "
+                                                "answer")
+    participants: list[str]
+    commitments: list[PlanCommitmentOut]

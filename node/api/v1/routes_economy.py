@@ -29,15 +29,25 @@ from node.api.v1.economy_io import (
     NewDelivery,
     NewEnterprise,
     NewIntent,
+    NewPlan,
     NewWorker,
+    PlanOut,
 )
 from node.api.v1.outputs import Items, ok
-from node.economy import deliveries, enterprises, exchanges, intents, ledger, service
+from node.economy import deliveries, enterprises, exchanges, intents, ledger, plans, service
 from node.errors import not_found
 from node.federations.membership import members_of
 from node.governance.authz import require_read
 from node.governance.bodies import body_by_handle
-from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
+from node.models import (
+    Commitment,
+    EconomicEvent,
+    Exchange,
+    Intent,
+    JointPlan,
+    LocalActor,
+    Member,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["economy"])
 
@@ -282,3 +292,23 @@ def federation_flows(request: Request, handle: str, since: datetime | None = Non
     body = _readable(session, member, handle)
     items = ledger.flows(session, members_of(session, body), since, until)
     return json_with_etag(request, {"items": items})
+
+
+@router.post("/bodies/{handle}/plans", status_code=201, responses=ok(PlanOut, 201))
+async def draft_plan(request: Request, handle: str, data: NewPlan,
+                     member: Member = Depends(member_required)) -> Response:
+    """A facilitator drafts a joint plan (FEP-3264): every participating body, this one
+    included, decides it through a proposal of its own."""
+    out = await service.draft_plan(ctx(request), member, handle, data.title, data.content,
+                                   [p.model_dump() for p in data.processes])
+    return json_with_etag(request, out, 201)
+
+
+@router.get("/bodies/{handle}/plans", responses=ok(Items[PlanOut]))
+def list_plans(request: Request, handle: str,
+               member: Member | None = Depends(optional_member),
+               session: Session = Depends(db)) -> Response:
+    body = _readable(session, member, handle)
+    rows = session.exec(select(JointPlan).where(JointPlan.body_id == body.id)
+                        .order_by(col(JointPlan.id).desc()).limit(200)).all()
+    return json_with_etag(request, {"items": [plans.view(r) for r in rows]})

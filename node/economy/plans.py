@@ -1,0 +1,280 @@
+"""Joint projects of federated enterprises (FEP-3264): a body drafts a `Plan` of
+processes whose input and output `Commitment`s name the bodies that give and
+receive; every participating body decides it through its own decision machinery (a
+proposal in that body, deliberated and voted or decided in assembly like any other);
+once decided, its node answers `Accept` or `Reject` of each of its commitments; when
+every participant has accepted, the initiator confirms with `Accept` of the plan and
+every node records the commitments."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from node.economy import intents, wire
+from node.economy.catalogue import fmt, quantity
+from node.errors import Problem, not_found
+from node.federation.urls import Urls
+from node.governance import audit
+from node.governance.authz import require_facilitator
+from node.models import (
+    Commitment,
+    Decision,
+    JointPlan,
+    LocalActor,
+    Member,
+    Proposal,
+    ProposalVersion,
+)
+from node.models.base import utcnow
+from node.outbox.publish import new_uid, publish, with_proof
+
+INPUTS = ("work", "use", "consume", "cite", "pickup", "accept")
+OUTPUTS = ("produce", "deliverService", "dropoff", "modify")
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    provider: str
+    receiver: str
+    action: str
+    kind: str
+    unit: str
+    quantity: Decimal
+    note: str
+
+
+def _parties(doc: dict[str, Any]) -> list[Step]:
+    out = []
+    for proc in doc.get("planIncludes") or []:
+        if not isinstance(proc, dict):
+            raise wire.bad("planIncludes holds processes")
+        for key in ("hasInput", "hasOutput"):
+            for c in proc.get(key) or []:
+                if not isinstance(c, dict) or c.get("type") != "Commitment":
+                    raise wire.bad("a process holds commitments")
+                amount = c.get("resourceQuantity") or c.get("effortQuantity")
+                unit, q = wire.read_amount(amount, "quantity")
+                action = str(c.get("action") or "")
+                if action not in (INPUTS if key == "hasInput" else OUTPUTS):
+                    raise wire.bad(f"{action!r} is not an action for {key}")
+                out.append(Step(str(c.get("id") or ""), str(c.get("provider") or ""),
+                                str(c.get("receiver") or ""), action,
+                                str(c.get("resourceConformsTo") or ""), unit, q,
+                                str(c.get("content") or "")[:2000]))
+    if not out or not all(s.id.startswith(str(doc.get("id")) + "#") and
+                          s.provider.startswith("http") and s.receiver.startswith("http")
+                          for s in out):
+        raise wire.bad("a plan needs commitments with ids under the plan and both sides")
+    return out
+
+
+def participants(doc: dict[str, Any]) -> list[str]:
+    return sorted({p for s in _parties(doc) for p in (s.provider, s.receiver)})
+
+
+def build(urls: Urls, body: LocalActor, title: str, content: str,
+          processes: list[dict[str, Any]], session: Session) -> dict[str, Any]:
+    """The Plan document, checked; quantities and kinds against the catalogue."""
+    cat = intents.catalogue(session)
+    uri = urls.obj(f"plan-{new_uid()}")
+    n = 0
+    procs = []
+    for i, p in enumerate(processes):
+        proc: dict[str, Any] = {"id": f"{uri}#p{i}", "type": "Process",
+                                "name": str(p.get("name") or "")[:300],
+                                "content": str(p.get("content") or "")[:5000],
+                                "hasInput": [], "hasOutput": []}
+        for key, field in (("hasInput", "inputs"), ("hasOutput", "outputs")):
+            for c in p.get(field) or []:
+                kind = str(c.get("kind") or "")
+                if cat.kind(kind) is None:
+                    raise Problem(422, "unknown-kind", f"{kind} is not in the catalogue")
+                cat.factor(kind, str(c.get("unit") or ""))
+                amount = wire.amount(str(c["unit"]), quantity(c.get("quantity")))
+                unit_key = "effortQuantity" if cat.factor(kind, str(c["unit"]))[0] == "time" \
+                    else "resourceQuantity"
+                proc[key].append({
+                    "id": f"{uri}#c{n}", "type": "Commitment", "action": c.get("action"),
+                    "provider": c.get("provider") or urls.actor(body.handle),
+                    "receiver": c.get("receiver") or urls.actor(body.handle),
+                    "resourceConformsTo": kind, unit_key: amount,
+                    "content": str(c.get("note") or "")[:2000]})
+                n += 1
+        procs.append(proc)
+    doc = {"id": uri, "type": "Plan", "attributedTo": urls.actor(body.handle),
+           "name": title.strip()[:300], "content": content[:20000],
+           "published": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "planIncludes": procs}
+    _parties(doc)  # the same checks a receiver makes
+    return doc
+
+
+def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor, doc:
+          dict[str, Any], inboxes: dict[str, str]) -> JointPlan:
+    """Record and send the plan; each participant (this body too) decides it."""
+    require_facilitator(session, member, body)
+    if not str(doc.get("name") or "").strip():
+        raise Problem(422, "bad-title", "a plan needs a title")
+    signed = with_proof(urls, body, {"@context": wire.contexts(urls.context), **doc})
+    here = urls.actor(body.handle)
+    people = participants(doc)
+    row = JointPlan(uri=doc["id"], body_id=body.id or 0, initiator=here, title=doc["name"],
+                    doc=json.dumps(signed), participants=json.dumps(
+                        {p: inboxes.get(p, "") for p in people}, sort_keys=True))
+    session.add(row)
+    session.flush()
+    if here in people:
+        row.proposal_id = _proposal(session, body, here, signed)
+    remote = {inboxes[p] for p in people if p != here and inboxes.get(p)}
+    publish(session, urls, body, {
+        "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+        "type": "Create", "actor": here, "object": signed, "to": people},
+        to_followers=False, inboxes=remote)
+    audit.append(session, member.username if member else "", "plan.drafted", f"plan:{row.id}",
+                 {"uri": row.uri, "participants": people})
+    return row
+
+
+def _proposal(session: Session, body: LocalActor, body_uri: str, doc: dict[str, Any]) -> int:
+    """The proposal through which this body decides the plan."""
+    mine = [s for s in _parties(doc) if body_uri in (s.provider, s.receiver)]
+    lines = [f"- {s.action}: {fmt(s.quantity)} {s.unit} · {s.kind} · {s.provider} → "
+             f"{s.receiver}" + (f" ({s.note})" if s.note else "") for s in mine]
+    text = (f"{doc.get('content') or ''}\n\nLo que este plan pide de nosotros:\n" +
+            "\n".join(lines) + f"\n\nPlan: {doc['id']}")
+    p = Proposal(body_id=body.id or 0, author_id=None, state="deliberation",
+                 affects=json.dumps([body_uri]))
+    session.add(p)
+    session.flush()
+    session.add(ProposalVersion(proposal_id=p.id or 0, number=1,
+                                title=f"Plan conjunto: {doc.get('name')}"[:300], text=text,
+                                author_id=None, origin="plan"))
+    return p.id or 0
+
+
+def receive(session: Session, body: LocalActor, body_uri: str, doc: dict[str, Any],
+            initiator_inbox: str) -> JointPlan | None:
+    if body_uri not in participants(doc):
+        raise Problem(422, "not-a-party", "this plan asks nothing of this body")
+    if session.exec(select(JointPlan).where(JointPlan.uri == doc["id"],
+                                            JointPlan.body_id == body.id)).first():
+        return None
+    row = JointPlan(uri=doc["id"], body_id=body.id or 0, initiator=str(doc["attributedTo"]),
+                    initiator_inbox=initiator_inbox, title=str(doc.get("name"))[:300],
+                    doc=json.dumps(doc))
+    row.proposal_id = _proposal(session, body, body_uri, doc)
+    session.add(row)
+    session.flush()
+    audit.append(session, f"remote:{row.initiator}", "plan.received", f"plan:{row.id}",
+                 {"uri": row.uri, "proposal": row.proposal_id})
+    return row
+
+
+def answer_decided(session: Session, urls: Urls) -> int:
+    """Answer every plan whose proposal this body has decided (the body's decision,
+    not anyone's click): adopted → Accept of each of its commitments, else Reject."""
+    rows = session.exec(select(JointPlan).where(JointPlan.answered == "",
+                                                col(JointPlan.proposal_id).is_not(None))).all()
+    done = 0
+    for row in rows:
+        d = session.exec(select(Decision).where(Decision.proposal_id == row.proposal_id)).first()
+        body = session.get(LocalActor, row.body_id)
+        if d is None or body is None:
+            continue
+        accept = d.outcome == "adopted"
+        row.answered, row.updated_at = ("accept" if accept else "refuse"), utcnow()
+        session.add(row)
+        here = urls.actor(body.handle)
+        doc = json.loads(row.doc)
+        mine = [s.id for s in _parties(doc) if here in (s.provider, s.receiver)]
+        if row.initiator == here:
+            for cid in mine:
+                receive_answer(session, urls, body, here, cid, accept)
+        else:
+            for cid in mine:
+                publish(session, urls, body, {
+                    "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+                    "type": "Accept" if accept else "Reject", "actor": here, "object": cid,
+                    "content": "" if accept else "la asamblea no lo aprobó",
+                    "to": [row.initiator]}, to_followers=False,
+                    inboxes={row.initiator_inbox} if row.initiator_inbox else set())
+        done += 1
+    return done
+
+
+def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
+                   commitment_id: str, accept: bool) -> JointPlan:
+    """At the initiator: a participant's answer about one of its commitments."""
+    row = session.exec(select(JointPlan).where(
+        JointPlan.uri == commitment_id.split("#", 1)[0], JointPlan.body_id == body.id,
+        JointPlan.initiator == urls.actor(body.handle))).first()
+    if row is None:
+        raise not_found("plan")
+    doc = json.loads(row.doc)
+    steps = {s.id: s for s in _parties(doc)}
+    step = steps.get(commitment_id)
+    if step is None or party not in (step.provider, step.receiver):
+        raise Problem(403, "not-a-party", "only the two sides of a commitment answer it")
+    if row.state != "proposed":
+        raise Problem(409, "not-proposed", f"this plan is {row.state}")
+    got = json.loads(row.answers)
+    got[f"{commitment_id} {party}"] = "accept" if accept else "refuse"
+    row.answers, row.updated_at = json.dumps(got, sort_keys=True), utcnow()
+    inboxes = {i for p, i in json.loads(row.participants).items() if i}
+    if not accept:
+        row.state = "refused"
+        publish(session, urls, body, {
+            "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+            "type": "Reject", "actor": row.initiator, "object": row.uri,
+            "content": f"{party} no aprobó su parte"}, to_followers=False, inboxes=inboxes)
+    elif all(got.get(f"{s.id} {p}") == "accept" for s in steps.values()
+             for p in (s.provider, s.receiver)):
+        row.state = "approved"
+        _record(session, row.uri, doc)
+        publish(session, urls, body, {
+            "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
+            "type": "Accept", "actor": row.initiator, "object": row.uri}, to_followers=False,
+            inboxes=inboxes)
+    session.add(row)
+    audit.append(session, f"remote:{party}", "plan.answer", f"plan:{row.id}",
+                 {"commitment": commitment_id, "accept": accept, "state": row.state})
+    return row
+
+
+def _record(session: Session, plan_uri: str, doc: dict[str, Any]) -> None:
+    for s in _parties(doc):
+        if session.exec(select(Commitment.id).where(Commitment.uri == s.id)).first():
+            continue
+        session.add(Commitment(uri=s.id, exchange=plan_uri, provider=s.provider,
+                               receiver=s.receiver, provider_agent=s.provider,
+                               receiver_agent=s.receiver, offer="", need="", kind=s.kind,
+                               unit=s.unit, quantity=fmt(s.quantity), state="agreed"))
+
+
+def receive_outcome(session: Session, body: LocalActor, initiator: str, plan_uri: str,
+                    approved: bool) -> bool:
+    row = session.exec(select(JointPlan).where(JointPlan.uri == plan_uri,
+                                               JointPlan.body_id == body.id)).first()
+    if row is None or row.initiator != initiator or row.state != "proposed":
+        return False
+    row.state, row.updated_at = ("approved" if approved else "refused"), utcnow()
+    session.add(row)
+    if approved:
+        _record(session, row.uri, json.loads(row.doc))
+    return True
+
+
+def view(row: JointPlan) -> dict[str, Any]:
+    doc = json.loads(row.doc)
+    return {"id": row.id, "uri": row.uri, "initiator": row.initiator, "title": row.title,
+            "state": row.state, "proposal_id": row.proposal_id, "answered": row.answered,
+            "answers": json.loads(row.answers), "participants": participants(doc),
+            "commitments": [{"uri": s.id, "provider": s.provider, "receiver": s.receiver,
+                             "action": s.action, "kind": s.kind, "unit": s.unit,
+                             "quantity": fmt(s.quantity), "note": s.note}
+                            for s in _parties(doc)]}
