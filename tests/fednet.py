@@ -135,3 +135,32 @@ class Net:
     def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
+
+
+NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
+
+
+def seven_nodes(tmp_path_factory: Any, prefix: str) -> Any:
+    """The test federation: Maizal, Cumbe and Sabana in Ciudad Norte, Llano in Ciudad
+    Sur, both cities in the territory; all memberships accepted. A generator for
+    module-scoped fixtures: yields the Net, then stops every node."""
+    from tests.conftest import Databases
+
+    dbs = Databases(tmp_path_factory.mktemp(f"{prefix}-db"))
+    n = Net(tmp_path_factory.mktemp(prefix), dbs)
+    n.add(TERRITORIO, "territory")
+    n.add(NORTE, "city")
+    n.add(SUR, "city")
+    for c in ("maizal", "cumbe", "sabana", "llano"):
+        n.add(c)
+    try:
+        n.start()
+        pairs = [(c, NORTE) for c in ("maizal", "cumbe", "sabana")] + [
+            ("llano", SUR), (NORTE, TERRITORIO), (SUR, TERRITORIO)]
+        for member, federation in pairs:
+            n.join(member, federation)
+        n.wait_joined(pairs)
+        yield n
+    finally:
+        n.stop()
+        dbs.drop_all()

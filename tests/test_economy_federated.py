@@ -17,37 +17,17 @@ from __future__ import annotations
 import pytest
 
 from node.economy.catalogue import shared
-from tests.fednet import Net
+from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 NS = shared().namespace
-NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
 WINDOW = 3  # seconds at each level before rising further
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    from tests.conftest import Databases
-
-    dbs = Databases(tmp_path_factory.mktemp("eco-db"))
-    n = Net(tmp_path_factory.mktemp("eco"), dbs)
-    n.add(TERRITORIO, "territory")
-    n.add(NORTE, "city")
-    n.add(SUR, "city")
-    for c in ("maizal", "cumbe", "sabana", "llano"):
-        n.add(c)
-    try:
-        n.start()
-        pairs = [(c, NORTE) for c in ("maizal", "cumbe", "sabana")] + [
-            ("llano", SUR), (NORTE, TERRITORIO), (SUR, TERRITORIO)]
-        for member, federation in pairs:
-            n.join(member, federation)
-        n.wait_joined(pairs)
-        yield n
-    finally:
-        n.stop()
-        dbs.drop_all()
+    yield from seven_nodes(tmp_path_factory, "eco")
 
 
 def publish(n: Net, handle: str, side: str, kind: str, quantity: str, unit: str,

@@ -22,36 +22,16 @@ from datetime import datetime
 import pytest
 
 from node.models.base import aware, utcnow
-from tests.fednet import Net
+from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
-NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
 COMMUNES_NORTE = ("maizal", "cumbe", "sabana")
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    from tests.conftest import Databases
-
-    dbs = Databases(tmp_path_factory.mktemp("fed-db"))
-    n = Net(tmp_path_factory.mktemp("fed"), dbs)
-    n.add(TERRITORIO, "territory")
-    n.add(NORTE, "city")
-    n.add(SUR, "city")
-    for c in (*COMMUNES_NORTE, "llano"):
-        n.add(c)
-    try:
-        n.start()
-        pairs = [(c, NORTE) for c in COMMUNES_NORTE] + [("llano", SUR), (NORTE, TERRITORIO),
-                                                         (SUR, TERRITORIO)]
-        for member, federation in pairs:
-            n.join(member, federation)
-        n.wait_joined(pairs)
-        yield n
-    finally:
-        n.stop()
-        dbs.drop_all()
+    yield from seven_nodes(tmp_path_factory, "fed")
 
 
 def close_when_due(net: Net, handle: str, proposal_id: int) -> dict:

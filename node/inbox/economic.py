@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 from node.economy import broker, deliveries, party, plans, rising, wire
 from node.errors import Problem
 from node.federations.membership import members_of
+from node.inbox import peers
 from node.inbox.federated import id_of
-from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 from node.outbox.publish import audience
 
@@ -59,18 +59,10 @@ class Economic:
         return await asyncio.to_thread(self.p.tx, func, *args)
 
     async def _proves(self, document: dict[str, Any], author: str) -> bool:
-        try:
-            await verify_author_proof(document, author, self.ctx.directory)
-        except Forbidden as exc:
-            log.warning("refused %s: %s", document.get("id"), exc)
-            return False
-        return True
+        return await peers.proves(self.ctx, document, author)
 
     async def _inbox_of(self, actor: str) -> str:
-        doc = await self.ctx.directory.actor(actor)
-        endpoints = doc.get("endpoints")
-        shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
-        return str(doc.get("inbox") or shared or "")
+        return await peers.inbox_of(self.ctx, actor)
 
     async def handle(self, activity: dict[str, Any], recipient: str, signer: str) -> None:
         body = self._target(activity, recipient)

@@ -19,7 +19,7 @@ from node.errors import Problem
 from node.federation.directory import KeyError_
 from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
-from node.inbox.verify import Forbidden, verify_author_proof
+from node.inbox import peers
 from node.models import FederationLink, LocalActor
 from node.outbox.publish import audience
 
@@ -107,18 +107,10 @@ class Federated:
         return await asyncio.to_thread(self.p.tx, func, *args)
 
     async def _inbox_of(self, actor: str) -> str:
-        doc = await self.ctx.directory.actor(actor)
-        endpoints = doc.get("endpoints")
-        shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
-        return str(doc.get("inbox") or shared or "")
+        return await peers.inbox_of(self.ctx, actor)
 
     async def _proves(self, document: dict[str, Any], author: str) -> bool:
-        try:
-            await verify_author_proof(document, author, self.ctx.directory)
-        except Forbidden as exc:
-            log.warning("refused %s: %s", document.get("id"), exc)
-            return False
-        return True
+        return await peers.proves(self.ctx, document, author)
 
     # --- a matter from below -------------------------------------------------------
 
