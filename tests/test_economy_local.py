@@ -57,10 +57,12 @@ def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, peopl
     assert gas["label"] == "Cooking gas (LPG)" and "cylinder" in gas["units"]
     r = client.post(f"{B}/intents", headers=people["gasera"], json={
         "side": "offer", "kind": NS + "gas", "quantity": "10", "unit": "cylinder",
-        "enterprise": "gas", "summary": "Bombonas de 10 kg", "rise_after": 3600})
+        "enterprise": "gas", "summary": "Bombonas de 10 kg", "rise_after": 3600,
+        "in_return": NS + "maize-flour"})
     assert r.status_code == 201, r.text
     offer = r.json()
     assert offer["available"] == "10" and offer["agent"].endswith("/enterprises/gas")
+    assert offer["in_return"] == NS + "maize-flour"
     r = client.post(f"{B}/intents", headers=people["finca"], json={
         "side": "need", "kind": NS + "gas", "quantity": "40", "unit": "kilogram",
         "enterprise": "finca", "rise_after": 0})
@@ -171,3 +173,24 @@ def test_a_refused_match_is_given_back_and_not_proposed_again(client, people):
     r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["facil"],
                     json={"accept": True})
     assert r.status_code == 409
+
+
+def test_a_facilitator_adds_a_resource_kind_with_its_own_unit(client, people):
+    r = client.post("/api/v1/resource-kinds", headers=people["gasera"], json={
+        "slug": "panela", "label_es": "Panela", "unit": "kilogram", "extra": {"bloque": "0.5"}})
+    assert r.status_code == 403
+    r = client.post("/api/v1/resource-kinds", headers=people["facil"], json={
+        "slug": "gas", "label_es": "Gas", "unit": "kilogram"})
+    assert r.status_code == 409  # the shared catalogue has it
+    r = client.post("/api/v1/resource-kinds", headers=people["facil"], json={
+        "slug": "panela", "label_es": "Panela", "label_en": "Raw cane sugar",
+        "unit": "kilogram", "extra": {"bloque": "0.5"}})
+    assert r.status_code == 201, r.text
+    kind = r.json()
+    assert "bloque" in kind["units"] and kind["uri"].endswith("/resource-kinds/panela")
+    r = client.post(f"{B}/intents", headers=people["facil"], json={
+        "side": "offer", "kind": kind["uri"], "quantity": "40", "unit": "bloque"})
+    assert r.status_code == 201
+    r = client.post(f"{B}/intents", headers=people["facil"], json={
+        "side": "offer", "kind": kind["uri"], "quantity": "4", "unit": "litre"})
+    assert r.status_code == 422

@@ -94,7 +94,8 @@ def test_every_property_of_the_economy_is_defined():
     intent = wire.intent_object(wire.IntentDoc(
         "https://a.example/o/1", "https://a.example/actors/a", "offer",
         "https://a.example/actors/a/enterprises/gas", "https://w3id.org/comuna/resources#gas",
-        "kilogram", Decimal(10), Decimal(4), "gas", "Plaza", utcnow(), utcnow(), 60), "x")
+        "kilogram", Decimal(10), Decimal(4), "gas", "Plaza", utcnow(), utcnow(), 60,
+        "https://w3id.org/comuna/resources#maize-flour"), "x")
     c = wire.CommitmentDoc("https://c.example/x#c0", "https://a.example/actors/a",
                            "https://b.example/actors/b", "https://a.example/o/1",
                            "https://b.example/o/2", "https://w3id.org/comuna/resources#gas",

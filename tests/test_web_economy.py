@@ -103,3 +103,41 @@ def test_the_project_bank_page(node, client):
     r = client.post(f"/b/maizal/projects/{rid}/adopt", data={"csrf": csrf(page.text)},
                     follow_redirects=False)
     assert r.status_code == 409
+
+
+def test_a_joint_plan_through_the_page_is_decided_by_the_body(node, client):
+    from datetime import UTC, datetime
+
+    from node.economy.clock import one_pass
+    from node.governance import decisions
+    from node.models import JointPlan, LocalActor, Member
+
+    build_commune(node)
+    login(client, "facil")
+    r = post(client, "/b/maizal/economy/plans", {
+        "title": "Vivero comunal", "content": "Plantas para la reforestación.",
+        "process": "Sembrar", "side0": "inputs", "action0": "work",
+        "kind0": NS + "tractor-work", "quantity0": "6", "unit0": "hour",
+        "side1": "outputs", "action1": "produce", "kind1": NS + "seeds", "quantity1": "2,5",
+        "unit1": "kilogram"})
+    assert r.status_code == 303, r.text
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        plan = s.exec(select(JointPlan)).one()
+        assert plan.state == "proposed" and plan.proposal_id is not None
+        # The body decides it in assembly, like any proposal of its own.
+        facil = s.exec(select(Member).where(Member.username == "facil")).one()
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        decisions.record_meeting(s, facil, body, ctx.urls, datetime.now(UTC), "Casa", 5, 3, "",
+                                 "", [{"proposal_id": plan.proposal_id, "for": 5}])
+        s.commit()
+    one_pass(ctx, datetime(1970, 1, 1, tzinfo=UTC))
+    html = client.get("/b/maizal/economy").text
+    assert "Vivero comunal" in html and "aprobado" in html and "2.5 kilogram" in html
+    # A row asking for a kind the catalogue does not have is refused, nothing stored.
+    r = post(client, "/b/maizal/economy/plans", {
+        "title": "Otro", "side0": "inputs", "action0": "work", "kind0": "https://x.example/k",
+        "quantity0": "1", "unit0": "hour"})
+    assert r.status_code == 422
+    with Session(ctx.engine) as s:
+        assert len(s.exec(select(JointPlan)).all()) == 1

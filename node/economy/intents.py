@@ -39,7 +39,8 @@ def catalogue(session: Session) -> Catalogue:
 def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
             kind: str, amount: Any, unit: str, enterprise: str | None = None,
             summary: str = "", location: str = "", starts_at: datetime | None = None,
-            ends_at: datetime | None = None, rise_after: int = 86400) -> Intent:
+            ends_at: datetime | None = None, rise_after: int = 86400,
+            in_return: str | None = None) -> Intent:
     if side not in ("offer", "need"):
         raise Problem(422, "bad-side", "side is offer or need")
     agent, ent = enterprises.agent_for(session, urls, body, enterprise)
@@ -48,6 +49,8 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
     if cat.kind(kind) is None:
         raise Problem(422, "unknown-kind", f"{kind} is not in the resource catalogue")
     q = quantity(amount)
+    if in_return and cat.kind(in_return) is None:
+        raise Problem(422, "unknown-kind", f"{in_return} is not in the resource catalogue")
     cat.factor(kind, unit)  # a 422 if the unit does not measure this kind
     if starts_at and ends_at and aware(ends_at) < aware(starts_at):
         raise Problem(422, "bad-window", "the window ends before it starts")
@@ -59,7 +62,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
                  enterprise_id=ent.id if ent else None, kind=kind, unit=unit, quantity=fmt(q),
                  available=fmt(q), summary=summary.strip()[:5000], location=location[:500],
                  starts_at=starts_at, ends_at=ends_at, rise_after=rise_after,
-                 rise_at=now + timedelta(seconds=rise_after))
+                 rise_at=now + timedelta(seconds=rise_after), in_return=in_return or "")
     session.add(row)
     session.flush()
     audit.append(session, member.username if member else "", f"economy.{side}",
@@ -91,7 +94,8 @@ def doc_of(row: Intent) -> wire.IntentDoc:
         unit=row.unit, quantity=Decimal(row.quantity), available=Decimal(row.available),
         summary=row.summary, location=row.location,
         starts_at=aware(row.starts_at) if row.starts_at else None,
-        ends_at=aware(row.ends_at) if row.ends_at else None, rise_after=row.rise_after)
+        ends_at=aware(row.ends_at) if row.ends_at else None, rise_after=row.rise_after,
+        in_return=row.in_return)
 
 
 def held(session: Session, holder: LocalActor, side: str | None = None) -> list[Intent]:
@@ -145,7 +149,7 @@ def view(row: Intent, cat: Catalogue, lang: str = "es") -> dict[str, Any]:
             "agent": row.agent, "kind": row.kind,
             "kind_label": kind.label(lang) if kind else row.kind, "unit": row.unit,
             "quantity": row.quantity, "available": row.available, "summary": row.summary,
-            "location": row.location,
+            "location": row.location, "in_return": row.in_return or None,
             "starts_at": wire.stamp(aware(row.starts_at)) if row.starts_at else None,
             "ends_at": wire.stamp(aware(row.ends_at)) if row.ends_at else None,
             "rise_after": row.rise_after, "risen_to": json.loads(row.risen_to),

@@ -111,7 +111,7 @@ def hold(session: Session, federation: LocalActor, sender: str, activity: dict[s
                  available=fmt(doc.available), summary=doc.summary, location=doc.location,
                  starts_at=doc.starts_at, ends_at=doc.ends_at, rise_after=doc.rise_after,
                  rise_at=now + timedelta(seconds=doc.rise_after), received_from=sender,
-                 body_inbox=body_inbox,
+                 body_inbox=body_inbox, in_return=doc.in_return,
                  state="open" if doc.available > 0 else "matched")
     session.add(row)
     session.flush()

@@ -22,10 +22,11 @@ from node.models import Exchange, Intent, LocalActor, Member
 def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
             kind: str, amount: Decimal, unit: str, enterprise: str | None = None,
             summary: str = "", location: str = "", starts_at: datetime | None = None,
-            ends_at: datetime | None = None, rise_after: int = 86400) -> Intent:
+            ends_at: datetime | None = None, rise_after: int = 86400,
+            in_return: str | None = None) -> Intent:
     """Publish, then match inside the body at once: local first."""
     row = intents.publish(session, urls, member, body, side, kind, amount, unit, enterprise,
-                          summary, location, starts_at, ends_at, rise_after)
+                          summary, location, starts_at, ends_at, rise_after, in_return)
     local.match(session, urls, body)
     session.flush()
     session.refresh(row)

@@ -129,6 +129,7 @@ class IntentDoc:
     starts_at: datetime | None
     ends_at: datetime | None
     rise_after: int
+    in_return: str = ""
 
 
 def intent_object(d: IntentDoc, published: str) -> dict[str, Any]:
@@ -151,6 +152,11 @@ def intent_object(d: IntentDoc, published: str) -> dict[str, Any]:
     }
     if d.location:
         doc["location"] = {"type": "Place", "name": d.location}
+    if d.in_return:
+        doc["reciprocal"] = {
+            "id": f"{d.id}#reciprocal", "type": "Intent", "action": "transfer",
+            "resourceConformsTo": d.in_return,
+            ("receiver" if d.side == "offer" else "provider"): d.agent}
     return doc
 
 
@@ -182,12 +188,15 @@ def read_intent(doc: Any) -> IntentDoc:
         raise bad("riseAfter must be a number of seconds")
     place = doc.get("location")
     location = str(place.get("name") or "")[:500] if isinstance(place, dict) else ""
+    reciprocal = doc.get("reciprocal")
+    in_return = _uri(reciprocal, "resourceConformsTo") if isinstance(reciprocal, dict) else ""
     return IntentDoc(
         id=_uri(doc, "id"), body=_uri(doc, "attributedTo"), side=side,
         agent=_uri(primary, "provider" if side == "offer" else "receiver"),
         kind=_uri(primary, "resourceConformsTo"), unit=unit, quantity=total,
         available=available, summary=str(doc.get("content") or doc.get("name") or "")[:5000],
-        location=location, starts_at=starts, ends_at=ends, rise_after=rise)
+        location=location, starts_at=starts, ends_at=ends, rise_after=rise,
+        in_return=in_return)
 
 
 # --- exchanges ---------------------------------------------------------------------

@@ -84,6 +84,9 @@ class Intent(SQLModel, table=True):
     available: str = Field(max_length=32)
     summary: str = Field(default="", sa_type=Text)
     location: str = Field(default="", max_length=500)
+    # A kind wanted in return for an offer (or that could be given for a need): shown to
+    # the bodies, sent as FEP-0837 `reciprocal`; matching does not require it.
+    in_return: str = Field(default="", max_length=2048)
     starts_at: datetime | None = Field(default=None)
     ends_at: datetime | None = Field(default=None)
     # Seconds to wait, at each level, before rising one level further (0: at once).

@@ -13,14 +13,24 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.economy import deliveries, enterprises, exchanges, intents, ledger, service
+from node.economy import deliveries, enterprises, exchanges, intents, ledger, plans, service
 from node.errors import Problem
+from node.federations.membership import members_of
 from node.governance.bodies import body_by_handle
 from node.governance.members import roles_in
-from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
-from node.web.actions import run_action, show_body
+from node.models import (
+    Commitment,
+    EconomicEvent,
+    Exchange,
+    Intent,
+    JointPlan,
+    LocalActor,
+    Member,
+)
+from node.web.actions import open_session, refusal, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.render import language, page
+from node.web.session import current_member, form
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +54,8 @@ def _labels(_: Any) -> dict[str, Any]:
                               "fulfilled": _("cumplido"), "cancelled": _("cancelado")},
         "event_states": {"recorded": _("por confirmar"), "confirmed": _("confirmada"),
                          "disputed": _("disputada")},
+        "plan_states": {"proposed": _("en decisión"), "approved": _("aprobado"),
+                        "refused": _("rechazado")},
     }
 
 
@@ -66,6 +78,8 @@ def economy_page(request: Request, handle: str) -> Response:
             .order_by(col(EconomicEvent.id).desc()).limit(200)).all()
         roles = roles_in(s, me, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
+        joint = s.exec(select(JointPlan).where(JointPlan.body_id == b.id)
+                       .order_by(col(JointPlan.id).desc()).limit(50)).all()
         return page(
             request, "economy.html", me, body=b, here=here,
             own=[intents.view(r, cat, lang) for r in own],
@@ -76,6 +90,9 @@ def economy_page(request: Request, handle: str) -> Response:
             kind_names={k.uri: k.label(lang) for k in kinds},
             units=sorted({u for k in kinds for u in cat.units_of(k.uri)}),
             enterprises=enterprises.listed(s, b),
+            plans=[plans.view(p) for p in joint],
+            flows=ledger.flows(s, members_of(s, b)), plan_rows=range(ROWS),
+            actions={"inputs": plans.INPUTS, "outputs": plans.OUTPUTS},
             is_member="member" in roles, is_facilitator="facilitator" in roles,
             **_labels(translator(lang)))
 
@@ -169,3 +186,37 @@ async def new_enterprise(request: Request, handle: str) -> Response:
         return _back(handle)
 
     return await run_action(request, _back(handle), act)
+
+
+ROWS = 4  # commitment rows in the plan form
+
+
+@router.post("/b/{handle}/economy/plans")
+async def draft_plan(request: Request, handle: str) -> Response:
+    """A plan with one process, from the form's commitment rows (the API takes any
+    number of processes)."""
+    ctx = request.app.state.ctx
+    with open_session(request) as s:
+        me = current_member(request, s)
+    back = _back(handle)
+    if me is None:
+        return see_other(f"/login?next={back}")
+    try:
+        d = await form(request)
+        rows = []
+        for i in range(ROWS):
+            if not d.get(f"kind{i}") or not d.get(f"quantity{i}", "").strip():
+                continue
+            rows.append({"side": d.get(f"side{i}", "inputs"), "action": d.get(f"action{i}"),
+                         "provider": d.get(f"provider{i}") or None,
+                         "receiver": d.get(f"receiver{i}") or None, "kind": d[f"kind{i}"],
+                         "quantity": str(_amount(d[f"quantity{i}"])),
+                         "unit": d.get(f"unit{i}", ""), "note": d.get(f"note{i}", "")})
+        process = {"name": d.get("process", "") or d.get("title", ""), "content": "",
+                   "inputs": [r for r in rows if r["side"] == "inputs"],
+                   "outputs": [r for r in rows if r["side"] == "outputs"]}
+        await service.draft_plan(ctx, me, handle, d.get("title", ""), d.get("content", ""),
+                                 [process])
+    except Problem as exc:
+        return refusal(request, me, exc, back)
+    return see_other(back)

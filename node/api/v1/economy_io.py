@@ -20,6 +20,16 @@ class NewEnterprise(ApiModel):
                               description="further bodies (actor URLs) that own it too")
 
 
+class NewKind(ApiModel):
+    slug: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    label_es: str = Field(min_length=1, max_length=200)
+    label_en: str = Field(default="", max_length=200)
+    unit: str = Field(min_length=1, max_length=32, description="its base unit (OM-2 name)")
+    extra: dict[str, str] = Field(default_factory=dict, max_length=10,
+                                  description="units of this kind only, as an amount of "
+                                              "`unit` (a sack = 42.5)")
+
+
 class NewWorker(ApiModel):
     username: str = Field(min_length=2, max_length=64)
     council: bool = False
@@ -37,6 +47,10 @@ class NewIntent(ApiModel):
                                                "the body itself if omitted")
     summary: str = Field(default="", max_length=5000)
     location: str = Field(default="", max_length=500)
+    in_return: str | None = Field(default=None, max_length=2048,
+                                  description="for an offer, a kind the body would like in "
+                                              "return (FEP-0837 `reciprocal`); for a need, "
+                                              "one it could give")
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     rise_after: int = Field(default=86400, ge=0, le=365 * 86400,
@@ -95,6 +109,7 @@ class IntentOut(Out):
     available: str
     summary: str
     location: str
+    in_return: str | None
     starts_at: str | None
     ends_at: str | None
     rise_after: int

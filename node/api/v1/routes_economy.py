@@ -29,12 +29,22 @@ from node.api.v1.economy_io import (
     NewDelivery,
     NewEnterprise,
     NewIntent,
+    NewKind,
     NewPlan,
     NewWorker,
     PlanOut,
 )
 from node.api.v1.outputs import Items, ok
-from node.economy import deliveries, enterprises, exchanges, intents, ledger, plans, service
+from node.economy import (
+    deliveries,
+    enterprises,
+    exchanges,
+    intents,
+    kinds,
+    ledger,
+    plans,
+    service,
+)
 from node.errors import not_found
 from node.federations.membership import members_of
 from node.governance.authz import require_read
@@ -79,6 +89,19 @@ def resource_kinds(request: Request, lang: Literal["es", "en"] = "es",
               "units": cat.units_of(k.uri)} for k in sorted(cat.kinds.values(),
                                                              key=lambda k: k.slug)]
     return json_with_etag(request, {"items": items})
+
+
+@router.post("/resource-kinds", status_code=201, responses=ok(KindOut, 201))
+def add_kind(request: Request, data: NewKind, member: Member = Depends(member_required),
+             session: Session = Depends(db)) -> Response:
+    """A facilitator of the node's main body adds a resource kind to the catalogue."""
+    c = ctx(request)
+    row = kinds.add(session, c.urls, member, body_by_handle(session, c.primary.handle),
+                    data.slug, data.label_es, data.label_en, data.unit, data.extra)
+    session.commit()
+    cat = intents.catalogue(session)
+    return json_with_etag(request, {"uri": row.uri, "slug": row.slug, "label": row.label_es,
+                                    "unit": row.unit, "units": cat.units_of(row.uri)}, 201)
 
 
 @router.get("/bodies/{handle}/enterprises", responses=ok(Items[EnterpriseOut]))
@@ -146,7 +169,8 @@ def new_intent(request: Request, handle: str, data: NewIntent,
     body = body_by_handle(session, handle)
     row = service.publish(session, c.urls, member, body, data.side, data.kind,
                           Decimal(data.quantity), data.unit, data.enterprise, data.summary,
-                          data.location, data.starts_at, data.ends_at, data.rise_after)
+                          data.location, data.starts_at, data.ends_at, data.rise_after,
+                          data.in_return)
     session.commit()
     c.economy_wakeup.set()
     return json_with_etag(request, intents.view(row, intents.catalogue(session)), 201)

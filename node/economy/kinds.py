@@ -1,0 +1,50 @@
+"""Adding resource kinds to the catalogue of this node (the shared ones come with
+the software). A kind added here is named under this node's address; other nodes
+match it only with offers and needs naming the same URI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlmodel import Session, select
+
+from node.economy.catalogue import quantity, shared
+from node.errors import Problem
+from node.federation.urls import Urls
+from node.governance import audit
+from node.governance.authz import require_facilitator
+from node.models import LocalActor, Member, ResourceKind
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor, slug: str,
+        label_es: str, label_en: str, unit: str, extra: dict[str, str]) -> ResourceKind:
+    """A facilitator of the node's main body adds a kind."""
+    require_facilitator(session, member, primary)
+    cat = shared()
+    if not SLUG.match(slug):
+        raise Problem(422, "bad-slug", "a short name of lowercase letters, digits and dashes")
+    if cat.namespace + slug in cat.kinds or session.exec(
+            select(ResourceKind.id).where(ResourceKind.slug == slug)).first():
+        raise Problem(409, "exists", f"the catalogue has {slug} already")
+    if unit not in cat.units:
+        raise Problem(422, "unknown-unit", f"{unit} is not a unit ({', '.join(cat.units)})")
+    if not label_es.strip():
+        raise Problem(422, "bad-label", "a kind needs a Spanish name")
+    sizes = {}
+    for name, size in extra.items():
+        if not SLUG.match(name) or name in cat.units:
+            raise Problem(422, "bad-unit", f"{name!r} cannot name a unit of its own")
+        sizes[name] = str(quantity(size))
+    row = ResourceKind(uri=f"{urls.base}/resource-kinds/{slug}", slug=slug,
+                       label_es=label_es.strip()[:200], label_en=label_en.strip()[:200],
+                       unit=unit, extra=json.dumps(sizes, sort_keys=True))
+    session.add(row)
+    session.flush()
+    audit.append(session, member.username if member else "", "economy.kind_added",
+                 f"kind:{row.id}", {"uri": row.uri, "unit": unit})
+    return row
+
+
