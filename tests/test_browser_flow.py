@@ -165,10 +165,39 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             ana.goto(f"{node.url}/b/maizal/decisions")
             expect(ana.locator("main")).to_contain_text("Fiesta del barrio")
             expect(ana.locator("main")).to_contain_text("asamblea")
+
+            # The economy: the facilitator records an enterprise, publishes an offer
+            # and a need that meet inside the commune, and accepts the match.
+            facil.goto(f"{node.url}/b/maizal/economy")
+            facil.locator("summary", has_text="Registrar una empresa").click()
+            form = facil.locator("form[action$='/economy/enterprises']")
+            form.get_by_label("Nombre corto").fill("gas")
+            form.get_by_label("Nombre", exact=True).fill("Empresa comunal de gas")
+            with facil.expect_navigation(timeout=30_000):
+                form.get_by_role("button", name="Registrar").click()
+            expect(facil.locator("main")).to_contain_text("Empresa comunal de gas")
+            for side, qty, unit, enterprise in (("offer", "5", "cylinder", "gas"),
+                                                ("need", "20", "kilogram", "")):
+                facil.locator("summary", has_text="Publicar una oferta").click()
+                form = facil.locator("form[action$='/economy/intents']")
+                form.get_by_label("Tipo").select_option(side)
+                form.get_by_label("Recurso").select_option(label="Gas doméstico (GLP)")
+                form.get_by_label("Cantidad").fill(qty)
+                form.get_by_label("Unidad").select_option(unit)
+                form.get_by_label("Empresa").select_option(enterprise)
+                with facil.expect_navigation(timeout=30_000):
+                    form.get_by_role("button", name="Publicar").click()
+            expect(facil.locator("main")).to_contain_text("propuesto")
+            shot(facil, "economy")
+            with facil.expect_navigation(timeout=30_000):
+                facil.get_by_role("button", name="Aceptar").click()
+            expect(facil.locator("main")).to_contain_text("acordado")
+            facil.goto(f"{node.url}/b/maizal/projects")
+            shot(facil, "projects")
             browser.close()
     finally:
         node.stop()
     for name in ("invite", "body-home", "proposal-new", "proposal-deliberation",
                  "proposal-vote", "decision", "decisions", "participation", "members",
-                 "profile", "meeting-new", "meetings"):
+                 "profile", "meeting-new", "meetings", "economy", "projects"):
         assert (SHOTS / f"{name}.png").stat().st_size > 1000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from sqlmodel import Session
@@ -123,3 +124,25 @@ def proposal_action(pid: int, fn: Callable[[Session, Member, Proposal, dict[str,
         return f"/p/{pid}"
 
     return act
+
+
+def namer(s: Session, urls: Any, b: LocalActor) -> Any:
+    """Readable names for the actors and enterprises the page mentions: this body's
+    name and its enterprises' names; others as handle@host."""
+    known = {urls.actor(b.handle): b.name}
+    from node.economy import enterprises
+
+    for e in enterprises.listed(s, b):
+        known[enterprises.uri(urls, b, e.slug)] = e.name
+
+    def name_of(uri: str) -> str:
+        if uri in known:
+            return known[uri]
+        parts = urlsplit(uri)
+        path = parts.path.rstrip("/").split("/")
+        if "enterprises" in path:
+            i = path.index("enterprises")
+            return f"{path[i + 1] if i + 1 < len(path) else ''} ({path[i - 1]}@{parts.netloc})"
+        return f"{path[-1]}@{parts.netloc}" if path and path[-1] else uri
+
+    return name_of

@@ -27,7 +27,7 @@ from node.models import (
     LocalActor,
     Member,
 )
-from node.web.actions import open_session, refusal, run_action, see_other, show_body
+from node.web.actions import namer, open_session, refusal, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.render import language, page
 from node.web.session import current_member, form
@@ -93,6 +93,7 @@ def economy_page(request: Request, handle: str) -> Response:
             plans=[plans.view(p) for p in joint],
             flows=ledger.flows(s, members_of(s, b)), plan_rows=range(ROWS),
             actions={"inputs": plans.INPUTS, "outputs": plans.OUTPUTS},
+            name_of=namer(s, urls, b),
             is_member="member" in roles, is_facilitator="facilitator" in roles,
             **_labels(translator(lang)))
 

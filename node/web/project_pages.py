@@ -11,7 +11,7 @@ from node.governance.bodies import body_by_handle
 from node.governance.members import roles_in
 from node.models import LocalActor, Member
 from node.projects import bank
-from node.web.actions import run_action, show_body
+from node.web.actions import namer, run_action, show_body
 from node.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,8 @@ def projects_page(request: Request, handle: str, q: str = "", sector: str = "") 
         here = request.app.state.ctx.urls.actor(b.handle)
         return page(request, "projects.html", me, body=b, q=q, sector=sector, here=here,
                     records=[bank.view(r, counts.get(r.uri, 0)) for r in rows],
-                    is_facilitator="facilitator" in roles_in(s, me, b))
+                    is_facilitator="facilitator" in roles_in(s, me, b),
+                    name_of=namer(s, request.app.state.ctx.urls, b))
 
     return show_body(request, handle, view)
 
