@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
@@ -97,6 +98,12 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return from_problem(exc)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        # Someone changed the same offer or need meanwhile; nothing was written.
+        return problem_response(409, "changed-meanwhile",
+                                "this was changed by someone else meanwhile; try again")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from node.economy import enterprises, wire
@@ -123,8 +124,20 @@ def wants(cat: Catalogue, rows: list[Intent], party: str = "body") -> list[Want]
     return out
 
 
+def _fresh(row: Intent) -> None:
+    """Read the row again under a row lock on PostgreSQL, so that two transactions
+    wait for each other instead of failing; on either database the row version
+    (`row_version`) refuses an update made from a stale read."""
+    session = object_session(row)
+    if session is not None and row.id is not None and \
+            session.get_bind().dialect.name == "postgresql":
+        session.flush()
+        session.refresh(row, with_for_update=True)
+
+
 def take(row: Intent, amount: Decimal) -> None:
     """Hold `amount` of what is available (for a proposed or agreed exchange)."""
+    _fresh(row)
     left = Decimal(row.available) - amount
     if left < 0:
         raise Problem(409, "not-available",
@@ -137,6 +150,7 @@ def take(row: Intent, amount: Decimal) -> None:
 
 def give_back(row: Intent, amount: Decimal) -> None:
     """Release a hold (an exchange refused or cancelled)."""
+    _fresh(row)
     row.available = fmt(min(Decimal(row.available) + amount, Decimal(row.quantity)))
     if row.state == "matched" and Decimal(row.available) > 0:
         row.state = "open"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Column, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from node.models.base import utcnow
@@ -59,6 +59,10 @@ class ResourceKind(SQLModel, table=True):
     extra: str = Field(default="{}", sa_type=Text)
 
 
+# Built before the class so the mapper can name it as the version column.
+_ROW_VERSION = Column("row_version", Integer, nullable=False, server_default="1")
+
+
 class Intent(SQLModel, table=True):
     """An offer or a need. The body that made it keeps the authoritative row
     (`holder_id` is that body); every federation it rose to keeps a copy it may match
@@ -100,8 +104,13 @@ class Intent(SQLModel, table=True):
     received_from: str = Field(default="", max_length=2048)
     # Where the body that made it can be reached (for a copy held by a federation).
     body_inbox: str = Field(default="", max_length=2048)
+    # Optimistic concurrency: an update made from a stale read of `available` fails
+    # (StaleDataError → 409) instead of holding the same quantity twice.
+    row_version: int = Field(default=1, sa_column=_ROW_VERSION)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    __mapper_args__ = {"version_id_col": _ROW_VERSION}
 
 
 class Exchange(SQLModel, table=True):

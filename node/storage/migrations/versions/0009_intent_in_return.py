@@ -1,4 +1,5 @@
-"""what an offer would like in return (FEP-0837 reciprocal)
+"""what an offer would like in return (FEP-0837 reciprocal); a row version for
+optimistic concurrency on offers and needs
 
 Revision ID: 0009
 Revises: 0008
@@ -21,8 +22,11 @@ def upgrade() -> None:
     with op.batch_alter_table('intent', schema=None) as batch_op:
         batch_op.add_column(sa.Column('in_return', sqlmodel.sql.sqltypes.AutoString(length=2048),
                                       nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('row_version', sa.Integer(), nullable=False,
+                                      server_default='1'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('intent', schema=None) as batch_op:
+        batch_op.drop_column('row_version')
         batch_op.drop_column('in_return')
