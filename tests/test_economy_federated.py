@@ -234,6 +234,19 @@ def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(ne
     # c0 and c2 are answered by both sides, c1 (maizal to itself) once.
     assert set(answers.values()) == {"accept"} and len(answers) == 5
 
+    # Work under the plan is delivered and confirmed like any commitment.
+    work = next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+                if c["provider"] == b)
+    n.call("cumbe", "post", f"/api/v1/bodies/cumbe/commitments/{work['id']}/deliveries",
+           json={"quantity": "4"})
+    wait_for(lambda: len(_to_answer(n, "maizal")) == 1, 30, "maizal has the delivery")
+    ev = _to_answer(n, "maizal")[0]
+    n.call("maizal", "post", f"/api/v1/bodies/maizal/deliveries/{ev['id']}/confirm",
+           json={"accept": True})
+    wait_for(lambda: next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+                          if c["uri"] == work["uri"])["delivered"] == "4", 30,
+             "cumbe sees the work confirmed")
+
     # A plan one participant's assembly rejects is refused everywhere.
     second = draft("Segunda bloquera")
     wait_for(lambda: _plan(n, "cumbe", second["uri"]) is not None, 30, "cumbe has it")

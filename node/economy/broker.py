@@ -101,17 +101,24 @@ def relay(session: Session, urls: Urls, federation: LocalActor, activity: dict[s
     """Pass a delivery, its confirmation or a cancellation between the two sides of a
     commitment in an exchange we proposed (they know only us), unchanged: the
     receiving side checks its author's own proof."""
-    from node.models import Commitment
+    from node.models import Commitment, JointPlan
     from node.outbox.publish import forward
 
     c = session.exec(select(Commitment).where(Commitment.uri == commitment_uri)).first()
     if c is None or sender not in (c.provider, c.receiver):
         return False
-    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
-    if ex is None or ex.proposer_id != federation.id:
-        return False
     other = c.receiver if sender == c.provider else c.provider
-    inbox = json.loads(ex.inboxes).get(other)
+    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
+    plan = session.exec(select(JointPlan).where(JointPlan.uri == c.exchange,
+                                                JointPlan.body_id == federation.id)).first()
+    if ex is not None and ex.proposer_id == federation.id:
+        inbox = json.loads(ex.inboxes).get(other)
+    elif plan is not None and plan.initiator == urls.actor(federation.handle) and \
+            other != plan.initiator:
+        # A joint plan's initiator relays between participants who only know it.
+        inbox = json.loads(plan.participants).get(other)
+    else:
+        return False
     if inbox:
         forward(session, urls, federation, activity, {inbox})
     return True

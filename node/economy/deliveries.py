@@ -21,7 +21,7 @@ from node.errors import Problem, not_found
 from node.federation.urls import Urls
 from node.federations.matters import now_stamp
 from node.governance import audit
-from node.models import Commitment, EconomicEvent, Exchange, LocalActor, Member
+from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor, Member
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
 
@@ -33,13 +33,6 @@ def commitment(session: Session, uri: str) -> Commitment:
     if row is None:
         raise not_found("commitment")
     return row
-
-
-def _exchange(session: Session, c: Commitment) -> Exchange:
-    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
-    if ex is None:
-        raise not_found("exchange")
-    return ex
 
 
 def _pending(session: Session, c: Commitment) -> Decimal:
@@ -55,10 +48,20 @@ def _answerer(session: Session, member: Member | None, body: LocalActor, agent: 
 
 
 def _others(session: Session, c: Commitment, me: str) -> set[str]:
-    """Inboxes of the other side and of the proposing federation."""
-    ex = _exchange(session, c)
-    inboxes: dict[str, str] = json.loads(ex.inboxes)
-    return {i for actor, i in inboxes.items() if actor != me and i}
+    """Where a delivery, confirmation or cancellation goes: for an exchange, the
+    federation that proposed it (it relays to the other side); for a joint plan, the
+    other participants as its initiator knows them, or the initiator (it relays)."""
+    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
+    if ex is not None:
+        inboxes: dict[str, str] = json.loads(ex.inboxes)
+        return {i for actor, i in inboxes.items() if actor != me and i}
+    plan = session.exec(select(JointPlan).where(JointPlan.uri == c.exchange)).first()
+    if plan is None:
+        raise not_found("exchange or plan")
+    if plan.initiator == me:
+        known: dict[str, str] = json.loads(plan.participants)
+        return {i for actor, i in known.items() if actor != me and i}
+    return {plan.initiator_inbox} if plan.initiator_inbox else set()
 
 
 def record(session: Session, urls: Urls, member: Member | None, body: LocalActor, uri: str,

@@ -269,12 +269,25 @@ def receive_outcome(session: Session, body: LocalActor, initiator: str, plan_uri
     return True
 
 
-def view(row: JointPlan) -> dict[str, Any]:
+def view(row: JointPlan, recorded: dict[str, Commitment] | None = None) -> dict[str, Any]:
+    """`recorded`: the commitments this node holds (once approved), by URI."""
     doc = json.loads(row.doc)
+    got = recorded or {}
     return {"id": row.id, "uri": row.uri, "initiator": row.initiator, "title": row.title,
             "state": row.state, "proposal_id": row.proposal_id, "answered": row.answered,
             "answers": json.loads(row.answers), "participants": participants(doc),
             "commitments": [{"uri": s.id, "provider": s.provider, "receiver": s.receiver,
                              "action": s.action, "kind": s.kind, "unit": s.unit,
-                             "quantity": fmt(s.quantity), "note": s.note}
+                             "quantity": fmt(s.quantity), "note": s.note,
+                             "id": got[s.id].id if s.id in got else None,
+                             "state": got[s.id].state if s.id in got else None,
+                             "delivered": got[s.id].delivered if s.id in got else None}
                             for s in _parties(doc)]}
+
+
+def recorded(session: Session, rows: list[JointPlan]) -> dict[str, Commitment]:
+    if not rows:
+        return {}
+    found = session.exec(select(Commitment).where(
+        col(Commitment.exchange).in_([r.uri for r in rows]))).all()
+    return {c.uri: c for c in found}

@@ -91,6 +91,7 @@ def economy_page(request: Request, handle: str) -> Response:
             units=sorted({u for k in kinds for u in cat.units_of(k.uri)}),
             enterprises=enterprises.listed(s, b),
             plans=[plans.view(p) for p in joint],
+            recorded=plans.recorded(s, list(joint)),
             flows=ledger.flows(s, members_of(s, b)), plan_rows=range(ROWS),
             actions={"inputs": plans.INPUTS, "outputs": plans.OUTPUTS},
             name_of=namer(s, urls, b),

@@ -246,6 +246,10 @@ class PlanCommitmentOut(Out):
     unit: str
     quantity: str
     note: str
+    id: int | None = Field(description="this node's commitment, once the plan is approved "
+                                       "(deliveries are recorded against it)")
+    state: str | None
+    delivered: str | None
 
 
 class PlanOut(Out):

@@ -335,4 +335,5 @@ def list_plans(request: Request, handle: str,
     body = _readable(session, member, handle)
     rows = session.exec(select(JointPlan).where(JointPlan.body_id == body.id)
                         .order_by(col(JointPlan.id).desc()).limit(200)).all()
-    return json_with_etag(request, {"items": [plans.view(r) for r in rows]})
+    got = plans.recorded(session, list(rows))
+    return json_with_etag(request, {"items": [plans.view(r, got) for r in rows]})
