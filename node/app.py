@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -153,4 +155,8 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 def app_factory() -> Any:
     """Entry for `uvicorn --factory` (several worker processes read COMUNA_* env)."""
     logging.basicConfig(level=os.environ.get("COMUNA_LOG_LEVEL", "INFO"))
+    if hasattr(signal, "SIGUSR1"):
+        # `kill -USR1 PID` writes every thread's stack to the log: how an operator (or a
+        # test) sees where a stuck node is waiting.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     return create_app()

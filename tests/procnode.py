@@ -37,7 +37,8 @@ class NodeProcess:
         assert cli(["init", "--data-dir", str(self.data_dir), "--url", self.url,
                     "--handle", handle, "--name", handle.title(), "--level", level]) == 0
         self.env = {**os.environ, "COMUNA_ALLOW_PRIVATE_NETWORKS": "1",
-                    "COMUNA_LOG_LEVEL": "WARNING", "COMUNA_DELIVERY_POLL_SECONDS": "0.2",
+                    "COMUNA_LOG_LEVEL": os.environ.get("COMUNA_TEST_NODE_LOG", "WARNING"),
+                    "COMUNA_DELIVERY_POLL_SECONDS": "0.2",
                     **(extra_env or {})}
         self.env.pop("COMUNA_DATA_DIR", None)
         self.proc: subprocess.Popen[bytes] | None = None

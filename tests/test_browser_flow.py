@@ -155,14 +155,27 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             facil.get_by_label("En contra").fill("3")
             facil.get_by_label("Abstenciones").fill("2")
             shot(facil, "meeting-new")
-            # Wait for the answer itself: on a loaded machine (CI shares two cores) the
-            # record (decision, audit entry, published note) has taken over 30 s once.
-            facil.get_by_role("button", name="Registrar la asamblea").click()
-            try:
-                facil.wait_for_url(re.compile(r".*/b/maizal/meetings$"), timeout=90_000)
-            except Exception as exc:
-                raise AssertionError(f"no answer to the assembly form; node log:\n"
-                                     f"{node.log.read_text()[-3000:]}") from exc
+            # Now and then (about one run in four here) this click never sends the form:
+            # no request leaves the page and the node sits idle (seen with its thread
+            # dump). Click again only if no POST left, so nothing is recorded twice.
+            button = facil.get_by_role("button", name="Registrar la asamblea")
+            for attempt in range(3):
+                button.scroll_into_view_if_needed()
+                try:
+                    with facil.expect_request(lambda r: r.method == "POST" and
+                                              r.url.endswith("/b/maizal/meetings"),
+                                              timeout=15_000):
+                        button.click()
+                    break
+                except Exception:
+                    invalid = facil.evaluate(
+                        "() => [...document.querySelectorAll('input, textarea, select')]"
+                        ".filter(i => !i.checkValidity())"
+                        ".map(i => i.name + '=' + i.value + ': ' + i.validationMessage)")
+                    assert not invalid, invalid
+                    assert attempt < 2, "the assembly form was never sent"
+                    print(f"assembly form not sent on click {attempt + 1}; clicking again")
+            facil.wait_for_url(re.compile(r".*/b/maizal/meetings$"), timeout=90_000)
             expect(facil.locator("main")).to_contain_text("Casa comunal", timeout=15_000)
             expect(facil.locator("main")).to_contain_text("35")
             shot(facil, "meetings")
@@ -192,10 +205,10 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
                 with facil.expect_navigation(timeout=30_000):
                     form.get_by_role("button", name="Publicar").click()
             expect(facil.locator("main")).to_contain_text("propuesto")
-            shot(facil, "economy")
             with facil.expect_navigation(timeout=30_000):
                 facil.get_by_role("button", name="Aceptar").click()
             expect(facil.locator("main")).to_contain_text("acordado")
+            shot(facil, "economy")
             facil.goto(f"{node.url}/b/maizal/projects")
             shot(facil, "projects")
             browser.close()

@@ -76,8 +76,11 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
 
 async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
     ta, tb = asyncio.create_task(a.wait()), asyncio.create_task(b.wait())
-    _, pending = await asyncio.wait({ta, tb}, return_when=asyncio.FIRST_COMPLETED)
-    for t in pending:
-        t.cancel()
+    try:
+        await asyncio.wait({ta, tb}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Also when the caller's timeout cancels us: no waiter may outlive the wait.
+        ta.cancel()
+        tb.cancel()
 
 
