@@ -246,6 +246,16 @@ def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(ne
     wait_for(lambda: next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
                           if c["uri"] == work["uri"])["delivered"] == "4", 30,
              "cumbe sees the work confirmed")
+    # Either side may call off what is not delivered yet; the answer is the commitment.
+    blocks = next(c for c in _plan(n, "maizal", plan["uri"])["commitments"]
+                  if c["receiver"] == b)
+    cancelled = n.call("maizal", "post",
+                       f"/api/v1/bodies/maizal/commitments/{blocks['id']}/cancel",
+                       json={"reason": "sin cemento"})
+    assert (cancelled["uri"], cancelled["state"]) == (blocks["uri"], "cancelled")
+    wait_for(lambda: next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+                          if c["uri"] == blocks["uri"])["state"] == "cancelled", 30,
+             "cumbe sees the blocks called off")
 
     # A plan one participant's assembly rejects is refused everywhere.
     second = draft("Segunda bloquera")

@@ -15,8 +15,8 @@ from node.errors import Problem
 from node.federation.urls import Urls
 from node.federations.matters import now_stamp
 from node.governance import audit
-from node.models import Exchange, LocalActor
-from node.outbox.publish import new_uid, publish
+from node.models import Commitment, Exchange, JointPlan, LocalActor
+from node.outbox.publish import forward, new_uid, publish
 
 
 def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
@@ -79,7 +79,6 @@ def seal(session: Session, urls: Urls, federation: LocalActor, ex: Exchange,
          inboxes: dict[str, str]) -> dict[str, Any]:
     """Every party accepted: the agreement, signed, to every party."""
     exchanges.settle(session, ex, "agreed")
-    ex.agreement = ex.uri
     docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
     agreement = rising.signed(urls, federation, wire.agreement_object(
         ex.uri, urls.actor(federation.handle), docs, now_stamp()))
@@ -101,9 +100,6 @@ def relay(session: Session, urls: Urls, federation: LocalActor, activity: dict[s
     """Pass a delivery, its confirmation or a cancellation between the two sides of a
     commitment in an exchange we proposed (they know only us), unchanged: the
     receiving side checks its author's own proof."""
-    from node.models import Commitment, JointPlan
-    from node.outbox.publish import forward
-
     c = session.exec(select(Commitment).where(Commitment.uri == commitment_uri)).first()
     if c is None or sender not in (c.provider, c.receiver):
         return False

@@ -41,9 +41,11 @@ def _pending(session: Session, c: Commitment) -> Decimal:
     return sum((Decimal(q) for q in rows), Decimal(0))
 
 
-def _answerer(session: Session, member: Member | None, body: LocalActor, agent: str) -> None:
+def _answerer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+              agent: str) -> None:
+    """Facilitators answer for the body; an enterprise's council for that enterprise."""
     ids = {e.id or 0 for e in enterprises.listed(session, body)
-           if agent.endswith(f"/enterprises/{e.slug}")}
+           if enterprises.uri(urls, body, e.slug) == agent}
     enterprises.require_answerer(session, member, body, ids)
 
 
@@ -72,7 +74,7 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
     me = urls.actor(body.handle)
     if c.provider != me:
         raise Problem(403, "not-provider", "only the body that gives records a delivery")
-    _answerer(session, member, body, c.provider_agent)
+    _answerer(session, urls, member, body, c.provider_agent)
     if c.state not in OPEN:
         raise Problem(409, "not-open", f"this commitment is {c.state}")
     if unit and unit != c.unit:
@@ -131,7 +133,7 @@ def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActo
     if ev.receiver != me:
         raise Problem(403, "not-receiver", "only the body that receives confirms a delivery")
     c = commitment(session, ev.commitment)
-    _answerer(session, member, body, c.receiver_agent)
+    _answerer(session, urls, member, body, c.receiver_agent)
     _settle_event(session, ev, c, accept)
     targets = _others(session, c, me)
     if targets:
@@ -178,7 +180,8 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
     me = urls.actor(body.handle)
     if me not in (c.provider, c.receiver):
         raise Problem(403, "not-a-party", "only the two sides of a commitment may cancel it")
-    _answerer(session, member, body, c.provider_agent if me == c.provider else c.receiver_agent)
+    _answerer(session, urls, member, body,
+              c.provider_agent if me == c.provider else c.receiver_agent)
     _cancel(session, c)
     _give_back_rest(session, body, c)
     targets = _others(session, c, me)
@@ -206,11 +209,9 @@ def _give_back_rest(session: Session, body: LocalActor, c: Commitment) -> None:
         return
     cat = intents.catalogue(session)
     for ref in (c.offer, c.need):
-        row = intents.held_by_uri(session, body, ref)
-        if row is not None and not row.received_from:
-            amount = rest if row.unit == c.unit else cat.from_base(
-                c.kind, cat.to_base(c.kind, rest, c.unit), row.unit)
-            intents.give_back(row, amount)
+        row = intents.own_by_uri(session, body, ref)
+        if row is not None:
+            intents.give_back(row, intents.in_unit_of(cat, row, c.kind, rest, c.unit))
             session.add(row)
 
 

@@ -48,9 +48,7 @@ def commitment_docs(urls: Urls, cat: Catalogue, exchange_uri: str, transfers: li
 
 def in_unit(cat: Catalogue, c: wire.CommitmentDoc, row: Intent) -> Decimal:
     """A commitment's quantity in the unit of one of the intents it satisfies."""
-    if row.unit == c.unit:
-        return c.quantity
-    return cat.from_base(c.kind, cat.to_base(c.kind, c.quantity, c.unit), row.unit)
+    return intents.in_unit_of(cat, row, c.kind, c.quantity, c.unit)
 
 
 def record(session: Session, exchange: Exchange, docs: list[wire.CommitmentDoc],
@@ -105,14 +103,12 @@ def propose(session: Session, urls: Urls, cat: Catalogue, proposer: LocalActor, 
 
 def release(session: Session, cat: Catalogue, holder: LocalActor, exchange: Exchange) -> None:
     """Give back what the exchange held in the intents `holder` holds."""
-    for c in commitments_of(session, exchange):
-        for uri, side in ((c.offer, "offer"), (c.need, "need")):
+    for doc in docs_of(commitments_of(session, exchange)):
+        for uri in (doc.offer, doc.need):
             row = intents.held_by_uri(session, holder, uri)
-            if row is None:
-                continue
-            doc = docs_of([c])[0]
-            intents.give_back(row, doc.quantity if side == "offer" else in_unit(cat, doc, row))
-            session.add(row)
+            if row is not None:
+                intents.give_back(row, in_unit(cat, doc, row))
+                session.add(row)
 
 
 def by_uri(session: Session, uri: str) -> Exchange:
@@ -151,11 +147,20 @@ def view(session: Session, exchange: Exchange) -> dict[str, object]:
         "uri": exchange.uri, "id": exchange.id, "mode": exchange.mode,
         "proposer": exchange.proposer, "parties": json.loads(exchange.parties),
         "answers": answers(exchange), "state": exchange.state,
-        "agreement": exchange.agreement,
-        "commitments": [{"id": c.id, "uri": c.uri, "provider": c.provider, "receiver": c.receiver,
-                         "provider_agent": c.provider_agent,
-                         "receiver_agent": c.receiver_agent, "offer": c.offer,
-                         "need": c.need, "kind": c.kind, "unit": c.unit,
-                         "quantity": c.quantity, "delivered": c.delivered, "state": c.state}
-                        for c in commitments_of(session, exchange)],
+        "agreement": exchange.uri if exchange.state == "agreed" else "",
+        "commitments": [commitment_view(c) for c in commitments_of(session, exchange)],
     }
+
+
+def commitment_view(c: Commitment) -> dict[str, object]:
+    return {"id": c.id, "uri": c.uri, "provider": c.provider, "receiver": c.receiver,
+            "provider_agent": c.provider_agent, "receiver_agent": c.receiver_agent,
+            "offer": c.offer, "need": c.need, "kind": c.kind, "unit": c.unit,
+            "quantity": c.quantity, "delivered": c.delivered, "state": c.state}
+
+
+def of_body(session: Session, body_uri: str, body: LocalActor,
+            limit: int = 500) -> list[Exchange]:
+    """Exchanges the body proposed or is a party to, newest first."""
+    rows = session.exec(select(Exchange).order_by(col(Exchange.id).desc()).limit(limit)).all()
+    return [e for e in rows if e.proposer_id == body.id or body_uri in json.loads(e.parties)]

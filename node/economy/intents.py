@@ -73,7 +73,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
 
 def own(session: Session, body: LocalActor, intent_id: int) -> Intent:
     row = session.get(Intent, intent_id)
-    if row is None or row.holder_id != body.id or not row.received_from == "":
+    if row is None or row.holder_id != body.id or row.received_from:
         raise not_found("offer or need")
     return row
 
@@ -109,6 +109,19 @@ def held(session: Session, holder: LocalActor, side: str | None = None) -> list[
 def held_by_uri(session: Session, holder: LocalActor, uri: str) -> Intent | None:
     return session.exec(select(Intent).where(Intent.holder_id == holder.id,
                                              Intent.uri == uri)).first()
+
+
+def own_by_uri(session: Session, body: LocalActor, uri: str) -> Intent | None:
+    """The body's own offer or need (not a copy a member sent up to it)."""
+    row = held_by_uri(session, body, uri)
+    return row if row is not None and not row.received_from else None
+
+
+def in_unit_of(cat: Catalogue, row: Intent, kind: str, amount: Decimal, unit: str) -> Decimal:
+    """`amount` of `unit` expressed in the intent's own unit (rounded down)."""
+    if row.unit == unit:
+        return amount
+    return cat.from_base(kind, cat.to_base(kind, amount, unit), row.unit)
 
 
 def wants(cat: Catalogue, rows: list[Intent], party: str = "body") -> list[Want]:

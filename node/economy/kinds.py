@@ -5,18 +5,16 @@ match it only with offers and needs naming the same URI."""
 from __future__ import annotations
 
 import json
-import re
 
 from sqlmodel import Session, select
 
 from node.economy.catalogue import quantity, shared
+from node.economy.enterprises import SLUG
 from node.errors import Problem
 from node.federation.urls import Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.models import LocalActor, Member, ResourceKind
-
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor, slug: str,

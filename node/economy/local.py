@@ -59,7 +59,6 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     exchanges.note_answer(exchange, urls.actor(body.handle), "accept" if accept else "refuse")
     if accept:
         exchanges.settle(session, exchange, "agreed")
-        exchange.agreement = exchange.uri
     else:
         exchanges.release(session, intents.catalogue(session), body, exchange)
         exchanges.settle(session, exchange, "refused")

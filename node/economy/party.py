@@ -15,13 +15,12 @@ from node.errors import Problem
 from node.federation.urls import Urls
 from node.governance import audit
 from node.models import Exchange, Intent, LocalActor, Member
-from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
 
 
 def _mine(session: Session, body: LocalActor, uri: str, side: str) -> Intent:
-    row = intents.held_by_uri(session, body, uri)
-    if row is None or row.received_from or row.side != side:
+    row = intents.own_by_uri(session, body, uri)
+    if row is None or row.side != side:
         raise Problem(422, "not-ours", f"{uri} is not an {side} of this body")
     return row
 
@@ -88,9 +87,8 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     if ex.proposer_id is not None or me not in json.loads(ex.parties):
         raise Problem(404, "not-found", "no such exchange")
     own = [r for c in exchanges.commitments_of(session, ex)
-           for r in (intents.held_by_uri(session, body, c.offer),
-                     intents.held_by_uri(session, body, c.need))
-           if r is not None and not r.received_from]
+           for r in (intents.own_by_uri(session, body, c.offer),
+                     intents.own_by_uri(session, body, c.need)) if r is not None]
     enterprises.require_answerer(session, member, body,
                                  {r.enterprise_id for r in own if r.enterprise_id})
     exchanges.note_answer(ex, me, "accept" if accept else "refuse")
@@ -121,15 +119,13 @@ def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: 
     if known != {(c.id, fmt(c.quantity)) for c in docs}:
         raise Problem(422, "changed", "the agreement is not the exchange that was proposed")
     exchanges.settle(session, ex, "agreed")
-    ex.agreement, ex.updated_at = uri, utcnow()
-    session.add(ex)
     me = urls.actor(body.handle)
-    for c in docs:
-        for ref in ((c.offer,) if c.provider == me else ()) + ((c.need,) if c.receiver == me
-                                                              else ()):
-            row = intents.held_by_uri(session, body, ref)
-            if row is not None and not row.received_from:
-                rising.announce_change(session, urls, body, row)
+    refs = [c.offer for c in docs if c.provider == me] + [c.need for c in docs
+                                                          if c.receiver == me]
+    for ref in dict.fromkeys(refs):
+        row = intents.own_by_uri(session, body, ref)
+        if row is not None:
+            rising.announce_change(session, urls, body, row)
     audit.append(session, f"remote:{proposer}", "economy.barter.agreed", f"exchange:{ex.id}",
                  {"uri": uri})
     return True

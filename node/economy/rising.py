@@ -2,7 +2,7 @@
 to its federations after the body's waiting window, and from each federation to its
 own federations after the same window, unless matched on the way. The signed
 `Create` of the author travels unchanged (its proof verifies at every level); so do
-its later `Update`s (what is still available) and its `Delete` (withdrawn).
+its later `Update`s (what is still available; 0 once matched or withdrawn).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.economy import intents, wire
+from node.economy import exchanges, intents, wire
 from node.economy.catalogue import fmt
 from node.federation.urls import Urls
 from node.federations.matters import keep, now_stamp
-from node.models import Commitment, Exchange, FederationLink, Intent, LocalActor
+from node.federations.membership import inboxes
+from node.models import Commitment, Exchange, Intent, LocalActor
 from node.models.base import utcnow
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
@@ -29,13 +30,6 @@ CREATE, UPDATE = "IntentCreate", "IntentUpdate"
 def signed(urls: Urls, body: LocalActor, obj: dict[str, Any]) -> dict[str, Any]:
     """The object's own proof, so that it verifies wherever it is passed on."""
     return with_proof(urls, body, {"@context": wire.contexts(urls.context), **obj})
-
-
-def federations_of(session: Session, body: LocalActor) -> dict[str, str]:
-    rows = session.exec(select(FederationLink).where(
-        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
-        FederationLink.state == "accepted")).all()
-    return {r.remote_uri: r.remote_inbox for r in rows if r.remote_inbox}
 
 
 def due(session: Session, now: datetime) -> list[Intent]:
@@ -51,7 +45,7 @@ def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
     session.add(row)
     if holder is None:
         return []
-    feds = federations_of(session, holder)
+    feds = inboxes(session, holder, "member_of")
     if not feds:
         return []
     if not row.received_from:
@@ -84,7 +78,7 @@ def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent)
     targets = json.loads(row.risen_to)
     if not targets:
         return
-    feds = federations_of(session, body)
+    feds = inboxes(session, body, "member_of")
     doc = intents.doc_of(row)
     if row.state == "withdrawn":
         doc = wire.IntentDoc(**{**doc.__dict__, "available": Decimal(0)})
@@ -137,7 +131,7 @@ def update_held(session: Session, urls: Urls, federation: LocalActor, activity: 
         row.state = "open"
     row.updated_at = utcnow()
     session.add(row)
-    feds = federations_of(session, federation)
+    feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
     if targets:
         forward(session, urls, federation, activity, targets)
@@ -145,11 +139,10 @@ def update_held(session: Session, urls: Urls, federation: LocalActor, activity: 
 
 
 def _held_by_our_proposals(session: Session, federation: LocalActor, row: Intent) -> Decimal:
-    from node.economy.exchanges import docs_of, in_unit
-
     ours = session.exec(select(Commitment).join(
         Exchange, col(Exchange.uri) == col(Commitment.exchange)).where(
         Exchange.proposer_id == federation.id, Exchange.state == "proposed",
         (col(Commitment.offer) == row.uri) | (col(Commitment.need) == row.uri))).all()
     cat = intents.catalogue(session)
-    return sum((in_unit(cat, d, row) for d in docs_of(list(ours))), Decimal(0))
+    return sum((exchanges.in_unit(cat, d, row) for d in exchanges.docs_of(list(ours))),
+               Decimal(0))

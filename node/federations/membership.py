@@ -148,6 +148,15 @@ def federations_of(session: Session, body: LocalActor) -> list[str]:
     return list(rows)
 
 
+def inboxes(session: Session, body: LocalActor, direction: str) -> dict[str, str]:
+    """Accepted links of `body` in one direction ("member_of": its federations,
+    "has_member": its members), as actor URI -> inbox, for those with a known inbox."""
+    rows = session.exec(select(FederationLink.remote_uri, FederationLink.remote_inbox).where(
+        FederationLink.body_id == body.id, FederationLink.direction == direction,
+        FederationLink.state == "accepted")).all()
+    return {uri: inbox for uri, inbox in rows if inbox}
+
+
 def members_of(session: Session, federation: LocalActor) -> list[str]:
     rows = session.exec(select(FederationLink.remote_uri).where(
         FederationLink.body_id == federation.id, FederationLink.direction == "has_member",

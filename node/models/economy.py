@@ -131,7 +131,6 @@ class Exchange(SQLModel, table=True):
     answers: str = Field(default="{}", sa_type=Text)
     # proposed -> agreed | refused | expired
     state: str = Field(default="proposed", max_length=16, index=True)
-    agreement: str = Field(default="", max_length=2048)
     # JSON object: actor URI -> inbox, for everyone this node must write to about it.
     inboxes: str = Field(default="{}", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)

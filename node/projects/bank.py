@@ -24,10 +24,11 @@ from sqlmodel import Session, col, select
 from node.errors import Problem, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
-from node.federations.matters import member_inboxes, now_stamp
+from node.federations.matters import now_stamp
+from node.federations.membership import inboxes
 from node.governance import audit
 from node.governance.authz import require_facilitator
-from node.models import FederationLink, LocalActor, Member, ProjectRecord
+from node.models import LocalActor, Member, ProjectRecord
 from node.models.base import utcnow
 from node.outbox.publish import forward, new_uid, publish, with_proof
 
@@ -107,13 +108,6 @@ def _store(session: Session, d: RecordDoc, local_body: LocalActor | None,
     return row
 
 
-def _federation_inboxes(session: Session, body: LocalActor, skip: str = "") -> set[str]:
-    rows = session.exec(select(FederationLink).where(
-        FederationLink.body_id == body.id, FederationLink.direction == "member_of",
-        FederationLink.state == "accepted")).all()
-    return {r.remote_inbox for r in rows if r.remote_inbox and r.remote_uri != skip}
-
-
 def publish_record(session: Session, urls: Urls, member: Member | None, body: LocalActor,
                    title: str, sector: str, texts: dict[str, str],
                    adopted_from: str = "") -> ProjectRecord:
@@ -133,7 +127,8 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
     activity = {"@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
                 "type": "Create", "actor": d.author, "object": obj, "published": now_stamp(),
                 "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
-    targets = _federation_inboxes(session, body) | member_inboxes(session, body)
+    targets = set(inboxes(session, body, "member_of").values()) | \
+        set(inboxes(session, body, "has_member").values())
     publish(session, urls, body, activity, inboxes=targets)
     audit.append(session, member.username if member else "", "project.published",
                  f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
@@ -148,17 +143,15 @@ def receive(session: Session, urls: Urls, body: LocalActor, create: dict[str, An
     row = _store(session, d, None, via)
     if row is None:
         return None
-    members = {r.remote_uri: r.remote_inbox for r in session.exec(select(FederationLink).where(
-        FederationLink.body_id == body.id, FederationLink.direction == "has_member",
-        FederationLink.state == "accepted")).all() if r.remote_inbox}
-    others = {inbox for uri, inbox in members.items() if uri not in (via, d.author)}
+    others = {inbox for uri, inbox in inboxes(session, body, "has_member").items()
+              if uri not in (via, d.author)}
     if others:
         wrapped = {"@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
                    "type": "Announce", "actor": urls.actor(body.handle), "object": create,
                    "to": [f"{urls.actor(body.handle)}/members"],
                    "cc": [urls.followers(body.handle)]}
         publish(session, urls, body, wrapped, inboxes=others)
-    up = _federation_inboxes(session, body, skip=via)
+    up = {inbox for uri, inbox in inboxes(session, body, "member_of").items() if uri != via}
     if up:
         forward(session, urls, body, create, up)
     return row

@@ -5,7 +5,6 @@ node.economy; these handlers only read forms and show refusals."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -71,8 +70,7 @@ def economy_page(request: Request, handle: str) -> Response:
         held = s.exec(select(Intent).where(Intent.holder_id == b.id, Intent.received_from != "",
                                            Intent.state == "open")
                       .order_by(col(Intent.id).desc()).limit(200)).all()
-        rows = s.exec(select(Exchange).order_by(col(Exchange.id).desc()).limit(200)).all()
-        mine = [e for e in rows if e.proposer_id == b.id or here in json.loads(e.parties)]
+        mine = exchanges.of_body(s, here, b, limit=200)
         events = s.exec(select(EconomicEvent).where(
             (col(EconomicEvent.provider) == here) | (col(EconomicEvent.receiver) == here))
             .order_by(col(EconomicEvent.id).desc()).limit(200)).all()
@@ -84,7 +82,7 @@ def economy_page(request: Request, handle: str) -> Response:
             request, "economy.html", me, body=b, here=here,
             own=[intents.view(r, cat, lang) for r in own],
             held=[intents.view(r, cat, lang) for r in held],
-            exchanges=[_exchange(s, e, here, b, cat, lang) for e in mine],
+            exchanges=[_exchange(s, e, here, b) for e in mine],
             events=[deliveries.view(e) for e in events],
             ledger=ledger.of_body(s, here), kinds=[(k.uri, k.label(lang)) for k in kinds],
             kind_names={k.uri: k.label(lang) for k in kinds},
@@ -101,8 +99,7 @@ def economy_page(request: Request, handle: str) -> Response:
     return show_body(request, handle, view)
 
 
-def _exchange(s: Session, e: Exchange, here: str, b: LocalActor, cat: Any,
-              lang: str) -> dict[str, Any]:
+def _exchange(s: Session, e: Exchange, here: str, b: LocalActor) -> dict[str, Any]:
     v = exchanges.view(s, e)
     answers = v["answers"]
     assert isinstance(answers, dict)

@@ -45,6 +45,7 @@ from node.economy import (
     plans,
     service,
 )
+from node.economy.catalogue import Catalogue
 from node.errors import not_found
 from node.federations.membership import members_of
 from node.governance.authz import require_read
@@ -85,10 +86,15 @@ def resource_kinds(request: Request, lang: Literal["es", "en"] = "es",
                    session: Session = Depends(db)) -> Response:
     """The shared catalogue of resource kinds and the units each may be given in."""
     cat = intents.catalogue(session)
-    items = [{"uri": k.uri, "slug": k.slug, "label": k.label(lang), "unit": k.unit,
-              "units": cat.units_of(k.uri)} for k in sorted(cat.kinds.values(),
-                                                             key=lambda k: k.slug)]
+    items = [_kind_view(cat, k.uri, lang) for k in sorted(cat.kinds.values(),
+                                                          key=lambda k: k.slug)]
     return json_with_etag(request, {"items": items})
+
+
+def _kind_view(cat: Catalogue, uri: str, lang: str) -> dict[str, object]:
+    k = cat.kinds[uri]
+    return {"uri": k.uri, "slug": k.slug, "label": k.label(lang), "unit": k.unit,
+            "units": cat.units_of(k.uri)}
 
 
 @router.post("/resource-kinds", status_code=201, responses=ok(KindOut, 201))
@@ -99,9 +105,7 @@ def add_kind(request: Request, data: NewKind, member: Member = Depends(member_re
     row = kinds.add(session, c.urls, member, body_by_handle(session, c.primary.handle),
                     data.slug, data.label_es, data.label_en, data.unit, data.extra)
     session.commit()
-    cat = intents.catalogue(session)
-    return json_with_etag(request, {"uri": row.uri, "slug": row.slug, "label": row.label_es,
-                                    "unit": row.unit, "units": cat.units_of(row.uri)}, 201)
+    return json_with_etag(request, _kind_view(intents.catalogue(session), row.uri, "es"), 201)
 
 
 @router.get("/bodies/{handle}/enterprises", responses=ok(Items[EnterpriseOut]))
@@ -189,11 +193,6 @@ def withdraw_intent(request: Request, handle: str, intent_id: int,
     return json_with_etag(request, intents.view(row, intents.catalogue(session)))
 
 
-def _exchanges_of(session: Session, body_uri: str, body: LocalActor) -> list[Exchange]:
-    rows = session.exec(select(Exchange).order_by(col(Exchange.id).desc()).limit(500)).all()
-    return [e for e in rows if e.proposer_id == body.id or body_uri in json.loads(e.parties)]
-
-
 @router.get("/bodies/{handle}/exchanges", responses=ok(Items[ExchangeOut]))
 def list_exchanges(request: Request, handle: str,
                    member: Member | None = Depends(optional_member),
@@ -201,7 +200,7 @@ def list_exchanges(request: Request, handle: str,
     """Exchanges the body proposed (inside itself, or between its members) or is a
     party to."""
     body = _readable(session, member, handle)
-    rows = _exchanges_of(session, ctx(request).urls.actor(body.handle), body)
+    rows = exchanges.of_body(session, ctx(request).urls.actor(body.handle), body)
     return json_with_etag(request, {"items": [exchanges.view(session, e) for e in rows]})
 
 
@@ -271,10 +270,7 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
     deliveries.cancel(session, c.urls, member, body, com.uri, data.reason)
     session.commit()
     c.delivery_wakeup.set()
-    ex = exchanges.by_uri(session, com.exchange)
-    view = next(v for v in exchanges.view(session, ex)["commitments"]  # type: ignore[attr-defined]
-                if v["uri"] == com.uri)
-    return json_with_etag(request, view)
+    return json_with_etag(request, exchanges.commitment_view(com))
 
 
 @router.get("/bodies/{handle}/deliveries", responses=ok(Items[EventOut]))

@@ -107,7 +107,6 @@ def upgrade() -> None:
     sa.Column('parties', sa.Text(), nullable=False),
     sa.Column('answers', sa.Text(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('agreement', sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
     sa.Column('inboxes', sa.Text(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
