@@ -32,6 +32,41 @@ def test_address_classification():
     assert not address_allowed("224.0.0.1", allow_private=True)
 
 
+# One forbidden IPv4 address of each kind, and one public one.
+FORBIDDEN_V4 = ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254",
+                "100.64.0.1", "0.0.0.0")
+PUBLIC_V4 = "93.184.216.34"
+
+
+def _v4_hex(ip: str) -> str:
+    a, b, c, d = (int(x) for x in ip.split("."))
+    return f"{a << 8 | b:x}:{c << 8 | d:x}"
+
+
+@pytest.mark.parametrize("form", [
+    pytest.param(lambda ip: f"::ffff:{ip}", id="ipv4-mapped"),
+    pytest.param(lambda ip: f"::{ip}", id="ipv4-compatible"),
+    pytest.param(lambda ip: f"::ffff:0:{ip}", id="siit-translated"),
+    pytest.param(lambda ip: f"64:ff9b::{ip}", id="nat64"),
+    pytest.param(lambda ip: f"2002:{_v4_hex(ip)}::1", id="6to4"),
+])
+def test_ipv6_forms_of_forbidden_ipv4_are_refused(form):
+    for ip in FORBIDDEN_V4:
+        assert not address_allowed(form(ip), allow_private=False), form(ip)
+    # The same form of a public address is an ordinary public peer.
+    assert address_allowed(form(PUBLIC_V4), allow_private=False), form(PUBLIC_V4)
+    # An operator who allows private networks allows them in every form ...
+    assert address_allowed(form("10.1.2.3"), allow_private=True), form("10.1.2.3")
+    # ... but the unspecified and multicast addresses stay refused in every form.
+    assert not address_allowed(form("0.0.0.0"), allow_private=True), form("0.0.0.0")
+    assert not address_allowed(form("224.0.0.1"), allow_private=True), form("224.0.0.1")
+
+
+def test_local_use_nat64_prefix_is_not_public():
+    assert not address_allowed("64:ff9b:1::a01:203", allow_private=False)
+    assert address_allowed("64:ff9b:1::a01:203", allow_private=True)
+
+
 def test_loopback_refused_by_default(remote):
     alice = remote.actor("alice")
     with pytest.raises(FetchError, match="non-public"):

@@ -19,10 +19,43 @@ class BlockedAddress(Exception):
     status = 400
 
 
+# IPv6 forms that carry an IPv4 address in their low 32 bits and reach (or are
+# translated to) that IPv4 host: IPv4-compatible (::a.b.c.d, deprecated but still
+# dialable on some stacks), SIIT-translated (::ffff:0:a.b.c.d) and NAT64's well-known
+# prefix (64:ff9b::/96). `ipaddress` calls them all global, so a peer could name
+# 127.0.0.1 or 10.0.0.1 through them.
+_EMBEDDING_96 = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    ipaddress.IPv6Network("64:ff9b::/96"),
+)
+# NAT64 for local use (RFC 8215): where the IPv4 sits depends on the operator's prefix
+# length, and it is never a public destination.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    if addr.sixtofour is not None:  # 2002:AABB:CCDD::/48 is 6to4 for A.B.C.D
+        return addr.sixtofour
+    if int(addr) >> 1 == 0:
+        return None  # :: and ::1 are themselves, not IPv4-compatible 0.0.0.x
+    for net in _EMBEDDING_96:
+        if addr in net:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
 def address_allowed(ip: str, allow_private: bool) -> bool:
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        if not allow_private and addr in _LOCAL_NAT64:
+            return False
+        embedded = _embedded_ipv4(addr)
+        if embedded is not None:
+            addr = embedded
     if addr.is_unspecified or addr.is_multicast:
         return False
     if allow_private:
