@@ -34,6 +34,18 @@ def _load(ctx: NodeContext, proposal_id: int) -> tuple[Proposal, LocalActor]:
     return p, body
 
 
+def _may_send_up(s: Session, member: Member, p: Proposal, body: LocalActor) -> None:
+    """Only the author or a facilitator sends a matter up, and never a draft: a draft's
+    text is private to its author until deliberation opens, so it must not leave the
+    node. Who may act is checked first, so outsiders do not learn a proposal's state."""
+    roles = require_member(s, member, body)
+    if p.author_id != member.id and "facilitator" not in roles:
+        raise Problem(403, "forbidden", "the author or a facilitator sends a matter up")
+    if p.state == "draft":
+        raise conflict("proposal-is-draft",
+                       "a draft stays on this node; open deliberation before sending it up")
+
+
 async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
                   federation: str | None = None, only_if_needed: bool = False
                   ) -> dict[str, Any]:
@@ -41,6 +53,9 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
     named: it will refuse it back down if it belongs lower). With `only_if_needed`, a
     matter that is this body's to decide stays here without complaint."""
     p, body = _load(ctx, proposal_id)
+    # Refuse before reaching the network; checked again below on the fresh rows.
+    with Session(ctx.engine) as s:
+        _may_send_up(s, member, p, body)
     affects = json.loads(p.affects)
     plan = await routing.plan(ctx, body, affects)
     if federation is None:
@@ -59,9 +74,7 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
         with Session(ctx.engine) as s:
             fresh_p, fresh_b = s.get(Proposal, proposal_id), s.get(LocalActor, body.id)
             assert fresh_p is not None and fresh_b is not None
-            roles = require_member(s, member, fresh_b)
-            if fresh_p.author_id != member.id and "facilitator" not in roles:
-                raise Problem(403, "forbidden", "the author or a facilitator sends a matter up")
+            _may_send_up(s, member, fresh_p, fresh_b)
             matters.escalate(s, ctx.urls, fresh_b, fresh_p, target, inbox, f"member:{member.id}")
             s.commit()
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import threading
 import time
 from collections import defaultdict, deque
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
 from node.governance import audit
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 
 ROLES = ("member", "facilitator", "spokesperson")
 _hasher = PasswordHasher()
@@ -44,7 +50,13 @@ def create_member(session: Session, username: str, password: str, display_name: 
     member = Member(username=username.lower(), display_name=display_name or username,
                     password_hash=_hasher.hash(password), family=family)
     session.add(member)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Someone took the name between the check above and this insert; the
+        # transaction is spoilt (PostgreSQL), so nothing of it may be kept.
+        session.rollback()
+        raise conflict("username-taken", "that username is taken") from exc
     audit.append(session, f"member:{member.id}", "member.created", f"member:{member.id}",
                  {"username": member.username, "family": family})
     return member
@@ -105,58 +117,111 @@ def accept_invitation(session: Session, raw: str, username: str, password: str,
     inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(raw))).first()
     if inv is None:
         raise not_found("invitation")
-    expires = inv.expires_at if inv.expires_at.tzinfo else inv.expires_at.replace(
-        tzinfo=utcnow().tzinfo)
+    now = utcnow()
     if inv.used_at is not None:
-        raise Problem(410, "invitation-used", "this invitation has already been used")
-    if expires < utcnow():
+        raise _used()
+    if aware(inv.expires_at) < now:
         raise Problem(410, "invitation-expired", "this invitation has expired")
+    # Refuse a bad username or password before claiming, so a typo does not spend the link.
+    _check_username(username)
+    _check_password(password)
+    _claim(session, inv.id or 0, now)
     member = create_member(session, username, password, display_name, family)
     body = session.get(LocalActor, inv.body_id)
     assert body is not None
     grant(session, f"member:{inv.invited_by}" if inv.invited_by else "node", member, body,
           inv.role)
-    inv.used_at = utcnow()
-    inv.used_by = member.id
-    session.add(inv)
+    session.execute(update(Invitation).where(col(Invitation.id) == inv.id)
+                    .values(used_by=member.id))
+    session.expire(inv)
     return member
 
 
+def _used() -> Problem:
+    return Problem(410, "invitation-used", "this invitation has already been used")
+
+
+def _claim(session: Session, invitation_id: int, now: Any) -> None:
+    """Mark the invitation used in one conditional UPDATE. Of concurrent accepts only
+    one can match `used_at IS NULL` (the row lock on PostgreSQL, the write lock on
+    SQLite make the others re-check after it commits), so a single-use link makes one
+    account however many requests race for it. Reading `used_at` first and writing it
+    later let six requests each make an account."""
+    result = session.execute(
+        update(Invitation)
+        .where(col(Invitation.id) == invitation_id, col(Invitation.used_at).is_(None),
+               col(Invitation.expires_at) > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        raise _used()
+
+
 class LoginLimiter:
-    """At most `attempts` failed logins per username per window, per process."""
+    """At most `attempts` failed logins per username per window, per process.
+
+    An attempt is counted when it starts, under a lock, and forgotten when it succeeds:
+    checking first and counting the failure after the (slow) password check let any
+    number of concurrent guesses through. One instance serves web and API login alike
+    (`shared_limiter`), so the two doors do not each grant their own allowance."""
 
     def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
         self.attempts = attempts
         self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._attempts: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
 
-    def check(self, key: str) -> None:
-        q = self._failures[key]
+    def begin(self, key: str) -> None:
+        """Count an attempt for `key`, or refuse it with 429 if the window is full."""
         now = time.monotonic()
-        while q and q[0] < now - self.window:
-            q.popleft()
-        if len(q) >= self.attempts:
-            raise Problem(429, "too-many-attempts", "too many failed logins; wait a few minutes",
-                          retry_after=int(self.window))
-
-    def failed(self, key: str) -> None:
-        self._failures[key].append(time.monotonic())
+        with self._lock:
+            q = self._attempts[key]
+            while q and q[0] < now - self.window:
+                q.popleft()
+            if len(q) >= self.attempts:
+                raise Problem(429, "too-many-attempts",
+                              "too many failed logins; wait a few minutes",
+                              retry_after=int(self.window))
+            q.append(now)
 
     def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
+        with self._lock:
+            self._attempts.pop(key, None)
+
+
+_limiter_lock = threading.Lock()
+
+
+def shared_limiter(holder: Any) -> LoginLimiter:
+    """The one login limiter of an app (`holder` is its `app.state`): web and API login
+    both take it from here."""
+    with _limiter_lock:
+        lim: LoginLimiter | None = getattr(holder, "login_limiter", None)
+        if lim is None:
+            lim = LoginLimiter()
+            holder.login_limiter = lim
+        return lim
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def authenticate(session: Session, limiter: LoginLimiter, username: str,
                  password: str) -> Member:
     key = username.lower()
-    limiter.check(key)
+    limiter.begin(key)
     member = session.exec(select(Member).where(Member.username == key)).first()
     try:
         if member is None:
+            # Spend the same argon2 work as for a real account, so the answer's timing
+            # does not tell which usernames exist.
+            _hasher.verify(_dummy_hash(), password)
             raise VerificationError()
         _hasher.verify(member.password_hash, password)
     except (VerificationError, InvalidHashError) as exc:
-        limiter.failed(key)
         raise Problem(401, "bad-credentials", "wrong username or password") from exc
     limiter.succeeded(key)
     return member

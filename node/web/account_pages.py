@@ -17,7 +17,7 @@ from node.models import (
     Membership,
 )
 from node.web.actions import (
-    LIMITER,
+    login_limiter,
     open_session,
     refusal,
     see_other,
@@ -41,7 +41,7 @@ async def login(request: Request) -> Response:
     with open_session(request) as s:
         try:
             data = await form(request)
-            member = members.authenticate(s, LIMITER, data.get("username", ""),
+            member = members.authenticate(s, login_limiter(request), data.get("username", ""),
                                           data.get("password", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()

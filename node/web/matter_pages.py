@@ -31,7 +31,7 @@ from node.web.actions import (
 )
 from node.web.i18n import translator
 from node.web.render import language, page
-from node.web.session import current_member
+from node.web.session import current_member, form
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,11 +90,13 @@ def _back_to(pid: int) -> str:
 
 @router.post("/p/{pid}/send-up")
 async def send_up(request: Request, pid: int) -> Response:
+    # Not run_action: sending up reaches the network, outside any one transaction.
     with open_session(request) as s:
         me = current_member(request, s)
-    if me is None:
-        return see_other(f"/login?next=/p/{pid}")
     try:
+        await form(request)
+        if me is None:
+            return see_other(f"/login?next=/p/{pid}")
         await service.send_up(request.app.state.ctx, me, pid)
     except Problem as exc:
         return refusal(request, me, exc, _back_to(pid))
