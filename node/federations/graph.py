@@ -1,5 +1,7 @@
-"""The federation graph as this node knows it: each body's `memberOf`, read from our
-own database for local bodies and from actor documents (cached) for remote ones."""
+"""The federation graph as this node knows it: each body's federations, read from our own
+database for local bodies and for remote bodies in our federations, and from actor
+documents (cached) for remote bodies in federations elsewhere, confirmed by those
+federations' `members` collections."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.federation.directory import KeyError_
+from node.federations import member_lists
 from node.federations.levels import MAX_DEPTH
 from node.models import FederationLink, LocalActor
 
@@ -69,14 +72,33 @@ def _links(ctx: NodeContext) -> tuple[dict[str, list[str]], dict[str, list[str]]
 
 async def _parents(ctx: NodeContext, uri: str, local: dict[str, list[str]],
                    ours: dict[str, list[str]]) -> list[str]:
+    """A body's federations as we know them. A remote body says in its `memberOf` what it
+    belongs to, but it is no authority on who belongs to a federation:
+    - our own federations: exactly those that accepted it here (`ours`), whatever its
+      document says or omits;
+    - a federation on a third node: only if that federation's own `members` collection
+      lists it (member_lists.accepts), which we can check and cache."""
     handle = ctx.urls.handle_of_actor(uri)
     if handle is not None:
         return sorted(local.get(uri, [])) if handle in ctx.actors else []
-    known = ours.get(uri, [])
+    admitted = set(ours.get(uri, []))
     try:
         doc = await ctx.directory.actor(uri, max_age=GRAPH_MAX_AGE)
     except KeyError_:
-        return sorted(known)
+        return sorted(admitted)
     value = doc.get("memberOf")
     items = value if isinstance(value, list) else [value] if value else []
-    return sorted(set(known) | {str(v) for v in items if isinstance(v, str)})
+    claimed = {str(v) for v in items if isinstance(v, str)} - admitted
+    elsewhere = sorted(f for f in claimed if not _on_this_node(ctx, f) and f != uri)
+    confirmed = await asyncio.gather(*(member_lists.accepts(ctx, f, uri, GRAPH_MAX_AGE)
+                                       for f in elsewhere))
+    dropped = claimed - {f for f, ok in zip(elsewhere, confirmed, strict=True) if ok}
+    if dropped:
+        log.info("%s claims to belong to %s; not accepted there", uri, sorted(dropped))
+    return sorted(admitted | {f for f, ok in zip(elsewhere, confirmed, strict=True) if ok})
+
+
+def _on_this_node(ctx: NodeContext, uri: str) -> bool:
+    # Anything under our base is ours to answer for, not only the actor URIs we parse.
+    base = ctx.urls.base.rstrip("/")
+    return uri == base or uri.startswith(base + "/")

@@ -215,10 +215,12 @@ def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
         _withdraw(session, row, old.uri, "superseded")
     expires = datetime.fromisoformat(doc.expires.replace("Z", "+00:00")) \
         if doc.expires else None
+    # The mandate's `families` is what the body says of itself: not kept. Its weight is
+    # the number this federation accepted on its membership (see outcomes._weights).
     mandate = Mandate(uri=doc.id, member_body=doc.member_body, federation=here,
                       matter=doc.matter, version=doc.version, position=doc.position,
                       amendments=json.dumps(doc.amendments), limits=doc.limits,
-                      spokespersons=json.dumps(doc.spokespersons), families=doc.families,
+                      spokespersons=json.dumps(doc.spokespersons), families=0,
                       expires_at=expires)
     session.add(mandate)
     matters.keep(session, raw, objects.MANDATE, doc.member_body, doc.matter,

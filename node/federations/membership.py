@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.errors import conflict, not_found
+from node.errors import conflict, invalid, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit
@@ -18,6 +18,10 @@ from node.models import FederationLink, LocalActor, Member
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
 
+# Far above any real body (a national federation counts millions, a member body far
+# fewer); bounds what a typo or a hostile Join can ask a facilitator to accept.
+MAX_FAMILIES = 10_000_000
+
 
 def _link(session: Session, body: LocalActor, remote: str, direction: str
           ) -> FederationLink | None:
@@ -26,28 +30,71 @@ def _link(session: Session, body: LocalActor, remote: str, direction: str
         FederationLink.direction == direction)).first()
 
 
+def declared_families(activity: dict[str, Any]) -> int | None:
+    """The families a Join declares (our `families` term), or None if it declares none
+    (older nodes, other software) or something that is not a count."""
+    value = activity.get("families")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FAMILIES:
+        return None
+    return value
+
+
 def request_join(session: Session, urls: Urls, body: LocalActor, federation_uri: str,
-                 federation_inbox: str, by: str) -> str:
+                 federation_inbox: str, by: str, families: int | None = None) -> str:
+    """Ask to join, declaring `families` if given. Asking again while a member is how a
+    body declares a new number: it stays a member, and the federation's answer to the new
+    Join accepts (or refuses) the number."""
     if federation_uri == urls.actor(body.handle):
         raise conflict("self-join", "a body cannot join itself")
+    if families is not None and not 0 <= families <= MAX_FAMILIES:
+        raise invalid("bad-families", f"families must be between 0 and {MAX_FAMILIES}")
     activity: dict[str, Any] = {
-        "@context": AS_CONTEXT, "id": urls.activity(new_uid()), "type": "Join",
+        # Our context defines the `families` term.
+        "@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()), "type": "Join",
         "actor": urls.actor(body.handle), "object": federation_uri, "to": [federation_uri],
     }
+    if families is not None:
+        activity["families"] = families
     link = _link(session, body, federation_uri, "member_of") or FederationLink(
         body_id=body.id or 0, remote_uri=federation_uri, direction="member_of")
-    link.remote_inbox, link.state = federation_inbox, "pending"
+    if link.state != "accepted":
+        link.state = "pending"
+    link.remote_inbox, link.families_declared = federation_inbox, families
     link.join_activity_id, link.updated_at = activity["id"], utcnow()
     session.add(link)
     publish(session, urls, body, activity, to_followers=False, inboxes={federation_inbox})
     audit.append(session, by, "federation.join_requested", f"body:{body.handle}",
-                 {"federation": federation_uri})
+                 {"federation": federation_uri, "families": families})
     return str(activity["id"])
+
+
+def declare_families(session: Session, urls: Urls, member: Member, body: LocalActor,
+                     link_id: int, families: int) -> FederationLink:
+    """A facilitator declares a new number of families to one of the body's federations
+    (a new Join); the accepted number holds until the federation accepts this one."""
+    require_facilitator(session, member, body)
+    link = session.get(FederationLink, link_id)
+    if link is None or link.body_id != body.id or link.direction != "member_of":
+        raise not_found("federation")
+    if link.state not in ("pending", "accepted") or not link.remote_inbox:
+        raise conflict("bad-state", "the body is not a member of that federation")
+    request_join(session, urls, body, link.remote_uri, link.remote_inbox,
+                 f"member:{member.id}", families)
+    return link
 
 
 def _answer(session: Session, urls: Urls, federation: LocalActor, link: FederationLink,
             accept: bool) -> None:
-    link.state = "accepted" if accept else "rejected"
+    """Answer the member's latest Join. For a member already accepted it is only about
+    the families it declared: refusing them keeps the member and its accepted number."""
+    change = link.state == "accepted"
+    if accept:
+        link.state = "accepted"
+        if link.families_declared is not None:
+            link.families = link.families_declared
+    elif not change:
+        link.state = "rejected"
+    declared, link.families_declared = link.families_declared, None
     link.updated_at = utcnow()
     session.add(link)
     answer = {
@@ -58,23 +105,33 @@ def _answer(session: Session, urls: Urls, federation: LocalActor, link: Federati
         "to": [link.remote_uri],
     }
     publish(session, urls, federation, answer, to_followers=False, inboxes={link.remote_inbox})
-    audit.append(session, f"federation:{federation.handle}",
-                 "federation.member_" + ("accepted" if accept else "refused"),
-                 f"body:{federation.handle}", {"member": link.remote_uri})
+    what = ("families_" if change else "member_") + ("accepted" if accept else "refused")
+    audit.append(session, f"federation:{federation.handle}", f"federation.{what}",
+                 f"body:{federation.handle}",
+                 {"member": link.remote_uri, "families_declared": declared,
+                  "families": link.families})
 
 
 def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dict[str, Any],
                  member_doc: dict[str, Any]) -> FederationLink:
+    """A body asks to join, or (already a member) declares a new number of families. The
+    number waits in `families_declared` for the facilitators, unless admission is open."""
     member_uri = str(member_doc["id"])
     link = _link(session, federation, member_uri, "has_member") or FederationLink(
         body_id=federation.id or 0, remote_uri=member_uri, direction="has_member")
     link.remote_inbox = str(member_doc.get("inbox") or "")
     link.join_activity_id = str(join["id"])
+    declared = declared_families(join)
     if link.state != "accepted":
         link.state = "pending"
+        link.families_declared = declared
+    elif declared is not None:
+        # Declaring the number already accepted withdraws any change still waiting.
+        link.families_declared = None if declared == link.families else declared
     session.add(link)
     session.flush()
-    if statute_of(federation).admission == "open" or link.state == "accepted":
+    if statute_of(federation).admission == "open" or (
+            link.state == "accepted" and link.families_declared is None):
         _answer(session, urls, federation, link, True)
     return link
 
@@ -85,7 +142,7 @@ def decide_member(session: Session, urls: Urls, member: Member, federation: Loca
     link = session.get(FederationLink, link_id)
     if link is None or link.body_id != federation.id or link.direction != "has_member":
         raise not_found("membership request")
-    if link.state != "pending":
+    if link.state != "pending" and link.families_declared is None:
         raise conflict("bad-state", "this request has already been answered")
     _answer(session, urls, federation, link, accept)
     return link
@@ -103,12 +160,20 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
         return False
     body = session.get(LocalActor, link.body_id)
     assert body is not None
-    link.state = "accepted" if accepted else "rejected"
+    change = link.state == "accepted"
+    if accepted:
+        link.state = "accepted"
+        if link.families_declared is not None:
+            link.families = link.families_declared
+    elif not change:
+        link.state = "rejected"  # a refused change of families leaves us a member
+    link.families_declared = None
     link.updated_at = utcnow()
     session.add(link)
     session.flush()
     audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
-                 f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted})
+                 f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted,
+                                         "families": link.families})
     if accepted and urls is not None:
         announce_actor(session, urls, body)
     return True

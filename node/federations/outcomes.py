@@ -18,8 +18,8 @@ from node.governance import audit
 from node.governance.bodies import statute_of
 from node.governance.decisions import result_record
 from node.governance.tally import Counts, Electorate, Result, tally
-from node.models import Decision, LocalActor, Proposal, ProposalVersion
-from node.models.base import utcnow
+from node.models import Decision, FederationLink, LocalActor, Proposal, ProposalVersion
+from node.models.base import aware, utcnow
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.outbox.publish import new_uid, publish
 
@@ -27,32 +27,50 @@ DECISION = "Decision"
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
 
 
-def _weights(session: Session, statute_weighting: str, members: list[str],
-             matter: str) -> dict[str, int]:
+def _weights(session: Session, statute_weighting: str, federation: LocalActor
+             ) -> dict[str, int]:
+    """Every accepted member body and its weight: 1, or under `weighting: families` the
+    families its federation accepted (a body that never declared any counts once). Never
+    a number the body states in a mandate: that is what it says of itself."""
+    links = session.exec(select(FederationLink).where(
+        FederationLink.body_id == federation.id, FederationLink.direction == "has_member",
+        FederationLink.state == "accepted")).all()
     if statute_weighting != "families":
-        return {m: 1 for m in members}
-    out = {}
-    for m in members:
-        latest = session.exec(select(Mandate).where(
-            Mandate.member_body == m, Mandate.matter == matter)
-            .order_by(col(Mandate.id).desc())).first()
-        # A body that never declared its families still counts once.
-        out[m] = max(latest.families, 1) if latest is not None else 1
-    return out
+        return {x.remote_uri: 1 for x in links}
+    return {x.remote_uri: max(x.families, 1) for x in links}
+
+
+def _holds(mandate: Mandate | None, proposal: Proposal) -> bool:
+    """A mandate holds for the count if it is still live (not recalled, superseded or
+    lapsed by an amendment) and had not expired when the vote closed."""
+    if mandate is None or mandate.state != "live":
+        return False
+    if mandate.expires_at is None:
+        return True
+    closing = aware(proposal.closes_at) if proposal.closes_at is not None else utcnow()
+    return aware(mandate.expires_at) >= closing
 
 
 def count(session: Session, proposal: Proposal, federation: LocalActor
           ) -> tuple[Result, list[MandatedVote], dict[str, int]]:
+    """The rule, at closing:
+    - the electorate (the base of the quorum) is every member body whose membership the
+      federation accepted, each weighing 1 or its accepted families. A body whose mandate
+      was recalled or lapsed stays in it, as a member who does not vote does: a recall
+      cannot shrink the base, and no body weighs what it claimed;
+    - a vote counts only if it is still `counted` (not withdrawn by a recall, a newer
+      mandate or a lapse), is on the current version, comes from an accepted member body,
+      and its mandate holds (`_holds`); it weighs its body's accepted weight."""
     statute = statute_of(federation)
-    members = members_of(session, federation)
-    weights = _weights(session, statute.weighting, members, proposal.matter)
-    live = {m.uri for m in session.exec(select(Mandate).where(
-        Mandate.matter == proposal.matter, Mandate.state == "live")).all()}
+    weights = _weights(session, statute.weighting, federation)
+    mandates = {m.uri: m for m in session.exec(select(Mandate).where(
+        Mandate.matter == proposal.matter)).all()}
     votes = [v for v in session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == proposal.id, MandatedVote.state == "counted")
         .order_by(col(MandatedVote.id))).all()
         if v.member_body in weights and v.version == proposal.current_version
-        and v.mandate_uri in live]
+        and _holds(mandates.get(v.mandate_uri), proposal)
+        and mandates[v.mandate_uri].member_body == v.member_body]
     tot = {c: sum(weights[v.member_body] for v in votes if v.choice == c)
            for c in objects.CHOICES}
     weight = sum(weights.values())

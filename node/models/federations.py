@@ -26,5 +26,13 @@ class FederationLink(SQLModel, table=True):
     # pending -> accepted | rejected
     state: str = Field(default="pending", max_length=16)
     join_activity_id: str = Field(default="", max_length=2048)
+    # Families the member body counts, for federations that weigh votes by them. On a
+    # "has_member" link: the number the federation accepted (0: none declared, the body
+    # counts once) and a newer declaration waiting for its answer (None: none waiting;
+    # until it is accepted the old number holds). A body's weight is what its federation
+    # accepted, never what it says of itself in a mandate. On a "member_of" link they
+    # mirror what we declared and what was accepted.
+    families: int = Field(default=0)
+    families_declared: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

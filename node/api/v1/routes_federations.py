@@ -7,8 +7,14 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
-from node.api.v1.outputs import DecidingLevelOut, FederationLinkOut, Items, JoinRequested, ok
-from node.api.v1.schemas import AmendmentDecision, JoinFederation
+from node.api.v1.federation_io import (
+    AskToJoin,
+    DeclareFamilies,
+    JoinAsked,
+    MembershipDecision,
+    MembershipLinkOut,
+)
+from node.api.v1.outputs import DecidingLevelOut, Items, ok
 from node.errors import Problem
 from node.federation.directory import KeyError_
 from node.federation.resolve import resolve_actor
@@ -23,14 +29,16 @@ router = APIRouter(prefix="/api/v1", tags=["federations"])
 
 def _view(link: FederationLink) -> dict[str, object]:
     return {"id": link.id, "remote": link.remote_uri, "state": link.state,
-            "direction": link.direction}
+            "direction": link.direction, "families": link.families,
+            "families_declared": link.families_declared}
 
 
-@router.post("/bodies/{handle}/federations", status_code=202, responses=ok(JoinRequested, 202))
-async def join(request: Request, handle: str, body: JoinFederation,
+@router.post("/bodies/{handle}/federations", status_code=202, responses=ok(JoinAsked, 202))
+async def join(request: Request, handle: str, body: AskToJoin,
                member: Member = Depends(member_required),
                session: Session = Depends(db)) -> Response:
-    """Ask a federation (`@handle@host` or its actor URL) to admit this body."""
+    """Ask a federation (`@handle@host` or its actor URL) to admit this body, declaring
+    the families it counts."""
     b = bodies.body_by_handle(session, handle)
     require_facilitator(session, member, b)
     try:
@@ -39,14 +47,32 @@ async def join(request: Request, handle: str, body: JoinFederation,
         raise Problem(422, "unknown-federation", str(exc)) from exc
     if not isinstance(doc.get("inbox"), str):
         raise Problem(422, "unknown-federation", "that actor has no inbox")
+    families = body.families if body.families is not None else \
+        bodies.electorate(session, b)[0].families
     membership.request_join(session, ctx(request).urls, b, str(doc["id"]), doc["inbox"],
-                            f"member:{member.id}")
+                            f"member:{member.id}", families)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, {"federation": doc["id"], "state": "pending"}, 202)
+    return json_with_etag(request, {"federation": doc["id"], "state": "pending",
+                                    "families": families}, 202)
 
 
-@router.get("/bodies/{handle}/federations", responses=ok(Items[FederationLinkOut]))
+@router.post("/bodies/{handle}/federations/{link_id}/families", status_code=202,
+             responses=ok(MembershipLinkOut, 202))
+def declare_families(request: Request, handle: str, link_id: int, body: DeclareFamilies,
+                     member: Member = Depends(member_required),
+                     session: Session = Depends(db)) -> Response:
+    """Declare a new number of families to a federation; the accepted number holds until
+    the federation accepts this one (`families_declared` shows it waiting)."""
+    b = bodies.body_by_handle(session, handle)
+    link = membership.declare_families(session, ctx(request).urls, member, b, link_id,
+                                       body.families)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, _view(link), 202)
+
+
+@router.get("/bodies/{handle}/federations", responses=ok(Items[MembershipLinkOut]))
 def federations(request: Request, handle: str,
                 member: Member | None = Depends(optional_member),
                 session: Session = Depends(db)) -> Response:
@@ -58,11 +84,12 @@ def federations(request: Request, handle: str,
     return json_with_etag(request, {"items": [_view(r) for r in rows]})
 
 
-@router.get("/bodies/{handle}/federation-members", responses=ok(Items[FederationLinkOut]))
+@router.get("/bodies/{handle}/federation-members", responses=ok(Items[MembershipLinkOut]))
 def federation_members(request: Request, handle: str,
                        member: Member | None = Depends(optional_member),
                        session: Session = Depends(db)) -> Response:
-    """Member bodies; facilitators also see pending requests."""
+    """Member bodies with their accepted families (and any newer declaration waiting);
+    facilitators also see pending requests."""
     b = bodies.body_by_handle(session, handle)
     require_read(session, member, b)
     query = select(FederationLink).where(FederationLink.body_id == b.id,
@@ -74,10 +101,12 @@ def federation_members(request: Request, handle: str,
 
 
 @router.post("/bodies/{handle}/federation-members/{link_id}/decision",
-             responses=ok(FederationLinkOut))
-def decide(request: Request, handle: str, link_id: int, body: AmendmentDecision,
+             responses=ok(MembershipLinkOut))
+def decide(request: Request, handle: str, link_id: int, body: MembershipDecision,
            member: Member = Depends(member_required),
            session: Session = Depends(db)) -> Response:
+    """Admit a pending member or not, or take (or refuse) a member's new declaration of
+    families."""
     b = bodies.body_by_handle(session, handle)
     link = membership.decide_member(session, ctx(request).urls, member, b, link_id, body.accept)
     session.commit()
