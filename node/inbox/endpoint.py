@@ -13,10 +13,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
 from node.context import NodeContext
 from node.federation.httpsig import Headers, HttpMessage
-from node.inbox.verify import Forbidden, Unauthorized, key_host, verify_request
+from node.inbox.verify import Forbidden, Misaddressed, Unauthorized, key_host, verify_request
 from node.inbox.writer import InboxWriter
 from node.models.base import utcnow
 
@@ -45,10 +46,16 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
     if media not in ACCEPTED_TYPES:
         raise Problem(400, "bad-content-type",
                       "send application/activity+json or application/ld+json")
+    if too_deep(body):
+        raise too_deep_problem()
     try:
-        doc = json.loads(body)
+        # UTF-8 only (RFC 8259): json.loads would also take UTF-16/32 bytes, which the
+        # store below could not decode.
+        doc = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "bad-json", f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # the pre-check's limit is far below this; kept as a net
+        raise too_deep_problem() from exc
     if not isinstance(doc, dict):
         raise Problem(400, "bad-activity", "body is not a JSON object")
     if not isinstance(doc.get("id"), str) or not doc["id"].startswith(("https://", "http://")):
@@ -87,6 +94,8 @@ async def accept_activity(
         if ctx.is_blocked(host):
             raise Problem(403, "blocked", f"{host} is blocked on this node")
         verified = await verify_request(prepared, activity, ctx.directory)
+    except Misaddressed as exc:
+        raise Problem(401, "wrong-authority", str(exc)) from exc
     except Unauthorized as exc:
         raise Problem(401, "bad-signature", str(exc)) from exc
     except Forbidden as exc:

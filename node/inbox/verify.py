@@ -8,12 +8,16 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from node.federation.directory import ActorDirectory, KeyError_, host_of, netloc_of
-from node.federation.httpsig import HttpMessage, Policy, SignatureError, prepare
+from node.federation.httpsig import HttpMessage, Policy, SignatureError, WrongAuthority, prepare
 from node.federation.proofs import ProofError, proof_of, verify_object
 
 
 class Unauthorized(Exception):
     status = 401
+
+
+class Misaddressed(Unauthorized):
+    """Signed for another server's Host: whatever the signature says, not to us."""
 
 
 class Forbidden(Exception):
@@ -31,6 +35,8 @@ def key_host(msg: HttpMessage, policy: Policy) -> tuple[str, Any]:
     """Parse the signature far enough to know its keyId host, before any fetch."""
     try:
         prepared = prepare(msg, policy)
+    except WrongAuthority as exc:
+        raise Misaddressed(str(exc)) from exc
     except SignatureError as exc:
         raise Unauthorized(str(exc)) from exc
     return host_of(prepared.key_id), prepared

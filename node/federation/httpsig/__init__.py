@@ -5,8 +5,9 @@ asynchronously in between: `prepare()` parses and checks policy without any key,
 then `PreparedSignature.verify(key)` does the cryptography and returns the key id.
 """
 
-from node.federation.httpsig.errors import SignatureError
+from node.federation.httpsig.errors import SignatureError, WrongAuthority
 from node.federation.httpsig.message import Headers, HttpMessage
-from node.federation.httpsig.prepare import Policy, PreparedSignature, prepare
+from node.federation.httpsig.prepare import Policy, PreparedSignature, authorities_of, prepare
 
-__all__ = ["Headers", "HttpMessage", "Policy", "PreparedSignature", "SignatureError", "prepare"]
+__all__ = ["Headers", "HttpMessage", "Policy", "PreparedSignature", "SignatureError",
+           "WrongAuthority", "authorities_of", "prepare"]

@@ -5,3 +5,8 @@ class SignatureError(Exception):
     """
 
     status = 401
+
+
+class WrongAuthority(SignatureError):
+    """The signature names another server as the request's destination (`host` or
+    `@authority`): a request signed for someone else, replayed here."""

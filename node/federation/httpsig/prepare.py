@@ -6,18 +6,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from node.federation.httpsig import algorithms, cavage, rfc9421
 from node.federation.httpsig.digest import check_content_digest, check_digest
-from node.federation.httpsig.errors import SignatureError
+from node.federation.httpsig.errors import SignatureError, WrongAuthority
 from node.federation.httpsig.message import HttpMessage
 from node.federation.keys import PublicKey
 
 # Algorithms this node accepts on its inbox; the vectors exercise the others
 # through `rfc9421` directly.
 INBOX_ALGORITHMS = frozenset({"rsa-v1_5-sha256", "rsa-pss-sha512", "ed25519"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -29,6 +31,14 @@ class Policy:
     allowed_algorithms: frozenset[str] = INBOX_ALGORITHMS
     # Accept a cavage signature over the bare path when the query was dropped by the signer.
     allow_query_quirk: bool = True
+    # This server's own authorities (see `authorities_of`); when set, the signed `host` /
+    # `@authority` must be one of them. Empty only where no server is involved (vectors).
+    authorities: frozenset[str] = frozenset()
+
+    def check_authority(self, authority: str) -> None:
+        if self.authorities and authority.strip().lower() not in self.authorities:
+            raise WrongAuthority(
+                f"the request is signed for {authority or 'no host'}, not for this server")
 
     def check_time(self, when: float, what: str) -> None:
         now = self.clock()
@@ -36,6 +46,20 @@ class Policy:
             raise SignatureError(f"{what} is too old (more than {self.max_age // 3600} h)")
         if when > now + self.max_ahead:
             raise SignatureError(f"{what} is in the future (more than {self.max_ahead // 60} min)")
+
+
+def authorities_of(url: str) -> frozenset[str]:
+    """The ways a request's Host can name the server at `url`: its host and port, with
+    the scheme's default port written or left out."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    port = parts.port or default
+    if port == default:
+        return frozenset({host, f"{host}:{port}"})
+    return frozenset({f"{host}:{port}"})
 
 
 @dataclass
@@ -91,6 +115,9 @@ def _prepare_cavage(value: str, msg: HttpMessage, policy: Policy) -> PreparedSig
         raise SignatureError("(request-target) must be signed")
     if "host" not in signed:
         raise SignatureError("host must be signed")
+    # The value the signing string will carry for `host`.
+    host = msg.headers.combined("host") if "host" in msg.headers else msg.authority
+    policy.check_authority(host or "")
     if ("(created)" in signed or "(expires)" in signed) and params.algorithm != "hs2019":
         raise SignatureError("(created)/(expires) are only allowed with hs2019")
     if "date" in signed:
@@ -143,6 +170,8 @@ def _prepare_rfc9421(msg: HttpMessage, policy: Policy) -> PreparedSignature:
         raise SignatureError("@method must be covered")
     if not (sig.covers("@target-uri") or (sig.covers("@authority") and sig.covers("@path"))):
         raise SignatureError("@target-uri (or @authority and @path) must be covered")
+    # Both components are built from the message's authority.
+    policy.check_authority(msg.authority)
     if msg.method.upper() == "POST" and policy.require_digest_on_post:
         if not sig.covers("content-digest"):
             raise SignatureError("content-digest must be covered on POST")
