@@ -115,6 +115,10 @@ def receive(session: Session, sender: str, doc: wire.EventDoc) -> EconomicEvent 
         raise Problem(422, "malformed", "the delivery does not match its commitment")
     if session.exec(select(EconomicEvent).where(EconomicEvent.uri == doc.id)).first():
         return None
+    # The same bound the giver's own node applies: never more than was committed.
+    left = Decimal(c.quantity) - Decimal(c.delivered) - _pending(session, c)
+    if doc.quantity <= 0 or doc.quantity > left:
+        raise Problem(422, "too-much", f"only {left} {c.unit} remain to be delivered")
     ev = EconomicEvent(uri=doc.id, commitment=c.uri, provider=c.provider, receiver=c.receiver,
                        kind=c.kind, unit=c.unit, quantity=fmt(doc.quantity),
                        happened_at=doc.happened_at, note=doc.note)

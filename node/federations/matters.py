@@ -155,12 +155,13 @@ def forward_up(session: Session, urls: Urls, federation: LocalActor, create: dic
 
 
 def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
-         answers_to: str) -> Proposal | None:
-    """This body's row for one version of a matter; None if it already has it."""
+         answers_to: str, came_back: bool = False) -> Proposal | None:
+    """This body's row for one version of a matter; None if it already has it.
+    `came_back`: the matter arrived as its author's own signed `Create`."""
     for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
                                                  Proposal.matter == doc.id)).all():
         if p.current_version == doc.version:
-            if p.author_id is not None and p.escalation != "taken":
+            if p.author_id is not None and p.escalation != "taken" and came_back:
                 # Our own proposal came back from the federation: it is now our
                 # position on the matter, not a second row.
                 p.escalation, p.answers_to, p.electorate = "taken", answers_to, electorate
@@ -192,7 +193,8 @@ def take(session: Session, urls: Urls, federation: LocalActor, create: dict[str,
     """This federation is the deciding level: keep the matter and pass it to every member."""
     keep(session, create["object"], objects.PROPOSAL, doc.author, doc.id, sender)
     keep(session, create, "Create", doc.author, doc.id, sender)
-    row = _row(session, federation, doc, "bodies", "")
+    row = _row(session, federation, doc, "bodies", "",
+               came_back=doc.author == urls.actor(federation.handle))
     if row is None:
         return None
     announce(session, urls, federation, create)
@@ -206,10 +208,17 @@ def receive_from_federation(session: Session, urls: Urls, body: LocalActor,
                             doc: objects.ProposalDoc) -> Proposal | None:
     """A federation of ours passed a matter down: decide our position on it (a member
     federation decides by its own members' mandates, and passes it on to them)."""
+    ours = session.exec(select(Proposal).where(Proposal.body_id == body.id,
+                                               Proposal.matter == doc.id)).all()
+    if activity.get("type") == "Update" and any(p.current_version >= doc.version
+                                                for p in ours):
+        return None  # an old or repeated version changes nothing
     keep(session, activity["object"], objects.PROPOSAL, doc.author, doc.id, federation)
     keep(session, activity, activity.get("type", "Create"), doc.author, doc.id, federation)
     electorate = "bodies" if members_of(session, body) else "people"
-    row = _row(session, body, doc, electorate, federation)
+    # Only our own signed Create coming back makes our proposal our position on it.
+    came_back = activity.get("type") == "Create" and doc.author == urls.actor(body.handle)
+    row = _row(session, body, doc, electorate, federation, came_back)
     if electorate == "bodies":
         announce(session, urls, body, activity)
     if row is not None:

@@ -18,11 +18,9 @@ from sqlmodel import Session, select
 
 from node.economy import broker, deliveries, party, plans, rising, wire
 from node.errors import Problem
-from node.federations.membership import members_of
 from node.inbox import peers
 from node.inbox.federated import id_of
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
-from node.outbox.publish import audience
 
 if TYPE_CHECKING:
     from node.inbox.processor import InboxProcessor
@@ -30,30 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("comuna.economy")
 
 
-def is_economic(activity: dict[str, Any]) -> bool:
-    kind, obj = activity.get("type"), activity.get("object")
-    if kind in ("Create", "Update") and wire.is_intent(obj):
-        return True
-    if isinstance(obj, dict) and obj.get("type") in ("Agreement", "EconomicEvent",
-                                                      "Commitment", "Plan"):
-        return kind in ("Offer", "Create", "Update")
-    result = activity.get("result")
-    return kind == "Accept" and isinstance(result, dict) and result.get("type") == "Agreement"
-
-
 class Economic:
     def __init__(self, processor: InboxProcessor) -> None:
         self.p = processor
         self.ctx = processor.ctx
-
-    def _target(self, activity: dict[str, Any], recipient: str) -> LocalActor | None:
-        if recipient and recipient in self.ctx.actors:
-            return self.ctx.actors[recipient]
-        for uri in audience(activity):
-            body = self.p.local(uri)
-            if body is not None:
-                return body
-        return None
 
     async def _tx(self, func: Any, *args: Any) -> Any:
         return await asyncio.to_thread(self.p.tx, func, *args)
@@ -64,10 +42,15 @@ class Economic:
     async def _inbox_of(self, actor: str) -> str:
         return await peers.inbox_of(self.ctx, actor)
 
-    async def handle(self, activity: dict[str, Any], recipient: str, signer: str) -> None:
-        body = self._target(activity, recipient)
-        if body is None:
-            return
+    async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
+                     sender: str) -> None:
+        """`bodies`: ours for which the inbox authority found `sender` entitled."""
+        for body in bodies:
+            await self._handle(body, activity, sender)
+        self.ctx.delivery_wakeup.set()
+        self.ctx.economy_wakeup.set()
+
+    async def _handle(self, body: LocalActor, activity: dict[str, Any], signer: str) -> None:
         kind, actor = activity.get("type"), id_of(activity.get("actor"))
         obj = activity.get("object")
         try:
@@ -85,8 +68,6 @@ class Economic:
                 await self._plan(body, actor, obj)
         except Problem as exc:
             log.warning("economy: refused %s from %s: %s", activity.get("id"), actor, exc.detail)
-        self.ctx.delivery_wakeup.set()
-        self.ctx.economy_wakeup.set()
 
     async def _intent(self, fed: LocalActor, activity: dict[str, Any], obj: dict[str, Any],
                       signer: str) -> None:
@@ -96,18 +77,10 @@ class Economic:
         if activity.get("type") == "Update":
             await self._tx(rising.update_held, self.ctx.urls, fed, activity, doc)
             return
-        sender = signer.split("#", 1)[0]
-        members = await asyncio.to_thread(self._members, fed)
-        if sender not in members:
-            log.warning("offer %s passed on by %s, not a member of %s", doc.id, sender,
-                        fed.handle)
-            return
+        # The authority checked that `signer` (who passed it on) is a member body.
+        sender = signer
         inbox = await self._inbox_of(doc.body)
         await self._tx(rising.hold, fed, sender, activity, doc, inbox)
-
-    def _members(self, fed: LocalActor) -> list[str]:
-        with Session(self.ctx.engine) as s:
-            return members_of(s, fed)
 
     async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
         inbox = await self._inbox_of(proposer)
@@ -152,26 +125,26 @@ class Economic:
 
     # --- Accept / Reject of something named by its id ----------------------------------
 
-    async def answer(self, activity: dict[str, Any], recipient: str) -> bool:
+    async def answer(self, activity: dict[str, Any], bodies: list[LocalActor],
+                     sender: str) -> bool:
         """An `Accept` or `Reject` of an exchange or a delivery known here; False when
         it is about something else (a Join, a Follow, a matter)."""
-        obj = activity.get("object")
-        if not isinstance(obj, str) or not obj:
-            return False
-        body = self._target(activity, recipient)
-        if body is None:
-            return False
-        try:
-            done = await self._tx(self._answer, body, activity, obj)
-        except Problem as exc:
-            log.warning("economy: refused %s: %s", activity.get("id"), exc.detail)
-            done = True
+        obj = id_of(activity.get("object"))
+        done = False
+        for body in bodies:
+            try:
+                done = bool(await self._tx(self._answer, body, activity, obj, sender)) or done
+            except Problem as exc:
+                log.warning("economy: refused %s: %s", activity.get("id"), exc.detail)
+                done = True
         if done:
             self.ctx.delivery_wakeup.set()
         return bool(done)
 
     def _answer(self, session: Session, body: LocalActor, activity: dict[str, Any],
-                uri: str) -> bool:
+                uri: str, sender: str) -> bool:
+        # Who answers is the activity's actor (relayed answers carry its own proof);
+        # the authority checked that `sender` may pass it to us.
         actor = id_of(activity.get("actor"))
         accept = activity.get("type") == "Accept"
         reason = str(activity.get("content") or "")

@@ -13,21 +13,19 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from node.errors import Problem
 from node.federation.directory import KeyError_
 from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox import peers
-from node.models import FederationLink, LocalActor
-from node.outbox.publish import audience
+from node.models import LocalActor
 
 if TYPE_CHECKING:
     from node.inbox.processor import InboxProcessor
 
 log = logging.getLogger("comuna.federated")
-OURS = (objects.PROPOSAL, objects.MANDATE, objects.VOTE)
 
 
 def id_of(value: Any) -> str:
@@ -35,73 +33,39 @@ def id_of(value: Any) -> str:
     return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
 
 
-def is_federated(activity: dict[str, Any]) -> bool:
-    kind, obj = activity.get("type"), activity.get("object")
-    if kind in ("Create", "Update") and isinstance(obj, dict):
-        return obj.get("type") in OURS or (obj.get("type") == "Note" and "matter" in obj)
-    if kind == "Announce" and isinstance(obj, dict):
-        return is_federated(obj)
-    # A Delete by id may take back a mandate; receive_recall ignores anything else.
-    return kind == "Delete" and isinstance(obj, str)
-
-
 class Federated:
     def __init__(self, processor: InboxProcessor) -> None:
         self.p = processor
         self.ctx = processor.ctx
 
-    async def handle(self, activity: dict[str, Any], recipient: str = "") -> None:
-        """`recipient`: the handle whose inbox received it ("" for the shared inbox); a
-        forwarded activity keeps its original audience, so that is who it is for."""
+    async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
+                     sender: str) -> None:
+        """`bodies`: ours for which the inbox authority found `sender` entitled to send
+        this (our bodies whose federation it is, or whose member body it is)."""
         kind, actor = activity.get("type"), id_of(activity.get("actor"))
         obj = activity.get("object")
         if kind == "Announce" and isinstance(obj, dict):
-            await self._announced(actor, obj)
-            return
-        if kind == "Update" and isinstance(obj, dict) and obj.get("type") == objects.PROPOSAL:
-            # A new version from a federation of ours, addressed to its members.
-            for body in await self._members_of(actor):
-                await self._from_federation(body, actor, activity, obj, signer=actor)
-            return
-        if kind == "Create" and isinstance(obj, dict) and obj.get("type") == "Note":
-            # A decision, addressed to the public and sent to the federation's members.
-            for body in await self._members_of(actor):
-                await self._decision(body, actor, activity, obj)
-            return
-        target = self.ctx.actors.get(recipient) if recipient else None
-        target = target or self._addressed(activity)
-        if target is None:
+            await self._announced(sender, obj, bodies)
             return
         if kind == "Delete":
-            await self._tx(mandates.receive_recall, target, actor, id_of(obj))
+            for body in bodies:
+                await self._tx(mandates.receive_recall, body, sender, id_of(obj))
             return
-        assert isinstance(obj, dict)
+        if not isinstance(obj, dict):
+            return
         otype = obj.get("type")
-        if kind == "Create" and otype == objects.PROPOSAL:
-            await self._proposal_from_below(target, activity, obj)
-        elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
-            await self._from_member(target, actor, activity, obj)
+        for body in bodies:
+            if kind == "Update" and otype == objects.PROPOSAL:
+                # A new version from the federation that decides the matter.
+                await self._from_federation(body, sender, activity, obj, signer=sender)
+            elif kind == "Create" and otype == "Note":
+                await self._decision(body, sender, activity, obj)
+            elif kind == "Create" and otype == objects.PROPOSAL:
+                await self._proposal_from_below(body, activity, obj)
+            elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
+                await self._from_member(body, actor, activity, obj)
 
     # --- who it is for -------------------------------------------------------------
-
-    def _addressed(self, activity: dict[str, Any]) -> LocalActor | None:
-        for uri in audience(activity):
-            body = self.p.local(uri)
-            if body is not None:
-                return body
-        return None
-
-    async def _members_of(self, federation: str) -> list[LocalActor]:
-        """Our bodies that belong to `federation` (read in a thread, off the event loop)."""
-        def read() -> list[LocalActor]:
-            with Session(self.ctx.engine, expire_on_commit=False) as s:
-                ids = s.exec(select(FederationLink.body_id).where(
-                    FederationLink.remote_uri == federation,
-                    FederationLink.direction == "member_of",
-                    FederationLink.state == "accepted")).all()
-                return [b for b in (s.get(LocalActor, i) for i in ids) if b is not None]
-
-        return await asyncio.to_thread(read)
 
     async def _tx(self, func: Any, *args: Any) -> Any:
         return await asyncio.to_thread(self.p.tx, func, *args)
@@ -139,10 +103,8 @@ class Federated:
 
     # --- matters and decisions from above ------------------------------------------
 
-    async def _announced(self, federation: str, inner: dict[str, Any]) -> None:
-        bodies = await self._members_of(federation)
-        if not bodies:
-            return  # only our own federations pass matters down to us
+    async def _announced(self, federation: str, inner: dict[str, Any],
+                         bodies: list[LocalActor]) -> None:
         inner_actor = id_of(inner.get("actor"))
         obj = inner.get("object")
         if not isinstance(obj, dict) or not await self._proves(inner, inner_actor):
@@ -157,7 +119,7 @@ class Federated:
     async def _from_federation(self, body: LocalActor, federation: str,
                                activity: dict[str, Any], obj: dict[str, Any], signer: str,
                                checked: bool = False) -> None:
-        """`body` is a member of `federation`: callers take it from `_members_of`."""
+        """`body` is a member of `federation` (the inbox authority checked it)."""
         if not checked and not await self._proves(activity, signer):
             return
         try:
@@ -165,15 +127,39 @@ class Federated:
         except Problem as exc:
             log.warning("malformed proposal %s: %s", obj.get("id"), exc.detail)
             return
+        if activity.get("type") == "Update" and not await self._versioned_by_decider(
+                body, id_of(activity.get("actor")), doc):
+            return
         await self._tx(matters.receive_from_federation, self.ctx.urls, body, federation,
                        activity, doc)
         self.ctx.delivery_wakeup.set()
         # The decision will be checked against the deciding level of these bodies.
         await graph.warm(self.ctx, doc.affects)
 
+    async def _versioned_by_decider(self, body: LocalActor, author: str,
+                                    doc: objects.ProposalDoc) -> bool:
+        """A new version of a matter is made only by the federation that decides it
+        (as this node computes the deciding level), of a matter already known here and
+        still attributed to the body that raised it."""
+        known = await asyncio.to_thread(self._kept, doc.id)
+        if known is None or str(known.get("attributedTo")) != doc.author:
+            log.warning("version %s of %s: unknown matter, or not its author's", doc.version,
+                        doc.id)
+            return False
+        plan = await routing.plan(self.ctx, body, doc.affects)
+        if plan.level != author:
+            log.warning("version %s of %s by %s, but %s decides that matter", doc.version,
+                        doc.id, author, plan.level)
+            return False
+        return True
+
+    def _kept(self, uri: str) -> dict[str, Any] | None:
+        with Session(self.ctx.engine) as s:
+            return matters.kept(s, uri)
+
     async def _decision(self, body: LocalActor, via: str, activity: dict[str, Any],
                         note: dict[str, Any], checked: bool = False) -> None:
-        """`body` is a member of `via`: callers take it from `_members_of`."""
+        """`body` is a member of `via` (the inbox authority checked it)."""
         author = id_of(activity.get("actor"))
         if not checked and not await self._proves(activity, author):
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -16,16 +17,22 @@ from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.federation import follows
+from node.federation.directory import KeyError_
 from node.federations import graph, matters, membership
-from node.inbox.economic import Economic, is_economic
-from node.inbox.federated import Federated, id_of, is_federated
-from node.inbox.projectbank import ProjectBank, is_project
+from node.inbox import authority, peers, refusals
+from node.inbox.authority import Verdict, id_of
+from node.inbox.economic import Economic
+from node.inbox.federated import Federated
+from node.inbox.kinds import Kind
+from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
+from node.outbox.publish import audience
 from node.storage.leases import claim
 
 log = logging.getLogger("comuna.inbox")
+Handler = Callable[[dict[str, Any], list[LocalActor], str], Awaitable[None]] | None
 MAX_ATTEMPTS = 8
 # Short, so rows held by a crashed process are picked up again soon.
 LEASE_SECONDS = 30.0
@@ -38,6 +45,21 @@ class InboxProcessor:
         self.federated = Federated(self)
         self.economic = Economic(self)
         self.projects = ProjectBank(self)
+        fed, eco, bank = self.federated.handle, self.economic.handle, self.projects.handle
+        self.handlers: dict[Kind, Handler] = {
+            Kind.follow: self._follow, Kind.undo: self._undo,
+            Kind.follow_answer: self._follow_answer, Kind.join_request: self._join,
+            Kind.join_answer: self._join_answer, Kind.leave: self._leave,
+            Kind.actor_update: self._actor_update, Kind.answer: self._answer,
+            Kind.matter_up: fed, Kind.matter_down: fed, Kind.matter_version: fed,
+            Kind.decision: fed, Kind.decision_down: fed, Kind.mandate: fed,
+            Kind.mandated_vote: fed, Kind.delete: fed,
+            Kind.intent: eco, Kind.exchange_offer: eco, Kind.agreement: eco,
+            Kind.delivery: eco, Kind.commitment_cancel: eco, Kind.plan: eco,
+            Kind.project_record: bank, Kind.project_down: bank,
+            # Kept as stored: later layers (or nobody) read it.
+            Kind.other: None,
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -68,10 +90,16 @@ class InboxProcessor:
     async def _process(self, row: Any) -> bool:
         try:
             activity = json.loads(row.body)
-            await self.handle(activity, row.recipient, row.signer)
+            verdict = await self.handle(activity, row.recipient, row.signer)
         except Exception as exc:
             log.warning("inbox item %s failed: %s", row.activity_id, exc)
             await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
+            return False
+        if not verdict.allowed:
+            log.info("refused %s (%s) from %s: %s", row.activity_id, verdict.kind,
+                     row.signer, verdict.reason)
+            await asyncio.to_thread(self._finish, row.id, "refused",
+                                    f"{verdict.code}: {verdict.reason}")
             return False
         return True
 
@@ -96,94 +124,149 @@ class InboxProcessor:
             self._finish(row.id, "queued", error, attempts=attempts,
                          next_attempt_at=next_attempt(utcnow(), attempts, None, transient=True))
 
+    async def sender_of(self, activity: dict[str, Any], signer: str) -> str:
+        """The actor whose key signed the request (the last hop), as the key's owner."""
+        if not signer:
+            return id_of(activity.get("actor"))
+        key = await self.ctx.directory.key_for(signer)
+        return key.owner
+
     async def handle(self, activity: dict[str, Any], recipient: str = "",
-                     signer: str = "") -> None:
-        kind = activity.get("type")
-        actor_uri = id_of(activity.get("actor"))
-        if is_economic(activity):
-            await self.economic.handle(activity, recipient, signer or actor_uri)
-        elif is_project(activity):
-            await self.projects.handle(activity, signer or actor_uri)
-        elif kind in ("Accept", "Reject") and await self.economic.answer(activity, recipient):
+                     signer: str = "") -> Verdict:
+        """Decide who may send this (`authority`), then act on it; a refusal changes
+        nothing here and is answered to the sender with a `Reject` and its code."""
+        sender = await self.sender_of(activity, signer)
+        verdict = await authority.decide(self.ctx, activity, recipient, sender)
+        if not verdict.allowed:
+            if verdict.answer:
+                await self.refuse(activity, sender, verdict)
+            return verdict
+        handler = self.handlers.get(verdict.kind)
+        if handler is not None:
+            await handler(activity, verdict.bodies, sender)
+        return verdict
+
+    async def refuse(self, activity: dict[str, Any], sender: str, verdict: Verdict) -> None:
+        try:
+            inbox = await peers.inbox_of(self.ctx, sender)
+        except KeyError_:
             return
-        elif is_federated(activity):
-            await self.federated.handle(activity, recipient)
-        elif kind == "Follow":
-            target = self.local(id_of(activity.get("object")))
-            if target is None:
-                return
-            follower_doc = await self.ctx.directory.actor(actor_uri)
-            await asyncio.to_thread(self.tx, follows.accept_follow, self.ctx.urls, target,
-                                    activity, follower_doc)
+        if inbox:
+            body = await asyncio.to_thread(self._any_body, activity, verdict)
+            await asyncio.to_thread(self.tx, refusals.answer, self.ctx.urls, body, activity,
+                                    inbox, verdict.code, verdict.reason)
             self.ctx.delivery_wakeup.set()
-        elif kind == "Undo":
-            obj = activity.get("object")
-            if isinstance(obj, dict) and obj.get("type") == "Follow":
-                target = self.local(id_of(obj.get("object")))
-                if target is not None and id_of(obj.get("actor")) == actor_uri:
-                    await asyncio.to_thread(self.tx, follows.undo_follow, target, actor_uri,
-                                            id_of(obj))
-            elif isinstance(obj, str) and obj:
-                # Some servers undo by the Follow's id alone.
-                await asyncio.to_thread(self.tx, follows.undo_follow_by_id, actor_uri, obj)
-        elif kind == "Join":
-            target = self.local(id_of(activity.get("object")))
-            if target is None:
-                return
-            member_doc = await self.ctx.directory.actor(actor_uri)
-            await asyncio.to_thread(self.tx, membership.receive_join, self.ctx.urls, target,
-                                    activity, member_doc)
-            self.ctx.delivery_wakeup.set()
-        elif kind == "Update" and isinstance(activity.get("object"), dict) and \
-                id_of(activity.get("object")) == actor_uri:
-            # An actor changed (keys, memberOf): fetch it again from its origin rather
-            # than trusting the copy carried here.
-            await self.ctx.directory.actor(actor_uri, refresh=True)
-            if await asyncio.to_thread(self._is_our_federation, actor_uri):
-                await graph.warm(self.ctx, [actor_uri])
-        elif kind == "Leave":
-            target = self.local(id_of(activity.get("object")))
+
+    def _any_body(self, activity: dict[str, Any], verdict: Verdict) -> LocalActor:
+        """Who answers a refusal: the body it was addressed to, else the primary body."""
+        with Session(self.ctx.engine, expire_on_commit=False) as s:
+            for uri in [*audience(activity), id_of(activity.get("object"))]:
+                handle = self.ctx.urls.handle_of_actor(uri)
+                if handle:
+                    body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
+                    if body is not None:
+                        return body
+            primary = s.exec(select(LocalActor).where(LocalActor.is_primary)).first()
+            assert primary is not None
+            return primary
+
+    # --- handlers, one per kind (who may send each was decided before) ---------------
+
+    async def _follow(self, activity: dict[str, Any], bodies: list[LocalActor],
+                      sender: str) -> None:
+        target = self._named(bodies, id_of(activity.get("object")))
+        if target is None:
+            return
+        follower_doc = await self.ctx.directory.actor(sender)
+        await asyncio.to_thread(self.tx, follows.accept_follow, self.ctx.urls, target,
+                                activity, follower_doc)
+        self.ctx.delivery_wakeup.set()
+
+    async def _undo(self, activity: dict[str, Any], bodies: list[LocalActor],
+                    sender: str) -> None:
+        obj = activity.get("object")
+        if isinstance(obj, dict) and obj.get("type") == "Follow":
+            target = self._named(bodies, id_of(obj.get("object")))
             if target is not None:
-                await asyncio.to_thread(self.tx, membership.receive_leave, target, actor_uri)
-        elif kind in ("Accept", "Reject"):
-            obj = activity.get("object")
-            if kind == "Reject" and await asyncio.to_thread(
-                    self.tx, matters.receive_refusal, actor_uri, id_of(obj),
-                    str(activity.get("content") or activity.get("summary") or "")):
-                return
-            otype = obj.get("type") if isinstance(obj, dict) else None
-            if otype in (None, "Join"):
-                done = await asyncio.to_thread(self.tx, membership.receive_answer, actor_uri,
-                                               id_of(obj), kind == "Accept", self.ctx.urls)
-                if done:
-                    self.ctx.delivery_wakeup.set()
-                    if kind == "Accept":
-                        await graph.warm(self.ctx, [actor_uri])
-                if done or otype == "Join":
-                    return
-            follow_id = id_of(obj)
-            ours = self.local(id_of(obj.get("actor"))) if isinstance(obj, dict) else None
-            if ours is None:
-                ours = self._local_from_follow_id(follow_id)
-            if ours is not None:
-                await asyncio.to_thread(self.tx, follows.answer_to_our_follow, ours, follow_id,
-                                        actor_uri, kind == "Accept")
-        # Every other type is kept as stored; later layers (governance, economy) read it.
+                await asyncio.to_thread(self.tx, follows.undo_follow, target, sender,
+                                        id_of(obj))
+        elif isinstance(obj, str) and obj:
+            # Some servers undo by the Follow's id alone.
+            await asyncio.to_thread(self.tx, follows.undo_follow_by_id, sender, obj)
+
+    async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
+                    sender: str) -> None:
+        target = self._named(bodies, id_of(activity.get("object")))
+        if target is None:
+            return
+        member_doc = await self.ctx.directory.actor(sender)
+        await asyncio.to_thread(self.tx, membership.receive_join, self.ctx.urls, target,
+                                activity, member_doc)
+        self.ctx.delivery_wakeup.set()
+
+    async def _leave(self, activity: dict[str, Any], bodies: list[LocalActor],
+                     sender: str) -> None:
+        target = self._named(bodies, id_of(activity.get("object")))
+        if target is not None:
+            await asyncio.to_thread(self.tx, membership.receive_leave, target, sender)
+
+    async def _actor_update(self, activity: dict[str, Any], bodies: list[LocalActor],
+                            sender: str) -> None:
+        # An actor changed (keys, memberOf): fetch it again from its origin rather
+        # than trusting the copy carried here.
+        actor_uri = id_of(activity.get("actor"))
+        await self.ctx.directory.actor(actor_uri, refresh=True)
+        if await asyncio.to_thread(self._is_our_federation, actor_uri):
+            await graph.warm(self.ctx, [actor_uri])
+
+    async def _join_answer(self, activity: dict[str, Any], bodies: list[LocalActor],
+                           sender: str) -> None:
+        accept = activity.get("type") == "Accept"
+        done = await asyncio.to_thread(self.tx, membership.receive_answer, sender,
+                                       id_of(activity.get("object")), accept, self.ctx.urls)
+        if done:
+            self.ctx.delivery_wakeup.set()
+            if accept:
+                await graph.warm(self.ctx, [sender])
+
+    async def _follow_answer(self, activity: dict[str, Any], bodies: list[LocalActor],
+                             sender: str) -> None:
+        obj = activity.get("object")
+        follow_id = id_of(obj)
+        for body in bodies:
+            await asyncio.to_thread(self.tx, follows.answer_to_our_follow, body, follow_id,
+                                    sender, activity.get("type") == "Accept")
+
+    async def _answer(self, activity: dict[str, Any], bodies: list[LocalActor],
+                      sender: str) -> None:
+        """An Accept or Reject named by id: of an exchange, a plan or a delivery; of a
+        matter we sent up; of our Join; of our Follow."""
+        if await self.economic.answer(activity, bodies, sender):
+            return
+        named, accept = id_of(activity.get("object")), activity.get("type") == "Accept"
+        if not accept and await asyncio.to_thread(
+                self.tx, matters.receive_refusal, sender, named,
+                str(activity.get("content") or activity.get("summary") or "")):
+            return
+        if await asyncio.to_thread(self.tx, membership.receive_answer, sender, named, accept,
+                                   self.ctx.urls):
+            self.ctx.delivery_wakeup.set()
+            if accept:
+                await graph.warm(self.ctx, [sender])
+            return
+        await self._follow_answer(activity, bodies, sender)
+
+    def _named(self, bodies: list[LocalActor], uri: str) -> LocalActor | None:
+        for body in bodies:
+            if self.ctx.urls.actor(body.handle) == uri:
+                return body
+        return None
 
     def _is_our_federation(self, uri: str) -> bool:
         with Session(self.ctx.engine) as s:
             return s.exec(select(FederationLink.id).where(
                 FederationLink.remote_uri == uri, FederationLink.direction == "member_of",
                 FederationLink.state == "accepted")).first() is not None
-
-    def local(self, uri: str) -> LocalActor | None:
-        handle = self.ctx.urls.handle_of_actor(uri)
-        return self.ctx.actors.get(handle) if handle else None
-
-    def _local_from_follow_id(self, follow_id: str) -> LocalActor | None:
-        if not follow_id.startswith(self.ctx.urls.base):
-            return None
-        return self.ctx.primary
 
     def tx(self, func: Any, *args: Any) -> Any:
         with Session(self.ctx.engine) as s:

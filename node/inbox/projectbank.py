@@ -8,11 +8,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
-
 from node.inbox.federated import id_of
 from node.inbox.verify import Forbidden, verify_author_proof
-from node.models import FederationLink, LocalActor
+from node.models import LocalActor
 from node.projects import bank
 
 if TYPE_CHECKING:
@@ -21,42 +19,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("comuna.projects")
 
 
-def is_project(activity: dict[str, Any]) -> bool:
-    kind, obj = activity.get("type"), activity.get("object")
-    if kind == "Create":
-        return bank.is_record(obj)
-    return kind == "Announce" and isinstance(obj, dict) and obj.get("type") == "Create" and \
-        bank.is_record(obj.get("object"))
-
-
 class ProjectBank:
     def __init__(self, processor: InboxProcessor) -> None:
         self.p = processor
         self.ctx = processor.ctx
 
-    def _linked(self, peer: str) -> list[tuple[LocalActor, str]]:
-        """Our bodies linked to `peer` (as member or federation) and how."""
-        with Session(self.ctx.engine, expire_on_commit=False) as s:
-            rows = s.exec(select(FederationLink).where(
-                FederationLink.remote_uri == peer, FederationLink.state == "accepted")).all()
-            out = []
-            for r in rows:
-                body = s.get(LocalActor, r.body_id)
-                if body is not None:
-                    out.append((body, r.direction))
-            return out
-
-    async def handle(self, activity: dict[str, Any], signer: str) -> None:
-        if activity.get("type") == "Announce":
-            via = id_of(activity.get("actor"))
-            create = activity["object"]
-            bodies = [b for b, d in await asyncio.to_thread(self._linked, via)
-                      if d == "member_of"]
-        else:
-            via, create = signer.split("#", 1)[0], activity
-            bodies = [b for b, _ in await asyncio.to_thread(self._linked, via)]
-        if not bodies:
-            return  # only our members and our federations pass records to us
+    async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
+                     sender: str) -> None:
+        """`bodies`: ours linked to `sender` as the authority requires (members or
+        federations for a record; federations for an `Announce` of one)."""
+        via = sender
+        create = activity["object"] if activity.get("type") == "Announce" else activity
         author = id_of(create.get("actor"))
         obj = create.get("object")
         if not isinstance(obj, dict) or obj.get("attributedTo") != author:

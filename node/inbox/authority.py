@@ -1,0 +1,347 @@
+"""The one place that decides whether the sender of an arriving activity may send it.
+
+A valid HTTP signature only says who sent something. Before any handler runs, the
+processor asks `decide`: the activity's kind (`kinds.classify`), whether the objects it
+carries belong to whom they claim (`ownership_problem`, pure), and whether the sender
+holds the relation `kinds.RULES` requires to the receiving body, as this node's own
+records say (federation links, exchanges, commitments, plans, follows). A refusal
+names a stable code; the processor answers it with a `Reject` and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, col, select
+
+from node.context import NodeContext
+from node.federations import graph
+from node.inbox.kinds import RULES, Kind, Relation, classify
+from node.models import (
+    Commitment,
+    EconomicEvent,
+    Exchange,
+    FederationLink,
+    Following,
+    JointPlan,
+    LocalActor,
+    Proposal,
+)
+from node.models.matters import SignedObject
+from node.outbox.publish import audience
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind
+    # The receiving bodies for which the sender holds the required relation.
+    bodies: list[LocalActor] = field(default_factory=list)
+    code: str = ""
+    reason: str = ""
+    # Whether a refusal is worth a `Reject` to the sender.
+    answer: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return not self.code
+
+
+def id_of(value: Any) -> str:
+    return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
+
+
+def _authority(uri: str) -> str:
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return ""
+    return (parts.netloc or "").lower() if parts.scheme in ("http", "https") else ""
+
+
+def _same_origin(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and _authority(a) == _authority(b) != ""
+
+
+# --- who owns what is carried (pure) ---------------------------------------------------
+
+
+def _owned(obj: Any, owner: str, what: str) -> str:
+    """'' if `obj` is `owner`'s: attributed to it and named on its host."""
+    if not isinstance(obj, dict):
+        return f"the {what} is not given inline"
+    if id_of(obj.get("attributedTo")) != owner:
+        return f"the {what} is not attributed to {owner}"
+    if not _same_origin(id_of(obj), owner):
+        return f"the {what}'s id is not on its author's host"
+    return ""
+
+
+def ownership_problem(kind: Kind, activity: dict[str, Any], sender: str) -> str:
+    """Why the objects an activity carries are not its actor's to create, change or
+    withdraw ('' when they are). A remote object is made and changed only by the actor
+    that owns it: named on its host, attributed to it."""
+    actor = id_of(activity.get("actor"))
+    obj = activity.get("object")
+    if kind in (Kind.matter_up, Kind.decision, Kind.mandate, Kind.mandated_vote,
+                Kind.exchange_offer, Kind.plan, Kind.project_record, Kind.intent):
+        what = {Kind.matter_up: "proposal", Kind.decision: "decision",
+                Kind.exchange_offer: "agreement", Kind.project_record: "record",
+                Kind.intent: "offer or need"}.get(
+            kind, kind.value)
+        return _owned(obj, actor, what)
+    if kind == Kind.matter_version:
+        # A federation re-signs the new version of a matter it decides; the matter
+        # stays named on, and attributed to, the body that raised it.
+        if actor != sender:
+            return "a new version is sent by the federation itself, not relayed"
+        author = id_of(obj.get("attributedTo")) if isinstance(obj, dict) else ""
+        if not _same_origin(id_of(obj), author):
+            return "the matter's id is not on its author's host"
+        return ""
+    if kind in (Kind.matter_down, Kind.decision_down, Kind.project_down):
+        inner = obj if isinstance(obj, dict) else {}
+        inner_actor = id_of(inner.get("actor"))
+        if inner.get("type") == "Update" and kind == Kind.matter_down:
+            # Checked in full by the handler against the deciding level.
+            return ownership_problem(Kind.matter_version, inner, inner_actor)
+        return _owned(inner.get("object"), inner_actor, "announced object")
+    if kind == Kind.delivery:
+        return "" if _same_origin(id_of(obj), actor) else \
+            "the delivery's id is not on its author's host"
+    if kind == Kind.delete:
+        return "" if _same_origin(id_of(obj), actor) else \
+            "only what is named on the actor's own host can be deleted by it"
+    if kind == Kind.agreement:
+        return _owned(activity.get("result"), actor, "agreement")
+    return ""
+
+
+# --- the receiving bodies ----------------------------------------------------------------
+
+
+def _bodies(session: Session) -> list[LocalActor]:
+    return list(session.exec(select(LocalActor).order_by(col(LocalActor.id))).all())
+
+
+def _candidates(session: Session, ctx: NodeContext, activity: dict[str, Any],
+                recipient: str) -> list[LocalActor]:
+    """Who it is for: the inbox it reached; on the shared inbox, the bodies it names
+    (as audience or object), else every body (the relation then picks)."""
+    everyone = _bodies(session)
+    if recipient:
+        return [b for b in everyone if b.handle == recipient]
+    named = set(audience(activity)) | {id_of(activity.get("object"))}
+    addressed = [b for b in everyone if ctx.urls.actor(b.handle) in named]
+    return addressed or everyone
+
+
+def _links(session: Session, bodies: list[LocalActor], remote: str, direction: str,
+           accepted: bool = True) -> list[FederationLink]:
+    stmt = select(FederationLink).where(
+        FederationLink.remote_uri == remote, FederationLink.direction == direction,
+        col(FederationLink.body_id).in_([b.id for b in bodies]))
+    if accepted:
+        stmt = stmt.where(FederationLink.state == "accepted")
+    return list(session.exec(stmt).all())
+
+
+def _linked(session: Session, bodies: list[LocalActor], remote: str, *directions: str
+            ) -> list[LocalActor]:
+    ids: set[int] = set()
+    for d in directions:
+        ids |= {link.body_id for link in _links(session, bodies, remote, d)}
+    return [b for b in bodies if b.id in ids]
+
+
+# --- relations ---------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _need(bodies: list[LocalActor], code: str, reason: str) -> list[LocalActor]:
+    if not bodies:
+        raise _Refused(code, reason)
+    return bodies
+
+
+def _commitment_party(session: Session, ctx: NodeContext, bodies: list[LocalActor],
+                      uri: str, sender: str) -> list[LocalActor]:
+    c = session.exec(select(Commitment).where(Commitment.uri == uri)).first()
+    if c is None:
+        raise _Refused("unknown-commitment", "no such commitment here")
+    relayer = _relayer(session, c)
+    if sender not in (c.provider, c.receiver) and sender not in relayer:
+        raise _Refused("not-a-party", "only the two sides of a commitment, or who relays "
+                                      "it, speak of it")
+    mine = {c.provider, c.receiver} | relayer
+    return _need([b for b in bodies if ctx.urls.actor(b.handle) in mine], "not-a-party",
+                 "this commitment concerns no body here")
+
+
+def _relayer(session: Session, c: Commitment) -> set[str]:
+    """Who may pass a commitment's messages between its sides: the exchange's proposer
+    or the plan's initiator."""
+    ex = session.exec(select(Exchange).where(Exchange.uri == c.exchange)).first()
+    if ex is not None:
+        return {ex.proposer}
+    plan = session.exec(select(JointPlan).where(JointPlan.uri == c.exchange)).first()
+    return {plan.initiator} if plan is not None else set()
+
+
+def _plan_parties(plan: JointPlan) -> set[str]:
+    try:
+        doc = json.loads(plan.doc)
+    except ValueError:
+        return {plan.initiator}
+    from node.economy.plans import participants
+
+    return {plan.initiator, *participants(doc)}
+
+
+def _addressee(session: Session, ctx: NodeContext, bodies: list[LocalActor],
+               named: str, sender: str) -> list[LocalActor]:
+    """An Accept or Reject by id: it must answer something we sent to the sender, or
+    something the sender is a party to."""
+    ours = {ctx.urls.actor(b.handle): b for b in bodies}
+    create = session.exec(select(SignedObject).where(SignedObject.uri == named,
+                                                     SignedObject.type == "Create")).first()
+    if create is not None and create.author in ours:
+        rows = session.exec(select(Proposal).where(
+            Proposal.matter == create.matter, col(Proposal.author_id).is_not(None))).all()
+        return _need([b for b in bodies if any(p.body_id == b.id and p.escalated_to == sender
+                                               for p in rows)],
+                     "not-addressee", "only the federation a matter was sent to answers it")
+    joins = session.exec(select(FederationLink).where(
+        FederationLink.join_activity_id == named, FederationLink.direction == "member_of",
+        col(FederationLink.body_id).in_([b.id for b in bodies]))).all()
+    if joins:
+        return _need([b for b in bodies if any(j.body_id == b.id and j.remote_uri == sender
+                                               for j in joins)],
+                     "not-addressee", "only the federation asked answers a Join")
+    follows = session.exec(select(Following).where(
+        Following.follow_activity_id == named,
+        col(Following.actor_id).in_([b.id for b in bodies]))).all()
+    if follows:
+        return _need([b for b in bodies if any(f.actor_id == b.id and f.target_uri == sender
+                                               for f in follows)],
+                     "not-addressee", "only the followed actor answers a Follow")
+    ex = session.exec(select(Exchange).where(Exchange.uri == named)).first()
+    if ex is not None:
+        parties = set(json.loads(ex.parties)) | {ex.proposer}
+        if sender not in parties:
+            raise _Refused("not-a-party", "only the parties of an exchange answer it")
+        return _need([b for b in bodies if ctx.urls.actor(b.handle) in parties
+                      or b.id == ex.proposer_id], "not-a-party",
+                     "this exchange concerns no body here")
+    plans = session.exec(select(JointPlan).where(
+        JointPlan.uri == named.split("#", 1)[0],
+        col(JointPlan.body_id).in_([b.id for b in bodies]))).all()
+    if plans:
+        return _need([b for b in bodies if any(p.body_id == b.id and sender in _plan_parties(p)
+                                               for p in plans)],
+                     "not-a-party", "only the participants of a plan answer it")
+    ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == named)).first()
+    if ev is not None:
+        return _commitment_party(session, ctx, bodies, ev.commitment, sender)
+    raise _Refused("names-nothing-here", "the answered object is unknown here")
+
+
+def _relation(session: Session, ctx: NodeContext, kind: Kind, activity: dict[str, Any],
+              bodies: list[LocalActor], sender: str, sender_parents: list[str]
+              ) -> list[LocalActor]:
+    relation = RULES[kind].relation
+    obj = activity.get("object")
+    if relation == Relation.anyone:
+        return bodies
+    if relation == Relation.own_follow:
+        follower = id_of(obj.get("actor")) if isinstance(obj, dict) else sender
+        if follower != sender:
+            raise _Refused("not-the-follower", "only the follower takes its Follow back")
+        return bodies
+    if relation == Relation.member_body:
+        return _need(_linked(session, bodies, sender, "has_member"), "not-a-member",
+                     "the sender is not a member body of this body")
+    if relation == Relation.federation:
+        return _need(_linked(session, bodies, sender, "member_of"), "not-our-federation",
+                     "the sender is not a federation of this body")
+    if relation == Relation.linked:
+        return _need(_linked(session, bodies, sender, "member_of", "has_member"),
+                     "not-linked", "the sender is neither a member nor a federation here")
+    if relation == Relation.asked_federation:
+        asked = {link.body_id for link in _links(session, bodies, sender, "member_of",
+                                                 accepted=False)}
+        return _need([b for b in bodies if b.id in asked], "not-asked",
+                     "no body here asked the sender to join it")
+    if relation == Relation.followed:
+        rows = session.exec(select(Following).where(
+            Following.target_uri == sender,
+            col(Following.actor_id).in_([b.id for b in bodies]))).all()
+        ids = {r.actor_id for r in rows}
+        return _need([b for b in bodies if b.id in ids], "not-followed",
+                     "no body here asked to follow the sender")
+    if relation == Relation.exchange_proposer:
+        uri = id_of(activity.get("result"))
+        ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+        if ex is None or ex.proposer != sender:
+            raise _Refused("not-the-proposer", "only the exchange's proposer seals it")
+        parties = set(json.loads(ex.parties))
+        return _need([b for b in bodies if ctx.urls.actor(b.handle) in parties],
+                     "not-a-party", "this exchange concerns no body here")
+    if relation == Relation.commitment_party:
+        uri = id_of(obj.get("fulfills")) if isinstance(obj, dict) and \
+            obj.get("type") == "EconomicEvent" else id_of(obj)
+        return _commitment_party(session, ctx, bodies, uri, sender)
+    if relation == Relation.plan_initiator:
+        linked = _linked(session, bodies, sender, "member_of", "has_member")
+        if linked:
+            return linked
+        ours = {link.body_id for p in sender_parents
+                for link in _links(session, bodies, p, "member_of")}
+        return _need([b for b in bodies if b.id in ours], "not-linked",
+                     "the plan's author shares no federation with this body")
+    if relation == Relation.addressee:
+        return _addressee(session, ctx, bodies, id_of(obj), sender)
+    raise AssertionError(f"no check for {relation}")
+
+
+def _decide(ctx: NodeContext, kind: Kind, activity: dict[str, Any], recipient: str,
+            sender: str, sender_parents: list[str]) -> Verdict:
+    rule = RULES[kind]
+    if not rule.relayed and id_of(activity.get("actor")) != sender:
+        return Verdict(kind, [], "not-the-sender",
+                       "this activity is taken only from its own actor", rule.answer_refusal)
+    why = ownership_problem(kind, activity, sender)
+    if why:
+        return Verdict(kind, [], "not-owner", why, rule.answer_refusal)
+    with Session(ctx.engine, expire_on_commit=False) as s:
+        bodies = _candidates(s, ctx, activity, recipient)
+        if not bodies:
+            return Verdict(kind, [], "no-such-body", "no body here receives this", False)
+        try:
+            allowed = _relation(s, ctx, kind, activity, bodies, sender, sender_parents)
+        except _Refused as exc:
+            answer = rule.answer_refusal and exc.code != "names-nothing-here"
+            return Verdict(kind, [], exc.code, exc.reason, answer)
+    return Verdict(kind, allowed)
+
+
+async def decide(ctx: NodeContext, activity: dict[str, Any], recipient: str,
+                 sender: str) -> Verdict:
+    """May `sender` (the verified signer's actor) send `activity` to `recipient` (a
+    handle, or '' for the shared inbox)? The node's own records decide."""
+    kind = classify(activity)
+    parents: list[str] = []
+    if RULES[kind].relation == Relation.plan_initiator:
+        # Whether the plan's author shares a federation with us: its memberOf, as the
+        # federation graph (our own links first) knows it.
+        known = await graph.parents_map(ctx, [sender])
+        parents = known.get(sender, [])
+    return await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender, parents)

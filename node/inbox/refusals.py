@@ -1,0 +1,28 @@
+"""Telling a sender that the node's authority refused what it sent.
+
+A `Reject` of the activity with the stable code as `summary` (the same convention
+mandate refusals use) and the reason as `content`. Nothing else is recorded: a
+refusal changes no body's agenda, goods or records; the inbox row keeps the verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from node.federation.documents import AS_CONTEXT
+from node.federation.urls import Urls
+from node.models import LocalActor
+from node.outbox.publish import new_uid, publish
+
+
+def answer(session: Session, urls: Urls, body: LocalActor, activity: dict[str, Any],
+           inbox: str, code: str, reason: str) -> None:
+    actor = activity.get("actor")
+    reject: dict[str, Any] = {
+        "@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
+        "type": "Reject", "actor": urls.actor(body.handle), "object": activity.get("id"),
+        "summary": code, "content": reason,
+        "to": [actor.get("id") if isinstance(actor, dict) else actor]}
+    publish(session, urls, body, reject, to_followers=False, inboxes={inbox})
