@@ -3,7 +3,8 @@
 An amendment is adopted in one of two ways, and either way it becomes a new
 version of the proposal: the author (or a facilitator) accepts it, or a
 facilitator puts it to the body, which votes on it under the body's statute
-like on any matter. While an amendment vote is open the proposal cannot go to
+like on any matter (under the statute as it is when that vote opens, frozen on the
+amendment's row). While an amendment vote is open the proposal cannot go to
 its final vote, so the final vote is always on a settled text.
 """
 
@@ -21,6 +22,7 @@ from node.governance import audit
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
 from node.governance.proposals import ballot_choice, body_of, check_text, get
+from node.governance.statute import freeze, statute_of_vote
 from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
 from node.models import Amendment, AmendmentVote, Member, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
@@ -117,9 +119,11 @@ def open_vote(session: Session, member: Member, proposal: Proposal, amendment_id
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
     a.state, a.closes_at = "voting", closes
+    frozen = freeze(a, body)
     session.add(a)
     audit.append(session, _who(member), "amendment.vote_opened", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "closes_at": closes.isoformat()})
+                 {"amendment": a.id, "closes_at": closes.isoformat(),
+                  "statute": frozen.to_dict()})
     return a
 
 
@@ -130,7 +134,7 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
     a = _get(session, proposal, amendment_id)
     if a.state != "voting" or a.closes_at is None or aware(a.closes_at) <= utcnow():
         raise conflict("vote-closed", "this amendment is not open for voting")
-    statute = statute_of(body)
+    statute = statute_of_vote(a, body)
     c = ballot_choice(statute, choice, reason)
     vote = session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id,
                                                     AmendmentVote.member_id == member.id)).first()
@@ -157,7 +161,8 @@ def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
         raise conflict("bad-state", "this amendment vote is already closed")
     proposal = get(session, a.proposal_id)
     body = body_of(session, proposal)
-    statute = statute_of(body)
+    # Counted, and kept secret or not, under the rules the vote opened with.
+    statute = statute_of_vote(a, body)
     voters, eligible = electorate(session, body)
     families = {m.id: m.family for m in eligible}
     votes = list(session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id)

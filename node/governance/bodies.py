@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from node.errors import invalid, not_found
 from node.federation.identity import create_local_actor
 from node.governance import audit
-from node.governance.statute import Statute
+from node.governance.statute import Statute, parse
 from node.governance.tally import Electorate
 from node.models import LocalActor, Member, Membership
 
@@ -25,10 +25,13 @@ def body_by_handle(session: Session, handle: str) -> LocalActor:
 
 
 def statute_of(body: LocalActor) -> Statute:
-    return Statute.from_dict(json.loads(body.statute or "{}"))
+    """The body's statute now: for new votes and the body's own affairs. An open vote's
+    rules are `statute.statute_of_vote`."""
+    return parse(body.statute)
 
 
 def set_statute(session: Session, by: str, body: LocalActor, statute: Statute) -> None:
+    # Votes already open keep the statute frozen on their rows; this governs later ones.
     body.statute = json.dumps(statute.to_dict())
     session.add(body)
     audit.append(session, by, "statute.changed", f"body:{body.handle}", statute.to_dict())

@@ -15,8 +15,9 @@ from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
-from node.governance.bodies import electorate, statute_of
+from node.governance.bodies import electorate
 from node.governance.proposals import body_of, claim, move, version, votes_of
+from node.governance.statute import statute_of_vote
 from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
 from node.models.base import aware, utcnow
@@ -67,7 +68,8 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decis
 
         return outcomes.close(session, urls, proposal)
     body = body_of(session, proposal)
-    statute = statute_of(body)
+    # The rules the vote opened under, whatever the statute says now.
+    statute = statute_of_vote(proposal, body)
     voters, eligible = electorate(session, body)
     eligible_ids = {m.id for m in eligible}
     families = {m.id: m.family for m in eligible}
@@ -118,7 +120,6 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
                       recorded_by=member.id or 0)
     session.add(meeting)
     session.flush()
-    statute = statute_of(body)
     voters, _ = electorate(session, body)
     made = []
     for item in decisions:
@@ -130,6 +131,9 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
         if proposal.electorate == "bodies":
             raise conflict("votes-by-mandate", f"proposal {proposal.id} is decided by the "
                                                "member bodies' mandated votes")
+        # A matter already put to the vote keeps that vote's rules in the assembly too;
+        # one still in deliberation is decided under the statute of today.
+        statute = statute_of_vote(proposal, body)
         counts = Counts(yes=int(item.get("for", 0)), no=int(item.get("against", 0)),
                         abstain=int(item.get("abstain", 0)), block=int(item.get("block", 0)),
                         families=families)
@@ -163,7 +167,7 @@ def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Pr
     if urls is None or not body.public:
         return
     v = version(session, proposal, decision.version)
-    polls.close(session, urls, body, proposal, v.title, statute_of(body), result.counts)
+    polls.close(session, urls, body, proposal, v.title, result.counts)
     c = result.counts
     outcome = OUTCOME_ES[result.outcome.value]
     content = (f"<p><strong>{html.escape(v.title)}</strong>: {outcome}.</p>"

@@ -5,7 +5,9 @@ The poll is a window on the vote, not a ballot box: only members vote, on the
 node. Answers sent back from other servers (a `Note` with `name` and
 `inReplyTo` the question) are stored like any unknown activity and never
 counted. Counts stay at zero while the vote runs, so no early tally sways it,
-and the closing `Update` carries the final ones.
+and the closing `Update` carries the final ones. Its options (whether `block` is
+one) follow the vote's frozen statute, so the closing `Update` never offers other
+options than the `Create` did.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlmodel import Session, select
 
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
-from node.governance.statute import Rule, Statute
+from node.governance.statute import Rule, Statute, statute_of_vote
 from node.governance.tally import Counts
 from node.models import LocalActor, OutboxItem, Proposal
 from node.models.base import aware, utcnow
@@ -80,15 +82,16 @@ def _send(session: Session, urls: Urls, body: LocalActor, kind: str,
 
 
 def announce(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
-             title: str, statute: Statute) -> None:
+             title: str) -> None:
     """The vote opened: followers see a poll with its closing time."""
     if urls is None or not body.public:
         return
-    _send(session, urls, body, "Create", question(urls, body, proposal, title, statute))
+    _send(session, urls, body, "Create",
+          question(urls, body, proposal, title, statute_of_vote(proposal, body)))
 
 
 def close(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
-          title: str, statute: Statute, counts: Counts) -> None:
+          title: str, counts: Counts) -> None:
     """The vote closed (online or in assembly): the poll shows the final counts."""
     if urls is None or not body.public or proposal.vote_opened_at is None or \
             proposal.closes_at is None:
@@ -97,4 +100,5 @@ def close(session: Session, urls: Urls | None, body: LocalActor, proposal: Propo
     if session.exec(select(OutboxItem.id).where(OutboxItem.object_id == qid)).first() is None:
         return  # no poll was announced (the body was private then): nothing to update
     _send(session, urls, body, "Update",
-          question(urls, body, proposal, title, statute, counts, closed=utcnow()))
+          question(urls, body, proposal, title, statute_of_vote(proposal, body), counts,
+                   closed=utcnow()))

@@ -18,7 +18,7 @@ from node.federation.urls import Urls
 from node.governance import audit, polls
 from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import statute_of
-from node.governance.statute import Rule, Statute
+from node.governance.statute import Rule, Statute, freeze, statute_of_vote
 from node.governance.tally import Choice
 from node.models import (
     Amendment,
@@ -161,9 +161,9 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
               closes_at: datetime | None = None, urls: Urls | None = None) -> None:
     body = body_of(session, proposal)
     require_facilitator(session, member, body)
-    statute = statute_of(body)
     now = utcnow()
-    closes = aware(closes_at) if closes_at else now + timedelta(days=statute.voting_days)
+    closes = aware(closes_at) if closes_at else \
+        now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
     pending = session.exec(select(Amendment.id).where(
@@ -173,10 +173,12 @@ def open_vote(session: Session, member: Member, proposal: Proposal,
                        f"amendment {pending} is being voted on; the final vote waits for it")
     move(proposal, "vote")
     proposal.vote_opened_at, proposal.closes_at = now, closes
+    frozen = freeze(proposal, body)
     session.add(proposal)
     audit.append(session, _who(member), "vote.opened", f"proposal:{proposal.id}",
-                 {"version": proposal.current_version, "closes_at": closes.isoformat()})
-    polls.announce(session, urls, body, proposal, version(session, proposal).title, statute)
+                 {"version": proposal.current_version, "closes_at": closes.isoformat(),
+                  "statute": frozen.to_dict()})
+    polls.announce(session, urls, body, proposal, version(session, proposal).title)
 
 
 def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:
@@ -207,7 +209,8 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
     if version_number != proposal.current_version:
         raise conflict("wrong-version",
                        f"the vote is on version {proposal.current_version}, not {version_number}")
-    c = ballot_choice(statute_of(body), choice, reason)
+    statute = statute_of_vote(proposal, body)
+    c = ballot_choice(statute, choice, reason)
     vote = session.exec(select(Vote).where(Vote.proposal_id == proposal.id,
                                            Vote.member_id == member.id)).first()
     if vote is None:
@@ -219,7 +222,7 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
     session.flush()
     audit.append(session, _who(member), "vote.cast", f"proposal:{proposal.id}",
                  {"version": version_number,
-                  "choice": "secret" if statute_of(body).secret_ballot else c.value})
+                  "choice": "secret" if statute.secret_ballot else c.value})
     return vote
 
 

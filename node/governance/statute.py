@@ -1,10 +1,22 @@
-"""A body's statute: how it decides. Plain data, validated, no I/O."""
+"""A body's statute: how it decides. Plain data, validated, no I/O.
+
+A vote is governed by the statute as it was when the vote opened: opening a vote
+freezes the body's statute onto the proposal (or amendment) row, and everything
+that reads the vote's rules afterwards goes through `statute_of_vote`. Otherwise a
+facilitator could lift the secrecy of ballots already cast, or change the rule or
+the quorum once the ballots show which way the vote is going.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from node.models import Amendment, LocalActor, Proposal
 
 
 class Rule(StrEnum):
@@ -77,3 +89,21 @@ class Statute:
             )
         except (ValueError, ZeroDivisionError) as exc:
             raise StatuteError(f"invalid statute: {exc}") from exc
+
+
+def parse(text: str | None) -> Statute:
+    """A statute as stored (JSON); an empty column means the defaults."""
+    return Statute.from_dict(json.loads(text or "{}"))
+
+
+def freeze(vote: Proposal | Amendment, body: LocalActor) -> Statute:
+    """Opening a vote: keep the body's statute as it is now on the vote's row."""
+    statute = parse(body.statute)
+    vote.vote_statute = json.dumps(statute.to_dict())
+    return statute
+
+
+def statute_of_vote(vote: Proposal | Amendment, body: LocalActor) -> Statute:
+    """The rules of this vote: frozen when it opened. A row with none (no vote opened
+    yet, e.g. an assembly deciding during deliberation) follows the body's statute."""
+    return parse(vote.vote_statute if vote.vote_statute else body.statute)

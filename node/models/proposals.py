@@ -39,6 +39,9 @@ class Proposal(SQLModel, table=True):
     current_version: int = Field(default=1)
     vote_opened_at: datetime | None = Field(default=None)
     closes_at: datetime | None = Field(default=None, index=True)
+    # JSON: the body's statute when the vote opened; the vote is counted under it even
+    # if the statute changes meanwhile. None before a vote opens.
+    vote_statute: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -87,6 +90,8 @@ class Amendment(SQLModel, table=True):
     resulting_version: int | None = Field(default=None)
     # Set when the body votes on the amendment instead of the author deciding.
     closes_at: datetime | None = Field(default=None, index=True)
+    # JSON: the body's statute when that vote opened, which governs it to the end.
+    vote_statute: str | None = Field(default=None, sa_type=Text)
     # JSON tally of that vote once closed (same shape as a decision's counts).
     record: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)

@@ -6,9 +6,8 @@ Create Date: 2026-11-29 07:30:00
 """
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-import sqlmodel  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0010'
 down_revision = '0009'
@@ -17,8 +16,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    for table in ('proposal', 'amendment'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('vote_statute', sa.Text(), nullable=True))
+    # Votes open at upgrade time freeze the statute they have been running under: the
+    # body's current one (nothing older is kept). Closed votes keep theirs in their
+    # decision record, and drafts in deliberation have no vote yet.
+    op.execute(
+        "UPDATE proposal SET vote_statute = (SELECT la.statute FROM local_actor la"
+        " WHERE la.id = proposal.body_id) WHERE state = 'vote'")
+    op.execute(
+        "UPDATE amendment SET vote_statute = (SELECT la.statute FROM local_actor la"
+        " JOIN proposal p ON p.body_id = la.id WHERE p.id = amendment.proposal_id)"
+        " WHERE state IN ('voting', 'counting')")
 
 
 def downgrade() -> None:
-    pass
+    for table in ('amendment', 'proposal'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('vote_statute')
