@@ -133,3 +133,32 @@ def test_behind_a_proxy_the_forwarded_host_must_be_ours(make_node, remote):
         r = c.post("/actors/maizal/inbox", content=body, headers=headers)
         assert r.status_code == 401 and r.json()["code"] == "wrong-authority", r.text
         assert stored(c) == 0
+
+
+# --- pages carry a content security policy ----------------------------------------
+
+def test_pages_forbid_scripts_and_framing(client):
+    for path, headers in (("/", {}), ("/login", {}),
+                          ("/actors/maizal", {"Accept": "text/html"})):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        csp = {d.split()[0]: d.split()[1:] for d in
+               r.headers["content-security-policy"].split("; ")}
+        assert csp["script-src"] == ["'none'"], path
+        assert csp["frame-ancestors"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+        assert csp["form-action"] == ["'self'"] and csp["default-src"] == ["'self'"]
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_templates_need_no_script():
+    # The policy forbids every script; a template that used one would silently break.
+    import re
+    from pathlib import Path
+
+    import node.web
+
+    templates = Path(node.web.__file__).parent / "templates"
+    for template in templates.glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script|\son[a-z]+\s*=|javascript:", text, re.I), template.name
