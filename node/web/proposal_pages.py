@@ -17,7 +17,7 @@ from node.federations import service
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_facilitator, require_read
 from node.governance.members import roles_in
-from node.governance.statute import Rule, Statute
+from node.governance.statute import Rule, Statute, statute_of_vote
 from node.models import (
     Amendment,
     AmendmentVote,
@@ -81,9 +81,11 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
         voting = p.state == "vote" and p.closes_at is not None
         due = voting and aware(p.closes_at) <= utcnow()  # type: ignore[arg-type]
         statute = bodies.statute_of(b)
+        # The ballot offers what the vote's own (frozen) rule allows.
+        rules = statute_of_vote(p, b)
         choices = [("for", _("A favor")), ("against", _("En contra")),
                    ("abstain", _("Abstención"))]
-        if statute.rule == Rule.consent:
+        if rules.rule == Rule.consent:
             choices.append(("block", _("Bloqueo")))
         my_vote = None
         if me is not None:
