@@ -1,0 +1,271 @@
+"""Nobody acts for a body it does not belong to (issue 10, part 3): a member body's
+weight is the number of families its federation accepted, never what it says of itself
+in a mandate; a recalled or expired mandate neither weighs nor votes; and the federation
+graph believes our own links over what a remote actor says of itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from node.app import create_app
+from node.context import build_context
+from node.federations import graph, member_lists, objects
+from node.governance import bodies, decisions, members, proposals
+from node.governance.statute import Statute
+from node.models import FederationLink, LocalActor, Proposal
+from node.models.base import utcnow
+from node.models.matters import Mandate
+from tests.conftest import hold_to_openapi
+from tests.test_mandate_rules import CITY, City, stamp
+
+PASSWORD = "contraseña-larga"
+
+
+class Families(City):
+    """The city of test_mandate_rules, weighing its member communes A and B by families."""
+
+    def links(self) -> dict[str, FederationLink]:
+        with Session(self.ctx.engine) as s:
+            return {x.remote_uri: x for x in s.exec(select(FederationLink)).all()}
+
+    def set_families(self, **by_name: int) -> None:
+        with Session(self.ctx.engine) as s:
+            for name, n in by_name.items():
+                link = s.exec(select(FederationLink).where(
+                    FederationLink.remote_uri == self.remote.actor(name).uri)).one()
+                link.families = n
+                s.add(link)
+            s.commit()
+
+    def statute(self, **terms: str) -> None:
+        with Session(self.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
+            bodies.set_statute(s, "node", body, Statute.from_dict(terms))
+            s.commit()
+
+    def open_matter(self) -> None:
+        """Commune A sends up a matter affecting A and B; the city opens its vote."""
+        self.matter = self.uid(self.a)
+        self.create(self.a, objects.proposal_object(self.matter, self.a.uri, "Acueducto",
+                                                    "Texto.", [self.a.uri, self.b.uri], 1,
+                                                    stamp()))
+        self.settle()
+        with Session(self.ctx.engine) as s:
+            p = s.get(Proposal, self.row().id)
+            facil = s.get(members.Member, self.facil_id)
+            proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
+            s.commit()
+
+    def join(self, who, families: int | None) -> None:
+        activity = {"@context": ["https://www.w3.org/ns/activitystreams",
+                                 "http://node.test/ns/comuna/v1"],
+                    "id": f"{self.uid(who)}-join", "type": "Join", "actor": who.uri,
+                    "object": CITY, "to": [CITY]}
+        if families is not None:
+            activity["families"] = families
+        self.send(who, activity)
+        self.settle()
+
+    def close(self) -> dict:
+        with Session(self.ctx.engine) as s:
+            p = s.get(Proposal, self.row().id)
+            p.closes_at = utcnow() - timedelta(seconds=1)
+            s.add(p)
+            s.commit()
+            d = decisions.close_vote(s, self.ctx.urls, p)
+            s.commit()
+            return {"outcome": d.outcome, **json.loads(d.record)}
+
+    def token(self) -> dict[str, str]:
+        r = self.client.post("/api/v1/tokens", json={"username": "facil",
+                                                       "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def fed(make_node, remote):
+    settings = make_node(handle="ciudad", level="city")
+    app = create_app(settings, background=False)
+    with TestClient(app, base_url="http://node.test") as client:
+        c = Families(settings, client, remote)
+        # The statute is set before the vote opens: a vote keeps the rules it opened under.
+        c.statute(weighting="families")
+        yield c
+
+
+def counted(record: dict) -> tuple:
+    return (record["outcome"], record["counts"]["for"], record["counts"]["against"],
+            record["electorate"]["members"])
+
+
+def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed):
+    c = fed
+    c.set_families(a=10, b=30)
+    c.open_matter()
+    ma = c.mandate(c.a, "approve", families=1_000_000)
+    mb = c.mandate(c.b, "reject", families=0)
+    c.settle()
+    c.vote(c.a, ma, "for")
+    c.vote(c.b, mb, "against")
+    c.settle()
+    record = c.close()
+    assert counted(record) == ("rejected", 10, 30, 40)
+    assert sorted((b["member"], b["weight"]) for b in record["ballots"]) == \
+        sorted([(c.a.uri, 10), (c.b.uri, 30)])
+    # Nothing keeps the number the body said of itself.
+    with Session(c.ctx.engine) as s:
+        assert {m.families for m in s.exec(select(Mandate)).all()} == {0}
+
+
+def test_families_come_from_the_declaration_the_federation_accepted(fed):
+    c = fed
+    checked = hold_to_openapi(c.client)
+    with Session(c.ctx.engine) as s:  # A and B are not members yet: they ask
+        for link in s.exec(select(FederationLink)).all():
+            s.delete(link)
+        s.commit()
+    c.join(c.a, 1_000_000)
+    c.join(c.b, 30)
+    links = c.links()
+    assert [(links[w.uri].state, links[w.uri].families, links[w.uri].families_declared)
+            for w in (c.a, c.b)] == [("pending", 0, 1_000_000), ("pending", 0, 30)]
+    h = c.token()
+    listed = c.client.get("/api/v1/bodies/ciudad/federation-members", headers=h).json()
+    assert sorted((x["remote"], x["families_declared"]) for x in listed["items"]) == \
+        sorted([(c.a.uri, 1_000_000), (c.b.uri, 30)])
+    # The facilitators refuse A's number by refusing its request; A asks again with a
+    # believable one and is admitted with it.
+    r = c.client.post(f"/api/v1/bodies/ciudad/federation-members/{links[c.a.uri].id}/decision",
+                      headers=h, json={"accept": False})
+    assert (r.status_code, r.json()["state"], r.json()["families"]) == (200, "rejected", 0)
+    c.join(c.a, 10)
+    for who in (c.a, c.b):
+        r = c.client.post(f"/api/v1/bodies/ciudad/federation-members/"
+                          f"{links[who.uri].id}/decision", headers=h, json={"accept": True})
+        assert r.status_code == 200, r.text
+    links = c.links()
+    assert [(links[w.uri].state, links[w.uri].families, links[w.uri].families_declared)
+            for w in (c.a, c.b)] == [("accepted", 10, None), ("accepted", 30, None)]
+    c.open_matter()
+    ma, mb = c.mandate(c.a, "approve", families=1_000_000), c.mandate(c.b, "reject")
+    c.settle()
+    c.vote(c.a, ma, "for")
+    c.vote(c.b, mb, "against")
+    c.settle()
+    assert counted(c.close()) == ("rejected", 10, 30, 40)
+    assert any(x.startswith("POST /api/v1/bodies/{handle}/federation-members/") for x in checked)
+
+
+def test_a_change_of_families_counts_only_once_accepted(fed):
+    from node.federations import outcomes
+
+    c = fed
+    c.set_families(a=10, b=30)
+    h = c.token()
+    c.join(c.a, 500)  # A, already a member, declares a new number
+    link = c.links()[c.a.uri]
+    assert (link.state, link.families, link.families_declared) == ("accepted", 10, 500)
+    c.open_matter()
+    ma, mb = c.mandate(c.a, "approve"), c.mandate(c.b, "reject")
+    c.settle()
+    c.vote(c.a, ma, "for")
+    c.vote(c.b, mb, "against")
+    c.settle()
+    assert counted(c.close()) == ("rejected", 10, 30, 40)  # the old number held
+
+    def weights() -> dict[str, int]:
+        with Session(c.ctx.engine) as s:
+            city = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
+            return outcomes._weights(s, "families", city)
+
+    # Refused: A stays a member with the number accepted before.
+    r = c.client.post(f"/api/v1/bodies/ciudad/federation-members/{link.id}/decision",
+                      headers=h, json={"accept": False})
+    assert (r.json()["state"], r.json()["families"], r.json()["families_declared"]) == \
+        ("accepted", 10, None)
+    assert weights() == {c.a.uri: 10, c.b.uri: 30}
+    c.join(c.a, 50)
+    assert weights() == {c.a.uri: 10, c.b.uri: 30}
+    r = c.client.post(f"/api/v1/bodies/ciudad/federation-members/{link.id}/decision",
+                      headers=h, json={"accept": True})
+    assert (r.json()["state"], r.json()["families"]) == ("accepted", 50)
+    assert weights() == {c.a.uri: 50, c.b.uri: 30}
+    # Nothing left to decide.
+    r = c.client.post(f"/api/v1/bodies/ciudad/federation-members/{link.id}/decision",
+                      headers=h, json={"accept": True})
+    assert (r.status_code, r.json()["code"]) == (409, "bad-state")
+    # Under open admission the federation's statute accepts a declaration at once.
+    c.statute(weighting="families", admission="open")
+    c.join(c.b, 35)
+    assert weights() == {c.a.uri: 50, c.b.uri: 35}
+
+
+def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed):
+    c = fed
+    c.set_families(a=10, b=30)
+    c.open_matter()
+    ma = c.mandate(c.a, "approve", families=1_000_000)
+    mb = c.mandate(c.b, "approve", families=1_000_000)
+    c.settle()
+    c.vote(c.a, ma, "for")
+    c.vote(c.b, mb, "for")
+    c.settle()
+    c.send(c.a, {"@context": "https://www.w3.org/ns/activitystreams",
+                 "id": f"{c.a.server.base}/activities/recall-a", "type": "Delete",
+                 "actor": c.a.uri, "object": ma, "to": [CITY]})
+    c.settle()
+    with Session(c.ctx.engine) as s:
+        # B's mandate ran out before the vote closed: its vote no longer lies within it.
+        m = s.exec(select(Mandate).where(Mandate.uri == mb)).one()
+        m.expires_at = utcnow() - timedelta(minutes=1)
+        s.add(m)
+        s.commit()
+    record = c.close()
+    # Both stay in the electorate with their accepted families; neither vote counts.
+    assert counted(record) == ("no_quorum", 0, 0, 40)
+    assert record["ballots"] == []
+
+
+def test_the_graph_believes_our_links_over_a_remote_claim(fed, monkeypatch):
+    c = fed
+    remote = c.remote
+    x, t, u = remote.actor("x"), remote.actor("t"), remote.actor("u")
+    # X says it belongs to our city; we never admitted it. A omits the city, but we did.
+    remote.docs["/users/x"] = {**x.document(), "memberOf": [CITY, f"{CITY}/../ciudad"]}
+    remote.docs["/users/a"] = {**c.a.document(), "memberOf": [t.uri, u.uri]}
+    remote.docs["/users/b"] = {**c.b.document(), "memberOf": [CITY, t.uri]}
+    # T, a federation on a third node, lists only B among its members; U lists nobody
+    # because it publishes no `members` collection (it cannot be checked).
+    remote.docs["/users/t"] = {**t.document(), "members": f"{t.uri}/members"}
+    remote.docs["/users/t/members"] = {"id": f"{t.uri}/members", "type": "OrderedCollection",
+                                       "orderedItems": [c.b.uri]}
+
+    async def main() -> tuple:
+        ctx = build_context(c.settings)
+        try:
+            first = await graph.parents_map(ctx, [x.uri, c.a.uri, c.b.uri])
+            # T admits A; within RECHECK its old list still answers (a false claim cannot
+            # make us fetch T's list on every matter), after it the list is read again.
+            remote.docs["/users/t/members"] = {**remote.docs["/users/t/members"],
+                                               "orderedItems": [c.a.uri, c.b.uri]}
+            soon = await graph.parents_map(ctx, [c.a.uri])
+            fetched = remote.gets.count("/users/t/members")
+            monkeypatch.setattr(member_lists, "RECHECK", 0.0)
+            later = await graph.parents_map(ctx, [c.a.uri])
+            return first, soon, fetched, later
+        finally:
+            await ctx.fetcher.client.aclose()
+
+    first, soon, fetched, later = asyncio.run(main())
+    assert first[x.uri] == []
+    assert first[c.a.uri] == sorted([CITY, u.uri])
+    assert first[c.b.uri] == sorted([CITY, t.uri])
+    assert (soon[c.a.uri], fetched) == (sorted([CITY, u.uri]), 1)
+    assert later[c.a.uri] == sorted([CITY, t.uri, u.uri])
