@@ -269,3 +269,54 @@ def test_the_graph_believes_our_links_over_a_remote_claim(fed, monkeypatch):
     assert first[c.b.uri] == sorted([CITY, t.uri])
     assert (soon[c.a.uri], fetched) == (sorted([CITY, u.uri]), 1)
     assert later[c.a.uri] == sorted([CITY, t.uri, u.uri])
+
+
+def test_a_body_declares_its_families_when_joining_and_to_change_them(node, client, remote):
+    """The member's side: the Join carries the number; a new declaration leaves the body
+    a member with the accepted number until its federation answers."""
+    from tests.conftest import ctx_of
+    from tests.helpers import run_loops
+
+    checked = hold_to_openapi(client)
+    ctx, f = ctx_of(client), remote.actor("f")
+    with Session(ctx.engine) as s:
+        facil = members.create_member(s, "facil", PASSWORD, "F")
+        members.grant(s, "node", facil, ctx.actors["maizal"], "facilitator")
+        s.commit()
+    r = client.post("/api/v1/tokens", json={"username": "facil", "password": PASSWORD})
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = client.post("/api/v1/bodies/maizal/federations", headers=h,
+                    json={"federation": f.uri, "families": 120})
+    assert (r.status_code, r.json()["families"]) == (202, 120), r.text
+
+    def joins() -> list[dict]:
+        return [json.loads(p["body"]) for p in remote.posts
+                if json.loads(p["body"]).get("type") == "Join"]
+
+    def answer(kind: str, join: dict) -> None:
+        inbox = f"{ctx.urls.actor('maizal')}/inbox"
+        activity = f.activity(kind, {"id": join["id"], "type": "Join",
+                                     "actor": join["actor"], "object": f.uri})
+        body, headers = f.signed_post(inbox, activity)
+        assert client.post(inbox, content=body, headers=headers).status_code == 202
+
+    def link() -> tuple:
+        with Session(ctx.engine) as s:
+            x = s.exec(select(FederationLink)).one()
+            return x.id, x.state, x.families, x.families_declared
+
+    run_loops(node, lambda c: len(joins()) == 1, inbox=False)
+    assert joins()[0]["families"] == 120
+    answer("Accept", joins()[0])
+    run_loops(node, lambda c: link()[1:] == ("accepted", 120, None), delivery=False)
+    r = client.post(f"/api/v1/bodies/maizal/federations/{link()[0]}/families", headers=h,
+                    json={"families": 130})
+    assert (r.status_code, r.json()["families"], r.json()["families_declared"]) == \
+        (202, 120, 130)
+    assert client.get("/actors/maizal", headers={"Accept": "application/activity+json"}
+                      ).json()["memberOf"] == [f.uri]  # still a member meanwhile
+    run_loops(node, lambda c: len(joins()) == 2, inbox=False)
+    assert joins()[1]["families"] == 130
+    answer("Reject", joins()[1])
+    run_loops(node, lambda c: link()[1:] == ("accepted", 120, None), delivery=False)
+    assert "POST /api/v1/bodies/{handle}/federations/{link_id}/families 202" in checked
