@@ -1,0 +1,189 @@
+"""The holes found by trying the node as a stranger would (issue: nobody acts for a
+body it does not belong to), each sent through the real inbox: refused with its code,
+nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from node.app import create_app
+from node.economy import intents, wire
+from node.federations import objects
+from node.governance import members
+from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
+from node.models.economy import Exchange
+from tests.test_economy_rules import NS, Net, _cycle, _members
+
+COMMUNE = "http://node.test/actors/maizal"
+
+
+@pytest.fixture
+def commune(make_node, remote):
+    settings = make_node(handle="maizal", level="commune")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "maizal")
+        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        yield net
+
+
+@pytest.fixture
+def city(make_node, remote):
+    settings = make_node(handle="ciudad", level="city")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "ciudad")
+        _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
+        yield net
+
+
+def verdicts(net) -> dict[str, str]:
+    with Session(net.ctx.engine) as s:
+        return {r.activity_id: r.last_error.split(":", 1)[0]
+                for r in s.exec(select(InboxItem)).all() if r.state == "refused"}
+
+
+def matters(net) -> list[tuple]:
+    with Session(net.ctx.engine) as s:
+        return sorted((p.id, p.matter, p.current_version, p.escalation, p.electorate,
+                       p.answers_to) for p in s.exec(select(Proposal)).all())
+
+
+def proposal_doc(net, who, matter: str, version: int, text: str) -> dict:
+    return who.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
+                      **objects.proposal_object(matter, who.uri, "Agua", text,
+                                                [COMMUNE, who.uri], version,
+                                                "2026-11-29T00:00:00Z")})
+
+
+def test_a_stranger_puts_nothing_on_a_communes_agenda(commune):
+    x = commune.x
+    act = commune.activity(x, "Create", proposal_doc(commune, x, commune.uid(x, "m"), 1,
+                                                     "Cerrar la escuela"))
+    commune.send(x, act)
+    commune.settle()
+    assert matters(commune) == []
+    assert verdicts(commune) == {act["id"]: "not-a-member"}
+
+
+def test_only_the_deciding_federation_versions_a_matter(commune):
+    a, b, x = commune.a, commune.b, commune.x
+    matter = commune.uid(b, "matter")
+    create = commune.activity(b, "Create", proposal_doc(commune, b, matter, 1, "Texto"))
+    commune.send(a, commune.activity(a, "Announce", create))
+    commune.settle()
+    before = matters(commune)
+    assert [m[1:3] for m in before] == [(matter, 1)]
+    # A stranger's "new version" of the same matter, with its own text.
+    forged = commune.activity(x, "Update", {**proposal_doc(commune, x, matter, 2, "Otro"),
+                                            "attributedTo": b.uri})
+    commune.send(x, forged)
+    # A repeated or older version from our own federation changes nothing either.
+    again = commune.activity(a, "Update", proposal_doc(commune, b, matter, 1, "Otro texto"))
+    commune.send(a, again)
+    commune.settle()
+    assert matters(commune) == before
+    assert verdicts(commune)[forged["id"]] == "not-our-federation"
+    with Session(commune.ctx.engine) as s:
+        texts = {v.text for v in s.exec(select(ProposalVersion)).all()}
+    assert texts == {"Texto"}
+
+
+def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune):
+    ctx = commune.ctx
+    a, x = commune.a, commune.x
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        author = members.create_member(s, "ana", "contraseña-larga", "Ana")
+        p = Proposal(body_id=body.id or 0, author_id=author.id, state="deliberation",
+                     affects=json.dumps([COMMUNE, a.uri]), matter=f"{COMMUNE}/objects/m-1",
+                     escalation="sent", escalated_to=a.uri, current_version=1)
+        s.add(p)
+        s.flush()
+        s.add(ProposalVersion(proposal_id=p.id or 0, number=1, title="Agua", text="Nuestro",
+                              author_id=author.id))
+        s.commit()
+    before = matters(commune)
+    doc = {"@context": ["https://www.w3.org/ns/activitystreams"],
+           **objects.proposal_object(f"{COMMUNE}/objects/m-1", COMMUNE, "Agua", "Nuestro",
+                                     [COMMUNE, a.uri], 1, "2026-11-29T00:00:00Z")}
+    inner = {"id": commune.uid(x, "c"), "type": "Create", "actor": COMMUNE, "object": doc}
+    commune.send(x, commune.activity(x, "Announce", inner))
+    commune.send(x, commune.activity(x, "Update", x.prove(doc)))
+    # Even our own federation cannot turn it into its matter without our signed Create.
+    commune.send(a, commune.activity(a, "Update", a.prove(doc)))
+    commune.settle()
+    assert matters(commune) == before
+    assert before[0][3:5] == ("sent", "people")
+
+
+def test_an_unrelated_actor_holds_none_of_our_offers(commune):
+    ctx, x = commune.ctx, commune.x
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        facil = members.create_member(s, "facil", "contraseña-larga", "F")
+        members.grant(s, "node", facil, body, "facilitator")
+        mine = intents.publish(s, ctx.urls, facil, body, "offer", NS + "gas",
+                               wire.quantity("10"), "kilogram")
+        s.commit()
+        mine_uri = mine.uri
+    before = commune.state()
+    ex_uri = commune.uid(x, "ex")
+    draft = wire.agreement_object(ex_uri, x.uri, [wire.CommitmentDoc(
+        f"{ex_uri}#c0", COMMUNE, x.uri, mine_uri, f"{x.server.base}/objects/need", NS + "gas",
+        "kilogram", wire.quantity("10"), None, None)], "2026-11-28T00:00:00Z")
+    offer = commune.activity(x, "Offer", x.prove(draft))
+    for _ in range(2):  # and resent: still nothing held
+        commune.send(x, {**offer, "id": commune.uid(x, "act")})
+    commune.settle()
+    assert commune.state() == before
+    assert set(verdicts(commune).values()) == {"not-our-federation"}
+    with Session(ctx.engine) as s:
+        assert s.exec(select(Exchange)).all() == []
+
+
+def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune):
+    x = commune.x
+    plan = x.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
+                    "id": commune.uid(x, "plan"), "type": "Plan", "attributedTo": x.uri,
+                    "name": "Molino", "hasIndependentDemand": []})
+    act = commune.activity(x, "Create", plan)
+    commune.send(x, act)
+    commune.settle()
+    with Session(commune.ctx.engine) as s:
+        assert s.exec(select(JointPlan)).all() == []
+    assert matters(commune) == []
+    assert verdicts(commune) == {act["id"]: "not-linked"}
+
+
+def test_a_delivery_beyond_the_commitment_is_refused(city):
+    ex = _cycle(city)
+    for who in (city.a, city.b):
+        city.send(who, city.activity(who, "Accept", ex.uri))
+    city.settle()
+    with Session(city.ctx.engine) as s:
+        c = s.exec(select(Commitment).where(Commitment.provider == city.a.uri)).one()
+    from datetime import UTC, datetime
+
+    def event(qty: str) -> dict:
+        return wire.event_object(wire.EventDoc(
+            city.uid(city.a, "ev"), c.uri, city.a.uri, city.b.uri, c.kind, c.unit,
+            wire.quantity(qty), datetime(2026, 11, 28, tzinfo=UTC), ""))
+
+    before = city.state()
+    city.send(city.a, city.activity(city.a, "Create", event("11")))  # 10 were committed
+    city.settle()
+    assert city.state() == before
+    city.send(city.a, city.activity(city.a, "Create", event("6")))
+    city.send(city.a, city.activity(city.a, "Create", event("5")))  # 6 + 5 > 10
+    city.settle()
+    assert [q for _, q in _events(city)] == ["6"]
+
+
+def _events(net) -> list[tuple[str, str]]:
+    from node.models import EconomicEvent
+
+    with Session(net.ctx.engine) as s:
+        return [(e.uri, e.quantity) for e in s.exec(select(EconomicEvent)).all()]
