@@ -276,3 +276,14 @@ def test_authority_matrix(make_node: Any, remote: Any) -> None:
                     wrong.append(f"{kind} from {role}: refused ({row.last_error}), "
                                  "should be let through")
     assert not wrong, "\n".join(wrong)
+
+
+def test_docs_print_the_same_table() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "federation.md").read_text()
+    for kind, rule in RULES.items():
+        row = f"| `{kind.value}` |"
+        assert row in doc, f"docs/federation.md has no row for {kind.value}"
+        line = next(li for li in doc.splitlines() if li.startswith(row))
+        assert f"| `{rule.relation.value}` |" in line, f"{kind.value}: relation differs"
