@@ -3,6 +3,8 @@ facilitators' invitation form."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from sqlmodel import col, select
 from starlette.responses import Response
@@ -38,18 +40,26 @@ def login_page(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     data: dict[str, str] = {}
-    with open_session(request) as s:
-        try:
-            data = await form(request)
-            member = members.authenticate(s, login_limiter(request), data.get("username", ""),
+    limiter = login_limiter(request)
+
+    def tx() -> str:
+        with open_session(request) as s:
+            member = members.authenticate(s, limiter, data.get("username", ""),
                                           data.get("password", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
-        except Problem as exc:
-            _ = translator(language(request, None))
-            msg = _("Usuario o contraseña incorrectos.") if exc.status == 401 else exc.detail
-            return page(request, "login.html", None, status=exc.status, error=msg,
-                        username=data.get("username", ""))
+            return raw
+
+    try:
+        data = await form(request)
+        # argon2 takes a good fraction of a second (unknown usernames too, on purpose):
+        # off the event loop, so the node keeps answering meanwhile.
+        raw = await asyncio.to_thread(tx)
+    except Problem as exc:
+        _ = translator(language(request, None))
+        msg = _("Usuario o contraseña incorrectos.") if exc.status == 401 else exc.detail
+        return page(request, "login.html", None, status=exc.status, error=msg,
+                    username=data.get("username", ""))
     response = see_other("/")
     start_session(request, response, raw)
     return response
@@ -108,17 +118,22 @@ def join_page(request: Request, token: str) -> Response:
 
 @router.post("/join/{token}")
 async def join(request: Request, token: str) -> Response:
-    with open_session(request) as s:
-        try:
-            data = await form(request)
+    data: dict[str, str] = {}
+
+    def tx() -> tuple[Member, str]:
+        with open_session(request) as s:
             member = members.accept_invitation(
                 s, token, data.get("username", ""), data.get("password", ""),
                 data.get("display_name", ""), data.get("family", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
-        except Problem as exc:
-            s.rollback()
-            return refusal(request, None, exc, f"/join/{token}")
+            return member, raw
+
+    try:
+        data = await form(request)
+        member, raw = await asyncio.to_thread(tx)  # hashing the password: off the loop
+    except Problem as exc:
+        return refusal(request, None, exc, f"/join/{token}")
     response = see_other("/b/" + _first_body(request, member))
     start_session(request, response, raw)
     return response
