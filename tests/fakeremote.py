@@ -36,6 +36,11 @@ class RemoteActor:
     def ed_key_id(self) -> str:
         return f"{self.uri}#ed25519-key"
 
+    @property
+    def path(self) -> str:
+        """Where the fake server serves this actor's document (see `get_failures`)."""
+        return f"/users/{self.name}"
+
     def document(self) -> dict[str, Any]:
         return {
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -96,11 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         remote: FakeRemote = self.server.remote
         remote.gets.append(self.path)
-        if remote.down:
-            self.send_response(503)
+        path = self.path.split("?", 1)[0]
+        failure = 503 if remote.down else remote.get_failures.get(path)
+        if failure is not None:
+            self.send_response(failure)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        path = self.path.split("?", 1)[0]
         redirect = remote.redirects.get(path)
         if redirect:
             self.send_response(302)
@@ -146,7 +153,9 @@ class FakeRemote:
     posts: list[dict[str, Any]] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)
     post_statuses: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    down: bool = False
+    down: bool = False  # every GET answers 503
+    # GETs of these paths answer this status until removed (503/429: a blip; 410: gone).
+    get_failures: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import itertools

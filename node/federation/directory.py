@@ -30,6 +30,14 @@ class KeyError_(Exception):
     status = 401
 
 
+class KeyUnavailable(KeyError_):
+    """The key could not be fetched right now (network error, timeout, rate limit, 429,
+    5xx): no verdict about the key. Work waiting on it is retried, not refused; code
+    that only needs "no usable key" can keep catching KeyError_."""
+
+    status = 503
+
+
 def host_of(uri: str) -> str:
     return (urlsplit(uri).hostname or "").lower()
 
@@ -110,6 +118,10 @@ class ActorDirectory:
         actor_uri = key_id.split("#", 1)[0]
         doc = await self.actor(actor_uri, refresh=refresh)
         found = keys_in(doc)
+        if key_id not in found and not refresh:
+            # A cached document may predate the key: ask the actor itself before saying
+            # the key is not theirs (that answer is final for whoever asked).
+            found = keys_in(await self.actor(actor_uri, refresh=True))
         if key_id not in found:
             raise KeyError_(f"actor {actor_uri} does not publish key {key_id}")
         key = found[key_id]
@@ -139,13 +151,15 @@ class ActorDirectory:
             if not self.limiter.allow(host_of(uri)):
                 if stale is not None:
                     return stale
-                raise KeyError_(f"too many key fetches for {host_of(uri)}; try again later")
+                raise KeyUnavailable(
+                    f"too many key fetches for {host_of(uri)}; try again later")
             try:
                 doc = await self.fetcher.get_json(uri)
             except FetchError as exc:
                 if stale is not None:
                     return stale
-                raise KeyError_(f"cannot fetch signer {uri}: {exc.reason}") from exc
+                error = KeyUnavailable if exc.transient else KeyError_
+                raise error(f"cannot fetch signer {uri}: {exc.reason}") from exc
             if doc.get("id") != uri:
                 raise KeyError_(f"document at {uri} has another id")
             await asyncio.to_thread(self._store, uri, doc)

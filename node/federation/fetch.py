@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from node.federation.netguard import BlockedAddress, GuardedBackend
+from node.federation.netguard import BlockedAddress, GuardedBackend, Unresolvable
 
 AP_ACCEPT = (
     'application/activity+json, application/ld+json; '
@@ -28,17 +28,28 @@ GetSigner = Callable[[str], dict[str, str]]
 
 
 class FetchError(Exception):
-    """A remote document could not be fetched; `reason` is safe to show to a peer."""
+    """A remote document could not be fetched; `reason` is safe to show to a peer.
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    `transient` when trying again later may well succeed (network errors, timeouts,
+    429, 5xx); otherwise the answer is the server's word (404, 410, not JSON, ...) or
+    our own refusal (a forbidden address), and repeating it changes nothing.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None,
+                 transient: bool = False) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.transient = transient
 
 
 class _StaleConnection(FetchError):
     pass
+
+
+def transient_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -84,7 +95,7 @@ class Fetcher:
             try:
                 return await self._get_json(url, accept)
             except _StaleConnection as exc:
-                raise FetchError(url, exc.reason) from exc
+                raise FetchError(url, exc.reason, transient=True) from exc
 
     async def _get_json(self, url: str, accept: str) -> dict[str, Any]:
         for _hop in range(self.max_redirects + 1):
@@ -103,14 +114,18 @@ class Fetcher:
                         continue
                     if resp.status_code != 200:
                         raise FetchError(url, f"answered HTTP {resp.status_code}",
-                                         resp.status_code)
+                                         resp.status_code, transient_status(resp.status_code))
                     body = await self._read_capped(resp, url)
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from exc
+            except Unresolvable as exc:
+                # Raised by the address guard while httpx dials; httpx passes it through.
+                raise FetchError(url, str(exc), transient=not exc.permanent) from exc
             except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
-                raise _StaleConnection(url, f"{type(exc).__name__}: {exc}") from exc
+                raise _StaleConnection(url, f"{type(exc).__name__}: {exc}",
+                                       transient=True) from exc
             except httpx.HTTPError as exc:
-                raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+                raise FetchError(url, f"{type(exc).__name__}: {exc}", transient=True) from exc
             try:
                 doc = json.loads(body)
             except ValueError as exc:

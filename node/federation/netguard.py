@@ -19,6 +19,15 @@ class BlockedAddress(Exception):
     status = 400
 
 
+class Unresolvable(OSError):
+    """The name did not resolve. `permanent` when DNS answered that it does not exist;
+    otherwise (no answer, server failure) it may resolve on a later try."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
 # IPv6 forms that carry an IPv4 address in their low 32 bits and reach (or are
 # translated to) that IPv4 host: IPv4-compatible (::a.b.c.d, deprecated but still
 # dialable on some stacks), SIIT-translated (::ffff:0:a.b.c.d) and NAT64's well-known
@@ -69,7 +78,8 @@ async def resolve_checked(host: str, port: int, allow_private: bool) -> list[str
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise OSError(f"cannot resolve {host}: {exc}") from exc
+        permanent = exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+        raise Unresolvable(f"cannot resolve {host}: {exc}", permanent) from exc
     addrs = _unique(str(info[4][0]) for info in infos)
     bad = [a for a in addrs if not address_allowed(a, allow_private)]
     if bad or not addrs:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
 from node.context import NodeContext
+from node.federation.directory import KeyUnavailable
 from node.federation.httpsig import Headers, HttpMessage
 from node.inbox.verify import Forbidden, Misaddressed, Unauthorized, key_host, verify_request
 from node.inbox.writer import InboxWriter
@@ -94,6 +95,9 @@ async def accept_activity(
         if ctx.is_blocked(host):
             raise Problem(403, "blocked", f"{host} is blocked on this node")
         verified = await verify_request(prepared, activity, ctx.directory)
+    except KeyUnavailable as exc:
+        # The author's proof key could not be fetched now: the sender should try again.
+        raise Problem(503, "key-unavailable", str(exc)) from exc
     except Misaddressed as exc:
         raise Problem(401, "wrong-authority", str(exc)) from exc
     except Unauthorized as exc:

@@ -13,7 +13,12 @@ log = logging.getLogger("comuna.inbox")
 
 
 async def proves(ctx: NodeContext, document: dict[str, Any], author: str) -> bool:
-    """True if `document` carries `author`'s valid FEP-8b32 proof (refusals logged)."""
+    """True if `document` carries `author`'s valid FEP-8b32 proof (refusals logged).
+
+    A key that cannot be fetched right now is no verdict: KeyUnavailable propagates, so
+    the inbox row fails this attempt and is retried with backoff instead of being
+    dropped for good.
+    """
     try:
         await verify_author_proof(document, author, ctx.directory)
     except Forbidden as exc:

@@ -7,7 +7,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.federation.directory import ActorDirectory, KeyError_, host_of, netloc_of
+from node.federation.directory import (
+    ActorDirectory,
+    KeyError_,
+    KeyUnavailable,
+    host_of,
+    netloc_of,
+)
 from node.federation.httpsig import HttpMessage, Policy, SignatureError, WrongAuthority, prepare
 from node.federation.proofs import ProofError, proof_of, verify_object
 
@@ -74,6 +80,8 @@ async def verify_request(
 async def verify_author_proof(
     document: dict[str, Any], author: str, directory: ActorDirectory
 ) -> None:
+    """Refuses (Forbidden) a proof that is missing, not the author's or false; raises
+    KeyUnavailable when the author's key cannot be fetched right now."""
     try:
         method = str(proof_of(document)["verificationMethod"])
     except ProofError as exc:
@@ -82,6 +90,9 @@ async def verify_author_proof(
         raise Forbidden("proof is not by the activity's actor")
     try:
         key = await directory.key_for(method)
+    except KeyUnavailable:
+        # No verdict yet: the caller retries (the processor) or asks the sender to.
+        raise
     except KeyError_ as exc:
         raise Forbidden(f"cannot load the author's proof key: {exc}") from exc
     if not isinstance(key.key, ed25519.Ed25519PublicKey):
