@@ -19,7 +19,7 @@ from node.errors import Problem
 from node.governance import bodies, members, proposals
 from node.models import FederationLink, Invitation, Member, Membership, OutboxItem, Proposal
 from node.models.base import utcnow
-from tests.conftest import ctx_of
+from tests.conftest import ctx_of, hold_to_openapi
 
 PASSWORD = "contraseña-larga"
 RACERS = 6
@@ -94,6 +94,7 @@ def test_concurrent_accepts_of_one_invitation_make_one_account(client):
 
 
 def test_concurrent_accepts_through_the_api_make_one_account(client):
+    checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raw = invitation(ctx)
 
@@ -107,9 +108,11 @@ def test_concurrent_accepts_through_the_api_make_one_account(client):
     assert sorted(results, key=str) == sorted(
         [(201, None)] + [(410, "invitation-used")] * (RACERS - 1), key=str), results
     assert count(ctx, Member, col(Member.username).startswith("api")) == 1
+    assert "POST /api/v1/invitations/{token}/accept 410" in checked
 
 
 def test_a_spent_or_expired_invitation_makes_no_account(client):
+    checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raw = invitation(ctx)
     with Session(ctx.engine) as s:
@@ -130,9 +133,11 @@ def test_a_spent_or_expired_invitation_makes_no_account(client):
                     json={"username": "again", "password": PASSWORD, "display_name": "Again"})
     assert (r.status_code, r.json()["code"]) == (410, "invitation-used")
     assert count(ctx, Member, col(Member.username).in_(["late", "again"])) == 0
+    assert "POST /api/v1/invitations/{token}/accept 410" in checked
 
 
 def test_two_invitations_racing_for_one_username_make_one_account(client):
+    checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raws = [invitation(ctx, "member") for _ in range(2)]
 
@@ -148,6 +153,7 @@ def test_two_invitations_racing_for_one_username_make_one_account(client):
     assert count(ctx, Member, Member.username == "gemela") == 1
     # The loser's invitation is still unused: the refusal rolled its claim back.
     assert count(ctx, Invitation, col(Invitation.used_at).is_(None)) == 1
+    assert "POST /api/v1/invitations/{token}/accept 409" in checked
 
 
 # --- a draft stays here --------------------------------------------------------------
@@ -207,6 +213,7 @@ def nothing_left_the_node(ctx: Any, pid: int) -> None:
 
 
 def test_a_draft_is_not_sent_up_through_the_api(client, with_federation):
+    checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     author = new_member(ctx, "autora")
     pid = draft(ctx, author, with_federation)
@@ -221,6 +228,7 @@ def test_a_draft_is_not_sent_up_through_the_api(client, with_federation):
         s.commit()
     r = client.post(f"/api/v1/proposals/{pid}/send-up", json={}, headers=headers)
     assert r.status_code == 200 and r.json()["sent_to"] == with_federation, r.text
+    assert "POST /api/v1/proposals/{proposal_id}/send-up 409" in checked
 
 
 def test_a_draft_is_not_sent_up_from_the_page(client, with_federation):
@@ -280,6 +288,7 @@ def test_an_unknown_username_costs_a_password_check(client, monkeypatch):
 
 
 def test_web_and_api_logins_share_one_limiter(client):
+    checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     new_member(ctx, "ana")
     for _ in range(3):
@@ -291,6 +300,7 @@ def test_web_and_api_logins_share_one_limiter(client):
     r = client.post("/api/v1/tokens", json={"username": "ana", "password": PASSWORD})
     assert (r.status_code, r.json()["code"]) == (429, "too-many-attempts")
     assert web_login(client, "ana").status_code == 429
+    assert "POST /api/v1/tokens 429" in checked
 
 
 def test_concurrent_guesses_do_not_overrun_the_limiter(client):

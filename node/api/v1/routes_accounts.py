@@ -17,20 +17,26 @@ from node.models import ApiToken, LocalActor, Member, Membership
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/invitations/{token}/accept", status_code=201, responses=ok(MemberCreated, 201))
+@router.post("/invitations/{token}/accept", status_code=201, responses={
+    **ok(MemberCreated, 201),
+    410: {**PROBLEMS[409], "description": "the invitation was used or has expired"}})
 def accept_invitation(request: Request, token: str, body: AcceptInvitation,
                       session: Session = Depends(db)) -> Response:
-    """Create an account from a single-use invitation link."""
+    """Create an account from a single-use invitation link. Of concurrent requests with
+    one link, one makes the account; the others get 410 `invitation-used`."""
     member = members.accept_invitation(session, token, body.username, body.password,
                                        body.display_name, body.family)
     session.commit()
     return json_with_etag(request, {"id": member.id, "username": member.username}, 201)
 
 
-@router.post("/tokens", status_code=201, responses=ok(TokenCreated, 201))
+@router.post("/tokens", status_code=201, responses={
+    **ok(TokenCreated, 201),
+    429: {**PROBLEMS[409], "description": "too many failed logins for this username"}})
 def login(request: Request, body: Login, session: Session = Depends(db),
           lim: LoginLimiter = Depends(limiter)) -> Response:
-    """Exchange a username and password for a bearer token (shown once)."""
+    """Exchange a username and password for a bearer token (shown once). Failed
+    attempts through this route and the web login count together per username."""
     member = members.authenticate(session, lim, body.username, body.password)
     token, raw = members.create_token(session, member, body.label)
     session.commit()
