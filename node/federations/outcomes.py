@@ -15,8 +15,8 @@ from node.federation.urls import AS_PUBLIC, Urls
 from node.federations import matters, objects
 from node.federations.membership import members_of
 from node.governance import audit
-from node.governance.bodies import statute_of
 from node.governance.decisions import result_record
+from node.governance.statute import statute_of_vote
 from node.governance.tally import Counts, Electorate, Result, tally
 from node.models import Decision, FederationLink, LocalActor, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
@@ -61,7 +61,7 @@ def count(session: Session, proposal: Proposal, federation: LocalActor
     - a vote counts only if it is still `counted` (not withdrawn by a recall, a newer
       mandate or a lapse), is on the current version, comes from an accepted member body,
       and its mandate holds (`_holds`); it weighs its body's accepted weight."""
-    statute = statute_of(federation)
+    statute = statute_of_vote(proposal, federation)
     weights = _weights(session, statute.weighting, federation)
     mandates = {m.uri: m for m in session.exec(select(Mandate).where(
         Mandate.matter == proposal.matter)).all()}
@@ -83,7 +83,7 @@ def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
     """Close a federation's vote by mandates (the caller checked it is due)."""
     federation = session.get(LocalActor, proposal.body_id)
     assert federation is not None
-    statute = statute_of(federation)
+    statute = statute_of_vote(proposal, federation)
     result, votes, weights = count(session, proposal, federation)
     ballots = [{"member": v.member_body, "choice": v.choice, "weight": weights[v.member_body],
                 "mandate": v.mandate_uri, "vote": v.uri, "spokesperson": v.spokesperson}
@@ -120,7 +120,8 @@ def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Pro
     handle = federation.handle
     note = matters.sign(urls, federation, decision_note(
         urls.obj(f"decision-{new_uid()}"), urls.actor(handle), v.title, content,
-        proposal.matter, proposal.current_version, result, statute_of(federation).to_dict(),
+        proposal.matter, proposal.current_version, result,
+        statute_of_vote(proposal, federation).to_dict(),
         weights, _amendment_chain(session, urls.base, proposal),
         [_signed(session, vote.uri) for vote in votes], [_signed(session, m) for m in mandates],
         urls.followers(handle)))
