@@ -242,6 +242,17 @@ def test_a_draft_is_not_sent_up_from_the_page(client, with_federation):
     assert r.status_code == 409
     assert "open deliberation before sending it up" in r.text
     nothing_left_the_node(ctx, pid)
+    # In deliberation, the page offers the form (with its token) and it sends the matter.
+    with Session(ctx.engine) as s:
+        proposals.open_deliberation(s, author, proposals.get(s, pid))
+        s.commit()
+    page = client.get(f"/p/{pid}")
+    assert f'action="/p/{pid}/send-up"' in page.text
+    r = client.post(f"/p/{pid}/send-up", data={"csrf": csrf_of(page.text)},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    with Session(ctx.engine) as s:
+        assert s.get(Proposal, pid).escalated_to == with_federation
 
 
 def test_an_outsider_learns_nothing_about_a_draft(client, with_federation):
