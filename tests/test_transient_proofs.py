@@ -150,24 +150,24 @@ def _directory(engine) -> ActorDirectory:
 
 
 def test_verify_author_proof_tells_unavailable_from_refused(city):
-    a = city.b
-    doc = a.prove(a.activity())
+    b = city.b  # never fetched yet: every check goes to its server
+    doc = b.prove(b.activity())
 
     async def check(directory: ActorDirectory, document: dict) -> None:
         try:
-            await verify_author_proof(document, a.uri, directory)
+            await verify_author_proof(document, b.uri, directory)
         finally:
             await directory.fetcher.client.aclose()
 
     for status in (500, 503, 429):
-        city.remote.get_failures[a.path] = status
+        city.remote.get_failures[b.path] = status
         with pytest.raises(KeyUnavailable):
             asyncio.run(check(_directory(city.ctx.engine), doc))
     for status in (404, 410):
-        city.remote.get_failures[a.path] = status
+        city.remote.get_failures[b.path] = status
         with pytest.raises(Forbidden):
             asyncio.run(check(_directory(city.ctx.engine), doc))
-    del city.remote.get_failures[a.path]
+    del city.remote.get_failures[b.path]
     forged = {**doc, "type": "Delete"}
     with pytest.raises(Forbidden):
         asyncio.run(check(_directory(city.ctx.engine), forged))
