@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.federation import follows
-from node.federation.directory import KeyError_
+from node.federation.directory import KeyError_, KeyUnavailable
 from node.federations import graph, matters, membership
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
 from node.inbox.economic import Economic
 from node.inbox.federated import Federated
-from node.inbox.kinds import Kind
+from node.inbox.kinds import Kind, classify
 from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
@@ -135,7 +135,13 @@ class InboxProcessor:
                      signer: str = "") -> Verdict:
         """Decide who may send this (`authority`), then act on it; a refusal changes
         nothing here and is answered to the sender with a `Reject` and its code."""
-        sender = await self.sender_of(activity, signer)
+        try:
+            sender = await self.sender_of(activity, signer)
+        except KeyUnavailable:
+            raise  # the signer's host may come back: the row is retried
+        except KeyError_ as exc:
+            # The key is gone for good (404/410): nobody we can check it against.
+            return Verdict(classify(activity), [], "unknown-signer", str(exc))
         verdict = await authority.decide(self.ctx, activity, recipient, sender)
         if not verdict.allowed:
             if verdict.answer:
