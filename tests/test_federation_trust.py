@@ -1,6 +1,6 @@
 """Nobody acts for a body it does not belong to (issue 10, part 3): a member body's
 weight is the number of families its federation accepted, never what it says of itself
-in a mandate; a recalled or expired mandate neither weighs nor votes; and the federation
+in a mandate; a body whose mandate was recalled or expired neither weighs nor votes; and the federation
 graph believes our own links over what a remote actor says of itself."""
 
 from __future__ import annotations
@@ -228,8 +228,9 @@ def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed):
         s.add(m)
         s.commit()
     record = c.close()
-    # Both stay in the electorate with their accepted families; neither vote counts.
-    assert counted(record) == ("no_quorum", 0, 0, 40)
+    # Neither vote counts, and both leave the electorate (neither weighs, not even the
+    # families it was accepted with) until they mandate again.
+    assert counted(record) == ("no_quorum", 0, 0, 0)
     assert record["ballots"] == []
 
 

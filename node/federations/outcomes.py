@@ -55,9 +55,9 @@ def count(session: Session, proposal: Proposal, federation: LocalActor
           ) -> tuple[Result, list[MandatedVote], dict[str, int]]:
     """The rule, at closing:
     - the electorate (the base of the quorum) is every member body whose membership the
-      federation accepted, each weighing 1 or its accepted families. A body whose mandate
-      was recalled or lapsed stays in it, as a member who does not vote does: a recall
-      cannot shrink the base, and no body weighs what it claimed;
+      federation accepted, each weighing 1 or its accepted families (never a number it
+      claimed), less the bodies whose every mandate on this matter was recalled or has
+      lapsed or expired: they leave it until they mandate again;
     - a vote counts only if it is still `counted` (not withdrawn by a recall, a newer
       mandate or a lapse), is on the current version, comes from an accepted member body,
       and its mandate holds (`_holds`); it weighs its body's accepted weight."""
@@ -65,6 +65,11 @@ def count(session: Session, proposal: Proposal, federation: LocalActor
     weights = _weights(session, statute.weighting, federation)
     mandates = {m.uri: m for m in session.exec(select(Mandate).where(
         Mandate.matter == proposal.matter)).all()}
+    given: dict[str, list[Mandate]] = {}
+    for m in mandates.values():
+        given.setdefault(m.member_body, []).append(m)
+    weights = {b: w for b, w in weights.items()
+               if b not in given or any(_holds(m, proposal) for m in given[b])}
     votes = [v for v in session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == proposal.id, MandatedVote.state == "counted")
         .order_by(col(MandatedVote.id))).all()
