@@ -280,18 +280,6 @@ class ParticipationRow(Out):
     electorate: int
 
 
-class FederationLinkOut(Out):
-    id: int
-    remote: str
-    state: str
-    direction: str
-
-
-class JoinRequested(Out):
-    federation: str
-    state: str
-
-
 class DecidingLevelOut(Out):
     level: str | None
     route: str = Field(description="local, up, down or elsewhere")

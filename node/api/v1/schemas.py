@@ -82,10 +82,6 @@ class NewAmendment(ApiModel):
     reason: str = Field(default="", max_length=20_000)
 
 
-class JoinFederation(ApiModel):
-    federation: str = Field(min_length=3, max_length=2048)
-
-
 class AmendmentDecision(ApiModel):
     accept: bool
 
