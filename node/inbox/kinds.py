@@ -106,7 +106,9 @@ RULES: dict[Kind, Rule] = {
     Kind.matter_version: Rule(Relation.federation, True,
                               "a new version comes only from a federation of the body "
                               "that decides the matter"),
-    Kind.decision: Rule(Relation.federation, True,
+    # A decision is also published to followers: a body that follows some federation
+    # not its own gets it as a public Note, which is kept, not answered.
+    Kind.decision: Rule(Relation.federation, False,
                         "a decision comes only from a federation of the body"),
     Kind.decision_down: Rule(Relation.federation, True,
                              "a decision is passed down only by a federation of the body"),
