@@ -1,7 +1,7 @@
 """Nobody acts for a body it does not belong to (issue 10, part 3): a member body's
 weight is the number of families its federation accepted, never what it says of itself
-in a mandate; a body whose mandate was recalled or expired neither weighs nor votes; and the federation
-graph believes our own links over what a remote actor says of itself."""
+in a mandate; a body whose mandate was recalled or expired neither weighs nor votes;
+and the federation graph believes our own links over what a remote actor says of itself."""
 
 from __future__ import annotations
 
