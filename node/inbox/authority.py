@@ -42,8 +42,10 @@ class Verdict:
     bodies: list[LocalActor] = field(default_factory=list)
     code: str = ""
     reason: str = ""
-    # Whether a refusal is worth a `Reject` to the sender.
+    # Whether a refusal is worth a `Reject` to the sender, and which body sends it
+    # (the one it was addressed to; on the shared inbox, the first body here).
     answer: bool = False
+    addressed: LocalActor | None = None
 
     @property
     def allowed(self) -> bool:
@@ -315,21 +317,24 @@ def _relation(session: Session, ctx: NodeContext, kind: Kind, activity: dict[str
 def _decide(ctx: NodeContext, kind: Kind, activity: dict[str, Any], recipient: str,
             sender: str, sender_parents: list[str]) -> Verdict:
     rule = RULES[kind]
-    if not rule.relayed and id_of(activity.get("actor")) != sender:
-        return Verdict(kind, [], "not-the-sender",
-                       "this activity is taken only from its own actor", rule.answer_refusal)
-    why = ownership_problem(kind, activity, sender)
-    if why:
-        return Verdict(kind, [], "not-owner", why, rule.answer_refusal)
     with Session(ctx.engine, expire_on_commit=False) as s:
         bodies = _candidates(s, ctx, activity, recipient)
         if not bodies:
-            return Verdict(kind, [], "no-such-body", "no body here receives this", False)
+            return Verdict(kind, [], "no-such-body", "no body here receives this")
+
+        def refused(code: str, reason: str, answer: bool = rule.answer_refusal) -> Verdict:
+            return Verdict(kind, [], code, reason, answer, bodies[0])
+
+        if not rule.relayed and id_of(activity.get("actor")) != sender:
+            return refused("not-the-sender", "this activity is taken only from its own actor")
+        why = ownership_problem(kind, activity, sender)
+        if why:
+            return refused("not-owner", why)
         try:
             allowed = _relation(s, ctx, kind, activity, bodies, sender, sender_parents)
         except _Refused as exc:
-            answer = rule.answer_refusal and exc.code != "names-nothing-here"
-            return Verdict(kind, [], exc.code, exc.reason, answer)
+            return refused(exc.code, exc.reason,
+                           rule.answer_refusal and exc.code != "names-nothing-here")
     return Verdict(kind, allowed)
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from node.economy import broker, deliveries, party, plans, rising, wire
 from node.errors import Problem
 from node.inbox import peers
-from node.inbox.federated import id_of
+from node.inbox.authority import id_of
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 
 if TYPE_CHECKING:
@@ -78,9 +78,8 @@ class Economic:
             await self._tx(rising.update_held, self.ctx.urls, fed, activity, doc)
             return
         # The authority checked that `signer` (who passed it on) is a member body.
-        sender = signer
         inbox = await self._inbox_of(doc.body)
-        await self._tx(rising.hold, fed, sender, activity, doc, inbox)
+        await self._tx(rising.hold, fed, signer, activity, doc, inbox)
 
     async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
         inbox = await self._inbox_of(proposer)

@@ -20,17 +20,13 @@ from node.federation.directory import KeyError_
 from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox import peers
+from node.inbox.authority import id_of
 from node.models import LocalActor
 
 if TYPE_CHECKING:
     from node.inbox.processor import InboxProcessor
 
 log = logging.getLogger("comuna.federated")
-
-
-def id_of(value: Any) -> str:
-    """The id of an object given inline or by reference."""
-    return str(value.get("id", "")) if isinstance(value, dict) else str(value or "")
 
 
 class Federated:

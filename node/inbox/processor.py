@@ -28,7 +28,6 @@ from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
-from node.outbox.publish import audience
 from node.storage.leases import claim
 
 log = logging.getLogger("comuna.inbox")
@@ -157,24 +156,10 @@ class InboxProcessor:
             inbox = await peers.inbox_of(self.ctx, sender)
         except KeyError_:
             return
-        if inbox:
-            body = await asyncio.to_thread(self._any_body, activity, verdict)
-            await asyncio.to_thread(self.tx, refusals.answer, self.ctx.urls, body, activity,
-                                    inbox, verdict.code, verdict.reason)
+        if inbox and verdict.addressed is not None:
+            await asyncio.to_thread(self.tx, refusals.answer, self.ctx.urls, verdict.addressed,
+                                    activity, inbox, verdict.code, verdict.reason)
             self.ctx.delivery_wakeup.set()
-
-    def _any_body(self, activity: dict[str, Any], verdict: Verdict) -> LocalActor:
-        """Who answers a refusal: the body it was addressed to, else the primary body."""
-        with Session(self.ctx.engine, expire_on_commit=False) as s:
-            for uri in [*audience(activity), id_of(activity.get("object"))]:
-                handle = self.ctx.urls.handle_of_actor(uri)
-                if handle:
-                    body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
-                    if body is not None:
-                        return body
-            primary = s.exec(select(LocalActor).where(LocalActor.is_primary)).first()
-            assert primary is not None
-            return primary
 
     # --- handlers, one per kind (who may send each was decided before) ---------------
 
@@ -227,13 +212,17 @@ class InboxProcessor:
 
     async def _join_answer(self, activity: dict[str, Any], bodies: list[LocalActor],
                            sender: str) -> None:
-        accept = activity.get("type") == "Accept"
-        done = await asyncio.to_thread(self.tx, membership.receive_answer, sender,
-                                       id_of(activity.get("object")), accept, self.ctx.urls)
+        await self._our_join_answered(sender, id_of(activity.get("object")),
+                                      activity.get("type") == "Accept")
+
+    async def _our_join_answered(self, federation: str, join_id: str, accept: bool) -> bool:
+        done = await asyncio.to_thread(self.tx, membership.receive_answer, federation,
+                                       join_id, accept, self.ctx.urls)
         if done:
             self.ctx.delivery_wakeup.set()
             if accept:
-                await graph.warm(self.ctx, [sender])
+                await graph.warm(self.ctx, [federation])
+        return bool(done)
 
     async def _follow_answer(self, activity: dict[str, Any], bodies: list[LocalActor],
                              sender: str) -> None:
@@ -254,11 +243,7 @@ class InboxProcessor:
                 self.tx, matters.receive_refusal, sender, named,
                 str(activity.get("content") or activity.get("summary") or "")):
             return
-        if await asyncio.to_thread(self.tx, membership.receive_answer, sender, named, accept,
-                                   self.ctx.urls):
-            self.ctx.delivery_wakeup.set()
-            if accept:
-                await graph.warm(self.ctx, [sender])
+        if await self._our_join_answered(sender, named, accept):
             return
         await self._follow_answer(activity, bodies, sender)
 

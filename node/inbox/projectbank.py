@@ -8,7 +8,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from node.inbox.federated import id_of
+from node.inbox.authority import id_of
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import LocalActor
 from node.projects import bank
