@@ -83,10 +83,10 @@ def declare_families(session: Session, urls: Urls, member: Member, body: LocalAc
     return link
 
 
-def _answer(session: Session, urls: Urls, federation: LocalActor, link: FederationLink,
-            accept: bool) -> None:
-    """Answer the member's latest Join. For a member already accepted it is only about
-    the families it declared: refusing them keeps the member and its accepted number."""
+def _settle(session: Session, link: FederationLink, accept: bool) -> tuple[bool, int | None]:
+    """The answer to a Join, on either side's link. For a member already accepted it is
+    only about the families it declared: refusing them keeps the member and its accepted
+    number. Returns whether it was a change of families, and the number declared."""
     change = link.state == "accepted"
     if accept:
         link.state = "accepted"
@@ -97,6 +97,13 @@ def _answer(session: Session, urls: Urls, federation: LocalActor, link: Federati
     declared, link.families_declared = link.families_declared, None
     link.updated_at = utcnow()
     session.add(link)
+    return change, declared
+
+
+def _answer(session: Session, urls: Urls, federation: LocalActor, link: FederationLink,
+            accept: bool) -> None:
+    """Answer the member's latest Join (see `_settle`)."""
+    change, declared = _settle(session, link, accept)
     answer = {
         "@context": AS_CONTEXT, "id": urls.activity(new_uid()),
         "type": "Accept" if accept else "Reject", "actor": urls.actor(federation.handle),
@@ -160,16 +167,7 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
         return False
     body = session.get(LocalActor, link.body_id)
     assert body is not None
-    change = link.state == "accepted"
-    if accepted:
-        link.state = "accepted"
-        if link.families_declared is not None:
-            link.families = link.families_declared
-    elif not change:
-        link.state = "rejected"  # a refused change of families leaves us a member
-    link.families_declared = None
-    link.updated_at = utcnow()
-    session.add(link)
+    _settle(session, link, accepted)  # a refused change of families leaves us a member
     session.flush()
     audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
                  f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted,
