@@ -34,7 +34,6 @@ from node.api.v1 import (
 from node.config import Settings, load_settings
 from node.context import build_context
 from node.economy import clock as economy_clock
-from node.federation.httpsig import authorities_of
 from node.governance import clock
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
@@ -63,9 +62,6 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings)
-        # Signatures must be addressed to this node (its public host, as the trusted proxy
-        # forwards it), or a request signed for another server could be replayed here.
-        ctx.policy.authorities = authorities_of(settings.url)
         app.state.ctx = ctx
         writer = InboxWriter(ctx.engine, on_commit=ctx.inbox_wakeup.set) if store_inbox else None
         app.state.inbox_writer = writer

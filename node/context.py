@@ -17,7 +17,7 @@ from node.config import Settings
 from node.federation import keys
 from node.federation.directory import ActorDirectory
 from node.federation.fetch import Fetcher, make_client
-from node.federation.httpsig import Policy
+from node.federation.httpsig import Policy, authorities_of
 from node.federation.httpsig.sign import sign_cavage
 from node.federation.identity import primary_actor
 from node.federation.urls import Urls
@@ -98,7 +98,10 @@ def build_context(settings: Settings, engine: Engine | None = None) -> NodeConte
     client = make_client(settings.allow_private_networks, settings.fetch_timeout)
     fetcher = Fetcher(client, settings.fetch_max_bytes, settings.fetch_max_redirects)
     directory = ActorDirectory(engine, fetcher, settings.key_refetch_per_host_per_minute)
-    policy = Policy(max_age=settings.max_signature_age, max_ahead=settings.max_signature_skew_ahead)
+    # Signatures must be addressed to this node (its public host, as a trusted proxy
+    # forwards it), or a request signed for another server could be replayed here.
+    policy = Policy(max_age=settings.max_signature_age, max_ahead=settings.max_signature_skew_ahead,
+                    authorities=authorities_of(settings.url))
     ctx = NodeContext(settings, engine, urls, primary, fetcher, directory, policy)
     fetcher.signer = ctx.get_signer
     ctx.reload_actors()
