@@ -35,6 +35,7 @@ from node.config import Settings, load_settings
 from node.context import build_context
 from node.economy import clock as economy_clock
 from node.governance import clock
+from node.governance.members import LoginLimiter
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # One login limiter for the web and the API doors, so failures count together.
+    app.state.login_limiter = LoginLimiter()
     app.router.routes.append(Route("/inbox", make_inbox_endpoint(shared=True),
                                    methods=["POST"]))
     app.router.routes.append(Route("/actors/{handle}/inbox", make_inbox_endpoint(shared=False),

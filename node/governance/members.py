@@ -164,7 +164,7 @@ class LoginLimiter:
     An attempt is counted when it starts, under a lock, and forgotten when it succeeds:
     checking first and counting the failure after the (slow) password check let any
     number of concurrent guesses through. One instance serves web and API login alike
-    (`shared_limiter`), so the two doors do not each grant their own allowance."""
+    (`app.state.login_limiter`), so the two doors do not each grant their own allowance."""
 
     def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
         self.attempts = attempts
@@ -188,20 +188,6 @@ class LoginLimiter:
     def succeeded(self, key: str) -> None:
         with self._lock:
             self._attempts.pop(key, None)
-
-
-_limiter_lock = threading.Lock()
-
-
-def shared_limiter(holder: Any) -> LoginLimiter:
-    """The one login limiter of an app (`holder` is its `app.state`): web and API login
-    both take it from here."""
-    with _limiter_lock:
-        lim: LoginLimiter | None = getattr(holder, "login_limiter", None)
-        if lim is None:
-            lim = LoginLimiter()
-            holder.login_limiter = lim
-        return lim
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from node.errors import Problem
 from node.governance import bodies, proposals
 from node.governance.authz import require_read
-from node.governance.members import LoginLimiter, shared_limiter
+from node.governance.members import LoginLimiter
 from node.governance.statute import Rule
 from node.models import (
     LocalActor,
@@ -29,7 +29,7 @@ from node.web.session import current_member, form
 
 def login_limiter(request: Request) -> LoginLimiter:
     """The app's one login limiter, shared with the API's login (node.api.v1.deps)."""
-    return shared_limiter(request.app.state)
+    return request.app.state.login_limiter
 
 
 def open_session(request: Request) -> Session:

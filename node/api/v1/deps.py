@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from node.context import NodeContext
 from node.errors import Problem
-from node.governance.members import LoginLimiter, member_for_token, shared_limiter
+from node.governance.members import LoginLimiter, member_for_token
 from node.models import Member
 
 
@@ -30,7 +30,7 @@ def db(request: Request) -> Iterator[Session]:
 
 def limiter(request: Request) -> LoginLimiter:
     # The same instance the web login uses: failures through either door count together.
-    return shared_limiter(request.app.state)
+    return request.app.state.login_limiter
 
 
 def optional_member(request: Request, session: Session = Depends(db)) -> Member | None:
