@@ -34,7 +34,10 @@ class Delivery(SQLModel, table=True):
 
 
 class PeerHost(SQLModel, table=True):
-    """What this node knows about another host: blocks, circuit breaker, last error."""
+    """What this node knows about another host: blocks, circuit breaker, last error.
+
+    The breaker's graph and the meaning of its columns are in node/outbox/breaker.py.
+    """
 
     __tablename__ = "peer_host"
 
@@ -42,6 +45,15 @@ class PeerHost(SQLModel, table=True):
     blocked: bool = Field(default=False)
     consecutive_failures: int = Field(default=0)
     open_until: datetime | None = Field(default=None)
+    # closed | open | half_open
+    breaker: str = Field(default="closed", max_length=16)
+    # How many times in a row the breaker opened without a success between: the
+    # cooldown doubles with each.
+    trips: int = Field(default=0)
+    # The one delivery let through as a probe and how long its claim holds; only the
+    # process whose conditional UPDATE set these sends it.
+    probe_id: int | None = Field(default=None)
+    probe_until: datetime | None = Field(default=None)
     last_error: str = Field(default="", sa_type=Text)
     last_error_at: datetime | None = Field(default=None)
     last_success_at: datetime | None = Field(default=None)
