@@ -6,7 +6,8 @@ Built once per process (web or worker); nothing here runs at import time.
 from __future__ import annotations
 
 import asyncio
-import time
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from node.federation.httpsig.sign import sign_cavage
 from node.federation.identity import primary_actor
 from node.federation.urls import Urls
 from node.models import LocalActor, PeerHost
+from node.storage import changes
+from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
 
 
@@ -29,10 +32,67 @@ class NotInitialised(Exception):
     pass
 
 
+class UnknownBody(KeyError):
+    """A handle this node does not host, even after reading the database again."""
+
+
+# A handle nobody knows sends a process back to the database at most this often, so
+# strangers asking for random names cannot turn every request into a reload.
+MISS_RELOAD_EVERY = 0.2
+
+
 @dataclass
 class SigningKey:
     key_id: str
     private: Any
+
+
+class LocalActors(Mapping[str, LocalActor]):
+    """The bodies this node hosts, by handle, as every process sees them: the copy in
+    memory is reloaded when the change feed says bodies changed (checked at most once a
+    second), and at once when asked for a handle it does not hold, because a body
+    created in another process a moment ago must answer here too."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+        self._by_handle: dict[str, LocalActor] = {}
+        self._missed_at = -math.inf
+
+    def held(self) -> dict[str, LocalActor]:
+        """The copy in memory, as it is (no reload)."""
+        return self._by_handle
+
+    def replace(self, actors: dict[str, LocalActor]) -> None:
+        self._by_handle = actors
+
+    def __getitem__(self, handle: str) -> LocalActor:
+        self._ctx.sync()
+        found = self._by_handle.get(handle)
+        if found is not None:
+            return found
+        now = self._ctx.feed.clock()
+        if now - self._missed_at < MISS_RELOAD_EVERY:
+            raise UnknownBody(handle)
+        self._missed_at = now
+        return self.reloaded(handle)
+
+    def reloaded(self, handle: str) -> LocalActor:
+        """`handle`'s body after reading the database again, with no miss limit."""
+        if changes.BODIES not in self._ctx.sync(force=True):
+            # Also when no bump announced it: a miss is worth one read of the table.
+            self._ctx.reload_actors()
+        found = self._by_handle.get(handle)
+        if found is None:
+            raise UnknownBody(handle)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        self._ctx.sync()
+        return iter(list(self._by_handle))
+
+    def __len__(self) -> int:
+        self._ctx.sync()
+        return len(self._by_handle)
 
 
 @dataclass
@@ -42,20 +102,58 @@ class NodeContext:
     urls: Urls
     primary: LocalActor
     fetcher: Fetcher
-    directory: ActorDirectory
+    _directory: ActorDirectory
     policy: Policy
-    actors: dict[str, LocalActor] = field(default_factory=dict)
+    feed: ChangeFeed
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     economy_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    actors: LocalActors = field(init=False)
     _blocked: set[str] = field(default_factory=set)
-    _blocked_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.actors = LocalActors(self)
+
+    def load(self) -> None:
+        """Fill every cache from the database, taking the feed's versions first."""
+        self.feed.prime()
+        self.reload_actors()
+        self.refresh_blocks()
+
+    def sync(self, force: bool = False) -> set[str]:
+        """Reload what another process changed, and say which topics those were: cheap
+        when nothing is due (a clock read), one small SELECT when it is."""
+        if not force and not self.feed.due():
+            return set()
+        changed = self.feed.poll(force)
+        if changes.BODIES in changed:
+            self.reload_actors()
+        if changes.BLOCKS in changed:
+            self.refresh_blocks()
+        if changes.KEYS in changed:
+            # A facilitator expired some host's keys; which host is not recorded, and the
+            # database copies are marked expired, so forgetting every copy in memory
+            # costs one table read per key in use. (ActorDirectory has no forget_all;
+            # its owner may add one and this becomes a call to it.)
+            self._directory._keys.clear()
+            self._directory._docs.clear()
+        return changed
+
+    @property
+    def directory(self) -> ActorDirectory:
+        # Everything that looks up remote keys comes through here, so a key expiry made
+        # in another process is heard of before the lookup.
+        self.sync()
+        return self._directory
 
     def signing_key(self, handle: str) -> SigningKey:
         key = self.signing_keys.get(handle)
         if key is None:
-            actor = self.actors[handle]
+            # Only our own outbox asks, for bodies it has rows of: always worth a reload,
+            # with no miss limit (a body created elsewhere a moment ago signs here).
+            self.sync()
+            actor = self.actors.held().get(handle) or self.actors.reloaded(handle)
             private = keys.load_private_pem(actor.rsa_private_pem)
             key = SigningKey(self.urls.main_key(handle), private)
             self.signing_keys[handle] = key
@@ -66,20 +164,23 @@ class NodeContext:
         return sign_cavage("GET", url, key.key_id, key.private)
 
     def is_blocked(self, host: str) -> bool:
-        # Blocks are set from the CLI or API in any process; re-read them every few seconds.
-        if time.monotonic() - self._blocked_at > 5.0:
-            self.refresh_blocks()
+        self.sync()
         return host.lower() in self._blocked
 
     def refresh_blocks(self) -> None:
         with Session(self.engine) as s:
             rows = s.exec(select(PeerHost.host).where(PeerHost.blocked == True)).all()  # noqa: E712
         self._blocked = {h.lower() for h in rows}
-        self._blocked_at = time.monotonic()
 
     def reload_actors(self) -> None:
         with Session(self.engine) as s:
-            self.actors = {a.handle: a for a in s.exec(select(LocalActor)).all()}
+            fresh = {a.handle: a for a in s.exec(select(LocalActor)).all()}
+        old = self.actors.held()
+        # A parsed signing key stays while its body keeps the same private key.
+        self.signing_keys = {h: k for h, k in self.signing_keys.items()
+                             if h in fresh and h in old
+                             and fresh[h].rsa_private_pem == old[h].rsa_private_pem}
+        self.actors.replace(fresh)
 
 
 def build_context(settings: Settings, engine: Engine | None = None) -> NodeContext:
@@ -102,7 +203,8 @@ def build_context(settings: Settings, engine: Engine | None = None) -> NodeConte
     # forwards it), or a request signed for another server could be replayed here.
     policy = Policy(max_age=settings.max_signature_age, max_ahead=settings.max_signature_skew_ahead,
                     authorities=authorities_of(settings.url))
-    ctx = NodeContext(settings, engine, urls, primary, fetcher, directory, policy)
+    ctx = NodeContext(settings, engine, urls, primary, fetcher, directory, policy,
+                      ChangeFeed(engine))
     fetcher.signer = ctx.get_signer
-    ctx.reload_actors()
+    ctx.load()
     return ctx

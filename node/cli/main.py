@@ -35,6 +35,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from node.federation.identity import create_local_actor, primary_actor
+    from node.storage import changes
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
 
@@ -60,6 +61,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             print(f"Node already initialised: @{current.handle}@{settings.host}")
             return 0
         create_local_actor(s, settings.handle, settings.name, settings.level.value, primary=True)
+        changes.bump(s, changes.BODIES)
         s.commit()
     token = secrets.token_urlsafe(32)
     import hashlib
@@ -223,14 +225,20 @@ def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
 def cmd_host(args: argparse.Namespace) -> int:
     from node.federation.directory import expire_host_keys
     from node.outbox.status import retry_failed, set_blocked
+    from node.storage import changes
     from node.storage.db import make_null_engine
 
+    # The running processes hear of a block or an expiry through the change feed; the
+    # changing functions commit on their own, so each bump is a transaction of its own.
     engine = make_null_engine(_settings(args).effective_database_url)
     if args.action in ("block", "unblock"):
         set_blocked(engine, args.host, args.action == "block")
+        changes.bump_now(engine, changes.BLOCKS)
         print(f"{args.host}: {args.action}ed")
     elif args.action == "expire-keys":
-        print(f"{args.host}: {expire_host_keys(engine, args.host)} cached actors expired")
+        count = expire_host_keys(engine, args.host)
+        changes.bump_now(engine, changes.KEYS)
+        print(f"{args.host}: {count} cached actors expired")
     elif args.action == "retry":
         print(f"{args.host}: {retry_failed(engine, args.host)} deliveries requeued")
     return 0

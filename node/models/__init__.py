@@ -2,6 +2,7 @@
 
 from node.models.actors import LocalActor, RemoteActor
 from node.models.audit import AuditEntry
+from node.models.changes import NodeChange
 from node.models.delivery import Delivery, PeerHost
 from node.models.economy import (
     Commitment,
@@ -64,6 +65,7 @@ __all__ = [
     "Following",
     "InboxItem",
     "LocalActor",
+    "NodeChange",
     "OutboxItem",
     "PeerHost",
     "ProjectRecord",

@@ -23,6 +23,7 @@ from node.governance import bodies, decisions, members
 from node.governance.authz import require_facilitator, require_read
 from node.governance.statute import Statute, StatuteError
 from node.models import LocalActor, Member, Membership
+from node.storage import changes
 
 router = APIRouter(prefix="/api/v1", tags=["bodies"])
 
@@ -47,7 +48,9 @@ def create_body(request: Request, parent: str, body: NewBody,
     made = bodies.create_body(session, f"member:{member.id}", parent_body, body.handle,
                               body.name, body.kind, public=body.public)
     members.grant(session, f"member:{member.id}", member, made, "facilitator")
+    changes.bump(session, changes.BODIES)
     session.commit()
+    # This process answers for the body at once; the others on their next look.
     ctx(request).reload_actors()
     return json_with_etag(request, body_view(session, made), 201)
 
@@ -102,6 +105,7 @@ def put_statute(request: Request, handle: str, body: StatuteIn,
     except StatuteError as exc:
         raise invalid("bad-statute", str(exc)) from exc
     bodies.set_statute(session, f"member:{member.id}", b, statute)
+    changes.bump(session, changes.BODIES)
     session.commit()
     return json_with_etag(request, body_view(session, b))
 
