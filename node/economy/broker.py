@@ -49,9 +49,16 @@ def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
     return out
 
 
+# Refusals that say what the exchange asked of the party is gone or short
+# (party.Shortfall): the copies concerned are not proposed on again as they were.
+SHORTFALLS = ("withdrawn", "exhausted")
+
+
 def receive_answer(session: Session, urls: Urls, federation: LocalActor, party: str,
-                   exchange_uri: str, accept: bool, reason: str = "") -> Exchange:
-    """A party's `Accept` or `Reject` of a proposed exchange (only a party's counts)."""
+                   exchange_uri: str, accept: bool, reason: str = "", code: str = "",
+                   named: list[str] | None = None) -> Exchange:
+    """A party's `Accept` or `Reject` of a proposed exchange (only a party's counts).
+    A refusal's `code` and the offers and needs it `named` say why."""
     ex = exchanges.by_uri(session, exchange_uri)
     if ex.proposer_id != federation.id:
         raise Problem(404, "not-found", "no such exchange")
@@ -61,6 +68,8 @@ def receive_answer(session: Session, urls: Urls, federation: LocalActor, party: 
     if not accept:
         exchanges.release(session, intents.catalogue(session), federation, ex)
         exchanges.settle(session, ex, "refused")
+        if code in SHORTFALLS:
+            rising.shortfall(session, federation, ex, party, code, named or [])
         others = {i for p, i in inboxes.items() if p != party}
         publish(session, urls, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),

@@ -92,15 +92,18 @@ def fmt(value: Decimal) -> str:
     return "0" if text in ("-0", "0E-3") else text
 
 
-def quantity(value: Any) -> Decimal:
-    """A positive amount with at most three decimals, or a 422."""
+def quantity(value: Any, zero: bool = False) -> Decimal:
+    """A positive amount with at most three decimals, or a 422. With `zero`, 0 is
+    allowed too: what is left of an offer or need once it is gone."""
     try:
         q = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise Problem(422, "bad-quantity", f"not a number: {value!r}") from exc
-    if not q.is_finite() or q <= 0 or q != q.quantize(PLACES) or q > Decimal("1e9"):
+    low_ok = q >= 0 if zero else q > 0
+    if not q.is_finite() or not low_ok or q != q.quantize(PLACES) or q > Decimal("1e9"):
+        what = "zero or a positive number" if zero else "a positive number"
         raise Problem(422, "bad-quantity",
-                      "a quantity is a positive number up to 1e9 with at most 3 decimals")
+                      f"a quantity is {what} up to 1e9 with at most 3 decimals")
     return q
 
 

@@ -162,8 +162,12 @@ def take(row: Intent, amount: Decimal) -> None:
 
 
 def give_back(row: Intent, amount: Decimal) -> None:
-    """Release a hold (an exchange refused or cancelled)."""
+    """Release a hold (an exchange refused or cancelled). A withdrawn offer or need
+    stays gone: nothing comes back to it to be matched."""
     _fresh(row)
+    if row.state == "withdrawn":
+        row.updated_at = utcnow()
+        return
     row.available = fmt(min(Decimal(row.available) + amount, Decimal(row.quantity)))
     if row.state == "matched" and Decimal(row.available) > 0:
         row.state = "open"

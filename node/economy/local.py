@@ -8,7 +8,7 @@ import json
 
 from sqlmodel import Session, select
 
-from node.economy import enterprises, exchanges, intents
+from node.economy import enterprises, exchanges, intents, rising
 from node.economy.matcher import allocate
 from node.errors import Problem
 from node.federation.urls import Urls
@@ -62,6 +62,9 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     else:
         exchanges.release(session, intents.catalogue(session), body, exchange)
         exchanges.settle(session, exchange, "refused")
+    # An offer or need that had already risen tells its federations what is left (0
+    # once this match took all of it, which withdraws their copies).
+    rising.announce_rows(session, urls, body, [u for c in rows for u in (c.offer, c.need)])
     session.add(exchange)
     audit.append(session, member.username if member else "",
                  "economy.allocation." + ("agreed" if accept else "refused"),

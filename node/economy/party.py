@@ -18,6 +18,16 @@ from node.models import Exchange, Intent, LocalActor, Member
 from node.outbox.publish import new_uid, publish
 
 
+class Shortfall(Problem):
+    """What an exchange asks of us is gone (`withdrawn`) or more than is left
+    (`exhausted`): said with that code, naming the offers and needs concerned, so the
+    proposer stops proposing on its copies of them."""
+
+    def __init__(self, code: str, detail: str, intents: list[str]) -> None:
+        super().__init__(409, code, detail)
+        self.intents = intents
+
+
 def _mine(session: Session, body: LocalActor, uri: str, side: str) -> Intent:
     row = intents.own_by_uri(session, body, uri)
     if row is None or row.side != side:
@@ -37,12 +47,19 @@ def _asked(session: Session, body_uri: str, body: LocalActor,
         if c.receiver == body_uri:
             row = _mine(session, body, c.need, "need")
             out.append((row, exchanges.in_unit(cat, c, row)))
-    for row, amount in out:
+    for row, _ in out:
         if row.kind != next(c.kind for c in docs if row.uri in (c.offer, c.need)):
             raise Problem(422, "wrong-kind", f"{row.uri} is not of the kind committed")
-        if row.state != "open" or Decimal(row.available) < amount:
-            raise Problem(409, "not-available",
-                          f"only {row.available} {row.unit} of {row.uri} is available")
+    gone = [row.uri for row, _ in out if row.state == "withdrawn"]
+    if gone:
+        raise Shortfall("withdrawn", f"withdrawn by this body: {', '.join(gone)}", gone)
+    short = [(row, amount) for row, amount in out
+             if row.state != "open" or Decimal(row.available) < amount]
+    if short:
+        raise Shortfall("exhausted", "; ".join(
+            f"{row.uri}: {fmt(amount)} {row.unit} asked, {row.available} {row.unit} left "
+            "(the rest is committed or held by other exchanges)" for row, amount in short),
+            [row.uri for row, _ in short])
     return out
 
 
@@ -71,12 +88,23 @@ def receive_offer(session: Session, body: LocalActor, body_uri: str, proposer: s
 
 
 def refuse_unknown(session: Session, urls: Urls, body: LocalActor, proposer_inbox: str,
-                   exchange_uri: str, reason: str) -> None:
-    """Answer a proposal we could not take with the reason (nothing else changes)."""
-    publish(session, urls, body, {
+                   exchange_uri: str, reason: str, code: str = "",
+                   intents_named: list[str] | None = None) -> None:
+    """Answer a proposal we could not take: the stable code as `summary` (as the inbox's
+    refusals do), the reason as `content`, and for a shortfall the offers and needs
+    concerned as `target`. A withdrawn one is announced again to our federations, in
+    case the first word of it was lost on the way."""
+    reject: dict[str, object] = {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Reject", "actor": urls.actor(body.handle), "object": exchange_uri,
-        "content": reason[:1000]}, to_followers=False, inboxes={proposer_inbox})
+        "content": reason[:1000]}
+    if code:
+        reject["summary"] = code
+    if intents_named:
+        reject["target"] = intents_named[:100]
+    publish(session, urls, body, reject, to_followers=False, inboxes={proposer_inbox})
+    if code == "withdrawn":
+        rising.announce_rows(session, urls, body, intents_named or [])
 
 
 def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
@@ -101,6 +129,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     if not accept:
         exchanges.release(session, intents.catalogue(session), body, ex)
         exchanges.settle(session, ex, "refused")
+        _announce_released(session, urls, body, ex)
     session.add(ex)
     audit.append(session, member.username if member else "",
                  "economy.barter." + ("accepted" if accept else "refused"),
@@ -122,20 +151,26 @@ def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: 
     me = urls.actor(body.handle)
     refs = [c.offer for c in docs if c.provider == me] + [c.need for c in docs
                                                           if c.receiver == me]
-    for ref in dict.fromkeys(refs):
-        row = intents.own_by_uri(session, body, ref)
-        if row is not None:
-            rising.announce_change(session, urls, body, row)
+    rising.announce_rows(session, urls, body, refs)
     audit.append(session, f"remote:{proposer}", "economy.barter.agreed", f"exchange:{ex.id}",
                  {"uri": uri})
     return True
 
 
-def receive_called_off(session: Session, body: LocalActor, proposer: str, uri: str) -> bool:
+def receive_called_off(session: Session, urls: Urls, body: LocalActor, proposer: str,
+                       uri: str) -> bool:
     """Another party refused: the proposer calls the exchange off; we give back."""
     ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
     if ex is None or ex.proposer != proposer or ex.state != "proposed":
         return False
     exchanges.release(session, intents.catalogue(session), body, ex)
     exchanges.settle(session, ex, "refused")
+    _announce_released(session, urls, body, ex)
     return True
+
+
+def _announce_released(session: Session, urls: Urls, body: LocalActor, ex: Exchange) -> None:
+    """What a called-off exchange held is free again: a federation that found one of
+    our offers or needs short (and stopped proposing on it) hears it may try again."""
+    rising.announce_rows(session, urls, body, [
+        u for c in exchanges.commitments_of(session, ex) for u in (c.offer, c.need)])

@@ -16,11 +16,12 @@ from sqlmodel import Session, col, select
 
 from node.economy import exchanges, intents, wire
 from node.economy.catalogue import fmt
+from node.errors import Problem
 from node.federation.urls import Urls
 from node.federations.matters import keep, now_stamp
 from node.federations.membership import inboxes
 from node.models import Commitment, Exchange, Intent, LocalActor
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
 
@@ -57,19 +58,37 @@ def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
                        inboxes=set(feds.values()))
         keep(session, json.loads(item.body), CREATE, row.body, row.uri)
     else:
+        # The author's Create, then every Update of it we kept (the next holder follows
+        # the newest of them, as we do).
+        targets = set(feds.values())
         for uri_kind in (CREATE, UPDATE):
-            doc = _latest(session, row.uri, uri_kind)
-            if doc is not None:
-                forward(session, urls, holder, doc, set(feds.values()))
+            for doc in _kept(session, row.uri, uri_kind, row.body):
+                forward(session, urls, holder, doc, targets)
     row.risen_to = json.dumps(sorted(set(json.loads(row.risen_to)) | set(feds)))
     return sorted(feds)
 
 
-def _latest(session: Session, uri: str, kind: str) -> dict[str, Any] | None:
-    got = session.exec(select(SignedObject).where(
-        SignedObject.matter == uri, SignedObject.type == kind)
-        .order_by(col(SignedObject.id).desc())).first()
-    return json.loads(got.body) if got else None
+def _kept(session: Session, uri: str, kind: str, author: str) -> list[dict[str, Any]]:
+    rows = session.exec(select(SignedObject.body).where(
+        SignedObject.matter == uri, SignedObject.type == kind, SignedObject.author == author)
+        .order_by(col(SignedObject.id))).all()
+    return [json.loads(b) for b in rows]
+
+
+def left_to_offer(session: Session, row: Intent) -> Decimal:
+    """What the author says is left of its offer or need: nothing once withdrawn;
+    otherwise what agreements have not taken. Holds of exchanges still waiting for
+    answers are not subtracted: they may come back, and 0 tells every copy that the
+    offer is gone for good."""
+    if row.state == "withdrawn":
+        return Decimal(0)
+    pending = session.exec(select(Commitment).where(
+        Commitment.state == "proposed",
+        (col(Commitment.offer) == row.uri) | (col(Commitment.need) == row.uri))).all()
+    cat = intents.catalogue(session)
+    held = sum((exchanges.in_unit(cat, d, row) for d in exchanges.docs_of(list(pending))),
+               Decimal(0))
+    return min(Decimal(row.available) + held, Decimal(row.quantity))
 
 
 def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent) -> None:
@@ -79,9 +98,8 @@ def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent)
     if not targets:
         return
     feds = inboxes(session, body, "member_of")
-    doc = intents.doc_of(row)
-    if row.state == "withdrawn":
-        doc = wire.IntentDoc(**{**doc.__dict__, "available": Decimal(0)})
+    doc = wire.IntentDoc(**{**intents.doc_of(row).__dict__,
+                            "available": left_to_offer(session, row)})
     obj = signed(urls, body, wire.intent_object(doc, now_stamp()))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Update", "actor": row.body, "object": obj, "to": targets}
@@ -90,12 +108,21 @@ def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent)
     keep(session, json.loads(item.body), UPDATE, row.body, row.uri)
 
 
+def announce_rows(session: Session, urls: Urls, body: LocalActor, uris: list[str]) -> None:
+    """`announce_change` for each of the body's own offers and needs named (once each)."""
+    for uri in dict.fromkeys(uris):
+        row = intents.own_by_uri(session, body, uri)
+        if row is not None:
+            announce_change(session, urls, body, row)
+
+
 # --- at a federation ---------------------------------------------------------------
 
 
 def hold(session: Session, federation: LocalActor, sender: str, activity: dict[str, Any],
          doc: wire.IntentDoc, body_inbox: str) -> Intent | None:
-    """Keep a member's offer or need (or one passed up by a member federation)."""
+    """Keep a member's offer or need (or one passed up by a member federation). An
+    `Update` of it that came first (deliveries may cross) applies at once."""
     if intents.held_by_uri(session, federation, doc.id) is not None:
         return None
     keep(session, activity, CREATE, doc.body, doc.id, sender)
@@ -105,8 +132,11 @@ def hold(session: Session, federation: LocalActor, sender: str, activity: dict[s
                  available=fmt(doc.available), summary=doc.summary, location=doc.location,
                  starts_at=doc.starts_at, ends_at=doc.ends_at, rise_after=doc.rise_after,
                  rise_at=now + timedelta(seconds=doc.rise_after), received_from=sender,
-                 body_inbox=body_inbox, in_return=doc.in_return,
-                 state="open" if doc.available > 0 else "matched")
+                 body_inbox=body_inbox, in_return=doc.in_return)
+    _apply(session, federation, row, doc.available)
+    word = _word(session, doc.id, doc.body)
+    if word is not None:
+        _apply(session, federation, row, word)
     session.add(row)
     session.flush()
     return row
@@ -115,27 +145,94 @@ def hold(session: Session, federation: LocalActor, sender: str, activity: dict[s
 def update_held(session: Session, urls: Urls, federation: LocalActor, activity: dict[str, Any],
                 doc: wire.IntentDoc) -> bool:
     """The author says what is left: our copy follows, less what our own proposals
-    still hold; passed on to wherever we sent it."""
-    row = intents.held_by_uri(session, federation, doc.id)
-    if row is None or row.body != doc.body:
+    still hold; passed on to wherever we sent it. 0 left withdraws the copy for good
+    (the author matched or withdrew it): it is never proposed on again. Updates may
+    cross on the way: the copy follows the newest (by `published`) of those kept."""
+    if session.exec(select(SignedObject.id).where(
+            SignedObject.uri == str(activity.get("id")))).first() is not None:
         return False
-    previous = _latest(session, doc.id, UPDATE)
-    if previous is not None and str(previous.get("id")) == str(activity.get("id")):
+    row = intents.held_by_uri(session, federation, doc.id)
+    if row is None:
+        # Its Create may still be on the way: keep the word for when it comes.
+        keep(session, activity, UPDATE, doc.body, doc.id, "")
+        return False
+    if row.body != doc.body:
         return False
     keep(session, activity, UPDATE, doc.body, doc.id, row.received_from)
-    left = doc.available - _held_by_our_proposals(session, federation, row)
-    row.available = fmt(max(left, Decimal(0)))
-    if left <= 0 and row.state == "open":
-        row.state, row.rise_at = "matched", None
-    elif left > 0 and row.state == "matched":
-        row.state = "open"
-    row.updated_at = utcnow()
+    word = _word(session, doc.id, doc.body)
+    _apply(session, federation, row, doc.available if word is None else word)
     session.add(row)
     feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
     if targets:
         forward(session, urls, federation, activity, targets)
     return True
+
+
+def _word(session: Session, uri: str, author: str, since: datetime | None = None
+          ) -> Decimal | None:
+    """What the author's kept `Update`s (received after `since`) say is left: 0 if any
+    says it is gone, else the newest by `published`; None if there is none."""
+    stmt = select(SignedObject).where(SignedObject.matter == uri, SignedObject.type == UPDATE,
+                                      SignedObject.author == author)
+    newest: tuple[str, Decimal] | None = None
+    for kept_row in session.exec(stmt).all():
+        if since is not None and aware(kept_row.created_at) <= aware(since):
+            continue
+        activity = json.loads(kept_row.body)
+        try:
+            left = wire.read_intent(activity.get("object")).available
+        except Problem:
+            continue
+        if left <= 0:
+            return Decimal(0)
+        if newest is None or _published(activity) >= newest[0]:
+            newest = (_published(activity), left)
+    return newest[1] if newest else None
+
+
+def _apply(session: Session, federation: LocalActor, row: Intent, stated: Decimal) -> None:
+    """Set a held copy from what its author says is left."""
+    row.updated_at = utcnow()
+    if row.state == "withdrawn":
+        return
+    if stated <= 0:
+        row.state, row.available, row.rise_at = "withdrawn", "0", None
+        return
+    left = stated - _held_by_our_proposals(session, federation, row) if row.id else stated
+    row.available = fmt(max(left, Decimal(0)))
+    if left <= 0 and row.state == "open":
+        row.state, row.rise_at = "matched", None
+    elif left > 0 and row.state == "matched":
+        row.state = "open"
+
+
+def shortfall(session: Session, federation: LocalActor, ex: Exchange, party: str, code: str,
+              named: list[str]) -> None:
+    """A party refused one of our exchanges because what it asked is gone (`withdrawn`)
+    or more than is left (`exhausted`): stop proposing on our copies of those offers and
+    needs. Withdrawn is final; exhausted waits for the author's next `Update`, unless one
+    received since we proposed already says what is left."""
+    mine = {u for c in exchanges.commitments_of(session, ex)
+            for u, side in ((c.offer, c.provider), (c.need, c.receiver)) if side == party}
+    for uri in mine & set(named or mine):
+        row = intents.held_by_uri(session, federation, uri)
+        if row is None or row.body != party or row.state == "withdrawn":
+            continue
+        if code == "withdrawn":
+            _apply(session, federation, row, Decimal(0))
+        else:
+            word = _word(session, uri, party, since=ex.created_at)
+            if word is not None:
+                _apply(session, federation, row, word)
+            else:
+                row.state, row.available, row.updated_at = "matched", "0", utcnow()
+        session.add(row)
+
+
+def _published(activity: dict[str, Any]) -> str:
+    obj = activity.get("object")
+    return str(obj.get("published") or "") if isinstance(obj, dict) else ""
 
 
 def _held_by_our_proposals(session: Session, federation: LocalActor, row: Intent) -> Decimal:

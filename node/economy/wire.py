@@ -90,14 +90,15 @@ def amount(unit: str, value: str | Decimal) -> dict[str, str]:
     return {"hasUnit": unit, "hasNumericalValue": fmt(Decimal(value))}
 
 
-def read_amount(doc: Any, what: str) -> tuple[str, Decimal]:
+def read_amount(doc: Any, what: str, zero: bool = False) -> tuple[str, Decimal]:
+    """An OM-2 amount; `zero`: 0 is meaningful (nothing left)."""
     if not isinstance(doc, dict):
         raise bad(f"{what} is missing")
     unit = doc.get("hasUnit")
     if not isinstance(unit, str) or not unit or len(unit) > 32:
         raise bad(f"{what} has no unit")
     try:
-        return unit, quantity(doc.get("hasNumericalValue"))
+        return unit, quantity(doc.get("hasNumericalValue"), zero=zero)
     except Problem as exc:
         raise bad(f"{what}: {exc.detail}") from exc
 
@@ -175,8 +176,10 @@ def read_intent(doc: Any) -> IntentDoc:
     if not isinstance(primary, dict) or primary.get("type") != "Intent":
         raise bad("publishes must be an Intent")
     unit, total = read_amount(primary.get("resourceQuantity"), "resourceQuantity")
+    # 0 left means gone (matched or withdrawn at its author): docs/economy.md.
     unit2, available = read_amount(primary.get("availableQuantity")
-                                   or primary.get("resourceQuantity"), "availableQuantity")
+                                   or primary.get("resourceQuantity"), "availableQuantity",
+                                   zero=True)
     if unit2 != unit or available > total:
         raise bad("availableQuantity must be in the same unit and not above the total")
     starts, ends = when(primary.get("hasBeginning"), "hasBeginning"), \

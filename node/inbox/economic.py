@@ -90,7 +90,9 @@ class Economic:
             uri = id_of(draft)
             if exc.code == "exists":
                 return
-            await self._tx(party.refuse_unknown, self.ctx.urls, body, inbox, uri, exc.detail)
+            named = exc.intents if isinstance(exc, party.Shortfall) else None
+            await self._tx(party.refuse_unknown, self.ctx.urls, body, inbox, uri, exc.detail,
+                           exc.code, named)
 
     async def _agreement(self, body: LocalActor, proposer: str, result: Any) -> None:
         if not isinstance(result, dict) or not await self._proves(result, proposer):
@@ -150,9 +152,11 @@ class Economic:
         ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
         if ex is not None:
             if ex.proposer_id == body.id:
-                broker.receive_answer(session, self.ctx.urls, body, actor, uri, accept, reason)
+                broker.receive_answer(session, self.ctx.urls, body, actor, uri, accept, reason,
+                                      str(activity.get("summary") or ""),
+                                      _uris(activity.get("target")))
             elif ex.proposer == actor and not accept:
-                party.receive_called_off(session, body, actor, uri)
+                party.receive_called_off(session, self.ctx.urls, body, actor, uri)
             return True
         plan = session.exec(select(JointPlan).where(JointPlan.uri == uri.split("#", 1)[0],
                                                     JointPlan.body_id == body.id)).first()
@@ -170,3 +174,9 @@ class Economic:
                 broker.relay(session, self.ctx.urls, body, activity, c.uri, actor)
             return True
         return False
+
+
+def _uris(value: Any) -> list[str]:
+    """A refusal's `target`: the offers and needs it is about (one or a list)."""
+    items = value if isinstance(value, list) else [value]
+    return [u for u in (id_of(v) for v in items[:100]) if u]

@@ -1,0 +1,303 @@
+"""Fresh copies (issue 11, item 6): what other nodes hold of an offer, a need or an
+actor follows its origin.
+
+- An `Update` saying 0 is left is accepted by every holder and withdraws its copy for
+  good (never proposed on again), and goes on up wherever the copy went; withdrawing
+  an offer, or an agreement taking all of it, sends that `Update`; a party refusing
+  an exchange because what it asks is gone or short says so with a stable code, and
+  the broker stops proposing on that copy.
+- A federation that holds a stale copy of a remote body's actor (an old `memberOf`)
+  refreshes it before refusing a matter ("no federation covers every affected
+  body"), and a refresh that fails for now retries the inbox row instead of refusing.
+
+In-process nodes, with the other nodes played by a fake remote server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from node.app import create_app
+from node.economy import enterprises, local, service, wire
+from node.economy.clock import one_pass
+from node.governance import members
+from node.models import Commitment, Exchange, Intent, LocalActor, Member, OutboxItem
+from tests.helpers import run_loops
+from tests.test_economy_rules import EPOCH, NS, Net, _cycle, _members
+
+CTX = "http://node.test/ns/comuna/v1"
+
+
+def intent_doc(net: Net, who, uri: str, side: str, kind: str, qty: str, left: str,
+               published: str) -> dict:
+    doc = wire.intent_object(wire.IntentDoc(
+        id=uri, body=who.uri, side=side, agent=who.uri, kind=NS + kind, unit="kilogram",
+        quantity=Decimal(qty), available=Decimal(left), summary="", location="",
+        starts_at=None, ends_at=None, rise_after=0), published)
+    return who.prove({"@context": wire.contexts(CTX), **doc})
+
+
+def say(net: Net, author, kind: str, obj: dict, via=None) -> dict:
+    """`author`'s own signed activity, sent by `via` (a member passing it on) or itself."""
+    activity = net.activity(author, kind, obj)
+    net.send(via or author, activity)
+    return activity
+
+
+def copies(net: Net) -> dict[str, tuple[str, str]]:
+    with Session(net.ctx.engine) as s:
+        return {r.uri: (r.state, r.available) for r in s.exec(select(Intent)).all()}
+
+
+def exchange_count(net: Net) -> int:
+    with Session(net.ctx.engine) as s:
+        return len(s.exec(select(Exchange)).all())
+
+
+def posted(net: Net, who, kind: str) -> list[dict]:
+    return net.posts_to(who, kind)
+
+
+# --- a quantity that falls to 0 ------------------------------------------------------
+
+
+@pytest.fixture
+def city(make_node, remote):
+    settings = make_node(handle="ciudad", level="city")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "ciudad")
+        net.t = remote.actor("t")  # plays the territory above the city
+        _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
+        _members(net.ctx, "ciudad", [net.t.uri], "member_of")
+        yield net
+
+
+def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city):
+    n = city
+    gas = n.uid(n.a, "gas")
+    say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
+                                     "2026-11-28T00:00:00Z"))
+    n.settle()
+    assert copies(n) == {gas: ("open", "10")}
+    # Unmatched, it rises at once (rise_after 0) to the territory: the author's Create.
+    one_pass(n.ctx, EPOCH)
+    run_loops(n.settings, lambda ctx: len(posted(n, n.t, "Create")) == 1)
+
+    update = say(n, n.a, "Update", intent_doc(n, n.a, gas, "offer", "gas", "10", "0",
+                                              "2026-11-28T01:00:00Z"))
+    n.settle()
+    assert copies(n) == {gas: ("withdrawn", "0")}
+    # The same Update, unchanged (the author's proof), follows the Create up.
+    run_loops(n.settings, lambda ctx: len(posted(n, n.t, "Update")) == 1)
+    up = posted(n, n.t, "Update")[0]
+    assert up["id"] == update["id"] and up["actor"] == n.a.uri
+    assert up["object"]["publishes"]["availableQuantity"]["hasNumericalValue"] == "0"
+
+    # A need that would have met it, and what would close the cycle: nothing proposed.
+    say(n, n.b, "Create", intent_doc(n, n.b, n.uid(n.b), "need", "gas", "10", "10",
+                                     "2026-11-28T02:00:00Z"))
+    say(n, n.b, "Create", intent_doc(n, n.b, n.uid(n.b), "offer", "papaya", "5", "5",
+                                     "2026-11-28T02:00:00Z"))
+    say(n, n.a, "Create", intent_doc(n, n.a, n.uid(n.a), "need", "papaya", "5", "5",
+                                     "2026-11-28T02:00:00Z"))
+    # An older word that crossed the 0 on the way does not bring the copy back.
+    say(n, n.a, "Update", intent_doc(n, n.a, gas, "offer", "gas", "10", "7",
+                                     "2026-11-28T00:30:00Z"))
+    n.settle()
+    assert one_pass(n.ctx, EPOCH)[1] == 0
+    assert exchange_count(n) == 0 and copies(n)[gas] == ("withdrawn", "0")
+    one_pass(n.ctx, EPOCH)
+    assert exchange_count(n) == 0
+
+
+@pytest.fixture
+def territory(make_node, remote):
+    settings = make_node(handle="territorio", level="territory")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "territorio")
+        net.c = remote.actor("c")  # plays a member city passing its communes' offers up
+        _members(net.ctx, "territorio", [net.c.uri], "has_member")
+        yield net
+
+
+def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory):
+    n = territory
+    gas, coffee = n.uid(n.a, "gas"), n.uid(n.a, "coffee")
+    say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
+                                     "2026-11-28T00:00:00Z"), via=n.c)
+    say(n, n.b, "Create", intent_doc(n, n.b, n.uid(n.b), "need", "gas", "10", "10",
+                                     "2026-11-28T00:00:00Z"), via=n.c)
+    say(n, n.b, "Create", intent_doc(n, n.b, n.uid(n.b), "offer", "coffee", "5", "5",
+                                     "2026-11-28T00:00:00Z"), via=n.c)
+    n.settle()
+    # The 0 crosses its Create on the way: kept, and applied when the Create comes.
+    say(n, n.a, "Update", intent_doc(n, n.a, coffee, "need", "coffee", "5", "0",
+                                     "2026-11-28T01:00:00Z"), via=n.c)
+    n.settle()
+    say(n, n.a, "Create", intent_doc(n, n.a, coffee, "need", "coffee", "5", "5",
+                                     "2026-11-28T00:00:00Z"), via=n.c)
+    say(n, n.a, "Update", intent_doc(n, n.a, gas, "offer", "gas", "10", "0",
+                                     "2026-11-28T01:00:00Z"), via=n.c)
+    n.settle()
+    held = copies(n)
+    assert held[gas] == ("withdrawn", "0") and held[coffee] == ("withdrawn", "0")
+    assert one_pass(n.ctx, EPOCH)[1] == 0 and exchange_count(n) == 0
+
+
+# --- the author's side: withdrawing, matching, refusing ------------------------------
+
+
+@pytest.fixture
+def commune(make_node, remote):
+    settings = make_node(handle="maizal", level="commune")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "maizal")
+        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        with Session(net.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+            members.grant(s, "node", members.create_member(s, "facil", "contraseña-larga",
+                                                           "F"), body, "facilitator")
+            s.commit()
+        yield net
+
+
+def _facil(s: Session) -> Member:
+    return s.exec(select(Member).where(Member.username == "facil")).one()
+
+
+def _publish(net: Net, side: str, kind: str, qty: str, enterprise: str | None = None
+             ) -> str:
+    with Session(net.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        facil = _facil(s)
+        if enterprise:
+            enterprises.create(s, facil, body, enterprise, enterprise)
+        row = service.publish(s, net.ctx.urls, facil, body, side, NS + kind, Decimal(qty),
+                              "kilogram", enterprise, rise_after=0)
+        s.commit()
+        return row.uri
+
+
+def _own(net: Net, uri: str) -> Intent:
+    with Session(net.ctx.engine) as s:
+        return s.exec(select(Intent).where(Intent.uri == uri)).one()
+
+
+def _published_updates(net: Net) -> int:
+    with Session(net.ctx.engine) as s:
+        return len(s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).all())
+
+
+def _left_said(doc: dict) -> str:
+    return str(doc["object"]["publishes"]["availableQuantity"]["hasNumericalValue"])
+
+
+def _propose(net: Net, offer: str, qty: str) -> str:
+    fed = net.a
+    ex = net.uid(fed, "ex")
+    draft = wire.agreement_object(ex, fed.uri, [wire.CommitmentDoc(
+        f"{ex}#c0", net.me, net.b.uri, offer, f"{net.b.server.base}/objects/need",
+        NS + "gas", "kilogram", Decimal(qty), None, None)], "2026-11-28T00:00:00Z")
+    net.send(fed, net.activity(fed, "Offer", draft))
+    net.settle()
+    return ex
+
+
+def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune):
+    n = commune
+    gone, short = _publish(n, "offer", "gas", "10"), _publish(n, "offer", "gas", "10")
+    one_pass(n.ctx, EPOCH)  # both rise to the city
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Create")) == 2)
+
+    with Session(n.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        service.withdraw(s, n.ctx.urls, _facil(s), body,
+                         _own(n, gone).id)
+        s.commit()
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
+    (update,) = posted(n, n.a, "Update")
+    assert update["object"]["id"] == gone and _left_said(update) == "0"
+
+    # The city, not yet aware, proposes on the withdrawn offer: refused as withdrawn,
+    # naming it (and the 0 said once more, in case it was lost).
+    ex = _propose(n, gone, "5")
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Reject")) == 1)
+    (reject,) = posted(n, n.a, "Reject")
+    assert reject["object"] == ex and reject["summary"] == "withdrawn"
+    assert reject["target"] == [gone] and "withdrawn" in reject["content"]
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 2)
+
+    # Asked for more than is left: exhausted, with what was asked and what is left.
+    ex = _propose(n, short, "50")
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Reject")) == 2)
+    reject = posted(n, n.a, "Reject")[1]
+    assert reject["summary"] == "exhausted" and reject["target"] == [short]
+    assert "50 kilogram asked, 10 kilogram left" in reject["content"]
+
+
+def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune):
+    n = commune
+    offer = _publish(n, "offer", "gas", "10")
+    one_pass(n.ctx, EPOCH)
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Create")) == 1)
+    # Its own school needs it: met inside the commune, held while the body answers.
+    _publish(n, "need", "gas", "10", enterprise="escuela")
+    assert _published_updates(n) == 0  # a hold may come back: nothing said yet
+    with Session(n.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        (ex,) = s.exec(select(Exchange).where(Exchange.mode == "allocation")).all()
+        local.answer(s, n.ctx.urls, _facil(s), body, ex, True)
+        s.commit()
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
+    (update,) = posted(n, n.a, "Update")
+    assert update["object"]["id"] == offer and _left_said(update) == "0"
+
+
+# --- the broker hearing why ----------------------------------------------------------
+
+
+def _refuse(net: Net, who, ex: Exchange, code: str, named: list[str]) -> None:
+    net.send(who, net.activity(who, "Reject", ex.uri, summary=code, content="no",
+                               target=named))
+    net.settle()
+
+
+def _copy_of(net: Net, who, kind: str) -> tuple[str, str, str]:
+    with Session(net.ctx.engine) as s:
+        row = s.exec(select(Intent).where(Intent.body == who.uri, Intent.side == "offer",
+                                          Intent.kind == NS + kind)).one()
+        return row.uri, row.state, row.available
+
+
+def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city):
+    n = city
+    ex = _cycle(n)
+    gas, _, _ = _copy_of(n, n.a, "gas")
+    _refuse(n, n.a, ex, "withdrawn", [gas])
+    assert _copy_of(n, n.a, "gas")[1:] == ("withdrawn", "0")
+    # b's copies are given back and stay open; nothing is proposed again.
+    assert _copy_of(n, n.b, "papaya")[1:] == ("open", "5")
+    assert one_pass(n.ctx, EPOCH)[1] == 0 and exchange_count(n) == 1
+
+
+def test_an_exhausted_refusal_waits_for_the_authors_next_word(city):
+    n = city
+    ex = _cycle(n)
+    gas, _, _ = _copy_of(n, n.a, "gas")
+    # Naming an offer that is not the refusing party's changes nothing of it.
+    _refuse(n, n.a, ex, "exhausted", [gas, _copy_of(n, n.b, "papaya")[0]])
+    assert _copy_of(n, n.a, "gas")[1:] == ("matched", "0")
+    assert _copy_of(n, n.b, "papaya")[1:] == ("open", "5")
+    assert one_pass(n.ctx, EPOCH)[1] == 0
+    # The author says 4 are left: the copy opens with 4 and the cycle is proposed again.
+    say(n, n.a, "Update", intent_doc(n, n.a, gas, "offer", "gas", "10", "4",
+                                     "2026-11-28T05:00:00Z"))
+    n.settle()
+    assert one_pass(n.ctx, EPOCH)[1] == 1
+    with Session(n.ctx.engine) as s:
+        rows = s.exec(select(Commitment).where(Commitment.state == "proposed",
+                                               Commitment.offer == gas)).all()
+        assert [r.quantity for r in rows] == ["4"]
