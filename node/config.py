@@ -83,8 +83,11 @@ class Settings(BaseSettings):
     # Longest wait between two passes of the economy (local matching, brokering, rising);
     # a new offer, need or answer starts a pass at once.
     economy_tick_seconds: float = Field(default=10.0, gt=0)
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 300.0
+    # Failures in a row that open a host's circuit breaker; the first cooldown (seconds)
+    # doubles with each trip up to the max, then one delivery probes the host.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown: float = Field(default=5.0, gt=0)
+    breaker_cooldown_max: float = Field(default=600.0, gt=0)
     trusted_proxies: str = "127.0.0.1,::1"
     admin_token_sha256: str = ""
     # Background loops (inbox processing, delivery) in the web process.

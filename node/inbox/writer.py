@@ -5,6 +5,10 @@ whatever has queued up meanwhile and stores it in one INSERT … ON CONFLICT DO
 NOTHING. The 202 goes out only after that commit. On SQLite the commit runs on
 the event-loop thread (measured faster than a thread hop: no GIL ping-pong);
 on PostgreSQL it runs in a thread so the loop keeps serving while it waits.
+
+After each commit the signers' hosts are told to the delivery circuit breaker
+(a host that sends us verified activities is up); that costs a set lookup unless
+one of them is known to be failing, and never delays a commit.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from node.federation.directory import netloc_of
 from node.models import InboxItem
+from node.outbox.breaker import Hearing
 
 MAX_BATCH = 500
 
@@ -28,6 +34,7 @@ class InboxWriter:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._hearing = Hearing(engine)
         table: Table = InboxItem.__table__  # type: ignore[attr-defined]
         self._in_loop = engine.dialect.name == "sqlite"
         if self._in_loop:
@@ -51,6 +58,7 @@ class InboxWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self._hearing.stop()
 
     async def store(self, row: dict[str, Any]) -> None:
         """Returns once `row` is committed (or was already there)."""
@@ -81,6 +89,7 @@ class InboxWriter:
                         fut.set_result(None)
                 if self.on_commit is not None:
                     self.on_commit()
+                self._hearing.note({netloc_of(r["signer"]) for r, _ in batch if r.get("signer")})
                 # Let the answered requests run before taking the next batch.
                 await asyncio.sleep(0)
 

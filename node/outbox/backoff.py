@@ -15,12 +15,13 @@ QUICK_SECONDS = 2.0
 
 def backoff_delay(attempts: int, rng: random.Random | None = None,
                   base_seconds: float = BASE_SECONDS) -> float:
-    """Delay before attempt `attempts + 1`: 30 s doubling to 8 h, ±20 % jitter.
+    """Delay before attempt `attempts + 1`: 30 s doubling to 8 h, plus up to 25 % jitter.
 
-    With 16 attempts the schedule spans roughly 2.3 days.
+    The jitter only lengthens, so 16 attempts span at least 2.02 days (about 2.3 on
+    average): a peer that is back within two days gets everything.
     """
     base = min(base_seconds * (2 ** max(attempts - 1, 0)), CAP_SECONDS)
-    return base * (rng or random).uniform(0.8, 1.2)
+    return base * (rng or random).uniform(1.0, 1.25)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -1,8 +1,11 @@
 """The delivery worker: claims due rows, signs, posts, records the outcome.
 
 A row's life: queued → delivered, or queued → (retries with backoff) → failed.
-Per-host concurrency is capped and a circuit breaker stops claiming rows for a
-host that keeps failing, so one dead peer never slows delivery to the others.
+Per-host concurrency is capped and a circuit breaker (node/outbox/breaker.py)
+stops claiming rows for a host that keeps failing, so one dead peer never slows
+delivery to the others, and lets one probe through to learn when it is back.
+An error on our side before a request goes out (an unknown body, a key we cannot
+load) puts the row back for a retry and is never held against the peer.
 Outcomes are written in batches to keep the database out of the hot path.
 """
 
@@ -11,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
@@ -20,42 +24,74 @@ from sqlmodel import Session, col
 from node.context import NodeContext
 from node.federation.httpsig.sign import sign_cavage
 from node.models import Delivery, OutboxItem, PeerHost
-from node.models.base import utcnow
-from node.outbox import sender
+from node.models.base import aware, utcnow
+from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
 from node.storage.leases import claim
 
 log = logging.getLogger("comuna.delivery")
 LEASE_SECONDS = 120.0
 FLUSH_EVERY = 0.05
+# How often a busy worker also looks for hosts whose cooldown is over (an idle one
+# looks on every poll).
+PROBE_EVERY = 0.5
 
 
-def _open_hosts_filter() -> Any:
-    now = utcnow()
-    bad = select(col(PeerHost.host)).where(
-        or_(col(PeerHost.blocked).is_(True),
-            and_(col(PeerHost.open_until).is_not(None), col(PeerHost.open_until) > now))
-    )
-    return col(Delivery.host).not_in(bad)
+@dataclass
+class LocalFailure:
+    """Our side failed before a request was sent: it says nothing about the peer."""
+
+    error: str
+
+
+Outcome = sender.SendResult | LocalFailure
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attempts: int
+    backoff_base: float
+    breaker: breaker.Policy
+
+    @classmethod
+    def of(cls, settings: Any) -> Limits:
+        return cls(settings.delivery_max_attempts, settings.delivery_backoff_base,
+                   breaker.Policy.of(settings))
+
+
+def claim_work(engine: Engine, limit: int, policy: breaker.Policy,
+               probes: bool = True) -> list[Any]:
+    """Probes for hosts whose cooldown is over, then due rows of hosts not held."""
+    rows = breaker.claim_probes(engine, policy, LEASE_SECONDS, limit=limit) if probes else []
+    if len(rows) < limit:
+        rows += claim(engine, Delivery, limit - len(rows), LEASE_SECONDS, breaker.claimable())
+    return rows
 
 
 class DeliveryWorker:
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
         s = ctx.settings
+        self.limits = Limits.of(s)
         self.concurrency = s.delivery_concurrency
         self.host_limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(s.delivery_per_host))
         self.inflight = 0
-        self.results: list[tuple[Any, sender.SendResult]] = []
+        self.results: list[tuple[Any, Outcome]] = []
         self.bodies: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
         self.session: Any = None
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._probe_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.ctx.settings
         self.session = sender.make_session(s.allow_private_networks, s.delivery_timeout,
                                            self.concurrency)
+        loop = asyncio.get_running_loop()
+        # A queue released elsewhere in this process (the inbox heard from a host)
+        # wakes us; other processes see it on their next poll.
+        watch = breaker.watch_of(self.ctx.engine)
+        watch.listen(self.ctx.delivery_wakeup)
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             while not stop.is_set():
@@ -68,10 +104,12 @@ class DeliveryWorker:
                 # sleeping a whole poll interval on work that is already there.
                 self.ctx.delivery_wakeup.clear()
                 if free > 0:
+                    probes = loop.time() >= self._probe_at
+                    if probes:
+                        self._probe_at = loop.time() + PROBE_EVERY
                     try:
-                        rows = await asyncio.to_thread(
-                            claim, self.ctx.engine, Delivery, free, LEASE_SECONDS,
-                            _open_hosts_filter())
+                        rows = await asyncio.to_thread(claim_work, self.ctx.engine, free,
+                                                       self.limits.breaker, probes)
                     except Exception:
                         log.exception("claiming deliveries failed")
                 if rows:
@@ -86,6 +124,7 @@ class DeliveryWorker:
                 except TimeoutError:
                     pass
         finally:
+            watch.unlisten(self.ctx.delivery_wakeup)
             while self.inflight:
                 await asyncio.sleep(0.05)
             await flusher
@@ -103,17 +142,27 @@ class DeliveryWorker:
 
     async def _deliver(self, row: Any) -> None:
         try:
-            body, handle = self.bodies[row.outbox_id]
-            async with self.host_limits[row.host], self._slots:
+            result = await self._send(row)
+        except Exception as exc:  # a bug of ours: the row is retried, the peer not blamed
+            log.exception("delivery %s to %s: not sent", row.id, row.inbox)
+            result = LocalFailure(f"{type(exc).__name__}: {exc}")
+        self.results.append((row, result))
+        self.inflight -= 1
+
+    async def _send(self, row: Any) -> Outcome:
+        async with self.host_limits[row.host], self._slots:
+            try:
+                body, handle = self.bodies[row.outbox_id]
                 key = self.ctx.signing_key(handle)
                 headers = sign_cavage("POST", row.inbox, key.key_id, key.private, body=body,
                                       headers={"Content-Type": "application/activity+json"})
-                result = await sender.post(self.session, row.inbox, body, headers,
-                                           self.ctx.settings.allow_private_networks)
-        except Exception as exc:
-            result = sender.SendResult(None, None, f"{type(exc).__name__}: {exc}")
-        self.results.append((row, result))
-        self.inflight -= 1
+            except Exception as exc:
+                log.warning("delivery %s to %s: not sent, local error %s: %s",
+                            row.id, row.host, type(exc).__name__, exc)
+                return LocalFailure(f"{type(exc).__name__}: {exc}")
+            # sender.post turns every network error into a result; it does not raise.
+            return await sender.post(self.session, row.inbox, body, headers,
+                                     self.ctx.settings.allow_private_networks)
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set() or self.inflight:
@@ -125,13 +174,14 @@ class DeliveryWorker:
             return
         batch, self.results = self.results, []
         try:
-            s = self.ctx.settings
-            await asyncio.to_thread(record_outcomes, self.ctx.engine, batch,
-                                    s.delivery_max_attempts, s.breaker_threshold,
-                                    s.breaker_cooldown, s.delivery_backoff_base)
+            released = await asyncio.to_thread(record_outcomes, self.ctx.engine, batch,
+                                               self.limits)
         except Exception:
             # Leases expire and the rows are tried again: at-least-once delivery.
             log.exception("recording %d delivery outcomes failed", len(batch))
+            return
+        if released:
+            self.ctx.delivery_wakeup.set()
 
 
 def _bodies(engine: Engine, ids: set[int]) -> dict[int, tuple[bytes, str]]:
@@ -146,67 +196,139 @@ def _bodies(engine: Engine, ids: set[int]) -> dict[int, tuple[bytes, str]]:
     return {r[0]: (r[1].encode(), r[2]) for r in rows}
 
 
-def _healthy_recently(peer: PeerHost, now: Any) -> bool:
+def _healthy_recently(peer: PeerHost, now: datetime) -> bool:
     last = peer.last_success_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=now.tzinfo)
-    return (peer.consecutive_failures == 0 and peer.open_until is None and last is not None
-            and (now - last).total_seconds() < 60)
+    return (breaker.state_of(peer).clean and last is not None
+            and (now - aware(last)).total_seconds() < 60)
 
 
-def record_outcomes(engine: Engine, batch: list[tuple[Any, sender.SendResult]],
-                    max_attempts: int, threshold: int, cooldown: float,
-                    backoff_base: float) -> None:
-    now = utcnow()
-    host_ok: dict[str, bool] = {}
-    host_err: dict[str, str] = {}
-    delivered = [(row, res) for row, res in batch
-                 if res.status is not None and 200 <= res.status < 300]
-    others = [(row, res) for row, res in batch
-              if not (res.status is not None and 200 <= res.status < 300)]
+def _ok(res: Outcome) -> bool:
+    return isinstance(res, sender.SendResult) and res.status is not None \
+        and 200 <= res.status < 300
+
+
+def _event(res: Outcome, probe: bool) -> breaker.Event | None:
+    """What one outcome says about the host (None: nothing)."""
+    if isinstance(res, LocalFailure):
+        return "probe_void" if probe else None
+    if res.status is not None and (200 <= res.status < 300 or is_permanent(res.status)):
+        return "success"  # it answered: it is alive
+    if res.status is None or res.status >= 500:
+        return "probe_failure" if probe else "failure"
+    # 401/408/429 and the like: alive but not taking this now. As a probe it asks for
+    # the longer wait; otherwise it says nothing about the host.
+    return "probe_failure" if probe else None
+
+
+def _retry(row: Any, res: Outcome, limits: Limits, now: datetime,
+           probe: bool) -> dict[str, Any]:
+    """The row's new values after anything but a 2xx."""
+    local = isinstance(res, LocalFailure)
+    status = None if isinstance(res, LocalFailure) else res.status
+    error = f"{breaker.LOCAL_ERROR}{res.error}" if local else res.error
+    values: dict[str, Any] = {"last_status": status, "last_error": error, "lease_owner": None,
+                              "lease_until": None, "updated_at": now}
+    if probe and aware(row.next_attempt_at) > now:
+        return values  # sent early for the breaker: not one of the row's own attempts
+    attempts = values["attempts"] = row.attempts + 1
+    if status is not None and is_permanent(status):
+        values["state"] = "failed"
+    elif attempts >= limits.max_attempts:
+        values["state"] = "failed"
+    else:
+        wait = None if local else retry_after_seconds(res.retry_after)  # type: ignore[union-attr]
+        values["next_attempt_at"] = next_attempt(now, attempts, wait, limits.backoff_base,
+                                                 transient=status is None)
+    return values
+
+
+def _probe_failed_for_all(s: Session, host: str, res: Outcome, limits: Limits,
+                          now: datetime) -> None:
+    """The failed probe was the attempt of every row of the host that was due."""
+    status = None if isinstance(res, LocalFailure) else res.status
+    due = and_(col(Delivery.host) == host, col(Delivery.state) == "queued",
+               col(Delivery.next_attempt_at) <= now,
+               or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now))
+    counts = s.execute(select(col(Delivery.attempts)).where(due).distinct()).scalars().all()
+    for attempts in sorted(counts, reverse=True):
+        n = attempts + 1
+        values: dict[str, Any] = {"attempts": n, "last_status": status,
+                                  "last_error": res.error, "updated_at": now}
+        if n >= limits.max_attempts:
+            values["state"] = "failed"
+        else:
+            values["next_attempt_at"] = next_attempt(now, n, None, limits.backoff_base,
+                                                     transient=status is None)
+        s.execute(update(Delivery).where(due, col(Delivery.attempts) == attempts)
+                  .values(**values))
+
+
+def record_outcomes(engine: Engine, batch: list[tuple[Any, Outcome]], limits: Limits,
+                    now: datetime | None = None) -> set[str]:
+    """Store what happened to a batch of sends; returns the hosts whose queue was released."""
+    now = now or utcnow()
+    by_host: dict[str, list[tuple[Any, Outcome]]] = defaultdict(list)
+    for row, res in batch:
+        by_host[row.host].append((row, res))
+    released: set[str] = set()
+    clean: set[str] = set()
+    failing: set[str] = set()
     with Session(engine) as s:
+        # Peers first, in host order: the same lock order as every other writer of
+        # peer_host, so two workers never deadlock on PostgreSQL.
+        peers = breaker.lock_peers(s, by_host)
         # The common case: one statement per answer status for the whole batch.
         by_status: dict[int, list[int]] = defaultdict(list)
-        for row, res in delivered:
-            by_status[int(res.status or 0)].append(row.id)
+        for row, res in batch:
+            if _ok(res):
+                by_status[int(res.status or 0)].append(row.id)  # type: ignore[union-attr]
         for status, ids in by_status.items():
             s.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(
                 state="delivered", attempts=Delivery.attempts + 1, last_status=status,
                 last_error="", lease_owner=None, lease_until=None, updated_at=now))
-        for row, _ in delivered:
-            host_ok.setdefault(row.host, True)
-        for row, res in others:
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "last_status": res.status,
-                                      "last_error": res.error, "lease_owner": None,
-                                      "lease_until": None, "updated_at": now}
-            if res.status is not None and is_permanent(res.status):
-                values["state"] = "failed"
-                host_ok.setdefault(row.host, True)  # the host answered; it is alive
-            else:
-                if res.status is None or res.status >= 500:
-                    host_ok[row.host] = False
-                    host_err[row.host] = res.error
-                if attempts >= max_attempts:
-                    values["state"] = "failed"
-                else:
-                    values["next_attempt_at"] = next_attempt(
-                        now, attempts, retry_after_seconds(res.retry_after), backoff_base,
-                        transient=res.status is None)
-            s.execute(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
-        for host, ok in host_ok.items():
-            peer = s.get(PeerHost, host) or PeerHost(host=host)
-            if ok and _healthy_recently(peer, now):
+        for host, items in by_host.items():
+            peer = peers[host]
+            before = state = breaker.state_of(peer)
+            trip: Outcome | None = None
+            answered = last_failure = None
+            for row, res in items:
+                probe = state.breaker == breaker.HALF_OPEN and state.probe_id == row.id
+                if not _ok(res):
+                    s.execute(update(Delivery).where(col(Delivery.id) == row.id)
+                              .values(**_retry(row, res, limits, now, probe)))
+                event = _event(res, probe)
+                if event is None:
+                    continue
+                state = breaker.step(state, event, now, limits.breaker)
+                if event == "success":
+                    answered = now
+                elif event != "probe_void":
+                    last_failure = res
+                    if event == "probe_failure" and state.breaker == breaker.OPEN:
+                        trip = res
+            if trip is not None:
+                _probe_failed_for_all(s, host, trip, limits, now)
+            if before.held and not state.held:
+                released.add(host)
+            (clean if state.clean else failing).add(host)
+            if state == before and (answered is None or _healthy_recently(peer, now)):
                 continue  # nothing new to record; spare the write
-            if ok:
-                peer.consecutive_failures = 0
-                peer.open_until = None
-                peer.last_success_at = now
-            else:
-                peer.consecutive_failures += 1
-                peer.last_error = host_err.get(host, "")
+            breaker.store(peer, state)
+            if answered is not None:
+                peer.last_success_at = answered
+            if last_failure is not None:
+                peer.last_error = last_failure.error
                 peer.last_error_at = now
-                if peer.consecutive_failures >= threshold:
-                    peer.open_until = now + timedelta(seconds=cooldown)
+            if state.breaker == breaker.OPEN and before.breaker != breaker.OPEN:
+                log.warning("%s: breaker open for %.0f s after %d failures (%s)", host,
+                            limits.breaker.cooldown_for(state.trips), state.failures,
+                            peer.last_error)
             s.add(peer)
+        breaker.release(s, released, now)
         s.commit()
+    watch = breaker.watch_of(engine)
+    watch.settle(clean, failing)
+    if released:
+        log.info("%s answered: breaker closed, queue released", ", ".join(sorted(released)))
+        watch.wake()
+    return released

@@ -1,0 +1,287 @@
+"""The delivery circuit breaker: its state graph on an injectable clock, the one probe,
+the release of a host's queue, hearing from a host, and errors of our own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, update
+from sqlmodel import Session, col
+
+from node.context import NodeContext, build_context
+from node.models import Delivery, Follower, PeerHost
+from node.outbox import breaker
+from node.outbox.breaker import CLOSED, HALF_OPEN, OPEN, Policy, State, can_probe, step
+from node.outbox.delivery import Limits, LocalFailure, claim_work, record_outcomes
+from node.outbox.publish import post_note
+from node.outbox.sender import SendResult
+from tests.helpers import deliveries, run_loops
+
+# A little after the rows the tests make (stamped with the wall clock) are due.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+POLICY = Policy(threshold=3, cooldown=5.0, cooldown_max=600.0, probe_seconds=20.0)
+PEER = "peer.example:8443"
+DOWN = SendResult(503, None, "HTTP 503")
+REFUSED = SendResult(None, None, "ClientConnectorError: connection refused")
+UP = SendResult(202, None, "")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def tripped(now: datetime = T0) -> State:
+    s = State()
+    for _ in range(POLICY.threshold):
+        s = step(s, "failure", now, POLICY)
+    return s
+
+
+# -- the graph -------------------------------------------------------------------------
+
+def test_opens_after_threshold_failures_in_a_row():
+    s = step(step(State(), "failure", T0, POLICY), "failure", T0, POLICY)
+    assert s.breaker == CLOSED and s.failures == 2
+    assert step(s, "success", T0, POLICY) == State()  # an answer resets the count
+    s = step(s, "failure", T0, POLICY)
+    assert s.breaker == OPEN and s.trips == 1 and s.open_until == at(5)
+
+
+def test_probe_only_once_the_cooldown_is_over_and_only_one():
+    s = tripped()
+    assert not can_probe(s, at(4.9)) and step(s, "probe", at(4.9), POLICY, 7) == s
+    probing = step(s, "probe", at(5), POLICY, 7)
+    assert probing.breaker == HALF_OPEN and probing.probe_id == 7
+    assert probing.probe_until == at(25)
+    # While the probe is out nobody else probes; a prober that died frees it later.
+    assert not can_probe(probing, at(24)) and can_probe(probing, at(25.1))
+
+
+def test_probe_failure_doubles_the_cooldown_up_to_the_cap():
+    s, now, waits = tripped(), T0, []
+    for _ in range(12):
+        now = s.open_until
+        s = step(step(s, "probe", now, POLICY, 1), "probe_failure", now, POLICY)
+        assert s.breaker == OPEN and s.probe_id is None
+        waits.append((s.open_until - now).total_seconds())
+    assert waits[:5] == [10, 20, 40, 80, 160]
+    assert waits[-1] == 600 and max(waits) == 600
+
+
+def test_probe_success_closes_and_forgets_the_trips():
+    s = tripped()
+    for _ in range(3):
+        s = step(step(s, "probe", s.open_until, POLICY, 1), "probe_failure", s.open_until,
+                 POLICY)
+    assert s.trips == 4
+    s = step(step(s, "probe", s.open_until, POLICY, 1), "success", s.open_until, POLICY)
+    assert s == State()
+    # The next outage starts again from the short cooldown.
+    assert tripped(at(1000)).open_until == at(1005)
+
+
+def test_late_failures_while_open_do_not_extend_it_and_a_void_probe_frees_it():
+    s = tripped()
+    later = step(s, "failure", at(1), POLICY)
+    assert later.open_until == s.open_until and later.trips == 1 and later.failures == 4
+    probing = step(s, "probe", at(5), POLICY, 3)
+    freed = step(probing, "probe_void", at(6), POLICY)
+    assert freed.breaker == HALF_OPEN and can_probe(freed, at(6))
+    # A failure that is not the probe's does not re-open a half-open breaker.
+    assert step(probing, "failure", at(6), POLICY).breaker == HALF_OPEN
+
+
+# -- in the database ---------------------------------------------------------------------
+
+def queue(ctx: NodeContext, n: int, inbox: str = f"https://{PEER}/inbox") -> list[int]:
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://{PEER}/u/x",
+                       inbox=inbox))
+        s.commit()
+        for i in range(n):
+            post_note(s, ctx.urls, ctx.primary, f"note {i}")
+        s.commit()
+    return [d.id for d in deliveries(ctx) if d.host == PEER and d.state == "queued"]
+
+
+def peer(ctx: NodeContext) -> PeerHost:
+    with Session(ctx.engine) as s:
+        p = s.get(PeerHost, PEER)
+        assert p is not None
+        return p
+
+
+def limits(max_attempts: int = 16) -> Limits:
+    return Limits(max_attempts, 30.0, POLICY)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Claiming and the breaker read this clock instead of the wall's."""
+    now = {"t": T0}
+    monkeypatch.setattr("node.storage.leases.utcnow", lambda: now["t"])
+    monkeypatch.setattr("node.outbox.breaker.utcnow", lambda: now["t"])
+    return now
+
+
+def open_the_breaker(ctx: NodeContext, clock) -> None:
+    rows = claim_work(ctx.engine, 100, POLICY)
+    record_outcomes(ctx.engine, [(r, DOWN) for r in rows], limits(), now=clock["t"])
+    assert peer(ctx).breaker == OPEN
+
+
+def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node, clock):
+    ctx = build_context(node)
+    ids = queue(ctx, 6)
+    open_the_breaker(ctx, clock)
+    assert claim_work(ctx.engine, 100, POLICY) == []  # held, though nothing is leased
+    clock["t"] = at(5)
+    probes = claim_work(ctx.engine, 100, POLICY)
+    # The oldest row, though its own retry is 30 s away; and only one, even when
+    # another worker looks at the same moment.
+    assert [r.id for r in probes] == [ids[0]]
+    assert probes[0].next_attempt_at.replace(tzinfo=UTC) > clock["t"]
+    assert claim_work(ctx.engine, 100, POLICY) == []
+    assert peer(ctx).breaker == HALF_OPEN and peer(ctx).probe_id == ids[0]
+    released = record_outcomes(ctx.engine, [(probes[0], UP)], limits(), now=clock["t"])
+    assert released == {PEER}
+    p = peer(ctx)
+    assert (p.breaker, p.trips, p.consecutive_failures) == (CLOSED, 0, 0)
+    rest = claim_work(ctx.engine, 100, POLICY)
+    assert [r.id for r in rest] == ids[1:]
+
+
+def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node, clock):
+    ctx = build_context(node)
+    ids = queue(ctx, 4)
+    open_the_breaker(ctx, clock)
+    clock["t"] = at(5)
+    probe = claim_work(ctx.engine, 100, POLICY)
+    record_outcomes(ctx.engine, [(probe[0], DOWN)], limits(), now=clock["t"])
+    p = peer(ctx)
+    assert p.breaker == OPEN and p.trips == 2
+    assert p.open_until.replace(tzinfo=UTC) == at(15)
+    # Sent early for the breaker: the row's own count and schedule did not move.
+    row = next(d for d in deliveries(ctx) if d.id == ids[0])
+    assert row.attempts == 1 and row.lease_until is None and row.state == "queued"
+
+
+def test_a_verified_activity_from_the_host_closes_and_releases(node, clock):
+    ctx = build_context(node)
+    ids = queue(ctx, 3)
+    open_the_breaker(ctx, clock)
+    breaker.watch_of(ctx.engine).settle(set(), {PEER})
+    assert breaker.heard_from(ctx.engine, {PEER, "other.example"}) == {PEER}
+    assert peer(ctx).breaker == CLOSED
+    assert [r.id for r in claim_work(ctx.engine, 100, POLICY)] == ids
+
+
+def test_hearing_from_healthy_hosts_costs_no_query(node):
+    ctx = build_context(node)
+    watch = breaker.watch_of(ctx.engine)
+    watch.refresh(ctx.engine)
+    statements: list[str] = []
+    event.listen(ctx.engine, "before_cursor_execute",
+                 lambda *a: statements.append(a[2]))
+    for _ in range(100):
+        assert breaker.heard_from(ctx.engine, {"fine.example", "also.example:8443"}) == set()
+    assert not watch.worth_a_look({"fine.example"})
+    assert statements == []
+
+
+def test_errors_of_ours_never_count_against_the_host(node, clock):
+    ctx = build_context(node)
+    queue(ctx, 8)
+    rows = claim_work(ctx.engine, 100, POLICY)
+    local = LocalFailure("KeyError: 'maizal'")
+    record_outcomes(ctx.engine, [(r, local) for r in rows], limits(), now=clock["t"])
+    with Session(ctx.engine) as s:
+        p = s.get(PeerHost, PEER)
+        assert p is None or (p.breaker == CLOSED and p.consecutive_failures == 0)
+    for d in deliveries(ctx):
+        assert d.state == "queued" and d.attempts == 1
+        assert d.last_error.startswith(breaker.LOCAL_ERROR)
+        # Soon again: a body made a moment ago in another process is known there.
+        assert d.next_attempt_at.replace(tzinfo=UTC) - clock["t"] < timedelta(seconds=3)
+
+
+def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(node, remote,
+                                                                      monkeypatch):
+    def no_key(self, handle):
+        raise KeyError(handle)
+
+    monkeypatch.setattr(NodeContext, "signing_key", no_key)
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        for name in ("a", "b", "c", "d", "e", "f"):
+            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/{name}",
+                           inbox=f"{remote.base}/users/{name}/inbox"))
+        post_note(s, ctx.urls, ctx.primary, "hola")
+        s.commit()
+    ctx = run_loops(node, lambda c: all(d.attempts >= 1 for d in deliveries(c)))
+    assert remote.posts == []
+    with Session(ctx.engine) as s:
+        p = s.get(PeerHost, remote.netloc)
+        assert p is None or (p.breaker == CLOSED and p.consecutive_failures == 0)
+    assert all(d.state == "queued" and "KeyError" in d.last_error for d in deliveries(ctx))
+
+
+# -- a peer down for two days ------------------------------------------------------------
+
+def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node, clock):
+    """16 attempts span more than two days; the breaker's probes (every 10 min at most)
+    stand in for the rows' own attempts, so nothing is parked and nothing floods."""
+    ctx = build_context(node)
+    ids = queue(ctx, 5)
+    back = at(2 * 86400)
+    sent: list[tuple[datetime, int]] = []
+    lim = limits(16)
+    while clock["t"] < back + timedelta(hours=1):
+        rows = claim_work(ctx.engine, 100, POLICY)
+        if rows:
+            sent += [(clock["t"], r.id) for r in rows]
+            record_outcomes(ctx.engine,
+                            [(r, UP if clock["t"] >= back else REFUSED) for r in rows],
+                            lim, now=clock["t"])
+            continue
+        if clock["t"] < back <= clock["t"] + timedelta(minutes=1):
+            # Just before it returns: everything still waits, nothing parked.
+            assert {d.state for d in deliveries(ctx)} == {"queued"}
+            assert all(d.attempts < 16 for d in deliveries(ctx))
+        if clock["t"] >= back and all(d.state != "queued" for d in deliveries(ctx)):
+            break
+        clock["t"] = next_wake(ctx, clock["t"])
+    assert {d.state for d in deliveries(ctx)} == {"delivered"}
+    after = [(t, i) for t, i in sent if t >= back]
+    assert [i for _, i in after] == ids  # each once, in the order they were made
+    assert max(t for t, _ in after) - back <= timedelta(seconds=POLICY.cooldown_max)
+    # About one request per cooldown while down, not one per row per retry.
+    assert len(sent) - len(after) < 2 * 86400 / 600 + 40
+
+
+def next_wake(ctx: NodeContext, now: datetime) -> datetime:
+    """When a worker polling every second would next find work: no waiting in the test."""
+    p = peer(ctx)
+    if p.breaker == CLOSED:
+        due = [d.next_attempt_at.replace(tzinfo=UTC) for d in deliveries(ctx)
+               if d.state == "queued"]
+        wake = min(due, default=now)
+    elif p.breaker == OPEN:
+        wake = p.open_until.replace(tzinfo=UTC)
+    else:
+        wake = p.probe_until.replace(tzinfo=UTC)
+    return wake if wake > now else now + timedelta(seconds=1)
+
+
+def test_local_row_is_not_the_probe_until_due(node, clock):
+    """A row put back for our own error would fail again as the probe: the next one goes."""
+    ctx = build_context(node)
+    ids = queue(ctx, 3)
+    open_the_breaker(ctx, clock)
+    with Session(ctx.engine) as s:
+        s.execute(update(Delivery).where(col(Delivery.id) == ids[0]).values(
+            last_error=f"{breaker.LOCAL_ERROR}KeyError: 'x'", next_attempt_at=at(3600)))
+        s.commit()
+    clock["t"] = at(5)
+    assert [r.id for r in claim_work(ctx.engine, 100, POLICY)] == [ids[1]]
