@@ -14,17 +14,33 @@ In-process nodes, with the other nodes played by a fake remote server."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from node.app import create_app
 from node.economy import enterprises, local, service, wire
 from node.economy.clock import one_pass
+from node.federations import membership, objects
 from node.governance import members
-from node.models import Commitment, Exchange, Intent, LocalActor, Member, OutboxItem
+from node.models import (
+    Commitment,
+    Delivery,
+    Exchange,
+    FederationLink,
+    InboxItem,
+    Intent,
+    LocalActor,
+    Member,
+    OutboxItem,
+    RemoteActor,
+)
+from node.models.base import utcnow
 from tests.helpers import run_loops
 from tests.test_economy_rules import EPOCH, NS, Net, _cycle, _members
 
@@ -301,3 +317,91 @@ def test_an_exhausted_refusal_waits_for_the_authors_next_word(city):
         rows = s.exec(select(Commitment).where(Commitment.state == "proposed",
                                                Commitment.offer == gas)).all()
         assert [r.quantity for r in rows] == ["4"]
+
+
+# --- a stale copy of a remote actor before a routing refusal --------------------------
+
+
+def _stale_commune_joined_the_territory(net: Net):
+    """x asked to join the city once (refused): the city stored x's actor as it was
+    then, with no federation. Since, x joined the territory, which lists it."""
+    x, t = net.remote.actor("x"), net.t
+    net.remote.docs[x.path] = {**x.document(), "memberOf": [t.uri]}
+    net.remote.docs[t.path] = {**t.document(), "members": f"{t.uri}/members"}
+    net.remote.docs[f"{t.path}/members"] = {
+        "id": f"{t.uri}/members", "type": "OrderedCollection",
+        "orderedItems": [x.uri, "http://node.test/actors/ciudad"]}
+    with Session(net.ctx.engine) as s:
+        s.add(RemoteActor(uri=x.uri, host=net.remote.netloc, document=json.dumps(x.document()),
+                          inbox=f"{x.uri}/inbox", fetched_at=utcnow() - timedelta(seconds=60)))
+        s.commit()
+    return x
+
+
+def _matter(net: Net, affects: list[str]) -> dict:
+    a = net.a
+    doc = a.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
+                   **objects.proposal_object(net.uid(a, "matter"), a.uri, "Agua", "Texto",
+                                             affects, 1, "2026-11-29T00:00:00Z")})
+    create = net.activity(a, "Create", doc)
+    net.send(a, create)
+    return create
+
+
+def _row(net: Net, activity_id: str) -> InboxItem:
+    with Session(net.ctx.engine) as s:
+        return s.exec(select(InboxItem).where(InboxItem.activity_id == activity_id)).one()
+
+
+def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city):
+    n = city
+    x = _stale_commune_joined_the_territory(n)
+    create = _matter(n, [n.a.uri, x.uri])
+    n.settle()
+    # From the fresh copy the territory covers both: the city sends the matter up to it
+    # (the author's Create, unchanged) instead of refusing it back down.
+    run_loops(n.settings, lambda ctx: len(posted(n, n.t, "Create")) == 1)
+    assert posted(n, n.t, "Create")[0]["id"] == create["id"]
+    assert posted(n, n.a, "Reject") == [] and _row(n, create["id"]).state == "done"
+    assert n.remote.gets.count(x.path) == 1
+
+
+def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city):
+    n = city
+    x = _stale_commune_joined_the_territory(n)
+    n.remote.get_failures[x.path] = 503
+    create = _matter(n, [n.a.uri, x.uri])
+    run_loops(n.settings, lambda ctx: _row(n, create["id"]).attempts >= 1)
+    row = _row(n, create["id"])
+    assert row.state == "queued" and "KeyUnavailable" in row.last_error
+    with Session(n.ctx.engine) as s:
+        assert s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Reject")).all() == []
+    # x's server answers again: the retried row routes the matter up.
+    del n.remote.get_failures[x.path]
+    with Session(n.ctx.engine) as s:
+        s.execute(update(InboxItem).where(col(InboxItem.id) == row.id)
+                  .values(next_attempt_at=utcnow()))
+        s.commit()
+    run_loops(n.settings, lambda ctx: len(posted(n, n.t, "Create")) == 1)
+    assert posted(n, n.a, "Reject") == [] and _row(n, create["id"]).state == "done"
+
+
+def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune):
+    """The cheaper half of "changes reach every copy": a federation that refused our
+    Join (and so cached our actor) hears of our new `memberOf` too."""
+    n = commune
+    refused, territory = n.remote.actor("c"), n.remote.actor("t")
+    with Session(n.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        for who, state, join in ((refused, "rejected", "j-0"), (territory, "pending", "j-1")):
+            s.add(FederationLink(body_id=body.id, remote_uri=who.uri, direction="member_of",
+                                 state=state, remote_inbox=f"{who.uri}/inbox",
+                                 join_activity_id=join))
+        s.commit()
+        assert membership.receive_answer(s, territory.uri, "j-1", True, n.ctx.urls)
+        s.commit()
+        (update,) = s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).all()
+        assert json.loads(update.body)["object"]["memberOf"] == sorted([n.a.uri, territory.uri])
+        targets = {d.inbox for d in s.exec(select(Delivery).where(
+            Delivery.outbox_id == update.id)).all()}
+    assert {f"{refused.uri}/inbox", f"{territory.uri}/inbox", f"{n.a.uri}/inbox"} <= targets

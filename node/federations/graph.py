@@ -8,20 +8,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
-from node.federation.directory import KeyError_
+from node.federation.directory import KeyError_, KeyUnavailable
 from node.federations import member_lists
 from node.federations.levels import MAX_DEPTH
-from node.models import FederationLink, LocalActor
+from node.models import FederationLink, LocalActor, RemoteActor
+from node.models.base import aware, utcnow
 
 log = logging.getLogger("comuna.federations")
 
 # How old a remote body's `memberOf` may be when computing a deciding level (seconds).
 # Changes are pushed (`Update` of the actor on admission); this bounds a lost one.
 GRAPH_MAX_AGE = 600.0
+# Before a routing refusal is final, remote copies older than this are fetched again
+# (an `Update` may never have reached a node that only cached the actor); younger ones
+# are taken as current, which bounds what refused matters can make us fetch.
+REFRESH_AGE = 5.0
 
 
 async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[str]]:
@@ -49,6 +55,46 @@ async def warm(ctx: NodeContext, start: Iterable[str]) -> None:
         await parents_map(ctx, start)
     except Exception:  # never let a warm-up fail the activity
         log.info("warming the federation graph from %s failed", list(start), exc_info=True)
+
+
+async def refresh(ctx: NodeContext, uris: Iterable[str], done: set[str]) -> bool:
+    """Fetch again from their origin the remote bodies among `uris` whose stored copy is
+    older than REFRESH_AGE (or missing), each at most once per decision (`done` holds
+    those already fetched for it). True if any copy was fetched.
+
+    A fetch that fails for now raises KeyUnavailable, so the inbox row waiting on the
+    answer is retried rather than refused; an actor gone for good keeps what we knew."""
+    remote = [u for u in dict.fromkeys(uris)
+              if u not in done and not _on_this_node(ctx, u)]
+    if not remote:
+        return False
+    fresh = await asyncio.to_thread(_fresh_copies, ctx, remote)
+    stale = [u for u in remote if u not in fresh]
+    done.update(remote)
+    if not stale:
+        return False
+    results = await asyncio.gather(*(ctx.directory.actor(u, refresh=True) for u in stale),
+                                   return_exceptions=True)
+    fetched = False
+    for uri, got in zip(stale, results, strict=True):
+        if isinstance(got, KeyUnavailable):
+            raise got
+        if isinstance(got, KeyError_):
+            log.info("refreshing %s: %s", uri, got)
+        elif isinstance(got, BaseException):
+            raise got
+        else:
+            fetched = True
+    return fetched
+
+
+def _fresh_copies(ctx: NodeContext, uris: list[str]) -> set[str]:
+    """Those of `uris` whose stored copy was fetched less than REFRESH_AGE ago."""
+    since = utcnow() - timedelta(seconds=REFRESH_AGE)
+    with Session(ctx.engine) as s:
+        rows = s.exec(select(RemoteActor.uri, RemoteActor.fetched_at, RemoteActor.expired)
+                      .where(col(RemoteActor.uri).in_(uris))).all()
+    return {uri for uri, at, expired in rows if not expired and aware(at) > since}
 
 
 def _links(ctx: NodeContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:

@@ -179,13 +179,16 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
 
 def announce_actor(session: Session, urls: Urls, body: LocalActor) -> None:
     """Our place in the federation graph changed: `Update` our actor document to those
-    who route matters through us (our members, our federations) and to followers, so
-    nobody decides a level from a stale `memberOf`."""
+    who route matters through us (our members, our federations), to every federation we
+    ever asked to join (a refused one still holds a copy of us, from our Join) and to
+    followers, so nobody decides a level from a stale `memberOf`."""
     from node.federation.documents import actor_document
 
     doc = actor_document(body, urls, member_of=federations_of(session, body))
     links = session.exec(select(FederationLink).where(
-        FederationLink.body_id == body.id, FederationLink.state == "accepted")).all()
+        FederationLink.body_id == body.id,
+        (col(FederationLink.state) == "accepted") |
+        (col(FederationLink.direction) == "member_of"))).all()
     activity: dict[str, Any] = {
         "@context": AS_CONTEXT, "id": urls.activity(new_uid()), "type": "Update",
         "actor": urls.actor(body.handle), "object": doc,

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from node.context import NodeContext
 from node.errors import Problem, conflict, not_found
 from node.federation import keys
-from node.federation.directory import KeyError_
+from node.federation.directory import KeyError_, KeyUnavailable
 from node.federations import matters, routing, verification
 from node.federations.levels import Route
 from node.governance.authz import require_member
@@ -57,7 +57,12 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
     with Session(ctx.engine) as s:
         _may_send_up(s, member, p, body)
     affects = json.loads(p.affects)
-    plan = await routing.plan(ctx, body, affects)
+    try:
+        plan = await routing.settled(ctx, body, affects,
+                                     lambda x: x.route in (Route.local, Route.up))
+    except KeyUnavailable as exc:
+        raise Problem(503, "graph-unreachable",
+                      f"the federation graph cannot be read now ({exc}); try again") from exc
     if federation is None:
         if plan.route == Route.local or (only_if_needed and plan.route != Route.up):
             return {"route": plan.route.value, "level": plan.level, "reason": plan.reason,

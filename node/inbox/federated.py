@@ -84,7 +84,9 @@ class Federated:
         origin = id_of(create.get("actor"))
         if doc.author != origin or not await self._proves(create, origin):
             return
-        plan = await routing.plan(self.ctx, federation, doc.affects)
+        # A refusal is final for the author: made only from fresh copies of the graph.
+        plan = await routing.settled(self.ctx, federation, doc.affects,
+                                     lambda p: p.route in (Route.local, Route.up))
         if plan.route == Route.local:
             await self._tx(matters.take, self.ctx.urls, federation, create, doc, origin)
         elif plan.route == Route.up:
@@ -142,7 +144,8 @@ class Federated:
             log.warning("version %s of %s: unknown matter, or not its author's", doc.version,
                         doc.id)
             return False
-        plan = await routing.plan(self.ctx, body, doc.affects)
+        plan = await routing.settled(self.ctx, body, doc.affects,
+                                     lambda p: p.level == author)
         if plan.level != author:
             log.warning("version %s of %s by %s, but %s decides that matter", doc.version,
                         doc.id, author, plan.level)
@@ -165,7 +168,8 @@ class Federated:
             return
         affects = await asyncio.to_thread(self._affects, str(note.get("matter", "")))
         if affects:
-            plan = await routing.plan(self.ctx, body, affects)
+            plan = await routing.settled(self.ctx, body, affects,
+                                         lambda p: p.level == note.get("attributedTo"))
             if plan.level != note.get("attributedTo"):
                 log.warning("decision %s by %s, but %s decides that matter", note.get("id"),
                             note.get("attributedTo"), plan.level)
