@@ -2,26 +2,31 @@
 
 `key_for` is what the inbox calls: it returns the key and its owner, fetching the
 actor (signed GET) on a miss, and again once on demand when verification fails
-(key rotation). Fetches are rate-limited per host.
+(key rotation). Fetches are throttled per host by what they cost us (`throttle.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections import defaultdict, deque
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from node.federation import keys
 from node.federation.fetch import Fetcher, FetchError
+from node.federation.hosts import host_key, hostname_of, matches, names_every_port
 from node.federation.keys import VerificationKey
+from node.federation.throttle import HostThrottle, Throttled
 from node.models import RemoteActor
 from node.models.base import utcnow
+
+# Seconds a sender is asked to wait when its server did not give us its key.
+UNAVAILABLE_RETRY = 30
 
 
 class KeyError_(Exception):
@@ -31,19 +36,28 @@ class KeyError_(Exception):
 
 
 class KeyUnavailable(KeyError_):
-    """The key could not be fetched right now (network error, timeout, rate limit, 429,
-    5xx): no verdict about the key. Work waiting on it is retried, not refused; code
+    """The key could not be fetched right now (network error, timeout, 429, 5xx, our
+    own throttle): no verdict about the key. Work waiting on it is retried, not
+    refused; the inbox answers 503 (429 for `KeyThrottled`) with `Retry-After`. Code
     that only needs "no usable key" can keep catching KeyError_."""
 
     status = 503
 
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
-def host_of(uri: str) -> str:
-    return (urlsplit(uri).hostname or "").lower()
+
+class KeyThrottled(KeyUnavailable):
+    """We hold this host's key fetches back for a while (see `throttle.py`)."""
+
+    status = 429
 
 
-def netloc_of(uri: str) -> str:
-    return urlsplit(uri).netloc.lower()
+# One meaning of "host" for every host-keyed table and cache (see hosts.py); the two
+# old names stay because callers elsewhere use them.
+host_of = host_key
+netloc_of = host_key
 
 
 def keys_in(doc: dict[str, Any]) -> dict[str, VerificationKey]:
@@ -76,38 +90,34 @@ def keys_in(doc: dict[str, Any]) -> dict[str, VerificationKey]:
     return found
 
 
-class RateLimiter:
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._events: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, host: str) -> bool:
-        now = time.monotonic()
-        q = self._events[host]
-        while q and q[0] < now - 60:
-            q.popleft()
-        if len(q) >= self.per_minute:
-            return False
-        q.append(now)
-        return True
-
-
 class ActorDirectory:
     def __init__(self, engine: Engine, fetcher: Fetcher, refetch_per_minute: int,
-                 cache_seconds: float = 300.0) -> None:
+                 cache_seconds: float = 300.0, throttle: HostThrottle | None = None) -> None:
         self.engine = engine
         self.fetcher = fetcher
-        self.limiter = RateLimiter(refetch_per_minute)
+        self.throttle = throttle or HostThrottle(refetch_per_minute)
         self.cache_seconds = cache_seconds
         self._keys: dict[str, tuple[VerificationKey, float]] = {}
         self._docs: dict[str, tuple[dict[str, Any], float]] = {}
-        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per actor being looked up, dropped when nobody holds or waits for
+        # it: concurrent requests for one actor make one fetch (the others find its
+        # result), and the table does not grow with every actor ever seen.
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._saved: asyncio.Future[None] | None = None
+        self._saver: asyncio.Task[None] | None = None
 
     def forget_host(self, host: str) -> None:
-        for kid in [k for k in self._keys if host_of(k) == host]:
+        """Drop cached keys and documents of `host` (a bare name: every port of it)."""
+        chosen = matches(host)
+        for kid in [k for k in self._keys if chosen(k)]:
             del self._keys[kid]
-        for uri in [u for u in self._docs if host_of(u) == host]:
+        for uri in [u for u in self._docs if chosen(u)]:
             del self._docs[uri]
+
+    def forget_all(self) -> None:
+        self._keys.clear()
+        self._docs.clear()
 
     async def key_for(self, key_id: str, refresh: bool = False) -> VerificationKey:
         now = time.monotonic()
@@ -128,43 +138,92 @@ class ActorDirectory:
         self._keys[key_id] = (key, now)
         return key
 
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, uri: str) -> AsyncIterator[None]:
+        entry = self._locks.get(uri)
+        if entry is None:
+            entry = self._locks[uri] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[uri]
+
     async def actor(self, uri: str, refresh: bool = False,
                     max_age: float | None = None) -> dict[str, Any]:
         """The actor document; `max_age` (seconds) asks for one at most that old, falling
         back to an older copy only if the fresh fetch fails."""
-        now = time.monotonic()
+        asked = time.monotonic()
         limit = self.cache_seconds if max_age is None else min(max_age, self.cache_seconds)
         if not refresh:
             hit = self._docs.get(uri)
-            if hit and now - hit[1] < limit:
+            if hit and asked - hit[1] < limit:
                 return hit[0]
-        async with self._locks[uri]:
+        async with self._exclusive(uri):
+            hit = self._docs.get(uri)
+            if hit and hit[1] >= asked:
+                return hit[0]  # fetched by whoever held the lock before us: fresh enough
             stale = None
             if not refresh:
                 stored = await asyncio.to_thread(self._load, uri)
                 if stored is not None:
                     doc, age = stored
                     if max_age is None or age < max_age:
-                        self._docs[uri] = (doc, now - age)
+                        self._docs[uri] = (doc, time.monotonic() - age)
                         return doc
                     stale = doc
-            if not self.limiter.allow(host_of(uri)):
-                if stale is not None:
-                    return stale
-                raise KeyUnavailable(
-                    f"too many key fetches for {host_of(uri)}; try again later")
             try:
-                doc = await self.fetcher.get_json(uri)
-            except FetchError as exc:
+                doc = await self._fetch(uri, heavy=refresh)
+            except KeyError_:
                 if stale is not None:
                     return stale
-                error = KeyUnavailable if exc.transient else KeyError_
-                raise error(f"cannot fetch signer {uri}: {exc.reason}") from exc
-            if doc.get("id") != uri:
-                raise KeyError_(f"document at {uri} has another id")
-            await asyncio.to_thread(self._store, uri, doc)
+                raise
             self._docs[uri] = (doc, time.monotonic())
             return doc
+
+    async def _fetch(self, uri: str, heavy: bool) -> dict[str, Any]:
+        """Fetch and store the actor within its host's budget and fetch slots."""
+        host = host_key(uri)
+        try:
+            self.throttle.check(host)
+            async with self.throttle.slot(host):
+                if self.throttle.is_proven(host) is None:
+                    self.throttle.set_proven(host, await asyncio.to_thread(self._known, host))
+                ticket = self.throttle.admit(host, heavy)
+                ok = False
+                try:
+                    doc = await self._fetch_now(uri)
+                    ok = True
+                finally:
+                    self.throttle.settle(ticket, ok)
+        except Throttled as exc:
+            raise KeyThrottled(str(exc), exc.retry_after) from exc
+        await self._save(uri, doc)
+        return doc
+
+    async def _fetch_now(self, uri: str) -> dict[str, Any]:
+        try:
+            doc = await self.fetcher.get_json(uri)
+        except FetchError as exc:
+            if exc.transient:
+                raise KeyUnavailable(f"cannot fetch signer {uri}: {exc.reason}",
+                                     exc.retry_after or UNAVAILABLE_RETRY) from exc
+            raise KeyError_(f"cannot fetch signer {uri}: {exc.reason}") from exc
+        if doc.get("id") != uri:
+            raise KeyError_(f"document at {uri} has another id")
+        return doc
+
+    def _known(self, host: str) -> bool:
+        """Has this host ever answered us with an actor? Rows written before hosts kept
+        their port (`host` then held the name alone) count for every port of it."""
+        with Session(self.engine) as s:
+            hosts = {host, hostname_of(host)}
+            return s.exec(select(RemoteActor.id).where(col(RemoteActor.host).in_(hosts))
+                          .limit(1)).first() is not None
 
     def _load(self, uri: str) -> tuple[dict[str, Any], float] | None:
         with Session(self.engine) as s:
@@ -176,28 +235,76 @@ class ActorDirectory:
                 tzinfo=utcnow().tzinfo)
             return data, max((utcnow() - fetched).total_seconds(), 0.0)
 
-    def _store(self, uri: str, doc: dict[str, Any]) -> None:
-        endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
-        inbox = doc.get("inbox") if isinstance(doc.get("inbox"), str) else ""
-        shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else ""
+    async def _save(self, uri: str, doc: dict[str, Any]) -> None:
+        """Store a fetched actor, together with those fetched meanwhile: a burst of first
+        contacts makes a few commits, not one (and one fsync) per actor."""
+        self._pending[uri] = doc
+        if self._saved is None:
+            self._saved = asyncio.get_running_loop().create_future()
+        saved = self._saved
+        if self._saver is None:
+            self._saver = asyncio.create_task(self._save_pending())
+        await asyncio.shield(saved)
+
+    async def _save_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                saved, self._saved = self._saved, None
+                try:
+                    await asyncio.to_thread(self._store, batch)
+                except Exception as exc:  # every waiter of this batch gets the error
+                    if saved is not None:
+                        saved.set_exception(exc)
+                else:
+                    if saved is not None:
+                        saved.set_result(None)
+        finally:
+            self._saver = None
+
+    def _store(self, batch: dict[str, dict[str, Any]]) -> None:
         with Session(self.engine) as s:
-            row = s.exec(select(RemoteActor).where(RemoteActor.uri == uri)).first()
-            if row is None:
-                row = RemoteActor(uri=uri, host=host_of(uri), document="")
-            row.document = json.dumps(doc)
-            row.inbox = str(inbox or "")
-            row.shared_inbox = str(shared or "")
-            row.fetched_at = utcnow()
-            row.expired = False
-            s.add(row)
+            rows = {r.uri: r for r in s.exec(
+                select(RemoteActor).where(col(RemoteActor.uri).in_(list(batch))))}
+            for uri, doc in batch.items():
+                endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
+                inbox = doc.get("inbox") if isinstance(doc.get("inbox"), str) else ""
+                shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else ""
+                row = rows.get(uri) or RemoteActor(uri=uri, host=host_key(uri), document="")
+                # Written on every fetch, so a row from before hosts kept their port takes
+                # the current form the next time its actor is fetched.
+                row.host = host_key(uri)
+                row.document = json.dumps(doc)
+                row.inbox = str(inbox or "")
+                row.shared_inbox = str(shared or "")
+                row.fetched_at = utcnow()
+                row.expired = False
+                s.add(row)
             s.commit()
 
 
 def expire_host_keys(engine: Engine, host: str) -> int:
-    """Mark every cached actor of `host` stale; the next signature from it refetches."""
+    """Mark every cached actor of `host` stale; the next signature from it refetches.
+
+    "a.example" expires every port of it, "a.example:8443" that port only. Rows stored
+    before `remote_actor.host` kept the port hold the name alone: a bare name matches
+    them as it is, and "name:port" matches them by the port in their uri. No data
+    migration: `_store` rewrites the column in the current form whenever an actor is
+    fetched again.
+    """
+    key, name = host_key(host), hostname_of(host)
+    if not key:
+        return 0
+    same = col(RemoteActor.host) == key
+    if names_every_port(host):
+        # startswith escapes LIKE's wildcards ("_" is legal in host names).
+        chosen = or_(same, col(RemoteActor.host).startswith(f"{key}:", autoescape=True))
+    else:
+        # An old row's port is still in its uri.
+        chosen = or_(same, and_(col(RemoteActor.host) == name, or_(
+            *(col(RemoteActor.uri).startswith(f"{scheme}://{key}/", autoescape=True)
+              for scheme in ("http", "https")))))
     with Session(engine) as s:
-        result = s.execute(
-            update(RemoteActor).where(col(RemoteActor.host) == host.lower()).values(expired=True)
-        )
+        result = s.execute(update(RemoteActor).where(chosen).values(expired=True))
         s.commit()
         return int(getattr(result, "rowcount", 0) or 0)

@@ -7,9 +7,12 @@ that require authorised fetch answer.
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import ssl
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -36,12 +39,13 @@ class FetchError(Exception):
     """
 
     def __init__(self, url: str, reason: str, status: int | None = None,
-                 transient: bool = False) -> None:
+                 transient: bool = False, retry_after: int | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
         self.transient = transient
+        self.retry_after = retry_after  # the server's Retry-After, in seconds, if it said
 
 
 class _StaleConnection(FetchError):
@@ -50,6 +54,25 @@ class _StaleConnection(FetchError):
 
 def transient_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
+
+
+def retry_after_of(value: str | None) -> int | None:
+    """A server's Retry-After in whole seconds (delta or HTTP date), at most an hour, so
+    a peer cannot make us pass on a wait of days; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return int(min(max(math.ceil(seconds), 1), 3600))
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -114,7 +137,8 @@ class Fetcher:
                         continue
                     if resp.status_code != 200:
                         raise FetchError(url, f"answered HTTP {resp.status_code}",
-                                         resp.status_code, transient_status(resp.status_code))
+                                         resp.status_code, transient_status(resp.status_code),
+                                         retry_after_of(resp.headers.get("retry-after")))
                     body = await self._read_capped(resp, url)
             except BlockedAddress as exc:
                 raise FetchError(url, str(exc)) from exc

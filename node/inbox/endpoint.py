@@ -2,7 +2,9 @@
 
 The order of checks is the contract: size, content type and JSON, keyId host
 against blocks, signature, authorship, durable store, 202. No check before the
-store writes anything, so a refused request changes nothing.
+store writes anything, so a refused request changes nothing. 401 means the
+signature is bad; a key we cannot fetch now (or may not fetch yet) is 503 or 429
+with Retry-After, since some senders give up on a 401 for good.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
 from node.context import NodeContext
 from node.federation.directory import KeyUnavailable
+from node.federation.hosts import hostname_of
 from node.federation.httpsig import Headers, HttpMessage
 from node.inbox.verify import Forbidden, Misaddressed, Unauthorized, key_host, verify_request
 from node.inbox.writer import InboxWriter
@@ -92,12 +95,16 @@ async def accept_activity(
     msg = to_message(request, body)
     try:
         host, prepared = key_host(msg, ctx.policy)
-        if ctx.is_blocked(host):
+        # A block names a host with its port, or a bare name for every port of it.
+        if ctx.is_blocked(host) or ctx.is_blocked(hostname_of(host)):
             raise Problem(403, "blocked", f"{host} is blocked on this node")
         verified = await verify_request(prepared, activity, ctx.directory)
     except KeyUnavailable as exc:
-        # The author's proof key could not be fetched now: the sender should try again.
-        raise Problem(503, "key-unavailable", str(exc)) from exc
+        # No verdict on the signature: the signer's (or the author's proof) key could
+        # not be fetched now, or this host's fetches are held back. The sender should
+        # try again after Retry-After; 401 would tell it the signature is bad.
+        code = "too-many-key-fetches" if exc.status == 429 else "key-unavailable"
+        raise Problem(exc.status, code, str(exc), retry_after=exc.retry_after) from exc
     except Misaddressed as exc:
         raise Problem(401, "wrong-authority", str(exc)) from exc
     except Unauthorized as exc:
@@ -137,6 +144,9 @@ def make_inbox_endpoint(shared: bool) -> Any:
         try:
             return await accept_activity(ctx, request, recipient, request.app.state.inbox_writer)
         except Problem as p:
-            return from_problem(p)
+            response = from_problem(p)
+            if "retry_after" in p.extra:
+                response.headers["Retry-After"] = str(p.extra["retry_after"])
+            return response
 
     return endpoint

@@ -38,7 +38,8 @@ class Verified:
 
 
 def key_host(msg: HttpMessage, policy: Policy) -> tuple[str, Any]:
-    """Parse the signature far enough to know its keyId host, before any fetch."""
+    """Parse the signature far enough to know its keyId host (`hosts.host_key`: with
+    its port), before any fetch."""
     try:
         prepared = prepare(msg, policy)
     except WrongAuthority as exc:
@@ -51,8 +52,13 @@ def key_host(msg: HttpMessage, policy: Policy) -> tuple[str, Any]:
 async def verify_request(
     prepared: Any, activity: dict[str, Any], directory: ActorDirectory
 ) -> Verified:
+    # KeyUnavailable (a subclass of KeyError_) passes through untouched: a key we
+    # could not fetch now, or may not fetch yet, says nothing about the signature,
+    # and a 401 would tell the sender it is bad.
     try:
         key = await directory.key_for(prepared.key_id)
+    except KeyUnavailable:
+        raise
     except KeyError_ as exc:
         raise Unauthorized(str(exc)) from exc
     try:
@@ -62,6 +68,8 @@ async def verify_request(
         try:
             key = await directory.key_for(prepared.key_id, refresh=True)
             prepared.verify(key.key)
+        except KeyUnavailable:
+            raise
         except (KeyError_, SignatureError) as exc:
             raise Unauthorized(str(exc)) from exc
     actor = activity.get("actor")
