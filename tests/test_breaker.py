@@ -3,6 +3,7 @@ the release of a host's queue, hearing from a host, and errors of our own."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from node.outbox.breaker import CLOSED, HALF_OPEN, OPEN, Policy, State, can_prob
 from node.outbox.delivery import Limits, LocalFailure, claim_work, record_outcomes
 from node.outbox.publish import post_note
 from node.outbox.sender import SendResult
+from tests.conftest import NODE_URL, ctx_of
 from tests.helpers import deliveries, run_loops
 
 # A little after the rows the tests make (stamped with the wall clock) are due.
@@ -25,6 +27,7 @@ PEER = "peer.example:8443"
 DOWN = SendResult(503, None, "HTTP 503")
 REFUSED = SendResult(None, None, "ClientConnectorError: connection refused")
 UP = SendResult(202, None, "")
+INBOX = f"{NODE_URL}/actors/maizal/inbox"
 
 
 def at(seconds: float) -> datetime:
@@ -285,3 +288,30 @@ def test_local_row_is_not_the_probe_until_due(node, clock):
         s.commit()
     clock["t"] = at(5)
     assert [r.id for r in claim_work(ctx.engine, 100, POLICY)] == [ids[1]]
+
+
+def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client, remote):
+    """Through the real inbox: a signed activity from a held host releases its queue."""
+    ctx = ctx_of(client)
+    host = remote.netloc
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/bob",
+                       inbox=f"{remote.base}/users/bob/inbox"))
+        post_note(s, ctx.urls, ctx.primary, "hola")
+        s.execute(update(Delivery).values(attempts=3, next_attempt_at=at(3600)))
+        s.add(PeerHost(host=host, breaker=OPEN, trips=4, consecutive_failures=8,
+                       open_until=at(600)))
+        s.commit()
+    alice = remote.actor("alice")
+    body, headers = alice.signed_post(INBOX, alice.activity())
+    assert client.post(INBOX, content=body, headers=headers).status_code == 202
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with Session(ctx.engine) as s:
+            p = s.get(PeerHost, host)
+            if p.breaker == CLOSED:
+                break
+        time.sleep(0.05)
+    assert (p.breaker, p.trips, p.consecutive_failures) == (CLOSED, 0, 0)
+    row = deliveries(ctx)[0]
+    assert row.state == "queued" and row.next_attempt_at.replace(tzinfo=UTC) < at(0)

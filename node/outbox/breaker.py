@@ -218,6 +218,17 @@ def _take_probe(engine: Engine, host: str, policy: Policy, lease_seconds: float,
         return conn.execute(select(Delivery).where(col(Delivery.id) == probe_id)).one()
 
 
+def look_again(engine: Engine, now: datetime | None = None) -> None:
+    """At a worker's start, end every cooldown: a host held open across our restart gets
+    its probe at once (the failures may have been our own link's). The trips are kept,
+    so a host still down goes on waiting longer and longer."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        conn.execute(update(PeerHost).where(col(PeerHost.breaker) == OPEN,
+                                            col(PeerHost.open_until) > now)
+                     .values(open_until=now))
+
+
 def release(s: Session, hosts: Iterable[str], now: datetime) -> None:
     """Every queued row of these hosts is due now (claiming keeps their id order)."""
     hosts = sorted(set(hosts))

@@ -92,6 +92,10 @@ class DeliveryWorker:
         # wakes us; other processes see it on their next poll.
         watch = breaker.watch_of(self.ctx.engine)
         watch.listen(self.ctx.delivery_wakeup)
+        try:
+            await asyncio.to_thread(breaker.look_again, self.ctx.engine)
+        except Exception:
+            log.exception("ending the breakers' cooldowns at start failed")
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             while not stop.is_set():
