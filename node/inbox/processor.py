@@ -80,10 +80,25 @@ class InboxProcessor:
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
                                        LEASE_SECONDS)
-        done = [row.id for row in rows if await self._process(row)]
-        if done:
-            # One statement for the whole batch: most activities need no further work.
-            await asyncio.to_thread(self._finish_many, done)
+        done: list[int] = []
+        try:
+            for row in rows:
+                # Each row's work commits on its own (`tx`); a row that fails is put
+                # back with backoff and the rest of the batch goes on.
+                try:
+                    if await self._process(row):
+                        done.append(row.id)
+                except Exception:
+                    # Not even its failure could be recorded: its lease runs out and
+                    # it is tried again then.
+                    log.exception("inbox item %s: recording its failure failed",
+                                  row.activity_id)
+        finally:
+            # Also when a later row raised or the pass was cancelled: rows already
+            # processed must not run again when their lease runs out.
+            if done:
+                # One statement for the whole batch: most activities need no further work.
+                await asyncio.to_thread(self._finish_many, done)
         return len(rows)
 
     async def _process(self, row: Any) -> bool:
@@ -118,6 +133,9 @@ class InboxProcessor:
     def _fail(self, row: Any, error: str) -> None:
         attempts = row.attempts + 1
         if attempts >= MAX_ATTEMPTS:
+            # Parked: the row keeps its error and count for a facilitator to read.
+            log.error("inbox item %s failed %d times, given up: %s", row.activity_id,
+                      attempts, error)
             self._finish(row.id, "failed", error, attempts=attempts)
         else:
             self._finish(row.id, "queued", error, attempts=attempts,

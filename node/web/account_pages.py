@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.errors import Problem
 from node.governance import bodies, members
 from node.governance.authz import require_facilitator
 from node.models import (
+    ApiToken,
     Invitation,
     LocalActor,
     Member,
@@ -67,20 +68,22 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    await form(request)
+    await asyncio.to_thread(_end_session, request)
+    response = see_other("/")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _end_session(request: Request) -> None:
     with open_session(request) as s:
         me = current_member(request, s)
-        await form(request)
         raw = request.cookies.get(COOKIE, "")
-        from node.models import ApiToken
-
         token = s.exec(select(ApiToken).where(
             ApiToken.token_hash == members.token_hash(raw))).first()
         if me is not None and token is not None:
             members.revoke_token(s, me, token.id or 0)
             s.commit()
-    response = see_other("/")
-    response.delete_cookie(COOKIE)
-    return response
 
 
 @router.post("/language")
@@ -93,13 +96,17 @@ async def set_language(request: Request) -> Response:
     response = see_other(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
     response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax",
                         secure=request.url.scheme == "https")
+    await asyncio.to_thread(_remember_language, request, lang)
+    return response
+
+
+def _remember_language(request: Request, lang: str) -> None:
     with open_session(request) as s:
         me = current_member(request, s)
         if me is not None:
             me.language = lang
             s.add(me)
             s.commit()
-    return response
 
 
 @router.get("/join/{token}")
@@ -120,32 +127,31 @@ def join_page(request: Request, token: str) -> Response:
 async def join(request: Request, token: str) -> Response:
     data: dict[str, str] = {}
 
-    def tx() -> tuple[Member, str]:
+    def tx() -> tuple[str, str]:
         with open_session(request) as s:
             member = members.accept_invitation(
                 s, token, data.get("username", ""), data.get("password", ""),
                 data.get("display_name", ""), data.get("family", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
-            return member, raw
+            return _first_body(request, s, member), raw
 
     try:
         data = await form(request)
-        member, raw = await asyncio.to_thread(tx)  # hashing the password: off the loop
+        # Hashing the password, and every query: off the loop.
+        handle, raw = await asyncio.to_thread(tx)
     except Problem as exc:
         return refusal(request, None, exc, f"/join/{token}")
-    response = see_other("/b/" + _first_body(request, member))
+    response = see_other("/b/" + handle)
     start_session(request, response, raw)
     return response
 
 
-def _first_body(request: Request, member: Member) -> str:
-    with open_session(request) as s:
-        handle = s.exec(select(LocalActor.handle).join(
-            Membership, col(Membership.body_id) == col(LocalActor.id)).where(
-            Membership.member_id == member.id)).first()
+def _first_body(request: Request, s: Session, member: Member) -> str:
+    handle = s.exec(select(LocalActor.handle).join(
+        Membership, col(Membership.body_id) == col(LocalActor.id)).where(
+        Membership.member_id == member.id)).first()
     return handle or request.app.state.ctx.primary.handle
-
 
 
 @router.get("/b/{handle}/invitations")
@@ -158,11 +164,20 @@ def invite_page(request: Request, handle: str) -> Response:
 
 @router.post("/b/{handle}/invitations")
 async def invite(request: Request, handle: str) -> Response:
+    try:
+        data: dict[str, str] | Problem = await form(request)
+    except Problem as exc:
+        data = exc
+    return await asyncio.to_thread(_invite, request, handle, data)
+
+
+def _invite(request: Request, handle: str, data: dict[str, str] | Problem) -> Response:
     # Rendered directly, not redirected: the single-use link must not end up in a URL.
     with open_session(request) as s:
         me = current_member(request, s)
         try:
-            data = await form(request)
+            if isinstance(data, Problem):
+                raise data
             b = bodies.body_by_handle(s, handle)
             require_facilitator(s, me, b)
             assert me is not None
@@ -174,4 +189,3 @@ async def invite(request: Request, handle: str) -> Response:
             return refusal(request, me, exc, f"/b/{handle}/invitations")
         link = f"{request.app.state.ctx.urls.base}/join/{raw}"
         return page(request, "invite.html", me, body=b, link=link)
-

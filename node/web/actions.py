@@ -4,7 +4,8 @@ states, outcomes and statutes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,26 +47,44 @@ def refusal(request: Request, me: Member | None, exc: Problem, back: str) -> Res
                 detail=exc.detail, back=back)
 
 
-Action = Callable[[Session, Member, dict[str, str]], Awaitable[str] | str]
+Action = Callable[[Session, Member, dict[str, str]], str]
 
 
 async def run_action(request: Request, back: str, action: Action) -> Response:
-    """Run a form action for the logged-in member; show the reason if it is refused."""
+    """Run a form action for the logged-in member; show the reason if it is refused.
+
+    Only reading the form happens on the event loop: finding the member, the action
+    and its commit are blocking SQL (and the page is rendered with them), so they run
+    in a worker thread while the node keeps answering."""
+    try:
+        data = await form(request)
+    except Problem as exc:
+        return await asyncio.to_thread(_refused, request, exc, back)
+    response, acted = await asyncio.to_thread(_act, request, back, action, data)
+    if acted:
+        # Set here, on the loop's thread: an asyncio.Event is not for other threads.
+        request.app.state.ctx.delivery_wakeup.set()
+    return response
+
+
+def _refused(request: Request, exc: Problem, back: str) -> Response:
+    with open_session(request) as s:
+        return refusal(request, current_member(request, s), exc, back)
+
+
+def _act(request: Request, back: str, action: Action, data: dict[str, str]
+         ) -> tuple[Response, bool]:
     with open_session(request) as s:
         me = current_member(request, s)
+        if me is None:
+            return see_other(f"/login?next={back}"), False
         try:
-            data = await form(request)
-            if me is None:
-                return see_other(f"/login?next={back}")
-            result = action(s, me, data)
-            target = await result if not isinstance(result, str) else result
+            target = action(s, me, data)
             s.commit()
         except Problem as exc:
             s.rollback()
-            return refusal(request, me, exc, back)
-    request.app.state.ctx.delivery_wakeup.set()
-    return see_other(target)
-
+            return refusal(request, me, exc, back), False
+    return see_other(target), True
 
 
 STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated"]
