@@ -238,11 +238,13 @@ class ActorDirectory:
     async def _save(self, uri: str, doc: dict[str, Any]) -> None:
         """Store a fetched actor, together with those fetched meanwhile: a burst of first
         contacts makes a few commits, not one (and one fsync) per actor."""
+        loop = asyncio.get_running_loop()
         self._pending[uri] = doc
-        if self._saved is None:
-            self._saved = asyncio.get_running_loop().create_future()
+        # (A directory outliving its event loop, as in tests, starts afresh on the next.)
+        if self._saved is None or self._saved.get_loop() is not loop:
+            self._saved = loop.create_future()
         saved = self._saved
-        if self._saver is None:
+        if self._saver is None or self._saver.get_loop() is not loop:
             self._saver = asyncio.create_task(self._save_pending())
         await asyncio.shield(saved)
 
