@@ -67,6 +67,16 @@ async def run_action(request: Request, back: str, action: Action) -> Response:
     return response
 
 
+async def member_of(request: Request) -> Member | None:
+    """The logged-in member, looked up in a worker thread (a query: not on the loop)."""
+    return await asyncio.to_thread(_member, request)
+
+
+def _member(request: Request) -> Member | None:
+    with open_session(request) as s:
+        return current_member(request, s)
+
+
 def _refused(request: Request, exc: Problem, back: str) -> Response:
     with open_session(request) as s:
         return refusal(request, current_member(request, s), exc, back)
