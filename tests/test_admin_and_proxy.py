@@ -58,6 +58,7 @@ def test_facilitator_can_expire_cached_keys(node, remote):
 
 def test_key_fetches_are_rate_limited_per_host(make_node, remote):
     node = make_node(key_refetch_per_host_per_minute=2)
+    remote.down = True  # failing fetches are what the budget counts
     inbox = f"{node.url}/actors/maizal/inbox"
     with TestClient(create_app(node, background=False), base_url=node.url) as c:
         codes = []
@@ -66,8 +67,9 @@ def test_key_fetches_are_rate_limited_per_host(make_node, remote):
             body, headers = who.signed_post(inbox, who.activity())
             r = c.post(inbox, content=body, headers=headers)
             codes.append(r.status_code)
-        assert codes == [202, 202, 401]
+        assert codes == [503, 503, 429]
         assert "too many key fetches" in r.json()["detail"]
+        assert int(r.headers["Retry-After"]) >= 1
         assert len(remote.gets) == 2
 
 
