@@ -134,10 +134,8 @@ class NodeContext:
         if changes.KEYS in changed:
             # A facilitator expired some host's keys; which host is not recorded, and the
             # database copies are marked expired, so forgetting every copy in memory
-            # costs one table read per key in use. (ActorDirectory has no forget_all;
-            # its owner may add one and this becomes a call to it.)
-            self._directory._keys.clear()
-            self._directory._docs.clear()
+            # costs one table read per key in use.
+            self._directory.forget_all()
         return changed
 
     @property

@@ -40,9 +40,7 @@ def status(request: Request) -> Response:
 @router.post("/hosts/{host}/expire-keys", responses=ok(KeysExpired))
 def expire_keys(request: Request, host: str) -> Response:
     ctx = _authorise(request)
-    count = expire_host_keys(ctx.engine, host)
-    # expire_host_keys commits on its own, so the bump follows in a second transaction.
-    changes.bump_now(ctx.engine, changes.KEYS)
+    count = expire_host_keys(ctx.engine, host)  # tells the other processes too
     ctx.directory.forget_host(host.lower())
     return JSONResponse({"host": host.lower(), "expired_actors": count})
 

@@ -237,7 +237,6 @@ def cmd_host(args: argparse.Namespace) -> int:
         print(f"{args.host}: {args.action}ed")
     elif args.action == "expire-keys":
         count = expire_host_keys(engine, args.host)
-        changes.bump_now(engine, changes.KEYS)
         print(f"{args.host}: {count} cached actors expired")
     elif args.action == "retry":
         print(f"{args.host}: {retry_failed(engine, args.host)} deliveries requeued")

@@ -24,6 +24,7 @@ from node.federation.keys import VerificationKey
 from node.federation.throttle import HostThrottle, Throttled
 from node.models import RemoteActor
 from node.models.base import utcnow
+from node.storage import changes
 
 # Seconds a sender is asked to wait when its server did not give us its key.
 UNAVAILABLE_RETRY = 30
@@ -308,5 +309,7 @@ def expire_host_keys(engine: Engine, host: str) -> int:
               for scheme in ("http", "https")))))
     with Session(engine) as s:
         result = s.execute(update(RemoteActor).where(chosen).values(expired=True))
+        # Every process drops its copies in memory within a second (the change feed).
+        changes.bump(s, changes.KEYS)
         s.commit()
         return int(getattr(result, "rowcount", 0) or 0)
