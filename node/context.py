@@ -28,6 +28,27 @@ from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
 
 
+class Wakeup(asyncio.Event):
+    """An asyncio.Event that any thread may set.
+
+    Sync routes and work sent to a thread publish and then wake the workers; a plain
+    Event set off its loop's thread neither wakes the loop nor is safe, so the worker
+    would only notice at its next poll.
+    """
+
+    def set(self) -> None:
+        loop = getattr(self, "_loop", None)  # bound by asyncio on the first wait
+        if loop is not None and not loop.is_closed():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(super().set)
+                return
+        super().set()
+
+
 class NotInitialised(Exception):
     pass
 
@@ -106,9 +127,9 @@ class NodeContext:
     policy: Policy
     feed: ChangeFeed
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
-    inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    delivery_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    economy_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    inbox_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
+    delivery_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
+    economy_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
     actors: LocalActors = field(init=False)
     _blocked: set[str] = field(default_factory=set)
 

@@ -262,3 +262,21 @@ def test_every_process_answers_for_a_new_body_and_honours_a_block(node_pair, rem
         else:
             assert sent - blocked <= 1.0, f"{status} {sent - blocked:.2f} s after the block"
         time.sleep(0.05)
+
+
+def test_a_wakeup_set_from_another_thread_wakes_the_loop_at_once():
+    """Sync routes and work in threads publish, then wake the workers waiting on the loop."""
+    import asyncio
+    import threading
+
+    from node.context import Wakeup
+
+    async def main() -> float:
+        event = Wakeup()
+        started = time.monotonic()
+        threading.Timer(0.05, event.set).start()
+        # A plain asyncio.Event set from a thread leaves the loop asleep in its selector.
+        await asyncio.wait_for(event.wait(), 3.0)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 1.0
