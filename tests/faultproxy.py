@@ -34,6 +34,26 @@ class _Conn:
         self.asked = False
 
 
+class _Exchanges:
+    """A count of exchanges, shared by the proxies of one link (their loops run in
+    different threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self._base = 0
+
+    def next(self) -> int:
+        """Counts one more; returns its number since the last `restart`."""
+        with self._lock:
+            self.count += 1
+            return self.count - self._base
+
+    def restart(self) -> None:
+        with self._lock:
+            self._base = self.count
+
+
 class _Link:
     """One direction of the shared link: when it is next free to send (for the cap)."""
 
@@ -79,7 +99,8 @@ class FaultProxy:
         self.drop_every = 0
         # What happened, for tests to check that a fault really took place.
         self.connections = 0
-        self.exchanges = 0  # a request and the start of its answer
+        self._exchanges = _Exchanges()
+        self._connections_base = 0
         self.resets = 0
         self.drops = 0
         self.bytes_up = 0  # towards the node
@@ -133,12 +154,28 @@ class FaultProxy:
             if name not in ("latency", "bandwidth", "reset_every", "drop_every"):
                 raise AttributeError(name)
             setattr(self, name, value)
+        # Counted from now, so "one in N" holds for what happens after the change.
+        if "reset_every" in faults:
+            self._exchanges.restart()
+        if "drop_every" in faults:
+            self._connections_base = self.connections
 
     def clear(self) -> None:
         """A clean link again: no faults, flowing, listening."""
         self.set(latency=0.0, bandwidth=None, reset_every=0, drop_every=0)
         self.heal()
         self.resume()
+
+    @property
+    def exchanges(self) -> int:
+        """Requests answered (or cut) so far: a request and the start of its answer."""
+        return self._exchanges.count
+
+    def share_exchanges(self, other: FaultProxy) -> None:
+        """Count exchanges together with `other`, as one link: the proxies in front of
+        two nodes carry the two directions of the link between them (each side's
+        requests), and "one in N" then holds for the link, not for each half."""
+        self._exchanges = other._exchanges
 
     def partition(self, mode: str = "refuse") -> None:
         if mode not in ("refuse", "blackhole"):
@@ -205,7 +242,7 @@ class FaultProxy:
     async def _accept(self, client_r: asyncio.StreamReader,
                       client_w: asyncio.StreamWriter) -> None:
         self.connections += 1
-        n = self.connections
+        n = self.connections - self._connections_base
         if self._mode != "open":  # accepted by a blackhole: held until heal resets it
             self._live.add(client_w)
             await self._hold(client_w)
@@ -285,8 +322,8 @@ class FaultProxy:
                     return
                 if way == "down" and conn.asked:
                     conn.asked = False  # the node starts an answer: one more exchange
-                    self.exchanges += 1
-                    if self.reset_every and self.exchanges % self.reset_every == 0:
+                    n = self._exchanges.next()
+                    if self.reset_every and n % self.reset_every == 0:
                         self.resets += 1
                         for w in ends:
                             _rst(w)

@@ -102,6 +102,10 @@ def decide_across(n: Net, city: str, communes: tuple[str, str], title: str,
     matter = p["federated"]["matter"]
     city_row = n.wait_row(city, matter, what="the city took the matter")
     rows = {c: n.wait_row(c, matter, 1) for c in communes}
+    # The proposal becomes the first commune's position once the city's Announce says
+    # the city took it; only then does it take a mandate.
+    wait_for(lambda: (n.row_for(first, matter, 1) or {})["federated"]["escalation"] == "taken",
+             60, f"{first} sees its matter taken")
     for c in communes:
         n.decide_in_assembly(c, rows[c]["id"], 20, 3)
         n.mandate(c, rows[c]["id"], "approve", [n.me(c)])
