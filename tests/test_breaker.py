@@ -232,35 +232,65 @@ def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(node, remo
 
 # -- a peer down for two days ------------------------------------------------------------
 
+# A cap of an hour keeps the simulations short; the default 10 min only probes more often.
+DAYS_POLICY = Policy(threshold=5, cooldown=5.0, cooldown_max=3600.0, probe_seconds=20.0)
+
+
+def simulate(ctx: NodeContext, clock, back: datetime | None, until: datetime,
+             before_back=None) -> list[tuple[datetime, int]]:
+    """A worker against a peer that is down until `back`, on the test's clock: returns
+    (when, row id) of every request sent. `before_back` sees the queue just before."""
+    sent: list[tuple[datetime, int]] = []
+    lim = Limits(16, 30.0, DAYS_POLICY)
+    while clock["t"] < until:
+        up = back is not None and clock["t"] >= back
+        rows = claim_work(ctx.engine, 100, DAYS_POLICY)
+        if rows:
+            sent += [(clock["t"], r.id) for r in rows]
+            record_outcomes(ctx.engine, [(r, UP if up else REFUSED) for r in rows], lim,
+                            now=clock["t"])
+            continue
+        if not any(d.state == "queued" for d in deliveries(ctx)):
+            break
+        wake = next_wake(ctx, clock["t"])
+        if before_back is not None and back is not None and clock["t"] < back <= wake:
+            before_back(deliveries(ctx))
+            before_back = None
+        clock["t"] = wake
+    return sent
+
+
 def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node, clock):
-    """16 attempts span more than two days; the breaker's probes (every 10 min at most)
-    stand in for the rows' own attempts, so nothing is parked and nothing floods."""
+    """16 attempts span more than two days; the breaker's probes stand in for the rows'
+    own attempts, so nothing is parked and nothing floods."""
     ctx = build_context(node)
     ids = queue(ctx, 5)
     back = at(2 * 86400)
-    sent: list[tuple[datetime, int]] = []
-    lim = limits(16)
-    while clock["t"] < back + timedelta(hours=1):
-        rows = claim_work(ctx.engine, 100, POLICY)
-        if rows:
-            sent += [(clock["t"], r.id) for r in rows]
-            record_outcomes(ctx.engine,
-                            [(r, UP if clock["t"] >= back else REFUSED) for r in rows],
-                            lim, now=clock["t"])
-            continue
-        if clock["t"] < back <= clock["t"] + timedelta(minutes=1):
-            # Just before it returns: everything still waits, nothing parked.
-            assert {d.state for d in deliveries(ctx)} == {"queued"}
-            assert all(d.attempts < 16 for d in deliveries(ctx))
-        if clock["t"] >= back and all(d.state != "queued" for d in deliveries(ctx)):
-            break
-        clock["t"] = next_wake(ctx, clock["t"])
+    seen = []
+
+    def just_before(rows):
+        seen.append([(d.state, d.attempts) for d in rows])
+
+    sent = simulate(ctx, clock, back, back + timedelta(hours=2), just_before)
+    # Just before it returns everything still waits, its retries counted all along.
+    assert len(seen) == 1 and {state for state, _ in seen[0]} == {"queued"}
+    assert all(13 <= attempts < 16 for _, attempts in seen[0]), seen
     assert {d.state for d in deliveries(ctx)} == {"delivered"}
     after = [(t, i) for t, i in sent if t >= back]
     assert [i for _, i in after] == ids  # each once, in the order they were made
-    assert max(t for t, _ in after) - back <= timedelta(seconds=POLICY.cooldown_max)
+    assert max(t for t, _ in after) - back <= timedelta(seconds=DAYS_POLICY.cooldown_max)
     # About one request per cooldown while down, not one per row per retry.
-    assert len(sent) - len(after) < 2 * 86400 / 600 + 40
+    assert len(sent) - len(after) < 2 * 86400 / DAYS_POLICY.cooldown_max + 40
+
+
+def test_a_peer_that_never_returns_is_parked_after_its_schedule(node, clock):
+    ctx = build_context(node)
+    queue(ctx, 3)
+    simulate(ctx, clock, None, at(4 * 86400))
+    rows = deliveries(ctx)
+    assert {d.state for d in rows} == {"failed"} and {d.attempts for d in rows} == {16}
+    parked = max(d.updated_at.replace(tzinfo=UTC) for d in rows) - T0
+    assert timedelta(days=2) < parked < timedelta(days=3)
 
 
 def next_wake(ctx: NodeContext, now: datetime) -> datetime:

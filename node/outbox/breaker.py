@@ -34,6 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
@@ -158,10 +160,21 @@ def lock_peers(s: Session, hosts: Iterable[str]) -> dict[str, PeerHost]:
     if not wanted:
         return {}
     q = select(PeerHost).where(col(PeerHost.host).in_(wanted)).order_by(col(PeerHost.host))
-    if s.get_bind().dialect.name == "postgresql":
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
         q = q.with_for_update()
     found = {p.host: p for p in s.execute(q).scalars()}
-    return {h: found.get(h) or PeerHost(host=h) for h in wanted}
+    missing = [h for h in wanted if h not in found]
+    if missing:
+        # First contact: two workers may meet a new host at once; both inserting would
+        # fail one whole batch of outcomes, so the row is made if absent, then locked.
+        table: Any = PeerHost.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        s.execute(insert(table).values([{"host": h} for h in missing])
+                  .on_conflict_do_nothing(index_elements=["host"]))
+        found.update({p.host: p for p in s.execute(
+            q.where(col(PeerHost.host).in_(missing))).scalars()})
+    return {h: found[h] for h in wanted}
 
 
 def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
