@@ -3,7 +3,9 @@ the release of a host's queue, hearing from a host, and errors of our own."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -153,6 +155,23 @@ def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node
     assert (p.breaker, p.trips, p.consecutive_failures) == (CLOSED, 0, 0)
     rest = claim_work(ctx.engine, 100, POLICY)
     assert [r.id for r in rest] == ids[1:]
+
+
+def test_workers_looking_at_once_send_one_probe(node, clock):
+    """Eight claimers at the same moment (on PostgreSQL truly at once): one probe."""
+    ctx = build_context(node)
+    queue(ctx, 6)
+    open_the_breaker(ctx, clock)
+    clock["t"] = at(5)
+    barrier = threading.Barrier(8)
+
+    def worker() -> list:
+        barrier.wait()
+        return claim_work(ctx.engine, 100, POLICY)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = [r for rows in pool.map(lambda _: worker(), range(8)) for r in rows]
+    assert len(got) == 1 and peer(ctx).probe_id == got[0].id
 
 
 def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node, clock):
