@@ -20,14 +20,22 @@ from sqlmodel import Session, col, select
 
 from node.app import create_app
 from node.economy import clock as economy_clock
-from node.economy import enterprises, intents, local, rising
+from node.economy import enterprises, intents, local, plans, rising
 from node.economy.catalogue import shared
 from node.governance import audit, decisions, members, proposals
 from node.governance import clock as vote_clock
 from node.inbox.authority import Verdict
 from node.inbox.kinds import Kind
 from node.inbox.processor import LEASE_SECONDS, MAX_ATTEMPTS, InboxProcessor
-from node.models import AuditEntry, Decision, Exchange, InboxItem, Intent, Proposal
+from node.models import (
+    AuditEntry,
+    Decision,
+    Exchange,
+    InboxItem,
+    Intent,
+    JointPlan,
+    Proposal,
+)
 from node.models.base import aware, utcnow
 from tests.conftest import NODE_URL
 from tests.govfixtures import build_commune
@@ -228,6 +236,68 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(commune, monke
     # The loop's wake-up leaves out what waits for its retry (else it would spin).
     assert economy_clock.next_rise(c.ctx, {bad}) is None
     assert aware(economy_clock.next_rise(c.ctx)) <= now
+
+
+def _decided_plans(c, n: int) -> list[int]:
+    """`n` joint plans of the assembly with itself, each decided in one meeting."""
+    process = {"name": "Sembrar",
+               "inputs": [{"action": "work", "kind": NS + "tractor-work", "quantity": "6",
+                           "unit": "hour"}],
+               "outputs": [{"action": "produce", "kind": NS + "seeds", "quantity": "2",
+                            "unit": "kilogram"}]}
+    with c.session() as s:
+        rows = [plans.draft(s, c.ctx.urls, c.people["facil"], c.assembly,
+                            plans.build(c.ctx.urls, c.assembly, f"Plan {i}", "", [process], s),
+                            {}) for i in range(n)]
+        decisions.record_meeting(s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(),
+                                 "Casa", 5, 3, "", "",
+                                 [{"proposal_id": r.proposal_id, "for": 5} for r in rows])
+        s.commit()
+        return [r.id for r in rows]
+
+
+def _plan_states(c, ids: list[int]) -> list[tuple[str, str]]:
+    with c.session() as s:
+        return [(s.get(JointPlan, i).answered, s.get(JointPlan, i).state) for i in ids]
+
+
+def test_a_plan_whose_answer_fails_does_not_hold_back_the_others(commune, monkeypatch):
+    c = commune
+    first, bad, last = _decided_plans(c, 3)
+    real = plans.receive_answer
+    tried: list[int] = []
+
+    def receive_answer(session, urls, body, party, commitment_id, accept):
+        row = real(session, urls, body, party, commitment_id, accept)  # rolled back
+        tried.append(row.id)
+        if row.id == bad and broken:
+            raise RuntimeError("a commitment that will not record")
+        return row
+
+    broken = True
+    monkeypatch.setattr(plans, "receive_answer", receive_answer)
+    retries = economy_clock.new_retries(c.ctx)
+    t0 = utcnow()
+    _, _, answered = economy_clock.one_pass(c.ctx, t0, retries, t0)
+    assert answered == 2
+    assert _plan_states(c, [first, bad, last]) == [
+        ("accept", "approved"), ("", "proposed"), ("accept", "approved")]
+    failure = retries.failures[("plan", bad)]
+    assert failure.attempts == 1 and "will not record" in failure.last_error
+    with c.session() as s:
+        assert plans.decided_unanswered(s) == [bad]
+
+    # Still unanswered, it is listed each pass, but only tried once its backoff is over.
+    tried.clear()
+    economy_clock.one_pass(c.ctx, t0, retries, t0 + timedelta(seconds=1))
+    assert tried == [] and retries.failures[("plan", bad)].attempts == 1
+    broken = False
+    _, _, answered = economy_clock.one_pass(c.ctx, t0, retries, failure.next_try)
+    assert answered == 1 and set(tried) == {bad}
+    assert _plan_states(c, [bad]) == [("accept", "approved")]
+    assert retries.failures == {}
+    with c.session() as s:
+        assert plans.decided_unanswered(s) == []
 
 
 # --- the inbox processor --------------------------------------------------------------

@@ -40,7 +40,7 @@ def one_pass(ctx: NodeContext, since: datetime, retries: Retries | None = None,
              now: datetime | None = None) -> tuple[int, int, int]:
     """(exchanges inside bodies, exchanges brokered, intents sent up and plans
     answered). Each unit runs in a transaction of its own: matching inside one body,
-    brokering for one federation, sending one intent up, answering decided plans. One
+    brokering for one federation, sending one intent up, answering one decided plan. One
     that fails is tried again (with backoff, through `retries`) even if nothing
     about it changes meanwhile; the others go on."""
     now = now or utcnow()
@@ -49,6 +49,7 @@ def one_pass(ctx: NodeContext, since: datetime, retries: Retries | None = None,
         changed = s.exec(select(Intent.holder_id, func.max(Intent.received_from)).where(
             col(Intent.updated_at) >= since).group_by(col(Intent.holder_id))).all()
         rising_due = [row.id or 0 for row in rising.due(s, now)]
+        decided = plans.decided_unanswered(s)
     to_match = {holder for holder, _ in changed} | _ids(retries, "match")
     to_broker = {holder for holder, received in changed if received} | _ids(retries, "broker")
     inside = brokered = risen = 0
@@ -64,10 +65,13 @@ def one_pass(ctx: NodeContext, since: datetime, retries: Retries | None = None,
         _, n = retries.attempt(ctx.engine, ("rise", intent_id), now,
                                partial(_rise, ctx, intent_id, now))
         risen += n or 0
-    # Joint plans whose proposal the body has decided get the body's answer.
-    _, n = retries.attempt(ctx.engine, ("plans", 0), now,
-                           partial(plans.answer_decided, urls=ctx.urls))
-    risen += n or 0
+    # Joint plans whose proposal the body has decided get the body's answer, each on
+    # its own. One that failed is still unanswered, so it is listed again each pass and
+    # `retries` holds it back until its backoff is over.
+    for plan_id in decided:
+        _, n = retries.attempt(ctx.engine, ("plan", plan_id), now,
+                               partial(plans.answer_decided, urls=ctx.urls, plan_id=plan_id))
+        risen += n or 0
     return inside, brokered, risen
 
 

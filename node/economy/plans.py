@@ -175,11 +175,27 @@ def receive(session: Session, body: LocalActor, body_uri: str, doc: dict[str, An
     return row
 
 
-def answer_decided(session: Session, urls: Urls) -> int:
-    """Answer every plan whose proposal this body has decided (the body's decision,
-    not anyone's click): adopted → Accept of each of its commitments, else Reject."""
-    rows = session.exec(select(JointPlan).where(JointPlan.answered == "",
-                                                col(JointPlan.proposal_id).is_not(None))).all()
+def decided_unanswered(session: Session) -> list[int]:
+    """The plans `answer_decided` would answer now: unanswered, and their body has
+    decided the proposal through which it decides them."""
+    ids = session.exec(
+        select(JointPlan.id)
+        .join(LocalActor, col(LocalActor.id) == col(JointPlan.body_id))
+        .where(JointPlan.answered == "",
+               col(JointPlan.proposal_id).in_(select(Decision.proposal_id)))
+        .order_by(col(JointPlan.id))).all()
+    return [i for i in ids if i is not None]
+
+
+def answer_decided(session: Session, urls: Urls, plan_id: int | None = None) -> int:
+    """Answer every plan (or only `plan_id`) whose proposal this body has decided (the
+    body's decision, not anyone's click): adopted → Accept of each of its commitments,
+    else Reject."""
+    q = select(JointPlan).where(JointPlan.answered == "",
+                                col(JointPlan.proposal_id).is_not(None))
+    if plan_id is not None:
+        q = q.where(JointPlan.id == plan_id)
+    rows = session.exec(q).all()
     done = 0
     for row in rows:
         d = session.exec(select(Decision).where(Decision.proposal_id == row.proposal_id)).first()
