@@ -120,7 +120,8 @@ def step(s: State, event: Event, now: datetime, policy: Policy,
                  open_until=now + timedelta(seconds=policy.cooldown_for(trips)))
 
 
-def state_of(peer: PeerHost) -> State:
+def state_of(peer: Any) -> State:
+    """From a PeerHost, or a row of its table."""
     return State(breaker=peer.breaker, failures=peer.consecutive_failures, trips=peer.trips,
                  open_until=peer.open_until, probe_id=peer.probe_id,
                  probe_until=peer.probe_until)
@@ -182,8 +183,12 @@ def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
     """For each host whose cooldown is over, lease its oldest queued row as the probe."""
     now = now or utcnow()
     with engine.connect() as conn:
+        # Only hosts with something to send: one held while its rows were parked is
+        # probed by the first row queued for it later.
+        waiting = select(col(Delivery.id)).where(col(Delivery.host) == col(PeerHost.host),
+                                                 col(Delivery.state) == "queued").exists()
         hosts = [r[0] for r in conn.execute(
-            select(col(PeerHost.host)).where(_probe_due(now)).limit(limit))]
+            select(col(PeerHost.host)).where(_probe_due(now), waiting).limit(limit))]
     rows = []
     for host in hosts:
         try:
@@ -212,10 +217,8 @@ def _take_probe(engine: Engine, host: str, policy: Policy, lease_seconds: float,
             return None  # nothing to send: it stays open until something is queued
         # Both UPDATEs are conditional: another process may have taken the probe, or
         # the row, since we looked.
-        peer = conn.execute(select(PeerHost).where(col(PeerHost.host) == host)).one()
-        before = State(breaker=peer.breaker, failures=peer.consecutive_failures,
-                       trips=peer.trips, open_until=peer.open_until,
-                       probe_id=peer.probe_id, probe_until=peer.probe_until)
+        before = state_of(conn.execute(select(PeerHost).where(col(PeerHost.host) == host))
+                          .one())
         after = step(before, "probe", now, policy, probe_id)
         if after == before:
             raise _Lost
