@@ -26,7 +26,6 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -41,6 +40,7 @@ from sqlmodel import Session, col
 
 from node.models import Delivery, PeerHost
 from node.models.base import aware, utcnow
+from node.storage.leases import lease_token
 
 log = logging.getLogger("comuna.breaker")
 
@@ -228,7 +228,7 @@ def _take_probe(engine: Engine, host: str, policy: Policy, lease_seconds: float,
         if not won.rowcount:
             raise _Lost
         got = conn.execute(update(Delivery).where(col(Delivery.id) == probe_id, free).values(
-            lease_owner=uuid.uuid4().hex, lease_until=now + timedelta(seconds=lease_seconds)))
+            lease_owner=lease_token(), lease_until=now + timedelta(seconds=lease_seconds)))
         if not got.rowcount:
             raise _Lost
         return conn.execute(select(Delivery).where(col(Delivery.id) == probe_id)).one()

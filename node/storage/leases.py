@@ -7,6 +7,8 @@ two processes from taking the same row.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,6 +17,51 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from node.models.base import utcnow
+
+_HOST = socket.gethostname()[:40]
+
+
+def lease_token() -> str:
+    """A lease owner naming this machine and process, so a restarted worker can tell
+    leases left by a dead process of this machine (`release_dead`) from live ones."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process; not ours to judge
+    return True
+
+
+def release_dead(engine: Engine, table: Any) -> int:
+    """Free the leases held by processes of this machine that no longer run.
+
+    A worker killed mid-batch (SIGKILL, power cut) leaves rows leased for up to the lease
+    length; without this they would wait that long after the restart. Leases of other
+    machines, of live processes, and tokens of the old form are left to expire.
+    """
+    now = utcnow()
+    prefix = f"{_HOST}:"
+    with engine.begin() as conn:
+        held = conn.execute(
+            select(table.lease_owner).where(and_(
+                table.state == "queued", table.lease_until > now,
+                table.lease_owner.startswith(prefix, autoescape=True))).distinct()).all()
+        dead = []
+        for (owner,) in held:
+            parts = owner.split(":")
+            if len(parts) == 3 and parts[1].isdigit() and not _alive(int(parts[1])):
+                dead.append(owner)
+        if not dead:
+            return 0
+        result = conn.execute(update(table).where(and_(
+            table.state == "queued", table.lease_owner.in_(dead)))
+            .values(lease_owner=None, lease_until=None))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def claim(
@@ -26,7 +73,7 @@ def claim(
 ) -> list[Any]:
     """Lease up to `limit` due rows of `table` (a SQLModel class) and return them."""
     now = utcnow()
-    token = uuid.uuid4().hex
+    token = lease_token()
     due = and_(
         table.state == "queued",
         table.next_attempt_at <= now,
