@@ -364,3 +364,16 @@ def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client, remote):
     assert (p.breaker, p.trips, p.consecutive_failures) == (CLOSED, 0, 0)
     row = deliveries(ctx)[0]
     assert row.state == "queued" and row.next_attempt_at.replace(tzinfo=UTC) < at(0)
+
+
+def test_status_shows_the_circuit_and_its_trips(node, clock):
+    from node.outbox.status import federation_status
+
+    ctx = build_context(node)
+    queue(ctx, 6)
+    before = {h["host"]: h for h in federation_status(ctx.engine)["hosts"]}
+    assert before[PEER]["circuit"] == "closed" and before[PEER]["circuit_trips"] == 0
+    open_the_breaker(ctx, clock)
+    after = {h["host"]: h for h in federation_status(ctx.engine)["hosts"]}
+    assert after[PEER]["circuit"] == "open" and after[PEER]["circuit_trips"] == 1
+    assert after[PEER]["circuit_open_until"] is not None

@@ -35,6 +35,8 @@ def federation_status(engine: Engine) -> dict[str, Any]:
             "failed": int(failed or 0),
             "delivered": int(delivered or 0),
             "consecutive_failures": peer.consecutive_failures if peer else 0,
+            "circuit": peer.breaker if peer else "closed",
+            "circuit_trips": peer.trips if peer else 0,
             "circuit_open_until": _iso(peer.open_until) if peer else None,
             "last_error": peer.last_error if peer else "",
             "last_error_at": _iso(peer.last_error_at) if peer else None,

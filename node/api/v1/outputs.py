@@ -300,6 +300,8 @@ class HostStatus(Out):
     failed: int
     delivered: int
     consecutive_failures: int
+    circuit: str = "closed"  # closed | open | half_open (one probe in flight)
+    circuit_trips: int = 0  # times it opened in a row; each doubles the cooldown
     circuit_open_until: str | None
     last_error: str
     last_error_at: str | None
