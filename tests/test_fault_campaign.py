@@ -192,12 +192,15 @@ def matter_rows(node, matter: str) -> Counter[tuple[int, int]]:
 
 
 def escalate(net: FaultNet, title: str) -> str:
+    """Maizal opens a matter of Maizal and Cumbe; it goes to the city's queue."""
     p = net.propose("maizal", title, ["maizal", "cumbe"])
+    assert p["federated"] and p["federated"]["escalation"] == "sent", p
     return str(p["federated"]["matter"])
 
 
-def taken_once(net: FaultNet, matters: list[str]) -> bool:
-    """Every matter has its row at the city and, passed down, at Cumbe."""
+def arrived_everywhere(net: FaultNet, matters: list[str]) -> bool:
+    """Every matter has its row at the city and, passed down, at Cumbe (how many is
+    `assert_once`'s business)."""
     return all(sum(matter_rows(net.nodes[h], m).values()) >= 1
                for m in matters for h in (CITY, "cumbe"))
 
@@ -262,7 +265,7 @@ def test_a_partition_that_heals(clean_links):
     assert received(city, notes) == {}
     city.proxy.heal()
     healed = time.monotonic()
-    wait_for(lambda: len(received(city, notes)) == 5 and taken_once(n, [matter]), RECOVERY,
+    wait_for(lambda: len(received(city, notes)) == 5 and arrived_everywhere(n, [matter]), RECOVERY,
              "everything arrives after the partition heals")
     print(f"\npartition: everything arrived {time.monotonic() - healed:.1f} s after healing")
     assert_once(n, [matter])
@@ -284,7 +287,7 @@ def test_receiver_restarted_mid_delivery_gets_everything_once(clean_links):
     def arrived() -> bool:
         got = received(city, notes)
         return (len(got) == len(notes) and set(got.values()) == {"done"}
-                and taken_once(n, matters))
+                and arrived_everywhere(n, matters))
 
     wait_for(arrived, 60, "the whole burst arrives and is handled")
     print(f"\nreceiver restart: done {time.monotonic() - restarted:.1f} s after the restart")
@@ -304,7 +307,7 @@ def test_sender_killed_with_deliveries_queued_delivers_after_restart(clean_links
     city.proxy.heal()
     maizal.start()
     restarted = time.monotonic()
-    wait_for(lambda: len(received(city, notes)) == 5 and taken_once(n, [matter]), RECOVERY,
+    wait_for(lambda: len(received(city, notes)) == 5 and arrived_everywhere(n, [matter]), RECOVERY,
              "everything arrives after the sender's restart")
     print(f"\nsender SIGKILL: everything arrived {time.monotonic() - restarted:.1f} s "
           f"after the restart")
