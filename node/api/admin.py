@@ -14,7 +14,6 @@ from node.api.v1.outputs import FederationStatus, HostBlock, KeysExpired, Requeu
 from node.context import NodeContext
 from node.federation.directory import expire_host_keys
 from node.outbox.status import federation_status, retry_failed, set_blocked
-from node.storage import changes
 
 router = APIRouter(prefix="/api/v1/admin", tags=["facilitators"])
 
@@ -48,8 +47,6 @@ def expire_keys(request: Request, host: str) -> Response:
 def _set_block(request: Request, host: str, blocked: bool) -> Response:
     ctx = _authorise(request)
     set_blocked(ctx.engine, host, blocked)
-    # set_blocked commits on its own, so the bump follows in a second transaction.
-    changes.bump_now(ctx.engine, changes.BLOCKS)
     ctx.refresh_blocks()
     return JSONResponse({"host": host.lower(), "blocked": blocked})
 

@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
+from node.federation.hosts import host_key
 from node.models import Delivery, InboxItem, PeerHost
+from node.storage import changes
 
 
 def federation_status(engine: Engine) -> dict[str, Any]:
@@ -63,10 +65,13 @@ def _iso(value: Any) -> str | None:
 
 
 def set_blocked(engine: Engine, host: str, blocked: bool) -> None:
+    key = host_key(host) or host.lower()
     with Session(engine) as s:
-        peer = s.get(PeerHost, host.lower()) or PeerHost(host=host.lower())
+        peer = s.get(PeerHost, key) or PeerHost(host=key)
         peer.blocked = blocked
         s.add(peer)
+        # Every process of this node honours it within a second (the change feed).
+        changes.bump(s, changes.BLOCKS)
         s.commit()
 
 
@@ -78,7 +83,7 @@ def retry_failed(engine: Engine, host: str | None = None) -> int:
 
     stmt = update(Delivery).where(col(Delivery.state) == "failed")
     if host:
-        stmt = stmt.where(col(Delivery.host) == host.lower())
+        stmt = stmt.where(col(Delivery.host) == (host_key(host) or host.lower()))
     with Session(engine) as s:
         res = s.execute(stmt.values(state="queued", attempts=0, next_attempt_at=utcnow()))
         s.commit()
