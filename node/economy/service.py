@@ -57,9 +57,12 @@ async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, 
                      processes: list[dict[str, Any]]) -> dict[str, Any]:
     """Build the plan, find every participant's inbox (a fetch for remote bodies),
     then record and send it in one transaction."""
-    with Session(ctx.engine) as s:
-        body = body_by_handle(s, handle)
-        doc = plans.build(ctx.urls, body, title, content, processes, s)
+    def build() -> dict[str, Any]:  # SQL: in a worker thread, not on the event loop
+        with Session(ctx.engine) as s:
+            body = body_by_handle(s, handle)
+            return plans.build(ctx.urls, body, title, content, processes, s)
+
+    doc = await asyncio.to_thread(build)
     inboxes: dict[str, str] = {}
     for p in plans.participants(doc):
         local = ctx.urls.handle_of_actor(p)

@@ -46,16 +46,28 @@ def _may_send_up(s: Session, member: Member, p: Proposal, body: LocalActor) -> N
                        "a draft stays on this node; open deliberation before sending it up")
 
 
+def _checked(ctx: NodeContext, member: Member, proposal_id: int
+             ) -> tuple[Proposal, LocalActor]:
+    p, body = _load(ctx, proposal_id)
+    with Session(ctx.engine) as s:
+        _may_send_up(s, member, p, body)
+    return p, body
+
+
+def _federation_inbox(ctx: NodeContext, body: LocalActor, federation: str) -> str:
+    with Session(ctx.engine) as s:
+        return matters.federation_inbox(s, body, federation)
+
+
 async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
                   federation: str | None = None, only_if_needed: bool = False
                   ) -> dict[str, Any]:
     """Send a proposal to the federation that should decide it (or to `federation`, if
     named: it will refuse it back down if it belongs lower). With `only_if_needed`, a
     matter that is this body's to decide stays here without complaint."""
-    p, body = _load(ctx, proposal_id)
-    # Refuse before reaching the network; checked again below on the fresh rows.
-    with Session(ctx.engine) as s:
-        _may_send_up(s, member, p, body)
+    # The SQL runs in worker threads, never on the event loop; only the network waits
+    # there. Refuse before reaching the network; checked again below on the fresh rows.
+    p, body = await asyncio.to_thread(_checked, ctx, member, proposal_id)
     affects = json.loads(p.affects)
     try:
         plan = await routing.settled(ctx, body, affects,
@@ -72,8 +84,7 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
         target, inbox = plan.next_hop, plan.next_inbox
     else:
         target = federation
-        with Session(ctx.engine) as s:
-            inbox = matters.federation_inbox(s, body, federation)
+        inbox = await asyncio.to_thread(_federation_inbox, ctx, body, federation)
 
     def tx() -> None:
         with Session(ctx.engine) as s:
@@ -92,7 +103,7 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
 async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) -> None:
     """After deliberation opens: a matter beyond this body goes up on its own. Failing to
     reach the federation graph leaves the proposal here, to be sent up later."""
-    p, _ = _load(ctx, proposal_id)
+    p, _ = await asyncio.to_thread(_load, ctx, proposal_id)
     if p.author_id is None or p.escalation in ("sent", "taken") or p.answers_to:
         return
     try:
@@ -136,5 +147,5 @@ def decision_document(ctx: NodeContext, ref: str) -> dict[str, Any]:
 
 
 async def verify(ctx: NodeContext, ref: str) -> verification.Report:
-    note = decision_document(ctx, ref)
+    note = await asyncio.to_thread(decision_document, ctx, ref)
     return await verification.verify_decision(note, lambda m: key_lookup(ctx, m))

@@ -26,10 +26,17 @@ from node.models import (
     LocalActor,
     Member,
 )
-from node.web.actions import namer, open_session, refusal, run_action, see_other, show_body
+from node.web.actions import (
+    member_of,
+    namer,
+    refusal,
+    run_action,
+    see_other,
+    show_body,
+)
 from node.web.i18n import translator
 from node.web.render import language, page
-from node.web.session import current_member, form
+from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,8 +202,7 @@ async def draft_plan(request: Request, handle: str) -> Response:
     """A plan with one process, from the form's commitment rows (the API takes any
     number of processes)."""
     ctx = request.app.state.ctx
-    with open_session(request) as s:
-        me = current_member(request, s)
+    me = await member_of(request)
     back = _back(handle)
     if me is None:
         return see_other(f"/login?next={back}")

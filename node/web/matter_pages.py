@@ -22,7 +22,7 @@ from node.governance.bodies import electorate
 from node.models import Decision, FederationLink, LocalActor, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
-    open_session,
+    member_of,
     proposal_action,
     refusal,
     run_action,
@@ -31,7 +31,7 @@ from node.web.actions import (
 )
 from node.web.i18n import translator
 from node.web.render import language, page
-from node.web.session import current_member, form
+from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,8 +91,7 @@ def _back_to(pid: int) -> str:
 @router.post("/p/{pid}/send-up")
 async def send_up(request: Request, pid: int) -> Response:
     # Not run_action: sending up reaches the network, outside any one transaction.
-    with open_session(request) as s:
-        me = current_member(request, s)
+    me = await member_of(request)
     try:
         await form(request)
         if me is None:

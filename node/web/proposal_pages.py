@@ -29,6 +29,7 @@ from node.models import (
 )
 from node.models.base import aware, utcnow
 from node.web.actions import (
+    member_of,
     open_session,
     outcome_labels,
     proposal_action,
@@ -149,8 +150,7 @@ async def deliberate(request: Request, pid: int) -> Response:
     response = await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)))
     if response.status_code == 303:
-        with open_session(request) as s:
-            me = current_member(request, s)
+        me = await member_of(request)
         if me is not None:
             await service.send_up_if_needed(request.app.state.ctx, me, pid)
     return response

@@ -3,6 +3,8 @@ the votes a federation received, and verifying a federated decision."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
@@ -105,11 +107,15 @@ async def verification(request: Request, decision_id: int,
     """Recompute the federated decision on this matter from its signed votes and
     mandates, checking every proof (what `comuna verify` prints)."""
     c = ctx(request)
-    with Session(c.engine) as s:
-        d = s.get(Decision, decision_id)
-        if d is None:
-            raise not_found("decision")
-        require_read(s, member, proposals.body_of(s, proposals.get(s, d.proposal_id)))
+
+    def readable() -> None:  # in a worker thread: not SQL on the loop
+        with Session(c.engine) as s:
+            d = s.get(Decision, decision_id)
+            if d is None:
+                raise not_found("decision")
+            require_read(s, member, proposals.body_of(s, proposals.get(s, d.proposal_id)))
+
+    await asyncio.to_thread(readable)
     report = await service.verify(c, str(decision_id))
     return json_with_etag(request, {"decision": report.decision, "holds": report.holds,
                                     "outcome": report.outcome, "counted": report.counted,

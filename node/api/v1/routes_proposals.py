@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
@@ -127,12 +130,22 @@ async def open_deliberation(request: Request, proposal_id: int,
                             session: Session = Depends(db)) -> Response:
     """Opens deliberation; a proposal that affects bodies beyond this one is sent up to
     the lowest federation covering them all (see `federated` in the answer)."""
+    # The SQL runs in worker threads; only sending the matter up waits on the loop.
+    p = await asyncio.to_thread(_deliberate, session, member, proposal_id)
+    await service.send_up_if_needed(ctx(request), member, proposal_id)
+    return json_with_etag(request, await asyncio.to_thread(_full_view, session, p))
+
+
+def _deliberate(session: Session, member: Member, proposal_id: int) -> Proposal:
     p = proposals.get(session, proposal_id)
     proposals.open_deliberation(session, member, p)
     session.commit()
-    await service.send_up_if_needed(ctx(request), member, proposal_id)
-    session.refresh(p)
-    return json_with_etag(request, proposal_view(session, p, full=True))
+    return p
+
+
+def _full_view(session: Session, p: Proposal) -> dict[str, Any]:
+    session.refresh(p)  # sending up may have marked it
+    return proposal_view(session, p, full=True)
 
 
 @router.post("/proposals/{proposal_id}/comments", status_code=201,
