@@ -100,16 +100,72 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
             "sent_to": target}
 
 
+PENDING = "pending"  # could not be sent up yet: the vote clock tries again
+
+
 async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) -> None:
-    """After deliberation opens: a matter beyond this body goes up on its own. Failing to
-    reach the federation graph leaves the proposal here, to be sent up later."""
+    """After deliberation opens: a matter beyond this body goes up on its own. When the
+    federation graph cannot be read now, the proposal is marked `pending` (shown to its
+    members with the reason) and `retry_pending` sends it once the graph can be read."""
     p, _ = await asyncio.to_thread(_load, ctx, proposal_id)
     if p.author_id is None or p.escalation in ("sent", "taken") or p.answers_to:
         return
     try:
-        await send_up(ctx, member, proposal_id, only_if_needed=True)
+        result = await send_up(ctx, member, proposal_id, only_if_needed=True)
     except (Problem, KeyError_) as exc:
-        log.warning("proposal %s not sent up: %s", proposal_id, exc)
+        transient = isinstance(exc, KeyUnavailable) or (
+            isinstance(exc, Problem) and exc.status >= 500)
+        log.warning("proposal %s not sent up%s: %s", proposal_id,
+                    " yet" if transient else "", exc)
+        if transient:
+            await asyncio.to_thread(_mark_escalation, ctx, proposal_id, PENDING, str(exc))
+        return
+    if result["sent_to"] is None and p.escalation == PENDING:
+        # The graph is readable again and says the matter is this body's own.
+        await asyncio.to_thread(_mark_escalation, ctx, proposal_id, "", "")
+
+
+def _mark_escalation(ctx: NodeContext, proposal_id: int, state: str, note: str) -> None:
+    with Session(ctx.engine) as s:
+        p = s.get(Proposal, proposal_id)
+        if p is None or p.escalation in ("sent", "taken", "refused"):
+            return  # moved on meanwhile: never undo a sent or settled escalation
+        p.escalation, p.escalation_note = state, note[:2000]
+        s.add(p)
+        s.commit()
+
+
+def _pending(ctx: NodeContext) -> list[tuple[int, int]]:
+    with Session(ctx.engine) as s:
+        rows = s.exec(select(Proposal.id, Proposal.author_id).where(
+            Proposal.escalation == PENDING, Proposal.state == "deliberation")).all()
+    return [(int(pid or 0), int(aid)) for pid, aid in rows if aid is not None]
+
+
+async def retry_pending(ctx: NodeContext) -> int:
+    """Try again every matter that could not be sent up when its deliberation opened;
+    each on its own, so one that fails again does not hold the others back."""
+    sent = 0
+    for proposal_id, author_id in await asyncio.to_thread(_pending, ctx):
+        author = await asyncio.to_thread(_member, ctx, author_id)
+        if author is None:
+            continue
+        try:
+            await send_up_if_needed(ctx, author, proposal_id)
+        except Exception:  # the next tick tries again
+            log.exception("sending proposal %s up failed", proposal_id)
+            continue
+        p, _ = await asyncio.to_thread(_load, ctx, proposal_id)
+        sent += p.escalation == "sent"
+    return sent
+
+
+def _member(ctx: NodeContext, member_id: int) -> Member | None:
+    with Session(ctx.engine, expire_on_commit=False) as s:
+        m = s.get(Member, member_id)
+        if m is not None:
+            s.expunge(m)
+        return m
 
 
 async def key_lookup(ctx: NodeContext, method: str) -> ed25519.Ed25519PublicKey | None:

@@ -96,6 +96,16 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> Non
         except Exception:  # reading what is due failed: the next tick reads again
             log.exception("closing due votes failed")
         try:
+            # Matters that could not be sent up when their deliberation opened (the
+            # federation graph was out of reach) go now; imported here because the
+            # federations package builds on governance.
+            from node.federations.service import retry_pending
+
+            if await retry_pending(ctx):
+                ctx.delivery_wakeup.set()
+        except Exception:
+            log.exception("sending pending matters up failed")
+        try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             pass

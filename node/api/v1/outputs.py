@@ -66,13 +66,17 @@ class BodyOut(Out):
 
 
 class FederatedOut(Out):
-    matter: str = Field(description="URI of the signed Proposal object every node shares")
+    matter: str | None = Field(description="URI of the signed Proposal object every node "
+                                           "shares; none while the escalation is pending")
     electorate: str = Field(description="people (members vote) or bodies (by mandate)")
     answers_to: str | None = Field(description="federation this body's decision goes to "
                                                "as a mandate")
-    escalation: str | None = Field(description="for a proposal of ours: sent, refused, taken")
+    escalation: str | None = Field(description="for a proposal of ours: pending (the "
+                                               "federation could not be reached yet; tried "
+                                               "again every few seconds), sent, refused, taken")
     escalated_to: str | None
-    escalation_note: str | None = Field(description="why it was refused back down")
+    escalation_note: str | None = Field(description="why it was refused back down, or why "
+                                                    "it is still pending")
     final_outcome: str | None
     final_decision: str | None = Field(description="URI of the deciding federation's record")
 

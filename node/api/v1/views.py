@@ -39,8 +39,9 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
         "affects": json.loads(p.affects), "vote_opened_at": iso(p.vote_opened_at),
         "closes_at": iso(p.closes_at), "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
-        "federated": None if not p.matter else {
-            "matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to or None,
+        "federated": None if not (p.matter or p.escalation) else {
+            "matter": p.matter or None, "electorate": p.electorate,
+            "answers_to": p.answers_to or None,
             "escalation": p.escalation or None, "escalated_to": p.escalated_to or None,
             "escalation_note": p.escalation_note or None,
             "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None},

@@ -1,0 +1,84 @@
+"""A matter opened while the federation graph is out of reach is not kept local in
+silence: it is marked pending, shown with the reason, and sent up once reachable."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from node.app import create_app
+from node.federation.directory import KeyUnavailable
+from node.federations import routing, service
+from node.governance import members
+from node.models import Delivery, LocalActor
+from tests.test_economy_rules import Net, _members
+
+PASSWORD = "contraseña-larga"
+
+
+@pytest.fixture
+def commune(make_node, remote):
+    settings = make_node(handle="maizal", level="commune")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
+        net = Net(settings, c, remote, "maizal")
+        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        with Session(net.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+            members.grant(s, "node", members.create_member(s, "facil", PASSWORD, "F"),
+                          body, "facilitator")
+            s.commit()
+        # The city lists maizal and b as its members, and b says it belongs to the city.
+        a, b = net.a, net.b
+        remote.docs[a.path] = {**a.document(), "members": f"{a.uri}/members"}
+        remote.docs[f"{a.path}/members"] = {
+            "id": f"{a.uri}/members", "type": "OrderedCollection",
+            "orderedItems": [net.me, b.uri]}
+        remote.docs[b.path] = {**b.document(), "memberOf": [a.uri]}
+        yield net
+
+
+def to_the_city(net: Net) -> list[Delivery]:
+    with Session(net.ctx.engine) as s:
+        return list(s.exec(select(Delivery).where(col(Delivery.inbox) == f"{net.a.uri}/inbox")))
+
+
+def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(commune, monkeypatch):
+    net, c = commune, commune.client
+    h = {"Authorization": "Bearer " + c.post(
+        "/api/v1/tokens", json={"username": "facil", "password": PASSWORD}).json()["token"]}
+    real = routing.settled
+    down = {"on": True}
+
+    async def flaky(*args, **kw):
+        if down["on"]:
+            raise KeyUnavailable("cannot fetch the city: timed out")
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(routing, "settled", flaky)
+    p = c.post("/api/v1/bodies/maizal/proposals", headers=h,
+               json={"title": "Agua", "text": "Agua: texto completo.",
+                     "affects": [net.me, net.b.uri]}).json()
+    r = c.post(f"/api/v1/proposals/{p['id']}/deliberation", headers=h)
+    assert r.status_code == 200, r.text
+    shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()
+    assert shown["federated"]["escalation"] == "pending"
+    assert "timed out" in shown["federated"]["escalation_note"]
+    assert to_the_city(net) == []
+
+    # Still out of reach: it stays pending, nothing sent.
+    assert asyncio.run(service.retry_pending(net.ctx)) == 0
+    assert c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"][
+        "escalation"] == "pending"
+
+    down["on"] = False
+    assert asyncio.run(service.retry_pending(net.ctx)) == 1
+    shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()
+    assert shown["federated"]["escalation"] == "sent"
+    assert shown["federated"]["escalated_to"] == net.a.uri
+    assert len(to_the_city(net)) == 1
+    # Sent once: a later tick has nothing pending.
+    assert asyncio.run(service.retry_pending(net.ctx)) == 0
+    assert len(to_the_city(net)) == 1
