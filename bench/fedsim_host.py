@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,11 @@ class QuietServer(uvicorn.Server):
 
 
 async def main(specs: list[dict[str, object]]) -> None:
+    # Failed sends and fetches are logged at INFO (a retry that succeeds clears the
+    # row's last_error): kept in hostN.log so that a late arrival can be explained.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for name in ("comuna.sender", "comuna.fetch"):
+        logging.getLogger(name).setLevel(logging.INFO)
     # Each node does its database work in threads (asyncio.to_thread). A real node has
     # the default pool to itself; here dozens share one process, so give them a pool
     # of the size they would have together.

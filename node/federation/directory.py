@@ -26,8 +26,12 @@ from node.models import RemoteActor
 from node.models.base import utcnow
 from node.storage import changes
 
-# Seconds a sender is asked to wait when its server did not give us its key.
-UNAVAILABLE_RETRY = 30
+# Seconds a sender is asked to wait when its server did not give us its key and said
+# nothing of when to ask again. Such a failure is most often a moment's (a connection
+# dropped, a busy peer), and senders take a short Retry-After at its word
+# (node/outbox/backoff.py), so this is what the first retry costs; a host whose
+# fetches keep failing spends its fetch budget and is then answered 429 (throttle.py).
+UNAVAILABLE_RETRY = 5
 
 
 class KeyError_(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
 import ssl
 from collections.abc import Callable
@@ -28,6 +29,13 @@ AP_ACCEPT = (
 USER_AGENT = "Comuna/0.1 (+ActivityPub)"
 
 GetSigner = Callable[[str], dict[str, str]]
+log = logging.getLogger("comuna.fetch")
+
+# Pooled connections idle longer than this are not used again. Servers close idle
+# keep-alive connections on their own schedule (uvicorn, which serves Comuna, after
+# 5 s); a request sent on one as the server closes it fails. Letting go first turns
+# that race (a failed attempt, then a retry) into a new connection now.
+POOL_IDLE_SECONDS = 4.0
 
 
 class FetchError(Exception):
@@ -82,7 +90,7 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             ssl_context=ssl.create_default_context(),
             max_connections=50,
             max_keepalive_connections=10,
-            keepalive_expiry=30.0,
+            keepalive_expiry=POOL_IDLE_SECONDS,
             network_backend=GuardedBackend(allow_private),
         )
 
@@ -112,9 +120,10 @@ class Fetcher:
     async def get_json(self, url: str, accept: str = AP_ACCEPT) -> dict[str, Any]:
         try:
             return await self._get_json(url, accept)
-        except _StaleConnection:
+        except _StaleConnection as first:
             # A pooled connection the server had just closed as we reused it: once more,
             # on a new connection (a GET can be repeated safely).
+            log.info("GET %s: %s; once more", url, first.reason)
             try:
                 return await self._get_json(url, accept)
             except _StaleConnection as exc:

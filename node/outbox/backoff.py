@@ -11,6 +11,13 @@ CAP_SECONDS = 8 * 3600.0
 # A first failure that is not the peer's answer (a dropped connection, a key that could
 # not be fetched) is usually gone a moment later: try again soon, then back off.
 QUICK_SECONDS = 2.0
+# A peer's Retry-After shorter than our schedule ("busy for a moment", "your key could
+# not be fetched just now") is taken at its word for the first attempts: waiting 30 s
+# on a peer that asked for 5 is the whole tail of a federation's delivery times. From
+# then on our schedule is the least wait, so a peer that always says "in a second"
+# cannot spend a row's attempts in a minute.
+SHORT_RETRY_AFTER_ATTEMPTS = 3
+MIN_RETRY_SECONDS = 1.0
 
 
 def backoff_delay(attempts: int, rng: random.Random | None = None,
@@ -43,14 +50,21 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def next_attempt(now: datetime, attempts: int, retry_after: float | None,
                  base_seconds: float = BASE_SECONDS, transient: bool = False) -> datetime:
-    """`transient`: the failure was not an answer from the peer (see QUICK_SECONDS)."""
+    """When to try attempt `attempts + 1`. `transient`: the failure was not an answer
+    from the peer (see QUICK_SECONDS); `retry_after`: the peer's Retry-After in seconds
+    (see SHORT_RETRY_AFTER_ATTEMPTS)."""
     if transient and attempts == 1 and retry_after is None:
         delay = QUICK_SECONDS * random.uniform(0.8, 1.2)
     else:
         delay = backoff_delay(attempts, base_seconds=base_seconds)
     if retry_after is not None:
         # Honour the peer's wish, but never wait longer than the cap for one step.
-        delay = max(delay, min(retry_after, CAP_SECONDS))
+        wish = min(max(retry_after, MIN_RETRY_SECONDS), CAP_SECONDS)
+        if attempts <= SHORT_RETRY_AFTER_ATTEMPTS:
+            # Only lengthened by the jitter: senders told the same second spread out.
+            delay = min(wish * random.uniform(1.0, 1.1), CAP_SECONDS)
+        else:
+            delay = max(delay, wish)
     return now + timedelta(seconds=delay)
 
 

@@ -8,6 +8,7 @@ aiohttp reaches the RSA-signing bound (docs/benchmarks.md, MEASUREMENTS).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from node.federation.fetch import POOL_IDLE_SECONDS
 from node.federation.netguard import address_allowed, resolve_checked
+
+log = logging.getLogger("comuna.sender")
 
 
 class GuardedResolver(AbstractResolver):
@@ -44,10 +48,13 @@ class SendResult:
     error: str
 
 
-def make_session(allow_private: bool, timeout: float, limit: int) -> aiohttp.ClientSession:
+def make_session(allow_private: bool, timeout: float, limit: int,
+                 idle: float = POOL_IDLE_SECONDS) -> aiohttp.ClientSession:
+    """`idle`: seconds after which a pooled connection is not used again (see
+    POOL_IDLE_SECONDS)."""
     connector = aiohttp.TCPConnector(
         resolver=GuardedResolver(allow_private), limit=limit, limit_per_host=0,
-        ttl_dns_cache=60,
+        ttl_dns_cache=60, keepalive_timeout=idle,
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -74,13 +81,19 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
             async with session.post(url, data=body, headers=headers,
                                     allow_redirects=False) as resp:
                 await resp.read()
+                if resp.status >= 300:
+                    log.info("POST %s answered %d (Retry-After %s)", url, resp.status,
+                             resp.headers.get("Retry-After"))
                 return SendResult(resp.status, resp.headers.get("Retry-After"),
                                   "" if resp.status < 300 else f"HTTP {resp.status}")
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectionResetError) as exc:
             # A pooled connection the peer had just closed (its keep-alive ran out as we
             # reused it): once more on a new one. Inboxes drop a repeated activity id.
+            log.info("POST %s: %s on attempt %d", url, type(exc).__name__, attempt)
             if attempt == 2:
                 return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
         except Exception as exc:  # network errors of every kind are retried later
+            # Kept in the log too: the row's last_error is cleared when a retry succeeds.
+            log.info("POST %s failed: %s: %s", url, type(exc).__name__, exc)
             return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
     raise AssertionError("unreachable")
