@@ -120,6 +120,12 @@ class Sim:
     async def wait_healthy(self) -> None:
         async def one(n: dict[str, Any]) -> None:
             for _ in range(600):
+                # A port chosen free may be taken by another program before its host
+                # binds it (the machine is shared): say so at once, not after 2 minutes.
+                dead = [k for k, p in enumerate(self.procs) if p.poll() is not None]
+                if dead:
+                    raise RuntimeError(f"host process {dead[0]} exited; see "
+                                       f"{self.root / f'host{dead[0]}.log'} (run again)")
                 try:
                     if (await self.client.get(f"{n['url']}/healthz")).status_code == 200:
                         return
