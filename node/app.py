@@ -18,9 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
+from node import handoff, memory
 from node.api import activitypub, admin
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
+from node.api.local import local_post
 from node.api.problems import Problem, from_problem, problem_response
 from node.api.v1 import (
     routes_accounts,
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings)
         app.state.ctx = ctx
+        # The token `comuna serve` wrote for this run (None when started otherwise).
+        local = handoff.read(settings.data_dir)
+        app.state.local_token = local.token if local else None
         writer = InboxWriter(ctx.engine, on_commit=ctx.inbox_wakeup.set) if store_inbox else None
         app.state.inbox_writer = writer
         if writer:
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
                      asyncio.create_task(DeliveryWorker(ctx).run(stop)),
                      asyncio.create_task(clock.run(ctx, stop)),
                      asyncio.create_task(economy_clock.run(ctx, stop))]
+        tasks.append(asyncio.create_task(memory.trim_after_bursts(stop)))
         try:
             yield
         finally:
@@ -135,6 +141,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
                                    methods=["POST"]))
     app.router.routes.append(Route("/actors/{handle}/inbox", make_inbox_endpoint(shared=False),
                                    methods=["POST"]))
+    app.router.routes.append(Route(handoff.POST_PATH, local_post, methods=["POST"]))
     app.include_router(activitypub.router)
     app.include_router(admin.router)
     app.include_router(routes_accounts.router)
@@ -159,6 +166,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 def app_factory() -> Any:
     """Entry for `uvicorn --factory` (several worker processes read COMUNA_* env)."""
     logging.basicConfig(level=os.environ.get("COMUNA_LOG_LEVEL", "INFO"))
+    memory.limit_arenas()  # before the server and the thread pools start threads
     if hasattr(signal, "SIGUSR1"):
         # `kill -USR1 PID` writes every thread's stack to the log: how an operator (or a
         # test) sees where a stuck node is waiting.

@@ -1,4 +1,9 @@
-"""The `comuna` command line. Other tools script against these spellings."""
+"""The `comuna` command line. Other tools script against these spellings.
+
+Only the standard library is imported up front: `comuna post` usually hands its text
+to the running node (node/handoff.py) and should start in a fraction of a second, so
+each command imports what it needs (the settings alone take pydantic).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,29 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from node.config import ConfigError, Level, Settings, load_settings, write_config_file
+from node import handoff
 
-LEVELS = [lv.value for lv in Level]
+if TYPE_CHECKING:
+    from node.config import Settings
+
+# node.config.Level, spelled out so that building the parser needs no pydantic
+# (tests/test_cli_post.py holds the two together).
+LEVELS = ["commune", "city", "territory", "nation", "thematic"]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from node.config import load_settings
+
     settings = load_settings(args.data_dir)
     os.environ["COMUNA_DATA_DIR"] = str(settings.data_dir)
     return settings
 
 
 def _ask(prompt: str, default: str = "") -> str:
+    from node.config import ConfigError
+
     if not sys.stdin.isatty():
         raise ConfigError(f"missing --{prompt.split()[0].lower()} (no terminal to ask on)")
     value = input(f"{prompt}{f' [{default}]' if default else ''}: ").strip()
@@ -34,6 +48,7 @@ def _ask(prompt: str, default: str = "") -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
+    from node.config import load_settings, write_config_file
     from node.federation.identity import create_local_actor, primary_actor
     from node.storage import changes
     from node.storage.db import make_null_engine
@@ -90,6 +105,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from node.config import ConfigError
+
     settings = _settings(args)
     if not settings.is_initialised:
         if not sys.stdin.isatty():
@@ -105,12 +122,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return migrated.returncode
     if args.no_background:
         os.environ["COMUNA_BACKGROUND"] = "0"
-    uvicorn.run(
-        "node.app:app_factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers or settings.workers, proxy_headers=False,
-        log_level=os.environ.get("COMUNA_LOG_LEVEL", "info").lower(), access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    # Written before the web processes start, so each of them reads this run's token.
+    local = handoff.write(settings.data_dir, args.host, args.port)
+
+    def remove_then_die(sig: int, _frame: Any) -> None:
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the
+        # handler it found (this one) so that the process still ends by the signal.
+        handoff.remove(settings.data_dir, local)
+        signal.signal(sig, signal.SIG_DFL)
+        signal.raise_signal(sig)
+
+    signal.signal(signal.SIGTERM, remove_then_die)
+    try:
+        uvicorn.run(
+            "node.app:app_factory", factory=True, host=args.host, port=args.port,
+            workers=args.workers or settings.workers, proxy_headers=False,
+            log_level=os.environ.get("COMUNA_LOG_LEVEL", "info").lower(), access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        handoff.remove(settings.data_dir, local)
     return 0
 
 
@@ -153,6 +184,24 @@ def _sync_ctx(args: argparse.Namespace) -> Any:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or os.environ.get("COMUNA_DATA_DIR")
+    if data_dir:
+        try:
+            print(handoff.post_note(Path(data_dir), args.text))
+            return 0
+        except handoff.NotReached:
+            pass  # no node took it, so nothing was written: write the rows here
+        except (handoff.Refused, handoff.Unconfirmed) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            if isinstance(exc, handoff.Unconfirmed):
+                print("check `comuna status` before posting again", file=sys.stderr)
+            return 1
+    return _post_here(args)
+
+
+def _post_here(args: argparse.Namespace) -> int:
+    """Publish from this process; the node's delivery worker finds the rows at its
+    next poll (`delivery_poll_seconds`)."""
     from sqlmodel import Session
 
     from node.outbox.publish import post_note
@@ -225,7 +274,6 @@ def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
 def cmd_host(args: argparse.Namespace) -> int:
     from node.federation.directory import expire_host_keys
     from node.outbox.status import retry_failed, set_blocked
-    from node.storage import changes
     from node.storage.db import make_null_engine
 
     # The running processes hear of a block or an expiry through the change feed; the
@@ -233,7 +281,6 @@ def cmd_host(args: argparse.Namespace) -> int:
     engine = make_null_engine(_settings(args).effective_database_url)
     if args.action in ("block", "unblock"):
         set_blocked(engine, args.host, args.action == "block")
-        changes.bump_now(engine, changes.BLOCKS)
         print(f"{args.host}: {args.action}ed")
     elif args.action == "expire-keys":
         count = expire_host_keys(engine, args.host)
@@ -358,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except ConfigError as exc:
+    except Exception as exc:
+        from node.config import ConfigError
+
+        if not isinstance(exc, ConfigError):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
