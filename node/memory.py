@@ -61,6 +61,9 @@ async def trim_after_bursts(stop: asyncio.Event, every: float = CHECK_EVERY,
     if _glibc() is None:
         return
     baseline = previous = resident_bytes()
+    # Once more a while after a trim: what a burst leaves behind is freed late too
+    # (kept-alive connections close after their idle timeout).
+    follow_up = False
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), every)
@@ -69,7 +72,8 @@ async def trim_after_bursts(stop: asyncio.Event, every: float = CHECK_EVERY,
         now = resident_bytes()
         settled = now <= previous
         previous = now
-        if settled and now - baseline >= growth:
+        if settled and (follow_up or now - baseline >= growth):
+            follow_up = not follow_up and now - baseline >= growth
             gc.collect()
             # ctypes lets go of the GIL: the walk over the heaps runs beside the loop.
             await asyncio.to_thread(trim)

@@ -169,3 +169,36 @@ def test_post_through_a_running_node_and_after_it_died(tmp_path, databases) -> N
         stored = set(s.exec(select(OutboxItem.activity_id)).all())
     engine.dispose()
     assert {via_node, via_cli, after} == stored
+
+
+def test_memory_is_given_back_once_a_burst_has_passed(monkeypatch) -> None:
+    """node/memory.py: no trim while the process grows, one when it has settled, and
+    one more a check later; nothing while it stays small."""
+    import asyncio
+
+    from node import memory
+
+    sizes = iter([100, 100, 110, 120, 120, 118, 118, 118, 118])
+    trims: list[int] = []
+    current = [100]
+
+    def resident() -> int:
+        current[0] = next(sizes, current[0])
+        return current[0] * 2**20
+
+    monkeypatch.setattr(memory, "resident_bytes", resident)
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(current[0]))
+    monkeypatch.setattr(memory, "_glibc", lambda: object())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(memory.trim_after_bursts(stop, every=0.001))
+        while current[0] != 118 or len(trims) < 2:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.02)
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    # grew 100 -> 120 (no trim while growing), settled at 120: trim; then once more.
+    assert trims == [120, 118]
