@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from node.federation.directory import netloc_of
 from node.models import InboxItem
@@ -37,11 +36,16 @@ class InboxWriter:
         self._hearing = Hearing(engine)
         table: Table = InboxItem.__table__  # type: ignore[attr-defined]
         self._in_loop = engine.dialect.name == "sqlite"
+        # Only the dialect in use is imported: the other costs memory in every process.
         if self._in_loop:
+            from sqlalchemy.dialects import sqlite
+
             self._stmt: Any = sqlite.insert(table).on_conflict_do_nothing(
                 index_elements=["activity_id"]
             )
         else:
+            from sqlalchemy.dialects import postgresql
+
             self._stmt = postgresql.insert(table).on_conflict_do_nothing(
                 index_elements=["activity_id"]
             )

@@ -33,8 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
@@ -170,7 +168,11 @@ def lock_peers(s: Session, hosts: Iterable[str]) -> dict[str, PeerHost]:
         # First contact: two workers may meet a new host at once; both inserting would
         # fail one whole batch of outcomes, so the row is made if absent, then locked.
         table: Any = PeerHost.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # Only the dialect in use is imported: the other costs memory in every process.
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         s.execute(insert(table).values([{"host": h} for h in missing])
                   .on_conflict_do_nothing(index_elements=["host"]))
         found.update({p.host: p for p in s.execute(
