@@ -119,3 +119,50 @@ def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit():
 
     assert asyncio.run(main()) == 2
     assert sender.POOL_IDLE_SECONDS < 5.0  # uvicorn closes idle connections after 5 s
+
+
+def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(caplog):
+    # The benchmark's late arrivals: uvicorn closes an idle connection after its
+    # keep-alive (5 s; 1 s here); a sender whose loop is busy at that moment does not
+    # see the close and, if its pool still counts the connection as usable, posts on it
+    # and fails. Our pool gives idle connections up first (0.8 s here, as 4 s to 5 s).
+    import logging
+    import threading
+    import time
+
+    import uvicorn
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 202,
+                    "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error",
+                                           lifespan="off", timeout_keep_alive=1))
+    threading.Thread(target=server.run, daemon=True).start()
+
+    async def main() -> list[int | None]:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/inbox"
+        session = sender.make_session(True, 5.0, 8, idle=0.8)
+        try:
+            first = await asyncio.gather(*(sender.post(session, url, b"{}", {}, True)
+                                           for _ in range(3)))
+            await asyncio.sleep(0.75)
+            time.sleep(0.4)  # busy (other work) as the peer closes at 1 s
+            again = await sender.post(session, url, b"{}", {}, True)
+        finally:
+            await session.close()
+        return [r.status for r in first] + [again.status]
+
+    caplog.set_level(logging.INFO, logger="comuna.sender")
+    try:
+        assert asyncio.run(main()) == [202] * 4
+    finally:
+        server.should_exit = True
+    assert "ServerDisconnected" not in caplog.text  # not even a first try failed
