@@ -85,9 +85,12 @@ def retry_after_of(value: str | None) -> int | None:
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, allow_private: bool) -> None:
-        super().__init__()
+        # One TLS context for both: httpx would otherwise build its own (about 3 MB)
+        # only for this class to replace the pool that holds it.
+        context = ssl.create_default_context()
+        super().__init__(verify=context)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(),
+            ssl_context=context,
             max_connections=50,
             max_keepalive_connections=10,
             keepalive_expiry=POOL_IDLE_SECONDS,
