@@ -27,6 +27,9 @@ EXEMPT_PREFIXES = {"/api/": "bearer tokens (the JSON API, and the admin token)"}
 EXEMPT = {
     ("POST", "/inbox"): "HTTP-signed ActivityPub inbox",
     ("POST", "/actors/{handle}/inbox"): "HTTP-signed ActivityPub inbox",
+    # No cookie is read there: a bearer token only the data dir's owner can read, from
+    # a loopback peer without proxy headers (refusals tested in tests/test_cli_post.py).
+    ("POST", "/_local/post"): "comuna post's hand-off to the running node",
 }
 REFUSAL = "the form has expired; reload the page and try again"
 # A well-formed token derived from another seed: what a forging page could offer.
