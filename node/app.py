@@ -23,6 +23,7 @@ from node.api import activitypub, admin
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
+from node.api.nulguard import RefuseNul
 from node.api.problems import Problem, from_problem, problem_response
 from node.api.v1 import (
     routes_accounts,
@@ -160,7 +161,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(economy_pages.router)
     app.include_router(project_pages.router)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
-    return ForwardedMiddleware(JsonDepthMiddleware(app), trusted)
+    return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(app)), trusted)
 
 
 def app_factory() -> Any:

@@ -280,3 +280,14 @@ def test_amendment_vote_and_assembly_through_the_api(client, people):
     assert d["method"] == "assembly" and d["version"] == 2 and d["outcome"] == "adopted"
     assert client.get("/api/v1/bodies/maizal/participation").json()["items"][0][
         "participants"] == 12
+
+
+def test_a_nul_in_the_address_is_refused_not_crashing(client):
+    # PostgreSQL text cannot hold NUL: a query parameter with one must not reach a query.
+    for path in ("/api/v1/projects?q=%00", "/api/v1/projects?sector=a%00b",
+                 "/api/v1/bodies/maizal/proposals?state=%00"):
+        r = client.get(path)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "nul-character"
+    assert client.get("/api/v1/projects?q=agua").status_code == 200
