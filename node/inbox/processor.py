@@ -28,7 +28,7 @@ from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
 from node.outbox.backoff import next_attempt
-from node.storage.leases import claim, release_dead
+from node.storage.leases import claim, free_dead_at_start
 
 log = logging.getLogger("comuna.inbox")
 Handler = Callable[[dict[str, Any], list[LocalActor], str], Awaitable[None]] | None
@@ -61,12 +61,7 @@ class InboxProcessor:
         }
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            freed = await asyncio.to_thread(release_dead, self.ctx.engine, InboxItem)
-            if freed:
-                log.info("%d inbox rows leased by a process that died are free again", freed)
-        except Exception:
-            log.exception("freeing the leases of dead processes failed")
+        await asyncio.to_thread(free_dead_at_start, self.ctx.engine, InboxItem, "inbox rows")
         while not stop.is_set():
             # Cleared before the pass: a row stored during it sets the event again and
             # is picked up at once, not after a poll interval.

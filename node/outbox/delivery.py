@@ -27,7 +27,7 @@ from node.models import Delivery, OutboxItem, PeerHost
 from node.models.base import aware, utcnow
 from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
-from node.storage.leases import claim, release_dead
+from node.storage.leases import claim, free_dead_at_start
 
 log = logging.getLogger("comuna.delivery")
 LEASE_SECONDS = 120.0
@@ -96,12 +96,7 @@ class DeliveryWorker:
             await asyncio.to_thread(breaker.look_again, self.ctx.engine)
         except Exception:
             log.exception("ending the breakers' cooldowns at start failed")
-        try:
-            freed = await asyncio.to_thread(release_dead, self.ctx.engine, Delivery)
-            if freed:
-                log.info("%d deliveries leased by a process that died are free again", freed)
-        except Exception:
-            log.exception("freeing the leases of dead processes failed")
+        await asyncio.to_thread(free_dead_at_start, self.ctx.engine, Delivery, "deliveries")
         flusher = asyncio.create_task(self._flush_loop(stop))
         try:
             while not stop.is_set():

@@ -7,6 +7,7 @@ two processes from taking the same row.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -18,6 +19,7 @@ from sqlalchemy.sql import ColumnElement
 
 from node.models.base import utcnow
 
+log = logging.getLogger("comuna.leases")
 _HOST = socket.gethostname()[:40]
 
 
@@ -62,6 +64,17 @@ def release_dead(engine: Engine, table: Any) -> int:
             table.state == "queued", table.lease_owner.in_(dead)))
             .values(lease_owner=None, lease_until=None))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def free_dead_at_start(engine: Engine, table: Any, what: str) -> None:
+    """`release_dead` for a worker that starts: logged, and never stopping the start."""
+    try:
+        freed = release_dead(engine, table)
+    except Exception:
+        log.exception("freeing the leases of dead processes failed")
+        return
+    if freed:
+        log.info("%d %s leased by a process that died are free again", freed, what)
 
 
 def claim(
