@@ -26,6 +26,7 @@ from node.models import LocalActor, PeerHost
 from node.storage import changes
 from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
+from node.storage.wakebus import WakeBus
 
 
 class Wakeup(asyncio.Event):
@@ -36,7 +37,18 @@ class Wakeup(asyncio.Event):
     would only notice at its next poll.
     """
 
+    def __init__(self, topic: str = "") -> None:
+        super().__init__()
+        self.topic = topic
+        self.bus: WakeBus | None = None
+
     def set(self) -> None:
+        """Wake this process's loop and, through the bus, the other processes' loops."""
+        self.set_local()
+        if self.bus is not None:
+            self.bus.notify(self.topic)
+
+    def set_local(self) -> None:
         loop = getattr(self, "_loop", None)  # bound by asyncio on the first wait
         if loop is not None and not loop.is_closed():
             try:
@@ -44,7 +56,7 @@ class Wakeup(asyncio.Event):
             except RuntimeError:
                 running = None
             if running is not loop:
-                loop.call_soon_threadsafe(super().set)
+                loop.call_soon_threadsafe(asyncio.Event.set, self)
                 return
         super().set()
 
@@ -127,14 +139,29 @@ class NodeContext:
     policy: Policy
     feed: ChangeFeed
     signing_keys: dict[str, SigningKey] = field(default_factory=dict)
-    inbox_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
-    delivery_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
-    economy_wakeup: asyncio.Event = field(default_factory=lambda: Wakeup())
+    inbox_wakeup: Wakeup = field(default_factory=lambda: Wakeup("inbox"))
+    delivery_wakeup: Wakeup = field(default_factory=lambda: Wakeup("delivery"))
+    economy_wakeup: Wakeup = field(default_factory=lambda: Wakeup("economy"))
+    bus: WakeBus | None = None
     actors: LocalActors = field(init=False)
     _blocked: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.actors = LocalActors(self)
+
+    def attach_bus(self, bus: WakeBus) -> None:
+        self.bus = bus
+        for wakeup in self._wakeups():
+            wakeup.bus = bus
+
+    def listen_for_wakeups(self) -> None:
+        """Let other processes of this node wake this one's loops (call from the loop)."""
+        if self.bus is not None:
+            self.bus.listen(asyncio.get_running_loop(),
+                            {w.topic: w.set_local for w in self._wakeups()})
+
+    def _wakeups(self) -> tuple[Wakeup, ...]:
+        return (self.inbox_wakeup, self.delivery_wakeup, self.economy_wakeup)
 
     def load(self) -> None:
         """Fill every cache from the database, taking the feed's versions first."""
@@ -225,5 +252,6 @@ def build_context(settings: Settings, engine: Engine | None = None) -> NodeConte
     ctx = NodeContext(settings, engine, urls, primary, fetcher, directory, policy,
                       ChangeFeed(engine))
     fetcher.signer = ctx.get_signer
+    ctx.attach_bus(WakeBus(settings.data_dir / "run"))
     ctx.load()
     return ctx

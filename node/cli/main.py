@@ -200,8 +200,8 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 
 def _post_here(args: argparse.Namespace) -> int:
-    """Publish from this process; the node's delivery worker finds the rows at its
-    next poll (`delivery_poll_seconds`)."""
+    """Publish from this process and wake the node's delivery workers (through the
+    wake-up bus; one on another machine finds the rows at its next poll)."""
     from sqlmodel import Session
 
     from node.outbox.publish import post_note
@@ -211,6 +211,7 @@ def _post_here(args: argparse.Namespace) -> int:
         item = post_note(s, ctx.urls, ctx.primary, args.text)
         activity_id = item.activity_id
         s.commit()
+    ctx.delivery_wakeup.set()
     print(activity_id)
     return 0
 

@@ -85,13 +85,13 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.ctx.settings
-        self.session = sender.make_session(s.allow_private_networks, s.delivery_timeout,
-                                           self.concurrency)
         loop = asyncio.get_running_loop()
         # A queue released elsewhere in this process (the inbox heard from a host)
-        # wakes us; other processes see it on their next poll.
+        # wakes us; rows committed by other processes of the node wake us through the
+        # bus, and failing that are found at the next poll.
         watch = breaker.watch_of(self.ctx.engine)
         watch.listen(self.ctx.delivery_wakeup)
+        self.ctx.listen_for_wakeups()
         try:
             await asyncio.to_thread(breaker.look_again, self.ctx.engine)
         except Exception:
@@ -118,6 +118,11 @@ class DeliveryWorker:
                     except Exception:
                         log.exception("claiming deliveries failed")
                 if rows:
+                    if self.session is None:
+                        # Made on the first work rather than at start: the HTTP client
+                        # library is not loaded at all by a node that never delivers.
+                        self.session = sender.make_session(
+                            s.allow_private_networks, s.delivery_timeout, self.concurrency)
                     await self._load_bodies(rows)
                     for row in rows:
                         self.inflight += 1
@@ -130,11 +135,14 @@ class DeliveryWorker:
                     pass
         finally:
             watch.unlisten(self.ctx.delivery_wakeup)
+            if self.ctx.bus is not None:
+                self.ctx.bus.close()
             while self.inflight:
                 await asyncio.sleep(0.05)
             await flusher
             await self._flush()
-            await self.session.close()
+            if self.session is not None:
+                await self.session.close()
 
     async def _load_bodies(self, rows: list[Any]) -> None:
         missing = {r.outbox_id for r in rows if r.outbox_id not in self.bodies}

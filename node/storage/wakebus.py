@@ -1,0 +1,148 @@
+"""Wake-ups between the processes of one node on one machine.
+
+A process that commits rows for another process's loop (delivery rows for a
+`comuna worker`, inbox rows for the processor of a web-only `serve`) says so at
+once instead of leaving the other to find them at its next poll (a second by
+default). Each process that runs background loops binds one Unix datagram socket
+in `<data dir>/run/`; a notice is one short datagram ("delivery", "inbox"…) sent
+to every other socket there. Nothing is promised: a notice may be lost (full
+buffer, a process starting), and the loops still poll, so the bus only makes
+the usual case fast. Processes on other machines (a shared PostgreSQL) are not
+reached and find the work by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+log = logging.getLogger("comuna.wakebus")
+
+# How often a sender lists the run directory again: a process that starts is sent
+# notices within this long (the same second the change feed promises).
+RESCAN_SECONDS = 1.0
+# Linux's sun_path is 108 bytes with the final NUL.
+MAX_PATH = 107
+_serial = itertools.count()
+
+
+class WakeBus:
+    def __init__(self, run_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.run_dir = run_dir
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._out: socket.socket | None = None
+        self._peers: list[str] = []
+        self._scanned = -RESCAN_SECONDS
+        self._own: str | None = None
+        self._in: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- receiving ----------------------------------------------------------
+
+    def listen(self, loop: asyncio.AbstractEventLoop,
+               handlers: Mapping[str, Callable[[], None]]) -> bool:
+        """Bind this process's socket and call `handlers[topic]` on the loop for each
+        notice. False when the bus cannot be used here (the loops then only poll)."""
+        if self._in is not None:
+            return True
+        if not hasattr(socket, "AF_UNIX"):
+            return False
+        path = self.run_dir / f"wake-{os.getpid()}-{next(_serial)}.sock"
+        if len(os.fsencode(path)) > MAX_PATH:
+            log.info("wake-ups from other processes off: %s is too long a socket path; "
+                     "work they queue is found by polling", path)
+            return False
+        try:
+            self.run_dir.mkdir(mode=0o700, exist_ok=True)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind(str(path))
+            # Only the node's own user may wake its loops.
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            log.info("wake-ups from other processes off: %s", exc)
+            return False
+
+        def readable() -> None:
+            for _ in range(256):
+                try:
+                    data = sock.recv(64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                handler = handlers.get(data.decode("ascii", "replace"))
+                if handler is not None:
+                    handler()
+
+        loop.add_reader(sock.fileno(), readable)
+        self._in, self._own, self._loop = sock, str(path), loop
+        return True
+
+    def close(self) -> None:
+        sock, path, loop = self._in, self._own, self._loop
+        self._in = self._own = self._loop = None
+        if sock is not None:
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(sock.fileno())
+            sock.close()
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        with self._lock:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+
+    # --- sending ------------------------------------------------------------
+
+    def notify(self, topic: str) -> None:
+        """Tell every other process of this node that `topic` has work. Never raises and
+        never blocks: callers do it right after committing."""
+        data = topic.encode("ascii")
+        with self._lock:
+            peers = self._peer_list()
+            if not peers:
+                return
+            if self._out is None:
+                try:
+                    self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    self._out.setblocking(False)
+                except OSError:
+                    return
+            stale = []
+            for peer in peers:
+                try:
+                    self._out.sendto(data, peer)
+                except BlockingIOError:
+                    pass  # its buffer is full of notices: it is awake already
+                except (ConnectionRefusedError, FileNotFoundError):
+                    stale.append(peer)
+                except OSError as exc:
+                    log.debug("wake-up to %s not sent: %s", peer, exc)
+            for peer in stale:
+                # Bound by nobody: left by a process that was killed.
+                with contextlib.suppress(OSError):
+                    os.unlink(peer)
+                self._peers.remove(peer)
+
+    def _peer_list(self) -> list[str]:
+        now = self.clock()
+        if now - self._scanned >= RESCAN_SECONDS:
+            self._scanned = now
+            try:
+                found = [str(p) for p in self.run_dir.glob("wake-*.sock")]
+            except OSError:
+                found = []
+            self._peers = [p for p in found if p != self._own]
+        return self._peers

@@ -1,0 +1,115 @@
+"""Wake-ups between a node's processes: the bus itself, then real processes where only
+the bus can make the work prompt (the loops poll every 30 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from node.storage.wakebus import WakeBus
+from tests.procnode import NodeProcess, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _short_dir(tmp_path: Path) -> Path:
+    # pytest's temporary paths can exceed a socket path's 107 bytes on some machines.
+    return Path(tempfile.mkdtemp(prefix="wb-"))
+
+
+def test_a_notice_wakes_the_listening_process_and_only_for_its_topic(tmp_path):
+    asyncio.run(_wakes(_short_dir(tmp_path)))
+
+
+async def _wakes(run: Path) -> None:
+    listener, sender = WakeBus(run), WakeBus(run)
+    woken: dict[str, asyncio.Event] = {"delivery": asyncio.Event(), "inbox": asyncio.Event()}
+    assert listener.listen(asyncio.get_running_loop(),
+                           {k: e.set for k, e in woken.items()})
+    try:
+        sender.notify("delivery")
+        await asyncio.wait_for(woken["delivery"].wait(), 5)
+        assert not woken["inbox"].is_set()
+        sender.notify("inbox")
+        await asyncio.wait_for(woken["inbox"].wait(), 5)
+        # A listener does not wake itself through the bus (its own event is set directly).
+        listener.notify("delivery")
+    finally:
+        listener.close()
+        sender.close()
+    assert not list(run.glob("wake-*.sock")), "closing removes the socket file"
+
+
+def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_path):
+    run = _short_dir(tmp_path)
+    dead = run / "wake-999999-0.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(dead))
+    sock.close()  # the file stays, bound by nobody: what SIGKILL leaves
+    assert dead.exists()
+    WakeBus(run).notify("delivery")
+    assert not dead.exists()
+
+
+def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path):
+    deep = tmp_path / ("d" * 120)
+    bus = WakeBus(deep)
+
+    async def listen() -> bool:
+        return bus.listen(asyncio.get_running_loop(), {})
+
+    assert not asyncio.run(listen())
+    bus.notify("delivery")  # no listener, no error
+
+
+def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
+        databases, remote, tmp_path):
+    """`serve` without background loops stores and publishes; a `comuna worker` beside
+    it, polling only every 30 s, answers a Follow and delivers a post within seconds."""
+    node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
+                       extra_env={"COMUNA_BACKGROUND": "0",
+                                  "COMUNA_DELIVERY_POLL_SECONDS": "30"})
+    if len(str(node.data_dir / "run" / "wake-0000000-0.sock")) > 107:
+        pytest.fail("the test's data directory is too deep for the bus; shorten it")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
+        env=node.env, stdout=open(node.data_dir / "worker.log", "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT)
+    try:
+        node.start()
+        # The worker is listening once its socket is there (it polled once at start).
+        wait_for(lambda: list((node.data_dir / "run").glob("wake-*.sock")), timeout=30,
+                 what="the worker's socket")
+        time.sleep(0.3)  # past the start-up claim, so only a notice can wake it now
+        alice = remote.actor("alice")
+        body, headers = alice.signed_post(node.inbox, alice.activity("Follow", obj=node.actor))
+        sent = time.monotonic()
+        assert httpx.post(node.inbox, content=body, headers=headers, timeout=10).status_code == 202
+
+        def got(kind: str) -> bool:
+            return any(json.loads(p["body"]).get("type") == kind for p in list(remote.posts))
+
+        wait_for(lambda: got("Accept"), timeout=20, what="the Accept")
+        assert time.monotonic() - sent < 10, "the worker waited for its poll"
+        posted = time.monotonic()
+        node.comuna("post", "Asamblea el sábado a las diez")
+        wait_for(lambda: got("Create"), timeout=20, what="the post")
+        assert time.monotonic() - posted < 10, "the worker waited for its poll"
+        assert worker.poll() is None, (node.data_dir / "worker.log").read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        node.stop()
