@@ -3,42 +3,27 @@
 Deliveries use aiohttp rather than httpx because, measured on our machines,
 one httpx client tops out near 140 signed POSTs/s at high concurrency while
 aiohttp reaches the RSA-signing bound (docs/benchmarks.md, MEASUREMENTS).
+aiohttp itself is loaded by the first `make_session` (`aioclient`), so a node
+that has not delivered anything does not hold it in memory.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-
 from node.federation.fetch import POOL_IDLE_SECONDS
-from node.federation.netguard import address_allowed, resolve_checked
+from node.federation.netguard import address_allowed
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("comuna.sender")
-
-
-class GuardedResolver(AbstractResolver):
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        addrs = await resolve_checked(host, port, self.allow_private)
-        out: list[ResolveResult] = []
-        for addr in addrs:
-            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-            out.append(ResolveResult(hostname=host, host=addr, port=port, family=fam,
-                                     proto=0, flags=socket.AI_NUMERICHOST))
-        return out
-
-    async def close(self) -> None:
-        return None
+# Idle connections kept per host after a burst (see aioclient.CappedConnector).
+IDLE_PER_HOST = 4
 
 
 @dataclass
@@ -49,18 +34,15 @@ class SendResult:
 
 
 def make_session(allow_private: bool, timeout: float, limit: int,
-                 idle: float = POOL_IDLE_SECONDS) -> aiohttp.ClientSession:
+                 idle: float = POOL_IDLE_SECONDS,
+                 idle_per_host: int = IDLE_PER_HOST) -> aiohttp.ClientSession:
     """`idle`: seconds after which a pooled connection is not used again (see
-    POOL_IDLE_SECONDS)."""
-    connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(allow_private), limit=limit, limit_per_host=0,
-        ttl_dns_cache=60, keepalive_timeout=idle,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        headers={"User-Agent": "Comuna/0.1 (+ActivityPub)"},
-    )
+    POOL_IDLE_SECONDS); `idle_per_host`: how many idle ones a host keeps.
+
+    aiohttp is imported here, on the first delivery, not when the node starts."""
+    from node.outbox import aioclient
+
+    return aioclient.make_session(allow_private, timeout, limit, idle, idle_per_host)
 
 
 def _literal_ip(host: str) -> str | None:
@@ -72,6 +54,8 @@ def _literal_ip(host: str) -> str | None:
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes,
                headers: dict[str, Any], allow_private: bool) -> SendResult:
+    import aiohttp  # loaded by make_session already: a dictionary lookup
+
     # aiohttp skips the resolver for IP literals, so those are checked here.
     ip = _literal_ip(urlsplit(url).hostname or "")
     if ip is not None and not address_allowed(ip, allow_private):
