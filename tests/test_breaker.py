@@ -379,3 +379,39 @@ def test_status_shows_the_circuit_and_its_trips(node, clock):
     after = {h["host"]: h for h in federation_status(ctx.engine)["hosts"]}
     assert after[PEER]["circuit"] == "open" and after[PEER]["circuit_trips"] == 1
     assert after[PEER]["circuit_open_until"] is not None
+
+
+def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(node, clock):
+    """Blocking "peer.example" stops deliveries to peer.example:8443 (and its probe),
+    as the inbox refuses every port of a bare-name block; a port block stays a port's."""
+    from node.outbox.status import set_blocked
+
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        for host in (PEER, "peer.example:9443", "peerxexample:8443"):
+            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://{host}/u/x",
+                           inbox=f"https://{host}/inbox"))
+        s.commit()
+        post_note(s, ctx.urls, ctx.primary, "una nota")
+        s.commit()
+    to = {d.host: d.id for d in deliveries(ctx)}
+    assert set(to) == {PEER, "peer.example:9443", "peerxexample:8443"}
+
+    set_blocked(ctx.engine, "peer.example:9443", True)
+    assert {r.host for r in claim_work(ctx.engine, 100, POLICY)} == {PEER, "peerxexample:8443"}
+    set_blocked(ctx.engine, "peer.example:9443", False)
+
+    clock["t"] = at(600)  # every lease above has run out
+    set_blocked(ctx.engine, "peer.example", True)
+    assert {r.host for r in claim_work(ctx.engine, 100, POLICY)} == {"peerxexample:8443"}
+    # Nor is one let through as a probe when the port's own breaker has cooled down.
+    with Session(ctx.engine) as s:
+        s.add(PeerHost(host=PEER, breaker=OPEN, open_until=at(600)))
+        s.commit()
+    clock["t"] = at(1200)
+    assert {r.host for r in claim_work(ctx.engine, 100, POLICY)} == {"peerxexample:8443"}
+    set_blocked(ctx.engine, "peer.example", False)
+    # Unblocked: the probe of the held port and the other port's row.
+    assert {r.id for r in claim_work(ctx.engine, 100, POLICY)} == {
+        to[PEER], to["peer.example:9443"]}
+    assert peer(ctx).breaker == HALF_OPEN

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
@@ -140,7 +140,18 @@ def claimable() -> ColumnElement[bool]:
     """Rows ordinary claiming may take: the host is neither blocked nor held."""
     held = select(col(PeerHost.host)).where(
         or_(col(PeerHost.blocked).is_(True), col(PeerHost.breaker) != CLOSED))
-    return col(Delivery.host).not_in(held)
+    return and_(col(Delivery.host).not_in(held), ~_under_bare_block())
+
+
+def _under_bare_block() -> ColumnElement[bool]:
+    """The row's host is "name:port" and the bare name is blocked: a facilitator who
+    blocks "a.example" means every port of it (node/federation/hosts.py), as the inbox
+    does. Compared by prefix, not LIKE, so a "_" in a name is not a wildcard."""
+    bare = col(PeerHost.host)
+    return select(bare).where(
+        col(PeerHost.blocked).is_(True),
+        func.substr(col(Delivery.host), 1, func.length(bare) + 1) == bare.concat(":"),
+    ).exists()
 
 
 def _probe_due(now: datetime) -> ColumnElement[bool]:
@@ -209,7 +220,8 @@ class _Lost(Exception):
 def _take_probe(engine: Engine, host: str, policy: Policy, lease_seconds: float,
                 now: datetime) -> Any:
     free = and_(col(Delivery.host) == host, col(Delivery.state) == "queued",
-                or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now))
+                or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
+                ~_under_bare_block())
     usable = or_(col(Delivery.next_attempt_at) <= now,
                  col(Delivery.last_error).not_like(f"{LOCAL_ERROR}%"))
     with engine.begin() as conn:
