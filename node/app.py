@@ -11,7 +11,7 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,15 +25,6 @@ from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
 from node.api.nulguard import RefuseNul
 from node.api.problems import Problem, from_problem, problem_response
-from node.api.v1 import (
-    routes_accounts,
-    routes_bodies,
-    routes_economy,
-    routes_federations,
-    routes_matters,
-    routes_projects,
-    routes_proposals,
-)
 from node.config import Settings, load_settings
 from node.context import build_context
 from node.economy import clock as economy_clock
@@ -42,19 +33,40 @@ from node.governance.members import LoginLimiter
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
+from node.lazyroutes import LazyApp
 from node.outbox.delivery import DeliveryWorker
-from node.web import (
-    account_pages,
-    economy_pages,
-    gov_pages,
-    matter_pages,
-    meeting_pages,
-    pages,
-    project_pages,
-    proposal_pages,
-)
 
 log = logging.getLogger("comuna")
+
+
+def member_routers() -> list[APIRouter]:
+    """The JSON API and the web pages, in the order they are matched. Imported on the
+    first request that needs them (node/lazyroutes.py), not at start."""
+    from node.api.v1 import (
+        routes_accounts,
+        routes_bodies,
+        routes_economy,
+        routes_federations,
+        routes_matters,
+        routes_projects,
+        routes_proposals,
+    )
+    from node.web import (
+        account_pages,
+        economy_pages,
+        gov_pages,
+        matter_pages,
+        meeting_pages,
+        pages,
+        project_pages,
+        proposal_pages,
+    )
+
+    return [routes_accounts.router, routes_bodies.router, routes_proposals.router,
+            routes_federations.router, routes_matters.router, routes_economy.router,
+            routes_projects.router, pages.router, account_pages.router, gov_pages.router,
+            proposal_pages.router, meeting_pages.router, matter_pages.router,
+            economy_pages.router, project_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,
@@ -97,7 +109,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
             await ctx.fetcher.client.aclose()
             ctx.engine.dispose()
 
-    app = FastAPI(
+    app = LazyApp(
         title="Comuna",
         version="0.1.0",
         lifespan=lifespan,
@@ -145,21 +157,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.router.routes.append(Route(handoff.POST_PATH, local_post, methods=["POST"]))
     app.include_router(activitypub.router)
     app.include_router(admin.router)
-    app.include_router(routes_accounts.router)
-    app.include_router(routes_bodies.router)
-    app.include_router(routes_proposals.router)
-    app.include_router(routes_federations.router)
-    app.include_router(routes_matters.router)
-    app.include_router(routes_economy.router)
-    app.include_router(routes_projects.router)
-    app.include_router(pages.router)
-    app.include_router(account_pages.router)
-    app.include_router(gov_pages.router)
-    app.include_router(proposal_pages.router)
-    app.include_router(meeting_pages.router)
-    app.include_router(matter_pages.router)
-    app.include_router(economy_pages.router)
-    app.include_router(project_pages.router)
+    app.include_lazily(member_routers)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(app)), trusted)
 

@@ -1,0 +1,94 @@
+"""Routers included on the first request that reaches them.
+
+The JSON API (`node/api/v1`) and the web pages build their pydantic validators and
+templates' helpers when their modules are imported: about 5 MB of a node's idle
+memory, which a node that only federates never uses. Their place among the routes
+is held by one `LazyRouters` entry; the first request that gets that far (or the
+first look at `app.routes`, `app.openapi()` or `url_path_for`) imports them and
+puts their included routers where the entry was, in the same order as if they had
+been included at start. Routes before the entry (health, inbox, ActivityPub,
+admin) never wait for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+
+
+class LazyRouters(BaseRoute):
+    def __init__(self, app: FastAPI, load: Callable[[], Sequence[APIRouter]]) -> None:
+        self.app = app
+        self._load = load
+        # Requests from several threads (test clients, `app.openapi()` beside a
+        # request) may reach the entry at once: one imports, the others wait for it.
+        self._lock = threading.Lock()
+        self._routes: list[BaseRoute] = []
+        self.loaded = False
+
+    def ensure(self) -> None:
+        if self.loaded:
+            return
+        with self._lock:
+            if self.loaded:
+                return
+            routes = self.app.router.routes
+            before = list(routes)
+            for router in self._load():
+                self.app.include_router(router)
+            added = routes[len(before):]
+            at = before.index(self)
+            # One assignment, so a router iterating the list meanwhile sees either
+            # this entry or the routes that replace it, never neither.
+            routes[:] = before[:at] + added + before[at + 1:]
+            self._routes = added
+            self.loaded = True
+
+    # A router loop that met this entry goes on with the entry's successor in the list,
+    # which is by then the second route loaded: the entry answers for the first.
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        self.ensure()
+        if not self._routes:
+            return Match.NONE, {}
+        return self._routes[0].matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._routes[0].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        self.ensure()
+        for route in self._routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+    def __repr__(self) -> str:
+        return f"LazyRouters(loaded={self.loaded})"
+
+
+class LazyApp(FastAPI):
+    """FastAPI whose route list and OpenAPI document include the lazy routers."""
+
+    lazy: LazyRouters | None = None
+
+    def include_lazily(self, load: Callable[[], Sequence[APIRouter]]) -> None:
+        self.lazy = LazyRouters(self, load)
+        self.router.routes.append(self.lazy)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        if self.lazy is not None:
+            self.lazy.ensure()
+        return super().routes
+
+    def openapi(self) -> dict[str, Any]:
+        if self.lazy is not None:
+            self.lazy.ensure()
+        return super().openapi()

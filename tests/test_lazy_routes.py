@@ -1,0 +1,138 @@
+"""The JSON API and the web pages are included on the first request that needs them
+(node/lazyroutes.py): nothing of them is loaded at start, and once loaded they sit
+where they would have been included, for every way of reaching them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import iter_route_contexts
+from starlette.testclient import TestClient
+
+from node.app import create_app
+from node.lazyroutes import LazyApp, LazyRouters
+from tests.conftest import NODE_URL
+
+
+def _inner(app: Any) -> LazyApp:
+    while not isinstance(app, LazyApp):  # not hasattr(app, "routes"): that loads them
+        app = app.app
+    return app
+
+
+def _paths(app: Any) -> list[str]:
+    return [ctx.path for ctx in iter_route_contexts(app.router.routes)
+            if not isinstance(ctx.route, LazyRouters)]
+
+
+def test_starting_the_node_loads_neither_the_json_api_nor_the_pages(node):
+    code = (f"import sys; from pathlib import Path; import node.app; "
+            f"from node.config import load_settings; "
+            f"node.app.create_app(load_settings(Path({str(node.data_dir)!r})), background=False); "
+            f"print(sorted(m for m in sys.modules if m.startswith('node.api.v1.routes') "
+            f"or m.endswith('_pages')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_openapi_document_lists_the_lazy_routes_before_any_request(node):
+    app = _inner(create_app(node, background=False))
+    assert app.lazy is not None and not app.lazy.loaded
+    paths = app.openapi()["paths"]
+    assert "/api/v1/tokens" in paths and "/api/v1/bodies/{handle}/proposals" in paths
+    assert "/actors/{handle}/outbox" in paths  # the ones included at start too
+    assert app.lazy.loaded
+
+
+def test_routes_sit_where_they_would_have_been_included(node):
+    from node.app import member_routers
+
+    app = _inner(create_app(node, background=False))
+    before = _paths(app)
+    with TestClient(create_app(node, background=False), base_url=NODE_URL) as client:
+        assert client.get("/login").status_code == 200  # a page: loads them
+        loaded = _inner(client.app)
+        after = _paths(loaded)
+    lazy = [ctx.path for r in member_routers() for ctx in iter_route_contexts(r.routes)]
+    assert after == before + lazy
+    assert not any(isinstance(r, LazyRouters) for r in loaded.router.routes)
+
+
+def test_a_json_api_route_answers_its_first_request(client):
+    r = client.post("/api/v1/tokens", json={"username": "nadie", "password": "x" * 12})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+
+
+def _toy_app(delay: float) -> tuple[LazyApp, list[int]]:
+    """Routes /a (before), /lazy/1.. /lazy/3 from two lazy routers, /z (after); the
+    loader is slow so that concurrent first requests meet it."""
+    app = LazyApp()
+    loads: list[int] = []
+
+    @app.get("/a")
+    def a() -> str:
+        return "a"
+
+    def load() -> list[APIRouter]:
+        loads.append(1)
+        time.sleep(delay)
+        one, two = APIRouter(), APIRouter()
+        for router, numbers in ((one, (1, 2)), (two, (3,))):
+            for n in numbers:
+                router.add_api_route(f"/lazy/{n}", lambda n=n: f"lazy {n}", name=f"lazy{n}")
+        # the same path as a later route of `two`: the first included wins
+        one.add_api_route("/shadow", lambda: "one")
+        two.add_api_route("/shadow", lambda: "two")
+        return [one, two]
+
+    app.include_lazily(load)
+
+    @app.get("/z")
+    def z() -> str:
+        return "z"
+
+    return app, loads
+
+
+def test_concurrent_first_requests_all_find_their_route():
+    app, loads = _toy_app(delay=0.3)
+    paths = ["/lazy/1", "/lazy/2", "/lazy/3", "/shadow", "/z", "/a", "/nothing"]
+    answers: dict[str, tuple[int, str]] = {}
+    urls: list[str] = []
+    start = threading.Barrier(len(paths) + 1)
+
+    def get(path: str) -> None:
+        client = TestClient(app)  # a loop (and thread) of its own per request
+        start.wait()
+        r = client.get(path)
+        answers[path] = (r.status_code, r.text)
+
+    def url() -> None:
+        start.wait()
+        urls.append(str(app.url_path_for("lazy3")))
+
+    threads = [threading.Thread(target=get, args=(p,)) for p in paths]
+    threads.append(threading.Thread(target=url))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert loads == [1]
+    assert answers == {"/lazy/1": (200, '"lazy 1"'), "/lazy/2": (200, '"lazy 2"'),
+                       "/lazy/3": (200, '"lazy 3"'), "/shadow": (200, '"one"'),
+                       "/z": (200, '"z"'), "/a": (200, '"a"'),
+                       "/nothing": (404, '{"detail":"Not Found"}')}
+    assert urls == ["/lazy/3"]
+    assert _paths(app) == ["/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/a",
+                           "/lazy/1", "/lazy/2", "/shadow", "/lazy/3", "/shadow", "/z"]
+
+
+def test_a_wrong_method_on_a_lazy_route_is_405_on_the_first_request():
+    app, _ = _toy_app(delay=0.0)
+    assert TestClient(app).post("/lazy/2").status_code == 405
