@@ -24,7 +24,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.app import create_app
-from node.economy import enterprises, local, service, wire
+from node.economy import deliveries, enterprises, local, party, service, wire
 from node.economy.clock import one_pass
 from node.federations import membership, objects
 from node.governance import members
@@ -405,3 +405,57 @@ def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune):
         targets = {d.inbox for d in s.exec(select(Delivery).where(
             Delivery.outbox_id == update.id)).all()}
     assert {f"{refused.uri}/inbox", f"{territory.uri}/inbox", f"{n.a.uri}/inbox"} <= targets
+
+
+# --- a commitment called off after agreement gives its rest back upstream --------------
+
+
+def _agreed(net: Net, offer: str, qty: str) -> str:
+    """The city proposes taking `qty` of our offer, we accept, the city seals it; the
+    commitment's id."""
+    fed = net.a
+    ex = net.uid(fed, "ex")
+    draft = wire.agreement_object(ex, fed.uri, [wire.CommitmentDoc(
+        f"{ex}#c0", net.me, net.b.uri, offer, f"{net.b.server.base}/objects/need",
+        NS + "gas", "kilogram", Decimal(qty), None, None)], "2026-11-28T00:00:00Z")
+    net.send(fed, net.activity(fed, "Offer", draft))
+    net.settle()
+    with Session(net.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        row = s.exec(select(Exchange).where(Exchange.uri == ex)).one()
+        party.answer(s, net.ctx.urls, _facil(s), body, row, True)
+        s.commit()
+    sealed = fed.prove({"@context": wire.contexts(CTX), **draft})
+    net.send(fed, net.activity(fed, "Accept", ex, result=sealed))
+    net.settle()
+    with Session(net.ctx.engine) as s:
+        assert s.exec(select(Exchange).where(Exchange.uri == ex)).one().state == "agreed"
+    return f"{ex}#c0"
+
+
+@pytest.mark.parametrize("who", ["we", "they"])
+def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commune, who):
+    n = commune
+    offer = _publish(n, "offer", "gas", "10")
+    one_pass(n.ctx, EPOCH)
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Create")) == 1)
+    commitment = _agreed(n, offer, "10")
+    run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
+    assert _left_said(posted(n, n.a, "Update")[0]) == "0"
+
+    if who == "we":
+        with Session(n.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+            deliveries.cancel(s, n.ctx.urls, _facil(s), body, commitment, "sin camión")
+            s.commit()
+    else:  # the receiving side calls it off
+        n.send(n.b, n.activity(n.b, "Update", {"id": commitment, "type": "Commitment",
+                                               "finished": True}))
+        n.settle()
+    assert _own(n, offer).available == "10"
+
+    def said_again() -> list[dict]:
+        return [u for u in posted(n, n.a, "Update")[1:] if u["object"]["id"] == offer]
+
+    run_loops(n.settings, lambda ctx: len(said_again()) == 1)
+    assert _left_said(said_again()[0]) == "10"

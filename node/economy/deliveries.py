@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.economy import enterprises, intents, wire
+from node.economy import enterprises, intents, rising, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem, not_found
 from node.federation.urls import Urls
@@ -195,6 +195,9 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
             "type": "Update", "actor": me, "content": reason[:1000],
             "object": {"id": c.uri, "type": "Commitment", "finished": True}},
             to_followers=False, inboxes=targets)
+    # The rest is ours to offer again: the federations that held the offer at 0 (or
+    # short) hear so, or they never propose on it again.
+    rising.announce_rows(session, urls, body, [c.offer, c.need])
     audit.append(session, member.username if member else "", "economy.cancelled",
                  f"commitment:{c.id}", {"uri": c.uri, "delivered": c.delivered})
     return c
@@ -219,7 +222,8 @@ def _give_back_rest(session: Session, body: LocalActor, c: Commitment) -> None:
             session.add(row)
 
 
-def receive_cancel(session: Session, body: LocalActor | None, sender: str, uri: str) -> bool:
+def receive_cancel(session: Session, urls: Urls, body: LocalActor | None, sender: str,
+                   uri: str) -> bool:
     c = session.exec(select(Commitment).where(Commitment.uri == uri)).first()
     if c is None:
         return False
@@ -228,6 +232,7 @@ def receive_cancel(session: Session, body: LocalActor | None, sender: str, uri: 
     _cancel(session, c)
     if body is not None:
         _give_back_rest(session, body, c)
+        rising.announce_rows(session, urls, body, [c.offer, c.need])
     return True
 
 

@@ -122,7 +122,8 @@ class Economic:
     def _record_cancel(self, session: Session, body: LocalActor, actor: str,
                        activity: dict[str, Any], uri: str) -> None:
         relayed = broker.relay(session, self.ctx.urls, body, activity, uri, actor)
-        deliveries.receive_cancel(session, None if relayed else body, actor, uri)
+        deliveries.receive_cancel(session, self.ctx.urls, None if relayed else body, actor,
+                                  uri)
 
     # --- Accept / Reject of something named by its id ----------------------------------
 
