@@ -14,6 +14,7 @@ In-process nodes, with the other nodes played by a fake remote server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from node.economy import deliveries, enterprises, local, party, service, wire
 from node.economy.clock import one_pass
 from node.federations import membership, objects
 from node.governance import members
+from node.inbox import authority
 from node.models import (
     Commitment,
     Delivery,
@@ -459,3 +461,35 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
 
     run_loops(n.settings, lambda ctx: len(said_again()) == 1)
     assert _left_said(said_again()[0]) == "10"
+
+
+# --- a stale copy of a plan's author before the inbox authority refuses it ------------
+
+
+def _plan_from(net: Net, who) -> dict:
+    plan = {"id": net.uid(who, "plan"), "type": "Plan", "attributedTo": who.uri,
+            "name": "Molino compartido"}
+    return {"@context": "https://www.w3.org/ns/activitystreams", "id": net.uid(who, "act"),
+            "type": "Create", "actor": who.uri, "object": plan, "to": [net.me]}
+
+
+def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(city):
+    """x's stored actor has no federation; x has since joined the territory the city
+    belongs to. The authority fetches x again before refusing its plan (once)."""
+    n = city
+    x = _stale_commune_joined_the_territory(n)
+    verdict = asyncio.run(authority.decide(n.ctx, _plan_from(n, x), "ciudad", x.uri))
+    assert verdict.allowed and [b.handle for b in verdict.bodies] == ["ciudad"]
+    assert n.remote.gets.count(x.path) == 1
+
+
+def test_a_plan_from_a_stranger_is_refused_after_one_fresh_look(city):
+    n = city
+    x = _stale_commune_joined_the_territory(n)
+    n.remote.docs[x.path] = x.document()  # still in no federation
+    verdict = asyncio.run(authority.decide(n.ctx, _plan_from(n, x), "ciudad", x.uri))
+    assert verdict.code == "not-linked"
+    assert n.remote.gets.count(x.path) == 1
+    # Its copy is fresh now: the next plan is refused from it, without a fetch.
+    verdict = asyncio.run(authority.decide(n.ctx, _plan_from(n, x), "ciudad", x.uri))
+    assert verdict.code == "not-linked" and n.remote.gets.count(x.path) == 1

@@ -343,10 +343,19 @@ async def decide(ctx: NodeContext, activity: dict[str, Any], recipient: str,
     """May `sender` (the verified signer's actor) send `activity` to `recipient` (a
     handle, or '' for the shared inbox)? The node's own records decide."""
     kind = classify(activity)
-    parents: list[str] = []
-    if RULES[kind].relation == Relation.plan_initiator:
-        # Whether the plan's author shares a federation with us: its memberOf, as the
-        # federation graph (our own links first) knows it.
+    if RULES[kind].relation != Relation.plan_initiator:
+        return await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender, [])
+    # Whether the plan's author shares a federation with us: its memberOf, as the
+    # federation graph (our own links first) knows it. A copy may predate the author's
+    # joining (its `Update` never reached us), so a refusal is made final only from
+    # copies fetched again (graph.refresh: at most once each, only if not fresh; a
+    # fetch failing for now raises KeyUnavailable and the row is retried).
+    done: set[str] = set()
+    verdict = Verdict(kind)
+    for _ in range(graph.MAX_DEPTH):
         known = await graph.parents_map(ctx, [sender])
-        parents = known.get(sender, [])
-    return await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender, parents)
+        verdict = await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender,
+                                          known.get(sender, []))
+        if verdict.code != "not-linked" or not await graph.refresh(ctx, known, done):
+            return verdict
+    return verdict
