@@ -15,6 +15,7 @@ from node.federations import routing, service
 from node.governance import members
 from node.models import Delivery, LocalActor
 from tests.test_economy_rules import Net, _members
+from tests.test_web_pages import login
 
 PASSWORD = "contraseña-larga"
 
@@ -67,6 +68,11 @@ def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(commune, monke
     assert shown["federated"]["escalation"] == "pending"
     assert "timed out" in shown["federated"]["escalation_note"]
     assert to_the_city(net) == []
+    # The page says so too, and offers no second sending while it waits.
+    login(c, "facil")
+    page = c.get(f"/p/{p['id']}").text
+    assert "Esperando a la federación" in page and "timed out" in page
+    assert f'action="/p/{p["id"]}/send-up"' not in page
 
     # Still out of reach: it stays pending, nothing sent.
     assert asyncio.run(service.retry_pending(net.ctx)) == 0
@@ -78,6 +84,7 @@ def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(commune, monke
     shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()
     assert shown["federated"]["escalation"] == "sent"
     assert shown["federated"]["escalated_to"] == net.a.uri
+    assert "Esperando a la federación" not in c.get(f"/p/{p['id']}").text
     assert len(to_the_city(net)) == 1
     # Sent once: a later tick has nothing pending.
     assert asyncio.run(service.retry_pending(net.ctx)) == 0

@@ -59,7 +59,12 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "allowed_positions": {k: sorted(v) for k, v in mandates.POSITIONS_FOR.items()},
     }
     if not p.matter:
-        return {"fed": None, "can_send_up": can_send, **labels}
+        # Sent up but not yet reached (the vote clock tries again): say so, or the
+        # author sees nothing and presses again.
+        waiting = {"escalation": "pending", "note": p.escalation_note} \
+            if p.escalation == "pending" else None
+        return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
+                "can_mandate": False, "can_send_up": can_send and waiting is None, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
                   .order_by(col(Mandate.id))).all()
     views = [mandate_view(m) for m in rows]
