@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from node.federation import keys
@@ -29,8 +30,22 @@ def new_uid() -> str:
 
 def follower_inboxes(session: Session, actor: LocalActor) -> set[str]:
     """One inbox per server where it offers a shared inbox, else each follower's own."""
-    rows = session.exec(select(Follower).where(Follower.actor_id == actor.id)).all()
-    return {f.shared_inbox or f.inbox for f in rows}
+    rows = session.execute(select(Follower.shared_inbox, Follower.inbox)
+                           .where(Follower.actor_id == actor.id)).all()
+    return {shared or own for shared, own in rows}
+
+
+def queue_deliveries(session: Session, urls: Urls, item: OutboxItem, inboxes: set[str]) -> None:
+    """One queued delivery per inbox not on this node, in the caller's transaction.
+    Written as one multi-row INSERT: a notice to a few thousand followers is a single
+    statement, not thousands of ORM objects (it is what `comuna post` waits for)."""
+    local, now = netloc_of(urls.base), utcnow()
+    rows = [{"outbox_id": item.id or 0, "inbox": inbox, "host": host, "state": "queued",
+             "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now,
+             "updated_at": now}
+            for inbox in sorted(inboxes) if (host := netloc_of(inbox)) != local]
+    if rows:
+        session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
 
 
 def with_proof(urls: Urls, actor: LocalActor, activity: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +72,6 @@ def publish(
     targets = set(inboxes or ())
     if to_followers:
         targets |= follower_inboxes(session, actor)
-    local = netloc_of(urls.base)
     obj = activity.get("object")
     item = OutboxItem(
         actor_id=actor.id or 0,
@@ -69,12 +83,7 @@ def publish(
     )
     session.add(item)
     session.flush()
-    now = utcnow()
-    for inbox in sorted(targets):
-        if netloc_of(inbox) == local:
-            continue
-        session.add(Delivery(outbox_id=item.id or 0, inbox=inbox, host=netloc_of(inbox),
-                             next_attempt_at=now))
+    queue_deliveries(session, urls, item, targets)
     return item
 
 
@@ -93,11 +102,7 @@ def forward(session: Session, urls: Urls, actor: LocalActor, activity: dict[str,
                       public=False, body=json.dumps(activity))
     session.add(item)
     session.flush()
-    local, now = netloc_of(urls.base), utcnow()
-    for inbox in sorted(inboxes):
-        if netloc_of(inbox) != local:
-            session.add(Delivery(outbox_id=item.id or 0, inbox=inbox, host=netloc_of(inbox),
-                                 next_attempt_at=now))
+    queue_deliveries(session, urls, item, inboxes)
     return item
 
 
