@@ -2,6 +2,15 @@
 beside the floor (same server and signature check, 202 without storing).
 
     .venv/bin/python bench/inbox_bench.py [--seconds 10] [--rounds 3] [--processes 2]
+    .venv/bin/python bench/inbox_bench.py --flood [--processes 1] [--actors 10]
+
+COMUNA_PROFILE_DIR=DIR with --flood runs the node as `bench.apps:profiled_app` (cProfile
+of the event loop, counters of commits and processing passes, written to DIR).
+
+The first form is the write path alone (`serve --no-background`, one actor). The
+second is issue 11's target: the node as the README starts it (inbox processing and
+delivery on), Creates signed by `--actors` distinct remote actors, and after the
+flood the seconds until no `inbox_item` row is left queued (the backlog drained).
 
 Needs `wrk` (Debian package). Prints a Markdown table for docs/benchmarks.md.
 """
@@ -10,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -23,20 +33,24 @@ from common import ROOT, env, free_port, init_node, median, rss_mb, wait_healthy
 
 from tests.fakeremote import start_fake_remote
 
+BATCH = 1000
+# A backlog not drained by then is reported as such rather than waited for.
+DRAIN_LIMIT = 120.0
 
-def _sign_batch(args: tuple[str, str, str, int, int]) -> list[str]:
+
+def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
     from cryptography.hazmat.primitives import serialization
 
     from node.federation.httpsig.sign import sign_cavage
 
-    pem, key_id, actor, inbox, start_count = args[0], args[1], args[2], args[3], args[4]
+    pem, key_id, actor, inbox, start_count, count = args
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    host_prefix = actor.rsplit("/users/", 1)[0]
+    host_prefix, name = actor.rsplit("/users/", 1)
     lines = []
-    for n in range(start_count, start_count + BATCH):
+    for n in range(start_count, start_count + count):
         act = {"@context": "https://www.w3.org/ns/activitystreams",
-               "id": f"{host_prefix}/activities/{n}", "type": "Create", "actor": actor,
-               "object": {"id": f"{host_prefix}/notes/{n}", "type": "Note",
+               "id": f"{host_prefix}/activities/{name}-{n}", "type": "Create", "actor": actor,
+               "object": {"id": f"{host_prefix}/notes/{name}-{n}", "type": "Note",
                           "attributedTo": actor, "content": "x" * 1500}}
         body = json.dumps(act, separators=(",", ":")).encode()
         headers = sign_cavage("POST", inbox, key_id, key, body=body,
@@ -47,53 +61,148 @@ def _sign_batch(args: tuple[str, str, str, int, int]) -> list[str]:
     return lines
 
 
-BATCH = 1000
-
-
-def make_requests(actor, inbox: str, count: int, out: Path, threads: int, offset: int) -> None:
+def make_requests(actors: list, inbox: str, count: int, out: Path, threads: int,
+                  offset: int) -> None:
+    """`count` distinct signed Creates, spread evenly over `actors` and interleaved, in
+    one file per wrk thread."""
     from node.federation.keys import private_pem
 
-    pem = private_pem(actor.rsa_key)
-    jobs = [(pem, actor.key_id, actor.uri, inbox, offset + i * BATCH)
-            for i in range(count // BATCH)]
+    per_actor = max(1, count // len(actors))
+    jobs = []
+    for actor in actors:
+        pem = private_pem(actor.rsa_key)
+        for start in range(0, per_actor, BATCH):
+            jobs.append((pem, actor.key_id, actor.uri, inbox, offset + start,
+                         min(BATCH, per_actor - start)))
     with ProcessPoolExecutor(2) as pool:
-        lines = [line for batch in pool.map(_sign_batch, jobs) for line in batch]
+        batches = list(pool.map(_sign_batch, jobs))
+    by_actor = [[line for b in batches[i::len(actors)] for line in b]
+                for i in range(len(actors))] if len(actors) > 1 else [
+        [line for b in batches for line in b]]
+    # Round-robin over the actors, as a flood from several of them arrives.
+    lines = [row[i] for i in range(per_actor) for row in by_actor if i < len(row)]
     for t in range(threads):
         Path(f"{out}.{t}").write_text("\n".join(lines[t::threads]) + "\n")
 
 
-def start_server(data_dir: Path, port: int, processes: int, floor: bool) -> subprocess.Popen:
-    if floor:
-        cmd = [sys.executable, "-m", "uvicorn", "bench.apps:floor_app", "--factory",
+def start_server(data_dir: Path, port: int, processes: int, floor: bool,
+                 background: bool = False) -> subprocess.Popen:
+    profile = os.environ.get("COMUNA_PROFILE_DIR")
+    if floor or (profile and background):
+        app = "bench.apps:floor_app" if floor else "bench.apps:profiled_app"
+        cmd = [sys.executable, "-m", "uvicorn", app, "--factory",
                "--port", str(port), "--workers", str(processes), "--no-access-log",
                "--log-level", "warning"]
     else:
         cmd = [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(data_dir),
-               "--port", str(port), "--workers", str(processes), "--no-background"]
-    proc = subprocess.Popen(cmd, env=env(COMUNA_DATA_DIR=str(data_dir)) if floor else env(),
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               "--port", str(port), "--workers", str(processes)]
+        if not background:
+            cmd.append("--no-background")
+    extra = {"COMUNA_DATA_DIR": str(data_dir)} if floor or profile else {}
+    proc = subprocess.Popen(cmd, env=env(**extra), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     wait_healthy(f"http://127.0.0.1:{port}", proc)
     return proc
 
 
 def run_wrk(url: str, script_arg: Path, seconds: int, threads: int,
             conns: int) -> tuple[float, int]:
+    """Answered-with-2xx requests per second, and how many were not 2xx."""
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s",
          str(ROOT / "bench" / "wrk_requests.lua"), url, "--", str(script_arg)],
         capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, int(bad.group(1)) if bad else 0
+    nbad = int(bad.group(1)) if bad else 0
+    if total is None:
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), nbad
+    secs = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
+    return (int(total.group(1)) - nbad) / secs, nbad
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
-    args = ap.parse_args()
+def queued(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute("select count(*) from inbox_item where state = 'queued'"
+                            ).fetchone()[0]
+
+
+def wait_drained(db: Path, since: float, limit: float = DRAIN_LIMIT) -> float:
+    """Seconds from `since` until no inbox row is queued (inf if not within `limit`)."""
+    while queued(db):
+        if time.monotonic() - since > limit:
+            return float("inf")
+        time.sleep(0.02)
+    return time.monotonic() - since
+
+
+def flood(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="comuna-bench-"))
+    remote = start_fake_remote()
+    actors = [remote.actor(f"a{i}") for i in range(args.actors)]
+    port = free_port()
+    data_dir = tmp / "node"
+    data_dir.mkdir()
+    url = init_node(data_dir, port)
+    db = data_dir / "comuna.sqlite3"
+    inbox = f"{url}/actors/bench/inbox"
+    per_round = 6000 * args.seconds * args.processes
+    results: dict[str, list[float]] = {"floor": [], "store": []}
+    drains: list[float] = []
+    backlogs: list[int] = []
+    errors = {"floor": 0, "store": 0}
+    floor_req = tmp / "req-floor"
+    make_requests(actors, inbox, per_round, floor_req, 2, offset=0)
+    for rnd in range(args.rounds):
+        reqfile = tmp / f"req-store-{rnd}"
+        make_requests(actors, inbox, per_round, reqfile, 2, offset=(rnd + 1) * per_round)
+        warm = tmp / f"warm-{rnd}"
+        make_requests(actors, inbox, 20 * len(actors), warm, 2,
+                      offset=10_000_000 + rnd * 10 * BATCH)
+        for variant in ("floor", "store"):
+            proc = start_server(data_dir, port, args.processes, variant == "floor",
+                                background=True)
+            try:
+                # Every process fetches and caches each actor's key before the timed run.
+                run_wrk(url, warm if variant == "store" else floor_req, 2, 2, 16)
+                if variant == "store" and wait_drained(db, time.monotonic()) == float("inf"):
+                    raise RuntimeError("the warm-up rows were not processed")
+                rps, bad = run_wrk(url, reqfile if variant == "store" else floor_req,
+                                   args.seconds, 2, args.connections)
+                if variant == "store":
+                    end = time.monotonic()
+                    backlogs.append(queued(db))
+                    drains.append(wait_drained(db, end))
+            finally:
+                proc.terminate()
+                proc.wait()
+            results[variant].append(rps)
+            errors[variant] += bad
+            extra = (f", backlog {backlogs[-1]:,} drained in {drains[-1]:.1f} s"
+                     if variant == "store" else "")
+            print(f"round {rnd + 1} {variant}: {rps:,.0f}/s ({bad} non-2xx){extra}",
+                  file=sys.stderr, flush=True)
+    with sqlite3.connect(db) as conn:
+        states = dict(conn.execute("select state, count(*) from inbox_item group by state"))
+    remote.close()
+    f, s = median(results["floor"]), median(results["store"])
+    print(f"| variant ({args.processes} process{'es' if args.processes > 1 else ''}, "
+          f"{args.actors} actors, wrk -c{args.connections}, {args.seconds} s x {args.rounds})"
+          " | runs (2xx/s) | median |")
+    print("|---|---|---|")
+    print(f"| floor: verify, answer 202, no store | "
+          f"{', '.join(f'{v:,.0f}' for v in results['floor'])} | {f:,.0f} |")
+    print(f"| node as started by the README: store, 202, processing on | "
+          f"{', '.join(f'{v:,.0f}' for v in results['store'])} | {s:,.0f} |")
+    print(f"| backlog at the flood's end (rows) | {', '.join(f'{b:,}' for b in backlogs)} | "
+          f"{median(backlogs):,.0f} |")
+    print(f"| drained after the flood's end (s) | {', '.join(f'{d:.1f}' for d in drains)} | "
+          f"{median(drains):.1f} |")
+    print(f"\nstored / floor = {s / f:.2f}; slowest drain {max(drains):.1f} s; non-2xx: "
+          f"floor {errors['floor']}, node {errors['store']}; inbox_item by state: {states}")
+
+
+def store_only(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="comuna-bench-"))
     remote = start_fake_remote()
     alice = remote.actor("alice")
@@ -109,10 +218,10 @@ def main() -> None:
     for rnd in range(args.rounds):
         for variant in ("floor", "store"):
             reqfile = tmp / f"req-{variant}-{rnd}"
-            make_requests(alice, inbox, per_round, reqfile, 2, offset=(rnd * 2 + (
+            make_requests([alice], inbox, per_round, reqfile, 2, offset=(rnd * 2 + (
                 variant == "store")) * per_round)
             warm = tmp / f"warm-{variant}-{rnd}"
-            make_requests(alice, inbox, BATCH, warm, 2, offset=10_000_000 + rnd * 10 * BATCH
+            make_requests([alice], inbox, BATCH, warm, 2, offset=10_000_000 + rnd * 10 * BATCH
                           + (variant == "store") * BATCH)
             proc = start_server(data_dir, port, args.processes, variant == "floor")
             try:
@@ -147,6 +256,22 @@ def main() -> None:
     print(f"\nstore / floor = {s / f:.2f}; non-2xx answers: floor {errors['floor']}, "
           f"store {errors['store']}; rows in inbox_item: {stored:,}")
     print(f"idle RSS of one node process: {idle:.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--processes", type=int, default=None,
+                    help="web processes (default 2; 1 with --flood)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--flood", action="store_true",
+                    help="issue 11's target: processing on, several actors, drain time")
+    ap.add_argument("--actors", type=int, default=10, help="signing actors with --flood")
+    args = ap.parse_args()
+    if args.processes is None:
+        args.processes = 1 if args.flood else 2
+    (flood if args.flood else store_only)(args)
 
 
 if __name__ == "__main__":

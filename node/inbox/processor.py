@@ -7,6 +7,7 @@ a crash only delays a row until its lease runs out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
 from node.inbox.economic import Economic
 from node.inbox.federated import Federated
-from node.inbox.kinds import Kind, classify
+from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import utcnow
@@ -35,12 +36,17 @@ Handler = Callable[[dict[str, Any], list[LocalActor], str], Awaitable[None]] | N
 MAX_ATTEMPTS = 8
 # Short, so rows held by a crashed process are picked up again soon.
 LEASE_SECONDS = 30.0
+# During a burst, a pass that found a part of a batch waits this long (from its start)
+# before the next claim. A lone activity after a quiet moment is taken at once.
+GATHER_SECONDS = 0.1
 
 
 class InboxProcessor:
-    def __init__(self, ctx: NodeContext, batch: int = 100) -> None:
+    def __init__(self, ctx: NodeContext, batch: int = 100,
+                 gather_seconds: float = GATHER_SECONDS) -> None:
         self.ctx = ctx
         self.batch = batch
+        self.gather_seconds = gather_seconds
         self.federated = Federated(self)
         self.economic = Economic(self)
         self.projects = ProjectBank(self)
@@ -62,21 +68,31 @@ class InboxProcessor:
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(free_dead_at_start, self.ctx.engine, InboxItem, "inbox rows")
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             # Cleared before the pass: a row stored during it sets the event again and
             # is picked up at once, not after a poll interval.
             self.ctx.inbox_wakeup.clear()
+            started = loop.time()
             try:
                 done = await self.run_once()
             except Exception:  # keep serving; the rows stay queued
                 log.exception("inbox processing pass failed")
                 done = 0
-            if done == 0:
-                try:
-                    await asyncio.wait_for(self.ctx.inbox_wakeup.wait(),
-                                           self.ctx.settings.delivery_poll_seconds)
-                except TimeoutError:
-                    pass
+            if done >= self.batch:
+                continue  # a backlog: the next batch at once
+            if done:
+                # Rows are arriving while we work (a burst): let the next ones gather
+                # instead of waking at every group commit. One claim and one commit
+                # then serve a whole batch, and the web side, which shares this loop
+                # and the database's write lock, keeps most of both.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(),
+                                           started + self.gather_seconds - loop.time())
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ctx.inbox_wakeup.wait(),
+                                       self.ctx.settings.delivery_poll_seconds)
 
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
@@ -160,6 +176,9 @@ class InboxProcessor:
         except KeyError_ as exc:
             # The key is gone for good (404/410): nobody we can check it against.
             return Verdict(classify(activity), [], "unknown-signer", str(exc))
+        kind = classify(activity)
+        if self._nothing_to_do(kind, activity, recipient, sender):
+            return Verdict(kind)
         verdict = await authority.decide(self.ctx, activity, recipient, sender)
         if not verdict.allowed:
             if verdict.answer:
@@ -169,6 +188,24 @@ class InboxProcessor:
         if handler is not None:
             await handler(activity, verdict.bodies, sender)
         return verdict
+
+    def _nothing_to_do(self, kind: Kind, activity: dict[str, Any], recipient: str,
+                       sender: str) -> bool:
+        """Whether the activity is one nothing here acts on and anyone may send (a Note
+        from a stranger, a Like): then `authority.decide` could only say whether a body
+        receives it, which the bodies in memory tell without a thread hop or a query.
+        A flood of them costs no more than its JSON; anything else takes the full path.
+        """
+        rule = RULES[kind]
+        if self.handlers.get(kind) is not None or rule.relation is not Relation.anyone \
+                or rule.answer_refusal:
+            return False
+        if not rule.relayed and id_of(activity.get("actor")) != sender:
+            return False
+        if authority.ownership_problem(kind, activity, sender):
+            return False
+        # Bodies are never deleted; an unknown recipient takes the full path (refused).
+        return recipient in self.ctx.actors if recipient else len(self.ctx.actors) > 0
 
     async def refuse(self, activity: dict[str, Any], sender: str, verdict: Verdict) -> None:
         try:
