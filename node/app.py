@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from node import handoff, memory
-from node.api import activitypub, admin
+from node.api import activitypub
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
@@ -39,9 +39,11 @@ from node.outbox.delivery import DeliveryWorker
 log = logging.getLogger("comuna")
 
 
-def member_routers() -> list[APIRouter]:
-    """The JSON API and the web pages, in the order they are matched. Imported on the
-    first request that needs them (node/lazyroutes.py), not at start."""
+def lazy_routers() -> list[APIRouter]:
+    """The facilitators' admin API, the JSON API and the web pages, in the order they
+    are matched. Imported on the first request that needs them (node/lazyroutes.py),
+    not at start."""
+    from node.api import admin
     from node.api.v1 import (
         routes_accounts,
         routes_bodies,
@@ -62,11 +64,12 @@ def member_routers() -> list[APIRouter]:
         proposal_pages,
     )
 
-    return [routes_accounts.router, routes_bodies.router, routes_proposals.router,
-            routes_federations.router, routes_matters.router, routes_economy.router,
-            routes_projects.router, pages.router, account_pages.router, gov_pages.router,
-            proposal_pages.router, meeting_pages.router, matter_pages.router,
-            economy_pages.router, project_pages.router]
+    return [admin.router, routes_accounts.router, routes_bodies.router,
+            routes_proposals.router, routes_federations.router, routes_matters.router,
+            routes_economy.router, routes_projects.router, pages.router,
+            account_pages.router, gov_pages.router, proposal_pages.router,
+            meeting_pages.router, matter_pages.router, economy_pages.router,
+            project_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,
@@ -156,8 +159,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
                                    methods=["POST"]))
     app.router.routes.append(Route(handoff.POST_PATH, local_post, methods=["POST"]))
     app.include_router(activitypub.router)
-    app.include_router(admin.router)
-    app.include_lazily(member_routers)
+    app.include_lazily(lazy_routers)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(app)), trusted)
 

@@ -1,13 +1,13 @@
 """Routers included on the first request that reaches them.
 
-The JSON API (`node/api/v1`) and the web pages build their pydantic validators and
-templates' helpers when their modules are imported: about 5 MB of a node's idle
-memory, which a node that only federates never uses. Their place among the routes
-is held by one `LazyRouters` entry; the first request that gets that far (or the
-first look at `app.routes`, `app.openapi()` or `url_path_for`) imports them and
-puts their included routers where the entry was, in the same order as if they had
-been included at start. Routes before the entry (health, inbox, ActivityPub,
-admin) never wait for it.
+The JSON API (`node/api/v1`), the admin API and the web pages build their pydantic
+validators when their modules are imported: about 5 MB of a node's idle memory,
+which a node that only federates (or waits for its members) does not use. Their
+place among the routes is held by one `LazyRouters` entry; the first request that
+gets that far (or the first look at `app.routes`, `app.openapi()` or
+`url_path_for`) imports them and puts their included routers where the entry was,
+in the same order as if they had been included at start. Routes before the entry
+(health, inbox, ActivityPub, the `comuna post` hand-off) never wait for it.
 """
 
 from __future__ import annotations
