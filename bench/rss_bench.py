@@ -3,13 +3,16 @@ worker in one, as the README starts it): idle after start-up settles, and option
 again after a burst of signed inbox POSTs and a post delivered to many followers.
 
     .venv/bin/python bench/rss_bench.py [--runs 5] [--python /tmp/rtvenv/bin/python]
-        [--inbox 2000] [--followers 2000] [--hosts 100]
+        [--inbox 2000] [--followers 2000] [--hosts 100] [--pages]
 
 The node runs under `--python` (default: /tmp/rtvenv/bin/python when it exists, a venv
 with the project's runtime dependencies only: the test extras pull in modules the
 runtime never needs, which would inflate the figure). The driver (this script, the
 key server, the sink) runs under the interpreter that starts it. `--inbox 0
 --followers 0` measures idle only. Each run uses a fresh data directory.
+The JSON API and the web pages are loaded on their first request (node/lazyroutes.py);
+`--pages` asks for a page and an API answer after the idle measure, so that the
+figure after the burst includes them, as for a node whose members use it.
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ def one_run(python: str, tmp: Path, args: argparse.Namespace, remote: FakeRemote
     try:
         wait_healthy(url, proc)
         idle = settle(proc.pid)
+        if args.pages:
+            for path in ("/login", "/api/v1/bodies/rss", *args.get):
+                httpx.get(url + path, timeout=60).raise_for_status()
         if remote is None:
             return idle, None
         if args.followers:
@@ -156,7 +162,12 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=100, help="sink ports for the followers")
     ap.add_argument("--after-wait", type=float, default=20.0,
                     help="seconds between the queues draining and the second measure "
-                         "(idle kept-alive connections close after 15 s)")
+                         "(idle kept-alive connections close after 4 s)")
+    ap.add_argument("--pages", action="store_true",
+                    help="ask for a web page and a JSON API answer after the idle measure "
+                         "(they are loaded on first use)")
+    ap.add_argument("--get", action="append", default=[], metavar="PATH",
+                    help="with --pages, GET this path too (e.g. /api/openapi.json)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the node process (repeatable)")
     args = ap.parse_args()
