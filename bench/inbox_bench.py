@@ -4,13 +4,15 @@ beside the floor (same server and signature check, 202 without storing).
     .venv/bin/python bench/inbox_bench.py [--seconds 10] [--rounds 3] [--processes 2]
     .venv/bin/python bench/inbox_bench.py --flood [--processes 1] [--actors 10]
 
-COMUNA_PROFILE_DIR=DIR with --flood runs the node as `bench.apps:profiled_app` (cProfile
-of the event loop, counters of commits and processing passes, written to DIR).
-
 The first form is the write path alone (`serve --no-background`, one actor). The
 second is issue 11's target: the node as the README starts it (inbox processing and
 delivery on), Creates signed by `--actors` distinct remote actors, and after the
 flood the seconds until no `inbox_item` row is left queued (the backlog drained).
+With --no-processing it runs `serve --no-background` instead: the store alone, as a
+reference (rows stay queued).
+
+COMUNA_PROFILE_DIR=DIR with --flood runs the node as `bench.apps:profiled_app` (cProfile
+of the event loop, counters of commits and processing passes, written to DIR).
 
 Needs `wrk` (Debian package). Prints a Markdown table for docs/benchmarks.md.
 """
@@ -161,18 +163,21 @@ def flood(args: argparse.Namespace) -> None:
                       offset=10_000_000 + rnd * 10 * BATCH)
         for variant in ("floor", "store"):
             proc = start_server(data_dir, port, args.processes, variant == "floor",
-                                background=True)
+                                background=not args.no_processing)
             try:
                 # Every process fetches and caches each actor's key before the timed run.
                 run_wrk(url, warm if variant == "store" else floor_req, 2, 2, 16)
-                if variant == "store" and wait_drained(db, time.monotonic()) == float("inf"):
+                if variant == "store" and not args.no_processing and \
+                        wait_drained(db, time.monotonic()) == float("inf"):
                     raise RuntimeError("the warm-up rows were not processed")
+                before = queued(db)
                 rps, bad = run_wrk(url, reqfile if variant == "store" else floor_req,
                                    args.seconds, 2, args.connections)
                 if variant == "store":
                     end = time.monotonic()
-                    backlogs.append(queued(db))
-                    drains.append(wait_drained(db, end))
+                    backlogs.append(queued(db) - before)
+                    drains.append(float("nan") if args.no_processing else
+                                  wait_drained(db, end))
             finally:
                 proc.terminate()
                 proc.wait()
@@ -192,7 +197,9 @@ def flood(args: argparse.Namespace) -> None:
     print("|---|---|---|")
     print(f"| floor: verify, answer 202, no store | "
           f"{', '.join(f'{v:,.0f}' for v in results['floor'])} | {f:,.0f} |")
-    print(f"| node as started by the README: store, 202, processing on | "
+    label = ("node with --no-background: store, 202" if args.no_processing else
+             "node as started by the README: store, 202, processing on")
+    print(f"| {label} | "
           f"{', '.join(f'{v:,.0f}' for v in results['store'])} | {s:,.0f} |")
     print(f"| backlog at the flood's end (rows) | {', '.join(f'{b:,}' for b in backlogs)} | "
           f"{median(backlogs):,.0f} |")
@@ -268,6 +275,8 @@ def main() -> None:
     ap.add_argument("--flood", action="store_true",
                     help="issue 11's target: processing on, several actors, drain time")
     ap.add_argument("--actors", type=int, default=10, help="signing actors with --flood")
+    ap.add_argument("--no-processing", action="store_true",
+                    help="with --flood: serve --no-background, the store alone (a reference)")
     args = ap.parse_args()
     if args.processes is None:
         args.processes = 1 if args.flood else 2

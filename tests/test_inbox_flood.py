@@ -211,3 +211,54 @@ def test_a_burst_is_taken_in_few_passes_and_drained_when_it_ends(ctx, monkeypatc
     # Not a pass per arrival: the arrivals gathered, the backlog went in full batches.
     assert len(passes) <= 12, passes
     assert passes.count(100) >= 2
+
+
+def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatch):
+    proc = InboxProcessor(ctx, batch=10, gather_seconds=0.05, defer_seconds=1.0)
+    events: list[str] = []
+    passes = [10, 10, 10, 0]  # full batches, then the backlog is gone
+    fresh = [True, True, False, True]  # the queue's head as the pauses find it
+    arriving = True
+
+    async def run_once() -> int:
+        events.append("pass")
+        await asyncio.sleep(0.02)  # the work, during which more rows may come
+        return passes.pop(0) if passes else 0
+
+    def head_is_fresh() -> bool:
+        events.append("fresh" if fresh[0] else "old")
+        return fresh.pop(0) if len(fresh) > 1 else fresh[0]
+
+    monkeypatch.setattr(proc, "run_once", run_once)
+    monkeypatch.setattr(proc, "_head_is_fresh", head_is_fresh)
+
+    async def arrivals() -> None:
+        # Group commits keep waking the processor, as under a flood.
+        while arriving:
+            ctx.inbox_wakeup.set()
+            await asyncio.sleep(0.005)
+
+    async def main() -> None:
+        nonlocal arriving
+        stop = asyncio.Event()
+        feed = asyncio.create_task(arrivals())
+        task = asyncio.create_task(proc.run(stop))
+        while events.count("pass") < 2:
+            await asyncio.sleep(0.005)
+        # The flood ends: the next pause hears nothing, and the rest is taken at once.
+        arriving = False
+        await feed
+        while len(passes) > 0:
+            await asyncio.sleep(0.005)
+        stop.set()
+        ctx.inbox_wakeup.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+    # A full batch while rows keep coming: no claim while the head is fresh, one when
+    # it is old; after the flood no question is asked, the backlog goes batch by batch.
+    assert events[:4] == ["pass", "fresh", "fresh", "old"]
+    assert events[4] == "pass"
+    assert events.count("pass") == 4
+    rest = events[5:]
+    assert rest.count("pass") == 2 and rest[-2:] == ["pass", "pass"]

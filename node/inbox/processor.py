@@ -11,9 +11,10 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
@@ -27,7 +28,7 @@ from node.inbox.federated import Federated
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
 from node.storage.leases import claim, free_dead_at_start
 
@@ -39,14 +40,20 @@ LEASE_SECONDS = 30.0
 # During a burst, a pass that found a part of a batch waits this long (from its start)
 # before the next claim. A lone activity after a quiet moment is taken at once.
 GATHER_SECONDS = 0.1
+# During a flood (full batches while more keep coming), processing waits until the
+# oldest waiting row is this old. Drained at ~10,000 rows/s, the backlog this leaves
+# at a flood's end is gone in well under a second per second of deferral.
+DEFER_SECONDS = 3.0
 
 
 class InboxProcessor:
     def __init__(self, ctx: NodeContext, batch: int = 100,
-                 gather_seconds: float = GATHER_SECONDS) -> None:
+                 gather_seconds: float = GATHER_SECONDS,
+                 defer_seconds: float = DEFER_SECONDS) -> None:
         self.ctx = ctx
         self.batch = batch
         self.gather_seconds = gather_seconds
+        self.defer_seconds = defer_seconds
         self.federated = Federated(self)
         self.economic = Economic(self)
         self.projects = ProjectBank(self)
@@ -69,7 +76,17 @@ class InboxProcessor:
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(free_dead_at_start, self.ctx.engine, InboxItem, "inbox rows")
         loop = asyncio.get_running_loop()
+        # Full batches while activities keep arriving: a flood, not a burst.
+        flood = False
         while not stop.is_set():
+            if flood and self.defer_seconds > 0 and \
+                    await asyncio.to_thread(self._head_is_fresh):
+                # The web side keeps the loop and the write lock while the oldest waiting
+                # row is younger than `defer_seconds`; then the backlog goes at the rate
+                # it comes in, and all of it when the flood ends, so it never holds more
+                # than about `defer_seconds` of arrivals (drained in a fraction of that).
+                flood = await self._pause(stop, loop.time() + self.gather_seconds)
+                continue
             # Cleared before the pass: a row stored during it sets the event again and
             # is picked up at once, not after a poll interval.
             self.ctx.inbox_wakeup.clear()
@@ -80,19 +97,33 @@ class InboxProcessor:
                 log.exception("inbox processing pass failed")
                 done = 0
             if done >= self.batch:
+                flood = self.ctx.inbox_wakeup.is_set()
                 continue  # a backlog: the next batch at once
+            flood = False
             if done:
                 # Rows are arriving while we work (a burst): let the next ones gather
                 # instead of waking at every group commit. One claim and one commit
                 # then serve a whole batch, and the web side, which shares this loop
                 # and the database's write lock, keeps most of both.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(),
-                                           started + self.gather_seconds - loop.time())
+                await self._pause(stop, started + self.gather_seconds)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ctx.inbox_wakeup.wait(),
                                        self.ctx.settings.delivery_poll_seconds)
+
+    async def _pause(self, stop: asyncio.Event, until: float) -> bool:
+        """Wait until `until` (or the stop); whether activities arrived meanwhile."""
+        self.ctx.inbox_wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), until - asyncio.get_running_loop().time())
+        return self.ctx.inbox_wakeup.is_set()
+
+    def _head_is_fresh(self) -> bool:
+        with Session(self.ctx.engine) as s:
+            head = s.exec(select(func.min(InboxItem.next_attempt_at))
+                          .where(InboxItem.state == "queued")).one()
+        return head is not None and \
+            utcnow() - aware(head) < timedelta(seconds=self.defer_seconds)
 
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
