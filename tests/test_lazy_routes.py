@@ -35,7 +35,8 @@ def test_starting_the_node_loads_neither_the_json_api_nor_the_pages(node):
             f"from node.config import load_settings; "
             f"node.app.create_app(load_settings(Path({str(node.data_dir)!r})), background=False); "
             f"print(sorted(m for m in sys.modules if m.startswith('node.api.v1.routes') "
-            f"or m.endswith('_pages') or m == 'node.api.admin'))")
+            f"or m.endswith('_pages') or m in ('node.api.admin', 'node.web.pages', "
+            f"'jinja2')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip() == "[]"

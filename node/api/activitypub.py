@@ -17,7 +17,6 @@ from node.federation import documents
 from node.federation.urls import AS_PUBLIC
 from node.federations import membership
 from node.models import Follower, Following, LocalActor, OutboxItem
-from node.web.pages import render_profile
 
 router = APIRouter(tags=["federation"])
 
@@ -116,6 +115,9 @@ def actor(request: Request, handle: str) -> Response:
             member_of = membership.federations_of(s, body)
         return ActivityJSON(documents.actor_document(body, ctx.urls, member_of),
                             headers={"Vary": "Accept"})
+    # Jinja and the pages load on the first person who looks, not at start.
+    from node.web.pages import render_profile
+
     return render_profile(request, ctx, body)
 
 
