@@ -47,3 +47,48 @@ def test_a_dead_process_leases_are_freed_and_live_ones_kept(node):
     assert sorted(r.id for r in again) == ids[:2]
     # Our own live leases are never taken back.
     assert release_dead(ctx.engine, Delivery) == 0
+
+
+def test_two_processes_claiming_at_once_each_get_rows(node):
+    """The second claimer, arriving while the first holds its pick, still leases rows
+    (with a SELECT then an UPDATE on SQLite it picked the same rows and got none, and
+    its worker slept a poll interval with the queue full). On PostgreSQL SKIP LOCKED
+    passes over the first claimer's rows."""
+    import threading
+
+    from sqlalchemy import event
+
+    from node.storage.db import make_engine
+
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        for i in range(20):
+            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://p{i}.example/u",
+                           inbox=f"https://p{i}.example/inbox"))
+        s.commit()
+        post_note(s, ctx.urls, ctx.primary, "una nota")
+        s.commit()
+    first, second = make_engine(str(ctx.engine.url)), make_engine(str(ctx.engine.url))
+    got: dict[str, list] = {}
+    done = threading.Event()
+
+    def other() -> None:
+        got["second"] = claim(second, Delivery, 10, 120.0)
+        done.set()
+
+    @event.listens_for(first, "after_cursor_execute")
+    def _between(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        # Right after the first claimer's first statement, the other one claims.
+        if "delivery" in statement and "second" not in got and not done.is_set():
+            got["second"] = []
+            threading.Thread(target=other).start()
+            done.wait(1.0)  # it may have to wait for our lock: then it goes after us
+
+    try:
+        got["first"] = claim(first, Delivery, 10, 120.0)
+        assert done.wait(30)
+        a, b = {r.id for r in got["first"]}, {r.id for r in got["second"]}
+        assert len(a) == 10 and len(b) == 10 and not a & b
+    finally:
+        first.dispose()
+        second.dispose()

@@ -94,19 +94,25 @@ def claim(
     )
     if extra is not None:
         due = and_(due, extra)
+    lease = {"lease_owner": token, "lease_until": now + timedelta(seconds=lease_seconds)}
+    pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
     with engine.begin() as conn:
-        pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
         if conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        ids = [r[0] for r in conn.execute(pick)]
-        if not ids:
-            return []
-        conn.execute(
-            update(table)
-            .where(and_(table.id.in_(ids), due))
-            .values(lease_owner=token, lease_until=now + timedelta(seconds=lease_seconds))
-        )
+            ids = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True))]
+            if not ids:
+                return []
+            conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
+        else:
+            # One statement that picks and leases: SQLite takes its write lock before
+            # reading, so two processes never pick the same rows. (A SELECT and then an
+            # UPDATE let both pick the same first rows; the loser leased none and slept
+            # a poll interval with the queue full.)
+            ids = [r[0] for r in conn.execute(
+                update(table).where(and_(table.id.in_(pick), due)).values(**lease)
+                .returning(table.id))]
+            if not ids:
+                return []
         rows = conn.execute(
             select(table).where(and_(table.id.in_(ids), table.lease_owner == token))
-        ).all()
+            .order_by(table.next_attempt_at, table.id)).all()
     return list(rows)
