@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +107,23 @@ def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> 
             return
         time.sleep(0.2)
     raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+@contextmanager
+def worker_beside(node: NodeProcess) -> Iterator[subprocess.Popen[bytes]]:
+    """A `comuna worker` on the node's data directory (logging to worker.log), stopped
+    after the block; the block fails if the worker died meanwhile."""
+    log = node.data_dir / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
+        env=node.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    try:
+        yield worker
+        assert worker.poll() is None, log.read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

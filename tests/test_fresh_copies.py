@@ -213,7 +213,8 @@ def _left_said(doc: dict) -> str:
     return str(doc["object"]["publishes"]["availableQuantity"]["hasNumericalValue"])
 
 
-def _propose(net: Net, offer: str, qty: str) -> str:
+def _proposed(net: Net, offer: str, qty: str) -> tuple[str, dict]:
+    """The city proposes that b takes `qty` of our offer: the exchange and its draft."""
     fed = net.a
     ex = net.uid(fed, "ex")
     draft = wire.agreement_object(ex, fed.uri, [wire.CommitmentDoc(
@@ -221,7 +222,11 @@ def _propose(net: Net, offer: str, qty: str) -> str:
         NS + "gas", "kilogram", Decimal(qty), None, None)], "2026-11-28T00:00:00Z")
     net.send(fed, net.activity(fed, "Offer", draft))
     net.settle()
-    return ex
+    return ex, draft
+
+
+def _propose(net: Net, offer: str, qty: str) -> str:
+    return _proposed(net, offer, qty)[0]
 
 
 def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune):
@@ -416,12 +421,7 @@ def _agreed(net: Net, offer: str, qty: str) -> str:
     """The city proposes taking `qty` of our offer, we accept, the city seals it; the
     commitment's id."""
     fed = net.a
-    ex = net.uid(fed, "ex")
-    draft = wire.agreement_object(ex, fed.uri, [wire.CommitmentDoc(
-        f"{ex}#c0", net.me, net.b.uri, offer, f"{net.b.server.base}/objects/need",
-        NS + "gas", "kilogram", Decimal(qty), None, None)], "2026-11-28T00:00:00Z")
-    net.send(fed, net.activity(fed, "Offer", draft))
-    net.settle()
+    ex, draft = _proposed(net, offer, qty)
     with Session(net.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         row = s.exec(select(Exchange).where(Exchange.uri == ex)).one()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +21,7 @@ from node.outbox.status import set_blocked
 from node.storage import changes
 from node.storage.db import make_engine
 from tests.fakeremote import FakeRemote
-from tests.procnode import NodeProcess, wait_for
+from tests.procnode import NodeProcess, wait_for, worker_beside
 
 pytestmark = pytest.mark.timeout(120)
 PASSWORD = "contraseña-larga"
@@ -159,22 +157,12 @@ def node_pair(tmp_path, databases, capsys) -> Iterator[tuple[NodeProcess, dict[s
     admin = re.search(r"Facilitator token \(shown once, keep it safe\): (\S+)",
                       capsys.readouterr().out).group(1)
     # The database is migrated by `init`: the worker may start beside the web server.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
-        env=node.env, stdout=open(node.data_dir / "worker.log", "ab"),  # noqa: SIM115
-        stderr=subprocess.STDOUT)
     try:
-        head = _facilitator(node)
-        node.start()
-        yield node, {"head": head["Authorization"], "admin": f"Bearer {admin}"}
-        assert worker.poll() is None, (node.data_dir / "worker.log").read_text()
+        with worker_beside(node):
+            head = _facilitator(node)
+            node.start()
+            yield node, {"head": head["Authorization"], "admin": f"Bearer {admin}"}
     finally:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
         node.stop()
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ import httpx
 import pytest
 
 from node.storage.wakebus import WakeBus
-from tests.procnode import NodeProcess, wait_for
+from tests.procnode import NodeProcess, wait_for, worker_beside
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -80,36 +78,29 @@ def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
                                   "COMUNA_DELIVERY_POLL_SECONDS": "30"})
     if len(str(node.data_dir / "run" / "wake-0000000-0.sock")) > 107:
         pytest.fail("the test's data directory is too deep for the bus; shorten it")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
-        env=node.env, stdout=open(node.data_dir / "worker.log", "ab"),  # noqa: SIM115
-        stderr=subprocess.STDOUT)
     try:
-        node.start()
-        # The worker is listening once its socket is there (it polled once at start).
-        wait_for(lambda: list((node.data_dir / "run").glob("wake-*.sock")), timeout=30,
-                 what="the worker's socket")
-        time.sleep(0.3)  # past the start-up claim, so only a notice can wake it now
-        alice = remote.actor("alice")
-        body, headers = alice.signed_post(node.inbox, alice.activity("Follow", obj=node.actor))
-        sent = time.monotonic()
-        assert httpx.post(node.inbox, content=body, headers=headers, timeout=10).status_code == 202
+        with worker_beside(node):
+            node.start()
+            # The worker is listening once its socket is there (it polled once at start).
+            wait_for(lambda: list((node.data_dir / "run").glob("wake-*.sock")), timeout=30,
+                     what="the worker's socket")
+            time.sleep(0.3)  # past the start-up claim, so only a notice can wake it now
+            alice = remote.actor("alice")
+            body, headers = alice.signed_post(node.inbox,
+                                              alice.activity("Follow", obj=node.actor))
+            sent = time.monotonic()
+            answer = httpx.post(node.inbox, content=body, headers=headers, timeout=10)
+            assert answer.status_code == 202
 
-        def got(kind: str) -> bool:
-            return any(json.loads(p["body"]).get("type") == kind for p in list(remote.posts))
+            def got(kind: str) -> bool:
+                return any(json.loads(p["body"]).get("type") == kind
+                           for p in list(remote.posts))
 
-        wait_for(lambda: got("Accept"), timeout=20, what="the Accept")
-        assert time.monotonic() - sent < 10, "the worker waited for its poll"
-        posted = time.monotonic()
-        node.comuna("post", "Asamblea el sábado a las diez")
-        wait_for(lambda: got("Create"), timeout=20, what="the post")
-        assert time.monotonic() - posted < 10, "the worker waited for its poll"
-        assert worker.poll() is None, (node.data_dir / "worker.log").read_text()
+            wait_for(lambda: got("Accept"), timeout=20, what="the Accept")
+            assert time.monotonic() - sent < 10, "the worker waited for its poll"
+            posted = time.monotonic()
+            node.comuna("post", "Asamblea el sábado a las diez")
+            wait_for(lambda: got("Create"), timeout=20, what="the post")
+            assert time.monotonic() - posted < 10, "the worker waited for its poll"
     finally:
-        worker.terminate()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
         node.stop()
