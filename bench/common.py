@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
@@ -58,3 +60,28 @@ def rss_mb(pid: int) -> float:
 
 
 __all__ = ["ROOT", "env", "free_port", "init_node", "median", "rss_mb", "wait_healthy"]
+
+
+class SinkProcess:
+    """bench/sink.py in a control mode (`--stamps PORT...`, `--script PORT`), asked one
+    line at a time over its stdin; each answer is one JSON line."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py"), *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+        if self.stdout.readline().strip() != b"ready":
+            raise RuntimeError("sink did not start")
+
+    def ask(self, line: str) -> dict[str, Any]:
+        self.stdin.write(line.encode() + b"\n")
+        self.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.proc.terminate()
+        self.proc.wait()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sqlite3
 import subprocess
@@ -31,9 +30,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from common import ROOT, env, free_port, init_node, median, wait_healthy
+from common import ROOT, SinkProcess, env, free_port, init_node, median, wait_healthy
 from rss_bench import add_followers
 
 RTVENV = Path("/tmp/rtvenv/bin/python")
@@ -83,29 +82,11 @@ def wait_idle(procs: list[subprocess.Popen[bytes]], window: float = 1.0, quiet: 
     return time.monotonic() - start
 
 
-class SinkClient:
-    """The sink process in `--stamps` mode, asked over its stdin."""
+class SinkClient(SinkProcess):
+    """The sink process in `--stamps` mode."""
 
     def __init__(self, ports: list[int]) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py"),
-                                      "--stamps", *map(str, ports)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        self.stdin: IO[bytes] = self.proc.stdin
-        self.stdout: IO[bytes] = self.proc.stdout
-        if self.stdout.readline().strip() != b"ready":
-            raise RuntimeError("sink did not start")
-
-    def ask(self, line: str) -> dict[str, Any]:
-        self.stdin.write(line.encode() + b"\n")
-        self.stdin.flush()
-        answer: dict[str, Any] = json.loads(self.stdout.readline())
-        return answer
-
-    def close(self) -> None:
-        self.stdin.close()
-        self.proc.terminate()
-        self.proc.wait()
+        super().__init__("--stamps", *map(str, ports))
 
 
 def delivery_states(db_path: Path) -> dict[str, int]:

@@ -46,9 +46,9 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from common import ROOT, free_port, init_node, median, wait_healthy
+from common import ROOT, SinkProcess, free_port, init_node, median, wait_healthy
 from fanout_bench import RTVENV, command, node_env, wait_idle
 
 HANDLE = "outage"
@@ -56,24 +56,15 @@ TARGET = 40.0
 SCENARIOS = ("outage-503", "outage-refused", "restart-down", "restart-slow")
 
 
-class ScriptedSink:
-    """bench/sink.py --script on one port, asked over its stdin."""
+class ScriptedSink(SinkProcess):
+    """bench/sink.py --script on one port."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py"),
-                                      "--script", str(port)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None and self.proc.stdin is not None
-        self.stdin: IO[bytes] = self.proc.stdin
-        self.stdout: IO[bytes] = self.proc.stdout
-        if self.stdout.readline().strip() != b"ready":
-            raise RuntimeError("sink did not start")
+        super().__init__("--script", str(port))
 
     def ask(self, line: str) -> dict[str, Any]:
-        self.stdin.write(line.encode() + b"\n")
-        self.stdin.flush()
-        answer: dict[str, Any] = json.loads(self.stdout.readline())
+        answer = super().ask(line)
         if "error" in answer:
             raise RuntimeError(f"sink: {answer['error']}")
         return answer
@@ -83,11 +74,6 @@ class ScriptedSink:
 
     def log(self) -> list[list[Any]]:
         return list(self.ask("log")["log"])
-
-    def close(self) -> None:
-        self.stdin.close()
-        self.proc.terminate()
-        self.proc.wait()
 
 
 # -- what the node's tables say ------------------------------------------------------------
