@@ -500,3 +500,24 @@ def test_api_logins_do_not_block_the_event_loop(node, commune, held):
             "username": username, "password": "contraseña-larga", "label": "t"})
 
     assert asyncio.run(_while_held(app, held, login)) == [201] * 5
+
+
+def test_a_failing_row_is_tried_again_within_seconds_then_backs_off(inbox, monkeypatch):
+    """A peer's key server failing twice costs seconds, not the delivery schedule's
+    minute; the waits then grow, and all attempts span over an hour."""
+    ctx, proc, clock = inbox
+    (bad,) = _stored(ctx, 1)
+
+    async def handle(activity, recipient="", signer=""):
+        raise RuntimeError("key server down for now")
+
+    monkeypatch.setattr(proc, "handle", handle)
+    waits = []
+    for _ in range(MAX_ATTEMPTS - 1):
+        before = clock.now
+        assert asyncio.run(proc.run_once()) == 1
+        clock.now = aware(_rows(ctx)[bad].next_attempt_at)
+        waits.append((clock.now - before).total_seconds())
+    assert waits[0] < 3 and waits[1] < 26  # about 2 s, then 20-25 s
+    assert all(b > a for a, b in zip(waits[1:], waits[2:], strict=False))
+    assert sum(waits) > 3600 and _rows(ctx)[bad].state == "queued"

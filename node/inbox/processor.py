@@ -34,7 +34,11 @@ from node.storage.leases import claim, free_dead_at_start
 
 log = logging.getLogger("comuna.inbox")
 Handler = Callable[[dict[str, Any], list[LocalActor], str], Awaitable[None]] | None
-MAX_ATTEMPTS = 8
+# A row that fails (a key server not answering, a bug of ours) is tried at about 2 s,
+# then 20 s doubling: quick enough that a peer's second blip costs seconds, not the
+# delivery schedule's minute, and ten attempts still span about 90 minutes.
+MAX_ATTEMPTS = 10
+BACKOFF_BASE = 10.0
 # Short, so rows held by a crashed process are picked up again soon.
 LEASE_SECONDS = 30.0
 # During a burst, a pass that found a part of a batch waits this long (from its start)
@@ -187,7 +191,9 @@ class InboxProcessor:
             self._finish(row.id, "failed", error, attempts=attempts)
         else:
             self._finish(row.id, "queued", error, attempts=attempts,
-                         next_attempt_at=next_attempt(utcnow(), attempts, None, transient=True))
+                         next_attempt_at=next_attempt(utcnow(), attempts, None,
+                                                      base_seconds=BACKOFF_BASE,
+                                                      transient=True))
 
     async def sender_of(self, activity: dict[str, Any], signer: str) -> str:
         """The actor whose key signed the request (the last hop), as the key's owner."""
