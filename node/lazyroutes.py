@@ -39,8 +39,14 @@ class LazyRouters(BaseRoute):
                 return
             routes = self.app.router.routes
             before = list(routes)
-            for router in self._load():
-                self.app.include_router(router)
+            try:
+                for router in self._load():
+                    self.app.include_router(router)
+            except BaseException:
+                # Half a load would leave routes behind the entry; the next request
+                # tries again from the same list.
+                routes[:] = before
+                raise
             added = routes[len(before):]
             at = before.index(self)
             # One assignment, so a router iterating the list meanwhile sees either

@@ -213,11 +213,12 @@ def test_a_burst_is_taken_in_few_passes_and_drained_when_it_ends(ctx, monkeypatc
     assert passes.count(100) >= 2
 
 
-def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatch):
+def _flood(ctx, monkeypatch, passes: list[int], fresh: list[bool],
+           until: str, times: int = 1) -> list[str]:
+    """The processor's passes and head checks while rows keep arriving, until `until`
+    shows `times` among them; then arrivals stop and the rest is taken."""
     proc = InboxProcessor(ctx, batch=10, gather_seconds=0.05, defer_seconds=1.0)
     events: list[str] = []
-    passes = [10, 10, 10, 0]  # full batches, then the backlog is gone
-    fresh = [True, True, False, True]  # the queue's head as the pauses find it
     arriving = True
 
     async def run_once() -> int:
@@ -243,22 +244,35 @@ def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatc
         stop = asyncio.Event()
         feed = asyncio.create_task(arrivals())
         task = asyncio.create_task(proc.run(stop))
-        while events.count("pass") < 2:
+        for _ in range(400):
+            if events.count(until) >= times:
+                break
             await asyncio.sleep(0.005)
-        # The flood ends: the next pause hears nothing, and the rest is taken at once.
         arriving = False
         await feed
-        while len(passes) > 0:
+        for _ in range(400):  # 2 s at most: a processor stuck deferring fails below
+            if not passes:
+                break
             await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)
         stop.set()
         ctx.inbox_wakeup.set()
         await asyncio.wait_for(task, 5)
 
     asyncio.run(main())
-    # A full batch while rows keep coming: no claim while the head is fresh, one when
-    # it is old; after the flood no question is asked, the backlog goes batch by batch.
-    assert events[:4] == ["pass", "fresh", "fresh", "old"]
-    assert events[4] == "pass"
-    assert events.count("pass") == 4
-    rest = events[5:]
-    assert rest.count("pass") == 2 and rest[-2:] == ["pass", "pass"]
+    return events
+
+
+def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatch):
+    events = _flood(ctx, monkeypatch, [10, 10, 10, 0], [True, True, False], until="old")
+    # Two full batches while rows keep coming: no claim while the head is fresh, one
+    # when it is old; then one full batch alone is no flood, and the rest goes at once.
+    assert events[:5] == ["pass", "pass", "fresh", "fresh", "old"]
+    assert events[5:] == ["pass", "pass"]
+
+
+def test_one_full_batch_after_a_burst_is_not_a_flood(ctx, monkeypatch):
+    """A sender at a few dozen a second after one burst of a full batch: no deferral
+    (one full batch would have delayed everyone's activities while it kept sending)."""
+    events = _flood(ctx, monkeypatch, [10, 3, 2, 10, 4, 0], [True], until="pass", times=3)
+    assert "fresh" not in events and events.count("pass") >= 6

@@ -137,3 +137,39 @@ def test_concurrent_first_requests_all_find_their_route():
 def test_a_wrong_method_on_a_lazy_route_is_405_on_the_first_request():
     app, _ = _toy_app(delay=0.0)
     assert TestClient(app).post("/lazy/2").status_code == 405
+
+
+def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was():
+    """The next request tries again from the same list: no half-included routers."""
+    app = LazyApp()
+    attempts: list[int] = []
+
+    class Broken(APIRouter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_api_route("/lazy/broken", lambda: "never")
+            self.ready = True
+
+        @property
+        def routes(self):  # type: ignore[no-untyped-def, override]
+            if self.__dict__.get("ready") and len(attempts) == 1:
+                raise RuntimeError("a router failed to include")
+            return self.__dict__["_routes"]
+
+        @routes.setter
+        def routes(self, value):  # type: ignore[no-untyped-def]
+            self.__dict__["_routes"] = value
+
+    def load() -> list[APIRouter]:
+        attempts.append(1)
+        good = APIRouter()
+        good.add_api_route("/lazy/good", lambda: "good")
+        return [good, Broken()]
+
+    app.include_lazily(load)
+    before = list(app.router.routes)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/lazy/good").status_code == 500
+    assert app.router.routes == before
+    assert client.get("/lazy/good").json() == "good"  # loaded on the second try
+    assert len(attempts) == 2

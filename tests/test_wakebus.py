@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import tempfile
 import time
@@ -58,6 +59,43 @@ def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_pat
     assert not dead.exists()
 
 
+def test_a_file_left_with_our_pid_does_not_keep_the_bus_off(tmp_path):
+    """After a SIGKILL a restarted process often has the same pid (pid 1 in a
+    container): names the dead one left must not refuse our bind."""
+    run = _short_dir(tmp_path)
+    for n in range(4):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(str(run / f"wake-{os.getpid()}-{n}.sock"))
+        s.close()
+    bus = WakeBus(run)
+
+    async def listen() -> bool:
+        return bus.listen(asyncio.get_running_loop(), {})
+
+    try:
+        assert asyncio.run(listen())
+    finally:
+        bus.close()
+
+
+def test_a_run_directory_others_may_write_to_is_not_used(tmp_path):
+    run = _short_dir(tmp_path)
+    os.chmod(run, 0o770)  # noqa: S103  (its group may write in it: what is refused)
+    planted = run / "wake-1-0.sock"
+    planted.write_text("not a socket")
+    bus = WakeBus(run)
+
+    async def listen() -> bool:
+        return bus.listen(asyncio.get_running_loop(), {})
+
+    assert not asyncio.run(listen())
+    bus.notify("delivery")
+    os.chmod(run, 0o700)
+    bus = WakeBus(run)
+    bus.notify("delivery")  # a private directory: it sends, and finds no socket there
+    assert planted.read_text() == "not a socket", "only sockets are ever removed"
+
+
 def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path):
     deep = tmp_path / ("d" * 120)
     bus = WakeBus(deep)
@@ -76,7 +114,7 @@ def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
                        extra_env={"COMUNA_BACKGROUND": "0",
                                   "COMUNA_DELIVERY_POLL_SECONDS": "30"})
-    if len(str(node.data_dir / "run" / "wake-0000000-0.sock")) > 107:
+    if len(str(node.data_dir / "run" / "wake-0000000-0-00000000.sock")) > 107:
         pytest.fail("the test's data directory is too deep for the bus; shorten it")
     try:
         with worker_beside(node):

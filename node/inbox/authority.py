@@ -34,6 +34,8 @@ from node.models import (
 from node.models.matters import SignedObject
 from node.outbox.publish import audience
 
+REFRESH_PER_DECISION = 16
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -356,6 +358,9 @@ async def decide(ctx: NodeContext, activity: dict[str, Any], recipient: str,
         known = await graph.parents_map(ctx, [sender])
         verdict = await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender,
                                           known.get(sender, []))
-        if verdict.code != "not-linked" or not await graph.refresh(ctx, known, done):
+        # At most REFRESH_PER_DECISION copies fetched again per activity: a sender
+        # cannot make one plan cost us a fetch of every body it claims to belong to.
+        stale = [u for u in known if u not in done][:REFRESH_PER_DECISION]
+        if verdict.code != "not-linked" or not await graph.refresh(ctx, stale, done):
             return verdict
     return verdict

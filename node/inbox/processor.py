@@ -80,11 +80,17 @@ class InboxProcessor:
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(free_dead_at_start, self.ctx.engine, InboxItem, "inbox rows")
         loop = asyncio.get_running_loop()
-        # Full batches while activities keep arriving: a flood, not a burst.
+        # Two full batches in a row while activities keep arriving: a flood, not a
+        # burst. (One full batch would do for a single sender at a few dozen a second
+        # after one burst of a hundred: each deferral leaves a full batch behind it,
+        # and every activity of everyone would wait the deferral for as long as it
+        # kept sending.)
         flood = False
+        full = 0
         while not stop.is_set():
             if flood and self.defer_seconds > 0 and \
                     await asyncio.to_thread(self._head_is_fresh):
+                full = 0
                 # The web side keeps the loop and the write lock while the oldest waiting
                 # row is younger than `defer_seconds`; then the backlog goes at the rate
                 # it comes in, and all of it when the flood ends, so it never holds more
@@ -101,9 +107,10 @@ class InboxProcessor:
                 log.exception("inbox processing pass failed")
                 done = 0
             if done >= self.batch:
-                flood = self.ctx.inbox_wakeup.is_set()
+                full += 1
+                flood = full >= 2 and self.ctx.inbox_wakeup.is_set()
                 continue  # a backlog: the next batch at once
-            flood = False
+            flood, full = False, 0
             if done:
                 # Rows are arriving while we work (a burst): let the next ones gather
                 # instead of waking at every group commit. One claim and one commit
@@ -242,7 +249,9 @@ class InboxProcessor:
         if authority.ownership_problem(kind, activity, sender):
             return False
         # Bodies are never deleted; an unknown recipient takes the full path (refused).
-        return recipient in self.ctx.actors if recipient else len(self.ctx.actors) > 0
+        # The copy in memory: a body just created elsewhere only takes the full path.
+        held = self.ctx.actors.held()
+        return recipient in held if recipient else len(held) > 0
 
     async def refuse(self, activity: dict[str, Any], sender: str, verdict: Verdict) -> None:
         try:

@@ -146,12 +146,12 @@ def claimable() -> ColumnElement[bool]:
 def _under_bare_block() -> ColumnElement[bool]:
     """The row's host is "name:port" and the bare name is blocked: a facilitator who
     blocks "a.example" means every port of it (node/federation/hosts.py), as the inbox
-    does. Compared by prefix, not LIKE, so a "_" in a name is not a wildcard."""
-    bare = col(PeerHost.host)
-    return select(bare).where(
-        col(PeerHost.blocked).is_(True),
-        func.substr(col(Delivery.host), 1, func.length(bare) + 1) == bare.concat(":"),
-    ).exists()
+    does. The port's digits are trimmed off ("name:port" -> "name:"; `host_key` never
+    leaves a port-less host ending in ":") and the rest looked up among the blocked
+    names: a hashed IN, where a prefix test against each blocked name made every claim
+    compare every due row with every block (seconds on PostgreSQL with a blocklist)."""
+    return func.rtrim(col(Delivery.host), "0123456789").in_(
+        select(col(PeerHost.host).concat(":")).where(col(PeerHost.blocked).is_(True)))
 
 
 def _probe_due(now: datetime) -> ColumnElement[bool]:

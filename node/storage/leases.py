@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -102,7 +103,7 @@ def claim(
             if not ids:
                 return []
             conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
-        else:
+        elif sqlite3.sqlite_version_info >= (3, 35):
             # One statement that picks and leases: SQLite takes its write lock before
             # reading, so two processes never pick the same rows. (A SELECT and then an
             # UPDATE let both pick the same first rows; the loser leased none and slept
@@ -112,6 +113,14 @@ def claim(
                 .returning(table.id))]
             if not ids:
                 return []
+        else:
+            # SQLite before 3.35 (Debian 11) has no RETURNING: the write lock first,
+            # then the same pick, so the race above cannot happen either.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            ids = [r[0] for r in conn.execute(pick)]
+            if not ids:
+                return []
+            conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
         rows = conn.execute(
             select(table).where(and_(table.id.in_(ids), table.lease_owner == token))
             .order_by(table.next_attempt_at, table.id)).all()

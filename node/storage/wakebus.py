@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +46,8 @@ class WakeBus:
         self._own: str | None = None
         self._in: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._private_checked = False
+        self._broken = False
 
     # --- receiving ----------------------------------------------------------
 
@@ -56,13 +59,16 @@ class WakeBus:
             return True
         if not hasattr(socket, "AF_UNIX"):
             return False
-        path = self.run_dir / f"wake-{os.getpid()}-{next(_serial)}.sock"
+        # Random as well: after a SIGKILL a restarted process often has the same pid
+        # (pid 1 in a container), and its old file would refuse the bind.
+        path = self.run_dir / f"wake-{os.getpid()}-{next(_serial)}-{os.urandom(4).hex()}.sock"
         if len(os.fsencode(path)) > MAX_PATH:
             log.info("wake-ups from other processes off: %s is too long a socket path; "
                      "work they queue is found by polling", path)
             return False
         try:
             self.run_dir.mkdir(mode=0o700, exist_ok=True)
+            _check_private(self.run_dir)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.setblocking(False)
             sock.bind(str(path))
@@ -131,12 +137,28 @@ class WakeBus:
                 except OSError as exc:
                     log.debug("wake-up to %s not sent: %s", peer, exc)
             for peer in stale:
-                # Bound by nobody: left by a process that was killed.
+                # Bound by nobody: left by a process that was killed. Only a socket is
+                # removed (never what a name in the directory might point to).
                 with contextlib.suppress(OSError):
-                    os.unlink(peer)
+                    if stat.S_ISSOCK(os.lstat(peer).st_mode):
+                        os.unlink(peer)
                 self._peers.remove(peer)
 
     def _peer_list(self) -> list[str]:
+        if self._own is None and not self._private_checked:
+            # A process that only sends (a web-only `serve`, the CLI) checks the
+            # directory once too: it will not send into one others may write to.
+            self._private_checked = True
+            try:
+                _check_private(self.run_dir)
+            except FileNotFoundError:
+                self._private_checked = False  # nobody listens yet; look again later
+                return []
+            except OSError as exc:
+                log.warning("wake-ups to other processes off: %s", exc)
+                self._broken = True
+        if self._broken:
+            return []
         now = self.clock()
         if now - self._scanned >= RESCAN_SECONDS:
             self._scanned = now
@@ -146,3 +168,11 @@ class WakeBus:
                 found = []
             self._peers = [p for p in found if p != self._own]
         return self._peers
+
+
+def _check_private(run_dir: Path) -> None:
+    """The directory must be ours and closed to others: whoever can write in it could
+    plant names that make us send elsewhere, or change a socket before we close it."""
+    st = os.lstat(run_dir)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise OSError(f"{run_dir} must be a directory of this user's with mode 0700")
