@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
@@ -50,8 +49,7 @@ def test_a_dead_process_leases_are_freed_and_live_ones_kept(node):
     assert release_dead(ctx.engine, Delivery) == 0
 
 
-@pytest.mark.parametrize("sqlite", [(3, 40, 1), (3, 34, 1)], ids=["returning", "old-sqlite"])
-def test_two_processes_claiming_at_once_each_get_rows(node, monkeypatch, sqlite):
+def test_two_processes_claiming_at_once_each_get_rows(node):
     """The second claimer, arriving while the first holds its pick, still leases rows
     (with a SELECT then an UPDATE on SQLite it picked the same rows and got none, and
     its worker slept a poll interval with the queue full). On PostgreSQL SKIP LOCKED
@@ -62,7 +60,6 @@ def test_two_processes_claiming_at_once_each_get_rows(node, monkeypatch, sqlite)
 
     from node.storage.db import make_engine
 
-    monkeypatch.setattr(leases.sqlite3, "sqlite_version_info", sqlite)
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for i in range(20):

@@ -37,8 +37,8 @@ def follower_inboxes(session: Session, actor: LocalActor) -> set[str]:
 
 def queue_deliveries(session: Session, urls: Urls, item: OutboxItem, inboxes: set[str]) -> None:
     """One queued delivery per inbox not on this node, in the caller's transaction.
-    Written as one multi-row INSERT: a notice to a few thousand followers is a single
-    statement, not thousands of ORM objects (it is what `comuna post` waits for)."""
+    One Core INSERT over all the rows (an executemany), not thousands of ORM objects:
+    it is what `comuna post` waits for."""
     local, now = netloc_of(urls.base), utcnow()
     rows = [{"outbox_id": item.id or 0, "inbox": inbox, "host": host, "state": "queued",
              "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sqlite3
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -99,28 +98,16 @@ def claim(
     pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            ids = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True))]
-            if not ids:
-                return []
-            conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
-        elif sqlite3.sqlite_version_info >= (3, 35):
-            # One statement that picks and leases: SQLite takes its write lock before
-            # reading, so two processes never pick the same rows. (A SELECT and then an
-            # UPDATE let both pick the same first rows; the loser leased none and slept
-            # a poll interval with the queue full.)
-            ids = [r[0] for r in conn.execute(
-                update(table).where(and_(table.id.in_(pick), due)).values(**lease)
-                .returning(table.id))]
-            if not ids:
-                return []
+            pick = pick.with_for_update(skip_locked=True)
         else:
-            # SQLite before 3.35 (Debian 11) has no RETURNING: the write lock first,
-            # then the same pick, so the race above cannot happen either.
+            # SQLite: the write lock before the pick. Without it two processes picked
+            # the same first rows, and the one whose UPDATE came second leased none and
+            # slept a poll interval with the queue full.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-            ids = [r[0] for r in conn.execute(pick)]
-            if not ids:
-                return []
-            conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
+        ids = [r[0] for r in conn.execute(pick)]
+        if not ids:
+            return []
+        conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
         rows = conn.execute(
             select(table).where(and_(table.id.in_(ids), table.lease_owner == token))
             .order_by(table.next_attempt_at, table.id)).all()

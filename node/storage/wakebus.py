@@ -46,8 +46,7 @@ class WakeBus:
         self._own: str | None = None
         self._in: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._private_checked = False
-        self._broken = False
+        self._warned = False
 
     # --- receiving ----------------------------------------------------------
 
@@ -145,29 +144,25 @@ class WakeBus:
                 self._peers.remove(peer)
 
     def _peer_list(self) -> list[str]:
-        if self._own is None and not self._private_checked:
-            # A process that only sends (a web-only `serve`, the CLI) checks the
-            # directory once too: it will not send into one others may write to.
-            self._private_checked = True
-            try:
-                _check_private(self.run_dir)
-            except FileNotFoundError:
-                self._private_checked = False  # nobody listens yet; look again later
-                return []
-            except OSError as exc:
-                log.warning("wake-ups to other processes off: %s", exc)
-                self._broken = True
-        if self._broken:
-            return []
         now = self.clock()
         if now - self._scanned >= RESCAN_SECONDS:
             self._scanned = now
-            try:
-                found = [str(p) for p in self.run_dir.glob("wake-*.sock")]
-            except OSError:
-                found = []
-            self._peers = [p for p in found if p != self._own]
+            self._peers = [p for p in self._scan() if p != self._own]
         return self._peers
+
+    def _scan(self) -> list[str]:
+        try:
+            # Checked at every look, by senders too: nothing is sent into a directory
+            # others may write to.
+            _check_private(self.run_dir)
+            return [str(p) for p in self.run_dir.glob("wake-*.sock")]
+        except FileNotFoundError:
+            return []  # nobody listens yet
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("wake-ups to other processes off: %s", exc)
+            return []
 
 
 def _check_private(run_dir: Path) -> None:
