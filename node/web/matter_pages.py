@@ -61,8 +61,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
     if not p.matter:
         # Sent up but not yet reached (the vote clock tries again): say so, or the
         # author sees nothing and presses again.
-        waiting = {"escalation": "pending", "note": p.escalation_note} \
-            if p.escalation == "pending" else None
+        # The technical reason stays in the API (`escalation_note`, in English).
+        waiting = {"escalation": "pending"} if p.escalation == "pending" else None
         return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
                 "can_mandate": False, "can_send_up": can_send and waiting is None, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
