@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     background: bool = True
     workers: int = Field(default=1, ge=1, le=32)
     delivery_workers: int = Field(default=1, ge=0, le=32)
+    # Times are stored in UTC and shown to people in this zone (an IANA name).
+    timezone: str = "America/Caracas"
 
     @field_validator("url")
     @classmethod
@@ -106,6 +108,17 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must be the bare origin, without a path")
         return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be a time zone name such as America/Caracas") from exc
+        return v
 
     @field_validator("handle")
     @classmethod

@@ -61,3 +61,10 @@ def make_due(engine: Any) -> None:
         s.execute(update(Delivery).where(col(Delivery.state) == "queued")
                   .values(next_attempt_at=utcnow()))
         s.commit()
+
+
+def refused(response: Any, status: int) -> bool:
+    """A form the pages refused: the browser was sent back (303) to a page that says
+    why, with the refusal's HTTP status on the notice."""
+    return (bool(response.history) and response.history[-1].status_code == 303
+            and f'role="alert" data-status="{status}"' in response.text)

@@ -12,6 +12,7 @@ from node.governance import proposals
 from node.models import Amendment, Comment, Decision, Meeting, Proposal
 from node.models.base import utcnow
 from tests.govfixtures import build_commune
+from tests.helpers import refused
 from tests.test_web_pages import csrf, login
 
 
@@ -58,7 +59,7 @@ def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
     # A plain member cannot put it to a vote.
     r = client.post(f"/p/{pid}/amendments/{aid}/vote-open",
                     data={"csrf": csrf(page.text), "days": "2"})
-    assert r.status_code == 403
+    assert refused(r, 403)
     client.post("/logout", data={"csrf": csrf(page.text)})
     login(client, "facil")
     page = client.get(f"/p/{pid}")
@@ -72,7 +73,7 @@ def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
     assert r.status_code == 303
     # The final vote cannot open while the amendment is being voted on.
     r = client.post(f"/p/{pid}/vote-open", data={"csrf": csrf(page.text), "days": "3"})
-    assert r.status_code == 409
+    assert refused(r, 409)
     for who in ("m0", "m1", "m2"):
         client.post("/logout", data={"csrf": csrf(page.text)})
         login(client, who)
@@ -125,7 +126,7 @@ def test_assembly_form_refuses_members_and_bad_counts(node, client):
     r = client.post("/b/maizal/meetings", data={
         "csrf": csrf(page.text), "held_at": "2026-11-20T18:30", "attendance": "10",
         f"decide-{pid}": "1", f"for-{pid}": "10"})
-    assert r.status_code == 403
+    assert refused(r, 403)
     client.post("/logout", data={"csrf": csrf(page.text)})
     login(client, "facil")
     page = client.get("/b/maizal/meetings/new")
@@ -135,9 +136,9 @@ def test_assembly_form_refuses_members_and_bad_counts(node, client):
         r = client.post("/b/maizal/meetings", data={
             "csrf": csrf(page.text), "held_at": "2026-11-20T18:30", f"decide-{pid}": "1",
             **bad})
-        assert r.status_code == 422, bad
+        assert refused(r, 422), bad
     r = client.post("/b/maizal/meetings", data={"csrf": csrf(page.text), "held_at": "ayer",
                                                 "attendance": "3"})
-    assert r.status_code == 422
+    assert refused(r, 422)
     with Session(c.ctx.engine) as s:
         assert s.exec(select(Meeting)).all() == [] and s.exec(select(Decision)).all() == []

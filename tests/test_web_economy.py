@@ -10,14 +10,15 @@ from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
+from tests.helpers import refused
 from tests.test_web_pages import csrf, login
 
 NS = shared().namespace
 
 
-def post(client, path: str, data: dict):
+def post(client, path: str, data: dict, follow: bool = False):
     page = client.get("/b/maizal/economy")
-    return client.post(path, data={"csrf": csrf(page.text), **data}, follow_redirects=False)
+    return client.post(path, data={"csrf": csrf(page.text), **data}, follow_redirects=follow)
 
 
 def test_the_economy_through_the_page(node, client):
@@ -65,13 +66,15 @@ def test_a_member_cannot_publish_for_the_body(node, client):
     build_commune(node)
     login(client, "m0")
     r = post(client, "/b/maizal/economy/intents",
-             {"side": "offer", "kind": NS + "gas", "quantity": "3", "unit": "kilogram"})
-    assert r.status_code == 403 and "facilitators" in r.text
+             {"side": "offer", "kind": NS + "gas", "quantity": "3", "unit": "kilogram"},
+             follow=True)
+    assert refused(r, 403) and "facilitators" in r.text
     with Session(ctx_of(client).engine) as s:
         assert s.exec(select(Intent)).all() == []
     r = post(client, "/b/maizal/economy/intents",
-             {"side": "offer", "kind": NS + "gas", "quantity": "tres", "unit": "kilogram"})
-    assert r.status_code == 422
+             {"side": "offer", "kind": NS + "gas", "quantity": "tres", "unit": "kilogram"},
+             follow=True)
+    assert refused(r, 422)
 
 
 def test_the_project_bank_page(node, client):
@@ -80,9 +83,8 @@ def test_the_project_bank_page(node, client):
     page = client.get("/b/maizal/projects")
     assert page.status_code == 200 and "Publicar un proyecto" not in page.text
     r = client.post("/b/maizal/projects", data={"csrf": csrf(page.text), "title": "Huerto",
-                                                "lessons": "Regar temprano."},
-                    follow_redirects=False)
-    assert r.status_code == 403  # only facilitators publish for the body
+                                                "lessons": "Regar temprano."})
+    assert refused(r, 403)  # only facilitators publish for the body
     client.cookies.clear()
     login(client, "facil")
     page = client.get("/b/maizal/projects")
@@ -100,9 +102,8 @@ def test_the_project_bank_page(node, client):
 
         rid = s.exec(select(ProjectRecord.id)).one()
     page = client.get("/b/maizal/projects")
-    r = client.post(f"/b/maizal/projects/{rid}/adopt", data={"csrf": csrf(page.text)},
-                    follow_redirects=False)
-    assert r.status_code == 409
+    r = client.post(f"/b/maizal/projects/{rid}/adopt", data={"csrf": csrf(page.text)})
+    assert refused(r, 409)
 
 
 def test_a_joint_plan_through_the_page_is_decided_by_the_body(node, client):

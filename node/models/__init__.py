@@ -19,6 +19,7 @@ from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.members import ApiToken, Invitation, Member, Membership
+from node.models.notices import WebNotice
 from node.models.outbox import OutboxItem
 from node.models.projects import ProjectRecord
 from node.models.proposals import (
@@ -34,6 +35,7 @@ from node.models.proposals import (
 )
 
 __all__ = [
+    "WebNotice",
     "Commitment",
     "EconomicEvent",
     "Enterprise",

@@ -24,6 +24,8 @@ from node.models import (
     Proposal,
 )
 from node.web.i18n import translator
+from node.web.notices import leave
+from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import current_member, form
 
@@ -42,16 +44,22 @@ def see_other(url: str) -> RedirectResponse:
 
 
 def refusal(request: Request, me: Member | None, exc: Problem, back: str) -> Response:
-    _ = translator(language(request, me))
+    lang = language(request, me)
+    _ = translator(lang)
     return page(request, "message.html", me, status=exc.status, title=_("No se pudo"),
-                detail=exc.detail, back=back)
+                detail=say(exc, lang), back=back)
 
 
-Action = Callable[[Session, Member, dict[str, str]], str]
+# An action returns where to go next, or that and what to tell the person
+# (a Spanish sentence from the templates' catalogue, translated for them here).
+Done = str | tuple[str, str]
+Action = Callable[[Session, Member, dict[str, str]], Done]
 
 
-async def run_action(request: Request, back: str, action: Action) -> Response:
-    """Run a form action for the logged-in member; show the reason if it is refused.
+async def run_action(request: Request, back: str, action: Action, done: str = "") -> Response:
+    """Run a form action for the logged-in member, then go to the page it names with
+    a notice: what happened (`done`, or the message the action returns), or why it
+    was refused, next to the form with what was typed kept.
 
     Only reading the form happens on the event loop: finding the member, the action
     and its commit are blocking SQL (and the page is rendered with them), so they run
@@ -60,7 +68,7 @@ async def run_action(request: Request, back: str, action: Action) -> Response:
         data = await form(request)
     except Problem as exc:
         return await asyncio.to_thread(_refused, request, exc, back)
-    response, acted = await asyncio.to_thread(_act, request, back, action, data)
+    response, acted = await asyncio.to_thread(_act, request, back, action, data, done)
     if acted:
         # Set here, on the loop's thread: an asyncio.Event is not for other threads.
         request.app.state.ctx.delivery_wakeup.set()
@@ -82,19 +90,30 @@ def _refused(request: Request, exc: Problem, back: str) -> Response:
         return refusal(request, current_member(request, s), exc, back)
 
 
-def _act(request: Request, back: str, action: Action, data: dict[str, str]
+def _act(request: Request, back: str, action: Action, data: dict[str, str], done: str
          ) -> tuple[Response, bool]:
     with open_session(request) as s:
         me = current_member(request, s)
         if me is None:
             return see_other(f"/login?next={back}"), False
+        lang = language(request, me)
         try:
-            target = action(s, me, data)
+            result = action(s, me, data)
             s.commit()
         except Problem as exc:
             s.rollback()
-            return refusal(request, me, exc, back), False
-    return see_other(target), True
+            response = see_other(back)
+            leave(s, request, response, {
+                "error": say(exc, lang), "field": exc.extra.get("field"),
+                "status": exc.status, "code": exc.code, "form": data})
+            s.commit()
+            return response, False
+        target, message = (result, done) if isinstance(result, str) else result
+        response = see_other(target)
+        if message:
+            leave(s, request, response, {"ok": translator(lang)(message)})
+            s.commit()
+    return response, True
 
 
 STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated"]

@@ -1,5 +1,6 @@
 """Translations for the web pages. Templates are written in Spanish (the default);
-other languages come from gettext catalogs in `locale/<lang>/LC_MESSAGES/messages.po`."""
+other languages come from gettext catalogs in `locale/<lang>/LC_MESSAGES/*.po` (one
+file per area of the pages, read together)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ DEFAULT = "es"
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
+    paths = sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po"))
+    if not paths:
         return {}
     # Imported here: most visitors read Spanish, and a node on a small machine
     # should not carry the catalogue reader in memory for nothing.
     from babel.messages.pofile import read_po
 
-    with path.open("rb") as f:
-        po = read_po(f, locale=lang)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+    table: dict[str, str] = {}
+    for path in paths:
+        with path.open("rb") as f:
+            po = read_po(f, locale=lang)
+        table.update({str(m.id): str(m.string) for m in po
+                      if m.id and m.string and not m.fuzzy})
+    return table
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -10,7 +10,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from node.models import Member
+from node.web import timefmt
 from node.web.i18n import LANGUAGES, pick, translator
+from node.web.notices import COOKIE as NOTICE_COOKIE
+from node.web.notices import take
 from node.web.session import csrf_for_page, set_pre_cookie
 
 env = Environment(
@@ -43,15 +46,42 @@ def language(request: Request, member: Member | None) -> str:
     return pick(member.language if member else None, request.cookies.get("lang"))
 
 
+def _notice(request: Request) -> dict[str, Any] | None:
+    if not request.cookies.get(NOTICE_COOKIE):
+        return None
+    from sqlmodel import Session
+
+    with Session(request.app.state.ctx.engine) as s:
+        return take(s, request)
+
+
 def page(request: Request, template: str, member: Member | None, status: int = 200,
          **context: Any) -> HTMLResponse:
+    """Render a page for `member` in their language and the node's time zone, with
+    the notice the last form left (a confirmation, or a refusal and what was typed:
+    `kept(name, default)` gives a field its value back)."""
     lang = language(request, member)
     csrf, seed = csrf_for_page(request)
+    tz = request.app.state.ctx.settings.timezone
+    notice = _notice(request)
+    typed: dict[str, str] = (notice or {}).get("form") or {}
+
+    def kept(name: str, default: Any = "") -> Any:
+        return typed.get(name, default)
+
+    def field_error(name: str) -> str:
+        return str(notice["error"]) if notice and notice.get("field") == name else ""
+
     html = env.get_template(template).render(
         _=translator(lang), lang=lang, languages=LANGUAGES, me=member, csrf=csrf,
-        path=request.url.path, **context)
+        path=request.url.path, notice=notice, kept=kept, field_error=field_error,
+        when=lambda v: timefmt.when(v, tz, lang), day=lambda v: timefmt.day(v, tz),
+        time_field=lambda v: timefmt.field_value(v, tz), time_example=timefmt.EXAMPLE,
+        **context)
     response = HTMLResponse(html, status_code=status,
                             headers={"Content-Language": lang, **PAGE_HEADERS})
     if seed:
         set_pre_cookie(request, response, seed)
+    if notice is not None:
+        response.delete_cookie(NOTICE_COOKIE)
     return response
