@@ -61,6 +61,7 @@ def lazy_routers() -> list[APIRouter]:
         meeting_pages,
         pages,
         project_pages,
+        proposal_new_pages,
         proposal_pages,
     )
 
@@ -69,7 +70,7 @@ def lazy_routers() -> list[APIRouter]:
             routes_economy.router, routes_projects.router, pages.router,
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
-            project_pages.router]
+            project_pages.router, proposal_new_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,

@@ -31,7 +31,8 @@ EXEMPT = {
     # a loopback peer without proxy headers (refusals tested in tests/test_cli_post.py).
     ("POST", "/_local/post"): "comuna post's hand-off to the running node",
 }
-REFUSAL = "the form has expired; reload the page and try again"
+# The refusal as a Spanish-reading facilitator sees it (the English detail stays in the API).
+REFUSAL = "El formulario venció; recargue la página e intente de nuevo."
 # A well-formed token derived from another seed: what a forging page could offer.
 FORGED = hashlib.sha256(b"csrf:someone-else").hexdigest()
 # Plausible fields for any form, so a route without the check would act on them.

@@ -22,17 +22,13 @@ from node.models import (
 from node.models.base import aware
 from node.web.actions import (
     STATES,
-    open_session,
     outcome_labels,
-    run_action,
-    see_other,
     show_body,
     state_group_labels,
     statute_text,
 )
 from node.web.i18n import translator
 from node.web.render import language, page
-from node.web.session import current_member
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,27 +51,6 @@ def body_page(request: Request, handle: str) -> Response:
                     is_facilitator="facilitator" in roles)
 
     return show_body(request, handle, view)
-
-
-@router.get("/b/{handle}/proposals/new")
-def new_proposal_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        if me is None:
-            return see_other(f"/login?next=/b/{handle}/proposals/new")
-        b = bodies.body_by_handle(s, handle)
-        return page(request, "proposal_new.html", me, body=b)
-
-
-@router.post("/b/{handle}/proposals")
-async def create_proposal(request: Request, handle: str) -> Response:
-    def act(s: Session, me: Member, data: dict[str, str]) -> str:
-        b = bodies.body_by_handle(s, handle)
-        p = proposals.create(s, me, b, data.get("title", ""), data.get("text", ""),
-                             own_uri=request.app.state.ctx.urls.actor(b.handle))
-        return f"/p/{p.id}"
-
-    return await run_action(request, f"/b/{handle}/proposals/new", act)
 
 
 @router.get("/b/{handle}/decisions")
