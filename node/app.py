@@ -39,6 +39,18 @@ from node.outbox.delivery import DeliveryWorker
 log = logging.getLogger("comuna")
 
 
+def wants_page(request: Request) -> bool:
+    """A browser's page or form, as opposed to the JSON API and ActivityPub: those
+    always get problem+json."""
+    path = request.url.path
+    if path.startswith(("/api/", "/inbox", "/.well-known/", "/nodeinfo", "/_local/")) \
+            or path.endswith("/inbox"):
+        return False
+    kind = request.headers.get("content-type", "")
+    return kind.startswith("application/x-www-form-urlencoded") or \
+        "text/html" in request.headers.get("accept", "")
+
+
 def lazy_routers() -> list[APIRouter]:
     """The facilitators' admin API, the JSON API and the web pages, in the order they
     are matched. Imported on the first request that needs them (node/lazyroutes.py),
@@ -124,6 +136,11 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
+        if wants_page(request):
+            # A person at a browser reads the refusal in their language, as a page.
+            from node.web.errorpages import problem_page
+
+            return await asyncio.to_thread(problem_page, request, exc)
         return from_problem(exc)
 
     @app.exception_handler(StaleDataError)

@@ -26,6 +26,7 @@ from node.web.actions import (
     see_other,
 )
 from node.web.i18n import LANGUAGES, translator
+from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import COOKIE, current_member, form, start_session
 
@@ -57,8 +58,9 @@ async def login(request: Request) -> Response:
         # off the event loop, so the node keeps answering meanwhile.
         raw = await asyncio.to_thread(tx)
     except Problem as exc:
-        _ = translator(language(request, None))
-        msg = _("Usuario o contraseña incorrectos.") if exc.status == 401 else exc.detail
+        lang = language(request, None)
+        _ = translator(lang)
+        msg = _("Usuario o contraseña incorrectos.") if exc.status == 401 else say(exc, lang)
         return page(request, "login.html", None, status=exc.status, error=msg,
                     username=data.get("username", ""))
     response = see_other("/")
