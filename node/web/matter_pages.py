@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.api.v1.views import mandate_view, mandated_vote_view
+from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
 from node.federations import mandates, matters, service
 from node.federations.membership import members_of

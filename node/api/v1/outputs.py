@@ -333,57 +333,6 @@ class Requeued(Out):
     requeued: int
 
 
-class MandateOut(Out):
-    id: int
-    uri: str
-    member_body: str
-    federation: str
-    matter: str
-    version: int
-    position: str = Field(description="approve, reject, abstain, approve_with_amendments, "
-                                      "free")
-    amendments: list[str]
-    limits: str
-    spokespersons: list[str]
-    families: int
-    expires_at: datetime | None
-    state: str = Field(description="live, recalled, lapsed or superseded")
-    proposal_id: int | None
-    created_at: datetime | None
-
-
-class MandatedVoteOut(Out):
-    id: int
-    uri: str
-    member_body: str
-    mandate: str
-    spokesperson: str
-    version: int
-    choice: str
-    state: str = Field(description="counted or withdrawn")
-    cast_at: datetime | None
-
-
-class SentUp(Out):
-    route: str
-    level: str | None
-    reason: str
-    sent_to: str | None
-
-
-class VoteSent(Out):
-    vote: str = Field(description="URI of the signed vote sent to the federation")
-
-
-class VerificationOut(Out):
-    decision: str
-    holds: bool
-    outcome: str
-    counted: dict[str, int]
-    votes: list[str]
-    problems: list[str]
-
-
 _PROBLEM_SCHEMA = ProblemOut.model_json_schema()
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": text,

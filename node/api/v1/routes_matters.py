@@ -10,17 +10,17 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
-from node.api.v1.outputs import (
-    Items,
+from node.api.v1.matters_io import (
     MandatedVoteOut,
     MandateOut,
     SentUp,
     VerificationOut,
     VoteSent,
-    ok,
+    mandate_view,
+    mandated_vote_view,
 )
+from node.api.v1.outputs import Items, ok
 from node.api.v1.schemas import MandatedChoice, NewMandate, Recall, SendUp
-from node.api.v1.views import mandate_view, mandated_vote_view
 from node.errors import not_found
 from node.federations import mandates, service
 from node.governance import proposals

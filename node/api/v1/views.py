@@ -16,7 +16,6 @@ from node.models import (
     Proposal,
     ProposalVersion,
 )
-from node.models.matters import Mandate, MandatedVote
 
 
 def iso(value: Any) -> str | None:
@@ -76,18 +75,3 @@ def decision_view(d: Decision) -> dict[str, Any]:
             "meeting_id": d.meeting_id, "execution": d.execution,
             "execution_notes": d.execution_notes, "decided_at": iso(d.decided_at),
             "activity_id": d.activity_id or None, "record": json.loads(d.record)}
-
-
-def mandate_view(m: Mandate) -> dict[str, Any]:
-    return {"id": m.id, "uri": m.uri, "member_body": m.member_body, "federation": m.federation,
-            "matter": m.matter, "version": m.version, "position": m.position,
-            "amendments": json.loads(m.amendments), "limits": m.limits,
-            "spokespersons": json.loads(m.spokespersons), "families": m.families,
-            "expires_at": iso(m.expires_at), "state": m.state, "proposal_id": m.proposal_id,
-            "created_at": iso(m.created_at)}
-
-
-def mandated_vote_view(v: MandatedVote) -> dict[str, Any]:
-    return {"id": v.id, "uri": v.uri, "member_body": v.member_body, "mandate": v.mandate_uri,
-            "spokesperson": v.spokesperson, "version": v.version, "choice": v.choice,
-            "state": v.state, "cast_at": iso(v.cast_at)}
