@@ -67,7 +67,9 @@ def lazy_routers() -> list[APIRouter]:
     )
     from node.web import (
         account_pages,
+        admin_pages,
         economy_pages,
+        federation_pages,
         gov_pages,
         matter_pages,
         meeting_pages,
@@ -82,7 +84,8 @@ def lazy_routers() -> list[APIRouter]:
             routes_economy.router, routes_projects.router, pages.router,
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
-            project_pages.router, proposal_new_pages.router]
+            project_pages.router, proposal_new_pages.router,
+            admin_pages.router, federation_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,
