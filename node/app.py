@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from node import handoff, memory
 from node.api import activitypub
+from node.api.compress import Compress
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
@@ -70,6 +71,7 @@ def lazy_routers() -> list[APIRouter]:
         admin_pages,
         economy_pages,
         federation_pages,
+        frame_pages,
         gov_pages,
         matter_pages,
         meeting_pages,
@@ -85,7 +87,7 @@ def lazy_routers() -> list[APIRouter]:
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
             project_pages.router, proposal_new_pages.router,
-            admin_pages.router, federation_pages.router]
+            admin_pages.router, federation_pages.router, frame_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,
@@ -182,7 +184,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     app.include_router(activitypub.router)
     app.include_lazily(lazy_routers)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
-    return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(app)), trusted)
+    return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(Compress(app))), trusted)
 
 
 def app_factory() -> Any:

@@ -102,9 +102,12 @@ def test_language_switch(node, client):
     build_commune(node)
     page = client.get("/b/maizal")
     assert 'lang="es"' in page.text and "Miembros" in page.text
-    client.post("/language", data={"csrf": csrf(page.text), "lang": "en", "next": "/b/maizal"})
-    page = client.get("/b/maizal")
+    # A visitor switches with a plain link (no form, so the page stays cacheable).
+    assert 'href="/idioma/en?next=/b/maizal"' in page.text and 'name="csrf"' not in page.text
+    page = client.get("/idioma/en?next=/b/maizal")
     assert 'lang="en"' in page.text and "Members" in page.text
+    assert client.get("/idioma/en?next=//evil.example", follow_redirects=False
+                      ).headers["location"] == "/"
     # A logged-in member's choice is remembered on the account.
     login(client, "m0")
     client.cookies.delete("lang")

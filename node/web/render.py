@@ -38,8 +38,31 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     # Invitation links carry their token in the path; never hand it to another site.
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
 }
+# A page with nothing personal in it (no session, no form) may be kept a minute by the
+# browser and by caches on a slow link; anything else is checked again each time.
+PUBLIC_CACHE = "public, max-age=60"
+PRIVATE_CACHE = "private, no-cache"
+
+
+class LazyCsrf:
+    """The CSRF token, made only if the template puts it in a form: a page without a
+    form then sets no cookie and can be cached."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.used = False
+        self.seed: str | None = None
+        self._value = ""
+
+    def __str__(self) -> str:
+        if not self.used:
+            self.used = True
+            self._value, self.seed = csrf_for_page(self.request)
+        return self._value
+
+    def __html__(self) -> str:
+        return str(self)
 
 
 def language(request: Request, member: Member | None) -> str:
@@ -61,7 +84,7 @@ def page(request: Request, template: str, member: Member | None, status: int = 2
     the notice the last form left (a confirmation, or a refusal and what was typed:
     `kept(name, default)` gives a field its value back)."""
     lang = language(request, member)
-    csrf, seed = csrf_for_page(request)
+    csrf = LazyCsrf(request)
     tz = request.app.state.ctx.settings.timezone
     notice = _notice(request)
     typed: dict[str, str] = (notice or {}).get("form") or {}
@@ -78,10 +101,13 @@ def page(request: Request, template: str, member: Member | None, status: int = 2
         when=lambda v: timefmt.when(v, tz, lang), day=lambda v: timefmt.day(v, tz),
         time_field=lambda v: timefmt.field_value(v, tz), time_example=timefmt.EXAMPLE,
         **context)
-    response = HTMLResponse(html, status_code=status,
-                            headers={"Content-Language": lang, **PAGE_HEADERS})
-    if seed:
-        set_pre_cookie(request, response, seed)
+    personal = member is not None or csrf.used or notice is not None
+    response = HTMLResponse(html, status_code=status, headers={
+        "Content-Language": lang, **PAGE_HEADERS,
+        "Cache-Control": PRIVATE_CACHE if personal or status >= 400 else PUBLIC_CACHE,
+        "Vary": "Cookie"})
+    if csrf.seed:
+        set_pre_cookie(request, response, csrf.seed)
     if notice is not None:
         response.delete_cookie(NOTICE_COOKIE)
     return response
