@@ -110,9 +110,9 @@ def _act(request: Request, back: str, action: Action, data: dict[str, str], done
             return response, False
         target, message = (result, done) if isinstance(result, str) else result
         response = see_other(target)
-        if message:
-            leave(s, request, response, {"ok": translator(lang)(message)})
-            s.commit()
+        # Every action says something; the generic word only where the form said nothing.
+        leave(s, request, response, {"ok": translator(lang)(message or "Hecho.")})
+        s.commit()
     return response, True
 
 
