@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.errors import conflict, invalid, not_found
+from node.errors import Problem, conflict, invalid, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit
 from node.governance.authz import require_facilitator
-from node.governance.bodies import statute_of
+from node.governance.bodies import electorate, statute_of
+from node.governance.members import roles_in
 from node.models import FederationLink, LocalActor, Member
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
@@ -143,13 +144,34 @@ def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dic
     return link
 
 
+def _waiting(link: FederationLink) -> bool:
+    return link.direction == "has_member" and (
+        link.state == "pending" or link.state == "accepted" and link.families_declared is not None)
+
+
+def available_actions(session: Session, member: Member | None, body: LocalActor) -> list[str]:
+    """What `member` may do about the body's federations: ask to join one, and answer
+    those who asked to join it (its coordinators)."""
+    return ["join", "decide"] if "facilitator" in roles_in(session, member, body) else []
+
+
+def request_actions(session: Session, member: Member | None, federation: LocalActor,
+                    link: FederationLink) -> list[str]:
+    """What `member` may do with one join request (or new declaration of families)."""
+    if link.body_id != federation.id or not _waiting(link):
+        return []
+    return ["accept", "refuse"] if "decide" in available_actions(
+        session, member, federation) else []
+
+
 def decide_member(session: Session, urls: Urls, member: Member, federation: LocalActor,
                   link_id: int, accept: bool) -> FederationLink:
     require_facilitator(session, member, federation)
     link = session.get(FederationLink, link_id)
     if link is None or link.body_id != federation.id or link.direction != "has_member":
         raise not_found("membership request")
-    if link.state != "pending" and link.families_declared is None:
+    if ("accept" if accept else "refuse") not in request_actions(session, member, federation,
+                                                                 link):
         raise conflict("bad-state", "this request has already been answered")
     _answer(session, urls, federation, link, accept)
     return link
@@ -221,6 +243,40 @@ def inboxes(session: Session, body: LocalActor, direction: str) -> dict[str, str
         FederationLink.body_id == body.id, FederationLink.direction == direction,
         FederationLink.state == "accepted")).all()
     return {uri: inbox for uri, inbox in rows if inbox}
+
+
+def ask_to_join(session: Session, urls: Urls, member: Member, body: LocalActor,
+                federation: dict[str, Any], families: int | None = None) -> int:
+    """A facilitator asks the federation whose actor document is `federation` to admit
+    the body, declaring `families` (by default the families among its members here).
+    Returns the number declared."""
+    require_facilitator(session, member, body)
+    inbox = federation.get("inbox")
+    if not isinstance(inbox, str) or not inbox:
+        raise Problem(422, "unknown-federation", "that actor has no inbox", field="federation")
+    if families is None:
+        families = electorate(session, body)[0].families
+    request_join(session, urls, body, str(federation["id"]), inbox, f"member:{member.id}",
+                 families)
+    return families
+
+
+def joined(session: Session, body: LocalActor) -> list[FederationLink]:
+    """The federations the body belongs to or asked to join, newest first."""
+    return list(session.exec(select(FederationLink).where(
+        FederationLink.body_id == body.id, FederationLink.direction == "member_of")
+        .order_by(col(FederationLink.id).desc())).all())
+
+
+def waiting_requests(session: Session, body: LocalActor) -> list[FederationLink]:
+    """Join requests (and new declarations of families) the federation `body` has not
+    answered yet, oldest first: what its coordinators have to decide."""
+    return list(session.exec(select(FederationLink).where(
+        FederationLink.body_id == body.id, FederationLink.direction == "has_member",
+        (col(FederationLink.state) == "pending") | (
+            (col(FederationLink.state) == "accepted")
+            & col(FederationLink.families_declared).is_not(None)))
+        .order_by(col(FederationLink.id))).all())
 
 
 def members_of(session: Session, federation: LocalActor) -> list[str]:

@@ -16,9 +16,10 @@ from node.context import NodeContext
 from node.errors import Problem, conflict, not_found
 from node.federation import keys
 from node.federation.directory import KeyError_, KeyUnavailable
-from node.federations import matters, routing, verification
+from node.federation.resolve import resolve_actor
+from node.federations import matters, membership, routing, verification
 from node.federations.levels import Route
-from node.governance.authz import require_member
+from node.governance.authz import require_facilitator, require_member
 from node.models import Decision, LocalActor, Member, Proposal
 from node.models.matters import SignedObject
 
@@ -205,3 +206,38 @@ def decision_document(ctx: NodeContext, ref: str) -> dict[str, Any]:
 async def verify(ctx: NodeContext, ref: str) -> verification.Report:
     note = await asyncio.to_thread(decision_document, ctx, ref)
     return await verification.verify_decision(note, lambda m: key_lookup(ctx, m))
+
+
+def _facilitated(ctx: NodeContext, member: Member, handle: str) -> None:
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
+        if body is None:
+            raise not_found("body")
+        require_facilitator(s, member, body)
+
+
+def _ask(ctx: NodeContext, member: Member, handle: str, doc: dict[str, Any],
+         families: int | None) -> int:
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
+        declared = membership.ask_to_join(s, ctx.urls, member, body, doc, families)
+        s.commit()
+    return declared
+
+
+async def join(ctx: NodeContext, member: Member, handle: str, address: str,
+               families: int | None = None) -> tuple[str, int]:
+    """A coordinator asks the federation at `address` (@handle@host or its actor URL) to
+    admit body `handle`. Returns the federation's URI and the families declared."""
+    # Who may ask is checked before any fetch: a stranger cannot make us reach out.
+    await asyncio.to_thread(_facilitated, ctx, member, handle)
+    address = address.strip()
+    try:
+        doc = await resolve_actor(ctx, address)
+    except (ValueError, KeyError_) as exc:
+        raise Problem(422, "unknown-federation", str(exc), field="federation") from exc
+    if str(doc.get("id")) == ctx.urls.actor(handle):
+        raise Problem(409, "self-join", "a body cannot join itself", field="federation")
+    families = await asyncio.to_thread(_ask, ctx, member, handle, doc, families)
+    ctx.delivery_wakeup.set()
+    return str(doc["id"]), families

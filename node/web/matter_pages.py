@@ -6,7 +6,6 @@ their live mandates. The rules live in node.federations."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,10 +15,9 @@ from starlette.responses import Response
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
 from node.federations import mandates, matters, service
-from node.federations.membership import members_of
 from node.governance import proposals
 from node.governance.bodies import electorate
-from node.models import Decision, FederationLink, LocalActor, Member, Proposal
+from node.models import Decision, FederationLink, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
     member_of,
@@ -27,10 +25,9 @@ from node.web.actions import (
     refusal,
     run_action,
     see_other,
-    show_body,
 )
 from node.web.i18n import translator
-from node.web.render import language, page
+from node.web.render import language
 from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
@@ -130,24 +127,3 @@ async def vote(request: Request, pid: int, mid: int) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
         pid, lambda s, me, p, d: mandates.cast(s, request.app.state.ctx.urls, me, mid,
                                                d.get("choice", ""))))
-
-
-@router.get("/b/{handle}/federation")
-def federation_page(request: Request, handle: str) -> Response:
-    """A federation's members and, for each open matter, their live mandates."""
-    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
-        open_rows = s.exec(select(Proposal).where(
-            Proposal.body_id == b.id, Proposal.electorate == "bodies",
-            col(Proposal.state).in_(["deliberation", "vote"]))
-            .order_by(col(Proposal.id).desc()).limit(50)).all()
-        matters_here = []
-        for p in open_rows:
-            live = [mandate_view(m) for m in s.exec(select(Mandate).where(
-                Mandate.matter == p.matter, Mandate.state == "live"))]
-            matters_here.append({"id": p.id, "title": proposals.version(s, p).title,
-                                 "version": p.current_version, "state": p.state,
-                                 "mandates": live})
-        return page(request, "federation.html", me, body=b, members=members_of(s, b),
-                    matters=matters_here, json=json)
-
-    return show_body(request, handle, view)

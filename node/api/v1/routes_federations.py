@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
@@ -19,14 +16,11 @@ from node.api.v1.federation_io import (
 )
 from node.api.v1.outputs import DecidingLevelOut, Items, ok
 from node.errors import Problem
-from node.federation.directory import KeyError_
-from node.federation.resolve import resolve_actor
-from node.federation.urls import Urls
-from node.federations import graph, levels, membership
+from node.federations import graph, levels, membership, service
 from node.governance import bodies
-from node.governance.authz import require_facilitator, require_read
+from node.governance.authz import require_read
 from node.governance.members import roles_in
-from node.models import FederationLink, LocalActor, Member
+from node.models import FederationLink, Member
 
 router = APIRouter(prefix="/api/v1", tags=["federations"])
 
@@ -39,41 +33,13 @@ def _view(link: FederationLink) -> dict[str, object]:
 
 @router.post("/bodies/{handle}/federations", status_code=202, responses=ok(JoinAsked, 202))
 async def join(request: Request, handle: str, body: AskToJoin,
-               member: Member = Depends(member_required),
-               session: Session = Depends(db)) -> Response:
+               member: Member = Depends(member_required)) -> Response:
     """Ask a federation (`@handle@host` or its actor URL) to admit this body, declaring
     the families it counts."""
-    # The SQL runs in worker threads; only the fetch of the federation waits on the loop.
-    b = await asyncio.to_thread(_facilitated, session, member, handle)
-    try:
-        doc = await resolve_actor(ctx(request), body.federation)
-    except (ValueError, KeyError_) as exc:
-        raise Problem(422, "unknown-federation", str(exc)) from exc
-    if not isinstance(doc.get("inbox"), str):
-        raise Problem(422, "unknown-federation", "that actor has no inbox")
-    families = await asyncio.to_thread(_ask_to_join, session, ctx(request).urls, member, b,
-                                       doc, body.families)
-    ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, {"federation": doc["id"], "state": "pending",
+    uri, families = await service.join(ctx(request), member, handle, body.federation,
+                                       body.families)
+    return json_with_etag(request, {"federation": uri, "state": "pending",
                                     "families": families}, 202)
-
-
-def _facilitated(session: Session, member: Member, handle: str) -> LocalActor:
-    b = bodies.body_by_handle(session, handle)
-    require_facilitator(session, member, b)
-    return b
-
-
-def _ask_to_join(session: Session, urls: Urls, member: Member, b: LocalActor,
-                 doc: dict[str, Any], families: int | None) -> int:
-    """Record the request and its Follow; the families declared (the electorate's count
-    unless given)."""
-    if families is None:
-        families = bodies.electorate(session, b)[0].families
-    membership.request_join(session, urls, b, str(doc["id"]), doc["inbox"],
-                            f"member:{member.id}", families)
-    session.commit()
-    return families
 
 
 @router.post("/bodies/{handle}/federations/{link_id}/families", status_code=202,

@@ -1,0 +1,70 @@
+"""Readable names for the bodies and people a federated matter mentions.
+
+Pages name a body or a spokesperson by what it calls itself ("Ciudad Comunal Sur",
+"Ana Gómez"), never by its actor URL: our own bodies and members from our tables,
+remote bodies from the copy of their actor document we keep (`name`, else
+`preferredUsername`). Only what we have never seen falls back to handle@host."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, col, select
+
+from node.federation.urls import Urls
+from node.models import LocalActor, Member, RemoteActor
+
+
+def fallback(uri: str) -> str:
+    """handle@host for something we know nothing else about."""
+    parts = urlsplit(uri)
+    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{last}@{parts.netloc}" if last and parts.netloc else uri
+
+
+def _from_document(raw: str) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    for key in ("name", "preferredUsername"):
+        value = doc.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return ""
+
+
+def names(session: Session, urls: Urls, uris: Iterable[str]) -> dict[str, str]:
+    """uri -> name for every uri given (bodies and spokespersons, ours or remote)."""
+    wanted = [u for u in dict.fromkeys(uris) if u]
+    found: dict[str, str] = {}
+    base = urls.base.rstrip("/")
+    handles = {urls.handle_of_actor(u): u for u in wanted}
+    handles.pop(None, None)
+    if handles:
+        for handle, name in session.exec(select(LocalActor.handle, LocalActor.name).where(
+                col(LocalActor.handle).in_(list(handles)))).all():
+            found[str(handles[handle])] = name
+    people = {u.rsplit("/", 1)[-1]: u for u in wanted
+              if u.startswith(f"{base}/members/") and u not in found}
+    if people:
+        for username, display in session.exec(select(Member.username, Member.display_name)
+                                              .where(col(Member.username).in_(list(people)))
+                                              ).all():
+            found[people[username]] = display or username
+    remote = [u for u in wanted if u not in found and not u.startswith(base + "/")]
+    if remote:
+        for uri, raw in session.exec(select(RemoteActor.uri, RemoteActor.document).where(
+                col(RemoteActor.uri).in_(remote))).all():
+            name = _from_document(raw)
+            if name:
+                found[uri] = name
+    return {u: found.get(u) or fallback(u) for u in wanted}
+
+
+def name_of(session: Session, urls: Urls, uri: str) -> str:
+    return names(session, urls, [uri])[uri]

@@ -1,0 +1,118 @@
+"""Joining a city and carrying a mandate from the pages, between two real nodes: a
+commune's coordinator asks to join by address, the city's coordinators see the request
+by the commune's name and accept it on their page, and the commune's page then names
+its city. A spokesperson's vote sent before the city opened its vote comes back
+refused, with its reason, on the mandate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.procnode import NodeProcess, wait_for
+
+pytestmark = pytest.mark.timeout(240)
+PASSWORD = "contraseña-larga"
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+class Browser:
+    """A person on one node's pages (cookies kept), logged in."""
+
+    def __init__(self, node: NodeProcess, username: str) -> None:
+        self.node, self.c = node, httpx.Client(base_url=node.url, timeout=30)
+        page = self.c.get("/login")
+        r = self.c.post("/login", data={"csrf": csrf(page.text), "username": username,
+                                       "password": PASSWORD})
+        assert r.status_code in (200, 303), r.text
+
+    def get(self, path: str) -> str:
+        r = self.c.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        return r.text
+
+    def post(self, page: str, action: str, **data: str) -> httpx.Response:
+        html = self.get(page)
+        return self.c.post(action, data={"csrf": csrf(html), **data}, follow_redirects=True)
+
+
+def first_facilitator(node: NodeProcess, username: str = "rosa") -> dict[str, str]:
+    token = re.search(r"invitation token: (\S+)", node.comuna("invite"))
+    assert token
+    httpx.post(f"{node.url}/api/v1/invitations/{token.group(1)}/accept",
+               json={"username": username, "password": PASSWORD}).raise_for_status()
+    r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": username,
+                                                      "password": PASSWORD})
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
+    from tests.conftest import Databases
+
+    dbs = Databases(tmp_path_factory.mktemp("fedpages-db"))
+    root = tmp_path_factory.mktemp("fedpages")
+    city = NodeProcess(root, "ciudad_sur", dbs.new("ciudad_sur"), level="city")
+    commune = NodeProcess(root, "maizal", dbs.new("maizal"))
+    try:
+        city.start()
+        commune.start()
+        yield {"city": city, "commune": commune, "city_head": first_facilitator(city),
+               "commune_head": first_facilitator(commune)}
+    finally:
+        commune.stop()
+        city.stop()
+        dbs.drop_all()
+
+
+def visible(html: str) -> str:
+    """The text a person reads (no tags, no attribute values)."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html,
+                                          flags=re.S))
+
+
+def test_a_commune_joins_a_city_from_the_pages(pair):
+    city, commune = pair["city"], pair["commune"]
+    rosa = Browser(commune, "rosa")
+    page = "/b/maizal/federation"
+    before = visible(rosa.get(page))
+    assert "No pertenece a ninguna federación todavía." in before
+    # An address nobody answers for is refused in Spanish, next to the field, kept.
+    r = rosa.post(page, f"{page}/join", federation="@nadie@127.0.0.1:9")
+    assert 'data-status="422"' in r.text and 'value="@nadie@127.0.0.1:9"' in r.text
+    assert "No se encontró esa federación" in r.text
+    host = city.url.removeprefix("http://")
+    r = rosa.post(page, f"{page}/join", federation=f"@ciudad_sur@{host}")
+    assert "Solicitud enviada. La federación la decidirá." in r.text
+    text = visible(r.text)
+    assert "Ciudad_Sur" in text and "esperando su respuesta" in text
+    assert city.url not in text
+
+    head = Browser(city, "rosa")
+    fed_page = "/b/ciudad_sur/federation"
+    wait_for(lambda: "Solicitudes de ingreso" in head.get(fed_page), 30, "the request arrives")
+    html = head.get(fed_page)
+    assert "Maizal" in visible(html) and commune.url not in visible(html)
+    assert "Sin miembros todavía." in visible(html)  # true: nobody accepted yet
+    link = re.search(r'action="(/b/ciudad_sur/federation/requests/\d+)"', html)
+    assert link
+    r = head.post(fed_page, link.group(1), answer="accept")
+    text = visible(r.text)
+    assert "Aceptada: Maizal ya es miembro." in text
+    assert "Sin miembros todavía." not in text and "Solicitudes de ingreso" not in text
+
+    wait_for(lambda: "Miembro" in visible(rosa.get(page)), 30, "the commune hears the answer")
+    text = visible(rosa.get(page))
+    assert "Ciudad_Sur" in text and "esperando" not in text and city.url not in text
+    # An ordinary visitor is offered neither joining nor answering.
+    anon = httpx.get(f"{city.url}{fed_page}").text
+    assert "/federation/join" not in anon and "/federation/requests/" not in anon
