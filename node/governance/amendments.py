@@ -13,14 +13,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from node.errors import Problem, conflict, invalid, not_found
+from node.errors import invalid, not_found
 from node.federation.urls import Urls
 from node.governance import audit
-from node.governance.authz import require_facilitator, require_member
 from node.governance.bodies import electorate, statute_of
+from node.governance.proposal_actions import (
+    AMENDMENT,
+    amendment_close_refusal,
+    require,
+    require_on_amendment,
+)
 from node.governance.proposals import ballot_choice, body_of, check_text, get
 from node.governance.statute import freeze, statute_of_vote
 from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
@@ -41,12 +45,7 @@ def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
 
 def amend(session: Session, member: Member, proposal: Proposal, title: str, text: str,
           reason: str = "") -> Amendment:
-    require_member(session, member, body_of(session, proposal))
-    if proposal.state != "deliberation":
-        raise conflict("bad-state", "amendments are proposed during deliberation")
-    if proposal.answers_to:
-        raise conflict("federated-text", "this text is the federation's: amendments are "
-                                         "proposed there, and a mandate may name them")
+    require(session, member, proposal, "amend")
     check_text(title, text)
     a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
                   against_version=proposal.current_version, title=title, text=text,
@@ -58,14 +57,17 @@ def amend(session: Session, member: Member, proposal: Proposal, title: str, text
     return a
 
 
-def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None) -> int:
+def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None,
+           step: str) -> int:
+    """Make the amendment the proposal's new version (`step`: accepted by the author or
+    a coordinator, or adopted by its vote)."""
     number = proposal.current_version + 1
+    AMENDMENT.move(session, a, step, resulting_version=number)
     session.add(ProposalVersion(proposal_id=proposal.id or 0, number=number, title=a.title,
                                 text=a.text, author_id=a.author_id, origin=f"amendment:{a.id}"))
-    a.state, a.resulting_version = "accepted", number
     proposal.current_version = number
     proposal.updated_at = utcnow()
-    session.add_all([a, proposal])
+    session.add(proposal)
     if proposal.electorate == "bodies":
         from node.federations import objects, outcomes
 
@@ -76,30 +78,17 @@ def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None
     return number
 
 
-def _not_stale(proposal: Proposal, a: Amendment) -> None:
-    if a.against_version != proposal.current_version:
-        raise conflict("stale-amendment",
-                       f"the amendment was written against version {a.against_version}; "
-                       f"the proposal is now at version {proposal.current_version}")
-
-
 def decide(session: Session, member: Member, proposal: Proposal, amendment_id: int,
            accept: bool, urls: Urls | None = None) -> int | None:
     """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
-    roles = require_member(session, member, body_of(session, proposal))
-    if proposal.author_id != member.id and "facilitator" not in roles:
-        raise Problem(403, "forbidden", "the author or a facilitator decides on amendments")
     a = _get(session, proposal, amendment_id)
-    if a.state != "open" or proposal.state != "deliberation":
-        raise conflict("bad-state", "this amendment is no longer open")
+    require_on_amendment(session, member, proposal, a, "accept" if accept else "reject")
     if not accept:
-        a.state = "rejected"
-        session.add(a)
+        AMENDMENT.move(session, a, "reject")
         audit.append(session, _who(member), "amendment.rejected", f"proposal:{proposal.id}",
                      {"amendment": a.id, "by": "author"})
         return None
-    _not_stale(proposal, a)
-    number = _adopt(session, proposal, a, urls)
+    number = _adopt(session, proposal, a, urls, "accept")
     audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
                  {"amendment": a.id, "version": number, "by": "author"})
     return number
@@ -109,16 +98,13 @@ def open_vote(session: Session, member: Member, proposal: Proposal, amendment_id
               closes_at: datetime | None = None) -> Amendment:
     """A facilitator puts an open amendment to the whole body."""
     body = body_of(session, proposal)
-    require_facilitator(session, member, body)
     a = _get(session, proposal, amendment_id)
-    if a.state != "open" or proposal.state != "deliberation":
-        raise conflict("bad-state", "only an open amendment during deliberation goes to a vote")
-    _not_stale(proposal, a)
+    require_on_amendment(session, member, proposal, a, "open_vote")
     now = utcnow()
     closes = aware(closes_at) if closes_at else now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
-    a.state, a.closes_at = "voting", closes
+    AMENDMENT.move(session, a, "open_vote", closes_at=closes)
     frozen = freeze(a, body)
     session.add(a)
     audit.append(session, _who(member), "amendment.vote_opened", f"proposal:{proposal.id}",
@@ -130,10 +116,8 @@ def open_vote(session: Session, member: Member, proposal: Proposal, amendment_id
 def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int,
          choice: str, reason: str = "") -> AmendmentVote:
     body = body_of(session, proposal)
-    require_member(session, member, body)
     a = _get(session, proposal, amendment_id)
-    if a.state != "voting" or a.closes_at is None or aware(a.closes_at) <= utcnow():
-        raise conflict("vote-closed", "this amendment is not open for voting")
+    require_on_amendment(session, member, proposal, a, "vote")
     statute = statute_of_vote(a, body)
     c = ballot_choice(statute, choice, reason)
     vote = session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id,
@@ -148,18 +132,21 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
     return vote
 
 
+def close_by(session: Session, member: Member | None, a: Amendment,
+             urls: Urls | None = None) -> str:
+    """A coordinator closes an amendment vote whose deadline has passed (the clock
+    does it too)."""
+    require_on_amendment(session, member, get(session, a.proposal_id), a, "close")
+    return close(session, a, urls)
+
+
 def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
     """Tally an amendment vote whose deadline has passed; adopted means a new version."""
-    if a.state != "voting" or a.closes_at is None:
-        raise conflict("bad-state", "this amendment is not being voted on")
-    if aware(a.closes_at) > utcnow():
-        raise conflict("not-due", "the vote closes at its deadline, not before")
-    # Claimed in the database first: the clock and a facilitator may both close it.
-    claimed = session.execute(update(Amendment).where(
-        col(Amendment.id) == a.id, col(Amendment.state) == "voting").values(state="counting"))
-    if getattr(claimed, "rowcount", 1) != 1:
-        raise conflict("bad-state", "this amendment vote is already closed")
+    if (refused := amendment_close_refusal(a)) is not None:
+        raise refused
     proposal = get(session, a.proposal_id)
+    # Claimed in the database first: the clock and a coordinator may both close it.
+    AMENDMENT.move(session, a, "count")
     body = body_of(session, proposal)
     # Counted, and kept secret or not, under the rules the vote opened with.
     statute = statute_of_vote(a, body)
@@ -181,13 +168,13 @@ def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
         [{"member": v.member_id, "choice": v.choice, "reason": v.reason} for v in counted],
     }, ensure_ascii=False)
     if result.outcome != Outcome.adopted:
-        a.state = "rejected"
+        AMENDMENT.move(session, a, "refuse")
     elif proposal.state != "deliberation" or a.against_version != proposal.current_version:
         # Adopted, but the text it changes is gone (an assembly decided, or another
         # amendment came first): recorded, not applied.
-        a.state = "stale"
+        AMENDMENT.move(session, a, "outdate")
     else:
-        _adopt(session, proposal, a, urls)
+        _adopt(session, proposal, a, urls, "adopt")
     if statute.secret_ballot:
         _forget_choices(session, votes)
     session.add(a)

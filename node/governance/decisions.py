@@ -14,9 +14,10 @@ from node.errors import conflict, invalid, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
 from node.governance import audit, polls
-from node.governance.authz import require_facilitator, require_member
+from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
-from node.governance.proposals import body_of, claim, move, version, votes_of
+from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
+from node.governance.proposals import body_of, version, votes_of
 from node.governance.statute import statute_of_vote
 from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
@@ -55,14 +56,23 @@ def _record(result: Result, statute: dict[str, Any], version_number: int,
         ensure_ascii=False)
 
 
-def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
-    """Close a vote whose deadline has passed; apply the statute exactly."""
-    if proposal.state != "vote" or proposal.closes_at is None:
-        raise conflict("bad-state", "this proposal is not being voted on")
-    if aware(proposal.closes_at) > utcnow():
-        raise conflict("not-due", "the vote closes at its deadline, not before")
+def close_vote_by(session: Session, urls: Urls | None, member: Member | None,
+                  proposal: Proposal) -> Decision:
+    """A coordinator closes a vote whose deadline has passed (the clock does it too)."""
+    require(session, member, proposal, "close")
+    return close_vote(session, urls, proposal)
+
+
+def close_vote(session: Session, urls: Urls | None, proposal: Proposal,
+               member: Member | None = None) -> Decision:
+    """Close a vote whose deadline has passed; apply the statute exactly. With
+    `member`, as that coordinator (see `close_vote_by`); without, as the node's clock."""
+    if member is not None:
+        require(session, member, proposal, "close")
+    elif (refused := close_refusal(proposal)) is not None:
+        raise refused
     # Claimed first, in the database: a concurrent close of the same vote gets a 409.
-    claim(session, proposal, "vote", "decided")
+    PROPOSAL.move(session, proposal, "close")
     if proposal.electorate == "bodies":
         from node.federations import outcomes
 
@@ -126,7 +136,7 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
         proposal = session.get(Proposal, int(item.get("proposal_id", 0)))
         if proposal is None or proposal.body_id != body.id:
             raise not_found("proposal of this body")
-        if proposal.state not in ("deliberation", "vote"):
+        if not PROPOSAL.may("decide_in_assembly", proposal.state):
             raise conflict("bad-state", f"proposal {proposal.id} is not open for decision")
         if proposal.electorate == "bodies":
             raise conflict("votes-by-mandate", f"proposal {proposal.id} is decided by the "
@@ -146,9 +156,8 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
                             method="assembly", meeting_id=meeting.id,
                             record=_record(result, statute.to_dict(), proposal.current_version,
                                            None, None))
-        proposal.state = "decided"  # an assembly may decide during deliberation or vote
-        proposal.updated_at = utcnow()
-        session.add_all([decision, proposal])
+        PROPOSAL.move(session, proposal, "decide_in_assembly")
+        session.add(decision)
         session.flush()
         audit.append(session, f"member:{member.id}", "decision.recorded",
                      f"proposal:{proposal.id}", {"decision": decision.id, "method": "assembly",
@@ -195,43 +204,31 @@ def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Pr
 
 def set_execution(session: Session, member: Member, decision: Decision, state: str,
                   notes: str) -> None:
-    body = session.get(LocalActor, decision.body_id)
-    assert body is not None
-    require_facilitator(session, member, body)
-    if state not in ("in_progress", "carried_out"):
+    proposal = session.get(Proposal, decision.proposal_id)
+    assert proposal is not None
+    require(session, member, proposal, "execute")
+    steps = {"in_progress": "progress", "carried_out": "carry_out"}
+    if state not in steps:
         raise invalid("bad-state", "state is in_progress or carried_out")
-    if decision.outcome != "adopted":
-        raise conflict("not-adopted", "only adopted decisions are carried out")
-    decision.execution, decision.execution_notes = state, notes
-    session.add(decision)
-    if state == "carried_out":
-        proposal = session.get(Proposal, decision.proposal_id)
-        if proposal is not None and proposal.state == "decided":
-            move(proposal, "carried_out")
-            session.add(proposal)
+    EXECUTION.move(session, decision, steps[state], execution_notes=notes)
+    if state == "carried_out" and PROPOSAL.may("carry_out", proposal.state):
+        PROPOSAL.move(session, proposal, "carry_out")
     audit.append(session, f"member:{member.id}", "decision.execution", f"decision:{decision.id}",
                  {"state": state})
 
 
 def evaluate(session: Session, member: Member, decision: Decision, score: int,
              comment: str) -> Evaluation:
-    body = session.get(LocalActor, decision.body_id)
-    assert body is not None
-    require_member(session, member, body)
-    if decision.execution != "carried_out":
-        raise conflict("not-carried-out", "evaluate a decision once it is carried out")
+    proposal = session.get(Proposal, decision.proposal_id)
+    assert proposal is not None
+    require(session, member, proposal, "evaluate")
     if not (1 <= score <= 5):
         raise invalid("bad-score", "the score goes from 1 to 5")
-    if session.exec(select(Evaluation).where(Evaluation.decision_id == decision.id,
-                                             Evaluation.member_id == member.id)).first():
-        raise conflict("already-evaluated", "you have already evaluated this decision")
     ev = Evaluation(decision_id=decision.id or 0, member_id=member.id or 0, score=score,
                     comment=comment)
     session.add(ev)
-    proposal = session.get(Proposal, decision.proposal_id)
-    if proposal is not None and proposal.state == "carried_out":
-        move(proposal, "evaluated")
-        session.add(proposal)
+    if PROPOSAL.may("evaluate", proposal.state):
+        PROPOSAL.move(session, proposal, "evaluate")
     audit.append(session, f"member:{member.id}", "decision.evaluated", f"decision:{decision.id}",
                  {"score": score})
     session.flush()

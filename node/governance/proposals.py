@@ -1,7 +1,9 @@
-"""A proposal's life: draft → deliberation → vote → decided → carried out → evaluated.
+"""A proposal's life: draft → deliberation → vote → decided → carried out → evaluated
+(or a draft withdrawn by its author).
 
-Every change checks who acts (authz), moves the state machine only along its
-edges, and appends to the audit log.
+Every change asks node.governance.proposal_actions whether this member may take the
+action now (the same answer the pages and the API show), moves the state only
+through its graph, and appends to the audit log.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ import difflib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from node.errors import Problem, conflict, invalid, not_found
+from node.errors import Problem, invalid, not_found
 from node.federation.urls import Urls
 from node.governance import audit, polls
-from node.governance.authz import require_facilitator, require_member
+from node.governance.authz import require_member
 from node.governance.bodies import statute_of
+from node.governance.proposal_actions import PROPOSAL, require
 from node.governance.statute import Rule, Statute, freeze, statute_of_vote
 from node.governance.tally import Choice
 from node.models import (
-    Amendment,
     Comment,
     LocalActor,
     Member,
@@ -31,35 +32,9 @@ from node.models import (
 )
 from node.models.base import aware, utcnow
 
-NEXT = {
-    "draft": {"deliberation"},
-    "deliberation": {"vote"},
-    "vote": {"decided"},
-    "decided": {"carried_out"},
-    "carried_out": {"evaluated"},
-}
-
 
 def _who(member: Member) -> str:
     return f"member:{member.id}"
-
-
-def move(proposal: Proposal, to: str) -> None:
-    if to not in NEXT.get(proposal.state, set()):
-        raise conflict("bad-state", f"a proposal in {proposal.state} cannot move to {to}")
-    proposal.state = to
-    proposal.updated_at = utcnow()
-
-
-def claim(session: Session, proposal: Proposal, from_state: str, to_state: str) -> None:
-    """Move the state in the database only if it is still `from_state`: the clock and a
-    facilitator may close the same vote at the same moment, and only one may win."""
-    result = session.execute(update(Proposal).where(
-        col(Proposal.id) == proposal.id, col(Proposal.state) == from_state).values(
-        state=to_state, updated_at=utcnow()))
-    if getattr(result, "rowcount", 1) != 1:
-        raise conflict("bad-state", f"this proposal is no longer in {from_state}")
-    proposal.state, proposal.updated_at = to_state, utcnow()
 
 
 def get(session: Session, proposal_id: int) -> Proposal:
@@ -109,11 +84,9 @@ def create(session: Session, member: Member, body: LocalActor, title: str, text:
 
 def edit_draft(session: Session, member: Member, proposal: Proposal, title: str,
                text: str) -> None:
-    if proposal.state != "draft":
-        raise conflict("bad-state", "only a draft can be edited; propose an amendment")
-    if proposal.author_id != member.id:
-        raise Problem(403, "forbidden", "only the author edits a draft")
+    require(session, member, proposal, "edit")
     check_text(title, text)
+    PROPOSAL.move(session, proposal, "edit")
     v = version(session, proposal, 1)
     v.title, v.text = title, text
     session.add(v)
@@ -121,21 +94,22 @@ def edit_draft(session: Session, member: Member, proposal: Proposal, title: str,
                  {"title": title})
 
 
+def withdraw(session: Session, member: Member, proposal: Proposal) -> None:
+    """The author takes a draft back before anyone deliberates on it; it stays on record."""
+    require(session, member, proposal, "withdraw")
+    PROPOSAL.move(session, proposal, "withdraw")
+    audit.append(session, _who(member), "proposal.withdrawn", f"proposal:{proposal.id}")
+
+
 def open_deliberation(session: Session, member: Member, proposal: Proposal) -> None:
-    body = body_of(session, proposal)
-    roles = require_member(session, member, body)
-    if proposal.author_id != member.id and "facilitator" not in roles:
-        raise Problem(403, "forbidden", "the author or a facilitator opens deliberation")
-    move(proposal, "deliberation")
-    session.add(proposal)
+    require(session, member, proposal, "open_deliberation")
+    PROPOSAL.move(session, proposal, "open_deliberation")
     audit.append(session, _who(member), "proposal.deliberation", f"proposal:{proposal.id}")
 
 
 def comment(session: Session, member: Member, proposal: Proposal, text: str,
             parent_id: int | None = None) -> Comment:
-    require_member(session, member, body_of(session, proposal))
-    if proposal.state not in ("deliberation", "vote"):
-        raise conflict("bad-state", "comments are open during deliberation and vote")
+    require(session, member, proposal, "comment")
     if not text.strip():
         raise invalid("bad-text", "an empty comment says nothing")
     if parent_id is not None:
@@ -160,19 +134,13 @@ def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
 def open_vote(session: Session, member: Member, proposal: Proposal,
               closes_at: datetime | None = None, urls: Urls | None = None) -> None:
     body = body_of(session, proposal)
-    require_facilitator(session, member, body)
+    require(session, member, proposal, "open_vote")
     now = utcnow()
     closes = aware(closes_at) if closes_at else \
         now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
-    pending = session.exec(select(Amendment.id).where(
-        Amendment.proposal_id == proposal.id, Amendment.state == "voting")).first()
-    if pending is not None:
-        raise conflict("amendment-vote-open",
-                       f"amendment {pending} is being voted on; the final vote waits for it")
-    move(proposal, "vote")
-    proposal.vote_opened_at, proposal.closes_at = now, closes
+    PROPOSAL.move(session, proposal, "open_vote", vote_opened_at=now, closes_at=closes)
     frozen = freeze(proposal, body)
     session.add(proposal)
     audit.append(session, _who(member), "vote.opened", f"proposal:{proposal.id}",
@@ -199,15 +167,9 @@ def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:
 def cast(session: Session, member: Member, proposal: Proposal, version_number: int,
          choice: str, reason: str = "") -> Vote:
     body = body_of(session, proposal)
-    require_member(session, member, body)
-    if proposal.state != "vote" or proposal.closes_at is None or \
-            aware(proposal.closes_at) <= utcnow():
-        raise conflict("vote-closed", "this proposal is not open for voting")
-    if proposal.electorate == "bodies":
-        raise conflict("votes-by-mandate", "member bodies vote on this matter, through the "
-                                           "spokespersons their mandates name")
+    require(session, member, proposal, "vote")
     if version_number != proposal.current_version:
-        raise conflict("wrong-version",
+        raise Problem(409, "wrong-version",
                        f"the vote is on version {proposal.current_version}, not {version_number}")
     statute = statute_of_vote(proposal, body)
     c = ballot_choice(statute, choice, reason)

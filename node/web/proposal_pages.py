@@ -15,7 +15,7 @@ from node.api.v1.views import decision_view, proposal_view
 from node.errors import Problem
 from node.federations import service
 from node.governance import amendments, bodies, decisions, proposals
-from node.governance.authz import require_facilitator, require_read
+from node.governance.authz import require_read
 from node.governance.members import roles_in
 from node.governance.statute import Rule, Statute, statute_of_vote
 from node.models import (
@@ -199,11 +199,10 @@ async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
 @router.post("/p/{pid}/amendments/{aid}/close")
 async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        require_facilitator(s, me, proposals.body_of(s, p))
         a = s.get(Amendment, aid)
         if a is None or a.proposal_id != p.id:
             raise Problem(404, "not-found", "no such amendment")
-        amendments.close(s, a, request.app.state.ctx.urls)
+        amendments.close_by(s, me, a, request.app.state.ctx.urls)
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 
@@ -228,8 +227,7 @@ async def ballot(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/close")
 async def close(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        require_facilitator(s, me, proposals.body_of(s, p))
-        decisions.close_vote(s, request.app.state.ctx.urls, p)
+        decisions.close_vote_by(s, request.app.state.ctx.urls, me, p)
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
 

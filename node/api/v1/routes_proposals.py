@@ -209,14 +209,11 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
                          member: Member = Depends(member_required),
                          session: Session = Depends(db)) -> Response:
     """Close an amendment vote whose deadline has passed (the node also does this itself)."""
-    from node.governance.authz import require_facilitator
-
     p = proposals.get(session, proposal_id)
-    require_facilitator(session, member, proposals.body_of(session, p))
     a = session.get(Amendment, amendment_id)
     if a is None or a.proposal_id != p.id:
         raise not_found("amendment")
-    amendments.close(session, a, ctx(request).urls)
+    amendments.close_by(session, member, a, ctx(request).urls)
     return _act(request, session, p)
 
 
@@ -247,11 +244,8 @@ def cast(request: Request, proposal_id: int, body: CastVote,
 def close(request: Request, proposal_id: int, member: Member = Depends(member_required),
           session: Session = Depends(db)) -> Response:
     """Close a vote whose deadline has passed (the node also does this by itself)."""
-    from node.governance.authz import require_facilitator
-
     p = proposals.get(session, proposal_id)
-    require_facilitator(session, member, proposals.body_of(session, p))
-    d = decisions.close_vote(session, ctx(request).urls, p)
+    d = decisions.close_vote_by(session, ctx(request).urls, member, p)
     session.commit()
     ctx(request).delivery_wakeup.set()
     return json_with_etag(request, decision_view(d))
