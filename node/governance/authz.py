@@ -1,12 +1,20 @@
-"""Who may do what. Every rule about acting for a body lives here, in one place."""
+"""Who may do what. Every rule about acting for a body lives here, in one place.
+
+`body_actions` and `member_actions` answer "what may this person do here now": the
+pages show only those, and the mutators (node.governance.members, bodies, accounts)
+refuse what they do not offer."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from node.errors import Problem, forbidden
 from node.governance.members import roles_in
-from node.models import LocalActor, Member
+from node.models import LocalActor, Member, Membership
+
+# What a body's coordination may do for it, beyond what any member may.
+COORDINATION = ("invite", "edit", "create_body", "set_statute", "manage_members",
+                "record_meeting")
 
 
 def require_member(session: Session, member: Member | None, body: LocalActor) -> set[str]:
@@ -32,3 +40,66 @@ def require_read(session: Session, member: Member | None, body: LocalActor) -> N
     if not can_read(session, member, body):
         # A private body's matters look the same as missing ones from outside.
         raise Problem(404, "not-found", "no such body")
+
+
+def body_actions(session: Session, member: Member | None, body: LocalActor) -> list[str]:
+    """What `member` may do for `body` now: "propose" for its members, and the
+    coordination's set-up actions for its coordinators."""
+    roles = roles_in(session, member, body)
+    out = ["propose"] if "member" in roles else []
+    if "facilitator" in roles:
+        out += COORDINATION
+    return out
+
+
+def _coordinated(session: Session, member: Member) -> set[int]:
+    return set(session.exec(select(Membership.body_id).where(
+        Membership.member_id == member.id, Membership.role == "facilitator")).all())
+
+
+def member_actions(session: Session, me: Member | None, body: LocalActor,
+                   target: Member) -> list[str]:
+    """What `me` may do about `target`'s place in `body`: change roles, remove, make a
+    password reset link. Only a coordinator of the body, about one of its members.
+    A body never loses its last coordinator, and nobody resets the password of a person
+    who coordinates a body they do not coordinate themselves (a council's coordinator
+    must not be able to take over the commune's)."""
+    if me is None or "facilitator" not in roles_in(session, me, body):
+        return []
+    theirs = roles_in(session, target, body)
+    if "member" not in theirs:
+        return []
+    last = "facilitator" in theirs and list(session.exec(
+        select(Membership.member_id).where(Membership.body_id == body.id,
+                                           Membership.role == "facilitator")).all()) \
+        == [target.id]
+    out = []
+    for role in ("facilitator", "spokesperson"):
+        if role not in theirs:
+            out.append(f"grant_{role}")
+        elif not (role == "facilitator" and last):
+            out.append(f"revoke_{role}")
+    if not last:
+        out.append("remove")
+    if target.id != me.id and _coordinated(session, target) <= _coordinated(session, me):
+        out.append("reset_password")
+    return out
+
+
+def coordinated_bodies(session: Session, member: Member) -> list[LocalActor]:
+    ids = _coordinated(session, member)
+    if not ids:
+        return []
+    return list(session.exec(select(LocalActor).where(col(LocalActor.id).in_(sorted(ids)))
+                             .order_by(col(LocalActor.id))).all())
+
+
+def require_action(session: Session, member: Member | None, body: LocalActor,
+                   action: str) -> None:
+    """Refuse what `body_actions` does not offer: 401 to a visitor, 403 otherwise."""
+    if action in body_actions(session, member, body):
+        return
+    if action == "propose":
+        require_member(session, member, body)
+    require_facilitator(session, member, body)
+    raise forbidden(f"you may not {action.replace('_', ' ')} here")

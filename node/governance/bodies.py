@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from node.errors import invalid, not_found
+from node.errors import Problem, invalid, not_found
 from node.federation.identity import create_local_actor
-from node.governance import audit
+from node.governance import audit, authz, members
 from node.governance.statute import Statute, parse
 from node.governance.tally import Electorate
 from node.models import LocalActor, Member, Membership
+from node.storage import changes
 
-KINDS = ("assembly", "communal_council", "sectoral_council", "workers_council")
+# The assembly of the commune (or city...) itself; the bodies inside a commune as the
+# communal law names them.
+KINDS = ("assembly", "citizens_assembly", "communal_council", "communal_parliament",
+         "sectoral_council", "workers_council")
 
 
 def body_by_handle(session: Session, handle: str) -> LocalActor:
@@ -66,3 +72,64 @@ def electorate(session: Session, body: LocalActor) -> tuple[Electorate, list[Mem
 def member_count(session: Session, body: LocalActor) -> int:
     return int(session.exec(select(func.count()).select_from(Membership).where(
         Membership.body_id == body.id, Membership.role == "member")).one())
+
+
+def children(session: Session, body: LocalActor) -> list[LocalActor]:
+    """The bodies inside `body` (created from the pages or the API alike)."""
+    return list(session.exec(select(LocalActor).where(LocalActor.parent_id == body.id)
+                             .order_by(col(LocalActor.name))).all())
+
+
+def describe(session: Session, by: Member, body: LocalActor, name: str, summary: str) -> None:
+    """A coordinator renames the body or changes its description (its public profile)."""
+    authz.require_action(session, by, body, "edit")
+    name, summary = name.strip(), summary.strip()
+    if not 1 <= len(name) <= 200:
+        raise Problem(422, "bad-name", "the name needs 1 to 200 characters", field="name")
+    if len(summary) > 5000:
+        raise Problem(422, "bad-summary", "the description is at most 5000 characters",
+                      field="summary")
+    before = {"name": body.name, "summary": body.summary}
+    body.name, body.summary = name, summary
+    session.add(body)
+    audit.append(session, f"member:{by.id}", "body.described", f"body:{body.handle}",
+                 {"before": before, "name": name, "summary": summary})
+    changes.bump(session, changes.BODIES)
+
+
+def handle_for(session: Session, name: str) -> str:
+    """An address for a new body, from its name: "Consejo Comunal El Maizal" ->
+    consejo_comunal_el_maizal (a number added if taken). People never type it."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:48] or "instancia"
+    handle, n = base, 2
+    while session.exec(select(LocalActor.id).where(LocalActor.handle == handle)).first():
+        handle, n = f"{base}_{n}", n + 1
+    return handle
+
+
+def add_body(session: Session, by: Member, parent: LocalActor, name: str, kind: str,
+             public: bool = True) -> LocalActor:
+    """A coordinator of `parent` creates a body inside it and coordinates it at first."""
+    authz.require_action(session, by, parent, "create_body")
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise Problem(422, "bad-name", "the name needs 1 to 200 characters", field="name")
+    if kind not in KINDS or kind == "assembly":
+        raise Problem(422, "bad-kind", f"kind must be one of {', '.join(KINDS[1:])}",
+                      field="kind")
+    if session.exec(select(LocalActor.id).where(LocalActor.parent_id == parent.id,
+                                                LocalActor.name == name)).first():
+        raise Problem(409, "name-taken", "a body with that name already exists here",
+                      field="name")
+    made = create_body(session, f"member:{by.id}", parent, handle_for(session, name), name,
+                       kind, statute_of(parent), public=public)
+    members.grant(session, f"member:{by.id}", by, made, "facilitator")
+    changes.bump(session, changes.BODIES)
+    return made
+
+
+def change_statute(session: Session, by: Member, body: LocalActor, statute: Statute) -> None:
+    authz.require_action(session, by, body, "set_statute")
+    set_statute(session, f"member:{by.id}", body, statute)
+    changes.bump(session, changes.BODIES)

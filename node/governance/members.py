@@ -120,6 +120,8 @@ def accept_invitation(session: Session, raw: str, username: str, password: str,
     now = utcnow()
     if inv.used_at is not None:
         raise _used()
+    if inv.revoked_at is not None:
+        raise Problem(410, "invitation-revoked", "this invitation was withdrawn")
     if aware(inv.expires_at) < now:
         raise Problem(410, "invitation-expired", "this invitation has expired")
     # Refuse a bad username or password before claiming, so a typo does not spend the link.
@@ -150,7 +152,7 @@ def _claim(session: Session, invitation_id: int, now: Any) -> None:
     result = session.execute(
         update(Invitation)
         .where(col(Invitation.id) == invitation_id, col(Invitation.used_at).is_(None),
-               col(Invitation.expires_at) > now)
+               col(Invitation.revoked_at).is_(None), col(Invitation.expires_at) > now)
         .values(used_at=now)
         .execution_options(synchronize_session=False))
     assert isinstance(result, CursorResult)
@@ -249,3 +251,91 @@ def member_for_token(session: Session, raw: str, kind: str = "api") -> Member | 
         if created < utcnow() - timedelta(days=WEB_SESSION_DAYS):
             return None
     return session.get(Member, token.member_id)
+
+
+# --- the roster: roles, removal, invitations ---------------------------------------
+
+def coordinators(session: Session, body: LocalActor) -> list[int]:
+    return list(session.exec(select(Membership.member_id).where(
+        Membership.body_id == body.id, Membership.role == "facilitator")).all())
+
+
+def _require(session: Session, by: Member, body: LocalActor, target: Member,
+             action: str) -> None:
+    """Refuse what `authz.member_actions` does not offer, saying why."""
+    from node.governance import authz
+
+    authz.require_facilitator(session, by, body)
+    if action in authz.member_actions(session, by, body, target):
+        return
+    if "member" not in roles_in(session, target, body):
+        raise not_found("member")
+    if action in ("remove", "revoke_facilitator") and coordinators(session, body) == [target.id]:
+        raise conflict("last-coordinator",
+                       "a body keeps at least one coordinator; name another one first")
+    raise Problem(409, "not-possible", f"cannot {action.replace('_', ' ')} for this member")
+
+
+def change_role(session: Session, by: Member, body: LocalActor, target: Member,
+                action: str) -> None:
+    """grant_facilitator | revoke_facilitator | grant_spokesperson | revoke_spokesperson."""
+    verb, _, role = action.partition("_")
+    if verb not in ("grant", "revoke") or role not in ("facilitator", "spokesperson"):
+        raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
+    _require(session, by, body, target, action)
+    if verb == "grant":
+        grant(session, f"member:{by.id}", target, body, role)
+    else:
+        revoke(session, f"member:{by.id}", target, body, role)
+
+
+def remove_member(session: Session, by: Member, body: LocalActor, target: Member,
+                  reason: str = "") -> None:
+    """Take `target` out of `body` (every role). Their account stays: they may belong
+    to other bodies, and what they wrote and voted stays on record."""
+    _require(session, by, body, target, "remove")
+    for row in session.exec(select(Membership).where(
+            Membership.member_id == target.id, Membership.body_id == body.id)).all():
+        session.delete(row)
+    audit.append(session, f"member:{by.id}", "member.removed", f"body:{body.handle}",
+                 {"member": target.id, "reason": reason[:500]})
+
+
+def invitation_state(inv: Invitation, now: Any = None) -> str:
+    """waiting | used | revoked | expired."""
+    if inv.used_at is not None:
+        return "used"
+    if inv.revoked_at is not None:
+        return "revoked"
+    if aware(inv.expires_at) <= (now or utcnow()):
+        return "expired"
+    return "waiting"
+
+
+def invitations_of(session: Session, body: LocalActor, limit: int = 100) -> list[Invitation]:
+    return list(session.exec(select(Invitation).where(Invitation.body_id == body.id)
+                             .order_by(col(Invitation.id).desc()).limit(limit)).all())
+
+
+def revoke_invitation(session: Session, by: Member, body: LocalActor,
+                      invitation_id: int) -> Invitation:
+    from node.governance import authz
+
+    authz.require_facilitator(session, by, body)
+    inv = session.get(Invitation, invitation_id)
+    if inv is None or inv.body_id != body.id:
+        raise not_found("invitation")
+    now = utcnow()
+    # Conditional, like the claim: an invitation being accepted right now is either
+    # used or revoked, never both.
+    result = session.execute(
+        update(Invitation).where(col(Invitation.id) == inv.id, col(Invitation.used_at).is_(None),
+                                 col(Invitation.revoked_at).is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        raise conflict("invitation-closed", "this invitation was already used or revoked")
+    session.expire(inv)
+    audit.append(session, f"member:{by.id}", "invitation.revoked", f"body:{body.handle}",
+                 {"invitation": inv.id})
+    return inv

@@ -49,6 +49,8 @@ class Invitation(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = Field(default=None)
     used_by: int | None = Field(default=None, foreign_key="member.id")
+    # Set when a coordinator withdraws it before anyone used it.
+    revoked_at: datetime | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -66,3 +68,20 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = Field(default=None)
     last_used_at: datetime | None = Field(default=None)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A single-use, short-lived link a coordinator made for a member who lost their
+    password. Stored hashed; shown once to the coordinator, who hands it over."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_by: int = Field(foreign_key="member.id")
+    # The body whose coordination made it (what the audit entry names).
+    body_id: int = Field(foreign_key="local_actor.id")
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)

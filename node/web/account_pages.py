@@ -10,8 +10,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.errors import Problem
-from node.governance import bodies, members
-from node.governance.authz import require_facilitator
+from node.governance import accounts, authz, bodies, members, pending
 from node.models import (
     ApiToken,
     Invitation,
@@ -23,9 +22,13 @@ from node.web.actions import (
     login_limiter,
     open_session,
     refusal,
+    run_action,
     see_other,
+    show_body,
 )
+from node.web.admin_pages import role_labels, shown_once
 from node.web.i18n import LANGUAGES, translator
+from node.web.notices import leave
 from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import COOKIE, current_member, form, start_session
@@ -36,7 +39,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/login")
 def login_page(request: Request) -> Response:
     with open_session(request) as s:
-        return page(request, "login.html", current_member(request, s))
+        return page(request, "login.html", current_member(request, s),
+                    next=_safe_next(request.query_params.get("next", "")))
 
 
 @router.post("/login")
@@ -44,28 +48,43 @@ async def login(request: Request) -> Response:
     data: dict[str, str] = {}
     limiter = login_limiter(request)
 
-    def tx() -> str:
+    def tx() -> tuple[str, str]:
         with open_session(request) as s:
             member = members.authenticate(s, limiter, data.get("username", ""),
                                           data.get("password", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
-            return raw
+            return raw, _landing(request, s, member, data.get("next", ""))
 
     try:
         data = await form(request)
         # argon2 takes a good fraction of a second (unknown usernames too, on purpose):
         # off the event loop, so the node keeps answering meanwhile.
-        raw = await asyncio.to_thread(tx)
+        raw, target = await asyncio.to_thread(tx)
     except Problem as exc:
         lang = language(request, None)
         _ = translator(lang)
         msg = _("Usuario o contraseña incorrectos.") if exc.status == 401 else say(exc, lang)
         return page(request, "login.html", None, status=exc.status, error=msg,
-                    username=data.get("username", ""))
-    response = see_other("/")
+                    username=data.get("username", ""), next=_safe_next(data.get("next", "")))
+    response = see_other(target)
     start_session(request, response, raw)
     return response
+
+
+def _safe_next(nxt: str) -> str:
+    """Only a path on this node (never //elsewhere, never a scheme)."""
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt \
+        else ""
+
+
+def _landing(request: Request, s: Session, member: Member, nxt: str) -> str:
+    """After logging in: the page that sent them to log in, else their own commune
+    (the first body they joined), where "Pendiente para usted" is."""
+    if _safe_next(nxt) and _safe_next(nxt) not in ("/login", "/"):
+        return _safe_next(nxt)
+    home = pending.home_body(s, member)
+    return f"/b/{home.handle}" if home else "/"
 
 
 @router.post("/logout")
@@ -116,7 +135,7 @@ def join_page(request: Request, token: str) -> Response:
     with open_session(request) as s:
         inv = s.exec(select(Invitation).where(
             Invitation.token_hash == members.token_hash(token))).first()
-        if inv is None or inv.used_at is not None:
+        if inv is None or members.invitation_state(inv) != "waiting":
             _ = translator(language(request, None))
             return page(request, "message.html", None, status=410,
                         title=_("Invitación no válida"),
@@ -156,38 +175,135 @@ def _first_body(request: Request, s: Session, member: Member) -> str:
     return handle or request.app.state.ctx.primary.handle
 
 
+def _invitations(request: Request, s: Session, me: Member, b: LocalActor,
+                 link: str = "") -> Response:
+    _ = translator(language(request, me))
+    words = {"waiting": _("pendiente"), "used": _("usada"), "revoked": _("revocada"),
+             "expired": _("vencida")}
+    roles = role_labels(_)
+    rows = []
+    for inv in members.invitations_of(s, b):
+        state = members.invitation_state(inv)
+        used_by = s.get(Member, inv.used_by) if inv.used_by else None
+        by = s.get(Member, inv.invited_by) if inv.invited_by else None
+        rows.append({"id": inv.id, "state": state, "state_word": words[state],
+                     "role": roles.get(inv.role, inv.role), "expires_at": inv.expires_at,
+                     "created_at": inv.created_at, "by": by.display_name if by else "",
+                     "used_by": used_by.display_name if used_by else ""})
+    return page(request, "invite.html", me, body=b, link=link, rows=rows, roles=roles)
+
+
 @router.get("/b/{handle}/invitations")
 def invite_page(request: Request, handle: str) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        b = bodies.body_by_handle(s, handle)
-        return page(request, "invite.html", me, body=b, link="")
+    def view(s: Session, me: Member | None, b: LocalActor) -> Response:
+        try:
+            authz.require_action(s, me, b, "invite")
+        except Problem as exc:
+            return refusal(request, me, exc, f"/b/{handle}")
+        assert me is not None
+        return _invitations(request, s, me, b)
+
+    return show_body(request, handle, view)
 
 
 @router.post("/b/{handle}/invitations")
 async def invite(request: Request, handle: str) -> Response:
-    try:
-        data: dict[str, str] | Problem = await form(request)
-    except Problem as exc:
-        data = exc
-    return await asyncio.to_thread(_invite, request, handle, data)
+    def act(s: Session, me: Member, data: dict[str, str]) -> Response:
+        b = bodies.body_by_handle(s, handle)
+        authz.require_action(s, me, b, "invite")
+        days = data.get("days", "").strip() or "7"
+        if not days.isdigit():
+            raise Problem(422, "bad-expiry", "an invitation is valid for 1 to 60 days",
+                          field="days")
+        raw = members.invite(s, me, b, data.get("role", "member"), int(days))
+        s.commit()
+        link = f"{request.app.state.ctx.urls.base}/join/{raw}"
+        return _invitations(request, s, me, b, link)
+
+    # Rendered in the answer, not redirected: the single-use link must be in no URL.
+    return await shown_once(request, f"/b/{handle}/invitations", act)
 
 
-def _invite(request: Request, handle: str, data: dict[str, str] | Problem) -> Response:
-    # Rendered directly, not redirected: the single-use link must not end up in a URL.
+@router.post("/b/{handle}/invitations/{iid}/revoke")
+async def revoke_invitation(request: Request, handle: str, iid: int) -> Response:
+    def act(s: Session, me: Member, data: dict[str, str]) -> str:
+        members.revoke_invitation(s, me, bodies.body_by_handle(s, handle), iid)
+        return f"/b/{handle}/invitations"
+
+    return await run_action(request, f"/b/{handle}/invitations", act,
+                            done="Invitación revocada: el enlace ya no sirve.")
+
+
+# --- my account: password; reset links ------------------------------------------------
+
+@router.get("/account")
+def account_page(request: Request) -> Response:
     with open_session(request) as s:
         me = current_member(request, s)
+        if me is None:
+            return see_other("/login?next=/account")
+        return page(request, "account.html", me)
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    def act(s: Session, me: Member, data: dict[str, str]) -> str:
+        if data.get("new_password", "") != data.get("repeat_password", ""):
+            raise Problem(422, "passwords-differ", "the two new passwords are not the same",
+                          field="repeat_password")
+        token = s.exec(select(ApiToken).where(ApiToken.token_hash == members.token_hash(
+            request.cookies.get(COOKIE, "")))).first()
+        accounts.change_password(s, me, data.get("current_password", ""),
+                                 data.get("new_password", ""),
+                                 keep_token=token.id if token else None)
+        return "/account"
+
+    return await run_action(request, "/account", act,
+                            done="Contraseña cambiada. Sus otras sesiones se cerraron.")
+
+
+@router.get("/reset/{token}")
+def reset_page(request: Request, token: str) -> Response:
+    with open_session(request) as s:
         try:
-            if isinstance(data, Problem):
-                raise data
-            b = bodies.body_by_handle(s, handle)
-            require_facilitator(s, me, b)
-            assert me is not None
-            days = int(data["days"]) if data.get("days", "").isdigit() else 7
-            raw = members.invite(s, me, b, data.get("role", "member"), days)
+            _, person = accounts.reset_for(s, token)
+        except Problem as exc:
+            return refusal(request, None, exc, "/login")
+        return page(request, "reset.html", None, token=token, person=person)
+
+
+@router.post("/reset/{token}")
+async def reset(request: Request, token: str) -> Response:
+    back = f"/reset/{token}"
+    try:
+        data = await form(request)
+    except Problem as exc:
+        return refusal(request, None, exc, back)
+    return await asyncio.to_thread(_reset, request, token, data, back)
+
+
+def _reset(request: Request, token: str, data: dict[str, str], back: str) -> Response:
+    with open_session(request) as s:
+        lang = language(request, None)
+        try:
+            if data.get("new_password", "") != data.get("repeat_password", ""):
+                raise Problem(422, "passwords-differ",
+                              "the two new passwords are not the same", field="repeat_password")
+            # Hashing the password: here, in a worker thread, off the event loop.
+            member = accounts.use_reset(s, token, data.get("new_password", ""))
+            _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
         except Problem as exc:
             s.rollback()
-            return refusal(request, me, exc, f"/b/{handle}/invitations")
-        link = f"{request.app.state.ctx.urls.base}/join/{raw}"
-        return page(request, "invite.html", me, body=b, link=link)
+            response = see_other(back)
+            leave(s, request, response, {"error": say(exc, lang), "status": exc.status,
+                                         "field": exc.extra.get("field"), "code": exc.code,
+                                         "form": {}})
+            s.commit()
+            return response
+        response = see_other(_landing(request, s, member, ""))
+        leave(s, request, response, {"ok": translator(language(request, member))(
+            "Contraseña nueva guardada. Ya entró con ella.")})
+        s.commit()
+    start_session(request, response, raw)
+    return response

@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.views import proposal_view
-from node.governance import bodies, decisions, proposals
-from node.governance.members import roles_in
+from node.governance import authz, bodies, decisions, pending, proposals
+from node.governance.members import ROLES
 from node.models import (
     Decision,
     LocalActor,
@@ -20,12 +20,20 @@ from node.models import (
     Proposal,
 )
 from node.models.base import aware
+from node.web import timefmt
 from node.web.actions import (
     STATES,
     outcome_labels,
     show_body,
     state_group_labels,
-    statute_text,
+)
+from node.web.admin_pages import (
+    body_links,
+    kind_labels,
+    members_phrase,
+    pending_labels,
+    plain_rule,
+    role_labels,
 )
 from node.web.i18n import translator
 from node.web.render import language, page
@@ -42,13 +50,16 @@ def body_page(request: Request, handle: str) -> Response:
         groups: dict[str, list[dict[str, Any]]] = {st: [] for st in STATES}
         for p in rows:
             groups[p.state].append(proposal_view(s, p))
-        roles = roles_in(s, me, b)
         labels = state_group_labels(_)
+        urls = request.app.state.ctx.urls
+        waiting = pending.for_member(s, urls, me) if me is not None else []
         return page(request, "body.html", me, body=b, groups=groups,
                     states=[(st, labels[st]) for st in STATES], any_proposals=bool(rows),
-                    members=bodies.member_count(s, b),
-                    statute=statute_text(_, bodies.statute_of(b)), is_member="member" in roles,
-                    is_facilitator="facilitator" in roles)
+                    members=members_phrase(_, bodies.member_count(s, b)),
+                    kind=kind_labels(_).get(b.kind, "") if b.parent_id else "",
+                    statute=plain_rule(_, bodies.statute_of(b)), pending=waiting,
+                    pending_words=pending_labels(_), profile=urls.actor(b.handle),
+                    **body_links(s, _, me, b))
 
     return show_body(request, handle, view)
 
@@ -58,6 +69,7 @@ def decisions_page(request: Request, handle: str) -> Response:
     def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         _ = translator(language(request, me))
         outcomes = outcome_labels(_)
+        tz = request.app.state.ctx.settings.timezone
         rows = []
         for d in s.exec(select(Decision).where(Decision.body_id == b.id)
                         .order_by(col(Decision.id).desc()).limit(200)).all():
@@ -66,7 +78,7 @@ def decisions_page(request: Request, handle: str) -> Response:
             rows.append({"proposal": p.id, "title": proposals.version(s, p, d.version).title,
                          "outcome": outcomes.get(d.outcome, d.outcome),
                          "method": _("asamblea") if d.method == "assembly" else _("en línea"),
-                         "date": aware(d.decided_at).strftime("%Y-%m-%d")})
+                         "date": timefmt.day(aware(d.decided_at), tz)})
         return page(request, "decisions.html", me, body=b, rows=rows)
 
     return show_body(request, handle, view)
@@ -78,11 +90,17 @@ def members_page(request: Request, handle: str) -> Response:
         rows = s.exec(select(Member, Membership.role).join(
             Membership, col(Membership.member_id) == col(Member.id)).where(
             Membership.body_id == b.id).order_by(col(Member.display_name))).all()
+        _ = translator(language(request, me))
+        words = role_labels(_)
         people: dict[int, dict[str, Any]] = {}
         for m, role in rows:
-            people.setdefault(m.id or 0, {"display_name": m.display_name, "roles": []})[
-                "roles"].append(role)
-        return page(request, "members.html", me, body=b, people=list(people.values()))
+            people.setdefault(m.id or 0, {"display_name": m.display_name, "roles": set()})[
+                "roles"].add(role)
+        for person in people.values():
+            person["roles"] = [words[r] for r in ROLES if r in person["roles"]]
+        return page(request, "members.html", me, body=b, people=list(people.values()),
+                    count=members_phrase(_, len(people)),
+                    manage="manage_members" in authz.body_actions(s, me, b))
 
     return show_body(request, handle, view)
 
@@ -90,8 +108,11 @@ def members_page(request: Request, handle: str) -> Response:
 @router.get("/b/{handle}/participation")
 def participation_page(request: Request, handle: str) -> Response:
     def view(s: Session, me: Member | None, b: LocalActor) -> Response:
-        return page(request, "participation.html", me, body=b,
-                    rows=decisions.participation(s, b))
+        rows = decisions.participation(s, b)
+        for row in rows:
+            p = s.get(Proposal, row["proposal"])
+            row["title"] = proposals.version(s, p, p.current_version).title if p else ""
+        return page(request, "participation.html", me, body=b, rows=rows)
 
     return show_body(request, handle, view)
 

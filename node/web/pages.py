@@ -8,10 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import func
 from sqlmodel import Session, col, select
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from node.models import Follower, LocalActor, OutboxItem
-from node.web.render import page
+from node.governance import pending
+from node.models import Follower, LocalActor, Membership, OutboxItem
+from node.web.admin_pages import pending_labels
+from node.web.i18n import translator
+from node.web.render import language, page
 from node.web.session import current_member
 
 router = APIRouter(include_in_schema=False)
@@ -54,4 +57,31 @@ def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
 @router.get("/")
 def home(request: Request) -> Response:
     ctx = request.app.state.ctx
+    with Session(ctx.engine) as s:
+        me = current_member(request, s)
+        own = pending.home_body(s, me) if me is not None else None
+    if own is not None:
+        # A member's home is their own commune, with what waits for them; the public
+        # profile stays one link away.
+        response: Response = RedirectResponse(f"/b/{own.handle}", status_code=303)
+        response.headers["Vary"] = "Cookie"
+        response.headers["Cache-Control"] = "no-store"
+        return response
     return render_profile(request, ctx, ctx.primary)
+
+
+@router.get("/inicio")
+def start(request: Request) -> Response:
+    """What waits for the logged-in member across their bodies, and those bodies."""
+    ctx = request.app.state.ctx
+    with Session(ctx.engine) as s:
+        me = current_member(request, s)
+        if me is None:
+            return RedirectResponse("/login?next=/inicio", status_code=303)
+        _ = translator(language(request, me))
+        mine = s.exec(select(LocalActor).join(
+            Membership, col(Membership.body_id) == col(LocalActor.id)).where(
+            Membership.member_id == me.id, Membership.role == "member")
+            .order_by(col(LocalActor.id))).all()
+        return page(request, "home.html", me, pending=pending.for_member(s, ctx.urls, me),
+                    pending_words=pending_labels(_), bodies=mine)

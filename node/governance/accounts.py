@@ -1,0 +1,115 @@
+"""A member's password: changing it, and the single-use reset link a coordinator makes
+for someone who lost theirs. Passwords are argon2 hashes, as at account creation."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col, select
+
+from node.errors import Problem, forbidden
+from node.governance import audit
+from node.governance.members import _check_password, _hasher, token_hash
+from node.models import ApiToken, LocalActor, Member
+from node.models.base import aware, utcnow
+from node.models.members import PasswordReset
+
+# Long enough to hand the link over in person or by phone, short enough that a link
+# left in a chat is soon worth nothing.
+RESET_VALID = timedelta(hours=24)
+
+
+def _checked(password: str) -> str:
+    try:
+        _check_password(password)
+    except Problem as exc:
+        raise Problem(exc.status, exc.code, exc.detail, field="password") from None
+    return password
+
+
+def _end_sessions(session: Session, member: Member, keep: int | None = None,
+                  kinds: tuple[str, ...] = ("web",)) -> int:
+    result = session.execute(
+        update(ApiToken).where(col(ApiToken.member_id) == member.id,
+                               col(ApiToken.revoked_at).is_(None),
+                               col(ApiToken.kind).in_(kinds),
+                               col(ApiToken.id) != (keep or 0))
+        .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
+
+
+def change_password(session: Session, member: Member, current: str, new: str,
+                    keep_token: int | None = None) -> None:
+    """The member's own change: the current password is required (a session left open
+    on a shared phone must not be enough). Their other browser sessions end."""
+    try:
+        _hasher.verify(member.password_hash, current)
+    except (VerificationError, InvalidHashError) as exc:
+        raise Problem(403, "wrong-password", "the current password is not right",
+                      field="current_password") from exc
+    member.password_hash = _hasher.hash(_checked(new))
+    session.add(member)
+    ended = _end_sessions(session, member, keep=keep_token)
+    audit.append(session, f"member:{member.id}", "password.changed", f"member:{member.id}",
+                 {"sessions_ended": ended})
+
+
+def make_reset(session: Session, by: Member, body: LocalActor, target: Member) -> str:
+    """A coordinator of `body` makes a reset link for one of its members; returns the raw
+    token (shown once, stored hashed). Earlier unused links for that member stop working."""
+    from node.governance import authz
+
+    authz.require_facilitator(session, by, body)
+    if "reset_password" not in authz.member_actions(session, by, body, target):
+        raise forbidden("you may not reset this member's password")
+    now = utcnow()
+    session.execute(update(PasswordReset).where(
+        col(PasswordReset.member_id) == target.id, col(PasswordReset.used_at).is_(None),
+        col(PasswordReset.expires_at) > now).values(expires_at=now)
+        .execution_options(synchronize_session=False))
+    raw = secrets.token_urlsafe(24)
+    session.add(PasswordReset(token_hash=token_hash(raw), member_id=target.id or 0,
+                              created_by=by.id or 0, body_id=body.id or 0,
+                              expires_at=now + RESET_VALID))
+    audit.append(session, f"member:{by.id}", "password.reset_link", f"member:{target.id}",
+                 {"body": body.handle, "valid_hours": RESET_VALID.total_seconds() / 3600})
+    return raw
+
+
+def reset_for(session: Session, raw: str) -> tuple[PasswordReset, Member]:
+    """The reset a link names and whose it is, if it may still be used."""
+    row = session.exec(select(PasswordReset).where(
+        PasswordReset.token_hash == token_hash(raw))).first()
+    if row is None or row.used_at is not None or aware(row.expires_at) <= utcnow():
+        raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
+    member = session.get(Member, row.member_id)
+    assert member is not None
+    return row, member
+
+
+def use_reset(session: Session, raw: str, new: str) -> Member:
+    """Set a new password with a reset link: once (a conditional UPDATE, as invitations
+    are claimed), then every session and API token of that member ends, since whoever
+    held the old password may hold them too."""
+    row, member = reset_for(session, raw)
+    _checked(new)
+    now = utcnow()
+    result = session.execute(
+        update(PasswordReset).where(col(PasswordReset.id) == row.id,
+                                    col(PasswordReset.used_at).is_(None),
+                                    col(PasswordReset.expires_at) > now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
+    member.password_hash = _hasher.hash(new)
+    session.add(member)
+    ended = _end_sessions(session, member, kinds=("web", "api"))
+    audit.append(session, f"member:{member.id}", "password.reset", f"member:{member.id}",
+                 {"link_by": row.created_by, "sessions_ended": ended})
+    return member

@@ -1,0 +1,328 @@
+"""Setting up a commune from the pages: name and description, bodies inside it, the
+statute with its rule in words, members and roles, invitations. Each rule is tried
+by someone it refuses, and what the pages offer is what the domain allows."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import pytest
+from sqlmodel import select
+
+from node.errors import Problem
+from node.governance import authz, bodies, members
+from node.governance.statute import Statute
+from node.models import AuditEntry, Invitation, LocalActor, Member
+from tests.govfixtures import build_commune
+from tests.helpers import refused
+
+PASSWORD = "contraseña-larga"
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def login(client, username: str):
+    page = client.get("/login")
+    r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
+                                    "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r
+
+
+def post(client, url: str, data: dict[str, str] | None = None, page: str = "/login"):
+    return client.post(url, data={"csrf": csrf(client.get(page).text), **(data or {})})
+
+
+def audit(c, action: str) -> list[dict]:
+    with c.session() as s:
+        return [json.loads(e.data) for e in s.exec(
+            select(AuditEntry).where(AuditEntry.action == action)).all()]
+
+
+def test_every_set_up_page_renders_for_the_coordination_only(node, client):
+    build_commune(node)
+    pages = ("/b/maizal/admin", "/b/maizal/admin/statute", "/b/maizal/admin/members",
+             "/b/maizal/invitations")
+    for url in pages:  # anonymous
+        assert client.get(url).status_code == 401, url
+    login(client, "m0")
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 403 and "Configuración" not in r.text, url
+    body = client.get("/b/maizal").text
+    assert "/admin" not in body and "/invitations" not in body
+    client.cookies.clear()
+    login(client, "facil")
+    for url in pages:
+        assert client.get(url).status_code == 200, url
+    assert 'href="/b/maizal/admin"' in client.get("/b/maizal").text
+
+
+def test_name_and_description(node, client):
+    c = build_commune(node)
+    login(client, "m0")
+    r = post(client, "/b/maizal/admin/profile", {"name": "Tomada", "summary": "x"})
+    assert refused(r, 403)
+    client.cookies.clear()
+    login(client, "facil")
+    r = post(client, "/b/maizal/admin/profile", {"name": "  ", "summary": "algo"})
+    assert refused(r, 422)
+    # What was typed comes back in the form.
+    assert "algo</textarea>" in r.text
+    r = post(client, "/b/maizal/admin/profile",
+             {"name": "Comuna Socialista El Maizal", "summary": "Una comuna de Lara."})
+    assert r.status_code == 200 and "Se guardaron el nombre y la descripción." in r.text
+    page = client.get("/b/maizal").text
+    assert "Comuna Socialista El Maizal" in page and "Una comuna de Lara." in page
+    assert audit(c, "body.described")[0]["name"] == "Comuna Socialista El Maizal"
+    with c.session() as s:
+        # The new actor document goes to followers and federations.
+        from node.models import OutboxItem
+        assert s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).first()
+
+
+def test_bodies_inside_the_commune(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    r = post(client, "/b/maizal/admin/bodies",
+             {"name": "Consejo Comunal Los Rastrojos", "kind": "communal_council"})
+    assert r.status_code == 200 and "Se creó la instancia" in r.text
+    assert str(r.url).endswith("/b/consejo_comunal_los_rastrojos")
+    assert "Consejo comunal" in r.text and "1 integrante" in r.text
+    assert 'href="/b/maizal">Comuna El Maizal' in r.text  # up to the commune
+    r = post(client, "/b/maizal/admin/bodies",
+             {"name": "Parlamento Comunal", "kind": "communal_parliament"})
+    assert "Parlamento comunal" in r.text
+    # One made elsewhere (the API) is linked from the commune too.
+    with c.session() as s:
+        parent = bodies.body_by_handle(s, "maizal")
+        bodies.create_body(s, "node", parent, "asamblea_api", "Asamblea de la calle 5",
+                           "citizens_assembly")
+        s.commit()
+    page = client.get("/b/maizal").text
+    for name in ("Consejo Comunal Los Rastrojos", "Parlamento Comunal",
+                 "Asamblea de la calle 5", "Consejo de salud"):
+        assert name in page, name
+    assert "Asamblea de ciudadanos y ciudadanas" in client.get("/b/maizal/admin").text
+    # The creator coordinates the new body.
+    with c.session() as s:
+        made = bodies.body_by_handle(s, "consejo_comunal_los_rastrojos")
+        assert "facilitator" in members.roles_in(s, c.people["facil"], made)
+    assert refused(post(client, "/b/maizal/admin/bodies",
+                        {"name": "Consejo Comunal Los Rastrojos",
+                         "kind": "communal_council"}), 409)
+    assert refused(post(client, "/b/maizal/admin/bodies", {"name": "X", "kind": "bank"}), 422)
+    client.cookies.clear()
+    login(client, "m0")
+    assert refused(post(client, "/b/maizal/admin/bodies",
+                        {"name": "Consejo pirata", "kind": "communal_council"}), 403)
+    with c.session() as s:
+        assert not s.exec(select(LocalActor).where(LocalActor.name == "Consejo pirata")).first()
+
+
+def test_one_and_two_members_said_right(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    post(client, "/b/maizal/admin/bodies", {"name": "Consejo Uno", "kind": "communal_council"})
+    assert "1 integrante" in client.get("/b/consejo_uno").text
+    with c.session() as s:
+        members.grant(s, "node", c.people["m0"], bodies.body_by_handle(s, "consejo_uno"),
+                      "member")
+        s.commit()
+    page = client.get("/b/consejo_uno").text
+    assert "2 integrantes" in page and "1 integrante" not in page
+
+
+def test_statute_preview_and_save(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    form = {"rule": "majority", "threshold": "2/3", "quorum_basis": "families",
+            "quorum": "50", "voting_days": "5"}
+    r = post(client, "/b/maizal/admin/statute/preview", form)
+    sentence = ("Se aprueba con más de la mitad de los votos, si participa al menos el "
+                "50 % de las familias. La votación dura 5 días.")
+    assert r.status_code == 200 and sentence in r.text
+    with c.session() as s:  # a preview writes nothing
+        assert bodies.statute_of(bodies.body_by_handle(s, "maizal")).voting_days == 7
+    r = post(client, "/b/maizal/admin/statute", form)
+    assert "Estatuto guardado" in r.text and sentence in r.text
+    assert sentence in client.get("/b/maizal").text
+    with c.session() as s:
+        st = bodies.statute_of(bodies.body_by_handle(s, "maizal"))
+        assert (st.quorum_basis.value, str(st.quorum), st.voting_days) == ("families", "1/2", 5)
+    r = post(client, "/b/maizal/admin/statute/preview",
+             {**form, "rule": "qualified", "quorum": "0"})
+    assert "al menos 66,7 % de los votos a favor, sin mínimo de participación" in r.text
+    assert refused(post(client, "/b/maizal/admin/statute", {**form, "quorum": "150"}), 422)
+    assert refused(post(client, "/b/maizal/admin/statute", {**form, "quorum": "mucho"}), 422)
+    client.cookies.clear()
+    login(client, "m0")
+    assert refused(post(client, "/b/maizal/admin/statute", {**form, "voting_days": "1"}), 403)
+    with c.session() as s:
+        assert bodies.statute_of(bodies.body_by_handle(s, "maizal")).voting_days == 5
+
+
+def _ids(c, *names):
+    return [c.people[n].id for n in names]
+
+
+def test_roles_as_words_and_changed_from_the_page(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    page = client.get("/b/maizal/members").text
+    assert "coordinador o coordinadora" in page and "facilitator" not in page
+    m0, facil = _ids(c, "m0", "facil")
+    admin = client.get("/b/maizal/admin/members").text
+    # The only coordinator is offered neither stepping down nor leaving.
+    mine = admin.split(f'id="m{facil}"')[1].split("</li>")[0]
+    assert "Quitar de la coordinación" not in mine and "Retirar de la instancia" not in mine
+    r = post(client, f"/b/maizal/admin/members/{m0}/role", {"action": "grant_spokesperson"})
+    assert "Se cambió el rol de Miembro 0." in r.text
+    r = post(client, f"/b/maizal/admin/members/{m0}/role", {"action": "grant_facilitator"})
+    with c.session() as s:
+        assert members.roles_in(s, c.people["m0"], c.assembly) == {
+            "member", "spokesperson", "facilitator"}
+    # Now two coordinators: either may step down, but not both.
+    r = post(client, f"/b/maizal/admin/members/{facil}/role", {"action": "revoke_facilitator"})
+    assert r.status_code == 200
+    r = post(client, f"/b/maizal/admin/members/{m0}/role", {"action": "revoke_facilitator"})
+    assert refused(r, 403)  # facil is no longer a coordinator
+
+
+def test_the_last_coordinator_stays(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    facil = c.people["facil"].id
+    for url, data in ((f"/b/maizal/admin/members/{facil}/role",
+                       {"action": "revoke_facilitator"}),
+                      (f"/b/maizal/admin/members/{facil}/remove", {})):
+        r = post(client, url, data)
+        assert refused(r, 409), url
+    with c.session() as s:
+        assert members.coordinators(s, c.assembly) == [facil]
+
+
+def test_removing_a_member_leaves_an_audit_entry(node, client):
+    c = build_commune(node)
+    m1 = c.people["m1"].id
+    login(client, "m0")
+    assert refused(post(client, f"/b/maizal/admin/members/{m1}/remove"), 403)
+    client.cookies.clear()
+    login(client, "facil")
+    r = post(client, f"/b/maizal/admin/members/{m1}/remove", {"reason": "se mudó"})
+    assert "Miembro 1 ya no integra Comuna El Maizal." in r.text
+    assert "Miembro 1" not in client.get("/b/maizal/members").text
+    assert audit(c, "member.removed") == [{"member": m1, "reason": "se mudó"}]
+    # Someone who is not in the body cannot be "removed" again.
+    assert refused(post(client, f"/b/maizal/admin/members/{m1}/remove"), 404)
+    with c.session() as s:  # the account stays
+        assert s.get(Member, m1) is not None
+
+
+def test_invitations_listed_revoked_and_dead(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    r = post(client, "/b/maizal/invitations", {"role": "spokesperson", "days": "3"})
+    link = re.search(r'id="invite-link" readonly value="([^"]+)"', r.text).group(1)
+    token = link.rsplit("/", 1)[1]
+    assert "vocero o vocera" in r.text and "pendiente" in r.text
+    assert token not in str(r.url)
+    listed = client.get("/b/maizal/invitations").text
+    assert token not in listed  # shown once only
+    with c.session() as s:
+        inv = s.exec(select(Invitation)).one()
+    r = post(client, f"/b/maizal/invitations/{inv.id}/revoke")
+    assert "Invitación revocada" in r.text and "revocada" in r.text
+    assert refused(post(client, f"/b/maizal/invitations/{inv.id}/revoke"), 409)
+    assert client.get(f"/join/{token}").status_code == 410
+    api = client.post(f"/api/v1/invitations/{token}/accept", json={
+        "username": "nueva", "password": PASSWORD, "display_name": "Nueva"})
+    assert api.status_code == 410 and api.json()["code"] == "invitation-revoked"
+    assert audit(c, "invitation.revoked") == [{"invitation": inv.id}]
+    assert refused(post(client, "/b/maizal/invitations", {"role": "member", "days": "x"}), 422)
+    client.cookies.clear()
+    login(client, "m0")
+    assert refused(post(client, "/b/maizal/invitations", {"role": "member"}), 403)
+
+
+def test_a_revoke_and_an_accept_race_one_wins(node, client):
+    c = build_commune(node)
+    with c.session() as s:
+        raw = members.invite(s, c.people["facil"], c.assembly)
+        s.commit()
+        inv = s.exec(select(Invitation)).one()
+        members.accept_invitation(s, raw, "rapida", PASSWORD, "Rápida")
+        s.commit()
+        with pytest.raises(Problem) as exc:
+            members.revoke_invitation(s, c.people["facil"], c.assembly, inv.id)
+        assert exc.value.code == "invitation-closed"
+
+
+# --- what is offered is what is allowed ----------------------------------------------
+
+MUTATORS = {
+    "edit": lambda s, me, b: bodies.describe(s, me, b, "Otro nombre", ""),
+    "create_body": lambda s, me, b: bodies.add_body(s, me, b, "Consejo X", "communal_council"),
+    "set_statute": lambda s, me, b: bodies.change_statute(s, me, b, Statute(voting_days=3)),
+}
+
+
+@pytest.mark.parametrize("who", ["facil", "m0", "other", "outsider", None])
+def test_body_actions_match_the_mutators(node, who):
+    c = build_commune(node)
+    for action, mutate in MUTATORS.items():
+        with c.session() as s:
+            me = s.get(Member, c.people[who].id) if who else None
+            body = s.get(LocalActor, c.assembly.id)
+            offered = action in authz.body_actions(s, me, body)
+            try:
+                mutate(s, me, body)
+                done = True
+            except Problem:
+                done = False
+            s.rollback()
+        assert offered == done, (who, action)
+
+
+MEMBER_MUTATORS = {
+    "grant_facilitator": lambda s, me, b, t: members.change_role(s, me, b, t, "grant_facilitator"),
+    "revoke_facilitator": lambda s, me, b, t: members.change_role(s, me, b, t,
+                                                                  "revoke_facilitator"),
+    "grant_spokesperson": lambda s, me, b, t: members.change_role(s, me, b, t,
+                                                                  "grant_spokesperson"),
+    "revoke_spokesperson": lambda s, me, b, t: members.change_role(s, me, b, t,
+                                                                   "revoke_spokesperson"),
+    "remove": lambda s, me, b, t: members.remove_member(s, me, b, t),
+}
+
+
+def test_member_actions_match_the_mutators(node):
+    """Every (actor, target) pair, with one and with two coordinators: each offered
+    action succeeds and each other one is refused."""
+    c = build_commune(node)
+    with c.session() as s:
+        members.grant(s, "node", c.people["m1"], c.assembly, "spokesperson")
+        s.commit()
+    for second, actor, target in itertools.product(
+            (False, True), ("facil", "m0", "other"), ("facil", "m0", "m1", "other")):
+        for action, mutate in MEMBER_MUTATORS.items():
+            with c.session() as s:
+                if second:
+                    members.grant(s, "node", s.get(Member, c.people["m0"].id), c.assembly,
+                                  "facilitator")
+                me, them = (s.get(Member, c.people[n].id) for n in (actor, target))
+                body = s.get(LocalActor, c.assembly.id)
+                offered = action in authz.member_actions(s, me, body, them)
+                try:
+                    mutate(s, me, body, them)
+                    done = True
+                except Problem:
+                    done = False
+                s.rollback()
+            assert offered == done, (second, actor, target, action)
