@@ -14,7 +14,7 @@ from node.federations import objects
 from node.models import FederationLink, InboxItem, LocalActor, Proposal
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
-from tests.helpers import run_loops
+from tests.helpers import refused, run_loops
 
 ME = f"{NODE_URL}/actors/maizal"
 AS = "https://www.w3.org/ns/activitystreams"
@@ -144,7 +144,9 @@ def test_pages_show_the_matter_and_take_the_mandate(commune):
     [row] = c.rows()
     login(c.client, "facil")
     page = c.client.get(f"/p/{row.id}").text
-    assert "Asunto federado" in page and c.f.uri in page and "Dar el mandato" not in page
+    # The federation by its name, never its address.
+    assert "Asunto federado" in page and "Dar el mandato" not in page
+    assert c.f.uri not in page.split("<main", 1)[-1]
     r = c.client.post("/b/maizal/meetings", data={
         "csrf": csrf(page), "held_at": "2026-11-20T18:30", "attendance": "9",
         f"decide-{row.id}": "1", f"for-{row.id}": "7", f"against-{row.id}": "2"},
@@ -158,11 +160,14 @@ def test_pages_show_the_matter_and_take_the_mandate(commune):
     assert r.status_code == 303, r.text
     page = c.client.get(f"/p/{row.id}").text
     assert "Votar ante la federación" in page and "vigente" in page
+    # Under a mandate to approve, only "A favor" is offered; the rest is refused.
+    assert 'value="for"' in page and 'value="against"' not in page
+    assert "Facilitadora" in page  # the spokesperson by name
     with Session(c.ctx.engine) as s:
         mandate = s.exec(select(Mandate)).one()
     r = c.client.post(f"/p/{row.id}/mandates/{mandate.id}/vote",
                       data={"csrf": csrf(page), "choice": "against"})
-    assert r.status_code == 403  # outside the mandate: refused, nothing sent
+    assert refused(r, 403)  # outside the mandate: refused, nothing sent
     r = c.client.post(f"/p/{row.id}/mandates/{mandate.id}/vote",
                       data={"csrf": csrf(page), "choice": "for"}, follow_redirects=False)
     assert r.status_code == 303

@@ -89,7 +89,7 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     # An address nobody answers for is refused in Spanish, next to the field, kept.
     r = rosa.post(page, f"{page}/join", federation="@nadie@127.0.0.1:9")
     assert 'data-status="422"' in r.text and 'value="@nadie@127.0.0.1:9"' in r.text
-    assert "No se encontró esa federación" in r.text
+    assert "No se encontró la federación en esa dirección" in r.text
     host = city.url.removeprefix("http://")
     r = rosa.post(page, f"{page}/join", federation=f"@ciudad_sur@{host}")
     assert "Solicitud enviada. La federación la decidirá." in r.text
@@ -116,3 +116,4 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     # An ordinary visitor is offered neither joining nor answering.
     anon = httpx.get(f"{city.url}{fed_page}").text
     assert "/federation/join" not in anon and "/federation/requests/" not in anon
+

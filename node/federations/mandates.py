@@ -20,13 +20,22 @@ from sqlmodel import Session, col, select
 from node.errors import Problem, conflict, invalid, not_found
 from node.federation.urls import Urls
 from node.federations import matters, objects
+from node.federations.mandate_states import (
+    MANDATE,
+    VOTE_ACTIONS,
+    M,
+    available_actions,
+    voting_choices,
+)
 from node.governance import audit
-from node.governance.authz import require_facilitator, require_member
+from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.members import grant
 from node.models import Decision, LocalActor, Member, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
-from node.models.matters import Mandate, MandatedVote
+from node.models.inbox import InboxItem
+from node.models.matters import Mandate, MandatedVote, SignedObject
+from node.models.outbox import OutboxItem
 from node.outbox.publish import new_uid, publish
 
 # Which positions a body's decision allows its mandate to take.
@@ -88,9 +97,8 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
         _stamp(expires_at) if expires_at else None))
     for old in session.exec(select(Mandate).where(
             Mandate.member_body == actor, Mandate.matter == proposal.matter,
-            Mandate.state == "live")).all():
-        old.state, old.updated_at = "superseded", utcnow()
-        session.add(old)
+            col(Mandate.state).in_([M.live, M.refused]))).all():
+        MANDATE.move(session, old, "supersede")
     for m in speakers:
         grant(session, f"member:{member.id}", m, body, "spokesperson")
     mandate = Mandate(uri=doc["id"], member_body=actor, federation=proposal.answers_to,
@@ -123,10 +131,9 @@ def recall(session: Session, urls: Urls, member: Member, mandate_id: int,
     """The body takes its mandate back; the federation withdraws votes not yet final."""
     mandate, body = _own(session, urls, mandate_id)
     require_facilitator(session, member, body)
-    if mandate.state != "live":
+    if "recall" not in available_actions(session, urls, member, mandate):
         raise conflict("bad-state", f"this mandate is already {mandate.state}")
-    mandate.state, mandate.updated_at = "recalled", utcnow()
-    session.add(mandate)
+    MANDATE.move(session, mandate, "recall")
     inbox = matters.federation_inbox(session, body, mandate.federation)
     _send(session, urls, body, "Delete", mandate.uri, mandate.federation, inbox)
     audit.append(session, f"member:{member.id}", "mandate.recalled", f"mandate:{mandate.id}",
@@ -138,23 +145,16 @@ def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
          choice: str) -> str:
     """A spokesperson votes at the federation, within the mandate; the body signs it."""
     mandate, body = _own(session, urls, mandate_id)
-    require_member(session, member, body)
-    me = matters.spokesperson_uri(urls, member)
-    if me not in json.loads(mandate.spokespersons):
-        raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
-    if mandate.state != "live" or (mandate.expires_at is not None
-                                   and aware(mandate.expires_at) <= utcnow()):
-        raise conflict("mandate-not-live", "this mandate was recalled, replaced or expired")
+    # Why not, if not: the same rule available_actions offers the choices by.
+    possible = voting_choices(session, urls, member, mandate, body)
     if choice not in objects.CHOICES:
         raise invalid("bad-choice", "choose for, against or abstain")
-    named = json.loads(mandate.amendments)
-    # The federation knows which amendments are in the text; here only what no
-    # adopted amendment could change is checked.
-    possible = objects.allowed_choices(mandate.position, named, set(named))
-    possible |= objects.allowed_choices(mandate.position, named, set())
-    if choice not in possible:
+    if VOTE_ACTIONS[choice] not in available_actions(session, urls, member, mandate) or \
+            choice not in possible:
         raise Problem(403, "outside-mandate",
-                      f"a mandate to {mandate.position} does not allow voting {choice}")
+                      f"a mandate to {mandate.position} does not allow voting {choice}",
+                      field="choice")
+    me = matters.spokesperson_uri(urls, member)
     inbox = matters.federation_inbox(session, body, mandate.federation)
     # The version the federation last sent us (an amendment there may have moved it on;
     # the federation decides whether this mandate still holds for it).
@@ -165,10 +165,79 @@ def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
         urls.obj(f"vote-{new_uid()}"), mandate.member_body, mandate.matter, latest,
         mandate.uri, me, choice, matters.now_stamp()))
     matters.keep(session, doc, objects.VOTE, mandate.member_body, mandate.matter)
+    # A new vote replaces any refusal of an earlier one (the federation will answer it).
+    MANDATE.move(session, mandate, "vote", refusal="", refusal_code="", refused_at=None)
+    _keep_sent(session, mandate, doc, choice)
     _send(session, urls, body, "Create", doc, mandate.federation, inbox)
     audit.append(session, f"member:{member.id}", "mandate.vote_cast", f"mandate:{mandate.id}",
                  {"vote": doc["id"], "choice": choice})
     return str(doc["id"])
+
+
+def _keep_sent(session: Session, mandate: Mandate, doc: dict[str, Any], choice: str) -> None:
+    """The vote as sent, on the issuing side (one per body and matter, the latest): so
+    the spokesperson sees what went and whether the federation refused it."""
+    if mandate.proposal_id is None:
+        return
+    vote = session.exec(select(MandatedVote).where(
+        MandatedVote.proposal_id == mandate.proposal_id,
+        MandatedVote.member_body == mandate.member_body)).first() or MandatedVote(
+        proposal_id=mandate.proposal_id, member_body=mandate.member_body, uri=doc["id"],
+        mandate_uri=mandate.uri, spokesperson="", version=0, choice=choice)
+    vote.uri, vote.mandate_uri, vote.spokesperson = doc["id"], mandate.uri, doc["spokesperson"]
+    vote.version, vote.choice, vote.state = int(doc["proposalVersion"]), choice, "sent"
+    vote.cast_at = utcnow()
+    session.add(vote)
+
+
+def receive_refusal(session: Session, federation: str, create_id: str, reason: str,
+                    code: str = "") -> bool:
+    """The federation refused a vote (or a mandate) one of our bodies sent it: the mandate
+    moves to `refused` keeping the federation's code and words, and the vote as sent is
+    marked refused. Only the federation it was sent to may refuse it."""
+    sent = session.exec(select(OutboxItem).where(OutboxItem.activity_id == create_id,
+                                                 OutboxItem.activity_type == "Create")
+                        ).first()
+    if sent is None or not sent.object_id:
+        return False
+    kept = session.exec(select(SignedObject).where(SignedObject.uri == sent.object_id)).first()
+    if kept is None or kept.type not in (objects.VOTE, objects.MANDATE):
+        return False
+    mandate_uri = kept.uri if kept.type == objects.MANDATE else \
+        str(json.loads(kept.body).get("mandate") or "")
+    mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
+    # Only the issuing side links a mandate to the proposal whose decision it carries.
+    if mandate is None or mandate.federation != federation or mandate.proposal_id is None:
+        return False
+    code = code or _reject_code(session, federation, create_id)
+    if MANDATE.may("refuse", mandate.state):
+        MANDATE.move(session, mandate, "refuse", refusal=reason[:2000],
+                     refusal_code=code[:64], refused_at=utcnow())
+    vote = session.exec(select(MandatedVote).where(MandatedVote.uri == kept.uri)).first()
+    if vote is not None:
+        vote.state = "refused"
+        session.add(vote)
+    audit.append(session, f"remote:{federation}", "mandate.refused", f"mandate:{mandate.id}",
+                 {"object": kept.uri, "code": code, "reason": reason[:500]})
+    return True
+
+
+def _reject_code(session: Session, federation: str, create_id: str) -> str:
+    """The stable code (`summary`) of the federation's Reject of `create_id`, read from the
+    stored activity being handled: the inbox hands the refusal on with its words only."""
+    rows = session.exec(select(InboxItem.body).where(
+        InboxItem.actor == federation, InboxItem.activity_type == "Reject")
+        .order_by(col(InboxItem.id).desc()).limit(20)).all()
+    for raw in rows:
+        try:
+            activity = json.loads(raw)
+        except ValueError:
+            continue
+        named = activity.get("object")
+        named = named.get("id") if isinstance(named, dict) else named
+        if named == create_id and isinstance(activity.get("summary"), str):
+            return str(activity["summary"])[:64]
+    return ""
 
 
 # --- the federation's side ---------------------------------------------------------
@@ -209,9 +278,8 @@ def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
         raise objects.refused("this mandate was already received", "replayed")
     for old in session.exec(select(Mandate).where(
             Mandate.member_body == doc.member_body, Mandate.matter == doc.matter,
-            Mandate.state == "live")).all():
-        old.state, old.updated_at = "superseded", utcnow()
-        session.add(old)
+            Mandate.state == M.live)).all():
+        MANDATE.move(session, old, "supersede")
         _withdraw(session, row, old.uri, "superseded")
     expires = datetime.fromisoformat(doc.expires.replace("Z", "+00:00")) \
         if doc.expires else None
@@ -250,9 +318,8 @@ def receive_recall(session: Session, federation: LocalActor, member_body: str,
     mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
     if mandate is None or mandate.member_body != member_body:
         return False  # only the body that gave a mandate can take it back
-    if mandate.state == "live":
-        mandate.state, mandate.updated_at = "recalled", utcnow()
-        session.add(mandate)
+    if MANDATE.may("recall", mandate.state):
+        MANDATE.move(session, mandate, "recall")
     row = _matter_row(session, federation, mandate.matter)
     if row is not None:
         _withdraw(session, row, mandate_uri, "recalled")

@@ -114,12 +114,16 @@ def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     return matter
 
 
-def receive_refusal(session: Session, federation: str, create_id: str, reason: str) -> bool:
-    """A federation refused our matter back down: it is ours to decide."""
+def receive_refusal(session: Session, federation: str, create_id: str, reason: str,
+                    code: str = "") -> bool:
+    """A federation refused something we sent it: our matter back down (it is ours to
+    decide), or a vote or mandate of ours (the mandate shows the refusal)."""
     create = session.exec(select(SignedObject).where(SignedObject.uri == create_id,
                                                      SignedObject.type == "Create")).first()
     if create is None:
-        return False
+        from node.federations import mandates  # mandates builds on this module
+
+        return mandates.receive_refusal(session, federation, create_id, reason, code)
     proposal = session.exec(select(Proposal).where(
         Proposal.matter == create.matter, col(Proposal.author_id).is_not(None))).first()
     if proposal is None or proposal.escalated_to != federation:

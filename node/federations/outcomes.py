@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from node.federation.urls import AS_PUBLIC, Urls
 from node.federations import matters, objects
+from node.federations.mandate_states import MANDATE
 from node.federations.membership import members_of
 from node.governance import audit
 from node.governance.decisions import result_record
@@ -213,7 +214,7 @@ def on_new_version(session: Session, urls: Urls | None, federation: LocalActor,
         if objects.carries_over(m.position, json.loads(m.amendments), amendment_uri):
             m.version = proposal.current_version
         else:
-            m.state = "lapsed"
+            MANDATE.move(session, m, "lapse")
             for mv in session.exec(select(MandatedVote).where(
                     MandatedVote.mandate_uri == m.uri, MandatedVote.state == "counted")).all():
                 mv.state = "withdrawn"

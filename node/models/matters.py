@@ -53,8 +53,13 @@ class Mandate(SQLModel, table=True):
     # Families the member body counts, for federations that weigh votes by families.
     families: int = Field(default=0)
     expires_at: datetime | None = Field(default=None)
-    # live -> recalled | lapsed | superseded
+    # live -> recalled | lapsed | superseded | refused (the graph: federations.mandates)
     state: str = Field(default="live", max_length=16, index=True)
+    # On the issuing side, when the federation refused a vote cast under it: its stable
+    # code, its words and when (kept until a later vote replaces the refusal).
+    refusal: str = Field(default="", sa_type=Text)
+    refusal_code: str = Field(default="", max_length=64)
+    refused_at: datetime | None = Field(default=None)
     # On the issuing side: the local proposal whose decision it carries.
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
     created_at: datetime = Field(default_factory=utcnow)
@@ -77,6 +82,7 @@ class MandatedVote(SQLModel, table=True):
     spokesperson: str = Field(max_length=2048)
     version: int
     choice: str = Field(max_length=16)
-    # counted -> withdrawn (its mandate was recalled or lapsed before the close)
+    # At the federation: counted -> withdrawn (its mandate was recalled or lapsed before
+    # the close). At the member body, the vote its spokesperson sent: sent -> refused.
     state: str = Field(default="counted", max_length=16)
     cast_at: datetime = Field(default_factory=utcnow)

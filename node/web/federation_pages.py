@@ -23,20 +23,14 @@ from node.models.matters import Mandate
 from node.web.actions import member_of, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.notices import leave
-from node.web.problem_text import BY_CODE_ES, say
+from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
-# Refusals of this area, as people read them (problem_text's table is shared; each
-# area adds its own codes, without overriding another's).
-for _code, _text in {
-    "unknown-federation": "No se encontró esa federación: revise la dirección "
-                          "(como @ciudad@ejemplo.org).",
-    "self-join": "Una instancia no puede pedir el ingreso a sí misma.",
-}.items():
-    BY_CODE_ES.setdefault(_code, _text)
+# The Spanish for this area's refusals (unknown-federation, self-join) is in
+# node/web/problem_text.py's catalogue, with every other refusal's.
 
 
 def join_state_labels(_: Any) -> dict[str, str]:

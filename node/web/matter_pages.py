@@ -14,7 +14,9 @@ from starlette.responses import Response
 
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
-from node.federations import mandates, matters, service
+from node.federations import mandates, service
+from node.federations.mandate_states import available_actions
+from node.federations.names import names
 from node.governance import proposals
 from node.governance.bodies import electorate
 from node.models import Decision, FederationLink, Member, Proposal
@@ -26,6 +28,7 @@ from node.web.actions import (
     run_action,
     see_other,
 )
+from node.web.federation_pages import position_labels
 from node.web.i18n import translator
 from node.web.render import language
 from node.web.session import form
@@ -47,12 +50,15 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
     labels = {
         "outcome_names": {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
                           "no_quorum": _("Sin quórum")},
-        "positions": {"approve": _("aprobar"), "reject": _("rechazar"),
-                      "abstain": _("abstenerse"),
-                      "approve_with_amendments": _("aprobar solo con enmiendas"),
-                      "free": _("libre, dentro de límites")},
+        "positions": position_labels(_),
         "mandate_states": {"live": _("vigente"), "recalled": _("revocado"),
-                           "lapsed": _("caducado"), "superseded": _("reemplazado")},
+                           "lapsed": _("caducado"), "superseded": _("reemplazado"),
+                           "refused": _("rechazado por la federación")},
+        "vote_choices": {"for": _("A favor"), "against": _("En contra"),
+                         "abstain": _("Abstención")},
+        "vote_states": {"counted": _("contado"), "withdrawn": _("retirado"),
+                        "sent": _("enviado"), "refused": _("rechazado por la federación")},
+        "refusals": refusal_labels(_),
         "allowed_positions": {k: sorted(v) for k, v in mandates.POSITIONS_FOR.items()},
     }
     if not p.matter:
@@ -61,28 +67,51 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         # The technical reason stays in the API (`escalation_note`, in English).
         waiting = {"escalation": "pending"} if p.escalation == "pending" else None
         return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
-                "can_mandate": False, "can_send_up": can_send and waiting is None, **labels}
+                "can_mandate": False, "can_send_up": can_send and waiting is None,
+                "names": {}, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
                   .order_by(col(Mandate.id))).all()
-    views = [mandate_view(m) for m in rows]
-    mine = me is not None and [m for m in views if m["state"] == "live" and
-                               matters.spokesperson_uri(urls, me) in m["spokespersons"]]
+    views = [mandate_view(m, available_actions(s, urls, me, m)) for m in rows]
+    mine = [m for m in views if any(a.startswith("vote_") for a in m["actions"])]
     decided = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
     people = sorted(electorate(s, proposals.body_of(s, p))[1],
                     key=lambda m: m.display_name) if facil else []
     votes = [mandated_vote_view(v) for v in s.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == p.id).order_by(col(MandatedVote.id)))]
+    mentioned = [p.escalated_to, p.answers_to]
+    for m in views:
+        mentioned += [m["member_body"], m["federation"], *m["spokespersons"]]
+    for v in votes:
+        mentioned += [v["member_body"], v["spokesperson"]]
     return {
         "fed": {"matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to,
                 "escalation": p.escalation, "escalated_to": p.escalated_to,
                 "note": p.escalation_note, "final_outcome": p.final_outcome,
                 "final_decision": p.final_decision},
-        "mandates": views, "my_mandates": mine or [], "mandated_votes": votes,
+        "mandates": views, "my_mandates": mine, "mandated_votes": votes,
         "can_mandate": facil and decided is not None and bool(p.answers_to),
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
-        "can_recall": facil, "can_send_up": can_send,
-        "own_body": urls.actor(proposals.body_of(s, p).handle), **labels,
+        "can_send_up": can_send, "names": names(s, urls, [u for u in mentioned if u]),
+        **labels,
+    }
+
+
+def refusal_labels(_: Any) -> dict[str, str]:
+    """Why a federation refused a vote or a mandate, by its stable code."""
+    return {
+        "vote-closed": _("La federación no tenía abierta la votación de este asunto (todavía "
+                         "no la abría, o ya la cerró). Puede enviar el voto de nuevo cuando "
+                         "esté abierta."),
+        "wrong-version": _("El asunto cambió de versión en la federación: la instancia debe "
+                           "decidir de nuevo y dar otro mandato."),
+        "mandate-not-live": _("La federación no tiene este mandato como vigente."),
+        "not-spokesperson": _("Quien votó no figura como vocería de este mandato."),
+        "outside-mandate": _("El voto no cabe dentro del mandato."),
+        "not-member": _("La instancia no figura como miembro de esa federación."),
+        "unknown-matter": _("La federación no tiene este asunto."),
+        "no-mandate": _("La federación no recibió el mandato de este voto."),
+        "replayed": _("Ese voto ya había llegado a la federación."),
     }
 
 

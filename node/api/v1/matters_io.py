@@ -14,6 +14,12 @@ from node.api.v1.views import iso
 from node.models.matters import Mandate, MandatedVote
 
 
+class RefusalOut(Out):
+    code: str = Field(description="the federation's stable code (e.g. vote-closed), or empty")
+    reason: str = Field(description="the federation's own words")
+    at: datetime | None
+
+
 class MandateOut(Out):
     id: int
     uri: str
@@ -28,7 +34,12 @@ class MandateOut(Out):
     spokespersons: list[str]
     families: int
     expires_at: datetime | None
-    state: str = Field(description="live, recalled, lapsed or superseded")
+    state: str = Field(description="live, recalled, lapsed, superseded or refused (the "
+                                   "federation refused a vote cast under it, or the mandate)")
+    refusal: RefusalOut | None = Field(description="why the federation refused, while the "
+                                                   "mandate is refused")
+    actions: list[str] = Field(description="what the caller may do with it now: vote_for, "
+                                           "vote_against, vote_abstain, recall")
     proposal_id: int | None
     created_at: datetime | None
 
@@ -41,7 +52,8 @@ class MandatedVoteOut(Out):
     spokesperson: str
     version: int
     choice: str
-    state: str = Field(description="counted or withdrawn")
+    state: str = Field(description="at the federation: counted or withdrawn; at the member "
+                                   "body, the vote it sent: sent or refused")
     cast_at: datetime | None
 
 
@@ -65,12 +77,15 @@ class VerificationOut(Out):
     problems: list[str]
 
 
-def mandate_view(m: Mandate) -> dict[str, Any]:
+def mandate_view(m: Mandate, actions: list[str] | None = None) -> dict[str, Any]:
+    refusal = {"code": m.refusal_code, "reason": m.refusal, "at": iso(m.refused_at)} \
+        if m.state == "refused" else None
     return {"id": m.id, "uri": m.uri, "member_body": m.member_body, "federation": m.federation,
             "matter": m.matter, "version": m.version, "position": m.position,
             "amendments": json.loads(m.amendments), "limits": m.limits,
             "spokespersons": json.loads(m.spokespersons), "families": m.families,
-            "expires_at": iso(m.expires_at), "state": m.state, "proposal_id": m.proposal_id,
+            "expires_at": iso(m.expires_at), "state": m.state, "refusal": refusal,
+            "actions": actions or [], "proposal_id": m.proposal_id,
             "created_at": iso(m.created_at)}
 
 

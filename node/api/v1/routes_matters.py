@@ -23,6 +23,7 @@ from node.api.v1.outputs import Items, ok
 from node.api.v1.schemas import MandatedChoice, NewMandate, Recall, SendUp
 from node.errors import not_found
 from node.federations import mandates, service
+from node.federations.mandate_states import available_actions
 from node.governance import proposals
 from node.governance.authz import require_read
 from node.models import Decision, Member
@@ -50,7 +51,9 @@ def list_mandates(request: Request, proposal_id: int,
     require_read(session, member, proposals.body_of(session, p))
     rows = session.exec(select(Mandate).where(Mandate.matter == p.matter)
                         .order_by(col(Mandate.id))).all() if p.matter else []
-    return json_with_etag(request, {"items": [mandate_view(m) for m in rows]})
+    urls = ctx(request).urls
+    return json_with_etag(request, {"items": [mandate_view(m, available_actions(
+        session, urls, member, m)) for m in rows]})
 
 
 @router.post("/proposals/{proposal_id}/mandate", status_code=201,
@@ -64,7 +67,8 @@ def issue_mandate(request: Request, proposal_id: int, body: NewMandate,
                        body.spokespersons, body.amendments, body.limits, body.expires_at)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, mandate_view(m), 201)
+    return json_with_etag(request, mandate_view(m, available_actions(
+        session, ctx(request).urls, member, m)), 201)
 
 
 @router.post("/mandates/{mandate_id}/recall", responses=ok(MandateOut))
@@ -74,7 +78,8 @@ def recall(request: Request, mandate_id: int, body: Recall,
     m = mandates.recall(session, ctx(request).urls, member, mandate_id, body.reason)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, mandate_view(m))
+    return json_with_etag(request, mandate_view(m, available_actions(
+        session, ctx(request).urls, member, m)))
 
 
 @router.post("/mandates/{mandate_id}/vote", status_code=202, responses=ok(VoteSent, 202))
