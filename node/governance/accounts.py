@@ -75,7 +75,7 @@ def make_reset(session: Session, by: Member, body: LocalActor, target: Member) -
     raw = secrets.token_urlsafe(24)
     session.add(PasswordReset(token_hash=token_hash(raw), member_id=target.id or 0,
                               created_by=by.id or 0, body_id=body.id or 0,
-                              expires_at=now + RESET_VALID))
+                              created_at=now, expires_at=now + RESET_VALID))
     audit.append(session, f"member:{by.id}", "password.reset_link", f"member:{target.id}",
                  {"body": body.handle, "valid_hours": RESET_VALID.total_seconds() / 3600})
     return raw

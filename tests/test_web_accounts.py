@@ -1,0 +1,235 @@
+"""Accounts from the pages: changing one's password, the reset link a coordinator
+makes, where a member lands after logging in, and what waits for them there."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+from sqlmodel import select
+from starlette.testclient import TestClient
+
+from node.app import create_app
+from node.governance import accounts, members, pending, proposals
+from node.models import (
+    AuditEntry,
+    Exchange,
+    FederationLink,
+    Mandate,
+    RemoteActor,
+)
+from node.models.base import utcnow
+from node.models.members import PasswordReset
+from tests.conftest import NODE_URL
+from tests.govfixtures import build_commune
+from tests.helpers import refused
+
+PASSWORD = "contraseña-larga"
+NEW = "otra-clave-muy-larga"
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"csrf": csrf(page.text), "username": username,
+                                       "password": password}, follow_redirects=False)
+
+
+def post(client, url: str, data: dict[str, str] | None = None, page: str = "/login"):
+    return client.post(url, data={"csrf": csrf(client.get(page).text), **(data or {})})
+
+
+def actions(c, name: str) -> list[dict]:
+    with c.session() as s:
+        return [json.loads(e.data) for e in s.exec(
+            select(AuditEntry).where(AuditEntry.action == name)).all()]
+
+
+def test_change_my_password(node, client):
+    c = build_commune(node)
+    app = create_app(node, background=False)
+    with TestClient(app, base_url=NODE_URL) as phone:
+        assert login(phone, "m0").status_code == 303  # another session of the same person
+        assert login(client, "m0").status_code == 303
+        form = {"current_password": "no-es-esta-clave", "new_password": NEW,
+                "repeat_password": NEW}
+        assert refused(post(client, "/account/password", form, "/account"), 403)
+        r = post(client, "/account/password", {**form, "current_password": PASSWORD,
+                                                "repeat_password": NEW + "x"}, "/account")
+        assert refused(r, 422)
+        r = post(client, "/account/password", {**form, "current_password": PASSWORD,
+                                                "new_password": "corta",
+                                                "repeat_password": "corta"}, "/account")
+        assert refused(r, 422)
+        assert "corta" not in r.text  # passwords are never kept in the form
+        r = post(client, "/account/password", {**form, "current_password": PASSWORD},
+                 "/account")
+        assert r.status_code == 200 and "Contraseña cambiada" in r.text
+        # This browser stays in; the other session ended.
+        assert "Miembro 0" in client.get("/account").text
+        assert phone.get("/account", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    assert login(client, "m0").status_code == 401
+    assert login(client, "m0", NEW).status_code == 303
+    assert actions(c, "password.changed") == [{"sessions_ended": 1}]
+
+
+def _reset_link(client, c, who: str) -> str:
+    r = post(client, f"/b/maizal/admin/members/{c.people[who].id}/reset")
+    assert r.status_code == 200, r.text
+    assert "Sirve una sola vez" in r.text
+    return re.search(r'id="reset-link" readonly value="([^"]+)"', r.text).group(1)
+
+
+def test_reset_link_once_then_every_session_ends(node, client):
+    c = build_commune(node)
+    app = create_app(node, background=False)
+    with TestClient(app, base_url=NODE_URL) as theirs:
+        assert login(theirs, "m0").status_code == 303
+        with c.session() as s:
+            _, api = members.create_token(s, c.people["m0"], "app")
+            s.commit()
+        login(client, "facil")
+        link = _reset_link(client, c, "m0")
+        path = link.removeprefix(NODE_URL)
+        assert path.startswith("/reset/")
+        client.cookies.clear()
+        page = client.get(path)
+        assert page.status_code == 200 and "Miembro 0" in page.text
+        r = client.post(path, data={"csrf": csrf(page.text), "new_password": NEW,
+                                    "repeat_password": "otra"})
+        assert refused(r, 422)
+        page = client.get(path)
+        r = client.post(path, data={"csrf": csrf(page.text), "new_password": NEW,
+                                    "repeat_password": NEW})
+        assert r.status_code == 200 and "Contraseña nueva guardada" in r.text
+        assert str(r.url).endswith("/b/maizal")  # logged in, at their commune
+        # Their other browser and their API token no longer work.
+        assert theirs.get("/account", follow_redirects=False).status_code == 303
+        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {api}"}
+                          ).status_code == 401
+        # The link worked once.
+        assert client.get(path).status_code == 410
+    client.cookies.clear()
+    assert login(client, "m0", NEW).status_code == 303
+    assert [a["link_by"] for a in actions(c, "password.reset")] == [c.people["facil"].id]
+    assert actions(c, "password.reset_link")[0]["body"] == "maizal"
+
+
+def test_reset_link_expires_and_a_newer_one_replaces_it(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    first = _reset_link(client, c, "m1").removeprefix(NODE_URL)
+    second = _reset_link(client, c, "m1").removeprefix(NODE_URL)
+    assert client.get(first).status_code == 410
+    assert client.get(second).status_code == 200
+    with c.session() as s:
+        for row in s.exec(select(PasswordReset)).all():
+            row.expires_at = utcnow() - timedelta(seconds=1)
+            s.add(row)
+        s.commit()
+    assert client.get(second).status_code == 410
+    with c.session() as s:
+        raw = accounts.make_reset(s, c.people["facil"], c.assembly, c.people["m1"])
+        s.commit()
+        row = s.exec(select(PasswordReset).where(PasswordReset.used_at.is_(None),
+                                                 PasswordReset.expires_at > utcnow())).one()
+        assert row.expires_at - row.created_at == accounts.RESET_VALID == timedelta(hours=24)
+    assert client.get(f"/reset/{raw}").status_code == 200
+
+
+def test_who_may_make_a_reset_link(node, client):
+    c = build_commune(node)
+    with c.session() as s:
+        # "other" coordinates the council; "facil" is a member of the council too.
+        members.grant(s, "node", c.people["other"], c.council, "facilitator")
+        members.grant(s, "node", c.people["facil"], c.council, "member")
+        s.commit()
+    login(client, "m0")
+    assert refused(post(client, f"/b/maizal/admin/members/{c.people['m1'].id}/reset"), 403)
+    client.cookies.clear()
+    login(client, "other")
+    # The council's coordinator cannot take over the commune's coordinator's account.
+    page = client.get("/b/consejo_salud/admin/members").text
+    facil_row = page.split(f'id="m{c.people["facil"].id}"')[1].split("</li>")[0]
+    assert "reset" not in facil_row
+    r = post(client, f"/b/consejo_salud/admin/members/{c.people['facil'].id}/reset")
+    assert refused(r, 403)
+    with c.session() as s:
+        assert s.exec(select(PasswordReset)).first() is None
+
+
+def test_login_lands_on_the_members_commune(node, client):
+    build_commune(node)
+    r = login(client, "other")
+    assert r.headers["location"] == "/b/consejo_salud"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/b/consejo_salud"
+    client.cookies.clear()
+    assert login(client, "m0").headers["location"] == "/b/maizal"
+    client.cookies.clear()
+    # Sent to log in from a page: back to that page, but never to another site.
+    page = client.get("/login?next=/b/maizal/members")
+    assert 'name="next" value="/b/maizal/members"' in page.text
+    r = client.post("/login", data={"csrf": csrf(page.text), "username": "m0",
+                                    "password": PASSWORD, "next": "//evil.example/x"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/b/maizal"
+    # Someone with no body yet lands on the public profile.
+    client.cookies.clear()
+    assert login(client, "outsider").headers["location"] == "/"
+
+
+def test_pending_for_me(node, client):
+    c = build_commune(node)
+    urls = c.ctx.urls
+    with c.session() as s:
+        facil, m0 = c.people["facil"], c.people["m0"]
+        soon = proposals.create(s, facil, c.assembly, "Biblioteca", "Abrir una biblioteca.")
+        proposals.open_deliberation(s, facil, soon)
+        proposals.open_vote(s, facil, soon, closes_at=utcnow() + timedelta(hours=5))
+        later = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
+        proposals.open_deliberation(s, facil, later)
+        proposals.open_vote(s, facil, later, closes_at=utcnow() + timedelta(days=5))
+        proposals.create(s, m0, c.assembly, "Mi borrador", "Aún no.")
+        proposals.create(s, facil, c.assembly, "Borrador ajeno", "De otra persona.")
+        me_uri = f"{urls.base}/members/m0"
+        s.add(Mandate(uri="https://ciudad.example/m/1", member_body=urls.actor("maizal"),
+                      federation="https://ciudad.example/actors/ciudad",
+                      matter="https://ciudad.example/p/1", version=1, position="approve",
+                      spokespersons=json.dumps([me_uri]), proposal_id=later.id))
+        s.add(RemoteActor(uri="https://vecina.example/actors/sur", host="vecina.example",
+                          document=json.dumps({"name": "Comuna El Sur"})))
+        s.add(FederationLink(body_id=c.assembly.id, remote_uri="https://vecina.example/actors/sur",
+                             direction="has_member", state="pending"))
+        s.add(Exchange(uri="https://node.test/x/1", proposer_id=c.assembly.id,
+                       proposer=urls.actor("maizal"), mode="allocation", state="proposed"))
+        s.commit()
+        items = pending.for_member(s, urls, m0)
+        assert [(i.kind, i.title) for i in items] == [
+            ("vote", "Biblioteca"), ("vote", "Huerto"), ("mandate", "Huerto"),
+            ("draft", "Mi borrador")]
+        assert items[0].soon and not items[1].soon
+        # The coordinator also answers for the body: the exchange and the join request.
+        kinds = [(i.kind, i.title) for i in pending.for_member(s, urls, facil)]
+        assert ("exchange", "#1") in kinds and ("join", "Comuna El Sur") in kinds
+        assert ("draft", "Borrador ajeno") in kinds and ("mandate", "Huerto") not in kinds
+        assert pending.for_member(s, urls, c.people["outsider"]) == []
+    login(client, "m0")
+    page = client.get("/b/maizal").text
+    assert "Pendiente para usted" in page and "Mi borrador" in page
+    assert "Borrador ajeno" not in page.split("Pendiente para usted")[1].split("</section>")[0]
+    start = client.get("/inicio").text
+    assert "Biblioteca" in start and "Comuna El Maizal" in start
+    # Voting takes it off the list.
+    page = client.get(f"/p/{soon.id}").text
+    client.post(f"/p/{soon.id}/ballot", data={"csrf": csrf(page), "version": "1",
+                                              "choice": "for"})
+    with c.session() as s:
+        assert [i.title for i in pending.for_member(s, urls, c.people["m0"])
+                if i.kind == "vote"] == ["Huerto"]
