@@ -76,6 +76,16 @@ def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, peopl
     assert ex["mode"] == "allocation" and ex["state"] == "proposed"
     (c,) = ex["commitments"]
     assert (c["quantity"], c["unit"]) == ("4", "cylinder")
+    # Each answer says what the asker may do now: the council of the farm that
+    # receives is offered nothing, the gas council and the coordination answer.
+    for who, offered in (("finca", []), ("gasera", ["accept", "refuse"]),
+                         ("facil", ["accept", "refuse"])):
+        (seen,) = client.get(f"{B}/exchanges", headers=people[who]).json()["items"]
+        assert seen["actions"] == offered, who
+    assert client.get(f"{B}/exchanges").json()["items"][0]["actions"] == []
+    for who, offered in (("gasera", ["withdraw"]), ("finca", [])):
+        assert {i["id"]: i["actions"] for i in client.get(
+            f"{B}/intents", headers=people[who]).json()["items"]}[offer["id"]] == offered
     # The receiving farm's council cannot accept for the enterprise that gives.
     r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["finca"],
                     json={"accept": True})
@@ -83,6 +93,8 @@ def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, peopl
     r = client.post(f"{B}/exchanges/{ex['id']}/answer", headers=people["gasera"],
                     json={"accept": True})
     assert r.status_code == 200 and r.json()["state"] == "agreed"
+    assert r.json()["actions"] == [] and r.json()["commitments"][0]["actions"] == [
+        "deliver", "cancel"]
     with Session(ctx_of(client).engine) as s:
         cid = s.exec(select(Commitment.id)).one()
     # Only the giver records deliveries, never more than committed.

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.economy import enterprises, intents, rising, wire
+from node.economy import intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem, not_found
 from node.federation.urls import Urls
@@ -33,20 +33,6 @@ def commitment(session: Session, uri: str) -> Commitment:
     if row is None:
         raise not_found("commitment")
     return row
-
-
-def _pending(session: Session, c: Commitment) -> Decimal:
-    rows = session.exec(select(EconomicEvent.quantity).where(
-        EconomicEvent.commitment == c.uri, EconomicEvent.state == "recorded")).all()
-    return sum((Decimal(q) for q in rows), Decimal(0))
-
-
-def _answerer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-              agent: str) -> None:
-    """Facilitators answer for the body; an enterprise's council for that enterprise."""
-    ids = {e.id or 0 for e in enterprises.listed(session, body)
-           if enterprises.uri(urls, body, e.slug) == agent}
-    enterprises.require_answerer(session, member, body, ids)
 
 
 def _others(session: Session, c: Commitment, me: str) -> set[str]:
@@ -72,14 +58,10 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
     """The giver says it delivered `amount` (in the commitment's unit)."""
     c = commitment(session, uri)
     me = urls.actor(body.handle)
-    if c.provider != me:
-        raise Problem(403, "not-provider", "only the body that gives records a delivery")
-    _answerer(session, urls, member, body, c.provider_agent)
-    if c.state not in OPEN:
-        raise Problem(409, "not-open", f"this commitment is {c.state}")
+    states.require(session, urls, member, body, c, "deliver")
     if unit and unit != c.unit:
         raise Problem(422, "unit-mismatch", f"deliveries are recorded in {c.unit}")
-    left = Decimal(c.quantity) - Decimal(c.delivered) - _pending(session, c)
+    left = states.left_to_deliver(session, c)
     if amount > left:
         raise Problem(422, "too-much", f"only {left} {c.unit} remain to be delivered")
     ev = EconomicEvent(uri=urls.obj(f"event-{new_uid()}"), commitment=c.uri, provider=c.provider,
@@ -116,7 +98,7 @@ def receive(session: Session, sender: str, doc: wire.EventDoc) -> EconomicEvent 
     if session.exec(select(EconomicEvent).where(EconomicEvent.uri == doc.id)).first():
         return None
     # The same bound the giver's own node applies: never more than was committed.
-    left = Decimal(c.quantity) - Decimal(c.delivered) - _pending(session, c)
+    left = states.left_to_deliver(session, c)
     if doc.quantity <= 0 or doc.quantity > left:
         raise Problem(422, "too-much", f"only {left} {c.unit} remain to be delivered")
     ev = EconomicEvent(uri=doc.id, commitment=c.uri, provider=c.provider, receiver=c.receiver,
@@ -134,10 +116,8 @@ def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActo
     if ev is None:
         raise not_found("delivery")
     me = urls.actor(body.handle)
-    if ev.receiver != me:
-        raise Problem(403, "not-receiver", "only the body that receives confirms a delivery")
+    states.require(session, urls, member, body, ev, "confirm" if accept else "dispute")
     c = commitment(session, ev.commitment)
-    _answerer(session, urls, member, body, c.receiver_agent)
     _settle_event(session, ev, c, accept)
     targets = _others(session, c, me)
     if targets:
@@ -152,16 +132,17 @@ def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActo
 
 
 def _settle_event(session: Session, ev: EconomicEvent, c: Commitment, accept: bool) -> None:
-    if ev.state != "recorded":
+    if ev.state != states.E.recorded:
         raise Problem(409, "answered", f"this delivery is already {ev.state}")
-    ev.state, ev.confirmed_at = ("confirmed" if accept else "disputed"), utcnow()
+    states.EVENT.move(session, ev, "confirm" if accept else "dispute", confirmed_at=utcnow())
     session.add(ev)
     if accept:
         done = Decimal(c.delivered) + Decimal(ev.quantity)
-        c.delivered = fmt(done)
         if c.state in OPEN:
-            c.state = "fulfilled" if done >= Decimal(c.quantity) else "partial"
-        c.updated_at = utcnow()
+            states.COMMITMENT.move(session, c, "fulfil" if done >= Decimal(c.quantity)
+                                   else "deliver_part", delivered=fmt(done))
+        else:
+            c.delivered, c.updated_at = fmt(done), utcnow()
         session.add(c)
 
 
@@ -182,10 +163,7 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
     the giver's offer and the receiver's need get the rest back."""
     c = commitment(session, uri)
     me = urls.actor(body.handle)
-    if me not in (c.provider, c.receiver):
-        raise Problem(403, "not-a-party", "only the two sides of a commitment may cancel it")
-    _answerer(session, urls, member, body,
-              c.provider_agent if me == c.provider else c.receiver_agent)
+    states.require(session, urls, member, body, c, "cancel")
     _cancel(session, c)
     _give_back_rest(session, body, c)
     targets = _others(session, c, me)
@@ -206,7 +184,7 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
 def _cancel(session: Session, c: Commitment) -> None:
     if c.state not in OPEN:
         raise Problem(409, "not-open", f"this commitment is {c.state}")
-    c.state, c.updated_at = "cancelled", utcnow()
+    states.COMMITMENT.move(session, c, "cancel")
     session.add(c)
 
 

@@ -8,10 +8,11 @@ import re
 
 from sqlmodel import Session, col, select
 
-from node.errors import Problem, forbidden, not_found
+from node.economy import states
+from node.errors import Problem, not_found
 from node.federation.urls import Urls
 from node.governance import audit
-from node.governance.authz import require_facilitator, require_member
+from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import Enterprise, EnterpriseWorker, LocalActor, Member
 
@@ -25,7 +26,9 @@ def uri(urls: Urls, body: LocalActor, slug: str) -> str:
 def create(session: Session, member: Member | None, body: LocalActor, slug: str, name: str,
            sector: str = "", description: str = "",
            owners: list[str] | None = None) -> Enterprise:
-    require_facilitator(session, member, body)
+    why = states.coordinator(session, member, body)
+    if why is not None:
+        raise why
     if not SLUG.match(slug):
         raise Problem(422, "bad-slug", "a short name of lowercase letters, digits and dashes")
     if not name.strip():
@@ -101,14 +104,7 @@ def agent_for(session: Session, urls: Urls, body: LocalActor,
 
 def require_answerer(session: Session, member: Member | None, body: LocalActor,
                      enterprise_ids: set[int]) -> None:
-    """Who answers for the body in the economy: its facilitators; or, when every
-    intent concerned is an enterprise's, that enterprise's council."""
-    require_member(session, member, body)
-    if "facilitator" in roles_in(session, member, body):
-        return
-    if enterprise_ids:
-        ents = [session.get(Enterprise, i) for i in enterprise_ids]
-        if all(e is not None and is_council(session, member, e) for e in ents):
-            return
-    raise forbidden(f"only facilitators of {body.handle} or the enterprise's council may "
-                    "answer for it")
+    """Who answers for the body in the economy (the rule is node.economy.states')."""
+    why = states.answerer(session, member, body, enterprise_ids)
+    if why is not None:
+        raise why

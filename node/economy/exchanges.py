@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from node.economy import intents, wire
+from node.economy import intents, states, wire
 from node.economy.catalogue import Catalogue, fmt
 from node.economy.matcher import INF, Transfer
 from node.errors import Problem, not_found
@@ -119,12 +119,14 @@ def by_uri(session: Session, uri: str) -> Exchange:
 
 
 def settle(session: Session, exchange: Exchange, state: str) -> None:
-    exchange.state, exchange.updated_at = state, utcnow()
+    """The exchange is agreed or refused; its commitments agreed or called off."""
+    agreed = state == states.X.agreed
+    states.EXCHANGE.move(session, exchange, "agree" if agreed else "refuse")
     session.add(exchange)
-    commitment_state = {"agreed": "agreed"}.get(state, "cancelled")
     for c in commitments_of(session, exchange):
-        c.state, c.updated_at = commitment_state, utcnow()
-        session.add(c)
+        if c.state == states.C.proposed:
+            states.COMMITMENT.move(session, c, "agree" if agreed else "call_off")
+            session.add(c)
 
 
 def answers(exchange: Exchange) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from node.economy import enterprises, wire
+from node.economy import enterprises, states, wire
 from node.economy.catalogue import Catalogue, fmt, quantity, shared
 from node.economy.matcher import INF
 from node.economy.matcher import Intent as Want
@@ -78,12 +78,10 @@ def own(session: Session, body: LocalActor, intent_id: int) -> Intent:
     return row
 
 
-def withdraw(session: Session, member: Member | None, body: LocalActor, row: Intent) -> None:
-    enterprises.require_answerer(session, member, body,
-                                 {row.enterprise_id} if row.enterprise_id else set())
-    if row.state != "open":
-        raise Problem(409, "not-open", f"this {row.side} is {row.state}")
-    row.state, row.rise_at, row.updated_at = "withdrawn", None, utcnow()
+def withdraw(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+             row: Intent) -> None:
+    states.require(session, urls, member, body, row, "withdraw")
+    states.INTENT.move(session, row, "withdraw", rise_at=None)
     session.add(row)
     audit.append(session, member.username if member else "", "economy.withdrawn",
                  f"intent:{row.id}", {"uri": row.uri})
@@ -156,9 +154,9 @@ def take(row: Intent, amount: Decimal) -> None:
         raise Problem(409, "not-available",
                       f"only {row.available} {row.unit} of this {row.side} is available")
     row.available = fmt(left)
-    if left == 0:
-        row.state, row.rise_at = "matched", None
     row.updated_at = utcnow()
+    if left == 0 and row.state == states.IntentState.open:
+        _move(row, "fill", rise_at=None)
 
 
 def give_back(row: Intent, amount: Decimal) -> None:
@@ -169,9 +167,15 @@ def give_back(row: Intent, amount: Decimal) -> None:
         row.updated_at = utcnow()
         return
     row.available = fmt(min(Decimal(row.available) + amount, Decimal(row.quantity)))
-    if row.state == "matched" and Decimal(row.available) > 0:
-        row.state = "open"
     row.updated_at = utcnow()
+    if row.state == states.IntentState.matched and Decimal(row.available) > 0:
+        _move(row, "reopen")
+
+
+def _move(row: Intent, action: str, **values: Any) -> None:
+    session = object_session(row)
+    assert session is not None, "an intent is moved inside its session"
+    states.INTENT.move(session, row, action, **values)  # type: ignore[arg-type]
 
 
 def view(row: Intent, cat: Catalogue, lang: str = "es") -> dict[str, Any]:

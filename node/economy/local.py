@@ -8,7 +8,7 @@ import json
 
 from sqlmodel import Session, select
 
-from node.economy import enterprises, exchanges, intents, rising
+from node.economy import exchanges, intents, rising, states
 from node.economy.matcher import allocate
 from node.errors import Problem
 from node.federation.urls import Urls
@@ -52,10 +52,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     rows = exchanges.commitments_of(session, exchange)
     if not rows:
         raise Problem(409, "empty", "this exchange has no commitment")
-    c = rows[0]
-    offer = intents.held_by_uri(session, body, c.offer)
-    enterprise_ids = {offer.enterprise_id} if offer and offer.enterprise_id else set()
-    enterprises.require_answerer(session, member, body, enterprise_ids)
+    states.require(session, urls, member, body, exchange, "accept" if accept else "refuse")
     exchanges.note_answer(exchange, urls.actor(body.handle), "accept" if accept else "refuse")
     if accept:
         exchanges.settle(session, exchange, "agreed")

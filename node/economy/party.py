@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from node.economy import enterprises, exchanges, intents, rising, wire
+from node.economy import exchanges, intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
 from node.federation.urls import Urls
@@ -114,11 +114,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     me = urls.actor(body.handle)
     if ex.proposer_id is not None or me not in json.loads(ex.parties):
         raise Problem(404, "not-found", "no such exchange")
-    own = [r for c in exchanges.commitments_of(session, ex)
-           for r in (intents.own_by_uri(session, body, c.offer),
-                     intents.own_by_uri(session, body, c.need)) if r is not None]
-    enterprises.require_answerer(session, member, body,
-                                 {r.enterprise_id for r in own if r.enterprise_id})
+    states.require(session, urls, member, body, ex, "accept" if accept else "refuse")
     exchanges.note_answer(ex, me, "accept" if accept else "refuse")
     proposer_inbox = json.loads(ex.inboxes).get(ex.proposer, "")
     publish(session, urls, body, {

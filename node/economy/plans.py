@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.economy import intents, wire
+from node.economy import intents, states, wire
 from node.economy.catalogue import fmt, quantity
 from node.errors import Problem, not_found
 from node.federation.urls import Urls
 from node.governance import audit
-from node.governance.authz import require_facilitator
 from node.models import (
     Commitment,
     Decision,
@@ -117,7 +116,7 @@ def build(urls: Urls, body: LocalActor, title: str, content: str,
 def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor, doc:
           dict[str, Any], inboxes: dict[str, str]) -> JointPlan:
     """Record and send the plan; each participant (this body too) decides it."""
-    require_facilitator(session, member, body)
+    states.require(session, urls, member, body, body, "draft_plan")
     if not str(doc.get("name") or "").strip():
         raise Problem(422, "bad-title", "a plan needs a title")
     signed = with_proof(urls, body, {"@context": wire.contexts(urls.context), **doc})
@@ -243,14 +242,14 @@ def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
     row.answers, row.updated_at = json.dumps(got, sort_keys=True), utcnow()
     inboxes = {i for p, i in json.loads(row.participants).items() if i}
     if not accept:
-        row.state = "refused"
+        states.PLAN.move(session, row, "refuse")
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Reject", "actor": row.initiator, "object": row.uri,
             "content": f"{party} no aprobó su parte"}, to_followers=False, inboxes=inboxes)
     elif all(got.get(f"{s.id} {p}") == "accept" for s in steps.values()
              for p in (s.provider, s.receiver)):
-        row.state = "approved"
+        states.PLAN.move(session, row, "approve")
         _record(session, row.uri, doc)
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
@@ -278,7 +277,7 @@ def receive_outcome(session: Session, body: LocalActor, initiator: str, plan_uri
                                                JointPlan.body_id == body.id)).first()
     if row is None or row.initiator != initiator or row.state != "proposed":
         return False
-    row.state, row.updated_at = ("approved" if approved else "refused"), utcnow()
+    states.PLAN.move(session, row, "approve" if approved else "refuse")
     session.add(row)
     if approved:
         _record(session, row.uri, json.loads(row.doc))

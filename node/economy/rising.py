@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.economy import exchanges, intents, wire
+from node.economy import exchanges, intents, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
 from node.federation.urls import Urls
@@ -197,14 +197,25 @@ def _apply(session: Session, federation: LocalActor, row: Intent, stated: Decima
     if row.state == "withdrawn":
         return
     if stated <= 0:
-        row.state, row.available, row.rise_at = "withdrawn", "0", None
+        _move(session, row, "drop", available="0", rise_at=None)
         return
     left = stated - _held_by_our_proposals(session, federation, row) if row.id else stated
     row.available = fmt(max(left, Decimal(0)))
     if left <= 0 and row.state == "open":
-        row.state, row.rise_at = "matched", None
+        _move(session, row, "fill", rise_at=None)
     elif left > 0 and row.state == "matched":
-        row.state = "open"
+        _move(session, row, "reopen")
+
+
+def _move(session: Session, row: Intent, action: str, **values: Any) -> None:
+    """A copy's state through its graph; a copy not stored yet is simply created in
+    the state the step leads to."""
+    if row.id is None:
+        row.state = states.INTENT.steps[action].target
+        for k, v in values.items():
+            setattr(row, k, v)
+        return
+    states.INTENT.move(session, row, action, **values)
 
 
 def shortfall(session: Session, federation: LocalActor, ex: Exchange, party: str, code: str,
@@ -225,8 +236,10 @@ def shortfall(session: Session, federation: LocalActor, ex: Exchange, party: str
             word = _word(session, uri, party, since=ex.created_at)
             if word is not None:
                 _apply(session, federation, row, word)
+            elif row.state == "open":
+                _move(session, row, "fill", available="0")
             else:
-                row.state, row.available, row.updated_at = "matched", "0", utcnow()
+                row.available, row.updated_at = "0", utcnow()
         session.add(row)
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from node.context import NodeContext
 from node.economy import intents, local, party, plans, rising
+from node.economy.offered import Viewer
 from node.errors import Problem, not_found
 from node.federation.directory import KeyError_
 from node.federation.urls import Urls
@@ -36,7 +37,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
 def withdraw(session: Session, urls: Urls, member: Member | None, body: LocalActor,
              intent_id: int) -> Intent:
     row = intents.own(session, body, intent_id)
-    intents.withdraw(session, member, body, row)
+    intents.withdraw(session, urls, member, body, row)
     rising.announce_change(session, urls, body, row)
     return row
 
@@ -53,10 +54,10 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     return ex
 
 
-async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, content: str,
-                     processes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Build the plan, find every participant's inbox (a fetch for remote bodies),
-    then record and send it in one transaction."""
+async def prepare_plan(ctx: NodeContext, handle: str, title: str, content: str,
+                       processes: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Build the plan and find every participant's inbox (a fetch for remote bodies):
+    what `plans.draft` records and sends."""
     def build() -> dict[str, Any]:  # SQL: in a worker thread, not on the event loop
         with Session(ctx.engine) as s:
             body = body_by_handle(s, handle)
@@ -68,21 +69,31 @@ async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, 
         local = ctx.urls.handle_of_actor(p)
         if local is not None:
             if local not in ctx.actors:
-                raise Problem(422, "unknown-body", f"no body {local} on this node")
+                raise Problem(422, "unknown-body", f"no body {local} on this node",
+                              field="provider")
             continue
         try:
             actor = await ctx.directory.actor(p)
         except KeyError_ as exc:
-            raise Problem(422, "unknown-body", f"cannot reach {p}: {exc}") from exc
+            raise Problem(422, "unknown-body", f"cannot reach {p}: {exc}",
+                          field="provider") from exc
         inboxes[p] = str(actor.get("inbox") or "")
+    return doc, inboxes
+
+
+async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, content: str,
+                     processes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Prepare the plan, then record and send it in one transaction."""
+    doc, inboxes = await prepare_plan(ctx, handle, title, content, processes)
 
     def write() -> dict[str, Any]:
         with Session(ctx.engine) as s:
             body = body_by_handle(s, handle)
-            row = plans.draft(s, ctx.urls, s.merge(member), body, doc, inboxes)
+            me = s.merge(member)
+            row = plans.draft(s, ctx.urls, me, body, doc, inboxes)
             s.commit()
             s.refresh(row)
-            return plans.view(row)
+            return Viewer(s, ctx.urls, me, body).plan(row, {})
 
     out = await asyncio.to_thread(write)
     ctx.delivery_wakeup.set()

@@ -116,6 +116,8 @@ class IntentOut(Out):
     risen_to: list[str]
     state: str = Field(description="open, matched or withdrawn")
     received_from: str
+    actions: list[str] = Field(description="what the asking member may do to it "
+                                           "now: withdraw")
 
 
 class CommitmentOut(Out):
@@ -132,6 +134,8 @@ class CommitmentOut(Out):
     quantity: str
     delivered: str
     state: str = Field(description="proposed, agreed, partial, fulfilled or cancelled")
+    actions: list[str] = Field(description="what the asking member may do to it "
+                                           "now: deliver, cancel")
 
 
 class ExchangeOut(Out):
@@ -144,6 +148,8 @@ class ExchangeOut(Out):
     state: str = Field(description="proposed, agreed or refused")
     agreement: str
     commitments: list[CommitmentOut]
+    actions: list[str] = Field(description="what the asking member may do to it "
+                                           "now: accept, refuse")
 
 
 class EventOut(Out):
@@ -158,6 +164,8 @@ class EventOut(Out):
     happened_at: str | None
     state: str = Field(description="recorded, confirmed or disputed")
     note: str
+    actions: list[str] = Field(description="what the asking member may do to it "
+                                           "now: confirm, dispute")
 
 
 class Amount(Out):
@@ -250,6 +258,8 @@ class PlanCommitmentOut(Out):
                                        "(deliveries are recorded against it)")
     state: str | None
     delivered: str | None
+    actions: list[str] = Field(description="what the asking member may do to it "
+                                           "now (once recorded): deliver, cancel")
 
 
 class PlanOut(Out):
@@ -265,3 +275,5 @@ class PlanOut(Out):
                                                 "answer")
     participants: list[str]
     commitments: list[PlanCommitmentOut]
+    actions: list[str] = Field(description="what the asking member may do to it now: none, "
+                                           "each body decides a plan through a proposal")

@@ -46,6 +46,7 @@ from node.economy import (
     service,
 )
 from node.economy.catalogue import Catalogue
+from node.economy.offered import Viewer
 from node.errors import not_found
 from node.federations.membership import members_of
 from node.governance.authz import require_read
@@ -160,7 +161,8 @@ def list_intents(request: Request, handle: str, side: Literal["offer", "need"] |
         stmt = stmt.where(Intent.side == side)
     cat = intents.catalogue(session)
     rows = session.exec(stmt.order_by(col(Intent.id).desc()).limit(500)).all()
-    return json_with_etag(request, {"items": [intents.view(r, cat, lang) for r in rows]})
+    see = Viewer(session, ctx(request).urls, member, body)
+    return json_with_etag(request, {"items": [see.intent(r, cat, lang) for r in rows]})
 
 
 @router.post("/bodies/{handle}/intents", status_code=201, responses=ok(IntentOut, 201))
@@ -177,7 +179,8 @@ def new_intent(request: Request, handle: str, data: NewIntent,
                           data.in_return)
     session.commit()
     c.economy_wakeup.set()
-    return json_with_etag(request, intents.view(row, intents.catalogue(session)), 201)
+    see = Viewer(session, c.urls, member, body)
+    return json_with_etag(request, see.intent(row, intents.catalogue(session)), 201)
 
 
 @router.post("/bodies/{handle}/intents/{intent_id}/withdraw", responses=ok(IntentOut))
@@ -190,7 +193,8 @@ def withdraw_intent(request: Request, handle: str, intent_id: int,
     row = service.withdraw(session, c.urls, member, body, intent_id)
     session.commit()
     c.delivery_wakeup.set()
-    return json_with_etag(request, intents.view(row, intents.catalogue(session)))
+    see = Viewer(session, c.urls, member, body)
+    return json_with_etag(request, see.intent(row, intents.catalogue(session)))
 
 
 @router.get("/bodies/{handle}/exchanges", responses=ok(Items[ExchangeOut]))
@@ -201,7 +205,8 @@ def list_exchanges(request: Request, handle: str,
     party to."""
     body = _readable(session, member, handle)
     rows = exchanges.of_body(session, ctx(request).urls.actor(body.handle), body)
-    return json_with_etag(request, {"items": [exchanges.view(session, e) for e in rows]})
+    see = Viewer(session, ctx(request).urls, member, body)
+    return json_with_etag(request, {"items": [see.exchange(e) for e in rows]})
 
 
 @router.post("/bodies/{handle}/exchanges/{exchange_id}/answer", responses=ok(ExchangeOut))
@@ -216,7 +221,7 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
     session.commit()
     c.delivery_wakeup.set()
     c.economy_wakeup.set()
-    return json_with_etag(request, exchanges.view(session, ex))
+    return json_with_etag(request, Viewer(session, c.urls, member, body).exchange(ex))
 
 
 def _commitment(session: Session, commitment_id: int) -> Commitment:
@@ -239,7 +244,7 @@ def record_delivery(request: Request, handle: str, commitment_id: int, data: New
                            None, data.happened_at, data.note)
     session.commit()
     c.delivery_wakeup.set()
-    return json_with_etag(request, deliveries.view(ev), 201)
+    return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev), 201)
 
 
 @router.post("/bodies/{handle}/deliveries/{event_id}/confirm", responses=ok(EventOut))
@@ -255,7 +260,7 @@ def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirm
     deliveries.confirm(session, c.urls, member, body, ev.uri, data.accept)
     session.commit()
     c.delivery_wakeup.set()
-    return json_with_etag(request, deliveries.view(ev))
+    return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev))
 
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/cancel",
@@ -270,7 +275,7 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
     deliveries.cancel(session, c.urls, member, body, com.uri, data.reason)
     session.commit()
     c.delivery_wakeup.set()
-    return json_with_etag(request, exchanges.commitment_view(com))
+    return json_with_etag(request, Viewer(session, c.urls, member, body).commitment(com))
 
 
 @router.get("/bodies/{handle}/deliveries", responses=ok(Items[EventOut]))
@@ -288,7 +293,8 @@ def list_deliveries(request: Request, handle: str,
         (col(EconomicEvent.provider) == me) | (col(EconomicEvent.receiver) == me)
         | col(EconomicEvent.commitment).in_(brokered))
         .order_by(col(EconomicEvent.id).desc()).limit(500)).all()
-    return json_with_etag(request, {"items": [deliveries.view(e) for e in rows]})
+    see = Viewer(session, ctx(request).urls, member, body)
+    return json_with_etag(request, {"items": [see.event(e) for e in rows]})
 
 
 @router.get("/bodies/{handle}/ledger", responses=ok(Items[LedgerLine]))
@@ -332,4 +338,5 @@ def list_plans(request: Request, handle: str,
     rows = session.exec(select(JointPlan).where(JointPlan.body_id == body.id)
                         .order_by(col(JointPlan.id).desc()).limit(200)).all()
     got = plans.recorded(session, list(rows))
-    return json_with_etag(request, {"items": [plans.view(r, got) for r in rows]})
+    see = Viewer(session, ctx(request).urls, member, body)
+    return json_with_etag(request, {"items": [see.plan(r, got) for r in rows]})

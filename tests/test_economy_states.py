@@ -1,0 +1,207 @@
+"""The economy's state graphs and `available_actions`: for every state an offer, an
+exchange, a commitment and a delivery reach, and for each role (the body's
+coordinator, an integrante on an enterprise's council, a plain integrante, someone
+from outside), an action that is offered succeeds and one that is not is refused by
+the domain itself."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from node.economy import deliveries, enterprises, service, states
+from node.economy.catalogue import shared
+from node.errors import Problem
+from node.governance.bodies import body_by_handle
+from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
+from tests.govfixtures import build_commune
+
+NS = shared().namespace
+ROLES = ("facil", "m1", "m0", "outsider")
+
+
+def _one(s: Session, model: Any, **where: Any) -> Any:
+    stmt = select(model)
+    for k, v in where.items():
+        stmt = stmt.where(getattr(model, k) == v)
+    return s.exec(stmt).one()
+
+
+@pytest.fixture
+def world(node):
+    """One body with things in every state the economy's graphs reach."""
+    com = build_commune(node)
+    urls = com.ctx.urls
+    with com.session() as s:
+        body = body_by_handle(s, com.assembly.handle)
+        facil = s.merge(com.people["facil"])
+        gas = enterprises.create(s, facil, body, "gas", "Empresa de gas")
+        enterprises.add_worker(s, facil, body, gas, s.merge(com.people["m1"]), True)
+
+        def pair(kind: str, offered: str, needed: str) -> Exchange:
+            service.publish(s, urls, facil, body, "offer", NS + kind, Decimal(offered),
+                            "kilogram", "gas")
+            service.publish(s, urls, facil, body, "need", NS + kind, Decimal(needed),
+                            "kilogram")
+            return s.exec(select(Exchange).order_by(Exchange.id.desc())).first()  # type: ignore[union-attr]
+
+        def deliver(ex: Exchange, amount: str, accept: bool | None) -> None:
+            c = _one(s, Commitment, exchange=ex.uri)
+            ev = deliveries.record(s, urls, facil, body, c.uri, Decimal(amount))
+            if accept is not None:
+                deliveries.confirm(s, urls, facil, body, ev.uri, accept)
+
+        service.publish(s, urls, facil, body, "offer", NS + "rice", Decimal(5), "kilogram",
+                        "gas")  # stays open
+        gone = service.publish(s, urls, facil, body, "offer", NS + "cheese", Decimal(5),
+                               "kilogram")
+        service.withdraw(s, urls, facil, body, gone.id or 0)
+        pair("gas", "10", "4")  # proposed; the need is matched (all of it held)
+        for kind, accept in (("maize", True), ("cassava", False), ("coffee", True),
+                             ("sugar", True)):
+            ex = pair(kind, "4", "4")
+            service.answer(s, urls, facil, body, ex.id or 0, accept)
+        deliver(s.get(Exchange, _ex(s, "maize")), "1", None)  # awaits confirmation
+        coffee = _ex(s, "coffee")
+        deliver(s.get(Exchange, coffee), "1", True)  # partial
+        deliver(s.get(Exchange, coffee), "1", False)  # a disputed delivery
+        deliver(s.get(Exchange, _ex(s, "sugar")), "4", True)  # fulfilled
+        s.commit()
+    return com
+
+
+def _ex(s: Session, kind: str) -> int:
+    c = s.exec(select(Commitment).where(Commitment.kind == NS + kind)).first()
+    assert c is not None
+    return _one(s, Exchange, uri=c.exchange).id
+
+
+def _try(com, who: str, model: Any, obj_id: int, action: str) -> Problem | None:
+    """Take `action` as `who` in a transaction that is rolled back; the refusal, if
+    any."""
+    urls = com.ctx.urls
+    with Session(com.ctx.engine) as s:
+        body = body_by_handle(s, com.assembly.handle)
+        me = s.exec(select(Member).where(Member.username == who)).one()
+        obj = s.get(model, obj_id)
+        try:
+            if model is Intent:
+                service.withdraw(s, urls, me, body, obj_id)
+            elif model is Exchange:
+                service.answer(s, urls, me, body, obj_id, action == "accept")
+            elif model is Commitment and action == "deliver":
+                left = states.left_to_deliver(s, obj)
+                deliveries.record(s, urls, me, body, obj.uri, left if left > 0 else Decimal(1))
+            elif model is Commitment:
+                deliveries.cancel(s, urls, me, body, obj.uri)
+            elif model is EconomicEvent:
+                deliveries.confirm(s, urls, me, body, obj.uri, action == "confirm")
+            elif model is LocalActor:
+                _body_action(s, urls, me, body, action)
+            s.flush()
+        except Problem as exc:
+            return exc
+        finally:
+            s.rollback()
+    return None
+
+
+def _body_action(s: Session, urls: Any, me: Member, body: LocalActor, action: str) -> None:
+    from node.economy import plans
+
+    if action == "publish":
+        mine = states.publishable_for(s, me, body)
+        service.publish(s, urls, me, body, "offer", NS + "papaya", Decimal(1), "kilogram",
+                        mine[0] if mine else None)
+    elif action == "add_enterprise":
+        enterprises.create(s, me, body, "pan", "Panadería")
+    else:
+        doc = plans.build(urls, body, "Vivero", "", [{"name": "Sembrar", "inputs": [
+            {"action": "work", "kind": NS + "tractor-work", "quantity": "1",
+             "unit": "hour"}]}], s)
+        plans.draft(s, urls, me, body, doc, {})
+
+
+def _cases(com) -> list[tuple[Any, int, str, list[str]]]:
+    """(model, id, its state, the actions its kind has) for every row of the world."""
+    out: list[tuple[Any, int, str, list[str]]] = []
+    with Session(com.ctx.engine) as s:
+        body = body_by_handle(s, com.assembly.handle)
+        out.append((LocalActor, body.id or 0, "-", ["publish", "add_enterprise",
+                                                     "draft_plan"]))
+        for model, actions in ((Intent, ["withdraw"]), (Exchange, ["accept", "refuse"]),
+                               (Commitment, ["deliver", "cancel"]),
+                               (EconomicEvent, ["confirm", "dispute"])):
+            for row in s.exec(select(model)).all():
+                out.append((model, row.id, row.state, actions))
+    return out
+
+
+def test_every_state_is_reached(world):
+    seen = {(m.__name__, st) for m, _, st, _ in _cases(world)}
+    for model, enum in ((Intent, states.IntentState), (Exchange, states.ExchangeState),
+                        (EconomicEvent, states.EventState)):
+        assert {(model.__name__, str(v)) for v in enum} <= seen
+    assert {("Commitment", str(v)) for v in states.CommitmentState} <= seen
+
+
+def test_offered_actions_succeed_and_the_others_are_refused(world):
+    urls = world.ctx.urls
+    checked = offered_somewhere = 0
+    for model, obj_id, state, actions in _cases(world):
+        for who in ROLES:
+            with Session(world.ctx.engine) as s:
+                body = body_by_handle(s, world.assembly.handle)
+                me = s.exec(select(Member).where(Member.username == who)).one()
+                offered = states.available_actions(s, urls, me, body, s.get(model, obj_id))
+            assert set(offered) <= set(actions)
+            for action in actions:
+                why = _try(world, who, model, obj_id, action)
+                label = f"{model.__name__}#{obj_id} ({state}) {action} by {who}"
+                if action in offered:
+                    offered_somewhere += 1
+                    assert why is None, f"{label} offered but refused: {why}"
+                else:
+                    assert why is not None, f"{label} not offered but allowed"
+                    assert why.status in (401, 403, 404, 409), label
+                checked += 1
+    assert checked > 60 and offered_somewhere > 10
+
+
+def test_who_is_offered_what(world):
+    urls = world.ctx.urls
+    with Session(world.ctx.engine) as s:
+        body = body_by_handle(s, world.assembly.handle)
+        people = {n: s.exec(select(Member).where(Member.username == n)).one() for n in ROLES}
+
+        def acts(who: str, obj: Any) -> list[str]:
+            return states.available_actions(s, urls, people[who], body, obj)
+
+        assert acts("facil", body) == ["publish", "add_enterprise", "draft_plan"]
+        assert acts("m1", body) == ["publish"]  # for the enterprise whose council it is
+        assert acts("m0", body) == [] and acts("outsider", body) == []
+        assert states.publishable_for(s, people["m1"], body) == ["gas"]
+        proposed = s.exec(select(Exchange).where(Exchange.state == "proposed")).one()
+        # The gas enterprise gives: its council answers, as does the coordination.
+        assert acts("facil", proposed) == ["accept", "refuse"]
+        assert acts("m1", proposed) == ["accept", "refuse"] and acts("m0", proposed) == []
+        open_offer = s.exec(select(Intent).where(Intent.kind == NS + "rice")).one()
+        assert acts("m1", open_offer) == ["withdraw"] and acts("m0", open_offer) == []
+        event = s.exec(select(EconomicEvent).where(EconomicEvent.state == "recorded")).one()
+        # The body itself receives: only its coordination confirms.
+        assert acts("facil", event) == ["confirm", "dispute"] and acts("m1", event) == []
+
+
+def test_a_move_from_a_state_the_row_left_is_refused(world):
+    with Session(world.ctx.engine) as s:
+        ex = s.exec(select(Exchange).where(Exchange.state == "proposed")).one()
+        stale = Exchange(**{k: getattr(ex, k) for k in ("id", "uri", "proposer", "mode")},
+                         state="proposed")
+        states.EXCHANGE.move(s, ex, "agree")
+        with pytest.raises(Problem) as got:
+            states.EXCHANGE.move(s, stale, "refuse")
+        assert got.value.status == 409 and got.value.code == "bad-state"
+        s.rollback()
