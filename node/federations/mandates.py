@@ -190,25 +190,44 @@ def _keep_sent(session: Session, mandate: Mandate, doc: dict[str, Any], choice: 
     session.add(vote)
 
 
+def _sent(session: Session, create_id: str) -> tuple[Mandate, SignedObject] | None:
+    """The mandate behind a Create (of a vote or of the mandate) one of our bodies sent."""
+    sent = session.exec(select(OutboxItem).where(OutboxItem.activity_id == create_id,
+                                                 OutboxItem.activity_type == "Create")
+                        ).first()
+    if sent is None or not sent.object_id:
+        return None
+    kept = session.exec(select(SignedObject).where(SignedObject.uri == sent.object_id)).first()
+    if kept is None or kept.type not in (objects.VOTE, objects.MANDATE):
+        return None
+    mandate_uri = kept.uri if kept.type == objects.MANDATE else \
+        str(json.loads(kept.body).get("mandate") or "")
+    mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
+    # Only the issuing side links a mandate to the proposal whose decision it carries.
+    if mandate is None or mandate.proposal_id is None:
+        return None
+    return mandate, kept
+
+
+def sent_to_federation(session: Session, create_id: str) -> tuple[int, str] | None:
+    """For the inbox authority: (our body, the federation) if `create_id` is a vote or
+    mandate our body sent to that federation, the only one that may answer it."""
+    found = _sent(session, create_id)
+    if found is None:
+        return None
+    proposal = session.get(Proposal, found[0].proposal_id)
+    return (proposal.body_id, found[0].federation) if proposal is not None else None
+
+
 def receive_refusal(session: Session, federation: str, create_id: str, reason: str,
                     code: str = "") -> bool:
     """The federation refused a vote (or a mandate) one of our bodies sent it: the mandate
     moves to `refused` keeping the federation's code and words, and the vote as sent is
     marked refused. Only the federation it was sent to may refuse it."""
-    sent = session.exec(select(OutboxItem).where(OutboxItem.activity_id == create_id,
-                                                 OutboxItem.activity_type == "Create")
-                        ).first()
-    if sent is None or not sent.object_id:
+    found = _sent(session, create_id)
+    if found is None or found[0].federation != federation:
         return False
-    kept = session.exec(select(SignedObject).where(SignedObject.uri == sent.object_id)).first()
-    if kept is None or kept.type not in (objects.VOTE, objects.MANDATE):
-        return False
-    mandate_uri = kept.uri if kept.type == objects.MANDATE else \
-        str(json.loads(kept.body).get("mandate") or "")
-    mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
-    # Only the issuing side links a mandate to the proposal whose decision it carries.
-    if mandate is None or mandate.federation != federation or mandate.proposal_id is None:
-        return False
+    mandate, kept = found
     code = code or _reject_code(session, federation, create_id)
     if MANDATE.may("refuse", mandate.state):
         MANDATE.move(session, mandate, "refuse", refusal=reason[:2000],
