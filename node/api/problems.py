@@ -1,4 +1,8 @@
-"""RFC 9457 problem details, used by every JSON endpoint of the node."""
+"""RFC 9457 problem details, used by every JSON endpoint of the node.
+
+`detail` is English (stable, what scripts match on) unless the request asks for
+Spanish with `Accept-Language`: then it is the sentence people read on the pages,
+so a custom client can show it as is, and `Content-Language` says so."""
 
 from __future__ import annotations
 
@@ -6,16 +10,55 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import Problem
 
-__all__ = ["Problem", "from_problem", "problem_response"]
+__all__ = ["Problem", "detail_language", "from_problem", "problem_response"]
 
 PROBLEM_TYPE_BASE = "https://w3id.org/comuna/problems#"
+# Languages a detail can be given in besides the English default.
+TRANSLATED = ("es",)
 
 
-def problem_response(status: int, code: str, detail: str, **extra: Any) -> Response:
+def detail_language(request: Request | None) -> str | None:
+    """The language asked for by `Accept-Language`, if it is one a detail is
+    translated into and the client prefers it to English; None for English."""
+    if request is None:
+        return None
+    wanted: list[tuple[float, int, str]] = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang and q > 0:
+            wanted.append((-q, i, lang))
+    for _, _, lang in sorted(wanted):
+        if lang in TRANSLATED:
+            return lang
+        if lang in ("en", "*"):
+            return None
+    return None
+
+
+def problem_response(status: int, code: str, detail: str, request: Request | None = None,
+                     **extra: Any) -> Response:
+    lang = detail_language(request)
+    headers = {}
+    if lang is not None:
+        # Imported only when asked: most API clients read the English detail.
+        from node.web.problem_text import say_parts
+
+        detail = say_parts(status, code, detail, lang)
+        headers = {"Content-Language": lang, "Vary": "Accept-Language"}
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": HTTPStatus(status).phrase,
@@ -24,9 +67,9 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> Respo
         "code": code,
         **extra,
     }
-    return Response(json.dumps(body), status_code=status,
+    return Response(json.dumps(body), status_code=status, headers=headers,
                     media_type="application/problem+json")
 
 
-def from_problem(p: Problem) -> Response:
-    return problem_response(p.status, p.code, p.detail, **p.extra)
+def from_problem(p: Problem, request: Request | None = None) -> Response:
+    return problem_response(p.status, p.code, p.detail, request, **p.extra)

@@ -1,20 +1,140 @@
-"""Refusals and server errors as a page in the reader's language, for browsers (the
-JSON API keeps answering problem+json)."""
+"""Refusals and server errors as a page in the reader's language, for browsers; the
+JSON API and ActivityPub keep answering problem+json (in Spanish when the client
+asks with Accept-Language).
+
+`install(app, wants_page)` registers every handler; the heavy page machinery is
+imported only when a page is drawn (the node starts without it)."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
 
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from node.api.problems import from_problem, problem_response
 from node.errors import Problem
-from node.web.actions import open_session, refusal
-from node.web.session import current_member
+
+log = logging.getLogger("comuna.errors")
+
+WantsPage = Callable[[Request], bool]
 
 
 def problem_page(request: Request, exc: Problem) -> Response:
+    from node.web.actions import open_session, refusal
+    from node.web.session import current_member
+
     with open_session(request) as s:
         try:
             me = current_member(request, s)
         except Exception:  # the database itself may be what failed
             me = None
         return refusal(request, me, exc, "/")
+
+
+def missing_page(request: Request, exc: Problem) -> Response:
+    """No page at this address (or another HTTP refusal of the router itself)."""
+    from node.web.actions import open_session
+    from node.web.i18n import translator
+    from node.web.problem_text import say
+    from node.web.render import language, page
+    from node.web.session import current_member
+
+    with open_session(request) as s:
+        try:
+            me = current_member(request, s)
+        except Exception:
+            me = None
+        lang = language(request, me)
+        _ = translator(lang)
+        title = _("Página no encontrada") if exc.status == 404 else _("No se pudo")
+        return page(request, "message.html", me, status=exc.status, title=title,
+                    detail=say(exc, lang), back="/")
+
+
+def server_error_page(request: Request, reference: str) -> Response:
+    """Drawn without the database (it may be what failed) and without the person's
+    session: their language comes from the cookie."""
+    from node.web.i18n import LANGUAGES, pick, translator
+    from node.web.problem_text import say
+    from node.web.render import PAGE_HEADERS, PRIVATE_CACHE, env
+
+    lang = pick(None, request.cookies.get("lang"))
+    _ = translator(lang)
+    detail = say(Problem(500, "server-error",
+                         "something failed on the server; try again in a moment"), lang)
+    html = env.get_template("message.html").render(
+        _=_, lang=lang, languages=LANGUAGES, me=None, csrf="", path=request.url.path,
+        notice=None, kept=lambda name, default="": default, field_error=lambda name: "",
+        title=_("Algo falló"), detail=f"{detail} ({_('referencia')}: {reference})",
+        back="/")
+    return HTMLResponse(html, status_code=500, headers={
+        **PAGE_HEADERS, "Content-Language": lang, "Cache-Control": PRIVATE_CACHE})
+
+
+def install(app: Any, wants_page: WantsPage) -> None:
+    """Every error handler of the app: a browser gets a page in its reader's language,
+    anything else problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        if wants_page(request):
+            return await asyncio.to_thread(problem_page, request, exc)
+        return from_problem(exc, request)
+
+    async def on_stale(request: Request, exc: Exception) -> Response:
+        # Someone changed the same row meanwhile; nothing was written.
+        return await on_problem(request, Problem(
+            409, "changed-meanwhile", "this was changed by someone else meanwhile; try again"))
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")}
+                  for e in exc.errors()]
+        return problem_response(422, "invalid-request", "the request does not fit the API",
+                                request, errors=errors)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        if wants_page(request) and exc.status_code >= 400:
+            return await asyncio.to_thread(
+                missing_page, request, Problem(exc.status_code, code, str(exc.detail)))
+        response = problem_response(exc.status_code, code, str(exc.detail), request)
+        if exc.headers:  # 405's Allow
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_not_found(request: Request, exc: Exception) -> Response:
+        if wants_page(request):
+            return await asyncio.to_thread(
+                missing_page, request, Problem(404, "not-found", "nothing here"))
+        return problem_response(404, "not-found", "nothing here", request)
+
+    async def on_server_error(request: Request, exc: Exception) -> Response:
+        # The reference is what the person can tell the coordinators; the log line
+        # with the same reference has the traceback.
+        reference = secrets.token_hex(4)
+        log.error("server error %s on %s %s", reference, request.method, request.url.path,
+                  exc_info=exc)
+        if wants_page(request):
+            return server_error_page(request, reference)
+        return problem_response(500, "server-error",
+                                "something failed on the server; try again in a moment",
+                                request, reference=reference)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(404, on_not_found)
+    # Starlette hands an unexpected exception to this handler (then re-raises it for
+    # the server's own log): the person still gets an answer they can read.
+    app.add_exception_handler(Exception, on_server_error)

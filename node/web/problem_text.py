@@ -98,7 +98,7 @@ FIELDS: dict[str, str] = {
     "bad-slug": "slug", "unknown-unit": "unit", "unknown-kind": "kind",
     "unknown-federation": "federation", "self-join": "federation",
     "too-much": "quantity", "bad-unit": "unit", "bad-label": "name",
-    "position-contradicts-decision": "position",
+    "position-contradicts-decision": "position", "future-assembly": "held_at",
 }
 
 _HOLE = re.compile(r"\{([a-z_]*)\}")
@@ -178,14 +178,17 @@ def sentence(code: str, detail: str, lang: str) -> str | None:
 def say(exc: Problem, lang: str) -> str:
     """What a person reads for a refusal: the catalogue's sentence; in Spanish, never
     the English detail (a refusal the catalogue lacks reads by its status)."""
+    return say_parts(exc.status, exc.code, exc.detail, lang)
+
+
+def say_parts(status: int, code: str, detail: str, lang: str) -> str:
     lang = lang if lang in LANGS else "es"
-    text = sentence(exc.code, exc.detail, lang)
+    text = sentence(code, detail, lang)
     if text is not None:
         return text
     if lang == "es":
-        return BY_STATUS_ES.get(exc.status, SERVER_ES if exc.status >= 500
-                                else BY_STATUS_ES[400])
-    return exc.detail
+        return BY_STATUS_ES.get(status, SERVER_ES if status >= 500 else BY_STATUS_ES[400])
+    return detail
 
 
 def field_for(exc: Problem) -> str | None:

@@ -264,6 +264,9 @@ ENTRIES = [
       "La propuesta {proposal} la deciden los votos por mandato de las instancias "
       "integrantes.",
       "Proposal {proposal} is decided by the member bodies' mandated votes."),
+    E("future-assembly", "an assembly is recorded once it has met",
+      "Una asamblea se registra después de reunirse; revise la fecha y la hora.",
+      "An assembly is recorded once it has met; check the date and time."),
     E("bad-counts", "counts must be ≥ 0 and add up to at most the attendance",
       "Los votos son números de 0 en adelante y juntos no pueden pasar de la "
       "asistencia.",

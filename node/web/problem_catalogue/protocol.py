@@ -46,7 +46,7 @@ ENTRIES = [
     E("invalid-request", 'expected {"text": "..."}',
       "La solicitud no tiene la forma que espera el nodo.",
       "The request is not in the form the node expects."),
-    E("server-error", None,
+    E("server-error", "something failed on the server; try again in a moment",
       "Algo falló en el servidor; intente de nuevo en un momento. Si sigue, avise a "
       "la coordinación del nodo.",
       "Something failed on the server; try again in a moment. If it keeps happening, "
