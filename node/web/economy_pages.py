@@ -1,7 +1,8 @@
 """The economy in the pages: a body's offers and needs with a form to publish,
 the exchanges proposed to it or by it with their answers, deliveries to record or
-confirm, what it gave and received, and its enterprises. Rules live in
-node.economy; these handlers only read forms and show refusals."""
+confirm, what it gave and received, its joint plans and its enterprises. Rules live
+in node.economy (node.economy.states says what each person may do, and the page
+offers only that); these handlers read forms and say what happened."""
 
 from __future__ import annotations
 
@@ -12,57 +13,48 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.economy import deliveries, enterprises, exchanges, intents, ledger, plans, service
+from node.economy import (
+    deliveries,
+    enterprises,
+    exchanges,
+    intents,
+    ledger,
+    plans,
+    service,
+    states,
+)
+from node.economy.offered import Viewer
 from node.errors import Problem
-from node.federations.membership import members_of
+from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
-from node.governance.members import roles_in
-from node.models import (
-    Commitment,
-    EconomicEvent,
-    Exchange,
-    Intent,
-    JointPlan,
-    LocalActor,
-    Member,
-)
-from node.web.actions import (
-    member_of,
-    namer,
-    refusal,
-    run_action,
-    see_other,
-    show_body,
-)
+from node.models import Commitment, EconomicEvent, Intent, JointPlan, LocalActor, Member
+from node.web.actions import Done, member_of, run_action, see_other, show_body
+from node.web.economy_labels import Namer, amount, labels
 from node.web.i18n import translator
 from node.web.render import language, page
-from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
+ROWS = 4  # commitment rows in the plan form
 
-def _amount(text: str) -> Decimal:
+
+def _amount(text: str, field: str = "quantity") -> Decimal:
     try:
-        return Decimal(text.strip().replace(",", "."))
+        value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation as exc:
-        raise Problem(422, "bad-quantity", "write the quantity as a number") from exc
+        raise Problem(422, "bad-quantity", "write the quantity as a number",
+                      field=field) from exc
+    if not value.is_finite():
+        raise Problem(422, "bad-quantity", "write the quantity as a number", field=field)
+    return value
 
 
-def _labels(_: Any) -> dict[str, Any]:
-    return {
-        "sides": {"offer": _("Oferta"), "need": _("Necesidad")},
-        "intent_states": {"open": _("abierta"), "matched": _("cubierta"),
-                          "withdrawn": _("retirada")},
-        "exchange_states": {"proposed": _("propuesto"), "agreed": _("acordado"),
-                            "refused": _("rechazado")},
-        "commitment_states": {"proposed": _("propuesto"), "agreed": _("acordado"),
-                              "partial": _("entregado en parte"),
-                              "fulfilled": _("cumplido"), "cancelled": _("cancelado")},
-        "event_states": {"recorded": _("por confirmar"), "confirmed": _("confirmada"),
-                         "disputed": _("disputada")},
-        "plan_states": {"proposed": _("en decisión"), "approved": _("aprobado"),
-                        "refused": _("rechazado")},
-    }
+def _partners(s: Session, urls: Any, b: LocalActor) -> list[str]:
+    """Bodies a plan may name as giving or receiving: this node's bodies, the
+    federations this body belongs to and, at a federation, its members."""
+    local = [urls.actor(a.handle) for a in s.exec(select(LocalActor)
+                                                  .order_by(col(LocalActor.id))).all()]
+    return list(dict.fromkeys(local + federations_of(s, b) + members_of(s, b)))
 
 
 @router.get("/b/{handle}/economy")
@@ -71,157 +63,205 @@ def economy_page(request: Request, handle: str) -> Response:
         urls = request.app.state.ctx.urls
         here = urls.actor(b.handle)
         lang = language(request, me)
+        _ = translator(lang)
         cat = intents.catalogue(s)
-        own = s.exec(select(Intent).where(Intent.holder_id == b.id, Intent.received_from == "")
-                     .order_by(col(Intent.id).desc()).limit(200)).all()
-        held = s.exec(select(Intent).where(Intent.holder_id == b.id, Intent.received_from != "",
-                                           Intent.state == "open")
-                      .order_by(col(Intent.id).desc()).limit(200)).all()
-        mine = exchanges.of_body(s, here, b, limit=200)
-        events = s.exec(select(EconomicEvent).where(
+        see = Viewer(s, urls, me, b)
+        own = [see.intent(r, cat, lang) for r in s.exec(
+            select(Intent).where(Intent.holder_id == b.id, Intent.received_from == "")
+            .order_by(col(Intent.id).desc()).limit(200)).all()]
+        held = [see.intent(r, cat, lang) for r in s.exec(
+            select(Intent).where(Intent.holder_id == b.id, Intent.received_from != "",
+                                 Intent.state == "open")
+            .order_by(col(Intent.id).desc()).limit(200)).all()]
+        mine = [see.exchange(e) for e in exchanges.of_body(s, here, b, limit=200)]
+        events = [see.event(e) for e in s.exec(select(EconomicEvent).where(
             (col(EconomicEvent.provider) == here) | (col(EconomicEvent.receiver) == here))
-            .order_by(col(EconomicEvent.id).desc()).limit(200)).all()
-        roles = roles_in(s, me, b)
+            .order_by(col(EconomicEvent.id).desc()).limit(200)).all()]
+        joint = list(s.exec(select(JointPlan).where(JointPlan.body_id == b.id)
+                            .order_by(col(JointPlan.id).desc()).limit(50)).all())
+        recorded = plans.recorded(s, joint)
+        shown_plans = [see.plan(p, recorded) for p in joint]
+        gave = ledger.of_body(s, here)
+        flows = ledger.flows(s, members_of(s, b))
+        partners = _partners(s, urls, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
-        joint = s.exec(select(JointPlan).where(JointPlan.body_id == b.id)
-                       .order_by(col(JointPlan.id).desc()).limit(50)).all()
+        name_of = Namer(s, urls, [here, *partners, *_uris(own, held, mine, events, gave,
+                                                           flows, shown_plans)])
+        words = labels(_)
         return page(
-            request, "economy.html", me, body=b, here=here,
-            own=[intents.view(r, cat, lang) for r in own],
-            held=[intents.view(r, cat, lang) for r in held],
-            exchanges=[_exchange(s, e, here, b) for e in mine],
-            events=[deliveries.view(e) for e in events],
-            ledger=ledger.of_body(s, here), kinds=[(k.uri, k.label(lang)) for k in kinds],
+            request, "economy.html", me, body=b, here=here, own=own, held=held,
+            exchanges=mine, events=events, ledger=gave, flows=flows, plans=shown_plans,
+            kinds=[(k.uri, k.label(lang)) for k in kinds],
             kind_names={k.uri: k.label(lang) for k in kinds},
-            units=sorted({u for k in kinds for u in cat.units_of(k.uri)}),
-            enterprises=enterprises.listed(s, b),
-            plans=[plans.view(p) for p in joint],
-            recorded=plans.recorded(s, list(joint)),
-            flows=ledger.flows(s, members_of(s, b)), plan_rows=range(ROWS),
-            actions={"inputs": plans.INPUTS, "outputs": plans.OUTPUTS},
-            name_of=namer(s, urls, b),
-            is_member="member" in roles, is_facilitator="facilitator" in roles,
-            **_labels(translator(lang)))
+            units=sorted({u for k in kinds for u in cat.units_of(k.uri)},
+                         key=lambda u: words["unit_names"].get(u, u)),
+            enterprises=enterprises.listed(s, b), plan_rows=range(ROWS),
+            vf_inputs=plans.INPUTS, vf_outputs=plans.OUTPUTS,
+            partners=[(u, name_of(u)) for u in partners if u != here],
+            body_actions=states.available_actions(s, urls, me, b, b),
+            publish_for=states.publishable_for(s, me, b), name_of=name_of,
+            amount=lambda q, u: amount(q, u, _, lang), **words)
 
     return show_body(request, handle, view)
 
 
-def _exchange(s: Session, e: Exchange, here: str, b: LocalActor) -> dict[str, Any]:
-    v = exchanges.view(s, e)
-    answers = v["answers"]
-    assert isinstance(answers, dict)
-    v["awaits_us"] = e.state == "proposed" and (
-        (e.mode == "allocation" and e.proposer_id == b.id) or
-        (e.mode == "barter" and e.proposer_id is None and here not in answers))
-    return v
+def _uris(*groups: list[dict[str, Any]]) -> list[str]:
+    """Every body or enterprise a page's rows name, for one lookup of their names."""
+    keys = ("body", "agent", "proposer", "provider", "receiver", "provider_agent",
+            "receiver_agent", "initiator", "partner", "from", "to")
+    out: list[str] = []
+    for rows in groups:
+        for row in rows:
+            out += [str(row[k]) for k in keys if row.get(k)]
+            out += [str(u) for u in row.get("risen_to") or []]
+            out += [str(u) for u in row.get("parties") or []]
+            for c in row.get("commitments") or []:
+                out += [str(c[k]) for k in keys if c.get(k)]
+    return out
 
 
-def _back(handle: str) -> str:
-    return f"/b/{handle}/economy"
+def _back(handle: str, anchor: str = "") -> str:
+    return f"/b/{handle}/economy" + (f"#{anchor}" if anchor else "")
 
 
 @router.post("/b/{handle}/economy/intents")
 async def publish(request: Request, handle: str) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         b = body_by_handle(s, handle)
         hours = d.get("rise_hours", "24").strip() or "24"
         if not hours.isdigit():
-            raise Problem(422, "bad-window", "the waiting window is a number of hours")
-        service.publish(s, request.app.state.ctx.urls, me, b, d.get("side", ""),
-                        d.get("kind", ""), _amount(d.get("quantity", "")), d.get("unit", ""),
-                        d.get("enterprise") or None, d.get("summary", ""),
-                        d.get("location", ""), rise_after=int(hours) * 3600)
+            raise Problem(422, "bad-window", "the waiting window is a number of hours",
+                          field="rise_hours")
+        row = service.publish(s, request.app.state.ctx.urls, me, b, d.get("side", ""),
+                              d.get("kind", ""), _amount(d.get("quantity", "")),
+                              d.get("unit", ""), d.get("enterprise") or None,
+                              d.get("summary", ""), d.get("location", ""),
+                              rise_after=int(hours) * 3600)
         request.app.state.ctx.economy_wakeup.set()
-        return _back(handle)
+        done = "Oferta publicada." if row.side == "offer" else "Necesidad publicada."
+        return _back(handle, f"i{row.id}"), done
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, "publicar"), act)
 
 
 @router.post("/b/{handle}/economy/intents/{intent_id}/withdraw")
 async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
-        service.withdraw(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                         intent_id)
-        return _back(handle)
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
+        row = service.withdraw(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
+                               intent_id)
+        done = "Oferta retirada." if row.side == "offer" else "Necesidad retirada."
+        return _back(handle, f"i{intent_id}"), done
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, f"i{intent_id}"), act)
 
 
 @router.post("/b/{handle}/economy/exchanges/{exchange_id}/answer")
 async def answer(request: Request, handle: str, exchange_id: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
+        accept = d.get("accept") == "1"
         service.answer(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                       exchange_id, d.get("accept") == "1", d.get("reason", ""))
+                       exchange_id, accept, d.get("reason", ""))
         request.app.state.ctx.economy_wakeup.set()
-        return _back(handle)
+        return _back(handle, f"x{exchange_id}"), ("Intercambio aceptado." if accept
+                                                  else "Intercambio rechazado.")
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, f"x{exchange_id}"), act)
 
 
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/deliver")
 async def deliver(request: Request, handle: str, commitment_id: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = s.get(Commitment, commitment_id)
         if c is None:
             raise Problem(404, "not-found", "no such commitment")
         deliveries.record(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
                           _amount(d.get("quantity", "")), note=d.get("note", ""))
-        return _back(handle)
+        return _back(handle, "entregas"), "Entrega registrada; espera la confirmación."
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, f"c{commitment_id}"), act)
+
+
+@router.post("/b/{handle}/economy/commitments/{commitment_id}/cancel")
+async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
+        c = s.get(Commitment, commitment_id)
+        if c is None:
+            raise Problem(404, "not-found", "no such commitment")
+        deliveries.cancel(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
+                          d.get("reason", ""))
+        return _back(handle, f"c{commitment_id}"), "Compromiso cancelado."
+
+    return await run_action(request, _back(handle, f"c{commitment_id}"), act)
 
 
 @router.post("/b/{handle}/economy/deliveries/{event_id}/confirm")
 async def confirm(request: Request, handle: str, event_id: int) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         ev = s.get(EconomicEvent, event_id)
         if ev is None:
             raise Problem(404, "not-found", "no such delivery")
+        accept = d.get("accept") == "1"
         deliveries.confirm(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                           ev.uri, d.get("accept") == "1")
-        return _back(handle)
+                           ev.uri, accept)
+        return _back(handle, f"e{event_id}"), ("Entrega confirmada." if accept
+                                               else "Entrega objetada.")
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, f"e{event_id}"), act)
 
 
 @router.post("/b/{handle}/economy/enterprises")
 async def new_enterprise(request: Request, handle: str) -> Response:
-    def act(s: Session, me: Member, d: dict[str, str]) -> str:
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         enterprises.create(s, me, body_by_handle(s, handle), d.get("slug", "").strip(),
                            d.get("name", ""), d.get("sector", ""))
-        return _back(handle)
+        return _back(handle, "empresas"), "Empresa registrada."
 
-    return await run_action(request, _back(handle), act)
+    return await run_action(request, _back(handle, "empresas"), act)
 
 
-ROWS = 4  # commitment rows in the plan form
+def _plan_rows(d: dict[str, str]) -> list[dict[str, Any]]:
+    """The form's commitment rows that name a resource and a quantity."""
+    rows = []
+    for i in range(ROWS):
+        if not d.get(f"kind{i}") or not d.get(f"quantity{i}", "").strip():
+            continue
+        rows.append({"side": d.get(f"side{i}", "inputs"), "action": d.get(f"action{i}"),
+                     "provider": d.get(f"provider{i}") or None,
+                     "receiver": d.get(f"receiver{i}") or None, "kind": d[f"kind{i}"],
+                     "quantity": str(_amount(d[f"quantity{i}"], f"quantity{i}")),
+                     "unit": d.get(f"unit{i}", ""), "note": d.get(f"note{i}", "")})
+    return rows
 
 
 @router.post("/b/{handle}/economy/plans")
 async def draft_plan(request: Request, handle: str) -> Response:
     """A plan with one process, from the form's commitment rows (the API takes any
-    number of processes)."""
+    number of processes). Finding the participants' inboxes may fetch remote bodies:
+    done first, on the event loop; recording it is a form action like the others."""
     ctx = request.app.state.ctx
-    me = await member_of(request)
-    back = _back(handle)
-    if me is None:
+    back = _back(handle, "plan")
+    if await member_of(request) is None:
         return see_other(f"/login?next={back}")
+    prepared: tuple[dict[str, Any], dict[str, str]] | Problem
     try:
+        from node.web.session import form
+
         d = await form(request)
-        rows = []
-        for i in range(ROWS):
-            if not d.get(f"kind{i}") or not d.get(f"quantity{i}", "").strip():
-                continue
-            rows.append({"side": d.get(f"side{i}", "inputs"), "action": d.get(f"action{i}"),
-                         "provider": d.get(f"provider{i}") or None,
-                         "receiver": d.get(f"receiver{i}") or None, "kind": d[f"kind{i}"],
-                         "quantity": str(_amount(d[f"quantity{i}"])),
-                         "unit": d.get(f"unit{i}", ""), "note": d.get(f"note{i}", "")})
+        rows = _plan_rows(d)
         process = {"name": d.get("process", "") or d.get("title", ""), "content": "",
                    "inputs": [r for r in rows if r["side"] == "inputs"],
                    "outputs": [r for r in rows if r["side"] == "outputs"]}
-        await service.draft_plan(ctx, me, handle, d.get("title", ""), d.get("content", ""),
-                                 [process])
+        prepared = await service.prepare_plan(ctx, handle, d.get("title", ""),
+                                              d.get("content", ""), [process])
     except Problem as exc:
-        return refusal(request, me, exc, back)
-    return see_other(back)
+        prepared = exc
+
+    def act(s: Session, me: Member, d: dict[str, str]) -> Done:
+        if isinstance(prepared, Problem):
+            raise prepared
+        doc, inboxes = prepared
+        row = plans.draft(s, ctx.urls, me, body_by_handle(s, handle), doc, inboxes)
+        return _back(handle, f"plan{row.id}"), \
+            "Plan conjunto propuesto; cada instancia participante lo decide."
+
+    return await run_action(request, back, act)
