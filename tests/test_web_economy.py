@@ -150,19 +150,26 @@ def test_the_project_bank_page(node, client):
     assert page.status_code == 200 and "Publicar un proyecto" not in page.text
     r = client.post("/b/maizal/projects", data={"csrf": csrf(page.text), "title": "Huerto",
                                                 "lessons": "Regar temprano."})
-    assert refused(r, 403)  # only facilitators publish for the body
+    assert refused(r, 403)  # only the coordination publishes for the body
     client.cookies.clear()
     login(client, "facil")
     page = client.get("/b/maizal/projects")
+    # Nothing but a title: refused, the title kept, the reason under the texts.
+    r = client.post("/b/maizal/projects", data={"csrf": csrf(page.text),
+                                                "title": "Huerto escolar"})
+    assert refused(r, 422) and 'value="Huerto escolar"' in r.text
+    assert 'id="err-problem"' in r.text
     r = client.post("/b/maizal/projects", data={
         "csrf": csrf(page.text), "title": "Huerto escolar", "sector": "Alimentación",
-        "problem": "Niños sin verduras.", "lessons": "Regar temprano."},
-        follow_redirects=False)
-    assert r.status_code == 303
+        "problem": "Niños sin verduras.", "lessons": "Regar temprano."})
+    assert "Proyecto publicado en el banco." in r.text
     html = client.get("/b/maizal/projects?q=regar&sector=alimentación").text
-    assert "Huerto escolar" in html and "0 adopciones" in html
+    text = visible(html)
+    assert "Huerto escolar" in text and "0 adopciones" in text and "Comuna El Maizal" in text
+    assert not RAW.search(text) and not re.search(r"\d{4}-\d\d-\d\dT", text)
+    # A body does not adopt its own record: not offered, and refused if forced.
+    assert "Adoptar" not in html
     assert "Huerto escolar" not in client.get("/b/maizal/projects?q=tractor").text
-    # A body does not adopt its own record.
     with Session(ctx_of(client).engine) as s:
         from node.models import ProjectRecord
 

@@ -115,7 +115,8 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
     if not title.strip():
         raise Problem(422, "bad-title", "a project record needs a title")
     if not any(texts.get(f, "").strip() for f in FIELDS):
-        raise Problem(422, "empty", "say at least what the problem was or what was learned")
+        raise Problem(422, "empty", "say at least what the problem was or what was learned",
+                      field="problem")
     d = RecordDoc(urls.obj(f"project-{new_uid()}"), urls.actor(body.handle),
                   title.strip()[:300], sector.strip().lower()[:100],
                   {f: texts.get(f, "").strip()[:20000] for f in FIELDS}, adopted_from,
@@ -157,18 +158,44 @@ def receive(session: Session, urls: Urls, body: LocalActor, create: dict[str, An
     return row
 
 
+def _adopt_refusal(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+                   origin: ProjectRecord) -> Problem | None:
+    """Why `member` may not adopt `origin` for `body` now (None: it may)."""
+    try:
+        require_facilitator(session, member, body)
+    except Problem as exc:
+        return exc
+    here = urls.actor(body.handle)
+    if origin.author == here:
+        return Problem(409, "own-record", "a body does not adopt its own record")
+    if session.exec(select(ProjectRecord.id).where(ProjectRecord.author == here,
+                                                   ProjectRecord.adopted_from == origin.uri)
+                    ).first():
+        return Problem(409, "adopted", "this body has adopted that record already")
+    return None
+
+
+def available_actions(session: Session, urls: Urls, member: Member | None, body: LocalActor,
+                      obj: ProjectRecord | LocalActor) -> list[str]:
+    """What `member`, for `body`, may do: "publish" a record of the body (on the body),
+    "adopt" a record (on a record). The mutators refuse the rest."""
+    if isinstance(obj, LocalActor):
+        try:
+            require_facilitator(session, member, body)
+        except Problem:
+            return []
+        return ["publish"]
+    return [] if _adopt_refusal(session, urls, member, body, obj) else ["adopt"]
+
+
 def adopt(session: Session, urls: Urls, member: Member | None, body: LocalActor,
           record_id: int, note: str = "") -> ProjectRecord:
     origin = session.get(ProjectRecord, record_id)
     if origin is None:
         raise not_found("project record")
-    here = urls.actor(body.handle)
-    if origin.author == here:
-        raise Problem(409, "own-record", "a body does not adopt its own record")
-    if session.exec(select(ProjectRecord.id).where(ProjectRecord.author == here,
-                                                   ProjectRecord.adopted_from == origin.uri)
-                    ).first():
-        raise Problem(409, "adopted", "this body has adopted that record already")
+    why = _adopt_refusal(session, urls, member, body, origin)
+    if why is not None:
+        raise why
     texts = {f: getattr(origin, f) for f in FIELDS}
     texts["actions"] = (note.strip() + "\n\n" if note.strip() else "") + texts["actions"]
     return publish_record(session, urls, member, body, origin.title, origin.sector, texts,
