@@ -117,3 +117,61 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     anon = httpx.get(f"{city.url}{fed_page}").text
     assert "/federation/join" not in anon and "/federation/requests/" not in anon
 
+
+def call(node: NodeProcess, headers: dict[str, str], method: str, path: str,
+         expect: tuple[int, ...] = (200, 201, 202), **kw: Any) -> Any:
+    r = httpx.request(method, f"{node.url}{path}", headers=headers, timeout=30, **kw)
+    assert r.status_code in expect, (path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def ensure_joined(pair: dict[str, Any]) -> None:
+    city, commune = pair["city"], pair["commune"]
+    links = call(commune, pair["commune_head"], "GET", "/api/v1/bodies/maizal/federations")
+    if any(x["state"] == "accepted" for x in links["items"]):
+        return
+    call(commune, pair["commune_head"], "POST", "/api/v1/bodies/maizal/federations",
+         json={"federation": city.actor})
+
+    def waiting() -> list[dict[str, Any]]:
+        items = call(city, pair["city_head"], "GET",
+                     "/api/v1/bodies/ciudad_sur/federation-members")["items"]
+        return [x for x in items if x["state"] == "pending"]
+
+    wait_for(lambda: bool(waiting()), 30, "the request arrives")
+    call(city, pair["city_head"], "POST",
+         f"/api/v1/bodies/ciudad_sur/federation-members/{waiting()[0]['id']}/decision",
+         json={"accept": True})
+    wait_for(lambda: any(x["state"] == "accepted" for x in call(
+        commune, pair["commune_head"], "GET", "/api/v1/bodies/maizal/federations")["items"]),
+        30, "accepted")
+
+
+def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair):
+    city, commune = pair["city"], pair["commune"]
+    ensure_joined(pair)
+    rosa = Browser(commune, "rosa")
+    form_page = "/b/maizal/proposals/new"
+    html = rosa.get(form_page)
+    # The city, by its name, is offered; our own body is not.
+    offered = re.findall(r'name="(affects-\d+)" value="([^"]+)"', html)
+    assert [uri for _, uri in offered] == [city.actor]
+    assert "Ciudad_Sur" in visible(html) and city.url not in visible(html)
+    name = offered[0][0]
+    r = rosa.post(form_page, "/b/maizal/proposals", title="Ruta comunal",
+                  text="Una ruta de transporte entre la comuna y la ciudad.", **{name: city.actor})
+    proposal = str(r.url)
+    assert re.search(r"/p/\d+$", proposal), r.url
+    r = rosa.post(proposal, f"{proposal}/deliberation")
+    # Opening deliberation sends it up on its own; the page says where, by name.
+    wait_for(lambda: "Subió a Ciudad_Sur" in visible(rosa.get(proposal)), 30, "sent up")
+
+    # A proposal that affects only this body is not sent, and the page says why.
+    r = rosa.post(form_page, "/b/maizal/proposals", title="Huerto",
+                  text="Un huerto en la casa comunal.")
+    local = str(r.url)
+    rosa.post(local, f"{local}/deliberation")
+    html = rosa.get(local)
+    assert "Enviar a la federación que corresponde" in html
+    r = rosa.post(local, f"{local}/send-up")
+    assert "No se envió: esta propuesta solo afecta a esta instancia" in r.text

@@ -91,3 +91,28 @@ async def _fetch(ctx: NodeContext, url: str) -> frozenset[str]:
         raise ValueError("the collection lists no items")
     return frozenset(x if isinstance(x, str) else str(x.get("id", ""))
                      for x in raw[:MAX_ITEMS] if isinstance(x, str | dict))
+
+
+async def members(ctx: NodeContext, federation: str, max_age: float = MAX_AGE
+                  ) -> frozenset[str]:
+    """Who a remote federation lists as its members (cached like `accepts`); empty when
+    it names no collection or it cannot be read and was never read."""
+    try:
+        doc = await ctx.directory.actor(federation, max_age=max_age)
+    except KeyError_:
+        return frozenset()
+    url = collection_of(doc)
+    if url is None:
+        return frozenset()
+    cache = _caches.setdefault(ctx.directory, _Lists())
+    hit = cache.lists.get(url)
+    if hit is not None and time.monotonic() - hit[1] < max_age:
+        return hit[0]
+    async with cache.locks[url]:
+        try:
+            items = await _fetch(ctx, url)
+        except (FetchError, ValueError) as exc:
+            log.info("members of %s unreadable (%s)", federation, exc)
+            return hit[0] if hit is not None else frozenset()
+        cache.lists[url] = (items, time.monotonic())
+        return items

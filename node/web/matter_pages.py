@@ -6,6 +6,7 @@ their live mandates. The rules live in node.federations."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,6 @@ from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
     member_of,
     proposal_action,
-    refusal,
     run_action,
     see_other,
 )
@@ -127,10 +127,29 @@ async def send_up(request: Request, pid: int) -> Response:
         await form(request)
         if me is None:
             return see_other(f"/login?next=/p/{pid}")
-        await service.send_up(request.app.state.ctx, me, pid)
+        result = await service.send_up(request.app.state.ctx, me, pid)
     except Problem as exc:
-        return refusal(request, me, exc, _back_to(pid))
-    return see_other(_back_to(pid))
+        return await run_action(request, _back_to(pid), _raise(exc))
+    _ = translator(language(request, me))
+    # Never silence: where it went, or why it stays here.
+    said = _("No se envió: esta propuesta solo afecta a esta instancia, así que se decide "
+             "aquí. Si afecta a otras, nómbrelas en una propuesta nueva.")
+    if result["sent_to"]:
+        said = _("Enviada a %(name)s.") % {"name": await asyncio.to_thread(
+            _name, request, str(result["sent_to"]))}
+    return await run_action(request, _back_to(pid), lambda s, me, d: (_back_to(pid), said))
+
+
+def _name(request: Request, uri: str) -> str:
+    with Session(request.app.state.ctx.engine) as s:
+        return names(s, request.app.state.ctx.urls, [uri])[uri]
+
+
+def _raise(exc: Problem) -> Any:
+    def act(s: Session, me: Member, data: dict[str, str]) -> str:
+        raise exc
+
+    return act
 
 
 @router.post("/p/{pid}/mandate")
