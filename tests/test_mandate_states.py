@@ -1,0 +1,146 @@
+"""A mandate's actions: for each state and each person, what available_actions offers
+succeeds and what it does not offer is refused by the domain (one rule for pages, API
+and mutators); and a federation's refusal of a vote moves the mandate to `refused` with
+its code and words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from node.errors import Problem
+from node.federations import mandates
+from node.federations.mandate_states import MANDATE, MandateState, available_actions
+from node.governance import members
+from node.models import InboxItem, LocalActor, Member, Proposal
+from node.models.matters import Mandate, MandatedVote
+from node.models.outbox import OutboxItem
+from tests.test_federated_decisions import commune  # noqa: F401
+from tests.test_web_pages import csrf, login
+
+PEOPLE = ("facil", "ana", "luis")  # coordinator and spokesperson; spokesperson; member
+
+
+@pytest.fixture
+def mandated(commune):  # noqa: F811
+    c = commune
+    ids = {}
+    with Session(c.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        for username in PEOPLE:
+            m = members.create_member(s, username, "contraseña-larga", username.title())
+            members.grant(s, "node", m, body, "facilitator" if username == "facil" else
+                          "member")
+            ids[username] = m.id
+        s.commit()
+    [row] = c.rows()
+    login(c.client, "facil")
+    page = c.client.get(f"/p/{row.id}").text
+    r = c.client.post("/b/maizal/meetings", data={
+        "csrf": csrf(page), "held_at": "20/11/2026 6:30 p. m.", "attendance": "9",
+        f"decide-{row.id}": "1", f"for-{row.id}": "7", f"against-{row.id}": "2"},
+        follow_redirects=False)
+    assert r.status_code == 303
+    with Session(c.ctx.engine) as s:
+        facil = s.get(Member, ids["facil"])
+        m = mandates.issue(s, c.ctx.urls, facil, s.get(Proposal, row.id), "approve",
+                           [ids["facil"], ids["ana"]])
+        s.commit()
+        c.mandate_id, c.ids = m.id, ids
+    return c
+
+
+def _try(c, state: str, username: str, action: str) -> bool:
+    """Whether `action` succeeds for `username` on the mandate in `state` (rolled back)."""
+    with Session(c.ctx.engine) as s:
+        m = s.get(Mandate, c.mandate_id)
+        m.state = state
+        s.add(m)
+        s.flush()
+        me = s.get(Member, c.ids[username])
+        try:
+            if action == "recall":
+                mandates.recall(s, c.ctx.urls, me, c.mandate_id)
+            else:
+                mandates.cast(s, c.ctx.urls, me, c.mandate_id, action.removeprefix("vote_"))
+            return True
+        except Problem:
+            return False
+        finally:
+            s.rollback()
+
+
+def _offered(c, state: str, username: str) -> list[str]:
+    with Session(c.ctx.engine) as s:
+        m = s.get(Mandate, c.mandate_id)
+        m.state = state
+        offered = available_actions(s, c.ctx.urls, s.get(Member, c.ids[username]), m)
+        s.rollback()
+        return offered
+
+
+def test_every_state_and_person_gets_exactly_what_is_offered(mandated):
+    c = mandated
+    every = ["vote_for", "vote_against", "vote_abstain", "recall"]
+    seen: dict[tuple[str, str], list[str]] = {}
+    for state in MandateState:
+        for username in PEOPLE:
+            offered = _offered(c, state, username)
+            seen[(state, username)] = offered
+            for action in every:
+                assert _try(c, state, username, action) == (action in offered), \
+                    (state, username, action, offered)
+    # An "approve" mandate: its spokespersons may only vote for it, never against.
+    assert seen[("live", "ana")] == ["vote_for"]
+    assert seen[("live", "facil")] == ["vote_for", "recall"]
+    assert seen[("refused", "ana")] == ["vote_for"]  # may send it again
+    assert seen[("live", "luis")] == [] and seen[("recalled", "facil")] == []
+    assert seen[("superseded", "ana")] == [] and seen[("lapsed", "facil")] == []
+
+
+def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated):
+    c = mandated
+    with Session(c.ctx.engine) as s:
+        ana = s.get(Member, c.ids["ana"])
+        vote_uri = mandates.cast(s, c.ctx.urls, ana, c.mandate_id, "for")
+        s.commit()
+        create = s.exec(select(OutboxItem).where(OutboxItem.object_id == vote_uri)).one()
+        # The Reject as the inbox stored it (its code is read from there).
+        s.add(InboxItem(activity_id=f"{c.f.server.base}/activities/reject-1",
+                        activity_type="Reject", actor=c.f.uri, recipient="maizal",
+                        body=json.dumps({"id": f"{c.f.server.base}/activities/reject-1",
+                                         "type": "Reject", "actor": c.f.uri,
+                                         "object": create.activity_id,
+                                         "summary": "vote-closed",
+                                         "content": "this matter is not open for voting"})))
+        s.commit()
+        # Only the federation the vote went to may refuse it.
+        assert not mandates.receive_refusal(s, c.g.uri, create.activity_id, "no")
+        assert mandates.receive_refusal(s, c.f.uri, create.activity_id,
+                                        "this matter is not open for voting")
+        s.commit()
+        m = s.get(Mandate, c.mandate_id)
+        assert (m.state, m.refusal_code, m.refusal) == (
+            "refused", "vote-closed", "this matter is not open for voting")
+        assert s.exec(select(MandatedVote).where(MandatedVote.uri == vote_uri)).one().state \
+            == "refused"
+    r = c.client.get(f"/api/v1/proposals/{c.rows()[0].id}/mandates")
+    [got] = r.json()["items"]
+    assert got["refusal"]["code"] == "vote-closed" and got["state"] == "refused"
+    page = c.client.get(f"/p/{c.rows()[0].id}").text
+    assert "La federación rechazó el voto" in page and "todavía no la abría" in page
+    # Sending the vote again makes the mandate live, and the refusal is gone.
+    with Session(c.ctx.engine) as s:
+        mandates.cast(s, c.ctx.urls, s.get(Member, c.ids["ana"]), c.mandate_id, "for")
+        s.commit()
+        m = s.get(Mandate, c.mandate_id)
+        assert (m.state, m.refusal) == ("live", "")
+
+
+def test_the_graph_describes_the_mandates_life():
+    rows = {a: (src, dst) for a, src, dst in MANDATE.describe()}
+    assert rows["refuse"] == (["live", "refused"], "refused")
+    assert rows["vote"] == (["live", "refused"], "live")
+    assert rows["lapse"] == (["live"], "lapsed")
