@@ -146,7 +146,7 @@ def test_statute_preview_and_save(node, client):
             "quorum": "50", "voting_days": "5"}
     r = post(client, "/b/maizal/admin/statute/preview", form)
     sentence = ("Se aprueba con más de la mitad de los votos, si participa al menos el "
-                "50 % de las familias. La votación dura 5 días.")
+                "50\u00a0% de las familias. La votación dura 5 días.")
     assert r.status_code == 200 and sentence in r.text
     with c.session() as s:  # a preview writes nothing
         assert bodies.statute_of(bodies.body_by_handle(s, "maizal")).voting_days == 7
@@ -158,7 +158,7 @@ def test_statute_preview_and_save(node, client):
         assert (st.quorum_basis.value, str(st.quorum), st.voting_days) == ("families", "1/2", 5)
     r = post(client, "/b/maizal/admin/statute/preview",
              {**form, "rule": "qualified", "quorum": "0"})
-    assert "al menos 66,7 % de los votos a favor, sin mínimo de participación" in r.text
+    assert "al menos 66,7\u00a0% de los votos a favor, sin mínimo de participación" in r.text
     assert refused(post(client, "/b/maizal/admin/statute", {**form, "quorum": "150"}), 422)
     assert refused(post(client, "/b/maizal/admin/statute", {**form, "quorum": "mucho"}), 422)
     client.cookies.clear()

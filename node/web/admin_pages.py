@@ -92,7 +92,8 @@ def plain_rule(_: Tr, st: Statute) -> str:
         _("La votación dura %(n)s días.") % {"n": st.voting_days}
     secret = _("El voto es secreto.") if st.secret_ballot else \
         _("Se sabe quién votó qué.")
-    return f"{rule}{quorum}. {days} {secret}"
+    # "50 %" never split over two lines on a narrow screen.
+    return f"{rule}{quorum}. {days} {secret}".replace(" %", "\u00a0%")
 
 
 def _share(raw: str, field: str) -> Fraction:
