@@ -125,6 +125,10 @@ def test_a_member_is_offered_only_what_it_may_do(node, client):
     assert refused(r, 403) and "facilitators" not in r.text and "only" not in visible(r.text)
     with Session(ctx_of(client).engine) as s:
         assert len(s.exec(select(Intent)).all()) == 1
+    r = post(client, "/b/maizal/economy/plans", {
+        "title": "Vivero", "side0": "inputs", "action0": "work",
+        "kind0": NS + "tractor-work", "quantity0": "1", "unit0": "hour"}, follow=True)
+    assert refused(r, 403) and 'value="Vivero"' not in r.text  # no form offered to keep
     # An integrante on the gas enterprise's council publishes for it, only for it.
     client.cookies.clear()
     login(client, "m1")

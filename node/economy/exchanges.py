@@ -53,16 +53,18 @@ def in_unit(cat: Catalogue, c: wire.CommitmentDoc, row: Intent) -> Decimal:
 
 def record(session: Session, exchange: Exchange, docs: list[wire.CommitmentDoc],
            agents: dict[str, str], state: str) -> None:
+    """Create the exchange's commitments in `state` (a commitment already known keeps
+    its own: only its graph moves it)."""
     for c in docs:
-        row = session.exec(select(Commitment).where(Commitment.uri == c.id)).first()
-        if row is None:
-            row = Commitment(uri=c.id, exchange=exchange.uri, provider=c.provider,
-                             receiver=c.receiver, provider_agent=agents.get(c.offer, c.provider),
-                             receiver_agent=agents.get(c.need, c.receiver), offer=c.offer,
-                             need=c.need, kind=c.kind, unit=c.unit, quantity=fmt(c.quantity),
-                             starts_at=c.starts_at, ends_at=c.ends_at)
-        row.state, row.updated_at = state, utcnow()
-        session.add(row)
+        if session.exec(select(Commitment.id).where(Commitment.uri == c.id)).first():
+            continue
+        session.add(Commitment(uri=c.id, exchange=exchange.uri, provider=c.provider,
+                               receiver=c.receiver,
+                               provider_agent=agents.get(c.offer, c.provider),
+                               receiver_agent=agents.get(c.need, c.receiver), offer=c.offer,
+                               need=c.need, kind=c.kind, unit=c.unit,
+                               quantity=fmt(c.quantity), starts_at=c.starts_at,
+                               ends_at=c.ends_at, state=state))
 
 
 def commitments_of(session: Session, exchange: Exchange) -> list[Commitment]:

@@ -6,6 +6,7 @@ offers only that); these handlers read forms and say what happened."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,10 +29,11 @@ from node.errors import Problem
 from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
 from node.models import Commitment, EconomicEvent, Intent, JointPlan, LocalActor, Member
-from node.web.actions import Done, member_of, run_action, see_other, show_body
+from node.web.actions import Done, member_of, open_session, run_action, see_other, show_body
 from node.web.economy_labels import Namer, amount, labels
 from node.web.i18n import translator
 from node.web.render import language, page
+from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
@@ -233,6 +235,15 @@ def _plan_rows(d: dict[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _may_draft(request: Request, me: Member, handle: str) -> Problem | None:
+    with open_session(request) as s:
+        try:
+            b = body_by_handle(s, handle)
+        except Problem as exc:
+            return exc
+        return states.reasons(s, request.app.state.ctx.urls, s.merge(me), b, b)["draft_plan"]
+
+
 @router.post("/b/{handle}/economy/plans")
 async def draft_plan(request: Request, handle: str) -> Response:
     """A plan with one process, from the form's commitment rows (the API takes any
@@ -240,12 +251,15 @@ async def draft_plan(request: Request, handle: str) -> Response:
     done first, on the event loop; recording it is a form action like the others."""
     ctx = request.app.state.ctx
     back = _back(handle, "plan")
-    if await member_of(request) is None:
+    me = await member_of(request)
+    if me is None:
         return see_other(f"/login?next={back}")
-    prepared: tuple[dict[str, Any], dict[str, str]] | Problem
+    prepared: tuple[dict[str, Any], dict[str, str]] | Problem | None
+    # Nothing is built or fetched for someone the body would refuse anyway.
+    prepared = await asyncio.to_thread(_may_draft, request, me, handle)
     try:
-        from node.web.session import form
-
+        if prepared is not None:
+            raise prepared
         d = await form(request)
         rows = _plan_rows(d)
         process = {"name": d.get("process", "") or d.get("title", ""), "content": "",
@@ -257,8 +271,8 @@ async def draft_plan(request: Request, handle: str) -> Response:
         prepared = exc
 
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        if isinstance(prepared, Problem):
-            raise prepared
+        if prepared is None or isinstance(prepared, Problem):
+            raise prepared or Problem(500, "internal", "the plan was not prepared")
         doc, inboxes = prepared
         row = plans.draft(s, ctx.urls, me, body_by_handle(s, handle), doc, inboxes)
         return _back(handle, f"plan{row.id}"), \
