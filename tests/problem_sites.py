@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NODE = Path(__file__).resolve().parent.parent / "node"
-DIRECT = {"Problem", "Shortfall", "problem_response"}
+# What makes a refusal, and where its code and detail are among the arguments. A
+# Verdict (node/inbox/authority.py) is the inbox's refusal: its reason goes back to
+# the sender in a Reject, and a spokesperson reads it on the mandate it refused.
+DIRECT: dict[str, tuple[int, int]] = {
+    "Problem": (1, 2), "problem_response": (1, 2), "Shortfall": (0, 1),
+    "_Refused": (0, 1), "Verdict": (2, 3)}
 HOLE = "{}"
 
 
@@ -43,14 +48,11 @@ def _module_name(path: Path) -> str:
 
 def _problem_args(call: ast.Call) -> tuple[ast.expr | None, ast.expr | None]:
     """The code and detail expressions of a direct construction."""
-    name = _called(call)
+    at_code, at_detail = DIRECT[_called(call)]
     args = list(call.args)
     kw = {k.arg: k.value for k in call.keywords if k.arg}
-    if name == "Shortfall":
-        return (args[0] if args else kw.get("code")), (args[1] if len(args) > 1
-                                                       else kw.get("detail"))
-    code = args[1] if len(args) > 1 else kw.get("code")
-    detail = args[2] if len(args) > 2 else kw.get("detail")
+    code = args[at_code] if len(args) > at_code else kw.get("code")
+    detail = args[at_detail] if len(args) > at_detail else kw.get("detail", kw.get("reason"))
     return code, detail
 
 
@@ -138,36 +140,49 @@ def _helpers(trees: dict[Path, ast.Module]) -> dict[tuple[str, str], Helper]:
     """Top-level functions whose Problem takes its code or detail from a parameter."""
     found = {}
     for path, tree in trees.items():
-        methods = [(f, True) for c in tree.body if isinstance(c, ast.ClassDef)
-                   for f in c.body if isinstance(f, ast.FunctionDef)]
-        for fn, is_method in [(f, False) for f in tree.body
-                              if isinstance(f, ast.FunctionDef)] + methods:
+        in_class = {id(f) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                    for f in c.body if isinstance(f, ast.FunctionDef)}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            is_method = id(fn) in in_class
             params = tuple(a.arg for a in fn.args.args)[1 if is_method else 0:]
             defaults = {a.arg: d.value for a, d in zip(fn.args.args[len(fn.args.args)
                                                                    - len(fn.args.defaults):],
                                                        fn.args.defaults, strict=True)
                         if isinstance(d, ast.Constant)}
-            # A helper hands the Problem back for its caller to raise; a function
-            # that raises one itself (Graph.move) is a site of its own.
-            returned = [r.value for r in ast.walk(fn)
-                        if isinstance(r, ast.Return) and r.value is not None]
-            for call in returned:
-                if isinstance(call, ast.Call) and _called(call) in DIRECT:
-                    code, detail = _problem_args(call)
-                    # `p.code` (a Problem passed in, as from_problem does) is no
-                    # parameter becoming a code: only bare names count.
-                    under = {id(a.value) for e in (code, detail) if e is not None
-                             for a in ast.walk(e) if isinstance(a, ast.Attribute)}
-                    names = {n.id for e in (code, detail) if e is not None
-                             for n in ast.walk(e)
-                             if isinstance(n, ast.Name) and id(n) not in under}
-                    if names & set(params):
-                        # a method is called on any object: known by its name alone
-                        home = "." if is_method else _module_name(path)
-                        found[(home, fn.name)] = Helper(
-                            _module_name(path), fn.name, params, defaults,
-                            code or ast.Constant(""), detail or ast.Constant(""), id(call))
+            for call, bare in _made_in(fn):
+                code, detail = _problem_args(call)
+                # `p.code` (a Problem passed in, as from_problem does) is no
+                # parameter becoming a code: only bare names count.
+                under = {id(a.value) for e in (code, detail) if e is not None
+                         for a in ast.walk(e) if isinstance(a, ast.Attribute)}
+                names = {n.id for e in (code, detail) if e is not None
+                         for n in ast.walk(e)
+                         if isinstance(n, ast.Name) and id(n) not in under}
+                passed = isinstance(code, ast.Name) and code.id in params \
+                    and isinstance(detail, ast.Name) and detail.id in params
+                if (names & set(params)) if not bare else passed:
+                    # a method is called on any object: known by its name alone
+                    home = "." if is_method else _module_name(path)
+                    found[(home, fn.name)] = Helper(
+                        _module_name(path), fn.name, params, defaults,
+                        code or ast.Constant(""), detail or ast.Constant(""), id(call))
     return found
+
+
+def _made_in(fn: ast.FunctionDef) -> list[tuple[ast.Call, bool]]:
+    """Refusals a function makes: handed back (`return`, a helper when they use its
+    parameters), or raised (a helper only when code and detail are passed through
+    as they came, as `_need(bodies, code, reason)` does; Graph.move, which raises
+    with its own words, is a site)."""
+    out = []
+    for node in ast.walk(fn):
+        value = node.value if isinstance(node, ast.Return) else \
+            node.exc if isinstance(node, ast.Raise) else None
+        if isinstance(value, ast.Call) and _called(value) in DIRECT:
+            out.append((value, isinstance(node, ast.Raise)))
+    return out
 
 
 def _imports(tree: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
@@ -193,16 +208,20 @@ def _helper_for(call: ast.Call, module: str, tree: ast.Module,
     names, modules = _imports(tree)
     f = call.func
     if isinstance(f, ast.Name):
-        if f.id in local_defs:  # a nested function of the same name shadows it
-            return None
-        home = names.get(f.id, module)
-        return helpers.get((home, f.id))
+        if f.id in local_defs:  # defined in this module (maybe nested): that one
+            return helpers.get((module, f.id))
+        return helpers.get((names.get(f.id, module), f.id))
     if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
             and f.value.id in modules:
         return helpers.get((modules[f.value.id], f.attr))
     if isinstance(f, ast.Attribute):
         return helpers.get((".", f.attr))
     return None
+
+
+def _again(code: ast.expr | None) -> bool:
+    """`exc.code`: a refusal made elsewhere, passed on (from_problem, a re-raise)."""
+    return isinstance(code, ast.Attribute) and code.attr == "code"
 
 
 def sites() -> list[Site]:
@@ -212,8 +231,7 @@ def sites() -> list[Site]:
     out: list[Site] = []
     for path, tree in trees.items():
         module = _module_name(path)
-        nested = {fn.name for fn in ast.walk(tree)
-                  if isinstance(fn, ast.FunctionDef) and fn not in tree.body}
+        nested = {fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)}
         parents: dict[ast.AST, ast.AST] | None = None
         for call in ast.walk(tree):
             if not isinstance(call, ast.Call) or id(call) in inside:
@@ -227,14 +245,16 @@ def sites() -> list[Site]:
             where = f"{path.relative_to(NODE.parent)}:{call.lineno}"
             if helper is None:
                 code, detail = _problem_args(call)
-                if isinstance(code, ast.Attribute) and code.attr == "code":
-                    continue  # an existing Problem answered again (from_problem)
+                if code is None or _again(code):
+                    continue  # no refusal (Verdict(kind)), or one answered again
                 out.extend(Site(where, c, _template(detail, {}))
                            for c in _codes(code, {}, assigned))
                 continue
             env: dict[str, ast.expr] = {k: ast.Constant(v) for k, v in helper.defaults.items()}
             env.update(dict(zip(helper.params, call.args, strict=False)))
             env.update({k.arg: k.value for k in call.keywords if k.arg})
+            if isinstance(helper.code, ast.Name) and _again(env.get(helper.code.id)):
+                continue
             out.extend(Site(where, c, _template(helper.detail, env))
                        for c in _codes(helper.code, env, assigned))
     return out

@@ -51,6 +51,11 @@ def test_the_scan_finds_refusals_made_every_way() -> None:
     assert ("invalid-request", "the request does not fit the API") in found
     assert ("too-many-key-fetches", "{}") in found and ("key-unavailable", "{}") in found
     assert ("bad-state", "this {} is {}: cannot {}") in found
+    # the inbox's refusals: a Verdict, an exception, a helper passing code and reason on
+    assert ("no-such-body", "no body here receives this") in found
+    assert ("unknown-commitment", "no such commitment here") in found
+    assert ("not-a-party", "this commitment concerns no body here") in found
+    assert ("not-the-sender", "this activity is taken only from its own actor") in found
     assert not [s for s in sites() if s.code == "?"], "a refusal whose code is not a word"
 
 
