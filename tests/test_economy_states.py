@@ -190,6 +190,8 @@ def test_who_is_offered_what(world):
         assert acts("m1", proposed) == ["accept", "refuse"] and acts("m0", proposed) == []
         open_offer = s.exec(select(Intent).where(Intent.kind == NS + "rice")).one()
         assert acts("m1", open_offer) == ["withdraw"] and acts("m0", open_offer) == []
+        assert states.waiting_answers(s, urls, people["m1"], body) == [proposed]
+        assert states.waiting_answers(s, urls, people["m0"], body) == []
         event = s.exec(select(EconomicEvent).where(EconomicEvent.state == "recorded")).one()
         # The body itself receives: only its coordination confirms.
         assert acts("facil", event) == ["confirm", "dispute"] and acts("m1", event) == []

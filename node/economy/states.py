@@ -317,3 +317,16 @@ def require(session: Session, urls: Urls, member: Member | None, body: LocalActo
     why = reasons(session, urls, member, body, obj).get(action)
     if why is not None:
         raise why
+
+
+def waiting_answers(session: Session, urls: Urls, member: Member | None,
+                    body: LocalActor) -> list[Exchange]:
+    """Exchanges that wait for `member`'s answer for `body` (for a "pending for me"
+    list): those on which it is offered "accept"."""
+    from node.economy import exchanges
+
+    here = urls.actor(body.handle)
+    proposed = [e for e in exchanges.of_body(session, here, body, limit=200)
+                if e.state == ExchangeState.proposed]
+    return [e for e in proposed
+            if "accept" in available_actions(session, urls, member, body, e)]
