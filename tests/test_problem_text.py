@@ -3,10 +3,12 @@ Spanish ones speak Spanish."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from node.errors import Problem, conflict, forbidden, invalid, not_found
 from node.web import problem_text
@@ -154,3 +156,32 @@ def test_docs_list_every_code() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text()
     assert text == problem_text.markdown(), \
         "docs/errors.md is stale: python -m node.web.problem_text > docs/errors.md"
+
+
+def _graphs() -> list[Any]:
+    """Every state graph declared in node/ (modules that call Graph(...))."""
+    from node.lifecycle import Graph
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "node").rglob("*.py")):
+        if "Graph(" in path.read_text() and path.name != "lifecycle.py":
+            module = importlib.import_module(".".join(path.relative_to(root)
+                                                      .with_suffix("").parts))
+            found += [v for v in vars(module).values() if isinstance(v, Graph)]
+    return found
+
+
+def test_every_state_and_action_of_every_graph_reads_in_spanish() -> None:
+    graphs = _graphs()
+    assert {g.name for g in graphs} >= {"proposal", "amendment", "mandate"}
+    untranslated = []
+    for g in graphs:
+        for state in g.states:
+            for action in g.steps:
+                p = Problem(409, "bad-state", f"this {g.name} is {state}: cannot {action}")
+                text = say(p, "es")
+                for value in (g.name, str(state), action):
+                    if re.search(rf"\b{re.escape(value)}\b", text):
+                        untranslated.append(f"{g.name}: {value!r} in {text!r}")
+    assert not untranslated, "\n".join(sorted(set(untranslated)))

@@ -18,11 +18,16 @@ from node.web.problem_catalogue import Entry, entries
 
 LANGS = ("es", "en")
 
-# Values a detail carries, as the Spanish sentence says them. States and actions of
-# the lifecycle graphs, sides, outcomes, positions, units.
+# Values a detail carries, as the Spanish sentence says them: what a state graph
+# moves, its states and its actions (a state and an action may share a name, "vote"),
+# sides, units.
 WORDS_ES: dict[str, str] = {
     "proposal": "propuesta", "amendment": "enmienda", "execution": "ejecución",
     "offer": "oferta", "need": "necesidad", "request": "necesidad",
+    "kilogram": "kg", "gram": "g", "litre": "litros", "cubicMetre": "m³",
+    "metre": "m", "hour": "horas", "one": "unidades", "unit": "unidades",
+}
+STATES_ES: dict[str, str] = {
     "draft": "borrador", "deliberation": "en deliberación", "vote": "en votación",
     "decided": "decidida", "carried_out": "ejecutada", "evaluated": "evaluada",
     "withdrawn": "retirada", "open": "abierta", "voting": "en votación",
@@ -30,27 +35,26 @@ WORDS_ES: dict[str, str] = {
     "stale": "desactualizada", "in_progress": "en curso", "live": "vigente",
     "recalled": "revocado", "replaced": "reemplazado", "expired": "vencido",
     "proposed": "propuesto", "cancelled": "cancelado", "fulfilled": "cumplido",
-    "confirmed": "confirmada", "disputed": "disputada", "exhausted": "agotada",
+    "confirmed": "confirmada", "disputed": "objetada", "exhausted": "agotada",
     "closed": "cerrada", "pending": "pendiente", "refused": "rechazado",
-    "adopted": "aprobada", "no_quorum": "sin quórum",
+    "adopted": "aprobada", "no_quorum": "sin quórum", "agreed": "acordado",
+    "approved": "aprobado", "matched": "emparejada", "partial": "entregado en parte",
+    "recorded": "registrada", "lapsed": "vencido", "superseded": "reemplazado",
+}
+ACTIONS_ES: dict[str, str] = {
     "edit": "editar", "withdraw": "retirar", "open_deliberation": "abrir la deliberación",
     "open_vote": "abrir la votación", "close": "cerrar la votación",
     "decide_in_assembly": "decidir en asamblea", "carry_out": "marcar como ejecutada",
     "evaluate": "evaluar", "accept": "aceptar", "reject": "rechazar",
     "count": "contar los votos", "adopt": "aprobar", "refuse": "rechazar",
     "outdate": "marcar como desactualizada", "progress": "marcar en curso",
-    "comment": "comentar", "amend": "proponer enmiendas", "remove": "quitar",
-    "change_role": "cambiar el rol", "reset": "cambiar la contraseña",
-    "agreed": "acordado", "approved": "aprobado", "matched": "emparejada",
-    "partial": "entregado en parte", "recorded": "registrada", "lapsed": "vencido",
-    "superseded": "reemplazado",
+    "comment": "comentar", "amend": "proponer enmiendas", "vote": "votar",
+    "remove": "quitar", "change_role": "cambiar el rol", "reset": "cambiar la contraseña",
     "agree": "acordar", "approve": "aprobar", "call_off": "suspender", "cancel": "cancelar",
     "confirm": "confirmar", "deliver_part": "registrar una entrega", "dispute": "objetar",
     "drop": "retirar", "fill": "completar", "fulfil": "dar por cumplido",
     "reopen": "reabrir", "recall": "revocar", "supersede": "reemplazar",
     "lapse": "dar por vencido", "deliver": "registrar una entrega",
-    "kilogram": "kg", "gram": "g", "litre": "litros", "cubicMetre": "m³",
-    "metre": "m", "hour": "horas", "one": "unidades", "unit": "unidades",
 }
 # Where one placeholder says a word differently: the thing a state graph moves (with
 # its demonstrative, whose gender the noun decides), a mandate's position, a choice.
@@ -68,6 +72,7 @@ BY_NAME_ES: dict[str, dict[str, str]] = {
                   "abstain": "«abstenerse»",
                   "approve_with_amendments": "«aprobar con enmiendas»",
                   "free": "«voto libre»"},
+    "state": STATES_ES, "action": ACTIONS_ES, "outcome": STATES_ES,
     "choice": {"for": "a favor", "against": "en contra", "abstain": "abstención",
                "block": "bloqueo"},
 }
@@ -159,10 +164,12 @@ def word(name: str, value: str, lang: str) -> str:
     """A value from an English detail, as the sentence in `lang` says it."""
     if lang != "es":
         return value.replace("_", " ")
-    table = BY_NAME_ES.get(name, WORDS_ES)
     if ", " in value:
         return ", ".join(word(name, v, lang) for v in value.split(", "))
-    return table.get(value, WORDS_ES.get(value, value))
+    for table in (BY_NAME_ES.get(name, {}), WORDS_ES, STATES_ES):
+        if value in table:
+            return table[value]
+    return value
 
 
 def render(entry: Entry, values: dict[str, str], lang: str) -> str:
