@@ -4,12 +4,14 @@ vote, and the record of an in-person assembly, including who may fill them in.""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from fractions import Fraction
 
 from sqlmodel import Session, select
 
-from node.governance import proposals
-from node.models import Amendment, Comment, Decision, Meeting, Proposal
+from node.governance import bodies, proposals
+from node.governance.statute import QuorumBasis, Rule, Statute
+from node.models import Amendment, Comment, Decision, Meeting, OutboxItem, Proposal
 from node.models.base import utcnow
 from tests.govfixtures import build_commune
 from tests.helpers import refused
@@ -67,7 +69,7 @@ def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
     client.post(f"/p/{pid}/amendments/{aid}/vote-open", data={"csrf": csrf(page.text),
                                                               "days": "2"})
     page = client.get(f"/p/{pid}")
-    assert "Tu voto sobre la enmienda" in page.text
+    assert "Su voto sobre la enmienda" in page.text
     r = client.post(f"/p/{pid}/amendments/{aid}/ballot",
                     data={"csrf": csrf(page.text), "choice": "for"}, follow_redirects=False)
     assert r.status_code == 303
@@ -142,3 +144,75 @@ def test_assembly_form_refuses_members_and_bad_counts(node, client):
     assert refused(r, 422)
     with Session(c.ctx.engine) as s:
         assert s.exec(select(Meeting)).all() == [] and s.exec(select(Decision)).all() == []
+
+
+def test_an_assembly_counts_the_people_present_on_its_own_day(node, client):
+    """40 people at an assembly of a body with 5 accounts: the decision reads 40 of
+    40 present (never "40 / 5"), is dated on the day typed in the node's zone, and the
+    line published to followers says the same."""
+    c = build_commune(node)
+    pid = _proposal(c)
+    login(client, "facil")
+    page = client.get("/b/maizal/meetings/new")
+    # The statute counts members, so the form does not ask for families.
+    assert 'name="families"' not in page.text and "(UTC)" not in page.text
+    r = client.post("/b/maizal/meetings", data={
+        "csrf": csrf(page.text), "held_at": "20/11/2026 6:30 p. m.", "attendance": "40",
+        f"decide-{pid}": "1", f"for-{pid}": "30", f"against-{pid}": "6",
+        f"abstain-{pid}": "4"})
+    assert "Asamblea registrada con sus decisiones." in r.text
+    assert "20/11/2026 6:30 p. m." in r.text
+    with Session(c.ctx.engine) as s:
+        d = s.exec(select(Decision)).one()
+        meeting = s.exec(select(Meeting)).one()
+        # 6:30 p. m. in Caracas (UTC-4) is 22:30 UTC, and the decision carries that day.
+        assert meeting.held_at.replace(tzinfo=None) == datetime(2026, 11, 20, 22, 30)
+        assert d.decided_at.replace(tzinfo=None) == datetime(2026, 11, 20, 22, 30)
+        rec = json.loads(d.record)
+        assert rec["assembly"]["present"] == 40 and rec["electorate"]["members"] == 40
+        notes = [json.loads(o.body) for o in s.exec(select(OutboxItem)).all()]
+    html = client.get(f"/p/{pid}").text
+    assert "Votaron 40 de 40 presentes" in html and "20/11/2026" in html
+    assert "/ 5" not in html and "la votación cierra" not in html
+    published = [n["object"]["content"] for n in notes if n["type"] == "Create"
+                 and n["object"].get("type") == "Note"]
+    assert published and "votaron 40 de 40 presentes" in published[-1]
+    assert "de 5" not in published[-1]
+
+
+def test_an_assembly_under_a_family_quorum_asks_for_the_families_present(node, client):
+    c = build_commune(node, quorum=Fraction(1, 2))
+    with c.session() as s:
+        bodies.set_statute(s, "node", s.get(type(c.assembly), c.assembly.id),
+                           Statute(rule=Rule.majority, quorum=Fraction(1, 2),
+                                   quorum_basis=QuorumBasis.families))
+        s.commit()
+    pid = _proposal(c)
+    login(client, "facil")
+    page = client.get("/b/maizal/meetings/new")
+    assert 'name="families"' in page.text
+    # 2 families registered (m0..m3 in f0 and f1, the coordinator in f0) and 1 came:
+    # half the families, the quorum exactly.
+    client.post("/b/maizal/meetings", data={
+        "csrf": csrf(page.text), "held_at": "21/11/2026 9:00 a. m.", "attendance": "12",
+        "families": "1", f"decide-{pid}": "1", f"for-{pid}": "12"})
+    with Session(c.ctx.engine) as s:
+        d = s.exec(select(Decision)).one()
+        rec = json.loads(d.record)
+        assert d.outcome == "adopted" and rec["assembly"]["families_present"] == 1
+        assert rec["electorate"]["families"] == 2
+    html = client.get(f"/p/{pid}").text
+    assert "Votaron 12 de 12 presentes" in html and "familias presentes: 1 de 2" in html
+
+
+def test_an_assembly_day_is_typed_as_people_write_it(node, client):
+    c = build_commune(node)
+    _proposal(c)
+    login(client, "facil")
+    page = client.get("/b/maizal/meetings/new")
+    r = client.post("/b/maizal/meetings", data={
+        "csrf": csrf(page.text), "held_at": "el viernes", "attendance": "3",
+        "place": "Casa comunal"})
+    assert refused(r, 422)
+    # The refusal sits next to the field, and what was typed is still there.
+    assert 'id="err-held_at"' in r.text and 'value="Casa comunal"' in r.text

@@ -65,13 +65,13 @@ def test_member_proposes_and_votes_through_forms(node, client):
     client.post(f"{url}/deliberation", data={"csrf": csrf(detail.text)})
     # A member who is not a facilitator cannot open the vote; the refusal says why.
     r = client.post(f"{url}/vote-open", data={"csrf": csrf(detail.text), "days": "3"})
-    assert refused(r, 403) and "facilitat" in r.text
+    assert refused(r, 403) and "coordinación" in r.text
     client.post("/logout", data={"csrf": csrf(detail.text)})
     login(client, "facil")
     detail = client.get(url)
     client.post(f"{url}/vote-open", data={"csrf": csrf(detail.text), "days": "3"})
     detail = client.get(url)
-    assert "Tu voto" in detail.text
+    assert "Su voto" in detail.text
     r = client.post(f"{url}/ballot", data={"csrf": csrf(detail.text), "version": "1",
                                            "choice": "for"}, follow_redirects=False)
     assert r.status_code == 303
@@ -101,7 +101,7 @@ def test_forms_refuse_outsiders_and_change_nothing(node, client):
 def test_language_switch(node, client):
     build_commune(node)
     page = client.get("/b/maizal")
-    assert 'lang="es"' in page.text and "Miembros" in page.text
+    assert 'lang="es"' in page.text and "Integrantes" in page.text
     # A visitor switches with a plain link (no form, so the page stays cacheable).
     assert 'href="/idioma/en?next=/b/maizal"' in page.text and 'name="csrf"' not in page.text
     page = client.get("/idioma/en?next=/b/maizal")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -19,7 +19,15 @@ from node.governance.bodies import electorate
 from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
 from node.governance.proposals import body_of, version, votes_of
 from node.governance.statute import statute_of_vote
-from node.governance.tally import Ballot, Choice, Counts, Result, count_ballots, tally
+from node.governance.tally import (
+    Ballot,
+    Choice,
+    Counts,
+    Electorate,
+    Result,
+    count_ballots,
+    tally,
+)
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
 from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid, publish
@@ -121,16 +129,27 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
                    held_at: datetime, place: str, attendance: int, families: int,
                    agenda: str, minutes: str,
                    decisions: list[dict[str, Any]]) -> tuple[Meeting, list[Decision]]:
+    """An assembly that met on `held_at`, with `attendance` people and `families`
+    families present, and what it decided. Its decisions are dated on that day, and
+    their participation is counted against the people present: the body's accounts
+    are often far fewer than the people who come to an assembly."""
     require_facilitator(session, member, body)
     if attendance < 0 or families < 0 or families > attendance:
         raise invalid("bad-attendance", "attendance and families must be ≥ 0, and families ≤ "
                                         "attendance")
+    held_at = aware(held_at)
+    if held_at > utcnow() + timedelta(hours=1):
+        raise invalid("future-assembly", "an assembly is recorded once it has met")
     meeting = Meeting(body_id=body.id or 0, held_at=held_at, place=place, attendance=attendance,
                       families=families, agenda=agenda, minutes=minutes,
                       recorded_by=member.id or 0)
     session.add(meeting)
     session.flush()
-    voters, _ = electorate(session, body)
+    accounts, _ = electorate(session, body)
+    # Those who could vote there: the people present, or the body's registered members
+    # if more (then the quorum also counts those who stayed away); families likewise.
+    voters = Electorate(members=max(accounts.members, attendance),
+                        families=max(accounts.families, families))
     made = []
     for item in decisions:
         proposal = session.get(Proposal, int(item.get("proposal_id", 0)))
@@ -151,11 +170,13 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
                 counts.participants > attendance:
             raise invalid("bad-counts", "counts must be ≥ 0 and add up to at most the attendance")
         result = tally(statute, counts, voters)
+        record = result_record(result, statute.to_dict(), proposal.current_version, None, None)
+        record["assembly"] = {"meeting": meeting.id, "held_at": held_at.isoformat(),
+                              "present": attendance, "families_present": families}
         decision = Decision(proposal_id=proposal.id or 0, body_id=body.id or 0,
                             version=proposal.current_version, outcome=result.outcome.value,
-                            method="assembly", meeting_id=meeting.id,
-                            record=_record(result, statute.to_dict(), proposal.current_version,
-                                           None, None))
+                            method="assembly", meeting_id=meeting.id, decided_at=held_at,
+                            record=json.dumps(record, ensure_ascii=False))
         PROPOSAL.move(session, proposal, "decide_in_assembly")
         session.add(decision)
         session.flush()
@@ -170,6 +191,21 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
     return meeting, made
 
 
+def participation_text(decision: Decision, result: Result) -> str:
+    """The participation line followers read: against the people present for an
+    assembly, against the members for an online vote."""
+    c = result.counts
+    assembly = json.loads(decision.record).get("assembly") if decision.record else None
+    if assembly:
+        line = f"votaron {c.participants} de {assembly['present']} presentes"
+        if json.loads(decision.record)["statute"].get("quorum_basis") == "families":
+            line += (f" · {assembly['families_present']} de {result.electorate.families} "
+                     "familias")
+        return line
+    noun = "integrante" if result.electorate.members == 1 else "integrantes"
+    return f"votaron {c.participants} de {result.electorate.members} {noun}"
+
+
 def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
              decision: Decision, result: Result) -> None:
     """A public body's decision goes to its outbox: followers (Mastodon too) see it."""
@@ -182,7 +218,7 @@ def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Pr
     content = (f"<p><strong>{html.escape(v.title)}</strong>: {outcome}.</p>"
                f"<p>A favor {c.yes} · en contra {c.no} · abstenciones {c.abstain}"
                + (f" · bloqueos {c.block}" if c.block else "")
-               + f" · participación {c.participants} de {result.electorate.members}</p>")
+               + f" · {participation_text(decision, result)}</p>")
     actor = urls.actor(body.handle)
     note_id = urls.obj(new_uid())
     audience = {"to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
@@ -190,6 +226,8 @@ def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Pr
         "id": note_id, "type": "Note", "attributedTo": actor, "name": v.title,
         "content": content, "contentMap": {"es": content},
         "published": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # The day it was decided (an assembly's day), beside the day it was published.
+        "endTime": aware(decision.decided_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "outcome": result.outcome.value, "proposalVersion": decision.version,
         "votesFor": c.yes, "votesAgainst": c.no, "abstentions": c.abstain, "blocks": c.block,
         **audience,

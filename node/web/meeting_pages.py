@@ -1,11 +1,11 @@
-"""In-person assemblies: the form a facilitator fills in after the assembly met
-(attendance in people and families, minutes, and the counts for each matter it
-decided), and the list of past assemblies. The statute applies to those counts
-in node.governance.decisions, exactly as to an online vote."""
+"""In-person assemblies: the form a coordinator fills in after the assembly met (its
+day and time as people write them, the people present and, when the statute counts
+families, the families present; minutes, and the counts for each matter it
+decided), and the list of past assemblies. The statute applies to those counts in
+node.governance.decisions, exactly as to an online vote."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,13 +13,14 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.views import proposal_view
-from node.errors import Problem, invalid
+from node.errors import Problem
 from node.governance import bodies, decisions
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import LocalActor, Meeting, Member, Proposal
 from node.models.base import aware
-from node.web.actions import open_session, refusal, run_action, see_other, show_body
+from node.web import timefmt
+from node.web.actions import Done, open_session, refusal, run_action, see_other, show_body
 from node.web.render import page
 from node.web.session import current_member
 
@@ -29,17 +30,8 @@ router = APIRouter(include_in_schema=False)
 def _count(data: dict[str, str], key: str) -> int:
     raw = data.get(key, "").strip() or "0"
     if not raw.isdigit():
-        raise invalid("bad-counts", "counts are whole numbers, 0 or more")
+        raise Problem(422, "bad-counts", "counts are whole numbers, 0 or more", field=key)
     return int(raw)
-
-
-def _held_at(raw: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise invalid("bad-date", "give the date and time the assembly met") from exc
-    # The form's local time is taken as UTC: the page says so next to the field.
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _open_matters(s: Session, body_id: int | None) -> list[Proposal]:
@@ -60,13 +52,15 @@ def new_meeting_page(request: Request, handle: str) -> Response:
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
         matters = [proposal_view(s, p) for p in _open_matters(s, b.id)]
+        statute = bodies.statute_of(b)
         return page(request, "meeting_new.html", me, body=b, matters=matters,
-                    consent=bodies.statute_of(b).rule.value == "consent")
+                    consent=statute.rule.value == "consent",
+                    count_families=statute.quorum_basis.value == "families")
 
 
 @router.post("/b/{handle}/meetings")
 async def record_meeting(request: Request, handle: str) -> Response:
-    def act(s: Session, me: Member, data: dict[str, str]) -> str:
+    def act(s: Session, me: Member, data: dict[str, str]) -> Done:
         b = bodies.body_by_handle(s, handle)
         require_facilitator(s, me, b)
         items: list[dict[str, Any]] = []
@@ -77,11 +71,15 @@ async def record_meeting(request: Request, handle: str) -> Response:
                           "against": _count(data, f"against-{p.id}"),
                           "abstain": _count(data, f"abstain-{p.id}"),
                           "block": _count(data, f"block-{p.id}")})
-        decisions.record_meeting(
-            s, me, b, request.app.state.ctx.urls, _held_at(data.get("held_at", "")),
+        tz = request.app.state.ctx.settings.timezone
+        held_at = timefmt.parse(data.get("held_at", ""), tz, field="held_at")
+        _, made = decisions.record_meeting(
+            s, me, b, request.app.state.ctx.urls, held_at,
             data.get("place", "")[:300], _count(data, "attendance"),
             _count(data, "families"), data.get("agenda", ""), data.get("minutes", ""), items)
-        return f"/b/{handle}/meetings"
+        if not made:
+            return f"/b/{handle}/meetings", "Asamblea registrada."
+        return f"/b/{handle}/meetings", "Asamblea registrada con sus decisiones."
 
     return await run_action(request, f"/b/{handle}/meetings/new", act)
 
@@ -89,7 +87,7 @@ async def record_meeting(request: Request, handle: str) -> Response:
 @router.get("/b/{handle}/meetings")
 def meetings_page(request: Request, handle: str) -> Response:
     def view(s: Session, me: Member | None, b: LocalActor) -> Response:
-        rows = [{"held_at": aware(m.held_at).strftime("%Y-%m-%d %H:%M"), "place": m.place,
+        rows = [{"held_at": aware(m.held_at), "place": m.place,
                  "attendance": m.attendance, "families": m.families, "agenda": m.agenda,
                  "minutes": m.minutes, "id": m.id}
                 for m in s.exec(select(Meeting).where(Meeting.body_id == b.id)

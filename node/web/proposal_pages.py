@@ -4,7 +4,8 @@ evaluation. Every form carries a CSRF token; the rules live in node.governance."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,13 +23,14 @@ from node.models import (
     Amendment,
     AmendmentVote,
     Decision,
-    Evaluation,
     Member,
     Proposal,
     Vote,
 )
 from node.models.base import aware, utcnow
 from node.web.actions import (
+    Action,
+    Done,
     member_of,
     open_session,
     outcome_labels,
@@ -64,6 +66,20 @@ def comment_tree(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _labels(_: Any) -> dict[str, dict[str, str]]:
+    return {
+        "states": {**state_labels(_), "withdrawn": _("Retirada")},
+        "amendment_states": {"open": _("abierta"), "accepted": _("aceptada"),
+                             "rejected": _("rechazada"), "voting": _("en votación"),
+                             "counting": _("en recuento"),
+                             "stale": _("aprobada sin efecto: el texto ya cambió")},
+        "execution": {"decided": _("por ejecutar"), "in_progress": _("en curso"),
+                      "carried_out": _("ejecutada")},
+        "methods": {"online": _("votación en línea"), "assembly": _("asamblea"),
+                    "mandates": _("votos por mandato")},
+    }
+
+
 @router.get("/p/{pid}")
 def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
     with open_session(request) as s:
@@ -75,13 +91,10 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
         except Problem as exc:
             return refusal(request, me, exc, "/")
         _ = translator(language(request, me))
-        view = proposal_view(s, p, full=True)
+        # What this person may do now: the domain's answer, the same the API gives.
+        view = proposal_view(s, p, full=True, member=me)
+        actions = set(view["actions"])
         roles = roles_in(s, me, b)
-        is_member, is_facil = "member" in roles, "facilitator" in roles
-        author = me is not None and p.author_id == me.id
-        voting = p.state == "vote" and p.closes_at is not None
-        due = voting and aware(p.closes_at) <= utcnow()  # type: ignore[arg-type]
-        statute = bodies.statute_of(b)
         # The ballot offers what the vote's own (frozen) rule allows.
         rules = statute_of_vote(p, b)
         choices = [("for", _("A favor")), ("against", _("En contra")),
@@ -101,54 +114,60 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
             except (ValueError, Problem):
                 diff_text = ""
         d = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
-        decision = decision_view(d) if d else None
-        outcomes = outcome_labels(_)
-        ids = {c["author_id"] for c in view["comments"]}
+        decision = decision_view(d, s) if d else None
         my_amendment_votes: dict[int, str] = {}
         if me is not None:
             my_amendment_votes = {v.amendment_id: v.choice for v in s.exec(
                 select(AmendmentVote).where(AmendmentVote.member_id == me.id, col(
                     AmendmentVote.amendment_id).in_([a["id"] for a in view["amendments"]])))}
-        now_iso = utcnow().isoformat()
+        ids = {c["author_id"] for c in view["comments"]} | \
+            {a["author_id"] for a in view["amendments"]} | \
+            ({p.author_id} if p.author_id else set())
         authors = {m.id: m.display_name for m in s.exec(
             select(Member).where(col(Member.id).in_(ids))).all()} if ids else {}
-        can = {
-            "deliberate": p.state == "draft" and (author or is_facil),
-            "open_vote": p.state == "deliberation" and is_facil,
-            "close": due and is_facil,
-            "vote": voting and not due and is_member,
-            "amend": p.state == "deliberation" and is_member,
-            "decide_amendments": p.state == "deliberation" and (author or is_facil),
-            "amendment_vote": p.state == "deliberation" and is_facil,
-            "amendment_ballot": p.state == "deliberation" and is_member,
-            "comment": p.state in ("deliberation", "vote") and is_member,
-            "execute": d is not None and d.outcome == "adopted" and is_facil
-            and d.execution != "carried_out",
-            "evaluate": d is not None and d.execution == "carried_out" and is_member
-            and me is not None and s.exec(select(Evaluation).where(
-                Evaluation.decision_id == d.id, Evaluation.member_id == me.id)).first() is None,
-        }
+        now = utcnow()
+        vote_due = p.closes_at is not None and aware(p.closes_at) <= now
+        due_amendments = {a["id"] for a in view["amendments"] if a["state"] == "voting"
+                          and a["closes_at"] and aware(datetime.fromisoformat(
+                              a["closes_at"])) <= now}
+        labels = _labels(_)
         return page(request, "proposal.html", me, **matter_context(s, request, me, p, roles),
-                    p=view, body=b, can=can, choices=choices,
+                    p=view, body=b, actions=actions, choices=choices,
                     my_vote=my_vote, my_vote_label=dict(choices).get(my_vote or "", ""),
-                    state_label=state_labels(_)[p.state], diff=diff_text,
-                    decision=decision, outcome_label=outcomes.get(d.outcome, "") if d else "",
-                    voting_days=statute.voting_days, authors=authors,
-                    comments=comment_tree(view["comments"]), now_iso=now_iso,
+                    state_label=labels["states"].get(p.state, p.state), diff=diff_text,
+                    vote_due=vote_due, due_amendments=due_amendments,
+                    decision=decision,
+                    outcome_label=outcome_labels(_).get(d.outcome, "") if d else "",
+                    method_label=labels["methods"].get(d.method, "") if d else "",
+                    voting_days=bodies.statute_of(b).voting_days, authors=authors,
+                    comments=comment_tree(view["comments"]),
                     my_amendment_votes=my_amendment_votes,
                     rule_text=statute_text(_, Statute.from_dict(decision["record"]["statute"]))
                     if decision else "",
-                    amendment_states={"open": _("abierta"), "accepted": _("aceptada"),
-                                      "rejected": _("rechazada"), "voting": _("en votación"),
-                                      "stale": _("aprobada sin efecto: el texto ya cambió")},
-                    execution_labels={"in_progress": _("en curso"),
-                                      "carried_out": _("ejecutada")})
+                    amendment_states=labels["amendment_states"],
+                    execution_labels=labels["execution"])
+
+
+@router.post("/p/{pid}/edit")
+async def edit(request: Request, pid: int) -> Response:
+    return await run_action(request, f"/p/{pid}", proposal_action(
+        pid, lambda s, me, p, d: proposals.edit_draft(s, me, p, d.get("title", ""),
+                                                      d.get("text", ""))),
+        done="Borrador guardado.")
+
+
+@router.post("/p/{pid}/withdraw")
+async def withdraw(request: Request, pid: int) -> Response:
+    return await run_action(request, f"/p/{pid}", proposal_action(
+        pid, lambda s, me, p, d: proposals.withdraw(s, me, p)),
+        done="Propuesta retirada: queda registrada, sin seguir adelante.")
 
 
 @router.post("/p/{pid}/deliberation")
 async def deliberate(request: Request, pid: int) -> Response:
     response = await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)))
+        pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)),
+        done="La deliberación quedó abierta.")
     if response.status_code == 303:
         me = await member_of(request)
         if me is not None:
@@ -161,21 +180,36 @@ async def comment(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.comment(
             s, me, p, d.get("text", ""),
-            int(d["parent"]) if d.get("parent", "").isdigit() else None)))
+            int(d["parent"]) if d.get("parent", "").isdigit() else None)),
+        done="Su comentario quedó publicado.")
 
 
 @router.post("/p/{pid}/amendments")
 async def amend(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.amend(s, me, p, d.get("title", ""),
-                                                  d.get("text", ""), d.get("reason", ""))))
+                                                  d.get("text", ""), d.get("reason", ""))),
+        done="Su enmienda quedó propuesta.")
 
 
 @router.post("/p/{pid}/amendments/{aid}")
 async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
-    return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.decide(s, me, p, aid, d.get("accept") == "1",
-                                                   request.app.state.ctx.urls)))
+    def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> Done:
+        accept = d.get("accept") == "1"
+        amendments.decide(s, me, p, aid, accept, request.app.state.ctx.urls)
+        return (f"/p/{pid}", "Enmienda aceptada: es la nueva versión del texto." if accept
+                else "Enmienda rechazada.")
+
+    return await run_action(request, f"/p/{pid}", _back(pid, fn))
+
+
+def _back(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Done]
+          ) -> Action:
+    """Like proposal_action, for an action that chooses its own confirmation."""
+    def act(s: Session, me: Member, data: dict[str, str]) -> Done:
+        return fn(s, me, proposals.get(s, pid), data)
+
+    return act
 
 
 def _days(d: dict[str, str]) -> Any:
@@ -186,14 +220,16 @@ def _days(d: dict[str, str]) -> Any:
 @router.post("/p/{pid}/amendments/{aid}/vote-open")
 async def open_amendment_vote(request: Request, pid: int, aid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.open_vote(s, me, p, aid, _days(d))))
+        pid, lambda s, me, p, d: amendments.open_vote(s, me, p, aid, _days(d))),
+        done="La enmienda quedó sometida a votación.")
 
 
 @router.post("/p/{pid}/amendments/{aid}/ballot")
 async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.cast(s, me, p, aid, d.get("choice", ""),
-                                                 d.get("reason", ""))))
+                                                 d.get("reason", ""))),
+        done="Su voto sobre la enmienda quedó registrado.")
 
 
 @router.post("/p/{pid}/amendments/{aid}/close")
@@ -204,7 +240,8 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
             raise Problem(404, "not-found", "no such amendment")
         amendments.close_by(s, me, a, request.app.state.ctx.urls)
 
-    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
+                            done="La votación de la enmienda quedó cerrada y contada.")
 
 
 @router.post("/p/{pid}/vote-open")
@@ -212,7 +249,8 @@ async def open_vote(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         proposals.open_vote(s, me, p, _days(d), request.app.state.ctx.urls)
 
-    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
+                            done="La votación quedó abierta.")
 
 
 @router.post("/p/{pid}/ballot")
@@ -221,7 +259,8 @@ async def ballot(request: Request, pid: int) -> Response:
         version = int(d["version"]) if d.get("version", "").isdigit() else 0
         proposals.cast(s, me, p, version, d.get("choice", ""), d.get("reason", ""))
 
-    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
+                            done="Su voto quedó registrado.")
 
 
 @router.post("/p/{pid}/close")
@@ -229,7 +268,8 @@ async def close(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         decisions.close_vote_by(s, request.app.state.ctx.urls, me, p)
 
-    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
+                            done="La votación quedó cerrada y contada.")
 
 
 def _decision_of(s: Session, pid: int) -> Decision:
@@ -243,7 +283,8 @@ def _decision_of(s: Session, pid: int) -> Decision:
 async def execution(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: decisions.set_execution(
-            s, me, _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))))
+            s, me, _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))),
+        done="La ejecución quedó registrada.")
 
 
 @router.post("/p/{pid}/evaluation")
@@ -252,6 +293,7 @@ async def evaluation(request: Request, pid: int) -> Response:
         score = int(d["score"]) if d.get("score", "").isdigit() else 0
         decisions.evaluate(s, me, _decision_of(s, pid), score, d.get("comment", ""))
 
-    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn))
+    return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
+                            done="Su evaluación quedó guardada.")
 
 

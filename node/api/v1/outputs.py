@@ -95,6 +95,13 @@ class ProposalOut(Out):
     updated_at: datetime | None = Field(description="last change of state, text, or of "
                                                     "what the federation decided")
     federated: FederatedOut | None
+    actions: list[str] = Field(
+        default_factory=list,
+        description="what the member asking may do with it now (empty for anonymous "
+                    "readers): edit, withdraw, open_deliberation, comment, amend, "
+                    "decide_amendment, open_amendment_vote, amendment_ballot, "
+                    "close_amendment_vote, open_vote, vote, close, execute, evaluate. The "
+                    "node refuses any other action, so a client shows only these")
 
 
 class VersionBrief(Out):
@@ -152,6 +159,11 @@ class AmendmentOut(Out):
     resulting_version: int | None
     closes_at: datetime | None
     vote: AmendmentVoteOut | None
+    actions: list[str] = Field(
+        default_factory=list,
+        description="what the member asking may do with this amendment now: accept, "
+                    "reject (its proposal's author or a coordinator), open_vote, close "
+                    "(a coordinator), vote (an integrante); empty for anonymous readers")
 
 
 class ProposalFull(ProposalOut):
@@ -199,6 +211,13 @@ class AmendmentBallotOut(Out):
     choice: str
 
 
+class AssemblyRecord(Out):
+    meeting: int | None
+    held_at: datetime
+    present: int = Field(description="people present")
+    families_present: int
+
+
 class DecisionRecord(Out):
     version: int
     statute: StatuteOut
@@ -210,6 +229,18 @@ class DecisionRecord(Out):
     eligible: list[int] | None = Field(description="member ids who could vote (online)")
     ballots: list[BallotRecord] | None = Field(
         description="who voted what; null for secret ballots and assemblies")
+    assembly: AssemblyRecord | None = Field(
+        default=None, description="for a decision taken in an assembly: when it met and "
+                                  "who was there; participation is counted against the "
+                                  "people present")
+
+
+class EvaluationOut(Out):
+    member_id: int
+    name: str = Field(description="the member's display name")
+    score: int = Field(description="1 to 5")
+    comment: str
+    created_at: datetime | None
 
 
 class DecisionOut(Out):
@@ -225,6 +256,9 @@ class DecisionOut(Out):
     decided_at: datetime | None
     activity_id: str | None = Field(description="the published record, for public bodies")
     record: DecisionRecord
+    evaluations: list[EvaluationOut] = Field(
+        default_factory=list, description="members' evaluations once carried out, oldest "
+                                          "first")
 
 
 class EvaluationCreated(Out):

@@ -124,7 +124,7 @@ def record_meeting(request: Request, handle: str, body: NewMeeting,
     session.commit()
     ctx(request).delivery_wakeup.set()
     return json_with_etag(request, {"id": meeting.id,
-                                    "decisions": [decision_view(d) for d in made]}, 201)
+                                    "decisions": [decision_view(d, session) for d in made]}, 201)
 
 
 @router.get("/bodies/{handle}/participation", responses=ok(Items[ParticipationRow]))

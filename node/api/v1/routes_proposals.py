@@ -48,10 +48,11 @@ from node.errors import not_found
 from node.federations import service
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
+from node.governance.proposal_actions import ProposalState
 from node.models import Amendment, Decision, Member, Proposal
 
 router = APIRouter(prefix="/api/v1", tags=["proposals"])
-STATES = ("draft", "deliberation", "vote", "decided", "carried_out", "evaluated")
+STATES = tuple(str(s) for s in ProposalState)
 
 
 def _readable(session: Session, member: Member | None, proposal_id: int) -> Proposal:
@@ -79,7 +80,8 @@ def list_proposals(request: Request, handle: str, state: str | None = Query(None
     if after is not None:
         query = query.where(col(Proposal.id) > after)
     rows = session.exec(query.order_by(col(Proposal.id)).limit(limit + 1)).all()
-    return json_with_etag(request, page([proposal_view(session, p) for p in rows], limit))
+    return json_with_etag(request, page([proposal_view(session, p, member=member)
+                                         for p in rows], limit))
 
 
 @router.post("/bodies/{handle}/proposals", status_code=201, responses=ok(ProposalFull, 201))
@@ -90,7 +92,7 @@ def create_proposal(request: Request, handle: str, body: NewProposal,
     p = proposals.create(session, member, b, body.title, body.text, body.affects,
                          own_uri=ctx(request).urls.actor(b.handle))
     session.commit()
-    return json_with_etag(request, proposal_view(session, p, full=True), 201)
+    return json_with_etag(request, proposal_view(session, p, full=True, member=member), 201)
 
 
 @router.get("/proposals/{proposal_id}", responses=ok(ProposalFull))
@@ -98,7 +100,7 @@ def get_proposal(request: Request, proposal_id: int,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     p = _readable(session, member, proposal_id)
-    return json_with_etag(request, proposal_view(session, p, full=True))
+    return json_with_etag(request, proposal_view(session, p, full=True, member=member))
 
 
 @router.get("/proposals/{proposal_id}/versions/{number}", responses=ok(VersionOut))
@@ -119,9 +121,29 @@ def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = 
     return json_with_etag(request, {"from": a, "to": b, "diff": proposals.diff(session, p, a, b)})
 
 
-def _act(request: Request, session: Session, p: Proposal) -> Response:
+@router.put("/proposals/{proposal_id}", responses=ok(ProposalFull))
+def edit_draft(request: Request, proposal_id: int, body: NewProposal,
+               member: Member = Depends(member_required),
+               session: Session = Depends(db)) -> Response:
+    """The author rewrites a draft (title and text; `affects` is not changed here).
+    Once in deliberation the text changes only through amendments."""
+    p = _readable(session, member, proposal_id)
+    proposals.edit_draft(session, member, p, body.title, body.text)
+    return _act(request, session, p, member)
+
+
+@router.post("/proposals/{proposal_id}/withdrawal", responses=ok(ProposalFull))
+def withdraw(request: Request, proposal_id: int, member: Member = Depends(member_required),
+             session: Session = Depends(db)) -> Response:
+    """The author withdraws a draft: it stays on record as `withdrawn` and goes no further."""
+    p = _readable(session, member, proposal_id)
+    proposals.withdraw(session, member, p)
+    return _act(request, session, p, member)
+
+
+def _act(request: Request, session: Session, p: Proposal, member: Member) -> Response:
     session.commit()
-    return json_with_etag(request, proposal_view(session, p, full=True))
+    return json_with_etag(request, proposal_view(session, p, full=True, member=member))
 
 
 @router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
@@ -133,7 +155,7 @@ async def open_deliberation(request: Request, proposal_id: int,
     # The SQL runs in worker threads; only sending the matter up waits on the loop.
     p = await asyncio.to_thread(_deliberate, session, member, proposal_id)
     await service.send_up_if_needed(ctx(request), member, proposal_id)
-    return json_with_etag(request, await asyncio.to_thread(_full_view, session, p))
+    return json_with_etag(request, await asyncio.to_thread(_full_view, session, p, member))
 
 
 def _deliberate(session: Session, member: Member, proposal_id: int) -> Proposal:
@@ -143,9 +165,9 @@ def _deliberate(session: Session, member: Member, proposal_id: int) -> Proposal:
     return p
 
 
-def _full_view(session: Session, p: Proposal) -> dict[str, Any]:
+def _full_view(session: Session, p: Proposal, member: Member) -> dict[str, Any]:
     session.refresh(p)  # sending up may have marked it
-    return proposal_view(session, p, full=True)
+    return proposal_view(session, p, full=True, member=member)
 
 
 @router.post("/proposals/{proposal_id}/comments", status_code=201,
@@ -178,7 +200,7 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
                      session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
     amendments.decide(session, member, p, amendment_id, body.accept, ctx(request).urls)
-    return _act(request, session, p)
+    return _act(request, session, p, member)
 
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote", responses=ok(ProposalFull))
@@ -188,7 +210,7 @@ def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, b
     """A facilitator puts the amendment to the body's vote instead of the author deciding."""
     p = proposals.get(session, proposal_id)
     amendments.open_vote(session, member, p, amendment_id, body.closes_at)
-    return _act(request, session, p)
+    return _act(request, session, p, member)
 
 
 @router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot",
@@ -214,7 +236,7 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
     if a is None or a.proposal_id != p.id:
         raise not_found("amendment")
     amendments.close_by(session, member, a, ctx(request).urls)
-    return _act(request, session, p)
+    return _act(request, session, p, member)
 
 
 @router.post("/proposals/{proposal_id}/vote", responses=ok(ProposalFull))
@@ -225,7 +247,7 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
     proposals.open_vote(session, member, p, body.closes_at, ctx(request).urls)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return _act(request, session, p)
+    return _act(request, session, p, member)
 
 
 @router.put("/proposals/{proposal_id}/ballot", responses=ok(BallotOut))
@@ -248,7 +270,7 @@ def close(request: Request, proposal_id: int, member: Member = Depends(member_re
     d = decisions.close_vote_by(session, ctx(request).urls, member, p)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, decision_view(d))
+    return json_with_etag(request, decision_view(d, session))
 
 
 def _decision(session: Session, member: Member | None, decision_id: int) -> Decision:
@@ -263,7 +285,8 @@ def _decision(session: Session, member: Member | None, decision_id: int) -> Deci
 def get_decision(request: Request, decision_id: int,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
-    return json_with_etag(request, decision_view(_decision(session, member, decision_id)))
+    return json_with_etag(request, decision_view(_decision(session, member, decision_id),
+                                                 session))
 
 
 @router.post("/decisions/{decision_id}/execution", responses=ok(DecisionOut))
@@ -273,7 +296,7 @@ def execution(request: Request, decision_id: int, body: Execution,
     d = _decision(session, member, decision_id)
     decisions.set_execution(session, member, d, body.state, body.notes)
     session.commit()
-    return json_with_etag(request, decision_view(d))
+    return json_with_etag(request, decision_view(d, session))
 
 
 @router.post("/decisions/{decision_id}/evaluations", status_code=201,

@@ -8,11 +8,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.governance.bodies import member_count, statute_of
+from node.governance.proposal_actions import Seen, amendment_actions, available_actions
 from node.models import (
     Amendment,
     Comment,
     Decision,
+    Evaluation,
     LocalActor,
+    Member,
     Proposal,
     ProposalVersion,
 )
@@ -28,7 +31,10 @@ def body_view(session: Session, body: LocalActor) -> dict[str, Any]:
             "statute": statute_of(body).to_dict(), "members": member_count(session, body)}
 
 
-def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str, Any]:
+def proposal_view(session: Session, p: Proposal, full: bool = False,
+                  member: Member | None = None) -> dict[str, Any]:
+    """A proposal as the API shows it to `member`, with `actions`: what they may do
+    with it now (none for anonymous readers)."""
     v = session.exec(select(ProposalVersion).where(
         ProposalVersion.proposal_id == p.id,
         ProposalVersion.number == p.current_version)).one()
@@ -44,6 +50,7 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
             "escalation": p.escalation or None, "escalated_to": p.escalated_to or None,
             "escalation_note": p.escalation_note or None,
             "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None},
+        "actions": available_actions(session, member, p),
     }
     if full:
         out["text"] = v.text
@@ -57,11 +64,13 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
              "created_at": iso(c.created_at)}
             for c in session.exec(select(Comment).where(Comment.proposal_id == p.id)
                                   .order_by(col(Comment.id)))]
+        seen = Seen(session, member, p)
         out["amendments"] = [
             {"id": a.id, "author_id": a.author_id, "against_version": a.against_version,
              "title": a.title, "text": a.text, "reason": a.reason, "state": a.state,
              "resulting_version": a.resulting_version, "closes_at": iso(a.closes_at),
-             "vote": json.loads(a.record) if a.record else None}
+             "vote": json.loads(a.record) if a.record else None,
+             "actions": amendment_actions(session, member, p, a, seen)}
             for a in session.exec(select(Amendment).where(Amendment.proposal_id == p.id)
                                   .order_by(col(Amendment.id)))]
         decision = session.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
@@ -69,9 +78,19 @@ def proposal_view(session: Session, p: Proposal, full: bool = False) -> dict[str
     return out
 
 
-def decision_view(d: Decision) -> dict[str, Any]:
+def decision_view(d: Decision, session: Session | None = None) -> dict[str, Any]:
+    """A decision; with a session, also the evaluations members gave it (who, score,
+    comment), oldest first."""
+    evaluations = [] if session is None else [
+        {"member_id": ev.member_id, "name": name, "score": ev.score, "comment": ev.comment,
+         "created_at": iso(ev.created_at)}
+        for ev, name in session.exec(
+            select(Evaluation, Member.display_name)
+            .join(Member, col(Member.id) == col(Evaluation.member_id))
+            .where(Evaluation.decision_id == d.id).order_by(col(Evaluation.id))).all()]
     return {"id": d.id, "proposal_id": d.proposal_id, "body_id": d.body_id,
             "version": d.version, "outcome": d.outcome, "method": d.method,
             "meeting_id": d.meeting_id, "execution": d.execution,
             "execution_notes": d.execution_notes, "decided_at": iso(d.decided_at),
-            "activity_id": d.activity_id or None, "record": json.loads(d.record)}
+            "activity_id": d.activity_id or None, "record": json.loads(d.record),
+            "evaluations": evaluations}
