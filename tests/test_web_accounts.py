@@ -21,7 +21,7 @@ from node.models import (
 )
 from node.models.base import utcnow
 from node.models.members import PasswordReset
-from tests.conftest import NODE_URL
+from tests.conftest import NODE_URL, hold_to_openapi
 from tests.govfixtures import build_commune
 from tests.helpers import refused
 
@@ -233,3 +233,29 @@ def test_pending_for_me(node, client):
     with c.session() as s:
         assert [i.title for i in pending.for_member(s, urls, c.people["m0"])
                 if i.kind == "vote"] == ["Huerto"]
+
+
+def test_the_api_changes_a_password_and_lists_what_waits(node, client):
+    c = build_commune(node)
+    checked = hold_to_openapi(client)
+    with c.session() as s:
+        _, token = members.create_token(s, c.people["m0"], "app")
+        proposals.create(s, c.people["m0"], c.assembly, "Mi borrador", "Aún no.")
+        s.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.get("/api/v1/me/pending", headers=auth)
+    assert r.status_code == 200 and [(i["kind"], i["title"], i["body"]) for i in
+                                     r.json()["items"]] == [("draft", "Mi borrador",
+                                                            "Comuna El Maizal")]
+    r = client.put("/api/v1/me/password", headers=auth,
+                   json={"current_password": "no", "new_password": NEW})
+    assert r.status_code == 403 and r.json()["code"] == "wrong-password"
+    r = client.put("/api/v1/me/password", headers=auth,
+                   json={"current_password": PASSWORD, "new_password": "corta"})
+    assert r.status_code == 422 and r.json()["code"] == "weak-password"
+    r = client.put("/api/v1/me/password", headers=auth,
+                   json={"current_password": PASSWORD, "new_password": NEW})
+    assert r.status_code == 204
+    assert login(client, "m0", NEW).status_code == 303
+    assert client.get("/api/v1/me/pending").status_code == 401
+    assert "GET /api/v1/me/pending 200" in checked
