@@ -81,6 +81,9 @@ def test_name_and_description(node, client):
     page = client.get("/b/maizal").text
     assert "Comuna Socialista El Maizal" in page and "Una comuna de Lara." in page
     assert audit(c, "body.described")[0]["name"] == "Comuna Socialista El Maizal"
+    # The public profile says the new name at once, to visitors too.
+    client.cookies.clear()
+    assert "Comuna Socialista El Maizal" in client.get("/").text
     with c.session() as s:
         # The new actor document goes to followers and federations.
         from node.models import OutboxItem

@@ -18,18 +18,19 @@ from node.web.render import language, page
 from node.web.session import current_member
 
 router = APIRouter(include_in_schema=False)
-LEVEL_NAMES = {
-    "commune": "Comuna",
-    "city": "Ciudad comunal",
-    "territory": "Territorio comunal",
-    "nation": "Federación nacional",
-    "thematic": "Federación temática",
-}
+
+
+def level_names(_: Any) -> dict[str, str]:
+    return {"commune": _("Comuna"), "city": _("Ciudad comunal"),
+            "territory": _("Territorio comunal"), "nation": _("Federación nacional"),
+            "thematic": _("Federación temática")}
 
 
 def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
     with Session(ctx.engine) as s:
         me = current_member(request, s)
+        # The copy a process holds may predate a rename made in the pages.
+        body = s.get(LocalActor, body.id) or body
         n_followers = s.exec(select(func.count()).select_from(Follower)
                              .where(Follower.actor_id == body.id)).one()
         items = s.exec(select(OutboxItem).where(
@@ -44,7 +45,7 @@ def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
     response = page(
         request, "profile.html", me,
         body=body,
-        level=LEVEL_NAMES.get(body.level, body.level),
+        level=level_names(translator(language(request, me))).get(body.level, ""),
         address=f"@{body.handle}@{ctx.settings.host}",
         actor_url=ctx.urls.actor(body.handle),
         followers=int(n_followers),
