@@ -85,7 +85,8 @@ class ProposalOut(Out):
     id: int
     body_id: int
     author_id: int | None = Field(description="null for a matter sent by a federation")
-    state: str
+    state: str = Field(description="draft, deliberation, vote, decided, carried_out, "
+                                   "evaluated, or withdrawn (a draft its author took back)")
     title: str
     current_version: int
     affects: list[str]
