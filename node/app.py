@@ -12,10 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from sqlalchemy.orm.exc import StaleDataError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 from starlette.routing import Route
 
 from node import handoff, memory
@@ -25,7 +21,6 @@ from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
 from node.api.nulguard import RefuseNul
-from node.api.problems import Problem, from_problem, problem_response
 from node.config import Settings, load_settings
 from node.context import build_context
 from node.economy import clock as economy_clock
@@ -36,6 +31,7 @@ from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
 from node.lazyroutes import LazyApp
 from node.outbox.delivery import DeliveryWorker
+from node.web.errorpages import install as install_error_handlers
 
 log = logging.getLogger("comuna")
 
@@ -139,36 +135,9 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         redoc_url=None,
     )
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        if wants_page(request):
-            # A person at a browser reads the refusal in their language, as a page.
-            from node.web.errorpages import problem_page
-
-            return await asyncio.to_thread(problem_page, request, exc)
-        return from_problem(exc)
-
-    @app.exception_handler(StaleDataError)
-    async def _stale(request: Request, exc: StaleDataError) -> Response:
-        # Someone changed the same offer or need meanwhile; nothing was written.
-        return problem_response(409, "changed-meanwhile",
-                                "this was changed by someone else meanwhile; try again")
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")}
-                  for e in exc.errors()]
-        return problem_response(422, "invalid-request", "the request does not fit the API",
-                                errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, code, str(exc.detail))
-
-    @app.exception_handler(404)
-    async def _not_found(request: Request, exc: Exception) -> Response:
-        return problem_response(404, "not-found", "nothing here")
+    # Refusals and errors: a page in the reader's language for a browser, problem+json
+    # (in Spanish on Accept-Language: es) for the API, ActivityPub and the inbox.
+    install_error_handlers(app, wants_page)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

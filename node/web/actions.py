@@ -25,7 +25,7 @@ from node.models import (
 )
 from node.web.i18n import translator
 from node.web.notices import leave
-from node.web.problem_text import say
+from node.web.problem_text import field_for, say
 from node.web.render import language, page
 from node.web.session import current_member, form
 
@@ -104,7 +104,7 @@ def _act(request: Request, back: str, action: Action, data: dict[str, str], done
             s.rollback()
             response = see_other(back)
             leave(s, request, response, {
-                "error": say(exc, lang), "field": exc.extra.get("field"),
+                "error": say(exc, lang), "field": field_for(exc),
                 "status": exc.status, "code": exc.code, "form": data})
             s.commit()
             return response, False
