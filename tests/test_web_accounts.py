@@ -84,7 +84,7 @@ def _reset_link(client, c, who: str) -> str:
     r = post(client, f"/b/maizal/admin/members/{c.people[who].id}/reset")
     assert r.status_code == 200, r.text
     assert "Sirve una sola vez" in r.text
-    return re.search(r'id="reset-link" readonly value="([^"]+)"', r.text).group(1)
+    return re.search(r'<code id="reset-link">([^<]+)</code>', r.text).group(1)
 
 
 def test_reset_link_once_then_every_session_ends(node, client):
@@ -259,3 +259,19 @@ def test_the_api_changes_a_password_and_lists_what_waits(node, client):
     assert login(client, "m0", NEW).status_code == 303
     assert client.get("/api/v1/me/pending").status_code == 401
     assert "GET /api/v1/me/pending 200" in checked
+
+
+def test_joining_keeps_what_was_typed_and_says_why(node, client):
+    c = build_commune(node)
+    with c.session() as s:
+        raw = members.invite(s, c.people["facil"], c.assembly)
+        s.commit()
+    page = client.get(f"/join/{raw}")
+    form = {"csrf": csrf(page.text), "username": "rosa", "display_name": "Rosa Pérez",
+            "family": "f9", "password": "corta"}
+    r = client.post(f"/join/{raw}", data=form)
+    assert refused(r, 422) and 'value="Rosa Pérez"' in r.text and "corta" not in r.text
+    assert 'id="err-password"' in r.text
+    r = client.post(f"/join/{raw}", data={**form, "password": PASSWORD})
+    assert str(r.url).endswith("/b/maizal") and "su cuenta quedó creada" in r.text
+    assert "Rosa Pérez" in client.get("/b/maizal/members").text

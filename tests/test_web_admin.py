@@ -232,7 +232,7 @@ def test_invitations_listed_revoked_and_dead(node, client):
     c = build_commune(node)
     login(client, "facil")
     r = post(client, "/b/maizal/invitations", {"role": "spokesperson", "days": "3"})
-    link = re.search(r'id="invite-link" readonly value="([^"]+)"', r.text).group(1)
+    link = re.search(r'<code id="invite-link">([^<]+)</code>', r.text).group(1)
     token = link.rsplit("/", 1)[1]
     assert "vocero o vocera" in r.text and "pendiente" in r.text
     assert token not in str(r.url)

@@ -146,26 +146,44 @@ def join_page(request: Request, token: str) -> Response:
 
 @router.post("/join/{token}")
 async def join(request: Request, token: str) -> Response:
-    data: dict[str, str] = {}
+    try:
+        data = await form(request)
+    except Problem as exc:
+        return refusal(request, None, exc, f"/join/{token}")
+    # Hashing the password, and every query: off the loop.
+    return await asyncio.to_thread(_join, request, token, data)
 
-    def tx() -> tuple[str, str]:
-        with open_session(request) as s:
+
+def _join(request: Request, token: str, data: dict[str, str]) -> Response:
+    back = f"/join/{token}"
+    with open_session(request) as s:
+        try:
             member = members.accept_invitation(
                 s, token, data.get("username", ""), data.get("password", ""),
                 data.get("display_name", ""), data.get("family", ""))
             _, raw = members.create_token(s, member, "web", kind="web")
             s.commit()
-            return _first_body(request, s, member), raw
-
-    try:
-        data = await form(request)
-        # Hashing the password, and every query: off the loop.
-        handle, raw = await asyncio.to_thread(tx)
-    except Problem as exc:
-        return refusal(request, None, exc, f"/join/{token}")
-    response = see_other("/b/" + handle)
+        except Problem as exc:
+            s.rollback()
+            # Back to the form with what was typed (never the password) and why.
+            response = see_other(back)
+            leave(s, request, response, {"error": say(exc, language(request, None)),
+                                         "field": _JOIN_FIELDS.get(exc.code),
+                                         "status": exc.status, "code": exc.code,
+                                         "form": data})
+            s.commit()
+            return response
+        response = see_other("/b/" + _first_body(request, s, member))
+        leave(s, request, response, {"ok": translator(language(request, member))(
+            "Bienvenida o bienvenido: su cuenta quedó creada.")})
+        s.commit()
     start_session(request, response, raw)
     return response
+
+
+# Which field of the join form a refusal is about.
+_JOIN_FIELDS = {"bad-username": "username", "username-taken": "username",
+                "weak-password": "password"}
 
 
 def _first_body(request: Request, s: Session, member: Member) -> str:
