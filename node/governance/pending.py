@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.economy import states
 from node.federations import membership
 from node.federations.names import name_of
 from node.federations.objects import member_uri
 from node.models import (
-    Exchange,
     LocalActor,
     Mandate,
     Member,
@@ -92,20 +92,13 @@ def _mandates(session: Session, urls: Any, member: Member,
     return out[:LIMIT]
 
 
-def _exchanges(session: Session, urls: Any, coordinated: list[LocalActor]) -> list[Item]:
+def _exchanges(session: Session, urls: Any, member: Member,
+               bodies: dict[int, tuple[LocalActor, set[str]]]) -> list[Item]:
+    # Who answers an exchange for a body is the economy's rule (its available_actions).
     out = []
-    for b in coordinated:
-        here = urls.actor(b.handle)
-        for e in session.exec(select(Exchange).where(Exchange.state == "proposed")
-                              .order_by(col(Exchange.id).desc()).limit(200)).all():
-            answers = json.loads(e.answers)
-            # An allocation inside the body waits for the body that proposed it; a
-            # barter found elsewhere waits for each party that has not answered.
-            waits = (e.mode == "allocation" and e.proposer_id == b.id) or (
-                e.mode == "barter" and e.proposer_id is None
-                and here in json.loads(e.parties) and here not in answers)
-            if waits:
-                out.append(Item("exchange", f"#{e.id}", f"/b/{b.handle}/economy", b.name))
+    for b, _ in bodies.values():
+        for e in states.waiting_answers(session, urls, member, b):
+            out.append(Item("exchange", f"#{e.id}", f"/b/{b.handle}/economy", b.name))
     return out[:LIMIT]
 
 
@@ -136,7 +129,7 @@ def for_member(session: Session, urls: Any, member: Member,
     coordinated = [b for b, roles in bodies.values() if "facilitator" in roles]
     return (_votes(session, member, voting, names, now) if voting else []) + \
         _mandates(session, urls, member, bodies, now) + \
-        _exchanges(session, urls, coordinated) + _joins(session, urls, coordinated) + \
+        _exchanges(session, urls, member, bodies) + _joins(session, urls, coordinated) + \
         _drafts(session, member, names)
 
 
