@@ -105,6 +105,10 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     assert "Sin miembros todavía." in visible(html)  # true: nobody accepted yet
     link = re.search(r'action="(/b/ciudad_sur/federation/requests/\d+)"', html)
     assert link
+    # The API says the same, with the name and what the coordinator may do.
+    [waiting] = httpx.get(f"{city.url}/api/v1/bodies/ciudad_sur/federation-members",
+                          headers=pair["city_head"]).json()["items"]
+    assert waiting["name"] == "Maizal" and waiting["actions"] == ["accept", "refuse"]
     r = head.post(fed_page, link.group(1), answer="accept")
     text = visible(r.text)
     assert "Aceptada: Maizal ya es miembro." in text
@@ -113,6 +117,9 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     wait_for(lambda: "Miembro" in visible(rosa.get(page)), 30, "the commune hears the answer")
     text = visible(rosa.get(page))
     assert "Ciudad_Sur" in text and "esperando" not in text and city.url not in text
+    [joined] = httpx.get(f"{commune.url}/api/v1/bodies/maizal/federations",
+                         headers=pair["commune_head"]).json()["items"]
+    assert (joined["name"], joined["state"], joined["actions"]) == ("Ciudad_Sur", "accepted", [])
     # An ordinary visitor is offered neither joining nor answering.
     anon = httpx.get(f"{city.url}{fed_page}").text
     assert "/federation/join" not in anon and "/federation/requests/" not in anon

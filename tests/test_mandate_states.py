@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 from node.errors import Problem
 from node.federations import mandates
 from node.federations.mandate_states import MANDATE, MandateState, available_actions
+from node.federations.names import names, spokesperson_names
 from node.governance import members
 from node.models import InboxItem, LocalActor, Member, Proposal
-from node.models.matters import Mandate, MandatedVote
+from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_web_pages import csrf, login
@@ -144,3 +145,25 @@ def test_the_graph_describes_the_mandates_life():
     assert rows["refuse"] == (["live", "refused"], "refused")
     assert rows["vote"] == (["live", "refused"], "live")
     assert rows["lapse"] == (["live"], "lapsed")
+
+
+def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated):
+    c = mandated
+    with Session(c.ctx.engine) as s:
+        m = s.get(Mandate, c.mandate_id)
+        doc = json.loads(s.exec(select(SignedObject.body).where(SignedObject.uri == m.uri)
+                                ).one())
+        assert sorted(doc["spokespersonNames"].values()) == ["Ana", "Facil"]
+        s.add(SignedObject(uri="https://a.example/objects/m1", type="Mandate",
+                           author="https://a.example/actors/c", body=json.dumps({
+                               "spokespersonNames": {
+                                   "https://a.example/members/ana": "Ana Gómez",
+                                   "https://b.example/members/x": "Nombre ajeno"}})))
+        s.commit()
+        hints = spokesperson_names(s, ["https://a.example/objects/m1"])
+        assert hints == {"https://a.example/members/ana": "Ana Gómez"}
+        assert names(s, c.ctx.urls, ["https://a.example/members/ana",
+                                     "https://b.example/members/x", c.f.uri], hints) == {
+            "https://a.example/members/ana": "Ana Gómez",
+            "https://b.example/members/x": "x@b.example",
+            c.f.uri: names(s, c.ctx.urls, [c.f.uri])[c.f.uri]}

@@ -94,7 +94,8 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
         urls.obj(f"mandate-{new_uid()}"), actor, proposal.answers_to, proposal.matter,
         decision.version, position, [matters.spokesperson_uri(urls, m) for m in speakers],
         matters.now_stamp(), amendments, limits, families,
-        _stamp(expires_at) if expires_at else None))
+        _stamp(expires_at) if expires_at else None,
+        {matters.spokesperson_uri(urls, m): m.display_name for m in speakers}))
     for old in session.exec(select(Mandate).where(
             Mandate.member_body == actor, Mandate.matter == proposal.matter,
             col(Mandate.state).in_([M.live, M.refused]))).all():

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from node.federation.urls import Urls
 from node.models import LocalActor, Member, RemoteActor
+from node.models.matters import SignedObject
 
 
 def fallback(uri: str) -> str:
@@ -38,8 +39,35 @@ def _from_document(raw: str) -> str:
     return ""
 
 
-def names(session: Session, urls: Urls, uris: Iterable[str]) -> dict[str, str]:
-    """uri -> name for every uri given (bodies and spokespersons, ours or remote)."""
+def spokesperson_names(session: Session, mandate_uris: Iterable[str]) -> dict[str, str]:
+    """The names member bodies gave their spokespersons in the mandates they signed
+    (`spokespersonNames`), for people of their own host only: a body vouches for its own
+    members, not for anyone else's."""
+    found: dict[str, str] = {}
+    wanted = [u for u in dict.fromkeys(mandate_uris) if u]
+    if not wanted:
+        return found
+    for author, raw in session.exec(select(SignedObject.author, SignedObject.body).where(
+            col(SignedObject.uri).in_(wanted))).all():
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            continue
+        named = doc.get("spokespersonNames") if isinstance(doc, dict) else None
+        if not isinstance(named, dict):
+            continue
+        host = urlsplit(author).netloc
+        for uri, name in named.items():
+            if isinstance(uri, str) and isinstance(name, str) and name.strip() and \
+                    urlsplit(uri).netloc == host:
+                found[uri] = name.strip()[:200]
+    return found
+
+
+def names(session: Session, urls: Urls, uris: Iterable[str],
+          hints: dict[str, str] | None = None) -> dict[str, str]:
+    """uri -> name for every uri given (bodies and spokespersons, ours or remote). `hints`
+    (what a mandate says of its spokespersons) is used where our own tables say nothing."""
     wanted = [u for u in dict.fromkeys(uris) if u]
     found: dict[str, str] = {}
     base = urls.base.rstrip("/")
@@ -63,7 +91,8 @@ def names(session: Session, urls: Urls, uris: Iterable[str]) -> dict[str, str]:
             name = _from_document(raw)
             if name:
                 found[uri] = name
-    return {u: found.get(u) or fallback(u) for u in wanted}
+    hints = hints or {}
+    return {u: found.get(u) or hints.get(u) or fallback(u) for u in wanted}
 
 
 def name_of(session: Session, urls: Urls, uri: str) -> str:

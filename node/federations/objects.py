@@ -112,7 +112,8 @@ class MandateDoc:
 def mandate_object(oid: str, member_body: str, federation: str, matter: str, version: int,
                    position: str, spokespersons: list[str], published: str,
                    amendments: list[str] | None = None, limits: str = "",
-                   families: int = 0, expires: str | None = None) -> dict[str, Any]:
+                   families: int = 0, expires: str | None = None,
+                   speaker_names: dict[str, str] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": oid, "type": MANDATE, "attributedTo": member_body, "federation": federation,
         "matter": matter, "proposalVersion": version, "position": position,
@@ -121,6 +122,10 @@ def mandate_object(oid: str, member_body: str, federation: str, matter: str, ver
     }
     if expires:
         doc["endTime"] = expires
+    named = {u: n[:200] for u, n in (speaker_names or {}).items() if u in doc["spokespersons"]}
+    if named:
+        # How the body's own people are called, so the federation's pages can name them.
+        doc["spokespersonNames"] = named
     return doc
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from node.api.v1.matters_io import mandate_view
 from node.errors import Problem
 from node.federations import membership, service
-from node.federations.names import names
+from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.models import LocalActor, Member, Proposal
 from node.models.matters import Mandate
@@ -75,7 +75,9 @@ def federation_page(request: Request, handle: str) -> Response:
                     waiting=[(x, membership.request_actions(s, me, b, x)) for x in waiting]
                     if "decide" in offered else [],
                     can_join="join" in offered, matters=matters_here,
-                    names=names(s, urls, mentioned), join_states=join_state_labels(_),
+                    names=names(s, urls, mentioned, spokesperson_names(
+                        s, [m.uri for ms in live_of.values() for m in ms])),
+                    join_states=join_state_labels(_),
                     positions=position_labels(_), json=json)
 
     return show_body(request, handle, view)

@@ -17,7 +17,7 @@ from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
 from node.federations import mandates, service
 from node.federations.mandate_states import available_actions
-from node.federations.names import names
+from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.governance.bodies import electorate
 from node.models import Decision, FederationLink, Member, Proposal
@@ -92,7 +92,9 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "can_mandate": facil and decided is not None and bool(p.answers_to),
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
-        "can_send_up": can_send, "names": names(s, urls, [u for u in mentioned if u]),
+        "can_send_up": can_send,
+        "names": names(s, urls, [u for u in mentioned if u],
+                       spokesperson_names(s, [m.uri for m in rows])),
         **labels,
     }
 

@@ -32,6 +32,8 @@ class MembershipDecision(ApiModel):
 class MembershipLinkOut(Out):
     id: int
     remote: str
+    name: str = Field(description="the remote body's name, as its actor document says it "
+                                  "(handle@host when it was never seen)")
     state: str = Field(description="pending, accepted or rejected")
     direction: str = Field(description="member_of (our body belongs to `remote`) or "
                                        "has_member (`remote` belongs to our body)")
@@ -40,6 +42,9 @@ class MembershipLinkOut(Out):
     families_declared: int | None = Field(description="a newer declaration waiting for the "
                                                       "federation's answer; until then "
                                                       "`families` holds")
+    actions: list[str] = Field(description="what the caller may do with it now: accept or "
+                                           "refuse a waiting request (the federation's "
+                                           "coordinators)")
 
 
 class JoinAsked(Out):

@@ -17,18 +17,22 @@ from node.api.v1.federation_io import (
 from node.api.v1.outputs import DecidingLevelOut, Items, ok
 from node.errors import Problem
 from node.federations import graph, levels, membership, service
+from node.federations.names import names
 from node.governance import bodies
 from node.governance.authz import require_read
 from node.governance.members import roles_in
-from node.models import FederationLink, Member
+from node.models import FederationLink, LocalActor, Member
 
 router = APIRouter(prefix="/api/v1", tags=["federations"])
 
 
-def _view(link: FederationLink) -> dict[str, object]:
-    return {"id": link.id, "remote": link.remote_uri, "state": link.state,
-            "direction": link.direction, "families": link.families,
-            "families_declared": link.families_declared}
+def _views(request: Request, session: Session, member: Member | None, body: LocalActor,
+           links: list[FederationLink]) -> list[dict[str, object]]:
+    known = names(session, ctx(request).urls, [x.remote_uri for x in links])
+    return [{"id": x.id, "remote": x.remote_uri, "name": known[x.remote_uri],
+             "state": x.state, "direction": x.direction, "families": x.families,
+             "families_declared": x.families_declared,
+             "actions": membership.request_actions(session, member, body, x)} for x in links]
 
 
 @router.post("/bodies/{handle}/federations", status_code=202, responses=ok(JoinAsked, 202))
@@ -54,7 +58,7 @@ def declare_families(request: Request, handle: str, link_id: int, body: DeclareF
                                        body.families)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, _view(link), 202)
+    return json_with_etag(request, _views(request, session, member, b, [link])[0], 202)
 
 
 @router.get("/bodies/{handle}/federations", responses=ok(Items[MembershipLinkOut]))
@@ -66,7 +70,7 @@ def federations(request: Request, handle: str,
     rows = session.exec(select(FederationLink).where(
         FederationLink.body_id == b.id, FederationLink.direction == "member_of")
         .order_by(col(FederationLink.id))).all()
-    return json_with_etag(request, {"items": [_view(r) for r in rows]})
+    return json_with_etag(request, {"items": _views(request, session, member, b, list(rows))})
 
 
 @router.get("/bodies/{handle}/federation-members", responses=ok(Items[MembershipLinkOut]))
@@ -82,7 +86,7 @@ def federation_members(request: Request, handle: str,
     if "facilitator" not in roles_in(session, member, b):
         query = query.where(FederationLink.state == "accepted")
     rows = session.exec(query.order_by(col(FederationLink.id))).all()
-    return json_with_etag(request, {"items": [_view(r) for r in rows]})
+    return json_with_etag(request, {"items": _views(request, session, member, b, list(rows))})
 
 
 @router.post("/bodies/{handle}/federation-members/{link_id}/decision",
@@ -96,7 +100,7 @@ def decide(request: Request, handle: str, link_id: int, body: MembershipDecision
     link = membership.decide_member(session, ctx(request).urls, member, b, link_id, body.accept)
     session.commit()
     ctx(request).delivery_wakeup.set()
-    return json_with_etag(request, _view(link))
+    return json_with_etag(request, _views(request, session, member, b, [link])[0])
 
 
 @router.get("/deciding-level", responses=ok(DecidingLevelOut))
