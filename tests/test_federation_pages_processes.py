@@ -117,6 +117,7 @@ def test_a_commune_joins_a_city_from_the_pages(pair):
     wait_for(lambda: "Miembro" in visible(rosa.get(page)), 30, "the commune hears the answer")
     text = visible(rosa.get(page))
     assert "Ciudad_Sur" in text and "esperando" not in text and city.url not in text
+    assert "Sin miembros todavía." not in text  # a commune in a city: nothing to say
     [joined] = httpx.get(f"{commune.url}/api/v1/bodies/maizal/federations",
                          headers=pair["commune_head"]).json()["items"]
     assert (joined["name"], joined["state"], joined["actions"]) == ("Ciudad_Sur", "accepted", [])
@@ -182,3 +183,39 @@ def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair):
     assert "Enviar a la federación que corresponde" in html
     r = rosa.post(local, f"{local}/send-up")
     assert "No se envió: esta propuesta solo afecta a esta instancia" in r.text
+
+
+def test_the_federation_pages_fit_a_phone(pair):
+    """At 360 px, in Chromium: no horizontal scroll and buttons one can tap (44 px), on
+    the pages this module fills, for the commune's coordinator and the city's."""
+    from tests.test_browser_flow import PHONE, shot
+    from tests.test_pages_browser import CHROMIUM
+
+    if not CHROMIUM:
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_pages_browser import ARGS
+
+    ensure_joined(pair)
+    city, commune = pair["city"], pair["commune"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for node, handle in ((commune, "maizal"), (city, "ciudad_sur")):
+                page = browser.new_context(**PHONE).new_page()
+                page.goto(f"{node.url}/login")
+                page.get_by_label("Usuario").fill("rosa")
+                page.get_by_label("Contraseña").fill(PASSWORD)
+                page.get_by_role("button", name="Entrar").click()
+                paths = [f"/b/{handle}/federation", f"/b/{handle}/proposals/new"]
+                paths += [f"/p/{pid}" for pid in sorted({int(x) for x in re.findall(
+                    r'href="/p/(\d+)"', httpx.get(f"{node.url}/b/{handle}").text)})][:3]
+                for path in paths:
+                    page.goto(f"{node.url}{path}")
+                    shot(page, f"federation-{handle}-{path.strip('/').replace('/', '-')}")
+                    for button in page.locator("main button").all():
+                        box = button.bounding_box()
+                        assert box is None or box["height"] >= 44, (path, button.inner_text())
+        finally:
+            browser.close()
