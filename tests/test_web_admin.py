@@ -329,3 +329,45 @@ def test_member_actions_match_the_mutators(node):
                     done = False
                 s.rollback()
             assert offered == done, (second, actor, target, action)
+
+
+def test_the_api_does_the_same_set_up(node, client):
+    from tests.conftest import hold_to_openapi
+
+    c = build_commune(node)
+    checked = hold_to_openapi(client)
+    with c.session() as s:
+        _, facil = members.create_token(s, c.people["facil"], "app")
+        _, m0 = members.create_token(s, c.people["m0"], "app")
+        members.invite(s, c.people["facil"], c.assembly)
+        s.commit()
+    as_facil = {"Authorization": f"Bearer {facil}"}
+    as_m0 = {"Authorization": f"Bearer {m0}"}
+    r = client.patch("/api/v1/bodies/maizal", headers=as_m0, json={"name": "Tomada"})
+    assert r.status_code == 403
+    r = client.patch("/api/v1/bodies/maizal", headers=as_facil,
+                     json={"name": "Comuna El Maizal Nueva", "summary": "En Lara."})
+    assert r.status_code == 200 and r.json()["name"] == "Comuna El Maizal Nueva"
+    assert client.get("/api/v1/bodies/maizal/invitations", headers=as_m0).status_code == 403
+    items = client.get("/api/v1/bodies/maizal/invitations", headers=as_facil).json()["items"]
+    assert [i["state"] for i in items] == ["waiting"]
+    r = client.post(f"/api/v1/bodies/maizal/invitations/{items[0]['id']}/revoke",
+                    headers=as_facil)
+    assert r.status_code == 200 and r.json()["state"] == "revoked"
+    who = c.people["m1"].id
+    assert client.put(f"/api/v1/bodies/maizal/members/{who}/roles/spokesperson",
+                      headers=as_m0).status_code == 403
+    assert client.put(f"/api/v1/bodies/maizal/members/{who}/roles/spokesperson",
+                      headers=as_facil).status_code == 204
+    me = c.people["facil"].id
+    r = client.delete(f"/api/v1/bodies/maizal/members/{me}/roles/facilitator",
+                      headers=as_facil)
+    assert r.status_code == 409 and r.json()["code"] == "last-coordinator"
+    r = client.post(f"/api/v1/bodies/maizal/members/{who}/reset", headers=as_facil)
+    assert r.status_code == 201 and "/reset/" in r.json()["url"]
+    assert client.get(r.json()["url"].removeprefix("http://node.test")).status_code == 200
+    assert client.delete(f"/api/v1/bodies/maizal/members/{who}?reason=mudanza",
+                         headers=as_facil).status_code == 204
+    assert audit(c, "member.removed") == [{"member": who, "reason": "mudanza"}]
+    assert {"PATCH /api/v1/bodies/{handle} 200",
+            "POST /api/v1/bodies/{handle}/members/{member_id}/reset 201"} <= set(checked)

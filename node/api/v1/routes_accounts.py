@@ -13,6 +13,7 @@ from starlette.responses import Response
 from node.api.v1.deps import ctx, db, json_with_etag, limiter, member_required
 from node.api.v1.outputs import (
     PROBLEMS,
+    BodyOut,
     Items,
     MemberCreated,
     MeOut,
@@ -22,10 +23,12 @@ from node.api.v1.outputs import (
     ok,
 )
 from node.api.v1.schemas import AcceptInvitation, ApiModel, Login
-from node.api.v1.views import iso
-from node.governance import accounts, members, pending
+from node.api.v1.views import body_view, iso
+from node.errors import not_found
+from node.federations import membership
+from node.governance import accounts, authz, bodies, members, pending
 from node.governance.members import LoginLimiter
-from node.models import ApiToken, LocalActor, Member, Membership
+from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -124,3 +127,122 @@ def my_pending(request: Request, member: Member = Depends(member_required),
     return json_with_etag(request, {"items": [
         {"kind": i.kind, "title": i.title, "url": i.url, "body": i.body,
          "due": iso(i.due) if i.due else None, "soon": i.soon} for i in items]})
+
+
+# --- a body's coordination: its name, invitations, roles, members, reset links --------
+
+class BodyDescription(ApiModel):
+    name: str = Field(min_length=1, max_length=200)
+    summary: str = Field(default="", max_length=5000)
+
+
+class InvitationOut(Out):
+    id: int
+    role: str
+    state: Literal["waiting", "used", "revoked", "expired"]
+    expires_at: str | None
+    created_at: str | None
+    invited_by: int | None
+    used_by: int | None
+
+
+class ResetCreated(Out):
+    url: str = Field(description="the single-use page link to hand over; shown once")
+    expires_at: str | None
+
+
+def _invitation_view(inv: Invitation) -> dict[str, object]:
+    return {"id": inv.id, "role": inv.role, "state": members.invitation_state(inv),
+            "expires_at": iso(inv.expires_at), "created_at": iso(inv.created_at),
+            "invited_by": inv.invited_by, "used_by": inv.used_by}
+
+
+def _person(session: Session, member_id: int) -> Member:
+    found = session.get(Member, member_id)
+    if found is None:
+        raise not_found("member")
+    return found
+
+
+@router.patch("/bodies/{handle}", responses=ok(BodyOut))
+def describe_body(request: Request, handle: str, body: BodyDescription,
+                  member: Member = Depends(member_required),
+                  session: Session = Depends(db)) -> Response:
+    """A coordinator renames the body or changes its description; followers and
+    federations get the new actor document."""
+    b = bodies.body_by_handle(session, handle)
+    bodies.describe(session, member, b, body.name, body.summary)
+    membership.announce_actor(session, ctx(request).urls, b)
+    session.commit()
+    ctx(request).delivery_wakeup.set()
+    return json_with_etag(request, body_view(session, b))
+
+
+@router.get("/bodies/{handle}/invitations", responses=ok(Items[InvitationOut]))
+def list_invitations(request: Request, handle: str, member: Member = Depends(member_required),
+                     session: Session = Depends(db)) -> Response:
+    """The body's invitations, newest first, for its coordinators (links are never
+    shown again: only their state)."""
+    b = bodies.body_by_handle(session, handle)
+    authz.require_action(session, member, b, "invite")
+    return json_with_etag(request, {"items": [_invitation_view(i) for i in
+                                              members.invitations_of(session, b)]})
+
+
+@router.post("/bodies/{handle}/invitations/{invitation_id}/revoke",
+             responses=ok(InvitationOut))
+def revoke_invitation(request: Request, handle: str, invitation_id: int,
+                      member: Member = Depends(member_required),
+                      session: Session = Depends(db)) -> Response:
+    inv = members.revoke_invitation(session, member, bodies.body_by_handle(session, handle),
+                                    invitation_id)
+    session.commit()
+    return json_with_etag(request, _invitation_view(inv))
+
+
+@router.put("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
+            responses=PROBLEMS)
+def grant_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
+               member: Member = Depends(member_required),
+               session: Session = Depends(db)) -> Response:
+    members.change_role(session, member, bodies.body_by_handle(session, handle),
+                        _person(session, member_id), f"grant_{role}")
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.delete("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
+               responses=PROBLEMS)
+def revoke_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
+                member: Member = Depends(member_required),
+                session: Session = Depends(db)) -> Response:
+    """A body always keeps one coordinator: 409 `last-coordinator`."""
+    members.change_role(session, member, bodies.body_by_handle(session, handle),
+                        _person(session, member_id), f"revoke_{role}")
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.delete("/bodies/{handle}/members/{member_id}", status_code=204, responses=PROBLEMS)
+def remove_member(handle: str, member_id: int, reason: str = "",
+                  member: Member = Depends(member_required),
+                  session: Session = Depends(db)) -> Response:
+    """Take a member out of the body (their account stays); recorded in the audit log."""
+    members.remove_member(session, member, bodies.body_by_handle(session, handle),
+                          _person(session, member_id), reason[:500])
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/bodies/{handle}/members/{member_id}/reset", status_code=201,
+             responses=ok(ResetCreated, 201))
+def reset_link(request: Request, handle: str, member_id: int,
+               member: Member = Depends(member_required),
+               session: Session = Depends(db)) -> Response:
+    """A single-use password reset link for a member, valid 24 hours, shown once."""
+    raw = accounts.make_reset(session, member, bodies.body_by_handle(session, handle),
+                              _person(session, member_id))
+    session.commit()
+    row, _ = accounts.reset_for(session, raw)
+    return json_with_etag(request, {"url": f"{ctx(request).urls.base}/reset/{raw}",
+                                    "expires_at": iso(row.expires_at)}, 201)
