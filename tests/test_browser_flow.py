@@ -99,7 +99,7 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
                 page.goto(proposal_url)
                 page.get_by_label("A favor").check()
                 page.get_by_role("button", name="Votar").click()
-                expect(page.locator("main")).to_contain_text("Tu voto actual: A favor")
+                expect(page.locator("main")).to_contain_text("Su voto actual: A favor")
             shot(ana, "proposal-vote")
 
             # Time passes: the vote's deadline is reached.
@@ -145,10 +145,9 @@ def test_invite_join_propose_amend_vote_close(tmp_path, databases):
             facil.get_by_role("button", name="Abrir la deliberación").click()
             expect(facil.locator(".state")).to_have_text("En deliberación")
             facil.goto(f"{node.url}/b/maizal/meetings/new")
-            facil.get_by_label("Fecha y hora (UTC)").fill("2026-11-21T18:30")
+            facil.get_by_label("Día y hora en que se reunió").fill("21/11/2026 6:30 p. m.")
             facil.get_by_label("Lugar").fill("Casa comunal")
-            facil.get_by_label("Asistentes (personas)").fill("35")
-            facil.get_by_label("Familias representadas").fill("20")
+            facil.get_by_label("Personas presentes").fill("35")
             facil.get_by_label("Acta").fill("Se aprobó la fiesta por amplia mayoría.")
             facil.get_by_label("La asamblea decidió esta propuesta").check()
             facil.get_by_label("A favor").fill("30")

@@ -116,13 +116,14 @@ def _act(request: Request, back: str, action: Action, data: dict[str, str], done
     return response, True
 
 
-STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated"]
+STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated", "withdrawn"]
 
 
 def state_group_labels(_: Callable[[str], str]) -> dict[str, str]:
     return {"draft": _("Borradores"), "deliberation": _("En deliberación"),
             "vote": _("En votación"), "decided": _("Decididas"),
-            "carried_out": _("Ejecutadas"), "evaluated": _("Evaluadas")}
+            "carried_out": _("Ejecutadas"), "evaluated": _("Evaluadas"),
+            "withdrawn": _("Retiradas")}
 
 
 def statute_text(_: Callable[[str], str], statute: Any) -> str:
@@ -147,7 +148,8 @@ def readable_body(s: Session, me: Member | None, handle: str) -> LocalActor:
 def state_labels(_: Callable[[str], str]) -> dict[str, str]:
     return {"draft": _("Borrador"), "deliberation": _("En deliberación"),
             "vote": _("En votación"), "decided": _("Decidida"),
-            "carried_out": _("Ejecutada"), "evaluated": _("Evaluada")}
+            "carried_out": _("Ejecutada"), "evaluated": _("Evaluada"),
+            "withdrawn": _("Retirada")}
 
 
 
