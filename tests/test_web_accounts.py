@@ -275,3 +275,21 @@ def test_joining_keeps_what_was_typed_and_says_why(node, client):
     r = client.post(f"/join/{raw}", data={**form, "password": PASSWORD})
     assert str(r.url).endswith("/b/maizal") and "su cuenta quedó creada" in r.text
     assert "Rosa Pérez" in client.get("/b/maizal/members").text
+
+
+def test_an_amendment_vote_waits_until_cast(node):
+    from node.governance import amendments
+
+    c = build_commune(node)
+    with c.session() as s:
+        facil, m0 = c.people["facil"], c.people["m0"]
+        p = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
+        proposals.open_deliberation(s, facil, p)
+        a = amendments.amend(s, m0, p, "Huerto con riego", "Un huerto con riego.")
+        amendments.open_vote(s, facil, p, a.id, closes_at=utcnow() + timedelta(days=3))
+        s.commit()
+        assert [(i.kind, i.title) for i in pending.for_member(s, c.ctx.urls, m0)] == [
+            ("amendment", "Huerto con riego")]
+        amendments.cast(s, m0, p, a.id, "for")
+        s.commit()
+        assert pending.for_member(s, c.ctx.urls, m0) == []

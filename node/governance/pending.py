@@ -19,6 +19,8 @@ from node.federations import membership
 from node.federations.names import name_of
 from node.federations.objects import member_uri
 from node.models import (
+    Amendment,
+    AmendmentVote,
     LocalActor,
     Mandate,
     Member,
@@ -36,7 +38,7 @@ LIMIT = 50
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # vote | mandate | exchange | join | draft
+    kind: str  # vote | amendment | mandate | exchange | join | draft
     title: str
     url: str
     body: str  # the name of the body it is about
@@ -71,6 +73,20 @@ def _votes(session: Session, member: Member, ids: list[int], names: dict[int, st
                  aware(p.closes_at) if p.closes_at else None,
                  p.closes_at is not None and aware(p.closes_at) - now <= SOON)
             for p in rows]
+
+
+def _amendment_votes(session: Session, member: Member, ids: list[int],
+                     names: dict[int, str], now: datetime) -> list[Item]:
+    voted = select(AmendmentVote.amendment_id).where(AmendmentVote.member_id == member.id)
+    rows = session.exec(select(Amendment, Proposal).join(
+        Proposal, col(Proposal.id) == col(Amendment.proposal_id)).where(
+        col(Proposal.body_id).in_(ids), Amendment.state == "voting",
+        Proposal.electorate == "people", col(Amendment.closes_at) > now,
+        col(Amendment.id).not_in(voted)).order_by(col(Amendment.closes_at)).limit(LIMIT)).all()
+    return [Item("amendment", a.title, f"/p/{p.id}", names[p.body_id],
+                 aware(a.closes_at) if a.closes_at else None,
+                 a.closes_at is not None and aware(a.closes_at) - now <= SOON)
+            for a, p in rows]
 
 
 def _mandates(session: Session, urls: Any, member: Member,
@@ -128,6 +144,7 @@ def for_member(session: Session, urls: Any, member: Member,
     voting = [i for i, (_, roles) in bodies.items() if "member" in roles]
     coordinated = [b for b, roles in bodies.values() if "facilitator" in roles]
     return (_votes(session, member, voting, names, now) if voting else []) + \
+        (_amendment_votes(session, member, voting, names, now) if voting else []) + \
         _mandates(session, urls, member, bodies, now) + \
         _exchanges(session, urls, member, bodies) + _joins(session, urls, coordinated) + \
         _drafts(session, member, names)

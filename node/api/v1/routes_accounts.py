@@ -98,9 +98,10 @@ class PasswordChange(ApiModel):
 
 
 class PendingItemOut(Out):
-    kind: Literal["vote", "mandate", "exchange", "join", "draft"] = Field(
-        description="a vote not cast yet, a mandate to carry, an exchange the body must "
-                    "answer, a body asking to join a federation, one's own draft")
+    kind: Literal["vote", "amendment", "mandate", "exchange", "join", "draft"] = Field(
+        description="a vote not cast yet (on a proposal or an amendment), a mandate to "
+                    "carry, an exchange the body must answer, a body asking to join a "
+                    "federation, one's own draft")
     title: str
     url: str = Field(description="the page about it, a path on this node")
     body: str = Field(description="the name of the body it concerns")
