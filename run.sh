@@ -12,9 +12,10 @@ if [ ! -f "$data/comuna.json" ]; then
     --handle "${COMUNA_HANDLE:-comuna}" \
     --name "${COMUNA_NAME:-Mi Comuna}" \
     --level "${COMUNA_LEVEL:-commune}"
-  # The first facilitator's account: open the printed /join/ link in a browser.
+  # The first coordinator's account: open the printed /join/ link in a browser.
   token=$(.venv/bin/comuna invite --data-dir "$data" --role facilitator |
           sed -n 's/^invitation token: //p')
-  echo "First facilitator: open ${COMUNA_URL:-http://localhost:$port}/join/$token"
+  echo "Primera cuenta de coordinación: abra ${COMUNA_URL:-http://localhost:$port}/join/$token en el navegador"
+  echo "(First coordinator: open that link in a browser.)"
 fi
 exec .venv/bin/comuna serve --data-dir "$data" --host "${HOST:-127.0.0.1}" --port "$port"

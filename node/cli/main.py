@@ -301,8 +301,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
         body = bodies.body_by_handle(s, args.body or ctx.primary.handle)
         raw = members.invite(s, None, body, args.role, args.days)
         s.commit()
+    print(f"Open in a browser to create the account: {ctx.urls.base}/join/{raw}")
     print(f"invitation token: {raw}")
-    print(f"accept with: POST {ctx.urls.base}/api/v1/invitations/{raw}/accept")
+    print(f"or accept with: POST {ctx.urls.base}/api/v1/invitations/{raw}/accept")
     return 0
 
 
