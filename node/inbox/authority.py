@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
-from node.federations import graph
+from node.federations import graph, mandates
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.models import (
     Commitment,
@@ -255,6 +255,11 @@ def _addressee(session: Session, ctx: NodeContext, bodies: list[LocalActor],
     ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == named)).first()
     if ev is not None:
         return _commitment_party(session, ctx, bodies, ev.commitment, sender)
+    mandated = mandates.sent_to_federation(session, named)
+    if mandated is not None:
+        return _need([b for b in bodies if b.id == mandated[0] and mandated[1] == sender],
+                     "not-addressee", "only the federation a vote or mandate was sent to "
+                                      "answers it")
     raise _Refused("names-nothing-here", "the answered object is unknown here")
 
 

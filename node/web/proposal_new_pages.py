@@ -14,9 +14,11 @@ from starlette.responses import Response
 from node.federations.names import names
 from node.federations.neighbours import MAX_OFFERED, neighbours
 from node.governance import bodies, proposals
+from node.governance.authz import body_actions
 from node.models import LocalActor, Member
 from node.web.actions import member_of, open_session, run_action, see_other
-from node.web.render import page
+from node.web.i18n import translator
+from node.web.render import language, page
 from node.web.session import current_member
 
 router = APIRouter(include_in_schema=False)
@@ -26,9 +28,18 @@ router = APIRouter(include_in_schema=False)
 PREFIX = "affects-"
 
 
-def _body(request: Request, handle: str) -> LocalActor:
+def _body(request: Request, handle: str) -> tuple[LocalActor, bool]:
+    """The body, and whether the person asking may propose in it."""
     with open_session(request) as s:
-        return bodies.body_by_handle(s, handle)
+        b = bodies.body_by_handle(s, handle)
+        return b, "propose" in body_actions(s, current_member(request, s), b)
+
+
+def _not_yours(request: Request, me: Member, b: LocalActor) -> Response:
+    _ = translator(language(request, me))
+    return page(request, "message.html", me, status=403, title=_("No se pudo"),
+                detail=_("Solo las y los integrantes de esta instancia hacen propuestas "
+                         "en ella."), back=f"/b/{b.handle}")
 
 
 def _render(request: Request, handle: str, offered: list[str]) -> Response:
@@ -46,7 +57,9 @@ async def new_proposal_page(request: Request, handle: str) -> Response:
     me = await member_of(request)
     if me is None:
         return see_other(f"/login?next=/b/{handle}/proposals/new")
-    b = await asyncio.to_thread(_body, request, handle)
+    b, may = await asyncio.to_thread(_body, request, handle)
+    if not may:  # the form is offered only to who may use it
+        return await asyncio.to_thread(_not_yours, request, me, b)
     # The graph may take a moment to read (remote lists, documents); never on the
     # database's thread, and bounded (neighbours.WAIT_SECONDS).
     offered = await neighbours(request.app.state.ctx, b)
