@@ -1,0 +1,394 @@
+"""The set-up, account and notice pages attacked as a stranger and as a member: forms
+posted directly (no page offered them), reset links used twice or late, redirects to
+elsewhere, another browser's notice, what a notice keeps, and what may be cached."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from node.governance import accounts, bodies, members
+from node.models import Invitation, LocalActor, Member, WebNotice
+from node.models.base import utcnow
+from node.models.members import PasswordReset
+from tests.govfixtures import build_commune
+from tests.helpers import refused
+
+PASSWORD = "contraseña-larga"
+NEW = "otra-clave-muy-larga"
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/login")
+    r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
+                                    "password": password}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r
+
+
+def token(client) -> str:
+    return csrf(client.get("/login").text)
+
+
+def post(client, url: str, data: dict[str, str] | None = None, **kw):
+    return client.post(url, data={"csrf": token(client), **(data or {})}, **kw)
+
+
+def council_coordinator(c, name: str = "coordcons"):
+    """A coordinator of the commune's council (who is a plain member of nothing else)."""
+    with c.session() as s:
+        m = members.create_member(s, name, PASSWORD, "Coordina el consejo")
+        members.grant(s, "node", m, c.council, "facilitator")
+        s.commit()
+        return m
+
+
+def state(c):
+    with c.session() as s:
+        a = s.get(LocalActor, c.assembly.id)
+        return a.name, a.statute, sorted(
+            (m.member_id, m.role) for m in s.exec(
+                select(members.Membership).where(
+                    members.Membership.body_id == c.assembly.id)).all())
+
+
+# --- the coordination's forms posted by people they do not offer them to -------------
+
+ADMIN_POSTS = [
+    ("/b/maizal/admin/profile", {"name": "Tomada", "summary": "x"}),
+    ("/b/maizal/admin/bodies", {"name": "Consejo falso", "kind": "communal_council"}),
+    ("/b/maizal/admin/statute", {"rule": "majority", "quorum": "0", "voting_days": "1"}),
+    ("/b/maizal/admin/members/{me}/role", {"action": "grant_facilitator"}),
+    ("/b/maizal/admin/members/{facil}/remove", {"reason": "golpe"}),
+    ("/b/maizal/admin/members/{facil}/role", {"action": "revoke_facilitator"}),
+]
+
+
+def test_members_strangers_and_a_councils_coordinator_cannot_run_the_commune(node, client):
+    c = build_commune(node)
+    cc = council_coordinator(c)
+    before = state(c)
+    ids = {"me": 0, "facil": c.people["facil"].id}
+    for who in (None, "m0", "outsider", cc.username):
+        client.cookies.clear()
+        if who:
+            login(client, who)
+            with c.session() as s:
+                ids["me"] = s.exec(select(Member.id).where(Member.username == who)).one()
+        for url, data in ADMIN_POSTS:
+            r = post(client, url.format(**ids), data, follow_redirects=False)
+            if who is None:
+                # Sent to log in, with nothing done.
+                assert r.status_code == 303 and r.headers["location"].startswith("/login")
+            else:
+                assert refused(client.get(r.headers["location"]), 403) or \
+                    r.status_code == 303, (who, url)
+        # Nor the reset link for the commune's coordinator, nor an invitation.
+        r = post(client, f"/b/maizal/admin/members/{c.people['facil'].id}/reset")
+        assert "/reset/" not in r.text, who
+        r = post(client, "/b/maizal/invitations", {"role": "facilitator", "days": "7"})
+        assert "/join/" not in r.text, who
+    assert state(c) == before
+    with c.session() as s:
+        assert s.exec(select(PasswordReset)).all() == []
+        assert s.exec(select(Invitation)).all() == []
+        assert [b.name for b in bodies.children(s, c.assembly)] == ["Consejo de salud"]
+
+
+def test_a_refused_admin_form_says_so(node, client):
+    c = build_commune(node)
+    login(client, "m0")
+    r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
+             {"action": "grant_facilitator"})
+    assert refused(r, 403)
+    with c.session() as s:
+        assert members.roles_in(s, c.people["m0"], c.assembly) == {"member"}
+
+
+def test_the_last_coordinator_stays_whatever_the_form_says(node, client):
+    c = build_commune(node)
+    login(client, "facil")
+    fid = c.people["facil"].id
+    for url, data in ((f"/b/maizal/admin/members/{fid}/remove", {}),
+                      (f"/b/maizal/admin/members/{fid}/role", {"action": "revoke_facilitator"})):
+        assert refused(post(client, url, data), 409)
+    # A role that is not one: refused, not granted.
+    r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
+             {"action": "grant_member"})
+    assert refused(r, 422)
+    with c.session() as s:
+        assert "facilitator" in members.roles_in(s, c.people["facil"], c.assembly)
+
+
+def test_invitations_of_another_body_cannot_be_revoked(node, client):
+    c = build_commune(node)
+    cc = council_coordinator(c)
+    with c.session() as s:
+        members.invite(s, c.people["facil"], c.assembly, "member", 7)
+        s.commit()
+        iid = s.exec(select(Invitation.id)).one()
+    login(client, cc.username)
+    # Through the council (which the coordinator runs) and through the commune.
+    assert refused(post(client, f"/b/consejo_salud/invitations/{iid}/revoke"), 404)
+    assert refused(post(client, f"/b/maizal/invitations/{iid}/revoke"), 403)
+    with c.session() as s:
+        assert s.get(Invitation, iid).revoked_at is None
+
+
+def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node, client):
+    c = build_commune(node)
+    cc = council_coordinator(c)
+    with c.session() as s:
+        # The commune's coordinator is also a plain member of the council.
+        members.grant(s, "node", c.people["facil"], c.council, "member")
+        s.commit()
+    login(client, cc.username)
+    r = post(client, f"/b/consejo_salud/admin/members/{c.people['facil'].id}/reset")
+    assert refused(r, 403) and "/reset/" not in r.text
+    # Nor by naming them coordinator of the council first and resetting after: the
+    # subset rule still holds (the commune is not among the council coordinator's).
+    post(client, f"/b/consejo_salud/admin/members/{c.people['facil'].id}/role",
+         {"action": "grant_facilitator"})
+    r = post(client, f"/b/consejo_salud/admin/members/{c.people['facil'].id}/reset")
+    assert "/reset/" not in r.text
+    with c.session() as s:
+        assert s.exec(select(PasswordReset)).all() == []
+
+
+# --- reset links ----------------------------------------------------------------------
+
+def _link(c, by: str, target: str, body=None) -> str:
+    with c.session() as s:
+        raw = accounts.make_reset(s, c.people[by] if by in c.people else
+                                  s.exec(select(Member).where(Member.username == by)).one(),
+                                  body or c.assembly, c.people[target])
+        s.commit()
+        return raw
+
+
+def _use(client, raw: str, password: str = NEW):
+    page = client.get(f"/reset/{raw}")
+    if page.status_code != 200:
+        return page
+    return client.post(f"/reset/{raw}", data={"csrf": csrf(page.text), "new_password": password,
+                                              "repeat_password": password})
+
+
+def test_a_reset_link_works_once_and_not_late(node, client):
+    c = build_commune(node)
+    raw = _link(c, "facil", "m0")
+    assert _use(client, raw).status_code == 200
+    client.cookies.clear()
+    assert _use(client, raw, NEW + "2").status_code == 410
+    login(client, "m0", NEW)
+    client.cookies.clear()
+    late = _link(c, "facil", "m1")
+    with c.session() as s:
+        s.execute(update(PasswordReset).where(col(PasswordReset.member_id) == c.people["m1"].id)
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    assert _use(client, late).status_code == 410
+    # A newer link ends the older one.
+    first, second = _link(c, "facil", "m2"), _link(c, "facil", "m2")
+    assert _use(client, first).status_code == 410
+    assert _use(client, second).status_code == 200
+
+
+def test_reset_tokens_are_long_and_a_guess_reads_like_a_used_link(node, client):
+    c = build_commune(node)
+    raw = _link(c, "facil", "m0")
+    assert len(raw) >= 32
+    for guess in ("x", raw[:-1], raw + "a", raw.upper(), "../admin", "%00"):
+        assert client.get(f"/reset/{guess}").status_code in (400, 404, 410), guess
+    with c.session() as s:  # only a hash is stored
+        assert s.exec(select(PasswordReset.token_hash)).one() != raw
+
+
+def test_a_reset_ends_a_session_planted_before_it(node, client):
+    """Session fixation: a cookie the victim's browser already had is not the one that
+    is logged in after the reset, and the old session is over."""
+    c = build_commune(node)
+    login(client, "m0")
+    planted = client.cookies.get("comuna_session")
+    raw = _link(c, "facil", "m0")
+    r = _use(client, raw)
+    assert r.status_code == 200
+    fresh = client.cookies.get("comuna_session")
+    assert fresh and fresh != planted
+    client.cookies.clear()
+    client.cookies.set("comuna_session", planted)
+    assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_changing_the_password_needs_the_current_one(node, client):
+    c = build_commune(node)
+    login(client, "m0")
+    for form in ({"new_password": NEW, "repeat_password": NEW},
+                 {"current_password": "", "new_password": NEW, "repeat_password": NEW}):
+        assert refused(post(client, "/account/password", form), 403)
+    bearer = client.post("/api/v1/tokens", json={"username": "m0", "password": PASSWORD}
+                         ).json()["token"]
+    r = client.put("/api/v1/me/password", json={"current_password": "mala-clave-larga",
+                                                "new_password": NEW},
+                   headers={"Authorization": f"Bearer {bearer}"})
+    assert r.status_code == 403
+    r = client.put("/api/v1/me/password", json={"new_password": NEW},
+                   headers={"Authorization": f"Bearer {bearer}"})
+    assert r.status_code == 422
+    client.cookies.clear()
+    login(client, "m0", PASSWORD)
+    assert c
+
+
+# --- redirects ------------------------------------------------------------------------
+
+EVIL = ["//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example",
+        "/%5Cevil.example", "/\t/evil.example", "/%09/evil.example", "%2F%2Fevil.example",
+        "/ /evil.example", "javascript:alert(1)", "/\\/evil.example", " //evil.example"]
+
+
+def _stays_here(location: str) -> bool:
+    """Would a browser stay on this node following this Location?"""
+    # Browsers drop tabs and newlines and read a backslash as a slash.
+    loc = re.sub(r"[\t\n\r]", "", location).replace("\\", "/").lstrip()
+    return loc.startswith("/") and not loc.startswith("//")
+
+
+def test_no_redirect_leaves_the_node(node, client):
+    build_commune(node)
+    for bad in EVIL:
+        r = client.get("/idioma/en", params={"next": bad}, follow_redirects=False)
+        assert r.status_code == 303 and _stays_here(r.headers["location"]), bad
+        r = post(client, "/language", {"lang": "es", "next": bad}, follow_redirects=False)
+        assert r.status_code == 303 and _stays_here(r.headers["location"]), bad
+        page = client.get("/login", params={"next": bad})
+        r = client.post("/login", data={"csrf": csrf(page.text), "username": "m0",
+                                        "password": PASSWORD, "next": bad},
+                        follow_redirects=False)
+        assert r.status_code == 303 and _stays_here(r.headers["location"]), bad
+        assert "evil.example" not in page.text or 'value=""' in page.text
+        client.cookies.clear()
+
+
+# --- notices --------------------------------------------------------------------------
+
+def test_a_notice_is_read_by_its_own_browser_once(node, client):
+    c = build_commune(node)
+    login(client, "m0")
+    r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
+             {"action": "grant_facilitator"}, follow_redirects=False)
+    key = r.cookies.get("comuna_notice") or client.cookies.get("comuna_notice")
+    assert key and len(key) >= 24
+    with c.session() as s:
+        stored = s.exec(select(WebNotice)).one()
+        assert stored.key_hash != key  # the key itself is not in the database
+    from starlette.testclient import TestClient
+
+    from node.app import create_app
+    from tests.conftest import NODE_URL
+
+    with TestClient(create_app(node, background=False), base_url=NODE_URL) as other:
+        # Another browser with a guessed or empty key sees nothing.
+        for guess in ("", "x", key[:-1], key + "x", "A" * 65):
+            other.cookies.set("comuna_notice", guess)
+            assert 'role="alert"' not in other.get("/b/maizal").text
+        # Stolen key: read once, then gone for everyone.
+        other.cookies.set("comuna_notice", key)
+        assert 'role="alert"' in other.get("/b/maizal").text
+    assert 'role="alert"' not in client.get("/b/maizal").text
+
+
+def test_no_password_is_ever_kept_in_a_notice(node, client):
+    c = build_commune(node)
+    login(client, "m0")
+    secret = "una-clave-secreta-larga"
+    post(client, "/account/password", {"current_password": secret, "new_password": secret,
+                                       "repeat_password": secret + "x",
+                                       "password": secret, "Password2": secret})
+    client.cookies.clear()
+    raw = _link(c, "facil", "m1")
+    page = client.get(f"/reset/{raw}")
+    client.post(f"/reset/{raw}", data={"csrf": csrf(page.text), "new_password": secret,
+                                       "repeat_password": "distinta-clave-larga"})
+    # The join form refused with a weak or mismatched password.
+    client.cookies.clear()
+    post(client, "/join/no-existe", {"username": "nueva", "password": secret})
+    with c.session() as s:
+        s.execute(update(WebNotice).values(created_at=utcnow()))
+        for n in s.exec(select(WebNotice)).all():
+            assert secret not in n.payload, n.payload
+
+
+def test_kept_values_and_names_are_escaped(node, client):
+    c = build_commune(node)
+    evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    login(client, "facil")
+    # Refused (a name too long), the typed description comes back escaped.
+    r = post(client, "/b/maizal/admin/profile", {"name": "x" * 300, "summary": evil})
+    assert refused(r, 422)
+    assert "<script>alert(1)" not in r.text and "<img src=x" not in r.text
+    assert "&lt;script&gt;alert(1)" in r.text  # kept, as text
+    # A body named like a script, shown on every page that names it.
+    r = post(client, "/b/maizal/admin/profile", {"name": evil, "summary": evil})
+    assert "<script>alert(1)" not in r.text
+    for url in ("/b/maizal", "/b/maizal/admin", "/b/maizal/admin/members", "/"):
+        assert "<script>alert(1)" not in client.get(url).text, url
+    with c.session() as s:
+        m = s.get(Member, c.people["m0"].id)
+        m.display_name = evil
+        s.add(m)
+        s.commit()
+    for url in ("/b/maizal/admin/members", "/b/maizal"):
+        assert "<script>alert(1)" not in client.get(url).text, url
+    r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
+             {"action": "grant_spokesperson"})
+    assert "<script>alert(1)" not in r.text
+
+
+# --- caching --------------------------------------------------------------------------
+
+def test_personal_pages_are_never_public(node, client):
+    c = build_commune(node)
+    # A visitor's page with no form may be cached.
+    assert client.get("/b/maizal").headers["cache-control"].startswith("public")
+    raw = _link(c, "facil", "m0")
+    assert "public" not in client.get(f"/reset/{raw}").headers["cache-control"]
+    login(client, "m0")
+    for url in ("/b/maizal", "/account", "/", "/b/maizal/proposals/new", "/inicio"):
+        r = client.get(url)
+        assert "public" not in r.headers.get("cache-control", ""), url
+    r = client.get("/api/v1/me/pending", headers={
+        "Authorization": "Bearer " + client.post("/api/v1/tokens", json={
+            "username": "m0", "password": PASSWORD}).json()["token"]})
+    assert "public" not in r.headers["cache-control"]
+    # A notice shown to a visitor (logged out, a refused join) is theirs alone.
+    client.cookies.clear()
+    r = post(client, "/join/no-existe", {"username": "x"})
+    assert "public" not in r.headers["cache-control"]
+    # A page with a form (a CSRF token) is not public either.
+    client.cookies.clear()
+    assert "public" not in client.get("/login").headers["cache-control"]
+
+
+def test_api_actions_are_empty_for_a_visitor(node, client):
+    c = build_commune(node)
+    from node.governance import proposals
+
+    with c.session() as s:
+        p = proposals.create(s, c.people["m0"], c.assembly, "Una propuesta", "texto")
+        s.commit()
+        pid = p.id
+    r = client.get(f"/api/v1/proposals/{pid}")
+    assert r.status_code == 200
+    assert r.json().get("actions", []) == []
+    json.dumps(r.json())
