@@ -288,7 +288,10 @@ def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes):
             said(ana, "La deliberación quedó abierta.")
             # Opening the deliberation sends a matter beyond the commune up by itself;
             # the button to send it is then no longer offered, and the page says where.
-            expect(ana.locator("section.fed")).to_contain_text(f"Subió a {CITY}")
+            # (Once the city passes the matter back to its members, the line becomes
+            # the commune's mandate before the city: either names the city.)
+            expect(ana.locator("section.fed")).to_contain_text(re.compile(
+                f"(Subió a|Nuestra decisión es el mandato ante) {CITY}"))
             expect(ana.get_by_role("button", name="Enviar a la federación que corresponde")
                    ).to_have_count(0)
             walk.shot(ana, "proposal-sent-up")
@@ -299,6 +302,15 @@ def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes):
             luis.get_by_role("link", name=title).click()
             expect(luis.locator("main")).to_contain_text("Votan las instancias miembros")
             walk.shot(luis, "city-matter-page")
+            # The city passes it to its member communes: Cerro, the neighbour named, has
+            # it to decide; Maizal's own proposal becomes its position before the city.
+            pedro.goto(f"{cerro.url}/b/cerro")
+            reload_until(pedro, title, "the matter reaches the neighbour")
+            walk.shot(pedro, "neighbour-matter")
+            ana.goto(federated)
+            reload_until(ana, f"Nuestra decisión es el mandato ante {CITY}",
+                         "the city passes the matter back to the commune")
+            walk.shot(ana, "proposal-mandate-before-city")
 
             # A matter of the commune alone, taken to a vote, for the integrante to vote.
             ana.goto(f"{maizal.url}/b/maizal")
