@@ -398,3 +398,59 @@ def test_api_actions_are_empty_for_a_visitor(node, client):
     assert r.status_code == 200
     assert r.json().get("actions", []) == []
     json.dumps(r.json())
+
+
+# --- proposals: edit and withdraw by others; the pending list ---------------------------
+
+def _draft(c, author: str, body=None) -> int:
+    from node.governance import proposals
+
+    with c.session() as s:
+        p = proposals.create(s, s.get(Member, c.people[author].id), body or c.assembly,
+                             "Borrador ajeno", "texto del borrador")
+        s.commit()
+        return p.id
+
+
+def _bearer(client, username: str) -> dict[str, str]:
+    raw = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD}
+                      ).json()["token"]
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def test_only_the_author_edits_or_withdraws_a_draft(node, client):
+    c = build_commune(node)
+    pid = _draft(c, "m0")
+    edit = {"title": "Tomado", "text": "otro texto"}
+    assert client.put(f"/api/v1/proposals/{pid}", json=edit).status_code == 401
+    assert client.post(f"/api/v1/proposals/{pid}/withdrawal").status_code == 401
+    for who in ("m1", "facil", "outsider"):
+        h = _bearer(client, who)
+        assert client.put(f"/api/v1/proposals/{pid}", json=edit, headers=h).status_code == 403
+        r = client.post(f"/api/v1/proposals/{pid}/withdrawal", headers=h)
+        assert r.status_code == 403, who
+        assert client.get(f"/api/v1/proposals/{pid}", headers=h).json()["actions"] == [] \
+            or "edit" not in client.get(f"/api/v1/proposals/{pid}", headers=h).json()["actions"]
+        login(client, who)
+        assert refused(post(client, f"/p/{pid}/edit", edit), 403), who
+        assert refused(post(client, f"/p/{pid}/withdraw"), 403), who
+        client.cookies.clear()
+    h = _bearer(client, "m0")
+    assert {"edit", "withdraw"} <= set(client.get(f"/api/v1/proposals/{pid}", headers=h)
+                                       .json()["actions"])
+    assert client.get(f"/api/v1/proposals/{pid}").json()["actions"] == []
+    with c.session() as s:
+        from node.models import Proposal
+
+        assert s.get(Proposal, pid).state == "draft"
+
+
+def test_the_pending_list_is_ones_own(node, client):
+    c = build_commune(node)
+    _draft(c, "m0")
+    _draft(c, "other", c.council)
+    mine = client.get("/api/v1/me/pending", headers=_bearer(client, "m0")).json()["items"]
+    assert [i["kind"] for i in mine] == ["draft"]
+    theirs = client.get("/api/v1/me/pending", headers=_bearer(client, "m1")).json()["items"]
+    assert theirs == []
+    assert client.get("/api/v1/me/pending").status_code == 401
