@@ -20,6 +20,7 @@ from node.governance import bodies, members, proposals
 from node.models import FederationLink, Invitation, Member, Membership, OutboxItem, Proposal
 from node.models.base import utcnow
 from tests.conftest import ctx_of, hold_to_openapi
+from tests.helpers import refused
 
 PASSWORD = "contraseña-larga"
 RACERS = 6
@@ -237,10 +238,9 @@ def test_a_draft_is_not_sent_up_from_the_page(client, with_federation):
     pid = draft(ctx, author, with_federation)
     assert web_login(client, "autora").status_code == 303
     page = client.get(f"/p/{pid}")
-    r = client.post(f"/p/{pid}/send-up", data={"csrf": csrf_of(page.text)},
-                    follow_redirects=False)
-    assert r.status_code == 409
-    assert "open deliberation before sending it up" in r.text
+    r = client.post(f"/p/{pid}/send-up", data={"csrf": csrf_of(page.text)})
+    # Refused with a notice on the proposal's page, in Spanish.
+    assert refused(r, 409) and "deliberación" in r.text
     nothing_left_the_node(ctx, pid)
     # In deliberation, the page offers the form (with its token) and it sends the matter.
     with Session(ctx.engine) as s:

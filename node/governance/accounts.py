@@ -87,8 +87,17 @@ def reset_for(session: Session, raw: str) -> tuple[PasswordReset, Member]:
         PasswordReset.token_hash == token_hash(raw))).first()
     if row is None or row.used_at is not None or aware(row.expires_at) <= utcnow():
         raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
+    # The link is worth what its maker may still do: checked again now, so it dies when
+    # the maker leaves the coordination, the member leaves the body, or the member has
+    # since taken a role the maker could not have reset.
+    from node.governance import authz
+
     member = session.get(Member, row.member_id)
-    assert member is not None
+    maker = session.get(Member, row.created_by)
+    body = session.get(LocalActor, row.body_id)
+    if member is None or maker is None or body is None or \
+            "reset_password" not in authz.member_actions(session, maker, body, member):
+        raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
     return row, member
 
 

@@ -57,13 +57,20 @@ def _coordinated(session: Session, member: Member) -> set[int]:
         Membership.member_id == member.id, Membership.role == "facilitator")).all())
 
 
+def _acts_for(session: Session, member: Member) -> set[int]:
+    """The bodies `member` acts for: coordinates, or speaks for in its federations."""
+    return set(session.exec(select(Membership.body_id).where(
+        Membership.member_id == member.id,
+        col(Membership.role).in_(("facilitator", "spokesperson")))).all())
+
+
 def member_actions(session: Session, me: Member | None, body: LocalActor,
                    target: Member) -> list[str]:
     """What `me` may do about `target`'s place in `body`: change roles, remove, make a
     password reset link. Only a coordinator of the body, about one of its members.
     A body never loses its last coordinator, and nobody resets the password of a person
-    who coordinates a body they do not coordinate themselves (a council's coordinator
-    must not be able to take over the commune's)."""
+    who coordinates or speaks for a body they do not coordinate themselves (a council's
+    coordinator must not be able to take over the commune's coordinator or spokesperson)."""
     if me is None or "facilitator" not in roles_in(session, me, body):
         return []
     theirs = roles_in(session, target, body)
@@ -81,7 +88,7 @@ def member_actions(session: Session, me: Member | None, body: LocalActor,
             out.append(f"revoke_{role}")
     if not last:
         out.append("remove")
-    if target.id != me.id and _coordinated(session, target) <= _coordinated(session, me):
+    if target.id != me.id and _acts_for(session, target) <= _coordinated(session, me):
         out.append("reset_password")
     return out
 

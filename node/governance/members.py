@@ -265,6 +265,10 @@ def _require(session: Session, by: Member, body: LocalActor, target: Member,
     """Refuse what `authz.member_actions` does not offer, saying why."""
     from node.governance import authz
 
+    # Two coordinators removing each other at once must not both pass the "not the last
+    # coordinator" check: whoever comes second waits for the body's row and then sees
+    # the first one's change (PostgreSQL; SQLite runs one writer at a time anyway).
+    session.exec(select(LocalActor.id).where(LocalActor.id == body.id).with_for_update()).all()
     authz.require_facilitator(session, by, body)
     if action in authz.member_actions(session, by, body, target):
         return

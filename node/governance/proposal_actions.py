@@ -24,7 +24,7 @@ from functools import cached_property
 
 from sqlmodel import Session, col, select
 
-from node.errors import Problem, conflict, forbidden
+from node.errors import Problem, conflict, forbidden, not_found
 from node.governance.members import roles_in
 from node.lifecycle import Graph
 from node.models import Amendment, Decision, Evaluation, LocalActor, Member, Proposal
@@ -142,6 +142,13 @@ class Seen:
     @property
     def author(self) -> bool:
         return self.member is not None and self.proposal.author_id == self.member.id
+
+    def hidden(self) -> Problem | None:
+        """A private body's proposals look the same as missing ones from outside: no
+        rule may answer first with a 401, 403 or 409 (and the body's handle)."""
+        if self.body.public or "member" in self.roles:
+            return None
+        return not_found("proposal")
 
     def need_member(self) -> Problem | None:
         if self.member is None:
@@ -290,7 +297,8 @@ RULES: dict[str, Callable[[Seen], Problem | None]] = {
 def why_not(session: Session, member: Member | None, proposal: Proposal, action: str,
             seen: Seen | None = None) -> Problem | None:
     """The refusal `action` on `proposal` gets from `member` now, or None if allowed."""
-    return RULES[action](seen or Seen(session, member, proposal))
+    k = seen or Seen(session, member, proposal)
+    return k.hidden() or RULES[action](k)
 
 
 def require(session: Session, member: Member | None, proposal: Proposal, action: str) -> None:
@@ -346,7 +354,8 @@ def amendment_close_refusal(a: Amendment) -> Problem | None:
 
 def require_on_amendment(session: Session, member: Member | None, proposal: Proposal,
                          a: Amendment, action: str) -> None:
-    refused = amendment_why_not(Seen(session, member, proposal), a, action)
+    k = Seen(session, member, proposal)
+    refused = k.hidden() or amendment_why_not(k, a, action)
     if refused is not None:
         raise refused
 

@@ -99,7 +99,7 @@ def plain_rule(_: Tr, st: Statute) -> str:
 def _share(raw: str, field: str) -> Fraction:
     try:
         value = Fraction(Decimal((raw or "").strip().replace(",", ".")))
-    except (InvalidOperation, ValueError) as exc:
+    except (InvalidOperation, ValueError, OverflowError) as exc:  # "Infinity" overflows
         raise Problem(422, "bad-statute", "write a number from 0 to 100", field=field) from exc
     return value / 100
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
@@ -58,7 +59,9 @@ def federation_page(request: Request, handle: str) -> Response:
         waiting = membership.waiting_requests(s, b)
         offered = membership.available_actions(s, me, b)
         open_rows = s.exec(select(Proposal).where(
-            Proposal.body_id == b.id, Proposal.electorate == "bodies",
+            Proposal.body_id == b.id,
+            # A federation's matters, and a member body's matters before its federation.
+            or_(col(Proposal.electorate) == "bodies", col(Proposal.answers_to) != ""),
             col(Proposal.state).in_(["deliberation", "vote"]))
             .order_by(col(Proposal.id).desc()).limit(50)).all()
         live_of = {p.id or 0: list(s.exec(select(Mandate).where(

@@ -7,6 +7,7 @@ their live mandates. The rules live in node.federations."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -47,7 +48,7 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
             FederationLink.body_id == p.body_id, FederationLink.direction == "member_of",
             FederationLink.state == "accepted")).first())
     _ = translator(language(request, me))
-    labels = {
+    labels: dict[str, Any] = {
         "outcome_names": {"adopted": _("Aprobada"), "rejected": _("Rechazada"),
                           "no_quorum": _("Sin quórum")},
         "positions": position_labels(_),
@@ -61,6 +62,9 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "refusals": refusal_labels(_),
         "allowed_positions": {k: sorted(v) for k, v in mandates.POSITIONS_FOR.items()},
     }
+    # The bodies it affects beyond its own, by name (chosen on the new-proposal form).
+    affected = [u for u in json.loads(p.affects or "[]") if isinstance(u, str)]
+    labels["affects"] = list(names(s, urls, affected).values()) if affected else []
     if not p.matter:
         # Sent up but not yet reached (the vote clock tries again): say so, or the
         # author sees nothing and presses again.

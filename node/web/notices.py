@@ -24,6 +24,8 @@ COOKIE = "comuna_notice"
 LIFETIME = timedelta(minutes=10)
 # Form values longer than this are not kept (a pasted book is not worth a row).
 MAX_KEPT = 64 * 1024
+# No form has more fields than this.
+MAX_FIELDS = 100
 
 
 def _hash(raw: str) -> str:
@@ -36,10 +38,12 @@ def leave(s: Session, request: Request, response: Response, payload: dict[str, A
     form = payload.get("form")
     if isinstance(form, dict):
         # Never a password, not even for ten minutes.
-        payload["form"] = {k: v for k, v in form.items()
-                           if k != "csrf" and "password" not in k}
-        if sum(len(v) for v in payload["form"].values()) > MAX_KEPT:
-            payload["form"] = {}
+        kept = {k: v for k, v in form.items()
+                if k != "csrf" and "password" not in k.lower()}
+        # Names count too: a stranger's refused form must not fill the table.
+        if len(kept) > MAX_FIELDS or sum(len(k) + len(v) for k, v in kept.items()) > MAX_KEPT:
+            kept = {}
+        payload["form"] = kept
     s.add(WebNotice(key_hash=_hash(raw), payload=json.dumps(payload)))
     response.set_cookie(COOKIE, raw, max_age=int(LIFETIME.total_seconds()), httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")

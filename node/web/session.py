@@ -22,6 +22,8 @@ from node.models import Member
 
 COOKIE = "comuna_session"
 PRE = "comuna_pre"
+# No page has a form anywhere near this long.
+MAX_FORM = 512 * 1024
 
 
 def current_member(request: Request, session: Session) -> Member | None:
@@ -50,11 +52,29 @@ def set_pre_cookie(request: Request, response: Response, seed: str) -> None:
                         secure=request.url.scheme == "https")
 
 
+async def _capped_body(request: Request) -> bytes:
+    """The body, read at most MAX_FORM bytes far: a chunked body has no Content-Length
+    to refuse it by. Kept where Starlette keeps a body read once (`request.body()`), so
+    a route may read its form twice."""
+    if not hasattr(request, "_body"):
+        parts, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_FORM:
+                    raise Problem(413, "too-large", "the form is too large")
+                parts.append(chunk)
+        except RuntimeError as exc:  # left half read by an earlier refusal
+            raise Problem(413, "too-large", "the form is too large") from exc
+        request._body = b"".join(parts)
+    return await request.body()
+
+
 async def form(request: Request) -> dict[str, str]:
     """Parse an urlencoded form and check its CSRF token."""
-    if int(request.headers.get("content-length") or 0) > 512 * 1024:
+    if int(request.headers.get("content-length") or 0) > MAX_FORM:
         raise Problem(413, "too-large", "the form is too large")
-    body = (await request.body()).decode("utf-8", "replace")
+    body = (await _capped_body(request)).decode("utf-8", "replace")
     data = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
     if any("\x00" in k or "\x00" in v for k, v in data.items()):
         raise Problem(400, "bad-form", "the form contains characters that cannot be stored")
