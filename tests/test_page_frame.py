@@ -86,3 +86,18 @@ def test_the_icon_answers_and_every_page_links_it(node, client):
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
         assert "max-age" in r.headers["cache-control"]
     assert 'rel="icon" href="/favicon.svg"' in client.get("/b/maizal").text
+
+
+def test_the_form_token_reads_differently_on_every_page(node, client):
+    build_commune(node)
+    login(client, "m0")
+    first, second = (csrf(client.get("/b/maizal/proposals/new").text) for _ in range(2))
+    assert first != second and len(first) == 128
+    # Both are good; the same bytes altered are not.
+    for token in (first, second):
+        r = client.post("/b/maizal/proposals", data={"csrf": token, "title": "Huerto",
+                                                     "text": "Un huerto."})
+        assert 'role="status"' in r.text
+    forged = first[:64] + ("0" if first[64] != "0" else "1") + first[65:]
+    r = client.post("/b/maizal/proposals", data={"csrf": forged, "title": "X", "text": "Y"})
+    assert r.status_code == 403

@@ -39,12 +39,34 @@ def csrf_token(request: Request) -> str:
     return _derive(request.cookies.get(COOKIE) or request.cookies.get(PRE) or "")
 
 
+def mask(token: str) -> str:
+    """The token as a page carries it: a fresh random pad, then the token XOR the pad.
+    Pages are compressed and some echo what was typed; a secret that reads differently
+    in every response cannot be guessed byte by byte from compressed sizes (BREACH)."""
+    raw = bytes.fromhex(token)
+    pad = secrets.token_bytes(len(raw))
+    return (pad + bytes(a ^ b for a, b in zip(raw, pad, strict=True))).hex()
+
+
+def unmask(sent: str) -> str:
+    """The token behind what a form sent back (a masked token, or a bare one)."""
+    try:
+        raw = bytes.fromhex(sent)
+    except ValueError:
+        return ""
+    if len(raw) != 64:
+        return sent
+    pad, body = raw[:32], raw[32:]
+    return bytes(a ^ b for a, b in zip(body, pad, strict=True)).hex()
+
+
 def csrf_for_page(request: Request) -> tuple[str, str | None]:
-    """The token to embed in a page's forms, and a new pre-login seed to set, if needed."""
+    """The token to embed in a page's forms (masked), and a new pre-login seed to set,
+    if needed."""
     if request.cookies.get(COOKIE) or request.cookies.get(PRE):
-        return csrf_token(request), None
+        return mask(csrf_token(request)), None
     seed = secrets.token_urlsafe(24)
-    return _derive(seed), seed
+    return mask(_derive(seed)), seed
 
 
 def set_pre_cookie(request: Request, response: Response, seed: str) -> None:
@@ -79,7 +101,7 @@ async def form(request: Request) -> dict[str, str]:
     if any("\x00" in k or "\x00" in v for k, v in data.items()):
         raise Problem(400, "bad-form", "the form contains characters that cannot be stored")
     expected = csrf_token(request)
-    if not expected or not hmac.compare_digest(expected, data.get("csrf", "")):
+    if not expected or not hmac.compare_digest(expected, unmask(data.get("csrf", ""))):
         raise Problem(403, "csrf", "the form has expired; reload the page and try again")
     return data
 
