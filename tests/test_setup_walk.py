@@ -283,6 +283,10 @@ def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes):
             ana.go_back()
             propose(ana, title, "Una ruta de autobús comunal que una a las dos comunas.",
                     affects=("Cerro",))
+            # The page names what the proposal affects beyond the commune, and only that.
+            expect(ana.locator("main")).to_contain_text("Afecta también a: Cerro")
+            assert "Comuna El Maizal" not in ana.locator("main p.meta").filter(
+                has_text="Afecta").inner_text()
             walk.shot(ana, "proposal-draft")
             ana.get_by_role("button", name="Abrir la deliberación").click()
             said(ana, "La deliberación quedó abierta.")

@@ -63,7 +63,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "allowed_positions": {k: sorted(v) for k, v in mandates.POSITIONS_FOR.items()},
     }
     # The bodies it affects beyond its own, by name (chosen on the new-proposal form).
-    affected = [u for u in json.loads(p.affects or "[]") if isinstance(u, str)]
+    own = urls.actor(proposals.body_of(s, p).handle)
+    affected = [u for u in json.loads(p.affects or "[]") if isinstance(u, str) and u != own]
     labels["affects"] = list(names(s, urls, affected).values()) if affected else []
     if not p.matter:
         # Sent up but not yet reached (the vote clock tries again): say so, or the
