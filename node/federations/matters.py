@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import Urls
 from node.federations import objects
+from node.federations.matter_states import ESCALATION
 from node.federations.membership import members_of
 from node.governance import audit
 from node.models import FederationLink, LocalActor, Member, Proposal, ProposalVersion
@@ -90,7 +91,7 @@ def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     """Send our proposal to a federation for it to decide (or route further)."""
     if proposal.body_id != body.id or proposal.author_id is None:
         raise objects.refused("only a body's own proposals are sent up", "not-ours")
-    if proposal.escalation in ("sent", "taken"):
+    if not ESCALATION.may("send", proposal.escalation):
         raise objects.refused("this proposal has already been sent up", "already-sent")
     from node.governance.proposals import version
 
@@ -106,9 +107,8 @@ def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     signed = json.loads(item.body)
     keep(session, doc, objects.PROPOSAL, urls.actor(body.handle), matter)
     keep(session, signed, "Create", urls.actor(body.handle), matter)
-    proposal.matter, proposal.escalation, proposal.escalated_to = matter, "sent", target
-    proposal.escalation_note, proposal.updated_at = "", utcnow()
-    session.add(proposal)
+    ESCALATION.move(session, proposal, "send", matter=matter, escalated_to=target,
+                    escalation_note="", updated_at=utcnow())
     audit.append(session, by, "matter.sent_up", f"proposal:{proposal.id}",
                  {"matter": matter, "to": target, "version": v.number})
     return matter
@@ -128,9 +128,10 @@ def receive_refusal(session: Session, federation: str, create_id: str, reason: s
         Proposal.matter == create.matter, col(Proposal.author_id).is_not(None))).first()
     if proposal is None or proposal.escalated_to != federation:
         return False  # only the federation we sent it to may refuse it
-    proposal.escalation, proposal.escalation_note = "refused", reason[:2000]
-    proposal.updated_at = utcnow()
-    session.add(proposal)
+    if not ESCALATION.may("refuse", proposal.escalation):
+        return False
+    ESCALATION.move(session, proposal, "refuse", escalation_note=reason[:2000],
+                    updated_at=utcnow())
     audit.append(session, f"remote:{federation}", "matter.refused", f"proposal:{proposal.id}",
                  {"matter": create.matter, "reason": reason[:500]})
     return True
@@ -165,11 +166,12 @@ def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorat
     for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
                                                  Proposal.matter == doc.id)).all():
         if p.current_version == doc.version:
-            if p.author_id is not None and p.escalation != "taken" and came_back:
+            if p.author_id is not None and came_back and ESCALATION.may("take",
+                                                                         p.escalation):
                 # Our own proposal came back from the federation: it is now our
                 # position on the matter, not a second row.
-                p.escalation, p.answers_to, p.electorate = "taken", answers_to, electorate
-                session.add(p)
+                ESCALATION.move(session, p, "take", answers_to=answers_to,
+                                electorate=electorate)
             return None
     p = Proposal(body_id=body.id or 0, author_id=None, state="deliberation",
                  affects=json.dumps(doc.affects), matter=doc.id, electorate=electorate,

@@ -19,6 +19,7 @@ from node.federation.directory import KeyError_, KeyUnavailable
 from node.federation.resolve import resolve_actor
 from node.federations import matters, membership, routing, verification
 from node.federations.levels import Route
+from node.federations.matter_states import ESCALATION, Escalation
 from node.governance.authz import require_facilitator, require_member
 from node.models import Decision, LocalActor, Member, Proposal
 from node.models.matters import SignedObject
@@ -101,7 +102,7 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
             "sent_to": target}
 
 
-PENDING = "pending"  # could not be sent up yet: the vote clock tries again
+PENDING = Escalation.pending  # could not be sent up yet: the vote clock tries again
 
 
 async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) -> None:
@@ -119,20 +120,22 @@ async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) 
         log.warning("proposal %s not sent up%s: %s", proposal_id,
                     " yet" if transient else "", exc)
         if transient:
-            await asyncio.to_thread(_mark_escalation, ctx, proposal_id, PENDING, str(exc))
+            await asyncio.to_thread(_mark_escalation, ctx, proposal_id, "wait", str(exc))
         return
     if result["sent_to"] is None and p.escalation == PENDING:
         # The graph is readable again and says the matter is this body's own.
-        await asyncio.to_thread(_mark_escalation, ctx, proposal_id, "", "")
+        await asyncio.to_thread(_mark_escalation, ctx, proposal_id, "clear", "")
 
 
-def _mark_escalation(ctx: NodeContext, proposal_id: int, state: str, note: str) -> None:
+def _mark_escalation(ctx: NodeContext, proposal_id: int, action: str, note: str) -> None:
     with Session(ctx.engine) as s:
         p = s.get(Proposal, proposal_id)
-        if p is None or p.escalation in ("sent", "taken", "refused"):
+        if p is None or not ESCALATION.may(action, p.escalation):
             return  # moved on meanwhile: never undo a sent or settled escalation
-        p.escalation, p.escalation_note = state, note[:2000]
-        s.add(p)
+        try:
+            ESCALATION.move(s, p, action, escalation_note=note[:2000])
+        except Problem:
+            return  # sent or settled between the read and the write: that wins
         s.commit()
 
 

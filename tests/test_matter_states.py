@@ -1,0 +1,70 @@
+"""A matter's escalation as a state graph: every move is one compare-and-set, so a
+move computed from a row that changed meanwhile is refused (409) and changes nothing,
+and the vote clock's "could not send it yet" never undoes a matter already sent."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from node.errors import Problem
+from node.federations import service
+from node.federations.matter_states import ESCALATION, Escalation
+from node.models import LocalActor, Proposal
+from tests.conftest import ctx_of
+
+
+@pytest.fixture
+def ours(client):
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        p = Proposal(body_id=body.id or 0, author_id=None, state="deliberation")
+        s.add(p)
+        s.commit()
+        return ctx, p.id
+
+
+def _row(ctx, pid: int) -> tuple[str, str, str]:
+    with Session(ctx.engine) as s:
+        p = s.get(Proposal, pid)
+        return p.escalation, p.escalated_to, p.escalation_note
+
+
+def test_a_stale_move_is_refused_and_changes_nothing(ours):
+    ctx, pid = ours
+    with Session(ctx.engine) as stale, Session(ctx.engine) as other:
+        seen = stale.get(Proposal, pid)
+        assert seen.escalation == Escalation.none
+        fresh = other.get(Proposal, pid)
+        ESCALATION.move(other, fresh, "send", escalated_to="https://fed.example/a",
+                        escalation_note="")
+        other.commit()
+        # `seen` still says "" (its session read it before), so the graph allows the
+        # move in memory; the row no longer does.
+        with pytest.raises(Problem) as err:
+            ESCALATION.move(stale, seen, "wait", escalation_note="graph unreachable")
+        assert err.value.status == 409
+        stale.rollback()
+    assert _row(ctx, pid) == ("sent", "https://fed.example/a", "")
+
+
+def test_the_clock_never_undoes_a_sent_matter(ours):
+    ctx, pid = ours
+    service._mark_escalation(ctx, pid, "wait", "graph unreachable")
+    assert _row(ctx, pid) == ("pending", "", "graph unreachable")
+    with Session(ctx.engine) as s:
+        ESCALATION.move(s, s.get(Proposal, pid), "send", escalated_to="https://fed.example/a",
+                        escalation_note="")
+        s.commit()
+    service._mark_escalation(ctx, pid, "wait", "again")
+    service._mark_escalation(ctx, pid, "clear", "")
+    assert _row(ctx, pid) == ("sent", "https://fed.example/a", "")
+
+
+def test_moves_follow_the_graph():
+    assert ESCALATION.actions_from("") == ["send", "take", "wait"]
+    assert ESCALATION.actions_from("taken") == ["refuse"]
+    with pytest.raises(Problem) as err:
+        ESCALATION.move(None, Proposal(escalation="sent"), "send")  # type: ignore[arg-type]
+    assert err.value.status == 409
