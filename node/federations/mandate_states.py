@@ -26,7 +26,7 @@ from node.governance.members import roles_in
 from node.lifecycle import Graph
 from node.models import LocalActor, Member
 from node.models.base import aware, utcnow
-from node.models.matters import Mandate
+from node.models.matters import Mandate, MandatedVote
 
 
 class MandateState(StrEnum):
@@ -48,6 +48,30 @@ MANDATE = (
     .step("supersede", [M.live, M.refused], M.superseded)
     .step("lapse", [M.live], M.lapsed)
     .step("refuse", [M.live, M.refused], M.refused)
+)
+
+
+
+class VoteState(StrEnum):
+    """A vote cast under a mandate. At the member body, the vote its spokesperson sent:
+    sent, or refused by the federation (and sent again). At the federation: counted, or
+    withdrawn when its mandate was recalled or lapsed before the close."""
+
+    sent = "sent"
+    refused = "refused"
+    counted = "counted"
+    withdrawn = "withdrawn"
+
+
+V = VoteState
+
+# One row per body and matter: a newer vote replaces it (created in its first state).
+MANDATED_VOTE = (
+    Graph("mandated vote", MandatedVote, VoteState)
+    .step("resend", [V.sent, V.refused], V.sent)
+    .step("refuse", [V.sent, V.refused], V.refused)
+    .step("recount", [V.counted, V.withdrawn], V.counted)
+    .step("withdraw", [V.counted], V.withdrawn)
 )
 
 # The choices a spokesperson may send, as actions.

@@ -22,8 +22,10 @@ from node.federation.urls import Urls
 from node.federations import matters, objects
 from node.federations.mandate_states import (
     MANDATE,
+    MANDATED_VOTE,
     VOTE_ACTIONS,
     M,
+    V,
     available_actions,
     voting_choices,
 )
@@ -180,15 +182,17 @@ def _keep_sent(session: Session, mandate: Mandate, doc: dict[str, Any], choice: 
     the spokesperson sees what went and whether the federation refused it."""
     if mandate.proposal_id is None:
         return
+    values: dict[str, Any] = {
+        "uri": doc["id"], "mandate_uri": mandate.uri, "spokesperson": doc["spokesperson"],
+        "version": int(doc["proposalVersion"]), "choice": choice, "cast_at": utcnow()}
     vote = session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == mandate.proposal_id,
-        MandatedVote.member_body == mandate.member_body)).first() or MandatedVote(
-        proposal_id=mandate.proposal_id, member_body=mandate.member_body, uri=doc["id"],
-        mandate_uri=mandate.uri, spokesperson="", version=0, choice=choice)
-    vote.uri, vote.mandate_uri, vote.spokesperson = doc["id"], mandate.uri, doc["spokesperson"]
-    vote.version, vote.choice, vote.state = int(doc["proposalVersion"]), choice, "sent"
-    vote.cast_at = utcnow()
-    session.add(vote)
+        MandatedVote.member_body == mandate.member_body)).first()
+    if vote is None:
+        session.add(MandatedVote(proposal_id=mandate.proposal_id,
+                                 member_body=mandate.member_body, state=V.sent, **values))
+    else:
+        MANDATED_VOTE.move(session, vote, "resend", **values)
 
 
 def _sent(session: Session, create_id: str) -> tuple[Mandate, SignedObject] | None:
@@ -234,9 +238,8 @@ def receive_refusal(session: Session, federation: str, create_id: str, reason: s
         MANDATE.move(session, mandate, "refuse", refusal=reason[:2000],
                      refusal_code=code[:64], refused_at=utcnow())
     vote = session.exec(select(MandatedVote).where(MandatedVote.uri == kept.uri)).first()
-    if vote is not None:
-        vote.state = "refused"
-        session.add(vote)
+    if vote is not None and MANDATED_VOTE.may("refuse", vote.state):
+        MANDATED_VOTE.move(session, vote, "refuse")
     audit.append(session, f"remote:{federation}", "mandate.refused", f"mandate:{mandate.id}",
                  {"object": kept.uri, "code": code, "reason": reason[:500]})
     return True
@@ -324,9 +327,8 @@ def _withdraw(session: Session, row: Proposal, mandate_uri: str, why: str) -> in
         return 0  # decided: final, nothing to withdraw
     n = 0
     for v in session.exec(select(MandatedVote).where(
-            MandatedVote.mandate_uri == mandate_uri, MandatedVote.state == "counted")).all():
-        v.state = "withdrawn"
-        session.add(v)
+            MandatedVote.mandate_uri == mandate_uri, MandatedVote.state == V.counted)).all():
+        MANDATED_VOTE.move(session, v, "withdraw")
         audit.append(session, "node", "mandate.vote_withdrawn", f"proposal:{row.id}",
                      {"vote": v.uri, "why": why})
         n += 1
@@ -385,15 +387,19 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
     if doc.choice not in allowed:
         raise objects.refused(f"a mandate to {mandate.position} does not allow "
                               f"{doc.choice}", "outside-mandate")
+    values: dict[str, Any] = {
+        "uri": doc.id, "mandate_uri": doc.mandate, "spokesperson": doc.spokesperson,
+        "version": doc.version, "choice": doc.choice, "cast_at": utcnow()}
     vote = session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == row.id, MandatedVote.member_body == doc.member_body)
-    ).first() or MandatedVote(proposal_id=row.id or 0, member_body=doc.member_body,
-                              uri=doc.id, mandate_uri=doc.mandate, spokesperson="",
-                              version=doc.version, choice=doc.choice)
-    vote.uri, vote.mandate_uri, vote.spokesperson = doc.id, doc.mandate, doc.spokesperson
-    vote.version, vote.choice, vote.state, vote.cast_at = doc.version, doc.choice, "counted", \
-        utcnow()
-    session.add(vote)
+    ).first()
+    if vote is None:
+        vote = MandatedVote(proposal_id=row.id or 0, member_body=doc.member_body,
+                            state=V.counted, **values)
+        session.add(vote)
+    else:
+        # The body's newer vote replaces its earlier one (or one its mandate lost).
+        MANDATED_VOTE.move(session, vote, "recount", **values)
     matters.keep(session, raw, objects.VOTE, doc.member_body, doc.matter, doc.member_body)
     audit.append(session, f"remote:{doc.member_body}", "mandate.vote_counted",
                  f"proposal:{row.id}", {"vote": doc.id, "choice": doc.choice,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from node.federation.urls import AS_PUBLIC, Urls
 from node.federations import matters, objects
-from node.federations.mandate_states import MANDATE
+from node.federations.mandate_states import MANDATE, MANDATED_VOTE, V
 from node.federations.membership import members_of
 from node.governance import audit
 from node.governance.decisions import result_record
@@ -216,9 +216,9 @@ def on_new_version(session: Session, urls: Urls | None, federation: LocalActor,
         else:
             MANDATE.move(session, m, "lapse")
             for mv in session.exec(select(MandatedVote).where(
-                    MandatedVote.mandate_uri == m.uri, MandatedVote.state == "counted")).all():
-                mv.state = "withdrawn"
-                session.add(mv)
+                    MandatedVote.mandate_uri == m.uri, MandatedVote.state == V.counted)
+                    ).all():
+                MANDATED_VOTE.move(session, mv, "withdraw")
         m.updated_at = utcnow()
         session.add(m)
     audit.append(session, "node", "matter.amended", f"proposal:{proposal.id}",
