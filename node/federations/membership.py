@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from node.errors import Problem, conflict, invalid, not_found
 from node.federation.documents import AS_CONTEXT
 from node.federation.urls import AS_PUBLIC, Urls
+from node.federations.membership_states import LINK, L
 from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate, statute_of
@@ -56,10 +57,12 @@ def request_join(session: Session, urls: Urls, body: LocalActor, federation_uri:
     }
     if families is not None:
         activity["families"] = families
-    link = _link(session, body, federation_uri, "member_of") or FederationLink(
-        body_id=body.id or 0, remote_uri=federation_uri, direction="member_of")
-    if link.state != "accepted":
-        link.state = "pending"
+    link = _link(session, body, federation_uri, "member_of")
+    if link is None:
+        link = FederationLink(body_id=body.id or 0, remote_uri=federation_uri,
+                              direction="member_of", state=L.pending)
+    elif LINK.may("ask", link.state):
+        LINK.move(session, link, "ask")
     link.remote_inbox, link.families_declared = federation_inbox, families
     link.join_activity_id, link.updated_at = activity["id"], utcnow()
     session.add(link)
@@ -88,16 +91,17 @@ def _settle(session: Session, link: FederationLink, accept: bool) -> tuple[bool,
     """The answer to a Join, on either side's link. For a member already accepted it is
     only about the families it declared: refusing them keeps the member and its accepted
     number. Returns whether it was a change of families, and the number declared."""
-    change = link.state == "accepted"
+    change = link.state == L.accepted
+    declared = link.families_declared
     if accept:
-        link.state = "accepted"
-        if link.families_declared is not None:
-            link.families = link.families_declared
+        families = link.families if declared is None else declared
+        LINK.move(session, link, "accept", families=families, families_declared=None)
     elif not change:
-        link.state = "rejected"
-    declared, link.families_declared = link.families_declared, None
-    link.updated_at = utcnow()
-    session.add(link)
+        LINK.move(session, link, "reject", families_declared=None)
+    else:
+        # Refusing a member's new number keeps it a member, with its accepted number.
+        link.families_declared, link.updated_at = None, utcnow()
+        session.add(link)
     return change, declared
 
 
@@ -125,17 +129,19 @@ def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dic
     """A body asks to join, or (already a member) declares a new number of families. The
     number waits in `families_declared` for the facilitators, unless admission is open."""
     member_uri = str(member_doc["id"])
-    link = _link(session, federation, member_uri, "has_member") or FederationLink(
-        body_id=federation.id or 0, remote_uri=member_uri, direction="has_member")
-    link.remote_inbox = str(member_doc.get("inbox") or "")
-    link.join_activity_id = str(join["id"])
     declared = declared_families(join)
-    if link.state != "accepted":
-        link.state = "pending"
-        link.families_declared = declared
+    link = _link(session, federation, member_uri, "has_member")
+    if link is None:
+        link = FederationLink(body_id=federation.id or 0, remote_uri=member_uri,
+                              direction="has_member", state=L.pending,
+                              families_declared=declared)
+    elif LINK.may("ask", link.state):
+        LINK.move(session, link, "ask", families_declared=declared)
     elif declared is not None:
         # Declaring the number already accepted withdraws any change still waiting.
         link.families_declared = None if declared == link.families else declared
+    link.remote_inbox = str(member_doc.get("inbox") or "")
+    link.join_activity_id = str(join["id"])
     session.add(link)
     session.flush()
     if statute_of(federation).admission == "open" or (

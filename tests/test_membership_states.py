@@ -1,0 +1,77 @@
+"""A federation link as a state graph: a move computed from a row that changed
+meanwhile is refused (409) and changes nothing; an answer about a member's new number
+of families never ends its membership; a refused body may ask again."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from node.errors import Problem
+from node.federations import membership
+from node.federations.membership_states import LINK, LinkState
+from node.models import FederationLink, LocalActor
+from tests.conftest import ctx_of
+
+
+@pytest.fixture
+def asked(client):
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        link = FederationLink(body_id=body.id or 0, remote_uri="https://b.example/actors/b",
+                              direction="has_member", state=LinkState.pending,
+                              families_declared=40)
+        s.add(link)
+        s.commit()
+        return ctx, link.id
+
+
+def _row(ctx, lid: int) -> tuple[str, int, int | None]:
+    with Session(ctx.engine) as s:
+        link = s.get(FederationLink, lid)
+        return link.state, link.families, link.families_declared
+
+
+def test_a_stale_move_is_refused_and_changes_nothing(asked):
+    ctx, lid = asked
+    with Session(ctx.engine) as stale, Session(ctx.engine) as other:
+        seen = stale.get(FederationLink, lid)
+        assert seen.state == LinkState.pending
+        membership._settle(other, other.get(FederationLink, lid), True)
+        other.commit()
+        # Still pending for its session, so the graph allows refusing it in memory;
+        # the row, accepted meanwhile, does not.
+        with pytest.raises(Problem) as err:
+            LINK.move(stale, seen, "reject", families_declared=None)
+        assert err.value.status == 409
+        stale.rollback()
+    assert _row(ctx, lid) == ("accepted", 40, None)
+
+
+def test_a_refused_body_may_ask_again(asked):
+    ctx, lid = asked
+    with Session(ctx.engine) as s:
+        link = s.get(FederationLink, lid)
+        membership._settle(s, link, False)
+        LINK.move(s, link, "ask", families_declared=50)
+        s.commit()
+    assert _row(ctx, lid) == ("pending", 0, 50)
+
+
+def test_refusing_a_new_number_keeps_the_member(asked):
+    ctx, lid = asked
+    with Session(ctx.engine) as s:
+        link = s.get(FederationLink, lid)
+        assert membership._settle(s, link, True) == (False, 40)
+        link.families_declared = 60
+        assert membership._settle(s, link, False) == (True, 60)
+        s.commit()
+    assert _row(ctx, lid) == ("accepted", 40, None)
+
+
+def test_the_graph():
+    assert LINK.actions_from("accepted") == ["accept"]
+    assert LINK.actions_from("rejected") == ["ask", "accept", "reject"]
+    with pytest.raises(Problem):
+        LINK.move(None, FederationLink(state="accepted"), "reject")  # type: ignore[arg-type]
