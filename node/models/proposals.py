@@ -29,7 +29,8 @@ class Proposal(SQLModel, table=True):
     # Where this body's decision goes as a mandate (the federation that passed the
     # matter down); empty when this body decides it for good.
     answers_to: str = Field(default="", max_length=2048)
-    # For our own proposal sent up: sent | refused | taken, the federation, and why.
+    # For our own proposal sent up: pending | sent | refused | taken (the graph is in
+    # node/federations/matter_states.py), the federation, and why.
     escalation: str = Field(default="", max_length=16)
     escalated_to: str = Field(default="", max_length=2048)
     escalation_note: str = Field(default="", sa_type=Text)
