@@ -181,7 +181,8 @@ def test_every_state_and_action_of_every_graph_reads_in_spanish() -> None:
             for action in g.steps:
                 p = Problem(409, "bad-state", f"this {g.name} is {state}: cannot {action}")
                 text = say(p, "es")
+                # An empty state (a matter never sent up) has no word to leak.
                 for value in (g.name, str(state), action):
-                    if re.search(rf"\b{re.escape(value)}\b", text):
+                    if value and re.search(rf"\b{re.escape(value)}\b", text):
                         untranslated.append(f"{g.name}: {value!r} in {text!r}")
     assert not untranslated, "\n".join(sorted(set(untranslated)))

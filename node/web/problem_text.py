@@ -40,6 +40,7 @@ STATES_ES: dict[str, str] = {
     "adopted": "aprobada", "no_quorum": "sin quórum", "agreed": "acordado",
     "approved": "aprobado", "matched": "emparejada", "partial": "entregado en parte",
     "recorded": "registrada", "lapsed": "vencido", "superseded": "reemplazado",
+    "sent": "enviado", "taken": "en manos de la federación", "counted": "contado",
 }
 ACTIONS_ES: dict[str, str] = {
     "edit": "editar", "withdraw": "retirar", "open_deliberation": "abrir la deliberación",
@@ -55,6 +56,9 @@ ACTIONS_ES: dict[str, str] = {
     "drop": "retirar", "fill": "completar", "fulfil": "dar por cumplido",
     "reopen": "reabrir", "recall": "revocar", "supersede": "reemplazar",
     "lapse": "dar por vencido", "deliver": "registrar una entrega",
+    "send": "enviar a la federación", "take": "pasar a manos de la federación",
+    "wait": "esperar a la federación", "clear": "dejar de esperar a la federación",
+    "resend": "enviar de nuevo", "recount": "volver a contar", "ask": "pedir el ingreso",
 }
 # Where one placeholder says a word differently: the thing a state graph moves (with
 # its demonstrative, whose gender the noun decides), a mandate's position, a choice.
@@ -64,7 +68,9 @@ BY_NAME_ES: dict[str, dict[str, str]] = {
              "offer": "esta oferta", "need": "esta necesidad",
              "exchange": "este intercambio", "commitment": "este compromiso",
              "delivery": "esta entrega", "joint plan": "este plan conjunto",
-             "plan": "este plan", "mandate": "este mandato", "invitation": "esta invitación"},
+             "plan": "este plan", "mandate": "este mandato", "invitation": "esta invitación",
+             "escalation": "el envío de este asunto", "mandated vote": "este voto por mandato",
+             "federation link": "este vínculo con la federación"},
     "position": {"approve": "«aprobar»", "reject": "«rechazar»", "abstain": "«abstenerse»",
                  "approve_with_amendments": "«aprobar con enmiendas»",
                  "free": "«voto libre»"},
