@@ -94,14 +94,12 @@ def spanish_sentences() -> set[str]:
 def faults(page: str, lang: str, allow_handles: bool = False) -> list[str]:
     text = visible_text(page)
     found = []
-    if URL.search(text):
-        found.append(f"a URL: {URL.search(text).group(0)}…"  # type: ignore[union-attr]
-                     f"{text[URL.search(text).start():][:60]!r}")  # type: ignore[union-attr]
-    if not allow_handles and HANDLE.search(text):
-        found.append(f"a handle instead of a name: {HANDLE.search(text).group(0)}")  # type: ignore[union-attr]
-    if ISO_TIME.search(text) or re.search(r"\bUTC\b", text):
-        found.append("a time in ISO or UTC: "
-                     f"{(ISO_TIME.search(text) or re.search(r'UTC', text)).group(0)}")  # type: ignore[union-attr]
+    if m := URL.search(text):
+        found.append(f"a URL: {text[m.start():][:60]!r}")
+    if not allow_handles and (m := HANDLE.search(text)):
+        found.append(f"a handle instead of a name: {m.group(0)}")
+    if m := (ISO_TIME.search(text) or re.search(r"\bUTC\b", text)):
+        found.append(f"a time in ISO or UTC: {m.group(0)}")
     if m := PLURAL_AFTER_ONE.search(text):
         found.append(f"a plural after one: {m.group(0)!r}")
     words = set(re.findall(r"[A-Za-z_]+", text))

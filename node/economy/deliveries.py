@@ -35,6 +35,14 @@ def commitment(session: Session, uri: str) -> Commitment:
     return row
 
 
+def commitment_by_id(session: Session, commitment_id: int) -> Commitment:
+    """The commitment a page or an API path names by its number."""
+    row = session.get(Commitment, commitment_id)
+    if row is None:
+        raise not_found("commitment")
+    return row
+
+
 def _others(session: Session, c: Commitment, me: str) -> set[str]:
     """Where a delivery, confirmation or cancellation goes: for an exchange, the
     federation that proposed it (it relays to the other side); for a joint plan, the

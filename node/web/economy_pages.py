@@ -28,7 +28,7 @@ from node.economy.offered import Viewer
 from node.errors import Problem
 from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
-from node.models import Commitment, EconomicEvent, Intent, JointPlan, LocalActor, Member
+from node.models import EconomicEvent, Intent, JointPlan, LocalActor, Member
 from node.web.actions import Done, member_of, open_session, run_action, see_other, show_body
 from node.web.economy_labels import Namer, amount, labels
 from node.web.i18n import translator
@@ -173,9 +173,7 @@ async def answer(request: Request, handle: str, exchange_id: int) -> Response:
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/deliver")
 async def deliver(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        c = s.get(Commitment, commitment_id)
-        if c is None:
-            raise Problem(404, "not-found", "no such commitment")
+        c = deliveries.commitment_by_id(s, commitment_id)
         deliveries.record(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
                           _amount(d.get("quantity", "")), note=d.get("note", ""))
         return _back(handle, "entregas"), "Entrega registrada; espera la confirmación."
@@ -186,9 +184,7 @@ async def deliver(request: Request, handle: str, commitment_id: int) -> Response
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/cancel")
 async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        c = s.get(Commitment, commitment_id)
-        if c is None:
-            raise Problem(404, "not-found", "no such commitment")
+        c = deliveries.commitment_by_id(s, commitment_id)
         deliveries.cancel(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
                           d.get("reason", ""))
         return _back(handle, f"c{commitment_id}"), "Compromiso cancelado."

@@ -224,13 +224,6 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
     return json_with_etag(request, Viewer(session, c.urls, member, body).exchange(ex))
 
 
-def _commitment(session: Session, commitment_id: int) -> Commitment:
-    row = session.get(Commitment, commitment_id)
-    if row is None:
-        raise not_found("commitment")
-    return row
-
-
 @router.post("/bodies/{handle}/commitments/{commitment_id}/deliveries", status_code=201,
              responses=ok(EventOut, 201))
 def record_delivery(request: Request, handle: str, commitment_id: int, data: NewDelivery,
@@ -239,7 +232,7 @@ def record_delivery(request: Request, handle: str, commitment_id: int, data: New
     """The giver records a delivery (all or part of what it committed)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    com = _commitment(session, commitment_id)
+    com = deliveries.commitment_by_id(session, commitment_id)
     ev = deliveries.record(session, c.urls, member, body, com.uri, Decimal(data.quantity),
                            None, data.happened_at, data.note)
     session.commit()
@@ -271,7 +264,7 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
     """Either side calls off what is not delivered yet; deliveries made stand."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    com = _commitment(session, commitment_id)
+    com = deliveries.commitment_by_id(session, commitment_id)
     deliveries.cancel(session, c.urls, member, body, com.uri, data.reason)
     session.commit()
     c.delivery_wakeup.set()
