@@ -289,7 +289,17 @@ def test_receiver_restarted_mid_delivery_gets_everything_once(clean_links):
         return (len(got) == len(notes) and set(got.values()) == {"done"}
                 and arrived_everywhere(n, matters))
 
-    wait_for(arrived, 60, "the whole burst arrives and is handled")
+    try:
+        wait_for(arrived, 60, "the whole burst arrives and is handled")
+    except AssertionError as exc:
+        # Say what was missing: which notes, in which state, and which matters.
+        got = received(city, notes)
+        late = {n: got.get(n, "absent") for n in notes if got.get(n) != "done"}
+        rows = sql(maizal, "select state, attempts, last_status from delivery where host = :h",
+                   h=city.host)
+        raise AssertionError(f"{exc}; notes not done: {late}; matters everywhere: "
+                             f"{arrived_everywhere(n, matters)}; deliveries at the sender: "
+                             f"{rows}") from exc
     print(f"\nreceiver restart: done {time.monotonic() - restarted:.1f} s after the restart")
     assert_once(n, matters)
     sent = sql(maizal, "select state from delivery where host = :h", h=city.host)
