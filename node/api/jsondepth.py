@@ -44,7 +44,7 @@ def too_deep_problem(limit: int = MAX_DEPTH) -> Problem:
 def _is_json(scope: dict[str, Any]) -> bool:
     for name, value in scope["headers"]:
         if name.lower() == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return False
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
-from node.federations import graph, mandates
+from node.federations import graph, levels, mandates
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.models import (
     Commitment,
@@ -359,7 +359,7 @@ async def decide(ctx: NodeContext, activity: dict[str, Any], recipient: str,
     # fetch failing for now raises KeyUnavailable and the row is retried).
     done: set[str] = set()
     verdict = Verdict(kind)
-    for _ in range(graph.MAX_DEPTH):
+    for _ in range(levels.MAX_DEPTH):
         known = await graph.parents_map(ctx, [sender])
         verdict = await asyncio.to_thread(_decide, ctx, kind, activity, recipient, sender,
                                           known.get(sender, []))

@@ -27,8 +27,8 @@ def backoff_delay(attempts: int, rng: random.Random | None = None,
     The jitter only lengthens, so 16 attempts span at least 2.02 days (about 2.3 on
     average): a peer that is back within two days gets everything.
     """
-    base = min(base_seconds * (2 ** max(attempts - 1, 0)), CAP_SECONDS)
-    return base * (rng or random).uniform(1.0, 1.25)
+    base: float = min(base_seconds * (2.0 ** max(attempts - 1, 0)), CAP_SECONDS)
+    return base * float((rng or random).uniform(1.0, 1.25))
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -65,7 +65,7 @@ class Policy:
                    probe_seconds=settings.delivery_timeout + 5.0)
 
     def cooldown_for(self, trips: int) -> float:
-        return min(self.cooldown * 2 ** max(trips - 1, 0), self.cooldown_max)
+        return min(self.cooldown * 2.0 ** max(trips - 1, 0), self.cooldown_max)
 
 
 @dataclass(frozen=True)

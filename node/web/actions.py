@@ -32,7 +32,8 @@ from node.web.session import current_member, form
 
 def login_limiter(request: Request) -> LoginLimiter:
     """The app's one login limiter, shared with the API's login (node.api.v1.deps)."""
-    return request.app.state.login_limiter
+    found: LoginLimiter = request.app.state.login_limiter
+    return found
 
 
 def open_session(request: Request) -> Session:

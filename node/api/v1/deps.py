@@ -30,7 +30,8 @@ def db(request: Request) -> Iterator[Session]:
 
 def limiter(request: Request) -> LoginLimiter:
     # The same instance the web login uses: failures through either door count together.
-    return request.app.state.login_limiter
+    found: LoginLimiter = request.app.state.login_limiter
+    return found
 
 
 def optional_member(request: Request, session: Session = Depends(db)) -> Member | None:
