@@ -26,6 +26,7 @@ from sqlalchemy import Engine, Table
 from node.federation.directory import netloc_of
 from node.models import InboxItem
 from node.outbox.breaker import Hearing
+from node.storage.db import begin_write
 
 MAX_BATCH = 500
 
@@ -39,13 +40,25 @@ class InboxWriter:
         self._task: asyncio.Task[None] | None = None
         self._hearing = Hearing(engine)
         table: Table = InboxItem.__table__  # type: ignore[attr-defined]
+        self._sqlite = engine.dialect.name == "sqlite"
         # Only the dialect in use is imported: the other costs memory in every process.
-        if engine.dialect.name == "sqlite":
+        if self._sqlite:
+            # On SQLite the rows go straight to the driver's executemany: SQLAlchemy's
+            # per-row parameter handling cost about half a millisecond per commit on the
+            # loop's GIL. Values are converted as SQLAlchemy would (its text form of a
+            # datetime), so what is stored is the same either way.
+            from sqlalchemy import bindparam
             from sqlalchemy.dialects import sqlite
 
-            self._stmt: Any = sqlite.insert(table).on_conflict_do_nothing(
-                index_elements=["activity_id"]
-            )
+            cols = [c for c in table.columns if c.name != "id"]
+            compiled = sqlite.insert(table).values(
+                {c.name: bindparam(c.name) for c in cols}
+            ).on_conflict_do_nothing(index_elements=["activity_id"]).compile(
+                dialect=engine.dialect)
+            self._stmt: Any = str(compiled)
+            self._cols = [(name, table.c[name].type.dialect_impl(engine.dialect)
+                           .bind_processor(engine.dialect))
+                          for name in compiled.positiontup or ()]
         else:
             from sqlalchemy.dialects import postgresql
 
@@ -99,4 +112,11 @@ class InboxWriter:
 
     def _commit(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self._stmt, rows)
+            if not self._sqlite:
+                conn.execute(self._stmt, rows)
+                return
+            params = [tuple(row[name] if conv is None else conv(row[name])
+                            for name, conv in self._cols) for row in rows]
+            begin_write(conn)
+            conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
+                self._stmt, params)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from node.models.base import utcnow
+from node.storage.db import begin_write
 
 log = logging.getLogger("comuna.leases")
 _HOST = socket.gethostname()[:40]
@@ -103,7 +104,7 @@ def claim(
             # SQLite: the write lock before the pick. Without it two processes picked
             # the same first rows, and the one whose UPDATE came second leased none and
             # slept a poll interval with the queue full.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_write(conn)
         ids = [r[0] for r in conn.execute(pick)]
         if not ids:
             return []
