@@ -123,6 +123,29 @@ def run_wrk(url: str, script_arg: Path, seconds: int, threads: int,
     return (int(total.group(1)) - nbad) / secs, nbad
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and every process under it
+    (uvicorn's worker processes): with the cores shared with wrk, what a stored row
+    costs in CPU tells a slower path from one that waits (for a lock, a sync)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, … utime and stime are the 12th and 13th.
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo.extend(p for p, (ppid, _) in stats.items() if ppid == pid)
+    return total
+
+
 def queued(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
         return conn.execute("select count(*) from inbox_item where state = 'queued'"
@@ -150,6 +173,8 @@ def flood(args: argparse.Namespace) -> None:
     inbox = f"{url}/actors/bench/inbox"
     per_round = 6000 * args.seconds * args.processes
     results: dict[str, list[float]] = {"floor": [], "store": []}
+    # CPU milliseconds of the server's processes per 2xx answer, over the flood.
+    cpu: dict[str, list[float]] = {"floor": [], "store": []}
     drains: list[float] = []
     backlogs: list[int] = []
     errors = {"floor": 0, "store": 0}
@@ -171,8 +196,11 @@ def flood(args: argparse.Namespace) -> None:
                         wait_drained(db, time.monotonic()) == float("inf"):
                     raise RuntimeError("the warm-up rows were not processed")
                 before = queued(db)
+                cpu0 = tree_cpu(proc.pid)
                 rps, bad = run_wrk(url, reqfile if variant == "store" else floor_req,
                                    args.seconds, 2, args.connections)
+                cpu[variant].append(1000 * (tree_cpu(proc.pid) - cpu0) /
+                                    max(1.0, rps * args.seconds))
                 if variant == "store":
                     end = time.monotonic()
                     backlogs.append(queued(db) - before)
@@ -185,7 +213,8 @@ def flood(args: argparse.Namespace) -> None:
             errors[variant] += bad
             extra = (f", backlog {backlogs[-1]:,} drained in {drains[-1]:.1f} s"
                      if variant == "store" else "")
-            print(f"round {rnd + 1} {variant}: {rps:,.0f}/s ({bad} non-2xx){extra}",
+            print(f"round {rnd + 1} {variant}: {rps:,.0f}/s ({bad} non-2xx), "
+                  f"{cpu[variant][-1]:.2f} CPU ms per answer{extra}",
                   file=sys.stderr, flush=True)
     with sqlite3.connect(db) as conn:
         states = dict(conn.execute("select state, count(*) from inbox_item group by state"))
@@ -205,6 +234,9 @@ def flood(args: argparse.Namespace) -> None:
           f"{median(backlogs):,.0f} |")
     print(f"| drained after the flood's end (s) | {', '.join(f'{d:.1f}' for d in drains)} | "
           f"{median(drains):.1f} |")
+    for variant, name in (("floor", "floor"), ("store", "node")):
+        print(f"| {name}: CPU ms per 2xx (all its processes) | "
+              f"{', '.join(f'{c:.2f}' for c in cpu[variant])} | {median(cpu[variant]):.2f} |")
     print(f"\nstored / floor = {s / f:.2f}; slowest drain {max(drains):.1f} s; non-2xx: "
           f"floor {errors['floor']}, node {errors['store']}; inbox_item by state: {states}")
 
