@@ -5,6 +5,12 @@ each test then gets databases of its own on that server."""
 from __future__ import annotations
 
 import os
+
+# Accounts are hashed at a cost of microseconds in the tests (and in the node
+# processes they start, which inherit the environment): the standard argon2 cost
+# is a good fraction of a second, and the suite creates hundreds of accounts.
+# tests/test_passwords.py checks the standard cost itself.
+os.environ.setdefault("COMUNA_PASSWORD_COST", "test")
 import threading
 import uuid
 from collections.abc import Callable, Iterator

@@ -22,7 +22,7 @@ from node.app import create_app
 from node.economy import clock as economy_clock
 from node.economy import enterprises, intents, local, plans, rising
 from node.economy.catalogue import shared
-from node.governance import audit, decisions, members, proposals
+from node.governance import audit, decisions, members, passwords, proposals
 from node.governance import clock as vote_clock
 from node.inbox.authority import Verdict
 from node.inbox.kinds import Kind
@@ -475,8 +475,8 @@ async def _while_held(app, held: HeldHasher, login) -> list[int]:
 
 @pytest.fixture
 def held(monkeypatch):
-    hasher = HeldHasher(members._hasher)
-    monkeypatch.setattr(members, "_hasher", hasher)
+    hasher = HeldHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
     return hasher
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.errors import Problem
-from node.governance import bodies, members, proposals
+from node.governance import bodies, members, passwords, proposals
 from node.models import FederationLink, Invitation, Member, Membership, OutboxItem, Proposal
 from node.models.base import utcnow
 from tests.conftest import ctx_of, hold_to_openapi
@@ -286,8 +286,8 @@ class VerifySpy:
 def test_an_unknown_username_costs_a_password_check(client, monkeypatch):
     ctx = ctx_of(client)
     new_member(ctx, "conocida")
-    spy = VerifySpy(members._hasher)
-    monkeypatch.setattr(members, "_hasher", spy)
+    spy = VerifySpy(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
     for who in ("conocida", "desconocida"):
         spy.calls = 0
         r = client.post("/api/v1/tokens", json={"username": who, "password": "no-es-esta-1"})

@@ -122,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return migrated.returncode
     if args.no_background:
         os.environ["COMUNA_BACKGROUND"] = "0"
+    from node.governance.passwords import warn_if_cheap
+
+    warn_if_cheap()
     # Written before the web processes start, so each of them reads this run's token.
     local = handoff.write(settings.data_dir, args.host, args.port)
 

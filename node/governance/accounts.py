@@ -6,14 +6,14 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, forbidden
 from node.governance import audit
-from node.governance.members import _check_password, _hasher, token_hash
+from node.governance.members import _check_password, token_hash
+from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, LocalActor, Member
 from node.models.base import aware, utcnow
 from node.models.members import PasswordReset
@@ -47,12 +47,10 @@ def change_password(session: Session, member: Member, current: str, new: str,
                     keep_token: int | None = None) -> None:
     """The member's own change: the current password is required (a session left open
     on a shared phone must not be enough). Their other browser sessions end."""
-    try:
-        _hasher.verify(member.password_hash, current)
-    except (VerificationError, InvalidHashError) as exc:
+    if not matches(member.password_hash, current):
         raise Problem(403, "wrong-password", "the current password is not right",
-                      field="current_password") from exc
-    member.password_hash = _hasher.hash(_checked(new))
+                      field="current_password")
+    member.password_hash = hash_password(_checked(new))
     session.add(member)
     ended = _end_sessions(session, member, keep=keep_token)
     audit.append(session, f"member:{member.id}", "password.changed", f"member:{member.id}",
@@ -116,7 +114,7 @@ def use_reset(session: Session, raw: str, new: str) -> Member:
     assert isinstance(result, CursorResult)
     if result.rowcount != 1:
         raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
-    member.password_hash = _hasher.hash(new)
+    member.password_hash = hash_password(new)
     session.add(member)
     ended = _end_sessions(session, member, kinds=("web", "api"))
     audit.append(session, f"member:{member.id}", "password.reset", f"member:{member.id}",

@@ -11,8 +11,6 @@ from collections import defaultdict, deque
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -20,11 +18,11 @@ from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
 from node.governance import audit
+from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 from node.models.base import aware, utcnow
 
 ROLES = ("member", "facilitator", "spokesperson")
-_hasher = PasswordHasher()
 
 
 def token_hash(raw: str) -> str:
@@ -48,7 +46,7 @@ def create_member(session: Session, username: str, password: str, display_name: 
     if session.exec(select(Member).where(Member.username == username.lower())).first():
         raise conflict("username-taken", "that username is taken")
     member = Member(username=username.lower(), display_name=display_name or username,
-                    password_hash=_hasher.hash(password), family=family)
+                    password_hash=hash_password(password), family=family)
     session.add(member)
     try:
         session.flush()
@@ -194,7 +192,7 @@ class LoginLimiter:
 
 @functools.cache
 def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def authenticate(session: Session, limiter: LoginLimiter, username: str,
@@ -202,15 +200,12 @@ def authenticate(session: Session, limiter: LoginLimiter, username: str,
     key = username.lower()
     limiter.begin(key)
     member = session.exec(select(Member).where(Member.username == key)).first()
-    try:
-        if member is None:
-            # Spend the same argon2 work as for a real account, so the answer's timing
-            # does not tell which usernames exist.
-            _hasher.verify(_dummy_hash(), password)
-            raise VerificationError()
-        _hasher.verify(member.password_hash, password)
-    except (VerificationError, InvalidHashError) as exc:
-        raise Problem(401, "bad-credentials", "wrong username or password") from exc
+    if member is None:
+        # Spend the same argon2 work as for a real account, so the answer's timing
+        # does not tell which usernames exist.
+        matches(_dummy_hash(), password)
+    if member is None or not matches(member.password_hash, password):
+        raise Problem(401, "bad-credentials", "wrong username or password")
     limiter.succeeded(key)
     return member
 
