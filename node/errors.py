@@ -4,15 +4,51 @@ layer as RFC 9457 problem details with a stable machine-readable code.
 The detail is English, for the JSON API; people read the sentence
 node/web/problem_text gives for the code and detail (tests/test_problem_text.py
 fails on a refusal without one). `field="title"` names the form field a refusal is
-about, so the page shows it next to that field."""
+about, so the page shows it next to that field.
+
+Every code is registered once, with its status, in node/error_codes.py. A Problem
+whose code is not registered, or whose status is not the code's, is a bug: under
+pytest (or with COMUNA_STRICT_CODES=1, as test nodes in other processes can set) it
+raises `UnregisteredCode` where it is made, so no test can pass through it; in
+production it is logged once per code and answered as made, since a person asking
+should not get a 500 for a typo in a code."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from typing import Any
+
+from node.error_codes import mismatch
+
+log = logging.getLogger(__name__)
+_warned: set[tuple[int, str]] = set()
+
+
+class UnregisteredCode(AssertionError):
+    """A Problem made with a code node/error_codes.py does not register (or with
+    another status): raised only where codes are checked strictly."""
+
+
+def _strict() -> bool:
+    return "pytest" in sys.modules or os.environ.get("COMUNA_STRICT_CODES") == "1"
+
+
+def check_code(status: int, code: str) -> None:
+    wrong = mismatch(status, code)
+    if wrong is None:
+        return
+    if _strict():
+        raise UnregisteredCode(wrong)
+    if (status, code) not in _warned:
+        _warned.add((status, code))
+        log.error("%s", wrong)
 
 
 class Problem(Exception):
     def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        check_code(status, code)
         super().__init__(detail)
         self.status = status
         self.code = code

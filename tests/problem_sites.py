@@ -3,7 +3,10 @@ such as `not_found` or `wire.bad`, or a `problem_response`), with its code and t
 template of its detail, read from the source with `ast` (nothing is imported).
 
 A detail written as an f-string becomes a template with `{}` where a value goes; a
-detail that is only a value (`str(exc)`) is the template "{}"."""
+detail that is only a value (`str(exc)`) is the template "{}". The HTTP status is read
+the same way (a constant, or a helper's constant, or what the caller passed the
+helper); a refusal the inbox sends back in a `Reject` has none (status None), and a
+status that is no constant is -1 (tests/test_error_registry.py fails on it)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,11 @@ DIRECT: dict[str, tuple[int, int]] = {
     "Problem": (1, 2), "problem_response": (1, 2), "Shortfall": (0, 1),
     "_Refused": (0, 1), "Verdict": (2, 3)}
 HOLE = "{}"
+# Where the status is among a direct construction's arguments; a Shortfall is always a
+# 409; a Verdict and _Refused are answered in a Reject, with no HTTP status.
+STATUS_AT: dict[str, int] = {"Problem": 0, "problem_response": 0}
+FIXED_STATUS: dict[str, int | None] = {"Shortfall": 409, "_Refused": None, "Verdict": None}
+UNKNOWN = -1
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Site:
     where: str  # path:line
     code: str
     template: str
+    status: int | None = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class Helper:
     defaults: dict[str, str]
     code: ast.expr
     detail: ast.expr
+    status: int | ast.expr | None  # fixed (a constant), or what to read at each caller
     made_at: int  # id() of the construction inside it (not a site: its callers are)
 
 
@@ -54,6 +64,28 @@ def _problem_args(call: ast.Call) -> tuple[ast.expr | None, ast.expr | None]:
     code = args[at_code] if len(args) > at_code else kw.get("code")
     detail = args[at_detail] if len(args) > at_detail else kw.get("detail", kw.get("reason"))
     return code, detail
+
+
+def _status_arg(call: ast.Call) -> int | ast.expr | None:
+    """The status of a direct construction: fixed by what is made, or an expression."""
+    name = _called(call)
+    if name in FIXED_STATUS:
+        return FIXED_STATUS[name]
+    at = STATUS_AT[name]
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    return call.args[at] if len(call.args) > at else kw.get("status", ast.Constant(UNKNOWN))
+
+
+def _status(value: int | ast.expr | None, env: dict[str, ast.expr]) -> int | None:
+    """The HTTP status a refusal answers with: a constant, or a helper's parameter
+    given a constant by the caller; UNKNOWN when the source does not say."""
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, ast.Name) and value.id in env:
+        return _status(env[value.id], {})
+    if isinstance(value, ast.Constant) and isinstance(value.value, int):
+        return value.value
+    return UNKNOWN
 
 
 def _called(call: ast.Call) -> str:
@@ -167,7 +199,8 @@ def _helpers(trees: dict[Path, ast.Module]) -> dict[tuple[str, str], Helper]:
                     home = "." if is_method else _module_name(path)
                     found[(home, fn.name)] = Helper(
                         _module_name(path), fn.name, params, defaults,
-                        code or ast.Constant(""), detail or ast.Constant(""), id(call))
+                        code or ast.Constant(""), detail or ast.Constant(""),
+                        _status_arg(call), id(call))
     return found
 
 
@@ -247,7 +280,8 @@ def sites() -> list[Site]:
                 code, detail = _problem_args(call)
                 if code is None or _again(code):
                     continue  # no refusal (Verdict(kind)), or one answered again
-                out.extend(Site(where, c, _template(detail, {}))
+                status = _status(_status_arg(call), {})
+                out.extend(Site(where, c, _template(detail, {}), status)
                            for c in _codes(code, {}, assigned))
                 continue
             env: dict[str, ast.expr] = {k: ast.Constant(v) for k, v in helper.defaults.items()}
@@ -255,11 +289,12 @@ def sites() -> list[Site]:
             env.update({k.arg: k.value for k in call.keywords if k.arg})
             if isinstance(helper.code, ast.Name) and _again(env.get(helper.code.id)):
                 continue
-            out.extend(Site(where, c, _template(helper.detail, env))
+            status = _status(helper.status, env)
+            out.extend(Site(where, c, _template(helper.detail, env), status)
                        for c in _codes(helper.code, env, assigned))
     return out
 
 
 if __name__ == "__main__":
     for s in sites():
-        print(f"{s.code}\t{s.template}\t{s.where}")
+        print(f"{s.code}\t{s.status}\t{s.template}\t{s.where}")

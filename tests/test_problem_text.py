@@ -10,13 +10,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from node.error_codes import CODES
 from node.errors import Problem, conflict, forbidden, invalid, not_found
 from node.web import problem_text
 from node.web.problem_catalogue import entries
-from node.web.problem_text import field_for, lookup, placeholders, say, shape
+from node.web.problem_text import field_for, lookup, placeholders, say, say_parts, shape
 from tests import problem_sites
 
 sites = cache(problem_sites.sites)  # reading node/ once for the whole file
+
+
+def _made(code: str, detail: str) -> Problem:
+    """A refusal with this code, at the status it is registered with."""
+    return Problem(CODES[code].status or 400, code, detail)
 
 # Words that betray English left in a Spanish sentence.
 ENGLISH = {"the", "only", "must", "cannot", "this", "that", "is", "are", "of", "and",
@@ -89,7 +95,7 @@ def _detail(template: str | None) -> str:
 def test_no_english_leaks_into_the_spanish_sentences() -> None:
     leaks = []
     for e in entries():
-        text = say(Problem(400, e.code, _detail(e.template)), "es")
+        text = say(_made(e.code, _detail(e.template)), "es")
         lowered = " " + re.sub(r"[^\w³]+", " ", text.lower()) + " "
         words = [w for w in ENGLISH if f" {w} " in lowered]
         words = [w for w in words if w not in {k.lower() for k in KEPT}]
@@ -104,7 +110,7 @@ def test_every_entry_renders_in_both_languages_from_its_own_detail() -> None:
         found = lookup(e.code, detail)
         assert found is not None, e
         for lang in ("es", "en"):
-            text = say(Problem(400, e.code, detail), lang)
+            text = say(_made(e.code, detail), lang)
             assert text and "{" not in text, (e, lang, text)
 
 
@@ -120,6 +126,8 @@ def test_values_are_put_into_the_sentence_in_the_readers_language() -> None:
                 "a decision that was adopted allows a mandate to approve, "
                 "approve_with_amendments")
     assert "«aprobar», «aprobar con enmiendas»" in say(p, "es")
+    p = Problem(422, "unknown-position", "a mandate's position is one of approve, reject")
+    assert say(p, "es") == "Esa posición no existe; elija una de estas: «aprobar», «rechazar»."
 
 
 def test_one_code_many_situations_reads_by_the_detail() -> None:
@@ -134,10 +142,11 @@ def test_one_code_many_situations_reads_by_the_detail() -> None:
 
 
 def test_spanish_is_never_the_english_detail() -> None:
-    unknown = Problem(422, "never-seen", "an English detail")
-    assert say(unknown, "es") == problem_text.BY_STATUS_ES[422]
-    assert say(unknown, "en") == "an English detail"
-    assert say(Problem(503, "never-seen", "down"), "es").startswith("Algo falló")
+    # (a code no Problem may carry: see test_error_registry; a remote's could)
+    assert say_parts(422, "never-seen", "an English detail", "es") \
+        == problem_text.BY_STATUS_ES[422]
+    assert say_parts(422, "never-seen", "an English detail", "en") == "an English detail"
+    assert say_parts(503, "never-seen", "down", "es").startswith("Algo falló")
     assert say(Problem(422, "bad-title", "a title of 1 to 300 characters is needed"),
                "fr").startswith("Escriba un título")  # an unknown language reads Spanish
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from node.app import create_app
 from node.economy import wire
 from node.economy.catalogue import shared
-from node.federation.directory import ActorDirectory, KeyError_, KeyUnavailable
+from node.federation.directory import ActorDirectory, ActorFetchFailed, KeyUnavailable
 from node.federation.fetch import Fetcher, make_client
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import FederationLink, InboxItem, Intent, LocalActor, RemoteActor
@@ -187,7 +187,7 @@ def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city):
     with pytest.raises(KeyUnavailable):
         asyncio.run(key(f"http://127.0.0.1:{port}/users/a#main-key"))
     # A name DNS says does not exist is an answer (it used to escape as a bare OSError).
-    with pytest.raises(KeyError_) as caught:
+    with pytest.raises(ActorFetchFailed) as caught:
         asyncio.run(key("http://nobody.invalid/users/a#main-key"))
     assert not isinstance(caught.value, KeyUnavailable)
 

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from node.errors import Problem
+from node.errors import Problem, check_code
 
 __all__ = ["Problem", "detail_language", "from_problem", "problem_response"]
 
@@ -51,6 +51,7 @@ def detail_language(request: Request | None) -> str | None:
 
 def problem_response(status: int, code: str, detail: str, request: Request | None = None,
                      **extra: Any) -> Response:
+    check_code(status, code)  # what is answered is registered, however it was made
     lang = detail_language(request)
     headers = {}
     if lang is not None:

@@ -51,7 +51,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
         raise Problem(404, "not-found", "no such exchange")
     rows = exchanges.commitments_of(session, exchange)
     if not rows:
-        raise Problem(409, "empty", "this exchange has no commitment")
+        raise Problem(409, "empty-exchange", "this exchange has no commitment")
     states.require(session, urls, member, body, exchange, "accept" if accept else "refuse")
     exchanges.note_answer(exchange, urls.actor(body.handle), "accept" if accept else "refuse")
     if accept:

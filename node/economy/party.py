@@ -73,7 +73,7 @@ def receive_offer(session: Session, body: LocalActor, body_uri: str, proposer: s
         raise Problem(409, "exists", "this exchange is known already")
     parties = sorted({c.provider for c in docs} | {c.receiver for c in docs})
     if body_uri not in parties:
-        raise Problem(422, "not-a-party", "this exchange asks nothing of this body")
+        raise Problem(403, "not-a-party", "this exchange asks nothing of this body")
     for row, amount in _asked(session, body_uri, body, docs):
         intents.take(row, amount)
         session.add(row)

@@ -159,7 +159,7 @@ def _proposal(session: Session, body: LocalActor, body_uri: str, doc: dict[str, 
 def receive(session: Session, body: LocalActor, body_uri: str, doc: dict[str, Any],
             initiator_inbox: str) -> JointPlan | None:
     if body_uri not in participants(doc):
-        raise Problem(422, "not-a-party", "this plan asks nothing of this body")
+        raise Problem(403, "not-a-party", "this plan asks nothing of this body")
     if session.exec(select(JointPlan).where(JointPlan.uri == doc["id"],
                                             JointPlan.body_id == body.id)).first():
         return None

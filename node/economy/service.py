@@ -14,7 +14,7 @@ from node.context import NodeContext
 from node.economy import intents, local, party, plans, rising
 from node.economy.offered import Viewer
 from node.errors import Problem, not_found
-from node.federation.directory import KeyError_
+from node.federation.directory import ActorFetchFailed
 from node.federation.urls import Urls
 from node.governance.bodies import body_by_handle
 from node.models import Exchange, Intent, LocalActor, Member
@@ -74,7 +74,7 @@ async def prepare_plan(ctx: NodeContext, handle: str, title: str, content: str,
             continue
         try:
             actor = await ctx.directory.actor(p)
-        except KeyError_ as exc:
+        except ActorFetchFailed as exc:
             raise Problem(422, "unknown-body", f"cannot reach {p}: {exc}",
                           field="provider") from exc
         inboxes[p] = str(actor.get("inbox") or "")

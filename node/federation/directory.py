@@ -34,17 +34,28 @@ from node.storage import changes
 UNAVAILABLE_RETRY = 5
 
 
-class KeyError_(Exception):
-    """The signer's key cannot be found or is not usable; answered with 401."""
+class KeyLookupFailed(Exception):
+    """No usable key for a signer, for one of the reasons below; answered with 401.
+    Code that only needs "no usable key" catches this; code that must tell a key
+    that is not there from one we could not get catches the subclasses."""
 
     status = 401
 
 
-class KeyUnavailable(KeyError_):
+class KeyNotPublished(KeyLookupFailed):
+    """The actor's document was read and does not publish that key: a verdict."""
+
+
+class ActorFetchFailed(KeyLookupFailed):
+    """The actor's document could not be had for good (404/410, a name DNS does not
+    know, not JSON, another actor's document): nobody to check the key against. Its
+    subclass KeyUnavailable is the failure that may pass."""
+
+
+class KeyUnavailable(ActorFetchFailed):
     """The key could not be fetched right now (network error, timeout, 429, 5xx, our
     own throttle): no verdict about the key. Work waiting on it is retried, not
-    refused; the inbox answers 503 (429 for `KeyThrottled`) with `Retry-After`. Code
-    that only needs "no usable key" can keep catching KeyError_."""
+    refused; the inbox answers 503 (429 for `KeyThrottled`) with `Retry-After`."""
 
     status = 503
 
@@ -63,6 +74,9 @@ class KeyThrottled(KeyUnavailable):
 # old names stay because callers elsewhere use them.
 host_of = host_key
 netloc_of = host_key
+# The old name of KeyLookupFailed, which said neither which failure it was: kept only
+# until node/inbox/processor.py (another change in flight) names the new one.
+KeyError_ = KeyLookupFailed
 
 
 def keys_in(doc: dict[str, Any]) -> dict[str, VerificationKey]:
@@ -138,7 +152,7 @@ class ActorDirectory:
             # the key is not theirs (that answer is final for whoever asked).
             found = keys_in(await self.actor(actor_uri, refresh=True))
         if key_id not in found:
-            raise KeyError_(f"actor {actor_uri} does not publish key {key_id}")
+            raise KeyNotPublished(f"actor {actor_uri} does not publish key {key_id}")
         key = found[key_id]
         self._keys[key_id] = (key, now)
         return key
@@ -183,7 +197,7 @@ class ActorDirectory:
                     stale = doc
             try:
                 doc = await self._fetch(uri, heavy=refresh)
-            except KeyError_:
+            except ActorFetchFailed:
                 if stale is not None:
                     return stale
                 raise
@@ -217,9 +231,9 @@ class ActorDirectory:
             if exc.transient:
                 raise KeyUnavailable(f"cannot fetch signer {uri}: {exc.reason}",
                                      exc.retry_after or UNAVAILABLE_RETRY) from exc
-            raise KeyError_(f"cannot fetch signer {uri}: {exc.reason}") from exc
+            raise ActorFetchFailed(f"cannot fetch signer {uri}: {exc.reason}") from exc
         if doc.get("id") != uri:
-            raise KeyError_(f"document at {uri} has another id")
+            raise ActorFetchFailed(f"document at {uri} has another id")
         return doc
 
     def _known(self, host: str) -> bool:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
-from node.federation.directory import KeyError_, KeyUnavailable
+from node.federation.directory import ActorFetchFailed, KeyUnavailable
 from node.federations import member_lists
 from node.federations.levels import MAX_DEPTH
 from node.models import FederationLink, LocalActor, RemoteActor
@@ -79,7 +79,7 @@ async def refresh(ctx: NodeContext, uris: Iterable[str], done: set[str]) -> bool
     for uri, got in zip(stale, results, strict=True):
         if isinstance(got, KeyUnavailable):
             raise got
-        if isinstance(got, KeyError_):
+        if isinstance(got, ActorFetchFailed):
             log.info("refreshing %s: %s", uri, got)
         elif isinstance(got, BaseException):
             raise got
@@ -130,7 +130,7 @@ async def _parents(ctx: NodeContext, uri: str, local: dict[str, list[str]],
     admitted = set(ours.get(uri, []))
     try:
         doc = await ctx.directory.actor(uri, max_age=GRAPH_MAX_AGE)
-    except KeyError_:
+    except ActorFetchFailed:
         return sorted(admitted)
     value = doc.get("memberOf")
     items = value if isinstance(value, list) else [value] if value else []

@@ -76,10 +76,13 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
     decision = session.exec(select(Decision).where(Decision.proposal_id == proposal.id)).first()
     if decision is None:
         raise conflict("not-decided", "the body decides its position first")
+    if position not in objects.POSITIONS:
+        raise invalid("unknown-position",
+                      f"a mandate's position is one of {', '.join(objects.POSITIONS)}")
     if position not in POSITIONS_FOR.get(decision.outcome, set()):
         raise invalid("position-contradicts-decision",
                       f"a decision that was {decision.outcome} allows a mandate to "
-                      f"{' or '.join(sorted(POSITIONS_FOR.get(decision.outcome, set())))}")
+                      f"{', '.join(sorted(POSITIONS_FOR.get(decision.outcome, set())))}")
     if position == "approve_with_amendments" and not amendments:
         raise invalid("bad-mandate", "name the amendments the approval depends on")
     if expires_at is not None and aware(expires_at) <= utcnow():
@@ -296,7 +299,7 @@ def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
         raise objects.refused("this federation has no such matter", "unknown-matter")
     if doc.version != row.current_version:
         raise objects.refused(f"the matter is at version {row.current_version}, not "
-                              f"{doc.version}", "wrong-version")
+                              f"{doc.version}", "wrong-version", 409)
     if session.exec(select(Mandate.id).where(Mandate.uri == doc.id)).first() is not None:
         raise objects.refused("this mandate was already received", "replayed")
     for old in session.exec(select(Mandate).where(
@@ -360,10 +363,10 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
     if row is None:
         raise objects.refused("this federation has no such matter", "unknown-matter")
     if row.state != "vote" or row.closes_at is None or aware(row.closes_at) <= utcnow():
-        raise objects.refused("this matter is not open for voting", "vote-closed")
+        raise objects.refused("this matter is not open for voting", "vote-closed", 409)
     if doc.version != row.current_version:
         raise objects.refused(f"the vote is on version {row.current_version}, not "
-                              f"{doc.version}", "wrong-version")
+                              f"{doc.version}", "wrong-version", 409)
     if session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
         raise objects.refused("this vote was already counted", "replayed")
     mandate = session.exec(select(Mandate).where(Mandate.uri == doc.mandate)).first()
@@ -373,20 +376,20 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
         raise objects.refused("the mandate is not this body's for this matter",
                               "foreign-mandate")
     if mandate.state != "live":
-        raise objects.refused(f"the mandate was {mandate.state}", "mandate-not-live")
+        raise objects.refused(f"the mandate was {mandate.state}", "mandate-not-live", 409)
     if mandate.expires_at is not None and aware(mandate.expires_at) <= utcnow():
-        raise objects.refused("the mandate has expired", "mandate-not-live")
+        raise objects.refused("the mandate has expired", "mandate-not-live", 409)
     if mandate.version != row.current_version:
         raise objects.refused("the mandate was given for another version",
-                              "wrong-version")
+                              "wrong-version", 409)
     if doc.spokesperson not in json.loads(mandate.spokespersons):
         raise objects.refused("the voter is not a spokesperson of this mandate",
-                              "not-spokesperson")
+                              "not-spokesperson", 403)
     allowed = objects.allowed_choices(mandate.position, json.loads(mandate.amendments),
                                       adopted_amendments(session, urls.base, row))
     if doc.choice not in allowed:
         raise objects.refused(f"a mandate to {mandate.position} does not allow "
-                              f"{doc.choice}", "outside-mandate")
+                              f"{doc.choice}", "outside-mandate", 403)
     values: dict[str, Any] = {
         "uri": doc.id, "mandate_uri": doc.mandate, "spokesperson": doc.spokesperson,
         "version": doc.version, "choice": doc.choice, "cast_at": utcnow()}

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from node.context import NodeContext
-from node.federation.directory import ActorDirectory, KeyError_, netloc_of
+from node.federation.directory import ActorDirectory, ActorFetchFailed, netloc_of
 from node.federation.fetch import FetchError
 
 log = logging.getLogger("comuna.federations")
@@ -58,7 +58,7 @@ async def accepts(ctx: NodeContext, federation: str, member: str, max_age: float
     names one but cannot be read now, and was never read, confirms nothing."""
     try:
         doc = await ctx.directory.actor(federation, max_age=max_age)
-    except KeyError_:
+    except ActorFetchFailed:
         return False
     url = collection_of(doc)
     if url is None:
@@ -99,7 +99,7 @@ async def members(ctx: NodeContext, federation: str, max_age: float = MAX_AGE
     it names no collection or it cannot be read and was never read."""
     try:
         doc = await ctx.directory.actor(federation, max_age=max_age)
-    except KeyError_:
+    except ActorFetchFailed:
         return frozenset()
     url = collection_of(doc)
     if url is None:

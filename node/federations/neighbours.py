@@ -12,7 +12,7 @@ import logging
 from sqlmodel import Session, select
 
 from node.context import NodeContext
-from node.federation.directory import KeyError_
+from node.federation.directory import KeyLookupFailed
 from node.federations import member_lists
 from node.models import FederationLink, LocalActor
 
@@ -70,7 +70,7 @@ async def neighbours(ctx: NodeContext, body: LocalActor) -> list[str]:
     own links are always offered."""
     try:
         return await asyncio.wait_for(_gathered(ctx, body), WAIT_SECONDS)
-    except (TimeoutError, KeyError_) as exc:
+    except (TimeoutError, KeyLookupFailed) as exc:
         log.info("neighbours of %s: %s; offering what is known here", body.handle, exc)
     feds, local = await asyncio.to_thread(_links, ctx, body)
     found = [*feds, *local[""], *(u for f in feds for u in local.get(f, []))]

@@ -21,8 +21,10 @@ POSITIONS = ("approve", "reject", "abstain", "approve_with_amendments", "free")
 CHOICES = ("for", "against", "abstain")
 
 
-def refused(detail: str, code: str = "refused") -> Problem:
-    return Problem(422, code, detail)
+def refused(detail: str, code: str, status: int = 422) -> Problem:
+    """A federated object refused; `status` is the code's registered one
+    (node/error_codes.py), though only the code and detail travel, in a Reject."""
+    return Problem(status, code, detail)
 
 
 def _str(doc: dict[str, Any], key: str) -> str:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from node.context import NodeContext
 from node.errors import Problem, conflict, not_found
 from node.federation import keys
-from node.federation.directory import KeyError_, KeyUnavailable
+from node.federation.directory import KeyLookupFailed, KeyUnavailable
 from node.federation.resolve import resolve_actor
 from node.federations import matters, membership, routing, verification
 from node.federations.levels import Route
@@ -114,7 +114,7 @@ async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) 
         return
     try:
         result = await send_up(ctx, member, proposal_id, only_if_needed=True)
-    except (Problem, KeyError_) as exc:
+    except (Problem, KeyLookupFailed) as exc:
         transient = isinstance(exc, KeyUnavailable) or (
             isinstance(exc, Problem) and exc.status >= 500)
         log.warning("proposal %s not sent up%s: %s", proposal_id,
@@ -183,7 +183,7 @@ async def key_lookup(ctx: NodeContext, method: str) -> ed25519.Ed25519PublicKey 
         return key if isinstance(key, ed25519.Ed25519PublicKey) else None
     try:
         found = await ctx.directory.key_for(method)
-    except KeyError_:
+    except KeyLookupFailed:
         return None
     return found.key if isinstance(found.key, ed25519.Ed25519PublicKey) else None
 
@@ -237,7 +237,7 @@ async def join(ctx: NodeContext, member: Member, handle: str, address: str,
     address = address.strip()
     try:
         doc = await resolve_actor(ctx, address)
-    except (ValueError, KeyError_) as exc:
+    except (ValueError, KeyLookupFailed) as exc:
         raise Problem(422, "unknown-federation", str(exc), field="federation") from exc
     if str(doc.get("id")) == ctx.urls.actor(handle):
         raise Problem(409, "self-join", "a body cannot join itself", field="federation")

@@ -247,7 +247,7 @@ def set_execution(session: Session, member: Member, decision: Decision, state: s
     require(session, member, proposal, "execute")
     steps = {"in_progress": "progress", "carried_out": "carry_out"}
     if state not in steps:
-        raise invalid("bad-state", "state is in_progress or carried_out")
+        raise invalid("bad-execution-state", "state is in_progress or carried_out")
     EXECUTION.move(session, decision, steps[state], execution_notes=notes)
     if state == "carried_out" and PROPOSAL.may("carry_out", proposal.state):
         PROPOSAL.move(session, proposal, "carry_out")

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
 from node.context import NodeContext
-from node.federation.directory import KeyUnavailable
+from node.federation.directory import KeyThrottled, KeyUnavailable
 from node.federation.hosts import hostname_of
 from node.federation.httpsig import Headers, HttpMessage
 from node.inbox.verify import Forbidden, Misaddressed, Unauthorized, key_host, verify_request
@@ -103,8 +103,10 @@ async def accept_activity(
         # No verdict on the signature: the signer's (or the author's proof) key could
         # not be fetched now, or this host's fetches are held back. The sender should
         # try again after Retry-After; 401 would tell it the signature is bad.
-        code = "too-many-key-fetches" if exc.status == 429 else "key-unavailable"
-        raise Problem(exc.status, code, str(exc), retry_after=exc.retry_after) from exc
+        if isinstance(exc, KeyThrottled):
+            raise Problem(429, "too-many-key-fetches", str(exc),
+                          retry_after=exc.retry_after) from exc
+        raise Problem(503, "key-unavailable", str(exc), retry_after=exc.retry_after) from exc
     except Misaddressed as exc:
         raise Problem(401, "wrong-authority", str(exc)) from exc
     except Unauthorized as exc:

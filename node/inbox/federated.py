@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from node.errors import Problem
-from node.federation.directory import KeyError_
+from node.federation.directory import KeyLookupFailed
 from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox import peers
@@ -207,7 +207,7 @@ class Federated:
             log.info("refused %s from %s: %s", obj.get("id"), member, exc.detail)
             try:
                 inbox = await self._inbox_of(member)
-            except KeyError_:
+            except KeyLookupFailed:
                 return
             if inbox:
                 await self._tx(mandates.answer_refusal, self.ctx.urls, federation, activity,

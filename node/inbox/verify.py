@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from node.federation.directory import (
     ActorDirectory,
-    KeyError_,
+    KeyLookupFailed,
     KeyUnavailable,
     host_of,
     netloc_of,
@@ -52,14 +52,14 @@ def key_host(msg: HttpMessage, policy: Policy) -> tuple[str, Any]:
 async def verify_request(
     prepared: Any, activity: dict[str, Any], directory: ActorDirectory
 ) -> Verified:
-    # KeyUnavailable (a subclass of KeyError_) passes through untouched: a key we
+    # KeyUnavailable (a subclass of KeyLookupFailed) passes through untouched: a key we
     # could not fetch now, or may not fetch yet, says nothing about the signature,
     # and a 401 would tell the sender it is bad.
     try:
         key = await directory.key_for(prepared.key_id)
     except KeyUnavailable:
         raise
-    except KeyError_ as exc:
+    except KeyLookupFailed as exc:
         raise Unauthorized(str(exc)) from exc
     try:
         prepared.verify(key.key)
@@ -70,7 +70,7 @@ async def verify_request(
             prepared.verify(key.key)
         except KeyUnavailable:
             raise
-        except (KeyError_, SignatureError) as exc:
+        except (KeyLookupFailed, SignatureError) as exc:
             raise Unauthorized(str(exc)) from exc
     actor = activity.get("actor")
     actor_id = actor.get("id") if isinstance(actor, dict) else actor
@@ -101,7 +101,7 @@ async def verify_author_proof(
     except KeyUnavailable:
         # No verdict yet: the caller retries (the processor) or asks the sender to.
         raise
-    except KeyError_ as exc:
+    except KeyLookupFailed as exc:
         raise Forbidden(f"cannot load the author's proof key: {exc}") from exc
     if not isinstance(key.key, ed25519.Ed25519PublicKey):
         raise Forbidden("proof key is not Ed25519")

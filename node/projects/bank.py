@@ -115,7 +115,7 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
     if not title.strip():
         raise Problem(422, "bad-title", "a project record needs a title")
     if not any(texts.get(f, "").strip() for f in FIELDS):
-        raise Problem(422, "empty", "say at least what the problem was or what was learned",
+        raise Problem(422, "empty-record", "say at least what the problem was or what was learned",
                       field="problem")
     d = RecordDoc(urls.obj(f"project-{new_uid()}"), urls.actor(body.handle),
                   title.strip()[:300], sector.strip().lower()[:100],

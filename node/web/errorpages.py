@@ -103,11 +103,17 @@ def install(app: Any, wants_page: WantsPage) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = str(exc.detail)
+        # Each code with the one status it is registered with (node/error_codes.py).
+        if exc.status_code == 404:
+            p = Problem(404, "not-found", detail)
+        elif exc.status_code == 405:
+            p = Problem(405, "method-not-allowed", detail)
+        else:
+            p = Problem(exc.status_code, "http-error", detail)
         if wants_page(request) and exc.status_code >= 400:
-            return await asyncio.to_thread(
-                missing_page, request, Problem(exc.status_code, code, str(exc.detail)))
-        response = problem_response(exc.status_code, code, str(exc.detail), request)
+            return await asyncio.to_thread(missing_page, request, p)
+        response = problem_response(p.status, p.code, p.detail, request)
         if exc.headers:  # 405's Allow
             response.headers.update(exc.headers)
         return response

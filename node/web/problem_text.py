@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from node.error_codes import CODES
 from node.errors import Problem
 from node.web.problem_catalogue import Entry, entries
 
@@ -109,7 +110,8 @@ FIELDS: dict[str, str] = {
     "bad-slug": "slug", "unknown-unit": "unit", "unknown-kind": "kind",
     "unknown-federation": "federation", "self-join": "federation",
     "too-much": "quantity", "bad-unit": "unit", "bad-label": "name",
-    "position-contradicts-decision": "position", "future-assembly": "held_at",
+    "position-contradicts-decision": "position", "unknown-position": "position",
+    "future-assembly": "held_at",
 }
 
 _HOLE = re.compile(r"\{([a-z_]*)\}")
@@ -213,19 +215,36 @@ def field_for(exc: Problem) -> str | None:
     return FIELDS.get(exc.code)
 
 
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def markdown() -> str:
-    """docs/errors.md: every code, what it means, in both languages."""
+    """docs/errors.md: every registered code with its status and meaning, then, under
+    each, the sentences people read for its details, in both languages."""
     lines = ["# Refusal codes", "",
-             "Every refusal of the node (JSON API, pages, inbox) carries a stable `code`. "
-             "The JSON API's `detail` is English unless the request says "
-             "`Accept-Language: es`; pages show the sentence below in the reader's "
-             "language. Generated from `node/web/problem_catalogue/` by "
+             "Every refusal of the node (JSON API, pages, inbox) carries a stable `code`, "
+             "registered once with its HTTP status in `node/error_codes.py`; a code the "
+             "inbox sends back in a `Reject` (its `summary`) has no HTTP answer and is "
+             "listed with the status it would have. The JSON API's `detail` is English "
+             "unless the request says `Accept-Language: es`; pages show the sentence "
+             "under the code in the reader's language. Generated from "
+             "`node/error_codes.py` and `node/web/problem_catalogue/` by "
              "`python -m node.web.problem_text > docs/errors.md`; do not edit by hand.",
-             "", "| code | detail (API, English) | es | en |", "|---|---|---|---|"]
-    for e in sorted(entries(), key=lambda e: (e.code, e.template or "")):
-        cells = [f"`{e.code}`", f"`{e.template}`" if e.template is not None else "(any)",
-                 e.es, e.en]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+             "", "| code | status | meaning (es) | meaning (en) |", "|---|---|---|---|"]
+    codes = sorted(CODES.values(), key=lambda c: c.code)
+    for c in codes:
+        lines.append(_row([f"[`{c.code}`](#{c.code})", str(c.status or "any"), c.es, c.en]))
+    by_code: dict[str, list[Entry]] = {}
+    for e in entries():
+        by_code.setdefault(e.code, []).append(e)
+    lines += ["", "## What people read, by code"]
+    for c in codes:
+        lines += ["", f"### {c.code}", "", f"Status {c.status or 'any'}. {c.es} / {c.en}", "",
+                  "| detail (API, English) | es | en |", "|---|---|---|"]
+        for e in sorted(by_code.get(c.code, []), key=lambda e: e.template or ""):
+            lines.append(_row([f"`{e.template}`" if e.template is not None else "(any)",
+                               e.es, e.en]))
     return "\n".join(lines) + "\n"
 
 

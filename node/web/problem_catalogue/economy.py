@@ -111,7 +111,7 @@ ENTRIES = [
     E("bad-title", "a plan needs a title",
       "Escriba un título para el plan.",
       "Write a title for the plan."),
-    E("empty", "this exchange has no commitment",
+    E("empty-exchange", "this exchange has no commitment",
       "Este intercambio no tiene ningún compromiso.",
       "This exchange has no commitment."),
     E("exists", "this exchange is known already",

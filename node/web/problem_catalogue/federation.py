@@ -90,6 +90,9 @@ ENTRIES = [
     E("not-decided", "the body decides its position first",
       "Primero la instancia decide su posición; después se da el mandato.",
       "The body decides its position first; the mandate comes after."),
+    E("unknown-position", "a mandate's position is one of {positions}",
+      "Esa posición no existe; elija una de estas: {positions}.",
+      "That position does not exist; choose one of: {positions}."),
     E("position-contradicts-decision", "a decision that was {outcome} allows a mandate "
       "to {positions}",
       "El mandato tiene que seguir lo que decidió la instancia ({outcome}): "
