@@ -4,18 +4,21 @@ each test then gets databases of its own on that server."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 # Accounts are hashed at a cost of microseconds in the tests (and in the node
 # processes they start, which inherit the environment): the standard argon2 cost
 # is a good fraction of a second, and the suite creates hundreds of accounts.
 # tests/test_passwords.py checks the standard cost itself.
 os.environ.setdefault("COMUNA_PASSWORD_COST", "test")
-import threading
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -35,34 +38,89 @@ def backend() -> str:
 
 
 class Databases:
-    """Creates one empty database per node; drops them at the end of the test."""
+    """Creates one database per node, already migrated to the newest schema unless
+    `empty=True` (copied from a template migrated once per test run: the migrations
+    themselves are run by the template and by the tests that ask for an empty
+    database); drops them at the end of the test."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.created: list[str] = []
 
-    def new(self, name: str) -> str:
+    def new(self, name: str, empty: bool = False) -> str:
         if not PG_URL:
-            return f"sqlite:///{self.tmp / (name + '.sqlite3')}"
+            path = self.tmp / (name + ".sqlite3")
+            if not empty:
+                shutil.copyfile(_templates.sqlite(), path)
+            return f"sqlite:///{path}"
         db = f"t_{name}_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db}"'))
-        admin.dispose()
+        template = "" if empty else f' TEMPLATE "{_templates.postgresql()}"'
+        _pg_admin(f'CREATE DATABASE "{db}"{template}')
         self.created.append(db)
-        base, _, _ = PG_URL.rpartition("/")
-        return f"{base}/{db}"
+        return _pg_url(db)
 
     def drop_all(self) -> None:
         if not PG_URL or not self.created:
             return
-        admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")
+        _pg_admin(*(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)' for db in self.created))
+
+
+def _pg_url(db: str) -> str:
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{db}"
+
+
+def _pg_admin(*statements: str) -> None:
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
+                          isolation_level="AUTOCOMMIT")
+    try:
         with admin.connect() as conn:
-            for db in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
         admin.dispose()
+
+
+class _Templates:
+    """One migrated database per test run and backend, made on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sqlite: Path | None = None
+        self._pg: str | None = None
+
+    def sqlite(self) -> Path:
+        with self._lock:
+            if self._sqlite is None:
+                from node.storage.db import make_null_engine
+                from node.storage.migrate import upgrade
+
+                folder = Path(tempfile.mkdtemp(prefix="comuna-template-"))
+                path = folder / "template.sqlite3"
+                engine = make_null_engine(f"sqlite:///{path}")
+                upgrade(engine)
+                engine.dispose()
+                atexit.register(shutil.rmtree, folder, True)
+                self._sqlite = path
+            return self._sqlite
+
+    def postgresql(self) -> str:
+        with self._lock:
+            if self._pg is None:
+                from node.storage.db import make_null_engine
+                from node.storage.migrate import upgrade
+
+                name = f"t_template_{uuid.uuid4().hex[:10]}"
+                _pg_admin(f'CREATE DATABASE "{name}"')
+                atexit.register(_pg_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                engine = make_null_engine(_pg_url(name))
+                upgrade(engine)
+                engine.dispose()
+                self._pg = name
+            return self._pg
+
+
+_templates = _Templates()
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_upgrade_freezes_the_statute_of_votes_open_then(databases):
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
 
-    engine = make_null_engine(databases.new("frozen"))
+    engine = make_null_engine(databases.new("frozen", empty=True))
     upgrade(engine, "0009")
     statute = json.dumps(Statute(secret_ballot=True).to_dict())
     when = "'2026-01-01 00:00:00'"

@@ -101,7 +101,7 @@ def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path, data
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
 
-    engine = make_null_engine(databases.new("upgrade"))
+    engine = make_null_engine(databases.new("upgrade", empty=True))
     upgrade(engine, "0001")
     with engine.begin() as conn:
         conn.execute(text(
