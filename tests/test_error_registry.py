@@ -9,15 +9,21 @@ import logging
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from node import error_codes, errors
 from node.api.problems import problem_response
 from node.error_codes import CODES
 from node.errors import Problem, UnregisteredCode, conflict, forbidden, invalid, not_found
+from node.federations import mandates
+from node.models import Member, Proposal
 from node.web.problem_catalogue import entries
 from tests import problem_sites
+from tests.test_federated_decisions import commune  # noqa: F401
+from tests.test_mandate_states import mandated  # noqa: F401
 
 sites = cache(problem_sites.sites)
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,3 +134,19 @@ def test_mismatch_names_what_is_wrong() -> None:
     assert error_codes.mismatch(404, "not-found") is None
     assert error_codes.mismatch(409, "unknown-position") == (
         "code 'unknown-position' is registered with status 422, raised with 409")
+
+
+def test_a_mandate_position_that_does_not_exist_is_not_called_a_contradiction(
+        mandated: Any) -> None:  # noqa: F811
+    """It used to answer `position-contradicts-decision` (issue 13)."""
+    c = mandated
+    [row] = c.rows()
+    with Session(c.ctx.engine) as s:
+        facil = s.get(Member, c.ids["facil"])
+        proposal = s.get(Proposal, row.id)
+        for position, code in (("banana", "unknown-position"),
+                               ("reject", "position-contradicts-decision")):
+            with pytest.raises(Problem) as refused:
+                mandates.issue(s, c.ctx.urls, facil, proposal, position, [facil.id])
+            assert (refused.value.status, refused.value.code) == (422, code), position
+        s.rollback()
