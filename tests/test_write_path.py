@@ -107,3 +107,40 @@ def test_a_write_lock_never_freed_fails_after_the_wait(sqlite_file, monkeypatch)
     with pytest.raises(sqlite3.OperationalError, match="locked"), engine.begin() as conn:
         begin_write(conn)
     holder.join()
+
+
+def test_the_log_is_checkpointed_beside_the_commits_not_in_them(tmp_path, monkeypatch):
+    from sqlmodel import SQLModel
+
+    from node.inbox import writer as writer_module
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ckpt.sqlite3'}")
+    SQLModel.metadata.create_all(engine)
+    started, release = threading.Event(), threading.Event()
+    real = writer_module.checkpoint
+
+    def slow_checkpoint(engine_):
+        started.set()
+        assert release.wait(5), "the test never released the checkpoint"
+        real(engine_)
+
+    monkeypatch.setattr(writer_module, "checkpoint", slow_checkpoint)
+    when = datetime.now(UTC)
+    writer = InboxWriter(engine)
+
+    async def main() -> None:
+        writer.start()
+        await writer.store(_row(1, when))
+        assert await asyncio.to_thread(started.wait, 5)
+        # The checkpoint is still running: later commits do not wait for it.
+        await asyncio.wait_for(asyncio.gather(*(writer.store(_row(n, when))
+                                                for n in range(2, 6))), 5)
+        release.set()
+        await writer.stop()
+
+    asyncio.run(main())
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM inbox_item").scalar() == 5
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == \
+            db.AUTOCHECKPOINT_PAGES
+    engine.dispose()

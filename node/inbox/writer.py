@@ -18,6 +18,8 @@ one of them is known to be failing, and never delays a commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +28,12 @@ from sqlalchemy import Engine, Table
 from node.federation.directory import netloc_of
 from node.models import InboxItem
 from node.outbox.breaker import Hearing
-from node.storage.db import begin_write
+from node.storage.db import begin_write, checkpoint
 
+log = logging.getLogger("comuna.inbox")
 MAX_BATCH = 500
+# While rows arrive, the log is checkpointed at most this often, beside the commits.
+CHECKPOINT_SECONDS = 0.2
 
 
 class InboxWriter:
@@ -38,6 +43,8 @@ class InboxWriter:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._checkpointed = 0.0
         self._hearing = Hearing(engine)
         table: Table = InboxItem.__table__  # type: ignore[attr-defined]
         self._sqlite = engine.dialect.name == "sqlite"
@@ -78,6 +85,9 @@ class InboxWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint
         await self._hearing.stop()
 
     async def store(self, row: dict[str, Any]) -> None:
@@ -106,9 +116,29 @@ class InboxWriter:
                         fut.set_result(None)
                 if self.on_commit is not None:
                     self.on_commit()
+                self._maybe_checkpoint()
                 self._hearing.note({netloc_of(r["signer"]) for r, _ in batch if r.get("signer")})
                 # Let the answered requests run before taking the next batch.
                 await asyncio.sleep(0)
+
+    def _maybe_checkpoint(self) -> None:
+        """On SQLite, copy the log into the database in a thread beside the commits.
+        Left to SQLite, the commit that filled the log copied it (and synced the
+        database file) before its requests could be answered, several times a second
+        under a flood of two processes."""
+        if not self._sqlite or (self._checkpoint is not None and not self._checkpoint.done()):
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._checkpointed < CHECKPOINT_SECONDS:
+            return
+        self._checkpointed = now
+        self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await asyncio.to_thread(checkpoint, self.engine)
+        except Exception:  # the next one, or SQLite's own, will do it
+            log.exception("checkpointing the write-ahead log failed")
 
     def _commit(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
