@@ -19,18 +19,27 @@ def profiled_app() -> Any:
     """The node as `comuna serve` builds it, with the event-loop thread under cProfile
     and wall-clock counters around the group commit and each processing pass; written
     to COMUNA_PROFILE_DIR at shutdown. For finding where a flood's time goes."""
+    from node.inbox import processor as processor_module
+    from node.inbox import writer as writer_module
     from node.inbox.processor import InboxProcessor
     from node.inbox.writer import InboxWriter
+    from node.storage import db, leases
 
     out = os.environ.get("COMUNA_PROFILE_DIR", "/tmp")
-    counters: dict[str, list[float]] = {"commit": [0, 0.0, 0], "pass": [0, 0.0, 0]}
+    counters: dict[str, list[float]] = {"commit": [0, 0.0, 0], "pass": [0, 0.0, 0],
+                                        "lock": [0, 0.0, 0], "claim": [0, 0.0, 0]}
+    # Each call's seconds, for the slow tail (a commit that ran a WAL checkpoint, a wait
+    # for the write lock) that the totals hide.
+    spans: dict[str, list[float]] = {name: [] for name in counters}
 
     def timed(name: str, func: Any, is_async: bool) -> Any:
         def count(t0: float, n: int) -> None:
             c = counters[name]
             c[0] += 1
-            c[1] += time.perf_counter() - t0
+            spent = time.perf_counter() - t0
+            c[1] += spent
             c[2] += n
+            spans[name].append(spent)
 
         if is_async:
             async def wrapper(*a: Any) -> Any:
@@ -42,12 +51,18 @@ def profiled_app() -> Any:
             def wrapper(*a: Any) -> Any:  # type: ignore[misc]
                 t0 = time.perf_counter()
                 result = func(*a)
-                count(t0, len(a[-1]))
+                # Rows: the batch committed, the rows claimed, none for a lock.
+                count(t0, len(a[-1]) if name == "commit" else
+                      len(result) if isinstance(result, list) else 0)
                 return result
         return wrapper
 
     InboxWriter._commit = timed("commit", InboxWriter._commit, False)  # type: ignore[method-assign]
     InboxProcessor.run_once = timed("pass", InboxProcessor.run_once, True)  # type: ignore[method-assign]
+    lock = timed("lock", db.begin_write, False)
+    for module in (writer_module, leases):
+        module.begin_write = lock  # type: ignore[attr-defined]
+    processor_module.claim = timed("claim", leases.claim, False)  # type: ignore[attr-defined]
     prof = cProfile.Profile()
     prof.enable()
 
@@ -56,7 +71,10 @@ def profiled_app() -> Any:
         prof.dump_stats(f"{out}/loop-{os.getpid()}.prof")
         with open(f"{out}/counters-{os.getpid()}.txt", "w") as f:
             for name, (calls, secs, rows) in counters.items():
-                f.write(f"{name}: {calls} calls, {secs:.3f} s, {rows} rows\n")
+                took = sorted(spans[name]) or [0.0]
+                f.write(f"{name}: {calls} calls, {secs:.3f} s, {rows} rows; ms p50 "
+                        f"{1000 * took[len(took) // 2]:.2f}, p90 "
+                        f"{1000 * took[len(took) * 9 // 10]:.2f}, max {1000 * took[-1]:.1f}\n")
 
     app = create_app()
 
