@@ -212,10 +212,8 @@ _CODES = [
       "An offer or need asked for was withdrawn."),
     C("wrong-kind", 422, "El recurso no es del tipo comprometido.",
       "The resource is not of the kind committed."),
-    C("changed", 422, "El acuerdo no es el intercambio que se propuso.",
+    C("agreement-differs", 422, "El acuerdo no es el intercambio que se propuso.",
       "The agreement is not the exchange that was proposed."),
-    C("internal", 500, "El servidor no pudo preparar el plan.",
-      "The server could not prepare the plan."),
     # --- project bank -----------------------------------------------------------------
     C("empty-record", 422, "La experiencia no dice ni el problema ni lo aprendido.",
       "The project record says neither the problem nor what was learned."),
@@ -301,6 +299,21 @@ _CODES = [
       "The sender is not a federation of this body."),
     C("not-linked", 403, "Quien envía no tiene vínculo federativo con esta instancia.",
       "The sender shares no federation link with this body."),
+]
+
+# Codes clients may have matched on that now say what happened: (old, new, when). An
+# old code is never registered again with another meaning.
+RENAMED: list[tuple[str, str, str]] = [
+    ("position-contradicts-decision", "unknown-position",
+     "the mandate's position does not exist (the old code stays for a known position "
+     "the decision does not allow)"),
+    ("empty", "empty-exchange", "an exchange with no commitment is answered"),
+    ("empty", "empty-record", "a project record says neither problem nor lesson"),
+    ("bad-state", "bad-execution-state", "the execution state asked for is not "
+     "in_progress or carried_out (422; `bad-state` stays the 409 for a state that "
+     "forbids the action)"),
+    ("changed", "agreement-differs", "an Agreement is not the exchange proposed"),
+    ("internal", "server-error", "a plan could not be prepared"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

@@ -80,6 +80,15 @@ def test_each_meaning_is_one_line_in_each_language() -> None:
     assert [c.code for c in CODES.values() if c.status is None] == ["http-error"]
 
 
+def test_a_renamed_code_is_registered_under_its_new_name_only() -> None:
+    renamed = error_codes.RENAMED
+    assert all(new in CODES for _, new, _ in renamed)
+    # An old name lives on only where it kept part of its meaning; the others are gone
+    # (and the scan above fails if anything still raises them).
+    kept = {"position-contradicts-decision", "bad-state"}
+    assert {old for old, _, _ in renamed} & set(CODES) == kept
+
+
 def test_the_registry_imports_nothing_of_ours() -> None:
     tree = ast.parse((ROOT / "node" / "error_codes.py").read_text())
     ours = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import)

@@ -142,7 +142,8 @@ def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: 
         return False
     known = {(c.uri, c.quantity) for c in exchanges.commitments_of(session, ex)}
     if known != {(c.id, fmt(c.quantity)) for c in docs}:
-        raise Problem(422, "changed", "the agreement is not the exchange that was proposed")
+        raise Problem(422, "agreement-differs",
+                      "the agreement is not the exchange that was proposed")
     exchanges.settle(session, ex, "agreed")
     me = urls.actor(body.handle)
     refs = [c.offer for c in docs if c.provider == me] + [c.need for c in docs

@@ -268,7 +268,7 @@ async def draft_plan(request: Request, handle: str) -> Response:
 
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         if prepared is None or isinstance(prepared, Problem):
-            raise prepared or Problem(500, "internal", "the plan was not prepared")
+            raise prepared or Problem(500, "server-error", "the plan was not prepared")
         doc, inboxes = prepared
         row = plans.draft(s, ctx.urls, me, body_by_handle(s, handle), doc, inboxes)
         return _back(handle, f"plan{row.id}"), \

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from node.error_codes import CODES
+from node.error_codes import CODES, RENAMED
 from node.errors import Problem
 from node.web.problem_catalogue import Entry, entries
 
@@ -235,6 +235,10 @@ def markdown() -> str:
     codes = sorted(CODES.values(), key=lambda c: c.code)
     for c in codes:
         lines.append(_row([f"[`{c.code}`](#{c.code})", str(c.status or "any"), c.es, c.en]))
+    lines += ["", "## Renamed codes", "", "Codes that now say what happened; a client "
+              "matching the old one should match the new one.", "",
+              "| old | new | when |", "|---|---|---|"]
+    lines += [_row([f"`{old}`", f"`{new}`", when]) for old, new, when in RENAMED]
     by_code: dict[str, list[Entry]] = {}
     for e in entries():
         by_code.setdefault(e.code, []).append(e)

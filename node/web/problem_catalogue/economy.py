@@ -96,7 +96,7 @@ ENTRIES = [
     E("not-proposed", "this plan is {state}",
       "Este plan ya está «{state}»; ya no se puede responder.",
       "This plan is already {state}; it can no longer be answered."),
-    E("internal", "the plan was not prepared",
+    E("server-error", "the plan was not prepared",
       "El plan no se pudo preparar; intente de nuevo en un momento.",
       "The plan could not be prepared; try again in a moment."),
     E("not-a-party", "only the two sides of a commitment answer it",
@@ -131,7 +131,7 @@ ENTRIES = [
       "comprometido con otros intercambios.",
       "Not enough is left of what the exchange asks: the rest is committed to other "
       "exchanges."),
-    E("changed", "the agreement is not the exchange that was proposed",
+    E("agreement-differs", "the agreement is not the exchange that was proposed",
       "El acuerdo que llegó no es el intercambio que se propuso.",
       "The agreement received is not the exchange that was proposed."),
     # Commitments and deliveries
