@@ -8,15 +8,14 @@ about, so the page shows it next to that field.
 
 Every code is registered once, with its status, in node/error_codes.py. A Problem
 whose code is not registered, or whose status is not the code's, is a bug: under
-pytest (or with COMUNA_STRICT_CODES=1, as test nodes in other processes can set) it
-raises `UnregisteredCode` where it is made, so no test can pass through it; in
-production it is logged once per code and answered as made, since a person asking
-should not get a 500 for a typo in a code."""
+pytest it raises `UnregisteredCode` where it is made, so no test passes through it
+(tests/test_error_registry.py also finds every code in the source); elsewhere it is
+logged once per code and answered as made, since a person asking should not get a
+500 for a typo in a code."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
@@ -31,8 +30,13 @@ class UnregisteredCode(AssertionError):
     another status): raised only where codes are checked strictly."""
 
 
+# True or False to decide; None: strict when pytest is loaded (settings are read only
+# in node/config.py, so a node in another process would be made strict by its wiring).
+STRICT: bool | None = None
+
+
 def _strict() -> bool:
-    return "pytest" in sys.modules or os.environ.get("COMUNA_STRICT_CODES") == "1"
+    return "pytest" in sys.modules if STRICT is None else STRICT
 
 
 def check_code(status: int, code: str) -> None:

@@ -129,13 +129,11 @@ def test_outside_tests_an_unregistered_code_is_logged_once_not_a_500(
         "code 'typo-in-a-code' is not registered in node/error_codes.py"]
 
 
-def test_strict_outside_pytest_when_the_environment_asks(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test nodes in other processes (tests/procnode.py) are strict with the variable."""
-    monkeypatch.delenv("COMUNA_STRICT_CODES", raising=False)
+def test_strict_under_pytest_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert errors._strict()
     monkeypatch.delitem(sys.modules, "pytest")
     assert not errors._strict()
-    monkeypatch.setenv("COMUNA_STRICT_CODES", "1")
+    monkeypatch.setattr(errors, "STRICT", True)
     assert errors._strict()
 
 
