@@ -9,6 +9,8 @@ loop thread it was measured faster with two processes and nothing else running,
 but with one process, or with the inbox processor beside it, the loop stood idle
 for every fsync and each commit took only the dozen rows that had queued up
 during the last one (issue 11: 0.30 of the floor on the loop, 0.51 in a thread).
+On SQLite the batch is one statement on a connection of its own
+(`sqlite_append.py`), so the thread needs the GIL back only once per commit.
 
 After each commit the signers' hosts are told to the delivery circuit breaker
 (a host that sends us verified activities is up); that costs a set lookup unless
@@ -28,7 +30,7 @@ from sqlalchemy import Engine, Table
 from node.federation.directory import netloc_of
 from node.models import InboxItem
 from node.outbox.breaker import Hearing
-from node.storage.db import begin_write, checkpoint
+from node.storage.db import checkpoint
 
 log = logging.getLogger("comuna.inbox")
 MAX_BATCH = 500
@@ -44,32 +46,20 @@ class InboxWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._checkpoint: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[None] | None = None
         self._checkpointed = 0.0
         self._hearing = Hearing(engine)
         table: Table = InboxItem.__table__  # type: ignore[attr-defined]
         self._sqlite = engine.dialect.name == "sqlite"
         # Only the dialect in use is imported: the other costs memory in every process.
         if self._sqlite:
-            # On SQLite the rows go straight to the driver's executemany: SQLAlchemy's
-            # per-row parameter handling cost about half a millisecond per commit on the
-            # loop's GIL. Values are converted as SQLAlchemy would (its text form of a
-            # datetime), so what is stored is the same either way.
-            from sqlalchemy import bindparam
-            from sqlalchemy.dialects import sqlite
+            from node.inbox.sqlite_append import SqliteAppend
 
-            cols = [c for c in table.columns if c.name != "id"]
-            compiled = sqlite.insert(table).values(
-                {c.name: bindparam(c.name) for c in cols}
-            ).on_conflict_do_nothing(index_elements=["activity_id"]).compile(
-                dialect=engine.dialect)
-            self._stmt: Any = str(compiled)
-            self._cols = [(name, table.c[name].type.dialect_impl(engine.dialect)
-                           .bind_processor(engine.dialect))
-                          for name in compiled.positiontup or ()]
+            self._append: Any = SqliteAppend(engine, table, "activity_id")
         else:
             from sqlalchemy.dialects import postgresql
 
-            self._stmt = postgresql.insert(table).on_conflict_do_nothing(
+            self._stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
                 index_elements=["activity_id"]
             )
 
@@ -85,9 +75,12 @@ class InboxWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        if self._checkpoint is not None:
-            with contextlib.suppress(Exception):
-                await self._checkpoint
+        for running in (self._inflight, self._checkpoint):
+            if running is not None:
+                with contextlib.suppress(Exception):
+                    await running
+        if self._sqlite:
+            self._append.close()
         await self._hearing.stop()
 
     async def store(self, row: dict[str, Any]) -> None:
@@ -105,7 +98,11 @@ class InboxWriter:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
                 try:
-                    await asyncio.to_thread(self._commit, [r for r, _ in batch])
+                    # Shielded: a stop waits for a commit under way (its thread runs on)
+                    # before the connection it uses is closed.
+                    self._inflight = asyncio.ensure_future(
+                        asyncio.to_thread(self._commit, [r for r, _ in batch]))
+                    await asyncio.shield(self._inflight)
                 except Exception as exc:  # every waiter learns the store failed
                     for _, fut in batch:
                         if not fut.done():
@@ -141,12 +138,8 @@ class InboxWriter:
             log.exception("checkpointing the write-ahead log failed")
 
     def _commit(self, rows: list[dict[str, Any]]) -> None:
+        if self._sqlite:
+            self._append.commit(rows)
+            return
         with self.engine.begin() as conn:
-            if not self._sqlite:
-                conn.execute(self._stmt, rows)
-                return
-            params = [tuple(row[name] if conv is None else conv(row[name])
-                            for name, conv in self._cols) for row in rows]
-            begin_write(conn)
-            conn.connection.driver_connection.executemany(  # type: ignore[union-attr]
-                self._stmt, params)
+            conn.execute(self._stmt, rows)
