@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ log = logging.getLogger("comuna.inbox")
 MAX_BATCH = 500
 # While rows arrive, the log is checkpointed at most this often, beside the commits.
 CHECKPOINT_SECONDS = 0.2
+# How long a thread that wants the GIL waits before the running one must give it up.
+SWITCH_SECONDS = 0.001
 
 
 class InboxWriter:
@@ -64,6 +67,12 @@ class InboxWriter:
             )
 
     def start(self) -> None:
+        # The commit thread hands the GIL back to the loop for each call into the
+        # database and then waits for it; while the loop verifies a flood that wait is
+        # the interpreter's switch interval, 5 ms by default, which delayed every
+        # commit (and all the requests waiting for it) by several of those.
+        if sys.getswitchinterval() > SWITCH_SECONDS:
+            sys.setswitchinterval(SWITCH_SECONDS)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
