@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.exc import OperationalError
 
 from node.context import build_context
 from node.inbox.writer import InboxWriter
 from node.models import InboxItem
 from node.storage import db
-from node.storage.db import begin_write, make_engine
+from node.storage.db import make_engine, write_alone
 
 
 @pytest.fixture
@@ -85,10 +86,9 @@ def test_the_write_lock_is_taken_once_another_connection_frees_it(sqlite_file):
     holder.start()
     assert held.wait(5)
     t0 = time.monotonic()
-    with engine.begin() as conn:
-        begin_write(conn)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        assert write_alone(conn, text("INSERT INTO t VALUES (1)")).rowcount == 1
         waited = time.monotonic() - t0
-        conn.execute(text("INSERT INTO t VALUES (1)"))
         timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
     holder.join()
     assert waited >= 0.15  # it did wait for the other writer
@@ -104,9 +104,12 @@ def test_a_write_lock_never_freed_fails_after_the_wait(sqlite_file, monkeypatch)
     holder = threading.Thread(target=_hold_lock, args=(path, 0.6, held))
     holder.start()
     assert held.wait(5)
-    with pytest.raises(sqlite3.OperationalError, match="locked"), engine.begin() as conn:
-        begin_write(conn)
+    with pytest.raises(OperationalError, match="locked"), \
+            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        write_alone(conn, text("INSERT INTO t VALUES (1)"))
     holder.join()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
 
 
 def test_the_log_is_checkpointed_beside_the_commits_not_in_them(tmp_path, monkeypatch):

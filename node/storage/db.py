@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 import node.models  # noqa: F401  (registers the tables)
@@ -61,28 +61,29 @@ def checkpoint(engine: Engine) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
 
 
-def begin_write(conn: Connection) -> None:
-    """On SQLite, take the write lock for the transaction `conn` has begun, trying every
-    half millisecond; nothing on other databases.
+def write_alone(conn: Connection, stmt: Executable) -> CursorResult[Any]:
+    """Run one writing statement as its own transaction on SQLite (`conn` in
+    autocommit mode), taking the write lock at tries half a millisecond apart.
 
-    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries. The
-    inbox writers and claimers of two processes hold the lock a millisecond or two at a
-    time, so a writer that met the lock taken slept far past its release, and every
-    request of its process waited for that sleep with the CPU idle (issue 11).
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, while
+    the inbox writers and claimers of two processes hold the lock a millisecond or
+    two: a writer slept far past the lock's release, and every request of its process
+    waited for it. One statement also keeps the lock only for its own run: inside
+    BEGIN … COMMIT it was held while the thread waited for the GIL between
+    statements, up to the switch interval each time, with the loop busy (issue 11).
+    A busy statement fails before it has written anything, so it is tried again whole.
     """
-    if conn.dialect.name != "sqlite":
-        return
     raw: Any = conn.connection.driver_connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                return conn.execute(stmt)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() > deadline:
                     raise
+                conn.rollback()
             time.sleep(LOCK_RETRY_SECONDS)
     finally:
         raw.execute("PRAGMA busy_timeout=30000")

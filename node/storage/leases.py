@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from node.models.base import utcnow
-from node.storage.db import begin_write
+from node.storage.db import write_alone
 
 log = logging.getLogger("comuna.leases")
 _HOST = socket.gethostname()[:40]
@@ -97,19 +97,33 @@ def claim(
         due = and_(due, extra)
     lease = {"lease_owner": token, "lease_until": now + timedelta(seconds=lease_seconds)}
     pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
+    if engine.dialect.name == "sqlite":
+        return _claim_sqlite(engine, table, limit, pick, due, lease, token, now)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        else:
-            # SQLite: the write lock before the pick. Without it two processes picked
-            # the same first rows, and the one whose UPDATE came second leased none and
-            # slept a poll interval with the queue full.
-            begin_write(conn)
-        ids = [r[0] for r in conn.execute(pick)]
+        ids = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True))]
         if not ids:
             return []
         conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
         rows = conn.execute(
             select(table).where(and_(table.id.in_(ids), table.lease_owner == token))
             .order_by(table.next_attempt_at, table.id)).all()
+    return list(rows)
+
+
+def _claim_sqlite(engine: Engine, table: Any, limit: int, pick: Any, due: Any,
+                  lease: dict[str, Any], token: str, now: Any) -> list[Any]:
+    # The pick and the lease in one statement, under the write lock it takes first:
+    # two processes claiming at once never pick the same rows (the second picks after
+    # the first's commit), and the lock is held for that statement alone.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        leased = write_alone(conn, update(table).where(
+            and_(table.id.in_(pick), due)).values(**lease)).rowcount
+        if not leased:
+            return []
+        # Ours are among the first due rows, behind at most those another process
+        # holds: the walk along the due index stops after them.
+        rows = conn.execute(select(table).where(and_(
+            table.state == "queued", table.next_attempt_at <= now,
+            table.lease_owner == token)).order_by(table.next_attempt_at, table.id)
+            .limit(leased)).all()
     return list(rows)
