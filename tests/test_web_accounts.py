@@ -17,6 +17,7 @@ from node.models import (
     Exchange,
     FederationLink,
     Mandate,
+    MandatedVote,
     RemoteActor,
 )
 from node.models.base import utcnow
@@ -233,6 +234,43 @@ def test_pending_for_me(node, client):
     with c.session() as s:
         assert [i.title for i in pending.for_member(s, urls, c.people["m0"])
                 if i.kind == "vote"] == ["Huerto"]
+
+
+def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(node):
+    c = build_commune(node)
+    urls = c.ctx.urls
+    with c.session() as s:
+        facil, m0 = c.people["facil"], c.people["m0"]
+        local = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
+        mandate = Mandate(uri="https://ciudad.example/m/1", member_body=urls.actor("maizal"),
+                          federation="https://ciudad.example/actors/ciudad",
+                          matter="https://ciudad.example/p/1", version=1, position="approve",
+                          spokespersons=json.dumps([f"{urls.base}/members/m0"]),
+                          proposal_id=local.id)
+        s.add(mandate)
+        s.commit()
+
+        def mandates() -> list[str]:
+            return [i.title for i in pending.for_member(s, urls, m0) if i.kind == "mandate"]
+
+        assert mandates() == ["Huerto"]
+        # At the issuing body a vote cast under the mandate is kept against the local
+        # proposal (federations.mandates._keep_sent).
+        vote = MandatedVote(uri="https://node.test/v/1", proposal_id=local.id or 0,
+                            member_body=mandate.member_body, mandate_uri=mandate.uri,
+                            spokesperson=f"{urls.base}/members/m0", version=1,
+                            choice="for", state="sent")
+        s.add(vote)
+        s.commit()
+        assert mandates() == []
+        vote.state = "refused"
+        s.add(vote)
+        s.commit()
+        assert mandates() == ["Huerto"]
+        local.final_outcome = "adopted"
+        s.add(local)
+        s.commit()
+        assert mandates() == []
 
 
 def test_the_api_changes_a_password_and_lists_what_waits(node, client):

@@ -11,12 +11,13 @@ as FEP-0837 itself does. docs/economy.md lists every term.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from node.economy.catalogue import fmt, quantity
 from node.errors import Problem
+from node.models.base import aware
 
 VF = "https://w3id.org/valueflows/ont/vf#"
 OM2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
@@ -71,7 +72,8 @@ def bad(detail: str) -> Problem:
 
 
 def stamp(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    # A client may send its own offset (-04:00): the Z written here must be UTC's.
+    return aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def when(value: Any, what: str) -> datetime | None:

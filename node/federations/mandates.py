@@ -12,7 +12,7 @@ yet final.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -49,7 +49,7 @@ POSITIONS_FOR = {
 
 
 def _stamp(when: datetime) -> str:
-    return aware(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _send(session: Session, urls: Urls, body: LocalActor, kind: str, obj: Any,

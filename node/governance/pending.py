@@ -23,6 +23,7 @@ from node.models import (
     AmendmentVote,
     LocalActor,
     Mandate,
+    MandatedVote,
     Member,
     Membership,
     Proposal,
@@ -101,6 +102,11 @@ def _mandates(session: Session, urls: Any, member: Member,
                 (m.expires_at is not None and aware(m.expires_at) <= now):
             continue
         p = session.get(Proposal, m.proposal_id) if m.proposal_id else None
+        if p is not None and p.final_outcome:
+            continue  # the federation decided the matter: nothing is left to carry
+        if session.exec(select(MandatedVote.id).where(
+                MandatedVote.mandate_uri == m.uri, MandatedVote.state == "sent")).first():
+            continue  # voted; a refusal (state refused) puts it back on the list
         out.append(Item("mandate", _title(session, p) if p else name_of(session, urls, m.matter),
                         f"/p/{p.id}" if p else f"/b/{by_uri[m.member_body].handle}/federation",
                         by_uri[m.member_body].name,
