@@ -30,6 +30,7 @@ from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
+from node.storage.db import write_alone
 from node.storage.leases import claim, free_dead_at_start
 
 log = logging.getLogger("comuna.inbox")
@@ -177,10 +178,12 @@ class InboxProcessor:
         return True
 
     def _finish_many(self, ids: list[int]) -> None:
-        with Session(self.ctx.engine) as s:
-            s.execute(update(InboxItem).where(col(InboxItem.id).in_(ids)).values(
+        # One statement on its own: the write lock is not held while this thread waits
+        # for the GIL between statements (the web side's commits wait for that lock).
+        with self.ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
+                as conn:
+            write_alone(conn, update(InboxItem).where(col(InboxItem.id).in_(ids)).values(
                 state="done", last_error="", lease_owner=None, lease_until=None))
-            s.commit()
 
     def _finish(self, row_id: int, state: str, error: str, **extra: Any) -> None:
         with Session(self.ctx.engine) as s:

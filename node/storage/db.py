@@ -62,8 +62,8 @@ def checkpoint(engine: Engine) -> None:
 
 
 def write_alone(conn: Connection, stmt: Executable) -> CursorResult[Any]:
-    """Run one writing statement as its own transaction on SQLite (`conn` in
-    autocommit mode), taking the write lock at tries half a millisecond apart.
+    """Run one writing statement as its own transaction (`conn` in autocommit mode),
+    on SQLite taking the write lock at tries half a millisecond apart.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, while
     the inbox writers and claimers of two processes hold the lock a millisecond or
@@ -73,6 +73,8 @@ def write_alone(conn: Connection, stmt: Executable) -> CursorResult[Any]:
     statements, up to the switch interval each time, with the loop busy (issue 11).
     A busy statement fails before it has written anything, so it is tried again whole.
     """
+    if conn.dialect.name != "sqlite":
+        return conn.execute(stmt)
     raw: Any = conn.connection.driver_connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
