@@ -33,7 +33,9 @@ class Net:
     def start(self) -> None:
         for handle, node in self.nodes.items():
             node.start()
-            token = re.search(r"invitation token: (\S+)", node.comuna("invite")).group(1)
+            found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
+            assert found is not None, "the CLI printed no invitation token"
+            token = found.group(1)
             self.heads[handle] = self._join(node, token, "rosa")
             if self.levels[handle] != "commune":
                 self.call(handle, "put", f"/api/v1/bodies/{handle}/statute",

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from node.config import Settings
 from node.context import build_context
 from node.governance import bodies, members
 from node.governance.statute import Rule, Statute
@@ -25,7 +26,7 @@ class Commune:
         return Session(self.ctx.engine, expire_on_commit=False)
 
 
-def build_commune(settings, n_members: int = 4, rule: Rule = Rule.majority,
+def build_commune(settings: Settings, n_members: int = 4, rule: Rule = Rule.majority,
                   quorum: Fraction = Fraction(1, 2)) -> Commune:
     ctx = build_context(settings)
     with Session(ctx.engine, expire_on_commit=False) as s:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NODE = Path(__file__).resolve().parent.parent / "node"
 # What makes a refusal, and where its code and detail are among the arguments. A
@@ -44,7 +45,7 @@ class Helper:
     module: str
     name: str
     params: tuple[str, ...]
-    defaults: dict[str, str]
+    defaults: dict[str, Any]
     code: ast.expr
     detail: ast.expr
     status: int | ast.expr | None  # fixed (a constant), or what to read at each caller
