@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -16,6 +16,8 @@ from node.inbox.processor import InboxProcessor
 from node.models import Delivery
 from node.models.base import utcnow
 from node.outbox.delivery import DeliveryWorker
+
+_Row = TypeVar("_Row")
 
 
 def run_loops(settings: Settings, until: Callable[[NodeContext], bool], timeout: float = 20.0,
@@ -68,3 +70,10 @@ def refused(response: Any, status: int) -> bool:
     why, with the refusal's HTTP status on the notice."""
     return (bool(response.history) and response.history[-1].status_code == 303
             and f'role="alert" data-status="{status}"' in response.text)
+
+
+def stored(s: Session, model: type[_Row], key: Any) -> _Row:
+    """The row of `model` under `key`, which the test expects to exist."""
+    row = s.get(model, key)
+    assert row is not None, f"no {model.__name__} {key!r}"
+    return row
