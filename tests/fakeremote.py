@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         return
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         remote: FakeRemote = self.server.remote
         remote.gets.append(self.path)
         path = self.path.split("?", 1)[0]
@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         remote: FakeRemote = self.server.remote
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
