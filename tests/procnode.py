@@ -54,7 +54,7 @@ class NodeProcess:
         return out.stdout
 
     def start(self) -> None:
-        logf = open(self.log, "ab")  # noqa: SIM115
+        logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(self.data_dir),
              "--port", str(self.port)], env=self.env, stdout=logf, stderr=subprocess.STDOUT)
@@ -116,7 +116,7 @@ def worker_beside(node: NodeProcess) -> Iterator[subprocess.Popen[bytes]]:
     log = node.data_dir / "worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
-        env=node.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        env=node.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     try:
         yield worker
         assert worker.poll() is None, log.read_text()
