@@ -182,12 +182,12 @@ def test_login_is_rate_limited(client, people):
 def _state(engine) -> tuple:
     """Everything an action could change, to prove a refused one changed nothing."""
     with Session(engine) as s:
-        return tuple(
-            s.execute(text(f"select count(*) from {t}")).scalar()
-            for t in ("audit_entry", "proposal", "comment", "invitation", "meeting", "vote",
-                      "decision", "amendment", "amendment_vote", "proposal_version")
-        ) + (s.execute(text("select statute from local_actor where handle = 'maizal'"))
-             .scalar(),)
+        return (
+            *(s.execute(text(f"select count(*) from {t}")).scalar()
+              for t in ("audit_entry", "proposal", "comment", "invitation", "meeting", "vote",
+                        "decision", "amendment", "amendment_vote", "proposal_version")),
+            s.execute(text("select statute from local_actor where handle = 'maizal'")).scalar(),
+        )
 
 
 MATRIX = [
