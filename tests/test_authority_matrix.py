@@ -193,7 +193,7 @@ def test_every_kind_has_a_rule_and_a_sample() -> None:
 class _Probe:
     """A sender for shape checks alone (no server, no keys)."""
 
-    class server:  # noqa: N801
+    class server:
         base = "http://probe.test"
 
     name = "probe"
