@@ -44,7 +44,7 @@ def test_the_parser_knows_every_level() -> None:
 
 
 def test_handoff_file_is_for_the_owner_and_removed_only_by_its_run(tmp_path: Path) -> None:
-    first = handoff.write(tmp_path, "0.0.0.0", 8000)  # noqa: S104
+    first = handoff.write(tmp_path, "0.0.0.0", 8000)
     path = tmp_path / handoff.FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert handoff.read(tmp_path) == first and first.host == "127.0.0.1"
@@ -108,7 +108,7 @@ def test_no_door_without_serve_and_no_post_without_text(node, local) -> None:
 class _Answer(BaseHTTPRequestHandler):
     status = 500
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         body = b'{"detail": "broken"}'
         self.send_response(self.status)
