@@ -20,7 +20,7 @@ def test_webfinger(client):
     assert r.headers["content-type"].startswith("application/jrd+json")
     jrd = r.json()
     assert jrd["subject"] == "acct:maizal@node.test"
-    self_link = [lk for lk in jrd["links"] if lk["rel"] == "self"][0]
+    self_link = next(lk for lk in jrd["links"] if lk["rel"] == "self")
     assert self_link == {"rel": "self", "type": AP, "href": ACTOR}
     assert client.get("/.well-known/webfinger",
                       params={"resource": ACTOR}).json()["subject"] == jrd["subject"]
