@@ -149,7 +149,7 @@ def test_in_person_assembly_records_a_decision(commune):
     with c.session() as s:
         p = s.get(Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        meeting, made = decisions.record_meeting(
+        _meeting, made = decisions.record_meeting(
             s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(), "Casa comunal", 5, 3,
             "1. Bomba de agua", "Se discutió y votó a mano alzada.",
             [{"proposal_id": pid, "for": 3, "against": 1, "abstain": 1}])
