@@ -92,7 +92,7 @@ def test_wrong_key_is_refused(client, remote):
 def test_altered_body_is_refused(client, remote):
     alice = remote.actor("alice")
     act = alice.activity()
-    body, headers = alice.signed_post(INBOX, act)
+    _body, headers = alice.signed_post(INBOX, act)
     act["object"]["content"] = "altered"
     r = post(client, INBOX, json.dumps(act).encode(), headers)
     assert r.status_code == 401
