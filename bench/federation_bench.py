@@ -94,7 +94,7 @@ class Sim:
                     for h in handles[k::self.n_hosts]]
             spec = self.root / f"host{k}.json"
             spec.write_text(json.dumps(part))
-            log = open(self.root / f"host{k}.log", "wb")  # noqa: SIM115
+            log = open(self.root / f"host{k}.log", "wb")
             self.procs.append(subprocess.Popen(
                 [sys.executable, str(ROOT / "bench" / "fedsim_host.py"), str(spec)],
                 env=env(COMUNA_LOG_LEVEL="WARNING"), stdout=log, stderr=subprocess.STDOUT))
@@ -224,8 +224,8 @@ async def one_round(sim: Sim, k: int) -> tuple[float, float, float]:
     t = "t0"
     cities = [c for c, p in sim.parent.items() if p == t]
     communes = [m for m, p in sim.parent.items() if p in cities]
-    a = [m for m in communes if sim.parent[m] == cities[0]][0]
-    b = [m for m in communes if sim.parent[m] == cities[1]][0]
+    a = next(m for m in communes if sim.parent[m] == cities[0])
+    b = next(m for m in communes if sim.parent[m] == cities[1])
     p = await sim.call(a, "POST", f"/api/v1/bodies/{a}/proposals",
                        json={"title": f"Ronda {k}", "text": "Medir.",
                              "affects": [sim.actor(a), sim.actor(b)]})
@@ -262,7 +262,7 @@ async def one_round(sim: Sim, k: int) -> tuple[float, float, float]:
     sent: dict[str, float] = {}
     for c, r in city_rows.items():
         ms = (await sim.call(c, "GET", f"/api/v1/proposals/{r['id']}/mandates"))["items"]
-        mine = [m for m in ms if m["member_body"] == sim.actor(c) and m["state"] == "live"][0]
+        mine = next(m for m in ms if m["member_body"] == sim.actor(c) and m["state"] == "live")
         await sim.call(c, "POST", f"/api/v1/mandates/{mine['id']}/vote", expect=(202,),
                        json={"choice": "for"})
         sent[c] = time.monotonic()

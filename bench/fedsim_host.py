@@ -18,8 +18,8 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.app import create_app  # noqa: E402
-from node.config import load_settings  # noqa: E402
+from node.app import create_app
+from node.config import load_settings
 
 
 class QuietServer(uvicorn.Server):

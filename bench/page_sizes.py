@@ -15,14 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from node.app import create_app  # noqa: E402
-from node.cli.main import main as cli  # noqa: E402
-from node.config import load_settings  # noqa: E402
-from tests.pagetour import fill, page_routes  # noqa: E402
-from tests.test_csrf_routes import inner_app  # noqa: E402
-from tests.test_every_page import seed  # noqa: E402
+from node.app import create_app
+from node.cli.main import main as cli
+from node.config import load_settings
+from tests.pagetour import fill, page_routes
+from tests.test_csrf_routes import inner_app
+from tests.test_every_page import seed
 
 
 def main() -> None:
