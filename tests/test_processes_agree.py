@@ -58,7 +58,7 @@ def _new_body(ctx: NodeContext, handle: str, announce: bool = True) -> None:
 
 
 def test_a_body_made_elsewhere_is_found_on_the_first_miss(two):
-    a, b, clock = two
+    a, b, _clock = two
     _new_body(a, "consejo")
     assert "consejo" in b.actors  # no clock step: the miss itself reads the table
     assert b.actors["consejo"].handle == "consejo"
@@ -85,7 +85,7 @@ def test_the_feed_reloads_bodies_within_a_second_even_without_a_miss(two):
 
 
 def test_signing_for_a_body_made_elsewhere_reloads_even_within_the_miss_limit(two):
-    a, b, clock = two
+    a, b, _clock = two
     assert b.actors.get("nadie") is None  # spends the miss allowance
     _new_body(a, "consejo", announce=False)
     key = b.signing_key("consejo")
