@@ -152,7 +152,8 @@ def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dic
 
 def _waiting(link: FederationLink) -> bool:
     return link.direction == "has_member" and (
-        link.state == "pending" or link.state == "accepted" and link.families_declared is not None)
+        link.state == "pending"
+        or (link.state == "accepted" and link.families_declared is not None))
 
 
 def available_actions(session: Session, member: Member | None, body: LocalActor) -> list[str]:

@@ -37,10 +37,10 @@ def _links(ctx: NodeContext, body: LocalActor) -> tuple[list[str], dict[str, lis
             owner = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first() \
                 if handle else None
             if owner is not None:
-                local[fed] = [ctx.urls.actor(owner.handle)] + sorted(s.exec(select(
+                local[fed] = [ctx.urls.actor(owner.handle), *sorted(s.exec(select(
                     FederationLink.remote_uri).where(
                     FederationLink.body_id == owner.id, FederationLink.state == "accepted",
-                    FederationLink.direction == "has_member")).all())
+                    FederationLink.direction == "has_member")).all())]
     return feds, local
 
 
