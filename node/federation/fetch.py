@@ -136,40 +136,42 @@ class Fetcher:
         for _hop in range(self.max_redirects + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FetchError(url, "only http(s) URLs can be fetched")
-            headers = {"Accept": accept}
-            if self.signer is not None:
-                headers.update(self.signer(url))
-            try:
-                async with self.client.stream("GET", url, headers=headers) as resp:
-                    if resp.status_code in (301, 302, 303, 307, 308):
-                        location = resp.headers.get("location")
-                        if not location:
-                            raise FetchError(url, "redirect without Location", resp.status_code)
-                        url = urljoin(url, location)
-                        continue
-                    if resp.status_code != 200:
-                        raise FetchError(url, f"answered HTTP {resp.status_code}",
-                                         resp.status_code, transient_status(resp.status_code),
-                                         retry_after_of(resp.headers.get("retry-after")))
-                    body = await self._read_capped(resp, url)
-            except BlockedAddress as exc:
-                raise FetchError(url, str(exc)) from exc
-            except Unresolvable as exc:
-                # Raised by the address guard while httpx dials; httpx passes it through.
-                raise FetchError(url, str(exc), transient=not exc.permanent) from exc
-            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
-                raise _StaleConnection(url, f"{type(exc).__name__}: {exc}",
-                                       transient=True) from exc
-            except httpx.HTTPError as exc:
-                raise FetchError(url, f"{type(exc).__name__}: {exc}", transient=True) from exc
-            try:
-                doc = json.loads(body)
-            except ValueError as exc:
-                raise FetchError(url, "response is not JSON") from exc
-            if not isinstance(doc, dict):
-                raise FetchError(url, "response is not a JSON object")
-            return doc
+            body, redirect = await self._one_hop(url, accept)
+            if redirect is None:
+                return _json_object(url, body)
+            url = redirect
         raise FetchError(url, f"more than {self.max_redirects} redirects")
+
+    async def _one_hop(self, url: str, accept: str) -> tuple[bytes, str | None]:
+        """One GET of `url`: its body, or the address a redirect points to."""
+        headers = {"Accept": accept}
+        if self.signer is not None:
+            headers.update(self.signer(url))
+        try:
+            async with self.client.stream("GET", url, headers=headers) as resp:
+                return await self._answer(resp, url)
+        except BlockedAddress as exc:
+            raise FetchError(url, str(exc)) from exc
+        except Unresolvable as exc:
+            # Raised by the address guard while httpx dials; httpx passes it through.
+            raise FetchError(url, str(exc), transient=not exc.permanent) from exc
+        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            raise _StaleConnection(url, f"{type(exc).__name__}: {exc}",
+                                   transient=True) from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"{type(exc).__name__}: {exc}", transient=True) from exc
+
+    async def _answer(self, resp: httpx.Response, url: str) -> tuple[bytes, str | None]:
+        if resp.status_code in (301, 302, 303, 307, 308):
+            location = resp.headers.get("location")
+            if not location:
+                raise FetchError(url, "redirect without Location", resp.status_code)
+            return b"", urljoin(url, location)
+        if resp.status_code != 200:
+            raise FetchError(url, f"answered HTTP {resp.status_code}",
+                             resp.status_code, transient_status(resp.status_code),
+                             retry_after_of(resp.headers.get("retry-after")))
+        return await self._read_capped(resp, url), None
 
     async def _read_capped(self, resp: httpx.Response, url: str) -> bytes:
         declared = resp.headers.get("content-length")
@@ -183,3 +185,13 @@ class Fetcher:
                 raise FetchError(url, f"response larger than {self.max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _json_object(url: str, body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise FetchError(url, "response is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise FetchError(url, "response is not a JSON object")
+    return doc
