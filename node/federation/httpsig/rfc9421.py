@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -102,6 +103,18 @@ def serialize_params(components: list[Component], params: dict[str, Any]) -> str
     return f"({inner}){_ser_params(params)}"
 
 
+# Derived components read straight off the request (RFC 9421 section 2.2).
+_PLAIN_DERIVED: dict[str, Callable[[HttpMessage], str]] = {
+    "@method": lambda m: m.method,
+    "@target-uri": lambda m: m.target_uri,
+    "@authority": lambda m: m.authority.lower(),
+    "@scheme": lambda m: m.scheme.lower(),
+    "@request-target": lambda m: m.target,
+    "@path": lambda m: m.path,
+    "@query": lambda m: "?" + m.query,
+}
+
+
 def _derived(name: str, params: dict[str, Any], msg: HttpMessage) -> str:
     if name == "@status":
         if msg.status is None:
@@ -109,35 +122,28 @@ def _derived(name: str, params: dict[str, Any], msg: HttpMessage) -> str:
         return str(msg.status)
     if msg.status is not None and not params.get("req"):
         raise SignatureError(f"{name} is not available on a response")
-    if name == "@method":
-        return msg.method
-    if name == "@target-uri":
-        return msg.target_uri
-    if name == "@authority":
-        return msg.authority.lower()
-    if name == "@scheme":
-        return msg.scheme.lower()
-    if name == "@request-target":
-        return msg.target
-    if name == "@path":
-        return msg.path
-    if name == "@query":
-        return "?" + msg.query
+    plain = _PLAIN_DERIVED.get(name)
+    if plain is not None:
+        return plain(msg)
     if name == "@query-param":
-        wanted = params.get("name")
-        if not isinstance(wanted, str):
-            raise SignatureError("@query-param needs a name parameter")
-        values = []
-        for pair in msg.query.split("&"):
-            if not pair:
-                continue
-            key, _, val = pair.partition("=")
-            if unquote_plus(key) == wanted:
-                values.append(quote(unquote_plus(val), safe=""))
-        if len(values) != 1:
-            raise SignatureError(f"query parameter {wanted} is absent or repeated")
-        return values[0]
+        return _query_param(params, msg)
     raise SignatureError(f"unknown derived component {name}")
+
+
+def _query_param(params: dict[str, Any], msg: HttpMessage) -> str:
+    wanted = params.get("name")
+    if not isinstance(wanted, str):
+        raise SignatureError("@query-param needs a name parameter")
+    values = []
+    for pair in msg.query.split("&"):
+        if not pair:
+            continue
+        key, _, val = pair.partition("=")
+        if unquote_plus(key) == wanted:
+            values.append(quote(unquote_plus(val), safe=""))
+    if len(values) != 1:
+        raise SignatureError(f"query parameter {wanted} is absent or repeated")
+    return values[0]
 
 
 def _field(name: str, params: dict[str, Any], msg: HttpMessage) -> str:
