@@ -357,6 +357,15 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
                  doc: objects.VoteDoc, raw: dict[str, Any]) -> MandatedVote:
     """Counts a vote only within a live mandate, for the exact version, by one of the
     mandate's spokespersons, from a member body; refuses (Problem) anything else."""
+    row = _matter_open_to_vote(session, federation, doc)
+    if session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
+        raise objects.refused("this vote was already counted", "replayed")
+    _check_within_mandate(session, urls, row, doc)
+    return _count_vote(session, row, doc, raw)
+
+
+def _matter_open_to_vote(session: Session, federation: LocalActor,
+                         doc: objects.VoteDoc) -> Proposal:
     if not matters.has_member(session, federation, doc.member_body):
         raise objects.refused("only member bodies vote here", "not-member")
     row = _matter_row(session, federation, doc.matter)
@@ -367,8 +376,11 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
     if doc.version != row.current_version:
         raise objects.refused(f"the vote is on version {row.current_version}, not "
                               f"{doc.version}", "wrong-version", 409)
-    if session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
-        raise objects.refused("this vote was already counted", "replayed")
+    return row
+
+
+def _check_within_mandate(session: Session, urls: Urls, row: Proposal,
+                          doc: objects.VoteDoc) -> None:
     mandate = session.exec(select(Mandate).where(Mandate.uri == doc.mandate)).first()
     if mandate is None:
         raise objects.refused("no mandate behind this vote", "no-mandate")
@@ -390,6 +402,10 @@ def receive_vote(session: Session, urls: Urls, federation: LocalActor,
     if doc.choice not in allowed:
         raise objects.refused(f"a mandate to {mandate.position} does not allow "
                               f"{doc.choice}", "outside-mandate", 403)
+
+
+def _count_vote(session: Session, row: Proposal, doc: objects.VoteDoc,
+                raw: dict[str, Any]) -> MandatedVote:
     values: dict[str, Any] = {
         "uri": doc.id, "mandate_uri": doc.mandate, "spokesperson": doc.spokesperson,
         "version": doc.version, "choice": doc.choice, "cast_at": utcnow()}
