@@ -119,8 +119,8 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
         # Cumbe's mandate for version 1 carried over; the others gave new ones.
         pid = rows[c]["id"] if c == "cumbe" else v2[c]["id"]
         items = n.call(c, "get", f"/api/v1/proposals/{pid}/mandates")["items"]
-        return [m for m in items
-                if m["state"] == "live" and m["member_body"] == n.nodes[c].actor][0]
+        return next(m for m in items
+                    if m["state"] == "live" and m["member_body"] == n.nodes[c].actor)
 
     for c, choice in (("maizal", "for"), ("cumbe", "for"), ("sabana", "against")):
         n.call(c, "post", f"/api/v1/mandates/{my_mandate(c)['id']}/vote",
@@ -208,8 +208,8 @@ def test_a_matter_across_two_cities_rises_to_the_territory(net):
             30, f"mandates at {city}")
         n.open_vote(city, row["id"], 12)
     for c in ("maizal", "cumbe", "llano"):
-        m = [x for x in n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}/mandates")[
-            "items"] if x["state"] == "live"][0]
+        m = next(x for x in n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}/mandates")[
+            "items"] if x["state"] == "live")
         n.call(c, "post", f"/api/v1/mandates/{m['id']}/vote", json={"choice": "for"},
                expect=202)
     # ...and each city's position at the territory comes from its communes' votes.
@@ -222,7 +222,7 @@ def test_a_matter_across_two_cities_rises_to_the_territory(net):
     n.open_vote(TERRITORIO, top["id"], 10)
     for city, row in ((NORTE, norte), (SUR, sur)):
         m = n.call(city, "get", f"/api/v1/proposals/{row['id']}/mandates")["items"]
-        mine = [x for x in m if x["member_body"] == n.nodes[city].actor][0]
+        mine = next(x for x in m if x["member_body"] == n.nodes[city].actor)
         n.call(city, "post", f"/api/v1/mandates/{mine['id']}/vote", json={"choice": "for"},
                expect=202)
     wait_for(lambda: len(counted(n, TERRITORIO, top["id"])) == 2, 30, "cities' votes counted")
