@@ -70,21 +70,7 @@ async def verify_decision(note: dict[str, Any], keys: KeyLookup) -> Report:
     chain = {str(a.get("id")): int(a.get("proposalVersion", 0))
              for a in note.get("amendments", []) if isinstance(a, dict)}
     adopted = {uri for uri, n in chain.items() if isinstance(version, int) and n <= version}
-    mandates: dict[str, objects.MandateDoc] = {}
-    for raw in note.get("mandates", []):
-        try:
-            m = objects.read_mandate(raw)
-        except Problem as exc:
-            report.problems.append(f"mandate: {exc.detail}")
-            continue
-        bad = await _proof_by(raw, m.member_body, keys)
-        if bad:
-            report.problems.append(f"mandate {m.id}: {bad}")
-            continue
-        if m.matter != matter or m.federation != author:
-            report.problems.append(f"mandate {m.id} is for another matter or federation")
-            continue
-        mandates[m.id] = m
+    mandates = await _proven_mandates(note, author, matter, keys, report)
     tot = {c: 0 for c in objects.CHOICES}
     seen: set[str] = set()
     for raw in note.get("mandatedVotes", []):
@@ -111,6 +97,34 @@ async def verify_decision(note: dict[str, Any], keys: KeyLookup) -> Report:
     report.outcome = result.outcome.value
     report.counted = {"for": counts.yes, "against": counts.no, "abstain": counts.abstain,
                       "electorate": total}
+    _compare_with_stated(note, report)
+    return report
+
+
+async def _proven_mandates(note: dict[str, Any], author: str, matter: Any, keys: KeyLookup,
+                           report: Report) -> dict[str, objects.MandateDoc]:
+    """The decision's mandates each signed by its member body for this matter and
+    federation; the others go to the report's problems."""
+    mandates: dict[str, objects.MandateDoc] = {}
+    for raw in note.get("mandates", []):
+        try:
+            m = objects.read_mandate(raw)
+        except Problem as exc:
+            report.problems.append(f"mandate: {exc.detail}")
+            continue
+        bad = await _proof_by(raw, m.member_body, keys)
+        if bad:
+            report.problems.append(f"mandate {m.id}: {bad}")
+            continue
+        if m.matter != matter or m.federation != author:
+            report.problems.append(f"mandate {m.id} is for another matter or federation")
+            continue
+        mandates[m.id] = m
+    return mandates
+
+
+def _compare_with_stated(note: dict[str, Any], report: Report) -> None:
+    """What the decision says against what its signed votes give."""
     stated = {"for": note.get("votesFor"), "against": note.get("votesAgainst"),
               "abstain": note.get("abstentions")}
     for k, value in stated.items():
@@ -120,7 +134,6 @@ async def verify_decision(note: dict[str, Any], keys: KeyLookup) -> Report:
     if note.get("outcome") != report.outcome:
         report.problems.append(f"the decision says {note.get('outcome')}; the statute and "
                                f"the signed votes give {report.outcome}")
-    return report
 
 
 async def _vote_problem(raw: dict[str, Any], v: objects.VoteDoc,
