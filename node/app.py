@@ -21,13 +21,11 @@ from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.local import local_post
 from node.api.nulguard import RefuseNul
+from node.background import loops as background_loops
 from node.config import Settings, load_settings
 from node.context import build_context
-from node.economy import clock as economy_clock
-from node.governance import clock
 from node.governance.members import LoginLimiter
 from node.inbox.endpoint import make_inbox_endpoint
-from node.inbox.processor import InboxProcessor
 from node.inbox.writer import InboxWriter
 from node.lazyroutes import LazyApp
 from node.outbox.delivery import DeliveryWorker
@@ -106,10 +104,10 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         stop = asyncio.Event()
         tasks = []
         if run_background:
-            tasks = [asyncio.create_task(InboxProcessor(ctx).run(stop)),
-                     asyncio.create_task(DeliveryWorker(ctx).run(stop)),
-                     asyncio.create_task(clock.run(ctx, stop)),
-                     asyncio.create_task(economy_clock.run(ctx, stop))]
+            # The inbox processor, the vote clock and the economy pass are imported
+            # when they first have work (node/background.py).
+            tasks = [asyncio.create_task(DeliveryWorker(ctx).run(stop)),
+                     *(asyncio.create_task(c) for c in background_loops(ctx, stop))]
         tasks.append(asyncio.create_task(memory.trim_after_bursts(stop)))
         try:
             yield

@@ -10,12 +10,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import JSONResponse, Response
 
+from node.api.problem_docs import PROBLEMS
 from node.api.problems import Problem
-from node.api.v1.outputs import PROBLEMS
 from node.context import NodeContext
 from node.federation import documents
 from node.federation.urls import AS_PUBLIC
-from node.federations import membership
 from node.models import Follower, Following, LocalActor, OutboxItem
 
 router = APIRouter(tags=["federation"])
@@ -111,6 +110,10 @@ def actor(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
     body = _actor(ctx, handle)
     if wants_activity_json(request):
+        # The federations' rules (and the governance they build on) load on the first
+        # fetch of an actor, not at start: a node nobody has looked at does without.
+        from node.federations import membership
+
         with Session(ctx.engine) as s:
             member_of = membership.federations_of(s, body)
         return ActivityJSON(documents.actor_document(body, ctx.urls, member_of),
@@ -126,6 +129,8 @@ def federation_members(request: Request, handle: str) -> Response:
     """The bodies that belong to this federation (accepted members)."""
     ctx = _ctx(request)
     body = _actor(ctx, handle)
+    from node.federations import membership
+
     with Session(ctx.engine) as s:
         uris = membership.members_of(s, body)
     return ActivityJSON({

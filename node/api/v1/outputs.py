@@ -12,22 +12,14 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Where the JSON API's routes have always found them.
+from node.api.problem_docs import PROBLEMS as PROBLEMS
+
 T = TypeVar("T")
 
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details; `code` is stable, `detail` is for people."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
 
 
 class Items(Out, Generic[T]):
@@ -366,17 +358,6 @@ class HostBlock(Out):
 
 class Requeued(Out):
     requeued: int
-
-
-_PROBLEM_SCHEMA = ProblemOut.model_json_schema()
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": text,
-             "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}}
-    for status, text in ((400, "malformed request"), (401, "no or bad credentials"),
-                         (403, "not allowed for this member"), (404, "not found"),
-                         (409, "conflicts with the current state"),
-                         (422, "a value is not acceptable"))
-}
 
 
 def ok(model: Any, status: int = 200) -> dict[int | str, dict[str, Any]]:
