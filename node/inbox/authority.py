@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -263,62 +264,110 @@ def _addressee(session: Session, ctx: NodeContext, bodies: list[LocalActor],
     raise _Refused("names-nothing-here", "the answered object is unknown here")
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What a relation check looks at: the activity, who sent it, the bodies here."""
+    session: Session
+    ctx: NodeContext
+    activity: dict[str, Any]
+    bodies: list[LocalActor]
+    sender: str
+    sender_parents: list[str]
+
+    @property
+    def obj(self) -> Any:
+        return self.activity.get("object")
+
+
+def _own_follow(a: _Asked) -> list[LocalActor]:
+    follower = id_of(a.obj.get("actor")) if isinstance(a.obj, dict) else a.sender
+    if follower != a.sender:
+        raise _Refused("not-the-follower", "only the follower takes its Follow back")
+    return a.bodies
+
+
+def _member_body(a: _Asked) -> list[LocalActor]:
+    return _need(_linked(a.session, a.bodies, a.sender, "has_member"), "not-a-member",
+                 "the sender is not a member body of this body")
+
+
+def _federation(a: _Asked) -> list[LocalActor]:
+    return _need(_linked(a.session, a.bodies, a.sender, "member_of"), "not-our-federation",
+                 "the sender is not a federation of this body")
+
+
+def _linked_either_way(a: _Asked) -> list[LocalActor]:
+    return _need(_linked(a.session, a.bodies, a.sender, "member_of", "has_member"),
+                 "not-linked", "the sender is neither a member nor a federation here")
+
+
+def _asked_federation(a: _Asked) -> list[LocalActor]:
+    asked = {link.body_id for link in _links(a.session, a.bodies, a.sender, "member_of",
+                                             accepted=False)}
+    return _need([b for b in a.bodies if b.id in asked], "not-asked",
+                 "no body here asked the sender to join it")
+
+
+def _followed(a: _Asked) -> list[LocalActor]:
+    rows = a.session.exec(select(Following).where(
+        Following.target_uri == a.sender,
+        col(Following.actor_id).in_([b.id for b in a.bodies]))).all()
+    ids = {r.actor_id for r in rows}
+    return _need([b for b in a.bodies if b.id in ids], "not-followed",
+                 "no body here asked to follow the sender")
+
+
+def _exchange_proposer(a: _Asked) -> list[LocalActor]:
+    uri = id_of(a.activity.get("result"))
+    ex = a.session.exec(select(Exchange).where(Exchange.uri == uri)).first()
+    if ex is None or ex.proposer != a.sender:
+        raise _Refused("not-the-proposer", "only the exchange's proposer seals it")
+    parties = set(json.loads(ex.parties))
+    return _need([b for b in a.bodies if a.ctx.urls.actor(b.handle) in parties],
+                 "not-a-party", "this exchange concerns no body here")
+
+
+def _commitment_party_of(a: _Asked) -> list[LocalActor]:
+    obj = a.obj
+    uri = id_of(obj.get("fulfills")) if isinstance(obj, dict) and \
+        obj.get("type") == "EconomicEvent" else id_of(obj)
+    return _commitment_party(a.session, a.ctx, a.bodies, uri, a.sender)
+
+
+def _plan_initiator(a: _Asked) -> list[LocalActor]:
+    linked = _linked(a.session, a.bodies, a.sender, "member_of", "has_member")
+    if linked:
+        return linked
+    ours = {link.body_id for p in a.sender_parents
+            for link in _links(a.session, a.bodies, p, "member_of")}
+    return _need([b for b in a.bodies if b.id in ours], "not-linked",
+                 "the plan's author shares no federation with this body")
+
+
+_RELATION_CHECKS: dict[Relation, Callable[[_Asked], list[LocalActor]]] = {
+    Relation.anyone: lambda a: a.bodies,
+    Relation.own_follow: _own_follow,
+    Relation.member_body: _member_body,
+    Relation.federation: _federation,
+    Relation.linked: _linked_either_way,
+    Relation.asked_federation: _asked_federation,
+    Relation.followed: _followed,
+    Relation.exchange_proposer: _exchange_proposer,
+    Relation.commitment_party: _commitment_party_of,
+    Relation.plan_initiator: _plan_initiator,
+    Relation.addressee: lambda a: _addressee(a.session, a.ctx, a.bodies, id_of(a.obj),
+                                             a.sender),
+}
+
+
 def _relation(session: Session, ctx: NodeContext, kind: Kind, activity: dict[str, Any],
               bodies: list[LocalActor], sender: str, sender_parents: list[str]
               ) -> list[LocalActor]:
     relation = RULES[kind].relation
-    obj = activity.get("object")
-    if relation == Relation.anyone:
-        return bodies
-    if relation == Relation.own_follow:
-        follower = id_of(obj.get("actor")) if isinstance(obj, dict) else sender
-        if follower != sender:
-            raise _Refused("not-the-follower", "only the follower takes its Follow back")
-        return bodies
-    if relation == Relation.member_body:
-        return _need(_linked(session, bodies, sender, "has_member"), "not-a-member",
-                     "the sender is not a member body of this body")
-    if relation == Relation.federation:
-        return _need(_linked(session, bodies, sender, "member_of"), "not-our-federation",
-                     "the sender is not a federation of this body")
-    if relation == Relation.linked:
-        return _need(_linked(session, bodies, sender, "member_of", "has_member"),
-                     "not-linked", "the sender is neither a member nor a federation here")
-    if relation == Relation.asked_federation:
-        asked = {link.body_id for link in _links(session, bodies, sender, "member_of",
-                                                 accepted=False)}
-        return _need([b for b in bodies if b.id in asked], "not-asked",
-                     "no body here asked the sender to join it")
-    if relation == Relation.followed:
-        rows = session.exec(select(Following).where(
-            Following.target_uri == sender,
-            col(Following.actor_id).in_([b.id for b in bodies]))).all()
-        ids = {r.actor_id for r in rows}
-        return _need([b for b in bodies if b.id in ids], "not-followed",
-                     "no body here asked to follow the sender")
-    if relation == Relation.exchange_proposer:
-        uri = id_of(activity.get("result"))
-        ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
-        if ex is None or ex.proposer != sender:
-            raise _Refused("not-the-proposer", "only the exchange's proposer seals it")
-        parties = set(json.loads(ex.parties))
-        return _need([b for b in bodies if ctx.urls.actor(b.handle) in parties],
-                     "not-a-party", "this exchange concerns no body here")
-    if relation == Relation.commitment_party:
-        uri = id_of(obj.get("fulfills")) if isinstance(obj, dict) and \
-            obj.get("type") == "EconomicEvent" else id_of(obj)
-        return _commitment_party(session, ctx, bodies, uri, sender)
-    if relation == Relation.plan_initiator:
-        linked = _linked(session, bodies, sender, "member_of", "has_member")
-        if linked:
-            return linked
-        ours = {link.body_id for p in sender_parents
-                for link in _links(session, bodies, p, "member_of")}
-        return _need([b for b in bodies if b.id in ours], "not-linked",
-                     "the plan's author shares no federation with this body")
-    if relation == Relation.addressee:
-        return _addressee(session, ctx, bodies, id_of(obj), sender)
-    raise AssertionError(f"no check for {relation}")
+    check = _RELATION_CHECKS.get(relation)
+    if check is None:
+        raise AssertionError(f"no check for {relation}")
+    return check(_Asked(session, ctx, activity, bodies, sender, sender_parents))
 
 
 def _decide(ctx: NodeContext, kind: Kind, activity: dict[str, Any], recipient: str,
