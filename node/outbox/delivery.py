@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from node.context import NodeContext
@@ -30,6 +32,10 @@ from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
 from node.storage.leases import claim, free_dead_at_start
 
 log = logging.getLogger("comuna.delivery")
+# What signing a row can raise on our side: its body or its author gone (KeyError,
+# UnknownBody), a key that does not load, the database read behind a reload. Anything
+# else is a bug, logged with its traceback by `_deliver`; the row is retried either way.
+_LOCAL_ERRORS = (LookupError, ValueError, TypeError, UnsupportedAlgorithm, SQLAlchemyError)
 LEASE_SECONDS = 120.0
 FLUSH_EVERY = 0.05
 # How often a busy worker also looks for hosts whose cooldown is over (an idle one
@@ -82,6 +88,9 @@ class DeliveryWorker:
         self.session: Any = None
         self._slots = asyncio.Semaphore(self.concurrency)
         self._probe_at = 0.0
+        # The loop keeps only weak references to tasks: without these, a send in
+        # flight could be collected before it records its outcome.
+        self._sends: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.ctx.settings
@@ -103,30 +112,13 @@ class DeliveryWorker:
                 # Keep up to one batch claimed ahead of the requests in flight, so the
                 # claim round-trips overlap with sending.
                 free = 2 * self.concurrency - self.inflight
-                rows = []
                 # Cleared before looking, not after: a publish that lands while we
                 # claim sets it again, so the wait below returns at once instead of
                 # sleeping a whole poll interval on work that is already there.
                 self.ctx.delivery_wakeup.clear()
-                if free > 0:
-                    probes = loop.time() >= self._probe_at
-                    if probes:
-                        self._probe_at = loop.time() + PROBE_EVERY
-                    try:
-                        rows = await asyncio.to_thread(claim_work, self.ctx.engine, free,
-                                                       self.limits.breaker, probes)
-                    except Exception:
-                        log.exception("claiming deliveries failed")
+                rows = await self._claim(loop, free) if free > 0 else []
                 if rows:
-                    if self.session is None:
-                        # Made on the first work rather than at start: the HTTP client
-                        # library is not loaded at all by a node that never delivers.
-                        self.session = sender.make_session(
-                            s.allow_private_networks, s.delivery_timeout, self.concurrency)
-                    await self._load_bodies(rows)
-                    for row in rows:
-                        self.inflight += 1
-                        asyncio.create_task(self._deliver(row))
+                    await self._start(rows)
                     continue
                 try:
                     await asyncio.wait_for(self.ctx.delivery_wakeup.wait(),
@@ -143,6 +135,32 @@ class DeliveryWorker:
             await self._flush()
             if self.session is not None:
                 await self.session.close()
+
+    async def _claim(self, loop: asyncio.AbstractEventLoop, free: int) -> list[Any]:
+        probes = loop.time() >= self._probe_at
+        if probes:
+            self._probe_at = loop.time() + PROBE_EVERY
+        try:
+            return await asyncio.to_thread(claim_work, self.ctx.engine, free,
+                                           self.limits.breaker, probes)
+        except Exception:
+            # The worker's loop must outlive a failing claim: the next poll tries again.
+            log.exception("claiming deliveries failed")
+            return []
+
+    async def _start(self, rows: list[Any]) -> None:
+        if self.session is None:
+            # Made on the first work rather than at start: the HTTP client library is
+            # not loaded at all by a node that never delivers.
+            s = self.ctx.settings
+            self.session = sender.make_session(
+                s.allow_private_networks, s.delivery_timeout, self.concurrency)
+        await self._load_bodies(rows)
+        for row in rows:
+            self.inflight += 1
+            task = asyncio.create_task(self._deliver(row))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
     async def _load_bodies(self, rows: list[Any]) -> None:
         missing = {r.outbox_id for r in rows if r.outbox_id not in self.bodies}
@@ -169,7 +187,7 @@ class DeliveryWorker:
                 key = self.ctx.signing_key(handle)
                 headers = sign_cavage("POST", row.inbox, key.key_id, key.private, body=body,
                                       headers={"Content-Type": "application/activity+json"})
-            except Exception as exc:
+            except _LOCAL_ERRORS as exc:
                 log.warning("delivery %s to %s: not sent, local error %s: %s",
                             row.id, row.host, type(exc).__name__, exc)
                 return LocalFailure(f"{type(exc).__name__}: {exc}")
@@ -290,53 +308,17 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, Outcome]], limits: Li
         # Peers first, in host order: the same lock order as every other writer of
         # peer_host, so two workers never deadlock on PostgreSQL.
         peers = breaker.lock_peers(s, by_host)
-        # The common case: one statement per answer status for the whole batch.
-        by_status: dict[int, list[int]] = defaultdict(list)
-        for row, res in batch:
-            if _ok(res):
-                by_status[int(res.status or 0)].append(row.id)  # type: ignore[union-attr]
-        for status, ids in by_status.items():
-            s.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(
-                state="delivered", attempts=Delivery.attempts + 1, last_status=status,
-                last_error="", lease_owner=None, lease_until=None, updated_at=now))
+        _mark_delivered(s, batch, now)
         for host, items in by_host.items():
             peer = peers[host]
-            before = state = breaker.state_of(peer)
-            trip: Outcome | None = None
-            answered = last_failure = None
-            for row, res in items:
-                probe = state.breaker == breaker.HALF_OPEN and state.probe_id == row.id
-                if not _ok(res):
-                    s.execute(update(Delivery).where(col(Delivery.id) == row.id)
-                              .values(**_retry(row, res, limits, now, probe)))
-                event = _event(res, probe)
-                if event is None:
-                    continue
-                state = breaker.step(state, event, now, limits.breaker)
-                if event == "success":
-                    answered = now
-                elif event != "probe_void":
-                    last_failure = res
-                    if event == "probe_failure" and state.breaker == breaker.OPEN:
-                        trip = res
-            if trip is not None:
-                _probe_failed_for_all(s, host, trip, limits, now)
-            if before.held and not state.held:
+            turn = _HostTurn(breaker.state_of(peer))
+            _record_rows(s, turn, items, limits, now)
+            if turn.trip is not None:
+                _probe_failed_for_all(s, host, turn.trip, limits, now)
+            if turn.before.held and not turn.state.held:
                 released.add(host)
-            (clean if state.clean else failing).add(host)
-            if state == before and (answered is None or _healthy_recently(peer, now)):
-                continue  # nothing new to record; spare the write
-            breaker.store(peer, state)
-            if answered is not None:
-                peer.last_success_at = answered
-            if last_failure is not None:
-                peer.last_error = last_failure.error
-                peer.last_error_at = now
-            if state.breaker == breaker.OPEN and before.breaker != breaker.OPEN:
-                log.warning("%s: breaker open for %.0f s after %d failures (%s)", host,
-                            limits.breaker.cooldown_for(state.trips), state.failures,
-                            peer.last_error)
-            s.add(peer)
+            (clean if turn.state.clean else failing).add(host)
+            _record_peer(s, host, peer, turn, limits, now)
         breaker.release(s, released, now)
         s.commit()
     watch = breaker.watch_of(engine)
@@ -345,3 +327,68 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, Outcome]], limits: Li
         log.info("%s answered: breaker closed, queue released", ", ".join(sorted(released)))
         watch.wake()
     return released
+
+
+def _mark_delivered(s: Session, batch: list[tuple[Any, Outcome]], now: datetime) -> None:
+    """The common case: one statement per answer status for the whole batch."""
+    by_status: dict[int, list[int]] = defaultdict(list)
+    for row, res in batch:
+        if _ok(res):
+            by_status[int(res.status or 0)].append(row.id)  # type: ignore[union-attr]
+    for status, ids in by_status.items():
+        s.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(
+            state="delivered", attempts=Delivery.attempts + 1, last_status=status,
+            last_error="", lease_owner=None, lease_until=None, updated_at=now))
+
+
+@dataclass
+class _HostTurn:
+    """One host's breaker across the outcomes of a batch, and what they said."""
+
+    before: breaker.State
+    state: breaker.State = field(init=False)
+    answered: datetime | None = None
+    last_failure: Outcome | None = None
+    # The failed probe that opened the breaker again, if one did.
+    trip: Outcome | None = None
+
+    def __post_init__(self) -> None:
+        self.state = self.before
+
+
+def _record_rows(s: Session, turn: _HostTurn, items: list[tuple[Any, Outcome]],
+                 limits: Limits, now: datetime) -> None:
+    """Each failed row's retry, and each outcome's step of the host's breaker."""
+    for row, res in items:
+        probe = turn.state.breaker == breaker.HALF_OPEN and turn.state.probe_id == row.id
+        if not _ok(res):
+            s.execute(update(Delivery).where(col(Delivery.id) == row.id)
+                      .values(**_retry(row, res, limits, now, probe)))
+        event = _event(res, probe)
+        if event is None:
+            continue
+        turn.state = breaker.step(turn.state, event, now, limits.breaker)
+        if event == "success":
+            turn.answered = now
+        elif event != "probe_void":
+            turn.last_failure = res
+            if event == "probe_failure" and turn.state.breaker == breaker.OPEN:
+                turn.trip = res
+
+
+def _record_peer(s: Session, host: str, peer: PeerHost, turn: _HostTurn, limits: Limits,
+                 now: datetime) -> None:
+    if turn.state == turn.before and (turn.answered is None
+                                      or _healthy_recently(peer, now)):
+        return  # nothing new to record; spare the write
+    breaker.store(peer, turn.state)
+    if turn.answered is not None:
+        peer.last_success_at = turn.answered
+    if turn.last_failure is not None:
+        peer.last_error = turn.last_failure.error
+        peer.last_error_at = now
+    if turn.state.breaker == breaker.OPEN and turn.before.breaker != breaker.OPEN:
+        log.warning("%s: breaker open for %.0f s after %d failures (%s)", host,
+                    limits.breaker.cooldown_for(turn.state.trips), turn.state.failures,
+                    peer.last_error)
+    s.add(peer)

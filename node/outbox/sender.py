@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from node.federation.fetch import POOL_IDLE_SECONDS
-from node.federation.netguard import address_allowed
+from node.federation.netguard import BlockedAddress, address_allowed
 
 if TYPE_CHECKING:
     import aiohttp
@@ -76,8 +76,10 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes,
             log.info("POST %s: %s on attempt %d", url, type(exc).__name__, attempt)
             if attempt == 2:
                 return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
-        except Exception as exc:  # network errors of every kind are retried later
-            # Kept in the log too: the row's last_error is cleared when a retry succeeds.
+        except (aiohttp.ClientError, OSError, BlockedAddress, ValueError) as exc:
+            # Every network failure, a timeout (an OSError), a name that resolves to a
+            # non-public address, a URL aiohttp cannot use: all retried later. Kept in
+            # the log too: the row's last_error is cleared when a retry succeeds.
             log.info("POST %s failed: %s: %s", url, type(exc).__name__, exc)
             return SendResult(None, None, f"{type(exc).__name__}: {exc}"[:500])
     raise AssertionError("unreachable")
