@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -34,7 +35,7 @@ def problem_page(request: Request, exc: Problem) -> Response:
     with open_session(request) as s:
         try:
             me = current_member(request, s)
-        except Exception:  # the database itself may be what failed
+        except SQLAlchemyError:  # the database itself may be what failed
             me = None
         return refusal(request, me, exc, "/")
 
@@ -50,7 +51,7 @@ def missing_page(request: Request, exc: Problem) -> Response:
     with open_session(request) as s:
         try:
             me = current_member(request, s)
-        except Exception:
+        except SQLAlchemyError:  # the database itself may be what failed
             me = None
         lang = language(request, me)
         _ = translator(lang)
@@ -82,65 +83,73 @@ def server_error_page(request: Request, reference: str) -> Response:
 def install(app: Any, wants_page: WantsPage) -> None:
     """Every error handler of the app: a browser gets a page in its reader's language,
     anything else problem+json."""
+    h = _Handlers(wants_page)
+    app.add_exception_handler(Problem, h.on_problem)
+    app.add_exception_handler(StaleDataError, h.on_stale)
+    app.add_exception_handler(RequestValidationError, h.on_invalid)
+    app.add_exception_handler(StarletteHTTPException, h.on_http)
+    app.add_exception_handler(404, h.on_not_found)
+    # Starlette hands an unexpected exception to this handler (then re-raises it for
+    # the server's own log): the person still gets an answer they can read.
+    app.add_exception_handler(Exception, h.on_server_error)
 
-    async def on_problem(request: Request, exc: Exception) -> Response:
+
+def _http_problem(exc: StarletteHTTPException) -> Problem:
+    detail = str(exc.detail)
+    # Each code with the one status it is registered with (node/error_codes.py).
+    if exc.status_code == 404:
+        return Problem(404, "not-found", detail)
+    if exc.status_code == 405:
+        return Problem(405, "method-not-allowed", detail)
+    return Problem(exc.status_code, "http-error", detail)
+
+
+class _Handlers:
+    def __init__(self, wants_page: WantsPage) -> None:
+        self.wants_page = wants_page
+
+    async def on_problem(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
-        if wants_page(request):
+        if self.wants_page(request):
             return await asyncio.to_thread(problem_page, request, exc)
         return from_problem(exc, request)
 
-    async def on_stale(request: Request, exc: Exception) -> Response:
+    async def on_stale(self, request: Request, exc: Exception) -> Response:
         # Someone changed the same row meanwhile; nothing was written.
-        return await on_problem(request, Problem(
+        return await self.on_problem(request, Problem(
             409, "changed-meanwhile", "this was changed by someone else meanwhile; try again"))
 
-    async def on_invalid(request: Request, exc: Exception) -> Response:
+    async def on_invalid(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")}
                   for e in exc.errors()]
         return problem_response(422, "invalid-request", "the request does not fit the API",
                                 request, errors=errors)
 
-    async def on_http(request: Request, exc: Exception) -> Response:
+    async def on_http(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        detail = str(exc.detail)
-        # Each code with the one status it is registered with (node/error_codes.py).
-        if exc.status_code == 404:
-            p = Problem(404, "not-found", detail)
-        elif exc.status_code == 405:
-            p = Problem(405, "method-not-allowed", detail)
-        else:
-            p = Problem(exc.status_code, "http-error", detail)
-        if wants_page(request) and exc.status_code >= 400:
+        p = _http_problem(exc)
+        if self.wants_page(request) and exc.status_code >= 400:
             return await asyncio.to_thread(missing_page, request, p)
         response = problem_response(p.status, p.code, p.detail, request)
         if exc.headers:  # 405's Allow
             response.headers.update(exc.headers)
         return response
 
-    async def on_not_found(request: Request, exc: Exception) -> Response:
-        if wants_page(request):
+    async def on_not_found(self, request: Request, exc: Exception) -> Response:
+        if self.wants_page(request):
             return await asyncio.to_thread(
                 missing_page, request, Problem(404, "not-found", "nothing here"))
         return problem_response(404, "not-found", "nothing here", request)
 
-    async def on_server_error(request: Request, exc: Exception) -> Response:
+    async def on_server_error(self, request: Request, exc: Exception) -> Response:
         # The reference is what the person can tell the coordinators; the log line
         # with the same reference has the traceback.
         reference = secrets.token_hex(4)
         log.error("server error %s on %s %s", reference, request.method, request.url.path,
                   exc_info=exc)
-        if wants_page(request):
+        if self.wants_page(request):
             return server_error_page(request, reference)
         return problem_response(500, "server-error",
                                 "something failed on the server; try again in a moment",
                                 request, reference=reference)
-
-    app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(StaleDataError, on_stale)
-    app.add_exception_handler(RequestValidationError, on_invalid)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(404, on_not_found)
-    # Starlette hands an unexpected exception to this handler (then re-raises it for
-    # the server's own log): the person still gets an answer they can read.
-    app.add_exception_handler(Exception, on_server_error)
