@@ -208,3 +208,35 @@ def hold_to_openapi(client: TestClient) -> list[str]:
 
     client.event_hooks["response"].append(hook)
     return checked
+
+
+def _starts_processes(module: Any) -> bool:
+    # What tests/procnode.py, fednet.py and faultproxy.py give starts nodes, except the
+    # two small tools (a free port, a wait) that in-process tests use too.
+    return any(getattr(v, "__module__", "") in ("tests.procnode", "tests.fednet",
+                                                 "tests.faultproxy")
+               and getattr(v, "__name__", "") not in ("free_port", "wait_for")
+               for v in vars(module).values())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that start node processes or a browser (`-m "not processes and not
+    browser"` runs the quick rest) and put them first: they are the long ones, and started
+    early they overlap with the many short tests when the suite runs on several workers."""
+    import inspect
+
+    kinds: dict[Any, tuple[bool, bool]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None:
+            continue
+        if module not in kinds:
+            kinds[module] = (_starts_processes(module),
+                             "sync_playwright" in inspect.getsource(module))
+        processes, browser = kinds[module]
+        if processes:
+            item.add_marker(pytest.mark.processes)
+        if browser:
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda i: 0 if (i.get_closest_marker("processes")
+                                   or i.get_closest_marker("browser")) else 1)
