@@ -86,7 +86,9 @@ class Retries:
             with Session(engine) as s:
                 result = work(s)
                 s.commit()
-        except Exception as exc:
+        # The boundary of one unit: whatever it raised, the others still run, and
+        # `failed` logs it with its traceback and schedules the unit's next try.
+        except Exception as exc:  # noqa: BLE001
             if gone is not None and self._gone(gone, exc):
                 self.succeeded(key)
                 return True, None

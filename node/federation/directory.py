@@ -274,7 +274,9 @@ class ActorDirectory:
                 saved, self._saved = self._saved, None
                 try:
                     await asyncio.to_thread(self._store, batch)
-                except Exception as exc:  # every waiter of this batch gets the error
+                # Whatever failed, every waiter of this batch must get it (and raises it
+                # in its own request); a waiter left without an answer would hang.
+                except Exception as exc:  # noqa: BLE001
                     if saved is not None:
                         saved.set_exception(exc)
                 else:
