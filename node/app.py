@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from node import handoff, memory
-from node.api import activitypub
 from node.api.compress import Compress
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
@@ -24,7 +24,6 @@ from node.api.nulguard import RefuseNul
 from node.background import loops as background_loops
 from node.config import Settings, load_settings
 from node.context import build_context
-from node.governance.members import LoginLimiter
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.writer import InboxWriter
 from node.lazyroutes import LazyApp
@@ -44,6 +43,17 @@ def wants_page(request: Request) -> bool:
     kind = request.headers.get("content-type", "")
     return kind.startswith("application/x-www-form-urlencoded") or \
         "text/html" in request.headers.get("accept", "")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def activitypub_routers() -> list[APIRouter]:
+    """Discovery, actors, collections and objects: on their first request."""
+    from node.api import activitypub
+
+    return [activitypub.router]
 
 
 def lazy_routers() -> list[APIRouter]:
@@ -137,19 +147,26 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
     # (in Spanish on Accept-Language: es) for the API, ActivityPub and the inbox.
     install_error_handlers(app, wants_page)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    # A plain route: FastAPI's first route loads what it needs to check parameters
+    # (see node/lazyroutes.py), which a health check does not need.
+    app.router.routes.append(Route("/healthz", healthz, methods=["GET"]))
 
-    # One login limiter for the web and the API doors, so failures count together.
-    app.state.login_limiter = LoginLimiter()
     app.router.routes.append(Route("/inbox", make_inbox_endpoint(shared=True),
                                    methods=["POST"]))
     app.router.routes.append(Route("/actors/{handle}/inbox", make_inbox_endpoint(shared=False),
                                    methods=["POST"]))
     app.router.routes.append(Route(handoff.POST_PATH, local_post, methods=["POST"]))
-    app.include_router(activitypub.router)
-    app.include_lazily(lazy_routers)
+    app.include_lazily(activitypub_routers)
+
+    def with_login_limiter() -> list[APIRouter]:
+        # One login limiter for the web and the API doors, so failures count together;
+        # made with them, as nothing else logs in (its module loads argon2).
+        from node.governance.members import LoginLimiter
+
+        app.state.login_limiter = LoginLimiter()
+        return lazy_routers()
+
+    app.include_lazily(with_login_limiter)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
     return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(Compress(app))), trusted)
 

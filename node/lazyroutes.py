@@ -2,7 +2,10 @@
 
 The JSON API (`node/api/v1`), the admin API and the web pages build their pydantic
 validators when their modules are imported: about 5 MB of a node's idle memory,
-which a node that only federates (or waits for its members) does not use. Their
+which a node that only federates (or waits for its members) does not use. The
+ActivityPub reads are a group of their own (FastAPI's first route with parameters
+loads `pydantic.v1` to check them, 1.4 MB): a node loads them when a peer or a
+person first asks for one of its documents. Their
 place among the routes is held by one `LazyRouters` entry; the first request that
 gets that far (or the first look at `app.routes`, `app.openapi()` or
 `url_path_for`) imports them and puts their included routers where the entry was,
@@ -82,19 +85,27 @@ class LazyRouters(BaseRoute):
 class LazyApp(FastAPI):
     """FastAPI whose route list and OpenAPI document include the lazy routers."""
 
-    lazy: LazyRouters | None = None
+    lazy: LazyRouters | None = None  # the last included
 
-    def include_lazily(self, load: Callable[[], Sequence[APIRouter]]) -> None:
+    @property
+    def lazies(self) -> list[LazyRouters]:
+        return [r for r in self.router.routes if isinstance(r, LazyRouters)]
+
+    def include_lazily(self, load: Callable[[], Sequence[APIRouter]]) -> LazyRouters:
         self.lazy = LazyRouters(self, load)
         self.router.routes.append(self.lazy)
+        return self.lazy
+
+    def load_lazy(self) -> None:
+        # In their order in the list, as a request meets them.
+        for entry in self.lazies:
+            entry.ensure()
 
     @property
     def routes(self) -> list[BaseRoute]:
-        if self.lazy is not None:
-            self.lazy.ensure()
+        self.load_lazy()
         return super().routes
 
     def openapi(self) -> dict[str, Any]:
-        if self.lazy is not None:
-            self.lazy.ensure()
+        self.load_lazy()
         return super().openapi()

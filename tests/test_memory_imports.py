@@ -1,6 +1,7 @@
-"""An idle node loads only what serving the inbox and its actors needs: the inbox
-processor, the vote clock and the economy pass wait for their first row
-(node/background.py), and the ActivityPub routes do not load the JSON API's models."""
+"""An idle node loads only what its inbox needs: the inbox processor, the vote clock
+and the economy pass wait for their first row (node/background.py), the ActivityPub
+reads for their first request (node/lazyroutes.py), and none of it loads the JSON
+API's models."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from node.background import when_needed
 from node.config import Settings
 from node.context import build_context
 from node.models import Follower
+from tests.conftest import ctx_of
 
 LOADED_LATER = ("node.inbox.processor", "node.governance.clock", "node.economy.clock",
-                "node.federations.membership", "node.api.v1.outputs")
+                "node.federations.membership", "node.api.v1.outputs",
+                "node.api.activitypub", "pydantic.v1", "node.governance.members", "argon2")
 
 
 def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Settings):
@@ -28,6 +31,16 @@ def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Set
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_health_check_and_the_first_actor_fetch_answer(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    handle = ctx_of(client).primary.handle
+    r = client.get(f"/actors/{handle}", headers={"Accept": "application/activity+json"})
+    assert r.status_code == 200 and r.json()["preferredUsername"] == handle
+    assert client.get("/actors/nadie",
+                      headers={"Accept": "application/activity+json"}).status_code == 404
 
 
 def test_a_loop_starts_at_its_first_row_and_not_before(node: Settings):
