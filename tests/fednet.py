@@ -8,8 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
+from sqlmodel import Session, col
 
+from node.models import Proposal
 from node.models.base import utcnow
+from node.storage.db import make_engine
 from tests.procnode import NodeProcess, wait_for
 
 PASSWORD = "contraseña-larga"
@@ -129,10 +133,37 @@ class Net:
     def me(self, handle: str) -> int:
         return int(self.call(handle, "get", "/api/v1/me")["id"])
 
-    def open_vote(self, handle: str, proposal_id: int, seconds: int) -> None:
+    def open_vote(self, handle: str, proposal_id: int, seconds: int = 3600) -> None:
+        """Opened with a deadline far off: the test closes it with close_vote once the
+        ballots it waits for are counted, never by racing a real deadline."""
         closes = (utcnow() + timedelta(seconds=seconds)).isoformat()
         self.call(handle, "post", f"/api/v1/proposals/{proposal_id}/vote",
                   json={"closes_at": closes})
+
+    def counted(self, handle: str, proposal_id: int) -> dict[str, str]:
+        """The mandated votes a federation counts now: member body -> choice."""
+        items = self.call(handle, "get",
+                          f"/api/v1/proposals/{proposal_id}/mandated-votes")["items"]
+        return {v["member_body"]: v["choice"] for v in items if v["state"] == "counted"}
+
+    def close_vote(self, handle: str, proposal_id: int) -> dict[str, Any]:
+        """Close an open vote now and return its decision. The deadline is brought
+        forward in the node's own database (the test's clock), then the vote is closed
+        through the API as a facilitator would once it is due; the node's vote clock
+        may close it first, which is the same decision."""
+        engine = make_engine(self.nodes[handle].db_url)
+        try:
+            with Session(engine) as session:
+                session.execute(update(Proposal).where(col(Proposal.id) == proposal_id)
+                                .values(closes_at=utcnow() - timedelta(seconds=1)))
+                session.commit()
+        finally:
+            engine.dispose()
+        self.call(handle, "post", f"/api/v1/proposals/{proposal_id}/close", expect=(200, 409))
+        wait_for(lambda: self.call(handle, "get", f"/api/v1/proposals/{proposal_id}")[
+            "decision_id"] is not None, 30, f"{handle} decided")
+        row = self.call(handle, "get", f"/api/v1/proposals/{proposal_id}")
+        return dict(self.call(handle, "get", f"/api/v1/decisions/{row['decision_id']}"))
 
     def stop(self) -> None:
         for node in self.nodes.values():

@@ -30,7 +30,7 @@ def free_port() -> int:
 class NodeProcess:
     def __init__(self, root: Path, handle: str, db_url: str, level: str = "commune",
                  extra_env: dict[str, str] | None = None) -> None:
-        self.handle = handle
+        self.handle, self.db_url = handle, db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = root / f"proc-{handle}"

@@ -20,7 +20,6 @@ from node.storage.db import make_engine
 from tests.faultproxy import FaultProxy
 from tests.fednet import Net
 from tests.procnode import NodeProcess, free_port, wait_for
-from tests.test_federated_matters import close_when_due, counted
 
 
 class ProxiedNode(NodeProcess):
@@ -92,7 +91,7 @@ class FaultNet(Net):
 # --- the federated decision -----------------------------------------------------------
 
 def decide_across(n: Net, city: str, communes: tuple[str, str], title: str,
-                  vote_seconds: int) -> dict[str, Any]:
+                  count_within: float = 60.0) -> dict[str, Any]:
     """escalation → mandate → vote → decision: a matter of two communes rises from the
     first to their city, each commune decides in assembly and mandates its spokesperson,
     both vote at the city, and the city's decision comes back down to both."""
@@ -115,15 +114,15 @@ def decide_across(n: Net, city: str, communes: tuple[str, str], title: str,
         return [m for m in items if m["state"] == "live"]
 
     wait_for(lambda: len(live()) == 2, 60, "both mandates at the city")
-    n.open_vote(city, city_row["id"], vote_seconds)
+    n.open_vote(city, city_row["id"])
     for c in communes:
         mine = [m for m in n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}/mandates")[
             "items"] if m["state"] == "live" and m["member_body"] == n.nodes[c].actor]
         n.call(c, "post", f"/api/v1/mandates/{mine[0]['id']}/vote", json={"choice": "for"},
                expect=202)
-    wait_for(lambda: len(counted(n, city, city_row["id"])) == 2, vote_seconds,
-             "both votes counted before the vote closes")
-    decision = close_when_due(n, city, city_row["id"])
+    wait_for(lambda: len(n.counted(city, city_row["id"])) == 2, count_within,
+             "both votes counted")
+    decision = n.close_vote(city, city_row["id"])
     for c in communes:
         wait_for(lambda c=c: (n.row_for(c, matter, 1) or {}).get("federated", {}).get(
             "final_outcome") == decision["outcome"], 60, f"{c} records the decision")

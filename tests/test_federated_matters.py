@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from datetime import datetime
 
 import pytest
 
-from node.models.base import aware, utcnow
-from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
+from tests.fednet import NORTE, SUR, TERRITORIO, seven_nodes
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -32,22 +29,6 @@ COMMUNES_NORTE = ("maizal", "cumbe", "sabana")
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     yield from seven_nodes(tmp_path_factory, "fed")
-
-
-def close_when_due(net: Net, handle: str, proposal_id: int) -> dict:
-    row = net.call(handle, "get", f"/api/v1/proposals/{proposal_id}")
-    due = aware(datetime.fromisoformat(row["closes_at"]))
-    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.5)
-    net.call(handle, "post", f"/api/v1/proposals/{proposal_id}/close", expect=(200, 409))
-    wait_for(lambda: net.call(handle, "get", f"/api/v1/proposals/{proposal_id}")[
-        "decision_id"] is not None, 30, f"{handle} decided")
-    row = net.call(handle, "get", f"/api/v1/proposals/{proposal_id}")
-    return dict(net.call(handle, "get", f"/api/v1/decisions/{row['decision_id']}"))
-
-
-def counted(net: Net, handle: str, proposal_id: int) -> dict[str, str]:
-    items = net.call(handle, "get", f"/api/v1/proposals/{proposal_id}/mandated-votes")["items"]
-    return {v["member_body"]: v["choice"] for v in items if v["state"] == "counted"}
 
 
 def test_a_matter_of_two_communes_is_decided_by_their_city(net):
@@ -113,7 +94,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
     wait_for(lambda: len(live_mandates()) == 3, 30, "new mandates for version 2")
     assert set(live_mandates().values()) == {2}
 
-    n.open_vote(NORTE, city_row["id"], 25)
+    n.open_vote(NORTE, city_row["id"])
 
     def my_mandate(c: str) -> dict:
         # Cumbe's mandate for version 1 carried over; the others gave new ones.
@@ -128,13 +109,13 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
     # A spokesperson cannot vote outside the mandate: refused at home, nothing sent.
     n.call("maizal", "post", f"/api/v1/mandates/{my_mandate('maizal')['id']}/vote",
            json={"choice": "against"}, expect=403)
-    wait_for(lambda: len(counted(n, NORTE, city_row["id"])) == 3, 30, "three votes counted")
+    wait_for(lambda: len(n.counted(NORTE, city_row["id"])) == 3, 30, "three votes counted")
 
     # Sabana recalls its spokesperson halfway: the vote under that mandate is withdrawn.
     old = my_mandate("sabana")
     n.call("sabana", "post", f"/api/v1/mandates/{old['id']}/recall",
            json={"reason": "La asamblea nombra otra vocera"})
-    wait_for(lambda: n.nodes["sabana"].actor not in counted(n, NORTE, city_row["id"]), 30,
+    wait_for(lambda: n.nodes["sabana"].actor not in n.counted(NORTE, city_row["id"]), 30,
              "the recalled vote withdrawn")
     n.call("sabana", "post", f"/api/v1/mandates/{old['id']}/vote", json={"choice": "against"},
            expect=409)
@@ -147,10 +128,10 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
            headers=luis["headers"], expect=403)  # a mandate to reject
     n.call("sabana", "post", f"/api/v1/mandates/{new['id']}/vote",
            json={"choice": "against"}, headers=luis["headers"], expect=202)
-    wait_for(lambda: counted(n, NORTE, city_row["id"]).get(n.nodes["sabana"].actor)
+    wait_for(lambda: n.counted(NORTE, city_row["id"]).get(n.nodes["sabana"].actor)
              == "against", 30, "Luis's vote counted")
 
-    decision = close_when_due(n, NORTE, city_row["id"])
+    decision = n.close_vote(NORTE, city_row["id"])
     assert decision["outcome"] == "adopted" and decision["method"] == "mandates"
     assert decision["record"]["counts"]["for"] == 2
     assert decision["record"]["counts"]["against"] == 1
@@ -206,27 +187,29 @@ def test_a_matter_across_two_cities_rises_to_the_territory(net):
         wait_for(lambda city=city, row=row, members=members: len(n.call(
             city, "get", f"/api/v1/proposals/{row['id']}/mandates")["items"]) == members,
             30, f"mandates at {city}")
-        n.open_vote(city, row["id"], 12)
+        n.open_vote(city, row["id"])
     for c in ("maizal", "cumbe", "llano"):
         m = next(x for x in n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}/mandates")[
             "items"] if x["state"] == "live")
         n.call(c, "post", f"/api/v1/mandates/{m['id']}/vote", json={"choice": "for"},
                expect=202)
     # ...and each city's position at the territory comes from its communes' votes.
-    for city, row in ((NORTE, norte), (SUR, sur)):
-        decision = close_when_due(n, city, row["id"])
+    for city, row, members in ((NORTE, norte, 2), (SUR, sur, 1)):
+        wait_for(lambda city=city, row=row, members=members: len(n.counted(city, row["id"]))
+                 == members, 30, f"the communes' votes counted at {city}")
+        decision = n.close_vote(city, row["id"])
         assert decision["outcome"] == "adopted", decision
         n.mandate(city, row["id"], "approve", [n.me(city)])
     wait_for(lambda: len(n.call(TERRITORIO, "get", f"/api/v1/proposals/{top['id']}/mandates")[
         "items"]) == 2, 30, "both cities' mandates at the territory")
-    n.open_vote(TERRITORIO, top["id"], 10)
+    n.open_vote(TERRITORIO, top["id"])
     for city, row in ((NORTE, norte), (SUR, sur)):
         m = n.call(city, "get", f"/api/v1/proposals/{row['id']}/mandates")["items"]
         mine = next(x for x in m if x["member_body"] == n.nodes[city].actor)
         n.call(city, "post", f"/api/v1/mandates/{mine['id']}/vote", json={"choice": "for"},
                expect=202)
-    wait_for(lambda: len(counted(n, TERRITORIO, top["id"])) == 2, 30, "cities' votes counted")
-    decision = close_when_due(n, TERRITORIO, top["id"])
+    wait_for(lambda: len(n.counted(TERRITORIO, top["id"])) == 2, 30, "cities' votes counted")
+    decision = n.close_vote(TERRITORIO, top["id"])
     assert decision["outcome"] == "adopted"
     for c in (NORTE, SUR, *COMMUNES_NORTE, "llano"):
         wait_for(lambda c=c: (n.row_for(c, matter) or {}).get("federated", {}).get(
