@@ -35,8 +35,11 @@ class Net:
         return node
 
     def start(self) -> None:
+        for node in self.nodes.values():
+            node.launch()
+        for node in self.nodes.values():
+            node.wait_ready()
         for handle, node in self.nodes.items():
-            node.start()
             found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
             assert found is not None, "the CLI printed no invitation token"
             token = found.group(1)

@@ -54,10 +54,18 @@ class NodeProcess:
         return out.stdout
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it: several nodes start side by side."""
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(self.data_dir),
              "--port", str(self.port)], env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
