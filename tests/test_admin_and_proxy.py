@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from starlette.testclient import TestClient
 
 from node.app import create_app
-from node.config import write_config_file
+from node.config import Settings, write_config_file
 from tests.conftest import ctx_of
+from tests.fakeremote import FakeRemote
 
 
-def _with_token(node, token="s3cret"):
+def _with_token(node: Settings, token: str = "s3cret"):
     write_config_file(node.data_dir, {"admin_token_sha256": hashlib.sha256(
         token.encode()).hexdigest()})
     from node.config import load_settings
@@ -19,7 +21,7 @@ def _with_token(node, token="s3cret"):
     return load_settings(node.data_dir)
 
 
-def test_admin_requires_the_token(node):
+def test_admin_requires_the_token(node: Settings) -> None:
     settings = _with_token(node)
     with TestClient(create_app(settings, background=False), base_url=settings.url) as c:
         assert c.get("/api/v1/admin/federation").status_code == 401
@@ -37,7 +39,7 @@ def test_admin_requires_the_token(node):
             "bad.example"]
 
 
-def test_facilitator_can_expire_cached_keys(node, remote):
+def test_facilitator_can_expire_cached_keys(node: Settings, remote: FakeRemote) -> None:
     settings = _with_token(node)
     alice = remote.actor("alice")
     inbox = f"{settings.url}/actors/maizal/inbox"
@@ -56,7 +58,8 @@ def test_facilitator_can_expire_cached_keys(node, remote):
         assert len(remote.gets) == fetched + 1
 
 
-def test_key_fetches_are_rate_limited_per_host(make_node, remote):
+def test_key_fetches_are_rate_limited_per_host(make_node: Callable[..., Settings],
+                                               remote: FakeRemote) -> None:
     node = make_node(key_refetch_per_host_per_minute=2)
     remote.down = True  # failing fetches are what the budget counts
     inbox = f"{node.url}/actors/maizal/inbox"
@@ -73,7 +76,8 @@ def test_key_fetches_are_rate_limited_per_host(make_node, remote):
         assert len(remote.gets) == 2
 
 
-def test_signed_request_behind_proxy(make_node, remote):
+def test_signed_request_behind_proxy(make_node: Callable[..., Settings],
+                                     remote: FakeRemote) -> None:
     # The node's public name is https://comuna.example; the proxy talks to it over
     # plain HTTP with another Host and says who the client asked for.
     node = make_node(url="https://comuna.example")
@@ -91,7 +95,8 @@ def test_signed_request_behind_proxy(make_node, remote):
         assert c.post("/actors/maizal/inbox", content=body, headers=headers).status_code == 202
 
 
-def test_forwarded_headers_ignored_from_untrusted_peers(make_node, remote):
+def test_forwarded_headers_ignored_from_untrusted_peers(make_node: Callable[..., Settings],
+                                                        remote: FakeRemote) -> None:
     node = make_node(url="https://comuna.example")
     alice = remote.actor("alice")
     public_inbox = "https://comuna.example/actors/maizal/inbox"
