@@ -9,16 +9,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
+from starlette.testclient import TestClient
 
 from node.cli.main import main as cli
+from node.config import Settings
 from node.models import Invitation, Proposal
 from node.models.base import utcnow
 from tests.conftest import ctx_of, hold_to_openapi
+from tests.helpers import stored
 
 PASSWORD = "una-contraseña-larga"
 
 
-def _cli_invite(node, capsys, role="facilitator", body=None):
+def _cli_invite(node: Settings, capsys: pytest.CaptureFixture[str], role: str = "facilitator",
+                body=None):
     args = ["invite", "--data-dir", str(node.data_dir), "--role", role]
     if body:
         args += ["--body", body]
@@ -26,7 +30,7 @@ def _cli_invite(node, capsys, role="facilitator", body=None):
     return re.search(r"invitation token: (\S+)", capsys.readouterr().out).group(1)
 
 
-def _join(client, token, username, family=""):
+def _join(client: TestClient, token, username, family: str = ""):
     r = client.post(f"/api/v1/invitations/{token}/accept",
                     json={"username": username, "password": PASSWORD, "display_name": username,
                           "family": family})
@@ -37,7 +41,7 @@ def _join(client, token, username, family=""):
 
 
 @pytest.fixture(autouse=True)
-def contract(client):
+def contract(client: TestClient):
     """Every answer in these tests must match the OpenAPI document, successes included
     (which random fuzzing rarely reaches with full records)."""
     checked = hold_to_openapi(client)
@@ -46,7 +50,7 @@ def contract(client):
 
 
 @pytest.fixture
-def people(node, client, capsys):
+def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]):
     facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
     out = {"facil": facil}
     for name, fam in (("ana", "f1"), ("beto", "f2"), ("caro", "f3")):
@@ -62,7 +66,7 @@ def people(node, client, capsys):
     return out
 
 
-def test_whole_flow_through_the_api(client, people):
+def test_whole_flow_through_the_api(client: TestClient, people) -> None:
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                     json={"title": "Huerto comunal", "text": "Sembrar en el terreno baldío."})
@@ -95,7 +99,7 @@ def test_whole_flow_through_the_api(client, people):
     assert r.status_code == 409 and r.json()["code"] == "not-due"
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
@@ -116,7 +120,7 @@ def test_whole_flow_through_the_api(client, people):
     assert outbox["orderedItems"][0]["object"]["outcome"] == "adopted"
 
 
-def test_problem_details_etags_and_pagination(client, people):
+def test_problem_details_etags_and_pagination(client: TestClient, people) -> None:
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"], json={"title": ""})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
@@ -142,7 +146,8 @@ def test_problem_details_etags_and_pagination(client, people):
     assert client.get("/api/docs").status_code == 200
 
 
-def test_revoked_token_and_expired_invitation(node, client, people, capsys):
+def test_revoked_token_and_expired_invitation(node: Settings, client: TestClient, people,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     h = people
     tokens = client.get("/api/v1/tokens", headers=h["ana"]).json()["items"]
     assert client.delete(f"/api/v1/tokens/{tokens[0]['id']}", headers=h["ana"]).status_code \
@@ -171,7 +176,7 @@ def test_revoked_token_and_expired_invitation(node, client, people, capsys):
         assert s.get(Invitation, 1) is not None
 
 
-def test_login_is_rate_limited(client, people):
+def test_login_is_rate_limited(client: TestClient, people) -> None:
     for _ in range(5):
         r = client.post("/api/v1/tokens", json={"username": "ana", "password": "wrong-password"})
         assert r.status_code == 401
@@ -211,7 +216,7 @@ MATRIX = [
 
 @pytest.mark.parametrize("method,path,body,allowed", MATRIX,
                          ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_api_authorization_matrix(client, people, method, path, body, allowed):
+def test_api_authorization_matrix(client: TestClient, people, method, path, body, allowed) -> None:
     h = dict(people)
     h["anonymous"] = {}
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["beto"],
@@ -233,7 +238,7 @@ def test_api_authorization_matrix(client, people, method, path, body, allowed):
             assert after == before, who
 
 
-def test_nul_characters_are_refused_not_crashing(client, people):
+def test_nul_characters_are_refused_not_crashing(client: TestClient, people) -> None:
     r = client.post("/api/v1/tokens", json={"username": "a\x00b", "password": "x"})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
     r = client.post("/api/v1/bodies/maizal/proposals", headers=people["ana"],
@@ -241,7 +246,7 @@ def test_nul_characters_are_refused_not_crashing(client, people):
     assert r.status_code == 422
 
 
-def test_amendment_vote_and_assembly_through_the_api(client, people):
+def test_amendment_vote_and_assembly_through_the_api(client: TestClient, people) -> None:
     h = people
     pid = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                       json={"title": "Agua", "text": "Reparar la bomba."}).json()["id"]
@@ -264,7 +269,7 @@ def test_amendment_vote_and_assembly_through_the_api(client, people):
     with Session(ctx_of(client).engine) as s:
         from node.models import Amendment
 
-        a = s.get(Amendment, aid)
+        a = stored(s, Amendment, aid)
         a.closes_at = utcnow() - timedelta(seconds=1)
         s.add(a)
         s.commit()
@@ -282,7 +287,7 @@ def test_amendment_vote_and_assembly_through_the_api(client, people):
         "participants"] == 12
 
 
-def test_a_nul_in_the_address_is_refused_not_crashing(client):
+def test_a_nul_in_the_address_is_refused_not_crashing(client: TestClient) -> None:
     # PostgreSQL text cannot hold NUL: a query parameter with one must not reach a query.
     for path in ("/api/v1/projects?q=%00", "/api/v1/projects?sector=a%00b",
                  "/api/v1/bodies/maizal/proposals?state=%00"):
