@@ -21,7 +21,7 @@ CHECKS = [checks.not_a_server_error, checks.response_schema_conformance,
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory: pytest.TempPathFactory):
     from tests.conftest import Databases
 
     dbs = Databases(tmp_path_factory.mktemp("fuzz"))
@@ -40,7 +40,7 @@ def served(tmp_path_factory):
     dbs.drop_all()
 
 
-def test_api_never_answers_5xx(served):
+def test_api_never_answers_5xx(served) -> None:
     node, headers = served
     schema = schemathesis.openapi.from_url(f"{node.url}/api/openapi.json")
     tried = []
@@ -52,7 +52,7 @@ def test_api_never_answers_5xx(served):
         @settings(max_examples=int(os.environ.get("COMUNA_FUZZ_EXAMPLES", "25")), deadline=None,
                   database=None,
                   suppress_health_check=list(HealthCheck))
-        def run(case):
+        def run(case) -> None:
             response = case.call(headers=headers)
             assert response.status_code < 500, (case.method, case.formatted_path,
                                                 response.text)
