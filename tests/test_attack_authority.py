@@ -13,6 +13,7 @@ from node.inbox import authority
 from node.models import Member
 from node.models.matters import Mandate
 from node.models.outbox import OutboxItem
+from tests.helpers import stored
 from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_mandate_states import mandated  # noqa: F401
 
@@ -22,10 +23,10 @@ def _reject(sender: str, named: str) -> dict:
             "object": named, "summary": "vote-closed", "content": "no"}
 
 
-def test_only_the_federation_a_vote_went_to_may_reject_it(mandated):  # noqa: F811
+def test_only_the_federation_a_vote_went_to_may_reject_it(mandated) -> None:  # noqa: F811
     c = mandated
     with Session(c.ctx.engine) as s:
-        vote_uri = mandates.cast(s, c.ctx.urls, s.get(Member, c.ids["ana"]), c.mandate_id,
+        vote_uri = mandates.cast(s, c.ctx.urls, stored(s, Member, c.ids["ana"]), c.mandate_id,
                                  "for")
         s.commit()
         named = s.exec(select(OutboxItem.activity_id).where(
@@ -44,4 +45,4 @@ def test_only_the_federation_a_vote_went_to_may_reject_it(mandated):  # noqa: F8
     assert asyncio.run(authority.decide(c.ctx, _reject(c.f.uri, named), "maizal",
                                         c.f.uri)).allowed
     with Session(c.ctx.engine) as s:
-        assert s.get(Mandate, c.mandate_id).state == "live"
+        assert stored(s, Mandate, c.mandate_id).state == "live"
