@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sqlmodel import select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.governance import accounts, bodies, members, proposals
 from node.models import Member, WebNotice
 from node.models.members import PasswordReset
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import refused, stored
 from tests.test_attack_pages import (
     NEW,
     PASSWORD,
@@ -21,14 +23,15 @@ from tests.test_attack_pages import (
 )
 
 
-def _reset_by(c, maker: Member, body, target: Member) -> str:
+def _reset_by(c: Commune, maker: Member, body, target: Member) -> str:
     with c.session() as s:
-        raw = accounts.make_reset(s, s.get(Member, maker.id), body, s.get(Member, target.id))
+        raw = accounts.make_reset(s, stored(s, Member, maker.id), body, stored(s, Member, target.id))
         s.commit()
         return raw
 
 
-def test_a_form_sent_in_chunks_is_capped_like_one_with_a_length(node, client):
+def test_a_form_sent_in_chunks_is_capped_like_one_with_a_length(node: Settings,
+                                                                client: TestClient) -> None:
     """form() trusts Content-Length; a chunked body has none and was read whole (a
     stranger, before any CSRF check, can make a process hold any amount of memory)."""
     build_commune(node)
@@ -45,7 +48,7 @@ def test_a_form_sent_in_chunks_is_capped_like_one_with_a_length(node, client):
     assert r.status_code == 413
 
 
-def test_a_notice_keeps_little_whatever_the_field_names(node, client):
+def test_a_notice_keeps_little_whatever_the_field_names(node: Settings, client: TestClient) -> None:
     """MAX_KEPT counts values only: a stranger posting a refused join form with huge
     field names (or thousands of fields) stores ~512 KB per request for ten minutes."""
     c = build_commune(node)
@@ -56,17 +59,17 @@ def test_a_notice_keeps_little_whatever_the_field_names(node, client):
     assert rows and max(len(n.payload) for n in rows) < 70 * 1024
 
 
-def test_a_reset_link_dies_with_its_makers_coordination(node, client):
+def test_a_reset_link_dies_with_its_makers_coordination(node: Settings, client: TestClient) -> None:
     """A coordinator removed from the coordination (for abusing it) kept, for 24 hours,
     working links into the accounts of the members they could reset."""
     c = build_commune(node)
     second = c.people["m3"]
     with c.session() as s:
-        members.grant(s, "node", s.get(Member, second.id), c.assembly, "facilitator")
+        members.grant(s, "node", stored(s, Member, second.id), c.assembly, "facilitator")
         s.commit()
     raw = _reset_by(c, second, c.assembly, c.people["m0"])
     with c.session() as s:
-        members.revoke(s, "node", s.get(Member, second.id), c.assembly, "facilitator")
+        members.revoke(s, "node", stored(s, Member, second.id), c.assembly, "facilitator")
         s.commit()
     assert _use(client, raw).status_code == 410
     client.cookies.clear()
@@ -76,7 +79,7 @@ def test_a_reset_link_dies_with_its_makers_coordination(node, client):
     assert r.status_code == 303
 
 
-def test_a_reset_link_is_checked_again_when_used(node, client):
+def test_a_reset_link_is_checked_again_when_used(node: Settings, client: TestClient) -> None:
     """The subset rule (no reset of someone coordinating a body one does not coordinate)
     was checked only when the link was made: a council's coordinator makes a link for a
     plain member, the member is then named the commune's coordinator, and the link
@@ -86,24 +89,26 @@ def test_a_reset_link_is_checked_again_when_used(node, client):
     target = c.people["other"]  # a plain member of the council
     raw = _reset_by(c, cc, c.council, target)
     with c.session() as s:
-        members.grant(s, "node", s.get(Member, target.id), c.assembly, "facilitator")
+        members.grant(s, "node", stored(s, Member, target.id), c.assembly, "facilitator")
         s.commit()
     assert _use(client, raw).status_code == 410
     with c.session() as s:
         assert s.exec(select(PasswordReset.used_at)).one() is None
 
 
-def test_a_reset_link_dies_when_its_member_leaves_the_body(node, client):
+def test_a_reset_link_dies_when_its_member_leaves_the_body(node: Settings,
+                                                           client: TestClient) -> None:
     c = build_commune(node)
     raw = _reset_by(c, c.people["facil"], c.assembly, c.people["m0"])
     with c.session() as s:
-        members.remove_member(s, s.get(Member, c.people["facil"].id), c.assembly,
-                              s.get(Member, c.people["m0"].id), "se fue")
+        members.remove_member(s, stored(s, Member, c.people["facil"].id), c.assembly,
+                              stored(s, Member, c.people["m0"].id), "se fue")
         s.commit()
     assert _use(client, raw).status_code == 410
 
 
-def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node, client):
+def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node: Settings,
+                                                                      client: TestClient) -> None:
     """The subset rule covers coordination only: a council's coordinator could make a
     reset link for someone who is the commune's spokesperson (who casts the commune's
     mandated votes in its federations), or a member of a private body, and log in as
@@ -112,8 +117,8 @@ def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node, clie
     cc = council_coordinator(c)
     voice = c.people["m1"]
     with c.session() as s:
-        members.grant(s, "node", s.get(Member, voice.id), c.assembly, "spokesperson")
-        members.grant(s, "node", s.get(Member, voice.id), c.council, "member")
+        members.grant(s, "node", stored(s, Member, voice.id), c.assembly, "spokesperson")
+        members.grant(s, "node", stored(s, Member, voice.id), c.council, "member")
         s.commit()
     login(client, cc.username)
     r = post(client, f"/b/consejo_salud/admin/members/{voice.id}/reset")
@@ -123,7 +128,8 @@ def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node, clie
     assert NEW
 
 
-def test_a_private_bodys_proposal_looks_missing_to_every_route(node, client):
+def test_a_private_bodys_proposal_looks_missing_to_every_route(node: Settings,
+                                                               client: TestClient) -> None:
     """Reading a private body's proposal answers 404, as for a missing one; but the
     ballot routes (API and page) take the proposal without the read check, so an
     outsider counting ids learns which exist and the private body's handle (the 403
@@ -133,8 +139,8 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node, client):
         hidden = bodies.create_body(s, "node", s.get(type(c.assembly), c.assembly.id),
                                     "consejo_reservado", "Consejo reservado",
                                     "communal_council", public=False)
-        members.grant(s, "node", s.get(Member, c.people["m0"].id), hidden, "member")
-        pid = proposals.create(s, s.get(Member, c.people["m0"].id), hidden, "Secreta",
+        members.grant(s, "node", stored(s, Member, c.people["m0"].id), hidden, "member")
+        pid = proposals.create(s, stored(s, Member, c.people["m0"].id), hidden, "Secreta",
                                "texto").id
         s.commit()
     h = _bearer(client, "outsider")
@@ -147,7 +153,7 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node, client):
     assert refused(r, 404) and "reservado" not in r.text
 
 
-def test_the_json_api_reads_no_more_than_it_could_use(node, client):
+def test_the_json_api_reads_no_more_than_it_could_use(node: Settings, client: TestClient) -> None:
     """JsonDepthMiddleware buffers a whole /api/ body before FastAPI sees it, with no cap
     (and FastAPI buffers non-JSON bodies itself): one anonymous request may make the
     process hold any amount of memory. The largest field the API takes is 200 000
@@ -167,7 +173,8 @@ def test_the_json_api_reads_no_more_than_it_could_use(node, client):
         assert r.status_code == 413, (content_type, r.status_code)
 
 
-def test_a_statute_quorum_of_infinity_is_refused_not_a_crash(node, client):
+def test_a_statute_quorum_of_infinity_is_refused_not_a_crash(node: Settings,
+                                                             client: TestClient) -> None:
     """Decimal('Infinity') passes the parse; Fraction() then raises OverflowError, which
     statute_from_form does not catch: a 500 (for a coordinator; the preview too)."""
     build_commune(node)
