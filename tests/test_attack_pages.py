@@ -10,13 +10,15 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.governance import accounts, bodies, members
 from node.models import Invitation, LocalActor, Member, WebNotice
 from node.models.base import utcnow
 from node.models.members import PasswordReset
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import refused, stored
 
 PASSWORD = "contraseña-larga"
 NEW = "otra-clave-muy-larga"
@@ -28,7 +30,7 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-def login(client, username: str, password: str = PASSWORD):
+def login(client: TestClient, username: str, password: str = PASSWORD):
     page = client.get("/login")
     r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
                                     "password": password}, follow_redirects=False)
@@ -36,15 +38,15 @@ def login(client, username: str, password: str = PASSWORD):
     return r
 
 
-def token(client) -> str:
+def token(client: TestClient) -> str:
     return csrf(client.get("/login").text)
 
 
-def post(client, url: str, data: dict[str, str] | None = None, **kw):
+def post(client: TestClient, url: str, data: dict[str, str] | None = None, **kw):
     return client.post(url, data={"csrf": token(client), **(data or {})}, **kw)
 
 
-def council_coordinator(c, name: str = "coordcons"):
+def council_coordinator(c: Commune, name: str = "coordcons"):
     """A coordinator of the commune's council (who is a plain member of nothing else)."""
     with c.session() as s:
         m = members.create_member(s, name, PASSWORD, "Coordina el consejo")
@@ -53,9 +55,9 @@ def council_coordinator(c, name: str = "coordcons"):
         return m
 
 
-def state(c):
+def state(c: Commune):
     with c.session() as s:
-        a = s.get(LocalActor, c.assembly.id)
+        a = stored(s, LocalActor, c.assembly.id)
         return a.name, a.statute, sorted(
             (m.member_id, m.role) for m in s.exec(
                 select(members.Membership).where(
@@ -74,7 +76,8 @@ ADMIN_POSTS = [
 ]
 
 
-def test_members_strangers_and_a_councils_coordinator_cannot_run_the_commune(node, client):
+def test_members_strangers_and_a_councils_coordinator_cannot_run_the_commune(
+        node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     cc = council_coordinator(c)
     before = state(c)
@@ -105,7 +108,7 @@ def test_members_strangers_and_a_councils_coordinator_cannot_run_the_commune(nod
         assert [b.name for b in bodies.children(s, c.assembly)] == ["Consejo de salud"]
 
 
-def test_a_refused_admin_form_says_so(node, client):
+def test_a_refused_admin_form_says_so(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
@@ -115,7 +118,8 @@ def test_a_refused_admin_form_says_so(node, client):
         assert members.roles_in(s, c.people["m0"], c.assembly) == {"member"}
 
 
-def test_the_last_coordinator_stays_whatever_the_form_says(node, client):
+def test_the_last_coordinator_stays_whatever_the_form_says(node: Settings,
+                                                           client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     fid = c.people["facil"].id
@@ -130,7 +134,7 @@ def test_the_last_coordinator_stays_whatever_the_form_says(node, client):
         assert "facilitator" in members.roles_in(s, c.people["facil"], c.assembly)
 
 
-def test_invitations_of_another_body_cannot_be_revoked(node, client):
+def test_invitations_of_another_body_cannot_be_revoked(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     cc = council_coordinator(c)
     with c.session() as s:
@@ -142,10 +146,11 @@ def test_invitations_of_another_body_cannot_be_revoked(node, client):
     assert refused(post(client, f"/b/consejo_salud/invitations/{iid}/revoke"), 404)
     assert refused(post(client, f"/b/maizal/invitations/{iid}/revoke"), 403)
     with c.session() as s:
-        assert s.get(Invitation, iid).revoked_at is None
+        assert stored(s, Invitation, iid).revoked_at is None
 
 
-def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node, client):
+def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node: Settings,
+                                                                      client: TestClient) -> None:
     c = build_commune(node)
     cc = council_coordinator(c)
     with c.session() as s:
@@ -167,7 +172,7 @@ def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node, clie
 
 # --- reset links ----------------------------------------------------------------------
 
-def _link(c, by: str, target: str, body=None) -> str:
+def _link(c: Commune, by: str, target: str, body=None) -> str:
     with c.session() as s:
         raw = accounts.make_reset(s, c.people[by] if by in c.people else
                                   s.exec(select(Member).where(Member.username == by)).one(),
@@ -176,7 +181,7 @@ def _link(c, by: str, target: str, body=None) -> str:
         return raw
 
 
-def _use(client, raw: str, password: str = NEW):
+def _use(client: TestClient, raw: str, password: str = NEW):
     page = client.get(f"/reset/{raw}")
     if page.status_code != 200:
         return page
@@ -184,7 +189,7 @@ def _use(client, raw: str, password: str = NEW):
                                               "repeat_password": password})
 
 
-def test_a_reset_link_works_once_and_not_late(node, client):
+def test_a_reset_link_works_once_and_not_late(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     raw = _link(c, "facil", "m0")
     assert _use(client, raw).status_code == 200
@@ -204,7 +209,8 @@ def test_a_reset_link_works_once_and_not_late(node, client):
     assert _use(client, second).status_code == 200
 
 
-def test_reset_tokens_are_long_and_a_guess_reads_like_a_used_link(node, client):
+def test_reset_tokens_are_long_and_a_guess_reads_like_a_used_link(node: Settings,
+                                                                  client: TestClient) -> None:
     c = build_commune(node)
     raw = _link(c, "facil", "m0")
     assert len(raw) >= 32
@@ -214,7 +220,7 @@ def test_reset_tokens_are_long_and_a_guess_reads_like_a_used_link(node, client):
         assert s.exec(select(PasswordReset.token_hash)).one() != raw
 
 
-def test_a_reset_ends_a_session_planted_before_it(node, client):
+def test_a_reset_ends_a_session_planted_before_it(node: Settings, client: TestClient) -> None:
     """Session fixation: a cookie the victim's browser already had is not the one that
     is logged in after the reset, and the old session is over."""
     c = build_commune(node)
@@ -230,7 +236,7 @@ def test_a_reset_ends_a_session_planted_before_it(node, client):
     assert client.get("/account", follow_redirects=False).status_code == 303
 
 
-def test_changing_the_password_needs_the_current_one(node, client):
+def test_changing_the_password_needs_the_current_one(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     for form in ({"new_password": NEW, "repeat_password": NEW},
@@ -264,7 +270,7 @@ def _stays_here(location: str) -> bool:
     return loc.startswith("/") and not loc.startswith("//")
 
 
-def test_no_redirect_leaves_the_node(node, client):
+def test_no_redirect_leaves_the_node(node: Settings, client: TestClient) -> None:
     build_commune(node)
     for bad in EVIL:
         r = client.get("/idioma/en", params={"next": bad}, follow_redirects=False)
@@ -282,7 +288,7 @@ def test_no_redirect_leaves_the_node(node, client):
 
 # --- notices --------------------------------------------------------------------------
 
-def test_a_notice_is_read_by_its_own_browser_once(node, client):
+def test_a_notice_is_read_by_its_own_browser_once(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     r = post(client, f"/b/maizal/admin/members/{c.people['m0'].id}/role",
@@ -308,7 +314,7 @@ def test_a_notice_is_read_by_its_own_browser_once(node, client):
     assert 'role="alert"' not in client.get("/b/maizal").text
 
 
-def test_no_password_is_ever_kept_in_a_notice(node, client):
+def test_no_password_is_ever_kept_in_a_notice(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     secret = "una-clave-secreta-larga"
@@ -335,7 +341,7 @@ def test_no_password_is_ever_kept_in_a_notice(node, client):
         assert any("Nueva" in n.payload for n in notices)  # what may be kept, is
 
 
-def test_kept_values_and_names_are_escaped(node, client):
+def test_kept_values_and_names_are_escaped(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
     login(client, "facil")
@@ -350,7 +356,7 @@ def test_kept_values_and_names_are_escaped(node, client):
     for url in ("/b/maizal", "/b/maizal/admin", "/b/maizal/admin/members", "/"):
         assert "<script>alert(1)" not in client.get(url).text, url
     with c.session() as s:
-        m = s.get(Member, c.people["m0"].id)
+        m = stored(s, Member, c.people["m0"].id)
         m.display_name = evil
         s.add(m)
         s.commit()
@@ -363,7 +369,7 @@ def test_kept_values_and_names_are_escaped(node, client):
 
 # --- caching --------------------------------------------------------------------------
 
-def test_personal_pages_are_never_public(node, client):
+def test_personal_pages_are_never_public(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     # A visitor's page with no form may be cached.
     assert client.get("/b/maizal").headers["cache-control"].startswith("public")
@@ -386,7 +392,7 @@ def test_personal_pages_are_never_public(node, client):
     assert "public" not in client.get("/login").headers["cache-control"]
 
 
-def test_api_actions_are_empty_for_a_visitor(node, client):
+def test_api_actions_are_empty_for_a_visitor(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     from node.governance import proposals
 
@@ -402,23 +408,23 @@ def test_api_actions_are_empty_for_a_visitor(node, client):
 
 # --- proposals: edit and withdraw by others; the pending list ---------------------------
 
-def _draft(c, author: str, body=None) -> int:
+def _draft(c: Commune, author: str, body=None) -> int:
     from node.governance import proposals
 
     with c.session() as s:
-        p = proposals.create(s, s.get(Member, c.people[author].id), body or c.assembly,
+        p = proposals.create(s, stored(s, Member, c.people[author].id), body or c.assembly,
                              "Borrador ajeno", "texto del borrador")
         s.commit()
         return p.id
 
 
-def _bearer(client, username: str) -> dict[str, str]:
+def _bearer(client: TestClient, username: str) -> dict[str, str]:
     raw = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD}
                       ).json()["token"]
     return {"Authorization": f"Bearer {raw}"}
 
 
-def test_only_the_author_edits_or_withdraws_a_draft(node, client):
+def test_only_the_author_edits_or_withdraws_a_draft(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c, "m0")
     edit = {"title": "Tomado", "text": "otro texto"}
@@ -442,10 +448,10 @@ def test_only_the_author_edits_or_withdraws_a_draft(node, client):
     with c.session() as s:
         from node.models import Proposal
 
-        assert s.get(Proposal, pid).state == "draft"
+        assert stored(s, Proposal, pid).state == "draft"
 
 
-def test_the_pending_list_is_ones_own(node, client):
+def test_the_pending_list_is_ones_own(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     _draft(c, "m0")
     _draft(c, "other", c.council)
