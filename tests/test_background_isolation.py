@@ -18,8 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import Session, col, select
+from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.economy import clock as economy_clock
 from node.economy import enterprises, intents, local, plans, rising
 from node.economy.catalogue import shared
@@ -39,17 +41,18 @@ from node.models import (
 )
 from node.models.base import aware, utcnow
 from tests.conftest import NODE_URL
-from tests.govfixtures import build_commune
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import stored
 
 NS = shared().namespace
 
 
 @pytest.fixture
-def commune(node):
+def commune(node: Settings) -> Commune:
     return build_commune(node)
 
 
-def _due_votes(c, n: int) -> list[int]:
+def _due_votes(c: Commune, n: int) -> list[int]:
     """`n` proposals of the assembly in their vote, past the deadline."""
     ids = []
     with c.session() as s:
@@ -67,12 +70,13 @@ def _due_votes(c, n: int) -> list[int]:
     return ids
 
 
-def _states(c, ids: list[int]) -> list[str]:
+def _states(c: Commune, ids: list[int]) -> list[str]:
     with c.session() as s:
-        return [s.get(Proposal, pid).state for pid in ids]
+        return [stored(s, Proposal, pid).state for pid in ids]
 
 
-def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(commune, monkeypatch):
+def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     first, bad, last = _due_votes(c, 3)
     real = decisions.close_vote
@@ -108,12 +112,12 @@ def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(commune, mon
     assert retries.failures == {}
 
 
-def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(commune,
-                                                                        monkeypatch):
+def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     (bad,) = _due_votes(c, 1)
 
-    def close_vote(session, urls, proposal):
+    def close_vote(session, urls, proposal) -> None:
         raise RuntimeError("always")
 
     monkeypatch.setattr(decisions, "close_vote", close_vote)
@@ -133,7 +137,8 @@ def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(commune,
         assert audit.verify_chain(s) == (True, None)
 
 
-def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(commune, monkeypatch):
+def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     (pid,) = _due_votes(c, 1)
     real = decisions.close_vote
@@ -154,7 +159,7 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(commune, monke
 # --- the economy pass ---------------------------------------------------------------
 
 
-def _offer_and_need(c, body) -> None:
+def _offer_and_need(c: Commune, body) -> None:
     """An enterprise of the body offers what the body needs: a match inside it."""
     with c.session() as s:
         enterprises.create(s, c.people["facil"], body, "finca", "Finca", "agricultura")
@@ -164,12 +169,13 @@ def _offer_and_need(c, body) -> None:
         s.commit()
 
 
-def _exchanges(c, body) -> int:
+def _exchanges(c: Commune, body) -> int:
     with c.session() as s:
         return len(s.exec(select(Exchange).where(Exchange.proposer_id == body.id)).all())
 
 
-def test_a_body_whose_matching_fails_does_not_hold_back_the_others(commune, monkeypatch):
+def test_a_body_whose_matching_fails_does_not_hold_back_the_others(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     with c.session() as s:
         members.grant(s, "node", c.people["facil"], c.council, "facilitator")
@@ -207,7 +213,8 @@ def test_a_body_whose_matching_fails_does_not_hold_back_the_others(commune, monk
     assert retries.failures == {}
 
 
-def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(commune, monkeypatch):
+def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     with c.session() as s:
         rows = [intents.publish(s, c.ctx.urls, c.people["facil"], c.assembly, "offer",
@@ -230,7 +237,7 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(commune, monke
 
     def rise_at() -> list[bool]:
         with c.session() as s:
-            return [s.get(Intent, i).rise_at is None for i in (first, bad, last)]
+            return [stored(s, Intent, i).rise_at is None for i in (first, bad, last)]
 
     assert rise_at() == [True, False, True]
     assert retries.failures[("rise", bad)].attempts == 1
@@ -239,7 +246,7 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(commune, monke
     assert aware(economy_clock.next_rise(c.ctx)) <= now
 
 
-def _decided_plans(c, n: int) -> list[int]:
+def _decided_plans(c: Commune, n: int) -> list[int]:
     """`n` joint plans of the assembly with itself, each decided in one meeting."""
     process = {"name": "Sembrar",
                "inputs": [{"action": "work", "kind": NS + "tractor-work", "quantity": "6",
@@ -257,12 +264,13 @@ def _decided_plans(c, n: int) -> list[int]:
         return [r.id for r in rows]
 
 
-def _plan_states(c, ids: list[int]) -> list[tuple[str, str]]:
+def _plan_states(c: Commune, ids: list[int]) -> list[tuple[str, str]]:
     with c.session() as s:
-        return [(s.get(JointPlan, i).answered, s.get(JointPlan, i).state) for i in ids]
+        return [(stored(s, JointPlan, i).answered, stored(s, JointPlan, i).state) for i in ids]
 
 
-def test_a_plan_whose_answer_fails_does_not_hold_back_the_others(commune, monkeypatch):
+def test_a_plan_whose_answer_fails_does_not_hold_back_the_others(
+        commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     first, bad, last = _decided_plans(c, 3)
     real = plans.receive_answer
@@ -331,7 +339,7 @@ def _rows(ctx) -> dict[str, InboxItem]:
 
 
 @pytest.fixture
-def inbox(commune, monkeypatch):
+def inbox(commune: Commune, monkeypatch: pytest.MonkeyPatch):
     clock = Clock()
     monkeypatch.setattr("node.storage.leases.utcnow", clock)
     monkeypatch.setattr("node.inbox.processor.utcnow", clock)
@@ -339,12 +347,13 @@ def inbox(commune, monkeypatch):
     return commune.ctx, proc, clock
 
 
-def test_an_inbox_row_that_fails_does_not_hold_back_its_batch(inbox, monkeypatch):
+def test_an_inbox_row_that_fails_does_not_hold_back_its_batch(
+        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     first, bad, last = _stored(ctx, 3)
     handled: list[str] = []
 
-    async def handle(activity, recipient="", signer=""):
+    async def handle(activity, recipient: str = "", signer: str = ""):
         handled.append(activity["id"])
         if activity["id"] == bad and broken:
             raise RuntimeError("handler broke")
@@ -367,18 +376,18 @@ def test_an_inbox_row_that_fails_does_not_hold_back_its_batch(inbox, monkeypatch
 
 
 def test_rows_done_before_a_failure_that_cannot_be_recorded_are_not_done_twice(
-        inbox, monkeypatch):
+        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     first, bad, last = _stored(ctx, 3)
     handled: list[str] = []
 
-    async def handle(activity, recipient="", signer=""):
+    async def handle(activity, recipient: str = "", signer: str = ""):
         handled.append(activity["id"])
         if activity["id"] == bad and broken:
             raise RuntimeError("handler broke")
         return Verdict(Kind.other)
 
-    def fail(row, error):
+    def fail(row, error) -> None:
         raise RuntimeError("the database went away")
 
     broken = True
@@ -399,11 +408,12 @@ def test_rows_done_before_a_failure_that_cannot_be_recorded_are_not_done_twice(
     assert handled == [bad] and _rows(ctx)[bad].state == "done"
 
 
-def test_a_row_failing_every_time_is_parked_with_its_error(inbox, monkeypatch):
+def test_a_row_failing_every_time_is_parked_with_its_error(inbox,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     (bad,) = _stored(ctx, 1)
 
-    async def handle(activity, recipient="", signer=""):
+    async def handle(activity, recipient: str = "", signer: str = "") -> None:
         raise RuntimeError("never works")
 
     monkeypatch.setattr(proc, "handle", handle)
@@ -475,16 +485,16 @@ async def _while_held(app, held: HeldHasher, login) -> list[int]:
 
 
 @pytest.fixture
-def held(monkeypatch):
+def held(monkeypatch: pytest.MonkeyPatch):
     hasher = HeldHasher(passwords._hasher)
     monkeypatch.setattr(passwords, "_hasher", hasher)
     return hasher
 
 
-def test_web_logins_do_not_block_the_event_loop(node, commune, held):
+def test_web_logins_do_not_block_the_event_loop(node: Settings, commune: Commune, held) -> None:
     app = create_app(node, background=False)
 
-    async def login(client, username):
+    async def login(client: TestClient, username):
         page = await client.get("/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
         return await client.post("/login", data={"username": username, "csrf": csrf,
@@ -493,23 +503,24 @@ def test_web_logins_do_not_block_the_event_loop(node, commune, held):
     assert asyncio.run(_while_held(app, held, login)) == [303] * 5
 
 
-def test_api_logins_do_not_block_the_event_loop(node, commune, held):
+def test_api_logins_do_not_block_the_event_loop(node: Settings, commune: Commune, held) -> None:
     app = create_app(node, background=False)
 
-    async def login(client, username):
+    async def login(client: TestClient, username):
         return await client.post("/api/v1/tokens", json={
             "username": username, "password": "contraseña-larga", "label": "t"})
 
     assert asyncio.run(_while_held(app, held, login)) == [201] * 5
 
 
-def test_a_failing_row_is_tried_again_within_seconds_then_backs_off(inbox, monkeypatch):
+def test_a_failing_row_is_tried_again_within_seconds_then_backs_off(
+        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """A peer's key server failing twice costs seconds, not the delivery schedule's
     minute; the waits then grow, and all attempts span over an hour."""
     ctx, proc, clock = inbox
     (bad,) = _stored(ctx, 1)
 
-    async def handle(activity, recipient="", signer=""):
+    async def handle(activity, recipient: str = "", signer: str = "") -> None:
         raise RuntimeError("key server down for now")
 
     monkeypatch.setattr(proc, "handle", handle)
