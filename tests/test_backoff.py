@@ -8,6 +8,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
+from node.config import Settings
 from node.outbox import sender
 from node.outbox.backoff import (
     BASE_SECONDS,
@@ -17,6 +18,7 @@ from node.outbox.backoff import (
     SHORT_RETRY_AFTER_ATTEMPTS,
     next_attempt,
 )
+from tests.fakeremote import FakeRemote
 from tests.helpers import deliveries, run_loops
 from tests.test_delivery import add_follower, post
 
@@ -27,7 +29,7 @@ def wait(attempts: int, retry_after: float | None = None, transient: bool = Fals
     return (next_attempt(NOW, attempts, retry_after, transient=transient) - NOW).total_seconds()
 
 
-def test_a_short_retry_after_is_taken_at_its_word_on_the_first_attempts():
+def test_a_short_retry_after_is_taken_at_its_word_on_the_first_attempts() -> None:
     random.seed(1)
     for attempts in range(1, SHORT_RETRY_AFTER_ATTEMPTS + 1):
         for _ in range(50):
@@ -37,30 +39,30 @@ def test_a_short_retry_after_is_taken_at_its_word_on_the_first_attempts():
     assert 2 * BASE_SECONDS <= wait(2) <= 2.5 * BASE_SECONDS
 
 
-def test_after_the_first_attempts_the_schedule_is_the_least_wait():
+def test_after_the_first_attempts_the_schedule_is_the_least_wait() -> None:
     n = SHORT_RETRY_AFTER_ATTEMPTS + 1
     scheduled = BASE_SECONDS * 2 ** (n - 1)
     for _ in range(50):
         assert scheduled <= wait(n, 1.0) <= 1.25 * scheduled
 
 
-def test_a_long_retry_after_is_honoured_at_any_attempt_up_to_the_cap():
+def test_a_long_retry_after_is_honoured_at_any_attempt_up_to_the_cap() -> None:
     for attempts in (1, 2, SHORT_RETRY_AFTER_ATTEMPTS + 2):
         assert wait(attempts, 3600.0) >= 3600.0
         assert wait(attempts, 10 * CAP_SECONDS) <= 1.25 * CAP_SECONDS
 
 
-def test_retry_after_zero_still_waits_a_moment():
+def test_retry_after_zero_still_waits_a_moment() -> None:
     assert MIN_RETRY_SECONDS <= wait(1, 0.0) <= 1.1 * MIN_RETRY_SECONDS
 
 
-def test_a_first_failure_without_an_answer_is_retried_soon():
+def test_a_first_failure_without_an_answer_is_retried_soon() -> None:
     for _ in range(50):
         assert 0.8 * QUICK_SECONDS <= wait(1, transient=True) <= 1.2 * QUICK_SECONDS
     assert wait(2, transient=True) >= 2 * BASE_SECONDS
 
 
-def test_a_peer_that_always_says_in_a_second_cannot_spend_the_attempts_early():
+def test_a_peer_that_always_says_in_a_second_cannot_spend_the_attempts_early() -> None:
     # 16 attempts (the default) still span two days: only the first few waits shrink.
     at = NOW
     for attempts in range(1, 16):
@@ -68,7 +70,8 @@ def test_a_peer_that_always_says_in_a_second_cannot_spend_the_attempts_early():
     assert at - NOW >= timedelta(days=2)
 
 
-def test_a_delivery_answered_503_with_a_short_retry_after_is_retried_then(node, remote):
+def test_a_delivery_answered_503_with_a_short_retry_after_is_retried_then(
+        node: Settings, remote: FakeRemote) -> None:
     # Before: max(30 s schedule, Retry-After) — a receiver whose key fetch failed for a
     # moment (503, Retry-After: 5) cost its sender over half a minute.
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
@@ -101,7 +104,7 @@ class _Server:
             writer.close()
 
 
-def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit():
+def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit() -> None:
     async def main() -> int:
         srv = _Server()
         server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
@@ -121,7 +124,7 @@ def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit():
     assert sender.POOL_IDLE_SECONDS < 5.0  # uvicorn closes idle connections after 5 s
 
 
-def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(caplog):
+def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(caplog) -> None:
     # The benchmark's late arrivals: uvicorn closes an idle connection after its
     # keep-alive (5 s; 1 s here); a sender whose loop is busy at that moment does not
     # see the close and, if its pool still counts the connection as usable, posts on it
@@ -132,7 +135,7 @@ def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(ca
 
     import uvicorn
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
             return
         while (await receive()).get("more_body"):
