@@ -4,6 +4,7 @@ server, and pages without a content security policy. A refused request stores no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from sqlmodel import Session, func, select
@@ -11,13 +12,15 @@ from starlette.testclient import TestClient
 
 from node.api.jsondepth import MAX_DEPTH, too_deep
 from node.app import create_app
+from node.config import Settings
 from node.models import InboxItem
 from tests.conftest import NODE_URL, ctx_of
+from tests.fakeremote import FakeRemote
 
 INBOX = f"{NODE_URL}/actors/maizal/inbox"
 
 
-def stored(client) -> int:
+def stored(client: TestClient) -> int:
     with Session(ctx_of(client).engine) as s:
         return s.exec(select(func.count()).select_from(InboxItem)).one()
 
@@ -37,7 +40,7 @@ def posted_for(url: str, headers: dict[str, str]) -> dict[str, str]:
 
 # --- JSON nesting ------------------------------------------------------------------
 
-def test_depth_check_counts_structure_not_strings():
+def test_depth_check_counts_structure_not_strings() -> None:
     assert not too_deep(json.dumps(nested(MAX_DEPTH)).encode())
     assert too_deep(json.dumps(nested(MAX_DEPTH + 1)).encode())
     # Brackets inside strings (escaped quotes too) are text, not nesting.
@@ -45,7 +48,7 @@ def test_depth_check_counts_structure_not_strings():
     assert not too_deep(text)
 
 
-def test_inbox_refuses_very_deep_json_with_400(client):
+def test_inbox_refuses_very_deep_json_with_400(client: TestClient) -> None:
     body = b"[" * 100_000 + b"]" * 100_000
     r = client.post(INBOX, content=body, headers={"Content-Type": "application/activity+json"})
     assert r.status_code == 400, r.text
@@ -54,7 +57,8 @@ def test_inbox_refuses_very_deep_json_with_400(client):
     assert stored(client) == 0
 
 
-def test_inbox_refuses_a_signed_activity_nested_past_the_limit(client, remote):
+def test_inbox_refuses_a_signed_activity_nested_past_the_limit(client: TestClient,
+                                                               remote: FakeRemote) -> None:
     # Within what the decoder can parse, but past the limit: refused before the signature.
     alice = remote.actor("alice")
     act = alice.activity(obj=nested(MAX_DEPTH + 5))
@@ -68,7 +72,7 @@ def test_inbox_refuses_a_signed_activity_nested_past_the_limit(client, remote):
     assert stored(client) == 1
 
 
-def test_inbox_refuses_json_that_is_not_utf8(client, remote):
+def test_inbox_refuses_json_that_is_not_utf8(client: TestClient, remote: FakeRemote) -> None:
     # json.loads takes UTF-16 bytes; the store could not decode them (it answered 500).
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, None,
@@ -78,7 +82,7 @@ def test_inbox_refuses_json_that_is_not_utf8(client, remote):
     assert stored(client) == 0
 
 
-def test_api_refuses_deep_json_with_400_too_deep(client):
+def test_api_refuses_deep_json_with_400_too_deep(client: TestClient) -> None:
     for body in (b"[" * 100_000 + b"]" * 100_000,
                  json.dumps({"handle": "x", "password": "y",
                              "extra": nested(MAX_DEPTH + 1)}).encode()):
@@ -94,7 +98,8 @@ def test_api_refuses_deep_json_with_400_too_deep(client):
 
 # --- the signed Host is ours -------------------------------------------------------
 
-def test_request_signed_for_another_server_is_refused(client, remote):
+def test_request_signed_for_another_server_is_refused(client: TestClient,
+                                                      remote: FakeRemote) -> None:
     # A request validly signed for other.test, replayed here exactly as it was sent
     # there (its own Host). Both signature schemes.
     alice = remote.actor("alice")
@@ -109,7 +114,8 @@ def test_request_signed_for_another_server_is_refused(client, remote):
     assert remote.gets == []  # refused before any key was fetched
 
 
-def test_our_authority_with_its_default_port_is_ours(client, remote):
+def test_our_authority_with_its_default_port_is_ours(client: TestClient,
+                                                     remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     with_port = "http://node.test:80/actors/maizal/inbox"
     body, headers = alice.signed_post(with_port, alice.activity())
@@ -122,7 +128,8 @@ def test_our_authority_with_its_default_port_is_ours(client, remote):
     assert stored(client) == 1
 
 
-def test_behind_a_proxy_the_forwarded_host_must_be_ours(make_node, remote):
+def test_behind_a_proxy_the_forwarded_host_must_be_ours(make_node: Callable[..., Settings],
+                                                        remote: FakeRemote) -> None:
     node = make_node(url="https://comuna.example")
     alice = remote.actor("alice")
     other = "https://other.example/actors/maizal/inbox"
@@ -137,7 +144,7 @@ def test_behind_a_proxy_the_forwarded_host_must_be_ours(make_node, remote):
 
 # --- pages carry a content security policy ----------------------------------------
 
-def test_pages_forbid_scripts_and_framing(client):
+def test_pages_forbid_scripts_and_framing(client: TestClient) -> None:
     for path, headers in (("/", {}), ("/login", {}),
                           ("/actors/maizal", {"Accept": "text/html"})):
         r = client.get(path, headers=headers)
@@ -151,7 +158,7 @@ def test_pages_forbid_scripts_and_framing(client):
         assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_templates_need_no_script():
+def test_templates_need_no_script() -> None:
     # The policy forbids every script; a template that used one would silently break.
     import re
     from pathlib import Path
