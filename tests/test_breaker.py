@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, update
 from sqlmodel import Session, col
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.context import NodeContext, build_context
 from node.models import Delivery, Follower, PeerHost
 from node.outbox import breaker
@@ -20,7 +22,8 @@ from node.outbox.delivery import Limits, LocalFailure, claim_work, record_outcom
 from node.outbox.publish import post_note
 from node.outbox.sender import SendResult
 from tests.conftest import NODE_URL, ctx_of
-from tests.helpers import deliveries, run_loops
+from tests.fakeremote import FakeRemote
+from tests.helpers import deliveries, run_loops, stored
 
 # A little after the rows the tests make (stamped with the wall clock) are due.
 # Rows are stamped with the wall clock when they are made; the test clock starts after
@@ -47,7 +50,7 @@ def tripped(now: datetime = T0) -> State:
 
 # -- the graph -------------------------------------------------------------------------
 
-def test_opens_after_threshold_failures_in_a_row():
+def test_opens_after_threshold_failures_in_a_row() -> None:
     s = step(step(State(), "failure", T0, POLICY), "failure", T0, POLICY)
     assert s.breaker == CLOSED and s.failures == 2
     assert step(s, "success", T0, POLICY) == State()  # an answer resets the count
@@ -55,7 +58,7 @@ def test_opens_after_threshold_failures_in_a_row():
     assert s.breaker == OPEN and s.trips == 1 and s.open_until == at(5)
 
 
-def test_probe_only_once_the_cooldown_is_over_and_only_one():
+def test_probe_only_once_the_cooldown_is_over_and_only_one() -> None:
     s = tripped()
     assert not can_probe(s, at(4.9)) and step(s, "probe", at(4.9), POLICY, 7) == s
     probing = step(s, "probe", at(5), POLICY, 7)
@@ -65,7 +68,7 @@ def test_probe_only_once_the_cooldown_is_over_and_only_one():
     assert not can_probe(probing, at(24)) and can_probe(probing, at(25.1))
 
 
-def test_probe_failure_doubles_the_cooldown_up_to_the_cap():
+def test_probe_failure_doubles_the_cooldown_up_to_the_cap() -> None:
     s, now, waits = tripped(), T0, []
     for _ in range(12):
         now = s.open_until
@@ -76,7 +79,7 @@ def test_probe_failure_doubles_the_cooldown_up_to_the_cap():
     assert waits[-1] == 600 and max(waits) == 600
 
 
-def test_probe_success_closes_and_forgets_the_trips():
+def test_probe_success_closes_and_forgets_the_trips() -> None:
     s = tripped()
     for _ in range(3):
         s = step(step(s, "probe", s.open_until, POLICY, 1), "probe_failure", s.open_until,
@@ -88,7 +91,7 @@ def test_probe_success_closes_and_forgets_the_trips():
     assert tripped(at(1000)).open_until == at(1005)
 
 
-def test_late_failures_while_open_do_not_extend_it_and_a_void_probe_frees_it():
+def test_late_failures_while_open_do_not_extend_it_and_a_void_probe_frees_it() -> None:
     s = tripped()
     later = step(s, "failure", at(1), POLICY)
     assert later.open_until == s.open_until and later.trips == 1 and later.failures == 4
@@ -114,7 +117,7 @@ def queue(ctx: NodeContext, n: int, inbox: str = f"https://{PEER}/inbox") -> lis
 
 def peer(ctx: NodeContext) -> PeerHost:
     with Session(ctx.engine) as s:
-        p = s.get(PeerHost, PEER)
+        p = stored(s, PeerHost, PEER)
         assert p is not None
         return p
 
@@ -124,7 +127,7 @@ def limits(max_attempts: int = 16) -> Limits:
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch: pytest.MonkeyPatch):
     """Claiming and the breaker read this clock instead of the wall's."""
     now = {"t": T0}
     monkeypatch.setattr("node.storage.leases.utcnow", lambda: now["t"])
@@ -138,7 +141,8 @@ def open_the_breaker(ctx: NodeContext, clock) -> None:
     assert peer(ctx).breaker == OPEN
 
 
-def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node, clock):
+def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node: Settings,
+                                                                            clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 6)
     open_the_breaker(ctx, clock)
@@ -159,7 +163,7 @@ def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node
     assert [r.id for r in rest] == ids[1:]
 
 
-def test_workers_looking_at_once_send_one_probe(node, clock):
+def test_workers_looking_at_once_send_one_probe(node: Settings, clock) -> None:
     """Eight claimers at the same moment (on PostgreSQL truly at once): one probe."""
     ctx = build_context(node)
     queue(ctx, 6)
@@ -176,7 +180,8 @@ def test_workers_looking_at_once_send_one_probe(node, clock):
     assert len(got) == 1 and peer(ctx).probe_id == got[0].id
 
 
-def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node, clock):
+def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node: Settings,
+                                                                       clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 4)
     open_the_breaker(ctx, clock)
@@ -191,7 +196,7 @@ def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node, clo
     assert row.attempts == 1 and row.lease_until is None and row.state == "queued"
 
 
-def test_a_verified_activity_from_the_host_closes_and_releases(node, clock):
+def test_a_verified_activity_from_the_host_closes_and_releases(node: Settings, clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 3)
     open_the_breaker(ctx, clock)
@@ -201,7 +206,7 @@ def test_a_verified_activity_from_the_host_closes_and_releases(node, clock):
     assert [r.id for r in claim_work(ctx.engine, 100, POLICY)] == ids
 
 
-def test_hearing_from_healthy_hosts_costs_no_query(node):
+def test_hearing_from_healthy_hosts_costs_no_query(node: Settings) -> None:
     ctx = build_context(node)
     watch = breaker.watch_of(ctx.engine)
     watch.refresh(ctx.engine)
@@ -214,7 +219,7 @@ def test_hearing_from_healthy_hosts_costs_no_query(node):
     assert statements == []
 
 
-def test_errors_of_ours_never_count_against_the_host(node, clock):
+def test_errors_of_ours_never_count_against_the_host(node: Settings, clock) -> None:
     ctx = build_context(node)
     queue(ctx, 8)
     rows = claim_work(ctx.engine, 100, POLICY)
@@ -230,9 +235,9 @@ def test_errors_of_ours_never_count_against_the_host(node, clock):
         assert d.next_attempt_at.replace(tzinfo=UTC) - clock["t"] < timedelta(seconds=3)
 
 
-def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(node, remote,
-                                                                      monkeypatch):
-    def no_key(self, handle):
+def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(
+        node: Settings, remote: FakeRemote, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_key(self, handle) -> None:
         raise KeyError(handle)
 
     monkeypatch.setattr(NodeContext, "signing_key", no_key)
@@ -281,7 +286,7 @@ def simulate(ctx: NodeContext, clock, back: datetime | None, until: datetime,
     return sent
 
 
-def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node, clock):
+def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node: Settings, clock) -> None:
     """16 attempts span more than two days; the breaker's probes stand in for the rows'
     own attempts, so nothing is parked and nothing floods."""
     ctx = build_context(node)
@@ -289,7 +294,7 @@ def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node, clock):
     back = at(2 * 86400)
     seen = []
 
-    def just_before(rows):
+    def just_before(rows) -> None:
         seen.append([(d.state, d.attempts) for d in rows])
 
     sent = simulate(ctx, clock, back, back + timedelta(hours=2), just_before)
@@ -304,7 +309,7 @@ def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node, clock):
     assert len(sent) - len(after) < 2 * 86400 / DAYS_POLICY.cooldown_max + 40
 
 
-def test_a_peer_that_never_returns_is_parked_after_its_schedule(node, clock):
+def test_a_peer_that_never_returns_is_parked_after_its_schedule(node: Settings, clock) -> None:
     ctx = build_context(node)
     queue(ctx, 3)
     simulate(ctx, clock, None, at(4 * 86400))
@@ -328,7 +333,7 @@ def next_wake(ctx: NodeContext, now: datetime) -> datetime:
     return wake if wake > now else now + timedelta(seconds=1)
 
 
-def test_local_row_is_not_the_probe_until_due(node, clock):
+def test_local_row_is_not_the_probe_until_due(node: Settings, clock) -> None:
     """A row put back for our own error would fail again as the probe: the next one goes."""
     ctx = build_context(node)
     ids = queue(ctx, 3)
@@ -341,7 +346,8 @@ def test_local_row_is_not_the_probe_until_due(node, clock):
     assert [r.id for r in claim_work(ctx.engine, 100, POLICY)] == [ids[1]]
 
 
-def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client, remote):
+def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client: TestClient,
+                                                              remote: FakeRemote) -> None:
     """Through the real inbox: a signed activity from a held host releases its queue."""
     ctx = ctx_of(client)
     host = remote.netloc
@@ -368,7 +374,7 @@ def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client, remote):
     assert row.state == "queued" and row.next_attempt_at.replace(tzinfo=UTC) < at(0)
 
 
-def test_status_shows_the_circuit_and_its_trips(node, clock):
+def test_status_shows_the_circuit_and_its_trips(node: Settings, clock) -> None:
     from node.outbox.status import federation_status
 
     ctx = build_context(node)
@@ -381,7 +387,7 @@ def test_status_shows_the_circuit_and_its_trips(node, clock):
     assert after[PEER]["circuit_open_until"] is not None
 
 
-def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(node, clock):
+def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(node: Settings, clock) -> None:
     """Blocking "peer.example" stops deliveries to peer.example:8443 (and its probe),
     as the inbox refuses every port of a bare-name block; a port block stays a port's."""
     from node.outbox.status import set_blocked
