@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from node.models.base import utcnow
+from tests.conftest import Databases
 from tests.procnode import NodeProcess
 from tests.test_pages_browser import ARGS, CHROMIUM
 
@@ -44,7 +45,7 @@ def join(page, link: str, username: str, name: str, family: str) -> None:
     page.get_by_role("button", name="Crear mi cuenta").click()
 
 
-def test_invite_join_propose_amend_vote_close(tmp_path, databases):
+def test_invite_join_propose_amend_vote_close(tmp_path: Path, databases: Databases) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     db_url = databases.new("maizal")
