@@ -20,7 +20,7 @@ from node.cli.main import LEVELS
 from node.cli.main import main as cli
 from node.config import Level, Settings
 from node.models import Delivery, Follower, OutboxItem
-from tests.conftest import NODE_URL, ctx_of
+from tests.conftest import NODE_URL, Databases, ctx_of
 from tests.procnode import NodeProcess
 
 
@@ -57,7 +57,8 @@ def test_handoff_file_is_for_the_owner_and_removed_only_by_its_run(tmp_path: Pat
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
-def test_the_node_publishes_what_its_command_hands_over(local, node) -> None:
+def test_the_node_publishes_what_its_command_hands_over(local: tuple[TestClient, handoff.Handoff],
+                                                        node: Settings) -> None:
     client, written = local
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
@@ -82,7 +83,8 @@ def test_the_node_publishes_what_its_command_hands_over(local, node) -> None:
     ({"Authorization": "Bearer {token}"}, "10.1.2.3", 403),
     ({"Authorization": "Bearer {token}", "X-Forwarded-For": "203.0.113.9"}, "127.0.0.1", 403),
 ])
-def test_only_the_owner_on_this_machine_may_post(node, headers, client_host, status) -> None:
+def test_only_the_owner_on_this_machine_may_post(node: Settings, headers, client_host,
+                                                 status) -> None:
     written = handoff.write(node.data_dir, "127.0.0.1", 8000)
     headers = {k: v.format(token=written.token) for k, v in headers.items()}
     with TestClient(create_app(node, background=False), base_url=NODE_URL,
@@ -92,7 +94,8 @@ def test_only_the_owner_on_this_machine_may_post(node, headers, client_host, sta
         assert outbox_ids(client) == []
 
 
-def test_no_door_without_serve_and_no_post_without_text(node, local) -> None:
+def test_no_door_without_serve_and_no_post_without_text(
+        node: Settings, local: tuple[TestClient, handoff.Handoff]) -> None:
     client, written = local
     auth = {"Authorization": f"Bearer {written.token}"}
     assert client.post(handoff.POST_PATH, json={"texto": "x"}, headers=auth).status_code == 422
@@ -132,7 +135,8 @@ def impostor(node: Settings) -> Iterator[type[_Answer]]:
     server.server_close()
 
 
-def test_a_refusal_before_writing_falls_back_to_writing_here(node, impostor, capsys) -> None:
+def test_a_refusal_before_writing_falls_back_to_writing_here(
+        node: Settings, impostor: type[_Answer], capsys: pytest.CaptureFixture[str]) -> None:
     impostor.status = 403  # a stale file, the port now used by another program
     assert cli(["post", "--data-dir", str(node.data_dir), "aviso"]) == 0
     printed = capsys.readouterr().out.strip()
@@ -140,7 +144,8 @@ def test_a_refusal_before_writing_falls_back_to_writing_here(node, impostor, cap
         assert outbox_ids(client) == [printed]
 
 
-def test_an_unconfirmed_post_is_not_posted_twice(node, impostor, capsys) -> None:
+def test_an_unconfirmed_post_is_not_posted_twice(node: Settings, impostor: type[_Answer],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     impostor.status = 500
     assert cli(["post", "--data-dir", str(node.data_dir), "aviso"]) == 1
     assert "comuna status" in capsys.readouterr().err
@@ -148,7 +153,8 @@ def test_an_unconfirmed_post_is_not_posted_twice(node, impostor, capsys) -> None
         assert outbox_ids(client) == []
 
 
-def test_post_through_a_running_node_and_after_it_died(tmp_path, databases) -> None:
+def test_post_through_a_running_node_and_after_it_died(tmp_path: Path,
+                                                       databases: Databases) -> None:
     node = NodeProcess(tmp_path, "posta", databases.new("posta"))
     node.start()
     try:
@@ -171,7 +177,7 @@ def test_post_through_a_running_node_and_after_it_died(tmp_path, databases) -> N
     assert {via_node, via_cli, after} == stored
 
 
-def test_memory_is_given_back_once_a_burst_has_passed(monkeypatch) -> None:
+def test_memory_is_given_back_once_a_burst_has_passed(monkeypatch: pytest.MonkeyPatch) -> None:
     """node/memory.py: no trim while the process grows, one when it has settled, and
     one more a check later; nothing while it stays small."""
     import asyncio
