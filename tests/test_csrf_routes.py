@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.governance import bodies, members, proposals
 from tests.conftest import NODE_URL, ctx_of
 
@@ -125,7 +126,7 @@ def unguarded(client: TestClient, values: dict[str, str]) -> list[str]:
     return problems
 
 
-def test_every_web_form_route_refuses_a_forged_form(client):
+def test_every_web_form_route_refuses_a_forged_form(client: TestClient) -> None:
     values = logged_in_facilitator(client)
     routes = web_routes(inner_app(client))
     # The enumeration really sees the forms (a broken one would pass vacuously).
@@ -134,14 +135,14 @@ def test_every_web_form_route_refuses_a_forged_form(client):
     assert unguarded(client, values) == []
 
 
-def test_the_exemptions_name_real_routes_only(client):
+def test_the_exemptions_name_real_routes_only(client: TestClient) -> None:
     every = changing_routes(inner_app(client))
     assert set(EXEMPT) <= set(every), "an exemption names a route that is gone"
     for prefix in EXEMPT_PREFIXES:
         assert any(p.startswith(prefix) for _, p in every)
 
 
-def test_a_form_route_without_the_check_is_caught(node):
+def test_a_form_route_without_the_check_is_caught(node: Settings) -> None:
     """The check above is not vacuous: a route that writes without checking the token
     is reported."""
     app = create_app(node, background=False)
