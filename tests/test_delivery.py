@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from node.config import Settings
 from node.context import build_context
 from node.federation.httpsig import HttpMessage, prepare
 from node.federation.keys import load_public_pem
 from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
 from node.outbox.publish import post_note
-from tests.helpers import deliveries, make_due, run_loops
+from tests.fakeremote import FakeRemote
+from tests.helpers import deliveries, make_due, run_loops, stored
 from tests.procnode import free_port
 
 
@@ -24,7 +27,7 @@ def add_follower(settings, inbox: str, uri: str) -> None:
         s.commit()
 
 
-def post(settings, text="hola"):
+def post(settings, text: str = "hola"):
     ctx = build_context(settings)
     with Session(ctx.engine) as s:
         item = post_note(s, ctx.urls, ctx.primary, text)
@@ -37,7 +40,7 @@ def settled(ctx) -> bool:
         deliveries(ctx))
 
 
-def test_delivery_is_signed_and_verifiable(node, remote):
+def test_delivery_is_signed_and_verifiable(node: Settings, remote: FakeRemote) -> None:
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     activity_id = post(node)
     ctx = run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
@@ -64,7 +67,7 @@ def test_delivery_is_signed_and_verifiable(node, remote):
     assert verify_object(doc, published[method].key) == ctx.urls.ed25519_key(actor.handle)
 
 
-def test_shared_inbox_is_used_once_per_server(node, remote):
+def test_shared_inbox_is_used_once_per_server(node: Settings, remote: FakeRemote) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for name in ("a", "b", "c"):
@@ -77,7 +80,8 @@ def test_shared_inbox_is_used_once_per_server(node, remote):
     assert [r.inbox for r in rows] == [f"{remote.base}/inbox"]
 
 
-def test_server_error_is_retried_with_backoff_then_delivered(node, remote):
+def test_server_error_is_retried_with_backoff_then_delivered(node: Settings,
+                                                             remote: FakeRemote) -> None:
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     remote.post_statuses = [(503, {})]
     post(node)
@@ -91,7 +95,7 @@ def test_server_error_is_retried_with_backoff_then_delivered(node, remote):
     assert [p["status"] for p in remote.posts] == [503, 202]
 
 
-def test_retry_after_is_honoured(node, remote):
+def test_retry_after_is_honoured(node: Settings, remote: FakeRemote) -> None:
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     remote.post_statuses = [(429, {"Retry-After": "3600"})]
     post(node)
@@ -101,7 +105,7 @@ def test_retry_after_is_honoured(node, remote):
     assert row.next_attempt_at - utcnow() > timedelta(seconds=3500)
 
 
-def test_permanent_client_error_parks_at_once(node, remote):
+def test_permanent_client_error_parks_at_once(node: Settings, remote: FakeRemote) -> None:
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     remote.post_statuses = [(403, {})]
     post(node)
@@ -110,7 +114,7 @@ def test_permanent_client_error_parks_at_once(node, remote):
     assert len(remote.posts) == 1
 
 
-def test_401_408_429_are_retried(node, remote):
+def test_401_408_429_are_retried(node: Settings, remote: FakeRemote) -> None:
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     remote.post_statuses = [(401, {}), (408, {}), (429, {})]
     post(node)
@@ -121,7 +125,8 @@ def test_401_408_429_are_retried(node, remote):
     run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
 
 
-def test_gives_up_after_max_attempts(make_node, remote):
+def test_gives_up_after_max_attempts(make_node: Callable[..., Settings],
+                                     remote: FakeRemote) -> None:
     node = make_node(delivery_max_attempts=3, breaker_threshold=100)
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     remote.post_statuses = [(500, {})] * 3
@@ -133,7 +138,8 @@ def test_gives_up_after_max_attempts(make_node, remote):
     assert deliveries(ctx)[0].attempts == 3
 
 
-def test_circuit_breaker_spares_healthy_hosts(make_node, remote):
+def test_circuit_breaker_spares_healthy_hosts(make_node: Callable[..., Settings],
+                                              remote: FakeRemote) -> None:
     node = make_node(breaker_threshold=2, breaker_cooldown=600)
     dead = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     dead_host = f"127.0.0.1:{dead.rsplit(':', 1)[1]}"
@@ -143,7 +149,7 @@ def test_circuit_breaker_spares_healthy_hosts(make_node, remote):
     make_due(ctx.engine)
     ctx = run_loops(node, lambda c: deliveries(c)[0].attempts == 2)
     with Session(ctx.engine) as s:
-        peer = s.get(PeerHost, dead_host)
+        peer = stored(s, PeerHost, dead_host)
         assert peer.consecutive_failures == 2 and peer.breaker == "open"
         assert peer.open_until is not None and peer.trips == 1
         assert "Connect" in peer.last_error or "connect" in peer.last_error
@@ -156,11 +162,12 @@ def test_circuit_breaker_spares_healthy_hosts(make_node, remote):
     dead_rows = [d for d in deliveries(ctx) if d.inbox.startswith(dead)]
     assert [d.state for d in dead_rows] == ["queued", "queued"]
     with Session(ctx.engine) as s:
-        peer = s.get(PeerHost, dead_host)
+        peer = stored(s, PeerHost, dead_host)
         assert peer.breaker in ("open", "half_open") and peer.trips <= 2
 
 
-def test_private_addresses_refused_unless_allowed(make_node, remote):
+def test_private_addresses_refused_unless_allowed(make_node: Callable[..., Settings],
+                                                  remote: FakeRemote) -> None:
     node = make_node(allow_private_networks=False)
     add_follower(node, f"{remote.base}/users/bob/inbox", f"{remote.base}/users/bob")
     post(node)
