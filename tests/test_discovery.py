@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+from starlette.testclient import TestClient
 
 from node.federation.directory import keys_in
 from node.federation.keys import decode_multibase_public
@@ -14,7 +15,7 @@ AP = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
 
-def test_webfinger(client):
+def test_webfinger(client: TestClient) -> None:
     r = client.get("/.well-known/webfinger", params={"resource": "acct:maizal@node.test"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/jrd+json")
@@ -26,7 +27,7 @@ def test_webfinger(client):
                       params={"resource": ACTOR}).json()["subject"] == jrd["subject"]
 
 
-def test_webfinger_errors(client):
+def test_webfinger_errors(client: TestClient) -> None:
     r = client.get("/.well-known/webfinger")
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     assert client.get("/.well-known/webfinger",
@@ -35,13 +36,13 @@ def test_webfinger_errors(client):
                       params={"resource": "acct:maizal@other.example"}).status_code == 404
 
 
-def test_host_meta_points_to_webfinger(client):
+def test_host_meta_points_to_webfinger(client: TestClient) -> None:
     r = client.get("/.well-known/host-meta")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xrd+xml")
     assert f'template="{NODE_URL}/.well-known/webfinger?resource={{uri}}"' in r.text
 
 
-def test_nodeinfo_validates_against_schema(client):
+def test_nodeinfo_validates_against_schema(client: TestClient) -> None:
     disco = client.get("/.well-known/nodeinfo").json()
     link = disco["links"][0]
     assert link["rel"] == "http://nodeinfo.diaspora.software/ns/schema/2.1"
@@ -50,7 +51,7 @@ def test_nodeinfo_validates_against_schema(client):
     assert doc["protocols"] == ["activitypub"] and doc["metadata"]["level"] == "commune"
 
 
-def test_actor_document_under_both_media_types(client):
+def test_actor_document_under_both_media_types(client: TestClient) -> None:
     for accept in (AP, LD):
         r = client.get("/actors/maizal", headers={"Accept": accept})
         assert r.status_code == 200
@@ -67,7 +68,7 @@ def test_actor_document_under_both_media_types(client):
         decode_multibase_public(method["publicKeyMultibase"])
 
 
-def test_browser_gets_html_profile(client):
+def test_browser_gets_html_profile(client: TestClient) -> None:
     r = client.get("/actors/maizal", headers={"Accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "Comuna El Maizal" in r.text and "@maizal@node.test" in r.text
@@ -75,11 +76,11 @@ def test_browser_gets_html_profile(client):
     assert client.get("/").status_code == 200
 
 
-def test_unknown_actor_is_404_problem(client):
+def test_unknown_actor_is_404_problem(client: TestClient) -> None:
     r = client.get("/actors/nobody", headers={"Accept": AP})
     assert r.status_code == 404 and r.json()["code"] == "no-such-actor"
 
 
-def test_context_document_is_served(client):
+def test_context_document_is_served(client: TestClient) -> None:
     ctx = client.get("/ns/comuna/v1").json()["@context"]
     assert ctx["level"]["@id"] == "comuna:level"
