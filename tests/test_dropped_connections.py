@@ -38,7 +38,7 @@ async def flaky_server(drops: int, body: bytes, status: str = "200 OK"):
     return server, f"http://127.0.0.1:{port}", seen
 
 
-def test_fetch_tries_a_dropped_connection_once_more():
+def test_fetch_tries_a_dropped_connection_once_more() -> None:
     async def main():
         server, base, seen = await flaky_server(1, b'{"id": "x"}')
         client = make_client(allow_private=True, timeout=5)
@@ -53,7 +53,7 @@ def test_fetch_tries_a_dropped_connection_once_more():
     assert doc == {"id": "x"} and connections == 2
 
 
-def test_fetch_gives_up_after_the_second_drop():
+def test_fetch_gives_up_after_the_second_drop() -> None:
     async def main():
         server, base, seen = await flaky_server(5, b"{}")
         client = make_client(allow_private=True, timeout=5)
@@ -69,7 +69,7 @@ def test_fetch_gives_up_after_the_second_drop():
     assert asyncio.run(main()) == ("FetchError", 2)
 
 
-def test_delivery_posts_once_more_on_a_dropped_connection():
+def test_delivery_posts_once_more_on_a_dropped_connection() -> None:
     async def main():
         server, base, seen = await flaky_server(1, b"", "202 Accepted")
         session = sender.make_session(True, 5, 10)
@@ -84,7 +84,7 @@ def test_delivery_posts_once_more_on_a_dropped_connection():
     assert res.status == 202 and connections == 2
 
 
-def test_first_retry_of_a_transient_failure_is_quick_then_backs_off():
+def test_first_retry_of_a_transient_failure_is_quick_then_backs_off() -> None:
     now = utcnow()
     quick = next_attempt(now, 1, None, transient=True) - now
     assert timedelta(seconds=1) < quick < timedelta(seconds=3)
