@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.models import Exchange
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
@@ -35,7 +37,7 @@ MEASURE = """() => {
 }"""
 
 
-def _pages(client) -> dict[str, str]:
+def _pages(client: TestClient) -> dict[str, str]:
     """The economy page with a match, a delivery and a plan; the project bank with a
     record; in both languages."""
     post(client, "/b/maizal/economy/enterprises", {"slug": "gas", "name": "Empresa de gas"})
@@ -64,7 +66,7 @@ def _pages(client) -> dict[str, str]:
     return out
 
 
-def test_the_economy_pages_fit_a_phone(node, client):
+def test_the_economy_pages_fit_a_phone(node: Settings, client: TestClient) -> None:
     from playwright.sync_api import sync_playwright
 
     build_commune(node)
