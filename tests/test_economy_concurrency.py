@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
+from node.config import Settings
 from node.economy import intents
 from node.economy.catalogue import shared
 from node.errors import Problem
 from node.models import Intent
 from tests.govfixtures import build_commune
+from tests.helpers import stored
 
 
-def test_the_same_quantity_is_never_held_twice(node):
+def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
     c = build_commune(node)
     with c.session() as s:
         row = intents.publish(s, c.ctx.urls, c.people["facil"], s.merge(c.assembly), "offer",
@@ -37,4 +39,4 @@ def test_the_same_quantity_is_never_held_twice(node):
         a.close()
         b.close()
     with Session(c.ctx.engine) as s:
-        assert s.get(Intent, rid).available == "2"
+        assert stored(s, Intent, rid).available == "2"
