@@ -26,7 +26,7 @@ WINDOW = 3  # seconds at each level before rising further
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
+def net(tmp_path_factory: pytest.TempPathFactory):
     yield from seven_nodes(tmp_path_factory, "eco")
 
 
@@ -64,7 +64,7 @@ def wait_exchange(n: Net, handle: str, parties: set[str], state: str, what: str)
     return found
 
 
-def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net):
+def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net) -> None:
     n = net
     n.call("maizal", "post", "/api/v1/bodies/maizal/enterprises",
            json={"slug": "gas", "name": "Empresa comunal de gas"})
@@ -165,7 +165,7 @@ def _to_answer(n: Net, handle: str) -> list[dict]:
     return [e for e in _events(n, handle) if e["receiver"] == me and e["state"] == "recorded"]
 
 
-def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net):
+def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net) -> None:
     n = net
     record = n.call("maizal", "post", "/api/v1/bodies/maizal/projects", json={
         "title": "Biodigestor comunal", "sector": "energía",
@@ -202,7 +202,7 @@ def _plan(n: Net, handle: str, uri: str) -> dict | None:
     return next((p for p in items if p["uri"] == uri), None)
 
 
-def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(net):
+def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(net) -> None:
     n = net
     a, b = n.nodes["maizal"].actor, n.nodes["cumbe"].actor
 
