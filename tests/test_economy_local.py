@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
@@ -22,7 +24,7 @@ B = "/api/v1/bodies/maizal"
 
 
 @pytest.fixture
-def people(node, client, capsys):
+def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]):
     facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
     out = {"facil": facil}
     for name in ("gasera", "finca", "vecina"):
@@ -31,14 +33,14 @@ def people(node, client, capsys):
     return out
 
 
-def _state(client) -> tuple:
+def _state(client: TestClient) -> tuple:
     with Session(ctx_of(client).engine) as s:
         return tuple(len(s.exec(select(t)).all()) for t in (Intent, Exchange, Commitment,
                                                              EconomicEvent)) + tuple(
             (r.available, r.state) for r in s.exec(select(Intent).order_by(Intent.id)).all())
 
 
-def _enterprises(client, people):
+def _enterprises(client: TestClient, people) -> None:
     for slug, name, worker in (("gas", "Empresa comunal de gas", "gasera"),
                                ("finca", "Finca familiar", "finca")):
         r = client.post(f"{B}/enterprises", headers=people["facil"],
@@ -50,7 +52,8 @@ def _enterprises(client, people):
             {"username": worker, "council": True}]
 
 
-def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, people):
+def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client: TestClient,
+                                                                   people) -> None:
     _enterprises(client, people)
     kinds = client.get("/api/v1/resource-kinds?lang=en").json()["items"]
     gas = next(k for k in kinds if k["slug"] == "gas")
@@ -134,7 +137,7 @@ def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client, peopl
     assert client.get(f"{B}/ledger?since=2999-01-01T00:00:00Z").json()["items"] == []
 
 
-def test_refusals_change_nothing(client, people):
+def test_refusals_change_nothing(client: TestClient, people) -> None:
     _enterprises(client, people)
     before = _state(client)
     cases = [
@@ -162,7 +165,7 @@ def test_refusals_change_nothing(client, people):
     assert _state(client) == before
 
 
-def test_a_refused_match_is_given_back_and_not_proposed_again(client, people):
+def test_a_refused_match_is_given_back_and_not_proposed_again(client: TestClient, people) -> None:
     _enterprises(client, people)
     r = client.post(f"{B}/intents", headers=people["facil"], json={
         "side": "offer", "kind": NS + "papaya", "quantity": "100", "unit": "kilogram",
@@ -187,7 +190,7 @@ def test_a_refused_match_is_given_back_and_not_proposed_again(client, people):
     assert r.status_code == 409
 
 
-def test_a_facilitator_adds_a_resource_kind_with_its_own_unit(client, people):
+def test_a_facilitator_adds_a_resource_kind_with_its_own_unit(client: TestClient, people) -> None:
     r = client.post("/api/v1/resource-kinds", headers=people["gasera"], json={
         "slug": "panela", "label_es": "Panela", "unit": "kilogram", "extra": {"bloque": "0.5"}})
     assert r.status_code == 403
