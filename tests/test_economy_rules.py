@@ -7,6 +7,7 @@ delivery and only the receiver confirms it. Each refusal changes nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.app import create_app
+from node.config import Settings
 from node.economy import wire
 from node.economy.catalogue import shared
 from node.economy.clock import one_pass
@@ -27,6 +29,7 @@ from node.models import (
     LocalActor,
 )
 from tests.conftest import ctx_of
+from tests.fakeremote import FakeRemote
 from tests.helpers import run_loops
 
 NS = shared().namespace
@@ -35,29 +38,29 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Net:
-    def __init__(self, settings, client, remote, handle: str):
+    def __init__(self, settings, client: TestClient, remote: FakeRemote, handle: str) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.me = f"http://node.test/actors/{handle}"
         self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
         self.n = 0
 
-    def uid(self, who, what="o") -> str:
+    def uid(self, who: str, what: str = "o") -> str:
         self.n += 1
         return f"{who.server.base}/objects/{who.name}-{what}-{self.n}"
 
-    def send(self, who, activity: dict) -> None:
+    def send(self, who: str, activity: dict) -> None:
         body, headers = who.signed_post(f"{self.me}/inbox", activity)
         r = self.client.post(f"{self.me}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def activity(self, who, kind: str, obj, **extra) -> dict:
+    def activity(self, who: str, kind: str, obj, **extra) -> dict:
         doc = {"@context": wire.contexts("http://node.test/ns/comuna/v1"),
                "id": self.uid(who, "act"), "type": kind, "actor": who.uri, "object": obj,
                "to": [self.me], **extra}
         return who.prove(doc)
 
-    def intent(self, who, side: str, kind: str, qty: str, unit: str = "kilogram",
+    def intent(self, who: str, side: str, kind: str, qty: str, unit: str = "kilogram",
                tamper: bool = False) -> str:
         doc = wire.intent_object(wire.IntentDoc(
             id=self.uid(who), body=who.uri, side=side, agent=who.uri, kind=NS + kind,
@@ -83,7 +86,7 @@ class Net:
                     sorted((c.uri, c.state, c.delivered) for c in s.exec(select(Commitment))),
                     sorted((e.uri, e.state) for e in s.exec(select(EconomicEvent))))
 
-    def posts_to(self, who, kind: str) -> list[dict]:
+    def posts_to(self, who: str, kind: str) -> list[dict]:
         out = []
         for post in self.remote.posts:
             doc = json.loads(post["body"])
@@ -102,7 +105,7 @@ def _members(ctx, handle: str, uris: list[str], direction: str) -> None:
 
 
 @pytest.fixture
-def city(make_node, remote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
@@ -110,7 +113,7 @@ def city(make_node, remote):
         yield net
 
 
-def test_only_members_offers_with_a_true_proof_are_held(city):
+def test_only_members_offers_with_a_true_proof_are_held(city) -> None:
     good = city.intent(city.a, "offer", "gas", "10")
     city.intent(city.a, "offer", "papaya", "10", tamper=True)
     city.intent(city.x, "offer", "gas", "10")  # not a member of the city
@@ -131,7 +134,7 @@ def _cycle(city) -> Exchange:
         return ex
 
 
-def test_only_the_parties_answer_an_exchange_and_all_must_accept(city):
+def test_only_the_parties_answer_an_exchange_and_all_must_accept(city) -> None:
     ex = _cycle(city)
     offer = city.posts_to(city.a, "Offer")[0]
     assert offer["object"]["id"] == ex.uri and len(offer["object"]["stipulates"]) == 2
@@ -154,7 +157,7 @@ def test_only_the_parties_answer_an_exchange_and_all_must_accept(city):
     assert sealed["result"]["type"] == "Agreement" and "proof" in sealed["result"]
 
 
-def test_a_refusal_calls_the_exchange_off_and_gives_back(city):
+def test_a_refusal_calls_the_exchange_off_and_gives_back(city) -> None:
     ex = _cycle(city)
     city.send(city.b, city.activity(city.b, "Reject", ex.uri, content="no hay camión"))
     city.settle()
@@ -165,7 +168,7 @@ def test_a_refusal_calls_the_exchange_off_and_gives_back(city):
     assert "no hay camión" in city.posts_to(city.a, "Reject")[0]["content"]
 
 
-def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city):
+def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city) -> None:
     ex = _cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
@@ -199,7 +202,7 @@ def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city):
 
 
 @pytest.fixture
-def commune(make_node, remote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -207,7 +210,7 @@ def commune(make_node, remote):
         yield net
 
 
-def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune):
+def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune) -> None:
     from node.economy import intents
     from node.governance import members
 
