@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from node.config import Settings
 from node.economy import deliveries, enterprises, service, states
 from node.economy.catalogue import shared
 from node.errors import Problem
 from node.governance.bodies import body_by_handle
 from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
 from tests.govfixtures import build_commune
+from tests.helpers import stored
 
 NS = shared().namespace
 ROLES = ("facil", "m1", "m0", "outsider")
@@ -31,7 +33,7 @@ def _one(s: Session, model: Any, **where: Any) -> Any:
 
 
 @pytest.fixture
-def world(node):
+def world(node: Settings):
     """One body with things in every state the economy's graphs reach."""
     com = build_commune(node)
     urls = com.ctx.urls
@@ -64,11 +66,11 @@ def world(node):
                              ("sugar", True)):
             ex = pair(kind, "4", "4")
             service.answer(s, urls, facil, body, ex.id or 0, accept)
-        deliver(s.get(Exchange, _ex(s, "maize")), "1", None)  # awaits confirmation
+        deliver(stored(s, Exchange, _ex(s, "maize")), "1", None)  # awaits confirmation
         coffee = _ex(s, "coffee")
-        deliver(s.get(Exchange, coffee), "1", True)  # partial
-        deliver(s.get(Exchange, coffee), "1", False)  # a disputed delivery
-        deliver(s.get(Exchange, _ex(s, "sugar")), "4", True)  # fulfilled
+        deliver(stored(s, Exchange, coffee), "1", True)  # partial
+        deliver(stored(s, Exchange, coffee), "1", False)  # a disputed delivery
+        deliver(stored(s, Exchange, _ex(s, "sugar")), "4", True)  # fulfilled
         s.commit()
     return com
 
@@ -140,7 +142,7 @@ def _cases(com) -> list[tuple[Any, int, str, list[str]]]:
     return out
 
 
-def test_every_state_is_reached(world):
+def test_every_state_is_reached(world) -> None:
     seen = {(m.__name__, st) for m, _, st, _ in _cases(world)}
     for model, enum in ((Intent, states.IntentState), (Exchange, states.ExchangeState),
                         (EconomicEvent, states.EventState)):
@@ -148,7 +150,7 @@ def test_every_state_is_reached(world):
     assert {("Commitment", str(v)) for v in states.CommitmentState} <= seen
 
 
-def test_offered_actions_succeed_and_the_others_are_refused(world):
+def test_offered_actions_succeed_and_the_others_are_refused(world) -> None:
     urls = world.ctx.urls
     checked = offered_somewhere = 0
     for model, obj_id, state, actions in _cases(world):
@@ -171,7 +173,7 @@ def test_offered_actions_succeed_and_the_others_are_refused(world):
     assert checked > 60 and offered_somewhere > 10
 
 
-def test_who_is_offered_what(world):
+def test_who_is_offered_what(world) -> None:
     urls = world.ctx.urls
     with Session(world.ctx.engine) as s:
         body = body_by_handle(s, world.assembly.handle)
@@ -197,7 +199,7 @@ def test_who_is_offered_what(world):
         assert acts("facil", event) == ["confirm", "dispute"] and acts("m1", event) == []
 
 
-def test_a_move_from_a_state_the_row_left_is_refused(world):
+def test_a_move_from_a_state_the_row_left_is_refused(world) -> None:
     with Session(world.ctx.engine) as s:
         ex = s.exec(select(Exchange).where(Exchange.state == "proposed")).one()
         stale = Exchange(**{k: getattr(ex, k) for k in ("id", "uri", "proposer", "mode")},
