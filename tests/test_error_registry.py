@@ -22,6 +22,7 @@ from node.federations import mandates
 from node.models import Member, Proposal
 from node.web.problem_catalogue import entries
 from tests import problem_sites
+from tests.helpers import stored
 from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_mandate_states import mandated  # noqa: F401
 
@@ -149,8 +150,8 @@ def test_a_mandate_position_that_does_not_exist_is_not_called_a_contradiction(
     c = mandated
     [row] = c.rows()
     with Session(c.ctx.engine) as s:
-        facil = s.get(Member, c.ids["facil"])
-        proposal = s.get(Proposal, row.id)
+        facil = stored(s, Member, c.ids["facil"])
+        proposal = stored(s, Proposal, row.id)
         for position, code in (("banana", "unknown-position"),
                                ("reject", "position-contradicts-decision")):
             with pytest.raises(Problem) as refused:
