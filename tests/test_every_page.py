@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.economy import service as economy
 from node.economy.catalogue import shared
 from node.governance import amendments, decisions, members, proposals
@@ -97,7 +99,7 @@ def tour(client: Any, ids: dict[str, str], who: str) -> list[str]:
     return problems
 
 
-def test_every_page_speaks_to_people_not_machines(node, client):
+def test_every_page_speaks_to_people_not_machines(node: Settings, client: TestClient) -> None:
     ids = seed(node)
     ctx_of(client).reload_actors()
     problems = tour(client, ids, "visitor")
@@ -131,7 +133,8 @@ def offered_then_refused(client: Any, urls: list[str], who: str) -> list[str]:
 
 
 @pytest.mark.parametrize("who", ["m0", "other", "outsider"])
-def test_no_page_offers_what_the_person_may_not_do(node, client, who):
+def test_no_page_offers_what_the_person_may_not_do(node: Settings, client: TestClient,
+                                                   who: str) -> None:
     ids = seed(node)
     ctx_of(client).reload_actors()
     login(client, who)
