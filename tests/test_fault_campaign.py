@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from node.config import Settings
 from tests.conftest import Databases
 from tests.faultproxy import FaultProxy
 from tests.procnode import free_port, wait_for
@@ -78,7 +79,7 @@ def _exchange(proxy: FaultProxy, data: bytes, timeout: float = 5.0) -> bytes:
         return got
 
 
-def test_proxy_adds_latency_each_way_and_caps_bandwidth(echo):
+def test_proxy_adds_latency_each_way_and_caps_bandwidth(echo: FaultProxy) -> None:
     start = time.monotonic()
     assert _exchange(echo, b"hola") == b"hola"
     clean = time.monotonic() - start
@@ -94,7 +95,7 @@ def test_proxy_adds_latency_each_way_and_caps_bandwidth(echo):
     assert echo.bytes_up >= 40_000 and echo.bytes_down >= 40_000
 
 
-def test_proxy_resets_one_exchange_in_n_and_drops_one_connection_in_n(echo):
+def test_proxy_resets_one_exchange_in_n_and_drops_one_connection_in_n(echo: FaultProxy) -> None:
     echo.set(reset_every=2)
     assert _exchange(echo, b"uno") == b"uno"
     with pytest.raises(ConnectionResetError):
@@ -112,7 +113,7 @@ def test_proxy_resets_one_exchange_in_n_and_drops_one_connection_in_n(echo):
     assert echo.drops == 1
 
 
-def test_proxy_partitions_stalls_and_heals(echo):
+def test_proxy_partitions_stalls_and_heals(echo: FaultProxy) -> None:
     echo.partition("refuse")
     with pytest.raises(ConnectionRefusedError):
         _exchange(echo, b"nada")
@@ -143,7 +144,7 @@ def test_proxy_partitions_stalls_and_heals(echo):
 # --- the federation under faults ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory) -> Iterator[FaultNet]:
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultNet]:
     dbs = Databases(tmp_path_factory.mktemp("faults-db"))
     n = FaultNet(tmp_path_factory.mktemp("faults"), dbs, ENV)
     n.add(CITY, "city", proxied=True)
@@ -185,7 +186,7 @@ def clean_links(net: FaultNet) -> Iterator[FaultNet]:
             node.start()
 
 
-def matter_rows(node, matter: str) -> Counter[tuple[int, int]]:
+def matter_rows(node: Settings, matter: str) -> Counter[tuple[int, int]]:
     """How many proposal rows the node holds for a matter, per (body, version)."""
     return Counter((r[0], r[1]) for r in sql(
         node, "select body_id, current_version from proposal where matter = :m", m=matter))
@@ -212,19 +213,19 @@ def assert_once(net: FaultNet, matters: list[str]) -> None:
             assert rows and set(rows.values()) == {1}, (h, m, rows)
 
 
-def breaker_open(node, host: str) -> bool:
+def breaker_open(node: Settings, host: str) -> bool:
     return bool(sql(node, "select 1 from peer_host where host = :h and open_until is not null",
                     h=host))
 
 
-def held_back(node, host: str, count: int) -> bool:
+def held_back(node: Settings, host: str, count: int) -> bool:
     """`count` deliveries to the host are queued, each tried at least once, and the
     host's breaker is open: what a peer that went away leaves behind."""
     queued = [a for s, a in deliveries_to(node, host) if s == "queued"]
     return len(queued) >= count and min(queued) >= 1 and breaker_open(node, host)
 
 
-def test_bad_links_the_federated_decision_completes_once(clean_links):
+def test_bad_links_the_federated_decision_completes_once(clean_links: FaultNet) -> None:
     n = clean_links
     city, maizal = n.proxied(CITY), n.proxied("maizal")
     # 400 ms each way, 256 kbit/s, and one exchange in ten on the link cut by a reset.
@@ -255,7 +256,7 @@ def test_bad_links_the_federated_decision_completes_once(clean_links):
           f"{sum(p.resets for p in proxies)} reset")
 
 
-def test_a_partition_that_heals(clean_links):
+def test_a_partition_that_heals(clean_links: FaultNet) -> None:
     n = clean_links
     city, maizal = n.proxied(CITY), n.nodes["maizal"]
     city.proxy.partition("refuse")
@@ -271,7 +272,7 @@ def test_a_partition_that_heals(clean_links):
     assert_once(n, [matter])
 
 
-def test_receiver_restarted_mid_delivery_gets_everything_once(clean_links):
+def test_receiver_restarted_mid_delivery_gets_everything_once(clean_links: FaultNet) -> None:
     n = clean_links
     city, maizal = n.proxied(CITY), n.nodes["maizal"]
     # A slow link spreads the burst over seconds, so the restart falls in its middle.
@@ -306,7 +307,7 @@ def test_receiver_restarted_mid_delivery_gets_everything_once(clean_links):
     assert "failed" not in {r[0] for r in sent}
 
 
-def test_sender_killed_with_deliveries_queued_delivers_after_restart(clean_links):
+def test_sender_killed_with_deliveries_queued_delivers_after_restart(clean_links: FaultNet) -> None:
     n = clean_links
     city, maizal = n.proxied(CITY), n.proxied("maizal")
     city.proxy.partition("refuse")
