@@ -10,10 +10,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.app import create_app
+from node.config import Settings
 from node.federations import objects
 from node.models import FederationLink, InboxItem, LocalActor, Proposal
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
+from tests.fakeremote import FakeRemote
 from tests.helpers import refused, run_loops
 
 ME = f"{NODE_URL}/actors/maizal"
@@ -28,7 +30,7 @@ class Commune:
     """Maizal, member of two remote federations: F (which decides the matter: it also
     covers commune C) and G (which does not cover C)."""
 
-    def __init__(self, settings, client, remote):
+    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.f, self.g, self.c = remote.actor("f"), remote.actor("g"), remote.actor("c")
@@ -41,12 +43,12 @@ class Commune:
             s.commit()
         self.n = 0
 
-    def send(self, who, activity: dict) -> None:
+    def send(self, who: str, activity: dict) -> None:
         body, headers = who.signed_post(f"{ME}/inbox", activity)
         r = self.client.post(f"{ME}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def activity(self, who, kind: str, obj, **extra) -> dict:
+    def activity(self, who: str, kind: str, obj, **extra) -> dict:
         self.n += 1
         return who.prove({"@context": AS, "id": f"{who.server.base}/activities/{who.name}-"
                           f"{self.n}", "type": kind, "actor": who.uri, "object": obj, **extra})
@@ -62,7 +64,7 @@ class Commune:
         with Session(self.ctx.engine) as s:
             return list(s.exec(select(Proposal)).all())
 
-    def decision(self, by, outcome="adopted", tamper=False) -> dict:
+    def decision(self, by, outcome: str = "adopted", tamper: bool = False) -> dict:
         self.n += 1
         note = by.prove({"@context": AS, "id": f"{by.server.base}/objects/decision-{self.n}",
                          "type": "Note", "attributedTo": by.uri, "matter": self.matter,
@@ -74,7 +76,7 @@ class Commune:
 
 
 @pytest.fixture
-def commune(node, remote):
+def commune(node: Settings, remote: FakeRemote):
     app = create_app(node, background=False)
     with TestClient(app, base_url=NODE_URL) as client:
         c = Commune(node, client, remote)
@@ -90,7 +92,7 @@ def commune(node, remote):
         yield c
 
 
-def test_the_deciding_federations_decision_is_recorded(commune):
+def test_the_deciding_federations_decision_is_recorded(commune) -> None:
     c = commune
     c.send(c.f, c.decision(c.f))
     c.settle()
@@ -98,14 +100,14 @@ def test_the_deciding_federations_decision_is_recorded(commune):
     assert row.final_outcome == "adopted" and row.final_decision.startswith(c.f.server.base)
 
 
-def test_a_decision_whose_proof_fails_is_not_recorded(commune):
+def test_a_decision_whose_proof_fails_is_not_recorded(commune) -> None:
     c = commune
     c.send(c.f, c.decision(c.f, tamper=True))
     c.settle()
     assert [r.final_outcome for r in c.rows()] == [""]
 
 
-def test_a_decision_from_the_wrong_level_is_not_recorded(commune):
+def test_a_decision_from_the_wrong_level_is_not_recorded(commune) -> None:
     c = commune
     # G is one of Maizal's federations, but it does not cover C: it cannot decide this.
     c.send(c.g, c.decision(c.g))
@@ -113,7 +115,7 @@ def test_a_decision_from_the_wrong_level_is_not_recorded(commune):
     assert [r.final_outcome for r in c.rows()] == [""]
 
 
-def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote):
+def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote: FakeRemote) -> None:
     c = commune
     stranger = remote.actor("extrano")
     create = c.activity(c.c, "Create", c.c.prove({"@context": AS, **objects.proposal_object(
@@ -129,7 +131,7 @@ def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote):
     assert [r.matter for r in c.rows()] == [c.matter]
 
 
-def test_pages_show_the_matter_and_take_the_mandate(commune):
+def test_pages_show_the_matter_and_take_the_mandate(commune) -> None:
     from node.governance import members
     from node.models.matters import Mandate
     from tests.test_web_pages import csrf, login
