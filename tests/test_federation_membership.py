@@ -4,14 +4,18 @@ documents, and the deciding level follows it; answers from the wrong actor chang
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.federations import membership
 from node.models import FederationLink
-from tests.conftest import ctx_of
+from tests.conftest import Databases, ctx_of
+from tests.fakeremote import FakeRemote
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -33,7 +37,8 @@ def links(node: NodeProcess, handle: str, h: dict[str, str], kind: str) -> list[
     return r.json()["items"]
 
 
-def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path, databases):
+def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path: Path,
+                                                          databases: Databases) -> None:
     city = NodeProcess(tmp_path, "ciudad", databases.new("ciudad"), level="city")
     a = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     b = NodeProcess(tmp_path, "cumbe", databases.new("cumbe"))
@@ -57,7 +62,7 @@ def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path, databases):
         doc = httpx.get(a.actor, headers={"Accept": "application/activity+json"}).json()
         assert doc["memberOf"] == [city.actor]
 
-        def level(node, here, affects):
+        def level(node: Settings, here, affects):
             r = httpx.get(f"{node.url}/api/v1/deciding-level",
                           params={"here": here, "affects": affects})
             r.raise_for_status()
@@ -74,7 +79,8 @@ def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path, databases):
             n.stop()
 
 
-def test_join_waits_for_facilitators_unless_open(node, client, remote):
+def test_join_waits_for_facilitators_unless_open(node: Settings, client: TestClient,
+                                                 remote: FakeRemote) -> None:
     """A city with the default statute keeps a Join pending until a facilitator decides."""
     from node.governance import members
 
@@ -108,7 +114,8 @@ def _link_states(ctx):
         return [x.state for x in s.exec(select(FederationLink)).all()]
 
 
-def test_only_the_federation_asked_can_accept(node, client, remote):
+def test_only_the_federation_asked_can_accept(node: Settings, client: TestClient,
+                                              remote: FakeRemote) -> None:
     ctx = ctx_of(client)
     city, mallory = remote.actor("ciudad"), remote.actor("mallory")
     with Session(ctx.engine) as s:
