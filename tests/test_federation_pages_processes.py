@@ -80,7 +80,7 @@ def visible(html: str) -> str:
                                           flags=re.S))
 
 
-def test_a_commune_joins_a_city_from_the_pages(pair):
+def test_a_commune_joins_a_city_from_the_pages(pair: dict[str, Any]) -> None:
     city, commune = pair["city"], pair["commune"]
     rosa = Browser(commune, "rosa")
     page = "/b/maizal/federation"
@@ -155,7 +155,7 @@ def ensure_joined(pair: dict[str, Any]) -> None:
         30, "accepted")
 
 
-def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair):
+def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair: dict[str, Any]) -> None:
     city, commune = pair["city"], pair["commune"]
     ensure_joined(pair)
     rosa = Browser(commune, "rosa")
@@ -185,7 +185,7 @@ def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair):
     assert "No se envió: esta propuesta solo afecta a esta instancia" in r.text
 
 
-def test_the_federation_pages_fit_a_phone(pair):
+def test_the_federation_pages_fit_a_phone(pair: dict[str, Any]) -> None:
     """At 360 px, in Chromium: no horizontal scroll and buttons one can tap (44 px), on
     the pages this module fills, for the commune's coordinator and the city's."""
     from tests.test_browser_flow import PHONE, shot
