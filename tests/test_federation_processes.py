@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import Databases
+from tests.fakeremote import FakeRemote
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
-def nodes(tmp_path, databases) -> Iterator[list[NodeProcess]]:
+def nodes(tmp_path: Path, databases: Databases) -> Iterator[list[NodeProcess]]:
     started: list[NodeProcess] = []
 
     def make(handle: str, **kw) -> NodeProcess:
@@ -48,7 +51,7 @@ def following_state(node: NodeProcess) -> list[str]:
     return [r[0] for r in rows(node, "select state from following")]
 
 
-def test_two_nodes_follow_each_other_and_exchange(nodes):
+def test_two_nodes_follow_each_other_and_exchange(nodes: list[NodeProcess]) -> None:
     a, b = nodes("maizal"), nodes("ciudad", level="city")
     a.start()
     b.start()
@@ -68,7 +71,7 @@ def test_two_nodes_follow_each_other_and_exchange(nodes):
     assert jrd["links"][0]["href"] == a.actor
 
 
-def test_node_that_was_down_receives_everything_once(nodes):
+def test_node_that_was_down_receives_everything_once(nodes: list[NodeProcess]) -> None:
     fast = {"COMUNA_DELIVERY_BACKOFF_BASE": "0.3", "COMUNA_BREAKER_COOLDOWN": "1",
             "COMUNA_BREAKER_THRESHOLD": "3"}
     a, b = nodes("maizal", extra_env=fast), nodes("ciudad")
@@ -88,7 +91,8 @@ def test_node_that_was_down_receives_everything_once(nodes):
     assert sorted(got) == sorted(sent) and len(got) == len(set(got))
 
 
-def test_sigkill_under_flood_loses_no_accepted_activity(nodes, remote):
+def test_sigkill_under_flood_loses_no_accepted_activity(nodes: list[NodeProcess],
+                                                        remote: FakeRemote) -> None:
     b = nodes("ciudad")
     b.start()
     senders = [remote.actor(f"s{i}") for i in range(4)]
@@ -96,7 +100,7 @@ def test_sigkill_under_flood_loses_no_accepted_activity(nodes, remote):
     lock = threading.Lock()
     stop = threading.Event()
 
-    def flood(who) -> None:
+    def flood(who: str) -> None:
         with httpx.Client(timeout=5) as http:
             for n in range(400):
                 if stop.is_set():
