@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.app import create_app
+from node.config import Settings
 from node.context import build_context
 from node.federations import graph, member_lists, objects
 from node.governance import bodies, decisions, members, proposals
@@ -22,6 +24,8 @@ from node.models import FederationLink, LocalActor, Proposal
 from node.models.base import utcnow
 from node.models.matters import Mandate
 from tests.conftest import hold_to_openapi
+from tests.fakeremote import FakeRemote
+from tests.helpers import stored
 from tests.test_mandate_rules import CITY, City, stamp
 
 PASSWORD = "contraseña-larga"
@@ -57,12 +61,12 @@ class Families(City):
                                                     stamp()))
         self.settle()
         with Session(self.ctx.engine) as s:
-            p = s.get(Proposal, self.row().id)
+            p = stored(s, Proposal, self.row().id)
             facil = s.get(members.Member, self.facil_id)
             proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
 
-    def join(self, who, families: int | None) -> None:
+    def join(self, who: str, families: int | None) -> None:
         activity = {"@context": ["https://www.w3.org/ns/activitystreams",
                                  "http://node.test/ns/comuna/v1"],
                     "id": f"{self.uid(who)}-join", "type": "Join", "actor": who.uri,
@@ -74,7 +78,7 @@ class Families(City):
 
     def close(self) -> dict:
         with Session(self.ctx.engine) as s:
-            p = s.get(Proposal, self.row().id)
+            p = stored(s, Proposal, self.row().id)
             p.closes_at = utcnow() - timedelta(seconds=1)
             s.add(p)
             s.commit()
@@ -90,7 +94,7 @@ class Families(City):
 
 
 @pytest.fixture
-def fed(make_node, remote):
+def fed(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     app = create_app(settings, background=False)
     with TestClient(app, base_url="http://node.test") as client:
@@ -105,7 +109,7 @@ def counted(record: dict) -> tuple:
             record["electorate"]["members"])
 
 
-def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed):
+def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed) -> None:
     c = fed
     c.set_families(a=10, b=30)
     c.open_matter()
@@ -124,7 +128,7 @@ def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed):
         assert {m.families for m in s.exec(select(Mandate)).all()} == {0}
 
 
-def test_families_come_from_the_declaration_the_federation_accepted(fed):
+def test_families_come_from_the_declaration_the_federation_accepted(fed) -> None:
     c = fed
     checked = hold_to_openapi(c.client)
     with Session(c.ctx.engine) as s:  # A and B are not members yet: they ask
@@ -163,7 +167,7 @@ def test_families_come_from_the_declaration_the_federation_accepted(fed):
     assert any(x.startswith("POST /api/v1/bodies/{handle}/federation-members/") for x in checked)
 
 
-def test_a_change_of_families_counts_only_once_accepted(fed):
+def test_a_change_of_families_counts_only_once_accepted(fed) -> None:
     from node.federations import outcomes
 
     c = fed
@@ -207,7 +211,7 @@ def test_a_change_of_families_counts_only_once_accepted(fed):
     assert weights() == {c.a.uri: 50, c.b.uri: 35}
 
 
-def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed):
+def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed) -> None:
     c = fed
     c.set_families(a=10, b=30)
     c.open_matter()
@@ -234,7 +238,8 @@ def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed):
     assert record["ballots"] == []
 
 
-def test_the_graph_believes_our_links_over_a_remote_claim(fed, monkeypatch):
+def test_the_graph_believes_our_links_over_a_remote_claim(fed,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     c = fed
     remote = c.remote
     x, t, u = remote.actor("x"), remote.actor("t"), remote.actor("u")
@@ -272,7 +277,9 @@ def test_the_graph_believes_our_links_over_a_remote_claim(fed, monkeypatch):
     assert later[c.a.uri] == sorted([CITY, t.uri, u.uri])
 
 
-def test_a_body_declares_its_families_when_joining_and_to_change_them(node, client, remote):
+def test_a_body_declares_its_families_when_joining_and_to_change_them(node: Settings,
+                                                                      client: TestClient,
+                                                                      remote: FakeRemote) -> None:
     """The member's side: the Join carries the number; a new declaration leaves the body
     a member with the accepted number until its federation answers."""
     from tests.conftest import ctx_of
