@@ -8,6 +8,7 @@ import pytest
 
 from node.federation.fetch import Fetcher, FetchError, make_client
 from node.federation.netguard import address_allowed
+from tests.fakeremote import FakeRemote
 
 
 def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3):
@@ -21,7 +22,7 @@ def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: 
     return asyncio.run(main())
 
 
-def test_address_classification():
+def test_address_classification() -> None:
     for ip in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.169.254",
                "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "100.64.0.1"):
         assert not address_allowed(ip, allow_private=False), ip
@@ -50,7 +51,7 @@ def _v4_hex(ip: str) -> str:
     pytest.param(lambda ip: f"64:ff9b::{ip}", id="nat64"),
     pytest.param(lambda ip: f"2002:{_v4_hex(ip)}::1", id="6to4"),
 ])
-def test_ipv6_forms_of_forbidden_ipv4_are_refused(form):
+def test_ipv6_forms_of_forbidden_ipv4_are_refused(form) -> None:
     for ip in FORBIDDEN_V4:
         assert not address_allowed(form(ip), allow_private=False), form(ip)
     # The same form of a public address is an ordinary public peer.
@@ -62,19 +63,19 @@ def test_ipv6_forms_of_forbidden_ipv4_are_refused(form):
     assert not address_allowed(form("224.0.0.1"), allow_private=True), form("224.0.0.1")
 
 
-def test_local_use_nat64_prefix_is_not_public():
+def test_local_use_nat64_prefix_is_not_public() -> None:
     assert not address_allowed("64:ff9b:1::a01:203", allow_private=False)
     assert address_allowed("64:ff9b:1::a01:203", allow_private=True)
 
 
-def test_loopback_refused_by_default(remote):
+def test_loopback_refused_by_default(remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     with pytest.raises(FetchError, match="non-public"):
         fetch(alice.uri, allow_private=False)
     assert remote.gets == []  # refused before connecting
 
 
-def test_localhost_name_refused_by_default(remote):
+def test_localhost_name_refused_by_default(remote: FakeRemote) -> None:
     url = f"http://localhost:{remote.httpd.server_address[1]}/users/alice"
     remote.actor("alice")
     with pytest.raises(FetchError, match="non-public"):
@@ -82,12 +83,12 @@ def test_localhost_name_refused_by_default(remote):
     assert remote.gets == []
 
 
-def test_loopback_allowed_when_configured(remote):
+def test_loopback_allowed_when_configured(remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     assert fetch(alice.uri, allow_private=True)["id"] == alice.uri
 
 
-def test_redirects_are_followed_and_limited(remote):
+def test_redirects_are_followed_and_limited(remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     remote.redirects["/r1"] = "/r2"
     remote.redirects["/r2"] = f"/users/{alice.name}"
@@ -98,7 +99,8 @@ def test_redirects_are_followed_and_limited(remote):
         fetch(f"{remote.base}/loop0", allow_private=True)
 
 
-def test_redirect_target_is_checked_again(remote, monkeypatch):
+def test_redirect_target_is_checked_again(remote: FakeRemote,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # Treat 127.0.0.1 as public and 127.0.0.2 as internal: the first hop passes the guard,
     # the redirect's target must be refused even though the first URL was fine.
     from node.federation import netguard
@@ -114,13 +116,13 @@ def test_redirect_target_is_checked_again(remote, monkeypatch):
     assert "/users/a" in remote.gets and remote.gets.count("/hop") == 1
 
 
-def test_response_size_is_capped(remote):
+def test_response_size_is_capped(remote: FakeRemote) -> None:
     remote.docs["/big"] = b'{"id": "' + b"x" * 5000 + b'"}'
     with pytest.raises(FetchError, match="larger"):
         fetch(f"{remote.base}/big", allow_private=True, max_bytes=1000)
 
 
-def test_non_json_and_errors(remote):
+def test_non_json_and_errors(remote: FakeRemote) -> None:
     remote.docs["/text"] = b"<html>"
     with pytest.raises(FetchError, match="not JSON"):
         fetch(f"{remote.base}/text", allow_private=True)
