@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.context import build_context
 from node.federation import follows
 from node.models import Follower, Following, InboxItem, OutboxItem
 from tests.conftest import NODE_URL, ctx_of
-from tests.helpers import deliveries, run_loops
+from tests.fakeremote import FakeRemote
+from tests.helpers import deliveries, run_loops, stored
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 INBOX = f"{ACTOR}/inbox"
 
 
-def send(client, who, activity):
+def send(client: TestClient, who: str, activity) -> None:
     body, headers = who.signed_post(INBOX, activity)
     r = client.post(INBOX, content=body, headers=headers)
     assert r.status_code == 202, r.text
@@ -32,7 +35,8 @@ def followers(ctx):
         return [f.follower_uri for f in s.exec(select(Follower)).all()]
 
 
-def test_follow_is_accepted_and_accept_delivered(node, client, remote):
+def test_follow_is_accepted_and_accept_delivered(node: Settings, client: TestClient,
+                                                 remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     follow = bob.activity("Follow", ACTOR)
     send(client, bob, follow)
@@ -46,14 +50,16 @@ def test_follow_is_accepted_and_accept_delivered(node, client, remote):
     assert page["totalItems"] == 1 and page["orderedItems"] == [bob.uri]
 
 
-def test_follow_of_someone_else_is_ignored(node, client, remote):
+def test_follow_of_someone_else_is_ignored(node: Settings, client: TestClient,
+                                           remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     send(client, bob, bob.activity("Follow", f"{NODE_URL}/actors/nobody"))
     ctx = run_loops(node, processed)
     assert followers(ctx) == []
 
 
-def test_undo_follow_removes_follower(node, client, remote):
+def test_undo_follow_removes_follower(node: Settings, client: TestClient,
+                                      remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     follow = bob.activity("Follow", ACTOR)
     send(client, bob, follow)
@@ -63,7 +69,7 @@ def test_undo_follow_removes_follower(node, client, remote):
     assert followers(ctx) == []
 
 
-def test_undo_by_follow_id_alone(node, client, remote):
+def test_undo_by_follow_id_alone(node: Settings, client: TestClient, remote: FakeRemote) -> None:
     bob, mallory = remote.actor("bob"), remote.actor("mallory")
     follow = bob.activity("Follow", ACTOR)
     send(client, bob, follow)
@@ -76,7 +82,8 @@ def test_undo_by_follow_id_alone(node, client, remote):
     assert followers(ctx) == []
 
 
-def test_nobody_can_undo_someone_elses_follow(node, client, remote):
+def test_nobody_can_undo_someone_elses_follow(node: Settings, client: TestClient,
+                                              remote: FakeRemote) -> None:
     bob, mallory = remote.actor("bob"), remote.actor("mallory")
     follow = bob.activity("Follow", ACTOR)
     send(client, bob, follow)
@@ -86,7 +93,7 @@ def test_nobody_can_undo_someone_elses_follow(node, client, remote):
     assert followers(ctx) == [bob.uri]
 
 
-def _our_follow(node, remote):
+def _our_follow(node: Settings, remote: FakeRemote):
     ctx = build_context(node)
     bob = remote.actor("bob")
     with Session(ctx.engine) as s:
@@ -100,7 +107,7 @@ def _following_state(ctx):
         return [f.state for f in s.exec(select(Following)).all()]
 
 
-def test_accept_of_our_follow(node, client, remote):
+def test_accept_of_our_follow(node: Settings, client: TestClient, remote: FakeRemote) -> None:
     bob, follow_id = _our_follow(node, remote)
     send(client, bob, bob.activity("Accept", {"id": follow_id, "type": "Follow", "actor": ACTOR,
                                               "object": bob.uri}))
@@ -109,14 +116,15 @@ def test_accept_of_our_follow(node, client, remote):
     assert client.get(f"{ACTOR}/following").json()["orderedItems"] == [bob.uri]
 
 
-def test_reject_of_our_follow(node, client, remote):
+def test_reject_of_our_follow(node: Settings, client: TestClient, remote: FakeRemote) -> None:
     bob, follow_id = _our_follow(node, remote)
     send(client, bob, bob.activity("Reject", follow_id))
     ctx = run_loops(node, processed, delivery=False)
     assert _following_state(ctx) == ["rejected"]
 
 
-def test_accept_from_a_third_party_changes_nothing(node, client, remote):
+def test_accept_from_a_third_party_changes_nothing(node: Settings, client: TestClient,
+                                                   remote: FakeRemote) -> None:
     _bob, follow_id = _our_follow(node, remote)
     mallory = remote.actor("mallory")
     send(client, mallory, mallory.activity("Accept", follow_id))
@@ -124,7 +132,8 @@ def test_accept_from_a_third_party_changes_nothing(node, client, remote):
     assert _following_state(ctx) == ["pending"]
 
 
-def test_processing_failure_is_retried_not_lost(node, client, remote):
+def test_processing_failure_is_retried_not_lost(node: Settings, client: TestClient,
+                                                remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     send(client, bob, bob.activity("Follow", ACTOR))
     ctx = ctx_of(client)
@@ -140,7 +149,7 @@ def test_processing_failure_is_retried_not_lost(node, client, remote):
     remote.down = False
     with Session(ctx2.engine) as s:
         from node.models.base import utcnow
-        r = s.get(InboxItem, row.id)
+        r = stored(s, InboxItem, row.id)
         r.next_attempt_at = utcnow()
         s.add(r)
         s.commit()
@@ -153,7 +162,8 @@ def _inbox(ctx):
         return list(s.exec(select(InboxItem)).all())
 
 
-def test_post_goes_to_outbox_and_followers(node, client, remote):
+def test_post_goes_to_outbox_and_followers(node: Settings, client: TestClient,
+                                           remote: FakeRemote) -> None:
     bob = remote.actor("bob")
     send(client, bob, bob.activity("Follow", ACTOR))
     run_loops(node, processed)
