@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.app import create_app
+from node.config import Settings
 from node.economy import deliveries, enterprises, local, party, service, wire
 from node.economy.clock import one_pass
 from node.federations import membership, objects
@@ -43,13 +45,14 @@ from node.models import (
     RemoteActor,
 )
 from node.models.base import utcnow
+from tests.fakeremote import FakeRemote
 from tests.helpers import run_loops
 from tests.test_economy_rules import EPOCH, NS, Net, _cycle, _members
 
 CTX = "http://node.test/ns/comuna/v1"
 
 
-def intent_doc(net: Net, who, uri: str, side: str, kind: str, qty: str, left: str,
+def intent_doc(net: Net, who: str, uri: str, side: str, kind: str, qty: str, left: str,
                published: str) -> dict:
     doc = wire.intent_object(wire.IntentDoc(
         id=uri, body=who.uri, side=side, agent=who.uri, kind=NS + kind, unit="kilogram",
@@ -75,7 +78,7 @@ def exchange_count(net: Net) -> int:
         return len(s.exec(select(Exchange)).all())
 
 
-def posted(net: Net, who, kind: str) -> list[dict]:
+def posted(net: Net, who: str, kind: str) -> list[dict]:
     return net.posts_to(who, kind)
 
 
@@ -83,7 +86,7 @@ def posted(net: Net, who, kind: str) -> list[dict]:
 
 
 @pytest.fixture
-def city(make_node, remote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
@@ -93,7 +96,7 @@ def city(make_node, remote):
         yield net
 
 
-def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city):
+def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city) -> None:
     n = city
     gas = n.uid(n.a, "gas")
     say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
@@ -132,7 +135,7 @@ def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city):
 
 
 @pytest.fixture
-def territory(make_node, remote):
+def territory(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="territorio", level="territory")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "territorio")
@@ -141,7 +144,7 @@ def territory(make_node, remote):
         yield net
 
 
-def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory):
+def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory) -> None:
     n = territory
     gas, coffee = n.uid(n.a, "gas"), n.uid(n.a, "coffee")
     say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
@@ -169,7 +172,7 @@ def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory):
 
 
 @pytest.fixture
-def commune(make_node, remote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -229,7 +232,7 @@ def _propose(net: Net, offer: str, qty: str) -> str:
     return _proposed(net, offer, qty)[0]
 
 
-def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune):
+def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune) -> None:
     n = commune
     gone, short = _publish(n, "offer", "gas", "10"), _publish(n, "offer", "gas", "10")
     one_pass(n.ctx, EPOCH)  # both rise to the city
@@ -261,7 +264,7 @@ def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune):
     assert "50 kilogram asked, 10 kilogram left" in reject["content"]
 
 
-def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune):
+def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune) -> None:
     n = commune
     offer = _publish(n, "offer", "gas", "10")
     one_pass(n.ctx, EPOCH)
@@ -282,20 +285,20 @@ def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune):
 # --- the broker hearing why ----------------------------------------------------------
 
 
-def _refuse(net: Net, who, ex: Exchange, code: str, named: list[str]) -> None:
+def _refuse(net: Net, who: str, ex: Exchange, code: str, named: list[str]) -> None:
     net.send(who, net.activity(who, "Reject", ex.uri, summary=code, content="no",
                                target=named))
     net.settle()
 
 
-def _copy_of(net: Net, who, kind: str) -> tuple[str, str, str]:
+def _copy_of(net: Net, who: str, kind: str) -> tuple[str, str, str]:
     with Session(net.ctx.engine) as s:
         row = s.exec(select(Intent).where(Intent.body == who.uri, Intent.side == "offer",
                                           Intent.kind == NS + kind)).one()
         return row.uri, row.state, row.available
 
 
-def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city):
+def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city) -> None:
     n = city
     ex = _cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
@@ -306,7 +309,7 @@ def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city):
     assert one_pass(n.ctx, EPOCH)[1] == 0 and exchange_count(n) == 1
 
 
-def test_an_exhausted_refusal_waits_for_the_authors_next_word(city):
+def test_an_exhausted_refusal_waits_for_the_authors_next_word(city) -> None:
     n = city
     ex = _cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
@@ -360,7 +363,7 @@ def _row(net: Net, activity_id: str) -> InboxItem:
         return s.exec(select(InboxItem).where(InboxItem.activity_id == activity_id)).one()
 
 
-def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city):
+def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     create = _matter(n, [n.a.uri, x.uri])
@@ -373,7 +376,7 @@ def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city):
     assert n.remote.gets.count(x.path) == 1
 
 
-def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city):
+def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     n.remote.get_failures[x.path] = 503
@@ -393,7 +396,7 @@ def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city):
     assert posted(n, n.a, "Reject") == [] and _row(n, create["id"]).state == "done"
 
 
-def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune):
+def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune) -> None:
     """The cheaper half of "changes reach every copy": a federation that refused our
     Join (and so cached our actor) hears of our new `memberOf` too."""
     n = commune
@@ -436,7 +439,8 @@ def _agreed(net: Net, offer: str, qty: str) -> str:
 
 
 @pytest.mark.parametrize("who", ["we", "they"])
-def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commune, who):
+def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commune,
+                                                                           who: str) -> None:
     n = commune
     offer = _publish(n, "offer", "gas", "10")
     one_pass(n.ctx, EPOCH)
@@ -467,14 +471,14 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
 # --- a stale copy of a plan's author before the inbox authority refuses it ------------
 
 
-def _plan_from(net: Net, who) -> dict:
+def _plan_from(net: Net, who: str) -> dict:
     plan = {"id": net.uid(who, "plan"), "type": "Plan", "attributedTo": who.uri,
             "name": "Molino compartido"}
     return {"@context": "https://www.w3.org/ns/activitystreams", "id": net.uid(who, "act"),
             "type": "Create", "actor": who.uri, "object": plan, "to": [net.me]}
 
 
-def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(city):
+def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(city) -> None:
     """x's stored actor has no federation; x has since joined the territory the city
     belongs to. The authority fetches x again before refusing its plan (once)."""
     n = city
@@ -484,7 +488,7 @@ def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(ci
     assert n.remote.gets.count(x.path) == 1
 
 
-def test_a_plan_from_a_stranger_is_refused_after_one_fresh_look(city):
+def test_a_plan_from_a_stranger_is_refused_after_one_fresh_look(city) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     n.remote.docs[x.path] = x.document()  # still in no federation
