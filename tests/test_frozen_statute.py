@@ -11,6 +11,7 @@ from fractions import Fraction
 import pytest
 from sqlmodel import Session, col, select
 
+from node.config import Settings
 from node.errors import Problem
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.clock import close_due_now
@@ -25,7 +26,9 @@ from node.models import (
     Vote,
 )
 from node.models.base import utcnow
-from tests.govfixtures import build_commune
+from tests.conftest import Databases
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import stored
 
 # Two for, one against, of four members: adopted by simple majority with half the
 # members as quorum; not by unanimity, nor with everyone required to take part.
@@ -34,17 +37,17 @@ STRICTER = [Statute(rule=Rule.qualified, threshold=Fraction(1)), Statute(quorum=
 
 
 @pytest.fixture
-def commune(node):
+def commune(node: Settings) -> Commune:
     return build_commune(node)
 
 
-def _set(c, statute):
+def _set(c: Commune, statute) -> None:
     with c.session() as s:
         bodies.set_statute(s, "node", c.assembly, statute)
         s.commit()
 
 
-def _open_vote(c, title="Agua para el barrio"):
+def _open_vote(c: Commune, title: str = "Agua para el barrio"):
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, title, "Reparar la bomba.",
                              own_uri=c.ctx.urls.actor("maizal"))
@@ -54,17 +57,17 @@ def _open_vote(c, title="Agua para el barrio"):
         return p.id
 
 
-def _cast(c, pid, choices, reason=""):
+def _cast(c: Commune, pid: int, choices, reason: str = "") -> None:
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         for who, choice in choices.items():
             proposals.cast(s, c.people[who], p, p.current_version, choice, reason)
         s.commit()
 
 
-def _close(c, pid):
+def _close(c: Commune, pid: int):
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
@@ -74,7 +77,7 @@ def _close(c, pid):
         return d.outcome, json.loads(d.record)
 
 
-def test_lifting_secrecy_mid_vote_reveals_no_choice(commune):
+def test_lifting_secrecy_mid_vote_reveals_no_choice(commune: Commune) -> None:
     c = commune
     _set(c, Statute(secret_ballot=True))
     pid = _open_vote(c)
@@ -92,7 +95,8 @@ def test_lifting_secrecy_mid_vote_reveals_no_choice(commune):
 
 
 @pytest.mark.parametrize("stricter", STRICTER, ids=["unanimity", "full-quorum"])
-def test_a_stricter_rule_mid_vote_does_not_apply_to_it_but_to_the_next(commune, stricter):
+def test_a_stricter_rule_mid_vote_does_not_apply_to_it_but_to_the_next(commune: Commune,
+                                                                       stricter) -> None:
     c = commune
     pid = _open_vote(c)
     _cast(c, pid, CHOICES)
@@ -106,20 +110,20 @@ def test_a_stricter_rule_mid_vote_does_not_apply_to_it_but_to_the_next(commune, 
     assert outcome != "adopted" and record["statute"] == stricter.to_dict()
 
 
-def test_consent_brought_in_mid_vote_allows_no_block(node):
+def test_consent_brought_in_mid_vote_allows_no_block(node: Settings) -> None:
     c = build_commune(node, quorum=Fraction(0))
     pid = _open_vote(c)
     _cast(c, pid, {"m0": "for"})
     _set(c, Statute(rule=Rule.consent, quorum=Fraction(0)))
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            proposals.cast(s, c.people["m1"], s.get(Proposal, pid), 1, "block", "No")
+            proposals.cast(s, c.people["m1"], stored(s, Proposal, pid), 1, "block", "No")
         assert e.value.code == "bad-choice"
     outcome, record = _close(c, pid)
     assert outcome == "adopted" and record["statute"]["rule"] == "majority"
 
 
-def test_the_poll_keeps_the_options_it_opened_with(node):
+def test_the_poll_keeps_the_options_it_opened_with(node: Settings) -> None:
     c = build_commune(node, rule=Rule.consent, quorum=Fraction(0))
     pid = _open_vote(c)
     _cast(c, pid, {"m0": "for", "m1": "block"}, "Contamina el río")
@@ -136,7 +140,7 @@ def test_the_poll_keeps_the_options_it_opened_with(node):
     assert [o["replies"]["totalItems"] for o in closed["oneOf"]] == [1, 0, 0, 1]
 
 
-def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune):
+def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune: Commune) -> None:
     c = commune
     pid = _open_vote(c)
     _set(c, Statute(quorum=Fraction(1)))
@@ -149,7 +153,7 @@ def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune):
         assert json.loads(d.record)["statute"]["quorum"] == "1/2"
 
 
-def _amendment_vote(c):
+def _amendment_vote(c: Commune):
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
@@ -160,26 +164,26 @@ def _amendment_vote(c):
         return p.id, a.id
 
 
-def _amendment_cast(c, pid, aid, choices):
+def _amendment_cast(c: Commune, pid: int, aid: int, choices) -> None:
     with c.session() as s:
         for who, choice in choices.items():
-            amendments.cast(s, c.people[who], s.get(Proposal, pid), aid, choice, "razón")
+            amendments.cast(s, c.people[who], stored(s, Proposal, pid), aid, choice, "razón")
         s.commit()
 
 
-def _amendment_close(c, aid):
+def _amendment_close(c: Commune, aid: int):
     with c.session() as s:
-        a = s.get(Amendment, aid)
+        a = stored(s, Amendment, aid)
         a.closes_at = utcnow() - timedelta(seconds=1)
         s.add(a)
         s.commit()
     close_due_now(c.ctx)
     with c.session() as s:
-        a = s.get(Amendment, aid)
+        a = stored(s, Amendment, aid)
         return a.state, json.loads(a.record)
 
 
-def test_an_amendment_vote_keeps_its_secrecy(commune):
+def test_an_amendment_vote_keeps_its_secrecy(commune: Commune) -> None:
     c = commune
     _set(c, Statute(secret_ballot=True))
     pid, aid = _amendment_vote(c)
@@ -192,7 +196,7 @@ def test_an_amendment_vote_keeps_its_secrecy(commune):
 
 
 @pytest.mark.parametrize("stricter", STRICTER, ids=["unanimity", "full-quorum"])
-def test_an_amendment_vote_keeps_its_rule(commune, stricter):
+def test_an_amendment_vote_keeps_its_rule(commune: Commune, stricter) -> None:
     c = commune
     pid, aid = _amendment_vote(c)
     _amendment_cast(c, pid, aid, CHOICES)
@@ -201,7 +205,7 @@ def test_an_amendment_vote_keeps_its_rule(commune, stricter):
     assert state == "accepted"
     # The final vote, opened after the change, is under the stricter statute.
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_vote(s, c.people["facil"], p)
         s.commit()
     _cast(c, pid, CHOICES)
@@ -209,18 +213,18 @@ def test_an_amendment_vote_keeps_its_rule(commune, stricter):
     assert outcome != "adopted"
 
 
-def test_a_row_without_a_frozen_statute_follows_the_body(commune):
+def test_a_row_without_a_frozen_statute_follows_the_body(commune: Commune) -> None:
     c = commune
     pid = _open_vote(c)
     _set(c, Statute(rule=Rule.consent))
     with c.session() as s:
-        p, body = s.get(Proposal, pid), bodies.body_by_handle(s, "maizal")
+        p, body = stored(s, Proposal, pid), bodies.body_by_handle(s, "maizal")
         assert statute_of_vote(p, body).rule == Rule.majority
         p.vote_statute = None  # as written before migration 0010, if it were not filled
         assert statute_of_vote(p, body).rule == Rule.consent
 
 
-def test_upgrade_freezes_the_statute_of_votes_open_then(databases):
+def test_upgrade_freezes_the_statute_of_votes_open_then(databases: Databases) -> None:
     from sqlalchemy import text
 
     from node.storage.db import make_null_engine
