@@ -10,20 +10,22 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from node.config import Settings
 from node.errors import Problem
 from node.governance import amendments, audit, decisions, proposals
 from node.governance.statute import Rule
 from node.models import Decision, OutboxItem, Proposal
 from node.models.base import utcnow
-from tests.govfixtures import build_commune
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import stored
 
 
 @pytest.fixture
-def commune(node):
+def commune(node: Settings) -> Commune:
     return build_commune(node)
 
 
-def _proposal(c, who="m0"):
+def _proposal(c: Commune, who: str = "m0"):
     with c.session() as s:
         p = proposals.create(s, c.people[who], c.assembly, "Arreglar la bomba de agua",
                              "Comprar la pieza y repararla.", own_uri=c.ctx.urls.actor("maizal"))
@@ -31,19 +33,19 @@ def _proposal(c, who="m0"):
         return p.id
 
 
-def _force_close(c, pid):
+def _force_close(c: Commune, pid: int) -> None:
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
 
 
-def test_full_life_of_a_proposal(commune):
+def test_full_life_of_a_proposal(commune: Commune) -> None:
     c = commune
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
         a = amendments.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
@@ -81,16 +83,16 @@ def test_full_life_of_a_proposal(commune):
         with pytest.raises(Problem):
             decisions.evaluate(s, c.people["m1"], d, 5, "otra vez")
         s.commit()
-        assert s.get(Proposal, pid).state == "evaluated"
+        assert stored(s, Proposal, pid).state == "evaluated"
         ok, bad = audit.verify_chain(s)
         assert ok and bad is None
 
 
-def test_quorum_not_reached(commune):
+def test_quorum_not_reached(commune: Commune) -> None:
     c = commune
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p)
         proposals.cast(s, c.people["m0"], p, 1, "for")
@@ -102,13 +104,13 @@ def test_quorum_not_reached(commune):
         assert s.exec(select(Decision)).one().outcome == "no_quorum"
 
 
-def test_votes_of_members_who_left_do_not_count(commune):
+def test_votes_of_members_who_left_do_not_count(commune: Commune) -> None:
     from node.governance import members
 
     c = commune
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p)
         for k in ("m0", "m1", "m2"):
@@ -123,11 +125,11 @@ def test_votes_of_members_who_left_do_not_count(commune):
         assert rec["counts"]["for"] == 2 and rec["electorate"]["members"] == 4
 
 
-def test_consent_block_needs_reason_and_rejects(node):
+def test_consent_block_needs_reason_and_rejects(node: Settings) -> None:
     c = build_commune(node, rule=Rule.consent, quorum=Fraction(0))
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p)
         with pytest.raises(Problem) as e:
@@ -143,11 +145,11 @@ def test_consent_block_needs_reason_and_rejects(node):
         assert s.exec(select(Decision)).one().outcome == "rejected"
 
 
-def test_in_person_assembly_records_a_decision(commune):
+def test_in_person_assembly_records_a_decision(commune: Commune) -> None:
     c = commune
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         _meeting, made = decisions.record_meeting(
             s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(), "Casa comunal", 5, 3,
@@ -165,8 +167,8 @@ ACTIONS = {
     "create": lambda s, c, who, pid: proposals.create(s, who, c.assembly, "t", "x"),
     "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, s.get(Proposal,
                                                                                    pid)),
-    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, who, s.get(Proposal, pid)),
-    "comment": lambda s, c, who, pid: proposals.comment(s, who, s.get(Proposal, pid), "hola"),
+    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, who, stored(s, Proposal, pid)),
+    "comment": lambda s, c, who, pid: proposals.comment(s, who, stored(s, Proposal, pid), "hola"),
     "meeting": lambda s, c, who, pid: decisions.record_meeting(
         s, who, c.assembly, None, utcnow(), "x", 1, 1, "", "", []),
 }
@@ -182,12 +184,12 @@ ALLOWED = {
 
 @pytest.mark.parametrize("action", list(ACTIONS))
 @pytest.mark.parametrize("who", ["outsider", "other", "m1", "facil"])
-def test_authorization_matrix(commune, action, who):
+def test_authorization_matrix(commune: Commune, action, who: str) -> None:
     c = commune
     pid = _proposal(c)
     if action in ("comment", "open_vote"):
         with c.session() as s:
-            proposals.open_deliberation(s, c.people["m0"], s.get(Proposal, pid))
+            proposals.open_deliberation(s, c.people["m0"], stored(s, Proposal, pid))
             s.commit()
     with c.session() as s:
         before = s.execute(text("select count(*) from audit_entry")).scalar()
@@ -205,7 +207,7 @@ def test_authorization_matrix(commune, action, who):
         assert after == before  # a refused action changes nothing
 
 
-def test_audit_log_is_append_only_and_tampering_is_detected(commune):
+def test_audit_log_is_append_only_and_tampering_is_detected(commune: Commune) -> None:
     c = commune
     with c.session() as s:
         with pytest.raises(Exception, match="append-only"):
@@ -227,7 +229,7 @@ def test_audit_log_is_append_only_and_tampering_is_detected(commune):
         assert audit.verify_chain(s) == (False, 2)
 
 
-def test_node_closes_overdue_votes_when_it_starts(node):
+def test_node_closes_overdue_votes_when_it_starts(node: Settings) -> None:
     """The vote's deadline passed while the node was down: starting it closes the vote."""
     import time as _time
 
@@ -238,7 +240,7 @@ def test_node_closes_overdue_votes_when_it_starts(node):
     c = build_commune(node)
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p)
         for k in ("m0", "m1", "m2"):
@@ -246,26 +248,26 @@ def test_node_closes_overdue_votes_when_it_starts(node):
         s.commit()
     _force_close(c, pid)  # the node is not running: nothing closes it yet
     with c.session() as s:
-        assert s.get(Proposal, pid).state == "vote"
+        assert stored(s, Proposal, pid).state == "vote"
     with TestClient(create_app(node, background=True), base_url=node.url):
         deadline = _time.monotonic() + 10
         while _time.monotonic() < deadline:
             with c.session() as s:
-                if s.get(Proposal, pid).state == "decided":
+                if stored(s, Proposal, pid).state == "decided":
                     break
             _time.sleep(0.1)
     with c.session() as s:
-        assert s.get(Proposal, pid).state == "decided"
+        assert stored(s, Proposal, pid).state == "decided"
         assert s.exec(select(Decision)).one().outcome == "adopted"
 
 
-def test_two_closes_of_the_same_vote_decide_once(commune):
+def test_two_closes_of_the_same_vote_decide_once(commune: Commune) -> None:
     """The clock and a facilitator may close a due vote at the same moment: both read
     it open, only the first close counts, the second gets a 409."""
     c = commune
     pid = _proposal(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p)
         proposals.cast(s, c.people["m1"], p, 1, "for")
