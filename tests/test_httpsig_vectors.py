@@ -37,7 +37,7 @@ def _case_message(case):
 
 
 @pytest.mark.parametrize("case", RFC["cases"], ids=[c["name"] for c in RFC["cases"]])
-def test_rfc9421_vector(case):
+def test_rfc9421_vector(case) -> None:
     msg = _case_message(case)
     request = parse_raw(case["request_message"]) if case.get("request_message") else None
     sigs = {s.label: s for s in rfc9421.parse_signatures(msg)}
@@ -60,7 +60,7 @@ def test_rfc9421_vector(case):
         assert resigned == sig.signature
 
 
-def test_rfc9421_vectors_cover_both_outcomes():
+def test_rfc9421_vectors_cover_both_outcomes() -> None:
     outcomes = {c["expected_valid"] for c in RFC["cases"]}
     assert outcomes == {True, False}
 
@@ -73,7 +73,7 @@ def _cavage_key():
 
 
 @pytest.mark.parametrize("case", CAV["cases"], ids=[c["name"] for c in CAV["cases"]])
-def test_cavage_draft_vector(case):
+def test_cavage_draft_vector(case) -> None:
     req = parse_raw(CAV["request"])
     raw = case.get("signature_header") or case["authorization_header"]
     header = raw.split(":", 1)[1].strip()
@@ -98,7 +98,7 @@ MASTO = load("cavage12/mastodon/cases.json")
 
 
 @pytest.mark.parametrize("case", MASTO["cases"], ids=[c["name"] for c in MASTO["cases"]])
-def test_mastodon_recorded_request(case):
+def test_mastodon_recorded_request(case) -> None:
     msg = parse_raw(case["request"])
     when = datetime.fromisoformat(MASTO["verification_time"].replace("Z", "+00:00")).timestamp()
     key = load_public_pem((VECTORS / "cavage12/mastodon/remote-bob.pub.pem").read_bytes())
@@ -113,7 +113,7 @@ def test_mastodon_recorded_request(case):
     assert accepted is case["mastodon_accepts"], case["reason"]
 
 
-def test_mastodon_signed_strings_match_our_rebuild():
+def test_mastodon_signed_strings_match_our_rebuild() -> None:
     for case in MASTO["cases"]:
         if not case["signature_verifies_over_string_rebuilt_from_request"]:
             continue
