@@ -7,24 +7,26 @@ import json
 import time
 
 from sqlmodel import Session, func, select
+from starlette.testclient import TestClient
 
 from node.models import InboxItem
 from tests.conftest import NODE_URL, ctx_of
+from tests.fakeremote import FakeRemote
 
 INBOX = f"{NODE_URL}/actors/maizal/inbox"
 SHARED = f"{NODE_URL}/inbox"
 
 
-def count(client) -> int:
+def count(client: TestClient) -> int:
     with Session(ctx_of(client).engine) as s:
         return s.exec(select(func.count()).select_from(InboxItem)).one()
 
 
-def post(client, url, body, headers):
+def post(client: TestClient, url, body, headers):
     return client.post(url, content=body, headers=headers)
 
 
-def test_signed_create_is_stored_then_202(client, remote):
+def test_signed_create_is_stored_then_202(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, alice.activity())
     r = post(client, INBOX, body, headers)
@@ -36,14 +38,14 @@ def test_signed_create_is_stored_then_202(client, remote):
     assert json.loads(row.body)["type"] == "Create"
 
 
-def test_shared_inbox_accepts(client, remote):
+def test_shared_inbox_accepts(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body, headers = alice.signed_post(SHARED, alice.activity())
     assert post(client, SHARED, body, headers).status_code == 202
     assert count(client) == 1
 
 
-def test_unknown_recipient_is_404(client, remote):
+def test_unknown_recipient_is_404(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     url = f"{NODE_URL}/actors/nobody/inbox"
     body, headers = alice.signed_post(url, alice.activity())
@@ -51,7 +53,8 @@ def test_unknown_recipient_is_404(client, remote):
     assert count(client) == 0
 
 
-def test_repeated_id_is_acknowledged_and_stored_once(client, remote):
+def test_repeated_id_is_acknowledged_and_stored_once(client: TestClient,
+                                                     remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     for _ in range(3):
@@ -60,7 +63,7 @@ def test_repeated_id_is_acknowledged_and_stored_once(client, remote):
     assert count(client) == 1
 
 
-def test_unsigned_is_refused(client, remote):
+def test_unsigned_is_refused(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body = json.dumps(alice.activity()).encode()
     r = post(client, INBOX, body, {"Content-Type": "application/activity+json"})
@@ -70,7 +73,7 @@ def test_unsigned_is_refused(client, remote):
     assert count(client) == 0
 
 
-def test_signature_header_present_but_garbage(client, remote):
+def test_signature_header_present_but_garbage(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body = json.dumps(alice.activity()).encode()
     r = post(client, INBOX, body, {"Content-Type": "application/activity+json",
@@ -79,7 +82,7 @@ def test_signature_header_present_but_garbage(client, remote):
     assert count(client) == 0
 
 
-def test_wrong_key_is_refused(client, remote):
+def test_wrong_key_is_refused(client: TestClient, remote: FakeRemote) -> None:
     from node.federation.keys import generate_rsa
 
     alice = remote.actor("alice")
@@ -89,7 +92,7 @@ def test_wrong_key_is_refused(client, remote):
     assert count(client) == 0
 
 
-def test_altered_body_is_refused(client, remote):
+def test_altered_body_is_refused(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     _body, headers = alice.signed_post(INBOX, act)
@@ -100,7 +103,7 @@ def test_altered_body_is_refused(client, remote):
     assert count(client) == 0
 
 
-def test_stale_and_future_dates_are_refused(client, remote):
+def test_stale_and_future_dates_are_refused(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     for offset, word in ((-13 * 3600, "too old"), (2 * 3600, "future")):
         body, headers = alice.signed_post(INBOX, alice.activity(), now=time.time() + offset)
@@ -114,7 +117,7 @@ def test_stale_and_future_dates_are_refused(client, remote):
     assert count(client) == 2
 
 
-def test_digest_must_be_signed(client, remote):
+def test_digest_must_be_signed(client: TestClient, remote: FakeRemote) -> None:
     from node.federation.httpsig import algorithms, cavage
     from node.federation.httpsig.cavage import build_header
     from node.federation.httpsig.message import HttpMessage
@@ -137,7 +140,7 @@ def test_digest_must_be_signed(client, remote):
     assert count(client) == 0
 
 
-def test_keyid_host_that_does_not_answer(client, remote):
+def test_keyid_host_that_does_not_answer(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, alice.activity())
     remote.down = True
@@ -148,7 +151,7 @@ def test_keyid_host_that_does_not_answer(client, remote):
     assert count(client) == 0
 
 
-def test_signer_must_be_the_actor(client, remote):
+def test_signer_must_be_the_actor(client: TestClient, remote: FakeRemote) -> None:
     alice, mallory = remote.actor("alice"), remote.actor("mallory")
     act = alice.activity()
     body, headers = mallory.signed_post(INBOX, act)
@@ -158,7 +161,8 @@ def test_signer_must_be_the_actor(client, remote):
     assert count(client) == 0
 
 
-def test_relayed_activity_with_authors_proof_is_accepted(client, remote):
+def test_relayed_activity_with_authors_proof_is_accepted(client: TestClient,
+                                                         remote: FakeRemote) -> None:
     alice, relay = remote.actor("alice"), remote.actor("relay")
     act = alice.prove(alice.activity())
     body, headers = relay.signed_post(INBOX, act)
@@ -166,7 +170,8 @@ def test_relayed_activity_with_authors_proof_is_accepted(client, remote):
     assert count(client) == 1
 
 
-def test_relayed_activity_with_tampered_proof_is_refused(client, remote):
+def test_relayed_activity_with_tampered_proof_is_refused(client: TestClient,
+                                                         remote: FakeRemote) -> None:
     alice, relay = remote.actor("alice"), remote.actor("relay")
     act = alice.prove(alice.activity())
     act["object"]["content"] = "forged"
@@ -176,7 +181,8 @@ def test_relayed_activity_with_tampered_proof_is_refused(client, remote):
     assert count(client) == 0
 
 
-def test_relayed_activity_with_proof_by_someone_else_is_refused(client, remote):
+def test_relayed_activity_with_proof_by_someone_else_is_refused(client: TestClient,
+                                                                remote: FakeRemote) -> None:
     alice, relay = remote.actor("alice"), remote.actor("relay")
     act = relay.prove(alice.activity())  # valid proof, but by the relay, not the author
     body, headers = relay.signed_post(INBOX, act)
@@ -185,7 +191,7 @@ def test_relayed_activity_with_proof_by_someone_else_is_refused(client, remote):
     assert count(client) == 0
 
 
-def test_activity_id_on_another_host_than_actor(client, remote):
+def test_activity_id_on_another_host_than_actor(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     act["id"] = "https://elsewhere.example/activities/1"
@@ -194,7 +200,7 @@ def test_activity_id_on_another_host_than_actor(client, remote):
     assert count(client) == 0
 
 
-def test_oversized_body_is_413(client, remote):
+def test_oversized_body_is_413(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     act["object"]["content"] = "x" * (300 * 1024)
@@ -205,7 +211,7 @@ def test_oversized_body_is_413(client, remote):
     assert count(client) == 0
 
 
-def test_non_json_and_wrong_type_are_400(client, remote):
+def test_non_json_and_wrong_type_are_400(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, None, body=b"{not json")
     r = post(client, INBOX, body, headers)
@@ -224,7 +230,7 @@ def test_non_json_and_wrong_type_are_400(client, remote):
     assert count(client) == 0
 
 
-def test_nul_characters_are_refused_with_400(client, remote):
+def test_nul_characters_are_refused_with_400(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     act["id"] = act["id"] + "\x00"
@@ -234,7 +240,7 @@ def test_nul_characters_are_refused_with_400(client, remote):
     assert count(client) == 0
 
 
-def test_blocked_host_is_refused_before_any_fetch(client, remote):
+def test_blocked_host_is_refused_before_any_fetch(client: TestClient, remote: FakeRemote) -> None:
     from node.outbox.status import set_blocked
 
     ctx = ctx_of(client)
@@ -248,7 +254,7 @@ def test_blocked_host_is_refused_before_any_fetch(client, remote):
     assert count(client) == 0
 
 
-def test_rfc9421_signatures_are_accepted(client, remote):
+def test_rfc9421_signatures_are_accepted(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     for alg in ("rsa-v1_5-sha256", "rsa-pss-sha512", "ed25519"):
         body, headers = alice.signed_post(INBOX, alice.activity(), scheme="rfc9421", alg=alg)
@@ -257,7 +263,7 @@ def test_rfc9421_signatures_are_accepted(client, remote):
     assert count(client) == 3
 
 
-def test_rfc9421_content_digest_mismatch_and_stale(client, remote):
+def test_rfc9421_content_digest_mismatch_and_stale(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity()
     body, headers = alice.signed_post(INBOX, act, scheme="rfc9421", alg="ed25519")
@@ -269,7 +275,7 @@ def test_rfc9421_content_digest_mismatch_and_stale(client, remote):
     assert count(client) == 0
 
 
-def test_key_rotation_refetches_once(client, remote):
+def test_key_rotation_refetches_once(client: TestClient, remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, alice.activity())
     assert post(client, INBOX, body, headers).status_code == 202
@@ -281,7 +287,8 @@ def test_key_rotation_refetches_once(client, remote):
     assert count(client) == 2
 
 
-def test_unknown_activity_type_is_stored_and_acknowledged(client, remote):
+def test_unknown_activity_type_is_stored_and_acknowledged(client: TestClient,
+                                                          remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     act = alice.activity(kind="ProposeSomethingNew")
     body, headers = alice.signed_post(INBOX, act)
