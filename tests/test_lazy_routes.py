@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import iter_route_contexts
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from node.app import create_app
@@ -175,3 +176,21 @@ def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was():
     assert app.router.routes == before
     assert client.get("/lazy/good").json() == "good"  # loaded on the second try
     assert len(attempts) == 2
+
+
+def test_the_openapi_document_is_kept_as_bytes_and_unchanged(node):
+    app = create_app(node, background=False)
+    with TestClient(app, base_url=NODE_URL) as client:
+        first = client.get("/api/openapi.json")
+        inner = _inner(client.app)
+        assert first.status_code == 200
+        assert first.headers["content-type"] == "application/json"
+        assert inner.openapi_schema is None  # the bytes are kept, not FastAPI's dict
+        assert client.get("/api/openapi.json").content == first.content
+        # The same document as FastAPI's own answer from `app.openapi()`.
+        assert first.content == JSONResponse(inner.openapi()).body
+        assert first.json()["paths"]["/api/v1/tokens"]
+    with TestClient(create_app(node, background=False), base_url=NODE_URL,
+                    root_path="/comuna") as prefixed:
+        servers = prefixed.get("/api/openapi.json").json()["servers"]
+        assert servers[0] == {"url": "/comuna"}
