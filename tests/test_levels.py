@@ -19,7 +19,7 @@ def parents(x):
     return GRAPH.get(x, [])
 
 
-def test_levels_across_three_and_four_levels():
+def test_levels_across_three_and_four_levels() -> None:
     assert deciding_level({"a"}, parents) == "a"
     assert deciding_level({"a", "b"}, parents) == "C1"
     assert deciding_level({"a", "d"}, parents) == "T1"
@@ -29,7 +29,7 @@ def test_levels_across_three_and_four_levels():
     assert deciding_level({"a", "zz"}, parents) is None
 
 
-def test_routes():
+def test_routes() -> None:
     assert route("a", {"a"}, parents).route == Route.local
     r = route("a", {"a", "b"}, parents)
     assert (r.route, r.target) == (Route.up, "C1")
@@ -42,7 +42,7 @@ def test_routes():
     assert (r.route, r.target) == (Route.elsewhere, "C1")
 
 
-def test_cycles_do_not_hang():
+def test_cycles_do_not_hang() -> None:
     loop = {"x": ["y"], "y": ["x"]}
     assert set(ancestors("x", lambda n: loop.get(n, []))) == {"x", "y"}
 
@@ -51,7 +51,7 @@ bodies = st.sampled_from(["a", "b", "c", "d", "e", "C1", "C2", "C3", "T1", "T2"]
 
 
 @given(st.sets(bodies, min_size=1, max_size=5))
-def test_the_level_covers_everyone_and_nothing_lower_does(affected):
+def test_the_level_covers_everyone_and_nothing_lower_does(affected) -> None:
     level = deciding_level(affected, parents)
     assert level is not None
     for b in affected:
@@ -63,7 +63,7 @@ def test_the_level_covers_everyone_and_nothing_lower_does(affected):
 
 
 @given(st.sets(bodies, min_size=1, max_size=5), bodies)
-def test_exactly_one_body_decides(affected, here):
+def test_exactly_one_body_decides(affected, here) -> None:
     level = deciding_level(affected, parents)
     decides_here = route(here, affected, parents).route == Route.local
     assert decides_here == (here == level)
