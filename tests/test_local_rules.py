@@ -20,7 +20,7 @@ from node.governance import bodies, members, passwords, proposals
 from node.models import FederationLink, Invitation, Member, Membership, OutboxItem, Proposal
 from node.models.base import utcnow
 from tests.conftest import ctx_of, hold_to_openapi
-from tests.helpers import refused
+from tests.helpers import refused, stored
 
 PASSWORD = "contraseña-larga"
 RACERS = 6
@@ -71,7 +71,7 @@ def count(ctx: Any, model: Any, *where: Any) -> int:
 # --- invitations ---------------------------------------------------------------------
 
 
-def test_concurrent_accepts_of_one_invitation_make_one_account(client):
+def test_concurrent_accepts_of_one_invitation_make_one_account(client: TestClient) -> None:
     ctx = ctx_of(client)
     raw = invitation(ctx)
 
@@ -94,7 +94,7 @@ def test_concurrent_accepts_of_one_invitation_make_one_account(client):
         assert inv.used_by == made[0] and inv.used_at is not None
 
 
-def test_concurrent_accepts_through_the_api_make_one_account(client):
+def test_concurrent_accepts_through_the_api_make_one_account(client: TestClient) -> None:
     checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raw = invitation(ctx)
@@ -112,7 +112,7 @@ def test_concurrent_accepts_through_the_api_make_one_account(client):
     assert "POST /api/v1/invitations/{token}/accept 410" in checked
 
 
-def test_a_spent_or_expired_invitation_makes_no_account(client):
+def test_a_spent_or_expired_invitation_makes_no_account(client: TestClient) -> None:
     checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raw = invitation(ctx)
@@ -137,7 +137,7 @@ def test_a_spent_or_expired_invitation_makes_no_account(client):
     assert "POST /api/v1/invitations/{token}/accept 410" in checked
 
 
-def test_two_invitations_racing_for_one_username_make_one_account(client):
+def test_two_invitations_racing_for_one_username_make_one_account(client: TestClient) -> None:
     checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     raws = [invitation(ctx, "member") for _ in range(2)]
@@ -213,7 +213,7 @@ def nothing_left_the_node(ctx: Any, pid: int) -> None:
     assert not [b for b in sent if "texto que no sale" in b]
 
 
-def test_a_draft_is_not_sent_up_through_the_api(client, with_federation):
+def test_a_draft_is_not_sent_up_through_the_api(client: TestClient, with_federation: str) -> None:
     checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     author = new_member(ctx, "autora")
@@ -232,7 +232,7 @@ def test_a_draft_is_not_sent_up_through_the_api(client, with_federation):
     assert "POST /api/v1/proposals/{proposal_id}/send-up 409" in checked
 
 
-def test_a_draft_is_not_sent_up_from_the_page(client, with_federation):
+def test_a_draft_is_not_sent_up_from_the_page(client: TestClient, with_federation: str) -> None:
     ctx = ctx_of(client)
     author = new_member(ctx, "autora")
     pid = draft(ctx, author, with_federation)
@@ -252,10 +252,10 @@ def test_a_draft_is_not_sent_up_from_the_page(client, with_federation):
                     follow_redirects=False)
     assert r.status_code == 303
     with Session(ctx.engine) as s:
-        assert s.get(Proposal, pid).escalated_to == with_federation
+        assert stored(s, Proposal, pid).escalated_to == with_federation
 
 
-def test_an_outsider_learns_nothing_about_a_draft(client, with_federation):
+def test_an_outsider_learns_nothing_about_a_draft(client: TestClient, with_federation: str) -> None:
     ctx = ctx_of(client)
     pid = draft(ctx, new_member(ctx, "autora"), with_federation)
     new_member(ctx, "vecina")  # a member, but neither the author nor a facilitator
@@ -283,7 +283,8 @@ class VerifySpy:
         return getattr(self.real, name)
 
 
-def test_an_unknown_username_costs_a_password_check(client, monkeypatch):
+def test_an_unknown_username_costs_a_password_check(client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = ctx_of(client)
     new_member(ctx, "conocida")
     spy = VerifySpy(passwords._hasher)
@@ -298,7 +299,7 @@ def test_an_unknown_username_costs_a_password_check(client, monkeypatch):
         assert spy.calls == 1, who
 
 
-def test_web_and_api_logins_share_one_limiter(client):
+def test_web_and_api_logins_share_one_limiter(client: TestClient) -> None:
     checked = hold_to_openapi(client)
     ctx = ctx_of(client)
     new_member(ctx, "ana")
@@ -314,7 +315,7 @@ def test_web_and_api_logins_share_one_limiter(client):
     assert "POST /api/v1/tokens 429" in checked
 
 
-def test_concurrent_guesses_do_not_overrun_the_limiter(client):
+def test_concurrent_guesses_do_not_overrun_the_limiter(client: TestClient) -> None:
     ctx = ctx_of(client)
     new_member(ctx, "bea")
     limiter = members.LoginLimiter(attempts=5)
