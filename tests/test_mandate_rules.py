@@ -7,6 +7,7 @@ objects whose own proof does not verify, are refused too."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,13 +15,15 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.app import create_app
+from node.config import Settings
 from node.federations import objects
 from node.governance import members, proposals
 from node.models import FederationLink, InboxItem, LocalActor, Proposal
 from node.models.base import utcnow
 from node.models.matters import Mandate, MandatedVote
 from tests.conftest import ctx_of
-from tests.helpers import run_loops
+from tests.fakeremote import FakeRemote
+from tests.helpers import run_loops, stored
 
 CITY = "http://node.test/actors/ciudad"
 
@@ -32,7 +35,7 @@ def stamp() -> str:
 class City:
     """A city node in-process, with two remote member communes and one outsider."""
 
-    def __init__(self, settings, client, remote):
+    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
@@ -47,16 +50,16 @@ class City:
             s.commit()
             self.facil_id = facil.id
 
-    def uid(self, who) -> str:
+    def uid(self, who: str) -> str:
         self.n += 1
         return f"{who.server.base}/objects/{who.name}-{self.n}"
 
-    def send(self, who, activity: dict) -> None:
+    def send(self, who: str, activity: dict) -> None:
         body, headers = who.signed_post(f"{CITY}/inbox", activity)
         r = self.client.post(f"{CITY}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def create(self, who, obj: dict, sign_as=None) -> dict:
+    def create(self, who: str, obj: dict, sign_as=None) -> dict:
         signed = (sign_as or who).prove({"@context": "https://www.w3.org/ns/activitystreams",
                                          **obj})
         activity = {"@context": "https://www.w3.org/ns/activitystreams",
@@ -86,7 +89,7 @@ class City:
                     sorted((m.uri, m.state, m.version) for m in s.exec(select(Mandate))),
                     sorted((p.id, p.state, p.current_version) for p in s.exec(select(Proposal))))
 
-    def rejections(self, who) -> list[dict]:
+    def rejections(self, who: str) -> list[dict]:
         out = []
         for post in self.remote.posts:
             doc = json.loads(post["body"])
@@ -94,8 +97,9 @@ class City:
                 out.append(doc)
         return out
 
-    def mandate(self, who, position="approve", version=1, speakers=None, sign_as=None,
-                attributed=None, families=0) -> str:
+    def mandate(self, who: str, position: str = "approve", version: int = 1, speakers=None,
+                sign_as=None,
+                attributed=None, families: int = 0) -> str:
         oid = self.uid(who)
         self.create(who, objects.mandate_object(
             oid, attributed or who.uri, CITY, self.matter, version, position,
@@ -103,8 +107,8 @@ class City:
             families=families), sign_as=sign_as)
         return oid
 
-    def vote(self, who, mandate: str, choice="for", version=1, speaker=None,
-             tamper=False) -> dict:
+    def vote(self, who: str, mandate: str, choice: str = "for", version: int = 1, speaker=None,
+             tamper: bool = False) -> dict:
         doc = objects.vote_object(self.uid(who), who.uri, self.matter, version, mandate,
                                   speaker or f"{who.server.base}/members/{who.name}-vocera",
                                   choice, stamp())
@@ -119,7 +123,7 @@ class City:
 
 
 @pytest.fixture
-def city(make_node, remote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     app = create_app(settings, background=False)
     with TestClient(app, base_url="http://node.test") as client:
@@ -132,7 +136,7 @@ def city(make_node, remote):
         c.matter = matter
         assert c.row().matter == matter
         with Session(c.ctx.engine) as s:
-            p = s.get(Proposal, c.row().id)
+            p = stored(s, Proposal, c.row().id)
             facil = s.get(members.Member, c.facil_id)
             proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
@@ -142,14 +146,14 @@ def city(make_node, remote):
         yield c
 
 
-def refused(c: City, who, code: str, before: tuple) -> None:
+def refused(c: City, who: str, code: str, before: tuple) -> None:
     c.settle()
     assert c.state() == before, code
     codes = [r.get("summary") for r in c.rejections(who)]
     assert code in codes, codes
 
 
-def test_a_vote_within_its_mandate_counts(city):
+def test_a_vote_within_its_mandate_counts(city) -> None:
     c = city
     c.vote(c.a, c.ma, "for")
     c.vote(c.b, c.mb, "against")
@@ -161,7 +165,7 @@ def test_a_vote_within_its_mandate_counts(city):
 @pytest.mark.parametrize("case", [
     "no-mandate", "outside-mandate", "wrong-version", "not-spokesperson", "not-member",
     "foreign-mandate", "bad-proof"])
-def test_votes_that_break_a_rule_are_refused(city, case):
+def test_votes_that_break_a_rule_are_refused(city, case) -> None:
     c = city
     before = c.state()
     who = c.a
@@ -185,7 +189,7 @@ def test_votes_that_break_a_rule_are_refused(city, case):
     refused(c, who, {"not-member": "not-a-member"}.get(case, case), before)
 
 
-def test_after_recall_a_mandate_carries_no_vote(city):
+def test_after_recall_a_mandate_carries_no_vote(city) -> None:
     c = city
     c.vote(c.a, c.ma, "for")
     c.settle()
@@ -207,7 +211,7 @@ def test_after_recall_a_mandate_carries_no_vote(city):
     assert c.state() == before
 
 
-def test_forged_mandates_are_refused(city):
+def test_forged_mandates_are_refused(city) -> None:
     c = city
     before = c.state()
     # X, not a member, gives a mandate in A's name (signed with its own key).
@@ -221,7 +225,7 @@ def test_forged_mandates_are_refused(city):
     refused(c, c.x, "not-a-member", before)
 
 
-def test_the_same_vote_replayed_counts_once(city):
+def test_the_same_vote_replayed_counts_once(city) -> None:
     c = city
     activity = c.vote(c.a, c.ma, "for")
     c.settle()
@@ -235,14 +239,14 @@ def test_the_same_vote_replayed_counts_once(city):
     refused(c, c.a, "replayed", before)
 
 
-def test_a_mandate_for_another_version_is_refused(city):
+def test_a_mandate_for_another_version_is_refused(city) -> None:
     c = city
     before = c.state()
     c.mandate(c.b, "approve", version=3)
     refused(c, c.b, "wrong-version", before)
 
 
-def test_a_matter_of_one_commune_is_refused_down(city):
+def test_a_matter_of_one_commune_is_refused_down(city) -> None:
     c = city
     before = c.state()
     c.create(c.b, objects.proposal_object(c.uid(c.b), c.b.uri, "Solo B", "Texto.",
@@ -253,7 +257,7 @@ def test_a_matter_of_one_commune_is_refused_down(city):
     assert any("decide it there" in r for r in reasons), reasons
 
 
-def test_a_federation_weighing_families_counts_them(city):
+def test_a_federation_weighing_families_counts_them(city) -> None:
     from node.governance import bodies, decisions
     from node.governance.statute import Statute, freeze
     from node.models import FederationLink
@@ -263,7 +267,7 @@ def test_a_federation_weighing_families_counts_them(city):
         body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
         bodies.set_statute(s, "node", body, Statute(weighting="families"))
         # As if the vote had opened under this statute (it is frozen at opening).
-        p = s.get(Proposal, c.row().id)
+        p = stored(s, Proposal, c.row().id)
         freeze(p, body)
         s.add(p)
         # The families each commune declared on joining, as the city accepted them.
@@ -279,7 +283,7 @@ def test_a_federation_weighing_families_counts_them(city):
     c.vote(c.b, mb, "against")
     c.settle()
     with Session(c.ctx.engine) as s:
-        p = s.get(Proposal, c.row().id)
+        p = stored(s, Proposal, c.row().id)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
