@@ -18,6 +18,7 @@ from node.governance import members
 from node.models import InboxItem, LocalActor, Member, Proposal
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
+from tests.helpers import stored
 from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_web_pages import csrf, login
 
@@ -45,8 +46,8 @@ def mandated(commune):  # noqa: F811
         follow_redirects=False)
     assert r.status_code == 303
     with Session(c.ctx.engine) as s:
-        facil = s.get(Member, ids["facil"])
-        m = mandates.issue(s, c.ctx.urls, facil, s.get(Proposal, row.id), "approve",
+        facil = stored(s, Member, ids["facil"])
+        m = mandates.issue(s, c.ctx.urls, facil, stored(s, Proposal, row.id), "approve",
                            [ids["facil"], ids["ana"]])
         s.commit()
         c.mandate_id, c.ids = m.id, ids
@@ -56,11 +57,11 @@ def mandated(commune):  # noqa: F811
 def _try(c, state: str, username: str, action: str) -> bool:
     """Whether `action` succeeds for `username` on the mandate in `state` (rolled back)."""
     with Session(c.ctx.engine) as s:
-        m = s.get(Mandate, c.mandate_id)
+        m = stored(s, Mandate, c.mandate_id)
         m.state = state
         s.add(m)
         s.flush()
-        me = s.get(Member, c.ids[username])
+        me = stored(s, Member, c.ids[username])
         try:
             if action == "recall":
                 mandates.recall(s, c.ctx.urls, me, c.mandate_id)
@@ -75,14 +76,14 @@ def _try(c, state: str, username: str, action: str) -> bool:
 
 def _offered(c, state: str, username: str) -> list[str]:
     with Session(c.ctx.engine) as s:
-        m = s.get(Mandate, c.mandate_id)
+        m = stored(s, Mandate, c.mandate_id)
         m.state = state
-        offered = available_actions(s, c.ctx.urls, s.get(Member, c.ids[username]), m)
+        offered = available_actions(s, c.ctx.urls, stored(s, Member, c.ids[username]), m)
         s.rollback()
         return offered
 
 
-def test_every_state_and_person_gets_exactly_what_is_offered(mandated):
+def test_every_state_and_person_gets_exactly_what_is_offered(mandated) -> None:
     c = mandated
     every = ["vote_for", "vote_against", "vote_abstain", "recall"]
     seen: dict[tuple[str, str], list[str]] = {}
@@ -101,10 +102,10 @@ def test_every_state_and_person_gets_exactly_what_is_offered(mandated):
     assert seen[("superseded", "ana")] == [] and seen[("lapsed", "facil")] == []
 
 
-def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated):
+def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated) -> None:
     c = mandated
     with Session(c.ctx.engine) as s:
-        ana = s.get(Member, c.ids["ana"])
+        ana = stored(s, Member, c.ids["ana"])
         vote_uri = mandates.cast(s, c.ctx.urls, ana, c.mandate_id, "for")
         s.commit()
         create = s.exec(select(OutboxItem).where(OutboxItem.object_id == vote_uri)).one()
@@ -122,7 +123,7 @@ def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated):
         assert mandates.receive_refusal(s, c.f.uri, create.activity_id,
                                         "this matter is not open for voting")
         s.commit()
-        m = s.get(Mandate, c.mandate_id)
+        m = stored(s, Mandate, c.mandate_id)
         assert (m.state, m.refusal_code, m.refusal) == (
             "refused", "vote-closed", "this matter is not open for voting")
         assert s.exec(select(MandatedVote).where(MandatedVote.uri == vote_uri)).one().state \
@@ -134,23 +135,23 @@ def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated):
     assert "La federación rechazó el voto" in page and "todavía no la abría" in page
     # Sending the vote again makes the mandate live, and the refusal is gone.
     with Session(c.ctx.engine) as s:
-        mandates.cast(s, c.ctx.urls, s.get(Member, c.ids["ana"]), c.mandate_id, "for")
+        mandates.cast(s, c.ctx.urls, stored(s, Member, c.ids["ana"]), c.mandate_id, "for")
         s.commit()
-        m = s.get(Mandate, c.mandate_id)
+        m = stored(s, Mandate, c.mandate_id)
         assert (m.state, m.refusal) == ("live", "")
 
 
-def test_the_graph_describes_the_mandates_life():
+def test_the_graph_describes_the_mandates_life() -> None:
     rows = {a: (src, dst) for a, src, dst in MANDATE.describe()}
     assert rows["refuse"] == (["live", "refused"], "refused")
     assert rows["vote"] == (["live", "refused"], "live")
     assert rows["lapse"] == (["live"], "lapsed")
 
 
-def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated):
+def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated) -> None:
     c = mandated
     with Session(c.ctx.engine) as s:
-        m = s.get(Mandate, c.mandate_id)
+        m = stored(s, Mandate, c.mandate_id)
         doc = json.loads(s.exec(select(SignedObject.body).where(SignedObject.uri == m.uri)
                                 ).one())
         assert sorted(doc["spokespersonNames"].values()) == ["Ana", "Facil"]
