@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from node.errors import Problem
 from node.federations.mandate_states import MANDATED_VOTE, VoteState
 from node.models import LocalActor, Proposal
 from node.models.matters import MandatedVote
 from tests.conftest import ctx_of
+from tests.helpers import stored
 
 
 @pytest.fixture
-def counted(client):
+def counted(client: TestClient):
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
@@ -33,11 +35,11 @@ def counted(client):
 
 def _row(ctx, vid: int) -> tuple[str, str]:
     with Session(ctx.engine) as s:
-        v = s.get(MandatedVote, vid)
+        v = stored(s, MandatedVote, vid)
         return v.state, v.choice
 
 
-def test_a_stale_move_is_refused_and_changes_nothing(counted):
+def test_a_stale_move_is_refused_and_changes_nothing(counted) -> None:
     ctx, vid = counted
     with Session(ctx.engine) as stale, Session(ctx.engine) as other:
         seen = stale.get(MandatedVote, vid)
@@ -51,17 +53,17 @@ def test_a_stale_move_is_refused_and_changes_nothing(counted):
     assert _row(ctx, vid) == ("withdrawn", "for")
 
 
-def test_a_newer_vote_is_counted_again_with_its_choice(counted):
+def test_a_newer_vote_is_counted_again_with_its_choice(counted) -> None:
     ctx, vid = counted
     with Session(ctx.engine) as s:
-        v = s.get(MandatedVote, vid)
+        v = stored(s, MandatedVote, vid)
         MANDATED_VOTE.move(s, v, "withdraw")
         MANDATED_VOTE.move(s, v, "recount", choice="against")
         s.commit()
     assert _row(ctx, vid) == ("counted", "against")
 
 
-def test_the_sides_stay_apart():
+def test_the_sides_stay_apart() -> None:
     assert MANDATED_VOTE.actions_from("counted") == ["recount", "withdraw"]
     assert MANDATED_VOTE.actions_from("sent") == ["resend", "refuse"]
     for state, action in (("counted", "resend"), ("counted", "refuse"),
