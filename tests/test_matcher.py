@@ -61,7 +61,7 @@ def check_totals(transfers, offers, needs, raw_offers) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(raw_intents("o"), raw_intents("n"), st.integers(2, 6))
-def test_barter_exchanges_are_closed_cycles_within_quantities(raw_o, raw_n, max_cycle):
+def test_barter_exchanges_are_closed_cycles_within_quantities(raw_o, raw_n, max_cycle) -> None:
     offers_l, needs_l = as_intents(raw_o), as_intents(raw_n)
     offers = {i.id: i for i in offers_l}
     needs = {i.id: i for i in needs_l}
@@ -81,7 +81,7 @@ def test_barter_exchanges_are_closed_cycles_within_quantities(raw_o, raw_n, max_
 
 @settings(max_examples=200, deadline=None)
 @given(raw_intents("o"), raw_intents("n"))
-def test_allocation_inside_a_body_respects_quantities_and_windows(raw_o, raw_n):
+def test_allocation_inside_a_body_respects_quantities_and_windows(raw_o, raw_n) -> None:
     offers_l, needs_l = as_intents(raw_o), as_intents(raw_n)
     offers = {i.id: i for i in offers_l}
     needs = {i.id: i for i in needs_l}
@@ -92,7 +92,7 @@ def test_allocation_inside_a_body_respects_quantities_and_windows(raw_o, raw_n):
     assert sum(t.base for t in transfers) <= matchable(offers_l, needs_l)
 
 
-def test_the_three_commune_cycle_is_found_with_units_converted():
+def test_the_three_commune_cycle_is_found_with_units_converted() -> None:
     ns = CAT.namespace
     a, b, c = PARTIES[:3]
     offers = [Intent("gas", a, ns + "gas", CAT.to_base(ns + "gas", Decimal(5), "cylinder")),
@@ -114,7 +114,7 @@ def test_the_three_commune_cycle_is_found_with_units_converted():
     assert CAT.from_base(ns + "maize-flour", moved["flour"], "kilogram") == Decimal(300)
 
 
-def test_a_direct_exchange_comes_before_a_longer_cycle():
+def test_a_direct_exchange_comes_before_a_longer_cycle() -> None:
     ns = CAT.namespace
     a, b, c = PARTIES[:3]
     offers = [Intent("a-gas", a, ns + "gas", 1000), Intent("b-pap", b, ns + "papaya", 1000),
@@ -125,7 +125,7 @@ def test_a_direct_exchange_comes_before_a_longer_cycle():
     assert [sorted(ex.parties) for ex in found] == [sorted([a, b])]
 
 
-def test_no_cycle_no_exchange_and_disjoint_windows_never_meet():
+def test_no_cycle_no_exchange_and_disjoint_windows_never_meet() -> None:
     ns = CAT.namespace
     a, b = PARTIES[:2]
     # a gives to b, but b has nothing a wants: a gift is not barter.
