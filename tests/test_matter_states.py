@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from node.errors import Problem
 from node.federations import service
 from node.federations.matter_states import ESCALATION, Escalation
 from node.models import LocalActor, Proposal
 from tests.conftest import ctx_of
+from tests.helpers import stored
 
 
 @pytest.fixture
-def ours(client):
+def ours(client: TestClient):
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
@@ -27,11 +29,11 @@ def ours(client):
 
 def _row(ctx, pid: int) -> tuple[str, str, str]:
     with Session(ctx.engine) as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         return p.escalation, p.escalated_to, p.escalation_note
 
 
-def test_a_stale_move_is_refused_and_changes_nothing(ours):
+def test_a_stale_move_is_refused_and_changes_nothing(ours) -> None:
     ctx, pid = ours
     with Session(ctx.engine) as stale, Session(ctx.engine) as other:
         seen = stale.get(Proposal, pid)
@@ -49,12 +51,12 @@ def test_a_stale_move_is_refused_and_changes_nothing(ours):
     assert _row(ctx, pid) == ("sent", "https://fed.example/a", "")
 
 
-def test_the_clock_never_undoes_a_sent_matter(ours):
+def test_the_clock_never_undoes_a_sent_matter(ours) -> None:
     ctx, pid = ours
     service._mark_escalation(ctx, pid, "wait", "graph unreachable")
     assert _row(ctx, pid) == ("pending", "", "graph unreachable")
     with Session(ctx.engine) as s:
-        ESCALATION.move(s, s.get(Proposal, pid), "send", escalated_to="https://fed.example/a",
+        ESCALATION.move(s, stored(s, Proposal, pid), "send", escalated_to="https://fed.example/a",
                         escalation_note="")
         s.commit()
     service._mark_escalation(ctx, pid, "wait", "again")
@@ -62,7 +64,7 @@ def test_the_clock_never_undoes_a_sent_matter(ours):
     assert _row(ctx, pid) == ("sent", "https://fed.example/a", "")
 
 
-def test_moves_follow_the_graph():
+def test_moves_follow_the_graph() -> None:
     assert ESCALATION.actions_from("") == ["send", "take", "wait"]
     assert ESCALATION.actions_from("taken") == ["refuse"]
     with pytest.raises(Problem) as err:
