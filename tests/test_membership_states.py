@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from node.errors import Problem
 from node.federations import membership
 from node.federations.membership_states import LINK, LinkState
 from node.models import FederationLink, LocalActor
 from tests.conftest import ctx_of
+from tests.helpers import stored
 
 
 @pytest.fixture
-def asked(client):
+def asked(client: TestClient):
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
@@ -29,11 +31,11 @@ def asked(client):
 
 def _row(ctx, lid: int) -> tuple[str, int, int | None]:
     with Session(ctx.engine) as s:
-        link = s.get(FederationLink, lid)
+        link = stored(s, FederationLink, lid)
         return link.state, link.families, link.families_declared
 
 
-def test_a_stale_move_is_refused_and_changes_nothing(asked):
+def test_a_stale_move_is_refused_and_changes_nothing(asked) -> None:
     ctx, lid = asked
     with Session(ctx.engine) as stale, Session(ctx.engine) as other:
         seen = stale.get(FederationLink, lid)
@@ -49,20 +51,20 @@ def test_a_stale_move_is_refused_and_changes_nothing(asked):
     assert _row(ctx, lid) == ("accepted", 40, None)
 
 
-def test_a_refused_body_may_ask_again(asked):
+def test_a_refused_body_may_ask_again(asked) -> None:
     ctx, lid = asked
     with Session(ctx.engine) as s:
-        link = s.get(FederationLink, lid)
+        link = stored(s, FederationLink, lid)
         membership._settle(s, link, False)
         LINK.move(s, link, "ask", families_declared=50)
         s.commit()
     assert _row(ctx, lid) == ("pending", 0, 50)
 
 
-def test_refusing_a_new_number_keeps_the_member(asked):
+def test_refusing_a_new_number_keeps_the_member(asked) -> None:
     ctx, lid = asked
     with Session(ctx.engine) as s:
-        link = s.get(FederationLink, lid)
+        link = stored(s, FederationLink, lid)
         assert membership._settle(s, link, True) == (False, 40)
         link.families_declared = 60
         assert membership._settle(s, link, False) == (True, 60)
@@ -70,7 +72,7 @@ def test_refusing_a_new_number_keeps_the_member(asked):
     assert _row(ctx, lid) == ("accepted", 40, None)
 
 
-def test_the_graph():
+def test_the_graph() -> None:
     assert LINK.actions_from("accepted") == ["accept"]
     assert LINK.actions_from("rejected") == ["ask", "accept", "reject"]
     with pytest.raises(Problem):
