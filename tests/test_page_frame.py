@@ -7,7 +7,9 @@ import json
 from datetime import timedelta
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.models import WebNotice
 from node.models.base import utcnow
 from tests.conftest import ctx_of
@@ -15,7 +17,8 @@ from tests.govfixtures import build_commune
 from tests.test_web_pages import csrf, login
 
 
-def test_a_refused_form_comes_back_with_why_and_what_was_typed_once(node, client):
+def test_a_refused_form_comes_back_with_why_and_what_was_typed_once(node: Settings,
+                                                                    client: TestClient) -> None:
     build_commune(node)
     login(client, "outsider")
     page = client.get("/b/maizal")
@@ -36,7 +39,7 @@ def test_a_refused_form_comes_back_with_why_and_what_was_typed_once(node, client
     assert "data-status=" not in client.get(r.headers["location"]).text
 
 
-def test_an_action_that_worked_says_so(node, client):
+def test_an_action_that_worked_says_so(node: Settings, client: TestClient) -> None:
     build_commune(node)
     login(client, "m0")
     page = client.get("/b/maizal")
@@ -45,7 +48,7 @@ def test_an_action_that_worked_says_so(node, client):
     assert r.status_code == 200 and 'role="status"' in r.text
 
 
-def test_notices_nobody_came_back_for_are_dropped(node, client):
+def test_notices_nobody_came_back_for_are_dropped(node: Settings, client: TestClient) -> None:
     build_commune(node)
     with Session(ctx_of(client).engine) as s:
         s.add(WebNotice(key_hash="x" * 64, payload="{}",
@@ -57,7 +60,7 @@ def test_notices_nobody_came_back_for_are_dropped(node, client):
         assert s.exec(select(WebNotice)).all() == []
 
 
-def test_pages_are_compressed_and_public_ones_cached(node, client):
+def test_pages_are_compressed_and_public_ones_cached(node: Settings, client: TestClient) -> None:
     build_commune(node)
     r = client.get("/b/maizal", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip"
@@ -72,14 +75,14 @@ def test_pages_are_compressed_and_public_ones_cached(node, client):
     assert client.get("/b/maizal").headers["cache-control"] == "private, no-cache"
 
 
-def test_the_inbox_and_form_posts_are_not_compressed(node, client):
+def test_the_inbox_and_form_posts_are_not_compressed(node: Settings, client: TestClient) -> None:
     build_commune(node)
     r = client.post("/inbox", content=b"{}", headers={
         "Accept-Encoding": "gzip", "Content-Type": "application/activity+json"})
     assert "content-encoding" not in r.headers
 
 
-def test_the_icon_answers_and_every_page_links_it(node, client):
+def test_the_icon_answers_and_every_page_links_it(node: Settings, client: TestClient) -> None:
     build_commune(node)
     for path in ("/favicon.ico", "/favicon.svg"):
         r = client.get(path)
@@ -88,7 +91,7 @@ def test_the_icon_answers_and_every_page_links_it(node, client):
     assert 'rel="icon" href="/favicon.svg"' in client.get("/b/maizal").text
 
 
-def test_the_form_token_reads_differently_on_every_page(node, client):
+def test_the_form_token_reads_differently_on_every_page(node: Settings, client: TestClient) -> None:
     build_commune(node)
     login(client, "m0")
     first, second = (csrf(client.get("/b/maizal/proposals/new").text) for _ in range(2))
