@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import Databases
 from tests.procnode import NodeProcess
 
 CHROMIUM = os.environ.get("COMUNA_CHROMIUM") or shutil.which("chromium") or ""
@@ -20,7 +22,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @pytest.fixture
-def served(tmp_path, databases):
+def served(tmp_path: Path, databases: Databases):
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     node.start()
     node.comuna("post", "Asamblea el sábado a las 9.\n\nTraigan propuestas <escritas>.")
@@ -28,7 +30,7 @@ def served(tmp_path, databases):
     node.stop()
 
 
-def test_profile_page_on_a_small_phone_without_javascript(served, tmp_path):
+def test_profile_page_on_a_small_phone_without_javascript(served, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
