@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.config import load_settings
+from tests.conftest import Databases
 from tests.pagetour import fill, page_routes
 from tests.procnode import NodeProcess
 from tests.test_csrf_routes import inner_app
@@ -52,7 +53,7 @@ def slug(url: str) -> str:
 
 
 @pytest.fixture
-def served(tmp_path, databases):
+def served(tmp_path: Path, databases: Databases):
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     settings = load_settings(node.data_dir)
     ids = seed(settings)
@@ -70,7 +71,7 @@ def login(page: Any, base: str, username: str) -> None:
     page.click("form[action='/login'] button[type=submit]")
 
 
-def test_every_page_fits_a_phone_in_both_languages(served):
+def test_every_page_fits_a_phone_in_both_languages(served) -> None:
     from playwright.sync_api import sync_playwright
 
     node, ids, paths = served
