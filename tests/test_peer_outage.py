@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -15,6 +16,7 @@ from node.config import load_settings
 from node.context import NodeContext, build_context
 from node.models import Delivery, Follower, PeerHost
 from node.outbox.publish import post_note
+from tests.conftest import Databases
 from tests.fakeremote import FakeRemote, start_fake_remote
 from tests.procnode import NodeProcess, wait_for
 
@@ -23,7 +25,7 @@ COOLDOWN = 1.0  # the first cooldown; it doubles while the peer stays away
 
 
 @pytest.fixture
-def sender(tmp_path, databases) -> Iterator[NodeProcess]:
+def sender(tmp_path: Path, databases: Databases) -> Iterator[NodeProcess]:
     node = NodeProcess(tmp_path, "sender", databases.new("sender"),
                        extra_env={"COMUNA_BREAKER_COOLDOWN": str(COOLDOWN)})
     yield node
@@ -72,7 +74,8 @@ def breaker_open_and_rows_at_rest(ctx: NodeContext, host: str, n: int) -> bool:
             and all(r.attempts >= 1 and r.lease_until is None for r in rows))
 
 
-def test_a_follower_back_from_an_outage_gets_the_queue_within_seconds(sender, follower):
+def test_a_follower_back_from_an_outage_gets_the_queue_within_seconds(sender: NodeProcess,
+                                                                      follower: FakeRemote) -> None:
     ctx = context_of(sender)
     follow(ctx, follower)
     sender.start()
@@ -93,7 +96,8 @@ def test_a_follower_back_from_an_outage_gets_the_queue_within_seconds(sender, fo
     assert len([p for p in follower.posts if p["status"] == 202]) == 10
 
 
-def test_sender_killed_with_deliveries_queued_delivers_soon_after_restart(sender, follower):
+def test_sender_killed_with_deliveries_queued_delivers_soon_after_restart(
+        sender: NodeProcess, follower: FakeRemote) -> None:
     ctx = context_of(sender)
     follow(ctx, follower)
     sender.start()
