@@ -4,16 +4,19 @@ silence: it is marked pending, shown with the reason, and sent up once reachable
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from node.app import create_app
+from node.config import Settings
 from node.federation.directory import KeyUnavailable
 from node.federations import routing, service
 from node.governance import members
 from node.models import Delivery, LocalActor
+from tests.fakeremote import FakeRemote
 from tests.test_economy_rules import Net, _members
 from tests.test_web_pages import login
 
@@ -21,7 +24,7 @@ PASSWORD = "contraseña-larga"
 
 
 @pytest.fixture
-def commune(make_node, remote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -46,7 +49,8 @@ def to_the_city(net: Net) -> list[Delivery]:
         return list(s.exec(select(Delivery).where(col(Delivery.inbox) == f"{net.a.uri}/inbox")))
 
 
-def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(commune, monkeypatch):
+def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(
+        commune, monkeypatch: pytest.MonkeyPatch) -> None:
     net, c = commune, commune.client
     h = {"Authorization": "Bearer " + c.post(
         "/api/v1/tokens", json={"username": "facil", "password": PASSWORD}).json()["token"]}
