@@ -7,7 +7,9 @@ import json
 from datetime import timedelta
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.federation import keys
 from node.federation.proofs import verify_object
 from node.governance import bodies, decisions, members, proposals
@@ -15,14 +17,15 @@ from node.governance.statute import Rule, Statute
 from node.models import InboxItem, OutboxItem, Proposal, Vote
 from node.models.base import utcnow
 from tests.conftest import NODE_URL
-from tests.govfixtures import build_commune
-from tests.helpers import run_loops
+from tests.fakeremote import FakeRemote
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import run_loops, stored
 from tests.test_following import send
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 
 
-def _open(c, statute=None):
+def _open(c: Commune, statute=None):
     with c.session() as s:
         if statute is not None:
             bodies.set_statute(s, "node", c.assembly, statute)
@@ -34,13 +37,13 @@ def _open(c, statute=None):
         return p.id
 
 
-def _activities(c, kind):
+def _activities(c: Commune, kind):
     with c.session() as s:
         return [json.loads(i.body) for i in s.exec(select(OutboxItem)).all()
                 if i.activity_type == kind]
 
 
-def test_opening_a_vote_publishes_a_poll(node, client):
+def test_opening_a_vote_publishes_a_poll(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _open(c)
     [create] = _activities(c, "Create")
@@ -58,18 +61,18 @@ def test_opening_a_vote_publishes_a_poll(node, client):
     assert served["type"] == "Question" and served["id"] == q["id"]
 
 
-def test_closing_updates_the_poll_with_the_final_counts(node, client):
+def test_closing_updates_the_poll_with_the_final_counts(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _open(c)
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         for who, choice in (("m0", "for"), ("m1", "for"), ("m2", "against")):
             proposals.cast(s, c.people[who], p, 1, choice)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
     with c.session() as s:
-        decisions.close_vote(s, c.ctx.urls, s.get(Proposal, pid))
+        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
         s.commit()
     [update] = _activities(c, "Update")
     q = update["object"]
@@ -84,7 +87,8 @@ def test_closing_updates_the_poll_with_the_final_counts(node, client):
     assert any(a["object"]["type"] == "Note" for a in _activities(c, "Create"))
 
 
-def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node, client):
+def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node: Settings,
+                                                                     client: TestClient) -> None:
     c = build_commune(node)
     _open(c, Statute(rule=Rule.consent))
     [create] = _activities(c, "Create")
@@ -101,7 +105,8 @@ def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node, clien
     assert len(_activities(c, "Create")) == 1
 
 
-def test_a_poll_answer_from_another_server_is_not_a_vote(node, client, remote):
+def test_a_poll_answer_from_another_server_is_not_a_vote(node: Settings, client: TestClient,
+                                                         remote: FakeRemote) -> None:
     c = build_commune(node)
     pid = _open(c)
     bob = remote.actor("bob")
