@@ -8,18 +8,21 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session
 
+from node.config import Settings
 from node.context import NodeContext, UnknownBody, build_context
 from node.federation.directory import expire_host_keys
 from node.governance import bodies, members
 from node.outbox.status import set_blocked
 from node.storage import changes
 from node.storage.db import make_engine
+from tests.conftest import Databases
 from tests.fakeremote import FakeRemote
 from tests.procnode import NodeProcess, wait_for, worker_beside
 
@@ -36,7 +39,7 @@ class Clock:
 
 
 @pytest.fixture
-def two(node) -> Iterator[tuple[NodeContext, NodeContext, Clock]]:
+def two(node: Settings) -> Iterator[tuple[NodeContext, NodeContext, Clock]]:
     """Two contexts on one database: what two processes of one node hold."""
     clock = Clock()
     a, b = build_context(node), build_context(node)
@@ -57,7 +60,8 @@ def _new_body(ctx: NodeContext, handle: str, announce: bool = True) -> None:
         s.commit()
 
 
-def test_a_body_made_elsewhere_is_found_on_the_first_miss(two):
+def test_a_body_made_elsewhere_is_found_on_the_first_miss(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, _clock = two
     _new_body(a, "consejo")
     assert "consejo" in b.actors  # no clock step: the miss itself reads the table
@@ -65,7 +69,8 @@ def test_a_body_made_elsewhere_is_found_on_the_first_miss(two):
     assert b.signing_key("consejo").key_id.endswith("/actors/consejo#main-key")
 
 
-def test_misses_from_strangers_reload_at_most_every_fifth_of_a_second(two):
+def test_misses_from_strangers_reload_at_most_every_fifth_of_a_second(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, clock = two
     assert b.actors.get("nadie") is None  # this miss read the table
     _new_body(a, "consejo")
@@ -75,7 +80,8 @@ def test_misses_from_strangers_reload_at_most_every_fifth_of_a_second(two):
     assert b.actors.get("consejo") is not None
 
 
-def test_the_feed_reloads_bodies_within_a_second_even_without_a_miss(two):
+def test_the_feed_reloads_bodies_within_a_second_even_without_a_miss(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, clock = two
     before = len(b.actors)
     _new_body(a, "consejo")
@@ -84,7 +90,8 @@ def test_the_feed_reloads_bodies_within_a_second_even_without_a_miss(two):
     assert len(b.actors) == before + 1 and "consejo" in list(b.actors)
 
 
-def test_signing_for_a_body_made_elsewhere_reloads_even_within_the_miss_limit(two):
+def test_signing_for_a_body_made_elsewhere_reloads_even_within_the_miss_limit(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, _clock = two
     assert b.actors.get("nadie") is None  # spends the miss allowance
     _new_body(a, "consejo", announce=False)
@@ -94,7 +101,8 @@ def test_signing_for_a_body_made_elsewhere_reloads_even_within_the_miss_limit(tw
         b.signing_key("nadie")
 
 
-def test_blocks_are_honoured_by_the_other_process_within_a_second(two):
+def test_blocks_are_honoured_by_the_other_process_within_a_second(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, clock = two
     assert not b.is_blocked("mal.example")
     set_blocked(a.engine, "mal.example", True)
@@ -104,7 +112,8 @@ def test_blocks_are_honoured_by_the_other_process_within_a_second(two):
     assert b.is_blocked("mal.example")
 
 
-def test_expired_keys_are_forgotten_by_the_other_process_within_a_second(two):
+def test_expired_keys_are_forgotten_by_the_other_process_within_a_second(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, clock = two
     doc = {"id": "https://lejos.example/users/ana"}
     b._directory._docs[doc["id"]] = (doc, 0.0)
@@ -115,7 +124,8 @@ def test_expired_keys_are_forgotten_by_the_other_process_within_a_second(two):
     assert doc["id"] not in b.directory._docs
 
 
-def test_a_bump_of_a_topic_the_migration_did_not_seed_starts_it(two):
+def test_a_bump_of_a_topic_the_migration_did_not_seed_starts_it(
+        two: tuple[NodeContext, NodeContext, Clock]) -> None:
     a, b, clock = two
     with Session(a.engine) as s:
         changes.bump(s, "new-topic")
@@ -148,7 +158,8 @@ def _within_a_second(what: str, since: float, attempt: Callable[[], httpx.Respon
 
 
 @pytest.fixture
-def node_pair(tmp_path, databases, capsys) -> Iterator[tuple[NodeProcess, dict[str, str]]]:
+def node_pair(tmp_path: Path, databases: Databases,
+              capsys: pytest.CaptureFixture[str]) -> Iterator[tuple[NodeProcess, dict[str, str]]]:
     """`comuna serve` with two web workers and no background loops, and one `comuna
     worker` beside it doing the inbox processing and delivery; and the headers of a
     facilitator of the node's primary body and of its admin token."""
@@ -209,7 +220,8 @@ def _answers_for(node: NodeProcess, remote: FakeRemote, handle: str, made: float
         remote, f"{actor}/inbox", follow), lambda s: 200 <= s < 300)
 
 
-def test_every_process_answers_for_a_new_body_and_honours_a_block(node_pair, remote):
+def test_every_process_answers_for_a_new_body_and_honours_a_block(
+        node_pair: tuple[NodeProcess, dict[str, str]], remote: FakeRemote) -> None:
     node, auth = node_pair
     alice = remote.actor("alice")
     # The worker is up (its context built) once it has answered a Follow of the primary
@@ -252,7 +264,7 @@ def test_every_process_answers_for_a_new_body_and_honours_a_block(node_pair, rem
         time.sleep(0.05)
 
 
-def test_a_wakeup_set_from_another_thread_wakes_the_loop_at_once():
+def test_a_wakeup_set_from_another_thread_wakes_the_loop_at_once() -> None:
     """Sync routes and work in threads publish, then wake the workers waiting on the loop."""
     import asyncio
     import threading
