@@ -15,7 +15,7 @@ FEP = load("fep8b32/fep-8b32-vectors.json")
 W3C = VECTORS / "fep8b32" / "w3c-eddsa-jcs-2022"
 
 
-def test_fep8b32_signing_reproduces_the_proof():
+def test_fep8b32_signing_reproduces_the_proof() -> None:
     secret = keys.decode_multibase_secret(FEP["secret_key_multibase"])
     assert keys.ed25519_multibase(secret.public_key()) == FEP["public_key_multibase"]
     signed = sign_object(FEP["unsigned_document"], secret, FEP["verification_method"],
@@ -24,7 +24,7 @@ def test_fep8b32_signing_reproduces_the_proof():
     assert signed == FEP["expected_signed_document"]
 
 
-def test_fep8b32_signed_document_verifies_and_tampering_fails():
+def test_fep8b32_signed_document_verifies_and_tampering_fails() -> None:
     public = keys.decode_multibase_public(FEP["public_key_multibase"])
     doc = FEP["expected_signed_document"]
     assert verify_object(doc, public) == FEP["verification_method"]
@@ -34,7 +34,7 @@ def test_fep8b32_signed_document_verifies_and_tampering_fails():
         verify_object(tampered, public)
 
 
-def test_fep8b32_feature_file_documents():
+def test_fep8b32_feature_file_documents() -> None:
     signed = load("fep8b32/fep-8b32-signed.json")
     actor = load("fep8b32/fep-8b32-actor.json")
     method = actor["assertionMethod"][0]
@@ -42,7 +42,7 @@ def test_fep8b32_feature_file_documents():
     assert verify_object(signed, public) == method["id"]
 
 
-def test_w3c_eddsa_jcs_2022_vector():
+def test_w3c_eddsa_jcs_2022_vector() -> None:
     pair = json.loads((W3C / "keyPair.json").read_text())
     secret = keys.decode_multibase_secret(pair["privateKeyMultibase"])
     unsigned = json.loads((W3C / "unsigned.json").read_text())
@@ -55,7 +55,7 @@ def test_w3c_eddsa_jcs_2022_vector():
     assert verify_object(signed, public) == config["verificationMethod"]
 
 
-def test_fep521a_multikeys():
+def test_fep521a_multikeys() -> None:
     vec = load("fep8b32/fep-521a/fep-521a-vectors.json")
     for case in vec["vectors"]:
         expected = case["expected_multikey"]["publicKeyMultibase"]
