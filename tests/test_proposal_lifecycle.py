@@ -30,6 +30,7 @@ from node.governance.proposal_actions import (
 from node.models import Amendment, Decision, Proposal
 from node.models.base import utcnow
 from tests.govfixtures import build_commune
+from tests.helpers import stored
 
 ROLES = {"author": "m0", "coordinator": "facil", "integrante": "m1", "outsider": "outsider",
          "anonymous": None}
@@ -193,11 +194,11 @@ def test_every_action_offered_is_accepted_and_every_other_refused(world: Any) ->
         for role, username in ROLES.items():
             with Session(c.ctx.engine, expire_on_commit=False) as s:
                 me = c.people[username] if username else None
-                offered = set(available_actions(s, me, s.get(Proposal, pid)))
+                offered = set(available_actions(s, me, stored(s, Proposal, pid)))
             offered_somewhere |= offered
             for action in PROPOSAL_ACTIONS:
                 with Session(c.ctx.engine, expire_on_commit=False) as s:
-                    p = s.get(Proposal, pid)
+                    p = stored(s, Proposal, pid)
                     try:
                         attempts[action](s, me, p)
                         s.flush()
@@ -220,17 +221,17 @@ def test_amendment_actions_offered_are_accepted(world: Any) -> None:
     mismatches, seen = [], set()
     for situation, pid in ids.items():
         with Session(c.ctx.engine) as s:
-            aids = [a.id for a in _amendments(s, s.get(Proposal, pid))]
+            aids = [a.id for a in _amendments(s, stored(s, Proposal, pid))]
         for aid in aids:
             for role, username in ROLES.items():
                 me = c.people[username] if username else None
                 with Session(c.ctx.engine, expire_on_commit=False) as s:
-                    p = s.get(Proposal, pid)
-                    offered = set(amendment_actions(s, me, p, s.get(Amendment, aid)))
+                    p = stored(s, Proposal, pid)
+                    offered = set(amendment_actions(s, me, p, stored(s, Amendment, aid)))
                 seen |= offered
                 for action in AMENDMENT_ACTIONS:
                     with Session(c.ctx.engine, expire_on_commit=False) as s:
-                        p, a = s.get(Proposal, pid), s.get(Amendment, aid)
+                        p, a = stored(s, Proposal, pid), stored(s, Amendment, aid)
                         try:
                             attempts[action](s, me, p, a)
                             s.flush()
@@ -249,7 +250,7 @@ def test_anonymous_and_outsiders_are_offered_nothing(world: Any) -> None:
     c, ids = world
     with Session(c.ctx.engine) as s:
         for pid in ids.values():
-            p = s.get(Proposal, pid)
+            p = stored(s, Proposal, pid)
             assert available_actions(s, None, p) == []
             assert available_actions(s, c.people["outsider"], p) == []
 
@@ -260,7 +261,7 @@ def test_a_state_moves_only_along_its_graph(world: Any) -> None:
     c, ids = world
     with Session(c.ctx.engine, expire_on_commit=False) as s1, \
             Session(c.ctx.engine, expire_on_commit=False) as s2:
-        p1, p2 = s1.get(Proposal, ids["draft"]), s2.get(Proposal, ids["draft"])
+        p1, p2 = s1.get(Proposal, ids["draft"]), stored(s2, Proposal, ids["draft"])
         proposals.open_deliberation(s1, c.people["m0"], p1)
         s1.commit()
         with pytest.raises(Problem) as refused:
