@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Databases
 from tests.procnode import NodeProcess
 from tests.test_pages_browser import ARGS, CHROMIUM
 
@@ -163,7 +164,7 @@ def only_what_an_integrante_may(page: Any, where: str) -> None:
 
 
 @pytest.fixture
-def nodes(tmp_path, databases):
+def nodes(tmp_path: Path, databases: Databases):
     made = {"maizal": NodeProcess(tmp_path, "maizal", databases.new("maizal")),
             "city": NodeProcess(tmp_path, "ciudad_sur", databases.new("ciudad_sur"),
                                 level="city"),
@@ -189,7 +190,7 @@ def nodes(tmp_path, databases):
             node.stop()
 
 
-def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes):
+def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     maizal, city, cerro = nodes["maizal"], nodes["city"], nodes["cerro"]
