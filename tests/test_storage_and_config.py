@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlmodel import Session
 
 from node.cli.main import main as cli
-from node.config import ConfigError, load_settings
+from node.config import ConfigError, Settings, load_settings
 from node.context import build_context
 from node.models import Delivery, OutboxItem
 from node.storage.leases import claim
 from node.storage.migrate import current_revision, head_revision
-from tests.conftest import backend
+from tests.conftest import Databases, backend
 
 
-def test_suite_runs_on_the_backend_it_claims(node):
+def test_suite_runs_on_the_backend_it_claims(node: Settings) -> None:
     ctx = build_context(node)
     assert ctx.engine.dialect.name == backend()
     assert current_revision(ctx.engine) == head_revision()
 
 
-def test_claims_never_share_a_row(node):
+def test_claims_never_share_a_row(node: Settings) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         item = OutboxItem(actor_id=ctx.primary.id, activity_id="x", activity_type="Note",
@@ -50,7 +53,8 @@ def test_claims_never_share_a_row(node):
     assert len(claim(ctx.engine, Delivery, 50, 60)) == 30
 
 
-def test_config_errors_are_clear(tmp_path, monkeypatch, capsys):
+def test_config_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("COMUNA_DATA_DIR", raising=False)
     try:
         load_settings(None)
@@ -67,14 +71,15 @@ def test_config_errors_are_clear(tmp_path, monkeypatch, capsys):
     assert "COMUNA_DELIVERY_CONCURRENCY" in capsys.readouterr().err
 
 
-def test_env_overrides_file(node, monkeypatch):
+def test_env_overrides_file(node: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMUNA_MAX_BODY_BYTES", "4096")
     assert load_settings(node.data_dir).max_body_bytes == 4096
     monkeypatch.setenv("COMUNA_DATA_DIR", str(node.data_dir))
     assert load_settings().handle == "maizal"
 
 
-def test_init_is_idempotent_and_refuses_a_new_handle(node, capsys):
+def test_init_is_idempotent_and_refuses_a_new_handle(node: Settings,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     d = str(node.data_dir)
     assert cli(["init", "--data-dir", d, "--url", node.url, "--handle", "maizal",
                 "--name", "x", "--level", "commune"]) == 0
@@ -83,7 +88,7 @@ def test_init_is_idempotent_and_refuses_a_new_handle(node, capsys):
     assert "cannot change" in capsys.readouterr().err
 
 
-def test_status_command(node, capsys):
+def test_status_command(node: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["status", "--data-dir", str(node.data_dir)]) == 0
     out = capsys.readouterr().out
     assert "delivery   0 queued" in out
@@ -93,7 +98,8 @@ def test_status_command(node, capsys):
     assert json.loads(capsys.readouterr().out)["node"]["handle"] == "maizal"
 
 
-def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path, databases):
+def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path: Path,
+                                                                  databases: Databases) -> None:
     """A node created on schema 0001 (with followers, outbox and deliveries) upgrades."""
     from sqlalchemy import text
 
