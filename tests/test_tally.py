@@ -68,13 +68,13 @@ def expected(statute: Statute, c: Counts, e: Electorate) -> Outcome:
 
 
 @given(statutes, situations())
-def test_tally_matches_the_rule(statute, situation):
+def test_tally_matches_the_rule(statute, situation) -> None:
     c, e = situation
     assert tally(statute, c, e).outcome == expected(statute, c, e)
 
 
 @given(statutes, situations())
-def test_one_more_vote_for_never_turns_adoption_into_rejection(statute, situation):
+def test_one_more_vote_for_never_turns_adoption_into_rejection(statute, situation) -> None:
     c, e = situation
     before = tally(statute, c, e)
     more = Counts(c.yes + 1, c.no, c.abstain, c.block, c.families)
@@ -84,7 +84,7 @@ def test_one_more_vote_for_never_turns_adoption_into_rejection(statute, situatio
 
 
 @given(statutes_with(Rule.consent), situations())
-def test_under_consent_one_block_is_enough_and_against_is_not(statute, situation):
+def test_under_consent_one_block_is_enough_and_against_is_not(statute, situation) -> None:
     c, e = situation
     result = tally(statute, c, e)
     if result.quorum_met:
@@ -92,7 +92,7 @@ def test_under_consent_one_block_is_enough_and_against_is_not(statute, situation
 
 
 @given(statutes_with(Rule.majority, quorum=st.just(Fraction(0))), situations())
-def test_majority_ties_are_rejected_and_abstentions_do_not_count(statute, situation):
+def test_majority_ties_are_rejected_and_abstentions_do_not_count(statute, situation) -> None:
     c, e = situation
     tie = Counts(c.yes, c.yes, c.abstain, 0, c.families)
     assert tally(statute, tie, Electorate(e.members + c.yes, e.families)).outcome == \
@@ -104,7 +104,7 @@ def test_majority_ties_are_rejected_and_abstentions_do_not_count(statute, situat
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(Choice)),
                           st.sampled_from(["f1", "f2", "f3", None])), max_size=60))
-def test_one_member_one_vote_and_the_last_ballot_counts(raw):
+def test_one_member_one_vote_and_the_last_ballot_counts(raw) -> None:
     ballots = [Ballot(v, ch, fam) for v, ch, fam in raw]
     c = count_ballots(ballots)
     last = {}
@@ -115,7 +115,7 @@ def test_one_member_one_vote_and_the_last_ballot_counts(raw):
     assert c.families == len({b.family for b in last.values() if b.family})
 
 
-def test_examples():
+def test_examples() -> None:
     two_thirds = Statute(rule=Rule.qualified, threshold=Fraction(2, 3), quorum=Fraction(0))
     e = Electorate(30)
     assert tally(two_thirds, Counts(yes=20, no=10), e).outcome == Outcome.adopted
@@ -127,7 +127,7 @@ def test_examples():
         Outcome.adopted
 
 
-def test_statute_validation():
+def test_statute_validation() -> None:
     with pytest.raises(StatuteError):
         Statute(threshold=Fraction(1, 3))
     with pytest.raises(StatuteError):
