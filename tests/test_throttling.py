@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.federation import keys
 from node.federation.directory import expire_host_keys
 from node.federation.fetch import retry_after_of
@@ -55,7 +56,7 @@ def post(client: TestClient, who: Sender, kind: str = "Create", obj: Any = None)
 # --- the answers -------------------------------------------------------------------
 
 
-def test_a_key_that_is_not_there_is_401(client, remote):
+def test_a_key_that_is_not_there_is_401(client: TestClient, remote: FakeRemote) -> None:
     ghost = remote.actor("ghost")
     remote.get_failures[ghost.path] = 404
     r = post(client, ghost)
@@ -69,7 +70,9 @@ def test_a_key_that_is_not_there_is_401(client, remote):
 
 
 @pytest.mark.parametrize("status", [503, 429, 500])
-def test_a_key_that_cannot_be_fetched_now_is_503_with_retry_after(client, remote, status):
+def test_a_key_that_cannot_be_fetched_now_is_503_with_retry_after(client: TestClient,
+                                                                  remote: FakeRemote,
+                                                                  status) -> None:
     alice = remote.actor("alice")
     remote.get_failures[alice.path] = status
     r = post(client, alice)
@@ -81,7 +84,8 @@ def test_a_key_that_cannot_be_fetched_now_is_503_with_retry_after(client, remote
     assert post(client, alice).status_code == 202
 
 
-def test_failing_fetches_spend_the_budget_then_429_without_fetching(make_node, remote):
+def test_failing_fetches_spend_the_budget_then_429_without_fetching(
+        make_node: Callable[..., Settings], remote: FakeRemote) -> None:
     node = make_node(key_refetch_per_host_per_minute=2)
     remote.down = True
     with TestClient(create_app(node, background=False), base_url=NODE_URL) as c:
@@ -94,7 +98,8 @@ def test_failing_fetches_spend_the_budget_then_429_without_fetching(make_node, r
         assert "try again" in held.json()["detail"]
 
 
-def test_a_host_that_answers_well_is_not_held_back_by_first_contacts(make_node, remote):
+def test_a_host_that_answers_well_is_not_held_back_by_first_contacts(
+        make_node: Callable[..., Settings], remote: FakeRemote) -> None:
     # A budget of 2 used to mean two actors a minute from a host; a host that answers
     # pays a tenth of it per new actor.
     node = make_node(key_refetch_per_host_per_minute=2)
@@ -103,7 +108,7 @@ def test_a_host_that_answers_well_is_not_held_back_by_first_contacts(make_node, 
     assert codes == [202] * 8
 
 
-def test_retry_after_from_the_peer_is_read_and_bounded():
+def test_retry_after_from_the_peer_is_read_and_bounded() -> None:
     assert retry_after_of("120") == 120
     assert retry_after_of("0") == 1
     assert retry_after_of("99999999") == 3600
@@ -111,7 +116,7 @@ def test_retry_after_from_the_peer_is_read_and_bounded():
     assert retry_after_of("Wed, 21 Oct 2015 07:28:00 GMT") == 1  # in the past
 
 
-def test_the_budget_in_units_and_when_it_has_room_again():
+def test_the_budget_in_units_and_when_it_has_room_again() -> None:
     clock = Clock()
     throttle = HostThrottle(per_minute=3, clock=clock)  # 30 parts; a light fetch is 1
     first = throttle.admit("a.example", heavy=False)  # never answered us: a full unit
@@ -225,7 +230,7 @@ def watch_fetches(ctx: Any) -> Counter[str]:
     return peak
 
 
-def test_first_contact_burst_from_25_instances_is_all_accepted(node):
+def test_first_contact_burst_from_25_instances_is_all_accepted(node: Settings) -> None:
     servers = [start_fake_remote() for _ in range(25)]
     try:
         people = [who for s in servers for who in senders(s, 20, "f")]
@@ -252,7 +257,8 @@ def test_first_contact_burst_from_25_instances_is_all_accepted(node):
             list(pool.map(FakeRemote.close, servers))
 
 
-def test_single_instance_burst_is_held_back_with_retry_after_then_accepted(node, remote):
+def test_single_instance_burst_is_held_back_with_retry_after_then_accepted(
+        node: Settings, remote: FakeRemote) -> None:
     people = senders(remote, 500, "s")
     requests = follows(people)
     clock = Clock()
@@ -288,7 +294,8 @@ def test_single_instance_burst_is_held_back_with_retry_after_then_accepted(node,
     assert len(remote.gets) == 500
 
 
-def test_concurrent_requests_of_one_new_actor_make_one_fetch(node, remote):
+def test_concurrent_requests_of_one_new_actor_make_one_fetch(node: Settings,
+                                                             remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     requests = [alice.signed_post(INBOX, alice.activity()) for _ in range(30)]
 
@@ -304,7 +311,7 @@ def test_concurrent_requests_of_one_new_actor_make_one_fetch(node, remote):
 # --- what a host is ------------------------------------------------------------------
 
 
-def test_one_meaning_of_host():
+def test_one_meaning_of_host() -> None:
     assert host_key("https://A.Example/users/x") == "a.example"
     assert host_key("https://a.example:443/users/x") == "a.example"
     assert host_key("http://a.example:80/x") == "a.example"
@@ -340,7 +347,7 @@ def _seed(engine: Any) -> None:
         s.commit()
 
 
-def test_expire_by_host_and_port(client):
+def test_expire_by_host_and_port(client: TestClient) -> None:
     ctx = ctx_of(client)
     _seed(ctx.engine)
     assert expire_host_keys(ctx.engine, "A.example:8443") == 2
@@ -348,7 +355,7 @@ def test_expire_by_host_and_port(client):
         "https://a.example:8443/u/2", "https://a.example:8443/u/old"}
 
 
-def test_expire_a_bare_host_covers_every_port(client):
+def test_expire_a_bare_host_covers_every_port(client: TestClient) -> None:
     ctx = ctx_of(client)
     _seed(ctx.engine)
     assert expire_host_keys(ctx.engine, "a.example") == 4
@@ -357,7 +364,8 @@ def test_expire_a_bare_host_covers_every_port(client):
     assert expire_host_keys(ctx.engine, "nowhere.example") == 0
 
 
-def test_fetched_actors_are_stored_under_host_and_port(client, remote):
+def test_fetched_actors_are_stored_under_host_and_port(client: TestClient,
+                                                       remote: FakeRemote) -> None:
     alice = remote.actor("alice")
     assert post(client, alice).status_code == 202
     ctx = ctx_of(client)
