@@ -6,6 +6,7 @@ proof that is false, or a key that is gone (404/410), is refused."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import update
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.economy import wire
 from node.economy.catalogue import shared
 from node.federation.directory import ActorDirectory, ActorFetchFailed, KeyUnavailable
@@ -21,6 +23,7 @@ from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import FederationLink, InboxItem, Intent, LocalActor, RemoteActor
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
+from tests.fakeremote import FakeRemote
 from tests.helpers import run_loops
 
 CITY = f"{NODE_URL}/actors/ciudad"
@@ -32,7 +35,7 @@ class City:
     it whose offers `a` passes on (relayed: signed by `a`, proved by `b`). The relay's
     key and the author's are fetched separately, so only the author's can fail."""
 
-    def __init__(self, settings, client, remote) -> None:
+    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.a, self.b = remote.actor("a"), remote.actor("b")
@@ -69,7 +72,7 @@ class City:
 
 
 @pytest.fixture
-def city(make_node, remote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url=NODE_URL) as c:
         net = City(settings, c, remote)
@@ -104,7 +107,7 @@ def processed(ctx) -> bool:
 
 
 @pytest.mark.parametrize("status", [503, 429])
-def test_proof_key_unreachable_is_retried_then_processed(city, status):
+def test_proof_key_unreachable_is_retried_then_processed(city, status) -> None:
     offer = city.offer()
     city.forget_author_key()
     city.remote.get_failures[city.b.path] = status
@@ -123,7 +126,7 @@ def test_proof_key_unreachable_is_retried_then_processed(city, status):
     assert held(ctx.engine) == [offer]
 
 
-def test_false_proof_is_refused_not_retried(city):
+def test_false_proof_is_refused_not_retried(city) -> None:
     city.offer(tamper=True)
     city.forget_author_key()  # the key is fetched afresh, and the proof still does not hold
     ctx = run_loops(city.settings, processed, delivery=False)
@@ -132,7 +135,7 @@ def test_false_proof_is_refused_not_retried(city):
     assert held(ctx.engine) == []
 
 
-def test_key_that_is_gone_is_refused_not_retried(city):
+def test_key_that_is_gone_is_refused_not_retried(city) -> None:
     city.offer()
     city.forget_author_key()
     city.remote.get_failures[city.b.path] = 410
@@ -149,7 +152,7 @@ def _directory(engine) -> ActorDirectory:
                           refetch_per_minute=30)
 
 
-def test_verify_author_proof_tells_unavailable_from_refused(city):
+def test_verify_author_proof_tells_unavailable_from_refused(city) -> None:
     b = city.b  # never fetched yet: every check goes to its server
     doc = b.prove(b.activity())
 
@@ -174,7 +177,7 @@ def test_verify_author_proof_tells_unavailable_from_refused(city):
     asyncio.run(check(_directory(city.ctx.engine), doc))  # and the true proof holds
 
 
-def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city):
+def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city) -> None:
     async def key(uri: str) -> None:
         directory = _directory(city.ctx.engine)
         try:
@@ -192,7 +195,8 @@ def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city):
     assert not isinstance(caught.value, KeyUnavailable)
 
 
-def test_relayed_activity_whose_proof_key_is_unreachable_is_503(client, remote):
+def test_relayed_activity_whose_proof_key_is_unreachable_is_503(client: TestClient,
+                                                                remote: FakeRemote) -> None:
     alice, relay = remote.actor("alice"), remote.actor("relay")
     act = alice.prove(alice.activity())
     remote.get_failures[alice.path] = 503
