@@ -5,24 +5,27 @@ nothing changed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.app import create_app
+from node.config import Settings
 from node.economy import intents, wire
 from node.federations import objects
 from node.governance import members
 from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
 from node.models.economy import Exchange
+from tests.fakeremote import FakeRemote
 from tests.test_economy_rules import NS, Net, _cycle, _members
 
 COMMUNE = "http://node.test/actors/maizal"
 
 
 @pytest.fixture
-def commune(make_node, remote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -31,7 +34,7 @@ def commune(make_node, remote):
 
 
 @pytest.fixture
-def city(make_node, remote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote):
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
@@ -51,14 +54,14 @@ def matters(net) -> list[tuple]:
                        p.answers_to) for p in s.exec(select(Proposal)).all())
 
 
-def proposal_doc(net, who, matter: str, version: int, text: str) -> dict:
+def proposal_doc(net, who: str, matter: str, version: int, text: str) -> dict:
     return who.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
                       **objects.proposal_object(matter, who.uri, "Agua", text,
                                                 [COMMUNE, who.uri], version,
                                                 "2026-11-29T00:00:00Z")})
 
 
-def test_a_stranger_puts_nothing_on_a_communes_agenda(commune):
+def test_a_stranger_puts_nothing_on_a_communes_agenda(commune) -> None:
     x = commune.x
     act = commune.activity(x, "Create", proposal_doc(commune, x, commune.uid(x, "m"), 1,
                                                      "Cerrar la escuela"))
@@ -68,7 +71,7 @@ def test_a_stranger_puts_nothing_on_a_communes_agenda(commune):
     assert verdicts(commune) == {act["id"]: "not-a-member"}
 
 
-def test_only_the_deciding_federation_versions_a_matter(commune):
+def test_only_the_deciding_federation_versions_a_matter(commune) -> None:
     a, b, x = commune.a, commune.b, commune.x
     matter = commune.uid(b, "matter")
     create = commune.activity(b, "Create", proposal_doc(commune, b, matter, 1, "Texto"))
@@ -91,7 +94,7 @@ def test_only_the_deciding_federation_versions_a_matter(commune):
     assert texts == {"Texto"}
 
 
-def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune):
+def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune) -> None:
     ctx = commune.ctx
     a, x = commune.a, commune.x
     with Session(ctx.engine) as s:
@@ -119,7 +122,7 @@ def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune):
     assert before[0][3:5] == ("sent", "people")
 
 
-def test_an_unrelated_actor_holds_none_of_our_offers(commune):
+def test_an_unrelated_actor_holds_none_of_our_offers(commune) -> None:
     ctx, x = commune.ctx, commune.x
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
@@ -144,7 +147,7 @@ def test_an_unrelated_actor_holds_none_of_our_offers(commune):
         assert s.exec(select(Exchange)).all() == []
 
 
-def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune):
+def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune) -> None:
     x = commune.x
     plan = x.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
                     "id": commune.uid(x, "plan"), "type": "Plan", "attributedTo": x.uri,
@@ -158,7 +161,7 @@ def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune):
     assert verdicts(commune) == {act["id"]: "not-linked"}
 
 
-def test_a_delivery_beyond_the_commitment_is_refused(city):
+def test_a_delivery_beyond_the_commitment_is_refused(city) -> None:
     ex = _cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
