@@ -29,21 +29,21 @@ async def lookup(method: str):
     return key.public_key() if key else None
 
 
-def mandate(who: str, position: str, version: int = 1, named=None, speaker="rosa") -> dict:
+def mandate(who: str, position: str, version: int = 1, named=None, speaker: str = "rosa") -> dict:
     return signed(objects.mandate_object(f"{who}/mandate-{position}-{version}", who, F, M,
                                          version, position,
                                          [f"{who.rsplit('/actors', 1)[0]}/members/{speaker}"],
                                          "2026-11-28T00:00:00Z", named), who)
 
 
-def vote(who: str, m: dict, choice: str, version: int = 1, speaker="rosa") -> dict:
+def vote(who: str, m: dict, choice: str, version: int = 1, speaker: str = "rosa") -> dict:
     return signed(objects.vote_object(f"{who}/vote-{choice}-{version}", who, M, version,
                                       m["id"], f"{who.rsplit('/actors', 1)[0]}/members/"
                                                f"{speaker}", choice,
                                       "2026-11-28T00:00:00Z"), who)
 
 
-def decision(votes, mandates, yes, no, version=1, amendments=None, statute=None,
+def decision(votes, mandates, yes, no, version: int = 1, amendments=None, statute=None,
              weights=None, outcome=None) -> dict:
     statute = statute or Statute()
     weights = weights or {A: 1, B: 1}
@@ -62,14 +62,14 @@ def check(note: dict) -> verification.Report:
     return asyncio.run(verification.verify_decision(note, lookup))
 
 
-def test_an_honest_decision_holds():
+def test_an_honest_decision_holds() -> None:
     ma, mb = mandate(A, "approve"), mandate(B, "reject")
     report = check(decision([vote(A, ma, "for"), vote(B, mb, "against")], [ma, mb], 1, 1))
     assert report.holds, report.problems
     assert report.outcome == "rejected" and report.counted["for"] == 1  # a tie
 
 
-def test_tampering_shows():
+def test_tampering_shows() -> None:
     ma, mb = mandate(A, "approve"), mandate(B, "approve")
     va, vb = vote(A, ma, "for"), vote(B, mb, "for")
     note = decision([va, vb], [ma, mb], 2, 0)
@@ -84,7 +84,7 @@ def test_tampering_shows():
     assert not check(decision([va, vb], [ma, mb], 2, 0, outcome="rejected")).holds
 
 
-def test_votes_outside_their_mandates_do_not_count():
+def test_votes_outside_their_mandates_do_not_count() -> None:
     ma, mb = mandate(A, "reject"), mandate(B, "approve")
     cases = [
         vote(A, ma, "for"),  # outside the position
@@ -97,7 +97,7 @@ def test_votes_outside_their_mandates_do_not_count():
         assert not report.holds, bad
 
 
-def test_a_mandate_carried_over_by_its_named_amendment_holds():
+def test_a_mandate_carried_over_by_its_named_amendment_holds() -> None:
     amendment = "https://ciudad.example/amendments/7"
     mb = mandate(B, "approve_with_amendments", 1, [amendment])
     ma = mandate(A, "approve", 2)
@@ -109,7 +109,7 @@ def test_a_mandate_carried_over_by_its_named_amendment_holds():
     assert not check(bare).holds
 
 
-def test_weighting_by_families():
+def test_weighting_by_families() -> None:
     ma, mb = mandate(A, "approve"), mandate(B, "reject")
     statute = Statute(weighting="families")
     note = decision([vote(A, ma, "for"), vote(B, mb, "against")], [ma, mb], 10, 3,
