@@ -69,7 +69,7 @@ def _examples() -> list[dict]:
     return [now, mandate, vote, note, question]
 
 
-def test_every_property_we_publish_is_defined():
+def test_every_property_we_publish_is_defined() -> None:
     known = _terms()
     used: set[str] = set()
     for doc in _examples():
@@ -77,7 +77,7 @@ def test_every_property_we_publish_is_defined():
     assert used - known == set(), used - known
 
 
-def test_every_term_of_our_context_is_documented():
+def test_every_term_of_our_context_is_documented() -> None:
     text = DOCS.read_text()
     ours = {k for k, v in comuna_context()["@context"].items()
             if not k.startswith("@") and k not in ("comuna", "toot")}
@@ -85,7 +85,7 @@ def test_every_term_of_our_context_is_documented():
     assert not missing, missing
 
 
-def test_every_property_of_the_economy_is_defined():
+def test_every_property_of_the_economy_is_defined() -> None:
     from decimal import Decimal
 
     from node.economy import wire
