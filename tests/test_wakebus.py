@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from node.storage.wakebus import WakeBus
+from tests.conftest import Databases
+from tests.fakeremote import FakeRemote
 from tests.procnode import NodeProcess, wait_for, worker_beside
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,7 +27,7 @@ def _short_dir(tmp_path: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="wb-"))
 
 
-def test_a_notice_wakes_the_listening_process_and_only_for_its_topic(tmp_path):
+def test_a_notice_wakes_the_listening_process_and_only_for_its_topic(tmp_path: Path) -> None:
     asyncio.run(_wakes(_short_dir(tmp_path)))
 
 
@@ -48,7 +50,7 @@ async def _wakes(run: Path) -> None:
     assert not list(run.glob("wake-*.sock")), "closing removes the socket file"
 
 
-def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_path):
+def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_path: Path) -> None:
     run = _short_dir(tmp_path)
     dead = run / "wake-999999-0.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -59,7 +61,7 @@ def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_pat
     assert not dead.exists()
 
 
-def test_a_file_left_with_our_pid_does_not_keep_the_bus_off(tmp_path):
+def test_a_file_left_with_our_pid_does_not_keep_the_bus_off(tmp_path: Path) -> None:
     """After a SIGKILL a restarted process often has the same pid (pid 1 in a
     container): names the dead one left must not refuse our bind."""
     run = _short_dir(tmp_path)
@@ -78,7 +80,7 @@ def test_a_file_left_with_our_pid_does_not_keep_the_bus_off(tmp_path):
         bus.close()
 
 
-def test_a_run_directory_others_may_write_to_is_not_used(tmp_path):
+def test_a_run_directory_others_may_write_to_is_not_used(tmp_path: Path) -> None:
     run = _short_dir(tmp_path)
     os.chmod(run, 0o770)  # noqa: S103  (its group may write in it: what is refused)
     planted = run / "wake-1-0.sock"
@@ -96,7 +98,7 @@ def test_a_run_directory_others_may_write_to_is_not_used(tmp_path):
     assert planted.read_text() == "not a socket", "only sockets are ever removed"
 
 
-def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path):
+def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 120)
     bus = WakeBus(deep)
 
@@ -108,7 +110,7 @@ def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path):
 
 
 def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
-        databases, remote, tmp_path):
+        databases: Databases, remote: FakeRemote, tmp_path: Path) -> None:
     """`serve` without background loops stores and publishes; a `comuna worker` beside
     it, polling only every 30 s, answers a Follow and delivers a post within seconds."""
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
