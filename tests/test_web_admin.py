@@ -10,13 +10,15 @@ import re
 
 import pytest
 from sqlmodel import select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.errors import Problem
 from node.governance import authz, bodies, members
 from node.governance.statute import Statute
 from node.models import AuditEntry, Invitation, LocalActor, Member
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import refused, stored
 
 PASSWORD = "contraseña-larga"
 
@@ -27,7 +29,7 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-def login(client, username: str):
+def login(client: TestClient, username: str):
     page = client.get("/login")
     r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
                                     "password": PASSWORD}, follow_redirects=False)
@@ -35,17 +37,18 @@ def login(client, username: str):
     return r
 
 
-def post(client, url: str, data: dict[str, str] | None = None, page: str = "/login"):
+def post(client: TestClient, url: str, data: dict[str, str] | None = None, page: str = "/login"):
     return client.post(url, data={"csrf": csrf(client.get(page).text), **(data or {})})
 
 
-def audit(c, action: str) -> list[dict]:
+def audit(c: Commune, action: str) -> list[dict]:
     with c.session() as s:
         return [json.loads(e.data) for e in s.exec(
             select(AuditEntry).where(AuditEntry.action == action)).all()]
 
 
-def test_every_set_up_page_renders_for_the_coordination_only(node, client):
+def test_every_set_up_page_renders_for_the_coordination_only(node: Settings,
+                                                             client: TestClient) -> None:
     build_commune(node)
     pages = ("/b/maizal/admin", "/b/maizal/admin/statute", "/b/maizal/admin/members",
              "/b/maizal/invitations")
@@ -64,7 +67,7 @@ def test_every_set_up_page_renders_for_the_coordination_only(node, client):
     assert 'href="/b/maizal/admin"' in client.get("/b/maizal").text
 
 
-def test_name_and_description(node, client):
+def test_name_and_description(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     r = post(client, "/b/maizal/admin/profile", {"name": "Tomada", "summary": "x"})
@@ -90,7 +93,7 @@ def test_name_and_description(node, client):
         assert s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).first()
 
 
-def test_bodies_inside_the_commune(node, client):
+def test_bodies_inside_the_commune(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     r = post(client, "/b/maizal/admin/bodies",
@@ -129,7 +132,7 @@ def test_bodies_inside_the_commune(node, client):
         assert not s.exec(select(LocalActor).where(LocalActor.name == "Consejo pirata")).first()
 
 
-def test_one_and_two_members_said_right(node, client):
+def test_one_and_two_members_said_right(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     post(client, "/b/maizal/admin/bodies", {"name": "Consejo Uno", "kind": "communal_council"})
@@ -142,7 +145,7 @@ def test_one_and_two_members_said_right(node, client):
     assert "2 integrantes" in page and "1 integrante" not in page
 
 
-def test_statute_preview_and_save(node, client):
+def test_statute_preview_and_save(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     form = {"rule": "majority", "threshold": "2/3", "quorum_basis": "families",
@@ -171,11 +174,11 @@ def test_statute_preview_and_save(node, client):
         assert bodies.statute_of(bodies.body_by_handle(s, "maizal")).voting_days == 5
 
 
-def _ids(c, *names):
+def _ids(c: Commune, *names):
     return [c.people[n].id for n in names]
 
 
-def test_roles_as_words_and_changed_from_the_page(node, client):
+def test_roles_as_words_and_changed_from_the_page(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     page = client.get("/b/maizal/members").text
@@ -198,7 +201,7 @@ def test_roles_as_words_and_changed_from_the_page(node, client):
     assert refused(r, 403)  # facil is no longer a coordinator
 
 
-def test_the_last_coordinator_stays(node, client):
+def test_the_last_coordinator_stays(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     facil = c.people["facil"].id
@@ -211,7 +214,7 @@ def test_the_last_coordinator_stays(node, client):
         assert members.coordinators(s, c.assembly) == [facil]
 
 
-def test_removing_a_member_leaves_an_audit_entry(node, client):
+def test_removing_a_member_leaves_an_audit_entry(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     m1 = c.people["m1"].id
     login(client, "m0")
@@ -228,7 +231,7 @@ def test_removing_a_member_leaves_an_audit_entry(node, client):
         assert s.get(Member, m1) is not None
 
 
-def test_invitations_listed_revoked_and_dead(node, client):
+def test_invitations_listed_revoked_and_dead(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     r = post(client, "/b/maizal/invitations", {"role": "spokesperson", "days": "3"})
@@ -254,7 +257,7 @@ def test_invitations_listed_revoked_and_dead(node, client):
     assert refused(post(client, "/b/maizal/invitations", {"role": "member"}), 403)
 
 
-def test_a_revoke_and_an_accept_race_one_wins(node, client):
+def test_a_revoke_and_an_accept_race_one_wins(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
         raw = members.invite(s, c.people["facil"], c.assembly)
@@ -277,12 +280,12 @@ MUTATORS = {
 
 
 @pytest.mark.parametrize("who", ["facil", "m0", "other", "outsider", None])
-def test_body_actions_match_the_mutators(node, who):
+def test_body_actions_match_the_mutators(node: Settings, who: str) -> None:
     c = build_commune(node)
     for action, mutate in MUTATORS.items():
         with c.session() as s:
-            me = s.get(Member, c.people[who].id) if who else None
-            body = s.get(LocalActor, c.assembly.id)
+            me = stored(s, Member, c.people[who].id) if who else None
+            body = stored(s, LocalActor, c.assembly.id)
             offered = action in authz.body_actions(s, me, body)
             try:
                 mutate(s, me, body)
@@ -305,7 +308,7 @@ MEMBER_MUTATORS = {
 }
 
 
-def test_member_actions_match_the_mutators(node):
+def test_member_actions_match_the_mutators(node: Settings) -> None:
     """Every (actor, target) pair, with one and with two coordinators: each offered
     action succeeds and each other one is refused."""
     c = build_commune(node)
@@ -317,10 +320,10 @@ def test_member_actions_match_the_mutators(node):
         for action, mutate in MEMBER_MUTATORS.items():
             with c.session() as s:
                 if second:
-                    members.grant(s, "node", s.get(Member, c.people["m0"].id), c.assembly,
+                    members.grant(s, "node", stored(s, Member, c.people["m0"].id), c.assembly,
                                   "facilitator")
-                me, them = (s.get(Member, c.people[n].id) for n in (actor, target))
-                body = s.get(LocalActor, c.assembly.id)
+                me, them = (stored(s, Member, c.people[n].id) for n in (actor, target))
+                body = stored(s, LocalActor, c.assembly.id)
                 offered = action in authz.member_actions(s, me, body, them)
                 try:
                     mutate(s, me, body, them)
@@ -331,7 +334,7 @@ def test_member_actions_match_the_mutators(node):
             assert offered == done, (second, actor, target, action)
 
 
-def test_the_api_does_the_same_set_up(node, client):
+def test_the_api_does_the_same_set_up(node: Settings, client: TestClient) -> None:
     from tests.conftest import hold_to_openapi
 
     c = build_commune(node)
