@@ -8,17 +8,19 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.governance import bodies, proposals
 from node.governance.statute import QuorumBasis, Rule, Statute
 from node.models import Amendment, Comment, Decision, Meeting, OutboxItem, Proposal
 from node.models.base import utcnow
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import refused, stored
 from tests.test_web_pages import csrf, login
 
 
-def _proposal(c, state="deliberation"):
+def _proposal(c: Commune, state: str = "deliberation"):
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
@@ -28,7 +30,7 @@ def _proposal(c, state="deliberation"):
         return p.id
 
 
-def test_replies_are_shown_under_what_they_answer(node, client):
+def test_replies_are_shown_under_what_they_answer(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _proposal(c)
     login(client, "m1")
@@ -49,7 +51,7 @@ def test_replies_are_shown_under_what_they_answer(node, client):
             == first
 
 
-def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
+def test_an_amendment_goes_to_a_vote_through_the_forms(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _proposal(c)
     login(client, "m1")
@@ -83,7 +85,7 @@ def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
         client.post(f"/p/{pid}/amendments/{aid}/ballot",
                     data={"csrf": csrf(page.text), "choice": "for"})
     with Session(c.ctx.engine) as s:
-        a = s.get(Amendment, aid)
+        a = stored(s, Amendment, aid)
         a.closes_at = utcnow() - timedelta(seconds=1)
         s.add(a)
         s.commit()
@@ -94,10 +96,10 @@ def test_an_amendment_goes_to_a_vote_through_the_forms(node, client):
     page = client.get(f"/p/{pid}")
     assert "Sembrar maíz y frijol." in page.text and "v2" in page.text
     with Session(c.ctx.engine) as s:
-        assert s.get(Proposal, pid).current_version == 2
+        assert stored(s, Proposal, pid).current_version == 2
 
 
-def test_a_facilitator_records_an_assembly(node, client):
+def test_a_facilitator_records_an_assembly(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid, other = _proposal(c), _proposal(c)
     login(client, "facil")
@@ -116,10 +118,10 @@ def test_a_facilitator_records_an_assembly(node, client):
         assert d.proposal_id == pid and d.method == "assembly" and d.outcome == "adopted"
         assert json.loads(d.record)["counts"]["for"] == 30
         # A matter the assembly did not tick stays open.
-        assert s.get(Proposal, other).state == "deliberation"
+        assert stored(s, Proposal, other).state == "deliberation"
 
 
-def test_assembly_form_refuses_members_and_bad_counts(node, client):
+def test_assembly_form_refuses_members_and_bad_counts(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _proposal(c)
     login(client, "m1")
@@ -146,7 +148,8 @@ def test_assembly_form_refuses_members_and_bad_counts(node, client):
         assert s.exec(select(Meeting)).all() == [] and s.exec(select(Decision)).all() == []
 
 
-def test_an_assembly_counts_the_people_present_on_its_own_day(node, client):
+def test_an_assembly_counts_the_people_present_on_its_own_day(node: Settings,
+                                                              client: TestClient) -> None:
     """40 people at an assembly of a body with 5 accounts: the decision reads 40 of
     40 present (never "40 / 5"), is dated on the day typed in the node's zone, and the
     line published to followers says the same."""
@@ -180,7 +183,8 @@ def test_an_assembly_counts_the_people_present_on_its_own_day(node, client):
     assert "de 5" not in published[-1]
 
 
-def test_an_assembly_under_a_family_quorum_asks_for_the_families_present(node, client):
+def test_an_assembly_under_a_family_quorum_asks_for_the_families_present(
+        node: Settings, client: TestClient) -> None:
     c = build_commune(node, quorum=Fraction(1, 2))
     with c.session() as s:
         bodies.set_statute(s, "node", s.get(type(c.assembly), c.assembly.id),
@@ -205,7 +209,7 @@ def test_an_assembly_under_a_family_quorum_asks_for_the_families_present(node, c
     assert "Votaron 12 de 12 presentes" in html and "familias presentes: 1 de 2" in html
 
 
-def test_an_assembly_day_is_typed_as_people_write_it(node, client):
+def test_an_assembly_day_is_typed_as_people_write_it(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     _proposal(c)
     login(client, "facil")
