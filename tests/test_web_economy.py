@@ -10,7 +10,9 @@ import re
 from html.parser import HTMLParser
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
@@ -21,7 +23,7 @@ from tests.test_web_pages import csrf, login
 NS = shared().namespace
 
 
-def post(client, path: str, data: dict, follow: bool = False):
+def post(client: TestClient, path: str, data: dict, follow: bool = False):
     page = client.get("/b/maizal/economy")
     return client.post(path, data={"csrf": csrf(page.text), **data}, follow_redirects=follow)
 
@@ -32,13 +34,13 @@ class _Text(HTMLParser):
         self.parts: list[str] = []
         self.skip = 0
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag, attrs) -> None:
         self.skip += tag in ("style", "script")
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag) -> None:
         self.skip -= tag in ("style", "script")
 
-    def handle_data(self, data):
+    def handle_data(self, data) -> None:
         if not self.skip:
             self.parts.append(data)
 
@@ -55,7 +57,7 @@ RAW = re.compile(r"\b(kilogram|cylinder|cubicMetre|litre|hour|work|produce|dropo
                  r"fulfilled|allocation|barter|recorded|confirmed)\b|https?://|@node\.test")
 
 
-def test_the_economy_through_the_page(node, client):
+def test_the_economy_through_the_page(node: Settings, client: TestClient) -> None:
     build_commune(node)
     login(client, "facil")
     assert "Economía comunal" in client.get("/b/maizal/economy").text
@@ -99,7 +101,7 @@ def test_the_economy_through_the_page(node, client):
     assert "1.05 cylinders" in visible(html)
 
 
-def test_a_member_is_offered_only_what_it_may_do(node, client):
+def test_a_member_is_offered_only_what_it_may_do(node: Settings, client: TestClient) -> None:
     com = build_commune(node)
     login(client, "facil")
     post(client, "/b/maizal/economy/enterprises", {"slug": "gas", "name": "Empresa de gas"})
@@ -147,7 +149,7 @@ def test_a_member_is_offered_only_what_it_may_do(node, client):
     assert "Necesidad publicada." in r.text
 
 
-def test_the_project_bank_page(node, client):
+def test_the_project_bank_page(node: Settings, client: TestClient) -> None:
     build_commune(node)
     login(client, "m0")
     page = client.get("/b/maizal/projects")
@@ -183,7 +185,8 @@ def test_the_project_bank_page(node, client):
     assert refused(r, 409)
 
 
-def test_a_joint_plan_through_the_page_is_decided_by_the_body(node, client):
+def test_a_joint_plan_through_the_page_is_decided_by_the_body(node: Settings,
+                                                              client: TestClient) -> None:
     from datetime import UTC, datetime
 
     from node.economy.clock import one_pass
