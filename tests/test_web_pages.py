@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.models import Proposal, Vote
 from node.web.i18n import catalog
 from tests.conftest import ctx_of
@@ -20,7 +22,7 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
 
 
-def login(client, username):
+def login(client: TestClient, username):
     page = client.get("/login")
     r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
                                     "password": PASSWORD}, follow_redirects=False)
@@ -28,7 +30,7 @@ def login(client, username):
     return r
 
 
-def test_every_page_string_has_an_english_translation():
+def test_every_page_string_has_an_english_translation() -> None:
     root = Path(__file__).parent.parent / "node" / "web"
     sources = list((root / "templates").glob("*.html")) + list(root.glob("*.py"))
     found = set()
@@ -39,7 +41,7 @@ def test_every_page_string_has_an_english_translation():
     assert len(found) > 50 and not missing, missing
 
 
-def test_login_needs_csrf_and_right_password(node, client):
+def test_login_needs_csrf_and_right_password(node: Settings, client: TestClient) -> None:
     build_commune(node)
     r = client.post("/login", data={"username": "m0", "password": PASSWORD})
     assert r.status_code == 403  # no CSRF token
@@ -51,7 +53,7 @@ def test_login_needs_csrf_and_right_password(node, client):
     assert "Miembro 0" in client.get("/b/maizal").text
 
 
-def test_member_proposes_and_votes_through_forms(node, client):
+def test_member_proposes_and_votes_through_forms(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "m0")
     page = client.get("/b/maizal/proposals/new")
@@ -80,7 +82,7 @@ def test_member_proposes_and_votes_through_forms(node, client):
         assert s.exec(select(Proposal)).one().state == "vote"
 
 
-def test_forms_refuse_outsiders_and_change_nothing(node, client):
+def test_forms_refuse_outsiders_and_change_nothing(node: Settings, client: TestClient) -> None:
     build_commune(node)
     login(client, "m0")
     page = client.get("/b/maizal/proposals/new")
@@ -98,7 +100,7 @@ def test_forms_refuse_outsiders_and_change_nothing(node, client):
         assert len(s.exec(select(Proposal)).all()) == 1
 
 
-def test_language_switch(node, client):
+def test_language_switch(node: Settings, client: TestClient) -> None:
     build_commune(node)
     page = client.get("/b/maizal")
     assert 'lang="es"' in page.text and "Integrantes" in page.text
