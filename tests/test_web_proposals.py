@@ -9,14 +9,16 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
+from starlette.testclient import TestClient
 
+from node.config import Settings
 from node.governance import decisions, proposals
 from node.governance.proposal_actions import available_actions
 from node.models import Decision, Proposal
 from node.models.base import utcnow
 from tests.conftest import hold_to_openapi
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import refused, stored
 from tests.test_web_pages import PASSWORD, csrf, login
 
 # The form each action posts to on the page.
@@ -26,7 +28,7 @@ FORMS = {"edit": "/edit", "withdraw": "/withdraw", "open_deliberation": "/delibe
          "evaluate": "/evaluation"}
 
 
-def _draft(c, title="Huerto"):
+def _draft(c: Commune, title: str = "Huerto"):
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, title, "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
@@ -34,9 +36,9 @@ def _draft(c, title="Huerto"):
         return p.id
 
 
-def _to_vote(c, pid, due=False):
+def _to_vote(c: Commune, pid: int, due: bool = False) -> None:
     with c.session() as s:
-        p = s.get(Proposal, pid)
+        p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p, utcnow() + timedelta(hours=3))
         if due:
@@ -47,7 +49,7 @@ def _to_vote(c, pid, due=False):
         s.commit()
 
 
-def _switch(client, page, who):
+def _switch(client: TestClient, page, who: str) -> None:
     client.cookies.clear()
     login(client, who)
 
@@ -57,7 +59,7 @@ def _forms(html: str, pid: int) -> set[str]:
     return {a for a, path in FORMS.items() if path in posted}
 
 
-def test_the_page_offers_exactly_what_the_domain_allows(node, client):
+def test_the_page_offers_exactly_what_the_domain_allows(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     draft, voting, due = _draft(c), _draft(c, "Agua"), _draft(c, "Luz")
     _to_vote(c, voting)
@@ -68,14 +70,15 @@ def test_the_page_offers_exactly_what_the_domain_allows(node, client):
         for pid in (draft, voting, due):
             page = client.get(f"/p/{pid}")
             with Session(c.ctx.engine) as s:
-                offered = set(available_actions(s, c.people[who], s.get(Proposal, pid)))
+                offered = set(available_actions(s, c.people[who], stored(s, Proposal, pid)))
             assert _forms(page.text, pid) == offered & set(FORMS), (who, pid)
     # The author of the draft may edit and withdraw it; nobody else sees either.
     _switch(client, page.text, "m1")
     assert {"edit", "withdraw"}.isdisjoint(_forms(client.get(f"/p/{draft}").text, draft))
 
 
-def test_the_author_edits_and_withdraws_a_draft_with_confirmations(node, client):
+def test_the_author_edits_and_withdraws_a_draft_with_confirmations(node: Settings,
+                                                                   client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c)
     login(client, "m0")
@@ -94,10 +97,11 @@ def test_the_author_edits_and_withdraws_a_draft_with_confirmations(node, client)
     r = client.post(f"/p/{pid}/deliberation", data={"csrf": csrf(page)})
     assert refused(r, 409)
     with Session(c.ctx.engine) as s:
-        assert s.get(Proposal, pid).state == "withdrawn"
+        assert stored(s, Proposal, pid).state == "withdrawn"
 
 
-def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node, client):
+def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node: Settings,
+                                                                    client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c)
     _to_vote(c, pid)
@@ -112,12 +116,12 @@ def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node, client
     assert re.search(r"\d\d/\d\d/\d{4} \d{1,2}:\d\d [ap]\. m\.", r.text)
     with c.session() as s:
         for who in ("m0", "m2"):
-            proposals.cast(s, c.people[who], s.get(Proposal, pid), 1, "for")
+            proposals.cast(s, c.people[who], stored(s, Proposal, pid), 1, "for")
         s.execute(update(Proposal).where(col(Proposal.id) == pid).values(
             closes_at=utcnow() - timedelta(seconds=1)))
         s.commit()
     with c.session() as s:
-        decisions.close_vote(s, None, s.get(Proposal, pid))
+        decisions.close_vote(s, None, stored(s, Proposal, pid))
         s.commit()
     page = client.get(f"/p/{pid}").text
     main = page[page.index("<main"):]
@@ -125,12 +129,13 @@ def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node, client
     assert "Aprobada" in page, main and "Votaron 3 de 4 integrantes" in page
 
 
-def test_execution_and_evaluations_are_confirmed_and_shown(node, client):
+def test_execution_and_evaluations_are_confirmed_and_shown(node: Settings,
+                                                           client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c)
     _to_vote(c, pid, due=True)
     with c.session() as s:
-        decisions.close_vote(s, None, s.get(Proposal, pid))
+        decisions.close_vote(s, None, stored(s, Proposal, pid))
         s.commit()
     login(client, "facil")
     page = client.get(f"/p/{pid}").text
@@ -153,7 +158,8 @@ def test_execution_and_evaluations_are_confirmed_and_shown(node, client):
         [("Miembro 1", 4, "Buena cosecha")]
 
 
-def test_the_api_lists_actions_and_edits_and_withdraws_drafts(node, client):
+def test_the_api_lists_actions_and_edits_and_withdraws_drafts(node: Settings,
+                                                              client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c)
     checked = hold_to_openapi(client)
