@@ -15,12 +15,15 @@ in the same order as if they had been included at start. Routes before the entry
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 
@@ -109,3 +112,36 @@ class LazyApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         self.load_lazy()
         return super().openapi()
+
+    # The OpenAPI document as the bytes it is sent as, not FastAPI's dict (2.3 MB of
+    # small objects for as long as the process lives). `openapi()` still answers the
+    # dict, made again when asked for.
+    _openapi_bytes: bytes = b""
+    _openapi_routes: tuple[int, ...] = ()
+
+    def setup(self) -> None:
+        super().setup()
+        routes = self.router.routes
+        for i, route in enumerate(routes):
+            if isinstance(route, Route) and self.openapi_url and \
+                    route.path == self.openapi_url:
+                routes[i] = Route(self.openapi_url, self._openapi_document, name="openapi",
+                                  include_in_schema=False)
+
+    async def _openapi_document(self, request: Request) -> Response:
+        self.load_lazy()
+        # The route list as the document was made from it; a route added since (only
+        # tests do) makes it again.
+        current = tuple(map(id, self.router.routes))
+        if not self._openapi_bytes or current != self._openapi_routes:
+            self._openapi_bytes = bytes(JSONResponse(super().openapi()).body)
+            self._openapi_routes = current
+            self.openapi_schema = None
+        root_path = request.scope.get("root_path", "").rstrip("/")
+        if root_path and self.root_path_in_servers:
+            # Served under a prefix: named among the servers, as FastAPI does.
+            schema = json.loads(self._openapi_bytes)
+            if root_path not in {s.get("url") for s in schema.get("servers", [])}:
+                schema["servers"] = [{"url": root_path}, *schema.get("servers", [])]
+            return JSONResponse(schema)
+        return Response(self._openapi_bytes, media_type="application/json")
