@@ -15,7 +15,7 @@ GRAPH = {
 }
 
 
-def parents(x):
+def parents(x: str) -> list[str]:
     return GRAPH.get(x, [])
 
 
@@ -51,7 +51,7 @@ bodies = st.sampled_from(["a", "b", "c", "d", "e", "C1", "C2", "C3", "T1", "T2"]
 
 
 @given(st.sets(bodies, min_size=1, max_size=5))
-def test_the_level_covers_everyone_and_nothing_lower_does(affected) -> None:
+def test_the_level_covers_everyone_and_nothing_lower_does(affected: set[str]) -> None:
     level = deciding_level(affected, parents)
     assert level is not None
     for b in affected:
@@ -63,7 +63,7 @@ def test_the_level_covers_everyone_and_nothing_lower_does(affected) -> None:
 
 
 @given(st.sets(bodies, min_size=1, max_size=5), bodies)
-def test_exactly_one_body_decides(affected, here) -> None:
+def test_exactly_one_body_decides(affected: set[str], here: str) -> None:
     level = deciding_level(affected, parents)
     decides_here = route(here, affected, parents).route == Route.local
     assert decides_here == (here == level)
