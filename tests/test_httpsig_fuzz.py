@@ -27,7 +27,7 @@ def _msg(headers: list[tuple[str, str]]) -> HttpMessage:
 @given(sig=st.lists(st.one_of(pieces, text), max_size=6).map(",".join),
        date=st.one_of(text, st.just("Tue, 20 Apr 2021 02:07:55 GMT")),
        digest=st.one_of(text, st.just("SHA-256=RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=")))
-def test_cavage_garbage_is_refused_cleanly(sig, date, digest) -> None:
+def test_cavage_garbage_is_refused_cleanly(sig: str, date: str, digest: str) -> None:
     msg = _msg([("Signature", sig), ("Date", date), ("Digest", digest), ("Host", "x")])
     try:
         prepare(msg).verify(KEY)
@@ -39,7 +39,7 @@ def test_cavage_garbage_is_refused_cleanly(sig, date, digest) -> None:
 @settings(max_examples=300, deadline=None)
 @given(inp=st.lists(st.one_of(pieces, text), max_size=4).map(", ".join),
        sig=st.one_of(pieces, text), cd=text)
-def test_rfc9421_garbage_is_refused_cleanly(inp, sig, cd) -> None:
+def test_rfc9421_garbage_is_refused_cleanly(inp: str, sig: str, cd: str) -> None:
     msg = _msg([("Signature-Input", inp), ("Signature", sig), ("Content-Digest", cd)])
     try:
         prepare(msg).verify(KEY)
