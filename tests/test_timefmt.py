@@ -32,7 +32,7 @@ def test_a_moment_is_shown_in_the_node_zone_day_first() -> None:
     "28/11/2026 6:30 p. m.", "28/11/2026 6:30 pm", "28/11/2026 6:30 P.M.",
     "28/11/2026 18:30", "28-11-2026 18.30", "2026-11-28T18:30", "2026-11-28T22:30:00+00:00",
 ])
-def test_what_people_type_is_read_in_the_node_zone(typed) -> None:
+def test_what_people_type_is_read_in_the_node_zone(typed: str) -> None:
     assert timefmt.parse(typed, CARACAS) == datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
 
 
@@ -44,7 +44,7 @@ def test_midnight_noon_and_a_day_alone() -> None:
 
 @pytest.mark.parametrize("typed", ["ayer", "31/02/2026 6:00 p. m.", "28/11/2026 13:00 p. m.",
                                    "28/11/2026 25:00", ""])
-def test_a_wrong_moment_is_refused_naming_the_field(typed) -> None:
+def test_a_wrong_moment_is_refused_naming_the_field(typed: str) -> None:
     with pytest.raises(Problem) as exc:
         timefmt.parse(typed, CARACAS, field="held_at")
     assert exc.value.status == 422 and exc.value.extra["field"] == "held_at"
