@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from node.federation.documents import comuna_context
 from node.federation.urls import Urls
@@ -27,7 +28,7 @@ def _terms() -> set[str]:
     return known | {"@context", "proof", "id", "type"}
 
 
-def _keys(doc, out: set[str]) -> set[str]:
+def _keys(doc: Any, out: set[str]) -> set[str]:
     if isinstance(doc, dict):
         for k, v in doc.items():
             out.add(k)
@@ -39,7 +40,7 @@ def _keys(doc, out: set[str]) -> set[str]:
     return out
 
 
-def _examples() -> list[dict]:
+def _examples() -> list[dict[str, Any]]:
     urls = Urls("https://comuna.example")
     now = objects.proposal_object("https://a.example/objects/m", "https://a.example/actors/a",
                                   "T", "texto", ["https://a.example/actors/a"], 2, "x",
