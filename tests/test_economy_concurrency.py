@@ -27,7 +27,7 @@ def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
         rid = row.id
     a, b = Session(c.ctx.engine), Session(c.ctx.engine)
     try:
-        ra, rb = a.get(Intent, rid), b.get(Intent, rid)
+        ra, rb = stored(a, Intent, rid), stored(b, Intent, rid)
         assert ra.available == rb.available == "10"
         intents.take(ra, Decimal(8))
         a.commit()
