@@ -8,7 +8,10 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from node.config import Settings
+from node.federation import fetch
 from node.outbox import sender
 from node.outbox.backoff import (
     BASE_SECONDS,
@@ -121,10 +124,11 @@ def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit() -> None:
         return srv.connections
 
     assert asyncio.run(main()) == 2
-    assert sender.POOL_IDLE_SECONDS < 5.0  # uvicorn closes idle connections after 5 s
+    assert fetch.POOL_IDLE_SECONDS < 5.0  # uvicorn closes idle connections after 5 s
 
 
-def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(caplog) -> None:
+def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(
+        caplog: pytest.LogCaptureFixture) -> None:
     # The benchmark's late arrivals: uvicorn closes an idle connection after its
     # keep-alive (5 s; 1 s here); a sender whose loop is busy at that moment does not
     # see the close and, if its pool still counts the connection as usable, posts on it
