@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -19,13 +20,17 @@ PASSWORD = "contraseña-larga"
 
 
 def csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found is not None, "the page has no CSRF field"
+    return found.group(1)
 
 
-def login(client: TestClient, username):
+def login(client: TestClient, username: str) -> httpx.Response:
     page = client.get("/login")
-    r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
-                                    "password": PASSWORD}, follow_redirects=False)
+    r: httpx.Response = client.post("/login", data={"csrf": csrf(page.text),
+                                                    "username": username,
+                                                    "password": PASSWORD},
+                                    follow_redirects=False)
     assert r.status_code == 303, r.text
     return r
 
