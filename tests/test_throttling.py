@@ -72,7 +72,7 @@ def test_a_key_that_is_not_there_is_401(client: TestClient, remote: FakeRemote) 
 @pytest.mark.parametrize("status", [503, 429, 500])
 def test_a_key_that_cannot_be_fetched_now_is_503_with_retry_after(client: TestClient,
                                                                   remote: FakeRemote,
-                                                                  status) -> None:
+                                                                  status: int) -> None:
     alice = remote.actor("alice")
     remote.get_failures[alice.path] = status
     r = post(client, alice)
