@@ -25,10 +25,12 @@ def test_suite_runs_on_the_backend_it_claims(node: Settings) -> None:
 def test_claims_never_share_a_row(node: Settings) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
+        assert ctx.primary.id is not None
         item = OutboxItem(actor_id=ctx.primary.id, activity_id="x", activity_type="Note",
                           body="{}")
         s.add(item)
         s.flush()
+        assert item.id is not None
         for i in range(30):
             s.add(Delivery(outbox_id=item.id, inbox=f"https://h{i}.example/inbox",
                            host=f"h{i}.example"))
