@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
@@ -22,8 +23,9 @@ def count(client: TestClient) -> int:
         return s.exec(select(func.count()).select_from(InboxItem)).one()
 
 
-def post(client: TestClient, url, body, headers):
-    return client.post(url, content=body, headers=headers)
+def post(client: TestClient, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    r: httpx.Response = client.post(url, content=body, headers=headers)
+    return r
 
 
 def test_signed_create_is_stored_then_202(client: TestClient, remote: FakeRemote) -> None:
