@@ -83,8 +83,8 @@ def test_the_node_publishes_what_its_command_hands_over(local: tuple[TestClient,
     ({"Authorization": "Bearer {token}"}, "10.1.2.3", 403),
     ({"Authorization": "Bearer {token}", "X-Forwarded-For": "203.0.113.9"}, "127.0.0.1", 403),
 ])
-def test_only_the_owner_on_this_machine_may_post(node: Settings, headers, client_host,
-                                                 status) -> None:
+def test_only_the_owner_on_this_machine_may_post(node: Settings, headers: dict[str, str],
+                                                 client_host: str, status: int) -> None:
     written = handoff.write(node.data_dir, "127.0.0.1", 8000)
     headers = {k: v.format(token=written.token) for k, v in headers.items()}
     with TestClient(create_app(node, background=False), base_url=NODE_URL,
