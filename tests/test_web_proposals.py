@@ -28,11 +28,12 @@ FORMS = {"edit": "/edit", "withdraw": "/withdraw", "open_deliberation": "/delibe
          "evaluate": "/evaluation"}
 
 
-def _draft(c: Commune, title: str = "Huerto"):
+def _draft(c: Commune, title: str = "Huerto") -> int:
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, title, "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
         s.commit()
+        assert p.id is not None
         return p.id
 
 
@@ -49,7 +50,7 @@ def _to_vote(c: Commune, pid: int, due: bool = False) -> None:
         s.commit()
 
 
-def _switch(client: TestClient, page, who: str) -> None:
+def _switch(client: TestClient, page: str, who: str) -> None:
     client.cookies.clear()
     login(client, who)
 
