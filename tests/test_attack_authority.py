@@ -5,6 +5,7 @@ it; another federation or a stranger naming the vote's id moves nothing."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -18,12 +19,12 @@ from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_mandate_states import mandated  # noqa: F401
 
 
-def _reject(sender: str, named: str) -> dict:
+def _reject(sender: str, named: str) -> dict[str, str]:
     return {"id": f"{sender}/activities/reject-x", "type": "Reject", "actor": sender,
             "object": named, "summary": "vote-closed", "content": "no"}
 
 
-def test_only_the_federation_a_vote_went_to_may_reject_it(mandated) -> None:  # noqa: F811
+def test_only_the_federation_a_vote_went_to_may_reject_it(mandated: Any) -> None:  # noqa: F811
     c = mandated
     with Session(c.ctx.engine) as s:
         vote_uri = mandates.cast(s, c.ctx.urls, stored(s, Member, c.ids["ana"]), c.mandate_id,
