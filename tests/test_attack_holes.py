@@ -25,7 +25,8 @@ from tests.test_attack_pages import (
 
 def _reset_by(c: Commune, maker: Member, body, target: Member) -> str:
     with c.session() as s:
-        raw = accounts.make_reset(s, stored(s, Member, maker.id), body, stored(s, Member, target.id))
+        raw = accounts.make_reset(s, stored(s, Member, maker.id), body,
+                                  stored(s, Member, target.id))
         s.commit()
         return raw
 
