@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @pytest.fixture
-def served(tmp_path: Path, databases: Databases):
+def served(tmp_path: Path, databases: Databases) -> Iterator[NodeProcess]:
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     node.start()
     node.comuna("post", "Asamblea el sábado a las 9.\n\nTraigan propuestas <escritas>.")
@@ -30,7 +31,8 @@ def served(tmp_path: Path, databases: Databases):
     node.stop()
 
 
-def test_profile_page_on_a_small_phone_without_javascript(served, tmp_path: Path) -> None:
+def test_profile_page_on_a_small_phone_without_javascript(served: NodeProcess,
+                                                          tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
