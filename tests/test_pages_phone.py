@@ -6,6 +6,7 @@ under build/screenshots/ to look at."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ def slug(url: str) -> str:
 
 
 @pytest.fixture
-def served(tmp_path: Path, databases: Databases):
+def served(tmp_path: Path, databases: Databases
+           ) -> Iterator[tuple[NodeProcess, dict[str, str], list[str]]]:
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     settings = load_settings(node.data_dir)
     ids = seed(settings)
@@ -71,7 +73,8 @@ def login(page: Any, base: str, username: str) -> None:
     page.click("form[action='/login'] button[type=submit]")
 
 
-def test_every_page_fits_a_phone_in_both_languages(served) -> None:
+def test_every_page_fits_a_phone_in_both_languages(
+        served: tuple[NodeProcess, dict[str, str], list[str]]) -> None:
     from playwright.sync_api import sync_playwright
 
     node, ids, paths = served
