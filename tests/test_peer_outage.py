@@ -45,6 +45,7 @@ def context_of(node: NodeProcess) -> NodeContext:
 
 
 def follow(ctx: NodeContext, remote: FakeRemote) -> None:
+    assert ctx.primary.id is not None
     with Session(ctx.engine) as s:
         s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/bob",
                        inbox=f"{remote.base}/users/bob/inbox"))
