@@ -18,7 +18,8 @@ from tests.test_federation_pages_processes import (  # noqa: F401
 )
 
 
-def test_a_vote_sent_before_the_city_opens_its_vote_comes_back_refused(pair) -> None:  # noqa: F811
+def test_a_vote_sent_before_the_city_opens_its_vote_comes_back_refused(
+        pair: dict[str, Any]) -> None:  # noqa: F811
     from datetime import timedelta
 
     from node.models.base import utcnow
