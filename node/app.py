@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from node import handoff, memory
 from node.api.compress import Compress
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
-from node.api.local import local_post
 from node.api.nulguard import RefuseNul
 from node.background import loops as background_loops
 from node.config import Settings, load_settings
@@ -47,6 +46,14 @@ def wants_page(request: Request) -> bool:
 
 async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+async def local_post(request: Request) -> Response:
+    """`comuna post`'s hand-off; publishing (and its signing of objects) loads with
+    the first post."""
+    from node.api.local import local_post as post
+
+    return await post(request)
 
 
 def activitypub_routers() -> list[APIRouter]:

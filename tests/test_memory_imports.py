@@ -19,7 +19,8 @@ from tests.conftest import ctx_of
 
 LOADED_LATER = ("node.inbox.processor", "node.governance.clock", "node.economy.clock",
                 "node.federations.membership", "node.api.v1.outputs",
-                "node.api.activitypub", "pydantic.v1", "node.governance.members", "argon2")
+                "node.api.activitypub", "pydantic.v1", "node.governance.members", "argon2",
+                "node.outbox.publish")
 
 
 def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Settings):
