@@ -60,7 +60,7 @@ class RemoteActor:
     def rotate(self) -> None:
         self.rsa_key = keys.generate_rsa()
 
-    def activity(self, kind: str = "Create", obj: Any = None, n: int | None = None) -> dict:
+    def activity(self, kind: str = "Create", obj: Any = None, n: int | None = None) -> dict[str, Any]:
         n = n if n is not None else next(self.server.counter)
         return {
             "@context": "https://www.w3.org/ns/activitystreams",
@@ -88,7 +88,7 @@ class RemoteActor:
         headers.pop("Host", None)
         return body, headers
 
-    def prove(self, doc: dict) -> dict:
+    def prove(self, doc: dict[str, Any]) -> dict[str, Any]:
         return sign_object(doc, self.ed_key, self.ed_key_id)
 
 
@@ -164,12 +164,13 @@ class FakeRemote:
 
     @property
     def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.netloc}"
 
     @property
     def netloc(self) -> str:
         host, port = self.httpd.server_address[:2]
+        # An AF_INET server's address is (str, int); bytes only occur for AF_UNIX.
+        assert isinstance(host, str)
         return f"{host}:{port}"
 
     def actor(self, name: str = "alice") -> RemoteActor:

@@ -22,7 +22,7 @@ from node.config import write_config_file
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    port: int = s.getsockname()[1]
     s.close()
     return port
 
@@ -105,7 +105,8 @@ class NodeProcess:
     def status(self) -> dict[str, Any]:
         import json
 
-        return json.loads(self.comuna("status", "--json"))
+        status: dict[str, Any] = json.loads(self.comuna("status", "--json"))
+        return status
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
