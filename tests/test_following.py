@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
-from node.context import build_context
+from node.context import NodeContext, build_context
 from node.federation import follows
 from node.models import Follower, Following, InboxItem, OutboxItem
 from tests.conftest import NODE_URL, ctx_of
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.helpers import deliveries, run_loops, stored
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 INBOX = f"{ACTOR}/inbox"
 
 
-def send(client: TestClient, who: str, activity) -> None:
+def send(client: TestClient, who: RemoteActor, activity: dict[str, Any]) -> None:
     body, headers = who.signed_post(INBOX, activity)
     r = client.post(INBOX, content=body, headers=headers)
     assert r.status_code == 202, r.text
 
 
-def processed(ctx) -> bool:
+def processed(ctx: NodeContext) -> bool:
     with Session(ctx.engine) as s:
         return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
 
 
-def followers(ctx):
+def followers(ctx: NodeContext) -> list[str]:
     with Session(ctx.engine) as s:
         return [f.follower_uri for f in s.exec(select(Follower)).all()]
 
@@ -93,7 +94,7 @@ def test_nobody_can_undo_someone_elses_follow(node: Settings, client: TestClient
     assert followers(ctx) == [bob.uri]
 
 
-def _our_follow(node: Settings, remote: FakeRemote):
+def _our_follow(node: Settings, remote: FakeRemote) -> tuple[RemoteActor, str]:
     ctx = build_context(node)
     bob = remote.actor("bob")
     with Session(ctx.engine) as s:
@@ -102,7 +103,7 @@ def _our_follow(node: Settings, remote: FakeRemote):
     return bob, follow_id
 
 
-def _following_state(ctx):
+def _following_state(ctx: NodeContext) -> list[str]:
     with Session(ctx.engine) as s:
         return [f.state for f in s.exec(select(Following)).all()]
 
@@ -157,7 +158,7 @@ def test_processing_failure_is_retried_not_lost(node: Settings, client: TestClie
     assert followers(ctx3) == [bob.uri]
 
 
-def _inbox(ctx):
+def _inbox(ctx: NodeContext) -> list[InboxItem]:
     with Session(ctx.engine) as s:
         return list(s.exec(select(InboxItem)).all())
 
