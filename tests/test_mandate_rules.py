@@ -7,8 +7,9 @@ objects whose own proof does not verify, are refused too."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,13 +17,14 @@ from sqlmodel import Session, select
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.federations import objects
 from node.governance import members, proposals
-from node.models import FederationLink, InboxItem, LocalActor, Proposal
+from node.models import FederationLink, InboxItem, LocalActor, Member, Proposal
 from node.models.base import utcnow
 from node.models.matters import Mandate, MandatedVote
 from tests.conftest import ctx_of
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.helpers import run_loops, stored
 
 CITY = "http://node.test/actors/ciudad"
@@ -35,13 +37,16 @@ def stamp() -> str:
 class City:
     """A city node in-process, with two remote member communes and one outsider."""
 
-    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
+    def __init__(self, settings: Settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
         self.n = 0
+        self.matter = ""
+        self.ma = self.mb = ""
         with Session(self.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
+            assert body.id is not None
             for m in (self.a, self.b):
                 s.add(FederationLink(body_id=body.id, remote_uri=m.uri, direction="has_member",
                                      state="accepted", remote_inbox=f"{m.uri}/inbox"))
@@ -50,16 +55,17 @@ class City:
             s.commit()
             self.facil_id = facil.id
 
-    def uid(self, who: str) -> str:
+    def uid(self, who: RemoteActor) -> str:
         self.n += 1
         return f"{who.server.base}/objects/{who.name}-{self.n}"
 
-    def send(self, who: str, activity: dict) -> None:
+    def send(self, who: RemoteActor, activity: dict[str, Any]) -> None:
         body, headers = who.signed_post(f"{CITY}/inbox", activity)
         r = self.client.post(f"{CITY}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def create(self, who: str, obj: dict, sign_as=None) -> dict:
+    def create(self, who: RemoteActor, obj: dict[str, Any], sign_as: RemoteActor | None = None
+               ) -> dict[str, Any]:
         signed = (sign_as or who).prove({"@context": "https://www.w3.org/ns/activitystreams",
                                          **obj})
         activity = {"@context": "https://www.w3.org/ns/activitystreams",
@@ -72,7 +78,7 @@ class City:
         return activity
 
     def settle(self) -> None:
-        def done(ctx) -> bool:
+        def done(ctx: NodeContext) -> bool:
             with Session(ctx.engine) as s:
                 return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
 
@@ -82,14 +88,14 @@ class City:
         with Session(self.ctx.engine) as s:
             return s.exec(select(Proposal).where(Proposal.electorate == "bodies")).one()
 
-    def state(self) -> tuple:
+    def state(self) -> tuple[Any, ...]:
         with Session(self.ctx.engine) as s:
             return (sorted((v.member_body, v.choice, v.state, v.uri)
                            for v in s.exec(select(MandatedVote))),
                     sorted((m.uri, m.state, m.version) for m in s.exec(select(Mandate))),
                     sorted((p.id, p.state, p.current_version) for p in s.exec(select(Proposal))))
 
-    def rejections(self, who: str) -> list[dict]:
+    def rejections(self, who: RemoteActor) -> list[dict[str, Any]]:
         out = []
         for post in self.remote.posts:
             doc = json.loads(post["body"])
@@ -97,9 +103,10 @@ class City:
                 out.append(doc)
         return out
 
-    def mandate(self, who: str, position: str = "approve", version: int = 1, speakers=None,
-                sign_as=None,
-                attributed=None, families: int = 0) -> str:
+    def mandate(
+            self, who: RemoteActor, position: str = "approve", version: int = 1,
+            speakers: list[str] | None = None, sign_as: RemoteActor | None = None,
+            attributed: str | None = None, families: int = 0) -> str:
         oid = self.uid(who)
         self.create(who, objects.mandate_object(
             oid, attributed or who.uri, CITY, self.matter, version, position,
@@ -107,8 +114,8 @@ class City:
             families=families), sign_as=sign_as)
         return oid
 
-    def vote(self, who: str, mandate: str, choice: str = "for", version: int = 1, speaker=None,
-             tamper: bool = False) -> dict:
+    def vote(self, who: RemoteActor, mandate: str, choice: str = "for", version: int = 1,
+             speaker: str | None = None, tamper: bool = False) -> dict[str, Any]:
         doc = objects.vote_object(self.uid(who), who.uri, self.matter, version, mandate,
                                   speaker or f"{who.server.base}/members/{who.name}-vocera",
                                   choice, stamp())
@@ -123,7 +130,7 @@ class City:
 
 
 @pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[City]:
     settings = make_node(handle="ciudad", level="city")
     app = create_app(settings, background=False)
     with TestClient(app, base_url="http://node.test") as client:
@@ -137,7 +144,7 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote):
         assert c.row().matter == matter
         with Session(c.ctx.engine) as s:
             p = stored(s, Proposal, c.row().id)
-            facil = s.get(members.Member, c.facil_id)
+            facil = stored(s, Member, c.facil_id)
             proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
         c.ma = c.mandate(c.a, "approve")
@@ -146,14 +153,14 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote):
         yield c
 
 
-def refused(c: City, who: str, code: str, before: tuple) -> None:
+def refused(c: City, who: RemoteActor, code: str, before: tuple[Any, ...]) -> None:
     c.settle()
     assert c.state() == before, code
     codes = [r.get("summary") for r in c.rejections(who)]
     assert code in codes, codes
 
 
-def test_a_vote_within_its_mandate_counts(city) -> None:
+def test_a_vote_within_its_mandate_counts(city: City) -> None:
     c = city
     c.vote(c.a, c.ma, "for")
     c.vote(c.b, c.mb, "against")
@@ -165,7 +172,7 @@ def test_a_vote_within_its_mandate_counts(city) -> None:
 @pytest.mark.parametrize("case", [
     "no-mandate", "outside-mandate", "wrong-version", "not-spokesperson", "not-member",
     "foreign-mandate", "bad-proof"])
-def test_votes_that_break_a_rule_are_refused(city, case) -> None:
+def test_votes_that_break_a_rule_are_refused(city: City, case: str) -> None:
     c = city
     before = c.state()
     who = c.a
@@ -189,7 +196,7 @@ def test_votes_that_break_a_rule_are_refused(city, case) -> None:
     refused(c, who, {"not-member": "not-a-member"}.get(case, case), before)
 
 
-def test_after_recall_a_mandate_carries_no_vote(city) -> None:
+def test_after_recall_a_mandate_carries_no_vote(city: City) -> None:
     c = city
     c.vote(c.a, c.ma, "for")
     c.settle()
@@ -211,7 +218,7 @@ def test_after_recall_a_mandate_carries_no_vote(city) -> None:
     assert c.state() == before
 
 
-def test_forged_mandates_are_refused(city) -> None:
+def test_forged_mandates_are_refused(city: City) -> None:
     c = city
     before = c.state()
     # X, not a member, gives a mandate in A's name (signed with its own key).
@@ -225,7 +232,7 @@ def test_forged_mandates_are_refused(city) -> None:
     refused(c, c.x, "not-a-member", before)
 
 
-def test_the_same_vote_replayed_counts_once(city) -> None:
+def test_the_same_vote_replayed_counts_once(city: City) -> None:
     c = city
     activity = c.vote(c.a, c.ma, "for")
     c.settle()
@@ -239,14 +246,14 @@ def test_the_same_vote_replayed_counts_once(city) -> None:
     refused(c, c.a, "replayed", before)
 
 
-def test_a_mandate_for_another_version_is_refused(city) -> None:
+def test_a_mandate_for_another_version_is_refused(city: City) -> None:
     c = city
     before = c.state()
     c.mandate(c.b, "approve", version=3)
     refused(c, c.b, "wrong-version", before)
 
 
-def test_a_matter_of_one_commune_is_refused_down(city) -> None:
+def test_a_matter_of_one_commune_is_refused_down(city: City) -> None:
     c = city
     before = c.state()
     c.create(c.b, objects.proposal_object(c.uid(c.b), c.b.uri, "Solo B", "Texto.",
@@ -257,7 +264,7 @@ def test_a_matter_of_one_commune_is_refused_down(city) -> None:
     assert any("decide it there" in r for r in reasons), reasons
 
 
-def test_a_federation_weighing_families_counts_them(city) -> None:
+def test_a_federation_weighing_families_counts_them(city: City) -> None:
     from node.governance import bodies, decisions
     from node.governance.statute import Statute, freeze
     from node.models import FederationLink
