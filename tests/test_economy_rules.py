@@ -7,8 +7,9 @@ delivery and only the receiver confirms it. Each refusal changes nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,8 +17,9 @@ from sqlmodel import Session, select
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.economy import wire
-from node.economy.catalogue import shared
+from node.economy.catalogue import quantity, shared
 from node.economy.clock import one_pass
 from node.models import (
     Commitment,
@@ -29,7 +31,7 @@ from node.models import (
     LocalActor,
 )
 from tests.conftest import ctx_of
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.helpers import run_loops
 
 NS = shared().namespace
@@ -38,55 +40,57 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Net:
-    def __init__(self, settings, client: TestClient, remote: FakeRemote, handle: str) -> None:
+    def __init__(
+            self, settings: Settings, client: TestClient, remote: FakeRemote, handle: str) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.me = f"http://node.test/actors/{handle}"
         self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
         self.n = 0
 
-    def uid(self, who: str, what: str = "o") -> str:
+    def uid(self, who: RemoteActor, what: str = "o") -> str:
         self.n += 1
         return f"{who.server.base}/objects/{who.name}-{what}-{self.n}"
 
-    def send(self, who: str, activity: dict) -> None:
+    def send(self, who: RemoteActor, activity: dict[str, Any]) -> None:
         body, headers = who.signed_post(f"{self.me}/inbox", activity)
         r = self.client.post(f"{self.me}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def activity(self, who: str, kind: str, obj, **extra) -> dict:
+    def activity(self, who: RemoteActor, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
         doc = {"@context": wire.contexts("http://node.test/ns/comuna/v1"),
                "id": self.uid(who, "act"), "type": kind, "actor": who.uri, "object": obj,
                "to": [self.me], **extra}
         return who.prove(doc)
 
-    def intent(self, who: str, side: str, kind: str, qty: str, unit: str = "kilogram",
+    def intent(self, who: RemoteActor, side: str, kind: str, qty: str, unit: str = "kilogram",
                tamper: bool = False) -> str:
         doc = wire.intent_object(wire.IntentDoc(
             id=self.uid(who), body=who.uri, side=side, agent=who.uri, kind=NS + kind,
-            unit=unit, quantity=wire.quantity(qty), available=wire.quantity(qty), summary="",
+            unit=unit, quantity=quantity(qty), available=quantity(qty), summary="",
             location="", starts_at=None, ends_at=None, rise_after=0), "2026-11-28T00:00:00Z")
         signed = who.prove({"@context": wire.contexts("http://node.test/ns/comuna/v1"), **doc})
         if tamper:
             signed["publishes"]["resourceQuantity"]["hasNumericalValue"] = "9999"
         self.send(who, self.activity(who, "Create", signed))
-        return doc["id"]
+        uri: str = doc["id"]
+        return uri
 
     def settle(self) -> None:
-        def done(ctx) -> bool:
+        def done(ctx: NodeContext) -> bool:
             with Session(ctx.engine) as s:
                 return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
 
         run_loops(self.settings, done)
 
-    def state(self) -> tuple:
+    def state(self) -> tuple[Any, ...]:
         with Session(self.ctx.engine) as s:
             return (sorted((i.uri, i.available, i.state) for i in s.exec(select(Intent))),
                     sorted((e.uri, e.state, e.answers) for e in s.exec(select(Exchange))),
                     sorted((c.uri, c.state, c.delivered) for c in s.exec(select(Commitment))),
                     sorted((e.uri, e.state) for e in s.exec(select(EconomicEvent))))
 
-    def posts_to(self, who: str, kind: str) -> list[dict]:
+    def posts_to(self, who: RemoteActor, kind: str) -> list[dict[str, Any]]:
         out = []
         for post in self.remote.posts:
             doc = json.loads(post["body"])
@@ -95,9 +99,10 @@ class Net:
         return out
 
 
-def _members(ctx, handle: str, uris: list[str], direction: str) -> None:
+def _members(ctx: NodeContext, handle: str, uris: list[str], direction: str) -> None:
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
+        assert body.id is not None
         for uri in uris:
             s.add(FederationLink(body_id=body.id, remote_uri=uri, direction=direction,
                                  state="accepted", remote_inbox=f"{uri}/inbox"))
@@ -105,7 +110,7 @@ def _members(ctx, handle: str, uris: list[str], direction: str) -> None:
 
 
 @pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
@@ -113,7 +118,7 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote):
         yield net
 
 
-def test_only_members_offers_with_a_true_proof_are_held(city) -> None:
+def test_only_members_offers_with_a_true_proof_are_held(city: Net) -> None:
     good = city.intent(city.a, "offer", "gas", "10")
     city.intent(city.a, "offer", "papaya", "10", tamper=True)
     city.intent(city.x, "offer", "gas", "10")  # not a member of the city
@@ -121,7 +126,7 @@ def test_only_members_offers_with_a_true_proof_are_held(city) -> None:
     assert [u for u, _, _ in city.state()[0]] == [good]
 
 
-def _cycle(city) -> Exchange:
+def _cycle(city: Net) -> Exchange:
     city.intent(city.a, "offer", "gas", "10")
     city.intent(city.a, "need", "papaya", "5")
     city.intent(city.b, "offer", "papaya", "5")
@@ -134,7 +139,7 @@ def _cycle(city) -> Exchange:
         return ex
 
 
-def test_only_the_parties_answer_an_exchange_and_all_must_accept(city) -> None:
+def test_only_the_parties_answer_an_exchange_and_all_must_accept(city: Net) -> None:
     ex = _cycle(city)
     offer = city.posts_to(city.a, "Offer")[0]
     assert offer["object"]["id"] == ex.uri and len(offer["object"]["stipulates"]) == 2
@@ -157,7 +162,7 @@ def test_only_the_parties_answer_an_exchange_and_all_must_accept(city) -> None:
     assert sealed["result"]["type"] == "Agreement" and "proof" in sealed["result"]
 
 
-def test_a_refusal_calls_the_exchange_off_and_gives_back(city) -> None:
+def test_a_refusal_calls_the_exchange_off_and_gives_back(city: Net) -> None:
     ex = _cycle(city)
     city.send(city.b, city.activity(city.b, "Reject", ex.uri, content="no hay camión"))
     city.settle()
@@ -168,7 +173,7 @@ def test_a_refusal_calls_the_exchange_off_and_gives_back(city) -> None:
     assert "no hay camión" in city.posts_to(city.a, "Reject")[0]["content"]
 
 
-def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city) -> None:
+def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city: Net) -> None:
     ex = _cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
@@ -177,7 +182,7 @@ def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city) -
         c = s.exec(select(Commitment).where(Commitment.provider == city.a.uri)).one()
     event = wire.event_object(wire.EventDoc(
         city.uid(city.a, "ev"), c.uri, city.a.uri, city.b.uri, c.kind, c.unit,
-        wire.quantity("4"), datetime(2026, 11, 28, tzinfo=UTC), ""))
+        quantity("4"), datetime(2026, 11, 28, tzinfo=UTC), ""))
     before = city.state()
     # b claims a delivery of what a gives: refused.
     city.send(city.b, city.activity(city.b, "Create", {**event, "id": city.uid(city.b, "ev")}))
@@ -202,7 +207,7 @@ def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city) -
 
 
 @pytest.fixture
-def commune(make_node: Callable[..., Settings], remote: FakeRemote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -210,7 +215,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote):
         yield net
 
 
-def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune) -> None:
+def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune: Net) -> None:
     from node.economy import intents
     from node.governance import members
 
@@ -220,7 +225,7 @@ def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune) -> None:
         facil = members.create_member(s, "facil", "contraseña-larga", "F")
         members.grant(s, "node", facil, body, "facilitator")
         mine = intents.publish(s, ctx.urls, facil, body, "offer", NS + "gas",
-                               wire.quantity("10"), "kilogram")
+                               quantity("10"), "kilogram")
         s.commit()
         mine_uri = mine.uri
     fed = commune.a  # plays the city
@@ -236,10 +241,12 @@ def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune) -> None:
         draft = wire.agreement_object(ex_uri, fed.uri, [
             wire.CommitmentDoc(f"{ex_uri}#c{i}", prov, recv, off,
                                f"{fed.server.base}/objects/need", NS + kind, "kilogram",
-                               wire.quantity(q), None, None)
+                               quantity(q), None, None)
             for i, (prov, recv, off, kind, q) in enumerate(rows)], "2026-11-28T00:00:00Z")
         commune.send(fed, commune.activity(fed, "Offer", draft))
         commune.settle()
         assert commune.state() == before, code
-        run_loops(commune.settings, lambda ctx, u=ex_uri: any(
-            r["object"] == u for r in commune.posts_to(fed, "Reject")))
+        def rejected(ctx: NodeContext, u: str = ex_uri) -> bool:
+            return any(r["object"] == u for r in commune.posts_to(fed, "Reject"))
+
+        run_loops(commune.settings, rejected)
