@@ -84,7 +84,7 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Create", "actor": me, "object": doc, "published": now_stamp()},
             to_followers=False, inboxes=targets)
-    audit.append(session, member.username if member else "", "economy.delivered",
+    audit.append(session, member, "economy.delivered",
                  f"event:{ev.id}", {"commitment": c.uri, "quantity": str(amount)})
     return ev
 
@@ -133,7 +133,7 @@ def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActo
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept" if accept else "Reject", "actor": me, "object": ev.uri},
             to_followers=False, inboxes=targets)
-    audit.append(session, member.username if member else "",
+    audit.append(session, member,
                  "economy.delivery." + ("confirmed" if accept else "disputed"),
                  f"event:{ev.id}", {"commitment": c.uri, "quantity": ev.quantity})
     return ev
@@ -184,7 +184,7 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
     # The rest is ours to offer again: the federations that held the offer at 0 (or
     # short) hear so, or they never propose on it again.
     rising.announce_rows(session, urls, body, [c.offer, c.need])
-    audit.append(session, member.username if member else "", "economy.cancelled",
+    audit.append(session, member, "economy.cancelled",
                  f"commitment:{c.id}", {"uri": c.uri, "delivered": c.delivered})
     return c
 

@@ -41,7 +41,7 @@ def create(session: Session, member: Member | None, body: LocalActor, slug: str,
                      owners=json.dumps(sorted(set(owners or []))))
     session.add(row)
     session.flush()
-    audit.append(session, member.username if member else "", "enterprise.created",
+    audit.append(session, member, "enterprise.created",
                  f"enterprise:{row.id}", {"slug": slug, "name": row.name})
     return row
 
@@ -81,7 +81,7 @@ def add_worker(session: Session, by: Member | None, body: LocalActor, enterprise
     row.council = council
     session.add(row)
     session.flush()
-    audit.append(session, by.username if by else "", "enterprise.worker",
+    audit.append(session, by, "enterprise.worker",
                  f"enterprise:{enterprise.id}", {"member": worker.username, "council": council})
     return row
 

@@ -97,7 +97,7 @@ def propose(session: Session, urls: Urls, cat: Catalogue, proposer: LocalActor, 
     session.add(ex)
     session.flush()
     record(session, ex, docs, {u: r.agent for u, r in rows.items()}, "proposed")
-    audit.append(session, f"node:{proposer.handle}", f"economy.{mode}.proposed",
+    audit.append(session, proposer, f"economy.{mode}.proposed",
                  f"exchange:{ex.id}", {"uri": uri, "parties": parties,
                                        "commitments": len(docs)})
     return ex

@@ -66,7 +66,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
                  rise_at=now + timedelta(seconds=rise_after), in_return=in_return or "")
     session.add(row)
     session.flush()
-    audit.append(session, member.username if member else "", f"economy.{side}",
+    audit.append(session, member, f"economy.{side}",
                  f"intent:{row.id}", {"kind": kind, "quantity": str(q), "unit": unit})
     return row
 
@@ -83,7 +83,7 @@ def withdraw(session: Session, urls: Urls, member: Member | None, body: LocalAct
     states.require(session, urls, member, body, row, "withdraw")
     states.INTENT.move(session, row, "withdraw", rise_at=None)
     session.add(row)
-    audit.append(session, member.username if member else "", "economy.withdrawn",
+    audit.append(session, member, "economy.withdrawn",
                  f"intent:{row.id}", {"uri": row.uri})
 
 

@@ -41,7 +41,7 @@ def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor
                        unit=unit, extra=json.dumps(sizes, sort_keys=True))
     session.add(row)
     session.flush()
-    audit.append(session, member.username if member else "", "economy.kind_added",
+    audit.append(session, member, "economy.kind_added",
                  f"kind:{row.id}", {"uri": row.uri, "unit": unit})
     return row
 

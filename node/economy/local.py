@@ -63,7 +63,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     # once this match took all of it, which withdraws their copies).
     rising.announce_rows(session, urls, body, [u for c in rows for u in (c.offer, c.need)])
     session.add(exchange)
-    audit.append(session, member.username if member else "",
+    audit.append(session, member,
                  "economy.allocation." + ("agreed" if accept else "refused"),
                  f"exchange:{exchange.id}", {"uri": exchange.uri,
                                              "parties": json.loads(exchange.parties)})

@@ -127,7 +127,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
         exchanges.settle(session, ex, "refused")
         _announce_released(session, urls, body, ex)
     session.add(ex)
-    audit.append(session, member.username if member else "",
+    audit.append(session, member,
                  "economy.barter." + ("accepted" if accept else "refused"),
                  f"exchange:{ex.id}", {"uri": ex.uri})
 

@@ -134,7 +134,7 @@ def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor,
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Create", "actor": here, "object": signed, "to": people},
         to_followers=False, inboxes=remote)
-    audit.append(session, member.username if member else "", "plan.drafted", f"plan:{row.id}",
+    audit.append(session, member, "plan.drafted", f"plan:{row.id}",
                  {"uri": row.uri, "participants": people})
     return row
 

@@ -435,6 +435,6 @@ def answer_refusal(session: Session, urls: Urls, federation: LocalActor,
         "actor": urls.actor(federation.handle), "object": activity.get("id"),
         "summary": problem.code, "content": problem.detail, "to": [activity.get("actor")]}
     publish(session, urls, federation, reject, to_followers=False, inboxes={inbox})
-    audit.append(session, f"federation:{federation.handle}", "matter.refused_from_member",
+    audit.append(session, federation, "matter.refused_from_member",
                  f"body:{federation.handle}",
                  {"activity": activity.get("id"), "code": problem.code})

@@ -148,14 +148,14 @@ def refuse(session: Session, urls: Urls, federation: LocalActor, create: dict[st
         "actor": urls.actor(federation.handle), "object": create["id"],
         "summary": reason, "content": reason, "to": [create["actor"]]}
     publish(session, urls, federation, activity, to_followers=False, inboxes={origin_inbox})
-    audit.append(session, f"federation:{federation.handle}", "matter.refused_down",
+    audit.append(session, federation, "matter.refused_down",
                  f"body:{federation.handle}", {"activity": create["id"], "reason": reason})
 
 
 def forward_up(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
                next_hop: str, next_inbox: str) -> None:
     forward(session, urls, federation, create, {next_inbox})
-    audit.append(session, f"federation:{federation.handle}", "matter.forwarded_up",
+    audit.append(session, federation, "matter.forwarded_up",
                  f"body:{federation.handle}", {"activity": create["id"], "to": next_hop})
 
 

@@ -118,7 +118,7 @@ def _answer(session: Session, urls: Urls, federation: LocalActor, link: Federati
     }
     publish(session, urls, federation, answer, to_followers=False, inboxes={link.remote_inbox})
     what = ("families_" if change else "member_") + ("accepted" if accept else "refused")
-    audit.append(session, f"federation:{federation.handle}", f"federation.{what}",
+    audit.append(session, federation, f"federation.{what}",
                  f"body:{federation.handle}",
                  {"member": link.remote_uri, "families_declared": declared,
                   "families": link.families})

@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from node.models import AuditEntry
+from node.models import AuditEntry, LocalActor, Member
 from node.models.base import utcnow
 
 GENESIS = "0" * 64
+
+# Who acted, as an entry names it. One form each, so the chain can be read and
+# searched: a person of this node, one of its bodies acting as itself, another
+# server's actor, or the node's own processing (clocks, retries, arriving decisions).
+Who = Member | LocalActor | str | None
+_NAMED = re.compile(r"(node|member:\d+|body:[\w.-]+|remote:https?://\S+)")
+
+
+def actor_name(who: Who) -> str:
+    """`member:<id>`, `body:<handle>`, `remote:<uri>` or `node` (for None)."""
+    if who is None:
+        return "node"
+    if isinstance(who, Member):
+        return f"member:{who.id}"
+    if isinstance(who, LocalActor):
+        return f"body:{who.handle}"
+    if not _NAMED.fullmatch(who):
+        raise ValueError(f"an audit entry names its actor as member:<id>, body:<handle>, "
+                         f"remote:<uri> or node, not {who!r}")
+    return who
 
 
 def _digest(prev: str, seq: int, at: str, actor: str, action: str, subject: str,
@@ -31,8 +52,9 @@ def _stamp(entry: AuditEntry) -> str:
     return entry.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def append(session: Session, actor: str, action: str, subject: str,
+def append(session: Session, who: Who, action: str, subject: str,
            data: dict[str, Any] | None = None) -> AuditEntry:
+    actor = actor_name(who)
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appenders so two transactions never claim the same place in the chain.
         session.execute(text("SELECT pg_advisory_xact_lock(7212001)"))

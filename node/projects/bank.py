@@ -131,7 +131,7 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
     targets = set(inboxes(session, body, "member_of").values()) | \
         set(inboxes(session, body, "has_member").values())
     publish(session, urls, body, activity, inboxes=targets)
-    audit.append(session, member.username if member else "", "project.published",
+    audit.append(session, member, "project.published",
                  f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
     return row
 

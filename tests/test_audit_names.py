@@ -1,0 +1,51 @@
+"""Every audit entry names who acted in one of four forms (member:<id>, body:<handle>,
+remote:<uri>, node), whatever the domain function was handed, and nothing else gets
+into the hash-chained log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from node.config import Settings
+from node.governance import audit, proposals
+from node.models import AuditEntry, LocalActor, Member
+from tests.govfixtures import build_commune
+
+FORMS = r"^(node|member:\d+|body:[\w.-]+|remote:https?://\S+)$"
+
+
+def test_each_kind_of_actor_has_one_name() -> None:
+    assert audit.actor_name(None) == "node"
+    assert audit.actor_name(Member(id=7, username="ana", display_name="Ana",
+                                   password_hash="x")) == "member:7"
+    body = LocalActor(handle="maizal", name="El Maizal", level="commune")
+    assert audit.actor_name(body) == "body:maizal"
+    assert audit.actor_name("remote:https://ciudad.example/actors/sur") == \
+        "remote:https://ciudad.example/actors/sur"
+    assert audit.actor_name("member:12") == "member:12"
+
+
+@pytest.mark.parametrize("loose", ["ana", "", "federation:ciudad", "node:maizal",
+                                   "member:ana", "remote:ciudad"])
+def test_any_other_name_is_refused_before_it_reaches_the_chain(loose: str) -> None:
+    with pytest.raises(ValueError, match="member:<id>"):
+        audit.actor_name(loose)
+
+
+def test_what_a_commune_records_uses_only_those_names(node: Settings) -> None:
+    c = build_commune(node)
+    with c.session() as s:
+        facil = c.people["facil"]
+        p = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto comunal.")
+        proposals.open_deliberation(s, facil, p)
+        s.commit()
+        entries = s.exec(select(AuditEntry)).all()
+        assert entries
+        for entry in entries:
+            assert re.match(FORMS, entry.actor), entry
+        assert any(e.actor == f"member:{facil.id}" and e.action == "proposal.created"
+                   for e in entries)
+        assert audit.verify_chain(s) == (True, None)
