@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -77,3 +77,13 @@ def stored(s: Session, model: type[_Row], key: Any) -> _Row:
     row = s.get(model, key)
     assert row is not None, f"no {model.__name__} {key!r}"
     return row
+
+
+class _Identified(Protocol):
+    id: int | None
+
+
+def id_of(row: _Identified) -> int:
+    """The id of a row the test has stored (flushed), so the database gave it one."""
+    assert row.id is not None, f"{type(row).__name__} has no id: not stored yet"
+    return row.id

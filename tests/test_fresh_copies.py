@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,14 +47,15 @@ from node.models import (
 )
 from node.models.base import utcnow
 from tests.fakeremote import FakeRemote
-from tests.helpers import run_loops
+from tests.fakeremote import RemoteActor as Sender
+from tests.helpers import id_of, run_loops
 from tests.test_economy_rules import EPOCH, NS, Net, _cycle, _members
 
 CTX = "http://node.test/ns/comuna/v1"
 
 
-def intent_doc(net: Net, who: str, uri: str, side: str, kind: str, qty: str, left: str,
-               published: str) -> dict:
+def intent_doc(net: Net, who: Sender, uri: str, side: str, kind: str, qty: str, left: str,
+               published: str) -> dict[str, Any]:
     doc = wire.intent_object(wire.IntentDoc(
         id=uri, body=who.uri, side=side, agent=who.uri, kind=NS + kind, unit="kilogram",
         quantity=Decimal(qty), available=Decimal(left), summary="", location="",
@@ -61,7 +63,8 @@ def intent_doc(net: Net, who: str, uri: str, side: str, kind: str, qty: str, lef
     return who.prove({"@context": wire.contexts(CTX), **doc})
 
 
-def say(net: Net, author, kind: str, obj: dict, via=None) -> dict:
+def say(net: Net, author: Sender, kind: str, obj: dict[str, Any], via: Sender | None = None
+        ) -> dict[str, Any]:
     """`author`'s own signed activity, sent by `via` (a member passing it on) or itself."""
     activity = net.activity(author, kind, obj)
     net.send(via or author, activity)
@@ -78,25 +81,33 @@ def exchange_count(net: Net) -> int:
         return len(s.exec(select(Exchange)).all())
 
 
-def posted(net: Net, who: str, kind: str) -> list[dict]:
+def posted(net: Net, who: Sender, kind: str) -> list[dict[str, Any]]:
     return net.posts_to(who, kind)
+
+
+class CityNet(Net):
+    t: Sender  # a remote territory the city is a member of
+
+
+class TerritoryNet(Net):
+    c: Sender  # a remote member city
 
 
 # --- a quantity that falls to 0 ------------------------------------------------------
 
 
 @pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[CityNet]:
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
-        net = Net(settings, c, remote, "ciudad")
+        net = CityNet(settings, c, remote, "ciudad")
         net.t = remote.actor("t")  # plays the territory above the city
         _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
         _members(net.ctx, "ciudad", [net.t.uri], "member_of")
         yield net
 
 
-def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city) -> None:
+def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city: CityNet) -> None:
     n = city
     gas = n.uid(n.a, "gas")
     say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
@@ -135,16 +146,17 @@ def test_zero_left_withdraws_the_city_copy_and_goes_on_up(city) -> None:
 
 
 @pytest.fixture
-def territory(make_node: Callable[..., Settings], remote: FakeRemote):
+def territory(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[TerritoryNet]:
     settings = make_node(handle="territorio", level="territory")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
-        net = Net(settings, c, remote, "territorio")
+        net = TerritoryNet(settings, c, remote, "territorio")
         net.c = remote.actor("c")  # plays a member city passing its communes' offers up
         _members(net.ctx, "territorio", [net.c.uri], "has_member")
         yield net
 
 
-def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory) -> None:
+def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(
+        territory: TerritoryNet) -> None:
     n = territory
     gas, coffee = n.uid(n.a, "gas"), n.uid(n.a, "coffee")
     say(n, n.a, "Create", intent_doc(n, n.a, gas, "offer", "gas", "10", "10",
@@ -172,7 +184,7 @@ def test_zero_left_withdraws_the_territory_copy_passed_up_by_a_city(territory) -
 
 
 @pytest.fixture
-def commune(make_node: Callable[..., Settings], remote: FakeRemote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -212,11 +224,11 @@ def _published_updates(net: Net) -> int:
         return len(s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).all())
 
 
-def _left_said(doc: dict) -> str:
+def _left_said(doc: dict[str, Any]) -> str:
     return str(doc["object"]["publishes"]["availableQuantity"]["hasNumericalValue"])
 
 
-def _proposed(net: Net, offer: str, qty: str) -> tuple[str, dict]:
+def _proposed(net: Net, offer: str, qty: str) -> tuple[str, dict[str, Any]]:
     """The city proposes that b takes `qty` of our offer: the exchange and its draft."""
     fed = net.a
     ex = net.uid(fed, "ex")
@@ -232,7 +244,7 @@ def _propose(net: Net, offer: str, qty: str) -> str:
     return _proposed(net, offer, qty)[0]
 
 
-def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune) -> None:
+def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune: Net) -> None:
     n = commune
     gone, short = _publish(n, "offer", "gas", "10"), _publish(n, "offer", "gas", "10")
     one_pass(n.ctx, EPOCH)  # both rise to the city
@@ -241,7 +253,7 @@ def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune) ->
     with Session(n.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         service.withdraw(s, n.ctx.urls, _facil(s), body,
-                         _own(n, gone).id)
+                         id_of(_own(n, gone)))
         s.commit()
     run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
     (update,) = posted(n, n.a, "Update")
@@ -264,7 +276,7 @@ def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune) ->
     assert "50 kilogram asked, 10 kilogram left" in reject["content"]
 
 
-def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune) -> None:
+def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune: Net) -> None:
     n = commune
     offer = _publish(n, "offer", "gas", "10")
     one_pass(n.ctx, EPOCH)
@@ -285,20 +297,20 @@ def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune) -> No
 # --- the broker hearing why ----------------------------------------------------------
 
 
-def _refuse(net: Net, who: str, ex: Exchange, code: str, named: list[str]) -> None:
+def _refuse(net: Net, who: Sender, ex: Exchange, code: str, named: list[str]) -> None:
     net.send(who, net.activity(who, "Reject", ex.uri, summary=code, content="no",
                                target=named))
     net.settle()
 
 
-def _copy_of(net: Net, who: str, kind: str) -> tuple[str, str, str]:
+def _copy_of(net: Net, who: Sender, kind: str) -> tuple[str, str, str]:
     with Session(net.ctx.engine) as s:
         row = s.exec(select(Intent).where(Intent.body == who.uri, Intent.side == "offer",
                                           Intent.kind == NS + kind)).one()
         return row.uri, row.state, row.available
 
 
-def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city) -> None:
+def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city: CityNet) -> None:
     n = city
     ex = _cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
@@ -309,7 +321,7 @@ def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city) -> No
     assert one_pass(n.ctx, EPOCH)[1] == 0 and exchange_count(n) == 1
 
 
-def test_an_exhausted_refusal_waits_for_the_authors_next_word(city) -> None:
+def test_an_exhausted_refusal_waits_for_the_authors_next_word(city: CityNet) -> None:
     n = city
     ex = _cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
@@ -332,7 +344,7 @@ def test_an_exhausted_refusal_waits_for_the_authors_next_word(city) -> None:
 # --- a stale copy of a remote actor before a routing refusal --------------------------
 
 
-def _stale_commune_joined_the_territory(net: Net):
+def _stale_commune_joined_the_territory(net: CityNet) -> Sender:
     """x asked to join the city once (refused): the city stored x's actor as it was
     then, with no federation. Since, x joined the territory, which lists it."""
     x, t = net.remote.actor("x"), net.t
@@ -348,7 +360,7 @@ def _stale_commune_joined_the_territory(net: Net):
     return x
 
 
-def _matter(net: Net, affects: list[str]) -> dict:
+def _matter(net: Net, affects: list[str]) -> dict[str, Any]:
     a = net.a
     doc = a.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
                    **objects.proposal_object(net.uid(a, "matter"), a.uri, "Agua", "Texto",
@@ -363,7 +375,7 @@ def _row(net: Net, activity_id: str) -> InboxItem:
         return s.exec(select(InboxItem).where(InboxItem.activity_id == activity_id)).one()
 
 
-def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city) -> None:
+def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city: CityNet) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     create = _matter(n, [n.a.uri, x.uri])
@@ -376,7 +388,7 @@ def test_a_stale_actor_is_refreshed_before_a_matter_is_refused(city) -> None:
     assert n.remote.gets.count(x.path) == 1
 
 
-def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city) -> None:
+def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city: CityNet) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     n.remote.get_failures[x.path] = 503
@@ -396,7 +408,7 @@ def test_a_refresh_that_fails_for_now_retries_instead_of_refusing(city) -> None:
     assert posted(n, n.a, "Reject") == [] and _row(n, create["id"]).state == "done"
 
 
-def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune) -> None:
+def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune: Net) -> None:
     """The cheaper half of "changes reach every copy": a federation that refused our
     Join (and so cached our actor) hears of our new `memberOf` too."""
     n = commune
@@ -404,7 +416,7 @@ def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune) -> N
     with Session(n.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         for who, state, join in ((refused, "rejected", "j-0"), (territory, "pending", "j-1")):
-            s.add(FederationLink(body_id=body.id, remote_uri=who.uri, direction="member_of",
+            s.add(FederationLink(body_id=id_of(body), remote_uri=who.uri, direction="member_of",
                                  state=state, remote_inbox=f"{who.uri}/inbox",
                                  join_activity_id=join))
         s.commit()
@@ -439,7 +451,7 @@ def _agreed(net: Net, offer: str, qty: str) -> str:
 
 
 @pytest.mark.parametrize("who", ["we", "they"])
-def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commune,
+def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commune: Net,
                                                                            who: str) -> None:
     n = commune
     offer = _publish(n, "offer", "gas", "10")
@@ -461,7 +473,7 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
         n.settle()
     assert _own(n, offer).available == "10"
 
-    def said_again() -> list[dict]:
+    def said_again() -> list[dict[str, Any]]:
         return [u for u in posted(n, n.a, "Update")[1:] if u["object"]["id"] == offer]
 
     run_loops(n.settings, lambda ctx: len(said_again()) == 1)
@@ -471,14 +483,15 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
 # --- a stale copy of a plan's author before the inbox authority refuses it ------------
 
 
-def _plan_from(net: Net, who: str) -> dict:
+def _plan_from(net: Net, who: Sender) -> dict[str, Any]:
     plan = {"id": net.uid(who, "plan"), "type": "Plan", "attributedTo": who.uri,
             "name": "Molino compartido"}
     return {"@context": "https://www.w3.org/ns/activitystreams", "id": net.uid(who, "act"),
             "type": "Create", "actor": who.uri, "object": plan, "to": [net.me]}
 
 
-def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(city) -> None:
+def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(
+        city: CityNet) -> None:
     """x's stored actor has no federation; x has since joined the territory the city
     belongs to. The authority fetches x again before refusing its plan (once)."""
     n = city
@@ -488,7 +501,7 @@ def test_a_plan_from_a_commune_whose_copy_predates_its_joining_is_not_refused(ci
     assert n.remote.gets.count(x.path) == 1
 
 
-def test_a_plan_from_a_stranger_is_refused_after_one_fresh_look(city) -> None:
+def test_a_plan_from_a_stranger_is_refused_after_one_fresh_look(city: CityNet) -> None:
     n = city
     x = _stale_commune_joined_the_territory(n)
     n.remote.docs[x.path] = x.document()  # still in no federation
