@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,13 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import Session, col, select
-from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.economy import clock as economy_clock
 from node.economy import enterprises, intents, local, plans, rising
 from node.economy.catalogue import shared
+from node.federation.urls import Urls
 from node.governance import audit, decisions, members, passwords, proposals
 from node.governance import clock as vote_clock
 from node.inbox.authority import Verdict
@@ -37,12 +39,13 @@ from node.models import (
     InboxItem,
     Intent,
     JointPlan,
+    LocalActor,
     Proposal,
 )
 from node.models.base import aware, utcnow
 from tests.conftest import NODE_URL
 from tests.govfixtures import Commune, build_commune
-from tests.helpers import stored
+from tests.helpers import id_of, stored
 
 NS = shared().namespace
 
@@ -65,7 +68,7 @@ def _due_votes(c: Commune, n: int) -> list[int]:
                 proposals.cast(s, c.people[who], p, 1, "for")
             p.closes_at = utcnow() - timedelta(seconds=1)
             s.add(p)
-            ids.append(p.id)
+            ids.append(id_of(p))
         s.commit()
     return ids
 
@@ -82,8 +85,8 @@ def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(
     real = decisions.close_vote
     tried: list[int] = []
 
-    def close_vote(session, urls, proposal):
-        tried.append(proposal.id)
+    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+        tried.append(id_of(proposal))
         decision = real(session, urls, proposal)  # its writes must be rolled back
         if proposal.id == bad and broken:
             raise RuntimeError("a row the tally chokes on")
@@ -117,7 +120,7 @@ def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(
     c = commune
     (bad,) = _due_votes(c, 1)
 
-    def close_vote(session, urls, proposal) -> None:
+    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> None:
         raise RuntimeError("always")
 
     monkeypatch.setattr(decisions, "close_vote", close_vote)
@@ -143,10 +146,10 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
     (pid,) = _due_votes(c, 1)
     real = decisions.close_vote
 
-    def close_vote(session, urls, proposal):
+    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
         # A facilitator closes it in another transaction just before the clock does.
         with c.session() as other:
-            real(other, urls, other.get(Proposal, proposal.id))
+            real(other, urls, stored(other, Proposal, proposal.id))
             other.commit()
         return real(session, urls, proposal)
 
@@ -159,7 +162,7 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
 # --- the economy pass ---------------------------------------------------------------
 
 
-def _offer_and_need(c: Commune, body) -> None:
+def _offer_and_need(c: Commune, body: LocalActor) -> None:
     """An enterprise of the body offers what the body needs: a match inside it."""
     with c.session() as s:
         enterprises.create(s, c.people["facil"], body, "finca", "Finca", "agricultura")
@@ -169,7 +172,7 @@ def _offer_and_need(c: Commune, body) -> None:
         s.commit()
 
 
-def _exchanges(c: Commune, body) -> int:
+def _exchanges(c: Commune, body: LocalActor) -> int:
     with c.session() as s:
         return len(s.exec(select(Exchange).where(Exchange.proposer_id == body.id)).all())
 
@@ -185,8 +188,8 @@ def test_a_body_whose_matching_fails_does_not_hold_back_the_others(
     real = local.match
     tried: list[int] = []
 
-    def match(session, urls, body):
-        tried.append(body.id)
+    def match(session: Session, urls: Urls, body: LocalActor) -> list[Exchange]:
+        tried.append(id_of(body))
         found = real(session, urls, body)  # its exchange must be rolled back
         if body.id == c.assembly.id and broken:
             raise RuntimeError("a bad row in this body")
@@ -221,10 +224,10 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(
                                 NS + "papaya", Decimal(n), "kilogram", rise_after=0)
                 for n in (1, 2, 3)]
         s.commit()
-        first, bad, last = (r.id for r in rows)
+        first, bad, last = (id_of(r) for r in rows)
     real = rising.rise
 
-    def rise(session, urls, row):
+    def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
         out = real(session, urls, row)
         if row.id == bad:
             raise RuntimeError("cannot sign it")
@@ -243,7 +246,8 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(
     assert retries.failures[("rise", bad)].attempts == 1
     # The loop's wake-up leaves out what waits for its retry (else it would spin).
     assert economy_clock.next_rise(c.ctx, {bad}) is None
-    assert aware(economy_clock.next_rise(c.ctx)) <= now
+    next_at = economy_clock.next_rise(c.ctx)
+    assert next_at is not None and aware(next_at) <= now
 
 
 def _decided_plans(c: Commune, n: int) -> list[int]:
@@ -261,7 +265,7 @@ def _decided_plans(c: Commune, n: int) -> list[int]:
                                  "Casa", 5, 3, "", "",
                                  [{"proposal_id": r.proposal_id, "for": 5} for r in rows])
         s.commit()
-        return [r.id for r in rows]
+        return [id_of(r) for r in rows]
 
 
 def _plan_states(c: Commune, ids: list[int]) -> list[tuple[str, str]]:
@@ -276,9 +280,10 @@ def test_a_plan_whose_answer_fails_does_not_hold_back_the_others(
     real = plans.receive_answer
     tried: list[int] = []
 
-    def receive_answer(session, urls, body, party, commitment_id, accept):
+    def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
+                       commitment_id: str, accept: bool) -> JointPlan:
         row = real(session, urls, body, party, commitment_id, accept)  # rolled back
-        tried.append(row.id)
+        tried.append(id_of(row))
         if row.id == bad and broken:
             raise RuntimeError("a commitment that will not record")
         return row
@@ -320,7 +325,7 @@ class Clock:
         return self.now
 
 
-def _stored(ctx, n: int) -> list[str]:
+def _stored(ctx: NodeContext, n: int) -> list[str]:
     ids = [f"https://far.example/activities/{i}" for i in range(n)]
     with Session(ctx.engine) as s:
         for aid in ids:
@@ -332,14 +337,20 @@ def _stored(ctx, n: int) -> list[str]:
     return ids
 
 
-def _rows(ctx) -> dict[str, InboxItem]:
+# The inbox fixture: the node's context, a processor, and the clock both read.
+Inbox = tuple[NodeContext, InboxProcessor, Clock]
+# One login from its own client; the test checks the answers' status codes.
+Login = Callable[[httpx.AsyncClient, str], Coroutine[Any, Any, httpx.Response]]
+
+
+def _rows(ctx: NodeContext) -> dict[str, InboxItem]:
     with Session(ctx.engine) as s:
         return {r.activity_id: r for r in s.exec(select(InboxItem)
                                                   .order_by(col(InboxItem.id))).all()}
 
 
 @pytest.fixture
-def inbox(commune: Commune, monkeypatch: pytest.MonkeyPatch):
+def inbox(commune: Commune, monkeypatch: pytest.MonkeyPatch) -> Inbox:
     clock = Clock()
     monkeypatch.setattr("node.storage.leases.utcnow", clock)
     monkeypatch.setattr("node.inbox.processor.utcnow", clock)
@@ -348,12 +359,13 @@ def inbox(commune: Commune, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_an_inbox_row_that_fails_does_not_hold_back_its_batch(
-        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     first, bad, last = _stored(ctx, 3)
     handled: list[str] = []
 
-    async def handle(activity, recipient: str = "", signer: str = ""):
+    async def handle(activity: dict[str, Any], recipient: str = "", signer: str = ""
+                     ) -> Verdict:
         handled.append(activity["id"])
         if activity["id"] == bad and broken:
             raise RuntimeError("handler broke")
@@ -376,18 +388,19 @@ def test_an_inbox_row_that_fails_does_not_hold_back_its_batch(
 
 
 def test_rows_done_before_a_failure_that_cannot_be_recorded_are_not_done_twice(
-        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     first, bad, last = _stored(ctx, 3)
     handled: list[str] = []
 
-    async def handle(activity, recipient: str = "", signer: str = ""):
+    async def handle(activity: dict[str, Any], recipient: str = "", signer: str = ""
+                     ) -> Verdict:
         handled.append(activity["id"])
         if activity["id"] == bad and broken:
             raise RuntimeError("handler broke")
         return Verdict(Kind.other)
 
-    def fail(row, error) -> None:
+    def fail(row: Any, error: str) -> None:
         raise RuntimeError("the database went away")
 
     broken = True
@@ -408,12 +421,13 @@ def test_rows_done_before_a_failure_that_cannot_be_recorded_are_not_done_twice(
     assert handled == [bad] and _rows(ctx)[bad].state == "done"
 
 
-def test_a_row_failing_every_time_is_parked_with_its_error(inbox,
+def test_a_row_failing_every_time_is_parked_with_its_error(inbox: Inbox,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, proc, clock = inbox
     (bad,) = _stored(ctx, 1)
 
-    async def handle(activity, recipient: str = "", signer: str = "") -> None:
+    async def handle(activity: dict[str, Any], recipient: str = "", signer: str = ""
+                     ) -> None:
         raise RuntimeError("never works")
 
     monkeypatch.setattr(proc, "handle", handle)
@@ -444,7 +458,7 @@ class HeldHasher:
             self.entered += 1
         self.release.wait(10)
         try:
-            return self.real.verify(hashed, password)
+            return bool(self.real.verify(hashed, password))
         finally:
             with self.lock:
                 self.returned += 1
@@ -453,7 +467,7 @@ class HeldHasher:
         return getattr(self.real, name)
 
 
-async def _while_held(app, held: HeldHasher, login) -> list[int]:
+async def _while_held(app: Any, held: HeldHasher, login: Login) -> list[int]:
     """Five logins enter the password check; /healthz must answer before any leaves."""
     inner = app
     while not hasattr(inner, "router"):
@@ -485,28 +499,32 @@ async def _while_held(app, held: HeldHasher, login) -> list[int]:
 
 
 @pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch):
+def held(monkeypatch: pytest.MonkeyPatch) -> HeldHasher:
     hasher = HeldHasher(passwords._hasher)
     monkeypatch.setattr(passwords, "_hasher", hasher)
     return hasher
 
 
-def test_web_logins_do_not_block_the_event_loop(node: Settings, commune: Commune, held) -> None:
+def test_web_logins_do_not_block_the_event_loop(
+        node: Settings, commune: Commune, held: HeldHasher) -> None:
     app = create_app(node, background=False)
 
-    async def login(client: TestClient, username):
+    async def login(client: httpx.AsyncClient, username: str) -> httpx.Response:
         page = await client.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found, "no csrf field on the login page"
+        csrf = found.group(1)
         return await client.post("/login", data={"username": username, "csrf": csrf,
                                                  "password": "contraseña-larga"})
 
     assert asyncio.run(_while_held(app, held, login)) == [303] * 5
 
 
-def test_api_logins_do_not_block_the_event_loop(node: Settings, commune: Commune, held) -> None:
+def test_api_logins_do_not_block_the_event_loop(
+        node: Settings, commune: Commune, held: HeldHasher) -> None:
     app = create_app(node, background=False)
 
-    async def login(client: TestClient, username):
+    async def login(client: httpx.AsyncClient, username: str) -> httpx.Response:
         return await client.post("/api/v1/tokens", json={
             "username": username, "password": "contraseña-larga", "label": "t"})
 
@@ -514,13 +532,14 @@ def test_api_logins_do_not_block_the_event_loop(node: Settings, commune: Commune
 
 
 def test_a_failing_row_is_tried_again_within_seconds_then_backs_off(
-        inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """A peer's key server failing twice costs seconds, not the delivery schedule's
     minute; the waits then grow, and all attempts span over an hour."""
     ctx, proc, clock = inbox
     (bad,) = _stored(ctx, 1)
 
-    async def handle(activity, recipient: str = "", signer: str = "") -> None:
+    async def handle(activity: dict[str, Any], recipient: str = "", signer: str = ""
+                     ) -> None:
         raise RuntimeError("key server down for now")
 
     monkeypatch.setattr(proc, "handle", handle)
