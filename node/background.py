@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import literal, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from node.context import NodeContext
 from node.models import InboxItem, Intent, JointPlan, Proposal
@@ -33,8 +33,8 @@ VOTE_TICK = 15.0
 
 
 def has_rows(ctx: NodeContext, tables: tuple[type[SQLModel], ...]) -> bool:
-    with Session(ctx.engine) as s:
-        return any(s.execute(select(literal(1)).select_from(table).limit(1)).first()
+    with ctx.engine.connect() as c:
+        return any(c.execute(select(literal(1)).select_from(table).limit(1)).first()
                    is not None for table in tables)
 
 
