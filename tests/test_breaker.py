@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +24,7 @@ from node.outbox.publish import post_note
 from node.outbox.sender import SendResult
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote
-from tests.helpers import deliveries, run_loops, stored
+from tests.helpers import deliveries, id_of, run_loops, stored
 
 # A little after the rows the tests make (stamped with the wall clock) are due.
 # Rows are stamped with the wall clock when they are made; the test clock starts after
@@ -35,6 +36,12 @@ DOWN = SendResult(503, None, "HTTP 503")
 REFUSED = SendResult(None, None, "ClientConnectorError: connection refused")
 UP = SendResult(202, None, "")
 INBOX = f"{NODE_URL}/actors/maizal/inbox"
+
+
+def utc(moment: datetime | None) -> datetime:
+    """A time the row or state must have, read back as UTC (SQLite drops the zone)."""
+    assert moment is not None, "expected a time, found none"
+    return moment.replace(tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -71,10 +78,10 @@ def test_probe_only_once_the_cooldown_is_over_and_only_one() -> None:
 def test_probe_failure_doubles_the_cooldown_up_to_the_cap() -> None:
     s, now, waits = tripped(), T0, []
     for _ in range(12):
-        now = s.open_until
+        now = utc(s.open_until)
         s = step(step(s, "probe", now, POLICY, 1), "probe_failure", now, POLICY)
         assert s.breaker == OPEN and s.probe_id is None
-        waits.append((s.open_until - now).total_seconds())
+        waits.append((utc(s.open_until) - now).total_seconds())
     assert waits[:5] == [10, 20, 40, 80, 160]
     assert waits[-1] == 600 and max(waits) == 600
 
@@ -82,10 +89,11 @@ def test_probe_failure_doubles_the_cooldown_up_to_the_cap() -> None:
 def test_probe_success_closes_and_forgets_the_trips() -> None:
     s = tripped()
     for _ in range(3):
-        s = step(step(s, "probe", s.open_until, POLICY, 1), "probe_failure", s.open_until,
-                 POLICY)
+        s = step(step(s, "probe", utc(s.open_until), POLICY, 1), "probe_failure",
+                 utc(s.open_until), POLICY)
     assert s.trips == 4
-    s = step(step(s, "probe", s.open_until, POLICY, 1), "success", s.open_until, POLICY)
+    s = step(step(s, "probe", utc(s.open_until), POLICY, 1), "success", utc(s.open_until),
+             POLICY)
     assert s == State()
     # The next outage starts again from the short cooldown.
     assert tripped(at(1000)).open_until == at(1005)
@@ -106,13 +114,13 @@ def test_late_failures_while_open_do_not_extend_it_and_a_void_probe_frees_it() -
 
 def queue(ctx: NodeContext, n: int, inbox: str = f"https://{PEER}/inbox") -> list[int]:
     with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://{PEER}/u/x",
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://{PEER}/u/x",
                        inbox=inbox))
         s.commit()
         for i in range(n):
             post_note(s, ctx.urls, ctx.primary, f"note {i}")
         s.commit()
-    return [d.id for d in deliveries(ctx) if d.host == PEER and d.state == "queued"]
+    return [id_of(d) for d in deliveries(ctx) if d.host == PEER and d.state == "queued"]
 
 
 def peer(ctx: NodeContext) -> PeerHost:
@@ -126,23 +134,27 @@ def limits(max_attempts: int = 16) -> Limits:
     return Limits(max_attempts, 30.0, POLICY)
 
 
+# The `clock` fixture: claiming and the breaker read "t" as the time.
+Clock = dict[str, datetime]
+
+
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch):
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Claiming and the breaker read this clock instead of the wall's."""
-    now = {"t": T0}
+    now: Clock = {"t": T0}
     monkeypatch.setattr("node.storage.leases.utcnow", lambda: now["t"])
     monkeypatch.setattr("node.outbox.breaker.utcnow", lambda: now["t"])
     return now
 
 
-def open_the_breaker(ctx: NodeContext, clock) -> None:
+def open_the_breaker(ctx: NodeContext, clock: Clock) -> None:
     rows = claim_work(ctx.engine, 100, POLICY)
     record_outcomes(ctx.engine, [(r, DOWN) for r in rows], limits(), now=clock["t"])
     assert peer(ctx).breaker == OPEN
 
 
 def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node: Settings,
-                                                                            clock) -> None:
+                                                                            clock: Clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 6)
     open_the_breaker(ctx, clock)
@@ -152,7 +164,7 @@ def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node
     # The oldest row, though its own retry is 30 s away; and only one, even when
     # another worker looks at the same moment.
     assert [r.id for r in probes] == [ids[0]]
-    assert probes[0].next_attempt_at.replace(tzinfo=UTC) > clock["t"]
+    assert utc(probes[0].next_attempt_at) > clock["t"]
     assert claim_work(ctx.engine, 100, POLICY) == []
     assert peer(ctx).breaker == HALF_OPEN and peer(ctx).probe_id == ids[0]
     released = record_outcomes(ctx.engine, [(probes[0], UP)], limits(), now=clock["t"])
@@ -163,7 +175,7 @@ def test_one_probe_even_if_not_due_then_success_releases_the_queue_in_order(node
     assert [r.id for r in rest] == ids[1:]
 
 
-def test_workers_looking_at_once_send_one_probe(node: Settings, clock) -> None:
+def test_workers_looking_at_once_send_one_probe(node: Settings, clock: Clock) -> None:
     """Eight claimers at the same moment (on PostgreSQL truly at once): one probe."""
     ctx = build_context(node)
     queue(ctx, 6)
@@ -171,7 +183,7 @@ def test_workers_looking_at_once_send_one_probe(node: Settings, clock) -> None:
     clock["t"] = at(5)
     barrier = threading.Barrier(8)
 
-    def worker() -> list:
+    def worker() -> list[Delivery]:
         barrier.wait()
         return claim_work(ctx.engine, 100, POLICY)
 
@@ -181,7 +193,7 @@ def test_workers_looking_at_once_send_one_probe(node: Settings, clock) -> None:
 
 
 def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node: Settings,
-                                                                       clock) -> None:
+                                                                       clock: Clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 4)
     open_the_breaker(ctx, clock)
@@ -190,13 +202,14 @@ def test_a_failed_probe_reopens_for_longer_and_is_not_the_rows_attempt(node: Set
     record_outcomes(ctx.engine, [(probe[0], DOWN)], limits(), now=clock["t"])
     p = peer(ctx)
     assert p.breaker == OPEN and p.trips == 2
-    assert p.open_until.replace(tzinfo=UTC) == at(15)
+    assert utc(p.open_until) == at(15)
     # Sent early for the breaker: the row's own count and schedule did not move.
     row = next(d for d in deliveries(ctx) if d.id == ids[0])
     assert row.attempts == 1 and row.lease_until is None and row.state == "queued"
 
 
-def test_a_verified_activity_from_the_host_closes_and_releases(node: Settings, clock) -> None:
+def test_a_verified_activity_from_the_host_closes_and_releases(
+        node: Settings, clock: Clock) -> None:
     ctx = build_context(node)
     ids = queue(ctx, 3)
     open_the_breaker(ctx, clock)
@@ -219,7 +232,7 @@ def test_hearing_from_healthy_hosts_costs_no_query(node: Settings) -> None:
     assert statements == []
 
 
-def test_errors_of_ours_never_count_against_the_host(node: Settings, clock) -> None:
+def test_errors_of_ours_never_count_against_the_host(node: Settings, clock: Clock) -> None:
     ctx = build_context(node)
     queue(ctx, 8)
     rows = claim_work(ctx.engine, 100, POLICY)
@@ -232,19 +245,19 @@ def test_errors_of_ours_never_count_against_the_host(node: Settings, clock) -> N
         assert d.state == "queued" and d.attempts == 1
         assert d.last_error.startswith(breaker.LOCAL_ERROR)
         # Soon again: a body made a moment ago in another process is known there.
-        assert d.next_attempt_at.replace(tzinfo=UTC) - clock["t"] < timedelta(seconds=3)
+        assert utc(d.next_attempt_at) - clock["t"] < timedelta(seconds=3)
 
 
 def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(
         node: Settings, remote: FakeRemote, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_key(self, handle) -> None:
+    def no_key(self: NodeContext, handle: str) -> None:
         raise KeyError(handle)
 
     monkeypatch.setattr(NodeContext, "signing_key", no_key)
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for name in ("a", "b", "c", "d", "e", "f"):
-            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/{name}",
+            s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/{name}",
                            inbox=f"{remote.base}/users/{name}/inbox"))
         post_note(s, ctx.urls, ctx.primary, "hola")
         s.commit()
@@ -262,8 +275,9 @@ def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(
 DAYS_POLICY = Policy(threshold=5, cooldown=5.0, cooldown_max=3600.0, probe_seconds=20.0)
 
 
-def simulate(ctx: NodeContext, clock, back: datetime | None, until: datetime,
-             before_back=None) -> list[tuple[datetime, int]]:
+def simulate(ctx: NodeContext, clock: Clock, back: datetime | None, until: datetime,
+             before_back: Callable[[list[Delivery]], None] | None = None
+             ) -> list[tuple[datetime, int]]:
     """A worker against a peer that is down until `back`, on the test's clock: returns
     (when, row id) of every request sent. `before_back` sees the queue just before."""
     sent: list[tuple[datetime, int]] = []
@@ -286,15 +300,16 @@ def simulate(ctx: NodeContext, clock, back: datetime | None, until: datetime,
     return sent
 
 
-def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node: Settings, clock) -> None:
+def test_a_peer_down_for_two_days_gets_everything_when_it_returns(
+        node: Settings, clock: Clock) -> None:
     """16 attempts span more than two days; the breaker's probes stand in for the rows'
     own attempts, so nothing is parked and nothing floods."""
     ctx = build_context(node)
     ids = queue(ctx, 5)
     back = at(2 * 86400)
-    seen = []
+    seen: list[list[tuple[str, int]]] = []
 
-    def just_before(rows) -> None:
+    def just_before(rows: list[Delivery]) -> None:
         seen.append([(d.state, d.attempts) for d in rows])
 
     sent = simulate(ctx, clock, back, back + timedelta(hours=2), just_before)
@@ -309,7 +324,8 @@ def test_a_peer_down_for_two_days_gets_everything_when_it_returns(node: Settings
     assert len(sent) - len(after) < 2 * 86400 / DAYS_POLICY.cooldown_max + 40
 
 
-def test_a_peer_that_never_returns_is_parked_after_its_schedule(node: Settings, clock) -> None:
+def test_a_peer_that_never_returns_is_parked_after_its_schedule(
+        node: Settings, clock: Clock) -> None:
     ctx = build_context(node)
     queue(ctx, 3)
     simulate(ctx, clock, None, at(4 * 86400))
@@ -323,17 +339,17 @@ def next_wake(ctx: NodeContext, now: datetime) -> datetime:
     """When a worker polling every second would next find work: no waiting in the test."""
     p = peer(ctx)
     if p.breaker == CLOSED:
-        due = [d.next_attempt_at.replace(tzinfo=UTC) for d in deliveries(ctx)
+        due = [utc(d.next_attempt_at) for d in deliveries(ctx)
                if d.state == "queued"]
         wake = min(due, default=now)
     elif p.breaker == OPEN:
-        wake = p.open_until.replace(tzinfo=UTC)
+        wake = utc(p.open_until)
     else:
-        wake = p.probe_until.replace(tzinfo=UTC)
+        wake = utc(p.probe_until)
     return wake if wake > now else now + timedelta(seconds=1)
 
 
-def test_local_row_is_not_the_probe_until_due(node: Settings, clock) -> None:
+def test_local_row_is_not_the_probe_until_due(node: Settings, clock: Clock) -> None:
     """A row put back for our own error would fail again as the probe: the next one goes."""
     ctx = build_context(node)
     ids = queue(ctx, 3)
@@ -352,7 +368,7 @@ def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client: TestClient
     ctx = ctx_of(client)
     host = remote.netloc
     with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/bob",
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/bob",
                        inbox=f"{remote.base}/users/bob/inbox"))
         post_note(s, ctx.urls, ctx.primary, "hola")
         s.execute(update(Delivery).values(attempts=3, next_attempt_at=at(3600)))
@@ -365,16 +381,16 @@ def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client: TestClient
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with Session(ctx.engine) as s:
-            p = s.get(PeerHost, host)
+            p = stored(s, PeerHost, host)
             if p.breaker == CLOSED:
                 break
         time.sleep(0.05)
     assert (p.breaker, p.trips, p.consecutive_failures) == (CLOSED, 0, 0)
     row = deliveries(ctx)[0]
-    assert row.state == "queued" and row.next_attempt_at.replace(tzinfo=UTC) < at(0)
+    assert row.state == "queued" and utc(row.next_attempt_at) < at(0)
 
 
-def test_status_shows_the_circuit_and_its_trips(node: Settings, clock) -> None:
+def test_status_shows_the_circuit_and_its_trips(node: Settings, clock: Clock) -> None:
     from node.outbox.status import federation_status
 
     ctx = build_context(node)
@@ -387,7 +403,8 @@ def test_status_shows_the_circuit_and_its_trips(node: Settings, clock) -> None:
     assert after[PEER]["circuit_open_until"] is not None
 
 
-def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(node: Settings, clock) -> None:
+def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(
+        node: Settings, clock: Clock) -> None:
     """Blocking "peer.example" stops deliveries to peer.example:8443 (and its probe),
     as the inbox refuses every port of a bare-name block; a port block stays a port's."""
     from node.outbox.status import set_blocked
@@ -395,7 +412,7 @@ def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(node: Settings
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for host in (PEER, "peer.example:9443", "peerxexample:8443"):
-            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://{host}/u/x",
+            s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://{host}/u/x",
                            inbox=f"https://{host}/inbox"))
         s.commit()
         post_note(s, ctx.urls, ctx.primary, "una nota")
