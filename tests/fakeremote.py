@@ -60,7 +60,8 @@ class RemoteActor:
     def rotate(self) -> None:
         self.rsa_key = keys.generate_rsa()
 
-    def activity(self, kind: str = "Create", obj: Any = None, n: int | None = None) -> dict[str, Any]:
+    def activity(self, kind: str = "Create", obj: Any = None, n: int | None = None
+                 ) -> dict[str, Any]:
         n = n if n is not None else next(self.server.counter)
         return {
             "@context": "https://www.w3.org/ns/activitystreams",
