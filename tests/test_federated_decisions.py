@@ -4,6 +4,8 @@ decides the matter and its own proof holds, however it travelled."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,12 +13,13 @@ from sqlmodel import Session, select
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.federations import objects
 from node.models import FederationLink, InboxItem, LocalActor, Proposal
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
-from tests.fakeremote import FakeRemote
-from tests.helpers import refused, run_loops
+from tests.fakeremote import FakeRemote, RemoteActor
+from tests.helpers import id_of, refused, run_loops
 
 ME = f"{NODE_URL}/actors/maizal"
 AS = "https://www.w3.org/ns/activitystreams"
@@ -30,7 +33,7 @@ class Commune:
     """Maizal, member of two remote federations: F (which decides the matter: it also
     covers commune C) and G (which does not cover C)."""
 
-    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
+    def __init__(self, settings: Settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.f, self.g, self.c = remote.actor("f"), remote.actor("g"), remote.actor("c")
@@ -38,23 +41,24 @@ class Commune:
         with Session(self.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
             for fed in (self.f, self.g):
-                s.add(FederationLink(body_id=body.id, remote_uri=fed.uri, direction="member_of",
+                s.add(FederationLink(body_id=id_of(body), remote_uri=fed.uri, direction="member_of",
                                      state="accepted", remote_inbox=f"{fed.uri}/inbox"))
             s.commit()
         self.n = 0
+        self.matter = ""
 
-    def send(self, who: str, activity: dict) -> None:
+    def send(self, who: RemoteActor, activity: dict[str, Any]) -> None:
         body, headers = who.signed_post(f"{ME}/inbox", activity)
         r = self.client.post(f"{ME}/inbox", content=body, headers=headers)
         assert r.status_code == 202, r.text
 
-    def activity(self, who: str, kind: str, obj, **extra) -> dict:
+    def activity(self, who: RemoteActor, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
         self.n += 1
         return who.prove({"@context": AS, "id": f"{who.server.base}/activities/{who.name}-"
                           f"{self.n}", "type": kind, "actor": who.uri, "object": obj, **extra})
 
     def settle(self) -> None:
-        def done(ctx) -> bool:
+        def done(ctx: NodeContext) -> bool:
             with Session(ctx.engine) as s:
                 return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
 
@@ -64,7 +68,8 @@ class Commune:
         with Session(self.ctx.engine) as s:
             return list(s.exec(select(Proposal)).all())
 
-    def decision(self, by, outcome: str = "adopted", tamper: bool = False) -> dict:
+    def decision(self, by: RemoteActor, outcome: str = "adopted", tamper: bool = False
+                 ) -> dict[str, Any]:
         self.n += 1
         note = by.prove({"@context": AS, "id": f"{by.server.base}/objects/decision-{self.n}",
                          "type": "Note", "attributedTo": by.uri, "matter": self.matter,
@@ -76,7 +81,7 @@ class Commune:
 
 
 @pytest.fixture
-def commune(node: Settings, remote: FakeRemote):
+def commune(node: Settings, remote: FakeRemote) -> Iterator[Commune]:
     app = create_app(node, background=False)
     with TestClient(app, base_url=NODE_URL) as client:
         c = Commune(node, client, remote)
@@ -92,7 +97,7 @@ def commune(node: Settings, remote: FakeRemote):
         yield c
 
 
-def test_the_deciding_federations_decision_is_recorded(commune) -> None:
+def test_the_deciding_federations_decision_is_recorded(commune: Commune) -> None:
     c = commune
     c.send(c.f, c.decision(c.f))
     c.settle()
@@ -100,14 +105,14 @@ def test_the_deciding_federations_decision_is_recorded(commune) -> None:
     assert row.final_outcome == "adopted" and row.final_decision.startswith(c.f.server.base)
 
 
-def test_a_decision_whose_proof_fails_is_not_recorded(commune) -> None:
+def test_a_decision_whose_proof_fails_is_not_recorded(commune: Commune) -> None:
     c = commune
     c.send(c.f, c.decision(c.f, tamper=True))
     c.settle()
     assert [r.final_outcome for r in c.rows()] == [""]
 
 
-def test_a_decision_from_the_wrong_level_is_not_recorded(commune) -> None:
+def test_a_decision_from_the_wrong_level_is_not_recorded(commune: Commune) -> None:
     c = commune
     # G is one of Maizal's federations, but it does not cover C: it cannot decide this.
     c.send(c.g, c.decision(c.g))
@@ -115,7 +120,8 @@ def test_a_decision_from_the_wrong_level_is_not_recorded(commune) -> None:
     assert [r.final_outcome for r in c.rows()] == [""]
 
 
-def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote: FakeRemote) -> None:
+def test_a_matter_passed_down_by_a_stranger_is_ignored(
+        commune: Commune, remote: FakeRemote) -> None:
     c = commune
     stranger = remote.actor("extrano")
     create = c.activity(c.c, "Create", c.c.prove({"@context": AS, **objects.proposal_object(
@@ -131,7 +137,7 @@ def test_a_matter_passed_down_by_a_stranger_is_ignored(commune, remote: FakeRemo
     assert [r.matter for r in c.rows()] == [c.matter]
 
 
-def test_pages_show_the_matter_and_take_the_mandate(commune) -> None:
+def test_pages_show_the_matter_and_take_the_mandate(commune: Commune) -> None:
     from node.governance import members
     from node.models.matters import Mandate
     from tests.test_web_pages import csrf, login
