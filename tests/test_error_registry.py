@@ -22,7 +22,7 @@ from node.federations import mandates
 from node.models import Member, Proposal
 from node.web.problem_catalogue import entries
 from tests import problem_sites
-from tests.helpers import stored
+from tests.helpers import id_of, stored
 from tests.test_federated_decisions import commune  # noqa: F401
 from tests.test_mandate_states import mandated  # noqa: F401
 
@@ -155,6 +155,6 @@ def test_a_mandate_position_that_does_not_exist_is_not_called_a_contradiction(
         for position, code in (("banana", "unknown-position"),
                                ("reject", "position-contradicts-decision")):
             with pytest.raises(Problem) as refused:
-                mandates.issue(s, c.ctx.urls, facil, proposal, position, [facil.id])
+                mandates.issue(s, c.ctx.urls, facil, proposal, position, [id_of(facil)])
             assert (refused.value.status, refused.value.code) == (422, code), position
         s.rollback()
