@@ -5,7 +5,8 @@ nothing changed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,18 +15,19 @@ from sqlmodel import Session, select
 from node.app import create_app
 from node.config import Settings
 from node.economy import intents, wire
+from node.economy.catalogue import quantity
 from node.federations import objects
 from node.governance import members
 from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
 from node.models.economy import Exchange
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.test_economy_rules import NS, Net, _cycle, _members
 
 COMMUNE = "http://node.test/actors/maizal"
 
 
 @pytest.fixture
-def commune(make_node: Callable[..., Settings], remote: FakeRemote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -34,7 +36,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote):
 
 
 @pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
@@ -42,26 +44,27 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote):
         yield net
 
 
-def verdicts(net) -> dict[str, str]:
+def verdicts(net: Net) -> dict[str, str]:
     with Session(net.ctx.engine) as s:
         return {r.activity_id: r.last_error.split(":", 1)[0]
                 for r in s.exec(select(InboxItem)).all() if r.state == "refused"}
 
 
-def matters(net) -> list[tuple]:
+def matters(net: Net) -> list[tuple[Any, ...]]:
     with Session(net.ctx.engine) as s:
         return sorted((p.id, p.matter, p.current_version, p.escalation, p.electorate,
                        p.answers_to) for p in s.exec(select(Proposal)).all())
 
 
-def proposal_doc(net, who: str, matter: str, version: int, text: str) -> dict:
+def proposal_doc(
+        net: Net, who: RemoteActor, matter: str, version: int, text: str) -> dict[str, Any]:
     return who.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
                       **objects.proposal_object(matter, who.uri, "Agua", text,
                                                 [COMMUNE, who.uri], version,
                                                 "2026-11-29T00:00:00Z")})
 
 
-def test_a_stranger_puts_nothing_on_a_communes_agenda(commune) -> None:
+def test_a_stranger_puts_nothing_on_a_communes_agenda(commune: Net) -> None:
     x = commune.x
     act = commune.activity(x, "Create", proposal_doc(commune, x, commune.uid(x, "m"), 1,
                                                      "Cerrar la escuela"))
@@ -71,7 +74,7 @@ def test_a_stranger_puts_nothing_on_a_communes_agenda(commune) -> None:
     assert verdicts(commune) == {act["id"]: "not-a-member"}
 
 
-def test_only_the_deciding_federation_versions_a_matter(commune) -> None:
+def test_only_the_deciding_federation_versions_a_matter(commune: Net) -> None:
     a, b, x = commune.a, commune.b, commune.x
     matter = commune.uid(b, "matter")
     create = commune.activity(b, "Create", proposal_doc(commune, b, matter, 1, "Texto"))
@@ -94,7 +97,7 @@ def test_only_the_deciding_federation_versions_a_matter(commune) -> None:
     assert texts == {"Texto"}
 
 
-def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune) -> None:
+def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune: Net) -> None:
     ctx = commune.ctx
     a, x = commune.a, commune.x
     with Session(ctx.engine) as s:
@@ -122,21 +125,21 @@ def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune) -> None:
     assert before[0][3:5] == ("sent", "people")
 
 
-def test_an_unrelated_actor_holds_none_of_our_offers(commune) -> None:
+def test_an_unrelated_actor_holds_none_of_our_offers(commune: Net) -> None:
     ctx, x = commune.ctx, commune.x
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         facil = members.create_member(s, "facil", "contraseña-larga", "F")
         members.grant(s, "node", facil, body, "facilitator")
         mine = intents.publish(s, ctx.urls, facil, body, "offer", NS + "gas",
-                               wire.quantity("10"), "kilogram")
+                               quantity("10"), "kilogram")
         s.commit()
         mine_uri = mine.uri
     before = commune.state()
     ex_uri = commune.uid(x, "ex")
     draft = wire.agreement_object(ex_uri, x.uri, [wire.CommitmentDoc(
         f"{ex_uri}#c0", COMMUNE, x.uri, mine_uri, f"{x.server.base}/objects/need", NS + "gas",
-        "kilogram", wire.quantity("10"), None, None)], "2026-11-28T00:00:00Z")
+        "kilogram", quantity("10"), None, None)], "2026-11-28T00:00:00Z")
     offer = commune.activity(x, "Offer", x.prove(draft))
     for _ in range(2):  # and resent: still nothing held
         commune.send(x, {**offer, "id": commune.uid(x, "act")})
@@ -147,7 +150,7 @@ def test_an_unrelated_actor_holds_none_of_our_offers(commune) -> None:
         assert s.exec(select(Exchange)).all() == []
 
 
-def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune) -> None:
+def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune: Net) -> None:
     x = commune.x
     plan = x.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
                     "id": commune.uid(x, "plan"), "type": "Plan", "attributedTo": x.uri,
@@ -161,7 +164,7 @@ def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune) -> None:
     assert verdicts(commune) == {act["id"]: "not-linked"}
 
 
-def test_a_delivery_beyond_the_commitment_is_refused(city) -> None:
+def test_a_delivery_beyond_the_commitment_is_refused(city: Net) -> None:
     ex = _cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
@@ -170,10 +173,10 @@ def test_a_delivery_beyond_the_commitment_is_refused(city) -> None:
         c = s.exec(select(Commitment).where(Commitment.provider == city.a.uri)).one()
     from datetime import UTC, datetime
 
-    def event(qty: str) -> dict:
+    def event(qty: str) -> dict[str, Any]:
         return wire.event_object(wire.EventDoc(
             city.uid(city.a, "ev"), c.uri, city.a.uri, city.b.uri, c.kind, c.unit,
-            wire.quantity(qty), datetime(2026, 11, 28, tzinfo=UTC), ""))
+            quantity(qty), datetime(2026, 11, 28, tzinfo=UTC), ""))
 
     before = city.state()
     city.send(city.a, city.activity(city.a, "Create", event("11")))  # 10 were committed
@@ -185,7 +188,7 @@ def test_a_delivery_beyond_the_commitment_is_refused(city) -> None:
     assert [q for _, q in _events(city)] == ["6"]
 
 
-def _events(net) -> list[tuple[str, str]]:
+def _events(net: Net) -> list[tuple[str, str]]:
     from node.models import EconomicEvent
 
     with Session(net.ctx.engine) as s:
