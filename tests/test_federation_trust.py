@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,11 +21,11 @@ from node.context import build_context
 from node.federations import graph, member_lists, objects
 from node.governance import bodies, decisions, members, proposals
 from node.governance.statute import Statute
-from node.models import FederationLink, LocalActor, Proposal
+from node.models import FederationLink, LocalActor, Member, Proposal
 from node.models.base import utcnow
 from node.models.matters import Mandate
 from tests.conftest import hold_to_openapi
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.helpers import stored
 from tests.test_mandate_rules import CITY, City, stamp
 
@@ -47,7 +48,7 @@ class Families(City):
                 s.add(link)
             s.commit()
 
-    def statute(self, **terms: str) -> None:
+    def statute(self, **terms: object) -> None:
         with Session(self.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
             bodies.set_statute(s, "node", body, Statute.from_dict(terms))
@@ -62,12 +63,12 @@ class Families(City):
         self.settle()
         with Session(self.ctx.engine) as s:
             p = stored(s, Proposal, self.row().id)
-            facil = s.get(members.Member, self.facil_id)
+            facil = stored(s, Member, self.facil_id)
             proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
 
-    def join(self, who: str, families: int | None) -> None:
-        activity = {"@context": ["https://www.w3.org/ns/activitystreams",
+    def join(self, who: RemoteActor, families: int | None) -> None:
+        activity: dict[str, Any] = {"@context": ["https://www.w3.org/ns/activitystreams",
                                  "http://node.test/ns/comuna/v1"],
                     "id": f"{self.uid(who)}-join", "type": "Join", "actor": who.uri,
                     "object": CITY, "to": [CITY]}
@@ -76,7 +77,7 @@ class Families(City):
         self.send(who, activity)
         self.settle()
 
-    def close(self) -> dict:
+    def close(self) -> dict[str, Any]:
         with Session(self.ctx.engine) as s:
             p = stored(s, Proposal, self.row().id)
             p.closes_at = utcnow() - timedelta(seconds=1)
@@ -94,7 +95,7 @@ class Families(City):
 
 
 @pytest.fixture
-def fed(make_node: Callable[..., Settings], remote: FakeRemote):
+def fed(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Families]:
     settings = make_node(handle="ciudad", level="city")
     app = create_app(settings, background=False)
     with TestClient(app, base_url="http://node.test") as client:
@@ -104,12 +105,12 @@ def fed(make_node: Callable[..., Settings], remote: FakeRemote):
         yield c
 
 
-def counted(record: dict) -> tuple:
+def counted(record: dict[str, Any]) -> tuple[Any, ...]:
     return (record["outcome"], record["counts"]["for"], record["counts"]["against"],
             record["electorate"]["members"])
 
 
-def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed) -> None:
+def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed: Families) -> None:
     c = fed
     c.set_families(a=10, b=30)
     c.open_matter()
@@ -128,7 +129,7 @@ def test_a_million_families_in_a_mandate_do_not_decide_the_vote(fed) -> None:
         assert {m.families for m in s.exec(select(Mandate)).all()} == {0}
 
 
-def test_families_come_from_the_declaration_the_federation_accepted(fed) -> None:
+def test_families_come_from_the_declaration_the_federation_accepted(fed: Families) -> None:
     c = fed
     checked = hold_to_openapi(c.client)
     with Session(c.ctx.engine) as s:  # A and B are not members yet: they ask
@@ -167,7 +168,7 @@ def test_families_come_from_the_declaration_the_federation_accepted(fed) -> None
     assert any(x.startswith("POST /api/v1/bodies/{handle}/federation-members/") for x in checked)
 
 
-def test_a_change_of_families_counts_only_once_accepted(fed) -> None:
+def test_a_change_of_families_counts_only_once_accepted(fed: Families) -> None:
     from node.federations import outcomes
 
     c = fed
@@ -211,7 +212,7 @@ def test_a_change_of_families_counts_only_once_accepted(fed) -> None:
     assert weights() == {c.a.uri: 50, c.b.uri: 35}
 
 
-def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed) -> None:
+def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed: Families) -> None:
     c = fed
     c.set_families(a=10, b=30)
     c.open_matter()
@@ -238,7 +239,7 @@ def test_a_recalled_or_expired_mandate_neither_weighs_nor_votes(fed) -> None:
     assert record["ballots"] == []
 
 
-def test_the_graph_believes_our_links_over_a_remote_claim(fed,
+def test_the_graph_believes_our_links_over_a_remote_claim(fed: Families,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     c = fed
     remote = c.remote
@@ -253,7 +254,7 @@ def test_the_graph_believes_our_links_over_a_remote_claim(fed,
     remote.docs["/users/t/members"] = {"id": f"{t.uri}/members", "type": "OrderedCollection",
                                        "orderedItems": [c.b.uri]}
 
-    async def main() -> tuple:
+    async def main() -> tuple[Any, ...]:
         ctx = build_context(c.settings)
         try:
             first = await graph.parents_map(ctx, [x.uri, c.a.uri, c.b.uri])
@@ -297,18 +298,18 @@ def test_a_body_declares_its_families_when_joining_and_to_change_them(node: Sett
                     json={"federation": f.uri, "families": 120})
     assert (r.status_code, r.json()["families"]) == (202, 120), r.text
 
-    def joins() -> list[dict]:
+    def joins() -> list[dict[str, Any]]:
         return [json.loads(p["body"]) for p in remote.posts
                 if json.loads(p["body"]).get("type") == "Join"]
 
-    def answer(kind: str, join: dict) -> None:
+    def answer(kind: str, join: dict[str, Any]) -> None:
         inbox = f"{ctx.urls.actor('maizal')}/inbox"
         activity = f.activity(kind, {"id": join["id"], "type": "Join",
                                      "actor": join["actor"], "object": f.uri})
         body, headers = f.signed_post(inbox, activity)
         assert client.post(inbox, content=body, headers=headers).status_code == 202
 
-    def link() -> tuple:
+    def link() -> tuple[Any, ...]:
         with Session(ctx.engine) as s:
             x = s.exec(select(FederationLink)).one()
             return x.id, x.state, x.families, x.families_declared
