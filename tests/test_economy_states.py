@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from node.config import Settings
 from node.economy import deliveries, enterprises, service, states
@@ -18,8 +18,8 @@ from node.economy.catalogue import shared
 from node.errors import Problem
 from node.governance.bodies import body_by_handle
 from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
-from tests.govfixtures import build_commune
-from tests.helpers import stored
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import id_of, stored
 
 NS = shared().namespace
 ROLES = ("facil", "m1", "m0", "outsider")
@@ -33,7 +33,7 @@ def _one(s: Session, model: Any, **where: Any) -> Any:
 
 
 @pytest.fixture
-def world(node: Settings):
+def world(node: Settings) -> Commune:
     """One body with things in every state the economy's graphs reach."""
     com = build_commune(node)
     urls = com.ctx.urls
@@ -48,7 +48,9 @@ def world(node: Settings):
                             "kilogram", "gas")
             service.publish(s, urls, facil, body, "need", NS + kind, Decimal(needed),
                             "kilogram")
-            return s.exec(select(Exchange).order_by(Exchange.id.desc())).first()  # type: ignore[union-attr]
+            ex = s.exec(select(Exchange).order_by(col(Exchange.id).desc())).first()
+            assert ex is not None
+            return ex
 
         def deliver(ex: Exchange, amount: str, accept: bool | None) -> None:
             c = _one(s, Commitment, exchange=ex.uri)
@@ -78,17 +80,18 @@ def world(node: Settings):
 def _ex(s: Session, kind: str) -> int:
     c = s.exec(select(Commitment).where(Commitment.kind == NS + kind)).first()
     assert c is not None
-    return _one(s, Exchange, uri=c.exchange).id
+    ex: Exchange = _one(s, Exchange, uri=c.exchange)
+    return id_of(ex)
 
 
-def _try(com, who: str, model: Any, obj_id: int, action: str) -> Problem | None:
+def _try(com: Commune, who: str, model: Any, obj_id: int, action: str) -> Problem | None:
     """Take `action` as `who` in a transaction that is rolled back; the refusal, if
     any."""
     urls = com.ctx.urls
     with Session(com.ctx.engine) as s:
         body = body_by_handle(s, com.assembly.handle)
         me = s.exec(select(Member).where(Member.username == who)).one()
-        obj = s.get(model, obj_id)
+        obj = stored(s, model, obj_id)
         try:
             if model is Intent:
                 service.withdraw(s, urls, me, body, obj_id)
@@ -127,7 +130,7 @@ def _body_action(s: Session, urls: Any, me: Member, body: LocalActor, action: st
         plans.draft(s, urls, me, body, doc, {})
 
 
-def _cases(com) -> list[tuple[Any, int, str, list[str]]]:
+def _cases(com: Commune) -> list[tuple[Any, int, str, list[str]]]:
     """(model, id, its state, the actions its kind has) for every row of the world."""
     out: list[tuple[Any, int, str, list[str]]] = []
     with Session(com.ctx.engine) as s:
@@ -137,12 +140,13 @@ def _cases(com) -> list[tuple[Any, int, str, list[str]]]:
         for model, actions in ((Intent, ["withdraw"]), (Exchange, ["accept", "refuse"]),
                                (Commitment, ["deliver", "cancel"]),
                                (EconomicEvent, ["confirm", "dispute"])):
-            for row in s.exec(select(model)).all():
+            rows: list[Any] = list(s.exec(select(model)).all())
+            for row in rows:
                 out.append((model, row.id, row.state, actions))
     return out
 
 
-def test_every_state_is_reached(world) -> None:
+def test_every_state_is_reached(world: Commune) -> None:
     seen = {(m.__name__, st) for m, _, st, _ in _cases(world)}
     for model, enum in ((Intent, states.IntentState), (Exchange, states.ExchangeState),
                         (EconomicEvent, states.EventState)):
@@ -150,7 +154,7 @@ def test_every_state_is_reached(world) -> None:
     assert {("Commitment", str(v)) for v in states.CommitmentState} <= seen
 
 
-def test_offered_actions_succeed_and_the_others_are_refused(world) -> None:
+def test_offered_actions_succeed_and_the_others_are_refused(world: Commune) -> None:
     urls = world.ctx.urls
     checked = offered_somewhere = 0
     for model, obj_id, state, actions in _cases(world):
@@ -173,7 +177,7 @@ def test_offered_actions_succeed_and_the_others_are_refused(world) -> None:
     assert checked > 60 and offered_somewhere > 10
 
 
-def test_who_is_offered_what(world) -> None:
+def test_who_is_offered_what(world: Commune) -> None:
     urls = world.ctx.urls
     with Session(world.ctx.engine) as s:
         body = body_by_handle(s, world.assembly.handle)
@@ -199,7 +203,7 @@ def test_who_is_offered_what(world) -> None:
         assert acts("facil", event) == ["confirm", "dispute"] and acts("m1", event) == []
 
 
-def test_a_move_from_a_state_the_row_left_is_refused(world) -> None:
+def test_a_move_from_a_state_the_row_left_is_refused(world: Commune) -> None:
     with Session(world.ctx.engine) as s:
         ex = s.exec(select(Exchange).where(Exchange.state == "proposed")).one()
         stale = Exchange(**{k: getattr(ex, k) for k in ("id", "uri", "proposer", "mode")},
