@@ -4,31 +4,33 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from node.federation.httpsig import Policy, SignatureError, algorithms, prepare, rfc9421
 from node.federation.httpsig.cavage import parse_params, signing_string
-from node.federation.keys import load_private_pem, load_public_pem
+from node.federation.httpsig.message import HttpMessage
+from node.federation.keys import PrivateKey, PublicKey, load_private_pem, load_public_pem
 from tests.vectorlib import VECTORS, load, parse_raw
 
 RFC = load("rfc9421/cases.json")
 KEYDIR = VECTORS / "rfc9421" / "keys"
 
 
-def _public(key_id: str):
+def _public(key_id: str) -> PublicKey:
     if key_id == "test-shared-secret":
         return base64.b64decode((KEYDIR / "test-shared-secret.b64.txt").read_text().strip())
     return load_public_pem((KEYDIR / f"{key_id}.pub.pem").read_bytes())
 
 
-def _private(key_id: str):
+def _private(key_id: str) -> PrivateKey:
     if key_id == "test-shared-secret":
-        return _public(key_id)
+        return base64.b64decode((KEYDIR / "test-shared-secret.b64.txt").read_text().strip())
     return load_private_pem((KEYDIR / f"{key_id}.priv.pem").read_bytes())
 
 
-def _case_message(case):
+def _case_message(case: dict[str, Any]) -> HttpMessage:
     msg = parse_raw(case.get("signed_message") or case["message"])
     if "signature-input" not in msg.headers:
         msg.headers.add("Signature-Input", case["signature_input"])
@@ -37,7 +39,7 @@ def _case_message(case):
 
 
 @pytest.mark.parametrize("case", RFC["cases"], ids=[c["name"] for c in RFC["cases"]])
-def test_rfc9421_vector(case) -> None:
+def test_rfc9421_vector(case: dict[str, Any]) -> None:
     msg = _case_message(case)
     request = parse_raw(case["request_message"]) if case.get("request_message") else None
     sigs = {s.label: s for s in rfc9421.parse_signatures(msg)}
@@ -68,12 +70,12 @@ def test_rfc9421_vectors_cover_both_outcomes() -> None:
 CAV = load("cavage12/cases.json")
 
 
-def _cavage_key():
+def _cavage_key() -> PublicKey:
     return load_public_pem((VECTORS / "cavage12/keys/test-rsa-1024.pub.pem").read_bytes())
 
 
 @pytest.mark.parametrize("case", CAV["cases"], ids=[c["name"] for c in CAV["cases"]])
-def test_cavage_draft_vector(case) -> None:
+def test_cavage_draft_vector(case: dict[str, Any]) -> None:
     req = parse_raw(CAV["request"])
     raw = case.get("signature_header") or case["authorization_header"]
     header = raw.split(":", 1)[1].strip()
@@ -98,7 +100,7 @@ MASTO = load("cavage12/mastodon/cases.json")
 
 
 @pytest.mark.parametrize("case", MASTO["cases"], ids=[c["name"] for c in MASTO["cases"]])
-def test_mastodon_recorded_request(case) -> None:
+def test_mastodon_recorded_request(case: dict[str, Any]) -> None:
     msg = parse_raw(case["request"])
     when = datetime.fromisoformat(MASTO["verification_time"].replace("Z", "+00:00")).timestamp()
     key = load_public_pem((VECTORS / "cavage12/mastodon/remote-bob.pub.pem").read_bytes())
