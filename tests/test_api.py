@@ -4,10 +4,12 @@ as problem+json; ETags; cursor pagination; who may do what."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
@@ -19,18 +21,22 @@ from tests.conftest import ctx_of, hold_to_openapi
 from tests.helpers import stored
 
 PASSWORD = "una-contraseña-larga"
+# A member's bearer token, as request headers.
+Headers = dict[str, str]
 
 
 def _cli_invite(node: Settings, capsys: pytest.CaptureFixture[str], role: str = "facilitator",
-                body=None):
+                body: str | None = None) -> str:
     args = ["invite", "--data-dir", str(node.data_dir), "--role", role]
     if body:
         args += ["--body", body]
     assert cli(args) == 0
-    return re.search(r"invitation token: (\S+)", capsys.readouterr().out).group(1)
+    found = re.search(r"invitation token: (\S+)", capsys.readouterr().out)
+    assert found, "the CLI printed no invitation token"
+    return found.group(1)
 
 
-def _join(client: TestClient, token, username, family: str = ""):
+def _join(client: TestClient, token: str, username: str, family: str = "") -> Headers:
     r = client.post(f"/api/v1/invitations/{token}/accept",
                     json={"username": username, "password": PASSWORD, "display_name": username,
                           "family": family})
@@ -41,7 +47,7 @@ def _join(client: TestClient, token, username, family: str = ""):
 
 
 @pytest.fixture(autouse=True)
-def contract(client: TestClient):
+def contract(client: TestClient) -> Iterator[None]:
     """Every answer in these tests must match the OpenAPI document, successes included
     (which random fuzzing rarely reaches with full records)."""
     checked = hold_to_openapi(client)
@@ -50,7 +56,8 @@ def contract(client: TestClient):
 
 
 @pytest.fixture
-def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]):
+def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]
+           ) -> dict[str, Headers]:
     facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
     out = {"facil": facil}
     for name, fam in (("ana", "f1"), ("beto", "f2"), ("caro", "f3")):
@@ -66,7 +73,7 @@ def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str
     return out
 
 
-def test_whole_flow_through_the_api(client: TestClient, people) -> None:
+def test_whole_flow_through_the_api(client: TestClient, people: dict[str, Headers]) -> None:
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                     json={"title": "Huerto comunal", "text": "Sembrar en el terreno baldío."})
@@ -120,7 +127,8 @@ def test_whole_flow_through_the_api(client: TestClient, people) -> None:
     assert outbox["orderedItems"][0]["object"]["outcome"] == "adopted"
 
 
-def test_problem_details_etags_and_pagination(client: TestClient, people) -> None:
+def test_problem_details_etags_and_pagination(
+        client: TestClient, people: dict[str, Headers]) -> None:
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"], json={"title": ""})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
@@ -146,8 +154,9 @@ def test_problem_details_etags_and_pagination(client: TestClient, people) -> Non
     assert client.get("/api/docs").status_code == 200
 
 
-def test_revoked_token_and_expired_invitation(node: Settings, client: TestClient, people,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoked_token_and_expired_invitation(
+        node: Settings, client: TestClient, people: dict[str, Headers],
+        capsys: pytest.CaptureFixture[str]) -> None:
     h = people
     tokens = client.get("/api/v1/tokens", headers=h["ana"]).json()["items"]
     assert client.delete(f"/api/v1/tokens/{tokens[0]['id']}", headers=h["ana"]).status_code \
@@ -176,7 +185,7 @@ def test_revoked_token_and_expired_invitation(node: Settings, client: TestClient
         assert s.get(Invitation, 1) is not None
 
 
-def test_login_is_rate_limited(client: TestClient, people) -> None:
+def test_login_is_rate_limited(client: TestClient, people: dict[str, Headers]) -> None:
     for _ in range(5):
         r = client.post("/api/v1/tokens", json={"username": "ana", "password": "wrong-password"})
         assert r.status_code == 401
@@ -184,7 +193,7 @@ def test_login_is_rate_limited(client: TestClient, people) -> None:
     assert r.status_code == 429 and r.json()["code"] == "too-many-attempts"
 
 
-def _state(engine) -> tuple:
+def _state(engine: Engine) -> tuple[Any, ...]:
     """Everything an action could change, to prove a refused one changed nothing."""
     with Session(engine) as s:
         return (
@@ -216,7 +225,9 @@ MATRIX = [
 
 @pytest.mark.parametrize("method,path,body,allowed", MATRIX,
                          ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-def test_api_authorization_matrix(client: TestClient, people, method, path, body, allowed) -> None:
+def test_api_authorization_matrix(
+        client: TestClient, people: dict[str, Headers], method: str, path: str,
+        body: dict[str, Any] | None, allowed: set[str]) -> None:
     h = dict(people)
     h["anonymous"] = {}
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["beto"],
@@ -238,7 +249,8 @@ def test_api_authorization_matrix(client: TestClient, people, method, path, body
             assert after == before, who
 
 
-def test_nul_characters_are_refused_not_crashing(client: TestClient, people) -> None:
+def test_nul_characters_are_refused_not_crashing(
+        client: TestClient, people: dict[str, Headers]) -> None:
     r = client.post("/api/v1/tokens", json={"username": "a\x00b", "password": "x"})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
     r = client.post("/api/v1/bodies/maizal/proposals", headers=people["ana"],
@@ -246,7 +258,8 @@ def test_nul_characters_are_refused_not_crashing(client: TestClient, people) -> 
     assert r.status_code == 422
 
 
-def test_amendment_vote_and_assembly_through_the_api(client: TestClient, people) -> None:
+def test_amendment_vote_and_assembly_through_the_api(
+        client: TestClient, people: dict[str, Headers]) -> None:
     h = people
     pid = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                       json={"title": "Agua", "text": "Reparar la bomba."}).json()["id"]
