@@ -7,18 +7,20 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
+import httpx
 from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
 from node.governance import accounts, bodies, members
-from node.models import Invitation, LocalActor, Member, WebNotice
+from node.models import Invitation, LocalActor, Member, Membership, WebNotice
 from node.models.base import utcnow
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
-from tests.helpers import refused, stored
+from tests.helpers import id_of, refused, stored
 
 PASSWORD = "contraseña-larga"
 NEW = "otra-clave-muy-larga"
@@ -30,10 +32,11 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-def login(client: TestClient, username: str, password: str = PASSWORD):
+def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
     page = client.get("/login")
-    r = client.post("/login", data={"csrf": csrf(page.text), "username": username,
-                                    "password": password}, follow_redirects=False)
+    r: httpx.Response = client.post(
+        "/login", data={"csrf": csrf(page.text), "username": username, "password": password},
+        follow_redirects=False)
     assert r.status_code == 303, r.text
     return r
 
@@ -42,11 +45,13 @@ def token(client: TestClient) -> str:
     return csrf(client.get("/login").text)
 
 
-def post(client: TestClient, url: str, data: dict[str, str] | None = None, **kw):
-    return client.post(url, data={"csrf": token(client), **(data or {})}, **kw)
+def post(client: TestClient, url: str, data: dict[str, str] | None = None, **kw: Any
+         ) -> httpx.Response:
+    r: httpx.Response = client.post(url, data={"csrf": token(client), **(data or {})}, **kw)
+    return r
 
 
-def council_coordinator(c: Commune, name: str = "coordcons"):
+def council_coordinator(c: Commune, name: str = "coordcons") -> Member:
     """A coordinator of the commune's council (who is a plain member of nothing else)."""
     with c.session() as s:
         m = members.create_member(s, name, PASSWORD, "Coordina el consejo")
@@ -55,13 +60,13 @@ def council_coordinator(c: Commune, name: str = "coordcons"):
         return m
 
 
-def state(c: Commune):
+def state(c: Commune) -> tuple[Any, ...]:
     with c.session() as s:
         a = stored(s, LocalActor, c.assembly.id)
         return a.name, a.statute, sorted(
             (m.member_id, m.role) for m in s.exec(
-                select(members.Membership).where(
-                    members.Membership.body_id == c.assembly.id)).all())
+                select(Membership).where(
+                    Membership.body_id == c.assembly.id)).all())
 
 
 # --- the coordination's forms posted by people they do not offer them to -------------
@@ -172,7 +177,7 @@ def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node: Sett
 
 # --- reset links ----------------------------------------------------------------------
 
-def _link(c: Commune, by: str, target: str, body=None) -> str:
+def _link(c: Commune, by: str, target: str, body: LocalActor | None = None) -> str:
     with c.session() as s:
         raw = accounts.make_reset(s, c.people[by] if by in c.people else
                                   s.exec(select(Member).where(Member.username == by)).one(),
@@ -181,12 +186,13 @@ def _link(c: Commune, by: str, target: str, body=None) -> str:
         return raw
 
 
-def _use(client: TestClient, raw: str, password: str = NEW):
-    page = client.get(f"/reset/{raw}")
+def _use(client: TestClient, raw: str, password: str = NEW) -> httpx.Response:
+    page: httpx.Response = client.get(f"/reset/{raw}")
     if page.status_code != 200:
         return page
-    return client.post(f"/reset/{raw}", data={"csrf": csrf(page.text), "new_password": password,
-                                              "repeat_password": password})
+    r: httpx.Response = client.post(f"/reset/{raw}", data={
+        "csrf": csrf(page.text), "new_password": password, "repeat_password": password})
+    return r
 
 
 def test_a_reset_link_works_once_and_not_late(node: Settings, client: TestClient) -> None:
@@ -408,14 +414,14 @@ def test_api_actions_are_empty_for_a_visitor(node: Settings, client: TestClient)
 
 # --- proposals: edit and withdraw by others; the pending list ---------------------------
 
-def _draft(c: Commune, author: str, body=None) -> int:
+def _draft(c: Commune, author: str, body: LocalActor | None = None) -> int:
     from node.governance import proposals
 
     with c.session() as s:
         p = proposals.create(s, stored(s, Member, c.people[author].id), body or c.assembly,
                              "Borrador ajeno", "texto del borrador")
         s.commit()
-        return p.id
+        return id_of(p)
 
 
 def _bearer(client: TestClient, username: str) -> dict[str, str]:
