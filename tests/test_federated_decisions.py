@@ -33,6 +33,10 @@ class Commune:
     """Maizal, member of two remote federations: F (which decides the matter: it also
     covers commune C) and G (which does not cover C)."""
 
+    # Set by test_mandate_states' fixture once it has issued a mandate on the matter.
+    mandate_id: int
+    ids: dict[str, int]
+
     def __init__(self, settings: Settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)

@@ -18,24 +18,24 @@ from node.governance import members
 from node.models import InboxItem, LocalActor, Member, Proposal
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
-from tests.helpers import stored
-from tests.test_federated_decisions import commune  # noqa: F401
+from tests.helpers import id_of, stored
+from tests.test_federated_decisions import Commune, commune  # noqa: F401
 from tests.test_web_pages import csrf, login
 
 PEOPLE = ("facil", "ana", "luis")  # coordinator and spokesperson; spokesperson; member
 
 
 @pytest.fixture
-def mandated(commune):  # noqa: F811
+def mandated(commune: Commune) -> Commune:  # noqa: F811
     c = commune
-    ids = {}
+    ids: dict[str, int] = {}
     with Session(c.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         for username in PEOPLE:
             m = members.create_member(s, username, "contraseña-larga", username.title())
             members.grant(s, "node", m, body, "facilitator" if username == "facil" else
                           "member")
-            ids[username] = m.id
+            ids[username] = id_of(m)
         s.commit()
     [row] = c.rows()
     login(c.client, "facil")
@@ -47,14 +47,14 @@ def mandated(commune):  # noqa: F811
     assert r.status_code == 303
     with Session(c.ctx.engine) as s:
         facil = stored(s, Member, ids["facil"])
-        m = mandates.issue(s, c.ctx.urls, facil, stored(s, Proposal, row.id), "approve",
-                           [ids["facil"], ids["ana"]])
+        mandate = mandates.issue(s, c.ctx.urls, facil, stored(s, Proposal, row.id), "approve",
+                                 [ids["facil"], ids["ana"]])
         s.commit()
-        c.mandate_id, c.ids = m.id, ids
+        c.mandate_id, c.ids = id_of(mandate), ids
     return c
 
 
-def _try(c, state: str, username: str, action: str) -> bool:
+def _try(c: Commune, state: str, username: str, action: str) -> bool:
     """Whether `action` succeeds for `username` on the mandate in `state` (rolled back)."""
     with Session(c.ctx.engine) as s:
         m = stored(s, Mandate, c.mandate_id)
@@ -74,7 +74,7 @@ def _try(c, state: str, username: str, action: str) -> bool:
             s.rollback()
 
 
-def _offered(c, state: str, username: str) -> list[str]:
+def _offered(c: Commune, state: str, username: str) -> list[str]:
     with Session(c.ctx.engine) as s:
         m = stored(s, Mandate, c.mandate_id)
         m.state = state
@@ -83,7 +83,7 @@ def _offered(c, state: str, username: str) -> list[str]:
         return offered
 
 
-def test_every_state_and_person_gets_exactly_what_is_offered(mandated) -> None:
+def test_every_state_and_person_gets_exactly_what_is_offered(mandated: Commune) -> None:
     c = mandated
     every = ["vote_for", "vote_against", "vote_abstain", "recall"]
     seen: dict[tuple[str, str], list[str]] = {}
@@ -102,7 +102,7 @@ def test_every_state_and_person_gets_exactly_what_is_offered(mandated) -> None:
     assert seen[("superseded", "ana")] == [] and seen[("lapsed", "facil")] == []
 
 
-def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated) -> None:
+def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated: Commune) -> None:
     c = mandated
     with Session(c.ctx.engine) as s:
         ana = stored(s, Member, c.ids["ana"])
@@ -148,7 +148,7 @@ def test_the_graph_describes_the_mandates_life() -> None:
     assert rows["lapse"] == (["live"], "lapsed")
 
 
-def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated) -> None:
+def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated: Commune) -> None:
     c = mandated
     with Session(c.ctx.engine) as s:
         m = stored(s, Mandate, c.mandate_id)
