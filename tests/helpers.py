@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from node.config import Settings
 from node.context import NodeContext, build_context
+from node.federation import keys
 from node.inbox.processor import InboxProcessor
 from node.models import Delivery
 from node.models.base import utcnow
@@ -87,3 +89,10 @@ def id_of(row: _Identified) -> int:
     """The id of a row the test has stored (flushed), so the database gave it one."""
     assert row.id is not None, f"{type(row).__name__} has no id: not stored yet"
     return row.id
+
+
+def ed25519_key(multibase: str) -> Ed25519PublicKey:
+    """The Ed25519 public key a `publicKeyMultibase` names (proofs are only Ed25519)."""
+    key = keys.decode_multibase_public(multibase)
+    assert isinstance(key, Ed25519PublicKey), f"not an Ed25519 key: {type(key).__name__}"
+    return key

@@ -5,27 +5,28 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
-from node.federation import keys
+from node.context import NodeContext
 from node.federation.proofs import verify_object
 from node.governance import bodies, decisions, members, proposals
 from node.governance.statute import Rule, Statute
-from node.models import InboxItem, OutboxItem, Proposal, Vote
+from node.models import InboxItem, LocalActor, OutboxItem, Proposal, Vote
 from node.models.base import utcnow
 from tests.conftest import NODE_URL
 from tests.fakeremote import FakeRemote
 from tests.govfixtures import Commune, build_commune
-from tests.helpers import run_loops, stored
+from tests.helpers import ed25519_key, id_of, run_loops, stored
 from tests.test_following import send
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 
 
-def _open(c: Commune, statute=None):
+def _open(c: Commune, statute: Statute | None = None) -> int:
     with c.session() as s:
         if statute is not None:
             bodies.set_statute(s, "node", c.assembly, statute)
@@ -34,10 +35,10 @@ def _open(c: Commune, statute=None):
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p, urls=c.ctx.urls)
         s.commit()
-        return p.id
+        return id_of(p)
 
 
-def _activities(c: Commune, kind):
+def _activities(c: Commune, kind: str) -> list[dict[str, Any]]:
     with c.session() as s:
         return [json.loads(i.body) for i in s.exec(select(OutboxItem)).all()
                 if i.activity_type == kind]
@@ -54,7 +55,7 @@ def test_opening_a_vote_publishes_a_poll(node: Settings, client: TestClient) -> 
     assert q["endTime"].endswith("Z") and q["votersCount"] == 0
     assert "https://www.w3.org/ns/activitystreams#Public" in q["to"]
     # Signed by the body, so it can be checked wherever it is relayed.
-    key = keys.decode_multibase_public(c.ctx.actors["maizal"].ed25519_public_multibase)
+    key = ed25519_key(c.ctx.actors["maizal"].ed25519_public_multibase)
     assert verify_object(create, key) == c.ctx.urls.ed25519_key("maizal")
     served = client.get(f"/objects/vote-{pid}",
                         headers={"Accept": "application/activity+json"}).json()
@@ -94,7 +95,7 @@ def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node: Setti
     [create] = _activities(c, "Create")
     assert [o["name"] for o in create["object"]["oneOf"]][-1] == "Bloqueo"
     with c.session() as s:
-        council = s.get(type(c.council), c.council.id)
+        council = stored(s, LocalActor, c.council.id)
         council.public = False
         s.add(council)
         p = proposals.create(s, c.people["other"], council, "Interno", "Texto.")
@@ -115,7 +116,7 @@ def test_a_poll_answer_from_another_server_is_not_a_vote(node: Settings, client:
         "name": "A favor", "inReplyTo": f"{NODE_URL}/objects/vote-{pid}", "to": [ACTOR]})
     send(client, bob, answer)
 
-    def processed(ctx):
+    def processed(ctx: NodeContext) -> bool:
         with Session(ctx.engine) as s:
             return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
 
