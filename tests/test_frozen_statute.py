@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
@@ -28,7 +29,7 @@ from node.models import (
 from node.models.base import utcnow
 from tests.conftest import Databases
 from tests.govfixtures import Commune, build_commune
-from tests.helpers import stored
+from tests.helpers import id_of, stored
 
 # Two for, one against, of four members: adopted by simple majority with half the
 # members as quorum; not by unanimity, nor with everyone required to take part.
@@ -41,23 +42,23 @@ def commune(node: Settings) -> Commune:
     return build_commune(node)
 
 
-def _set(c: Commune, statute) -> None:
+def _set(c: Commune, statute: Statute) -> None:
     with c.session() as s:
         bodies.set_statute(s, "node", c.assembly, statute)
         s.commit()
 
 
-def _open_vote(c: Commune, title: str = "Agua para el barrio"):
+def _open_vote(c: Commune, title: str = "Agua para el barrio") -> int:
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, title, "Reparar la bomba.",
                              own_uri=c.ctx.urls.actor("maizal"))
         proposals.open_deliberation(s, c.people["m0"], p)
         proposals.open_vote(s, c.people["facil"], p, urls=c.ctx.urls)
         s.commit()
-        return p.id
+        return id_of(p)
 
 
-def _cast(c: Commune, pid: int, choices, reason: str = "") -> None:
+def _cast(c: Commune, pid: int, choices: dict[str, str], reason: str = "") -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         for who, choice in choices.items():
@@ -65,7 +66,7 @@ def _cast(c: Commune, pid: int, choices, reason: str = "") -> None:
         s.commit()
 
 
-def _close(c: Commune, pid: int):
+def _close(c: Commune, pid: int) -> tuple[str, dict[str, Any]]:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         p.closes_at = utcnow() - timedelta(seconds=1)
@@ -96,7 +97,7 @@ def test_lifting_secrecy_mid_vote_reveals_no_choice(commune: Commune) -> None:
 
 @pytest.mark.parametrize("stricter", STRICTER, ids=["unanimity", "full-quorum"])
 def test_a_stricter_rule_mid_vote_does_not_apply_to_it_but_to_the_next(commune: Commune,
-                                                                       stricter) -> None:
+                                                                       stricter: Statute) -> None:
     c = commune
     pid = _open_vote(c)
     _cast(c, pid, CHOICES)
@@ -153,25 +154,25 @@ def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune: Commune) -> N
         assert json.loads(d.record)["statute"]["quorum"] == "1/2"
 
 
-def _amendment_vote(c: Commune):
+def _amendment_vote(c: Commune) -> tuple[int, int]:
     with c.session() as s:
         p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
         proposals.open_deliberation(s, c.people["m0"], p)
         a = amendments.amend(s, c.people["m1"], p, "Huerto", "Sembrar maíz y caraotas.")
-        amendments.open_vote(s, c.people["facil"], p, a.id, utcnow() + timedelta(hours=1))
+        amendments.open_vote(s, c.people["facil"], p, id_of(a), utcnow() + timedelta(hours=1))
         s.commit()
-        return p.id, a.id
+        return id_of(p), id_of(a)
 
 
-def _amendment_cast(c: Commune, pid: int, aid: int, choices) -> None:
+def _amendment_cast(c: Commune, pid: int, aid: int, choices: dict[str, str]) -> None:
     with c.session() as s:
         for who, choice in choices.items():
             amendments.cast(s, c.people[who], stored(s, Proposal, pid), aid, choice, "razón")
         s.commit()
 
 
-def _amendment_close(c: Commune, aid: int):
+def _amendment_close(c: Commune, aid: int) -> tuple[str, dict[str, Any]]:
     with c.session() as s:
         a = stored(s, Amendment, aid)
         a.closes_at = utcnow() - timedelta(seconds=1)
@@ -196,7 +197,7 @@ def test_an_amendment_vote_keeps_its_secrecy(commune: Commune) -> None:
 
 
 @pytest.mark.parametrize("stricter", STRICTER, ids=["unanimity", "full-quorum"])
-def test_an_amendment_vote_keeps_its_rule(commune: Commune, stricter) -> None:
+def test_an_amendment_vote_keeps_its_rule(commune: Commune, stricter: Statute) -> None:
     c = commune
     pid, aid = _amendment_vote(c)
     _amendment_cast(c, pid, aid, CHOICES)
