@@ -13,4 +13,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 .venv/bin/ruff check node tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): one runs the tests that start node processes or a browser,
+# one after another (tests/conftest.py schedules them), while the other takes the quick
+# in-process tests. COMUNA_TEST_WORKERS=0 runs everything in this one process.
+.venv/bin/python -m pytest -n "${COMUNA_TEST_WORKERS:-2}" "$@"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -210,33 +211,43 @@ def hold_to_openapi(client: TestClient) -> list[str]:
     return checked
 
 
-def _starts_processes(module: Any) -> bool:
-    # What tests/procnode.py, fednet.py and faultproxy.py give starts nodes, except the
-    # two small tools (a free port, a wait) that in-process tests use too.
-    return any(getattr(v, "__module__", "") in ("tests.procnode", "tests.fednet",
-                                                 "tests.faultproxy")
-               and getattr(v, "__name__", "") not in ("free_port", "wait_for")
-               for v in vars(module).values())
+# A test module that starts node processes or a browser says so by what it uses.
+_STARTS_NODES = re.compile(r"\bNodeProcess\b|\bworker_beside\b|\bsync_playwright\b"
+                           r"|from tests\.(fednet|faultproxy|scenarios) import")
+_NODE_FILES: dict[Path, bool] = {}
+
+
+def _starts_nodes(path: Path) -> bool:
+    if path not in _NODE_FILES:
+        _NODE_FILES[path] = bool(_STARTS_NODES.search(path.read_text("utf-8")))
+    return _NODE_FILES[path]
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the tests that start node processes or a browser: `-m "not nodes"` runs the
+    quick rest."""
+    if item.path.name.startswith("test_") and _starts_nodes(item.path):
+        item.add_marker(pytest.mark.nodes)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start node processes or a browser (`-m "not processes and not
-    browser"` runs the quick rest) and put them first: they are the long ones, and started
-    early they overlap with the many short tests when the suite runs on several workers."""
-    import inspect
+    """The long tests first: started early, they overlap with the many short ones."""
+    items.sort(key=lambda i: 0 if i.get_closest_marker("nodes") else 1)
 
-    kinds: dict[Any, tuple[bool, bool]] = {}
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is None:
-            continue
-        if module not in kinds:
-            kinds[module] = (_starts_processes(module),
-                             "sync_playwright" in inspect.getsource(module))
-        processes, browser = kinds[module]
-        if processes:
-            item.add_marker(pytest.mark.processes)
-        if browser:
-            item.add_marker(pytest.mark.browser)
-    items.sort(key=lambda i: 0 if (i.get_closest_marker("processes")
-                                   or i.get_closest_marker("browser")) else 1)
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (test.sh runs two workers) the tests that start nodes or a
+    browser are one unit of work, run one after another on one worker, while the other
+    worker takes the in-process tests file by file: two federations of node processes
+    on two busy cores at once only made both late. (xdist's own `loadgroup` cannot do
+    this under pytest 9: it renames test ids through an attribute pytest 9 ignores.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = config.rootpath
+
+    class NodesApart(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "nodes" if _starts_nodes(root / path) else path
+
+    return NodesApart(config, log)

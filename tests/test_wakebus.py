@@ -113,7 +113,8 @@ def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
         databases: Databases, remote: FakeRemote, tmp_path: Path) -> None:
     """`serve` without background loops stores and publishes; a `comuna worker` beside
     it, polling only every 30 s, answers a Follow and delivers a post within seconds."""
-    node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
+    # Under pytest-xdist the worker's name deepens tmp_path past a socket path's limit.
+    node = NodeProcess(_short_dir(tmp_path), "maizal", databases.new("maizal"),
                        extra_env={"COMUNA_BACKGROUND": "0",
                                   "COMUNA_DELIVERY_POLL_SECONDS": "30"})
     if len(str(node.data_dir / "run" / "wake-0000000-0-00000000.sock")) > 107:
