@@ -5,8 +5,10 @@ cancellation, the ledger; and who may act for whom."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
@@ -14,6 +16,7 @@ from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
 from tests.test_api import (
+    Headers,
     _cli_invite,
     _join,
     contract,  # noqa: F401  (every answer checked against OpenAPI)
@@ -24,7 +27,8 @@ B = "/api/v1/bodies/maizal"
 
 
 @pytest.fixture
-def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]):
+def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]
+           ) -> dict[str, Headers]:
     facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
     out = {"facil": facil}
     for name in ("gasera", "finca", "vecina"):
@@ -33,14 +37,15 @@ def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str
     return out
 
 
-def _state(client: TestClient) -> tuple:
+def _state(client: TestClient) -> tuple[Any, ...]:
     with Session(ctx_of(client).engine) as s:
-        return tuple(len(s.exec(select(t)).all()) for t in (Intent, Exchange, Commitment,
-                                                             EconomicEvent)) + tuple(
-            (r.available, r.state) for r in s.exec(select(Intent).order_by(Intent.id)).all())
+        tables: tuple[Any, ...] = (Intent, Exchange, Commitment, EconomicEvent)
+        counts = tuple(len(s.exec(select(t)).all()) for t in tables)
+        return counts + tuple((r.available, r.state)
+                              for r in s.exec(select(Intent).order_by(col(Intent.id))).all())
 
 
-def _enterprises(client: TestClient, people) -> None:
+def _enterprises(client: TestClient, people: dict[str, Headers]) -> None:
     for slug, name, worker in (("gas", "Empresa comunal de gas", "gasera"),
                                ("finca", "Finca familiar", "finca")):
         r = client.post(f"{B}/enterprises", headers=people["facil"],
@@ -52,8 +57,8 @@ def _enterprises(client: TestClient, people) -> None:
             {"username": worker, "council": True}]
 
 
-def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client: TestClient,
-                                                                   people) -> None:
+def test_an_offer_matched_inside_the_commune_is_held_and_delivered(
+        client: TestClient, people: dict[str, Headers]) -> None:
     _enterprises(client, people)
     kinds = client.get("/api/v1/resource-kinds?lang=en").json()["items"]
     gas = next(k for k in kinds if k["slug"] == "gas")
@@ -137,7 +142,7 @@ def test_an_offer_matched_inside_the_commune_is_held_and_delivered(client: TestC
     assert client.get(f"{B}/ledger?since=2999-01-01T00:00:00Z").json()["items"] == []
 
 
-def test_refusals_change_nothing(client: TestClient, people) -> None:
+def test_refusals_change_nothing(client: TestClient, people: dict[str, Headers]) -> None:
     _enterprises(client, people)
     before = _state(client)
     cases = [
@@ -165,7 +170,8 @@ def test_refusals_change_nothing(client: TestClient, people) -> None:
     assert _state(client) == before
 
 
-def test_a_refused_match_is_given_back_and_not_proposed_again(client: TestClient, people) -> None:
+def test_a_refused_match_is_given_back_and_not_proposed_again(
+        client: TestClient, people: dict[str, Headers]) -> None:
     _enterprises(client, people)
     r = client.post(f"{B}/intents", headers=people["facil"], json={
         "side": "offer", "kind": NS + "papaya", "quantity": "100", "unit": "kilogram",
@@ -190,7 +196,8 @@ def test_a_refused_match_is_given_back_and_not_proposed_again(client: TestClient
     assert r.status_code == 409
 
 
-def test_a_facilitator_adds_a_resource_kind_with_its_own_unit(client: TestClient, people) -> None:
+def test_a_facilitator_adds_a_resource_kind_with_its_own_unit(
+        client: TestClient, people: dict[str, Headers]) -> None:
     r = client.post("/api/v1/resource-kinds", headers=people["gasera"], json={
         "slug": "panela", "label_es": "Panela", "unit": "kilogram", "extra": {"bloque": "0.5"}})
     assert r.status_code == 403
