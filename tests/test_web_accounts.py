@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
-from sqlmodel import select
+import httpx
+from sqlmodel import col, select
 from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.governance import accounts, members, pending, proposals
 from node.models import (
     AuditEntry,
@@ -23,8 +26,8 @@ from node.models import (
 from node.models.base import utcnow
 from node.models.members import PasswordReset
 from tests.conftest import NODE_URL, hold_to_openapi
-from tests.govfixtures import build_commune
-from tests.helpers import refused
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import id_of, refused
 
 PASSWORD = "contraseña-larga"
 NEW = "otra-clave-muy-larga"
@@ -36,23 +39,28 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-def login(client, username: str, password: str = PASSWORD):
+def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
     page = client.get("/login")
-    return client.post("/login", data={"csrf": csrf(page.text), "username": username,
-                                       "password": password}, follow_redirects=False)
+    r: httpx.Response = client.post(
+        "/login", data={"csrf": csrf(page.text), "username": username, "password": password},
+        follow_redirects=False)
+    return r
 
 
-def post(client, url: str, data: dict[str, str] | None = None, page: str = "/login"):
-    return client.post(url, data={"csrf": csrf(client.get(page).text), **(data or {})})
+def post(client: TestClient, url: str, data: dict[str, str] | None = None, page: str = "/login"
+         ) -> httpx.Response:
+    r: httpx.Response = client.post(url, data={"csrf": csrf(client.get(page).text),
+                                               **(data or {})})
+    return r
 
 
-def actions(c, name: str) -> list[dict]:
+def actions(c: Commune, name: str) -> list[dict[str, Any]]:
     with c.session() as s:
         return [json.loads(e.data) for e in s.exec(
             select(AuditEntry).where(AuditEntry.action == name)).all()]
 
 
-def test_change_my_password(node, client):
+def test_change_my_password(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     app = create_app(node, background=False)
     with TestClient(app, base_url=NODE_URL) as phone:
@@ -81,14 +89,16 @@ def test_change_my_password(node, client):
     assert actions(c, "password.changed") == [{"sessions_ended": 1}]
 
 
-def _reset_link(client, c, who: str) -> str:
+def _reset_link(client: TestClient, c: Commune, who: str) -> str:
     r = post(client, f"/b/maizal/admin/members/{c.people[who].id}/reset")
     assert r.status_code == 200, r.text
     assert "Sirve una sola vez" in r.text
-    return re.search(r'<code id="reset-link">([^<]+)</code>', r.text).group(1)
+    found = re.search(r'<code id="reset-link">([^<]+)</code>', r.text)
+    assert found, "the pattern is not in the text"
+    return found.group(1)
 
 
-def test_reset_link_once_then_every_session_ends(node, client):
+def test_reset_link_once_then_every_session_ends(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     app = create_app(node, background=False)
     with TestClient(app, base_url=NODE_URL) as theirs:
@@ -123,7 +133,7 @@ def test_reset_link_once_then_every_session_ends(node, client):
     assert actions(c, "password.reset_link")[0]["body"] == "maizal"
 
 
-def test_reset_link_expires_and_a_newer_one_replaces_it(node, client):
+def test_reset_link_expires_and_a_newer_one_replaces_it(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     login(client, "facil")
     first = _reset_link(client, c, "m1").removeprefix(NODE_URL)
@@ -139,13 +149,13 @@ def test_reset_link_expires_and_a_newer_one_replaces_it(node, client):
     with c.session() as s:
         raw = accounts.make_reset(s, c.people["facil"], c.assembly, c.people["m1"])
         s.commit()
-        row = s.exec(select(PasswordReset).where(PasswordReset.used_at.is_(None),
+        row = s.exec(select(PasswordReset).where(col(PasswordReset.used_at).is_(None),
                                                  PasswordReset.expires_at > utcnow())).one()
         assert row.expires_at - row.created_at == accounts.RESET_VALID == timedelta(hours=24)
     assert client.get(f"/reset/{raw}").status_code == 200
 
 
-def test_who_may_make_a_reset_link(node, client):
+def test_who_may_make_a_reset_link(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
         # "other" coordinates the council; "facil" is a member of the council too.
@@ -166,7 +176,7 @@ def test_who_may_make_a_reset_link(node, client):
         assert s.exec(select(PasswordReset)).first() is None
 
 
-def test_login_lands_on_the_members_commune(node, client):
+def test_login_lands_on_the_members_commune(node: Settings, client: TestClient) -> None:
     build_commune(node)
     r = login(client, "other")
     assert r.headers["location"] == "/b/consejo_salud"
@@ -186,7 +196,7 @@ def test_login_lands_on_the_members_commune(node, client):
     assert login(client, "outsider").headers["location"] == "/"
 
 
-def test_pending_for_me(node, client):
+def test_pending_for_me(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     urls = c.ctx.urls
     with c.session() as s:
@@ -206,7 +216,7 @@ def test_pending_for_me(node, client):
                       spokespersons=json.dumps([me_uri]), proposal_id=later.id))
         s.add(RemoteActor(uri="https://vecina.example/actors/sur", host="vecina.example",
                           document=json.dumps({"name": "Comuna El Sur"})))
-        s.add(FederationLink(body_id=c.assembly.id, remote_uri="https://vecina.example/actors/sur",
+        s.add(FederationLink(body_id=id_of(c.assembly), remote_uri="https://vecina.example/actors/sur",
                              direction="has_member", state="pending"))
         s.add(Exchange(uri="https://node.test/x/1", proposer_id=c.assembly.id,
                        proposer=urls.actor("maizal"), mode="allocation", state="proposed"))
@@ -236,7 +246,8 @@ def test_pending_for_me(node, client):
                 if i.kind == "vote"] == ["Huerto"]
 
 
-def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(node):
+def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(
+        node: Settings) -> None:
     c = build_commune(node)
     urls = c.ctx.urls
     with c.session() as s:
@@ -273,7 +284,8 @@ def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(
         assert mandates() == []
 
 
-def test_the_api_changes_a_password_and_lists_what_waits(node, client):
+def test_the_api_changes_a_password_and_lists_what_waits(
+        node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     checked = hold_to_openapi(client)
     with c.session() as s:
@@ -299,7 +311,7 @@ def test_the_api_changes_a_password_and_lists_what_waits(node, client):
     assert "GET /api/v1/me/pending 200" in checked
 
 
-def test_joining_keeps_what_was_typed_and_says_why(node, client):
+def test_joining_keeps_what_was_typed_and_says_why(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
         raw = members.invite(s, c.people["facil"], c.assembly)
@@ -315,7 +327,7 @@ def test_joining_keeps_what_was_typed_and_says_why(node, client):
     assert "Rosa Pérez" in client.get("/b/maizal/members").text
 
 
-def test_an_amendment_vote_waits_until_cast(node):
+def test_an_amendment_vote_waits_until_cast(node: Settings) -> None:
     from node.governance import amendments
 
     c = build_commune(node)
@@ -324,10 +336,10 @@ def test_an_amendment_vote_waits_until_cast(node):
         p = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
         proposals.open_deliberation(s, facil, p)
         a = amendments.amend(s, m0, p, "Huerto con riego", "Un huerto con riego.")
-        amendments.open_vote(s, facil, p, a.id, closes_at=utcnow() + timedelta(days=3))
+        amendments.open_vote(s, facil, p, id_of(a), closes_at=utcnow() + timedelta(days=3))
         s.commit()
         assert [(i.kind, i.title) for i in pending.for_member(s, c.ctx.urls, m0)] == [
             ("amendment", "Huerto con riego")]
-        amendments.cast(s, m0, p, a.id, "for")
+        amendments.cast(s, m0, p, id_of(a), "for")
         s.commit()
         assert pending.for_member(s, c.ctx.urls, m0) == []
