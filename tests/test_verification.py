@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from node.federation import keys
 from node.federation.proofs import sign_object
@@ -20,31 +23,38 @@ KEYS = {who: keys.generate_ed25519() for who in (F, A, B)}
 AS = "https://www.w3.org/ns/activitystreams"
 
 
-def signed(doc: dict, who: str) -> dict:
+def signed(doc: dict[str, Any], who: str) -> dict[str, Any]:
     return sign_object({"@context": AS, **doc}, KEYS[who], f"{who}#ed25519-key")
 
 
-async def lookup(method: str):
+async def lookup(method: str) -> Ed25519PublicKey | None:
     key = KEYS.get(method.split("#", 1)[0])
     return key.public_key() if key else None
 
 
-def mandate(who: str, position: str, version: int = 1, named=None, speaker: str = "rosa") -> dict:
+def mandate(
+        who: str, position: str, version: int = 1, named: list[str] | None = None,
+        speaker: str = "rosa"
+) -> dict[str, Any]:
     return signed(objects.mandate_object(f"{who}/mandate-{position}-{version}", who, F, M,
                                          version, position,
                                          [f"{who.rsplit('/actors', 1)[0]}/members/{speaker}"],
                                          "2026-11-28T00:00:00Z", named), who)
 
 
-def vote(who: str, m: dict, choice: str, version: int = 1, speaker: str = "rosa") -> dict:
+def vote(
+        who: str, m: dict[str, Any], choice: str, version: int = 1, speaker: str = "rosa"
+) -> dict[str, Any]:
     return signed(objects.vote_object(f"{who}/vote-{choice}-{version}", who, M, version,
                                       m["id"], f"{who.rsplit('/actors', 1)[0]}/members/"
                                                f"{speaker}", choice,
                                       "2026-11-28T00:00:00Z"), who)
 
 
-def decision(votes, mandates, yes, no, version: int = 1, amendments=None, statute=None,
-             weights=None, outcome=None) -> dict:
+def decision(votes: list[dict[str, Any]], mandates: list[dict[str, Any]], yes: int, no: int,
+             version: int = 1, amendments: list[dict[str, Any]] | None = None,
+             statute: Statute | None = None, weights: dict[str, int] | None = None,
+             outcome: str | None = None) -> dict[str, Any]:
     statute = statute or Statute()
     weights = weights or {A: 1, B: 1}
     result = tally(statute, Counts(yes=yes, no=no, families=yes + no),
@@ -58,7 +68,7 @@ def decision(votes, mandates, yes, no, version: int = 1, amendments=None, statut
     return signed(note, F)
 
 
-def check(note: dict) -> verification.Report:
+def check(note: dict[str, Any]) -> verification.Report:
     return asyncio.run(verification.verify_decision(note, lookup))
 
 
