@@ -28,7 +28,8 @@ statutes = st.builds(
     quorum_basis=st.sampled_from(list(QuorumBasis)),
     quorum=fractions,
 )
-def statutes_with(rule: Rule, quorum=fractions):
+def statutes_with(rule: Rule, quorum: st.SearchStrategy[Fraction] = fractions
+                  ) -> st.SearchStrategy[Statute]:
     return st.builds(Statute, rule=st.just(rule), quorum_basis=st.sampled_from(list(QuorumBasis)),
                      quorum=quorum)
 
@@ -39,7 +40,7 @@ counts = st.builds(Counts, yes=st.integers(0, 300), no=st.integers(0, 300),
 
 
 @st.composite
-def situations(draw):
+def situations(draw: st.DrawFn) -> tuple[Counts, Electorate]:
     c = draw(counts)
     extra = draw(st.integers(0, 300))
     fam_extra = draw(st.integers(0, 100))
@@ -68,13 +69,14 @@ def expected(statute: Statute, c: Counts, e: Electorate) -> Outcome:
 
 
 @given(statutes, situations())
-def test_tally_matches_the_rule(statute, situation) -> None:
+def test_tally_matches_the_rule(statute: Statute, situation: tuple[Counts, Electorate]) -> None:
     c, e = situation
     assert tally(statute, c, e).outcome == expected(statute, c, e)
 
 
 @given(statutes, situations())
-def test_one_more_vote_for_never_turns_adoption_into_rejection(statute, situation) -> None:
+def test_one_more_vote_for_never_turns_adoption_into_rejection(
+        statute: Statute, situation: tuple[Counts, Electorate]) -> None:
     c, e = situation
     before = tally(statute, c, e)
     more = Counts(c.yes + 1, c.no, c.abstain, c.block, c.families)
@@ -84,7 +86,8 @@ def test_one_more_vote_for_never_turns_adoption_into_rejection(statute, situatio
 
 
 @given(statutes_with(Rule.consent), situations())
-def test_under_consent_one_block_is_enough_and_against_is_not(statute, situation) -> None:
+def test_under_consent_one_block_is_enough_and_against_is_not(
+        statute: Statute, situation: tuple[Counts, Electorate]) -> None:
     c, e = situation
     result = tally(statute, c, e)
     if result.quorum_met:
@@ -92,7 +95,8 @@ def test_under_consent_one_block_is_enough_and_against_is_not(statute, situation
 
 
 @given(statutes_with(Rule.majority, quorum=st.just(Fraction(0))), situations())
-def test_majority_ties_are_rejected_and_abstentions_do_not_count(statute, situation) -> None:
+def test_majority_ties_are_rejected_and_abstentions_do_not_count(
+        statute: Statute, situation: tuple[Counts, Electorate]) -> None:
     c, e = situation
     tie = Counts(c.yes, c.yes, c.abstain, 0, c.families)
     assert tally(statute, tie, Electorate(e.members + c.yes, e.families)).outcome == \
@@ -104,10 +108,11 @@ def test_majority_ties_are_rejected_and_abstentions_do_not_count(statute, situat
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(list(Choice)),
                           st.sampled_from(["f1", "f2", "f3", None])), max_size=60))
-def test_one_member_one_vote_and_the_last_ballot_counts(raw) -> None:
+def test_one_member_one_vote_and_the_last_ballot_counts(
+        raw: list[tuple[int, Choice, str | None]]) -> None:
     ballots = [Ballot(v, ch, fam) for v, ch, fam in raw]
     c = count_ballots(ballots)
-    last = {}
+    last: dict[int, Ballot] = {}
     for b in ballots:
         last[b.voter] = b
     assert c.participants == len(last)
