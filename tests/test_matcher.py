@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node.economy.catalogue import shared
-from node.economy.matcher import Intent, allocate, barter, matchable
+from node.economy.matcher import Intent, Transfer, allocate, barter, matchable
 
 CAT = shared()
 KINDS = [CAT.namespace + k for k in ("gas", "papaya", "maize-flour", "eggs", "cement")]
@@ -18,7 +19,7 @@ PARTIES = [f"https://n{i}.example/actors/c" for i in range(7)]
 
 
 @st.composite
-def raw_intents(draw: st.DrawFn, prefix: str) -> list[tuple]:
+def raw_intents(draw: st.DrawFn, prefix: str) -> list[tuple[Any, ...]]:
     out = []
     for i in range(draw(st.integers(0, 25))):
         kind = draw(st.sampled_from(KINDS))
@@ -31,11 +32,12 @@ def raw_intents(draw: st.DrawFn, prefix: str) -> list[tuple]:
     return out
 
 
-def as_intents(raw: list[tuple]) -> list[Intent]:
+def as_intents(raw: list[tuple[Any, ...]]) -> list[Intent]:
     return [Intent(i, p, k, CAT.to_base(k, q, u), s, e) for i, p, k, q, u, s, e in raw]
 
 
-def check_transfer_fits(t, offers, needs) -> None:
+def check_transfer_fits(t: Transfer, offers: dict[str, Intent], needs: dict[str, Intent]
+                        ) -> None:
     o, n = offers[t.offer], needs[t.need]
     assert t.kind == o.kind == n.kind
     assert t.giver == o.party and t.receiver == n.party and t.giver != t.receiver
@@ -43,9 +45,10 @@ def check_transfer_fits(t, offers, needs) -> None:
     assert max(o.start, n.start) == t.start <= t.end == min(o.end, n.end)
 
 
-def check_totals(transfers, offers, needs, raw_offers) -> None:
-    given_ = defaultdict(int)
-    taken = defaultdict(int)
+def check_totals(transfers: list[Transfer], offers: dict[str, Intent],
+                 needs: dict[str, Intent], raw_offers: list[tuple[Any, ...]]) -> None:
+    given_: defaultdict[str, int] = defaultdict(int)
+    taken: defaultdict[str, int] = defaultdict(int)
     for t in transfers:
         given_[t.offer] += t.base
         taken[t.need] += t.base
@@ -61,7 +64,8 @@ def check_totals(transfers, offers, needs, raw_offers) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(raw_intents("o"), raw_intents("n"), st.integers(2, 6))
-def test_barter_exchanges_are_closed_cycles_within_quantities(raw_o, raw_n, max_cycle) -> None:
+def test_barter_exchanges_are_closed_cycles_within_quantities(
+        raw_o: list[tuple[Any, ...]], raw_n: list[tuple[Any, ...]], max_cycle: int) -> None:
     offers_l, needs_l = as_intents(raw_o), as_intents(raw_n)
     offers = {i.id: i for i in offers_l}
     needs = {i.id: i for i in needs_l}
@@ -81,7 +85,8 @@ def test_barter_exchanges_are_closed_cycles_within_quantities(raw_o, raw_n, max_
 
 @settings(max_examples=200, deadline=None)
 @given(raw_intents("o"), raw_intents("n"))
-def test_allocation_inside_a_body_respects_quantities_and_windows(raw_o, raw_n) -> None:
+def test_allocation_inside_a_body_respects_quantities_and_windows(
+        raw_o: list[tuple[Any, ...]], raw_n: list[tuple[Any, ...]]) -> None:
     offers_l, needs_l = as_intents(raw_o), as_intents(raw_n)
     offers = {i.id: i for i in offers_l}
     needs = {i.id: i for i in needs_l}
