@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from node.federation.fetch import Fetcher, make_client
 from node.models.base import utcnow
@@ -13,7 +14,8 @@ from node.outbox import sender
 from node.outbox.backoff import next_attempt
 
 
-async def flaky_server(drops: int, body: bytes, status: str = "200 OK"):
+async def flaky_server(drops: int, body: bytes, status: str = "200 OK"
+                       ) -> tuple[asyncio.Server, str, dict[str, int]]:
     """Closes the first `drops` connections once the request has arrived, then answers."""
     seen = {"connections": 0}
 
@@ -34,12 +36,12 @@ async def flaky_server(drops: int, body: bytes, status: str = "200 OK"):
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    port: int = server.sockets[0].getsockname()[1]
     return server, f"http://127.0.0.1:{port}", seen
 
 
 def test_fetch_tries_a_dropped_connection_once_more() -> None:
-    async def main():
+    async def main() -> tuple[dict[str, Any], int]:
         server, base, seen = await flaky_server(1, b'{"id": "x"}')
         client = make_client(allow_private=True, timeout=5)
         try:
@@ -54,7 +56,7 @@ def test_fetch_tries_a_dropped_connection_once_more() -> None:
 
 
 def test_fetch_gives_up_after_the_second_drop() -> None:
-    async def main():
+    async def main() -> tuple[str | None, int]:
         server, base, seen = await flaky_server(5, b"{}")
         client = make_client(allow_private=True, timeout=5)
         try:
@@ -70,7 +72,7 @@ def test_fetch_gives_up_after_the_second_drop() -> None:
 
 
 def test_delivery_posts_once_more_on_a_dropped_connection() -> None:
-    async def main():
+    async def main() -> tuple[sender.SendResult, int]:
         server, base, seen = await flaky_server(1, b"", "202 Accepted")
         session = sender.make_session(True, 5, 10)
         try:
