@@ -6,17 +6,19 @@ proof that is false, or a key that is gone (404/410), is refused."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.economy import wire
-from node.economy.catalogue import shared
+from node.economy.catalogue import quantity, shared
 from node.federation.directory import ActorDirectory, ActorFetchFailed, KeyUnavailable
 from node.federation.fetch import Fetcher, make_client
 from node.inbox.verify import Forbidden, verify_author_proof
@@ -24,7 +26,7 @@ from node.models import FederationLink, InboxItem, Intent, LocalActor, RemoteAct
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote
-from tests.helpers import run_loops
+from tests.helpers import id_of, run_loops
 
 CITY = f"{NODE_URL}/actors/ciudad"
 CONTEXT = f"{NODE_URL}/ns/comuna/v1"
@@ -35,7 +37,7 @@ class City:
     it whose offers `a` passes on (relayed: signed by `a`, proved by `b`). The relay's
     key and the author's are fetched separately, so only the author's can fail."""
 
-    def __init__(self, settings, client: TestClient, remote: FakeRemote) -> None:
+    def __init__(self, settings: Settings, client: TestClient, remote: FakeRemote) -> None:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.a, self.b = remote.actor("a"), remote.actor("b")
@@ -47,7 +49,7 @@ class City:
         intent = wire.intent_object(wire.IntentDoc(
             id=f"{b.server.base}/objects/b-offer-{self.n}", body=b.uri, side="offer",
             agent=b.uri, kind=shared().namespace + "gas", unit="kilogram",
-            quantity=wire.quantity("10"), available=wire.quantity("10"), summary="",
+            quantity=quantity("10"), available=quantity("10"), summary="",
             location="", starts_at=None, ends_at=None, rise_after=0),
             "2026-11-28T00:00:00Z")
         signed = b.prove({"@context": wire.contexts(CONTEXT), **intent})
@@ -72,29 +74,29 @@ class City:
 
 
 @pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote):
+def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[City]:
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url=NODE_URL) as c:
         net = City(settings, c, remote)
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
-            s.add(FederationLink(body_id=body.id, remote_uri=net.a.uri, direction="has_member",
+            s.add(FederationLink(body_id=id_of(body), remote_uri=net.a.uri, direction="has_member",
                                  state="accepted", remote_inbox=f"{net.a.uri}/inbox"))
             s.commit()
         yield net
 
 
-def rows(engine) -> list[InboxItem]:
+def rows(engine: Engine) -> list[InboxItem]:
     with Session(engine) as s:
         return list(s.exec(select(InboxItem).order_by(col(InboxItem.id))).all())
 
 
-def held(engine) -> list[str]:
+def held(engine: Engine) -> list[str]:
     with Session(engine) as s:
         return [i.uri for i in s.exec(select(Intent))]
 
 
-def make_due(engine) -> None:
+def make_due(engine: Engine) -> None:
     """The backoff has passed, without waiting for it."""
     with Session(engine) as s:
         s.execute(update(InboxItem).where(col(InboxItem.state) == "queued")
@@ -102,12 +104,12 @@ def make_due(engine) -> None:
         s.commit()
 
 
-def processed(ctx) -> bool:
+def processed(ctx: NodeContext) -> bool:
     return rows(ctx.engine)[0].state != "queued"
 
 
 @pytest.mark.parametrize("status", [503, 429])
-def test_proof_key_unreachable_is_retried_then_processed(city, status) -> None:
+def test_proof_key_unreachable_is_retried_then_processed(city: City, status: int) -> None:
     offer = city.offer()
     city.forget_author_key()
     city.remote.get_failures[city.b.path] = status
@@ -126,7 +128,7 @@ def test_proof_key_unreachable_is_retried_then_processed(city, status) -> None:
     assert held(ctx.engine) == [offer]
 
 
-def test_false_proof_is_refused_not_retried(city) -> None:
+def test_false_proof_is_refused_not_retried(city: City) -> None:
     city.offer(tamper=True)
     city.forget_author_key()  # the key is fetched afresh, and the proof still does not hold
     ctx = run_loops(city.settings, processed, delivery=False)
@@ -135,7 +137,7 @@ def test_false_proof_is_refused_not_retried(city) -> None:
     assert held(ctx.engine) == []
 
 
-def test_key_that_is_gone_is_refused_not_retried(city) -> None:
+def test_key_that_is_gone_is_refused_not_retried(city: City) -> None:
     city.offer()
     city.forget_author_key()
     city.remote.get_failures[city.b.path] = 410
@@ -147,16 +149,16 @@ def test_key_that_is_gone_is_refused_not_retried(city) -> None:
 
 # --- the same rule, one layer down and at the inbox's door ---------------------------
 
-def _directory(engine) -> ActorDirectory:
+def _directory(engine: Engine) -> ActorDirectory:
     return ActorDirectory(engine, Fetcher(make_client(True, timeout=5), 1_000_000, 3),
                           refetch_per_minute=30)
 
 
-def test_verify_author_proof_tells_unavailable_from_refused(city) -> None:
+def test_verify_author_proof_tells_unavailable_from_refused(city: City) -> None:
     b = city.b  # never fetched yet: every check goes to its server
     doc = b.prove(b.activity())
 
-    async def check(directory: ActorDirectory, document: dict) -> None:
+    async def check(directory: ActorDirectory, document: dict[str, Any]) -> None:
         try:
             await verify_author_proof(document, b.uri, directory)
         finally:
@@ -177,7 +179,7 @@ def test_verify_author_proof_tells_unavailable_from_refused(city) -> None:
     asyncio.run(check(_directory(city.ctx.engine), doc))  # and the true proof holds
 
 
-def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city) -> None:
+def test_unreachable_host_is_unavailable_and_unknown_name_is_refused(city: City) -> None:
     async def key(uri: str) -> None:
         directory = _directory(city.ctx.engine)
         try:
