@@ -11,8 +11,8 @@ each sender plays in the world built below, not read from the node's code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
@@ -61,8 +61,25 @@ BOOKKEEPING = {"inbox_item", "outbox_item", "delivery", "remote_actor", "peer_ho
                "alembic_version"}
 
 
+class _Server(Protocol):
+    @property
+    def base(self) -> str: ...
+
+
+class Sender(Protocol):
+    """What the samples read of a sender: a fake remote's actor, or `_Probe`."""
+
+    @property
+    def server(self) -> _Server: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def uri(self) -> str: ...
+    def document(self) -> dict[str, Any]: ...
+
+
 class World:
-    def __init__(self, actors: dict[str, RemoteActor]) -> None:
+    def __init__(self, actors: Mapping[str, Sender]) -> None:
         self.a = actors
         base = actors["federation"].server.base
         self.join_id = f"{base}/activities/join-ciudad"
@@ -72,7 +89,7 @@ class World:
         self.c1 = f"{self.e1}#c1"
         self.n = 0
 
-    def uid(self, s: RemoteActor, what: str) -> str:
+    def uid(self, s: Sender, what: str) -> str:
         self.n += 1
         return f"{s.server.base}/{what}/{s.name}-{self.n}"
 
@@ -106,36 +123,36 @@ def build_world(engine: Any, w: World) -> None:
         s.commit()
 
 
-def _create(s: RemoteActor, w: World, obj: dict[str, Any], kind: str = "Create"
+def _create(s: Sender, w: World, obj: Any, kind: str = "Create"
             ) -> dict[str, Any]:
     return {"@context": "https://www.w3.org/ns/activitystreams", "id": w.uid(s, "activities"),
             "type": kind, "actor": s.uri, "object": obj, "to": [ME]}
 
 
-def _owned(s: RemoteActor, w: World, otype: str, **extra: Any) -> dict[str, Any]:
+def _owned(s: Sender, w: World, otype: str, **extra: Any) -> dict[str, Any]:
     return {"id": w.uid(s, "objects"), "type": otype, "attributedTo": s.uri, **extra}
 
 
-def _proposal(s: RemoteActor, w: World) -> dict[str, Any]:
+def _proposal(s: Sender, w: World) -> dict[str, Any]:
     return _owned(s, w, "Proposal", name="Agua", content="Arreglar la tubería",
                   affects=[ME, s.uri], proposalVersion=1, mediaType="text/plain")
 
 
-def _intent(s: RemoteActor, w: World) -> dict[str, Any]:
+def _intent(s: Sender, w: World) -> dict[str, Any]:
     return _owned(s, w, "Proposal", purpose="offer", publishes={
         "type": "Intent", "provider": s.uri, "resourceConformsTo": f"{NODE_URL}/kinds/maize",
         "resourceQuantity": {"hasUnit": "kilogram", "hasNumericalValue": "5"}})
 
 
-def _record(s: RemoteActor, w: World) -> dict[str, Any]:
+def _record(s: Sender, w: World) -> dict[str, Any]:
     return _owned(s, w, "Article", name="Huerto", lessons="regar temprano")
 
 
-def _decision(s: RemoteActor, w: World) -> dict[str, Any]:
+def _decision(s: Sender, w: World) -> dict[str, Any]:
     return _owned(s, w, "Note", matter=f"{s.server.base}/matters/m1", content="aprobado")
 
 
-SAMPLES: dict[Kind, Callable[[RemoteActor, World], dict[str, Any]]] = {
+SAMPLES: dict[Kind, Callable[[Sender, World], dict[str, Any]]] = {
     Kind.follow: lambda s, w: _create(s, w, ME, "Follow"),
     Kind.undo: lambda s, w: _create(s, w, {"id": w.uid(s, "activities"), "type": "Follow",
                                            "actor": s.uri, "object": ME}, "Undo"),
@@ -190,11 +207,14 @@ def test_every_kind_has_a_rule_and_a_sample() -> None:
         assert classify(make(_Probe(), World({"federation": _Probe()}))) == kind, kind
 
 
+class _ProbeServer:
+    base = "http://probe.test"
+
+
 class _Probe:
     """A sender for shape checks alone (no server, no keys)."""
 
-    class server:
-        base = "http://probe.test"
+    server = _ProbeServer()
 
     name = "probe"
     uri = "http://probe.test/users/probe"
