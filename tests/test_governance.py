@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from fractions import Fraction
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from node.config import Settings
 from node.errors import Problem
 from node.governance import amendments, audit, decisions, proposals
 from node.governance.statute import Rule
-from node.models import Decision, OutboxItem, Proposal
+from node.models import Decision, Member, OutboxItem, Proposal
 from node.models.base import utcnow
 from tests.govfixtures import Commune, build_commune
-from tests.helpers import stored
+from tests.helpers import id_of, stored
 
 
 @pytest.fixture
@@ -25,12 +26,12 @@ def commune(node: Settings) -> Commune:
     return build_commune(node)
 
 
-def _proposal(c: Commune, who: str = "m0"):
+def _proposal(c: Commune, who: str = "m0") -> int:
     with c.session() as s:
         p = proposals.create(s, c.people[who], c.assembly, "Arreglar la bomba de agua",
                              "Comprar la pieza y repararla.", own_uri=c.ctx.urls.actor("maizal"))
         s.commit()
-        return p.id
+        return id_of(p)
 
 
 def _force_close(c: Commune, pid: int) -> None:
@@ -50,7 +51,7 @@ def test_full_life_of_a_proposal(commune: Commune) -> None:
         proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
         a = amendments.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
                             "Comprar la pieza, repararla y formar a dos vecinos.", "formación")
-        assert amendments.decide(s, c.people["m0"], p, a.id, accept=True) == 2
+        assert amendments.decide(s, c.people["m0"], p, id_of(a), accept=True) == 2
         assert "+Comprar la pieza, repararla y formar a dos vecinos." in proposals.diff(s, p, 1, 2)
         proposals.open_vote(s, c.people["facil"], p)
         with pytest.raises(Problem) as e:
@@ -163,10 +164,10 @@ def test_in_person_assembly_records_a_decision(commune: Commune) -> None:
         assert e.value.status in (409, 422)
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[[Session, Commune, Member, int], object]] = {
     "create": lambda s, c, who, pid: proposals.create(s, who, c.assembly, "t", "x"),
-    "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, s.get(Proposal,
-                                                                                   pid)),
+    "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, stored(s, Proposal,
+                                                                                    pid)),
     "open_vote": lambda s, c, who, pid: proposals.open_vote(s, who, stored(s, Proposal, pid)),
     "comment": lambda s, c, who, pid: proposals.comment(s, who, stored(s, Proposal, pid), "hola"),
     "meeting": lambda s, c, who, pid: decisions.record_meeting(
@@ -184,7 +185,7 @@ ALLOWED = {
 
 @pytest.mark.parametrize("action", list(ACTIONS))
 @pytest.mark.parametrize("who", ["outsider", "other", "m1", "facil"])
-def test_authorization_matrix(commune: Commune, action, who: str) -> None:
+def test_authorization_matrix(commune: Commune, action: str, who: str) -> None:
     c = commune
     pid = _proposal(c)
     if action in ("comment", "open_vote"):
@@ -274,7 +275,7 @@ def test_two_closes_of_the_same_vote_decide_once(commune: Commune) -> None:
         s.commit()
     _force_close(c, pid)
     with c.session() as first, c.session() as second:
-        p1, p2 = first.get(Proposal, pid), second.get(Proposal, pid)
+        p1, p2 = stored(first, Proposal, pid), stored(second, Proposal, pid)
         assert p1.state == p2.state == "vote"
         decisions.close_vote(first, c.ctx.urls, p1)
         first.commit()
