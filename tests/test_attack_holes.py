@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from node.config import Settings
 from node.governance import accounts, bodies, members, proposals
-from node.models import Member, WebNotice
+from node.models import LocalActor, Member, WebNotice
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import refused, stored
@@ -23,7 +25,7 @@ from tests.test_attack_pages import (
 )
 
 
-def _reset_by(c: Commune, maker: Member, body, target: Member) -> str:
+def _reset_by(c: Commune, maker: Member, body: LocalActor, target: Member) -> str:
     with c.session() as s:
         raw = accounts.make_reset(s, stored(s, Member, maker.id), body,
                                   stored(s, Member, target.id))
@@ -39,7 +41,7 @@ def test_a_form_sent_in_chunks_is_capped_like_one_with_a_length(node: Settings,
     page = client.get("/login")
     size = 600 * 1024
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         yield f"csrf={csrf(page.text)}&username=".encode()
         for _ in range(size // 4096):
             yield b"a" * 4096
@@ -137,7 +139,7 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node: Settings,
     says 'only members of <handle> may do this')."""
     c = build_commune(node)
     with c.session() as s:
-        hidden = bodies.create_body(s, "node", s.get(type(c.assembly), c.assembly.id),
+        hidden = bodies.create_body(s, "node", stored(s, LocalActor, c.assembly.id),
                                     "consejo_reservado", "Consejo reservado",
                                     "communal_council", public=False)
         members.grant(s, "node", stored(s, Member, c.people["m0"].id), hidden, "member")
@@ -162,7 +164,7 @@ def test_the_json_api_reads_no_more_than_it_could_use(node: Settings, client: Te
     build_commune(node)
     huge = b'{"username": "' + b"a" * (6 * 1024 * 1024) + b'", "password": "x"}'
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         for i in range(0, len(huge), 65536):
             yield huge[i:i + 65536]
 
