@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
 
+import httpx
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -23,9 +25,12 @@ from tests.test_web_pages import csrf, login
 NS = shared().namespace
 
 
-def post(client: TestClient, path: str, data: dict, follow: bool = False):
+def post(client: TestClient, path: str, data: dict[str, Any], follow: bool = False
+         ) -> httpx.Response:
     page = client.get("/b/maizal/economy")
-    return client.post(path, data={"csrf": csrf(page.text), **data}, follow_redirects=follow)
+    r: httpx.Response = client.post(path, data={"csrf": csrf(page.text), **data},
+                                    follow_redirects=follow)
+    return r
 
 
 class _Text(HTMLParser):
@@ -34,13 +39,13 @@ class _Text(HTMLParser):
         self.parts: list[str] = []
         self.skip = 0
 
-    def handle_starttag(self, tag, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.skip += tag in ("style", "script")
 
-    def handle_endtag(self, tag) -> None:
+    def handle_endtag(self, tag: str) -> None:
         self.skip -= tag in ("style", "script")
 
-    def handle_data(self, data) -> None:
+    def handle_data(self, data: str) -> None:
         if not self.skip:
             self.parts.append(data)
 
