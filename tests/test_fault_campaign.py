@@ -23,10 +23,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from node.config import Settings
 from tests.conftest import Databases
 from tests.faultproxy import FaultProxy
-from tests.procnode import free_port, wait_for
+from tests.procnode import NodeProcess, free_port, wait_for
 from tests.scenarios import (
     FaultNet,
     audit_count,
@@ -186,7 +185,7 @@ def clean_links(net: FaultNet) -> Iterator[FaultNet]:
             node.start()
 
 
-def matter_rows(node: Settings, matter: str) -> Counter[tuple[int, int]]:
+def matter_rows(node: NodeProcess, matter: str) -> Counter[tuple[int, int]]:
     """How many proposal rows the node holds for a matter, per (body, version)."""
     return Counter((r[0], r[1]) for r in sql(
         node, "select body_id, current_version from proposal where matter = :m", m=matter))
@@ -213,12 +212,12 @@ def assert_once(net: FaultNet, matters: list[str]) -> None:
             assert rows and set(rows.values()) == {1}, (h, m, rows)
 
 
-def breaker_open(node: Settings, host: str) -> bool:
+def breaker_open(node: NodeProcess, host: str) -> bool:
     return bool(sql(node, "select 1 from peer_host where host = :h and open_until is not null",
                     h=host))
 
 
-def held_back(node: Settings, host: str, count: int) -> bool:
+def held_back(node: NodeProcess, host: str, count: int) -> bool:
     """`count` deliveries to the host are queued, each tried at least once, and the
     host's breaker is open: what a peer that went away leaves behind."""
     queued = [a for s, a in deliveries_to(node, host) if s == "queued"]
