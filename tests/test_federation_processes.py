@@ -4,35 +4,36 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import Databases
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, RemoteActor
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, databases: Databases) -> Iterator[list[NodeProcess]]:
+def nodes(tmp_path: Path, databases: Databases) -> Iterator[Callable[..., NodeProcess]]:
     started: list[NodeProcess] = []
 
-    def make(handle: str, **kw) -> NodeProcess:
+    def make(handle: str, **kw: Any) -> NodeProcess:
         n = NodeProcess(tmp_path, handle, databases.new(handle), **kw)
         started.append(n)
         return n
 
-    yield make  # type: ignore[misc]
+    yield make
     for n in started:
         n.stop()
 
 
-def rows(node: NodeProcess, sql: str) -> list:
+def rows(node: NodeProcess, sql: str) -> list[Any]:
     url = json.loads((node.data_dir / "comuna.json").read_text())["database_url"]
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
@@ -51,7 +52,7 @@ def following_state(node: NodeProcess) -> list[str]:
     return [r[0] for r in rows(node, "select state from following")]
 
 
-def test_two_nodes_follow_each_other_and_exchange(nodes: list[NodeProcess]) -> None:
+def test_two_nodes_follow_each_other_and_exchange(nodes: Callable[..., NodeProcess]) -> None:
     a, b = nodes("maizal"), nodes("ciudad", level="city")
     a.start()
     b.start()
@@ -71,7 +72,7 @@ def test_two_nodes_follow_each_other_and_exchange(nodes: list[NodeProcess]) -> N
     assert jrd["links"][0]["href"] == a.actor
 
 
-def test_node_that_was_down_receives_everything_once(nodes: list[NodeProcess]) -> None:
+def test_node_that_was_down_receives_everything_once(nodes: Callable[..., NodeProcess]) -> None:
     fast = {"COMUNA_DELIVERY_BACKOFF_BASE": "0.3", "COMUNA_BREAKER_COOLDOWN": "1",
             "COMUNA_BREAKER_THRESHOLD": "3"}
     a, b = nodes("maizal", extra_env=fast), nodes("ciudad")
@@ -91,7 +92,7 @@ def test_node_that_was_down_receives_everything_once(nodes: list[NodeProcess]) -
     assert sorted(got) == sorted(sent) and len(got) == len(set(got))
 
 
-def test_sigkill_under_flood_loses_no_accepted_activity(nodes: list[NodeProcess],
+def test_sigkill_under_flood_loses_no_accepted_activity(nodes: Callable[..., NodeProcess],
                                                         remote: FakeRemote) -> None:
     b = nodes("ciudad")
     b.start()
@@ -100,7 +101,7 @@ def test_sigkill_under_flood_loses_no_accepted_activity(nodes: list[NodeProcess]
     lock = threading.Lock()
     stop = threading.Event()
 
-    def flood(who: str) -> None:
+    def flood(who: RemoteActor) -> None:
         with httpx.Client(timeout=5) as http:
             for n in range(400):
                 if stop.is_set():
