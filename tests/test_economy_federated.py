@@ -14,6 +14,9 @@ Llano's need for gas."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from node.economy.catalogue import shared
@@ -26,12 +29,12 @@ WINDOW = 3  # seconds at each level before rising further
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory):
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     yield from seven_nodes(tmp_path_factory, "eco")
 
 
 def publish(n: Net, handle: str, side: str, kind: str, quantity: str, unit: str,
-            enterprise: str | None = None, window: int = WINDOW) -> dict:
+            enterprise: str | None = None, window: int = WINDOW) -> dict[str, Any]:
     body = {"side": side, "kind": NS + kind, "quantity": quantity, "unit": unit,
             "rise_after": window, "summary": f"{kind} de {handle}"}
     if enterprise:
@@ -39,16 +42,17 @@ def publish(n: Net, handle: str, side: str, kind: str, quantity: str, unit: str,
     return dict(n.call(handle, "post", f"/api/v1/bodies/{handle}/intents", json=body))
 
 
-def held(n: Net, handle: str) -> dict[str, dict]:
+def held(n: Net, handle: str) -> dict[str, dict[str, Any]]:
     items = n.call(handle, "get", f"/api/v1/bodies/{handle}/intents?held=true")["items"]
     return {i["uri"]: i for i in items}
 
 
-def exchanges(n: Net, handle: str) -> list[dict]:
+def exchanges(n: Net, handle: str) -> list[dict[str, Any]]:
     return list(n.call(handle, "get", f"/api/v1/bodies/{handle}/exchanges")["items"])
 
 
-def barter_with(n: Net, handle: str, parties: set[str], state: str | None = None) -> dict | None:
+def barter_with(
+        n: Net, handle: str, parties: set[str], state: str | None = None) -> dict[str, Any] | None:
     want = {n.nodes[p].actor for p in parties}
     for ex in exchanges(n, handle):
         if ex["mode"] == "barter" and set(ex["parties"]) == want and \
@@ -57,14 +61,14 @@ def barter_with(n: Net, handle: str, parties: set[str], state: str | None = None
     return None
 
 
-def wait_exchange(n: Net, handle: str, parties: set[str], state: str, what: str) -> dict:
+def wait_exchange(n: Net, handle: str, parties: set[str], state: str, what: str) -> dict[str, Any]:
     wait_for(lambda: barter_with(n, handle, parties, state) is not None, 60, what)
     found = barter_with(n, handle, parties, state)
     assert found is not None
     return found
 
 
-def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net) -> None:
+def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net: Net) -> None:
     n = net
     n.call("maizal", "post", "/api/v1/bodies/maizal/enterprises",
            json={"slug": "gas", "name": "Empresa comunal de gas"})
@@ -150,22 +154,22 @@ def test_barter_rises_from_the_communes_and_closes_a_cycle_at_the_city(net) -> N
     t_held = held(n, TERRITORIO)
     assert coffee["uri"] in t_held and coffee_need["uri"] in t_held
     assert held(n, SUR)[coffee["uri"]]["risen_to"] == [n.nodes[TERRITORIO].actor]
-    gifts = {(x["provider"], x["kind"]): x["quantity"] for x in at_t["commitments"]}
-    assert gifts == {(a, NS + "gas"): "3", (n.nodes["llano"].actor, NS + "coffee"): "20"}
+    t_gifts = {(x["provider"], x["kind"]): x["quantity"] for x in at_t["commitments"]}
+    assert t_gifts == {(a, NS + "gas"): "3", (n.nodes["llano"].actor, NS + "coffee"): "20"}
     assert papaya["uri"] and gas_need["uri"] and flour["uri"] and papaya_need["uri"] and \
         llano_gas["uri"]
 
 
-def _events(n: Net, handle: str) -> list[dict]:
+def _events(n: Net, handle: str) -> list[dict[str, Any]]:
     return list(n.call(handle, "get", f"/api/v1/bodies/{handle}/deliveries")["items"])
 
 
-def _to_answer(n: Net, handle: str) -> list[dict]:
+def _to_answer(n: Net, handle: str) -> list[dict[str, Any]]:
     me = n.nodes[handle].actor
     return [e for e in _events(n, handle) if e["receiver"] == me and e["state"] == "recorded"]
 
 
-def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net) -> None:
+def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net: Net) -> None:
     n = net
     record = n.call("maizal", "post", "/api/v1/bodies/maizal/projects", json={
         "title": "Biodigestor comunal", "sector": "energía",
@@ -197,16 +201,22 @@ def test_the_project_bank_reaches_every_commune_and_counts_adoptions(net) -> Non
             f"{h} counts the adoption")
 
 
-def _plan(n: Net, handle: str, uri: str) -> dict | None:
+def _the_plan(n: Net, handle: str, uri: str) -> dict[str, Any]:
+    found = _plan(n, handle, uri)
+    assert found is not None, f"{handle} does not hold {uri}"
+    return found
+
+
+def _plan(n: Net, handle: str, uri: str) -> dict[str, Any] | None:
     items = n.call(handle, "get", f"/api/v1/bodies/{handle}/plans")["items"]
     return next((p for p in items if p["uri"] == uri), None)
 
 
-def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(net) -> None:
+def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(net: Net) -> None:
     n = net
     a, b = n.nodes["maizal"].actor, n.nodes["cumbe"].actor
 
-    def draft(title: str) -> dict:
+    def draft(title: str) -> dict[str, Any]:
         return dict(n.call("maizal", "post", "/api/v1/bodies/maizal/plans", json={
             "title": title, "content": "Bloques para las viviendas de ambas comunas.",
             "processes": [{"name": "Fabricar bloques", "inputs": [
@@ -220,22 +230,22 @@ def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(ne
     plan = draft("Bloquera compartida")
     assert plan["participants"] == sorted([a, b]) and plan["state"] == "proposed"
     wait_for(lambda: _plan(n, "cumbe", plan["uri"]) is not None, 30, "cumbe has the plan")
-    theirs = _plan(n, "cumbe", plan["uri"])
+    theirs = _the_plan(n, "cumbe", plan["uri"])
     # Each body decides through its own machinery: here, each one's assembly.
     n.decide_in_assembly("cumbe", theirs["proposal_id"], 12, 2)
     wait_for(lambda: n.call("maizal", "get", "/api/v1/bodies/maizal/plans")["items"][0][
         "answers"] != {}, 40, "maizal has cumbe's answer")
-    assert _plan(n, "maizal", plan["uri"])["state"] == "proposed"  # maizal has not decided
+    assert _the_plan(n, "maizal", plan["uri"])["state"] == "proposed"  # maizal has not decided
     n.decide_in_assembly("maizal", plan["proposal_id"], 20, 1)
     for h in ("maizal", "cumbe"):
-        wait_for(lambda h=h: _plan(n, h, plan["uri"])["state"] == "approved", 40,
+        wait_for(lambda h=h: _the_plan(n, h, plan["uri"])["state"] == "approved", 40,
                  f"{h} sees the plan approved")
-    answers = _plan(n, "maizal", plan["uri"])["answers"]
+    answers = _the_plan(n, "maizal", plan["uri"])["answers"]
     # c0 and c2 are answered by both sides, c1 (maizal to itself) once.
     assert set(answers.values()) == {"accept"} and len(answers) == 5
 
     # Work under the plan is delivered and confirmed like any commitment.
-    work = next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+    work = next(c for c in _the_plan(n, "cumbe", plan["uri"])["commitments"]
                 if c["provider"] == b)
     n.call("cumbe", "post", f"/api/v1/bodies/cumbe/commitments/{work['id']}/deliveries",
            json={"quantity": "4"})
@@ -243,24 +253,24 @@ def test_a_joint_plan_is_decided_by_each_participant_through_its_own_assembly(ne
     ev = _to_answer(n, "maizal")[0]
     n.call("maizal", "post", f"/api/v1/bodies/maizal/deliveries/{ev['id']}/confirm",
            json={"accept": True})
-    wait_for(lambda: next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+    wait_for(lambda: next(c for c in _the_plan(n, "cumbe", plan["uri"])["commitments"]
                           if c["uri"] == work["uri"])["delivered"] == "4", 30,
              "cumbe sees the work confirmed")
     # Either side may call off what is not delivered yet; the answer is the commitment.
-    blocks = next(c for c in _plan(n, "maizal", plan["uri"])["commitments"]
+    blocks = next(c for c in _the_plan(n, "maizal", plan["uri"])["commitments"]
                   if c["receiver"] == b)
     cancelled = n.call("maizal", "post",
                        f"/api/v1/bodies/maizal/commitments/{blocks['id']}/cancel",
                        json={"reason": "sin cemento"})
     assert (cancelled["uri"], cancelled["state"]) == (blocks["uri"], "cancelled")
-    wait_for(lambda: next(c for c in _plan(n, "cumbe", plan["uri"])["commitments"]
+    wait_for(lambda: next(c for c in _the_plan(n, "cumbe", plan["uri"])["commitments"]
                           if c["uri"] == blocks["uri"])["state"] == "cancelled", 30,
              "cumbe sees the blocks called off")
 
     # A plan one participant's assembly rejects is refused everywhere.
     second = draft("Segunda bloquera")
     wait_for(lambda: _plan(n, "cumbe", second["uri"]) is not None, 30, "cumbe has it")
-    n.decide_in_assembly("cumbe", _plan(n, "cumbe", second["uri"])["proposal_id"], 2, 12)
+    n.decide_in_assembly("cumbe", _the_plan(n, "cumbe", second["uri"])["proposal_id"], 2, 12)
     for h in ("maizal", "cumbe"):
-        wait_for(lambda h=h: _plan(n, h, second["uri"])["state"] == "refused", 40,
+        wait_for(lambda h=h: _the_plan(n, h, second["uri"])["state"] == "refused", 40,
                  f"{h} sees the second plan refused")
