@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,10 +13,12 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
+from node.context import NodeContext
 from node.federations import membership
 from node.models import FederationLink
 from tests.conftest import Databases, ctx_of
 from tests.fakeremote import FakeRemote
+from tests.helpers import id_of
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -23,7 +26,9 @@ PASSWORD = "contraseña-larga"
 
 
 def facilitator(node: NodeProcess) -> dict[str, str]:
-    token = re.search(r"invitation token: (\S+)", node.comuna("invite")).group(1)
+    found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
+    assert found, "no invitation token printed"
+    token = found.group(1)
     httpx.post(f"{node.url}/api/v1/invitations/{token}/accept",
                json={"username": "rosa", "password": PASSWORD}).raise_for_status()
     r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": "rosa", "password": PASSWORD})
@@ -31,10 +36,11 @@ def facilitator(node: NodeProcess) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def links(node: NodeProcess, handle: str, h: dict[str, str], kind: str) -> list[dict]:
+def links(node: NodeProcess, handle: str, h: dict[str, str], kind: str) -> list[dict[str, Any]]:
     r = httpx.get(f"{node.url}/api/v1/bodies/{handle}/{kind}", headers=h)
     r.raise_for_status()
-    return r.json()["items"]
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
 
 
 def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path: Path,
@@ -62,7 +68,7 @@ def test_communes_join_a_city_and_levels_follow_the_graph(tmp_path: Path,
         doc = httpx.get(a.actor, headers={"Accept": "application/activity+json"}).json()
         assert doc["memberOf"] == [city.actor]
 
-        def level(node: Settings, here, affects):
+        def level(node: NodeProcess, here: str, affects: list[str]) -> Any:
             r = httpx.get(f"{node.url}/api/v1/deciding-level",
                           params={"here": here, "affects": affects})
             r.raise_for_status()
@@ -101,15 +107,15 @@ def test_join_waits_for_facilitators_unless_open(node: Settings, client: TestCli
         s.commit()
         link = s.exec(select(FederationLink)).one()
         with pytest.raises(Exception) as e:
-            membership.decide_member(s, ctx.urls, outsider, body_row, link.id, True)
+            membership.decide_member(s, ctx.urls, outsider, body_row, id_of(link), True)
         assert getattr(e.value, "status", None) == 403
         s.rollback()
-        membership.decide_member(s, ctx.urls, facil, body_row, link.id, True)
+        membership.decide_member(s, ctx.urls, facil, body_row, id_of(link), True)
         s.commit()
     assert _link_states(ctx) == ["accepted"]
 
 
-def _link_states(ctx):
+def _link_states(ctx: NodeContext) -> list[str]:
     with Session(ctx.engine) as s:
         return [x.state for x in s.exec(select(FederationLink)).all()]
 
@@ -138,7 +144,7 @@ def test_only_the_federation_asked_can_accept(node: Settings, client: TestClient
     run_loops(node, lambda c: _link_states(c) == ["accepted"], delivery=False)
 
 
-def _done(ctx) -> bool:
+def _done(ctx: NodeContext) -> bool:
     from node.models import InboxItem
 
     with Session(ctx.engine) as s:
