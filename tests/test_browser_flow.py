@@ -8,6 +8,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,6 +18,9 @@ from tests.conftest import Databases
 from tests.procnode import NodeProcess
 from tests.test_pages_browser import ARGS, CHROMIUM
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(240),
@@ -24,18 +28,18 @@ pytestmark = [
 SHOTS = Path(os.environ.get("COMUNA_SCREENSHOTS",
                             Path(__file__).parent.parent / "build" / "screenshots"))
 PASSWORD = "contraseña-larga"
-PHONE = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
+PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
          "locale": "es-VE"}
 
 
-def shot(page, name: str) -> None:
+def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     # JavaScript is off in these pages; measure layout width through a fresh evaluation.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
 
 
-def join(page, link: str, username: str, name: str, family: str) -> None:
+def join(page: Page, link: str, username: str, name: str, family: str) -> None:
     page.goto(link)
     page.get_by_label("Usuario").fill(username)
     page.get_by_label("Nombre").fill(name)
@@ -53,7 +57,9 @@ def test_invite_join_propose_amend_vote_close(tmp_path: Path, databases: Databas
     node.start()
     try:
         out = node.comuna("invite", "--role", "facilitator")
-        token = re.search(r"invitation token: (\S+)", out).group(1)
+        found = re.search(r"invitation token: (\S+)", out)
+        assert found, "the pattern is not in the text"
+        token = found.group(1)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             facil = browser.new_context(**PHONE).new_page()
