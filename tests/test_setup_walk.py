@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ pytestmark = [
 ]
 SHOTS = Path(__file__).parent.parent / "build" / "screenshots"
 PASSWORD = "contraseña-larga"
-PHONE = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
+PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
          "locale": "es-VE"}
 COMMUNE, CITY = "Comuna El Maizal", "Ciudad Comunal del Sur"
 
@@ -164,7 +165,7 @@ def only_what_an_integrante_may(page: Any, where: str) -> None:
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, databases: Databases):
+def nodes(tmp_path: Path, databases: Databases) -> Iterator[dict[str, NodeProcess]]:
     made = {"maizal": NodeProcess(tmp_path, "maizal", databases.new("maizal")),
             "city": NodeProcess(tmp_path, "ciudad_sur", databases.new("ciudad_sur"),
                                 level="city"),
@@ -190,7 +191,8 @@ def nodes(tmp_path: Path, databases: Databases):
             node.stop()
 
 
-def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(nodes) -> None:
+def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(
+        nodes: dict[str, NodeProcess]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     maizal, city, cerro = nodes["maizal"], nodes["city"], nodes["cerro"]
