@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
+from schemathesis.core.result import Err
 
 from tests.procnode import NodeProcess
 
@@ -21,13 +24,16 @@ CHECKS = [checks.not_a_server_error, checks.response_schema_conformance,
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
+def served(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[NodeProcess, dict[str, str]]]:
     from tests.conftest import Databases
 
     dbs = Databases(tmp_path_factory.mktemp("fuzz"))
     node = NodeProcess(tmp_path_factory.mktemp("fuzznode"), "maizal", dbs.new("fuzz"))
     node.start()
-    token = re.search(r"invitation token: (\S+)", node.comuna("invite")).group(1)
+    found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
+    assert found, "the pattern is not in the text"
+    token = found.group(1)
     httpx.post(f"{node.url}/api/v1/invitations/{token}/accept",
                json={"username": "rosa", "password": PASSWORD}).raise_for_status()
     r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": "rosa", "password": PASSWORD})
@@ -40,11 +46,13 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     dbs.drop_all()
 
 
-def test_api_never_answers_5xx(served) -> None:
+def test_api_never_answers_5xx(served: tuple[NodeProcess, dict[str, str]]) -> None:
     node, headers = served
     schema = schemathesis.openapi.from_url(f"{node.url}/api/openapi.json")
-    tried = []
+    tried: list[str] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         tried.append(f"{operation.method.upper()} {operation.path}")
 
@@ -52,7 +60,7 @@ def test_api_never_answers_5xx(served) -> None:
         @settings(max_examples=int(os.environ.get("COMUNA_FUZZ_EXAMPLES", "25")), deadline=None,
                   database=None,
                   suppress_health_check=list(HealthCheck))
-        def run(case) -> None:
+        def run(case: schemathesis.Case[Any]) -> None:
             response = case.call(headers=headers)
             assert response.status_code < 500, (case.method, case.formatted_path,
                                                 response.text)
