@@ -4,10 +4,12 @@ and a territory, each with a facilitator, joined bottom-up."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 
@@ -103,6 +105,12 @@ class Net:
         return list(self.call(handle, "get", f"/api/v1/bodies/{handle}/proposals?limit=100")[
             "items"])
 
+    def the_row(self, handle: str, matter: str, version: int | None = None) -> dict[str, Any]:
+        """`row_for`, when the test expects the row to be there by now."""
+        found = self.row_for(handle, matter, version)
+        assert found is not None, f"{handle} has no row for {matter} (version {version})"
+        return found
+
     def row_for(self, handle: str, matter: str, version: int | None = None
                 ) -> dict[str, Any] | None:
         found = [r for r in self.rows(handle) if r["federated"]
@@ -176,7 +184,7 @@ class Net:
 NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
 
 
-def seven_nodes(tmp_path_factory: Any, prefix: str) -> Any:
+def seven_nodes(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> Iterator[Net]:
     """The test federation: Maizal, Cumbe and Sabana in Ciudad Norte, Llano in Ciudad
     Sur, both cities in the territory; all memberships accepted. A generator for
     module-scoped fixtures: yields the Net, then stops every node."""

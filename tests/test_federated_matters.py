@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.fednet import NORTE, SUR, TERRITORIO, seven_nodes
+from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -27,11 +29,11 @@ COMMUNES_NORTE = ("maizal", "cumbe", "sabana")
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory):
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     yield from seven_nodes(tmp_path_factory, "fed")
 
 
-def test_a_matter_of_two_communes_is_decided_by_their_city(net):
+def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
     n = net
     p = n.propose("maizal", "Acueducto compartido", ["maizal", "cumbe"])
     assert p["federated"]["escalation"] == "sent"
@@ -43,7 +45,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
     assert city_row["federated"]["electorate"] == "bodies"
     rows = {c: n.wait_row(c, matter, 1) for c in COMMUNES_NORTE}
     assert rows["maizal"]["id"] == p["id"]  # the proposal itself became Maizal's position
-    wait_for(lambda: n.row_for("maizal", matter, 1)["federated"]["escalation"] == "taken",
+    wait_for(lambda: n.the_row("maizal", matter, 1)["federated"]["escalation"] == "taken",
              20, "maizal sees its matter taken")
     for c in ("cumbe", "sabana"):
         assert rows[c]["federated"]["answers_to"] == n.nodes[NORTE].actor
@@ -96,7 +98,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
 
     n.open_vote(NORTE, city_row["id"])
 
-    def my_mandate(c: str) -> dict:
+    def my_mandate(c: str) -> dict[str, Any]:
         # Cumbe's mandate for version 1 carried over; the others gave new ones.
         pid = rows[c]["id"] if c == "cumbe" else v2[c]["id"]
         items = n.call(c, "get", f"/api/v1/proposals/{pid}/mandates")["items"]
@@ -140,7 +142,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
     for c in COMMUNES_NORTE:
         wait_for(lambda c=c: (n.row_for(c, matter, 2) or {}).get("federated", {}).get(
             "final_outcome") == "adopted", 30, f"{c} records the decision")
-    final = n.row_for("cumbe", matter, 2)["federated"]["final_decision"]
+    final = n.the_row("cumbe", matter, 2)["federated"]["final_decision"]
     out = subprocess.run([sys.executable, "-m", "node.cli.main", "verify", "--data-dir",
                           str(n.nodes["cumbe"].data_dir), final], env=n.nodes["cumbe"].env,
                          capture_output=True, text=True, timeout=60)
@@ -148,7 +150,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net):
     assert "the decision holds" in out.stdout and "luis" in out.stdout
 
 
-def test_a_local_matter_sent_to_the_city_is_refused_back_down(net):
+def test_a_local_matter_sent_to_the_city_is_refused_back_down(net: Net) -> None:
     n = net
     p = n.propose("maizal", "Pintar la escuela", ["maizal"])
     assert p["federated"] is None  # kept here: it affects only Maizal
@@ -164,7 +166,7 @@ def test_a_local_matter_sent_to_the_city_is_refused_back_down(net):
     assert n.row_for(NORTE, matter) is None
 
 
-def test_a_matter_across_two_cities_rises_to_the_territory(net):
+def test_a_matter_across_two_cities_rises_to_the_territory(net: Net) -> None:
     n = net
     p = n.propose("maizal", "Carretera entre Maizal y Llano", ["maizal", "llano"])
     assert p["federated"]["escalated_to"] == n.nodes[NORTE].actor  # the next step up
@@ -173,9 +175,9 @@ def test_a_matter_across_two_cities_rises_to_the_territory(net):
     assert top["federated"]["answers_to"] is None
     norte = n.wait_row(NORTE, matter, what="Ciudad Norte has it from the territory")
     sur = n.wait_row(SUR, matter, what="Ciudad Sur has it from the territory")
-    for city in (norte, sur):
-        assert city["federated"]["electorate"] == "bodies"
-        assert city["federated"]["answers_to"] == n.nodes[TERRITORIO].actor
+    for city_row in (norte, sur):
+        assert city_row["federated"]["electorate"] == "bodies"
+        assert city_row["federated"]["answers_to"] == n.nodes[TERRITORIO].actor
     rows = {c: n.wait_row(c, matter) for c in (*COMMUNES_NORTE, "llano")}
     assert rows["llano"]["federated"]["answers_to"] == n.nodes[SUR].actor
 
