@@ -23,7 +23,7 @@ from node.federation.httpsig.sign import sign_cavage
 from node.federation.identity import primary_actor
 from node.federation.urls import Urls
 from node.models import LocalActor, PeerHost
-from node.storage import changes
+from node.storage import aftercommit, changes
 from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
 from node.storage.wakebus import WakeBus
@@ -253,5 +253,7 @@ def build_context(settings: Settings, engine: Engine | None = None) -> NodeConte
                       ChangeFeed(engine))
     fetcher.signer = ctx.get_signer
     ctx.attach_bus(WakeBus(settings.data_dir / "run"))
+    # What a transaction publishes wakes delivery (or the economy) once it commits.
+    aftercommit.register(engine, {w.topic: w.set for w in ctx._wakeups()})
     ctx.load()
     return ctx

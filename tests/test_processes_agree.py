@@ -54,7 +54,7 @@ def two(node: Settings) -> Iterator[tuple[NodeContext, NodeContext, Clock]]:
 def _new_body(ctx: NodeContext, handle: str, announce: bool = True) -> None:
     with Session(ctx.engine) as s:
         parent = bodies.body_by_handle(s, ctx.primary.handle)
-        bodies.create_body(s, "test", parent, handle, handle.title(), "communal_council")
+        bodies.create_body(s, "node", parent, handle, handle.title(), "communal_council")
         if announce:
             changes.bump(s, changes.BODIES)
         s.commit()
@@ -184,7 +184,7 @@ def _facilitator(node: NodeProcess) -> dict[str, str]:
     try:
         with Session(engine) as s:
             rosa = members.create_member(s, "rosa", PASSWORD, "Rosa")
-            members.grant(s, "test", rosa, bodies.body_by_handle(s, node.handle),
+            members.grant(s, "node", rosa, bodies.body_by_handle(s, node.handle),
                           "facilitator")
             _, raw = members.create_token(s, rosa)
             s.commit()

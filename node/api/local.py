@@ -59,5 +59,4 @@ async def local_post(request: Request) -> Response:
         return problem_response(422, "invalid-request", 'expected {"text": "..."}')
     ctx = request.app.state.ctx
     activity_id = await asyncio.to_thread(_publish, ctx, text)
-    ctx.delivery_wakeup.set()
     return JSONResponse({"id": activity_id}, status_code=201)

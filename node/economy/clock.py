@@ -110,7 +110,6 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
             if inside or brokered or risen:
                 log.info("economy: %d matched inside, %d brokered, %d sent up", inside,
                          brokered, risen)
-                ctx.delivery_wakeup.set()
         except Exception:  # reading what changed failed: the next pass reads again
             log.exception("economy pass failed")
         wait = ctx.settings.economy_tick_seconds

@@ -18,6 +18,7 @@ from node.federation.directory import ActorFetchFailed
 from node.federation.urls import Urls
 from node.governance.bodies import body_by_handle
 from node.models import Exchange, Intent, LocalActor, Member
+from node.storage import aftercommit
 
 
 def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
@@ -31,6 +32,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
     local.match(session, urls, body)
     session.flush()
     session.refresh(row)
+    aftercommit.wake(session, "economy")  # brokering and rising look at it next
     return row
 
 
@@ -51,6 +53,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
         local.answer(session, urls, member, body, ex, accept)
     else:
         party.answer(session, urls, member, body, ex, accept, reason)
+    aftercommit.wake(session, "economy")
     return ex
 
 
@@ -95,6 +98,4 @@ async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, 
             s.refresh(row)
             return Viewer(s, ctx.urls, me, body).plan(row, {})
 
-    out = await asyncio.to_thread(write)
-    ctx.delivery_wakeup.set()
-    return out
+    return await asyncio.to_thread(write)

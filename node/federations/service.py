@@ -97,7 +97,6 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
             s.commit()
 
     await asyncio.to_thread(tx)
-    ctx.delivery_wakeup.set()
     return {"route": plan.route.value, "level": plan.level, "reason": plan.reason,
             "sent_to": target}
 
@@ -242,5 +241,4 @@ async def join(ctx: NodeContext, member: Member, handle: str, address: str,
     if str(doc.get("id")) == ctx.urls.actor(handle):
         raise Problem(409, "self-join", "a body cannot join itself", field="federation")
     families = await asyncio.to_thread(_ask, ctx, member, handle, doc, families)
-    ctx.delivery_wakeup.set()
     return str(doc["id"]), families

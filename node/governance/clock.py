@@ -92,7 +92,6 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> Non
             closed = await asyncio.to_thread(close_due_now, ctx, None, retries)
             if closed:
                 log.info("closed votes, decisions %s", closed)
-                ctx.delivery_wakeup.set()
         except Exception:  # reading what is due failed: the next tick reads again
             log.exception("closing due votes failed")
         try:
@@ -101,8 +100,7 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> Non
             # federations package builds on governance.
             from node.federations.service import retry_pending
 
-            if await retry_pending(ctx):
-                ctx.delivery_wakeup.set()
+            await retry_pending(ctx)
         except Exception:
             log.exception("sending pending matters up failed")
         try:

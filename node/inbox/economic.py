@@ -47,8 +47,6 @@ class Economic:
         """`bodies`: ours for which the inbox authority found `sender` entitled."""
         for body in bodies:
             await self._handle(body, activity, sender)
-        self.ctx.delivery_wakeup.set()
-        self.ctx.economy_wakeup.set()
 
     async def _handle(self, body: LocalActor, activity: dict[str, Any], signer: str) -> None:
         kind, actor = activity.get("type"), id_of(activity.get("actor"))
@@ -139,8 +137,6 @@ class Economic:
             except Problem as exc:
                 log.warning("economy: refused %s: %s", activity.get("id"), exc.detail)
                 done = True
-        if done:
-            self.ctx.delivery_wakeup.set()
         return bool(done)
 
     def _answer(self, session: Session, body: LocalActor, activity: dict[str, Any],

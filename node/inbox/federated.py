@@ -97,7 +97,6 @@ class Federated:
             reason = plan.reason if plan.level is None else \
                 f"{plan.reason} (deciding level: {plan.level})"
             await self._tx(matters.refuse, self.ctx.urls, federation, create, inbox, reason)
-        self.ctx.delivery_wakeup.set()
 
     # --- matters and decisions from above ------------------------------------------
 
@@ -130,7 +129,6 @@ class Federated:
             return
         await self._tx(matters.receive_from_federation, self.ctx.urls, body, federation,
                        activity, doc)
-        self.ctx.delivery_wakeup.set()
         # The decision will be checked against the deciding level of these bodies.
         await graph.warm(self.ctx, doc.affects)
 
@@ -175,7 +173,6 @@ class Federated:
                             note.get("attributedTo"), plan.level)
                 return
         await self._tx(outcomes.receive, self.ctx.urls, body, activity, note, via)
-        self.ctx.delivery_wakeup.set()
 
     def _affects(self, matter: str) -> list[str]:
         with Session(self.ctx.engine) as s:
@@ -212,5 +209,4 @@ class Federated:
             if inbox:
                 await self._tx(mandates.answer_refusal, self.ctx.urls, federation, activity,
                                inbox, exc)
-                self.ctx.delivery_wakeup.set()
 

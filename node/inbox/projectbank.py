@@ -42,4 +42,3 @@ class ProjectBank:
             return
         for body in bodies:
             await asyncio.to_thread(self.p.tx, bank.receive, self.ctx.urls, body, create, via)
-        self.ctx.delivery_wakeup.set()

@@ -22,6 +22,7 @@ from node.federation.proofs import sign_object
 from node.federation.urls import AS_PUBLIC, Urls
 from node.models import Delivery, Follower, LocalActor, OutboxItem
 from node.models.base import utcnow
+from node.storage import aftercommit
 
 
 def new_uid() -> str:
@@ -46,6 +47,7 @@ def queue_deliveries(session: Session, urls: Urls, item: OutboxItem, inboxes: se
             for inbox in sorted(inboxes) if (host := netloc_of(inbox)) != local]
     if rows:
         session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
+        aftercommit.wake(session, "delivery")
 
 
 def with_proof(urls: Urls, actor: LocalActor, activity: dict[str, Any]) -> dict[str, Any]:

@@ -69,10 +69,7 @@ async def run_action(request: Request, back: str, action: Action, done: str = ""
         data = await form(request)
     except Problem as exc:
         return await asyncio.to_thread(_refused, request, exc, back)
-    response, acted = await asyncio.to_thread(_act, request, back, action, data, done)
-    if acted:
-        # Set here, on the loop's thread: an asyncio.Event is not for other threads.
-        request.app.state.ctx.delivery_wakeup.set()
+    response, _acted = await asyncio.to_thread(_act, request, back, action, data, done)
     return response
 
 

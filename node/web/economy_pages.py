@@ -139,7 +139,6 @@ async def publish(request: Request, handle: str) -> Response:
                               d.get("unit", ""), d.get("enterprise") or None,
                               d.get("summary", ""), d.get("location", ""),
                               rise_after=int(hours) * 3600)
-        request.app.state.ctx.economy_wakeup.set()
         done = "Oferta publicada." if row.side == "offer" else "Necesidad publicada."
         return _back(handle, f"i{row.id}"), done
 
@@ -163,7 +162,6 @@ async def answer(request: Request, handle: str, exchange_id: int) -> Response:
         accept = d.get("accept") == "1"
         service.answer(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
                        exchange_id, accept, d.get("reason", ""))
-        request.app.state.ctx.economy_wakeup.set()
         return _back(handle, f"x{exchange_id}"), ("Intercambio aceptado." if accept
                                                   else "Intercambio rechazado.")
 

@@ -175,7 +175,6 @@ def describe_body(request: Request, handle: str, body: BodyDescription,
     bodies.describe(session, member, b, body.name, body.summary)
     membership.announce_actor(session, ctx(request).urls, b)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, body_view(session, b))
 
 

@@ -122,7 +122,6 @@ def record_meeting(request: Request, handle: str, body: NewMeeting,
         session, member, b, ctx(request).urls, body.held_at, body.place, body.attendance,
         body.families, body.agenda, body.minutes, items)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, {"id": meeting.id,
                                     "decisions": [decision_view(d, session) for d in made]}, 201)
 

@@ -178,7 +178,6 @@ def new_intent(request: Request, handle: str, data: NewIntent,
                           data.location, data.starts_at, data.ends_at, data.rise_after,
                           data.in_return)
     session.commit()
-    c.economy_wakeup.set()
     see = Viewer(session, c.urls, member, body)
     return json_with_etag(request, see.intent(row, intents.catalogue(session)), 201)
 
@@ -192,7 +191,6 @@ def withdraw_intent(request: Request, handle: str, intent_id: int,
     body = body_by_handle(session, handle)
     row = service.withdraw(session, c.urls, member, body, intent_id)
     session.commit()
-    c.delivery_wakeup.set()
     see = Viewer(session, c.urls, member, body)
     return json_with_etag(request, see.intent(row, intents.catalogue(session)))
 
@@ -219,8 +217,6 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
     body = body_by_handle(session, handle)
     ex = service.answer(session, c.urls, member, body, exchange_id, data.accept, data.reason)
     session.commit()
-    c.delivery_wakeup.set()
-    c.economy_wakeup.set()
     return json_with_etag(request, Viewer(session, c.urls, member, body).exchange(ex))
 
 
@@ -236,7 +232,6 @@ def record_delivery(request: Request, handle: str, commitment_id: int, data: New
     ev = deliveries.record(session, c.urls, member, body, com.uri, Decimal(data.quantity),
                            None, data.happened_at, data.note)
     session.commit()
-    c.delivery_wakeup.set()
     return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev), 201)
 
 
@@ -252,7 +247,6 @@ def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirm
         raise not_found("delivery")
     deliveries.confirm(session, c.urls, member, body, ev.uri, data.accept)
     session.commit()
-    c.delivery_wakeup.set()
     return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev))
 
 
@@ -267,7 +261,6 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
     com = deliveries.commitment_by_id(session, commitment_id)
     deliveries.cancel(session, c.urls, member, body, com.uri, data.reason)
     session.commit()
-    c.delivery_wakeup.set()
     return json_with_etag(request, Viewer(session, c.urls, member, body).commitment(com))
 
 

@@ -57,7 +57,6 @@ def declare_families(request: Request, handle: str, link_id: int, body: DeclareF
     link = membership.declare_families(session, ctx(request).urls, member, b, link_id,
                                        body.families)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, _views(request, session, member, b, [link])[0], 202)
 
 
@@ -99,7 +98,6 @@ def decide(request: Request, handle: str, link_id: int, body: MembershipDecision
     b = bodies.body_by_handle(session, handle)
     link = membership.decide_member(session, ctx(request).urls, member, b, link_id, body.accept)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, _views(request, session, member, b, [link])[0])
 
 

@@ -66,7 +66,6 @@ def issue_mandate(request: Request, proposal_id: int, body: NewMandate,
     m = mandates.issue(session, ctx(request).urls, member, p, body.position,
                        body.spokespersons, body.amendments, body.limits, body.expires_at)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, mandate_view(m, available_actions(
         session, ctx(request).urls, member, m)), 201)
 
@@ -77,7 +76,6 @@ def recall(request: Request, mandate_id: int, body: Recall,
            session: Session = Depends(db)) -> Response:
     m = mandates.recall(session, ctx(request).urls, member, mandate_id, body.reason)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, mandate_view(m, available_actions(
         session, ctx(request).urls, member, m)))
 
@@ -90,7 +88,6 @@ def vote(request: Request, mandate_id: int, body: MandatedChoice,
     counts it only within the mandate)."""
     uri = mandates.cast(session, ctx(request).urls, member, mandate_id, body.choice)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, {"vote": uri}, 202)
 
 

@@ -42,7 +42,6 @@ def publish(request: Request, handle: str, data: NewProject,
                               data.title, data.sector,
                               data.model_dump(exclude={"title", "sector"}))
     session.commit()
-    c.delivery_wakeup.set()
     return json_with_etag(request, _view(session, row), 201)
 
 
@@ -56,5 +55,4 @@ def adopt(request: Request, handle: str, record_id: int, data: Adoption,
     row = bank.adopt(session, c.urls, member, body_by_handle(session, handle), record_id,
                      data.note)
     session.commit()
-    c.delivery_wakeup.set()
     return json_with_etag(request, _view(session, row), 201)

@@ -246,7 +246,6 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
     p = proposals.get(session, proposal_id)
     proposals.open_vote(session, member, p, body.closes_at, ctx(request).urls)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return _act(request, session, p, member)
 
 
@@ -269,7 +268,6 @@ def close(request: Request, proposal_id: int, member: Member = Depends(member_re
     p = proposals.get(session, proposal_id)
     d = decisions.close_vote_by(session, ctx(request).urls, member, p)
     session.commit()
-    ctx(request).delivery_wakeup.set()
     return json_with_etag(request, decision_view(d, session))
 
 

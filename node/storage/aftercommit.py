@@ -1,0 +1,55 @@
+"""Work that waits for a commit: waking the loops that act on what was just stored.
+
+Publishing queues delivery rows; the delivery loop must hear of them only once they
+are durable (woken earlier it finds nothing and sleeps until its next poll), and
+never when the transaction is rolled back. So the domain asks, inside the
+transaction, for a topic to be woken (`wake(session, "delivery")`), and the wake
+happens after the session's commit, from whichever thread committed. Which loops
+exist is the node's business: `build_context` registers its engine's wake-ups here,
+and a session on an engine nobody registered (a CLI command, a test without loops)
+wakes nothing.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+_PENDING = "comuna.wake"
+# engine -> topic -> wake. Weak, so a disposed node's engine takes its wake-ups along.
+_WAKERS: weakref.WeakKeyDictionary[Engine, dict[str, Callable[[], None]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def register(engine: Engine, wakers: dict[str, Callable[[], None]]) -> None:
+    _WAKERS[engine] = dict(wakers)
+
+
+def wake(session: Session, topic: str) -> None:
+    """Wake `topic`'s loop once this session's transaction commits."""
+    pending: set[str] = session.info.setdefault(_PENDING, set())
+    pending.add(topic)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    topics: set[str] = session.info.pop(_PENDING, set())
+    if not topics:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    wakers = _WAKERS.get(engine, {})
+    for topic in sorted(topics):
+        waker = wakers.get(topic)
+        if waker is not None:
+            waker()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    # What was asked inside a transaction that did not commit must not wake anyone
+    # later, when the same session commits something else.
+    session.info.pop(_PENDING, None)
