@@ -149,10 +149,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from node.background import loops
     from node.context import build_context
-    from node.economy import clock as economy_clock
-    from node.governance import clock
-    from node.inbox.processor import InboxProcessor
     from node.outbox.delivery import DeliveryWorker
 
     settings = _settings(args)
@@ -165,9 +163,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         tasks = [DeliveryWorker(ctx).run(stop)]
         if not args.delivery_only:
-            tasks.append(InboxProcessor(ctx).run(stop))
-            tasks.append(clock.run(ctx, stop))
-            tasks.append(economy_clock.run(ctx, stop))
+            # Each imported at its first row (node/background.py), as in `serve`.
+            tasks.extend(loops(ctx, stop))
         await asyncio.gather(*tasks)
         await ctx.fetcher.client.aclose()
 
@@ -214,7 +211,6 @@ def _post_here(args: argparse.Namespace) -> int:
         item = post_note(s, ctx.urls, ctx.primary, args.text)
         activity_id = item.activity_id
         s.commit()
-    ctx.delivery_wakeup.set()
     print(activity_id)
     return 0
 

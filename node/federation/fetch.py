@@ -98,9 +98,28 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _LazyTransport(httpx.AsyncBaseTransport):
+    """The guarded transport, made on the first request: its TLS context reads the
+    system's certificate store (about 1.6 MB), which a node that fetches nothing
+    does not need."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._inner: _GuardedTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = _GuardedTransport(self._allow_private)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+
 def make_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=_GuardedTransport(allow_private),
+        transport=_LazyTransport(allow_private),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
