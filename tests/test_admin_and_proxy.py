@@ -13,7 +13,7 @@ from tests.conftest import ctx_of
 from tests.fakeremote import FakeRemote
 
 
-def _with_token(node: Settings, token: str = "s3cret"):
+def _with_token(node: Settings, token: str = "s3cret") -> Settings:
     write_config_file(node.data_dir, {"admin_token_sha256": hashlib.sha256(
         token.encode()).hexdigest()})
     from node.config import load_settings
