@@ -11,6 +11,7 @@ import hashlib
 import re
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import inspect, text
 from sqlmodel import Session
 from starlette.requests import Request
@@ -146,9 +147,10 @@ def test_a_form_route_without_the_check_is_caught(node: Settings) -> None:
     """The check above is not vacuous: a route that writes without checking the token
     is reported."""
     app = create_app(node, background=False)
-    inner = app
+    inner: Any = app
     while not hasattr(inner, "routes"):
         inner = inner.app
+    assert isinstance(inner, FastAPI)
 
     @inner.post("/b/{handle}/unchecked")
     async def unchecked(request: Request, handle: str) -> dict[str, str]:
