@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -11,8 +13,9 @@ from node.federation.netguard import address_allowed
 from tests.fakeremote import FakeRemote
 
 
-def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3):
-    async def main():
+def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3
+          ) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
         client = make_client(allow_private, timeout=5)
         try:
             return await Fetcher(client, max_bytes, redirects).get_json(url)
@@ -51,7 +54,7 @@ def _v4_hex(ip: str) -> str:
     pytest.param(lambda ip: f"64:ff9b::{ip}", id="nat64"),
     pytest.param(lambda ip: f"2002:{_v4_hex(ip)}::1", id="6to4"),
 ])
-def test_ipv6_forms_of_forbidden_ipv4_are_refused(form) -> None:
+def test_ipv6_forms_of_forbidden_ipv4_are_refused(form: Callable[[str], str]) -> None:
     for ip in FORBIDDEN_V4:
         assert not address_allowed(form(ip), allow_private=False), form(ip)
     # The same form of a public address is an ordinary public peer.
