@@ -6,28 +6,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
 
 from node.config import Settings
-from node.context import build_context
+from node.context import NodeContext, build_context
 from node.federation.httpsig import HttpMessage, prepare
 from node.federation.keys import load_public_pem
 from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
 from node.outbox.publish import post_note
 from tests.fakeremote import FakeRemote
-from tests.helpers import deliveries, make_due, run_loops, stored
+from tests.helpers import deliveries, id_of, make_due, run_loops, stored
 from tests.procnode import free_port
 
 
-def add_follower(settings, inbox: str, uri: str) -> None:
+def add_follower(settings: Settings, inbox: str, uri: str) -> None:
     ctx = build_context(settings)
     with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=ctx.primary.id, follower_uri=uri, inbox=inbox))
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=uri, inbox=inbox))
         s.commit()
 
 
-def post(settings, text: str = "hola"):
+def post(settings: Settings, text: str = "hola") -> str:
     ctx = build_context(settings)
     with Session(ctx.engine) as s:
         item = post_note(s, ctx.urls, ctx.primary, text)
@@ -35,7 +36,12 @@ def post(settings, text: str = "hola"):
         return item.activity_id
 
 
-def settled(ctx) -> bool:
+def attempts_made(n: int) -> Callable[[NodeContext], bool]:
+    """Until the first delivery has been tried `n` times."""
+    return lambda c: deliveries(c)[0].attempts == n
+
+
+def settled(ctx: NodeContext) -> bool:
     return all(d.state != "queued" or d.attempts > 0 for d in deliveries(ctx)) and bool(
         deliveries(ctx))
 
@@ -64,14 +70,16 @@ def test_delivery_is_signed_and_verifiable(node: Settings, remote: FakeRemote) -
     doc = json.loads(sent["body"])
     published = keys_in(actor_document(actor, ctx.urls))
     method = doc["proof"]["verificationMethod"]
-    assert verify_object(doc, published[method].key) == ctx.urls.ed25519_key(actor.handle)
+    key = published[method].key
+    assert isinstance(key, Ed25519PublicKey), f"{method} is not an Ed25519 key"
+    assert verify_object(doc, key) == ctx.urls.ed25519_key(actor.handle)
 
 
 def test_shared_inbox_is_used_once_per_server(node: Settings, remote: FakeRemote) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for name in ("a", "b", "c"):
-            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"{remote.base}/users/{name}",
+            s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/{name}",
                            inbox=f"{remote.base}/users/{name}/inbox",
                            shared_inbox=f"{remote.base}/inbox"))
         s.commit()
@@ -119,7 +127,7 @@ def test_401_408_429_are_retried(node: Settings, remote: FakeRemote) -> None:
     remote.post_statuses = [(401, {}), (408, {}), (429, {})]
     post(node)
     for n in (1, 2, 3):
-        ctx = run_loops(node, lambda c, n=n: deliveries(c)[0].attempts == n)
+        ctx = run_loops(node, attempts_made(n))
         assert deliveries(ctx)[0].state == "queued"
         make_due(ctx.engine)
     run_loops(node, lambda c: deliveries(c)[0].state == "delivered")
@@ -132,7 +140,7 @@ def test_gives_up_after_max_attempts(make_node: Callable[..., Settings],
     remote.post_statuses = [(500, {})] * 3
     post(node)
     for n in (1, 2):
-        ctx = run_loops(node, lambda c, n=n: deliveries(c)[0].attempts == n)
+        ctx = run_loops(node, attempts_made(n))
         make_due(ctx.engine)
     ctx = run_loops(node, lambda c: deliveries(c)[0].state == "failed")
     assert deliveries(ctx)[0].attempts == 3
