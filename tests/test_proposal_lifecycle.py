@@ -136,8 +136,8 @@ def _on_any(s: Session, m: Any, p: Proposal, action: str) -> None:
         for name in ON_SOME_AMENDMENT[action]:
             with Session(engine, expire_on_commit=False) as mine:
                 try:
-                    AMENDMENT_TRIES[name](mine, m, mine.get(Proposal, p.id),
-                                          mine.get(Amendment, a.id))
+                    AMENDMENT_TRIES[name](mine, m, stored(mine, Proposal, p.id),
+                                          stored(mine, Amendment, a.id))
                     mine.flush()
                     return
                 except Problem as exc:
@@ -160,6 +160,10 @@ AMENDMENT_TRIES: dict[str, Callable[[Session, Any, Proposal, Amendment], Any]] =
 }
 
 
+def _on_some_amendment(name: str) -> Callable[[Session, Any, Proposal], Any]:
+    return lambda s, m, p: _on_any(s, m, p, name)
+
+
 def _attempts(c: Any) -> dict[str, Callable[[Session, Any, Proposal], Any]]:
     soon = _soon()
     return {
@@ -168,8 +172,7 @@ def _attempts(c: Any) -> dict[str, Callable[[Session, Any, Proposal], Any]]:
         "open_deliberation": lambda s, m, p: proposals.open_deliberation(s, m, p),
         "comment": lambda s, m, p: proposals.comment(s, m, p, "De acuerdo."),
         "amend": lambda s, m, p: amendments.amend(s, m, p, "Huerto", "Texto enmendado."),
-        **{name: (lambda s, m, p, name=name: _on_any(s, m, p, name))
-           for name in ON_SOME_AMENDMENT},
+        **{name: _on_some_amendment(name) for name in ON_SOME_AMENDMENT},
         "open_vote": lambda s, m, p: proposals.open_vote(s, m, p, soon),
         "vote": lambda s, m, p: proposals.cast(s, m, p, p.current_version, "for"),
         "close": lambda s, m, p: decisions.close_vote_by(s, None, m, p),
@@ -261,7 +264,7 @@ def test_a_state_moves_only_along_its_graph(world: Any) -> None:
     c, ids = world
     with Session(c.ctx.engine, expire_on_commit=False) as s1, \
             Session(c.ctx.engine, expire_on_commit=False) as s2:
-        p1, p2 = s1.get(Proposal, ids["draft"]), stored(s2, Proposal, ids["draft"])
+        p1, p2 = stored(s1, Proposal, ids["draft"]), stored(s2, Proposal, ids["draft"])
         proposals.open_deliberation(s1, c.people["m0"], p1)
         s1.commit()
         with pytest.raises(Problem) as refused:
