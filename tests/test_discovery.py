@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from starlette.testclient import TestClient
 
 from node.federation.directory import keys_in
@@ -62,7 +63,8 @@ def test_actor_document_under_both_media_types(client: TestClient) -> None:
         assert doc["publicKey"]["owner"] == ACTOR
         published = keys_in(doc)
         assert set(published) == {f"{ACTOR}#main-key", f"{ACTOR}#ed25519-key"}
-        assert published[f"{ACTOR}#main-key"].key.key_size == 2048
+        main_key = published[f"{ACTOR}#main-key"].key
+        assert isinstance(main_key, RSAPublicKey) and main_key.key_size == 2048
         method = doc["assertionMethod"][0]
         assert method["type"] == "Multikey" and method["controller"] == ACTOR
         decode_multibase_public(method["publicKeyMultibase"])
