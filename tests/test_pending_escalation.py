@@ -4,7 +4,7 @@ silence: it is marked pending, shown with the reason, and sent up once reachable
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from node.app import create_app
 from node.config import Settings
+from node.context import NodeContext
 from node.federation.directory import KeyUnavailable
 from node.federations import routing, service
 from node.governance import members
@@ -24,7 +25,7 @@ PASSWORD = "contraseña-larga"
 
 
 @pytest.fixture
-def commune(make_node: Callable[..., Settings], remote: FakeRemote):
+def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
@@ -50,17 +51,18 @@ def to_the_city(net: Net) -> list[Delivery]:
 
 
 def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(
-        commune, monkeypatch: pytest.MonkeyPatch) -> None:
+        commune: Net, monkeypatch: pytest.MonkeyPatch) -> None:
     net, c = commune, commune.client
     h = {"Authorization": "Bearer " + c.post(
         "/api/v1/tokens", json={"username": "facil", "password": PASSWORD}).json()["token"]}
     real = routing.settled
     down = {"on": True}
 
-    async def flaky(*args, **kw):
+    async def flaky(ctx: NodeContext, body: LocalActor, affects: list[str],
+                    holds: Callable[[routing.Plan], bool]) -> routing.Plan:
         if down["on"]:
             raise KeyUnavailable("cannot fetch the city: timed out")
-        return await real(*args, **kw)
+        return await real(ctx, body, affects, holds)
 
     monkeypatch.setattr(routing, "settled", flaky)
     p = c.post("/api/v1/bodies/maizal/proposals", headers=h,
