@@ -165,8 +165,10 @@ def node_pair(tmp_path: Path, databases: Databases,
     facilitator of the node's primary body and of its admin token."""
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
                        extra_env={"COMUNA_WORKERS": "2", "COMUNA_BACKGROUND": "0"})
-    admin = re.search(r"Facilitator token \(shown once, keep it safe\): (\S+)",
-                      capsys.readouterr().out).group(1)
+    found = re.search(r"Facilitator token \(shown once, keep it safe\): (\S+)",
+                      capsys.readouterr().out)
+    assert found, "the pattern is not in the text"
+    admin = found.group(1)
     # The database is migrated by `init`: the worker may start beside the web server.
     try:
         with worker_beside(node):
