@@ -21,7 +21,8 @@ def test_each_kind_of_actor_has_one_name() -> None:
     assert audit.actor_name(None) == "node"
     assert audit.actor_name(Member(id=7, username="ana", display_name="Ana",
                                    password_hash="x")) == "member:7"
-    body = LocalActor(handle="maizal", name="El Maizal", level="commune")
+    body = LocalActor(handle="maizal", name="El Maizal", level="commune", rsa_private_pem="",
+                      rsa_public_pem="", ed25519_private_pem="", ed25519_public_multibase="")
     assert audit.actor_name(body) == "body:maizal"
     assert audit.actor_name("remote:https://ciudad.example/actors/sur") == \
         "remote:https://ciudad.example/actors/sur"
