@@ -307,45 +307,62 @@ class FaultProxy:
 
     async def _send(self, queue: asyncio.Queue[tuple[float, bytes]],
                     dst: asyncio.StreamWriter, way: str, conn: _Conn) -> None:
-        assert self._flowing is not None
-        link, ends = self._links[way], conn.ends
         try:
             while True:
                 due, data = await queue.get()
                 if not data:
-                    if way == "up" and dst.can_write_eof():
-                        # A peer that half-closes after its request still gets the answer.
-                        dst.write_eof()
-                    else:  # the node hung up: so does the connection
-                        for w in ends:
-                            w.close()
+                    _end_of_stream(dst, way, conn.ends)
                     return
-                if way == "down" and conn.asked:
-                    conn.asked = False  # the node starts an answer: one more exchange
-                    n = self._exchanges.next()
-                    if self.reset_every and n % self.reset_every == 0:
-                        self.resets += 1
-                        for w in ends:
-                            _rst(w)
-                        return
+                if self._reset_now(way, conn):
+                    return
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-                for i in range(0, len(data), SLICE):
-                    part = data[i:i + SLICE]
-                    while self._mode != "open" or not self._flowing.is_set():
-                        await self._flowing.wait()
-                        if self._mode != "open":
-                            await asyncio.sleep(0.05)
-                    if self.bandwidth:
-                        now = time.monotonic()
-                        link.free_at = max(now, link.free_at) + len(part) / self.bandwidth
-                        await asyncio.sleep(link.free_at - now)
-                    if way == "up":
-                        self.bytes_up += len(part)
-                        conn.asked = True
-                    else:
-                        self.bytes_down += len(part)
-                    dst.write(part)
-                    await dst.drain()
+                await self._write(data, dst, way, conn)
         except (ConnectionError, OSError):
-            for w in ends:
+            for w in conn.ends:
                 w.transport.abort()
+
+    def _reset_now(self, way: str, conn: _Conn) -> bool:
+        """Whether this answer's exchange is one to cut with a reset (and cut it)."""
+        if way != "down" or not conn.asked:
+            return False
+        conn.asked = False  # the node starts an answer: one more exchange
+        n = self._exchanges.next()
+        if not (self.reset_every and n % self.reset_every == 0):
+            return False
+        self.resets += 1
+        for w in conn.ends:
+            _rst(w)
+        return True
+
+    async def _write(self, data: bytes, dst: asyncio.StreamWriter, way: str,
+                     conn: _Conn) -> None:
+        """Sends `data` in slices, each when the link is open and within the cap."""
+        assert self._flowing is not None
+        link = self._links[way]
+        for i in range(0, len(data), SLICE):
+            part = data[i:i + SLICE]
+            while self._mode != "open" or not self._flowing.is_set():
+                await self._flowing.wait()
+                if self._mode != "open":
+                    await asyncio.sleep(0.05)
+            if self.bandwidth:
+                now = time.monotonic()
+                link.free_at = max(now, link.free_at) + len(part) / self.bandwidth
+                await asyncio.sleep(link.free_at - now)
+            if way == "up":
+                self.bytes_up += len(part)
+                conn.asked = True
+            else:
+                self.bytes_down += len(part)
+            dst.write(part)
+            await dst.drain()
+
+
+def _end_of_stream(dst: asyncio.StreamWriter, way: str,
+                   ends: list[asyncio.StreamWriter]) -> None:
+    if way == "up" and dst.can_write_eof():
+        # A peer that half-closes after its request still gets the answer.
+        dst.write_eof()
+    else:  # the node hung up: so does the connection
+        for w in ends:
+            w.close()

@@ -117,6 +117,24 @@ def faults(page: str, lang: str, allow_handles: bool = False) -> list[str]:
     return found
 
 
+def _fill_input(f: dict[str, Any], name: str, a: dict[str, str]) -> None:
+    """What a person leaves in an <input> of form `f` (or its first submit button)."""
+    kind = a.get("type", "text")
+    if kind in ("radio", "checkbox"):
+        if name not in f["data"] or "checked" in a:
+            f["data"][name] = a.get("value", "on")
+    elif kind == "submit":
+        f["button"] = f["button"] or (name, a.get("value", ""))
+    elif kind == "number":
+        f["data"][name] = a.get("value") or a.get("min") or "1"
+    elif kind == "password":
+        # The account's own password where one is asked for, a new one elsewhere.
+        f["data"][name] = "contraseña-larga" if "current" in name or "actual" in name \
+            else "contraseña-larga-nueva"
+    else:
+        f["data"][name] = a.get("value") or ("Prueba" if "required" in a else "")
+
+
 class _Forms(HTMLParser):
     """The POST forms of a page, each with the values a person would send by pressing
     its first button without choosing anything else (required fields filled)."""
@@ -138,20 +156,7 @@ class _Forms(HTMLParser):
             return
         name = a.get("name", "")
         if tag == "input" and name:
-            kind = a.get("type", "text")
-            if kind in ("radio", "checkbox"):
-                if name not in f["data"] or "checked" in a:
-                    f["data"][name] = a.get("value", "on")
-            elif kind == "submit":
-                f["button"] = f["button"] or (name, a.get("value", ""))
-            elif kind == "number":
-                f["data"][name] = a.get("value") or a.get("min") or "1"
-            elif kind == "password":
-                # The account's own password where one is asked for, a new one elsewhere.
-                f["data"][name] = "contraseña-larga" if "current" in name or "actual" in name \
-                    else "contraseña-larga-nueva"
-            else:
-                f["data"][name] = a.get("value") or ("Prueba" if "required" in a else "")
+            _fill_input(f, name, a)
         elif tag == "button" and f["button"] is None:
             f["button"] = (name, a.get("value", "")) if name else ("", "")
         elif tag == "select" and name:

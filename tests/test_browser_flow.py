@@ -50,6 +50,7 @@ def join(page: Page, link: str, username: str, name: str, family: str) -> None:
 
 
 def test_invite_join_propose_amend_vote_close(tmp_path: Path, databases: Databases) -> None:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright
 
     db_url = databases.new("maizal")
@@ -173,7 +174,9 @@ def test_invite_join_propose_amend_vote_close(tmp_path: Path, databases: Databas
                                               timeout=15_000):
                         button.click()
                     break
-                except Exception:
+                # A click the page missed times out waiting for the request; one on a
+                # page still changing fails. Either way: look why, then click again.
+                except PlaywrightError:
                     invalid = facil.evaluate(
                         "() => [...document.querySelectorAll('input, textarea, select')]"
                         ".filter(i => !i.checkValidity())"

@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from node.federation.fetch import Fetcher, make_client
+from node.federation.fetch import Fetcher, FetchError, make_client
 from node.models.base import utcnow
 from node.outbox import sender
 from node.outbox.backoff import next_attempt
@@ -61,7 +61,7 @@ def test_fetch_gives_up_after_the_second_drop() -> None:
         client = make_client(allow_private=True, timeout=5)
         try:
             await Fetcher(client, 10_000, 2).get_json(base + "/actor")
-        except Exception as exc:
+        except FetchError as exc:
             return type(exc).__name__, seen["connections"]
         finally:
             await client.aclose()

@@ -46,6 +46,38 @@ def _expire(s: Session, table: Any, oid: int) -> None:
     s.execute(update(table).where(col(table.id) == oid).values(closes_at=utcnow() - PAST))
 
 
+def _amend(s: Session, people: dict[str, Any], p: Proposal, amend: str) -> None:
+    """An amendment to `p`: open, in a vote (or one now due), or stale (another adopted)."""
+    a = amendments.amend(s, people["m2"], p, "Huerto", "Sembrar maíz y frijol.")
+    if amend in ("voting", "voting-due"):
+        amendments.open_vote(s, people["facil"], p, a.id or 0, utcnow() + timedelta(hours=1))
+    if amend == "voting-due":
+        _expire(s, Amendment, a.id or 0)
+    if amend == "stale":
+        other = amendments.amend(s, people["m3"], p, "Huerto", "Otro texto.")
+        amendments.decide(s, people["m0"], p, other.id or 0, True)
+
+
+def _vote(s: Session, people: dict[str, Any], p: Proposal, vote: str, execution: str,
+          evaluated: bool) -> None:
+    """`p`'s vote opened, then as far as `vote` says: cast and due, decided, carried out."""
+    proposals.open_vote(s, people["facil"], p, utcnow() + timedelta(hours=1))
+    if vote == "open":
+        return
+    for who in ("m0", "m1", "m2"):
+        proposals.cast(s, people[who], p, p.current_version,
+                       "for" if vote != "rejected" else "against")
+    _expire(s, Proposal, p.id or 0)
+    s.refresh(p)
+    if vote == "due":
+        return
+    d = decisions.close_vote(s, None, p)
+    if execution:
+        decisions.set_execution(s, people["facil"], d, execution, "")
+    if evaluated:
+        decisions.evaluate(s, people["m1"], d, 4, "Bien hecho")
+
+
 def _build(c: Any) -> dict[str, int]:
     """One proposal in each situation worth telling apart; name -> id."""
     people = c.people
@@ -62,32 +94,9 @@ def _build(c: Any) -> dict[str, int]:
                 return
             proposals.open_deliberation(s, people["m0"], p)
             if amend:
-                a = amendments.amend(s, people["m2"], p, "Huerto", "Sembrar maíz y frijol.")
-                if amend in ("voting", "voting-due"):
-                    amendments.open_vote(s, people["facil"], p, a.id or 0,
-                                         utcnow() + timedelta(hours=1))
-                if amend == "voting-due":
-                    _expire(s, Amendment, a.id or 0)
-                if amend == "stale":
-                    other = amendments.amend(s, people["m3"], p, "Huerto", "Otro texto.")
-                    amendments.decide(s, people["m0"], p, other.id or 0, True)
-            if state == "deliberation":
-                return
-            proposals.open_vote(s, people["facil"], p, utcnow() + timedelta(hours=1))
-            if vote == "open":
-                return
-            for who in ("m0", "m1", "m2"):
-                proposals.cast(s, people[who], p, p.current_version,
-                               "for" if vote != "rejected" else "against")
-            _expire(s, Proposal, p.id or 0)
-            s.refresh(p)
-            if vote == "due":
-                return
-            d = decisions.close_vote(s, None, p)
-            if execution:
-                decisions.set_execution(s, people["facil"], d, execution, "")
-            if evaluated:
-                decisions.evaluate(s, people["m1"], d, 4, "Bien hecho")
+                _amend(s, people, p, amend)
+            if state != "deliberation":
+                _vote(s, people, p, vote, execution, evaluated)
 
         made("draft", "draft")
         made("withdrawn", "withdrawn")

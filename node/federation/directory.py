@@ -74,9 +74,6 @@ class KeyThrottled(KeyUnavailable):
 # old names stay because callers elsewhere use them.
 host_of = host_key
 netloc_of = host_key
-# The old name of KeyLookupFailed, which said neither which failure it was: kept only
-# until node/inbox/processor.py (another change in flight) names the new one.
-KeyError_ = KeyLookupFailed
 
 
 def keys_in(doc: dict[str, Any]) -> dict[str, VerificationKey]:

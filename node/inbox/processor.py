@@ -18,8 +18,9 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
+from node.errors import Problem
 from node.federation import follows
-from node.federation.directory import KeyError_, KeyUnavailable
+from node.federation.directory import KeyLookupFailed, KeyUnavailable
 from node.federations import graph, matters, membership
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
@@ -169,8 +170,12 @@ class InboxProcessor:
         try:
             activity = json.loads(row.body)
             verdict = await self.handle(activity, row.recipient, row.signer)
+        # The boundary of one inbox row: whatever its handling raised, the row is put
+        # back with backoff and the rest of the batch goes on. A refusal (Problem) is
+        # logged without a traceback: it is the sender's doing, not ours.
         except Exception as exc:
-            log.warning("inbox item %s failed: %s", row.activity_id, exc)
+            log.warning("inbox item %s failed: %s", row.activity_id, exc,
+                        exc_info=None if isinstance(exc, Problem) else exc)
             await asyncio.to_thread(self._fail, row, f"{type(exc).__name__}: {exc}")
             return False
         if not verdict.allowed:
@@ -224,7 +229,7 @@ class InboxProcessor:
             sender = await self.sender_of(activity, signer)
         except KeyUnavailable:
             raise  # the signer's host may come back: the row is retried
-        except KeyError_ as exc:
+        except KeyLookupFailed as exc:
             # The key is gone for good (404/410): nobody we can check it against.
             return Verdict(classify(activity), [], "unknown-signer", str(exc))
         kind = classify(activity)
@@ -263,7 +268,7 @@ class InboxProcessor:
     async def refuse(self, activity: dict[str, Any], sender: str, verdict: Verdict) -> None:
         try:
             inbox = await peers.inbox_of(self.ctx, sender)
-        except KeyError_:
+        except KeyLookupFailed:
             return
         if inbox and verdict.addressed is not None:
             await asyncio.to_thread(self.tx, refusals.answer, self.ctx.urls, verdict.addressed,

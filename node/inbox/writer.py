@@ -106,13 +106,16 @@ class InboxWriter:
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
+                rows = [r for r, _ in batch]
                 try:
                     # Shielded: a stop waits for a commit under way (its thread runs on)
                     # before the connection it uses is closed.
                     self._inflight = asyncio.ensure_future(
-                        asyncio.to_thread(self._commit, [r for r, _ in batch]))
+                        asyncio.to_thread(self._commit, rows))
                     await asyncio.shield(self._inflight)
-                except Exception as exc:  # every waiter learns the store failed
+                # Whatever failed, every waiter of this batch must learn it (each request
+                # answers with an error and its sender retries): one left waiting hangs.
+                except Exception as exc:  # noqa: BLE001
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)
