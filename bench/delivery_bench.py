@@ -40,10 +40,12 @@ def setup(data_dir: Path, ports: list[int], count: int) -> None:
     from node.outbox.publish import post_note
 
     ctx = build_context(load_settings(data_dir))
+    actor_id = ctx.primary.id
+    assert actor_id is not None
     with Session(ctx.engine) as s:
         for i in range(count):
             port = ports[i % len(ports)]
-            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"http://127.0.0.1:{port}/u/{i}",
+            s.add(Follower(actor_id=actor_id, follower_uri=f"http://127.0.0.1:{port}/u/{i}",
                            inbox=f"http://127.0.0.1:{port}/u/{i}/inbox"))
         s.commit()
         post_note(s, ctx.urls, ctx.primary, "x" * 1500)
