@@ -30,9 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from common import ROOT, SinkProcess, env, free_port, init_node, median, wait_healthy
+from common import ROOT, env, free_port, init_node, median, wait_healthy
+
+if TYPE_CHECKING:  # mypy knows bench/ as a package; the script runs with bench/ on sys.path
+    from bench.common import SinkProcess
+else:
+    from common import SinkProcess
 from rss_bench import add_followers
 
 RTVENV = Path("/tmp/rtvenv/bin/python")
@@ -47,7 +52,7 @@ def command(python: str) -> list[str]:
 def node_env(log_level: str) -> dict[str, str]:
     """The benchmark's environment minus its log level, unless one is asked for: the
     node logs as it would by default."""
-    out = env()
+    out: dict[str, str] = env()
     out.pop("COMUNA_LOG_LEVEL", None)
     if log_level:
         out["COMUNA_LOG_LEVEL"] = log_level
@@ -74,7 +79,7 @@ def wait_idle(procs: list[subprocess.Popen[bytes]], window: float = 1.0, quiet: 
         time.sleep(window)
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"process {p.args} exited")
+                raise RuntimeError(f"process {p.args!r} exited")
         now = [cpu_seconds(p.pid) for p in procs]
         busy = max(b - a for a, b in zip(last, now, strict=True))
         calm = calm + 1 if busy < 0.03 * window else 0
