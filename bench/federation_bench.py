@@ -85,7 +85,9 @@ class Sim:
                 out = StringIO()
             with redirect_stdout(out):
                 assert cli(["invite", "--data-dir", n["data_dir"]]) == 0
-            n["invite"] = re.search(r"invitation token: (\S+)", out.getvalue()).group(1)
+            found = re.search(r"invitation token: (\S+)", out.getvalue())
+            assert found, out.getvalue()
+            n["invite"] = found.group(1)
 
     def start(self) -> None:
         handles = list(self.nodes)
@@ -241,7 +243,11 @@ async def one_round(sim: Sim, k: int) -> tuple[float, float, float]:
     # Cities: no commune votes (quorum 0) → each city's position, then its mandate.
     top = await sim.row(t, matter)
     assert top is not None
-    city_rows = {c: await sim.row(c, matter) for c in cities}
+    city_rows: dict[str, dict[str, Any]] = {}
+    for c in cities:
+        row = await sim.row(c, matter)
+        assert row is not None, f"{c} has no row for the matter"
+        city_rows[c] = row
     closes = (utcnow() + timedelta(seconds=2)).isoformat()
     await gather_limited([sim.call(c, "POST", f"/api/v1/proposals/{r['id']}/vote",
                                    json={"closes_at": closes})
