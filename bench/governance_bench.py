@@ -24,7 +24,7 @@ from sqlmodel import Session
 from node.config import load_settings
 from node.context import build_context
 from node.governance import decisions
-from node.governance.members import _hasher
+from node.governance.passwords import hash_password
 from node.models import Member, Membership, Proposal, ProposalVersion, Vote
 from node.models.base import utcnow
 
@@ -36,7 +36,7 @@ VOTES = 20_000
 def populate(data_dir: Path) -> tuple[int, int]:
     ctx = build_context(load_settings(data_dir))
     body = ctx.primary
-    pw = _hasher.hash("benchmark-password")
+    pw = hash_password("benchmark-password")
     now = utcnow()
     with Session(ctx.engine) as s:
         s.execute(insert(Member), [
