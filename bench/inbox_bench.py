@@ -33,7 +33,7 @@ from pathlib import Path
 
 from common import ROOT, env, free_port, init_node, median, rss_mb, wait_healthy
 
-from tests.fakeremote import start_fake_remote
+from tests.fakeremote import RemoteActor, start_fake_remote
 
 BATCH = 1000
 # A backlog not drained by then is reported as such rather than waited for.
@@ -41,12 +41,11 @@ DRAIN_LIMIT = 120.0
 
 
 def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
-    from cryptography.hazmat.primitives import serialization
-
     from node.federation.httpsig.sign import sign_cavage
+    from node.federation.keys import load_private_pem
 
     pem, key_id, actor, inbox, start_count, count = args
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    key = load_private_pem(pem)
     host_prefix, name = actor.rsplit("/users/", 1)
     lines = []
     for n in range(start_count, start_count + count):
@@ -63,7 +62,7 @@ def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
     return lines
 
 
-def make_requests(actors: list, inbox: str, count: int, out: Path, threads: int,
+def make_requests(actors: list[RemoteActor], inbox: str, count: int, out: Path, threads: int,
                   offset: int) -> None:
     """`count` distinct signed Creates, spread evenly over `actors` and interleaved, in
     one file per wrk thread."""
@@ -88,7 +87,7 @@ def make_requests(actors: list, inbox: str, count: int, out: Path, threads: int,
 
 
 def start_server(data_dir: Path, port: int, processes: int, floor: bool,
-                 background: bool = False) -> subprocess.Popen:
+                 background: bool = False) -> subprocess.Popen[bytes]:
     profile = os.environ.get("COMUNA_PROFILE_DIR")
     if floor or (profile and background):
         app = "bench.apps:floor_app" if floor else "bench.apps:profiled_app"
@@ -118,7 +117,9 @@ def run_wrk(url: str, script_arg: Path, seconds: int, threads: int,
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     nbad = int(bad.group(1)) if bad else 0
     if total is None:
-        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), nbad
+        rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        assert rate, out
+        return float(rate.group(1)), nbad
     secs = float(total.group(2)) / (1000 if total.group(3) == "ms" else 1)
     return (int(total.group(1)) - nbad) / secs, nbad
 
@@ -148,8 +149,9 @@ def tree_cpu(root: int) -> float:
 
 def queued(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-        return conn.execute("select count(*) from inbox_item where state = 'queued'"
-                            ).fetchone()[0]
+        n: int = conn.execute("select count(*) from inbox_item where state = 'queued'"
+                              ).fetchone()[0]
+        return n
 
 
 def wait_drained(db: Path, since: float, limit: float = DRAIN_LIMIT) -> float:
