@@ -25,11 +25,16 @@ from node.economy.matcher import Intent, barter, matchable
 DAY = 86400.0
 
 
-def workload(bodies: int, intents: int, seed: int) -> tuple[list[tuple], list[tuple]]:
+# One intent as the matcher benchmark makes it: id, party, kind, quantity, unit, start, end.
+Raw = tuple[str, str, str, Decimal, str, float, float]
+
+
+def workload(bodies: int, intents: int, seed: int) -> tuple[list[Raw], list[Raw]]:
     rng = random.Random(seed)
     cat = shared()
     kinds = sorted(cat.kinds)
-    offers, needs = [], []
+    offers: list[Raw] = []
+    needs: list[Raw] = []
     per_body = intents // bodies
     for b in range(bodies):
         party = f"https://n{b}.example/actors/commune"
@@ -46,7 +51,7 @@ def workload(bodies: int, intents: int, seed: int) -> tuple[list[tuple], list[tu
     return offers, needs
 
 
-def run_once(offers: list[tuple], needs: list[tuple]
+def run_once(offers: list[Raw], needs: list[Raw]
              ) -> tuple[float, int, int, int, dict[int, int]]:
     cat = shared()
     t = time.perf_counter()
