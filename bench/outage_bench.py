@@ -46,9 +46,14 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from common import ROOT, SinkProcess, free_port, init_node, median, wait_healthy
+from common import ROOT, free_port, init_node, median, wait_healthy
+
+if TYPE_CHECKING:  # mypy knows bench/ as a package; the script runs with bench/ on sys.path
+    from bench.common import SinkProcess
+else:
+    from common import SinkProcess
 from fanout_bench import RTVENV, command, node_env, wait_idle
 
 HANDLE = "outage"
