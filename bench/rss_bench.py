@@ -42,12 +42,13 @@ def settle(pid: int, quiet: float = 2.0, timeout: float = 30.0) -> float:
     since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.25)
-        now = rss_mb(pid)
+        now: float = rss_mb(pid)
         if abs(now - last) > 0.25:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return now
-    return rss_mb(pid)
+    final: float = rss_mb(pid)
+    return final
 
 
 def add_followers(db_path: Path, ports: list[int], count: int) -> None:
