@@ -41,8 +41,8 @@ DRAIN_LIMIT = 120.0
 
 
 def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
-    from node.federation.httpsig.sign import sign_cavage
-    from node.federation.keys import load_private_pem
+    from node.activitypub.httpsig.sign import sign_cavage
+    from node.activitypub.keys import load_private_pem
 
     pem, key_id, actor, inbox, start_count, count = args
     key = load_private_pem(pem)
@@ -66,7 +66,7 @@ def make_requests(actors: list[RemoteActor], inbox: str, count: int, out: Path, 
                   offset: int) -> None:
     """`count` distinct signed Creates, spread evenly over `actors` and interleaved, in
     one file per wrk thread."""
-    from node.federation.keys import private_pem
+    from node.activitypub.keys import private_pem
 
     per_actor = max(1, count // len(actors))
     jobs = []

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from node.activitypub import keys
+from node.activitypub.directory import ActorDirectory
+from node.activitypub.fetch import Fetcher, make_client
+from node.activitypub.httpsig import Policy, authorities_of
+from node.activitypub.httpsig.sign import sign_cavage
+from node.activitypub.identity import primary_actor
+from node.activitypub.urls import Urls
 from node.config import Settings
-from node.federation import keys
-from node.federation.directory import ActorDirectory
-from node.federation.fetch import Fetcher, make_client
-from node.federation.httpsig import Policy, authorities_of
-from node.federation.httpsig.sign import sign_cavage
-from node.federation.identity import primary_actor
-from node.federation.urls import Urls
 from node.models import LocalActor, PeerHost
 from node.storage import aftercommit, changes
 from node.storage.changes import ChangeFeed

@@ -134,7 +134,7 @@ def audit_parked(engine: Engine) -> Callable[[Hashable, Failure], None]:
     """An `on_park` that appends the parked unit to the audit log, which is what a
     facilitator can read about the node's own doings (a vote left open past its
     deadline, an offer that never rose, says why there)."""
-    from node.governance import audit
+    from node.storage import audit
 
     def record(key: Hashable, f: Failure) -> None:
         kind, oid = key if isinstance(key, tuple) and len(key) == 2 else ("unit", key)

@@ -12,9 +12,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from node.federation import keys
-from node.federation.httpsig.sign import sign_cavage, sign_rfc9421
-from node.federation.proofs import sign_object
+from node.activitypub import keys
+from node.activitypub.httpsig.sign import sign_cavage, sign_rfc9421
+from node.activitypub.proofs import sign_object
 
 
 @dataclass

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from node.activitypub import keys
 from node.config import Settings
 from node.context import NodeContext, build_context
-from node.federation import keys
 from node.inbox.processor import InboxProcessor
 from node.models import Delivery
 from node.models.base import utcnow

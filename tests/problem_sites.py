@@ -54,7 +54,8 @@ class Helper:
 
 def _module_name(path: Path) -> str:
     rel = path.relative_to(NODE.parent).with_suffix("")
-    return ".".join(rel.parts)
+    parts = rel.parts[:-1] if rel.parts[-1] == "__init__" else rel.parts
+    return ".".join(parts)
 
 
 def _problem_args(call: ast.Call) -> tuple[ast.expr | None, ast.expr | None]:

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from node.activitypub.identity import primary_actor
+from node.activitypub.urls import Urls
 from node.config import load_settings
-from node.federation.identity import primary_actor
-from node.federation.urls import Urls
 from node.governance import bodies, members
 from node.outbox.publish import post_note
 from node.storage.db import make_engine

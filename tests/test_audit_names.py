@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import select
 
 from node.config import Settings
-from node.governance import audit, proposals
+from node.governance import proposals
 from node.models import AuditEntry, LocalActor, Member
+from node.storage import audit
 from tests.govfixtures import build_commune
 
 FORMS = r"^(node|member:\d+|body:[\w.-]+|remote:https?://\S+)$"

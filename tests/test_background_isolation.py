@@ -20,15 +20,15 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
 from node.economy import clock as economy_clock
 from node.economy import enterprises, intents, local, plans, rising
 from node.economy.catalogue import shared
-from node.federation.urls import Urls
-from node.governance import audit, decisions, members, passwords, proposals
 from node.governance import clock as vote_clock
+from node.governance import decisions, members, passwords, proposals
 from node.inbox.authority import Verdict
 from node.inbox.kinds import Kind
 from node.inbox.processor import LEASE_SECONDS, MAX_ATTEMPTS, InboxProcessor
@@ -43,6 +43,7 @@ from node.models import (
     Proposal,
 )
 from node.models.base import aware, utcnow
+from node.storage import audit
 from tests.conftest import NODE_URL
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored

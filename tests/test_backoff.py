@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from node.activitypub import fetch
 from node.config import Settings
-from node.federation import fetch
 from node.outbox import sender
 from node.outbox.backoff import (
     BASE_SECONDS,

@@ -9,10 +9,10 @@ from datetime import timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
 
+from node.activitypub.httpsig import HttpMessage, prepare
+from node.activitypub.keys import load_public_pem
 from node.config import Settings
 from node.context import NodeContext, build_context
-from node.federation.httpsig import HttpMessage, prepare
-from node.federation.keys import load_public_pem
 from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
 from node.outbox.publish import post_note
@@ -63,9 +63,9 @@ def test_delivery_is_signed_and_verifiable(node: Settings, remote: FakeRemote) -
     # The activity also carries the body's own proof, checkable after any relay.
     import json
 
-    from node.federation.directory import keys_in
-    from node.federation.documents import actor_document
-    from node.federation.proofs import verify_object
+    from node.activitypub.directory import keys_in
+    from node.activitypub.documents import actor_document
+    from node.activitypub.proofs import verify_object
 
     doc = json.loads(sent["body"])
     published = keys_in(actor_document(actor, ctx.urls))

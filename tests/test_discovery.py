@@ -6,8 +6,8 @@ import jsonschema
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from starlette.testclient import TestClient
 
-from node.federation.directory import keys_in
-from node.federation.keys import decode_multibase_public
+from node.activitypub.directory import keys_in
+from node.activitypub.keys import decode_multibase_public
 from tests.conftest import NODE_URL
 from tests.vectorlib import load
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from node.federation.fetch import Fetcher, FetchError, make_client
+from node.activitypub.fetch import Fetcher, FetchError, make_client
 from node.models.base import utcnow
 from node.outbox import sender
 from node.outbox.backoff import next_attempt

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from node.config import Settings
-from node.economy import deliveries, enterprises, service, states
+from node.economy import enterprises, handovers, operations, states
 from node.economy.catalogue import shared
 from node.errors import Problem
 from node.governance.bodies import body_by_handle
@@ -44,9 +44,9 @@ def world(node: Settings) -> Commune:
         enterprises.add_worker(s, facil, body, gas, s.merge(com.people["m1"]), True)
 
         def pair(kind: str, offered: str, needed: str) -> Exchange:
-            service.publish(s, urls, facil, body, "offer", NS + kind, Decimal(offered),
+            operations.publish(s, urls, facil, body, "offer", NS + kind, Decimal(offered),
                             "kilogram", "gas")
-            service.publish(s, urls, facil, body, "need", NS + kind, Decimal(needed),
+            operations.publish(s, urls, facil, body, "need", NS + kind, Decimal(needed),
                             "kilogram")
             ex = s.exec(select(Exchange).order_by(col(Exchange.id).desc())).first()
             assert ex is not None
@@ -54,20 +54,20 @@ def world(node: Settings) -> Commune:
 
         def deliver(ex: Exchange, amount: str, accept: bool | None) -> None:
             c = _one(s, Commitment, exchange=ex.uri)
-            ev = deliveries.record(s, urls, facil, body, c.uri, Decimal(amount))
+            ev = handovers.record(s, urls, facil, body, c.uri, Decimal(amount))
             if accept is not None:
-                deliveries.confirm(s, urls, facil, body, ev.uri, accept)
+                handovers.confirm(s, urls, facil, body, ev.uri, accept)
 
-        service.publish(s, urls, facil, body, "offer", NS + "rice", Decimal(5), "kilogram",
+        operations.publish(s, urls, facil, body, "offer", NS + "rice", Decimal(5), "kilogram",
                         "gas")  # stays open
-        gone = service.publish(s, urls, facil, body, "offer", NS + "cheese", Decimal(5),
+        gone = operations.publish(s, urls, facil, body, "offer", NS + "cheese", Decimal(5),
                                "kilogram")
-        service.withdraw(s, urls, facil, body, gone.id or 0)
+        operations.withdraw(s, urls, facil, body, gone.id or 0)
         pair("gas", "10", "4")  # proposed; the need is matched (all of it held)
         for kind, accept in (("maize", True), ("cassava", False), ("coffee", True),
                              ("sugar", True)):
             ex = pair(kind, "4", "4")
-            service.answer(s, urls, facil, body, ex.id or 0, accept)
+            operations.answer(s, urls, facil, body, ex.id or 0, accept)
         deliver(stored(s, Exchange, _ex(s, "maize")), "1", None)  # awaits confirmation
         coffee = _ex(s, "coffee")
         deliver(stored(s, Exchange, coffee), "1", True)  # partial
@@ -94,16 +94,16 @@ def _try(com: Commune, who: str, model: Any, obj_id: int, action: str) -> Proble
         obj = stored(s, model, obj_id)
         try:
             if model is Intent:
-                service.withdraw(s, urls, me, body, obj_id)
+                operations.withdraw(s, urls, me, body, obj_id)
             elif model is Exchange:
-                service.answer(s, urls, me, body, obj_id, action == "accept")
+                operations.answer(s, urls, me, body, obj_id, action == "accept")
             elif model is Commitment and action == "deliver":
                 left = states.left_to_deliver(s, obj)
-                deliveries.record(s, urls, me, body, obj.uri, left if left > 0 else Decimal(1))
+                handovers.record(s, urls, me, body, obj.uri, left if left > 0 else Decimal(1))
             elif model is Commitment:
-                deliveries.cancel(s, urls, me, body, obj.uri)
+                handovers.cancel(s, urls, me, body, obj.uri)
             elif model is EconomicEvent:
-                deliveries.confirm(s, urls, me, body, obj.uri, action == "confirm")
+                handovers.confirm(s, urls, me, body, obj.uri, action == "confirm")
             elif model is LocalActor:
                 _body_action(s, urls, me, body, action)
             s.flush()
@@ -119,7 +119,7 @@ def _body_action(s: Session, urls: Any, me: Member, body: LocalActor, action: st
 
     if action == "publish":
         mine = states.publishable_for(s, me, body)
-        service.publish(s, urls, me, body, "offer", NS + "papaya", Decimal(1), "kilogram",
+        operations.publish(s, urls, me, body, "offer", NS + "papaya", Decimal(1), "kilogram",
                         mine[0] if mine else None)
     elif action == "add_enterprise":
         enterprises.create(s, me, body, "pan", "Panadería")

@@ -1,4 +1,4 @@
-"""Every refusal code is registered once (node/error_codes.py) and raised with its
+"""Every refusal code is registered once (node/errors/codes.py) and raised with its
 registered status: read from the source (every Problem, helper, Shortfall and inbox
 refusal in node/), and checked again wherever a Problem is made while tests run."""
 
@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from node import error_codes, errors
+from node import errors
 from node.api.problems import problem_response
-from node.error_codes import CODES
 from node.errors import Problem, UnregisteredCode, conflict, forbidden, invalid, not_found
+from node.errors import codes as error_codes
+from node.errors.catalogue import entries
+from node.errors.codes import CODES
 from node.federations import mandates
 from node.models import Member, Proposal
-from node.web.problem_catalogue import entries
 from tests import problem_sites
 from tests.helpers import id_of, stored
 from tests.test_federated_decisions import commune  # noqa: F401
@@ -52,7 +53,7 @@ def test_every_code_raised_in_node_is_registered_with_the_status_it_is_raised_wi
     for s in sites():
         known = CODES.get(s.code)
         if known is None:
-            wrong.append(f"{s.where}: {s.code!r} is not in node/error_codes.py")
+            wrong.append(f"{s.where}: {s.code!r} is not in node/errors/codes.py")
         elif s.status is None or known.status is None:
             continue  # sent in a Reject (no status), or a code of any status
         elif s.status == problem_sites.UNKNOWN:
@@ -91,7 +92,7 @@ def test_a_renamed_code_is_registered_under_its_new_name_only() -> None:
 
 
 def test_the_registry_imports_nothing_of_ours() -> None:
-    tree = ast.parse((ROOT / "node" / "error_codes.py").read_text())
+    tree = ast.parse((ROOT / "node" / "errors" / "codes.py").read_text())
     ours = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import)
             and any(name.startswith("node")
                     for name in ([n.module or ""] if isinstance(n, ast.ImportFrom)
@@ -127,7 +128,7 @@ def test_outside_tests_an_unregistered_code_is_logged_once_not_a_500(
         Problem(422, "typo-in-a-code", "y")
     assert p.code == "typo-in-a-code" and p.status == 422
     assert [r.getMessage() for r in caplog.records] == [
-        "code 'typo-in-a-code' is not registered in node/error_codes.py"]
+        "code 'typo-in-a-code' is not registered in node/errors/codes.py"]
 
 
 def test_strict_under_pytest_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:

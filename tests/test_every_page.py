@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from starlette.testclient import TestClient
 
 from node.config import Settings
-from node.economy import service as economy
+from node.economy import operations as economy
 from node.economy.catalogue import shared
 from node.governance import amendments, decisions, members, proposals
 from node.models import Proposal

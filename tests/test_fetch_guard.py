@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from node.federation.fetch import Fetcher, FetchError, make_client
-from node.federation.netguard import address_allowed
+from node.activitypub.fetch import Fetcher, FetchError, make_client
+from node.activitypub.netguard import address_allowed
 from tests.fakeremote import FakeRemote
 
 
@@ -106,7 +106,7 @@ def test_redirect_target_is_checked_again(remote: FakeRemote,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # Treat 127.0.0.1 as public and 127.0.0.2 as internal: the first hop passes the guard,
     # the redirect's target must be refused even though the first URL was fine.
-    from node.federation import netguard
+    from node.activitypub import netguard
 
     monkeypatch.setattr(netguard, "address_allowed", lambda ip, allow: ip == "127.0.0.1")
     port = remote.httpd.server_address[1]

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from node.config import Settings
 from node.context import NodeContext, build_context
-from node.federation import follows
+from node.governance import follows
 from node.models import Follower, Following, InboxItem, OutboxItem
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote, RemoteActor
@@ -140,7 +140,7 @@ def test_processing_failure_is_retried_not_lost(node: Settings, client: TestClie
     ctx = ctx_of(client)
     # The follower's document cannot be fetched at processing time (server down, cache cold).
     ctx.directory._docs.clear()
-    from node.federation.directory import expire_host_keys
+    from node.activitypub.directory import expire_host_keys
 
     expire_host_keys(ctx.engine, "127.0.0.1")
     remote.down = True

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from node.app import create_app
 from node.config import Settings
-from node.economy import deliveries, enterprises, local, party, service, wire
+from node.economy import enterprises, handovers, local, operations, party, wire
 from node.economy.clock import one_pass
 from node.federations import membership, objects
 from node.governance import members
@@ -208,7 +208,7 @@ def _publish(net: Net, side: str, kind: str, qty: str, enterprise: str | None = 
         facil = _facil(s)
         if enterprise:
             enterprises.create(s, facil, body, enterprise, enterprise)
-        row = service.publish(s, net.ctx.urls, facil, body, side, NS + kind, Decimal(qty),
+        row = operations.publish(s, net.ctx.urls, facil, body, side, NS + kind, Decimal(qty),
                               "kilogram", enterprise, rise_after=0)
         s.commit()
         return row.uri
@@ -252,7 +252,7 @@ def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune: Ne
 
     with Session(n.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        service.withdraw(s, n.ctx.urls, _facil(s), body,
+        operations.withdraw(s, n.ctx.urls, _facil(s), body,
                          id_of(_own(n, gone)))
         s.commit()
     run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
@@ -465,7 +465,7 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
     if who == "we":
         with Session(n.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-            deliveries.cancel(s, n.ctx.urls, _facil(s), body, commitment, "sin camión")
+            handovers.cancel(s, n.ctx.urls, _facil(s), body, commitment, "sin camión")
             s.commit()
     else:  # the receiving side calls it off
         n.send(n.b, n.activity(n.b, "Update", {"id": commitment, "type": "Commitment",

@@ -13,10 +13,11 @@ from sqlmodel import Session, select
 
 from node.config import Settings
 from node.errors import Problem
-from node.governance import amendments, audit, decisions, proposals
+from node.governance import amendments, decisions, proposals
 from node.governance.statute import Rule
 from node.models import Decision, Member, OutboxItem, Proposal
 from node.models.base import utcnow
+from node.storage import audit
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.federation.httpsig import HttpMessage, SignatureError, prepare
-from node.federation.keys import generate_ed25519
+from node.activitypub.httpsig import HttpMessage, SignatureError, prepare
+from node.activitypub.keys import generate_ed25519
 
 KEY = generate_ed25519().public_key()
 text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200)

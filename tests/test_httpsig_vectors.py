@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from node.federation.httpsig import Policy, SignatureError, algorithms, prepare, rfc9421
-from node.federation.httpsig.cavage import parse_params, signing_string
-from node.federation.httpsig.message import HttpMessage
-from node.federation.keys import PrivateKey, PublicKey, load_private_pem, load_public_pem
+from node.activitypub.httpsig import Policy, SignatureError, algorithms, prepare, rfc9421
+from node.activitypub.httpsig.cavage import parse_params, signing_string
+from node.activitypub.httpsig.message import HttpMessage
+from node.activitypub.keys import PrivateKey, PublicKey, load_private_pem, load_public_pem
 from tests.vectorlib import VECTORS, load, parse_raw
 
 RFC = load("rfc9421/cases.json")

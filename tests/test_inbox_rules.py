@@ -85,7 +85,7 @@ def test_signature_header_present_but_garbage(client: TestClient, remote: FakeRe
 
 
 def test_wrong_key_is_refused(client: TestClient, remote: FakeRemote) -> None:
-    from node.federation.keys import generate_rsa
+    from node.activitypub.keys import generate_rsa
 
     alice = remote.actor("alice")
     body, headers = alice.signed_post(INBOX, alice.activity(), key=generate_rsa())
@@ -120,9 +120,9 @@ def test_stale_and_future_dates_are_refused(client: TestClient, remote: FakeRemo
 
 
 def test_digest_must_be_signed(client: TestClient, remote: FakeRemote) -> None:
-    from node.federation.httpsig import algorithms, cavage
-    from node.federation.httpsig.cavage import build_header
-    from node.federation.httpsig.message import HttpMessage
+    from node.activitypub.httpsig import algorithms, cavage
+    from node.activitypub.httpsig.cavage import build_header
+    from node.activitypub.httpsig.message import HttpMessage
 
     alice = remote.actor("alice")
     body = json.dumps(alice.activity()).encode()

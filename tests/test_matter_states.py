@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from node.context import NodeContext
 from node.errors import Problem
-from node.federations import service
+from node.federations import escalation
 from node.federations.matter_states import ESCALATION, Escalation
 from node.models import LocalActor, Proposal
 from tests.conftest import ctx_of
@@ -54,14 +54,14 @@ def test_a_stale_move_is_refused_and_changes_nothing(ours: tuple[NodeContext, in
 
 def test_the_clock_never_undoes_a_sent_matter(ours: tuple[NodeContext, int]) -> None:
     ctx, pid = ours
-    service._mark_escalation(ctx, pid, "wait", "graph unreachable")
+    escalation._mark_escalation(ctx, pid, "wait", "graph unreachable")
     assert _row(ctx, pid) == ("pending", "", "graph unreachable")
     with Session(ctx.engine) as s:
         ESCALATION.move(s, stored(s, Proposal, pid), "send", escalated_to="https://fed.example/a",
                         escalation_note="")
         s.commit()
-    service._mark_escalation(ctx, pid, "wait", "again")
-    service._mark_escalation(ctx, pid, "clear", "")
+    escalation._mark_escalation(ctx, pid, "wait", "again")
+    escalation._mark_escalation(ctx, pid, "clear", "")
     assert _row(ctx, pid) == ("sent", "https://fed.example/a", "")
 
 

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from node.activitypub.directory import KeyUnavailable
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
-from node.federation.directory import KeyUnavailable
-from node.federations import routing, service
+from node.federations import escalation, routing
 from node.governance import members
 from node.models import Delivery, LocalActor
 from tests.fakeremote import FakeRemote
@@ -82,17 +82,17 @@ def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(
     assert f'action="/p/{p["id"]}/send-up"' not in page
 
     # Still out of reach: it stays pending, nothing sent.
-    assert asyncio.run(service.retry_pending(net.ctx)) == 0
+    assert asyncio.run(escalation.retry_pending(net.ctx)) == 0
     assert c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"][
         "escalation"] == "pending"
 
     down["on"] = False
-    assert asyncio.run(service.retry_pending(net.ctx)) == 1
+    assert asyncio.run(escalation.retry_pending(net.ctx)) == 1
     shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()
     assert shown["federated"]["escalation"] == "sent"
     assert shown["federated"]["escalated_to"] == net.a.uri
     assert "Esperando a la federación" not in c.get(f"/p/{p['id']}").text
     assert len(to_the_city(net)) == 1
     # Sent once: a later tick has nothing pending.
-    assert asyncio.run(service.retry_pending(net.ctx)) == 0
+    assert asyncio.run(escalation.retry_pending(net.ctx)) == 0
     assert len(to_the_city(net)) == 1

@@ -10,9 +10,9 @@ from typing import Any
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from node.activitypub.proofs import verify_object
 from node.config import Settings
 from node.context import NodeContext
-from node.federation.proofs import verify_object
 from node.governance import bodies, decisions, members, proposals
 from node.governance.statute import Rule, Statute
 from node.models import InboxItem, LocalActor, OutboxItem, Proposal, Vote

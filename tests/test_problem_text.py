@@ -10,11 +10,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from node.error_codes import CODES
 from node.errors import Problem, conflict, forbidden, invalid, not_found
-from node.web import problem_text
-from node.web.problem_catalogue import entries
-from node.web.problem_text import field_for, lookup, placeholders, say, say_parts, shape
+from node.errors import text as problem_text
+from node.errors.catalogue import entries
+from node.errors.codes import CODES
+from node.errors.text import field_for, lookup, placeholders, say, say_parts, shape
 from tests import problem_sites
 
 sites = cache(problem_sites.sites)  # reading node/ once for the whole file
@@ -70,7 +70,7 @@ def test_the_scan_finds_refusals_made_every_way() -> None:
 def test_every_refusal_in_node_has_a_sentence() -> None:
     missing = sorted({f"{s.code}: {s.template!r} ({s.where})" for s in sites()
                       if not _covered(s.code, s.template)})
-    assert not missing, "refusals without a sentence in node/web/problem_catalogue:\n" \
+    assert not missing, "refusals without a sentence in node/errors/catalogue:\n" \
         + "\n".join(missing)
 
 
@@ -164,7 +164,7 @@ def test_field_for_names_the_field_a_refusal_is_about() -> None:
 def test_docs_list_every_code() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text()
     assert text == problem_text.markdown(), \
-        "docs/errors.md is stale: python -m node.web.problem_text > docs/errors.md"
+        "docs/errors.md is stale: python -m node.errors.text > docs/errors.md"
 
 
 def _graphs() -> list[Any]:

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from node.activitypub.directory import expire_host_keys
 from node.config import Settings
 from node.context import NodeContext, UnknownBody, build_context
-from node.federation.directory import expire_host_keys
 from node.governance import bodies, members
 from node.outbox.status import set_blocked
 from node.storage import changes

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from node.federation import keys
-from node.federation.proofs import ProofError, sign_object, verify_object
+from node.activitypub import keys
+from node.activitypub.proofs import ProofError, sign_object, verify_object
 from tests.helpers import ed25519_key
 from tests.vectorlib import VECTORS, load
 

@@ -105,7 +105,7 @@ def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path: Path
     """A node created on schema 0001 (with followers, outbox and deliveries) upgrades."""
     from sqlalchemy import text
 
-    from node.federation.identity import create_local_actor
+    from node.activitypub.identity import create_local_actor
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
 

@@ -22,13 +22,13 @@ import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
+from node.activitypub import keys
+from node.activitypub.directory import expire_host_keys
+from node.activitypub.fetch import retry_after_of
+from node.activitypub.hosts import host_key, hostname_of, matches
+from node.activitypub.throttle import UNIT, HostThrottle, Throttled
 from node.app import create_app
 from node.config import Settings
-from node.federation import keys
-from node.federation.directory import expire_host_keys
-from node.federation.fetch import retry_after_of
-from node.federation.hosts import host_key, hostname_of, matches
-from node.federation.throttle import UNIT, HostThrottle, Throttled
 from node.models import RemoteActor
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote, start_fake_remote

@@ -14,13 +14,13 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
+from node.activitypub.directory import ActorDirectory, ActorFetchFailed, KeyUnavailable
+from node.activitypub.fetch import Fetcher, make_client
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
 from node.economy import wire
 from node.economy.catalogue import quantity, shared
-from node.federation.directory import ActorDirectory, ActorFetchFailed, KeyUnavailable
-from node.federation.fetch import Fetcher, make_client
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import FederationLink, InboxItem, Intent, LocalActor, RemoteActor
 from node.models.base import utcnow

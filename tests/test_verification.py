@@ -9,8 +9,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.federation import keys
-from node.federation.proofs import sign_object
+from node.activitypub import keys
+from node.activitypub.proofs import sign_object
 from node.federations import objects, outcomes, verification
 from node.governance.statute import Statute
 from node.governance.tally import Counts, Electorate, tally

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from node.federation.documents import comuna_context
-from node.federation.urls import Urls
+from node.activitypub.documents import comuna_context
+from node.activitypub.urls import Urls
 from node.federations import objects, outcomes
 from node.governance import polls
 from node.governance.statute import Statute

@@ -12,9 +12,10 @@ import httpx
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
+from node import pending
 from node.app import create_app
 from node.config import Settings
-from node.governance import accounts, members, pending, proposals
+from node.governance import accounts, members, proposals
 from node.models import (
     AuditEntry,
     Exchange,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from node.federation.httpsig.message import Headers, HttpMessage
+from node.activitypub.httpsig.message import Headers, HttpMessage
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -10,11 +10,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import JSONResponse, Response
 
+from node.activitypub import documents
+from node.activitypub.urls import AS_PUBLIC
 from node.api.problem_docs import PROBLEMS
 from node.api.problems import Problem
 from node.context import NodeContext
-from node.federation import documents
-from node.federation.urls import AS_PUBLIC
 from node.models import Follower, Following, LocalActor, OutboxItem
 
 router = APIRouter(tags=["federation"])

@@ -9,10 +9,10 @@ import hmac
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from node.activitypub.directory import expire_host_keys
 from node.api.problems import Problem
 from node.api.v1.outputs import FederationStatus, HostBlock, KeysExpired, Requeued, ok
 from node.context import NodeContext
-from node.federation.directory import expire_host_keys
 from node.outbox.status import federation_status, retry_failed, set_blocked
 
 router = APIRouter(prefix="/api/v1/admin", tags=["facilitators"])

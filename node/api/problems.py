@@ -56,7 +56,7 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
     headers = {}
     if lang is not None:
         # Imported only when asked: most API clients read the English detail.
-        from node.web.problem_text import say_parts
+        from node.errors.text import say_parts
 
         detail = say_parts(status, code, detail, lang)
         headers = {"Content-Language": lang, "Vary": "Accept-Language"}

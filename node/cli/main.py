@@ -48,8 +48,8 @@ def _ask(prompt: str, default: str = "") -> str:
 def cmd_init(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
+    from node.activitypub.identity import create_local_actor, primary_actor
     from node.config import load_settings, write_config_file
-    from node.federation.identity import create_local_actor, primary_actor
     from node.storage import changes
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
@@ -247,8 +247,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
     from sqlmodel import Session
 
-    from node.federation import follows
-    from node.federation.resolve import resolve_actor
+    from node.activitypub.resolve import resolve_actor
+    from node.governance import follows
 
     ctx = _sync_ctx(args)
 
@@ -272,7 +272,7 @@ def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
 
 
 def cmd_host(args: argparse.Namespace) -> int:
-    from node.federation.directory import expire_host_keys
+    from node.activitypub.directory import expire_host_keys
     from node.outbox.status import retry_failed, set_blocked
     from node.storage.db import make_null_engine
 
@@ -309,13 +309,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute a federated decision from its signed mandates and votes."""
     from node.errors import Problem
-    from node.federations import service
+    from node.federations import escalation
 
     ctx = _sync_ctx(args)
 
     async def run() -> Any:
         try:
-            return await service.verify(ctx, args.decision)
+            return await escalation.verify(ctx, args.decision)
         finally:
             await ctx.fetcher.client.aclose()
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, wire
 from node.economy.matcher import barter
 from node.errors import Problem
-from node.federation.urls import Urls
 from node.federations.matters import now_stamp
-from node.governance import audit
 from node.models import Commitment, Exchange, JointPlan, LocalActor
 from node.outbox.publish import forward, new_uid, publish
+from node.storage import audit
 
 
 def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:

@@ -8,13 +8,13 @@ import re
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import states
 from node.errors import Problem, not_found
-from node.federation.urls import Urls
-from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import Enterprise, EnterpriseWorker, LocalActor, Member
+from node.storage import audit
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

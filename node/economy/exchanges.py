@@ -17,15 +17,15 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import intents, states, wire
 from node.economy.catalogue import Catalogue, fmt
 from node.economy.matcher import INF, Transfer
 from node.errors import Problem, not_found
-from node.federation.urls import Urls
-from node.governance import audit
 from node.models import Commitment, Exchange, Intent, LocalActor
 from node.models.base import utcnow
 from node.outbox.publish import new_uid
+from node.storage import audit
 
 
 def _at(x: float) -> datetime | None:

@@ -12,16 +12,16 @@ from typing import Any
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import enterprises, states, wire
 from node.economy.catalogue import Catalogue, fmt, quantity, shared
 from node.economy.matcher import INF
 from node.economy.matcher import Intent as Want
 from node.errors import Problem, not_found
-from node.federation.urls import Urls
-from node.governance import audit
 from node.models import Intent, LocalActor, Member, ResourceKind
 from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid
+from node.storage import audit
 
 MAX_RISE = 365 * 86400
 

@@ -8,13 +8,13 @@ import json
 
 from sqlmodel import Session, select
 
+from node.activitypub.urls import Urls
 from node.economy.catalogue import quantity, shared
 from node.economy.enterprises import SLUG
 from node.errors import Problem
-from node.federation.urls import Urls
-from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.models import LocalActor, Member, ResourceKind
+from node.storage import audit
 
 
 def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor, slug: str,

@@ -8,12 +8,12 @@ import json
 
 from sqlmodel import Session, select
 
+from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, states
 from node.economy.matcher import allocate
 from node.errors import Problem
-from node.federation.urls import Urls
-from node.governance import audit
 from node.models import Exchange, LocalActor, Member
+from node.storage import audit
 
 
 def _refused_pairs(session: Session, body: LocalActor) -> set[tuple[str, str]]:

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from node.economy import deliveries, exchanges, intents, plans, states
+from node.activitypub.urls import Urls
+from node.economy import exchanges, handovers, intents, plans, states
 from node.economy.catalogue import Catalogue
-from node.federation.urls import Urls
 from node.models import Commitment, EconomicEvent, Exchange, Intent, JointPlan, LocalActor, Member
 
 
@@ -37,7 +37,7 @@ class Viewer:
         return v
 
     def event(self, ev: EconomicEvent) -> dict[str, Any]:
-        return {**deliveries.view(ev), "actions": self.actions(ev)}
+        return {**handovers.view(ev), "actions": self.actions(ev)}
 
     def plan(self, row: JointPlan, recorded: dict[str, Commitment]) -> dict[str, Any]:
         v = plans.view(row, recorded)

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
-from node.federation.urls import Urls
-from node.governance import audit
 from node.models import Exchange, Intent, LocalActor, Member
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 
 class Shortfall(Problem):

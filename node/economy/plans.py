@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import intents, states, wire
 from node.economy.catalogue import fmt, quantity
 from node.errors import Problem, not_found
-from node.federation.urls import Urls
-from node.governance import audit
 from node.models import (
     Commitment,
     Decision,
@@ -31,6 +30,7 @@ from node.models import (
 )
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish, with_proof
+from node.storage import audit
 
 INPUTS = ("work", "use", "consume", "cite", "pickup", "accept")
 OUTPUTS = ("produce", "deliverService", "dropoff", "modify")

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
-from node.federation.urls import Urls
 from node.federations.matters import keep, now_stamp
 from node.federations.membership import inboxes
 from node.models import Commitment, Exchange, Intent, LocalActor

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.errors import Problem, forbidden
-from node.federation.urls import Urls
 from node.governance.members import roles_in
 from node.lifecycle import Graph
 from node.models import (

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.directory import ActorFetchFailed, KeyUnavailable
 from node.context import NodeContext
-from node.federation.directory import ActorFetchFailed, KeyUnavailable
 from node.federations import member_lists
 from node.federations.levels import MAX_DEPTH
 from node.models import FederationLink, LocalActor, RemoteActor

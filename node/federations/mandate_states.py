@@ -18,8 +18,8 @@ from enum import StrEnum
 
 from sqlmodel import Session, select
 
+from node.activitypub.urls import Urls
 from node.errors import Problem, conflict
-from node.federation.urls import Urls
 from node.federations import matters, objects
 from node.governance.authz import require_member
 from node.governance.members import roles_in

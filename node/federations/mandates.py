@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.errors import Problem, conflict, invalid, not_found
-from node.federation.urls import Urls
 from node.federations import matters, objects
 from node.federations.mandate_states import (
     MANDATE,
@@ -29,7 +29,6 @@ from node.federations.mandate_states import (
     available_actions,
     voting_choices,
 )
-from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.members import grant
@@ -39,6 +38,7 @@ from node.models.inbox import InboxItem
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 # Which positions a body's decision allows its mandate to take.
 POSITIONS_FOR = {

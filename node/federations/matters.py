@@ -18,16 +18,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import Urls
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import Urls
 from node.federations import objects
 from node.federations.matter_states import ESCALATION
 from node.federations.membership import members_of
-from node.governance import audit
 from node.models import FederationLink, LocalActor, Member, Proposal, ProposalVersion
 from node.models.base import utcnow
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
+from node.storage import audit
 
 
 def now_stamp() -> str:

@@ -12,9 +12,9 @@ import weakref
 from collections import defaultdict
 from typing import Any
 
+from node.activitypub.directory import ActorDirectory, ActorFetchFailed, netloc_of
+from node.activitypub.fetch import FetchError
 from node.context import NodeContext
-from node.federation.directory import ActorDirectory, ActorFetchFailed, netloc_of
-from node.federation.fetch import FetchError
 
 log = logging.getLogger("comuna.federations")
 

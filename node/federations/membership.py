@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import Problem, conflict, invalid, not_found
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import AS_PUBLIC, Urls
 from node.federations.membership_states import LINK, L
-from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate, statute_of
 from node.governance.members import roles_in
 from node.models import FederationLink, LocalActor, Member
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 # Far above any real body (a national federation counts millions, a member body far
 # fewer); bounds what a typo or a hostile Join can ask a facilitator to accept.
@@ -211,7 +211,7 @@ def announce_actor(session: Session, urls: Urls, body: LocalActor) -> None:
     who route matters through us (our members, our federations), to every federation we
     ever asked to join (a refused one still holds a copy of us, from our Join) and to
     followers, so nobody decides a level from a stale `memberOf`."""
-    from node.federation.documents import actor_document
+    from node.activitypub.documents import actor_document
 
     doc = actor_document(body, urls, member_of=federations_of(session, body))
     links = session.exec(select(FederationLink).where(

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
-from node.federation.urls import Urls
+from node.activitypub.urls import Urls
 from node.models import LocalActor, Member, RemoteActor
 from node.models.matters import SignedObject
 

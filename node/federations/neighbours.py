@@ -11,8 +11,8 @@ import logging
 
 from sqlmodel import Session, select
 
+from node.activitypub.directory import KeyLookupFailed
 from node.context import NodeContext
-from node.federation.directory import KeyLookupFailed
 from node.federations import member_lists
 from node.models import FederationLink, LocalActor
 

@@ -23,7 +23,7 @@ CHOICES = ("for", "against", "abstain")
 
 def refused(detail: str, code: str, status: int = 422) -> Problem:
     """A federated object refused; `status` is the code's registered one
-    (node/error_codes.py), though only the code and detail travel, in a Reject."""
+    (node/errors/codes.py), though only the code and detail travel, in a Reject."""
     return Problem(status, code, detail)
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.federation.urls import AS_PUBLIC, Urls
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.federations import matters, objects
 from node.federations.mandate_states import MANDATE, MANDATED_VOTE, V
 from node.federations.membership import members_of
-from node.governance import audit
 from node.governance.decisions import result_record
 from node.governance.statute import statute_of_vote
 from node.governance.tally import Counts, Electorate, Result, tally
@@ -23,6 +22,7 @@ from node.models import Decision, FederationLink, LocalActor, Proposal, Proposal
 from node.models.base import aware, utcnow
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 DECISION = "Decision"
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}

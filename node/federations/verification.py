@@ -12,8 +12,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from node.activitypub.proofs import ProofError, proof_of, verify_object
 from node.errors import Problem
-from node.federation.proofs import ProofError, proof_of, verify_object
 from node.federations import objects
 from node.governance.statute import Statute, StatuteError
 from node.governance.tally import Counts, Electorate, tally

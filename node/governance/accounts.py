@@ -11,12 +11,12 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, forbidden
-from node.governance import audit
 from node.governance.members import _check_password, token_hash
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, LocalActor, Member
 from node.models.base import aware, utcnow
 from node.models.members import PasswordReset
+from node.storage import audit
 
 # Long enough to hand the link over in person or by phone, short enough that a link
 # left in a chat is soon worth nothing.

@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.errors import invalid, not_found
-from node.federation.urls import Urls
-from node.governance import audit
 from node.governance.bodies import electorate, statute_of
 from node.governance.proposal_actions import (
     AMENDMENT,
@@ -30,6 +29,7 @@ from node.governance.statute import freeze, statute_of_vote
 from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
 from node.models import Amendment, AmendmentVote, Member, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
+from node.storage import audit
 
 
 def _who(member: Member) -> str:

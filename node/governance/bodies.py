@@ -9,13 +9,13 @@ import unicodedata
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from node.activitypub.identity import create_local_actor
 from node.errors import Problem, invalid, not_found
-from node.federation.identity import create_local_actor
-from node.governance import audit, authz, members
+from node.governance import authz, members
 from node.governance.statute import Statute, parse
 from node.governance.tally import Electorate
 from node.models import LocalActor, Member, Membership
-from node.storage import changes
+from node.storage import audit, changes
 
 # The assembly of the commune (or city...) itself; the bodies inside a commune as the
 # communal law names them.

@@ -98,7 +98,7 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> Non
             # Matters that could not be sent up when their deliberation opened (the
             # federation graph was out of reach) go now; imported here because the
             # federations package builds on governance.
-            from node.federations.service import retry_pending
+            from node.federations.escalation import retry_pending
 
             await retry_pending(ctx)
         except Exception:

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import conflict, invalid, not_found
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import AS_PUBLIC, Urls
-from node.governance import audit, polls
+from node.governance import polls
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
@@ -31,6 +31,7 @@ from node.governance.tally import (
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
 from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
 

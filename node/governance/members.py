@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, invalid, not_found
-from node.governance import audit
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 from node.models.base import aware, utcnow
+from node.storage import audit
 
 ROLES = ("member", "facilitator", "spokesperson")
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import AS_PUBLIC, Urls
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.governance.statute import Rule, Statute, statute_of_vote
 from node.governance.tally import Counts
 from node.models import LocalActor, OutboxItem, Proposal

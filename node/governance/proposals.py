@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.errors import Problem, invalid, not_found
-from node.federation.urls import Urls
-from node.governance import audit, polls
+from node.governance import polls
 from node.governance.authz import require_member
 from node.governance.bodies import statute_of
 from node.governance.proposal_actions import PROPOSAL, require
@@ -31,6 +31,7 @@ from node.models import (
     Vote,
 )
 from node.models.base import aware, utcnow
+from node.storage import audit
 
 
 def _who(member: Member) -> str:

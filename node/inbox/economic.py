@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from node.economy import broker, deliveries, party, plans, rising, wire
+from node.economy import broker, handovers, party, plans, rising, wire
 from node.errors import Problem
 from node.inbox import peers
 from node.inbox.authority import id_of
@@ -110,7 +110,7 @@ class Economic:
 
     def _record_event(self, session: Session, body: LocalActor, actor: str,
                       activity: dict[str, Any], doc: wire.EventDoc) -> None:
-        deliveries.receive(session, actor, doc)
+        handovers.receive(session, actor, doc)
         broker.relay(session, self.ctx.urls, body, activity, doc.commitment, actor)
 
     async def _cancel(self, body: LocalActor, actor: str, activity: dict[str, Any],
@@ -120,7 +120,7 @@ class Economic:
     def _record_cancel(self, session: Session, body: LocalActor, actor: str,
                        activity: dict[str, Any], uri: str) -> None:
         relayed = broker.relay(session, self.ctx.urls, body, activity, uri, actor)
-        deliveries.receive_cancel(session, self.ctx.urls, None if relayed else body, actor,
+        handovers.receive_cancel(session, self.ctx.urls, None if relayed else body, actor,
                                   uri)
 
     # --- Accept / Reject of something named by its id ----------------------------------
@@ -167,7 +167,7 @@ class Economic:
         if ev is not None:
             c = session.exec(select(Commitment).where(Commitment.uri == ev.commitment)).first()
             if c is not None:
-                deliveries.receive_answer(session, actor, uri, accept)
+                handovers.receive_answer(session, actor, uri, accept)
                 broker.relay(session, self.ctx.urls, body, activity, c.uri, actor)
             return True
         return False

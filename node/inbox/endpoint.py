@@ -15,12 +15,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from node.activitypub.directory import KeyThrottled, KeyUnavailable
+from node.activitypub.hosts import hostname_of
+from node.activitypub.httpsig import Headers, HttpMessage
 from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
 from node.context import NodeContext
-from node.federation.directory import KeyThrottled, KeyUnavailable
-from node.federation.hosts import hostname_of
-from node.federation.httpsig import Headers, HttpMessage
 from node.inbox.verify import Forbidden, Misaddressed, Unauthorized, key_host, verify_request
 from node.inbox.writer import InboxWriter
 from node.models.base import utcnow

@@ -17,16 +17,16 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from node.activitypub.directory import KeyLookupFailed, KeyUnavailable
 from node.context import NodeContext
 from node.errors import Problem
-from node.federation import follows
-from node.federation.directory import KeyLookupFailed, KeyUnavailable
 from node.federations import graph, matters, membership
+from node.governance import follows
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
 from node.inbox.economic import Economic
-from node.inbox.federated import Federated
 from node.inbox.kinds import RULES, Kind, Relation, classify
+from node.inbox.matters import Federated
 from node.inbox.projectbank import ProjectBank
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import aware, utcnow

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import Urls
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import Urls
 from node.models import LocalActor
 from node.outbox.publish import new_uid, publish
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.federation.directory import (
+from node.activitypub.directory import (
     ActorDirectory,
     KeyLookupFailed,
     KeyUnavailable,
     host_of,
     netloc_of,
 )
-from node.federation.httpsig import HttpMessage, Policy, SignatureError, WrongAuthority, prepare
-from node.federation.proofs import ProofError, proof_of, verify_object
+from node.activitypub.httpsig import HttpMessage, Policy, SignatureError, WrongAuthority, prepare
+from node.activitypub.proofs import ProofError, proof_of, verify_object
 
 
 class Unauthorized(Exception):

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table
 
-from node.federation.directory import netloc_of
+from node.activitypub.directory import netloc_of
 from node.models import InboxItem
 from node.outbox.breaker import Hearing
 from node.storage.db import checkpoint

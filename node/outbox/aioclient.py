@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from node.federation.netguard import resolve_checked
+from node.activitypub.netguard import resolve_checked
 
 USER_AGENT = "Comuna/0.1 (+ActivityPub)"
 

@@ -145,7 +145,7 @@ def claimable() -> ColumnElement[bool]:
 
 def _under_bare_block() -> ColumnElement[bool]:
     """The row's host is "name:port" and the bare name is blocked: a facilitator who
-    blocks "a.example" means every port of it (node/federation/hosts.py), as the inbox
+    blocks "a.example" means every port of it (node/activitypub/hosts.py), as the inbox
     does. The port's digits are trimmed off ("name:port" -> "name:"; `host_key` never
     leaves a port-less host ending in ":") and the rest looked up among the blocked
     names: a hashed IN, where a prefix test against each blocked name made every claim

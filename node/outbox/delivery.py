@@ -23,8 +23,8 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
+from node.activitypub.httpsig.sign import sign_cavage
 from node.context import NodeContext
-from node.federation.httpsig.sign import sign_cavage
 from node.models import Delivery, OutboxItem, PeerHost
 from node.models.base import aware, utcnow
 from node.outbox import breaker, sender

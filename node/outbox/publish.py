@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from node.federation import keys
-from node.federation.directory import netloc_of
-from node.federation.documents import AS_CONTEXT, DATA_INTEGRITY_V1
-from node.federation.proofs import sign_object
-from node.federation.urls import AS_PUBLIC, Urls
+from node.activitypub import keys
+from node.activitypub.directory import netloc_of
+from node.activitypub.documents import AS_CONTEXT, DATA_INTEGRITY_V1
+from node.activitypub.proofs import sign_object
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.models import Delivery, Follower, LocalActor, OutboxItem
 from node.models.base import utcnow
 from node.storage import aftercommit

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from node.federation.fetch import POOL_IDLE_SECONDS
-from node.federation.netguard import BlockedAddress, address_allowed
+from node.activitypub.fetch import POOL_IDLE_SECONDS
+from node.activitypub.netguard import BlockedAddress, address_allowed
 
 if TYPE_CHECKING:
     import aiohttp

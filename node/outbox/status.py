@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
-from node.federation.hosts import host_key
+from node.activitypub.hosts import host_key
 from node.models import Delivery, InboxItem, PeerHost
 from node.storage import changes
 

@@ -21,16 +21,16 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from node.activitypub.documents import AS_CONTEXT
+from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import Problem, not_found
-from node.federation.documents import AS_CONTEXT
-from node.federation.urls import AS_PUBLIC, Urls
 from node.federations.matters import now_stamp
 from node.federations.membership import inboxes
-from node.governance import audit
 from node.governance.authz import require_facilitator
 from node.models import LocalActor, Member, ProjectRecord
 from node.models.base import utcnow
 from node.outbox.publish import forward, new_uid, publish, with_proof
+from node.storage import audit
 
 FIELDS = ("problem", "actions", "resources", "outcome", "lessons", "evaluation")
 WIRE = {"problem": "problem", "actions": "actions", "resources": "resourcesUsed",

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node import pending
 from node.errors import Problem
-from node.governance import accounts, authz, bodies, members, pending
+from node.errors.text import say
+from node.governance import accounts, authz, bodies, members
 from node.models import (
     ApiToken,
     Invitation,
@@ -29,7 +31,6 @@ from node.web.actions import (
 from node.web.admin_pages import role_labels, shown_once
 from node.web.i18n import LANGUAGES, translator
 from node.web.notices import leave
-from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import COOKIE, current_member, form, start_session
 

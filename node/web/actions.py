@@ -14,6 +14,7 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from node.errors import Problem
+from node.errors.text import field_for, say
 from node.governance import bodies, proposals
 from node.governance.authz import require_read
 from node.governance.members import LoginLimiter
@@ -25,7 +26,6 @@ from node.models import (
 )
 from node.web.i18n import translator
 from node.web.notices import leave
-from node.web.problem_text import field_for, say
 from node.web.render import language, page
 from node.web.session import current_member, form
 

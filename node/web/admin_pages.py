@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.errors import Problem
+from node.errors.text import say
 from node.federations import membership
 from node.governance import accounts, authz, bodies, members
 from node.governance.statute import QuorumBasis, Rule, Statute, StatuteError
@@ -30,7 +31,6 @@ from node.web.actions import (
 )
 from node.web.i18n import translator
 from node.web.notices import leave
-from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import current_member, form
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from node.federation.urls import Urls
+from node.activitypub.urls import Urls
 from node.federations.names import fallback, names
 from node.models import Enterprise, LocalActor
 

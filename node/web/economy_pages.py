@@ -15,13 +15,13 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.economy import (
-    deliveries,
     enterprises,
     exchanges,
+    handovers,
     intents,
     ledger,
+    operations,
     plans,
-    service,
     states,
 )
 from node.economy.offered import Viewer
@@ -134,7 +134,7 @@ async def publish(request: Request, handle: str) -> Response:
         if not hours.isdigit():
             raise Problem(422, "bad-window", "the waiting window is a number of hours",
                           field="rise_hours")
-        row = service.publish(s, request.app.state.ctx.urls, me, b, d.get("side", ""),
+        row = operations.publish(s, request.app.state.ctx.urls, me, b, d.get("side", ""),
                               d.get("kind", ""), _amount(d.get("quantity", "")),
                               d.get("unit", ""), d.get("enterprise") or None,
                               d.get("summary", ""), d.get("location", ""),
@@ -148,7 +148,7 @@ async def publish(request: Request, handle: str) -> Response:
 @router.post("/b/{handle}/economy/intents/{intent_id}/withdraw")
 async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        row = service.withdraw(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
+        row = operations.withdraw(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
                                intent_id)
         done = "Oferta retirada." if row.side == "offer" else "Necesidad retirada."
         return _back(handle, f"i{intent_id}"), done
@@ -160,7 +160,7 @@ async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
 async def answer(request: Request, handle: str, exchange_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
-        service.answer(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
+        operations.answer(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
                        exchange_id, accept, d.get("reason", ""))
         return _back(handle, f"x{exchange_id}"), ("Intercambio aceptado." if accept
                                                   else "Intercambio rechazado.")
@@ -171,8 +171,8 @@ async def answer(request: Request, handle: str, exchange_id: int) -> Response:
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/deliver")
 async def deliver(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        c = deliveries.commitment_by_id(s, commitment_id)
-        deliveries.record(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
+        c = handovers.commitment_by_id(s, commitment_id)
+        handovers.record(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
                           _amount(d.get("quantity", "")), note=d.get("note", ""))
         return _back(handle, "entregas"), "Entrega registrada; espera la confirmación."
 
@@ -182,8 +182,8 @@ async def deliver(request: Request, handle: str, commitment_id: int) -> Response
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/cancel")
 async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        c = deliveries.commitment_by_id(s, commitment_id)
-        deliveries.cancel(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
+        c = handovers.commitment_by_id(s, commitment_id)
+        handovers.cancel(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
                           d.get("reason", ""))
         return _back(handle, f"c{commitment_id}"), "Compromiso cancelado."
 
@@ -197,7 +197,7 @@ async def confirm(request: Request, handle: str, event_id: int) -> Response:
         if ev is None:
             raise Problem(404, "not-found", "no such delivery")
         accept = d.get("accept") == "1"
-        deliveries.confirm(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
+        handovers.confirm(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
                            ev.uri, accept)
         return _back(handle, f"e{event_id}"), ("Entrega confirmada." if accept
                                                else "Entrega objetada.")
@@ -259,7 +259,7 @@ async def draft_plan(request: Request, handle: str) -> Response:
         process = {"name": d.get("process", "") or d.get("title", ""), "content": "",
                    "inputs": [r for r in rows if r["side"] == "inputs"],
                    "outputs": [r for r in rows if r["side"] == "outputs"]}
-        prepared = await service.prepare_plan(ctx, handle, d.get("title", ""),
+        prepared = await operations.prepare_plan(ctx, handle, d.get("title", ""),
                                               d.get("content", ""), [process])
     except Problem as exc:
         prepared = exc

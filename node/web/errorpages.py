@@ -42,9 +42,9 @@ def problem_page(request: Request, exc: Problem) -> Response:
 
 def missing_page(request: Request, exc: Problem) -> Response:
     """No page at this address (or another HTTP refusal of the router itself)."""
+    from node.errors.text import say
     from node.web.actions import open_session
     from node.web.i18n import translator
-    from node.web.problem_text import say
     from node.web.render import language, page
     from node.web.session import current_member
 
@@ -63,8 +63,8 @@ def missing_page(request: Request, exc: Problem) -> Response:
 def server_error_page(request: Request, reference: str) -> Response:
     """Drawn without the database (it may be what failed) and without the person's
     session: their language comes from the cookie."""
+    from node.errors.text import say
     from node.web.i18n import LANGUAGES, pick, translator
-    from node.web.problem_text import say
     from node.web.render import PAGE_HEADERS, PRIVATE_CACHE, env
 
     lang = pick(None, request.cookies.get("lang"))
@@ -96,7 +96,7 @@ def install(app: Any, wants_page: WantsPage) -> None:
 
 def _http_problem(exc: StarletteHTTPException) -> Problem:
     detail = str(exc.detail)
-    # Each code with the one status it is registered with (node/error_codes.py).
+    # Each code with the one status it is registered with (node/errors/codes.py).
     if exc.status_code == 404:
         return Problem(404, "not-found", detail)
     if exc.status_code == 405:

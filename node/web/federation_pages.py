@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from node.api.v1.matters_io import mandate_view
 from node.errors import Problem
-from node.federations import membership, service
+from node.errors.text import say
+from node.federations import escalation, membership
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.models import LocalActor, Member, Proposal
@@ -24,14 +25,13 @@ from node.models.matters import Mandate
 from node.web.actions import member_of, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.notices import leave
-from node.web.problem_text import say
 from node.web.render import language, page
 from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
 # The Spanish for this area's refusals (unknown-federation, self-join) is in
-# node/web/problem_text.py's catalogue, with every other refusal's.
+# node/errors/text.py's catalogue, with every other refusal's.
 
 
 def join_state_labels(_: Any) -> dict[str, str]:
@@ -100,7 +100,7 @@ async def join(request: Request, handle: str) -> Response:
     _ = translator(language(request, me))
     try:
         families = data.get("families", "").strip()
-        await service.join(request.app.state.ctx, me, handle, data.get("federation", ""),
+        await escalation.join(request.app.state.ctx, me, handle, data.get("federation", ""),
                            int(families) if families.isdigit() else None)
     except Problem as exc:
         return await asyncio.to_thread(_refused, request, me, handle, exc, data)

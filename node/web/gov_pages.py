@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node import pending
 from node.api.v1.views import proposal_view
-from node.governance import authz, bodies, decisions, pending, proposals
+from node.governance import authz, bodies, decisions, proposals
 from node.governance.members import ROLES
 from node.models import (
     Decision,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
-from node.federations import mandates, service
+from node.federations import escalation, mandates
 from node.federations.mandate_states import available_actions
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
@@ -134,7 +134,7 @@ async def send_up(request: Request, pid: int) -> Response:
         await form(request)
         if me is None:
             return see_other(f"/login?next=/p/{pid}")
-        result = await service.send_up(request.app.state.ctx, me, pid)
+        result = await escalation.send_up(request.app.state.ctx, me, pid)
     except Problem as exc:
         return await run_action(request, _back_to(pid), _raise(exc))
     _ = translator(language(request, me))

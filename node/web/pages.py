@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from starlette.responses import RedirectResponse, Response
 
-from node.governance import pending
+from node import pending
 from node.models import Follower, LocalActor, Membership, OutboxItem
 from node.web.admin_pages import pending_labels
 from node.web.i18n import translator

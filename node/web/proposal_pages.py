@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import Problem
-from node.federations import service
+from node.federations import escalation
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
 from node.governance.members import roles_in
@@ -171,7 +171,7 @@ async def deliberate(request: Request, pid: int) -> Response:
     if response.status_code == 303:
         me = await member_of(request)
         if me is not None:
-            await service.send_up_if_needed(request.app.state.ctx, me, pid)
+            await escalation.send_up_if_needed(request.app.state.ctx, me, pid)
     return response
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node import pending
 from node.api.v1.deps import ctx, db, json_with_etag, limiter, member_required
 from node.api.v1.outputs import (
     PROBLEMS,
@@ -26,7 +27,7 @@ from node.api.v1.schemas import AcceptInvitation, ApiModel, Login
 from node.api.v1.views import body_view, iso
 from node.errors import not_found
 from node.federations import membership
-from node.governance import accounts, authz, bodies, members, pending
+from node.governance import accounts, authz, bodies, members
 from node.governance.members import LoginLimiter
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 

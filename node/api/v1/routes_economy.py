@@ -36,14 +36,14 @@ from node.api.v1.economy_io import (
 )
 from node.api.v1.outputs import Items, ok
 from node.economy import (
-    deliveries,
     enterprises,
     exchanges,
+    handovers,
     intents,
     kinds,
     ledger,
+    operations,
     plans,
-    service,
 )
 from node.economy.catalogue import Catalogue
 from node.economy.offered import Viewer
@@ -173,7 +173,7 @@ def new_intent(request: Request, handle: str, data: NewIntent,
     unmatched rises to the body's federations after `rise_after` seconds."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = service.publish(session, c.urls, member, body, data.side, data.kind,
+    row = operations.publish(session, c.urls, member, body, data.side, data.kind,
                           Decimal(data.quantity), data.unit, data.enterprise, data.summary,
                           data.location, data.starts_at, data.ends_at, data.rise_after,
                           data.in_return)
@@ -189,7 +189,7 @@ def withdraw_intent(request: Request, handle: str, intent_id: int,
     """Take an offer or need back; the federations it rose to are told."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = service.withdraw(session, c.urls, member, body, intent_id)
+    row = operations.withdraw(session, c.urls, member, body, intent_id)
     session.commit()
     see = Viewer(session, c.urls, member, body)
     return json_with_etag(request, see.intent(row, intents.catalogue(session)))
@@ -215,7 +215,7 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
     councils of the enterprises concerned)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    ex = service.answer(session, c.urls, member, body, exchange_id, data.accept, data.reason)
+    ex = operations.answer(session, c.urls, member, body, exchange_id, data.accept, data.reason)
     session.commit()
     return json_with_etag(request, Viewer(session, c.urls, member, body).exchange(ex))
 
@@ -228,8 +228,8 @@ def record_delivery(request: Request, handle: str, commitment_id: int, data: New
     """The giver records a delivery (all or part of what it committed)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    com = deliveries.commitment_by_id(session, commitment_id)
-    ev = deliveries.record(session, c.urls, member, body, com.uri, Decimal(data.quantity),
+    com = handovers.commitment_by_id(session, commitment_id)
+    ev = handovers.record(session, c.urls, member, body, com.uri, Decimal(data.quantity),
                            None, data.happened_at, data.note)
     session.commit()
     return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev), 201)
@@ -245,7 +245,7 @@ def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirm
     ev = session.get(EconomicEvent, event_id)
     if ev is None:
         raise not_found("delivery")
-    deliveries.confirm(session, c.urls, member, body, ev.uri, data.accept)
+    handovers.confirm(session, c.urls, member, body, ev.uri, data.accept)
     session.commit()
     return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev))
 
@@ -258,8 +258,8 @@ def cancel_commitment(request: Request, handle: str, commitment_id: int, data: C
     """Either side calls off what is not delivered yet; deliveries made stand."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    com = deliveries.commitment_by_id(session, commitment_id)
-    deliveries.cancel(session, c.urls, member, body, com.uri, data.reason)
+    com = handovers.commitment_by_id(session, commitment_id)
+    handovers.cancel(session, c.urls, member, body, com.uri, data.reason)
     session.commit()
     return json_with_etag(request, Viewer(session, c.urls, member, body).commitment(com))
 
@@ -311,7 +311,7 @@ async def draft_plan(request: Request, handle: str, data: NewPlan,
                      member: Member = Depends(member_required)) -> Response:
     """A facilitator drafts a joint plan (FEP-3264): every participating body, this one
     included, decides it through a proposal of its own."""
-    out = await service.draft_plan(ctx(request), member, handle, data.title, data.content,
+    out = await operations.draft_plan(ctx(request), member, handle, data.title, data.content,
                                    [p.model_dump() for p in data.processes])
     return json_with_etag(request, out, 201)
 

@@ -16,7 +16,7 @@ from node.api.v1.federation_io import (
 )
 from node.api.v1.outputs import DecidingLevelOut, Items, ok
 from node.errors import Problem
-from node.federations import graph, levels, membership, service
+from node.federations import escalation, graph, levels, membership
 from node.federations.names import names
 from node.governance import bodies
 from node.governance.authz import require_read
@@ -40,7 +40,7 @@ async def join(request: Request, handle: str, body: AskToJoin,
                member: Member = Depends(member_required)) -> Response:
     """Ask a federation (`@handle@host` or its actor URL) to admit this body, declaring
     the families it counts."""
-    uri, families = await service.join(ctx(request), member, handle, body.federation,
+    uri, families = await escalation.join(ctx(request), member, handle, body.federation,
                                        body.families)
     return json_with_etag(request, {"federation": uri, "state": "pending",
                                     "families": families}, 202)

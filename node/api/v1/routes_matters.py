@@ -22,7 +22,7 @@ from node.api.v1.matters_io import (
 from node.api.v1.outputs import Items, ok
 from node.api.v1.schemas import MandatedChoice, NewMandate, Recall, SendUp
 from node.errors import not_found
-from node.federations import mandates, service
+from node.federations import escalation, mandates
 from node.federations.mandate_states import available_actions
 from node.governance import proposals
 from node.governance.authz import require_read
@@ -37,7 +37,7 @@ async def send_up(request: Request, proposal_id: int, body: SendUp,
                   member: Member = Depends(member_required)) -> Response:
     """Send a proposal to the lowest federation covering every body it affects (or to the
     named `federation`, which refuses it back down if it belongs lower)."""
-    result = await service.send_up(ctx(request), member, proposal_id, body.federation)
+    result = await escalation.send_up(ctx(request), member, proposal_id, body.federation)
     return json_with_etag(request, result)
 
 
@@ -118,7 +118,7 @@ async def verification(request: Request, decision_id: int,
             require_read(s, member, proposals.body_of(s, proposals.get(s, d.proposal_id)))
 
     await asyncio.to_thread(readable)
-    report = await service.verify(c, str(decision_id))
+    report = await escalation.verify(c, str(decision_id))
     return json_with_etag(request, {"decision": report.decision, "holds": report.holds,
                                     "outcome": report.outcome, "counted": report.counted,
                                     "votes": report.lines, "problems": report.problems})

@@ -45,7 +45,7 @@ from node.api.v1.schemas import (
 )
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import not_found
-from node.federations import service
+from node.federations import escalation
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
 from node.governance.proposal_actions import ProposalState
@@ -154,7 +154,7 @@ async def open_deliberation(request: Request, proposal_id: int,
     the lowest federation covering them all (see `federated` in the answer)."""
     # The SQL runs in worker threads; only sending the matter up waits on the loop.
     p = await asyncio.to_thread(_deliberate, session, member, proposal_id)
-    await service.send_up_if_needed(ctx(request), member, proposal_id)
+    await escalation.send_up_if_needed(ctx(request), member, proposal_id)
     return json_with_etag(request, await asyncio.to_thread(_full_view, session, p, member))
 
 

@@ -4,7 +4,7 @@ only as the reason an exchange did not go through."""
 
 from __future__ import annotations
 
-from node.web.problem_catalogue.entry import Entry as E
+from node.errors.catalogue.entry import Entry as E
 
 _ODD = ("El documento que llegó de otro nodo no está completo o no tiene la forma "
         "esperada; avise a la coordinación de ese nodo.")

@@ -12,11 +12,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlmodel import Session, select
 
+from node.activitypub import keys
+from node.activitypub.directory import KeyLookupFailed, KeyUnavailable
+from node.activitypub.resolve import resolve_actor
 from node.context import NodeContext
 from node.errors import Problem, conflict, not_found
-from node.federation import keys
-from node.federation.directory import KeyLookupFailed, KeyUnavailable
-from node.federation.resolve import resolve_actor
 from node.federations import matters, membership, routing, verification
 from node.federations.levels import Route
 from node.federations.matter_states import ESCALATION, Escalation

@@ -3,7 +3,7 @@ spokespersons carry (a federation's refusal reaches the spokesperson's page)."""
 
 from __future__ import annotations
 
-from node.web.problem_catalogue.entry import Entry as E
+from node.errors.catalogue.entry import Entry as E
 
 ENTRIES = [
     # Joining

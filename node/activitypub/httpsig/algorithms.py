@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from node.federation.httpsig.errors import SignatureError
-from node.federation.keys import PrivateKey, PublicKey
+from node.activitypub.httpsig.errors import SignatureError
+from node.activitypub.keys import PrivateKey, PublicKey
 
 _PSS512 = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)
 

@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from node.federation.netguard import BlockedAddress, GuardedBackend, Unresolvable
+from node.activitypub.netguard import BlockedAddress, GuardedBackend, Unresolvable
 
 AP_ACCEPT = (
     'application/activity+json, application/ld+json; '

@@ -9,7 +9,7 @@ from typing import Any
 
 import http_sf
 
-from node.federation.httpsig.errors import SignatureError
+from node.activitypub.httpsig.errors import SignatureError
 
 _ALGS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
 

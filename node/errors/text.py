@@ -2,7 +2,7 @@
 
 Every refusal is a `Problem` with a stable code and an English detail (what the JSON
 API answers by default). People read the sentence the catalogue
-(node/web/problem_catalogue) gives for it: found by the code and the detail's
+(node/errors/catalogue) gives for it: found by the code and the detail's
 wording, with the detail's values (a state, a number, a unit) put into the sentence
 in the reader's language. tests/test_problem_text.py fails when a refusal raised
 anywhere in node/ has no sentence."""
@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from node.error_codes import CODES, RENAMED
 from node.errors import Problem
-from node.web.problem_catalogue import Entry, entries
+from node.errors.catalogue import Entry, entries
+from node.errors.codes import CODES, RENAMED
 
 LANGS = ("es", "en")
 
@@ -224,13 +224,13 @@ def markdown() -> str:
     each, the sentences people read for its details, in both languages."""
     lines = ["# Refusal codes", "",
              "Every refusal of the node (JSON API, pages, inbox) carries a stable `code`, "
-             "registered once with its HTTP status in `node/error_codes.py`; a code the "
+             "registered once with its HTTP status in `node/errors/codes.py`; a code the "
              "inbox sends back in a `Reject` (its `summary`) has no HTTP answer and is "
              "listed with the status it would have. The JSON API's `detail` is English "
              "unless the request says `Accept-Language: es`; pages show the sentence "
              "under the code in the reader's language. Generated from "
-             "`node/error_codes.py` and `node/web/problem_catalogue/` by "
-             "`python -m node.web.problem_text > docs/errors.md`; do not edit by hand.",
+             "`node/errors/codes.py` and `node/errors/catalogue/` by "
+             "`python -m node.errors.text > docs/errors.md`; do not edit by hand.",
              "", "| code | status | meaning (es) | meaning (en) |", "|---|---|---|---|"]
     codes = sorted(CODES.values(), key=lambda c: c.code)
     for c in codes:

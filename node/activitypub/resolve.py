@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from node.federation.fetch import FetchError
+from node.activitypub.fetch import FetchError
 
 
 async def resolve_actor(ctx: Any, target: str) -> dict[str, Any]:

@@ -5,9 +5,9 @@ asynchronously in between: `prepare()` parses and checks policy without any key,
 then `PreparedSignature.verify(key)` does the cryptography and returns the key id.
 """
 
-from node.federation.httpsig.errors import SignatureError, WrongAuthority
-from node.federation.httpsig.message import Headers, HttpMessage
-from node.federation.httpsig.prepare import Policy, PreparedSignature, authorities_of, prepare
+from node.activitypub.httpsig.errors import SignatureError, WrongAuthority
+from node.activitypub.httpsig.message import Headers, HttpMessage
+from node.activitypub.httpsig.prepare import Policy, PreparedSignature, authorities_of, prepare
 
 __all__ = ["Headers", "HttpMessage", "Policy", "PreparedSignature", "SignatureError",
            "WrongAuthority", "authorities_of", "prepare"]

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from node.federation.urls import Urls
+from node.activitypub.urls import Urls
 from node.models import LocalActor
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 
-from node.federation.httpsig import algorithms, cavage, rfc9421
-from node.federation.httpsig.digest import content_digest_header, digest_header
-from node.federation.httpsig.message import HttpMessage
-from node.federation.keys import PrivateKey
+from node.activitypub.httpsig import algorithms, cavage, rfc9421
+from node.activitypub.httpsig.digest import content_digest_header, digest_header
+from node.activitypub.httpsig.message import HttpMessage
+from node.activitypub.keys import PrivateKey
 
 
 def sign_cavage(

@@ -6,8 +6,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from node.federation.httpsig.errors import SignatureError
-from node.federation.httpsig.message import HttpMessage
+from node.activitypub.httpsig.errors import SignatureError
+from node.activitypub.httpsig.message import HttpMessage
 
 # Both names mean RSASSA-PKCS1-v1_5 with SHA-256 in practice (Mastodon's reading).
 ALGORITHMS = {"rsa-sha256", "hs2019"}

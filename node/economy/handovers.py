@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.economy import intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem, not_found
-from node.federation.urls import Urls
 from node.federations.matters import now_stamp
-from node.governance import audit
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor, Member
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
+from node.storage import audit
 
 OPEN = ("agreed", "partial")
 

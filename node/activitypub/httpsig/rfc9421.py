@@ -11,8 +11,8 @@ from urllib.parse import quote, unquote_plus
 
 import http_sf
 
-from node.federation.httpsig.errors import SignatureError
-from node.federation.httpsig.message import HttpMessage
+from node.activitypub.httpsig.errors import SignatureError
+from node.activitypub.httpsig.message import HttpMessage
 
 Component = tuple[str, dict[str, Any]]
 

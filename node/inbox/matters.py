@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
+from node.activitypub.directory import KeyLookupFailed
 from node.errors import Problem
-from node.federation.directory import KeyLookupFailed
 from node.federations import graph, mandates, matters, objects, outcomes, routing
 from node.federations.levels import Route
 from node.inbox import peers

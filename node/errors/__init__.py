@@ -2,11 +2,11 @@
 layer as RFC 9457 problem details with a stable machine-readable code.
 
 The detail is English, for the JSON API; people read the sentence
-node/web/problem_text gives for the code and detail (tests/test_problem_text.py
+node/errors/text gives for the code and detail (tests/test_problem_text.py
 fails on a refusal without one). `field="title"` names the form field a refusal is
 about, so the page shows it next to that field.
 
-Every code is registered once, with its status, in node/error_codes.py. A Problem
+Every code is registered once, with its status, in node/errors/codes.py. A Problem
 whose code is not registered, or whose status is not the code's, is a bug: under
 pytest it raises `UnregisteredCode` where it is made, so no test passes through it
 (tests/test_error_registry.py also finds every code in the source); elsewhere it is
@@ -19,14 +19,14 @@ import logging
 import sys
 from typing import Any
 
-from node.error_codes import mismatch
+from node.errors.codes import mismatch
 
 log = logging.getLogger(__name__)
 _warned: set[tuple[int, str]] = set()
 
 
 class UnregisteredCode(AssertionError):
-    """A Problem made with a code node/error_codes.py does not register (or with
+    """A Problem made with a code node/errors/codes.py does not register (or with
     another status): raised only where codes are checked strictly."""
 
 

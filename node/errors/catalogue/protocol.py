@@ -4,7 +4,7 @@ what went wrong for whoever looks."""
 
 from __future__ import annotations
 
-from node.web.problem_catalogue.entry import Entry as E
+from node.errors.catalogue.entry import Entry as E
 
 _SERVER = ("Otro servidor envió algo que este nodo no acepta; nada cambió aquí.")
 _SERVER_EN = "Another server sent something this node does not accept; nothing changed here."

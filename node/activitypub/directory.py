@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
-from node.federation import keys
-from node.federation.fetch import Fetcher, FetchError
-from node.federation.hosts import host_key, hostname_of, matches, names_every_port
-from node.federation.keys import VerificationKey
-from node.federation.throttle import HostThrottle, Throttled
+from node.activitypub import keys
+from node.activitypub.fetch import Fetcher, FetchError
+from node.activitypub.hosts import host_key, hostname_of, matches, names_every_port
+from node.activitypub.keys import VerificationKey
+from node.activitypub.throttle import HostThrottle, Throttled
 from node.models import RemoteActor
 from node.models.base import utcnow
 from node.storage import changes

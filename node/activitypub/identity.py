@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from node.federation import keys
+from node.activitypub import keys
 from node.models import LocalActor
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from node.activitypub.directory import ActorFetchFailed
+from node.activitypub.urls import Urls
 from node.context import NodeContext
 from node.economy import intents, local, party, plans, rising
 from node.economy.offered import Viewer
 from node.errors import Problem, not_found
-from node.federation.directory import ActorFetchFailed
-from node.federation.urls import Urls
 from node.governance.bodies import body_by_handle
 from node.models import Exchange, Intent, LocalActor, Member
 from node.storage import aftercommit

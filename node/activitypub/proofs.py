@@ -10,7 +10,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.federation.keys import b58decode, b58encode
+from node.activitypub.keys import b58decode, b58encode
 
 CRYPTOSUITE = "eddsa-jcs-2022"
 

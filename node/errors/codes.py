@@ -2,13 +2,13 @@
 
 A client matches on `code`; this is the list it can rely on (docs/errors.md is
 generated from it). The meanings say what happened, for whoever writes a client; the
-sentences people read for a particular refusal are in node/web/problem_catalogue.
+sentences people read for a particular refusal are in node/errors/catalogue.
 
 A code the inbox sends back in a `Reject` (its `summary`) carries no HTTP status; it
 is registered with the status it would have, so a code means one thing everywhere.
 `http-error` alone has no fixed status: it passes on an HTTP error of the framework.
 
-This module sits below every layer and imports nothing of ours: node/errors.py checks
+This module sits below every layer and imports nothing of ours: node/errors/__init__.py checks
 each Problem against it (tests/test_error_registry.py says how)."""
 
 from __future__ import annotations
@@ -329,7 +329,7 @@ def mismatch(status: int, code: str) -> str | None:
     it is."""
     known = CODES.get(code)
     if known is None:
-        return f"code {code!r} is not registered in node/error_codes.py"
+        return f"code {code!r} is not registered in node/errors/codes.py"
     if known.status is not None and known.status != status:
         return f"code {code!r} is registered with status {known.status}, raised with {status}"
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.web.problem_catalogue.entry import Entry as E
+from node.errors.catalogue.entry import Entry as E
 
 ENTRIES = [
     # Who may act

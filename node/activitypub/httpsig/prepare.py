@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from node.federation.httpsig import algorithms, cavage, rfc9421
-from node.federation.httpsig.digest import check_content_digest, check_digest
-from node.federation.httpsig.errors import SignatureError, WrongAuthority
-from node.federation.httpsig.message import HttpMessage
-from node.federation.keys import PublicKey
+from node.activitypub.httpsig import algorithms, cavage, rfc9421
+from node.activitypub.httpsig.digest import check_content_digest, check_digest
+from node.activitypub.httpsig.errors import SignatureError, WrongAuthority
+from node.activitypub.httpsig.message import HttpMessage
+from node.activitypub.keys import PublicKey
 
 # Algorithms this node accepts on its inbox; the vectors exercise the others
 # through `rfc9421` directly.
