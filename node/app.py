@@ -22,10 +22,11 @@ from node.api.jsondepth import JsonDepthMiddleware
 from node.api.nulguard import RefuseNul
 from node.background import loops as background_loops
 from node.config import Settings, load_settings
-from node.context import build_context
+from node.context import NodeContext, build_context
 from node.inbox.endpoint import make_inbox_endpoint
 from node.inbox.writer import InboxWriter
 from node.lazyroutes import LazyApp
+from node.models import LocalActor
 from node.outbox.delivery import DeliveryWorker
 from node.web.errorpages import install as install_error_handlers
 
@@ -164,6 +165,15 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
                                    methods=["POST"]))
     app.router.routes.append(Route(handoff.POST_PATH, local_post, methods=["POST"]))
     app.include_lazily(activitypub_routers)
+
+    def html_profile(request: Request, ctx: NodeContext, body: LocalActor) -> Response:
+        # A person's browser asking for an actor gets the profile page; the ActivityPub
+        # routes call this rather than import the pages. Jinja loads on first use.
+        from node.web.pages import render_profile
+
+        return render_profile(request, ctx, body)
+
+    app.state.html_profile = html_profile
 
     def with_login_limiter() -> list[APIRouter]:
         # One login limiter for the web and the API doors, so failures count together;

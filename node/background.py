@@ -75,9 +75,12 @@ async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:
 
 
 async def _votes(ctx: NodeContext, stop: asyncio.Event) -> None:
+    # The federations package first: it registers how member bodies decide, which
+    # closing a federation's vote needs, and sends up matters left pending.
+    from node.federations.escalation import retry_pending
     from node.governance import clock
 
-    await clock.run(ctx, stop)
+    await clock.run(ctx, stop, also=[retry_pending])
 
 
 async def _economy(ctx: NodeContext, stop: asyncio.Event) -> None:

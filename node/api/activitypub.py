@@ -118,10 +118,9 @@ def actor(request: Request, handle: str) -> Response:
             member_of = membership.federations_of(s, body)
         return ActivityJSON(documents.actor_document(body, ctx.urls, member_of),
                             headers={"Vary": "Accept"})
-    # Jinja and the pages load on the first person who looks, not at start.
-    from node.web.pages import render_profile
-
-    return render_profile(request, ctx, body)
+    # The page is the web package's (set on the app by node/app.py).
+    page: Response = request.app.state.html_profile(request, ctx, body)
+    return page
 
 
 @router.get("/actors/{handle}/members", responses=documented("application/activity+json"))

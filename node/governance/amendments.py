@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from node.activitypub.urls import Urls
 from node.errors import invalid, not_found
+from node.governance import electorates
 from node.governance.bodies import electorate, statute_of
 from node.governance.proposal_actions import (
     AMENDMENT,
@@ -69,12 +70,9 @@ def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None
     proposal.updated_at = utcnow()
     session.add(proposal)
     if proposal.electorate == "bodies":
-        from node.federations import objects, outcomes
-
         session.flush()
-        base = urls.base if urls else ""
-        outcomes.on_new_version(session, urls, body_of(session, proposal), proposal,
-                                objects.amendment_uri(base, a.id or 0))
+        electorates.member_bodies().on_new_version(session, urls, body_of(session, proposal),
+                                                   proposal, a)
     return number
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -85,7 +86,11 @@ def _close_vote(ctx: NodeContext, pid: int, s: Session) -> int | None:
     return None if p is None else decisions.close_vote(s, ctx.urls, p).id
 
 
-async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> None:
+async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0,
+              also: Sequence[Callable[[NodeContext], Awaitable[object]]] = ()) -> None:
+    """Close due votes every `every` seconds; then run each of `also` (what other
+    packages do on the same tick, handed in by node/background.py: the federations
+    send up the matters that could not go when their deliberation opened)."""
     retries = new_retries(ctx)
     while not stop.is_set():
         try:
@@ -94,15 +99,11 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> Non
                 log.info("closed votes, decisions %s", closed)
         except Exception:  # reading what is due failed: the next tick reads again
             log.exception("closing due votes failed")
-        try:
-            # Matters that could not be sent up when their deliberation opened (the
-            # federation graph was out of reach) go now; imported here because the
-            # federations package builds on governance.
-            from node.federations.escalation import retry_pending
-
-            await retry_pending(ctx)
-        except Exception:
-            log.exception("sending pending matters up failed")
+        for step in also:
+            try:
+                await step(ctx)
+            except Exception:  # one step failing must not stop the clock or the others
+                log.exception("%s failed", getattr(step, "__name__", "a tick step"))
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:

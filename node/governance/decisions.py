@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import conflict, invalid, not_found
-from node.governance import polls
+from node.governance import electorates, polls
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
@@ -83,9 +83,7 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal,
     # Claimed first, in the database: a concurrent close of the same vote gets a 409.
     PROPOSAL.move(session, proposal, "close")
     if proposal.electorate == "bodies":
-        from node.federations import outcomes
-
-        return outcomes.close(session, urls, proposal)
+        return electorates.member_bodies().close(session, urls, proposal)
     body = body_of(session, proposal)
     # The rules the vote opened under, whatever the statute says now.
     statute = statute_of_vote(proposal, body)

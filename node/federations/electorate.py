@@ -1,0 +1,25 @@
+"""Member bodies as the electorate of a federation's proposal: governance's strategy
+(node/governance/electorates.py) carried out by mandates and mandated votes."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from node.activitypub.urls import Urls
+from node.federations import objects, outcomes
+from node.governance import electorates
+from node.models import Amendment, Decision, LocalActor, Proposal
+
+
+class ByMandates:
+    def close(self, session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+        return outcomes.close(session, urls, proposal)
+
+    def on_new_version(self, session: Session, urls: Urls | None, body: LocalActor,
+                       proposal: Proposal, amendment: Amendment) -> None:
+        base = urls.base if urls else ""
+        outcomes.on_new_version(session, urls, body, proposal,
+                                objects.amendment_uri(base, amendment.id or 0))
+
+
+electorates.register_member_bodies(ByMandates())

@@ -1,0 +1,43 @@
+"""Who decides a proposal: a body's own members, counted here, or its member bodies,
+each through a mandate, which is the federations' business.
+
+Governance does not know how member bodies vote. The federations package registers
+that strategy when it is imported (node/federations/__init__.py); governance asks
+for it only for a proposal whose electorate is "bodies", which exists only where
+federations code made it or received it. Processes that close votes import the
+federations package first (node/background.py), so the strategy is there."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlmodel import Session
+
+from node.activitypub.urls import Urls
+from node.models import Amendment, Decision, LocalActor, Proposal
+
+
+class MemberBodies(Protocol):
+    def close(self, session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+        """Close a vote by mandates (the caller moved it out of `vote`)."""
+        ...
+
+    def on_new_version(self, session: Session, urls: Urls | None, body: LocalActor,
+                       proposal: Proposal, amendment: Amendment) -> None:
+        """An amendment adopted: mandates carry over or lapse, the text goes down."""
+        ...
+
+
+_member_bodies: MemberBodies | None = None
+
+
+def register_member_bodies(strategy: MemberBodies) -> None:
+    global _member_bodies
+    _member_bodies = strategy
+
+
+def member_bodies() -> MemberBodies:
+    if _member_bodies is None:
+        raise RuntimeError("a proposal decided by member bodies needs the federations "
+                           "package: import node.federations before closing its vote")
+    return _member_bodies
