@@ -12,14 +12,13 @@ from node.models import Amendment, Decision, LocalActor, Proposal
 
 
 class ByMandates:
-    def close(self, session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    def close(self, session: Session, urls: Urls, proposal: Proposal) -> Decision:
         return outcomes.close(session, urls, proposal)
 
-    def on_new_version(self, session: Session, urls: Urls | None, body: LocalActor,
+    def on_new_version(self, session: Session, urls: Urls, body: LocalActor,
                        proposal: Proposal, amendment: Amendment) -> None:
-        base = urls.base if urls else ""
         outcomes.on_new_version(session, urls, body, proposal,
-                                objects.amendment_uri(base, amendment.id or 0))
+                                objects.amendment_uri(urls.base, amendment.id or 0))
 
 
 electorates.register_member_bodies(ByMandates())

@@ -185,7 +185,7 @@ def decide_member(session: Session, urls: Urls, member: Member, federation: Loca
 
 
 def receive_answer(session: Session, federation_uri: str, join_id: str,
-                   accepted: bool, urls: Urls | None = None) -> bool:
+                   accepted: bool, urls: Urls) -> bool:
     """Accept/Reject of our Join: only the federation we asked may answer it."""
     if not join_id:
         return False
@@ -201,7 +201,7 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
     audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
                  f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted,
                                          "families": link.families})
-    if accepted and urls is not None:
+    if accepted:
         announce_actor(session, urls, body)
     return True
 

@@ -85,7 +85,7 @@ def count(session: Session, proposal: Proposal, federation: LocalActor
     return tally(statute, counts, Electorate(members=weight, families=weight)), votes, weights
 
 
-def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+def close(session: Session, urls: Urls, proposal: Proposal) -> Decision:
     """Close a federation's vote by mandates (the caller checked it is due)."""
     federation = session.get(LocalActor, proposal.body_id)
     assert federation is not None
@@ -104,7 +104,7 @@ def close(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
     session.flush()
     audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
                  {"decision": decision.id, "outcome": decision.outcome, "method": "mandates"})
-    if urls is not None and not proposal.answers_to:
+    if not proposal.answers_to:
         # The deciding level: the decision is final and goes down to every member.
         proposal.final_outcome = result.outcome.value
         _publish(session, urls, federation, proposal, decision, result, votes, weights)
@@ -204,13 +204,13 @@ def receive(session: Session, urls: Urls, body: LocalActor, activity: dict[str, 
     return True
 
 
-def on_new_version(session: Session, urls: Urls | None, federation: LocalActor,
+def on_new_version(session: Session, urls: Urls, federation: LocalActor,
                    proposal: Proposal, amendment_uri: str) -> None:
     """An amendment adopted at the federation: mandates that do not allow it lapse (their
     votes are withdrawn), the others carry over, and the new text goes down again."""
     for m in session.exec(select(Mandate).where(
             Mandate.matter == proposal.matter, Mandate.state == "live",
-            Mandate.federation == (urls.actor(federation.handle) if urls else ""))).all():
+            Mandate.federation == urls.actor(federation.handle))).all():
         if objects.carries_over(m.position, json.loads(m.amendments), amendment_uri):
             m.version = proposal.current_version
         else:
@@ -223,8 +223,6 @@ def on_new_version(session: Session, urls: Urls | None, federation: LocalActor,
         session.add(m)
     audit.append(session, "node", "matter.amended", f"proposal:{proposal.id}",
                  {"amendment": amendment_uri, "version": proposal.current_version})
-    if urls is None:
-        return
     from node.governance.proposals import version
 
     v = version(session, proposal)

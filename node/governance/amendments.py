@@ -58,8 +58,7 @@ def amend(session: Session, member: Member, proposal: Proposal, title: str, text
     return a
 
 
-def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None,
-           step: str) -> int:
+def _adopt(session: Session, urls: Urls, proposal: Proposal, a: Amendment, step: str) -> int:
     """Make the amendment the proposal's new version (`step`: accepted by the author or
     a coordinator, or adopted by its vote)."""
     number = proposal.current_version + 1
@@ -76,8 +75,8 @@ def _adopt(session: Session, proposal: Proposal, a: Amendment, urls: Urls | None
     return number
 
 
-def decide(session: Session, member: Member, proposal: Proposal, amendment_id: int,
-           accept: bool, urls: Urls | None = None) -> int | None:
+def decide(session: Session, urls: Urls, member: Member, proposal: Proposal, amendment_id: int,
+           accept: bool) -> int | None:
     """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
     a = _get(session, proposal, amendment_id)
     require_on_amendment(session, member, proposal, a, "accept" if accept else "reject")
@@ -86,7 +85,7 @@ def decide(session: Session, member: Member, proposal: Proposal, amendment_id: i
         audit.append(session, _who(member), "amendment.rejected", f"proposal:{proposal.id}",
                      {"amendment": a.id, "by": "author"})
         return None
-    number = _adopt(session, proposal, a, urls, "accept")
+    number = _adopt(session, urls, proposal, a, "accept")
     audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
                  {"amendment": a.id, "version": number, "by": "author"})
     return number
@@ -130,15 +129,14 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
     return vote
 
 
-def close_by(session: Session, member: Member | None, a: Amendment,
-             urls: Urls | None = None) -> str:
+def close_by(session: Session, urls: Urls, member: Member | None, a: Amendment) -> str:
     """A coordinator closes an amendment vote whose deadline has passed (the clock
     does it too)."""
     require_on_amendment(session, member, get(session, a.proposal_id), a, "close")
-    return close(session, a, urls)
+    return close(session, urls, a)
 
 
-def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
+def close(session: Session, urls: Urls, a: Amendment) -> str:
     """Tally an amendment vote whose deadline has passed; adopted means a new version."""
     if (refused := amendment_close_refusal(a)) is not None:
         raise refused
@@ -172,7 +170,7 @@ def close(session: Session, a: Amendment, urls: Urls | None = None) -> str:
         # amendment came first): recorded, not applied.
         AMENDMENT.move(session, a, "outdate")
     else:
-        _adopt(session, proposal, a, urls, "adopt")
+        _adopt(session, urls, proposal, a, "adopt")
     if statute.secret_ballot:
         _forget_choices(session, votes)
     session.add(a)
@@ -189,13 +187,12 @@ def _forget_choices(session: Session, votes: list[AmendmentVote]) -> None:
         session.add(v)
 
 
-def close_due(session: Session, urls: Urls | None = None,
-              now: datetime | None = None) -> list[int]:
+def close_due(session: Session, urls: Urls, now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     due = session.exec(select(Amendment).where(
         Amendment.state == "voting", col(Amendment.closes_at) <= now)).all()
     closed = []
     for a in due:
-        close(session, a, urls)
+        close(session, urls, a)
         closed.append(a.id or 0)
     return closed

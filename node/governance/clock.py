@@ -78,7 +78,7 @@ def _closed_meanwhile(ctx: NodeContext, table: Any, oid: int, state: str,
 
 def _close_amendment(ctx: NodeContext, aid: int, s: Session) -> str | None:
     a = s.get(Amendment, aid)
-    return None if a is None else amendments.close(s, a, ctx.urls)
+    return None if a is None else amendments.close(s, ctx.urls, a)
 
 
 def _close_vote(ctx: NodeContext, pid: int, s: Session) -> int | None:

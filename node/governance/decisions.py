@@ -65,14 +65,14 @@ def _record(result: Result, statute: dict[str, Any], version_number: int,
         ensure_ascii=False)
 
 
-def close_vote_by(session: Session, urls: Urls | None, member: Member | None,
+def close_vote_by(session: Session, urls: Urls, member: Member | None,
                   proposal: Proposal) -> Decision:
     """A coordinator closes a vote whose deadline has passed (the clock does it too)."""
     require(session, member, proposal, "close")
     return close_vote(session, urls, proposal)
 
 
-def close_vote(session: Session, urls: Urls | None, proposal: Proposal,
+def close_vote(session: Session, urls: Urls, proposal: Proposal,
                member: Member | None = None) -> Decision:
     """Close a vote whose deadline has passed; apply the statute exactly. With
     `member`, as that coordinator (see `close_vote_by`); without, as the node's clock."""
@@ -116,7 +116,7 @@ def close_vote(session: Session, urls: Urls | None, proposal: Proposal,
     return decision
 
 
-def close_due(session: Session, urls: Urls | None, now: datetime | None = None) -> list[int]:
+def close_due(session: Session, urls: Urls, now: datetime | None = None) -> list[int]:
     """Close every vote whose deadline has passed, even if the node was down then."""
     now = now or utcnow()
     due = session.exec(select(Proposal).where(
@@ -124,7 +124,7 @@ def close_due(session: Session, urls: Urls | None, now: datetime | None = None) 
     return [close_vote(session, urls, p).id or 0 for p in due]
 
 
-def record_meeting(session: Session, member: Member, body: LocalActor, urls: Urls | None,
+def record_meeting(session: Session, member: Member, body: LocalActor, urls: Urls,
                    held_at: datetime, place: str, attendance: int, families: int,
                    agenda: str, minutes: str,
                    decisions: list[dict[str, Any]]) -> tuple[Meeting, list[Decision]]:
@@ -205,10 +205,10 @@ def participation_text(decision: Decision, result: Result) -> str:
     return f"votaron {c.participants} de {result.electorate.members} {noun}"
 
 
-def _publish(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
+def _publish(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
              decision: Decision, result: Result) -> None:
     """A public body's decision goes to its outbox: followers (Mastodon too) see it."""
-    if urls is None or not body.public:
+    if not body.public:
         return
     v = version(session, proposal, decision.version)
     polls.close(session, urls, body, proposal, v.title, result.counts)

@@ -18,11 +18,11 @@ from node.models import Amendment, Decision, LocalActor, Proposal
 
 
 class MemberBodies(Protocol):
-    def close(self, session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    def close(self, session: Session, urls: Urls, proposal: Proposal) -> Decision:
         """Close a vote by mandates (the caller moved it out of `vote`)."""
         ...
 
-    def on_new_version(self, session: Session, urls: Urls | None, body: LocalActor,
+    def on_new_version(self, session: Session, urls: Urls, body: LocalActor,
                        proposal: Proposal, amendment: Amendment) -> None:
         """An amendment adopted: mandates carry over or lapse, the text goes down."""
         ...

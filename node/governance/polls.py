@@ -81,20 +81,19 @@ def _send(session: Session, urls: Urls, body: LocalActor, kind: str,
     return str(activity["id"])
 
 
-def announce(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
+def announce(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
              title: str) -> None:
     """The vote opened: followers see a poll with its closing time."""
-    if urls is None or not body.public:
+    if not body.public:
         return
     _send(session, urls, body, "Create",
           question(urls, body, proposal, title, statute_of_vote(proposal, body)))
 
 
-def close(session: Session, urls: Urls | None, body: LocalActor, proposal: Proposal,
+def close(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
           title: str, counts: Counts) -> None:
     """The vote closed (online or in assembly): the poll shows the final counts."""
-    if urls is None or not body.public or proposal.vote_opened_at is None or \
-            proposal.closes_at is None:
+    if not body.public or proposal.vote_opened_at is None or proposal.closes_at is None:
         return
     qid = question_id(urls, proposal)
     if session.exec(select(OutboxItem.id).where(OutboxItem.object_id == qid)).first() is None:

@@ -132,8 +132,8 @@ def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
     return "\n".join(lines)
 
 
-def open_vote(session: Session, member: Member, proposal: Proposal,
-              closes_at: datetime | None = None, urls: Urls | None = None) -> None:
+def open_vote(session: Session, urls: Urls, member: Member, proposal: Proposal,
+              closes_at: datetime | None = None) -> None:
     body = body_of(session, proposal)
     require(session, member, proposal, "open_vote")
     now = utcnow()

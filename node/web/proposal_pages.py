@@ -196,7 +196,7 @@ async def amend(request: Request, pid: int) -> Response:
 async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
-        amendments.decide(s, me, p, aid, accept, request.app.state.ctx.urls)
+        amendments.decide(s, request.app.state.ctx.urls, me, p, aid, accept)
         return (f"/p/{pid}", "Enmienda aceptada: es la nueva versión del texto." if accept
                 else "Enmienda rechazada.")
 
@@ -238,7 +238,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
         a = s.get(Amendment, aid)
         if a is None or a.proposal_id != p.id:
             raise Problem(404, "not-found", "no such amendment")
-        amendments.close_by(s, me, a, request.app.state.ctx.urls)
+        amendments.close_by(s, request.app.state.ctx.urls, me, a)
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación de la enmienda quedó cerrada y contada.")
@@ -247,7 +247,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
 @router.post("/p/{pid}/vote-open")
 async def open_vote(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        proposals.open_vote(s, me, p, _days(d), request.app.state.ctx.urls)
+        proposals.open_vote(s, request.app.state.ctx.urls, me, p, _days(d))
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación quedó abierta.")

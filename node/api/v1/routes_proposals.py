@@ -199,7 +199,7 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
                      body: AmendmentDecision, member: Member = Depends(member_required),
                      session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    amendments.decide(session, member, p, amendment_id, body.accept, ctx(request).urls)
+    amendments.decide(session, ctx(request).urls, member, p, amendment_id, body.accept)
     return _act(request, session, p, member)
 
 
@@ -235,7 +235,7 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
     a = session.get(Amendment, amendment_id)
     if a is None or a.proposal_id != p.id:
         raise not_found("amendment")
-    amendments.close_by(session, member, a, ctx(request).urls)
+    amendments.close_by(session, ctx(request).urls, member, a)
     return _act(request, session, p, member)
 
 
@@ -244,7 +244,7 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
               member: Member = Depends(member_required),
               session: Session = Depends(db)) -> Response:
     p = proposals.get(session, proposal_id)
-    proposals.open_vote(session, member, p, body.closes_at, ctx(request).urls)
+    proposals.open_vote(session, ctx(request).urls, member, p, body.closes_at)
     session.commit()
     return _act(request, session, p, member)
 
