@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from node.config import Settings
 from node.errors import Problem
@@ -52,9 +52,9 @@ def test_full_life_of_a_proposal(commune: Commune) -> None:
         proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
         a = amendments.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
                             "Comprar la pieza, repararla y formar a dos vecinos.", "formación")
-        assert amendments.decide(s, c.people["m0"], p, id_of(a), accept=True) == 2
+        assert amendments.decide(s, c.ctx.urls, c.people["m0"], p, id_of(a), accept=True) == 2
         assert "+Comprar la pieza, repararla y formar a dos vecinos." in proposals.diff(s, p, 1, 2)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         with pytest.raises(Problem) as e:
             proposals.cast(s, c.people["m0"], p, 1, "for")  # old version
         assert e.value.code == "wrong-version"
@@ -78,7 +78,11 @@ def test_full_life_of_a_proposal(commune: Commune) -> None:
         assert record["electorate"]["members"] == 5  # four members and the facilitator
         assert {b["member"] for b in record["ballots"]} == {c.people[k].id for k in
                                                             ("m0", "m1", "m2")}
-        note = json.loads(s.exec(select(OutboxItem)).one().body)
+        # The poll announced when the vote opened, its final counts, then the decision.
+        poll, counted, note = [json.loads(i.body) for i in s.exec(
+            select(OutboxItem).order_by(col(OutboxItem.id))).all()]
+        assert [(x["type"], x["object"]["type"]) for x in (poll, counted, note)] == [
+            ("Create", "Question"), ("Update", "Question"), ("Create", "Note")]
         assert note["object"]["outcome"] == "adopted" and "aprobada" in note["object"]["content"]
         decisions.set_execution(s, c.people["facil"], d, "carried_out", "Reparada el lunes")
         decisions.evaluate(s, c.people["m1"], d, 4, "Funciona")
@@ -96,7 +100,7 @@ def test_quorum_not_reached(commune: Commune) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         proposals.cast(s, c.people["m0"], p, 1, "for")
         s.commit()
     _force_close(c, pid)
@@ -114,7 +118,7 @@ def test_votes_of_members_who_left_do_not_count(commune: Commune) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         for k in ("m0", "m1", "m2"):
             proposals.cast(s, c.people[k], p, 1, "for")
         members.revoke(s, "node", c.people["m2"], c.assembly, "member")
@@ -133,7 +137,7 @@ def test_consent_block_needs_reason_and_rejects(node: Settings) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         with pytest.raises(Problem) as e:
             proposals.cast(s, c.people["m1"], p, 1, "block")
         assert e.value.code == "block-needs-reason"
@@ -169,10 +173,11 @@ ACTIONS: dict[str, Callable[[Session, Commune, Member, int], object]] = {
     "create": lambda s, c, who, pid: proposals.create(s, who, c.assembly, "t", "x"),
     "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, stored(s, Proposal,
                                                                                     pid)),
-    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, who, stored(s, Proposal, pid)),
+    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, c.ctx.urls, who,
+                                                            stored(s, Proposal, pid)),
     "comment": lambda s, c, who, pid: proposals.comment(s, who, stored(s, Proposal, pid), "hola"),
     "meeting": lambda s, c, who, pid: decisions.record_meeting(
-        s, who, c.assembly, None, utcnow(), "x", 1, 1, "", "", []),
+        s, who, c.assembly, c.ctx.urls, utcnow(), "x", 1, 1, "", "", []),
 }
 # Who may do what on the assembly's proposal (author m0, in deliberation for comment).
 ALLOWED = {
@@ -244,7 +249,7 @@ def test_node_closes_overdue_votes_when_it_starts(node: Settings) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         for k in ("m0", "m1", "m2"):
             proposals.cast(s, c.people[k], p, 1, "for")
         s.commit()
@@ -271,7 +276,7 @@ def test_two_closes_of_the_same_vote_decide_once(commune: Commune) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         proposals.cast(s, c.people["m1"], p, 1, "for")
         s.commit()
     _force_close(c, pid)
