@@ -74,7 +74,7 @@ def test_an_amendment_adopted_by_vote_becomes_the_next_version(commune: Commune)
     _vote(c, pid, aid, m0="for")  # changed until close
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            amendments.close(s, stored(s, Amendment, aid))
+            amendments.close(s, c.ctx.urls, stored(s, Amendment, aid))
         assert e.value.code == "not-due"
     _make_due(c, aid)
     close_due_now(c.ctx)
@@ -123,7 +123,7 @@ def test_the_final_vote_waits_for_open_amendment_votes(commune: Commune) -> None
     _put_to_vote(c, pid, aid)
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            proposals.open_vote(s, c.people["facil"], stored(s, Proposal, pid))
+            proposals.open_vote(s, c.ctx.urls, c.people["facil"], stored(s, Proposal, pid))
         assert e.value.status == 409 and e.value.code == "amendment-vote-open"
         assert stored(s, Proposal, pid).state == "deliberation"
 
@@ -169,7 +169,7 @@ def test_who_may_act_on_amendment_votes(commune: Commune) -> None:
             amendments.cast(s, c.people["m1"], p, aid, "block")  # majority statute
         assert e.value.code == "bad-choice"
         with pytest.raises(Problem) as e:
-            amendments.decide(s, c.people["m0"], p, aid, accept=True)  # the body decides now
+            amendments.decide(s, c.ctx.urls, c.people["m0"], p, aid, True)  # the body decides now
         assert e.value.code == "bad-state"
         s.rollback()
     with c.session() as s:
@@ -197,7 +197,7 @@ def test_secret_ballots_keep_no_choice_once_counted(commune: Commune) -> None:
         p = stored(s, Proposal, pid)
         assert {v.choice for v in s.exec(select(AmendmentVote))} == {"secret"}
         assert json.loads(stored(s, Amendment, aid).record)["ballots"] is None
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         for who, choice in (("m0", "for"), ("m1", "against"), ("m2", "for")):
             proposals.cast(s, c.people[who], p, 2, choice, "porque sí")
         # Until close each member can still see and change their own choice.
