@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from node.activitypub.urls import Urls
 from node.errors import Problem
 from node.governance import amendments, decisions, proposals
 from node.governance.proposal_actions import (
@@ -46,7 +47,7 @@ def _expire(s: Session, table: Any, oid: int) -> None:
     s.execute(update(table).where(col(table.id) == oid).values(closes_at=utcnow() - PAST))
 
 
-def _amend(s: Session, people: dict[str, Any], p: Proposal, amend: str) -> None:
+def _amend(s: Session, urls: Urls, people: dict[str, Any], p: Proposal, amend: str) -> None:
     """An amendment to `p`: open, in a vote (or one now due), or stale (another adopted)."""
     a = amendments.amend(s, people["m2"], p, "Huerto", "Sembrar maíz y frijol.")
     if amend in ("voting", "voting-due"):
@@ -55,13 +56,13 @@ def _amend(s: Session, people: dict[str, Any], p: Proposal, amend: str) -> None:
         _expire(s, Amendment, a.id or 0)
     if amend == "stale":
         other = amendments.amend(s, people["m3"], p, "Huerto", "Otro texto.")
-        amendments.decide(s, people["m0"], p, other.id or 0, True)
+        amendments.decide(s, urls, people["m0"], p, other.id or 0, True)
 
 
-def _vote(s: Session, people: dict[str, Any], p: Proposal, vote: str, execution: str,
-          evaluated: bool) -> None:
+def _vote(s: Session, urls: Urls, people: dict[str, Any], p: Proposal, vote: str,
+          execution: str, evaluated: bool) -> None:
     """`p`'s vote opened, then as far as `vote` says: cast and due, decided, carried out."""
-    proposals.open_vote(s, people["facil"], p, utcnow() + timedelta(hours=1))
+    proposals.open_vote(s, urls, people["facil"], p, utcnow() + timedelta(hours=1))
     if vote == "open":
         return
     for who in ("m0", "m1", "m2"):
@@ -71,7 +72,7 @@ def _vote(s: Session, people: dict[str, Any], p: Proposal, vote: str, execution:
     s.refresh(p)
     if vote == "due":
         return
-    d = decisions.close_vote(s, None, p)
+    d = decisions.close_vote(s, urls, p)
     if execution:
         decisions.set_execution(s, people["facil"], d, execution, "")
     if evaluated:
@@ -94,9 +95,9 @@ def _build(c: Any) -> dict[str, int]:
                 return
             proposals.open_deliberation(s, people["m0"], p)
             if amend:
-                _amend(s, people, p, amend)
+                _amend(s, c.ctx.urls, people, p, amend)
             if state != "deliberation":
-                _vote(s, people, p, vote, execution, evaluated)
+                _vote(s, c.ctx.urls, people, p, vote, execution, evaluated)
 
         made("draft", "draft")
         made("withdrawn", "withdrawn")
@@ -135,7 +136,7 @@ def _decision(s: Session, p: Proposal) -> Decision:
     return d
 
 
-def _on_any(s: Session, m: Any, p: Proposal, action: str) -> None:
+def _on_any(s: Session, urls: Urls, m: Any, p: Proposal, action: str) -> None:
     """Succeeds if the amendment action succeeds on some amendment of the proposal;
     each try in a session of its own, rolled back (SQLite's savepoints are not to be
     trusted for this)."""
@@ -145,8 +146,8 @@ def _on_any(s: Session, m: Any, p: Proposal, action: str) -> None:
         for name in ON_SOME_AMENDMENT[action]:
             with Session(engine, expire_on_commit=False) as mine:
                 try:
-                    AMENDMENT_TRIES[name](mine, m, stored(mine, Proposal, p.id),
-                                          stored(mine, Amendment, a.id))
+                    _amendment_tries(urls)[name](mine, m, stored(mine, Proposal, p.id),
+                                                 stored(mine, Amendment, a.id))
                     mine.flush()
                     return
                 except Problem as exc:
@@ -160,17 +161,19 @@ def _soon() -> Any:
     return utcnow() + timedelta(hours=2)
 
 
-AMENDMENT_TRIES: dict[str, Callable[[Session, Any, Proposal, Amendment], Any]] = {
-    "accept": lambda s, m, p, a: amendments.decide(s, m, p, a.id or 0, True),
-    "reject": lambda s, m, p, a: amendments.decide(s, m, p, a.id or 0, False),
-    "open_vote": lambda s, m, p, a: amendments.open_vote(s, m, p, a.id or 0, _soon()),
-    "vote": lambda s, m, p, a: amendments.cast(s, m, p, a.id or 0, "against"),
-    "close": lambda s, m, p, a: amendments.close_by(s, m, a, None),
-}
+def _amendment_tries(urls: Urls
+                     ) -> dict[str, Callable[[Session, Any, Proposal, Amendment], Any]]:
+    return {
+        "accept": lambda s, m, p, a: amendments.decide(s, urls, m, p, a.id or 0, True),
+        "reject": lambda s, m, p, a: amendments.decide(s, urls, m, p, a.id or 0, False),
+        "open_vote": lambda s, m, p, a: amendments.open_vote(s, m, p, a.id or 0, _soon()),
+        "vote": lambda s, m, p, a: amendments.cast(s, m, p, a.id or 0, "against"),
+        "close": lambda s, m, p, a: amendments.close_by(s, urls, m, a),
+    }
 
 
-def _on_some_amendment(name: str) -> Callable[[Session, Any, Proposal], Any]:
-    return lambda s, m, p: _on_any(s, m, p, name)
+def _on_some_amendment(urls: Urls, name: str) -> Callable[[Session, Any, Proposal], Any]:
+    return lambda s, m, p: _on_any(s, urls, m, p, name)
 
 
 def _attempts(c: Any) -> dict[str, Callable[[Session, Any, Proposal], Any]]:
@@ -181,10 +184,10 @@ def _attempts(c: Any) -> dict[str, Callable[[Session, Any, Proposal], Any]]:
         "open_deliberation": lambda s, m, p: proposals.open_deliberation(s, m, p),
         "comment": lambda s, m, p: proposals.comment(s, m, p, "De acuerdo."),
         "amend": lambda s, m, p: amendments.amend(s, m, p, "Huerto", "Texto enmendado."),
-        **{name: _on_some_amendment(name) for name in ON_SOME_AMENDMENT},
-        "open_vote": lambda s, m, p: proposals.open_vote(s, m, p, soon),
+        **{name: _on_some_amendment(c.ctx.urls, name) for name in ON_SOME_AMENDMENT},
+        "open_vote": lambda s, m, p: proposals.open_vote(s, c.ctx.urls, m, p, soon),
         "vote": lambda s, m, p: proposals.cast(s, m, p, p.current_version, "for"),
-        "close": lambda s, m, p: decisions.close_vote_by(s, None, m, p),
+        "close": lambda s, m, p: decisions.close_vote_by(s, c.ctx.urls, m, p),
         "execute": lambda s, m, p: decisions.set_execution(s, m, _decision(s, p),
                                                            "in_progress", "En marcha"),
         "evaluate": lambda s, m, p: decisions.evaluate(s, m, _decision(s, p), 5, "Muy bien"),
@@ -229,7 +232,7 @@ def test_every_action_offered_is_accepted_and_every_other_refused(world: Any) ->
 
 def test_amendment_actions_offered_are_accepted(world: Any) -> None:
     c, ids = world
-    attempts = AMENDMENT_TRIES
+    attempts = _amendment_tries(c.ctx.urls)
     mismatches, seen = [], set()
     for situation, pid in ids.items():
         with Session(c.ctx.engine) as s:
