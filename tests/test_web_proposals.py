@@ -41,7 +41,7 @@ def _to_vote(c: Commune, pid: int, due: bool = False) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p, utcnow() + timedelta(hours=3))
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p, utcnow() + timedelta(hours=3))
         if due:
             for who in ("m0", "m1", "m2"):
                 proposals.cast(s, c.people[who], p, 1, "for")
@@ -122,7 +122,7 @@ def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node: Settin
             closes_at=utcnow() - timedelta(seconds=1)))
         s.commit()
     with c.session() as s:
-        decisions.close_vote(s, None, stored(s, Proposal, pid))
+        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
         s.commit()
     page = client.get(f"/p/{pid}").text
     main = page[page.index("<main"):]
@@ -136,7 +136,7 @@ def test_execution_and_evaluations_are_confirmed_and_shown(node: Settings,
     pid = _draft(c)
     _to_vote(c, pid, due=True)
     with c.session() as s:
-        decisions.close_vote(s, None, stored(s, Proposal, pid))
+        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
         s.commit()
     login(client, "facil")
     page = client.get(f"/p/{pid}").text
