@@ -10,9 +10,8 @@ proof here. Domain rules live in node.economy; refusals change nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -20,21 +19,16 @@ from node.economy import broker, handovers, party, plans, rising, wire
 from node.errors import Problem
 from node.inbox import peers
 from node.inbox.authority import id_of
+from node.inbox.deps import HandlerDeps
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
-
-if TYPE_CHECKING:
-    from node.inbox.processor import InboxProcessor
 
 log = logging.getLogger("comuna.economy")
 
 
 class Economic:
-    def __init__(self, processor: InboxProcessor) -> None:
-        self.p = processor
-        self.ctx = processor.ctx
-
-    async def _tx(self, func: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(self.p.tx, func, *args)
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.ctx = deps.ctx
+        self._tx = deps.tx
 
     async def _proves(self, document: dict[str, Any], author: str) -> bool:
         return await peers.proves(self.ctx, document, author)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
@@ -21,18 +21,16 @@ from node.federations import graph, mandates, matters, objects, outcomes, routin
 from node.federations.levels import Route
 from node.inbox import peers
 from node.inbox.authority import id_of
+from node.inbox.deps import HandlerDeps
 from node.models import LocalActor
-
-if TYPE_CHECKING:
-    from node.inbox.processor import InboxProcessor
 
 log = logging.getLogger("comuna.federated")
 
 
 class Federated:
-    def __init__(self, processor: InboxProcessor) -> None:
-        self.p = processor
-        self.ctx = processor.ctx
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.ctx = deps.ctx
+        self._tx = deps.tx
 
     async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
@@ -62,9 +60,6 @@ class Federated:
                 await self._from_member(body, actor, activity, obj)
 
     # --- who it is for -------------------------------------------------------------
-
-    async def _tx(self, func: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(self.p.tx, func, *args)
 
     async def _inbox_of(self, actor: str) -> str:
         return await peers.inbox_of(self.ctx, actor)

@@ -24,6 +24,7 @@ from node.federations import graph, matters, membership
 from node.governance import follows
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
+from node.inbox.deps import HandlerDeps
 from node.inbox.economic import Economic
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.matters import Federated
@@ -64,9 +65,13 @@ class InboxProcessor:
         self.batch = batch
         self.gather_seconds = gather_seconds
         self.defer_seconds = defer_seconds
-        self.federated = Federated(self)
-        self.economic = Economic(self)
-        self.projects = ProjectBank(self)
+        # Built once: the handlers get the context and the transaction runner, not
+        # this processor (its queue and refusals are none of their business).
+        self.deps = HandlerDeps.of(ctx)
+        self._tx = self.deps.tx
+        self.federated = Federated(self.deps)
+        self.economic = Economic(self.deps)
+        self.projects = ProjectBank(self.deps)
         fed, eco, bank = self.federated.handle, self.economic.handle, self.projects.handle
         self.handlers: dict[Kind, Handler] = {
             Kind.follow: self._follow, Kind.undo: self._undo,
@@ -271,8 +276,8 @@ class InboxProcessor:
         except KeyLookupFailed:
             return
         if inbox and verdict.addressed is not None:
-            await asyncio.to_thread(self.tx, refusals.answer, self.ctx.urls, verdict.addressed,
-                                    activity, inbox, verdict.code, verdict.reason)
+            await self._tx(refusals.answer, self.ctx.urls, verdict.addressed, activity, inbox,
+                           verdict.code, verdict.reason)
             self.ctx.delivery_wakeup.set()
 
     # --- handlers, one per kind (who may send each was decided before) ---------------
@@ -283,8 +288,7 @@ class InboxProcessor:
         if target is None:
             return
         follower_doc = await self.ctx.directory.actor(sender)
-        await asyncio.to_thread(self.tx, follows.accept_follow, self.ctx.urls, target,
-                                activity, follower_doc)
+        await self._tx(follows.accept_follow, self.ctx.urls, target, activity, follower_doc)
         self.ctx.delivery_wakeup.set()
 
     async def _undo(self, activity: dict[str, Any], bodies: list[LocalActor],
@@ -293,11 +297,10 @@ class InboxProcessor:
         if isinstance(obj, dict) and obj.get("type") == "Follow":
             target = self._named(bodies, id_of(obj.get("object")))
             if target is not None:
-                await asyncio.to_thread(self.tx, follows.undo_follow, target, sender,
-                                        id_of(obj))
+                await self._tx(follows.undo_follow, target, sender, id_of(obj))
         elif isinstance(obj, str) and obj:
             # Some servers undo by the Follow's id alone.
-            await asyncio.to_thread(self.tx, follows.undo_follow_by_id, sender, obj)
+            await self._tx(follows.undo_follow_by_id, sender, obj)
 
     async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -305,15 +308,14 @@ class InboxProcessor:
         if target is None:
             return
         member_doc = await self.ctx.directory.actor(sender)
-        await asyncio.to_thread(self.tx, membership.receive_join, self.ctx.urls, target,
-                                activity, member_doc)
+        await self._tx(membership.receive_join, self.ctx.urls, target, activity, member_doc)
         self.ctx.delivery_wakeup.set()
 
     async def _leave(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
         target = self._named(bodies, id_of(activity.get("object")))
         if target is not None:
-            await asyncio.to_thread(self.tx, membership.receive_leave, target, sender)
+            await self._tx(membership.receive_leave, target, sender)
 
     async def _actor_update(self, activity: dict[str, Any], bodies: list[LocalActor],
                             sender: str) -> None:
@@ -330,8 +332,8 @@ class InboxProcessor:
                                       activity.get("type") == "Accept")
 
     async def _our_join_answered(self, federation: str, join_id: str, accept: bool) -> bool:
-        done = await asyncio.to_thread(self.tx, membership.receive_answer, federation,
-                                       join_id, accept, self.ctx.urls)
+        done = await self._tx(membership.receive_answer, federation, join_id, accept,
+                              self.ctx.urls)
         if done:
             self.ctx.delivery_wakeup.set()
             if accept:
@@ -343,8 +345,8 @@ class InboxProcessor:
         obj = activity.get("object")
         follow_id = id_of(obj)
         for body in bodies:
-            await asyncio.to_thread(self.tx, follows.answer_to_our_follow, body, follow_id,
-                                    sender, activity.get("type") == "Accept")
+            await self._tx(follows.answer_to_our_follow, body, follow_id, sender,
+                           activity.get("type") == "Accept")
 
     async def _answer(self, activity: dict[str, Any], bodies: list[LocalActor],
                       sender: str) -> None:
@@ -353,8 +355,8 @@ class InboxProcessor:
         if await self.economic.answer(activity, bodies, sender):
             return
         named, accept = id_of(activity.get("object")), activity.get("type") == "Accept"
-        if not accept and await asyncio.to_thread(
-                self.tx, matters.receive_refusal, sender, named,
+        if not accept and await self._tx(
+                matters.receive_refusal, sender, named,
                 str(activity.get("content") or activity.get("summary") or "")):
             return
         if await self._our_join_answered(sender, named, accept):
@@ -372,12 +374,3 @@ class InboxProcessor:
             return s.exec(select(FederationLink.id).where(
                 FederationLink.remote_uri == uri, FederationLink.direction == "member_of",
                 FederationLink.state == "accepted")).first() is not None
-
-    def tx(self, func: Any, *args: Any) -> Any:
-        with Session(self.ctx.engine) as s:
-            # ctx.actors is a per-process cache; services get the body as stored now
-            # (its statute may have changed since the cache was filled).
-            fresh = [s.get(LocalActor, a.id) if isinstance(a, LocalActor) else a for a in args]
-            result = func(s, *fresh)
-            s.commit()
-            return result

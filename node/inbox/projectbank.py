@@ -4,25 +4,22 @@ then passed on by node.projects.bank."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from node.inbox.authority import id_of
+from node.inbox.deps import HandlerDeps
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import LocalActor
 from node.projects import bank
-
-if TYPE_CHECKING:
-    from node.inbox.processor import InboxProcessor
 
 log = logging.getLogger("comuna.projects")
 
 
 class ProjectBank:
-    def __init__(self, processor: InboxProcessor) -> None:
-        self.p = processor
-        self.ctx = processor.ctx
+    def __init__(self, deps: HandlerDeps) -> None:
+        self.ctx = deps.ctx
+        self._tx = deps.tx
 
     async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
@@ -41,4 +38,4 @@ class ProjectBank:
             log.warning("project record %s refused: %s", obj.get("id"), exc)
             return
         for body in bodies:
-            await asyncio.to_thread(self.p.tx, bank.receive, self.ctx.urls, body, create, via)
+            await self._tx(bank.receive, self.ctx.urls, body, create, via)

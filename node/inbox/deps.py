@@ -1,0 +1,71 @@
+"""What an inbox handler is given: the node's context and a way to run a domain service
+in a transaction of its own, off the event loop.
+
+The handlers (`matters.Federated`, `economic.Economic`, `projectbank.ProjectBank`) get
+this and nothing else, so they do not depend on the processor that dispatches to them
+(its queue, leases, refusals), and a test can hand them a different `tx`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, Protocol, TypeVar, cast
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from node.context import NodeContext
+from node.models import LocalActor
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def transact(engine: Engine, func: Callable[Concatenate[Session, P], R],
+             *args: P.args, **kwargs: P.kwargs) -> R:
+    """`func(session, *args)` in one transaction, committed when it returns."""
+    with Session(engine) as s:
+        # ctx.actors is a per-process cache; services get the body as stored now
+        # (its statute may have changed since the cache was filled).
+        fresh = [s.get(LocalActor, a.id) if isinstance(a, LocalActor) else a for a in args]
+        result = cast("Callable[..., R]", func)(s, *fresh, **kwargs)
+        s.commit()
+        return result
+
+
+class RunTx(Protocol):
+    """Runs `func(session, *args)` in a transaction of its own, in a worker thread:
+    the services are synchronous and the loop serves the web side meanwhile."""
+
+    def __call__(self, func: Callable[Concatenate[Session, P], R], /,
+                 *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]: ...
+
+
+@dataclass(frozen=True)
+class InThread:
+    """The real `RunTx`: `transact` on the node's engine, in a worker thread."""
+
+    engine: Engine
+
+    async def __call__(self, func: Callable[Concatenate[Session, P], R], /,
+                       *args: P.args, **kwargs: P.kwargs) -> R:
+        # A closure: mypy cannot solve `to_thread(transact, ...)`'s nested ParamSpec.
+        def run() -> R:
+            return transact(self.engine, func, *args, **kwargs)
+        return await asyncio.to_thread(run)
+
+
+@dataclass(frozen=True)
+class HandlerDeps:
+    """`ctx`: urls, the actor directory, the engine for reads, and what the domain's
+    asynchronous helpers (routing, graph, peers) take. `tx`: every write."""
+
+    ctx: NodeContext
+    tx: RunTx
+
+    @classmethod
+    def of(cls, ctx: NodeContext) -> HandlerDeps:
+        return cls(ctx, InThread(ctx.engine))
+
