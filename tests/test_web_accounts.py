@@ -204,10 +204,10 @@ def test_pending_for_me(node: Settings, client: TestClient) -> None:
         facil, m0 = c.people["facil"], c.people["m0"]
         soon = proposals.create(s, facil, c.assembly, "Biblioteca", "Abrir una biblioteca.")
         proposals.open_deliberation(s, facil, soon)
-        proposals.open_vote(s, facil, soon, closes_at=utcnow() + timedelta(hours=5))
+        proposals.open_vote(s, urls, facil, soon, closes_at=utcnow() + timedelta(hours=5))
         later = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
         proposals.open_deliberation(s, facil, later)
-        proposals.open_vote(s, facil, later, closes_at=utcnow() + timedelta(days=5))
+        proposals.open_vote(s, urls, facil, later, closes_at=utcnow() + timedelta(days=5))
         proposals.create(s, m0, c.assembly, "Mi borrador", "Aún no.")
         proposals.create(s, facil, c.assembly, "Borrador ajeno", "De otra persona.")
         me_uri = f"{urls.base}/members/m0"
