@@ -145,7 +145,7 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Cit
         with Session(c.ctx.engine) as s:
             p = stored(s, Proposal, c.row().id)
             facil = stored(s, Member, c.facil_id)
-            proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
+            proposals.open_vote(s, c.ctx.urls, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
         c.ma = c.mandate(c.a, "approve")
         c.mb = c.mandate(c.b, "reject")
