@@ -64,7 +64,7 @@ class Families(City):
         with Session(self.ctx.engine) as s:
             p = stored(s, Proposal, self.row().id)
             facil = stored(s, Member, self.facil_id)
-            proposals.open_vote(s, facil, p, utcnow() + timedelta(hours=1))
+            proposals.open_vote(s, self.ctx.urls, facil, p, utcnow() + timedelta(hours=1))
             s.commit()
 
     def join(self, who: RemoteActor, families: int | None) -> None:
