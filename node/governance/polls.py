@@ -51,7 +51,8 @@ def question(urls: Urls, body: LocalActor, proposal: Proposal, title: str, statu
     page = f"{urls.base}/p/{proposal.id}"
     content = (f"<p><strong>{html.escape(title)}</strong></p>"
                f"<p>Votación de {html.escape(body.name)}, versión {proposal.current_version}. "
-               f"Votan sus integrantes en <a href=\"{page}\">{html.escape(page)}</a>.</p>")
+               f"Votan sus integrantes <a href=\"{page}\">en la página de la propuesta</a>."
+               "</p>")
     doc: dict[str, Any] = {
         "id": question_id(urls, proposal), "type": "Question",
         "attributedTo": urls.actor(body.handle), "name": title, "content": content,
