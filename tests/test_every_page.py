@@ -50,11 +50,11 @@ def seed(node: Any) -> dict[str, str]:
                          "Más claro.")
         voting = proposals.create(s, m1, body, "Agua", "Reparar la tubería.", own_uri=own)
         proposals.open_deliberation(s, m1, voting)
-        proposals.open_vote(s, facil, voting, utcnow() + timedelta(days=3))
+        proposals.open_vote(s, ctx.urls, facil, voting, utcnow() + timedelta(days=3))
         proposals.cast(s, m0, voting, 1, "for", "")
         done = proposals.create(s, m1, body, "Cancha", "Techar la cancha.", own_uri=own)
         proposals.open_deliberation(s, m1, done)
-        proposals.open_vote(s, facil, done, utcnow() + timedelta(days=3))
+        proposals.open_vote(s, ctx.urls, facil, done, utcnow() + timedelta(days=3))
         for who in ("m0", "m1", "m2", "m3"):
             proposals.cast(s, people[who], done, 1, "for", "")
         s.flush()
