@@ -33,7 +33,7 @@ def _open(c: Commune, statute: Statute | None = None) -> int:
         p = proposals.create(s, c.people["m0"], c.assembly, "Agua para el barrio",
                              "Reparar la bomba.", own_uri=ACTOR)
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p, urls=c.ctx.urls)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         s.commit()
         return id_of(p)
 
@@ -101,7 +101,7 @@ def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node: Setti
         p = proposals.create(s, c.people["other"], council, "Interno", "Texto.")
         proposals.open_deliberation(s, c.people["other"], p)
         members.grant(s, "node", c.people["other"], council, "facilitator")
-        proposals.open_vote(s, c.people["other"], p, urls=c.ctx.urls)
+        proposals.open_vote(s, c.ctx.urls, c.people["other"], p)
         s.commit()
     assert len(_activities(c, "Create")) == 1
 
