@@ -53,7 +53,7 @@ def _open_vote(c: Commune, title: str = "Agua para el barrio") -> int:
         p = proposals.create(s, c.people["m0"], c.assembly, title, "Reparar la bomba.",
                              own_uri=c.ctx.urls.actor("maizal"))
         proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.people["facil"], p, urls=c.ctx.urls)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         s.commit()
         return id_of(p)
 
@@ -207,7 +207,7 @@ def test_an_amendment_vote_keeps_its_rule(commune: Commune, stricter: Statute) -
     # The final vote, opened after the change, is under the stricter statute.
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_vote(s, c.people["facil"], p)
+        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
         s.commit()
     _cast(c, pid, CHOICES)
     outcome, _ = _close(c, pid)
