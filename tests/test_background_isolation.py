@@ -64,7 +64,7 @@ def _due_votes(c: Commune, n: int) -> list[int]:
             p = proposals.create(s, c.people["m0"], c.assembly, f"Asunto {i}", "Texto.",
                                  own_uri=c.ctx.urls.actor("maizal"))
             proposals.open_deliberation(s, c.people["m0"], p)
-            proposals.open_vote(s, c.people["facil"], p)
+            proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
             for who in ("m0", "m1", "m2"):
                 proposals.cast(s, c.people[who], p, 1, "for")
             p.closes_at = utcnow() - timedelta(seconds=1)
@@ -86,7 +86,7 @@ def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(
     real = decisions.close_vote
     tried: list[int] = []
 
-    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> Decision:
         tried.append(id_of(proposal))
         decision = real(session, urls, proposal)  # its writes must be rolled back
         if proposal.id == bad and broken:
@@ -121,7 +121,7 @@ def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(
     c = commune
     (bad,) = _due_votes(c, 1)
 
-    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> None:
+    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> None:
         raise RuntimeError("always")
 
     monkeypatch.setattr(decisions, "close_vote", close_vote)
@@ -147,7 +147,7 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
     (pid,) = _due_votes(c, 1)
     real = decisions.close_vote
 
-    def close_vote(session: Session, urls: Urls | None, proposal: Proposal) -> Decision:
+    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> Decision:
         # A facilitator closes it in another transaction just before the clock does.
         with c.session() as other:
             real(other, urls, stored(other, Proposal, proposal.id))
