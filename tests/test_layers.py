@@ -26,6 +26,8 @@ def _edges() -> dict[str, dict[str, list[str]]]:
             continue
         here = _unit(path)
         for n in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(n, ast.ImportFrom | ast.Import):
+                continue
             targets: list[str] = []
             if isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
                 if n.module == "node":
