@@ -126,7 +126,7 @@ def test_only_the_federation_asked_can_accept(node: Settings, client: TestClient
     city, mallory = remote.actor("ciudad"), remote.actor("mallory")
     with Session(ctx.engine) as s:
         join_id = membership.request_join(s, ctx.urls, ctx.actors["maizal"], city.uri,
-                                          f"{city.uri}/inbox", "test")
+                                          f"{city.uri}/inbox", "node")
         s.commit()
     from tests.helpers import run_loops
 

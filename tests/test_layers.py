@@ -92,3 +92,21 @@ def test_the_domain_does_not_reach_into_the_http_layer() -> None:
 def test_the_check_sees_a_cycle_when_there_is_one() -> None:
     made = {"a": {"b": ["x"]}, "b": {"c": ["y"]}, "c": {"a": ["z"]}, "d": {"a": ["w"]}}
     assert _cycles(made) == [["a", "b", "c"]]
+
+
+INBOX_HANDLERS = ("matters.py", "economic.py", "projectbank.py")
+
+
+def _imports_processor(n: ast.AST) -> bool:
+    if isinstance(n, ast.ImportFrom):
+        return n.module == "node.inbox.processor" or (
+            n.module == "node.inbox" and any(a.name == "processor" for a in n.names))
+    return isinstance(n, ast.Import) and any(a.name == "node.inbox.processor" for a in n.names)
+
+
+def test_inbox_handlers_get_their_dependencies_not_the_processor() -> None:
+    """They get node/inbox/deps.HandlerDeps (the context and a transaction runner)."""
+    wrong = [f"{name}:{n.lineno}" for name in INBOX_HANDLERS
+             for n in ast.walk(ast.parse((NODE / "inbox" / name).read_text("utf-8")))
+             if _imports_processor(n)]
+    assert wrong == []
