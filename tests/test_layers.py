@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from pathlib import Path
+from typing import TypeGuard
 
 NODE = Path(__file__).resolve().parent.parent / "node"
 HTTP = {"api", "web", "cli", "app", "lazyroutes"}
@@ -97,7 +98,7 @@ def test_the_check_sees_a_cycle_when_there_is_one() -> None:
 INBOX_HANDLERS = ("matters.py", "economic.py", "projectbank.py")
 
 
-def _imports_processor(n: ast.AST) -> bool:
+def _imports_processor(n: ast.AST) -> TypeGuard[ast.ImportFrom | ast.Import]:
     if isinstance(n, ast.ImportFrom):
         return n.module == "node.inbox.processor" or (
             n.module == "node.inbox" and any(a.name == "processor" for a in n.names))
