@@ -7,13 +7,17 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import OperationalError
 
-from node.context import build_context
+from node.config import Settings
+from node.context import NodeContext, build_context
 from node.inbox.writer import InboxWriter
 from node.models import InboxItem
 from node.storage import db
@@ -21,13 +25,13 @@ from node.storage.db import make_engine, write_alone
 
 
 @pytest.fixture
-def ctx(node):
+def ctx(node: Settings) -> Iterator[NodeContext]:
     context = build_context(node)
     yield context
     context.engine.dispose()
 
 
-def _row(n: int, when: datetime) -> dict:
+def _row(n: int, when: datetime) -> dict[str, Any]:
     return {"activity_id": f"https://far.example/activities/{n}", "activity_type": "Create",
             "actor": "https://far.example/users/a", "recipient": "maizal",
             "signer": "https://far.example/users/a#main-key", "body": f'{{"n": {n}}}',
@@ -35,7 +39,7 @@ def _row(n: int, when: datetime) -> dict:
             "lease_owner": None, "lease_until": None, "last_error": ""}
 
 
-def test_the_group_commit_stores_what_sqlalchemy_would(ctx):
+def test_the_group_commit_stores_what_sqlalchemy_would(ctx: NodeContext) -> None:
     """Every column, datetimes included, reads back as the ORM's own insert left it: the
     due-row queries compare them (as text on SQLite)."""
     when = datetime(2026, 11, 29, 18, 15, 22, 953170, tzinfo=UTC)
@@ -61,7 +65,7 @@ def test_the_group_commit_stores_what_sqlalchemy_would(ctx):
 
 
 @pytest.fixture
-def sqlite_file(tmp_path):
+def sqlite_file(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
     path = tmp_path / "lock.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -70,7 +74,7 @@ def sqlite_file(tmp_path):
     engine.dispose()
 
 
-def _hold_lock(path, seconds: float, held: threading.Event) -> None:
+def _hold_lock(path: Path, seconds: float, held: threading.Event) -> None:
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     held.set()
@@ -79,7 +83,8 @@ def _hold_lock(path, seconds: float, held: threading.Event) -> None:
     other.close()
 
 
-def test_the_write_lock_is_taken_once_another_connection_frees_it(sqlite_file):
+def test_the_write_lock_is_taken_once_another_connection_frees_it(
+        sqlite_file: tuple[Engine, Path]) -> None:
     engine, path = sqlite_file
     held = threading.Event()
     holder = threading.Thread(target=_hold_lock, args=(path, 0.2, held))
@@ -97,7 +102,8 @@ def test_the_write_lock_is_taken_once_another_connection_frees_it(sqlite_file):
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
 
 
-def test_a_write_lock_never_freed_fails_after_the_wait(sqlite_file, monkeypatch):
+def test_a_write_lock_never_freed_fails_after_the_wait(
+        sqlite_file: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     engine, path = sqlite_file
     monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.1)
     held = threading.Event()
@@ -112,7 +118,8 @@ def test_a_write_lock_never_freed_fails_after_the_wait(sqlite_file, monkeypatch)
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
 
 
-def test_the_log_is_checkpointed_beside_the_commits_not_in_them(tmp_path, monkeypatch):
+def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlmodel import SQLModel
 
     from node.inbox import writer as writer_module
@@ -120,9 +127,9 @@ def test_the_log_is_checkpointed_beside_the_commits_not_in_them(tmp_path, monkey
     engine = make_engine(f"sqlite:///{tmp_path / 'ckpt.sqlite3'}")
     SQLModel.metadata.create_all(engine)
     started, release = threading.Event(), threading.Event()
-    real = writer_module.checkpoint
+    real = db.checkpoint  # what the writer imported as `checkpoint`
 
-    def slow_checkpoint(engine_):
+    def slow_checkpoint(engine_: Engine) -> None:
         started.set()
         assert release.wait(5), "the test never released the checkpoint"
         real(engine_)
