@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, col, func, select
 
-from node.context import build_context
+from node.config import Settings
+from node.context import NodeContext, build_context
 from node.inbox import authority
 from node.inbox.kinds import Kind
 from node.inbox.processor import InboxProcessor
@@ -32,7 +34,7 @@ FAR = "https://far.example"
 
 
 @pytest.fixture
-def ctx(node):
+def ctx(node: Settings) -> Iterator[NodeContext]:
     context = build_context(node)
     yield context
     context.engine.dispose()
@@ -45,7 +47,7 @@ def _note(n: int, actor: str = f"{FAR}/users/a") -> dict[str, Any]:
                        "content": "hola"}}
 
 
-def _store(ctx, docs: list[dict[str, Any]], recipient: str = "maizal") -> None:
+def _store(ctx: NodeContext, docs: list[dict[str, Any]], recipient: str = "maizal") -> None:
     with Session(ctx.engine) as s:
         for doc in docs:
             s.add(InboxItem(activity_id=doc["id"], activity_type=doc["type"],
@@ -54,9 +56,9 @@ def _store(ctx, docs: list[dict[str, Any]], recipient: str = "maizal") -> None:
         s.commit()
 
 
-def _states(ctx) -> dict[str, int]:
+def _states(ctx: NodeContext) -> dict[str, int]:
     with Session(ctx.engine) as s:
-        return dict(s.exec(select(InboxItem.state, func.count())  # type: ignore[call-overload]
+        return dict(s.exec(select(InboxItem.state, func.count())
                            .group_by(col(InboxItem.state))).all())
 
 
@@ -71,7 +73,8 @@ def _row(n: int) -> dict[str, Any]:
             "lease_until": None, "last_error": ""}
 
 
-def test_requests_arriving_during_a_commit_form_the_next_batch(ctx, monkeypatch):
+def test_requests_arriving_during_a_commit_form_the_next_batch(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     writer = InboxWriter(ctx.engine)
     committing, release = threading.Event(), threading.Event()
     batches: list[int] = []
@@ -105,7 +108,8 @@ def test_requests_arriving_during_a_commit_form_the_next_batch(ctx, monkeypatch)
 # --- what nothing acts on ----------------------------------------------------------------
 
 
-def test_an_inert_activity_gets_the_verdict_of_the_full_check_without_it(ctx, monkeypatch):
+def test_an_inert_activity_gets_the_verdict_of_the_full_check_without_it(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = InboxProcessor(ctx)
     stranger = f"{FAR}/users/a"
     like = {"id": f"{FAR}/likes/1", "type": "Like", "actor": stranger,
@@ -134,7 +138,7 @@ def test_an_inert_activity_gets_the_verdict_of_the_full_check_without_it(ctx, mo
     assert asked == [_note(3)["id"]]
 
 
-def test_activities_something_acts_on_take_the_full_check(ctx):
+def test_activities_something_acts_on_take_the_full_check(ctx: NodeContext) -> None:
     proc = InboxProcessor(ctx)
     sender = f"{FAR}/users/a"
     follow = {"id": f"{FAR}/follows/1", "type": "Follow", "actor": sender,
@@ -147,7 +151,8 @@ def test_activities_something_acts_on_take_the_full_check(ctx):
 # --- the processor during and after a burst ----------------------------------------------
 
 
-def test_a_pass_that_found_a_few_rows_lets_the_next_ones_gather(ctx, monkeypatch):
+def test_a_pass_that_found_a_few_rows_lets_the_next_ones_gather(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = InboxProcessor(ctx, batch=10, gather_seconds=0.3)
     script = [3, 10, 0]  # a few rows, then a full batch (a backlog), then nothing
     at: list[float] = []
@@ -175,7 +180,8 @@ def test_a_pass_that_found_a_few_rows_lets_the_next_ones_gather(ctx, monkeypatch
     assert at[3] - at[2] < 0.25  # woken by a commit after an empty pass
 
 
-def test_a_burst_is_taken_in_few_passes_and_drained_when_it_ends(ctx, monkeypatch):
+def test_a_burst_is_taken_in_few_passes_and_drained_when_it_ends(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = InboxProcessor(ctx, batch=100, gather_seconds=0.2)
     passes: list[int] = []
     real = proc.run_once
@@ -213,7 +219,7 @@ def test_a_burst_is_taken_in_few_passes_and_drained_when_it_ends(ctx, monkeypatc
     assert passes.count(100) >= 2
 
 
-def _flood(ctx, monkeypatch, passes: list[int], fresh: list[bool],
+def _flood(ctx: NodeContext, monkeypatch: pytest.MonkeyPatch, passes: list[int], fresh: list[bool],
            until: str, times: int = 1) -> list[str]:
     """The processor's passes and head checks while rows keep arriving, until `until`
     shows `times` among them; then arrivals stop and the rest is taken."""
@@ -263,7 +269,8 @@ def _flood(ctx, monkeypatch, passes: list[int], fresh: list[bool],
     return events
 
 
-def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatch):
+def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     events = _flood(ctx, monkeypatch, [10, 10, 10, 0], [True, True, False], until="old")
     # Two full batches while rows keep coming: no claim while the head is fresh, one
     # when it is old; then one full batch alone is no flood, and the rest goes at once.
@@ -271,7 +278,8 @@ def test_a_flood_defers_processing_while_its_oldest_row_is_fresh(ctx, monkeypatc
     assert events[5:] == ["pass", "pass"]
 
 
-def test_one_full_batch_after_a_burst_is_not_a_flood(ctx, monkeypatch):
+def test_one_full_batch_after_a_burst_is_not_a_flood(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sender at a few dozen a second after one burst of a full batch: no deferral
     (one full batch would have delayed everyone's activities while it kept sending)."""
     events = _flood(ctx, monkeypatch, [10, 3, 2, 10, 4, 0], [True], until="pass", times=3)
