@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from node.config import Settings
 from node.context import build_context
 from node.models import Delivery, Follower
 from node.outbox.publish import post_note
 from node.storage import leases
 from node.storage.leases import claim, release_dead
+from tests.helpers import id_of
 
 
 def dead_pid() -> int:
@@ -21,10 +24,10 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_a_dead_process_leases_are_freed_and_live_ones_kept(node):
+def test_a_dead_process_leases_are_freed_and_live_ones_kept(node: Settings) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=ctx.primary.id, follower_uri="https://peer.example/u/x",
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri="https://peer.example/u/x",
                        inbox="https://peer.example/inbox"))
         s.commit()
         for i in range(3):
@@ -49,7 +52,7 @@ def test_a_dead_process_leases_are_freed_and_live_ones_kept(node):
     assert release_dead(ctx.engine, Delivery) == 0
 
 
-def test_two_processes_claiming_at_once_each_get_rows(node):
+def test_two_processes_claiming_at_once_each_get_rows(node: Settings) -> None:
     """The second claimer, arriving while the first holds its pick, still leases rows
     (with a SELECT then an UPDATE on SQLite it picked the same rows and got none, and
     its worker slept a poll interval with the queue full). On PostgreSQL SKIP LOCKED
@@ -63,13 +66,13 @@ def test_two_processes_claiming_at_once_each_get_rows(node):
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         for i in range(20):
-            s.add(Follower(actor_id=ctx.primary.id, follower_uri=f"https://p{i}.example/u",
+            s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://p{i}.example/u",
                            inbox=f"https://p{i}.example/inbox"))
         s.commit()
         post_note(s, ctx.urls, ctx.primary, "una nota")
         s.commit()
     first, second = make_engine(str(ctx.engine.url)), make_engine(str(ctx.engine.url))
-    got: dict[str, list] = {}
+    got: dict[str, list[Any]] = {}
     done = threading.Event()
 
     def other() -> None:
@@ -77,7 +80,7 @@ def test_two_processes_claiming_at_once_each_get_rows(node):
         done.set()
 
     @event.listens_for(first, "after_cursor_execute")
-    def _between(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def _between(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         # Right after the first claimer's first statement, the other one claims.
         if "delivery" in statement and "second" not in got and not done.is_set():
             got["second"] = []
