@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from sqlmodel import Session
+from starlette.testclient import TestClient
 
 from node.background import when_needed
 from node.config import Settings
@@ -23,7 +24,7 @@ LOADED_LATER = ("node.inbox.processor", "node.governance.clock", "node.economy.c
                 "node.outbox.publish")
 
 
-def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Settings):
+def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Settings) -> None:
     code = ("import sys; from pathlib import Path; import node.app; "
             "from node.config import load_settings; "
             f"node.app.create_app(load_settings(Path({str(node.data_dir)!r})), "
@@ -34,7 +35,7 @@ def test_starting_the_node_loads_no_background_loop_nor_the_api_models(node: Set
     assert out.strip() == "[]"
 
 
-def test_the_health_check_and_the_first_actor_fetch_answer(client):
+def test_the_health_check_and_the_first_actor_fetch_answer(client: TestClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     handle = ctx_of(client).primary.handle
@@ -44,7 +45,7 @@ def test_the_health_check_and_the_first_actor_fetch_answer(client):
                       headers={"Accept": "application/activity+json"}).status_code == 404
 
 
-def test_a_loop_starts_at_its_first_row_and_not_before(node: Settings):
+def test_a_loop_starts_at_its_first_row_and_not_before(node: Settings) -> None:
     ctx = build_context(node)
     started: list[float] = []
 
@@ -82,7 +83,7 @@ def test_a_loop_starts_at_its_first_row_and_not_before(node: Settings):
         ctx.engine.dispose()
 
 
-def test_a_row_left_from_before_starts_the_loop_at_once(node: Settings):
+def test_a_row_left_from_before_starts_the_loop_at_once(node: Settings) -> None:
     ctx = build_context(node)
     with Session(ctx.engine) as s:
         s.add(Follower(actor_id=ctx.primary.id or 0, follower_uri="https://x.example/u",
@@ -104,7 +105,7 @@ def test_a_row_left_from_before_starts_the_loop_at_once(node: Settings):
         ctx.engine.dispose()
 
 
-def test_the_gate_ends_with_the_node(node: Settings):
+def test_the_gate_ends_with_the_node(node: Settings) -> None:
     ctx = build_context(node)
 
     async def start(_ctx: object, stop: asyncio.Event) -> None:
