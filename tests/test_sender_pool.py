@@ -50,7 +50,7 @@ async def _until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untype
         await asyncio.sleep(0.01)
 
 
-def test_a_burst_to_one_host_leaves_only_the_capped_idle_connections():
+def test_a_burst_to_one_host_leaves_only_the_capped_idle_connections() -> None:
     async def main() -> tuple[int, int, int]:
         srv = _HeldServer(hold=12)
         server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
@@ -76,7 +76,7 @@ def test_a_burst_to_one_host_leaves_only_the_capped_idle_connections():
     assert opened == 12
 
 
-def test_starting_the_app_does_not_load_aiohttp():
+def test_starting_the_app_does_not_load_aiohttp() -> None:
     code = ("import sys, node.app; "
             "sys.exit('aiohttp' in sys.modules or 'node.outbox.aioclient' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
