@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import iter_route_contexts
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from node.app import create_app
+from node.config import Settings
 from node.lazyroutes import LazyApp, LazyRouters
 from tests.conftest import NODE_URL
 
@@ -27,11 +29,16 @@ def _inner(app: Any) -> LazyApp:
 
 
 def _paths(app: Any) -> list[str]:
-    return [ctx.path for ctx in iter_route_contexts(app.router.routes)
-            if not isinstance(ctx.route, LazyRouters)]
+    paths: list[str] = []
+    for ctx in iter_route_contexts(app.router.routes):
+        if isinstance(ctx.route, LazyRouters):
+            continue
+        assert ctx.path is not None, ctx.route
+        paths.append(ctx.path)
+    return paths
 
 
-def test_starting_the_node_loads_neither_the_json_api_nor_the_pages(node):
+def test_starting_the_node_loads_neither_the_json_api_nor_the_pages(node: Settings) -> None:
     code = (f"import sys; from pathlib import Path; import node.app; "
             f"from node.config import load_settings; "
             f"node.app.create_app(load_settings(Path({str(node.data_dir)!r})), background=False); "
@@ -43,7 +50,7 @@ def test_starting_the_node_loads_neither_the_json_api_nor_the_pages(node):
     assert out.strip() == "[]"
 
 
-def test_the_openapi_document_lists_the_lazy_routes_before_any_request(node):
+def test_the_openapi_document_lists_the_lazy_routes_before_any_request(node: Settings) -> None:
     app = _inner(create_app(node, background=False))
     assert len(app.lazies) == 2 and not any(entry.loaded for entry in app.lazies)
     entries = app.lazies
@@ -53,7 +60,7 @@ def test_the_openapi_document_lists_the_lazy_routes_before_any_request(node):
     assert all(entry.loaded for entry in entries) and app.lazies == []
 
 
-def test_routes_sit_where_they_would_have_been_included(node):
+def test_routes_sit_where_they_would_have_been_included(node: Settings) -> None:
     from node.app import activitypub_routers, lazy_routers
 
     app = _inner(create_app(node, background=False))
@@ -68,7 +75,7 @@ def test_routes_sit_where_they_would_have_been_included(node):
     assert not any(isinstance(r, LazyRouters) for r in loaded.router.routes)
 
 
-def test_a_json_api_route_answers_its_first_request(client):
+def test_a_json_api_route_answers_its_first_request(client: TestClient) -> None:
     r = client.post("/api/v1/tokens", json={"username": "nadie", "password": "x" * 12})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
 
@@ -104,7 +111,7 @@ def _toy_app(delay: float) -> tuple[LazyApp, list[int]]:
     return app, loads
 
 
-def test_concurrent_first_requests_all_find_their_route():
+def test_concurrent_first_requests_all_find_their_route() -> None:
     app, loads = _toy_app(delay=0.3)
     paths = ["/lazy/1", "/lazy/2", "/lazy/3", "/shadow", "/z", "/a", "/nothing"]
     answers: dict[str, tuple[int, str]] = {}
@@ -137,12 +144,12 @@ def test_concurrent_first_requests_all_find_their_route():
                            "/lazy/1", "/lazy/2", "/shadow", "/lazy/3", "/shadow", "/z"]
 
 
-def test_a_wrong_method_on_a_lazy_route_is_405_on_the_first_request():
+def test_a_wrong_method_on_a_lazy_route_is_405_on_the_first_request() -> None:
     app, _ = _toy_app(delay=0.0)
     assert TestClient(app).post("/lazy/2").status_code == 405
 
 
-def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was():
+def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was() -> None:
     """The next request tries again from the same list: no half-included routers."""
     app = LazyApp()
     attempts: list[int] = []
@@ -154,13 +161,14 @@ def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was():
             self.ready = True
 
         @property
-        def routes(self):  # type: ignore[no-untyped-def, override]
+        def routes(self) -> list[BaseRoute]:
             if self.__dict__.get("ready") and len(attempts) == 1:
                 raise RuntimeError("a router failed to include")
-            return self.__dict__["_routes"]
+            routes: list[BaseRoute] = self.__dict__["_routes"]
+            return routes
 
         @routes.setter
-        def routes(self, value):  # type: ignore[no-untyped-def]
+        def routes(self, value: list[BaseRoute]) -> None:
             self.__dict__["_routes"] = value
 
     def load() -> list[APIRouter]:
@@ -178,7 +186,7 @@ def test_a_load_that_fails_halfway_leaves_the_route_list_as_it_was():
     assert len(attempts) == 2
 
 
-def test_the_openapi_document_is_kept_as_bytes_and_unchanged(node):
+def test_the_openapi_document_is_kept_as_bytes_and_unchanged(node: Settings) -> None:
     app = create_app(node, background=False)
     with TestClient(app, base_url=NODE_URL) as client:
         first = client.get("/api/openapi.json")
