@@ -45,6 +45,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# What the inbox's columns hold (node/models/inbox.py): a longer id or actor is refused
+# here, since PostgreSQL would refuse it in the group commit, with every row beside it.
+MAX_STORED_URI = 2048
+
+
+def _storable(what: str, value: object) -> None:
+    """Refuse text no database can store as given: a lone surrogate (valid JSON as an
+    escape, not encodable as UTF-8) or a value longer than its column."""
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Problem(400, "bad-activity", f"the activity's {what} is not valid text") from exc
+    if len(value) > MAX_STORED_URI:
+        raise Problem(400, "bad-activity",
+                      f"the activity's {what} is longer than {MAX_STORED_URI} characters")
+
+
 def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in ACCEPTED_TYPES:
@@ -66,6 +85,10 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
         raise Problem(400, "bad-activity", "activity has no http(s) id")
     if not isinstance(doc.get("type"), str):
         raise Problem(400, "bad-activity", "activity has no type")
+    actor = doc.get("actor")
+    for what, value in (("id", doc["id"]), ("type", doc["type"]),
+                        ("actor", actor.get("id") if isinstance(actor, dict) else actor)):
+        _storable(what, value)
     if b"\\u0000" in body.lower():
         # No database stores NUL in text (PostgreSQL refuses it): refuse it here, clearly.
         raise Problem(400, "bad-activity", "activity contains NUL characters")
@@ -113,6 +136,8 @@ async def accept_activity(
         raise Problem(401, "bad-signature", str(exc)) from exc
     except Forbidden as exc:
         raise Problem(403, "not-the-actor", str(exc)) from exc
+    # The key id is the signer's to choose, and stored beside the activity.
+    _storable("key id", verified.signer)
     actor = activity.get("actor")
     actor_id = actor.get("id") if isinstance(actor, dict) else actor
     row = {

@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, Table
+from sqlalchemy.exc import OperationalError
 
 from node.activitypub.directory import netloc_of
 from node.models import InboxItem
@@ -34,6 +36,8 @@ from node.outbox.breaker import Hearing
 from node.storage.db import checkpoint
 
 log = logging.getLogger("comuna.inbox")
+# Failures of the database itself, not of a row in the batch.
+_NOT_THE_ROWS = (sqlite3.OperationalError, OperationalError)
 MAX_BATCH = 500
 # While rows arrive, the log is checkpointed at most this often, beside the commits.
 CHECKPOINT_SECONDS = 0.2
@@ -106,29 +110,45 @@ class InboxWriter:
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                rows = [r for r, _ in batch]
                 try:
-                    # Shielded: a stop waits for a commit under way (its thread runs on)
-                    # before the connection it uses is closed.
-                    self._inflight = asyncio.ensure_future(
-                        asyncio.to_thread(self._commit, rows))
-                    await asyncio.shield(self._inflight)
-                # Whatever failed, every waiter of this batch must learn it (each request
-                # answers with an error and its sender retries): one left waiting hangs.
+                    await self._commit_in_thread([r for r, _ in batch])
                 except Exception as exc:  # noqa: BLE001
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(None)
+                    # One row the database refuses must not fail the rows that shared its
+                    # statement: each is tried alone, and each waiter learns its own fate.
+                    # Not after a busy lock that never freed, a full disk or a lost
+                    # server: each row alone would wait and fail the same way.
+                    if len(batch) == 1 or isinstance(exc, _NOT_THE_ROWS) \
+                            or not await self._one_by_one(batch):
+                        _answer(batch, exc)
+                        continue
+                else:
+                    _answer(batch, None)
                 if self.on_commit is not None:
                     self.on_commit()
                 self._maybe_checkpoint()
                 self._hearing.note({netloc_of(r["signer"]) for r, _ in batch if r.get("signer")})
                 # Let the answered requests run before taking the next batch.
                 await asyncio.sleep(0)
+
+    async def _commit_in_thread(self, rows: list[dict[str, Any]]) -> None:
+        # Shielded: a stop waits for a commit under way (its thread runs on) before the
+        # connection it uses is closed.
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(self._commit, rows))
+        await asyncio.shield(self._inflight)
+
+    async def _one_by_one(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]
+                          ) -> bool:
+        """Each row of a failed batch in a statement of its own; whether any was stored."""
+        stored = False
+        for row, fut in batch:
+            try:
+                await self._commit_in_thread([row])
+            except Exception as exc:  # noqa: BLE001
+                _answer([(row, fut)], exc)
+            else:
+                _answer([(row, fut)], None)
+                stored = True
+        return stored
 
     def _maybe_checkpoint(self) -> None:
         """On SQLite, copy the log into the database in a thread beside the commits.
@@ -155,3 +175,16 @@ class InboxWriter:
             return
         with self.engine.begin() as conn:
             conn.execute(self._stmt, rows)
+
+
+def _answer(batch: list[tuple[dict[str, Any], asyncio.Future[None]]],
+            error: BaseException | None) -> None:
+    """Every waiter must learn the outcome (an error makes its request answer one, and
+    its sender retry): one left waiting hangs."""
+    for _, fut in batch:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)

@@ -12,12 +12,14 @@ wakes nothing.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+log = logging.getLogger("comuna.wake")
 _PENDING = "comuna.wake"
 # engine -> topic -> wake. Weak, so a disposed node's engine takes its wake-ups along.
 _WAKERS: weakref.WeakKeyDictionary[Engine, dict[str, Callable[[], None]]] = (
@@ -44,8 +46,15 @@ def _after_commit(session: Session) -> None:
     wakers = _WAKERS.get(engine, {})
     for topic in sorted(topics):
         waker = wakers.get(topic)
-        if waker is not None:
+        if waker is None:
+            continue
+        try:
             waker()
+        except Exception:
+            # The transaction is committed: a wake-up that failed (a loop closing at
+            # shutdown) must not make the caller believe it was not, and retry work
+            # already done. The loop's poll finds the rows.
+            log.exception("waking %s after a commit failed", topic)
 
 
 @event.listens_for(Session, "after_rollback")
