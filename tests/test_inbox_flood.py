@@ -284,3 +284,38 @@ def test_one_full_batch_after_a_burst_is_not_a_flood(
     (one full batch would have delayed everyone's activities while it kept sending)."""
     events = _flood(ctx, monkeypatch, [10, 3, 2, 10, 4, 0], [True], until="pass", times=3)
     assert "fresh" not in events and events.count("pass") >= 6
+
+
+def test_a_pass_gives_back_what_it_cannot_finish_within_half_its_lease(
+        ctx: NodeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slow handlers must not keep rows past their lease: another process would claim
+    them while this one still works, and an activity would be handled twice."""
+    from node.inbox import processor as module
+
+    monkeypatch.setattr(module, "LEASE_SECONDS", 0.6)
+    _store(ctx, [_note(n) for n in range(1, 7)])
+    proc = InboxProcessor(ctx, batch=10)
+    handled: list[str] = []
+
+    async def slow(activity: dict[str, Any], recipient: str, signer: str) -> authority.Verdict:
+        handled.append(activity["id"])
+        await asyncio.sleep(0.2)
+        return authority.Verdict(Kind.other)
+
+    monkeypatch.setattr(proc, "handle", slow)
+    assert asyncio.run(proc.run_once()) == 6
+    # 0.2 s each against half a 0.6 s lease: two or three handled (fewer on a busy
+    # machine), the rest given back.
+    assert 1 <= len(handled) <= 3
+    with Session(ctx.engine) as s:
+        rows = s.exec(select(InboxItem).order_by(col(InboxItem.id))).all()
+    done = [r for r in rows if r.state == "done"]
+    back = [r for r in rows if r.state == "queued"]
+    assert len(done) == len(handled) and len(back) == 6 - len(handled)
+    assert all(r.lease_owner is None and r.lease_until is None and r.attempts == 0
+               for r in back)
+    # The next pass takes exactly the rows given back: nothing twice.
+    asyncio.run(proc.run_once())
+    asyncio.run(proc.run_once())
+    assert sorted(handled) == sorted(_note(n)["id"] for n in range(1, 7))
+    assert _states(ctx) == {"done": 6}

@@ -150,9 +150,16 @@ class InboxProcessor:
     async def run_once(self) -> int:
         rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
                                        LEASE_SECONDS, None, CLAIMED)
+        started = asyncio.get_running_loop().time()
         done: list[int] = []
         try:
-            for row in rows:
+            for i, row in enumerate(rows):
+                if asyncio.get_running_loop().time() - started > LEASE_SECONDS / 2:
+                    # Half the lease is spent (slow handlers, a busy machine): the rest
+                    # goes back now, before another process may claim rows this one is
+                    # still working through, and the rows done are marked below.
+                    await asyncio.to_thread(self._release, [r.id for r in rows[i:]])
+                    break
                 # Each row's work commits on its own (`tx`); a row that fails is put
                 # back with backoff and the rest of the batch goes on.
                 try:
@@ -190,6 +197,13 @@ class InboxProcessor:
                                     f"{verdict.code}: {verdict.reason}")
             return False
         return True
+
+    def _release(self, ids: list[int]) -> None:
+        """Give claimed rows back untouched: claimable again at once, attempts unchanged."""
+        with self.ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
+                as conn:
+            write_alone(conn, update(InboxItem).where(col(InboxItem.id).in_(ids)).values(
+                lease_owner=None, lease_until=None))
 
     def _finish_many(self, ids: list[int]) -> None:
         # One statement on its own: the write lock is not held while this thread waits
