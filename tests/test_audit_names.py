@@ -15,7 +15,7 @@ from node.models import AuditEntry, LocalActor, Member
 from node.storage import audit
 from tests.govfixtures import build_commune
 
-FORMS = r"^(node|member:\d+|body:[\w.-]+|remote:https?://\S+)$"
+FORMS = r"^(node|member:\d+|body:[\w.-]+|remote:https?://[^\x00-\x1f\x7f]+)$"
 
 
 def test_each_kind_of_actor_has_one_name() -> None:
@@ -51,3 +51,20 @@ def test_what_a_commune_records_uses_only_those_names(node: Settings) -> None:
         assert any(e.actor == f"member:{facil.id}" and e.action == "proposal.created"
                    for e in entries)
         assert audit.verify_chain(s) == (True, None)
+
+
+def test_a_peer_with_a_long_or_odd_actor_uri_is_audited_not_refused(node: Settings) -> None:
+    """The URI is the peer's to choose: a long one (PostgreSQL's column was 200 wide and
+    refused the whole transaction) or one with a space must not stop its activities."""
+    c = build_commune(node)
+    long_uri = "https://ciudad.example/actors/" + "x" * 900
+    odd_uri = "https://ciudad.example/actors/la sur"
+    with c.session() as s:
+        audit.append(s, f"remote:{long_uri}", "decision.received", "body:maizal")
+        audit.append(s, f"remote:{odd_uri}", "decision.received", "body:maizal")
+        s.commit()
+        actors = [e.actor for e in s.exec(select(AuditEntry)).all()]
+        assert f"remote:{long_uri}" in actors and f"remote:{odd_uri}" in actors
+        assert audit.verify_chain(s) == (True, None)
+    with pytest.raises(ValueError):
+        audit.actor_name("remote:https://ciudad.example/a\nb")

@@ -15,7 +15,7 @@ class AuditEntry(SQLModel, table=True):
 
     seq: int = Field(primary_key=True)
     at: datetime = Field(default_factory=utcnow)
-    actor: str = Field(max_length=200)
+    actor: str = Field(max_length=2048)
     action: str = Field(max_length=64, index=True)
     subject: str = Field(max_length=200, index=True)
     data: str = Field(sa_type=Text)

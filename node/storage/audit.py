@@ -24,7 +24,8 @@ GENESIS = "0" * 64
 # searched: a person of this node, one of its bodies acting as itself, another
 # server's actor, or the node's own processing (clocks, retries, arriving decisions).
 Who = Member | LocalActor | str | None
-_NAMED = re.compile(r"(node|member:\d+|body:[\w.-]+|remote:https?://\S+)")
+# A remote URI is the peer's to choose: anything printable (JSON keeps the chain intact).
+_NAMED = re.compile(r"(node|member:\d+|body:[\w.-]+|remote:https?://[^\x00-\x1f\x7f]+)")
 
 
 def actor_name(who: Who) -> str:
