@@ -292,7 +292,6 @@ class InboxProcessor:
         if inbox and verdict.addressed is not None:
             await self._tx(refusals.answer, self.ctx.urls, verdict.addressed, activity, inbox,
                            verdict.code, verdict.reason)
-            self.ctx.delivery_wakeup.set()
 
     # --- handlers, one per kind (who may send each was decided before) ---------------
 
@@ -303,7 +302,6 @@ class InboxProcessor:
             return
         follower_doc = await self.ctx.directory.actor(sender)
         await self._tx(follows.accept_follow, self.ctx.urls, target, activity, follower_doc)
-        self.ctx.delivery_wakeup.set()
 
     async def _undo(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -323,7 +321,6 @@ class InboxProcessor:
             return
         member_doc = await self.ctx.directory.actor(sender)
         await self._tx(membership.receive_join, self.ctx.urls, target, activity, member_doc)
-        self.ctx.delivery_wakeup.set()
 
     async def _leave(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
@@ -348,10 +345,8 @@ class InboxProcessor:
     async def _our_join_answered(self, federation: str, join_id: str, accept: bool) -> bool:
         done = await self._tx(membership.receive_answer, federation, join_id, accept,
                               self.ctx.urls)
-        if done:
-            self.ctx.delivery_wakeup.set()
-            if accept:
-                await graph.warm(self.ctx, [federation])
+        if done and accept:
+            await graph.warm(self.ctx, [federation])
         return bool(done)
 
     async def _follow_answer(self, activity: dict[str, Any], bodies: list[LocalActor],

@@ -112,17 +112,17 @@ class InboxWriter:
                 del self._pending[:MAX_BATCH]
                 try:
                     await self._commit_in_thread([r for r, _ in batch])
+                    _answer(batch, None)
                 except Exception as exc:  # noqa: BLE001
                     # One row the database refuses must not fail the rows that shared its
                     # statement: each is tried alone, and each waiter learns its own fate.
                     # Not after a busy lock that never freed, a full disk or a lost
                     # server: each row alone would wait and fail the same way.
-                    if len(batch) == 1 or isinstance(exc, _NOT_THE_ROWS) \
-                            or not await self._one_by_one(batch):
-                        _answer(batch, exc)
+                    alone = len(batch) > 1 and not isinstance(exc, _NOT_THE_ROWS)
+                    stored = alone and await self._one_by_one(batch)
+                    _answer(batch, exc)  # the waiters not answered row by row
+                    if not stored:
                         continue
-                else:
-                    _answer(batch, None)
                 if self.on_commit is not None:
                     self.on_commit()
                 self._maybe_checkpoint()

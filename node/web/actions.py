@@ -69,8 +69,7 @@ async def run_action(request: Request, back: str, action: Action, done: str = ""
         data = await form(request)
     except Problem as exc:
         return await asyncio.to_thread(_refused, request, exc, back)
-    response, _acted = await asyncio.to_thread(_act, request, back, action, data, done)
-    return response
+    return await asyncio.to_thread(_act, request, back, action, data, done)
 
 
 async def member_of(request: Request) -> Member | None:
@@ -89,11 +88,11 @@ def _refused(request: Request, exc: Problem, back: str) -> Response:
 
 
 def _act(request: Request, back: str, action: Action, data: dict[str, str], done: str
-         ) -> tuple[Response, bool]:
+         ) -> Response:
     with open_session(request) as s:
         me = current_member(request, s)
         if me is None:
-            return see_other(f"/login?next={back}"), False
+            return see_other(f"/login?next={back}")
         lang = language(request, me)
         try:
             result = action(s, me, data)
@@ -105,13 +104,13 @@ def _act(request: Request, back: str, action: Action, data: dict[str, str], done
                 "error": say(exc, lang), "field": field_for(exc),
                 "status": exc.status, "code": exc.code, "form": data})
             s.commit()
-            return response, False
+            return response
         target, message = (result, done) if isinstance(result, str) else result
         response = see_other(target)
         # Every action says something; the generic word only where the form said nothing.
         leave(s, request, response, {"ok": translator(lang)(message or "Hecho.")})
         s.commit()
-    return response, True
+    return response
 
 
 STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated", "withdrawn"]
