@@ -13,16 +13,8 @@ from node.models import LocalActor, Member, WebNotice
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import refused, stored
-from tests.test_attack_pages import (
-    NEW,
-    PASSWORD,
-    _bearer,
-    _use,
-    council_coordinator,
-    csrf,
-    login,
-    post,
-)
+from tests.pageforms import PASSWORD, csrf, login
+from tests.test_attack_pages import NEW, _bearer, _use, council_coordinator, post
 
 
 def _reset_by(c: Commune, maker: Member, body: LocalActor, target: Member) -> str:

@@ -21,24 +21,9 @@ from node.models.base import utcnow
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused, stored
+from tests.pageforms import PASSWORD, csrf, login
 
-PASSWORD = "contraseña-larga"
 NEW = "otra-clave-muy-larga"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    page = client.get("/login")
-    r: httpx.Response = client.post(
-        "/login", data={"csrf": csrf(page.text), "username": username, "password": password},
-        follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return r
 
 
 def token(client: TestClient) -> str:

@@ -16,9 +16,9 @@ from node.config import Settings
 from node.models import Exchange
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
+from tests.pageforms import csrf, login
 from tests.test_pages_browser import ARGS, CHROMIUM
 from tests.test_web_economy import NS, post
-from tests.test_web_pages import csrf, login
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Debian's chromium is not installed (test.sh installs it as root)")

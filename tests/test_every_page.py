@@ -24,9 +24,9 @@ from node.models.base import utcnow
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
 from tests.helpers import refused
+from tests.pageforms import csrf, login
 from tests.pagetour import faults, fill, page_routes, post_forms
 from tests.test_csrf_routes import inner_app
-from tests.test_web_pages import csrf, login
 
 NS_KIND = shared().namespace
 

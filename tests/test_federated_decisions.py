@@ -144,7 +144,7 @@ def test_a_matter_passed_down_by_a_stranger_is_ignored(
 def test_pages_show_the_matter_and_take_the_mandate(commune: Commune) -> None:
     from node.governance import members
     from node.models.matters import Mandate
-    from tests.test_web_pages import csrf, login
+    from tests.pageforms import csrf, login
 
     c = commune
     with Session(c.ctx.engine) as s:

@@ -13,16 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.pageforms import PASSWORD, csrf
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = pytest.mark.timeout(240)
-PASSWORD = "contraseña-larga"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 class Browser:

@@ -19,8 +19,8 @@ from node.models import InboxItem, LocalActor, Member, Proposal
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from tests.helpers import id_of, stored
+from tests.pageforms import csrf, login
 from tests.test_federated_decisions import Commune, commune  # noqa: F401
-from tests.test_web_pages import csrf, login
 
 PEOPLE = ("facil", "ana", "luis")  # coordinator and spokesperson; spokesperson; member
 

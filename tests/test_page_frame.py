@@ -14,7 +14,7 @@ from node.models import WebNotice
 from node.models.base import utcnow
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
-from tests.test_web_pages import csrf, login
+from tests.pageforms import csrf, login
 
 
 def test_a_refused_form_comes_back_with_why_and_what_was_typed_once(node: Settings,

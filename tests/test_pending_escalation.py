@@ -18,8 +18,8 @@ from node.federations import escalation, routing
 from node.governance import members
 from node.models import Delivery, LocalActor
 from tests.fakeremote import FakeRemote
+from tests.pageforms import login
 from tests.test_economy_rules import Net, _members
-from tests.test_web_pages import login
 
 PASSWORD = "contraseña-larga"
 

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
@@ -29,30 +28,10 @@ from node.models.members import PasswordReset
 from tests.conftest import NODE_URL, hold_to_openapi
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused
+from tests.pageforms import PASSWORD, csrf, post
+from tests.pageforms import try_login as login
 
-PASSWORD = "contraseña-larga"
 NEW = "otra-clave-muy-larga"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    page = client.get("/login")
-    r: httpx.Response = client.post(
-        "/login", data={"csrf": csrf(page.text), "username": username, "password": password},
-        follow_redirects=False)
-    return r
-
-
-def post(client: TestClient, url: str, data: dict[str, str] | None = None, page: str = "/login"
-         ) -> httpx.Response:
-    r: httpx.Response = client.post(url, data={"csrf": csrf(client.get(page).text),
-                                               **(data or {})})
-    return r
 
 
 def actions(c: Commune, name: str) -> list[dict[str, Any]]:

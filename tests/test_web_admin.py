@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -22,30 +21,7 @@ from node.governance.statute import Statute
 from node.models import AuditEntry, Invitation, LocalActor, Member
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused, stored
-
-PASSWORD = "contraseña-larga"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def login(client: TestClient, username: str) -> httpx.Response:
-    page = client.get("/login")
-    r: httpx.Response = client.post(
-        "/login", data={"csrf": csrf(page.text), "username": username, "password": PASSWORD},
-        follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return r
-
-
-def post(client: TestClient, url: str, data: dict[str, str] | None = None, page: str = "/login"
-         ) -> httpx.Response:
-    r: httpx.Response = client.post(url, data={"csrf": csrf(client.get(page).text),
-                                               **(data or {})})
-    return r
+from tests.pageforms import PASSWORD, login, post
 
 
 def audit(c: Commune, action: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from node.models import Amendment, Comment, Decision, Meeting, OutboxItem, Propo
 from node.models.base import utcnow
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import refused, stored
-from tests.test_web_pages import csrf, login
+from tests.pageforms import csrf, login
 
 
 def _proposal(c: Commune, state: str = "deliberation") -> int:

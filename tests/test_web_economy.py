@@ -20,7 +20,7 @@ from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
 from tests.helpers import refused
-from tests.test_web_pages import csrf, login
+from tests.pageforms import csrf, login
 
 NS = shared().namespace
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -15,24 +14,7 @@ from node.web.i18n import catalog
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
 from tests.helpers import refused
-
-PASSWORD = "contraseña-larga"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found is not None, "the page has no CSRF field"
-    return found.group(1)
-
-
-def login(client: TestClient, username: str) -> httpx.Response:
-    page = client.get("/login")
-    r: httpx.Response = client.post("/login", data={"csrf": csrf(page.text),
-                                                    "username": username,
-                                                    "password": PASSWORD},
-                                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return r
+from tests.pageforms import PASSWORD, csrf, login
 
 
 def test_every_page_string_has_an_english_translation() -> None:

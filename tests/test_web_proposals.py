@@ -19,7 +19,7 @@ from node.models.base import utcnow
 from tests.conftest import hold_to_openapi
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import refused, stored
-from tests.test_web_pages import PASSWORD, csrf, login
+from tests.pageforms import PASSWORD, csrf, login
 
 # The form each action posts to on the page.
 FORMS = {"edit": "/edit", "withdraw": "/withdraw", "open_deliberation": "/deliberation",
