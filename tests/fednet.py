@@ -83,6 +83,17 @@ class Net:
 
         wait_for(done, 40, "memberships accepted")
 
+    def wait_graph_known(self, pairs: list[tuple[str, str]], level: str) -> None:
+        """Until each body's copies of the graph above it say that a matter of it and
+        the other is decided at `level`: a federation's new `memberOf` reaches its
+        members by an `Update` delivered after the join is accepted."""
+        def done() -> bool:
+            return all(self.call(here, "get", "/api/v1/deciding-level", params={
+                "here": here, "affects": [self.nodes[here].actor, self.nodes[other].actor]})[
+                "level"] == self.nodes[level].actor for here, other in pairs)
+
+        wait_for(done, 40, f"every body sees the way up to {level}")
+
     # --- acting --------------------------------------------------------------------
 
     def call(self, handle: str, method: str, path: str, headers: dict[str, str] | None = None,
@@ -204,6 +215,8 @@ def seven_nodes(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> Iterat
         for member, federation in pairs:
             n.join(member, federation)
         n.wait_joined(pairs)
+        n.wait_graph_known([("maizal", "llano"), ("cumbe", "llano"), ("sabana", "llano"),
+                            ("llano", "maizal")], TERRITORIO)
         yield n
     finally:
         n.stop()

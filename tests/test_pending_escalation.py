@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,9 +15,10 @@ from node.activitypub.directory import KeyUnavailable
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
-from node.federations import escalation, routing
+from node.federations import escalation, graph, routing
 from node.governance import members
-from node.models import Delivery, LocalActor
+from node.models import Delivery, LocalActor, RemoteActor
+from node.models.base import utcnow
 from tests.fakeremote import FakeRemote
 from tests.pageforms import login
 from tests.test_economy_rules import Net, _members
@@ -95,4 +97,35 @@ def test_a_matter_the_graph_cannot_route_now_is_pending_then_sent(
     assert len(to_the_city(net)) == 1
     # Sent once: a later tick has nothing pending.
     assert asyncio.run(escalation.retry_pending(net.ctx)) == 0
+    assert len(to_the_city(net)) == 1
+
+
+def test_a_matter_no_known_federation_covers_waits_for_fresher_copies(
+        commune: Net) -> None:
+    """Our copy of a body may predate its joining a federation (the `Update` that says
+    so is still on its way): 'nobody covers them all' is shown and asked again, never
+    taken as final in silence."""
+    net, c, remote = commune, commune.client, commune.remote
+    remote.docs[net.b.path] = {**net.b.document(), "memberOf": []}  # not joined yet
+    h = {"Authorization": "Bearer " + c.post(
+        "/api/v1/tokens", json={"username": "facil", "password": PASSWORD}).json()["token"]}
+    p = c.post("/api/v1/bodies/maizal/proposals", headers=h,
+               json={"title": "Agua", "text": "Agua: texto completo.",
+                     "affects": [net.me, net.b.uri]}).json()
+    assert c.post(f"/api/v1/proposals/{p['id']}/deliberation", headers=h).status_code == 200
+    shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
+    assert shown["escalation"] == "pending"
+    assert "no federation covers" in shown["escalation_note"]
+    assert to_the_city(net) == []
+
+    # b joins the city; our copy of b is older than the freshness bound by then.
+    remote.docs[net.b.path] = {**net.b.document(), "memberOf": [net.a.uri]}
+    with Session(net.ctx.engine) as s:
+        row = s.exec(select(RemoteActor).where(RemoteActor.uri == net.b.uri)).one()
+        row.fetched_at = utcnow() - timedelta(seconds=graph.REFRESH_AGE + 1)
+        s.add(row)
+        s.commit()
+    assert asyncio.run(escalation.retry_pending(net.ctx)) == 1
+    shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
+    assert (shown["escalation"], shown["escalated_to"]) == ("sent", net.a.uri)
     assert len(to_the_city(net)) == 1
