@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +22,15 @@ from node.activitypub.httpsig import Policy, authorities_of
 from node.activitypub.httpsig.sign import sign_cavage
 from node.activitypub.identity import primary_actor
 from node.activitypub.urls import Urls
+from node.clock import SYSTEM, Clock
 from node.config import Settings
 from node.models import LocalActor, PeerHost
 from node.storage import aftercommit, changes
+from node.storage.audit import Who
 from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
 from node.storage.wakebus import WakeBus
+from node.tx import Tx
 
 
 class Wakeup(asyncio.Event):
@@ -143,11 +147,22 @@ class NodeContext:
     delivery_wakeup: Wakeup = field(default_factory=lambda: Wakeup("delivery"))
     economy_wakeup: Wakeup = field(default_factory=lambda: Wakeup("economy"))
     bus: WakeBus | None = None
+    clock: Clock = SYSTEM
     actors: LocalActors = field(init=False)
     _blocked: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.actors = LocalActors(self)
+
+    def tx(self, session: Session, who: Who = None) -> Tx:
+        """A unit of work on `session` (which the caller commits), acted by `who`."""
+        return Tx(session, self.urls, who, self.clock)
+
+    @contextmanager
+    def unit(self, who: Who = None) -> Iterator[Tx]:
+        """A unit of work on a new session; nothing is kept unless it commits."""
+        with Session(self.engine) as s:
+            yield self.tx(s, who)
 
     def attach_bus(self, bus: WakeBus) -> None:
         self.bus = bus

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger("comuna.wake")
 _PENDING = "comuna.wake"
+_CALLS = "comuna.after_commit"
 # engine -> topic -> wake. Weak, so a disposed node's engine takes its wake-ups along.
 _WAKERS: weakref.WeakKeyDictionary[Engine, dict[str, Callable[[], None]]] = (
     weakref.WeakKeyDictionary())
@@ -36,8 +37,19 @@ def wake(session: Session, topic: str) -> None:
     pending.add(topic)
 
 
+def call(session: Session, fn: Callable[[], None]) -> None:
+    """Run `fn` once this session's transaction commits (dropped on rollback)."""
+    calls: list[Callable[[], None]] = session.info.setdefault(_CALLS, [])
+    calls.append(fn)
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    for fn in session.info.pop(_CALLS, []):
+        try:
+            fn()
+        except Exception:  # committed already: the caller must not think otherwise
+            log.exception("an after-commit call failed")
     topics: set[str] = session.info.pop(_PENDING, set())
     if not topics:
         return
@@ -62,3 +74,4 @@ def _after_rollback(session: Session) -> None:
     # What was asked inside a transaction that did not commit must not wake anyone
     # later, when the same session commits something else.
     session.info.pop(_PENDING, None)
+    session.info.pop(_CALLS, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -54,7 +55,7 @@ def _stamp(entry: AuditEntry) -> str:
 
 
 def append(session: Session, who: Who, action: str, subject: str,
-           data: dict[str, Any] | None = None) -> AuditEntry:
+           data: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEntry:
     actor = actor_name(who)
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appenders so two transactions never claim the same place in the chain.
@@ -63,7 +64,7 @@ def append(session: Session, who: Who, action: str, subject: str,
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    entry = AuditEntry(seq=seq, at=utcnow(), actor=actor, action=action, subject=subject,
+    entry = AuditEntry(seq=seq, at=at or utcnow(), actor=actor, action=action, subject=subject,
                        data=body, prev_hash=prev, hash="")
     entry.hash = _digest(prev, seq, _stamp(entry), actor, action, subject, body)
     session.add(entry)

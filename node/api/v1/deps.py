@@ -16,6 +16,7 @@ from node.context import NodeContext
 from node.errors import Problem
 from node.governance.members import LoginLimiter, member_for_token
 from node.models import Member
+from node.tx import Tx
 
 
 def ctx(request: Request) -> NodeContext:
@@ -81,3 +82,9 @@ def page(items: list[Any], limit: int, key: str = "id") -> dict[str, Any]:
     items = items[:limit]
     return {"items": items,
             "next_cursor": encode_cursor(items[-1][key]) if more and items else None}
+
+
+def member_tx(request: Request, member: Member = Depends(member_required),
+              session: Session = Depends(db)) -> Tx:
+    """The unit of work of a member's request: their session, acted by them."""
+    return ctx(request).tx(session, member)
