@@ -1,10 +1,8 @@
 """The node's sense of time, injectable.
 
-Deadlines (votes closing, retries, leases, backoff) are read from a clock handed
-down in the unit of work (`Tx.now()`) rather than from the wall, so a test moves
-time forward instead of sleeping through it, and a node process started for the
-tests can be told to run ahead (`COMUNA_CLOCK_OFFSET`, seconds; never set in
-production: it is refused unless the node runs in test mode)."""
+Deadlines (votes closing, retries, backoff) are read from the clock handed down in
+the unit of work (`Tx.now()`, from `NodeContext.clock`) rather than from the wall,
+so a test moves time forward instead of sleeping through it."""
 
 from __future__ import annotations
 
