@@ -16,6 +16,12 @@ ENTRIES = [
       "Solo la coordinación de esta instancia puede hacer esto; pídaselo a un "
       "coordinador o coordinadora.",
       "Only this body's coordinators can do this; ask one of them."),
+    E("forbidden", "only a member of this node may do this",
+      "Solo una persona de este nodo, con su usuario, puede hacer esto.",
+      "Only a person with an account on this node can do this."),
+    E("forbidden", "only a body of this node may do this",
+      "Solo una instancia de este nodo puede hacer esto en su propio nombre.",
+      "Only a body of this node can do this on its own behalf."),
     E("forbidden", "you may not {action} here",
       "Usted no puede {action} aquí; si cree que debería, hable con la coordinación.",
       "You cannot {action} here; if you think you should, talk to the coordinators."),
