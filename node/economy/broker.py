@@ -12,7 +12,6 @@ from sqlmodel import Session, select
 from node.economy import exchanges, intents, rising, wire
 from node.economy.matcher import barter
 from node.errors import Problem
-from node.federations.matters import now_stamp
 from node.models import Commitment, Exchange, JointPlan, LocalActor
 from node.outbox.publish import forward, new_uid, publish
 from node.tx import Tx
@@ -40,7 +39,8 @@ def run(tx: Tx, federation: LocalActor) -> list[Exchange]:
         ex.inboxes = json.dumps({p: inbox[p] for p in parties}, sort_keys=True)
         session.add(ex)
         docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
-        draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs, now_stamp())
+        draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs,
+                                      wire.stamp_of(tx.now()))
         publish(session, urls, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Offer", "actor": urls.actor(federation.handle), "object": draft,
@@ -92,7 +92,7 @@ def seal(tx: Tx, federation: LocalActor, ex: Exchange,
     exchanges.settle(tx, ex, "agreed")
     docs = exchanges.docs_of(exchanges.commitments_of(tx.session, ex))
     agreement = rising.signed(urls, federation, wire.agreement_object(
-        ex.uri, urls.actor(federation.handle), docs, now_stamp()))
+        ex.uri, urls.actor(federation.handle), docs, wire.stamp_of(tx.now())))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Accept", "actor": urls.actor(federation.handle), "object": ex.uri,
                 "result": agreement, "to": sorted(inboxes)}

@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 from node.economy import intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem, not_found
-from node.federations.matters import now_stamp
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 from node.outbox.publish import new_uid, publish
 from node.tx import Tx
@@ -81,7 +80,7 @@ def record(tx: Tx, body: LocalActor, uri: str,
         doc = wire.event_object(_doc(ev))
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
-            "type": "Create", "actor": me, "object": doc, "published": now_stamp()},
+            "type": "Create", "actor": me, "object": doc, "published": wire.stamp_of(tx.now())},
             to_followers=False, inboxes=targets)
     tx.audit("economy.delivered",
              f"event:{ev.id}", {"commitment": c.uri, "quantity": str(amount)})

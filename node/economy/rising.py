@@ -18,7 +18,7 @@ from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
-from node.federations.matters import keep, now_stamp
+from node.federations.matters import keep
 from node.federations.membership import inboxes
 from node.models import Commitment, Exchange, Intent, LocalActor
 from node.models.base import aware
@@ -52,7 +52,8 @@ def rise(tx: Tx, row: Intent) -> list[str]:
     if not feds:
         return []
     if not row.received_from:
-        obj = signed(urls, holder, wire.intent_object(intents.doc_of(row), now_stamp()))
+        obj = signed(urls, holder, wire.intent_object(intents.doc_of(row),
+                                                      wire.stamp_of(tx.now())))
         activity = {"@context": wire.contexts(urls.context),
                     "id": urls.activity(new_uid()), "type": "Create", "actor": row.body,
                     "object": obj, "to": sorted(feds)}
@@ -103,7 +104,7 @@ def announce_change(tx: Tx, body: LocalActor, row: Intent) -> None:
     feds = inboxes(session, body, "member_of")
     doc = wire.IntentDoc(**{**intents.doc_of(row).__dict__,
                             "available": left_to_offer(session, row)})
-    obj = signed(urls, body, wire.intent_object(doc, now_stamp()))
+    obj = signed(urls, body, wire.intent_object(doc, wire.stamp_of(tx.now())))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Update", "actor": row.body, "object": obj, "to": targets}
     item = publish(session, urls, body, activity, to_followers=False,

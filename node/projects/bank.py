@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import Problem, not_found
-from node.federations.matters import now_stamp
 from node.federations.membership import inboxes
 from node.governance.authz import require_facilitator
 from node.models import LocalActor, Member, ProjectRecord
@@ -127,7 +126,8 @@ def publish_record(tx: Tx, body: LocalActor, title: str, sector: str, texts: dic
     row = _store(tx, d, body, "")
     assert row is not None
     activity = {"@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
-                "type": "Create", "actor": d.author, "object": obj, "published": now_stamp(),
+                "type": "Create", "actor": d.author, "object": obj,
+                "published": d.published.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
     targets = set(inboxes(session, body, "member_of").values()) | \
         set(inboxes(session, body, "has_member").values())
