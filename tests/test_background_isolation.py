@@ -44,6 +44,7 @@ from node.models import (
 )
 from node.models.base import aware, utcnow
 from node.storage import audit
+from node.tx import Tx
 from tests.conftest import NODE_URL
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
@@ -166,9 +167,10 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
 def _offer_and_need(c: Commune, body: LocalActor) -> None:
     """An enterprise of the body offers what the body needs: a match inside it."""
     with c.session() as s:
-        enterprises.create(s, c.people["facil"], body, "finca", "Finca", "agricultura")
+        tx = c.ctx.tx(s, c.people["facil"])
+        enterprises.create(tx, body, "finca", "Finca", "agricultura")
         for side, qty, ent in (("offer", "10", "finca"), ("need", "4", None)):
-            intents.publish(s, c.ctx.urls, c.people["facil"], body, side, NS + "papaya",
+            intents.publish(tx, body, side, NS + "papaya",
                             Decimal(qty), "kilogram", ent, rise_after=3600)
         s.commit()
 
@@ -189,9 +191,9 @@ def test_a_body_whose_matching_fails_does_not_hold_back_the_others(
     real = local.match
     tried: list[int] = []
 
-    def match(session: Session, urls: Urls, body: LocalActor) -> list[Exchange]:
+    def match(tx: Tx, body: LocalActor) -> list[Exchange]:
         tried.append(id_of(body))
-        found = real(session, urls, body)  # its exchange must be rolled back
+        found = real(tx, body)  # its exchange must be rolled back
         if body.id == c.assembly.id and broken:
             raise RuntimeError("a bad row in this body")
         return found
@@ -221,15 +223,15 @@ def test_an_intent_that_cannot_rise_does_not_hold_back_the_others(
         commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     with c.session() as s:
-        rows = [intents.publish(s, c.ctx.urls, c.people["facil"], c.assembly, "offer",
+        rows = [intents.publish(c.ctx.tx(s, c.people["facil"]), c.assembly, "offer",
                                 NS + "papaya", Decimal(n), "kilogram", rise_after=0)
                 for n in (1, 2, 3)]
         s.commit()
         first, bad, last = (id_of(r) for r in rows)
     real = rising.rise
 
-    def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
-        out = real(session, urls, row)
+    def rise(tx: Tx, row: Intent) -> list[str]:
+        out = real(tx, row)
         if row.id == bad:
             raise RuntimeError("cannot sign it")
         return out
@@ -259,8 +261,9 @@ def _decided_plans(c: Commune, n: int) -> list[int]:
                "outputs": [{"action": "produce", "kind": NS + "seeds", "quantity": "2",
                             "unit": "kilogram"}]}
     with c.session() as s:
-        rows = [plans.draft(s, c.ctx.urls, c.people["facil"], c.assembly,
-                            plans.build(c.ctx.urls, c.assembly, f"Plan {i}", "", [process], s),
+        tx = c.ctx.tx(s, c.people["facil"])
+        rows = [plans.draft(tx, c.assembly,
+                            plans.build(tx, c.assembly, f"Plan {i}", "", [process]),
                             {}) for i in range(n)]
         decisions.record_meeting(s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(),
                                  "Casa", 5, 3, "", "",
@@ -281,9 +284,9 @@ def test_a_plan_whose_answer_fails_does_not_hold_back_the_others(
     real = plans.receive_answer
     tried: list[int] = []
 
-    def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
+    def receive_answer(tx: Tx, body: LocalActor, party: str,
                        commitment_id: str, accept: bool) -> JointPlan:
-        row = real(session, urls, body, party, commitment_id, accept)  # rolled back
+        row = real(tx, body, party, commitment_id, accept)  # rolled back
         tried.append(id_of(row))
         if row.id == bad and broken:
             raise RuntimeError("a commitment that will not record")

@@ -21,7 +21,7 @@ from tests.helpers import stored
 def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
     c = build_commune(node)
     with c.session() as s:
-        row = intents.publish(s, c.ctx.urls, c.people["facil"], s.merge(c.assembly), "offer",
+        row = intents.publish(c.ctx.tx(s, c.people["facil"]), s.merge(c.assembly), "offer",
                               shared().namespace + "gas", Decimal(10), "kilogram")
         s.commit()
         rid = row.id
@@ -29,10 +29,10 @@ def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
     try:
         ra, rb = stored(a, Intent, rid), stored(b, Intent, rid)
         assert ra.available == rb.available == "10"
-        intents.take(ra, Decimal(8))
+        intents.take(c.ctx.tx(a), ra, Decimal(8))
         a.commit()
         with pytest.raises((Problem, StaleDataError)):
-            intents.take(rb, Decimal(8))
+            intents.take(c.ctx.tx(b), rb, Decimal(8))
             b.commit()
         b.rollback()
     finally:

@@ -18,6 +18,7 @@ from node.economy.catalogue import shared
 from node.errors import Problem
 from node.governance.bodies import body_by_handle
 from node.models import Commitment, EconomicEvent, Exchange, Intent, LocalActor, Member
+from node.tx import Tx
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
 
@@ -36,38 +37,38 @@ def _one(s: Session, model: Any, **where: Any) -> Any:
 def world(node: Settings) -> Commune:
     """One body with things in every state the economy's graphs reach."""
     com = build_commune(node)
-    urls = com.ctx.urls
     with com.session() as s:
         body = body_by_handle(s, com.assembly.handle)
         facil = s.merge(com.people["facil"])
-        gas = enterprises.create(s, facil, body, "gas", "Empresa de gas")
-        enterprises.add_worker(s, facil, body, gas, s.merge(com.people["m1"]), True)
+        tx = com.ctx.tx(s, facil)
+        gas = enterprises.create(tx, body, "gas", "Empresa de gas")
+        enterprises.add_worker(tx, body, gas, s.merge(com.people["m1"]), True)
 
         def pair(kind: str, offered: str, needed: str) -> Exchange:
-            operations.publish(s, urls, facil, body, "offer", NS + kind, Decimal(offered),
-                            "kilogram", "gas")
-            operations.publish(s, urls, facil, body, "need", NS + kind, Decimal(needed),
-                            "kilogram")
+            operations.publish(tx, body, "offer", NS + kind, Decimal(offered),
+                               "kilogram", "gas")
+            operations.publish(tx, body, "need", NS + kind, Decimal(needed),
+                               "kilogram")
             ex = s.exec(select(Exchange).order_by(col(Exchange.id).desc())).first()
             assert ex is not None
             return ex
 
         def deliver(ex: Exchange, amount: str, accept: bool | None) -> None:
             c = _one(s, Commitment, exchange=ex.uri)
-            ev = handovers.record(s, urls, facil, body, c.uri, Decimal(amount))
+            ev = handovers.record(tx, body, c.uri, Decimal(amount))
             if accept is not None:
-                handovers.confirm(s, urls, facil, body, ev.uri, accept)
+                handovers.confirm(tx, body, ev.uri, accept)
 
-        operations.publish(s, urls, facil, body, "offer", NS + "rice", Decimal(5), "kilogram",
-                        "gas")  # stays open
-        gone = operations.publish(s, urls, facil, body, "offer", NS + "cheese", Decimal(5),
-                               "kilogram")
-        operations.withdraw(s, urls, facil, body, gone.id or 0)
+        operations.publish(tx, body, "offer", NS + "rice", Decimal(5), "kilogram",
+                           "gas")  # stays open
+        gone = operations.publish(tx, body, "offer", NS + "cheese", Decimal(5),
+                                  "kilogram")
+        operations.withdraw(tx, body, gone.id or 0)
         pair("gas", "10", "4")  # proposed; the need is matched (all of it held)
         for kind, accept in (("maize", True), ("cassava", False), ("coffee", True),
                              ("sugar", True)):
             ex = pair(kind, "4", "4")
-            operations.answer(s, urls, facil, body, ex.id or 0, accept)
+            operations.answer(tx, body, ex.id or 0, accept)
         deliver(stored(s, Exchange, _ex(s, "maize")), "1", None)  # awaits confirmation
         coffee = _ex(s, "coffee")
         deliver(stored(s, Exchange, coffee), "1", True)  # partial
@@ -87,25 +88,25 @@ def _ex(s: Session, kind: str) -> int:
 def _try(com: Commune, who: str, model: Any, obj_id: int, action: str) -> Problem | None:
     """Take `action` as `who` in a transaction that is rolled back; the refusal, if
     any."""
-    urls = com.ctx.urls
     with Session(com.ctx.engine) as s:
         body = body_by_handle(s, com.assembly.handle)
         me = s.exec(select(Member).where(Member.username == who)).one()
+        tx = com.ctx.tx(s, me)
         obj = stored(s, model, obj_id)
         try:
             if model is Intent:
-                operations.withdraw(s, urls, me, body, obj_id)
+                operations.withdraw(tx, body, obj_id)
             elif model is Exchange:
-                operations.answer(s, urls, me, body, obj_id, action == "accept")
+                operations.answer(tx, body, obj_id, action == "accept")
             elif model is Commitment and action == "deliver":
                 left = states.left_to_deliver(s, obj)
-                handovers.record(s, urls, me, body, obj.uri, left if left > 0 else Decimal(1))
+                handovers.record(tx, body, obj.uri, left if left > 0 else Decimal(1))
             elif model is Commitment:
-                handovers.cancel(s, urls, me, body, obj.uri)
+                handovers.cancel(tx, body, obj.uri)
             elif model is EconomicEvent:
-                handovers.confirm(s, urls, me, body, obj.uri, action == "confirm")
+                handovers.confirm(tx, body, obj.uri, action == "confirm")
             elif model is LocalActor:
-                _body_action(s, urls, me, body, action)
+                _body_action(tx, body, action)
             s.flush()
         except Problem as exc:
             return exc
@@ -114,20 +115,20 @@ def _try(com: Commune, who: str, model: Any, obj_id: int, action: str) -> Proble
     return None
 
 
-def _body_action(s: Session, urls: Any, me: Member, body: LocalActor, action: str) -> None:
+def _body_action(tx: Tx, body: LocalActor, action: str) -> None:
     from node.economy import plans
 
     if action == "publish":
-        mine = states.publishable_for(s, me, body)
-        operations.publish(s, urls, me, body, "offer", NS + "papaya", Decimal(1), "kilogram",
-                        mine[0] if mine else None)
+        mine = states.publishable_for(tx.session, tx.member, body)
+        operations.publish(tx, body, "offer", NS + "papaya", Decimal(1), "kilogram",
+                           mine[0] if mine else None)
     elif action == "add_enterprise":
-        enterprises.create(s, me, body, "pan", "Panadería")
+        enterprises.create(tx, body, "pan", "Panadería")
     else:
-        doc = plans.build(urls, body, "Vivero", "", [{"name": "Sembrar", "inputs": [
+        doc = plans.build(tx, body, "Vivero", "", [{"name": "Sembrar", "inputs": [
             {"action": "work", "kind": NS + "tractor-work", "quantity": "1",
-             "unit": "hour"}]}], s)
-        plans.draft(s, urls, me, body, doc, {})
+             "unit": "hour"}]}])
+        plans.draft(tx, body, doc, {})
 
 
 def _cases(com: Commune) -> list[tuple[Any, int, str, list[str]]]:

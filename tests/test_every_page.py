@@ -64,7 +64,7 @@ def seed(node: Any) -> dict[str, str]:
         decision = decisions.close_vote(s, ctx.urls, done, facil)
         decisions.set_execution(s, facil, decision, "carried_out", "Techada.")
         decisions.evaluate(s, m0, decision, 4, "Quedó bien.")
-        economy.publish(s, ctx.urls, facil, body, "offer", NS_KIND + "gas",
+        economy.publish(ctx.tx(s, facil), body, "offer", NS_KIND + "gas",
                         Decimal("12"), "kilogram", summary="Maíz de la cosecha")
         token = members.invite(s, facil, body, "member")
         s.commit()

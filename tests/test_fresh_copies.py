@@ -205,11 +205,11 @@ def _publish(net: Net, side: str, kind: str, qty: str, enterprise: str | None = 
              ) -> str:
     with Session(net.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = _facil(s)
+        tx = net.ctx.tx(s, _facil(s))
         if enterprise:
-            enterprises.create(s, facil, body, enterprise, enterprise)
-        row = operations.publish(s, net.ctx.urls, facil, body, side, NS + kind, Decimal(qty),
-                              "kilogram", enterprise, rise_after=0)
+            enterprises.create(tx, body, enterprise, enterprise)
+        row = operations.publish(tx, body, side, NS + kind, Decimal(qty),
+                                 "kilogram", enterprise, rise_after=0)
         s.commit()
         return row.uri
 
@@ -252,8 +252,7 @@ def test_withdrawing_or_matching_all_sends_zero_and_refusals_say_why(commune: Ne
 
     with Session(n.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        operations.withdraw(s, n.ctx.urls, _facil(s), body,
-                         id_of(_own(n, gone)))
+        operations.withdraw(n.ctx.tx(s, _facil(s)), body, id_of(_own(n, gone)))
         s.commit()
     run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
     (update,) = posted(n, n.a, "Update")
@@ -287,7 +286,7 @@ def test_a_local_match_that_takes_all_of_a_risen_offer_sends_zero(commune: Net) 
     with Session(n.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         (ex,) = s.exec(select(Exchange).where(Exchange.mode == "allocation")).all()
-        local.answer(s, n.ctx.urls, _facil(s), body, ex, True)
+        local.answer(n.ctx.tx(s, _facil(s)), body, ex, True)
         s.commit()
     run_loops(n.settings, lambda ctx: len(posted(n, n.a, "Update")) == 1)
     (update,) = posted(n, n.a, "Update")
@@ -440,7 +439,7 @@ def _agreed(net: Net, offer: str, qty: str) -> str:
     with Session(net.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         row = s.exec(select(Exchange).where(Exchange.uri == ex)).one()
-        party.answer(s, net.ctx.urls, _facil(s), body, row, True)
+        party.answer(net.ctx.tx(s, _facil(s)), body, row, True)
         s.commit()
     sealed = fed.prove({"@context": wire.contexts(CTX), **draft})
     net.send(fed, net.activity(fed, "Accept", ex, result=sealed))
@@ -465,7 +464,7 @@ def test_a_commitment_cancelled_after_agreement_says_upstream_what_is_back(commu
     if who == "we":
         with Session(n.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-            handovers.cancel(s, n.ctx.urls, _facil(s), body, commitment, "sin camión")
+            handovers.cancel(n.ctx.tx(s, _facil(s)), body, commitment, "sin camión")
             s.commit()
     else:  # the receiving side calls it off
         n.send(n.b, n.activity(n.b, "Update", {"id": commitment, "type": "Commitment",

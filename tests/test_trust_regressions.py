@@ -131,7 +131,7 @@ def test_an_unrelated_actor_holds_none_of_our_offers(commune: Net) -> None:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         facil = members.create_member(s, "facil", "contraseña-larga", "F")
         members.grant(s, "node", facil, body, "facilitator")
-        mine = intents.publish(s, ctx.urls, facil, body, "offer", NS + "gas",
+        mine = intents.publish(ctx.tx(s, facil), body, "offer", NS + "gas",
                                quantity("10"), "kilogram")
         s.commit()
         mine_uri = mine.uri

@@ -117,7 +117,7 @@ def test_a_member_is_offered_only_what_it_may_do(node: Settings, client: TestCli
 
         body = s.merge(com.assembly)
         ent = enterprises.get(s, body, "gas")
-        enterprises.add_worker(s, s.merge(com.people["facil"]), body, ent,
+        enterprises.add_worker(com.ctx.tx(s, s.merge(com.people["facil"])), body, ent,
                                s.merge(com.people["m1"]), True)
         s.commit()
     client.cookies.clear()

@@ -9,18 +9,17 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, wire
 from node.economy.matcher import barter
 from node.errors import Problem
-from node.federations.matters import now_stamp
 from node.models import Commitment, Exchange, JointPlan, LocalActor
 from node.outbox.publish import forward, new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 
-def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
+def run(tx: Tx, federation: LocalActor) -> list[Exchange]:
     """Match what this federation holds; propose every cycle found."""
+    session, urls = tx.session, tx.urls
     held = [r for r in intents.held(session, federation) if r.received_from]
     offers = [r for r in held if r.side == "offer"]
     needs = [r for r in held if r.side == "need"]
@@ -33,14 +32,15 @@ def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
         parties = list(found.parties)
         if not all(p in inbox for p in parties):
             continue
-        ex = exchanges.propose(session, urls, cat, federation, "barter", parties,
+        ex = exchanges.propose(tx, cat, federation, "barter", parties,
                                list(found.transfers))
         if ex is None:
             continue
         ex.inboxes = json.dumps({p: inbox[p] for p in parties}, sort_keys=True)
         session.add(ex)
         docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
-        draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs, now_stamp())
+        draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs,
+                                      wire.stamp_of(tx.now()))
         publish(session, urls, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Offer", "actor": urls.actor(federation.handle), "object": draft,
@@ -54,22 +54,23 @@ def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
 SHORTFALLS = ("withdrawn", "exhausted")
 
 
-def receive_answer(session: Session, urls: Urls, federation: LocalActor, party: str,
+def receive_answer(tx: Tx, federation: LocalActor, party: str,
                    exchange_uri: str, accept: bool, reason: str = "", code: str = "",
                    named: list[str] | None = None) -> Exchange:
     """A party's `Accept` or `Reject` of a proposed exchange (only a party's counts).
     A refusal's `code` and the offers and needs it `named` say why."""
+    session, urls = tx.session, tx.urls
     ex = exchanges.by_uri(session, exchange_uri)
     if ex.proposer_id != federation.id:
         raise Problem(404, "not-found", "no such exchange")
-    got = exchanges.note_answer(ex, party, "accept" if accept else "refuse")
+    got = exchanges.note_answer(tx, ex, party, "accept" if accept else "refuse")
     inboxes: dict[str, str] = json.loads(ex.inboxes)
     me = urls.actor(federation.handle)
     if not accept:
-        exchanges.release(session, intents.catalogue(session), federation, ex)
-        exchanges.settle(session, ex, "refused")
+        exchanges.release(tx, intents.catalogue(session), federation, ex)
+        exchanges.settle(tx, ex, "refused")
         if code in SHORTFALLS:
-            rising.shortfall(session, federation, ex, party, code, named or [])
+            rising.shortfall(tx, federation, ex, party, code, named or [])
         others = {i for p, i in inboxes.items() if p != party}
         publish(session, urls, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
@@ -77,24 +78,25 @@ def receive_answer(session: Session, urls: Urls, federation: LocalActor, party: 
             "content": f"{party} refused: {reason}"[:1000], "to": sorted(inboxes)},
             to_followers=False, inboxes=others)
     elif set(got) == set(json.loads(ex.parties)) and all(a == "accept" for a in got.values()):
-        seal(session, urls, federation, ex, inboxes)
+        seal(tx, federation, ex, inboxes)
     session.add(ex)
-    audit.append(session, f"remote:{party}", "economy.barter.answer", f"exchange:{ex.id}",
-                 {"uri": ex.uri, "accept": accept, "state": ex.state})
+    tx.acting_as(f"remote:{party}").audit("economy.barter.answer", f"exchange:{ex.id}",
+                                          {"uri": ex.uri, "accept": accept, "state": ex.state})
     return ex
 
 
-def seal(session: Session, urls: Urls, federation: LocalActor, ex: Exchange,
+def seal(tx: Tx, federation: LocalActor, ex: Exchange,
          inboxes: dict[str, str]) -> dict[str, Any]:
     """Every party accepted: the agreement, signed, to every party."""
-    exchanges.settle(session, ex, "agreed")
-    docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
+    urls = tx.urls
+    exchanges.settle(tx, ex, "agreed")
+    docs = exchanges.docs_of(exchanges.commitments_of(tx.session, ex))
     agreement = rising.signed(urls, federation, wire.agreement_object(
-        ex.uri, urls.actor(federation.handle), docs, now_stamp()))
+        ex.uri, urls.actor(federation.handle), docs, wire.stamp_of(tx.now())))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Accept", "actor": urls.actor(federation.handle), "object": ex.uri,
                 "result": agreement, "to": sorted(inboxes)}
-    publish(session, urls, federation, activity, to_followers=False,
+    publish(tx.session, urls, federation, activity, to_followers=False,
             inboxes=set(inboxes.values()))
     return agreement
 
@@ -104,11 +106,12 @@ def party_exchanges(session: Session, federation: LocalActor) -> list[Exchange]:
                              .order_by(Exchange.id.desc())).all())  # type: ignore[union-attr]
 
 
-def relay(session: Session, urls: Urls, federation: LocalActor, activity: dict[str, Any],
+def relay(tx: Tx, federation: LocalActor, activity: dict[str, Any],
           commitment_uri: str, sender: str) -> bool:
     """Pass a delivery, its confirmation or a cancellation between the two sides of a
     commitment in an exchange we proposed (they know only us), unchanged: the
     receiving side checks its author's own proof."""
+    session, urls = tx.session, tx.urls
     c = session.exec(select(Commitment).where(Commitment.uri == commitment_uri)).first()
     if c is None or sender not in (c.provider, c.receiver):
         return False

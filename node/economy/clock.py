@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 from node.context import NodeContext
 from node.economy import broker, local, plans, rising
 from node.models import Intent, LocalActor
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.retries import Retries, audit_parked
 
 log = logging.getLogger("comuna.economy")
@@ -43,7 +43,7 @@ def one_pass(ctx: NodeContext, since: datetime, retries: Retries | None = None,
     brokering for one federation, sending one intent up, answering one decided plan. One
     that fails is tried again (with backoff, through `retries`) even if nothing
     about it changes meanwhile; the others go on."""
-    now = now or utcnow()
+    now = now or ctx.clock.now()
     retries = retries or new_retries(ctx)
     with Session(ctx.engine) as s:
         changed = s.exec(select(Intent.holder_id, func.max(Intent.received_from)).where(
@@ -70,7 +70,7 @@ def one_pass(ctx: NodeContext, since: datetime, retries: Retries | None = None,
     # `retries` holds it back until its backoff is over.
     for plan_id in decided:
         _, n = retries.attempt(ctx.engine, ("plan", plan_id), now,
-                               partial(plans.answer_decided, urls=ctx.urls, plan_id=plan_id))
+                               partial(_answer_plan, ctx, plan_id))
         risen += n or 0
     return inside, brokered, risen
 
@@ -81,12 +81,12 @@ def _ids(retries: Retries, kind: str) -> set[int]:
 
 def _match(ctx: NodeContext, holder: int, s: Session) -> int:
     body = s.get(LocalActor, holder)
-    return 0 if body is None else len(local.match(s, ctx.urls, body))
+    return 0 if body is None else len(local.match(ctx.tx(s), body))
 
 
 def _broker(ctx: NodeContext, holder: int, s: Session) -> int:
     federation = s.get(LocalActor, holder)
-    return 0 if federation is None else len(broker.run(s, ctx.urls, federation))
+    return 0 if federation is None else len(broker.run(ctx.tx(s), federation))
 
 
 def _rise(ctx: NodeContext, intent_id: int, now: datetime, s: Session) -> int:
@@ -94,7 +94,11 @@ def _rise(ctx: NodeContext, intent_id: int, now: datetime, s: Session) -> int:
     # Read again in this transaction: another process may have sent it up meanwhile.
     if row is None or row.state != "open" or row.rise_at is None or aware(row.rise_at) > now:
         return 0
-    return int(bool(rising.rise(s, ctx.urls, row)))
+    return int(bool(rising.rise(ctx.tx(s), row)))
+
+
+def _answer_plan(ctx: NodeContext, plan_id: int, s: Session) -> int:
+    return plans.answer_decided(ctx.tx(s), plan_id)
 
 
 async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
@@ -102,7 +106,7 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
     retries = new_retries(ctx)
     while not stop.is_set():
         ctx.economy_wakeup.clear()
-        started = utcnow()
+        started = ctx.clock.now()
         try:
             inside, brokered, risen = await asyncio.to_thread(one_pass, ctx, since, retries)
             # A unit that failed is remembered by `retries`, not by `since`.
@@ -122,7 +126,7 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
             # is due to be tried again, not a tick later.
             for at in (due, retry_at):
                 if at is not None:
-                    wait = min(wait, max((aware(at) - utcnow()).total_seconds(), 0.0) + 0.05)
+                    wait = min(wait, max((aware(at) - ctx.clock.now()).total_seconds(), 0.0) + 0.05)
         except Exception:
             log.exception("reading the next rise failed")
         try:

@@ -14,7 +14,7 @@ from node.errors import Problem, not_found
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import Enterprise, EnterpriseWorker, LocalActor, Member
-from node.storage import audit
+from node.tx import Tx
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -23,10 +23,11 @@ def uri(urls: Urls, body: LocalActor, slug: str) -> str:
     return f"{urls.actor(body.handle)}/enterprises/{slug}"
 
 
-def create(session: Session, member: Member | None, body: LocalActor, slug: str, name: str,
+def create(tx: Tx, body: LocalActor, slug: str, name: str,
            sector: str = "", description: str = "",
            owners: list[str] | None = None) -> Enterprise:
-    why = states.coordinator(session, member, body)
+    session = tx.session
+    why = states.coordinator(session, tx.member, body)
     if why is not None:
         raise why
     if not SLUG.match(slug):
@@ -41,8 +42,7 @@ def create(session: Session, member: Member | None, body: LocalActor, slug: str,
                      owners=json.dumps(sorted(set(owners or []))))
     session.add(row)
     session.flush()
-    audit.append(session, member, "enterprise.created",
-                 f"enterprise:{row.id}", {"slug": slug, "name": row.name})
+    tx.audit("enterprise.created", f"enterprise:{row.id}", {"slug": slug, "name": row.name})
     return row
 
 
@@ -67,9 +67,10 @@ def is_council(session: Session, member: Member | None, enterprise: Enterprise) 
         EnterpriseWorker.member_id == member.id, EnterpriseWorker.council)).first() is not None
 
 
-def add_worker(session: Session, by: Member | None, body: LocalActor, enterprise: Enterprise,
+def add_worker(tx: Tx, body: LocalActor, enterprise: Enterprise,
                worker: Member, council: bool) -> EnterpriseWorker:
     """Facilitators of the body, or the enterprise's own council, name its workers."""
+    session, by = tx.session, tx.member
     if not is_council(session, by, enterprise):
         require_facilitator(session, by, body)
     if "member" not in roles_in(session, worker, body):
@@ -81,8 +82,8 @@ def add_worker(session: Session, by: Member | None, body: LocalActor, enterprise
     row.council = council
     session.add(row)
     session.flush()
-    audit.append(session, by, "enterprise.worker",
-                 f"enterprise:{enterprise.id}", {"member": worker.username, "council": council})
+    tx.audit("enterprise.worker",
+             f"enterprise:{enterprise.id}", {"member": worker.username, "council": council})
     return row
 
 

@@ -23,9 +23,8 @@ from node.economy.catalogue import Catalogue, fmt
 from node.economy.matcher import INF, Transfer
 from node.errors import Problem, not_found
 from node.models import Commitment, Exchange, Intent, LocalActor
-from node.models.base import utcnow
 from node.outbox.publish import new_uid
-from node.storage import audit
+from node.tx import Tx
 
 
 def _at(x: float) -> datetime | None:
@@ -51,10 +50,11 @@ def in_unit(cat: Catalogue, c: wire.CommitmentDoc, row: Intent) -> Decimal:
     return intents.in_unit_of(cat, row, c.kind, c.quantity, c.unit)
 
 
-def record(session: Session, exchange: Exchange, docs: list[wire.CommitmentDoc],
+def record(tx: Tx, exchange: Exchange, docs: list[wire.CommitmentDoc],
            agents: dict[str, str], state: str) -> None:
     """Create the exchange's commitments in `state` (a commitment already known keeps
     its own: only its graph moves it)."""
+    session = tx.session
     for c in docs:
         if session.exec(select(Commitment.id).where(Commitment.uri == c.id)).first():
             continue
@@ -77,9 +77,11 @@ def docs_of(rows: list[Commitment]) -> list[wire.CommitmentDoc]:
                                Decimal(r.quantity), r.starts_at, r.ends_at) for r in rows]
 
 
-def propose(session: Session, urls: Urls, cat: Catalogue, proposer: LocalActor, mode: str,
+def propose(tx: Tx, cat: Catalogue, proposer: LocalActor, mode: str,
             parties: list[str], transfers: list[Transfer]) -> Exchange | None:
-    """Record a match found here and hold its quantities in the intents we hold."""
+    """Record a match found here and hold its quantities in the intents we hold
+    (recorded as the proposer's act, whoever set it in motion)."""
+    session, urls = tx.session, tx.urls
     rows = {r.uri: r for r in session.exec(select(Intent).where(
         Intent.holder_id == proposer.id,
         col(Intent.uri).in_({t.offer for t in transfers} | {t.need for t in transfers}))).all()}
@@ -88,28 +90,29 @@ def propose(session: Session, urls: Urls, cat: Catalogue, proposer: LocalActor, 
     if not docs or (mode == "barter" and {c.provider for c in docs} != {c.receiver for c in docs}):
         return None
     for c in docs:
-        intents.take(rows[c.offer], c.quantity)
-        intents.take(rows[c.need], in_unit(cat, c, rows[c.need]))
+        intents.take(tx, rows[c.offer], c.quantity)
+        intents.take(tx, rows[c.need], in_unit(cat, c, rows[c.need]))
         session.add(rows[c.offer])
         session.add(rows[c.need])
     ex = Exchange(uri=uri, proposer_id=proposer.id, proposer=urls.actor(proposer.handle),
                   mode=mode, parties=json.dumps(parties))
     session.add(ex)
     session.flush()
-    record(session, ex, docs, {u: r.agent for u, r in rows.items()}, "proposed")
-    audit.append(session, proposer, f"economy.{mode}.proposed",
-                 f"exchange:{ex.id}", {"uri": uri, "parties": parties,
-                                       "commitments": len(docs)})
+    record(tx, ex, docs, {u: r.agent for u, r in rows.items()}, "proposed")
+    tx.acting_as(proposer).audit(f"economy.{mode}.proposed",
+                                 f"exchange:{ex.id}", {"uri": uri, "parties": parties,
+                                                       "commitments": len(docs)})
     return ex
 
 
-def release(session: Session, cat: Catalogue, holder: LocalActor, exchange: Exchange) -> None:
+def release(tx: Tx, cat: Catalogue, holder: LocalActor, exchange: Exchange) -> None:
     """Give back what the exchange held in the intents `holder` holds."""
+    session = tx.session
     for doc in docs_of(commitments_of(session, exchange)):
         for uri in (doc.offer, doc.need):
             row = intents.held_by_uri(session, holder, uri)
             if row is not None:
-                intents.give_back(row, in_unit(cat, doc, row))
+                intents.give_back(tx, row, in_unit(cat, doc, row))
                 session.add(row)
 
 
@@ -120,8 +123,9 @@ def by_uri(session: Session, uri: str) -> Exchange:
     return row
 
 
-def settle(session: Session, exchange: Exchange, state: str) -> None:
+def settle(tx: Tx, exchange: Exchange, state: str) -> None:
     """The exchange is agreed or refused; its commitments agreed or called off."""
+    session = tx.session
     agreed = state == states.X.agreed
     states.EXCHANGE.move(session, exchange, "agree" if agreed else "refuse")
     session.add(exchange)
@@ -135,14 +139,14 @@ def answers(exchange: Exchange) -> dict[str, str]:
     return dict(json.loads(exchange.answers))
 
 
-def note_answer(exchange: Exchange, party: str, answer: str) -> dict[str, str]:
+def note_answer(tx: Tx, exchange: Exchange, party: str, answer: str) -> dict[str, str]:
     if party not in json.loads(exchange.parties):
         raise Problem(403, "not-a-party", f"{party} is not a party to this exchange")
     if exchange.state != "proposed":
         raise Problem(409, "not-proposed", f"this exchange is {exchange.state}")
     got = answers(exchange)
     got[party] = answer
-    exchange.answers, exchange.updated_at = json.dumps(got, sort_keys=True), utcnow()
+    exchange.answers, exchange.updated_at = json.dumps(got, sort_keys=True), tx.now()
     return got
 
 

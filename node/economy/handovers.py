@@ -15,15 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.economy import intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem, not_found
-from node.federations.matters import now_stamp
-from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor, Member
-from node.models.base import utcnow
+from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 OPEN = ("agreed", "partial")
 
@@ -60,13 +57,14 @@ def _others(session: Session, c: Commitment, me: str) -> set[str]:
     return {plan.initiator_inbox} if plan.initiator_inbox else set()
 
 
-def record(session: Session, urls: Urls, member: Member | None, body: LocalActor, uri: str,
+def record(tx: Tx, body: LocalActor, uri: str,
            amount: Decimal, unit: str | None = None, happened_at: datetime | None = None,
            note: str = "") -> EconomicEvent:
     """The giver says it delivered `amount` (in the commitment's unit)."""
+    session, urls = tx.session, tx.urls
     c = commitment(session, uri)
     me = urls.actor(body.handle)
-    states.require(session, urls, member, body, c, "deliver")
+    states.require(session, urls, tx.member, body, c, "deliver")
     if unit and unit != c.unit:
         raise Problem(422, "unit-mismatch", f"deliveries are recorded in {c.unit}")
     left = states.left_to_deliver(session, c)
@@ -74,7 +72,7 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
         raise Problem(422, "too-much", f"only {left} {c.unit} remain to be delivered")
     ev = EconomicEvent(uri=urls.obj(f"event-{new_uid()}"), commitment=c.uri, provider=c.provider,
                        receiver=c.receiver, kind=c.kind, unit=c.unit, quantity=fmt(amount),
-                       happened_at=happened_at or utcnow(), note=note[:2000])
+                       happened_at=happened_at or tx.now(), note=note[:2000])
     session.add(ev)
     session.flush()
     targets = _others(session, c, me)
@@ -82,10 +80,10 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
         doc = wire.event_object(_doc(ev))
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
-            "type": "Create", "actor": me, "object": doc, "published": now_stamp()},
+            "type": "Create", "actor": me, "object": doc, "published": wire.stamp_of(tx.now())},
             to_followers=False, inboxes=targets)
-    audit.append(session, member, "economy.delivered",
-                 f"event:{ev.id}", {"commitment": c.uri, "quantity": str(amount)})
+    tx.audit("economy.delivered",
+             f"event:{ev.id}", {"commitment": c.uri, "quantity": str(amount)})
     return ev
 
 
@@ -94,8 +92,9 @@ def _doc(ev: EconomicEvent) -> wire.EventDoc:
                          Decimal(ev.quantity), ev.happened_at, ev.note)
 
 
-def receive(session: Session, sender: str, doc: wire.EventDoc) -> EconomicEvent | None:
+def receive(tx: Tx, sender: str, doc: wire.EventDoc) -> EconomicEvent | None:
     """A giver's record of a delivery reached us (as receiver or as the federation)."""
+    session = tx.session
     c = session.exec(select(Commitment).where(Commitment.uri == doc.commitment)).first()
     if c is None or doc.provider != c.provider or doc.receiver != c.receiver:
         return None
@@ -117,32 +116,32 @@ def receive(session: Session, sender: str, doc: wire.EventDoc) -> EconomicEvent 
     return ev
 
 
-def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-            event_uri: str, accept: bool) -> EconomicEvent:
+def confirm(tx: Tx, body: LocalActor, event_uri: str, accept: bool) -> EconomicEvent:
     """The receiver confirms (or disputes) what the giver recorded."""
+    session, urls = tx.session, tx.urls
     ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == event_uri)).first()
     if ev is None:
         raise not_found("delivery")
     me = urls.actor(body.handle)
-    states.require(session, urls, member, body, ev, "confirm" if accept else "dispute")
+    states.require(session, urls, tx.member, body, ev, "confirm" if accept else "dispute")
     c = commitment(session, ev.commitment)
-    _settle_event(session, ev, c, accept)
+    _settle_event(tx, ev, c, accept)
     targets = _others(session, c, me)
     if targets:
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept" if accept else "Reject", "actor": me, "object": ev.uri},
             to_followers=False, inboxes=targets)
-    audit.append(session, member,
-                 "economy.delivery." + ("confirmed" if accept else "disputed"),
-                 f"event:{ev.id}", {"commitment": c.uri, "quantity": ev.quantity})
+    tx.audit("economy.delivery." + ("confirmed" if accept else "disputed"),
+             f"event:{ev.id}", {"commitment": c.uri, "quantity": ev.quantity})
     return ev
 
 
-def _settle_event(session: Session, ev: EconomicEvent, c: Commitment, accept: bool) -> None:
+def _settle_event(tx: Tx, ev: EconomicEvent, c: Commitment, accept: bool) -> None:
+    session = tx.session
     if ev.state != states.E.recorded:
         raise Problem(409, "answered", f"this delivery is already {ev.state}")
-    states.EVENT.move(session, ev, "confirm" if accept else "dispute", confirmed_at=utcnow())
+    states.EVENT.move(session, ev, "confirm" if accept else "dispute", confirmed_at=tx.now())
     session.add(ev)
     if accept:
         done = Decimal(c.delivered) + Decimal(ev.quantity)
@@ -150,30 +149,31 @@ def _settle_event(session: Session, ev: EconomicEvent, c: Commitment, accept: bo
             states.COMMITMENT.move(session, c, "fulfil" if done >= Decimal(c.quantity)
                                    else "deliver_part", delivered=fmt(done))
         else:
-            c.delivered, c.updated_at = fmt(done), utcnow()
+            c.delivered, c.updated_at = fmt(done), tx.now()
         session.add(c)
 
 
-def receive_answer(session: Session, sender: str, event_uri: str, accept: bool) -> bool:
+def receive_answer(tx: Tx, sender: str, event_uri: str, accept: bool) -> bool:
     """The receiver's confirmation reached the giver (or the federation)."""
+    session = tx.session
     ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == event_uri)).first()
     if ev is None:
         return False
     if sender != ev.receiver:
         raise Problem(403, "not-receiver", "only the body that receives confirms a delivery")
-    _settle_event(session, ev, commitment(session, ev.commitment), accept)
+    _settle_event(tx, ev, commitment(session, ev.commitment), accept)
     return True
 
 
-def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor, uri: str,
-           reason: str = "") -> Commitment:
+def cancel(tx: Tx, body: LocalActor, uri: str, reason: str = "") -> Commitment:
     """Either side calls off what is not yet delivered; what was delivered stands, and
     the giver's offer and the receiver's need get the rest back."""
+    session, urls = tx.session, tx.urls
     c = commitment(session, uri)
     me = urls.actor(body.handle)
-    states.require(session, urls, member, body, c, "cancel")
-    _cancel(session, c)
-    _give_back_rest(session, body, c)
+    states.require(session, urls, tx.member, body, c, "cancel")
+    _cancel(tx, c)
+    _give_back_rest(tx, body, c)
     targets = _others(session, c, me)
     if targets:
         publish(session, urls, body, {
@@ -183,42 +183,42 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
             to_followers=False, inboxes=targets)
     # The rest is ours to offer again: the federations that held the offer at 0 (or
     # short) hear so, or they never propose on it again.
-    rising.announce_rows(session, urls, body, [c.offer, c.need])
-    audit.append(session, member, "economy.cancelled",
-                 f"commitment:{c.id}", {"uri": c.uri, "delivered": c.delivered})
+    rising.announce_rows(tx, body, [c.offer, c.need])
+    tx.audit("economy.cancelled", f"commitment:{c.id}", {"uri": c.uri, "delivered": c.delivered})
     return c
 
 
-def _cancel(session: Session, c: Commitment) -> None:
+def _cancel(tx: Tx, c: Commitment) -> None:
     if c.state not in OPEN:
         raise Problem(409, "not-open", f"this commitment is {c.state}")
-    states.COMMITMENT.move(session, c, "cancel")
-    session.add(c)
+    states.COMMITMENT.move(tx.session, c, "cancel")
+    tx.session.add(c)
 
 
-def _give_back_rest(session: Session, body: LocalActor, c: Commitment) -> None:
+def _give_back_rest(tx: Tx, body: LocalActor, c: Commitment) -> None:
     rest = Decimal(c.quantity) - Decimal(c.delivered)
     if rest <= 0:
         return
+    session = tx.session
     cat = intents.catalogue(session)
     for ref in (c.offer, c.need):
         row = intents.own_by_uri(session, body, ref)
         if row is not None:
-            intents.give_back(row, intents.in_unit_of(cat, row, c.kind, rest, c.unit))
+            intents.give_back(tx, row, intents.in_unit_of(cat, row, c.kind, rest, c.unit))
             session.add(row)
 
 
-def receive_cancel(session: Session, urls: Urls, body: LocalActor | None, sender: str,
-                   uri: str) -> bool:
+def receive_cancel(tx: Tx, body: LocalActor | None, sender: str, uri: str) -> bool:
+    session = tx.session
     c = session.exec(select(Commitment).where(Commitment.uri == uri)).first()
     if c is None:
         return False
     if sender not in (c.provider, c.receiver):
         raise Problem(403, "not-a-party", "only the two sides of a commitment may cancel it")
-    _cancel(session, c)
+    _cancel(tx, c)
     if body is not None:
-        _give_back_rest(session, body, c)
-        rising.announce_rows(session, urls, body, [c.offer, c.need])
+        _give_back_rest(tx, body, c)
+        rising.announce_rows(tx, body, [c.offer, c.need])
     return True
 
 

@@ -12,16 +12,15 @@ from typing import Any
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.economy import enterprises, states, wire
 from node.economy.catalogue import Catalogue, fmt, quantity, shared
 from node.economy.matcher import INF
 from node.economy.matcher import Intent as Want
 from node.errors import Problem, not_found
-from node.models import Intent, LocalActor, Member, ResourceKind
-from node.models.base import aware, utcnow
+from node.models import Intent, LocalActor, ResourceKind
+from node.models.base import aware
 from node.outbox.publish import new_uid
-from node.storage import audit
+from node.tx import Tx
 
 MAX_RISE = 365 * 86400
 
@@ -37,15 +36,16 @@ def catalogue(session: Session) -> Catalogue:
     return shared().with_kinds(extra) if extra else shared()
 
 
-def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
+def publish(tx: Tx, body: LocalActor, side: str,
             kind: str, amount: Any, unit: str, enterprise: str | None = None,
             summary: str = "", location: str = "", starts_at: datetime | None = None,
             ends_at: datetime | None = None, rise_after: int = 86400,
             in_return: str | None = None) -> Intent:
     if side not in ("offer", "need"):
         raise Problem(422, "bad-side", "side is offer or need")
+    session, urls = tx.session, tx.urls
     agent, ent = enterprises.agent_for(session, urls, body, enterprise)
-    enterprises.require_answerer(session, member, body, {ent.id or 0} if ent else set())
+    enterprises.require_answerer(session, tx.member, body, {ent.id or 0} if ent else set())
     cat = catalogue(session)
     if cat.kind(kind) is None:
         raise Problem(422, "unknown-kind", f"{kind} is not in the resource catalogue")
@@ -57,7 +57,7 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
         raise Problem(422, "bad-window", "the window ends before it starts")
     if not 0 <= rise_after <= MAX_RISE:
         raise Problem(422, "bad-window", "rise_after is between 0 and one year, in seconds")
-    now = utcnow()
+    now = tx.now()
     row = Intent(uri=urls.obj(f"intent-{new_uid()}"), holder_id=body.id or 0, side=side,
                  body=urls.actor(body.handle), agent=agent,
                  enterprise_id=ent.id if ent else None, kind=kind, unit=unit, quantity=fmt(q),
@@ -66,8 +66,8 @@ def publish(session: Session, urls: Urls, member: Member | None, body: LocalActo
                  rise_at=now + timedelta(seconds=rise_after), in_return=in_return or "")
     session.add(row)
     session.flush()
-    audit.append(session, member, f"economy.{side}",
-                 f"intent:{row.id}", {"kind": kind, "quantity": str(q), "unit": unit})
+    tx.audit(f"economy.{side}",
+             f"intent:{row.id}", {"kind": kind, "quantity": str(q), "unit": unit})
     return row
 
 
@@ -78,13 +78,11 @@ def own(session: Session, body: LocalActor, intent_id: int) -> Intent:
     return row
 
 
-def withdraw(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-             row: Intent) -> None:
-    states.require(session, urls, member, body, row, "withdraw")
-    states.INTENT.move(session, row, "withdraw", rise_at=None)
-    session.add(row)
-    audit.append(session, member, "economy.withdrawn",
-                 f"intent:{row.id}", {"uri": row.uri})
+def withdraw(tx: Tx, body: LocalActor, row: Intent) -> None:
+    states.require(tx.session, tx.urls, tx.member, body, row, "withdraw")
+    states.INTENT.move(tx.session, row, "withdraw", rise_at=None)
+    tx.session.add(row)
+    tx.audit("economy.withdrawn", f"intent:{row.id}", {"uri": row.uri})
 
 
 def doc_of(row: Intent) -> wire.IntentDoc:
@@ -146,7 +144,7 @@ def _fresh(row: Intent) -> None:
         session.refresh(row, with_for_update=True)
 
 
-def take(row: Intent, amount: Decimal) -> None:
+def take(tx: Tx, row: Intent, amount: Decimal) -> None:
     """Hold `amount` of what is available (for a proposed or agreed exchange)."""
     _fresh(row)
     left = Decimal(row.available) - amount
@@ -154,20 +152,20 @@ def take(row: Intent, amount: Decimal) -> None:
         raise Problem(409, "not-available",
                       f"only {row.available} {row.unit} of this {row.side} is available")
     row.available = fmt(left)
-    row.updated_at = utcnow()
+    row.updated_at = tx.now()
     if left == 0 and row.state == states.IntentState.open:
         _move(row, "fill", rise_at=None)
 
 
-def give_back(row: Intent, amount: Decimal) -> None:
+def give_back(tx: Tx, row: Intent, amount: Decimal) -> None:
     """Release a hold (an exchange refused or cancelled). A withdrawn offer or need
     stays gone: nothing comes back to it to be matched."""
     _fresh(row)
     if row.state == "withdrawn":
-        row.updated_at = utcnow()
+        row.updated_at = tx.now()
         return
     row.available = fmt(min(Decimal(row.available) + amount, Decimal(row.quantity)))
-    row.updated_at = utcnow()
+    row.updated_at = tx.now()
     if row.state == states.IntentState.matched and Decimal(row.available) > 0:
         _move(row, "reopen")
 

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from node.activitypub.urls import Urls
 from node.economy.catalogue import quantity, shared
 from node.economy.enterprises import SLUG
 from node.errors import Problem
 from node.governance.authz import require_facilitator
-from node.models import LocalActor, Member, ResourceKind
-from node.storage import audit
+from node.models import LocalActor, ResourceKind
+from node.tx import Tx
 
 
-def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor, slug: str,
+def add(tx: Tx, primary: LocalActor, slug: str,
         label_es: str, label_en: str, unit: str, extra: dict[str, str]) -> ResourceKind:
     """A facilitator of the node's main body adds a kind."""
-    require_facilitator(session, member, primary)
+    session, urls = tx.session, tx.urls
+    require_facilitator(session, tx.member, primary)
     cat = shared()
     if not SLUG.match(slug):
         raise Problem(422, "bad-slug", "a short name of lowercase letters, digits and dashes")
@@ -41,8 +41,7 @@ def add(session: Session, urls: Urls, member: Member | None, primary: LocalActor
                        unit=unit, extra=json.dumps(sizes, sort_keys=True))
     session.add(row)
     session.flush()
-    audit.append(session, member, "economy.kind_added",
-                 f"kind:{row.id}", {"uri": row.uri, "unit": unit})
+    tx.audit("economy.kind_added", f"kind:{row.id}", {"uri": row.uri, "unit": unit})
     return row
 
 

@@ -8,12 +8,11 @@ import json
 
 from sqlmodel import Session, select
 
-from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, states
 from node.economy.matcher import allocate
 from node.errors import Problem
-from node.models import Exchange, LocalActor, Member
-from node.storage import audit
+from node.models import Exchange, LocalActor
+from node.tx import Tx
 
 
 def _refused_pairs(session: Session, body: LocalActor) -> set[tuple[str, str]]:
@@ -24,7 +23,8 @@ def _refused_pairs(session: Session, body: LocalActor) -> set[tuple[str, str]]:
     return {(c.offer, c.need) for ex in refused for c in exchanges.commitments_of(session, ex)}
 
 
-def match(session: Session, urls: Urls, body: LocalActor) -> list[Exchange]:
+def match(tx: Tx, body: LocalActor) -> list[Exchange]:
+    session, urls = tx.session, tx.urls
     own = [r for r in intents.held(session, body) if not r.received_from]
     offers = [r for r in own if r.side == "offer"]
     needs = [r for r in own if r.side == "need"]
@@ -37,33 +37,32 @@ def match(session: Session, urls: Urls, body: LocalActor) -> list[Exchange]:
     for t in allocate(intents.wants(cat, offers, "agent"), intents.wants(cat, needs, "agent")):
         if (t.offer, t.need) in skip:
             continue
-        ex = exchanges.propose(session, urls, cat, body, "allocation", [here], [t])
+        ex = exchanges.propose(tx, cat, body, "allocation", [here], [t])
         if ex is not None:
             found.append(ex)
     return found
 
 
-def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-           exchange: Exchange, accept: bool) -> None:
+def answer(tx: Tx, body: LocalActor, exchange: Exchange, accept: bool) -> None:
     """The body answers a match inside itself: its facilitators, or the council of the
     enterprise that gives."""
+    session, urls = tx.session, tx.urls
     if exchange.proposer_id != body.id or exchange.mode != "allocation":
         raise Problem(404, "not-found", "no such exchange")
     rows = exchanges.commitments_of(session, exchange)
     if not rows:
         raise Problem(409, "empty-exchange", "this exchange has no commitment")
-    states.require(session, urls, member, body, exchange, "accept" if accept else "refuse")
-    exchanges.note_answer(exchange, urls.actor(body.handle), "accept" if accept else "refuse")
+    states.require(session, urls, tx.member, body, exchange, "accept" if accept else "refuse")
+    exchanges.note_answer(tx, exchange, urls.actor(body.handle), "accept" if accept else "refuse")
     if accept:
-        exchanges.settle(session, exchange, "agreed")
+        exchanges.settle(tx, exchange, "agreed")
     else:
-        exchanges.release(session, intents.catalogue(session), body, exchange)
-        exchanges.settle(session, exchange, "refused")
+        exchanges.release(tx, intents.catalogue(session), body, exchange)
+        exchanges.settle(tx, exchange, "refused")
     # An offer or need that had already risen tells its federations what is left (0
     # once this match took all of it, which withdraws their copies).
-    rising.announce_rows(session, urls, body, [u for c in rows for u in (c.offer, c.need)])
+    rising.announce_rows(tx, body, [u for c in rows for u in (c.offer, c.need)])
     session.add(exchange)
-    audit.append(session, member,
-                 "economy.allocation." + ("agreed" if accept else "refused"),
-                 f"exchange:{exchange.id}", {"uri": exchange.uri,
-                                             "parties": json.loads(exchange.parties)})
+    tx.audit("economy.allocation." + ("agreed" if accept else "refused"),
+             f"exchange:{exchange.id}", {"uri": exchange.uri,
+                                         "parties": json.loads(exchange.parties)})

@@ -11,49 +11,47 @@ from typing import Any
 from sqlmodel import Session
 
 from node.activitypub.directory import ActorFetchFailed
-from node.activitypub.urls import Urls
 from node.context import NodeContext
 from node.economy import intents, local, party, plans, rising
 from node.economy.offered import Viewer
 from node.errors import Problem, not_found
 from node.governance.bodies import body_by_handle
 from node.models import Exchange, Intent, LocalActor, Member
-from node.storage import aftercommit
+from node.tx import Tx
 
 
-def publish(session: Session, urls: Urls, member: Member | None, body: LocalActor, side: str,
+def publish(tx: Tx, body: LocalActor, side: str,
             kind: str, amount: Decimal, unit: str, enterprise: str | None = None,
             summary: str = "", location: str = "", starts_at: datetime | None = None,
             ends_at: datetime | None = None, rise_after: int = 86400,
             in_return: str | None = None) -> Intent:
     """Publish, then match inside the body at once: local first."""
-    row = intents.publish(session, urls, member, body, side, kind, amount, unit, enterprise,
+    row = intents.publish(tx, body, side, kind, amount, unit, enterprise,
                           summary, location, starts_at, ends_at, rise_after, in_return)
-    local.match(session, urls, body)
-    session.flush()
-    session.refresh(row)
-    aftercommit.wake(session, "economy")  # brokering and rising look at it next
+    local.match(tx, body)
+    tx.session.flush()
+    tx.session.refresh(row)
+    tx.wake("economy")  # brokering and rising look at it next
     return row
 
 
-def withdraw(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-             intent_id: int) -> Intent:
-    row = intents.own(session, body, intent_id)
-    intents.withdraw(session, urls, member, body, row)
-    rising.announce_change(session, urls, body, row)
+def withdraw(tx: Tx, body: LocalActor, intent_id: int) -> Intent:
+    row = intents.own(tx.session, body, intent_id)
+    intents.withdraw(tx, body, row)
+    rising.announce_change(tx, body, row)
     return row
 
 
-def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-           exchange_id: int, accept: bool, reason: str = "") -> Exchange:
-    ex = session.get(Exchange, exchange_id)
+def answer(tx: Tx, body: LocalActor, exchange_id: int, accept: bool,
+           reason: str = "") -> Exchange:
+    ex = tx.session.get(Exchange, exchange_id)
     if ex is None:
         raise not_found("exchange")
     if ex.mode == "allocation":
-        local.answer(session, urls, member, body, ex, accept)
+        local.answer(tx, body, ex, accept)
     else:
-        party.answer(session, urls, member, body, ex, accept, reason)
-    aftercommit.wake(session, "economy")
+        party.answer(tx, body, ex, accept, reason)
+    tx.wake("economy")
     return ex
 
 
@@ -62,9 +60,9 @@ async def prepare_plan(ctx: NodeContext, handle: str, title: str, content: str,
     """Build the plan and find every participant's inbox (a fetch for remote bodies):
     what `plans.draft` records and sends."""
     def build() -> dict[str, Any]:  # SQL: in a worker thread, not on the event loop
-        with Session(ctx.engine) as s:
-            body = body_by_handle(s, handle)
-            return plans.build(ctx.urls, body, title, content, processes, s)
+        with ctx.unit() as tx:
+            body = body_by_handle(tx.session, handle)
+            return plans.build(tx, body, title, content, processes)
 
     doc = await asyncio.to_thread(build)
     inboxes: dict[str, str] = {}
@@ -93,7 +91,7 @@ async def draft_plan(ctx: NodeContext, member: Member, handle: str, title: str, 
         with Session(ctx.engine) as s:
             body = body_by_handle(s, handle)
             me = s.merge(member)
-            row = plans.draft(s, ctx.urls, me, body, doc, inboxes)
+            row = plans.draft(ctx.tx(s, me), body, doc, inboxes)
             s.commit()
             s.refresh(row)
             return Viewer(s, ctx.urls, me, body).plan(row, {})

@@ -9,13 +9,12 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, rising, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
-from node.models import Exchange, Intent, LocalActor, Member
+from node.models import Exchange, Intent, LocalActor
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 
 class Shortfall(Problem):
@@ -63,9 +62,10 @@ def _asked(session: Session, body_uri: str, body: LocalActor,
     return out
 
 
-def receive_offer(session: Session, body: LocalActor, body_uri: str, proposer: str,
+def receive_offer(tx: Tx, body: LocalActor, body_uri: str, proposer: str,
                   proposer_inbox: str, draft: dict[str, object]) -> Exchange:
     """A federation proposes an exchange to us; a 4xx Problem if it cannot stand."""
+    session = tx.session
     uri, author, docs = wire.read_agreement(draft)
     if author != proposer:
         raise Problem(422, "malformed", "the agreement is not the proposer's")
@@ -75,25 +75,26 @@ def receive_offer(session: Session, body: LocalActor, body_uri: str, proposer: s
     if body_uri not in parties:
         raise Problem(403, "not-a-party", "this exchange asks nothing of this body")
     for row, amount in _asked(session, body_uri, body, docs):
-        intents.take(row, amount)
+        intents.take(tx, row, amount)
         session.add(row)
     ex = Exchange(uri=uri, proposer=proposer, mode="barter", parties=json.dumps(parties),
                   inboxes=json.dumps({proposer: proposer_inbox}))
     session.add(ex)
     session.flush()
-    exchanges.record(session, ex, docs, {}, "proposed")
-    audit.append(session, f"remote:{proposer}", "economy.barter.proposed", f"exchange:{ex.id}",
-                 {"uri": uri, "parties": parties})
+    exchanges.record(tx, ex, docs, {}, "proposed")
+    tx.acting_as(f"remote:{proposer}").audit("economy.barter.proposed", f"exchange:{ex.id}",
+                                             {"uri": uri, "parties": parties})
     return ex
 
 
-def refuse_unknown(session: Session, urls: Urls, body: LocalActor, proposer_inbox: str,
+def refuse_unknown(tx: Tx, body: LocalActor, proposer_inbox: str,
                    exchange_uri: str, reason: str, code: str = "",
                    intents_named: list[str] | None = None) -> None:
     """Answer a proposal we could not take: the stable code as `summary` (as the inbox's
     refusals do), the reason as `content`, and for a shortfall the offers and needs
     concerned as `target`. A withdrawn one is announced again to our federations, in
     case the first word of it was lost on the way."""
+    urls = tx.urls
     reject: dict[str, object] = {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Reject", "actor": urls.actor(body.handle), "object": exchange_uri,
@@ -102,20 +103,20 @@ def refuse_unknown(session: Session, urls: Urls, body: LocalActor, proposer_inbo
         reject["summary"] = code
     if intents_named:
         reject["target"] = intents_named[:100]
-    publish(session, urls, body, reject, to_followers=False, inboxes={proposer_inbox})
+    publish(tx.session, urls, body, reject, to_followers=False, inboxes={proposer_inbox})
     if code == "withdrawn":
-        rising.announce_rows(session, urls, body, intents_named or [])
+        rising.announce_rows(tx, body, intents_named or [])
 
 
-def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-           ex: Exchange, accept: bool, reason: str = "") -> None:
+def answer(tx: Tx, body: LocalActor, ex: Exchange, accept: bool, reason: str = "") -> None:
     """The body answers (its facilitators, or the councils of the enterprises that
     give and receive in it)."""
+    session, urls = tx.session, tx.urls
     me = urls.actor(body.handle)
     if ex.proposer_id is not None or me not in json.loads(ex.parties):
         raise Problem(404, "not-found", "no such exchange")
-    states.require(session, urls, member, body, ex, "accept" if accept else "refuse")
-    exchanges.note_answer(ex, me, "accept" if accept else "refuse")
+    states.require(session, urls, tx.member, body, ex, "accept" if accept else "refuse")
+    exchanges.note_answer(tx, ex, me, "accept" if accept else "refuse")
     proposer_inbox = json.loads(ex.inboxes).get(ex.proposer, "")
     publish(session, urls, body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
@@ -123,19 +124,19 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
         "content": reason[:1000], "to": [ex.proposer]},
         to_followers=False, inboxes={proposer_inbox} if proposer_inbox else set())
     if not accept:
-        exchanges.release(session, intents.catalogue(session), body, ex)
-        exchanges.settle(session, ex, "refused")
-        _announce_released(session, urls, body, ex)
+        exchanges.release(tx, intents.catalogue(session), body, ex)
+        exchanges.settle(tx, ex, "refused")
+        _announce_released(tx, body, ex)
     session.add(ex)
-    audit.append(session, member,
-                 "economy.barter." + ("accepted" if accept else "refused"),
-                 f"exchange:{ex.id}", {"uri": ex.uri})
+    tx.audit("economy.barter." + ("accepted" if accept else "refused"),
+             f"exchange:{ex.id}", {"uri": ex.uri})
 
 
-def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: str,
+def receive_agreement(tx: Tx, body: LocalActor, proposer: str,
                       agreement: dict[str, object]) -> bool:
     """The proposer sealed the exchange: record the commitments as agreed and tell our
     federations what is left of our intents."""
+    session, urls = tx.session, tx.urls
     uri, author, docs = wire.read_agreement(agreement)
     ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
     if ex is None or author != proposer or ex.proposer != proposer or ex.state != "proposed":
@@ -144,30 +145,30 @@ def receive_agreement(session: Session, urls: Urls, body: LocalActor, proposer: 
     if known != {(c.id, fmt(c.quantity)) for c in docs}:
         raise Problem(422, "agreement-differs",
                       "the agreement is not the exchange that was proposed")
-    exchanges.settle(session, ex, "agreed")
+    exchanges.settle(tx, ex, "agreed")
     me = urls.actor(body.handle)
     refs = [c.offer for c in docs if c.provider == me] + [c.need for c in docs
                                                           if c.receiver == me]
-    rising.announce_rows(session, urls, body, refs)
-    audit.append(session, f"remote:{proposer}", "economy.barter.agreed", f"exchange:{ex.id}",
-                 {"uri": uri})
+    rising.announce_rows(tx, body, refs)
+    tx.acting_as(f"remote:{proposer}").audit("economy.barter.agreed", f"exchange:{ex.id}",
+                                             {"uri": uri})
     return True
 
 
-def receive_called_off(session: Session, urls: Urls, body: LocalActor, proposer: str,
-                       uri: str) -> bool:
+def receive_called_off(tx: Tx, body: LocalActor, proposer: str, uri: str) -> bool:
     """Another party refused: the proposer calls the exchange off; we give back."""
+    session = tx.session
     ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
     if ex is None or ex.proposer != proposer or ex.state != "proposed":
         return False
-    exchanges.release(session, intents.catalogue(session), body, ex)
-    exchanges.settle(session, ex, "refused")
-    _announce_released(session, urls, body, ex)
+    exchanges.release(tx, intents.catalogue(session), body, ex)
+    exchanges.settle(tx, ex, "refused")
+    _announce_released(tx, body, ex)
     return True
 
 
-def _announce_released(session: Session, urls: Urls, body: LocalActor, ex: Exchange) -> None:
+def _announce_released(tx: Tx, body: LocalActor, ex: Exchange) -> None:
     """What a called-off exchange held is free again: a federation that found one of
     our offers or needs short (and stopped proposing on it) hears it may try again."""
-    rising.announce_rows(session, urls, body, [
-        u for c in exchanges.commitments_of(session, ex) for u in (c.offer, c.need)])
+    rising.announce_rows(tx, body, [
+        u for c in exchanges.commitments_of(tx.session, ex) for u in (c.offer, c.need)])

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.economy import intents, states, wire
 from node.economy.catalogue import fmt, quantity
 from node.errors import Problem, not_found
@@ -24,13 +23,11 @@ from node.models import (
     Decision,
     JointPlan,
     LocalActor,
-    Member,
     Proposal,
     ProposalVersion,
 )
-from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish, with_proof
-from node.storage import audit
+from node.tx import Tx
 
 INPUTS = ("work", "use", "consume", "cite", "pickup", "accept")
 OUTPUTS = ("produce", "deliverService", "dropoff", "modify")
@@ -77,10 +74,11 @@ def participants(doc: dict[str, Any]) -> list[str]:
     return sorted({p for s in _parties(doc) for p in (s.provider, s.receiver)})
 
 
-def build(urls: Urls, body: LocalActor, title: str, content: str,
-          processes: list[dict[str, Any]], session: Session) -> dict[str, Any]:
+def build(tx: Tx, body: LocalActor, title: str, content: str,
+          processes: list[dict[str, Any]]) -> dict[str, Any]:
     """The Plan document, checked; quantities and kinds against the catalogue."""
-    cat = intents.catalogue(session)
+    urls = tx.urls
+    cat = intents.catalogue(tx.session)
     uri = urls.obj(f"plan-{new_uid()}")
     n = 0
     procs = []
@@ -108,15 +106,15 @@ def build(urls: Urls, body: LocalActor, title: str, content: str,
         procs.append(proc)
     doc = {"id": uri, "type": "Plan", "attributedTo": urls.actor(body.handle),
            "name": title.strip()[:300], "content": content[:20000],
-           "published": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), "planIncludes": procs}
+           "published": tx.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "planIncludes": procs}
     _parties(doc)  # the same checks a receiver makes
     return doc
 
 
-def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor, doc:
-          dict[str, Any], inboxes: dict[str, str]) -> JointPlan:
+def draft(tx: Tx, body: LocalActor, doc: dict[str, Any], inboxes: dict[str, str]) -> JointPlan:
     """Record and send the plan; each participant (this body too) decides it."""
-    states.require(session, urls, member, body, body, "draft_plan")
+    session, urls = tx.session, tx.urls
+    states.require(session, urls, tx.member, body, body, "draft_plan")
     if not str(doc.get("name") or "").strip():
         raise Problem(422, "bad-title", "a plan needs a title")
     signed = with_proof(urls, body, {"@context": wire.contexts(urls.context), **doc})
@@ -128,19 +126,19 @@ def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor,
     session.add(row)
     session.flush()
     if here in people:
-        row.proposal_id = _proposal(session, body, here, signed)
+        row.proposal_id = _proposal(tx, body, here, signed)
     remote = {inboxes[p] for p in people if p != here and inboxes.get(p)}
     publish(session, urls, body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Create", "actor": here, "object": signed, "to": people},
         to_followers=False, inboxes=remote)
-    audit.append(session, member, "plan.drafted", f"plan:{row.id}",
-                 {"uri": row.uri, "participants": people})
+    tx.audit("plan.drafted", f"plan:{row.id}", {"uri": row.uri, "participants": people})
     return row
 
 
-def _proposal(session: Session, body: LocalActor, body_uri: str, doc: dict[str, Any]) -> int:
+def _proposal(tx: Tx, body: LocalActor, body_uri: str, doc: dict[str, Any]) -> int:
     """The proposal through which this body decides the plan."""
+    session = tx.session
     mine = [s for s in _parties(doc) if body_uri in (s.provider, s.receiver)]
     lines = [f"- {s.action}: {fmt(s.quantity)} {s.unit} · {s.kind} · {s.provider} → "
              f"{s.receiver}" + (f" ({s.note})" if s.note else "") for s in mine]
@@ -156,8 +154,9 @@ def _proposal(session: Session, body: LocalActor, body_uri: str, doc: dict[str, 
     return p.id or 0
 
 
-def receive(session: Session, body: LocalActor, body_uri: str, doc: dict[str, Any],
+def receive(tx: Tx, body: LocalActor, body_uri: str, doc: dict[str, Any],
             initiator_inbox: str) -> JointPlan | None:
+    session = tx.session
     if body_uri not in participants(doc):
         raise Problem(403, "not-a-party", "this plan asks nothing of this body")
     if session.exec(select(JointPlan).where(JointPlan.uri == doc["id"],
@@ -166,11 +165,11 @@ def receive(session: Session, body: LocalActor, body_uri: str, doc: dict[str, An
     row = JointPlan(uri=doc["id"], body_id=body.id or 0, initiator=str(doc["attributedTo"]),
                     initiator_inbox=initiator_inbox, title=str(doc.get("name"))[:300],
                     doc=json.dumps(doc))
-    row.proposal_id = _proposal(session, body, body_uri, doc)
+    row.proposal_id = _proposal(tx, body, body_uri, doc)
     session.add(row)
     session.flush()
-    audit.append(session, f"remote:{row.initiator}", "plan.received", f"plan:{row.id}",
-                 {"uri": row.uri, "proposal": row.proposal_id})
+    tx.acting_as(f"remote:{row.initiator}").audit(
+        "plan.received", f"plan:{row.id}", {"uri": row.uri, "proposal": row.proposal_id})
     return row
 
 
@@ -186,10 +185,11 @@ def decided_unanswered(session: Session) -> list[int]:
     return [i for i in ids if i is not None]
 
 
-def answer_decided(session: Session, urls: Urls, plan_id: int | None = None) -> int:
+def answer_decided(tx: Tx, plan_id: int | None = None) -> int:
     """Answer every plan (or only `plan_id`) whose proposal this body has decided (the
     body's decision, not anyone's click): adopted → Accept of each of its commitments,
     else Reject."""
+    session, urls = tx.session, tx.urls
     q = select(JointPlan).where(JointPlan.answered == "",
                                 col(JointPlan.proposal_id).is_not(None))
     if plan_id is not None:
@@ -202,14 +202,14 @@ def answer_decided(session: Session, urls: Urls, plan_id: int | None = None) -> 
         if d is None or body is None:
             continue
         accept = d.outcome == "adopted"
-        row.answered, row.updated_at = ("accept" if accept else "refuse"), utcnow()
+        row.answered, row.updated_at = ("accept" if accept else "refuse"), tx.now()
         session.add(row)
         here = urls.actor(body.handle)
         doc = json.loads(row.doc)
         mine = [s.id for s in _parties(doc) if here in (s.provider, s.receiver)]
         if row.initiator == here:
             for cid in mine:
-                receive_answer(session, urls, body, here, cid, accept)
+                receive_answer(tx, body, here, cid, accept)
         else:
             for cid in mine:
                 publish(session, urls, body, {
@@ -222,9 +222,10 @@ def answer_decided(session: Session, urls: Urls, plan_id: int | None = None) -> 
     return done
 
 
-def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
+def receive_answer(tx: Tx, body: LocalActor, party: str,
                    commitment_id: str, accept: bool) -> JointPlan:
     """At the initiator: a participant's answer about one of its commitments."""
+    session, urls = tx.session, tx.urls
     row = session.exec(select(JointPlan).where(
         JointPlan.uri == commitment_id.split("#", 1)[0], JointPlan.body_id == body.id,
         JointPlan.initiator == urls.actor(body.handle))).first()
@@ -239,7 +240,7 @@ def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
         raise Problem(409, "not-proposed", f"this plan is {row.state}")
     got = json.loads(row.answers)
     got[f"{commitment_id} {party}"] = "accept" if accept else "refuse"
-    row.answers, row.updated_at = json.dumps(got, sort_keys=True), utcnow()
+    row.answers, row.updated_at = json.dumps(got, sort_keys=True), tx.now()
     inboxes = {i for p, i in json.loads(row.participants).items() if i}
     if not accept:
         states.PLAN.move(session, row, "refuse")
@@ -250,18 +251,20 @@ def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
     elif all(got.get(f"{s.id} {p}") == "accept" for s in steps.values()
              for p in (s.provider, s.receiver)):
         states.PLAN.move(session, row, "approve")
-        _record(session, row.uri, doc)
+        _record(tx, row.uri, doc)
         publish(session, urls, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept", "actor": row.initiator, "object": row.uri}, to_followers=False,
             inboxes=inboxes)
     session.add(row)
-    audit.append(session, f"remote:{party}", "plan.answer", f"plan:{row.id}",
-                 {"commitment": commitment_id, "accept": accept, "state": row.state})
+    tx.acting_as(f"remote:{party}").audit(
+        "plan.answer", f"plan:{row.id}",
+        {"commitment": commitment_id, "accept": accept, "state": row.state})
     return row
 
 
-def _record(session: Session, plan_uri: str, doc: dict[str, Any]) -> None:
+def _record(tx: Tx, plan_uri: str, doc: dict[str, Any]) -> None:
+    session = tx.session
     for s in _parties(doc):
         if session.exec(select(Commitment.id).where(Commitment.uri == s.id)).first():
             continue
@@ -271,8 +274,9 @@ def _record(session: Session, plan_uri: str, doc: dict[str, Any]) -> None:
                                unit=s.unit, quantity=fmt(s.quantity), state="agreed"))
 
 
-def receive_outcome(session: Session, body: LocalActor, initiator: str, plan_uri: str,
+def receive_outcome(tx: Tx, body: LocalActor, initiator: str, plan_uri: str,
                     approved: bool) -> bool:
+    session = tx.session
     row = session.exec(select(JointPlan).where(JointPlan.uri == plan_uri,
                                                JointPlan.body_id == body.id)).first()
     if row is None or row.initiator != initiator or row.state != "proposed":
@@ -280,7 +284,7 @@ def receive_outcome(session: Session, body: LocalActor, initiator: str, plan_uri
     states.PLAN.move(session, row, "approve" if approved else "refuse")
     session.add(row)
     if approved:
-        _record(session, row.uri, json.loads(row.doc))
+        _record(tx, row.uri, json.loads(row.doc))
     return True
 
 

@@ -18,12 +18,13 @@ from node.activitypub.urls import Urls
 from node.economy import exchanges, intents, states, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
-from node.federations.matters import keep, now_stamp
+from node.federations.matters import keep
 from node.federations.membership import inboxes
 from node.models import Commitment, Exchange, Intent, LocalActor
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
+from node.tx import Tx
 
 CREATE, UPDATE = "IntentCreate", "IntentUpdate"
 
@@ -39,10 +40,11 @@ def due(session: Session, now: datetime) -> list[Intent]:
         col(Intent.rise_at) <= now).order_by(col(Intent.id))).all())
 
 
-def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
+def rise(tx: Tx, row: Intent) -> list[str]:
     """Send one intent one level up from its holder; returns the federations."""
+    session, urls = tx.session, tx.urls
     holder = session.get(LocalActor, row.holder_id)
-    row.rise_at, row.updated_at = None, utcnow()
+    row.rise_at, row.updated_at = None, tx.now()
     session.add(row)
     if holder is None:
         return []
@@ -50,7 +52,8 @@ def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
     if not feds:
         return []
     if not row.received_from:
-        obj = signed(urls, holder, wire.intent_object(intents.doc_of(row), now_stamp()))
+        obj = signed(urls, holder, wire.intent_object(intents.doc_of(row),
+                                                      wire.stamp_of(tx.now())))
         activity = {"@context": wire.contexts(urls.context),
                     "id": urls.activity(new_uid()), "type": "Create", "actor": row.body,
                     "object": obj, "to": sorted(feds)}
@@ -91,16 +94,17 @@ def left_to_offer(session: Session, row: Intent) -> Decimal:
     return min(Decimal(row.available) + held, Decimal(row.quantity))
 
 
-def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent) -> None:
+def announce_change(tx: Tx, body: LocalActor, row: Intent) -> None:
     """Tell every federation the intent rose to what is left of it (0 once matched
     or withdrawn), so that no level goes on matching what is gone."""
+    session, urls = tx.session, tx.urls
     targets = json.loads(row.risen_to)
     if not targets:
         return
     feds = inboxes(session, body, "member_of")
     doc = wire.IntentDoc(**{**intents.doc_of(row).__dict__,
                             "available": left_to_offer(session, row)})
-    obj = signed(urls, body, wire.intent_object(doc, now_stamp()))
+    obj = signed(urls, body, wire.intent_object(doc, wire.stamp_of(tx.now())))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Update", "actor": row.body, "object": obj, "to": targets}
     item = publish(session, urls, body, activity, to_followers=False,
@@ -108,46 +112,48 @@ def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent)
     keep(session, json.loads(item.body), UPDATE, row.body, row.uri)
 
 
-def announce_rows(session: Session, urls: Urls, body: LocalActor, uris: list[str]) -> None:
+def announce_rows(tx: Tx, body: LocalActor, uris: list[str]) -> None:
     """`announce_change` for each of the body's own offers and needs named (once each)."""
     for uri in dict.fromkeys(uris):
-        row = intents.own_by_uri(session, body, uri)
+        row = intents.own_by_uri(tx.session, body, uri)
         if row is not None:
-            announce_change(session, urls, body, row)
+            announce_change(tx, body, row)
 
 
 # --- at a federation ---------------------------------------------------------------
 
 
-def hold(session: Session, federation: LocalActor, sender: str, activity: dict[str, Any],
+def hold(tx: Tx, federation: LocalActor, sender: str, activity: dict[str, Any],
          doc: wire.IntentDoc, body_inbox: str) -> Intent | None:
     """Keep a member's offer or need (or one passed up by a member federation). An
     `Update` of it that came first (deliveries may cross) applies at once."""
+    session = tx.session
     if intents.held_by_uri(session, federation, doc.id) is not None:
         return None
     keep(session, activity, CREATE, doc.body, doc.id, sender)
-    now = utcnow()
+    now = tx.now()
     row = Intent(uri=doc.id, holder_id=federation.id or 0, side=doc.side, body=doc.body,
                  agent=doc.agent, kind=doc.kind, unit=doc.unit, quantity=fmt(doc.quantity),
                  available=fmt(doc.available), summary=doc.summary, location=doc.location,
                  starts_at=doc.starts_at, ends_at=doc.ends_at, rise_after=doc.rise_after,
                  rise_at=now + timedelta(seconds=doc.rise_after), received_from=sender,
                  body_inbox=body_inbox, in_return=doc.in_return)
-    _apply(session, federation, row, doc.available)
+    _apply(tx, federation, row, doc.available)
     word = _word(session, doc.id, doc.body)
     if word is not None:
-        _apply(session, federation, row, word)
+        _apply(tx, federation, row, word)
     session.add(row)
     session.flush()
     return row
 
 
-def update_held(session: Session, urls: Urls, federation: LocalActor, activity: dict[str, Any],
+def update_held(tx: Tx, federation: LocalActor, activity: dict[str, Any],
                 doc: wire.IntentDoc) -> bool:
     """The author says what is left: our copy follows, less what our own proposals
     still hold; passed on to wherever we sent it. 0 left withdraws the copy for good
     (the author matched or withdrew it): it is never proposed on again. Updates may
     cross on the way: the copy follows the newest (by `published`) of those kept."""
+    session, urls = tx.session, tx.urls
     if session.exec(select(SignedObject.id).where(
             SignedObject.uri == str(activity.get("id")))).first() is not None:
         return False
@@ -160,7 +166,7 @@ def update_held(session: Session, urls: Urls, federation: LocalActor, activity: 
         return False
     keep(session, activity, UPDATE, doc.body, doc.id, row.received_from)
     word = _word(session, doc.id, doc.body)
-    _apply(session, federation, row, doc.available if word is None else word)
+    _apply(tx, federation, row, doc.available if word is None else word)
     session.add(row)
     feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
@@ -191,23 +197,23 @@ def _word(session: Session, uri: str, author: str, since: datetime | None = None
     return newest[1] if newest else None
 
 
-def _apply(session: Session, federation: LocalActor, row: Intent, stated: Decimal) -> None:
+def _apply(tx: Tx, federation: LocalActor, row: Intent, stated: Decimal) -> None:
     """Set a held copy from what its author says is left."""
-    row.updated_at = utcnow()
+    row.updated_at = tx.now()
     if row.state == "withdrawn":
         return
     if stated <= 0:
-        _move(session, row, "drop", available="0", rise_at=None)
+        _move(tx, row, "drop", available="0", rise_at=None)
         return
-    left = stated - _held_by_our_proposals(session, federation, row) if row.id else stated
+    left = stated - _held_by_our_proposals(tx.session, federation, row) if row.id else stated
     row.available = fmt(max(left, Decimal(0)))
     if left <= 0 and row.state == "open":
-        _move(session, row, "fill", rise_at=None)
+        _move(tx, row, "fill", rise_at=None)
     elif left > 0 and row.state == "matched":
-        _move(session, row, "reopen")
+        _move(tx, row, "reopen")
 
 
-def _move(session: Session, row: Intent, action: str, **values: Any) -> None:
+def _move(tx: Tx, row: Intent, action: str, **values: Any) -> None:
     """A copy's state through its graph; a copy not stored yet is simply created in
     the state the step leads to."""
     if row.id is None:
@@ -215,15 +221,16 @@ def _move(session: Session, row: Intent, action: str, **values: Any) -> None:
         for k, v in values.items():
             setattr(row, k, v)
         return
-    states.INTENT.move(session, row, action, **values)
+    states.INTENT.move(tx.session, row, action, **values)
 
 
-def shortfall(session: Session, federation: LocalActor, ex: Exchange, party: str, code: str,
+def shortfall(tx: Tx, federation: LocalActor, ex: Exchange, party: str, code: str,
               named: list[str]) -> None:
     """A party refused one of our exchanges because what it asked is gone (`withdrawn`)
     or more than is left (`exhausted`): stop proposing on our copies of those offers and
     needs. Withdrawn is final; exhausted waits for the author's next `Update`, unless one
     received since we proposed already says what is left."""
+    session = tx.session
     mine = {u for c in exchanges.commitments_of(session, ex)
             for u, side in ((c.offer, c.provider), (c.need, c.receiver)) if side == party}
     for uri in mine & set(named or mine):
@@ -231,15 +238,15 @@ def shortfall(session: Session, federation: LocalActor, ex: Exchange, party: str
         if row is None or row.body != party or row.state == "withdrawn":
             continue
         if code == "withdrawn":
-            _apply(session, federation, row, Decimal(0))
+            _apply(tx, federation, row, Decimal(0))
         else:
             word = _word(session, uri, party, since=ex.created_at)
             if word is not None:
-                _apply(session, federation, row, word)
+                _apply(tx, federation, row, word)
             elif row.state == "open":
-                _move(session, row, "fill", available="0")
+                _move(tx, row, "fill", available="0")
             else:
-                row.available, row.updated_at = "0", utcnow()
+                row.available, row.updated_at = "0", tx.now()
         session.add(row)
 
 

@@ -76,6 +76,11 @@ def stamp(value: datetime | None) -> str | None:
     return aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def stamp_of(at: datetime) -> str:
+    """A `published` stamp: `at` (the unit of work's "now") in UTC, to the second."""
+    return aware(at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def when(value: Any, what: str) -> datetime | None:
     if value in (None, ""):
         return None

@@ -11,7 +11,8 @@ proof here. Domain rules live in node.economy; refusals change nothing.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session, select
 
@@ -21,14 +22,24 @@ from node.inbox import peers
 from node.inbox.authority import id_of
 from node.inbox.deps import HandlerDeps
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
+from node.tx import Tx
 
 log = logging.getLogger("comuna.economy")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Economic:
     def __init__(self, deps: HandlerDeps) -> None:
         self.ctx = deps.ctx
         self._tx = deps.tx
+
+    def _in(self, func: Callable[Concatenate[Tx, P], R]) -> Callable[Concatenate[Session, P], R]:
+        """`func` as the transaction runner calls it: on its session, as the node's own
+        processing (the domain names the remote actor where it records one)."""
+        def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return func(self.ctx.tx(session), *args, **kwargs)
+        return run
 
     async def _proves(self, document: dict[str, Any], author: str) -> bool:
         return await peers.proves(self.ctx, document, author)
@@ -67,35 +78,36 @@ class Economic:
         if doc.body != id_of(activity.get("actor")) or not await self._proves(obj, doc.body):
             return
         if activity.get("type") == "Update":
-            await self._tx(rising.update_held, self.ctx.urls, fed, activity, doc)
+            await self._tx(self._in(rising.update_held), fed, activity, doc)
             return
         # The authority checked that `signer` (who passed it on) is a member body.
         inbox = await self._inbox_of(doc.body)
-        await self._tx(rising.hold, fed, signer, activity, doc, inbox)
+        await self._tx(self._in(rising.hold), fed, signer, activity, doc, inbox)
 
     async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
         inbox = await self._inbox_of(proposer)
         me = self.ctx.urls.actor(body.handle)
         try:
-            await self._tx(party.receive_offer, body, me, proposer, inbox, draft)
+            await self._tx(self._in(party.receive_offer), body, me, proposer, inbox, draft)
         except Problem as exc:
             uri = id_of(draft)
             if exc.code == "exists":
                 return
             named = exc.intents if isinstance(exc, party.Shortfall) else None
-            await self._tx(party.refuse_unknown, self.ctx.urls, body, inbox, uri, exc.detail,
+            await self._tx(self._in(party.refuse_unknown), body, inbox, uri, exc.detail,
                            exc.code, named)
 
     async def _agreement(self, body: LocalActor, proposer: str, result: Any) -> None:
         if not isinstance(result, dict) or not await self._proves(result, proposer):
             return
-        await self._tx(party.receive_agreement, self.ctx.urls, body, proposer, result)
+        await self._tx(self._in(party.receive_agreement), body, proposer, result)
 
     async def _plan(self, body: LocalActor, actor: str, obj: dict[str, Any]) -> None:
         if obj.get("attributedTo") != actor or not await self._proves(obj, actor):
             return
         inbox = await self._inbox_of(actor)
-        await self._tx(plans.receive, body, self.ctx.urls.actor(body.handle), obj, inbox)
+        await self._tx(self._in(plans.receive), body, self.ctx.urls.actor(body.handle), obj,
+                       inbox)
 
     async def _event(self, body: LocalActor, actor: str, activity: dict[str, Any],
                      obj: dict[str, Any]) -> None:
@@ -104,8 +116,9 @@ class Economic:
 
     def _record_event(self, session: Session, body: LocalActor, actor: str,
                       activity: dict[str, Any], doc: wire.EventDoc) -> None:
-        handovers.receive(session, actor, doc)
-        broker.relay(session, self.ctx.urls, body, activity, doc.commitment, actor)
+        tx = self.ctx.tx(session)
+        handovers.receive(tx, actor, doc)
+        broker.relay(tx, body, activity, doc.commitment, actor)
 
     async def _cancel(self, body: LocalActor, actor: str, activity: dict[str, Any],
                       uri: str) -> None:
@@ -113,9 +126,9 @@ class Economic:
 
     def _record_cancel(self, session: Session, body: LocalActor, actor: str,
                        activity: dict[str, Any], uri: str) -> None:
-        relayed = broker.relay(session, self.ctx.urls, body, activity, uri, actor)
-        handovers.receive_cancel(session, self.ctx.urls, None if relayed else body, actor,
-                                  uri)
+        tx = self.ctx.tx(session)
+        relayed = broker.relay(tx, body, activity, uri, actor)
+        handovers.receive_cancel(tx, None if relayed else body, actor, uri)
 
     # --- Accept / Reject of something named by its id ----------------------------------
 
@@ -137,32 +150,33 @@ class Economic:
                 uri: str, sender: str) -> bool:
         # Who answers is the activity's actor (relayed answers carry its own proof);
         # the authority checked that `sender` may pass it to us.
+        tx = self.ctx.tx(session)
         actor = id_of(activity.get("actor"))
         accept = activity.get("type") == "Accept"
         reason = str(activity.get("content") or "")
         ex = session.exec(select(Exchange).where(Exchange.uri == uri)).first()
         if ex is not None:
             if ex.proposer_id == body.id:
-                broker.receive_answer(session, self.ctx.urls, body, actor, uri, accept, reason,
+                broker.receive_answer(tx, body, actor, uri, accept, reason,
                                       str(activity.get("summary") or ""),
                                       _uris(activity.get("target")))
             elif ex.proposer == actor and not accept:
-                party.receive_called_off(session, self.ctx.urls, body, actor, uri)
+                party.receive_called_off(tx, body, actor, uri)
             return True
         plan = session.exec(select(JointPlan).where(JointPlan.uri == uri.split("#", 1)[0],
                                                     JointPlan.body_id == body.id)).first()
         if plan is not None:
             if "#" in uri:
-                plans.receive_answer(session, self.ctx.urls, body, actor, uri, accept)
+                plans.receive_answer(tx, body, actor, uri, accept)
             else:
-                plans.receive_outcome(session, body, actor, uri, accept)
+                plans.receive_outcome(tx, body, actor, uri, accept)
             return True
         ev = session.exec(select(EconomicEvent).where(EconomicEvent.uri == uri)).first()
         if ev is not None:
             c = session.exec(select(Commitment).where(Commitment.uri == ev.commitment)).first()
             if c is not None:
-                handovers.receive_answer(session, actor, uri, accept)
-                broker.relay(session, self.ctx.urls, body, activity, c.uri, actor)
+                handovers.receive_answer(tx, actor, uri, accept)
+                broker.relay(tx, body, activity, c.uri, actor)
             return True
         return False
 

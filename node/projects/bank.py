@@ -24,13 +24,12 @@ from sqlmodel import Session, col, select
 from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import Problem, not_found
-from node.federations.matters import now_stamp
 from node.federations.membership import inboxes
 from node.governance.authz import require_facilitator
 from node.models import LocalActor, Member, ProjectRecord
 from node.models.base import utcnow
 from node.outbox.publish import forward, new_uid, publish, with_proof
-from node.storage import audit
+from node.tx import Tx
 
 FIELDS = ("problem", "actions", "resources", "outcome", "lessons", "evaluation")
 WIRE = {"problem": "problem", "actions": "actions", "resources": "resourcesUsed",
@@ -92,8 +91,9 @@ def _search_text(d: RecordDoc) -> str:
     return " ".join([d.title, d.sector, *d.texts.values()]).lower()
 
 
-def _store(session: Session, d: RecordDoc, local_body: LocalActor | None,
+def _store(tx: Tx, d: RecordDoc, local_body: LocalActor | None,
            received_from: str) -> ProjectRecord | None:
+    session = tx.session
     if session.exec(select(ProjectRecord.id).where(ProjectRecord.uri == d.id)).first():
         return None
     row = ProjectRecord(uri=d.id, author=d.author,
@@ -108,10 +108,10 @@ def _store(session: Session, d: RecordDoc, local_body: LocalActor | None,
     return row
 
 
-def publish_record(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-                   title: str, sector: str, texts: dict[str, str],
+def publish_record(tx: Tx, body: LocalActor, title: str, sector: str, texts: dict[str, str],
                    adopted_from: str = "") -> ProjectRecord:
-    require_facilitator(session, member, body)
+    session, urls = tx.session, tx.urls
+    require_facilitator(session, tx.member, body)
     if not title.strip():
         raise Problem(422, "bad-title", "a project record needs a title")
     if not any(texts.get(f, "").strip() for f in FIELDS):
@@ -120,28 +120,29 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
     d = RecordDoc(urls.obj(f"project-{new_uid()}"), urls.actor(body.handle),
                   title.strip()[:300], sector.strip().lower()[:100],
                   {f: texts.get(f, "").strip()[:20000] for f in FIELDS}, adopted_from,
-                  utcnow())
+                  tx.now())
     obj = with_proof(urls, body, {"@context": [AS_CONTEXT, urls.context],
                                   **record_object(urls, body, d)})
-    row = _store(session, d, body, "")
+    row = _store(tx, d, body, "")
     assert row is not None
     activity = {"@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
-                "type": "Create", "actor": d.author, "object": obj, "published": now_stamp(),
+                "type": "Create", "actor": d.author, "object": obj,
+                "published": d.published.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
     targets = set(inboxes(session, body, "member_of").values()) | \
         set(inboxes(session, body, "has_member").values())
     publish(session, urls, body, activity, inboxes=targets)
-    audit.append(session, member, "project.published",
-                 f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
+    tx.audit("project.published", f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
     return row
 
 
-def receive(session: Session, urls: Urls, body: LocalActor, create: dict[str, Any],
+def receive(tx: Tx, body: LocalActor, create: dict[str, Any],
             via: str) -> ProjectRecord | None:
     """A record reached `body` (the author's proof already checked): keep it once,
     and, at a federation, pass it on to every side but the one it came from."""
+    session, urls = tx.session, tx.urls
     d = read_record(create.get("object"))
-    row = _store(session, d, None, via)
+    row = _store(tx, d, None, via)
     if row is None:
         return None
     others = {inbox for uri, inbox in inboxes(session, body, "has_member").items()
@@ -188,17 +189,16 @@ def available_actions(session: Session, urls: Urls, member: Member | None, body:
     return [] if _adopt_refusal(session, urls, member, body, obj) else ["adopt"]
 
 
-def adopt(session: Session, urls: Urls, member: Member | None, body: LocalActor,
-          record_id: int, note: str = "") -> ProjectRecord:
-    origin = session.get(ProjectRecord, record_id)
+def adopt(tx: Tx, body: LocalActor, record_id: int, note: str = "") -> ProjectRecord:
+    origin = tx.session.get(ProjectRecord, record_id)
     if origin is None:
         raise not_found("project record")
-    why = _adopt_refusal(session, urls, member, body, origin)
+    why = _adopt_refusal(tx.session, tx.urls, tx.member, body, origin)
     if why is not None:
         raise why
     texts = {f: getattr(origin, f) for f in FIELDS}
     texts["actions"] = (note.strip() + "\n\n" if note.strip() else "") + texts["actions"]
-    return publish_record(session, urls, member, body, origin.title, origin.sector, texts,
+    return publish_record(tx, body, origin.title, origin.sector, texts,
                           adopted_from=origin.uri)
 
 

@@ -134,11 +134,11 @@ async def publish(request: Request, handle: str) -> Response:
         if not hours.isdigit():
             raise Problem(422, "bad-window", "the waiting window is a number of hours",
                           field="rise_hours")
-        row = operations.publish(s, request.app.state.ctx.urls, me, b, d.get("side", ""),
-                              d.get("kind", ""), _amount(d.get("quantity", "")),
-                              d.get("unit", ""), d.get("enterprise") or None,
-                              d.get("summary", ""), d.get("location", ""),
-                              rise_after=int(hours) * 3600)
+        row = operations.publish(request.app.state.ctx.tx(s, me), b, d.get("side", ""),
+                                 d.get("kind", ""), _amount(d.get("quantity", "")),
+                                 d.get("unit", ""), d.get("enterprise") or None,
+                                 d.get("summary", ""), d.get("location", ""),
+                                 rise_after=int(hours) * 3600)
         done = "Oferta publicada." if row.side == "offer" else "Necesidad publicada."
         return _back(handle, f"i{row.id}"), done
 
@@ -148,8 +148,8 @@ async def publish(request: Request, handle: str) -> Response:
 @router.post("/b/{handle}/economy/intents/{intent_id}/withdraw")
 async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        row = operations.withdraw(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                               intent_id)
+        row = operations.withdraw(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
+                                  intent_id)
         done = "Oferta retirada." if row.side == "offer" else "Necesidad retirada."
         return _back(handle, f"i{intent_id}"), done
 
@@ -160,8 +160,8 @@ async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
 async def answer(request: Request, handle: str, exchange_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
-        operations.answer(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                       exchange_id, accept, d.get("reason", ""))
+        operations.answer(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
+                          exchange_id, accept, d.get("reason", ""))
         return _back(handle, f"x{exchange_id}"), ("Intercambio aceptado." if accept
                                                   else "Intercambio rechazado.")
 
@@ -172,8 +172,8 @@ async def answer(request: Request, handle: str, exchange_id: int) -> Response:
 async def deliver(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = handovers.commitment_by_id(s, commitment_id)
-        handovers.record(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
-                          _amount(d.get("quantity", "")), note=d.get("note", ""))
+        handovers.record(request.app.state.ctx.tx(s, me), body_by_handle(s, handle), c.uri,
+                         _amount(d.get("quantity", "")), note=d.get("note", ""))
         return _back(handle, "entregas"), "Entrega registrada; espera la confirmación."
 
     return await run_action(request, _back(handle, f"c{commitment_id}"), act)
@@ -183,8 +183,8 @@ async def deliver(request: Request, handle: str, commitment_id: int) -> Response
 async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = handovers.commitment_by_id(s, commitment_id)
-        handovers.cancel(s, request.app.state.ctx.urls, me, body_by_handle(s, handle), c.uri,
-                          d.get("reason", ""))
+        handovers.cancel(request.app.state.ctx.tx(s, me), body_by_handle(s, handle), c.uri,
+                         d.get("reason", ""))
         return _back(handle, f"c{commitment_id}"), "Compromiso cancelado."
 
     return await run_action(request, _back(handle, f"c{commitment_id}"), act)
@@ -197,8 +197,8 @@ async def confirm(request: Request, handle: str, event_id: int) -> Response:
         if ev is None:
             raise Problem(404, "not-found", "no such delivery")
         accept = d.get("accept") == "1"
-        handovers.confirm(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
-                           ev.uri, accept)
+        handovers.confirm(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
+                          ev.uri, accept)
         return _back(handle, f"e{event_id}"), ("Entrega confirmada." if accept
                                                else "Entrega objetada.")
 
@@ -208,8 +208,8 @@ async def confirm(request: Request, handle: str, event_id: int) -> Response:
 @router.post("/b/{handle}/economy/enterprises")
 async def new_enterprise(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        enterprises.create(s, me, body_by_handle(s, handle), d.get("slug", "").strip(),
-                           d.get("name", ""), d.get("sector", ""))
+        enterprises.create(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
+                           d.get("slug", "").strip(), d.get("name", ""), d.get("sector", ""))
         return _back(handle, "empresas"), "Empresa registrada."
 
     return await run_action(request, _back(handle, "empresas"), act)
@@ -268,7 +268,7 @@ async def draft_plan(request: Request, handle: str) -> Response:
         if prepared is None or isinstance(prepared, Problem):
             raise prepared or Problem(500, "server-error", "the plan was not prepared")
         doc, inboxes = prepared
-        row = plans.draft(s, ctx.urls, me, body_by_handle(s, handle), doc, inboxes)
+        row = plans.draft(ctx.tx(s, me), body_by_handle(s, handle), doc, inboxes)
         return _back(handle, f"plan{row.id}"), \
             "Plan conjunto propuesto; cada instancia participante lo decide."
 

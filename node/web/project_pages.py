@@ -40,7 +40,7 @@ def projects_page(request: Request, handle: str, q: str = "", sector: str = "") 
 @router.post("/b/{handle}/projects")
 async def publish(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        row = bank.publish_record(s, request.app.state.ctx.urls, me,
+        row = bank.publish_record(request.app.state.ctx.tx(s, me),
                                   body_by_handle(s, handle), d.get("title", ""),
                                   d.get("sector", ""), {f: d.get(f, "") for f in bank.FIELDS})
         return f"/b/{handle}/projects#r{row.id}", "Proyecto publicado en el banco."
@@ -51,7 +51,7 @@ async def publish(request: Request, handle: str) -> Response:
 @router.post("/b/{handle}/projects/{record_id}/adopt")
 async def adopt(request: Request, handle: str, record_id: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
-        row = bank.adopt(s, request.app.state.ctx.urls, me, body_by_handle(s, handle),
+        row = bank.adopt(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
                          record_id, d.get("note", ""))
         return f"/b/{handle}/projects#r{row.id}", "Proyecto adoptado; quedó en el banco."
 

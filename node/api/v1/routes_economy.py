@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.deps import ctx, db, json_with_etag, member_required, member_tx, optional_member
 from node.api.v1.economy_io import (
     Answer,
     Cancellation,
@@ -60,6 +60,7 @@ from node.models import (
     LocalActor,
     Member,
 )
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["economy"])
 
@@ -99,11 +100,11 @@ def _kind_view(cat: Catalogue, uri: str, lang: str) -> dict[str, object]:
 
 
 @router.post("/resource-kinds", status_code=201, responses=ok(KindOut, 201))
-def add_kind(request: Request, data: NewKind, member: Member = Depends(member_required),
+def add_kind(request: Request, data: NewKind, tx: Tx = Depends(member_tx),
              session: Session = Depends(db)) -> Response:
     """A facilitator of the node's main body adds a resource kind to the catalogue."""
     c = ctx(request)
-    row = kinds.add(session, c.urls, member, body_by_handle(session, c.primary.handle),
+    row = kinds.add(tx, body_by_handle(session, c.primary.handle),
                     data.slug, data.label_es, data.label_en, data.unit, data.extra)
     session.commit()
     return json_with_etag(request, _kind_view(intents.catalogue(session), row.uri, "es"), 201)
@@ -121,11 +122,11 @@ def list_enterprises(request: Request, handle: str,
 @router.post("/bodies/{handle}/enterprises", status_code=201,
              responses=ok(EnterpriseOut, 201))
 def new_enterprise(request: Request, handle: str, data: NewEnterprise,
-                   member: Member = Depends(member_required),
+                   tx: Tx = Depends(member_tx),
                    session: Session = Depends(db)) -> Response:
     """A facilitator records a socially owned enterprise of the body."""
     body = body_by_handle(session, handle)
-    e = enterprises.create(session, member, body, data.slug, data.name, data.sector,
+    e = enterprises.create(tx, body, data.slug, data.name, data.sector,
                            data.description, data.owners)
     session.commit()
     return json_with_etag(request, _enterprise_view(session, request, body, e), 201)
@@ -133,7 +134,7 @@ def new_enterprise(request: Request, handle: str, data: NewEnterprise,
 
 @router.post("/bodies/{handle}/enterprises/{slug}/workers", responses=ok(EnterpriseOut))
 def add_worker(request: Request, handle: str, slug: str, data: NewWorker,
-               member: Member = Depends(member_required),
+               tx: Tx = Depends(member_tx),
                session: Session = Depends(db)) -> Response:
     """Name a member as a worker of the enterprise, or to its council."""
     body = body_by_handle(session, handle)
@@ -141,7 +142,7 @@ def add_worker(request: Request, handle: str, slug: str, data: NewWorker,
     worker = session.exec(select(Member).where(Member.username == data.username)).first()
     if worker is None:
         raise not_found("member")
-    enterprises.add_worker(session, member, body, e, worker, data.council)
+    enterprises.add_worker(tx, body, e, worker, data.council)
     session.commit()
     return json_with_etag(request, _enterprise_view(session, request, body, e))
 
@@ -167,31 +168,31 @@ def list_intents(request: Request, handle: str, side: Literal["offer", "need"] |
 
 @router.post("/bodies/{handle}/intents", status_code=201, responses=ok(IntentOut, 201))
 def new_intent(request: Request, handle: str, data: NewIntent,
-               member: Member = Depends(member_required),
+               tx: Tx = Depends(member_tx),
                session: Session = Depends(db)) -> Response:
     """Publish an offer or a need. It is matched inside the body at once; what stays
     unmatched rises to the body's federations after `rise_after` seconds."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = operations.publish(session, c.urls, member, body, data.side, data.kind,
-                          Decimal(data.quantity), data.unit, data.enterprise, data.summary,
-                          data.location, data.starts_at, data.ends_at, data.rise_after,
-                          data.in_return)
+    row = operations.publish(tx, body, data.side, data.kind,
+                             Decimal(data.quantity), data.unit, data.enterprise, data.summary,
+                             data.location, data.starts_at, data.ends_at, data.rise_after,
+                             data.in_return)
     session.commit()
-    see = Viewer(session, c.urls, member, body)
+    see = Viewer(session, c.urls, tx.member, body)
     return json_with_etag(request, see.intent(row, intents.catalogue(session)), 201)
 
 
 @router.post("/bodies/{handle}/intents/{intent_id}/withdraw", responses=ok(IntentOut))
 def withdraw_intent(request: Request, handle: str, intent_id: int,
-                    member: Member = Depends(member_required),
+                    tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """Take an offer or need back; the federations it rose to are told."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    row = operations.withdraw(session, c.urls, member, body, intent_id)
+    row = operations.withdraw(tx, body, intent_id)
     session.commit()
-    see = Viewer(session, c.urls, member, body)
+    see = Viewer(session, c.urls, tx.member, body)
     return json_with_etag(request, see.intent(row, intents.catalogue(session)))
 
 
@@ -209,35 +210,35 @@ def list_exchanges(request: Request, handle: str,
 
 @router.post("/bodies/{handle}/exchanges/{exchange_id}/answer", responses=ok(ExchangeOut))
 def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answer,
-                    member: Member = Depends(member_required),
+                    tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """Accept or refuse an exchange asked of the body (its facilitators, or the
     councils of the enterprises concerned)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
-    ex = operations.answer(session, c.urls, member, body, exchange_id, data.accept, data.reason)
+    ex = operations.answer(tx, body, exchange_id, data.accept, data.reason)
     session.commit()
-    return json_with_etag(request, Viewer(session, c.urls, member, body).exchange(ex))
+    return json_with_etag(request, Viewer(session, c.urls, tx.member, body).exchange(ex))
 
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/deliveries", status_code=201,
              responses=ok(EventOut, 201))
 def record_delivery(request: Request, handle: str, commitment_id: int, data: NewDelivery,
-                    member: Member = Depends(member_required),
+                    tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """The giver records a delivery (all or part of what it committed)."""
     c = ctx(request)
     body = body_by_handle(session, handle)
     com = handovers.commitment_by_id(session, commitment_id)
-    ev = handovers.record(session, c.urls, member, body, com.uri, Decimal(data.quantity),
-                           None, data.happened_at, data.note)
+    ev = handovers.record(tx, body, com.uri, Decimal(data.quantity),
+                          None, data.happened_at, data.note)
     session.commit()
-    return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev), 201)
+    return json_with_etag(request, Viewer(session, c.urls, tx.member, body).event(ev), 201)
 
 
 @router.post("/bodies/{handle}/deliveries/{event_id}/confirm", responses=ok(EventOut))
 def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirmation,
-                     member: Member = Depends(member_required),
+                     tx: Tx = Depends(member_tx),
                      session: Session = Depends(db)) -> Response:
     """The receiver confirms (or disputes) a delivery recorded by the giver."""
     c = ctx(request)
@@ -245,23 +246,23 @@ def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirm
     ev = session.get(EconomicEvent, event_id)
     if ev is None:
         raise not_found("delivery")
-    handovers.confirm(session, c.urls, member, body, ev.uri, data.accept)
+    handovers.confirm(tx, body, ev.uri, data.accept)
     session.commit()
-    return json_with_etag(request, Viewer(session, c.urls, member, body).event(ev))
+    return json_with_etag(request, Viewer(session, c.urls, tx.member, body).event(ev))
 
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/cancel",
              responses=ok(CommitmentOut))
 def cancel_commitment(request: Request, handle: str, commitment_id: int, data: Cancellation,
-                      member: Member = Depends(member_required),
+                      tx: Tx = Depends(member_tx),
                       session: Session = Depends(db)) -> Response:
     """Either side calls off what is not delivered yet; deliveries made stand."""
     c = ctx(request)
     body = body_by_handle(session, handle)
     com = handovers.commitment_by_id(session, commitment_id)
-    handovers.cancel(session, c.urls, member, body, com.uri, data.reason)
+    handovers.cancel(tx, body, com.uri, data.reason)
     session.commit()
-    return json_with_etag(request, Viewer(session, c.urls, member, body).commitment(com))
+    return json_with_etag(request, Viewer(session, c.urls, tx.member, body).commitment(com))
 
 
 @router.get("/bodies/{handle}/deliveries", responses=ok(Items[EventOut]))

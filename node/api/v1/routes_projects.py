@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from node.api.v1.deps import ctx, db, json_with_etag, member_required
+from node.api.v1.deps import db, json_with_etag, member_tx
 from node.api.v1.economy_io import Adoption, NewProject, ProjectOut
 from node.api.v1.outputs import Items, ok
 from node.governance.bodies import body_by_handle
-from node.models import Member, ProjectRecord
+from node.models import ProjectRecord
 from node.projects import bank
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["project bank"])
 
@@ -34,11 +35,10 @@ def search(request: Request, q: str = "", sector: str = "",
 
 @router.post("/bodies/{handle}/projects", status_code=201, responses=ok(ProjectOut, 201))
 def publish(request: Request, handle: str, data: NewProject,
-            member: Member = Depends(member_required),
+            tx: Tx = Depends(member_tx),
             session: Session = Depends(db)) -> Response:
     """A facilitator publishes the body's record to the bank."""
-    c = ctx(request)
-    row = bank.publish_record(session, c.urls, member, body_by_handle(session, handle),
+    row = bank.publish_record(tx, body_by_handle(session, handle),
                               data.title, data.sector,
                               data.model_dump(exclude={"title", "sector"}))
     session.commit()
@@ -48,11 +48,9 @@ def publish(request: Request, handle: str, data: NewProject,
 @router.post("/bodies/{handle}/projects/{record_id}/adopt", status_code=201,
              responses=ok(ProjectOut, 201))
 def adopt(request: Request, handle: str, record_id: int, data: Adoption,
-          member: Member = Depends(member_required),
+          tx: Tx = Depends(member_tx),
           session: Session = Depends(db)) -> Response:
     """Adopt another body's record: the body publishes its own, naming the origin."""
-    c = ctx(request)
-    row = bank.adopt(session, c.urls, member, body_by_handle(session, handle), record_id,
-                     data.note)
+    row = bank.adopt(tx, body_by_handle(session, handle), record_id, data.note)
     session.commit()
     return json_with_etag(request, _view(session, row), 201)
