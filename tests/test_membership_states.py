@@ -41,7 +41,7 @@ def test_a_stale_move_is_refused_and_changes_nothing(asked: tuple[NodeContext, i
     with Session(ctx.engine) as stale, Session(ctx.engine) as other:
         seen = stored(stale, FederationLink, lid)
         assert seen.state == LinkState.pending
-        membership._settle(other, stored(other, FederationLink, lid), True)
+        membership._settle(ctx.tx(other), stored(other, FederationLink, lid), True)
         other.commit()
         # Still pending for its session, so the graph allows refusing it in memory;
         # the row, accepted meanwhile, does not.
@@ -56,7 +56,7 @@ def test_a_refused_body_may_ask_again(asked: tuple[NodeContext, int]) -> None:
     ctx, lid = asked
     with Session(ctx.engine) as s:
         link = stored(s, FederationLink, lid)
-        membership._settle(s, link, False)
+        membership._settle(ctx.tx(s), link, False)
         LINK.move(s, link, "ask", families_declared=50)
         s.commit()
     assert _row(ctx, lid) == ("pending", 0, 50)
@@ -66,9 +66,9 @@ def test_refusing_a_new_number_keeps_the_member(asked: tuple[NodeContext, int]) 
     ctx, lid = asked
     with Session(ctx.engine) as s:
         link = stored(s, FederationLink, lid)
-        assert membership._settle(s, link, True) == (False, 40)
+        assert membership._settle(ctx.tx(s), link, True) == (False, 40)
         link.families_declared = 60
-        assert membership._settle(s, link, False) == (True, 60)
+        assert membership._settle(ctx.tx(s), link, False) == (True, 60)
         s.commit()
     assert _row(ctx, lid) == ("accepted", 40, None)
 

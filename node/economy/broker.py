@@ -17,6 +17,7 @@ from node.federations.matters import now_stamp
 from node.models import Commitment, Exchange, JointPlan, LocalActor
 from node.outbox.publish import forward, new_uid, publish
 from node.storage import audit
+from node.tx import Tx
 
 
 def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
@@ -41,7 +42,7 @@ def run(session: Session, urls: Urls, federation: LocalActor) -> list[Exchange]:
         session.add(ex)
         docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
         draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs, now_stamp())
-        publish(session, urls, federation, {
+        publish(Tx(session, urls), federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Offer", "actor": urls.actor(federation.handle), "object": draft,
             "to": parties}, to_followers=False, inboxes={inbox[p] for p in parties})
@@ -71,7 +72,7 @@ def receive_answer(session: Session, urls: Urls, federation: LocalActor, party: 
         if code in SHORTFALLS:
             rising.shortfall(session, federation, ex, party, code, named or [])
         others = {i for p, i in inboxes.items() if p != party}
-        publish(session, urls, federation, {
+        publish(Tx(session, urls), federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Reject", "actor": me, "object": ex.uri,
             "content": f"{party} refused: {reason}"[:1000], "to": sorted(inboxes)},
@@ -94,7 +95,7 @@ def seal(session: Session, urls: Urls, federation: LocalActor, ex: Exchange,
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Accept", "actor": urls.actor(federation.handle), "object": ex.uri,
                 "result": agreement, "to": sorted(inboxes)}
-    publish(session, urls, federation, activity, to_followers=False,
+    publish(Tx(session, urls), federation, activity, to_followers=False,
             inboxes=set(inboxes.values()))
     return agreement
 
@@ -125,5 +126,5 @@ def relay(session: Session, urls: Urls, federation: LocalActor, activity: dict[s
     else:
         return False
     if inbox:
-        forward(session, urls, federation, activity, {inbox})
+        forward(Tx(session, urls), federation, activity, {inbox})
     return True

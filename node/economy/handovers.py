@@ -24,6 +24,7 @@ from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalAct
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
 from node.storage import audit
+from node.tx import Tx
 
 OPEN = ("agreed", "partial")
 
@@ -80,7 +81,7 @@ def record(session: Session, urls: Urls, member: Member | None, body: LocalActor
     targets = _others(session, c, me)
     if targets:
         doc = wire.event_object(_doc(ev))
-        publish(session, urls, body, {
+        publish(Tx(session, urls), body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Create", "actor": me, "object": doc, "published": now_stamp()},
             to_followers=False, inboxes=targets)
@@ -129,7 +130,7 @@ def confirm(session: Session, urls: Urls, member: Member | None, body: LocalActo
     _settle_event(session, ev, c, accept)
     targets = _others(session, c, me)
     if targets:
-        publish(session, urls, body, {
+        publish(Tx(session, urls), body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept" if accept else "Reject", "actor": me, "object": ev.uri},
             to_followers=False, inboxes=targets)
@@ -176,7 +177,7 @@ def cancel(session: Session, urls: Urls, member: Member | None, body: LocalActor
     _give_back_rest(session, body, c)
     targets = _others(session, c, me)
     if targets:
-        publish(session, urls, body, {
+        publish(Tx(session, urls), body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Update", "actor": me, "content": reason[:1000],
             "object": {"id": c.uri, "type": "Commitment", "finished": True}},

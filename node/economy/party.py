@@ -16,6 +16,7 @@ from node.errors import Problem
 from node.models import Exchange, Intent, LocalActor, Member
 from node.outbox.publish import new_uid, publish
 from node.storage import audit
+from node.tx import Tx
 
 
 class Shortfall(Problem):
@@ -102,7 +103,7 @@ def refuse_unknown(session: Session, urls: Urls, body: LocalActor, proposer_inbo
         reject["summary"] = code
     if intents_named:
         reject["target"] = intents_named[:100]
-    publish(session, urls, body, reject, to_followers=False, inboxes={proposer_inbox})
+    publish(Tx(session, urls), body, reject, to_followers=False, inboxes={proposer_inbox})
     if code == "withdrawn":
         rising.announce_rows(session, urls, body, intents_named or [])
 
@@ -117,7 +118,7 @@ def answer(session: Session, urls: Urls, member: Member | None, body: LocalActor
     states.require(session, urls, member, body, ex, "accept" if accept else "refuse")
     exchanges.note_answer(ex, me, "accept" if accept else "refuse")
     proposer_inbox = json.loads(ex.inboxes).get(ex.proposer, "")
-    publish(session, urls, body, {
+    publish(Tx(session, urls), body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Accept" if accept else "Reject", "actor": me, "object": ex.uri,
         "content": reason[:1000], "to": [ex.proposer]},

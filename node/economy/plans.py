@@ -31,6 +31,7 @@ from node.models import (
 from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish, with_proof
 from node.storage import audit
+from node.tx import Tx
 
 INPUTS = ("work", "use", "consume", "cite", "pickup", "accept")
 OUTPUTS = ("produce", "deliverService", "dropoff", "modify")
@@ -130,7 +131,7 @@ def draft(session: Session, urls: Urls, member: Member | None, body: LocalActor,
     if here in people:
         row.proposal_id = _proposal(session, body, here, signed)
     remote = {inboxes[p] for p in people if p != here and inboxes.get(p)}
-    publish(session, urls, body, {
+    publish(Tx(session, urls), body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Create", "actor": here, "object": signed, "to": people},
         to_followers=False, inboxes=remote)
@@ -212,7 +213,7 @@ def answer_decided(session: Session, urls: Urls, plan_id: int | None = None) -> 
                 receive_answer(session, urls, body, here, cid, accept)
         else:
             for cid in mine:
-                publish(session, urls, body, {
+                publish(Tx(session, urls), body, {
                     "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                     "type": "Accept" if accept else "Reject", "actor": here, "object": cid,
                     "content": "" if accept else "la asamblea no lo aprobó",
@@ -243,7 +244,7 @@ def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
     inboxes = {i for p, i in json.loads(row.participants).items() if i}
     if not accept:
         states.PLAN.move(session, row, "refuse")
-        publish(session, urls, body, {
+        publish(Tx(session, urls), body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Reject", "actor": row.initiator, "object": row.uri,
             "content": f"{party} no aprobó su parte"}, to_followers=False, inboxes=inboxes)
@@ -251,7 +252,7 @@ def receive_answer(session: Session, urls: Urls, body: LocalActor, party: str,
              for p in (s.provider, s.receiver)):
         states.PLAN.move(session, row, "approve")
         _record(session, row.uri, doc)
-        publish(session, urls, body, {
+        publish(Tx(session, urls), body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept", "actor": row.initiator, "object": row.uri}, to_followers=False,
             inboxes=inboxes)

@@ -24,6 +24,7 @@ from node.models import Commitment, Exchange, Intent, LocalActor
 from node.models.base import aware, utcnow
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
+from node.tx import Tx
 
 CREATE, UPDATE = "IntentCreate", "IntentUpdate"
 
@@ -54,7 +55,7 @@ def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
         activity = {"@context": wire.contexts(urls.context),
                     "id": urls.activity(new_uid()), "type": "Create", "actor": row.body,
                     "object": obj, "to": sorted(feds)}
-        item = publish(session, urls, holder, activity, to_followers=False,
+        item = publish(Tx(session, urls), holder, activity, to_followers=False,
                        inboxes=set(feds.values()))
         keep(session, json.loads(item.body), CREATE, row.body, row.uri)
     else:
@@ -63,7 +64,7 @@ def rise(session: Session, urls: Urls, row: Intent) -> list[str]:
         targets = set(feds.values())
         for uri_kind in (CREATE, UPDATE):
             for doc in _kept(session, row.uri, uri_kind, row.body):
-                forward(session, urls, holder, doc, targets)
+                forward(Tx(session, urls), holder, doc, targets)
     row.risen_to = json.dumps(sorted(set(json.loads(row.risen_to)) | set(feds)))
     return sorted(feds)
 
@@ -103,7 +104,7 @@ def announce_change(session: Session, urls: Urls, body: LocalActor, row: Intent)
     obj = signed(urls, body, wire.intent_object(doc, now_stamp()))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Update", "actor": row.body, "object": obj, "to": targets}
-    item = publish(session, urls, body, activity, to_followers=False,
+    item = publish(Tx(session, urls), body, activity, to_followers=False,
                    inboxes={feds[t] for t in targets if t in feds})
     keep(session, json.loads(item.body), UPDATE, row.body, row.uri)
 
@@ -165,7 +166,7 @@ def update_held(session: Session, urls: Urls, federation: LocalActor, activity: 
     feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
     if targets:
-        forward(session, urls, federation, activity, targets)
+        forward(Tx(session, urls), federation, activity, targets)
     return True
 
 

@@ -93,7 +93,7 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
             fresh_p, fresh_b = s.get(Proposal, proposal_id), s.get(LocalActor, body.id)
             assert fresh_p is not None and fresh_b is not None
             _may_send_up(s, member, fresh_p, fresh_b)
-            matters.escalate(s, ctx.urls, fresh_b, fresh_p, target, inbox, f"member:{member.id}")
+            matters.escalate(ctx.tx(s, member), fresh_b, fresh_p, target, inbox)
             s.commit()
 
     await asyncio.to_thread(tx)
@@ -227,7 +227,7 @@ def _ask(ctx: NodeContext, member: Member, handle: str, doc: dict[str, Any],
          families: int | None) -> int:
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
-        declared = membership.ask_to_join(s, ctx.urls, member, body, doc, families)
+        declared = membership.ask_to_join(ctx.tx(s, member), body, doc, families)
         s.commit()
     return declared
 

@@ -31,6 +31,7 @@ from node.models import LocalActor, Member, ProjectRecord
 from node.models.base import utcnow
 from node.outbox.publish import forward, new_uid, publish, with_proof
 from node.storage import audit
+from node.tx import Tx
 
 FIELDS = ("problem", "actions", "resources", "outcome", "lessons", "evaluation")
 WIRE = {"problem": "problem", "actions": "actions", "resources": "resourcesUsed",
@@ -130,7 +131,7 @@ def publish_record(session: Session, urls: Urls, member: Member | None, body: Lo
                 "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
     targets = set(inboxes(session, body, "member_of").values()) | \
         set(inboxes(session, body, "has_member").values())
-    publish(session, urls, body, activity, inboxes=targets)
+    publish(Tx(session, urls), body, activity, inboxes=targets)
     audit.append(session, member, "project.published",
                  f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
     return row
@@ -151,10 +152,10 @@ def receive(session: Session, urls: Urls, body: LocalActor, create: dict[str, An
                    "type": "Announce", "actor": urls.actor(body.handle), "object": create,
                    "to": [f"{urls.actor(body.handle)}/members"],
                    "cc": [urls.followers(body.handle)]}
-        publish(session, urls, body, wrapped, inboxes=others)
+        publish(Tx(session, urls), body, wrapped, inboxes=others)
     up = {inbox for uri, inbox in inboxes(session, body, "member_of").items() if uri != via}
     if up:
-        forward(session, urls, body, create, up)
+        forward(Tx(session, urls), body, create, up)
     return row
 
 
