@@ -167,10 +167,11 @@ def forward_up(tx: Tx, federation: LocalActor, create: dict[str, Any], next_hop:
                                    {"activity": create["id"], "to": next_hop})
 
 
-def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
+def _row(tx: Tx, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
          answers_to: str, came_back: bool = False) -> Proposal | None:
     """This body's row for one version of a matter; None if it already has it.
     `came_back`: the matter arrived as its author's own signed `Create`."""
+    session = tx.session
     for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
                                                  Proposal.matter == doc.id)).all():
         if p.current_version == doc.version:
@@ -208,7 +209,7 @@ def take(tx: Tx, federation: LocalActor, create: dict[str, Any], doc: objects.Pr
     session, urls = tx.session, tx.urls
     keep(session, create["object"], objects.PROPOSAL, doc.author, doc.id, sender)
     keep(session, create, "Create", doc.author, doc.id, sender)
-    row = _row(session, federation, doc, "bodies", "",
+    row = _row(tx, federation, doc, "bodies", "",
                came_back=doc.author == urls.actor(federation.handle))
     if row is None:
         return None
@@ -235,7 +236,7 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     electorate = "bodies" if members_of(session, body) else "people"
     # Only our own signed Create coming back makes our proposal our position on it.
     came_back = activity.get("type") == "Create" and doc.author == urls.actor(body.handle)
-    row = _row(session, body, doc, electorate, federation, came_back)
+    row = _row(tx, body, doc, electorate, federation, came_back)
     if electorate == "bodies":
         announce(tx, body, activity)
     if row is not None:
