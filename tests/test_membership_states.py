@@ -5,14 +5,15 @@ of families never ends its membership; a refused body may ask again."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.testclient import TestClient
 
 from node.context import NodeContext
 from node.errors import Problem
 from node.federations import membership
 from node.federations.membership_states import LINK, LinkState
-from node.models import FederationLink, LocalActor
+from node.governance import members
+from node.models import AuditEntry, FederationLink, LocalActor
 from tests.conftest import ctx_of
 from tests.helpers import id_of, stored
 
@@ -81,3 +82,26 @@ def test_the_graph() -> None:
     # Refused on the state alone: the unbound session is never used.
     with pytest.raises(Problem), Session() as nowhere:
         LINK.move(nowhere, link, "reject")
+
+
+def test_the_answer_is_the_federations_and_the_join_its_askers(
+        asked: tuple[NodeContext, int]) -> None:
+    """The actor comes from the unit of work: a facilitator's Join is theirs; the answer
+    to a Join is the federation's own, even when a facilitator decided it."""
+    ctx, lid = asked
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        facil = members.create_member(s, "facil", "una clave muy larga 123", "F")
+        members.grant(s, "node", facil, body, "facilitator")
+        link = stored(s, FederationLink, lid)
+        link.remote_inbox = "https://b.example/inbox"
+        s.add(link)
+        membership.decide_member(ctx.tx(s, facil), body, lid, True)
+        membership.request_join(ctx.tx(s, facil), body, "https://c.example/actors/c",
+                                "https://c.example/inbox", 12)
+        s.commit()
+        entries = s.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc())
+                         .limit(2)).all()
+        assert [(e.action, e.actor) for e in entries] == [
+            ("federation.join_requested", f"member:{facil.id}"),
+            ("federation.member_accepted", "body:maizal")]
