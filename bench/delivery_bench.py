@@ -48,7 +48,7 @@ def setup(data_dir: Path, ports: list[int], count: int) -> None:
             s.add(Follower(actor_id=actor_id, follower_uri=f"http://127.0.0.1:{port}/u/{i}",
                            inbox=f"http://127.0.0.1:{port}/u/{i}/inbox"))
         s.commit()
-        post_note(s, ctx.urls, ctx.primary, "x" * 1500)
+        post_note(ctx.tx(s), ctx.primary, "x" * 1500)
         s.commit()
     ctx.engine.dispose()
 

@@ -17,6 +17,7 @@ from node.config import load_settings
 from node.governance import bodies, members
 from node.outbox.publish import post_note
 from node.storage.db import make_engine
+from node.tx import Tx
 from tests.faultproxy import FaultProxy
 from tests.fednet import Net
 from tests.procnode import NodeProcess, free_port, wait_for
@@ -163,7 +164,7 @@ def post_notes(node: NodeProcess, texts: list[str]) -> list[str]:
         with Session(engine) as s:
             actor = primary_actor(s)
             assert actor is not None
-            ids = [post_note(s, Urls(settings.url), actor, t).activity_id for t in texts]
+            ids = [post_note(Tx(s, Urls(settings.url)), actor, t).activity_id for t in texts]
             s.commit()
         return ids
     finally:

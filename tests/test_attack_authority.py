@@ -27,7 +27,7 @@ def _reject(sender: str, named: str) -> dict[str, str]:
 def test_only_the_federation_a_vote_went_to_may_reject_it(mandated: Any) -> None:  # noqa: F811
     c = mandated
     with Session(c.ctx.engine) as s:
-        vote_uri = mandates.cast(s, c.ctx.urls, stored(s, Member, c.ids["ana"]), c.mandate_id,
+        vote_uri = mandates.cast(c.ctx.tx(s, stored(s, Member, c.ids["ana"])), c.mandate_id,
                                  "for")
         s.commit()
         named = s.exec(select(OutboxItem.activity_id).where(

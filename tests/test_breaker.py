@@ -118,7 +118,7 @@ def queue(ctx: NodeContext, n: int, inbox: str = f"https://{PEER}/inbox") -> lis
                        inbox=inbox))
         s.commit()
         for i in range(n):
-            post_note(s, ctx.urls, ctx.primary, f"note {i}")
+            post_note(ctx.tx(s), ctx.primary, f"note {i}")
         s.commit()
     return [id_of(d) for d in deliveries(ctx) if d.host == PEER and d.state == "queued"]
 
@@ -259,7 +259,7 @@ def test_a_signing_failure_in_the_worker_leaves_the_remote_host_alone(
         for name in ("a", "b", "c", "d", "e", "f"):
             s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/{name}",
                            inbox=f"{remote.base}/users/{name}/inbox"))
-        post_note(s, ctx.urls, ctx.primary, "hola")
+        post_note(ctx.tx(s), ctx.primary, "hola")
         s.commit()
     ctx = run_loops(node, lambda c: all(d.attempts >= 1 for d in deliveries(c)))
     assert remote.posts == []
@@ -370,7 +370,7 @@ def test_the_inbox_closes_the_breaker_of_a_host_it_hears_from(client: TestClient
     with Session(ctx.engine) as s:
         s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/bob",
                        inbox=f"{remote.base}/users/bob/inbox"))
-        post_note(s, ctx.urls, ctx.primary, "hola")
+        post_note(ctx.tx(s), ctx.primary, "hola")
         s.execute(update(Delivery).values(attempts=3, next_attempt_at=at(3600)))
         s.add(PeerHost(host=host, breaker=OPEN, trips=4, consecutive_failures=8,
                        open_until=at(600)))
@@ -415,7 +415,7 @@ def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(
             s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://{host}/u/x",
                            inbox=f"https://{host}/inbox"))
         s.commit()
-        post_note(s, ctx.urls, ctx.primary, "una nota")
+        post_note(ctx.tx(s), ctx.primary, "una nota")
         s.commit()
     to = {d.host: d.id for d in deliveries(ctx)}
     assert set(to) == {PEER, "peer.example:9443", "peerxexample:8443"}

@@ -31,7 +31,7 @@ def add_follower(settings: Settings, inbox: str, uri: str) -> None:
 def post(settings: Settings, text: str = "hola") -> str:
     ctx = build_context(settings)
     with Session(ctx.engine) as s:
-        item = post_note(s, ctx.urls, ctx.primary, text)
+        item = post_note(ctx.tx(s), ctx.primary, text)
         s.commit()
         return item.activity_id
 

@@ -156,6 +156,6 @@ def test_a_mandate_position_that_does_not_exist_is_not_called_a_contradiction(
         for position, code in (("banana", "unknown-position"),
                                ("reject", "position-contradicts-decision")):
             with pytest.raises(Problem) as refused:
-                mandates.issue(s, c.ctx.urls, facil, proposal, position, [id_of(facil)])
+                mandates.issue(c.ctx.tx(s, facil), proposal, position, [id_of(facil)])
             assert (refused.value.status, refused.value.code) == (422, code), position
         s.rollback()

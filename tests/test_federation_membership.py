@@ -107,10 +107,10 @@ def test_join_waits_for_facilitators_unless_open(node: Settings, client: TestCli
         s.commit()
         link = s.exec(select(FederationLink)).one()
         with pytest.raises(Exception) as e:
-            membership.decide_member(s, ctx.urls, outsider, body_row, id_of(link), True)
+            membership.decide_member(ctx.tx(s, outsider), body_row, id_of(link), True)
         assert getattr(e.value, "status", None) == 403
         s.rollback()
-        membership.decide_member(s, ctx.urls, facil, body_row, id_of(link), True)
+        membership.decide_member(ctx.tx(s, facil), body_row, id_of(link), True)
         s.commit()
     assert _link_states(ctx) == ["accepted"]
 
@@ -125,8 +125,8 @@ def test_only_the_federation_asked_can_accept(node: Settings, client: TestClient
     ctx = ctx_of(client)
     city, mallory = remote.actor("ciudad"), remote.actor("mallory")
     with Session(ctx.engine) as s:
-        join_id = membership.request_join(s, ctx.urls, ctx.actors["maizal"], city.uri,
-                                          f"{city.uri}/inbox", "node")
+        join_id = membership.request_join(ctx.tx(s), ctx.actors["maizal"], city.uri,
+                                          f"{city.uri}/inbox")
         s.commit()
     from tests.helpers import run_loops
 

@@ -419,7 +419,8 @@ def test_a_change_of_memberof_reaches_a_federation_that_refused_us(commune: Net)
                                  state=state, remote_inbox=f"{who.uri}/inbox",
                                  join_activity_id=join))
         s.commit()
-        assert membership.receive_answer(s, territory.uri, "j-1", True, n.ctx.urls)
+        assert membership.receive_answer(n.ctx.tx(s, f"remote:{territory.uri}"), territory.uri,
+                                         "j-1", True)
         s.commit()
         (update,) = s.exec(select(OutboxItem).where(OutboxItem.activity_type == "Update")).all()
         assert json.loads(update.body)["object"]["memberOf"] == sorted([n.a.uri, territory.uri])

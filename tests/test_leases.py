@@ -31,7 +31,7 @@ def test_a_dead_process_leases_are_freed_and_live_ones_kept(node: Settings) -> N
                        inbox="https://peer.example/inbox"))
         s.commit()
         for i in range(3):
-            post_note(s, ctx.urls, ctx.primary, f"note {i}")
+            post_note(ctx.tx(s), ctx.primary, f"note {i}")
         s.commit()
     rows = claim(ctx.engine, Delivery, 10, 120.0)
     assert len(rows) == 3
@@ -69,7 +69,7 @@ def test_two_processes_claiming_at_once_each_get_rows(node: Settings) -> None:
             s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://p{i}.example/u",
                            inbox=f"https://p{i}.example/inbox"))
         s.commit()
-        post_note(s, ctx.urls, ctx.primary, "una nota")
+        post_note(ctx.tx(s), ctx.primary, "una nota")
         s.commit()
     first, second = make_engine(str(ctx.engine.url)), make_engine(str(ctx.engine.url))
     got: dict[str, list[Any]] = {}

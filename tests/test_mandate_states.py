@@ -47,7 +47,7 @@ def mandated(commune: Commune) -> Commune:  # noqa: F811
     assert r.status_code == 303
     with Session(c.ctx.engine) as s:
         facil = stored(s, Member, ids["facil"])
-        mandate = mandates.issue(s, c.ctx.urls, facil, stored(s, Proposal, row.id), "approve",
+        mandate = mandates.issue(c.ctx.tx(s, facil), stored(s, Proposal, row.id), "approve",
                                  [ids["facil"], ids["ana"]])
         s.commit()
         c.mandate_id, c.ids = id_of(mandate), ids
@@ -64,9 +64,9 @@ def _try(c: Commune, state: str, username: str, action: str) -> bool:
         me = stored(s, Member, c.ids[username])
         try:
             if action == "recall":
-                mandates.recall(s, c.ctx.urls, me, c.mandate_id)
+                mandates.recall(c.ctx.tx(s, me), c.mandate_id)
             else:
-                mandates.cast(s, c.ctx.urls, me, c.mandate_id, action.removeprefix("vote_"))
+                mandates.cast(c.ctx.tx(s, me), c.mandate_id, action.removeprefix("vote_"))
             return True
         except Problem:
             return False
@@ -106,7 +106,7 @@ def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated: Commune
     c = mandated
     with Session(c.ctx.engine) as s:
         ana = stored(s, Member, c.ids["ana"])
-        vote_uri = mandates.cast(s, c.ctx.urls, ana, c.mandate_id, "for")
+        vote_uri = mandates.cast(c.ctx.tx(s, ana), c.mandate_id, "for")
         s.commit()
         create = s.exec(select(OutboxItem).where(OutboxItem.object_id == vote_uri)).one()
         # The Reject as the inbox stored it (its code is read from there).
@@ -119,8 +119,8 @@ def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated: Commune
                                          "content": "this matter is not open for voting"})))
         s.commit()
         # Only the federation the vote went to may refuse it.
-        assert not mandates.receive_refusal(s, c.g.uri, create.activity_id, "no")
-        assert mandates.receive_refusal(s, c.f.uri, create.activity_id,
+        assert not mandates.receive_refusal(c.ctx.tx(s), c.g.uri, create.activity_id, "no")
+        assert mandates.receive_refusal(c.ctx.tx(s), c.f.uri, create.activity_id,
                                         "this matter is not open for voting")
         s.commit()
         m = stored(s, Mandate, c.mandate_id)
@@ -135,7 +135,7 @@ def test_the_federations_reject_of_a_vote_shows_on_the_mandate(mandated: Commune
     assert "La federación rechazó el voto" in page and "todavía no la abría" in page
     # Sending the vote again makes the mandate live, and the refusal is gone.
     with Session(c.ctx.engine) as s:
-        mandates.cast(s, c.ctx.urls, stored(s, Member, c.ids["ana"]), c.mandate_id, "for")
+        mandates.cast(c.ctx.tx(s, stored(s, Member, c.ids["ana"])), c.mandate_id, "for")
         s.commit()
         m = stored(s, Mandate, c.mandate_id)
         assert (m.state, m.refusal) == ("live", "")

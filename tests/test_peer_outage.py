@@ -56,7 +56,7 @@ def publish(ctx: NodeContext, n: int) -> set[str]:
     ids = set()
     with Session(ctx.engine) as s:
         for i in range(n):
-            ids.add(post_note(s, ctx.urls, ctx.primary, f"nota {i}").activity_id)
+            ids.add(post_note(ctx.tx(s), ctx.primary, f"nota {i}").activity_id)
         s.commit()
     return ids
 

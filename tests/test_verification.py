@@ -62,7 +62,7 @@ def decision(votes: list[dict[str, Any]], mandates: list[dict[str, Any]], yes: i
     note = outcomes.decision_note("https://ciudad.example/objects/d", F, "T", "<p>x</p>", M,
                                   version, result, statute.to_dict(), weights,
                                   amendments or [], votes, mandates,
-                                  f"{F}/followers")
+                                  f"{F}/followers", "2026-11-28T00:00:00Z")
     if outcome:
         note["outcome"] = outcome
     return signed(note, F)

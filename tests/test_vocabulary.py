@@ -60,7 +60,7 @@ def _examples() -> list[dict[str, Any]]:
                                   Statute().to_dict(), {"https://a.example/actors/a": 1},
                                   [{"id": "https://c.example/amendments/1",
                                     "proposalVersion": 2}], [vote], [mandate],
-                                  "https://c.example/actors/c/followers")
+                                  "https://c.example/actors/c/followers", "x")
     body = LocalActor(handle="c", name="C", level="city", actor_type="Group",
                       rsa_private_pem="", rsa_public_pem="", ed25519_private_pem="",
                       ed25519_public_multibase="")

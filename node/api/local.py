@@ -37,7 +37,7 @@ def _direct_from_loopback(request: Request) -> bool:
 def _publish(ctx: Any, text: str) -> str:
     primary = ctx.actors[ctx.primary.handle]
     with Session(ctx.engine) as s:
-        item = post_note(s, ctx.urls, primary, text)
+        item = post_note(ctx.tx(s, primary), primary, text)
         activity_id: str = item.activity_id
         s.commit()
     return activity_id

@@ -208,7 +208,7 @@ def _post_here(args: argparse.Namespace) -> int:
 
     ctx = _sync_ctx(args)
     with Session(ctx.engine) as s:
-        item = post_note(s, ctx.urls, ctx.primary, args.text)
+        item = post_note(ctx.tx(s, ctx.primary), ctx.primary, args.text)
         activity_id = item.activity_id
         s.commit()
     print(activity_id)

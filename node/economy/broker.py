@@ -41,7 +41,7 @@ def run(tx: Tx, federation: LocalActor) -> list[Exchange]:
         docs = exchanges.docs_of(exchanges.commitments_of(session, ex))
         draft = wire.agreement_object(ex.uri, urls.actor(federation.handle), docs,
                                       wire.stamp_of(tx.now()))
-        publish(session, urls, federation, {
+        publish(tx, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Offer", "actor": urls.actor(federation.handle), "object": draft,
             "to": parties}, to_followers=False, inboxes={inbox[p] for p in parties})
@@ -72,7 +72,7 @@ def receive_answer(tx: Tx, federation: LocalActor, party: str,
         if code in SHORTFALLS:
             rising.shortfall(tx, federation, ex, party, code, named or [])
         others = {i for p, i in inboxes.items() if p != party}
-        publish(session, urls, federation, {
+        publish(tx, federation, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Reject", "actor": me, "object": ex.uri,
             "content": f"{party} refused: {reason}"[:1000], "to": sorted(inboxes)},
@@ -96,7 +96,7 @@ def seal(tx: Tx, federation: LocalActor, ex: Exchange,
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Accept", "actor": urls.actor(federation.handle), "object": ex.uri,
                 "result": agreement, "to": sorted(inboxes)}
-    publish(tx.session, urls, federation, activity, to_followers=False,
+    publish(tx, federation, activity, to_followers=False,
             inboxes=set(inboxes.values()))
     return agreement
 
@@ -128,5 +128,5 @@ def relay(tx: Tx, federation: LocalActor, activity: dict[str, Any],
     else:
         return False
     if inbox:
-        forward(session, urls, federation, activity, {inbox})
+        forward(tx, federation, activity, {inbox})
     return True

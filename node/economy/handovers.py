@@ -78,7 +78,7 @@ def record(tx: Tx, body: LocalActor, uri: str,
     targets = _others(session, c, me)
     if targets:
         doc = wire.event_object(_doc(ev))
-        publish(session, urls, body, {
+        publish(tx, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Create", "actor": me, "object": doc, "published": wire.stamp_of(tx.now())},
             to_followers=False, inboxes=targets)
@@ -128,7 +128,7 @@ def confirm(tx: Tx, body: LocalActor, event_uri: str, accept: bool) -> EconomicE
     _settle_event(tx, ev, c, accept)
     targets = _others(session, c, me)
     if targets:
-        publish(session, urls, body, {
+        publish(tx, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept" if accept else "Reject", "actor": me, "object": ev.uri},
             to_followers=False, inboxes=targets)
@@ -176,7 +176,7 @@ def cancel(tx: Tx, body: LocalActor, uri: str, reason: str = "") -> Commitment:
     _give_back_rest(tx, body, c)
     targets = _others(session, c, me)
     if targets:
-        publish(session, urls, body, {
+        publish(tx, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Update", "actor": me, "content": reason[:1000],
             "object": {"id": c.uri, "type": "Commitment", "finished": True}},

@@ -103,7 +103,7 @@ def refuse_unknown(tx: Tx, body: LocalActor, proposer_inbox: str,
         reject["summary"] = code
     if intents_named:
         reject["target"] = intents_named[:100]
-    publish(tx.session, urls, body, reject, to_followers=False, inboxes={proposer_inbox})
+    publish(tx, body, reject, to_followers=False, inboxes={proposer_inbox})
     if code == "withdrawn":
         rising.announce_rows(tx, body, intents_named or [])
 
@@ -118,7 +118,7 @@ def answer(tx: Tx, body: LocalActor, ex: Exchange, accept: bool, reason: str = "
     states.require(session, urls, tx.member, body, ex, "accept" if accept else "refuse")
     exchanges.note_answer(tx, ex, me, "accept" if accept else "refuse")
     proposer_inbox = json.loads(ex.inboxes).get(ex.proposer, "")
-    publish(session, urls, body, {
+    publish(tx, body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Accept" if accept else "Reject", "actor": me, "object": ex.uri,
         "content": reason[:1000], "to": [ex.proposer]},

@@ -128,7 +128,7 @@ def draft(tx: Tx, body: LocalActor, doc: dict[str, Any], inboxes: dict[str, str]
     if here in people:
         row.proposal_id = _proposal(tx, body, here, signed)
     remote = {inboxes[p] for p in people if p != here and inboxes.get(p)}
-    publish(session, urls, body, {
+    publish(tx, body, {
         "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
         "type": "Create", "actor": here, "object": signed, "to": people},
         to_followers=False, inboxes=remote)
@@ -212,7 +212,7 @@ def answer_decided(tx: Tx, plan_id: int | None = None) -> int:
                 receive_answer(tx, body, here, cid, accept)
         else:
             for cid in mine:
-                publish(session, urls, body, {
+                publish(tx, body, {
                     "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                     "type": "Accept" if accept else "Reject", "actor": here, "object": cid,
                     "content": "" if accept else "la asamblea no lo aprobó",
@@ -244,7 +244,7 @@ def receive_answer(tx: Tx, body: LocalActor, party: str,
     inboxes = {i for p, i in json.loads(row.participants).items() if i}
     if not accept:
         states.PLAN.move(session, row, "refuse")
-        publish(session, urls, body, {
+        publish(tx, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Reject", "actor": row.initiator, "object": row.uri,
             "content": f"{party} no aprobó su parte"}, to_followers=False, inboxes=inboxes)
@@ -252,7 +252,7 @@ def receive_answer(tx: Tx, body: LocalActor, party: str,
              for p in (s.provider, s.receiver)):
         states.PLAN.move(session, row, "approve")
         _record(tx, row.uri, doc)
-        publish(session, urls, body, {
+        publish(tx, body, {
             "@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
             "type": "Accept", "actor": row.initiator, "object": row.uri}, to_followers=False,
             inboxes=inboxes)

@@ -57,7 +57,7 @@ def rise(tx: Tx, row: Intent) -> list[str]:
         activity = {"@context": wire.contexts(urls.context),
                     "id": urls.activity(new_uid()), "type": "Create", "actor": row.body,
                     "object": obj, "to": sorted(feds)}
-        item = publish(session, urls, holder, activity, to_followers=False,
+        item = publish(tx, holder, activity, to_followers=False,
                        inboxes=set(feds.values()))
         keep(session, json.loads(item.body), CREATE, row.body, row.uri)
     else:
@@ -66,7 +66,7 @@ def rise(tx: Tx, row: Intent) -> list[str]:
         targets = set(feds.values())
         for uri_kind in (CREATE, UPDATE):
             for doc in _kept(session, row.uri, uri_kind, row.body):
-                forward(session, urls, holder, doc, targets)
+                forward(tx, holder, doc, targets)
     row.risen_to = json.dumps(sorted(set(json.loads(row.risen_to)) | set(feds)))
     return sorted(feds)
 
@@ -107,7 +107,7 @@ def announce_change(tx: Tx, body: LocalActor, row: Intent) -> None:
     obj = signed(urls, body, wire.intent_object(doc, wire.stamp_of(tx.now())))
     activity = {"@context": wire.contexts(urls.context), "id": urls.activity(new_uid()),
                 "type": "Update", "actor": row.body, "object": obj, "to": targets}
-    item = publish(session, urls, body, activity, to_followers=False,
+    item = publish(tx, body, activity, to_followers=False,
                    inboxes={feds[t] for t in targets if t in feds})
     keep(session, json.loads(item.body), UPDATE, row.body, row.uri)
 
@@ -153,7 +153,7 @@ def update_held(tx: Tx, federation: LocalActor, activity: dict[str, Any],
     still hold; passed on to wherever we sent it. 0 left withdraws the copy for good
     (the author matched or withdrew it): it is never proposed on again. Updates may
     cross on the way: the copy follows the newest (by `published`) of those kept."""
-    session, urls = tx.session, tx.urls
+    session = tx.session
     if session.exec(select(SignedObject.id).where(
             SignedObject.uri == str(activity.get("id")))).first() is not None:
         return False
@@ -171,7 +171,7 @@ def update_held(tx: Tx, federation: LocalActor, activity: dict[str, Any],
     feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
     if targets:
-        forward(session, urls, federation, activity, targets)
+        forward(tx, federation, activity, targets)
     return True
 
 

@@ -9,15 +9,16 @@ from node.activitypub.urls import Urls
 from node.federations import objects, outcomes
 from node.governance import electorates
 from node.models import Amendment, Decision, LocalActor, Proposal
+from node.tx import Tx
 
 
 class ByMandates:
     def close(self, session: Session, urls: Urls, proposal: Proposal) -> Decision:
-        return outcomes.close(session, urls, proposal)
+        return outcomes.close(Tx(session, urls), proposal)
 
     def on_new_version(self, session: Session, urls: Urls, body: LocalActor,
                        proposal: Proposal, amendment: Amendment) -> None:
-        outcomes.on_new_version(session, urls, body, proposal,
+        outcomes.on_new_version(Tx(session, urls), body, proposal,
                                 objects.amendment_uri(urls.base, amendment.id or 0))
 
 

@@ -88,15 +88,16 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
         target = federation
         inbox = await asyncio.to_thread(_federation_inbox, ctx, body, federation)
 
-    def tx() -> None:
-        with Session(ctx.engine) as s:
+    def escalate() -> None:
+        with ctx.unit(member) as tx:
+            s = tx.session
             fresh_p, fresh_b = s.get(Proposal, proposal_id), s.get(LocalActor, body.id)
             assert fresh_p is not None and fresh_b is not None
             _may_send_up(s, member, fresh_p, fresh_b)
-            matters.escalate(s, ctx.urls, fresh_b, fresh_p, target, inbox, f"member:{member.id}")
-            s.commit()
+            matters.escalate(tx, fresh_b, fresh_p, target, inbox)
+            tx.commit()
 
-    await asyncio.to_thread(tx)
+    await asyncio.to_thread(escalate)
     return {"route": plan.route.value, "level": plan.level, "reason": plan.reason,
             "sent_to": target}
 
@@ -132,15 +133,15 @@ async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) 
 
 
 def _mark_escalation(ctx: NodeContext, proposal_id: int, action: str, note: str) -> None:
-    with Session(ctx.engine) as s:
-        p = s.get(Proposal, proposal_id)
+    with ctx.unit() as tx:
+        p = tx.session.get(Proposal, proposal_id)
         if p is None or not ESCALATION.may(action, p.escalation):
             return  # moved on meanwhile: never undo a sent or settled escalation
         try:
-            ESCALATION.move(s, p, action, escalation_note=note[:2000])
+            ESCALATION.move(tx.session, p, action, escalation_note=note[:2000])
         except Problem:
             return  # sent or settled between the read and the write: that wins
-        s.commit()
+        tx.commit()
 
 
 def _pending(ctx: NodeContext) -> list[tuple[int, int]]:
@@ -225,10 +226,10 @@ def _facilitated(ctx: NodeContext, member: Member, handle: str) -> None:
 
 def _ask(ctx: NodeContext, member: Member, handle: str, doc: dict[str, Any],
          families: int | None) -> int:
-    with Session(ctx.engine) as s:
-        body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
-        declared = membership.ask_to_join(s, ctx.urls, member, body, doc, families)
-        s.commit()
+    with ctx.unit(member) as tx:
+        body = tx.session.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
+        declared = membership.ask_to_join(tx, body, doc, families)
+        tx.commit()
     return declared
 
 

@@ -32,13 +32,13 @@ from node.federations.mandate_states import (
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.members import grant
-from node.models import Decision, LocalActor, Member, Proposal, ProposalVersion
-from node.models.base import aware, utcnow
+from node.models import Decision, LocalActor, Proposal, ProposalVersion
+from node.models.base import aware
 from node.models.inbox import InboxItem
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 # Which positions a body's decision allows its mandate to take.
 POSITIONS_FOR = {
@@ -52,22 +52,24 @@ def _stamp(when: datetime) -> str:
     return aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _send(session: Session, urls: Urls, body: LocalActor, kind: str, obj: Any,
-          to: str, inbox: str) -> dict[str, Any]:
+def _send(tx: Tx, body: LocalActor, kind: str, obj: Any, to: str, inbox: str
+          ) -> dict[str, Any]:
+    urls = tx.urls
     activity: dict[str, Any] = {
         "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": kind,
         "actor": urls.actor(body.handle), "object": obj, "to": [to]}
-    item = publish(session, urls, body, activity, to_followers=False, inboxes={inbox})
+    item = publish(tx, body, activity, to_followers=False, inboxes={inbox})
     return dict(json.loads(item.body))
 
 
 # --- the member body's side --------------------------------------------------------
 
 
-def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, position: str,
-          spokesperson_ids: list[int], amendments: list[str] | None = None,
-          limits: str = "", expires_at: datetime | None = None) -> Mandate:
+def issue(tx: Tx, proposal: Proposal, position: str, spokesperson_ids: list[int],
+          amendments: list[str] | None = None, limits: str = "",
+          expires_at: datetime | None = None) -> Mandate:
     """A facilitator turns the body's decision on a federated matter into its mandate."""
+    session, urls, member = tx.session, tx.urls, tx.member
     body = session.get(LocalActor, proposal.body_id)
     assert body is not None
     require_facilitator(session, member, body)
@@ -85,7 +87,7 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
                       f"{', '.join(sorted(POSITIONS_FOR.get(decision.outcome, set())))}")
     if position == "approve_with_amendments" and not amendments:
         raise invalid("bad-mandate", "name the amendments the approval depends on")
-    if expires_at is not None and aware(expires_at) <= utcnow():
+    if expires_at is not None and aware(expires_at) <= tx.now():
         raise invalid("bad-deadline", "a mandate must expire in the future")
     voters, people = electorate(session, body)
     wanted = set(spokesperson_ids)
@@ -98,7 +100,7 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
     doc = matters.sign(urls, body, objects.mandate_object(
         urls.obj(f"mandate-{new_uid()}"), actor, proposal.answers_to, proposal.matter,
         decision.version, position, [matters.spokesperson_uri(urls, m) for m in speakers],
-        matters.now_stamp(), amendments, limits, families,
+        matters.now_stamp(tx.now()), amendments, limits, families,
         _stamp(expires_at) if expires_at else None,
         {matters.spokesperson_uri(urls, m): m.display_name for m in speakers}))
     for old in session.exec(select(Mandate).where(
@@ -114,10 +116,10 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
                       expires_at=expires_at, proposal_id=proposal.id)
     session.add(mandate)
     matters.keep(session, doc, objects.MANDATE, actor, proposal.matter)
-    _send(session, urls, body, "Create", doc, proposal.answers_to, inbox)
-    audit.append(session, f"member:{member.id}", "mandate.issued", f"proposal:{proposal.id}",
-                 {"mandate": doc["id"], "position": position, "version": decision.version,
-                  "spokespersons": doc["spokespersons"]})
+    _send(tx, body, "Create", doc, proposal.answers_to, inbox)
+    tx.audit("mandate.issued", f"proposal:{proposal.id}",
+             {"mandate": doc["id"], "position": position, "version": decision.version,
+              "spokespersons": doc["spokespersons"]})
     session.flush()
     return mandate
 
@@ -132,24 +134,24 @@ def _own(session: Session, urls: Urls, mandate_id: int) -> tuple[Mandate, LocalA
     return mandate, body
 
 
-def recall(session: Session, urls: Urls, member: Member, mandate_id: int,
-           reason: str = "") -> Mandate:
+def recall(tx: Tx, mandate_id: int, reason: str = "") -> Mandate:
     """The body takes its mandate back; the federation withdraws votes not yet final."""
+    session, urls, member = tx.session, tx.urls, tx.member
     mandate, body = _own(session, urls, mandate_id)
     require_facilitator(session, member, body)
     if "recall" not in available_actions(session, urls, member, mandate):
         raise conflict("bad-state", f"this mandate is already {mandate.state}")
     MANDATE.move(session, mandate, "recall")
     inbox = matters.federation_inbox(session, body, mandate.federation)
-    _send(session, urls, body, "Delete", mandate.uri, mandate.federation, inbox)
-    audit.append(session, f"member:{member.id}", "mandate.recalled", f"mandate:{mandate.id}",
-                 {"mandate": mandate.uri, "reason": reason[:500]})
+    _send(tx, body, "Delete", mandate.uri, mandate.federation, inbox)
+    tx.audit("mandate.recalled", f"mandate:{mandate.id}",
+             {"mandate": mandate.uri, "reason": reason[:500]})
     return mandate
 
 
-def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
-         choice: str) -> str:
+def cast(tx: Tx, mandate_id: int, choice: str) -> str:
     """A spokesperson votes at the federation, within the mandate; the body signs it."""
+    session, urls, member = tx.session, tx.urls, tx.member
     mandate, body = _own(session, urls, mandate_id)
     # Why not, if not: the same rule available_actions offers the choices by.
     possible = voting_choices(session, urls, member, mandate, body)
@@ -169,33 +171,33 @@ def cast(session: Session, urls: Urls, member: Member, mandate_id: int,
         default=mandate.version)
     doc = matters.sign(urls, body, objects.vote_object(
         urls.obj(f"vote-{new_uid()}"), mandate.member_body, mandate.matter, latest,
-        mandate.uri, me, choice, matters.now_stamp()))
+        mandate.uri, me, choice, matters.now_stamp(tx.now())))
     matters.keep(session, doc, objects.VOTE, mandate.member_body, mandate.matter)
     # A new vote replaces any refusal of an earlier one (the federation will answer it).
     MANDATE.move(session, mandate, "vote", refusal="", refusal_code="", refused_at=None)
-    _keep_sent(session, mandate, doc, choice)
-    _send(session, urls, body, "Create", doc, mandate.federation, inbox)
-    audit.append(session, f"member:{member.id}", "mandate.vote_cast", f"mandate:{mandate.id}",
-                 {"vote": doc["id"], "choice": choice})
+    _keep_sent(tx, mandate, doc, choice)
+    _send(tx, body, "Create", doc, mandate.federation, inbox)
+    tx.audit("mandate.vote_cast", f"mandate:{mandate.id}",
+             {"vote": doc["id"], "choice": choice})
     return str(doc["id"])
 
 
-def _keep_sent(session: Session, mandate: Mandate, doc: dict[str, Any], choice: str) -> None:
+def _keep_sent(tx: Tx, mandate: Mandate, doc: dict[str, Any], choice: str) -> None:
     """The vote as sent, on the issuing side (one per body and matter, the latest): so
     the spokesperson sees what went and whether the federation refused it."""
     if mandate.proposal_id is None:
         return
     values: dict[str, Any] = {
         "uri": doc["id"], "mandate_uri": mandate.uri, "spokesperson": doc["spokesperson"],
-        "version": int(doc["proposalVersion"]), "choice": choice, "cast_at": utcnow()}
-    vote = session.exec(select(MandatedVote).where(
+        "version": int(doc["proposalVersion"]), "choice": choice, "cast_at": tx.now()}
+    vote = tx.session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == mandate.proposal_id,
         MandatedVote.member_body == mandate.member_body)).first()
     if vote is None:
-        session.add(MandatedVote(proposal_id=mandate.proposal_id,
-                                 member_body=mandate.member_body, state=V.sent, **values))
+        tx.session.add(MandatedVote(proposal_id=mandate.proposal_id,
+                                    member_body=mandate.member_body, state=V.sent, **values))
     else:
-        MANDATED_VOTE.move(session, vote, "resend", **values)
+        MANDATED_VOTE.move(tx.session, vote, "resend", **values)
 
 
 def _sent(session: Session, create_id: str) -> tuple[Mandate, SignedObject] | None:
@@ -227,11 +229,13 @@ def sent_to_federation(session: Session, create_id: str) -> tuple[int, str] | No
     return (proposal.body_id, found[0].federation) if proposal is not None else None
 
 
-def receive_refusal(session: Session, federation: str, create_id: str, reason: str,
+def receive_refusal(tx: Tx, federation: str, create_id: str, reason: str,
                     code: str = "") -> bool:
     """The federation refused a vote (or a mandate) one of our bodies sent it: the mandate
     moves to `refused` keeping the federation's code and words, and the vote as sent is
-    marked refused. Only the federation it was sent to may refuse it."""
+    marked refused. Only the federation it was sent to may refuse it (recorded as its
+    act)."""
+    session = tx.session
     found = _sent(session, create_id)
     if found is None or found[0].federation != federation:
         return False
@@ -239,12 +243,13 @@ def receive_refusal(session: Session, federation: str, create_id: str, reason: s
     code = code or _reject_code(session, federation, create_id)
     if MANDATE.may("refuse", mandate.state):
         MANDATE.move(session, mandate, "refuse", refusal=reason[:2000],
-                     refusal_code=code[:64], refused_at=utcnow())
+                     refusal_code=code[:64], refused_at=tx.now())
     vote = session.exec(select(MandatedVote).where(MandatedVote.uri == kept.uri)).first()
     if vote is not None and MANDATED_VOTE.may("refuse", vote.state):
         MANDATED_VOTE.move(session, vote, "refuse")
-    audit.append(session, f"remote:{federation}", "mandate.refused", f"mandate:{mandate.id}",
-                 {"object": kept.uri, "code": code, "reason": reason[:500]})
+    tx.acting_as(f"remote:{federation}").audit(
+        "mandate.refused", f"mandate:{mandate.id}",
+        {"object": kept.uri, "code": code, "reason": reason[:500]})
     return True
 
 
@@ -285,10 +290,11 @@ def adopted_amendments(session: Session, base: str, proposal: Proposal) -> set[s
     return {objects.amendment_uri(base, int(r.split(":", 1)[1])) for r in rows}
 
 
-def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
-                    doc: objects.MandateDoc, raw: dict[str, Any]) -> Mandate:
+def receive_mandate(tx: Tx, federation: LocalActor, doc: objects.MandateDoc,
+                    raw: dict[str, Any]) -> Mandate:
     """Refuses (Problem) anything that is not a member body's mandate for a matter this
-    federation is voting on, at its current version."""
+    federation is voting on, at its current version. Recorded as the member body's act."""
+    session, urls = tx.session, tx.urls
     here = urls.actor(federation.handle)
     if doc.federation != here:
         raise objects.refused("the mandate is for another federation", "wrong-federation")
@@ -306,7 +312,7 @@ def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
             Mandate.member_body == doc.member_body, Mandate.matter == doc.matter,
             Mandate.state == M.live)).all():
         MANDATE.move(session, old, "supersede")
-        _withdraw(session, row, old.uri, "superseded")
+        _withdraw(tx, row, old.uri, "superseded")
     expires = datetime.fromisoformat(doc.expires.replace("Z", "+00:00")) \
         if doc.expires else None
     # The mandate's `families` is what the body says of itself: not kept. Its weight is
@@ -319,27 +325,30 @@ def receive_mandate(session: Session, urls: Urls, federation: LocalActor,
     session.add(mandate)
     matters.keep(session, raw, objects.MANDATE, doc.member_body, doc.matter,
                  doc.member_body)
-    audit.append(session, f"remote:{doc.member_body}", "mandate.received",
-                 f"proposal:{row.id}", {"mandate": doc.id, "position": doc.position})
+    tx.acting_as(f"remote:{doc.member_body}").audit(
+        "mandate.received", f"proposal:{row.id}", {"mandate": doc.id, "position": doc.position})
     session.flush()
     return mandate
 
 
-def _withdraw(session: Session, row: Proposal, mandate_uri: str, why: str) -> int:
+def _withdraw(tx: Tx, row: Proposal, mandate_uri: str, why: str) -> int:
+    """Withdraw the votes cast under a mandate, as the node's own processing."""
     if row.state not in ("deliberation", "vote"):
         return 0  # decided: final, nothing to withdraw
     n = 0
-    for v in session.exec(select(MandatedVote).where(
+    for v in tx.session.exec(select(MandatedVote).where(
             MandatedVote.mandate_uri == mandate_uri, MandatedVote.state == V.counted)).all():
-        MANDATED_VOTE.move(session, v, "withdraw")
-        audit.append(session, "node", "mandate.vote_withdrawn", f"proposal:{row.id}",
-                     {"vote": v.uri, "why": why})
+        MANDATED_VOTE.move(tx.session, v, "withdraw")
+        tx.acting_as(None).audit("mandate.vote_withdrawn", f"proposal:{row.id}",
+                                 {"vote": v.uri, "why": why})
         n += 1
     return n
 
 
-def receive_recall(session: Session, federation: LocalActor, member_body: str,
+def receive_recall(tx: Tx, federation: LocalActor, member_body: str,
                    mandate_uri: str) -> bool:
+    """The member body `member_body` takes its mandate back (recorded as its act)."""
+    session = tx.session
     mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
     if mandate is None or mandate.member_body != member_body:
         return False  # only the body that gave a mandate can take it back
@@ -347,31 +356,33 @@ def receive_recall(session: Session, federation: LocalActor, member_body: str,
         MANDATE.move(session, mandate, "recall")
     row = _matter_row(session, federation, mandate.matter)
     if row is not None:
-        _withdraw(session, row, mandate_uri, "recalled")
-    audit.append(session, f"remote:{member_body}", "mandate.recalled",
-                 f"body:{federation.handle}", {"mandate": mandate_uri})
+        _withdraw(tx, row, mandate_uri, "recalled")
+    tx.acting_as(f"remote:{member_body}").audit("mandate.recalled",
+                                                f"body:{federation.handle}",
+                                                {"mandate": mandate_uri})
     return True
 
 
-def receive_vote(session: Session, urls: Urls, federation: LocalActor,
-                 doc: objects.VoteDoc, raw: dict[str, Any]) -> MandatedVote:
+def receive_vote(tx: Tx, federation: LocalActor, doc: objects.VoteDoc,
+                 raw: dict[str, Any]) -> MandatedVote:
     """Counts a vote only within a live mandate, for the exact version, by one of the
-    mandate's spokespersons, from a member body; refuses (Problem) anything else."""
-    row = _matter_open_to_vote(session, federation, doc)
-    if session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
+    mandate's spokespersons, from a member body; refuses (Problem) anything else.
+    Recorded as the member body's act."""
+    row = _matter_open_to_vote(tx, federation, doc)
+    if tx.session.exec(select(MandatedVote.id).where(MandatedVote.uri == doc.id)).first():
         raise objects.refused("this vote was already counted", "replayed")
-    _check_within_mandate(session, urls, row, doc)
-    return _count_vote(session, row, doc, raw)
+    _check_within_mandate(tx, row, doc)
+    return _count_vote(tx, row, doc, raw)
 
 
-def _matter_open_to_vote(session: Session, federation: LocalActor,
-                         doc: objects.VoteDoc) -> Proposal:
+def _matter_open_to_vote(tx: Tx, federation: LocalActor, doc: objects.VoteDoc) -> Proposal:
+    session = tx.session
     if not matters.has_member(session, federation, doc.member_body):
         raise objects.refused("only member bodies vote here", "not-member")
     row = _matter_row(session, federation, doc.matter)
     if row is None:
         raise objects.refused("this federation has no such matter", "unknown-matter")
-    if row.state != "vote" or row.closes_at is None or aware(row.closes_at) <= utcnow():
+    if row.state != "vote" or row.closes_at is None or aware(row.closes_at) <= tx.now():
         raise objects.refused("this matter is not open for voting", "vote-closed", 409)
     if doc.version != row.current_version:
         raise objects.refused(f"the vote is on version {row.current_version}, not "
@@ -379,9 +390,8 @@ def _matter_open_to_vote(session: Session, federation: LocalActor,
     return row
 
 
-def _check_within_mandate(session: Session, urls: Urls, row: Proposal,
-                          doc: objects.VoteDoc) -> None:
-    mandate = session.exec(select(Mandate).where(Mandate.uri == doc.mandate)).first()
+def _check_within_mandate(tx: Tx, row: Proposal, doc: objects.VoteDoc) -> None:
+    mandate = tx.session.exec(select(Mandate).where(Mandate.uri == doc.mandate)).first()
     if mandate is None:
         raise objects.refused("no mandate behind this vote", "no-mandate")
     if mandate.member_body != doc.member_body or mandate.matter != doc.matter:
@@ -389,7 +399,7 @@ def _check_within_mandate(session: Session, urls: Urls, row: Proposal,
                               "foreign-mandate")
     if mandate.state != "live":
         raise objects.refused(f"the mandate was {mandate.state}", "mandate-not-live", 409)
-    if mandate.expires_at is not None and aware(mandate.expires_at) <= utcnow():
+    if mandate.expires_at is not None and aware(mandate.expires_at) <= tx.now():
         raise objects.refused("the mandate has expired", "mandate-not-live", 409)
     if mandate.version != row.current_version:
         raise objects.refused("the mandate was given for another version",
@@ -398,17 +408,18 @@ def _check_within_mandate(session: Session, urls: Urls, row: Proposal,
         raise objects.refused("the voter is not a spokesperson of this mandate",
                               "not-spokesperson", 403)
     allowed = objects.allowed_choices(mandate.position, json.loads(mandate.amendments),
-                                      adopted_amendments(session, urls.base, row))
+                                      adopted_amendments(tx.session, tx.urls.base, row))
     if doc.choice not in allowed:
         raise objects.refused(f"a mandate to {mandate.position} does not allow "
                               f"{doc.choice}", "outside-mandate", 403)
 
 
-def _count_vote(session: Session, row: Proposal, doc: objects.VoteDoc,
+def _count_vote(tx: Tx, row: Proposal, doc: objects.VoteDoc,
                 raw: dict[str, Any]) -> MandatedVote:
+    session = tx.session
     values: dict[str, Any] = {
         "uri": doc.id, "mandate_uri": doc.mandate, "spokesperson": doc.spokesperson,
-        "version": doc.version, "choice": doc.choice, "cast_at": utcnow()}
+        "version": doc.version, "choice": doc.choice, "cast_at": tx.now()}
     vote = session.exec(select(MandatedVote).where(
         MandatedVote.proposal_id == row.id, MandatedVote.member_body == doc.member_body)
     ).first()
@@ -420,21 +431,22 @@ def _count_vote(session: Session, row: Proposal, doc: objects.VoteDoc,
         # The body's newer vote replaces its earlier one (or one its mandate lost).
         MANDATED_VOTE.move(session, vote, "recount", **values)
     matters.keep(session, raw, objects.VOTE, doc.member_body, doc.matter, doc.member_body)
-    audit.append(session, f"remote:{doc.member_body}", "mandate.vote_counted",
-                 f"proposal:{row.id}", {"vote": doc.id, "choice": doc.choice,
-                                        "mandate": doc.mandate})
+    tx.acting_as(f"remote:{doc.member_body}").audit(
+        "mandate.vote_counted", f"proposal:{row.id}",
+        {"vote": doc.id, "choice": doc.choice, "mandate": doc.mandate})
     session.flush()
     return vote
 
 
-def answer_refusal(session: Session, urls: Urls, federation: LocalActor,
-                   activity: dict[str, Any], inbox: str, problem: Problem) -> None:
-    """Tell the member body why its mandate or vote was not taken."""
+def answer_refusal(tx: Tx, federation: LocalActor, activity: dict[str, Any], inbox: str,
+                   problem: Problem) -> None:
+    """Tell the member body why its mandate or vote was not taken (the federation acts
+    as itself)."""
+    urls = tx.urls
     reject: dict[str, Any] = {
         "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Reject",
         "actor": urls.actor(federation.handle), "object": activity.get("id"),
         "summary": problem.code, "content": problem.detail, "to": [activity.get("actor")]}
-    publish(session, urls, federation, reject, to_followers=False, inboxes={inbox})
-    audit.append(session, federation, "matter.refused_from_member",
-                 f"body:{federation.handle}",
-                 {"activity": activity.get("id"), "code": problem.code})
+    publish(tx, federation, reject, to_followers=False, inboxes={inbox})
+    tx.acting_as(federation).audit("matter.refused_from_member", f"body:{federation.handle}",
+                                   {"activity": activity.get("id"), "code": problem.code})

@@ -14,6 +14,7 @@ becomes the commune's mandate.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -27,11 +28,12 @@ from node.models import FederationLink, LocalActor, Member, Proposal, ProposalVe
 from node.models.base import utcnow
 from node.models.matters import SignedObject
 from node.outbox.publish import forward, new_uid, publish, with_proof
-from node.storage import audit
+from node.tx import Tx
 
 
-def now_stamp() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_stamp(at: datetime | None = None) -> str:
+    """`at` (by default the wall clock's now) as the documents stamp it."""
+    return (at or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def context(urls: Urls) -> list[str]:
@@ -86,9 +88,10 @@ def has_member(session: Session, federation: LocalActor, member: str) -> bool:
 # --- sending a matter up -------------------------------------------------------------
 
 
-def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
-             target: str, target_inbox: str, by: str) -> str:
+def escalate(tx: Tx, body: LocalActor, proposal: Proposal, target: str,
+             target_inbox: str) -> str:
     """Send our proposal to a federation for it to decide (or route further)."""
+    session, urls = tx.session, tx.urls
     if proposal.body_id != body.id or proposal.author_id is None:
         raise objects.refused("only a body's own proposals are sent up", "not-ours")
     if not ESCALATION.may("send", proposal.escalation):
@@ -99,31 +102,33 @@ def escalate(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     matter = proposal.matter or urls.obj(f"matter-{new_uid()}")
     doc = sign(urls, body, objects.proposal_object(
         matter, urls.actor(body.handle), v.title, v.text, json.loads(proposal.affects),
-        v.number, now_stamp()))
+        v.number, now_stamp(tx.now())))
     activity: dict[str, Any] = {
         "@context": context(urls), "id": urls.activity(new_uid()), "type": "Create",
         "actor": urls.actor(body.handle), "object": doc, "to": [target]}
-    item = publish(session, urls, body, activity, to_followers=False, inboxes={target_inbox})
+    item = publish(tx, body, activity, to_followers=False, inboxes={target_inbox})
     signed = json.loads(item.body)
     keep(session, doc, objects.PROPOSAL, urls.actor(body.handle), matter)
     keep(session, signed, "Create", urls.actor(body.handle), matter)
     ESCALATION.move(session, proposal, "send", matter=matter, escalated_to=target,
-                    escalation_note="", updated_at=utcnow())
-    audit.append(session, by, "matter.sent_up", f"proposal:{proposal.id}",
-                 {"matter": matter, "to": target, "version": v.number})
+                    escalation_note="", updated_at=tx.now())
+    tx.audit("matter.sent_up", f"proposal:{proposal.id}",
+             {"matter": matter, "to": target, "version": v.number})
     return matter
 
 
-def receive_refusal(session: Session, federation: str, create_id: str, reason: str,
+def receive_refusal(tx: Tx, federation: str, create_id: str, reason: str,
                     code: str = "") -> bool:
     """A federation refused something we sent it: our matter back down (it is ours to
-    decide), or a vote or mandate of ours (the mandate shows the refusal)."""
+    decide), or a vote or mandate of ours (the mandate shows the refusal). Recorded as
+    the federation's act, whoever hands it on."""
+    session = tx.session
     create = session.exec(select(SignedObject).where(SignedObject.uri == create_id,
                                                      SignedObject.type == "Create")).first()
     if create is None:
         from node.federations import mandates  # mandates builds on this module
 
-        return mandates.receive_refusal(session, federation, create_id, reason, code)
+        return mandates.receive_refusal(tx, federation, create_id, reason, code)
     proposal = session.exec(select(Proposal).where(
         Proposal.matter == create.matter, col(Proposal.author_id).is_not(None))).first()
     if proposal is None or proposal.escalated_to != federation:
@@ -131,38 +136,42 @@ def receive_refusal(session: Session, federation: str, create_id: str, reason: s
     if not ESCALATION.may("refuse", proposal.escalation):
         return False
     ESCALATION.move(session, proposal, "refuse", escalation_note=reason[:2000],
-                    updated_at=utcnow())
-    audit.append(session, f"remote:{federation}", "matter.refused", f"proposal:{proposal.id}",
-                 {"matter": create.matter, "reason": reason[:500]})
+                    updated_at=tx.now())
+    tx.acting_as(f"remote:{federation}").audit(
+        "matter.refused", f"proposal:{proposal.id}",
+        {"matter": create.matter, "reason": reason[:500]})
     return True
 
 
 # --- a federation receiving a matter from below -----------------------------------------
 
 
-def refuse(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
-           origin_inbox: str, reason: str) -> None:
-    """Send the matter back down: `Reject` of the Create, with the reason."""
+def refuse(tx: Tx, federation: LocalActor, create: dict[str, Any], origin_inbox: str,
+           reason: str) -> None:
+    """Send the matter back down: `Reject` of the Create, with the reason. The federation
+    acts as itself."""
+    urls = tx.urls
     activity: dict[str, Any] = {
         "@context": context(urls), "id": urls.activity(new_uid()), "type": "Reject",
         "actor": urls.actor(federation.handle), "object": create["id"],
         "summary": reason, "content": reason, "to": [create["actor"]]}
-    publish(session, urls, federation, activity, to_followers=False, inboxes={origin_inbox})
-    audit.append(session, federation, "matter.refused_down",
-                 f"body:{federation.handle}", {"activity": create["id"], "reason": reason})
+    publish(tx, federation, activity, to_followers=False, inboxes={origin_inbox})
+    tx.acting_as(federation).audit("matter.refused_down", f"body:{federation.handle}",
+                                   {"activity": create["id"], "reason": reason})
 
 
-def forward_up(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
-               next_hop: str, next_inbox: str) -> None:
-    forward(session, urls, federation, create, {next_inbox})
-    audit.append(session, federation, "matter.forwarded_up",
-                 f"body:{federation.handle}", {"activity": create["id"], "to": next_hop})
+def forward_up(tx: Tx, federation: LocalActor, create: dict[str, Any], next_hop: str,
+               next_inbox: str) -> None:
+    forward(tx, federation, create, {next_inbox})
+    tx.acting_as(federation).audit("matter.forwarded_up", f"body:{federation.handle}",
+                                   {"activity": create["id"], "to": next_hop})
 
 
-def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
+def _row(tx: Tx, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
          answers_to: str, came_back: bool = False) -> Proposal | None:
     """This body's row for one version of a matter; None if it already has it.
     `came_back`: the matter arrived as its author's own signed `Create`."""
+    session = tx.session
     for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
                                                  Proposal.matter == doc.id)).all():
         if p.current_version == doc.version:
@@ -183,37 +192,40 @@ def _row(session: Session, body: LocalActor, doc: objects.ProposalDoc, electorat
     return p
 
 
-def announce(session: Session, urls: Urls, federation: LocalActor,
-             activity: dict[str, Any]) -> None:
+def announce(tx: Tx, federation: LocalActor, activity: dict[str, Any]) -> None:
     """FEP-1b12: the federation passes a member's activity on to all its members."""
-    handle = federation.handle
+    urls, handle = tx.urls, federation.handle
     wrapped: dict[str, Any] = {
         "@context": context(urls), "id": urls.activity(new_uid()), "type": "Announce",
         "actor": urls.actor(handle), "object": activity,
         "to": [f"{urls.actor(handle)}/members"], "cc": [urls.followers(handle)]}
-    publish(session, urls, federation, wrapped, inboxes=member_inboxes(session, federation))
+    publish(tx, federation, wrapped, inboxes=member_inboxes(tx.session, federation))
 
 
-def take(session: Session, urls: Urls, federation: LocalActor, create: dict[str, Any],
-         doc: objects.ProposalDoc, sender: str) -> Proposal | None:
-    """This federation is the deciding level: keep the matter and pass it to every member."""
+def take(tx: Tx, federation: LocalActor, create: dict[str, Any], doc: objects.ProposalDoc,
+         sender: str) -> Proposal | None:
+    """This federation is the deciding level: keep the matter and pass it to every member.
+    Recorded as the act of the matter's author."""
+    session, urls = tx.session, tx.urls
     keep(session, create["object"], objects.PROPOSAL, doc.author, doc.id, sender)
     keep(session, create, "Create", doc.author, doc.id, sender)
-    row = _row(session, federation, doc, "bodies", "",
+    row = _row(tx, federation, doc, "bodies", "",
                came_back=doc.author == urls.actor(federation.handle))
     if row is None:
         return None
-    announce(session, urls, federation, create)
-    audit.append(session, f"remote:{doc.author}", "matter.taken", f"proposal:{row.id}",
-                 {"matter": doc.id, "version": doc.version})
+    announce(tx, federation, create)
+    tx.acting_as(f"remote:{doc.author}").audit("matter.taken", f"proposal:{row.id}",
+                                               {"matter": doc.id, "version": doc.version})
     return row
 
 
-def receive_from_federation(session: Session, urls: Urls, body: LocalActor,
-                            federation: str, activity: dict[str, Any],
-                            doc: objects.ProposalDoc) -> Proposal | None:
+def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
+                            activity: dict[str, Any], doc: objects.ProposalDoc
+                            ) -> Proposal | None:
     """A federation of ours passed a matter down: decide our position on it (a member
-    federation decides by its own members' mandates, and passes it on to them)."""
+    federation decides by its own members' mandates, and passes it on to them). Recorded
+    as the federation's act."""
+    session, urls = tx.session, tx.urls
     ours = session.exec(select(Proposal).where(Proposal.body_id == body.id,
                                                Proposal.matter == doc.id)).all()
     if activity.get("type") == "Update" and any(p.current_version >= doc.version
@@ -224,12 +236,13 @@ def receive_from_federation(session: Session, urls: Urls, body: LocalActor,
     electorate = "bodies" if members_of(session, body) else "people"
     # Only our own signed Create coming back makes our proposal our position on it.
     came_back = activity.get("type") == "Create" and doc.author == urls.actor(body.handle)
-    row = _row(session, body, doc, electorate, federation, came_back)
+    row = _row(tx, body, doc, electorate, federation, came_back)
     if electorate == "bodies":
-        announce(session, urls, body, activity)
+        announce(tx, body, activity)
     if row is not None:
-        audit.append(session, f"remote:{federation}", "matter.received", f"proposal:{row.id}",
-                     {"matter": doc.id, "version": doc.version, "electorate": electorate})
+        tx.acting_as(f"remote:{federation}").audit(
+            "matter.received", f"proposal:{row.id}",
+            {"matter": doc.id, "version": doc.version, "electorate": electorate})
     return row
 
 

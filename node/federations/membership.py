@@ -9,16 +9,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.activitypub.documents import AS_CONTEXT
-from node.activitypub.urls import AS_PUBLIC, Urls
+from node.activitypub.urls import AS_PUBLIC
 from node.errors import Problem, conflict, invalid, not_found
 from node.federations.membership_states import LINK, L
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate, statute_of
 from node.governance.members import roles_in
 from node.models import FederationLink, LocalActor, Member
-from node.models.base import utcnow
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 # Far above any real body (a national federation counts millions, a member body far
 # fewer); bounds what a typo or a hostile Join can ask a facilitator to accept.
@@ -41,11 +40,12 @@ def declared_families(activity: dict[str, Any]) -> int | None:
     return value
 
 
-def request_join(session: Session, urls: Urls, body: LocalActor, federation_uri: str,
-                 federation_inbox: str, by: str, families: int | None = None) -> str:
+def request_join(tx: Tx, body: LocalActor, federation_uri: str, federation_inbox: str,
+                 families: int | None = None) -> str:
     """Ask to join, declaring `families` if given. Asking again while a member is how a
     body declares a new number: it stays a member, and the federation's answer to the new
     Join accepts (or refuses) the number."""
+    session, urls = tx.session, tx.urls
     if federation_uri == urls.actor(body.handle):
         raise conflict("self-join", "a body cannot join itself")
     if families is not None and not 0 <= families <= MAX_FAMILIES:
@@ -64,30 +64,29 @@ def request_join(session: Session, urls: Urls, body: LocalActor, federation_uri:
     elif LINK.may("ask", link.state):
         LINK.move(session, link, "ask")
     link.remote_inbox, link.families_declared = federation_inbox, families
-    link.join_activity_id, link.updated_at = activity["id"], utcnow()
+    link.join_activity_id, link.updated_at = activity["id"], tx.now()
     session.add(link)
-    publish(session, urls, body, activity, to_followers=False, inboxes={federation_inbox})
-    audit.append(session, by, "federation.join_requested", f"body:{body.handle}",
-                 {"federation": federation_uri, "families": families})
+    publish(tx, body, activity, to_followers=False, inboxes={federation_inbox})
+    tx.audit("federation.join_requested", f"body:{body.handle}",
+             {"federation": federation_uri, "families": families})
     return str(activity["id"])
 
 
-def declare_families(session: Session, urls: Urls, member: Member, body: LocalActor,
-                     link_id: int, families: int) -> FederationLink:
+def declare_families(tx: Tx, body: LocalActor, link_id: int, families: int
+                     ) -> FederationLink:
     """A facilitator declares a new number of families to one of the body's federations
     (a new Join); the accepted number holds until the federation accepts this one."""
-    require_facilitator(session, member, body)
-    link = session.get(FederationLink, link_id)
+    require_facilitator(tx.session, tx.member, body)
+    link = tx.session.get(FederationLink, link_id)
     if link is None or link.body_id != body.id or link.direction != "member_of":
         raise not_found("federation")
     if link.state not in ("pending", "accepted") or not link.remote_inbox:
         raise conflict("bad-state", "the body is not a member of that federation")
-    request_join(session, urls, body, link.remote_uri, link.remote_inbox,
-                 f"member:{member.id}", families)
+    request_join(tx, body, link.remote_uri, link.remote_inbox, families)
     return link
 
 
-def _settle(session: Session, link: FederationLink, accept: bool) -> tuple[bool, int | None]:
+def _settle(tx: Tx, link: FederationLink, accept: bool) -> tuple[bool, int | None]:
     """The answer to a Join, on either side's link. For a member already accepted it is
     only about the families it declared: refusing them keeps the member and its accepted
     number. Returns whether it was a change of families, and the number declared."""
@@ -95,20 +94,21 @@ def _settle(session: Session, link: FederationLink, accept: bool) -> tuple[bool,
     declared = link.families_declared
     if accept:
         families = link.families if declared is None else declared
-        LINK.move(session, link, "accept", families=families, families_declared=None)
+        LINK.move(tx.session, link, "accept", families=families, families_declared=None)
     elif not change:
-        LINK.move(session, link, "reject", families_declared=None)
+        LINK.move(tx.session, link, "reject", families_declared=None)
     else:
         # Refusing a member's new number keeps it a member, with its accepted number.
-        link.families_declared, link.updated_at = None, utcnow()
-        session.add(link)
+        link.families_declared, link.updated_at = None, tx.now()
+        tx.session.add(link)
     return change, declared
 
 
-def _answer(session: Session, urls: Urls, federation: LocalActor, link: FederationLink,
-            accept: bool) -> None:
-    """Answer the member's latest Join (see `_settle`)."""
-    change, declared = _settle(session, link, accept)
+def _answer(tx: Tx, federation: LocalActor, link: FederationLink, accept: bool) -> None:
+    """Answer the member's latest Join (see `_settle`), as the federation itself (a
+    facilitator's decision included)."""
+    urls = tx.urls
+    change, declared = _settle(tx, link, accept)
     answer = {
         "@context": AS_CONTEXT, "id": urls.activity(new_uid()),
         "type": "Accept" if accept else "Reject", "actor": urls.actor(federation.handle),
@@ -116,18 +116,18 @@ def _answer(session: Session, urls: Urls, federation: LocalActor, link: Federati
                    "object": urls.actor(federation.handle)},
         "to": [link.remote_uri],
     }
-    publish(session, urls, federation, answer, to_followers=False, inboxes={link.remote_inbox})
+    publish(tx, federation, answer, to_followers=False, inboxes={link.remote_inbox})
     what = ("families_" if change else "member_") + ("accepted" if accept else "refused")
-    audit.append(session, federation, f"federation.{what}",
-                 f"body:{federation.handle}",
-                 {"member": link.remote_uri, "families_declared": declared,
-                  "families": link.families})
+    tx.acting_as(federation).audit(f"federation.{what}", f"body:{federation.handle}",
+                                   {"member": link.remote_uri, "families_declared": declared,
+                                    "families": link.families})
 
 
-def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dict[str, Any],
+def receive_join(tx: Tx, federation: LocalActor, join: dict[str, Any],
                  member_doc: dict[str, Any]) -> FederationLink:
     """A body asks to join, or (already a member) declares a new number of families. The
     number waits in `families_declared` for the facilitators, unless admission is open."""
+    session = tx.session
     member_uri = str(member_doc["id"])
     declared = declared_families(join)
     link = _link(session, federation, member_uri, "has_member")
@@ -146,7 +146,7 @@ def receive_join(session: Session, urls: Urls, federation: LocalActor, join: dic
     session.flush()
     if statute_of(federation).admission == "open" or (
             link.state == "accepted" and link.families_declared is None):
-        _answer(session, urls, federation, link, True)
+        _answer(tx, federation, link, True)
     return link
 
 
@@ -171,8 +171,9 @@ def request_actions(session: Session, member: Member | None, federation: LocalAc
         session, member, federation) else []
 
 
-def decide_member(session: Session, urls: Urls, member: Member, federation: LocalActor,
-                  link_id: int, accept: bool) -> FederationLink:
+def decide_member(tx: Tx, federation: LocalActor, link_id: int, accept: bool
+                  ) -> FederationLink:
+    session, member = tx.session, tx.member
     require_facilitator(session, member, federation)
     link = session.get(FederationLink, link_id)
     if link is None or link.body_id != federation.id or link.direction != "has_member":
@@ -180,13 +181,14 @@ def decide_member(session: Session, urls: Urls, member: Member, federation: Loca
     if ("accept" if accept else "refuse") not in request_actions(session, member, federation,
                                                                  link):
         raise conflict("bad-state", "this request has already been answered")
-    _answer(session, urls, federation, link, accept)
+    _answer(tx, federation, link, accept)
     return link
 
 
-def receive_answer(session: Session, federation_uri: str, join_id: str,
-                   accepted: bool, urls: Urls) -> bool:
-    """Accept/Reject of our Join: only the federation we asked may answer it."""
+def receive_answer(tx: Tx, federation_uri: str, join_id: str, accepted: bool) -> bool:
+    """Accept/Reject of our Join: only the federation we asked may answer it (recorded as
+    its act)."""
+    session = tx.session
     if not join_id:
         return False
     link = session.exec(select(FederationLink).where(
@@ -196,23 +198,24 @@ def receive_answer(session: Session, federation_uri: str, join_id: str,
         return False
     body = session.get(LocalActor, link.body_id)
     assert body is not None
-    _settle(session, link, accepted)  # a refused change of families leaves us a member
+    _settle(tx, link, accepted)  # a refused change of families leaves us a member
     session.flush()
-    audit.append(session, f"remote:{federation_uri}", "federation.join_answered",
-                 f"body:{body.handle}", {"federation": federation_uri, "accepted": accepted,
-                                         "families": link.families})
+    tx.acting_as(f"remote:{federation_uri}").audit(
+        "federation.join_answered", f"body:{body.handle}",
+        {"federation": federation_uri, "accepted": accepted, "families": link.families})
     if accepted:
-        announce_actor(session, urls, body)
+        announce_actor(tx, body)
     return True
 
 
-def announce_actor(session: Session, urls: Urls, body: LocalActor) -> None:
+def announce_actor(tx: Tx, body: LocalActor) -> None:
     """Our place in the federation graph changed: `Update` our actor document to those
     who route matters through us (our members, our federations), to every federation we
     ever asked to join (a refused one still holds a copy of us, from our Join) and to
     followers, so nobody decides a level from a stale `memberOf`."""
     from node.activitypub.documents import actor_document
 
+    session, urls = tx.session, tx.urls
     doc = actor_document(body, urls, member_of=federations_of(session, body))
     links = session.exec(select(FederationLink).where(
         FederationLink.body_id == body.id,
@@ -222,17 +225,18 @@ def announce_actor(session: Session, urls: Urls, body: LocalActor) -> None:
         "@context": AS_CONTEXT, "id": urls.activity(new_uid()), "type": "Update",
         "actor": urls.actor(body.handle), "object": doc,
         "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
-    publish(session, urls, body, activity, inboxes={x.remote_inbox for x in links
-                                                     if x.remote_inbox})
+    publish(tx, body, activity, inboxes={x.remote_inbox for x in links if x.remote_inbox})
 
 
-def receive_leave(session: Session, federation: LocalActor, member_uri: str) -> bool:
-    link = _link(session, federation, member_uri, "has_member")
+def receive_leave(tx: Tx, federation: LocalActor, member_uri: str) -> bool:
+    """The member body `member_uri` leaves (recorded as its act)."""
+    link = _link(tx.session, federation, member_uri, "has_member")
     if link is None:
         return False
-    session.delete(link)
-    audit.append(session, f"remote:{member_uri}", "federation.member_left",
-                 f"body:{federation.handle}", {"member": member_uri})
+    tx.session.delete(link)
+    tx.acting_as(f"remote:{member_uri}").audit("federation.member_left",
+                                               f"body:{federation.handle}",
+                                               {"member": member_uri})
     return True
 
 
@@ -252,19 +256,18 @@ def inboxes(session: Session, body: LocalActor, direction: str) -> dict[str, str
     return {uri: inbox for uri, inbox in rows if inbox}
 
 
-def ask_to_join(session: Session, urls: Urls, member: Member, body: LocalActor,
-                federation: dict[str, Any], families: int | None = None) -> int:
+def ask_to_join(tx: Tx, body: LocalActor, federation: dict[str, Any],
+                families: int | None = None) -> int:
     """A facilitator asks the federation whose actor document is `federation` to admit
     the body, declaring `families` (by default the families among its members here).
     Returns the number declared."""
-    require_facilitator(session, member, body)
+    require_facilitator(tx.session, tx.member, body)
     inbox = federation.get("inbox")
     if not isinstance(inbox, str) or not inbox:
         raise Problem(422, "unknown-federation", "that actor has no inbox", field="federation")
     if families is None:
-        families = electorate(session, body)[0].families
-    request_join(session, urls, body, str(federation["id"]), inbox, f"member:{member.id}",
-                 families)
+        families = electorate(tx.session, body)[0].families
+    request_join(tx, body, str(federation["id"]), inbox, families)
     return families
 
 

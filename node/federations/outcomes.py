@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import AS_PUBLIC, Urls
+from node.activitypub.urls import AS_PUBLIC
 from node.federations import matters, objects
 from node.federations.mandate_states import MANDATE, MANDATED_VOTE, V
 from node.federations.membership import members_of
@@ -22,7 +22,7 @@ from node.models import Decision, FederationLink, LocalActor, Proposal, Proposal
 from node.models.base import aware, utcnow
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
+from node.tx import Tx
 
 DECISION = "Decision"
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
@@ -85,8 +85,10 @@ def count(session: Session, proposal: Proposal, federation: LocalActor
     return tally(statute, counts, Electorate(members=weight, families=weight)), votes, weights
 
 
-def close(session: Session, urls: Urls, proposal: Proposal) -> Decision:
-    """Close a federation's vote by mandates (the caller checked it is due)."""
+def close(tx: Tx, proposal: Proposal) -> Decision:
+    """Close a federation's vote by mandates (the caller checked it is due), as the
+    node's own processing."""
+    session = tx.session
     federation = session.get(LocalActor, proposal.body_id)
     assert federation is not None
     statute = statute_of_vote(proposal, federation)
@@ -102,20 +104,21 @@ def close(session: Session, urls: Urls, proposal: Proposal) -> Decision:
                         record=json.dumps(record, ensure_ascii=False), method="mandates")
     session.add_all([decision, proposal])
     session.flush()
-    audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
-                 {"decision": decision.id, "outcome": decision.outcome, "method": "mandates"})
+    tx.acting_as(None).audit(
+        "decision.recorded", f"proposal:{proposal.id}",
+        {"decision": decision.id, "outcome": decision.outcome, "method": "mandates"})
     if not proposal.answers_to:
         # The deciding level: the decision is final and goes down to every member.
         proposal.final_outcome = result.outcome.value
-        _publish(session, urls, federation, proposal, decision, result, votes, weights)
+        _publish(tx, federation, proposal, decision, result, votes, weights)
     return decision
 
 
-def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Proposal,
-             decision: Decision, result: Result, votes: list[MandatedVote],
-             weights: dict[str, int]) -> None:
+def _publish(tx: Tx, federation: LocalActor, proposal: Proposal, decision: Decision,
+             result: Result, votes: list[MandatedVote], weights: dict[str, int]) -> None:
     from node.governance.proposals import version
 
+    session, urls = tx.session, tx.urls
     v = version(session, proposal)
     c = result.counts
     content = (f"<p><strong>{html.escape(v.title)}</strong>: "
@@ -130,12 +133,11 @@ def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Pro
         statute_of_vote(proposal, federation).to_dict(),
         weights, _amendment_chain(session, urls.base, proposal),
         [_signed(session, vote.uri) for vote in votes], [_signed(session, m) for m in mandates],
-        urls.followers(handle)))
+        urls.followers(handle), matters.now_stamp(tx.now())))
     activity: dict[str, Any] = {
         "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Create",
         "actor": urls.actor(handle), "object": note, "to": note["to"], "cc": note["cc"]}
-    item = publish(session, urls, federation, activity,
-                   inboxes=matters.member_inboxes(session, federation))
+    item = publish(tx, federation, activity, inboxes=matters.member_inboxes(session, federation))
     matters.keep(session, note, DECISION, urls.actor(handle), proposal.matter)
     matters.keep(session, json.loads(item.body), "Create", urls.actor(handle), proposal.matter)
     decision.activity_id = activity["id"]
@@ -146,13 +148,14 @@ def _publish(session: Session, urls: Urls, federation: LocalActor, proposal: Pro
 def decision_note(oid: str, author: str, title: str, content: str, matter: str, version: int,
                   result: Result, statute: dict[str, Any], weights: dict[str, int],
                   amendments: list[dict[str, Any]], votes: list[dict[str, Any]],
-                  mandates: list[dict[str, Any]], followers: str) -> dict[str, Any]:
+                  mandates: list[dict[str, Any]], followers: str, published: str
+                  ) -> dict[str, Any]:
     """The federated decision as published: enough to recompute it from its signed
     parts (see verification.py)."""
     c = result.counts
     return {
         "id": oid, "type": "Note", "attributedTo": author, "name": title, "content": content,
-        "contentMap": {"es": content}, "published": matters.now_stamp(), "matter": matter,
+        "contentMap": {"es": content}, "published": published, "matter": matter,
         "proposalVersion": version, "outcome": result.outcome.value, "votesFor": c.yes,
         "votesAgainst": c.no, "abstentions": c.abstain, "blocks": c.block, "statute": statute,
         "memberBodies": [{"id": m, "weight": w} for m, w in sorted(weights.items())],
@@ -177,10 +180,12 @@ def _amendment_chain(session: Session, base: str, proposal: Proposal
             for r in rows if r.origin.startswith("amendment:")]
 
 
-def receive(session: Session, urls: Urls, body: LocalActor, activity: dict[str, Any],
-            note: dict[str, Any], relayed_by: str) -> bool:
+def receive(tx: Tx, body: LocalActor, activity: dict[str, Any], note: dict[str, Any],
+            relayed_by: str) -> bool:
     """A federation's final decision reached this body: record it on our rows for the
-    matter, and pass it on if we are a federation ourselves."""
+    matter, and pass it on if we are a federation ourselves. Recorded as the act of the
+    decision's author."""
+    session = tx.session
     matter = note.get("matter")
     if not isinstance(matter, str) or not matter:
         return False
@@ -194,20 +199,23 @@ def receive(session: Session, urls: Urls, body: LocalActor, activity: dict[str, 
     for p in rows:
         p.final_outcome = str(note.get("outcome", ""))[:16]
         p.final_decision = str(note["id"])
-        p.updated_at = utcnow()
+        p.updated_at = tx.now()
         session.add(p)
     if members_of(session, body):
-        matters.announce(session, urls, body, activity)
-    audit.append(session, f"remote:{author}", "decision.received", f"body:{body.handle}",
-                 {"decision": note["id"], "matter": matter, "outcome": note.get("outcome"),
-                  "via": relayed_by})
+        matters.announce(tx, body, activity)
+    tx.acting_as(f"remote:{author}").audit(
+        "decision.received", f"body:{body.handle}",
+        {"decision": note["id"], "matter": matter, "outcome": note.get("outcome"),
+         "via": relayed_by})
     return True
 
 
-def on_new_version(session: Session, urls: Urls, federation: LocalActor,
-                   proposal: Proposal, amendment_uri: str) -> None:
+def on_new_version(tx: Tx, federation: LocalActor, proposal: Proposal,
+                   amendment_uri: str) -> None:
     """An amendment adopted at the federation: mandates that do not allow it lapse (their
-    votes are withdrawn), the others carry over, and the new text goes down again."""
+    votes are withdrawn), the others carry over, and the new text goes down again. The
+    node records it."""
+    session, urls = tx.session, tx.urls
     for m in session.exec(select(Mandate).where(
             Mandate.matter == proposal.matter, Mandate.state == "live",
             Mandate.federation == urls.actor(federation.handle))).all():
@@ -219,10 +227,10 @@ def on_new_version(session: Session, urls: Urls, federation: LocalActor,
                     MandatedVote.mandate_uri == m.uri, MandatedVote.state == V.counted)
                     ).all():
                 MANDATED_VOTE.move(session, mv, "withdraw")
-        m.updated_at = utcnow()
+        m.updated_at = tx.now()
         session.add(m)
-    audit.append(session, "node", "matter.amended", f"proposal:{proposal.id}",
-                 {"amendment": amendment_uri, "version": proposal.current_version})
+    tx.acting_as(None).audit("matter.amended", f"proposal:{proposal.id}",
+                             {"amendment": amendment_uri, "version": proposal.current_version})
     from node.governance.proposals import version
 
     v = version(session, proposal)
@@ -231,11 +239,11 @@ def on_new_version(session: Session, urls: Urls, federation: LocalActor,
     author = str(original.get("attributedTo")) if original else urls.actor(federation.handle)
     # The federation now speaks for the text: it signs the new version itself.
     doc = matters.sign(urls, federation, objects.proposal_object(
-        proposal.matter, author, v.title, v.text, affects, v.number, matters.now_stamp(),
+        proposal.matter, author, v.title, v.text, affects, v.number, matters.now_stamp(tx.now()),
         amendment_uri))
     activity: dict[str, Any] = {
         "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Update",
         "actor": urls.actor(federation.handle), "object": doc,
         "to": [f"{urls.actor(federation.handle)}/members"]}
-    publish(session, urls, federation, activity, to_followers=False,
+    publish(tx, federation, activity, to_followers=False,
             inboxes=matters.member_inboxes(session, federation))

@@ -32,6 +32,7 @@ from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Propo
 from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid, publish
 from node.storage import audit
+from node.tx import Tx
 
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
 
@@ -234,7 +235,7 @@ def _publish(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     activity: dict[str, Any] = {"@context": [AS_CONTEXT, f"{urls.base}/ns/comuna/v1"],
                 "id": urls.activity(new_uid()), "type": "Create", "actor": actor,
                 "object": note, **audience}
-    publish(session, urls, body, activity)
+    publish(Tx(session, urls), body, activity)
     decision.activity_id = activity["id"]
     session.add(decision)
 

@@ -11,6 +11,7 @@ from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import Urls
 from node.models import Follower, Following, LocalActor
 from node.outbox.publish import new_uid, publish
+from node.tx import Tx
 
 
 def _id(value: Any) -> str:
@@ -45,7 +46,7 @@ def accept_follow(
         "object": follow,
         "to": [follower_uri],
     }
-    publish(session, urls, actor, accept, to_followers=False, inboxes={inbox})
+    publish(Tx(session, urls), actor, accept, to_followers=False, inboxes={inbox})
 
 
 def undo_follow(session: Session, actor: LocalActor, follower_uri: str, follow_id: str) -> int:
@@ -104,7 +105,7 @@ def follow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
     row.follow_activity_id = activity["id"]
     row.state = "pending"
     session.add(row)
-    publish(session, urls, actor, activity, to_followers=False, inboxes={target_inbox})
+    publish(Tx(session, urls), actor, activity, to_followers=False, inboxes={target_inbox})
     return str(activity["id"])
 
 
@@ -126,5 +127,5 @@ def unfollow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
         "to": [target_uri],
     }
     session.delete(row)
-    publish(session, urls, actor, undo, to_followers=False, inboxes={target_inbox})
+    publish(Tx(session, urls), actor, undo, to_followers=False, inboxes={target_inbox})
     return True

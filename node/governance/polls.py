@@ -25,6 +25,7 @@ from node.governance.tally import Counts
 from node.models import LocalActor, OutboxItem, Proposal
 from node.models.base import aware, utcnow
 from node.outbox.publish import new_uid, publish
+from node.tx import Tx
 
 OPTIONS = (("for", "A favor"), ("against", "En contra"), ("abstain", "Abstención"),
            ("block", "Bloqueo"))
@@ -78,7 +79,7 @@ def _send(session: Session, urls: Urls, body: LocalActor, kind: str,
         "object": obj, "to": obj["to"], "cc": obj["cc"]}
     if kind == "Update":
         activity["published"] = _stamp(utcnow())
-    publish(session, urls, body, activity)
+    publish(Tx(session, urls), body, activity)
     return str(activity["id"])
 
 

@@ -18,6 +18,8 @@ from sqlmodel import Session
 
 from node.context import NodeContext
 from node.models import LocalActor
+from node.storage.audit import Who
+from node.tx import Tx
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,6 +35,15 @@ def transact(engine: Engine, func: Callable[Concatenate[Session, P], R],
         result = cast("Callable[..., R]", func)(s, *fresh, **kwargs)
         s.commit()
         return result
+
+
+def acted(ctx: NodeContext, who: Who, func: Callable[Concatenate[Tx, P], R]
+          ) -> Callable[Concatenate[Session, P], R]:
+    """A domain service taking a `Tx`, as `RunTx` runs it: on the transaction's session,
+    acted by `who` (the remote sender, `remote:<uri>`, or None for the node's own)."""
+    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return func(ctx.tx(session, who), *args, **kwargs)
+    return run
 
 
 class RunTx(Protocol):

@@ -24,7 +24,7 @@ from node.federations import graph, matters, membership
 from node.governance import follows
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
-from node.inbox.deps import HandlerDeps
+from node.inbox.deps import HandlerDeps, acted
 from node.inbox.economic import Economic
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.matters import Federated
@@ -320,13 +320,15 @@ class InboxProcessor:
         if target is None:
             return
         member_doc = await self.ctx.directory.actor(sender)
-        await self._tx(membership.receive_join, self.ctx.urls, target, activity, member_doc)
+        await self._tx(acted(self.ctx, f"remote:{sender}", membership.receive_join), target,
+                       activity, member_doc)
 
     async def _leave(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
         target = self._named(bodies, id_of(activity.get("object")))
         if target is not None:
-            await self._tx(membership.receive_leave, target, sender)
+            await self._tx(acted(self.ctx, f"remote:{sender}", membership.receive_leave),
+                           target, sender)
 
     async def _actor_update(self, activity: dict[str, Any], bodies: list[LocalActor],
                             sender: str) -> None:
@@ -343,8 +345,8 @@ class InboxProcessor:
                                       activity.get("type") == "Accept")
 
     async def _our_join_answered(self, federation: str, join_id: str, accept: bool) -> bool:
-        done = await self._tx(membership.receive_answer, federation, join_id, accept,
-                              self.ctx.urls)
+        done = await self._tx(acted(self.ctx, f"remote:{federation}",
+                                    membership.receive_answer), federation, join_id, accept)
         if done and accept:
             await graph.warm(self.ctx, [federation])
         return bool(done)
@@ -365,7 +367,7 @@ class InboxProcessor:
             return
         named, accept = id_of(activity.get("object")), activity.get("type") == "Accept"
         if not accept and await self._tx(
-                matters.receive_refusal, sender, named,
+                acted(self.ctx, f"remote:{sender}", matters.receive_refusal), sender, named,
                 str(activity.get("content") or activity.get("summary") or "")):
             return
         if await self._our_join_answered(sender, named, accept):

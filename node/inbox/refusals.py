@@ -15,6 +15,7 @@ from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import Urls
 from node.models import LocalActor
 from node.outbox.publish import new_uid, publish
+from node.tx import Tx
 
 
 def answer(session: Session, urls: Urls, body: LocalActor, activity: dict[str, Any],
@@ -25,4 +26,4 @@ def answer(session: Session, urls: Urls, body: LocalActor, activity: dict[str, A
         "type": "Reject", "actor": urls.actor(body.handle), "object": activity.get("id"),
         "summary": code, "content": reason,
         "to": [actor.get("id") if isinstance(actor, dict) else actor]}
-    publish(session, urls, body, reject, to_followers=False, inboxes={inbox})
+    publish(Tx(session, urls), body, reject, to_followers=False, inboxes={inbox})

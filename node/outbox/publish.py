@@ -21,8 +21,7 @@ from node.activitypub.documents import AS_CONTEXT, DATA_INTEGRITY_V1
 from node.activitypub.proofs import sign_object
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.models import Delivery, Follower, LocalActor, OutboxItem
-from node.models.base import utcnow
-from node.storage import aftercommit
+from node.tx import Tx
 
 
 def new_uid() -> str:
@@ -36,18 +35,18 @@ def follower_inboxes(session: Session, actor: LocalActor) -> set[str]:
     return {shared or own for shared, own in rows}
 
 
-def queue_deliveries(session: Session, urls: Urls, item: OutboxItem, inboxes: set[str]) -> None:
+def queue_deliveries(tx: Tx, item: OutboxItem, inboxes: set[str]) -> None:
     """One queued delivery per inbox not on this node, in the caller's transaction.
     One Core INSERT over all the rows (an executemany), not thousands of ORM objects:
     it is what `comuna post` waits for."""
-    local, now = netloc_of(urls.base), utcnow()
+    local, now = netloc_of(tx.urls.base), tx.now()
     rows = [{"outbox_id": item.id or 0, "inbox": inbox, "host": host, "state": "queued",
              "attempts": 0, "next_attempt_at": now, "last_error": "", "created_at": now,
              "updated_at": now}
             for inbox in sorted(inboxes) if (host := netloc_of(inbox)) != local]
     if rows:
-        session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
-        aftercommit.wake(session, "delivery")
+        tx.session.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
+        tx.wake("delivery")
 
 
 def with_proof(urls: Urls, actor: LocalActor, activity: dict[str, Any]) -> dict[str, Any]:
@@ -63,17 +62,18 @@ def with_proof(urls: Urls, actor: LocalActor, activity: dict[str, Any]) -> dict[
 
 
 def publish(
-    session: Session,
-    urls: Urls,
+    tx: Tx,
     actor: LocalActor,
     activity: dict[str, Any],
     to_followers: bool = True,
     inboxes: set[str] | None = None,
 ) -> OutboxItem:
-    activity = with_proof(urls, actor, activity)
+    """Store `activity`, signed as `actor` (the body it speaks for, whoever acts), and
+    queue its deliveries: to `inboxes`, and to the body's followers unless told not."""
+    activity = with_proof(tx.urls, actor, activity)
     targets = set(inboxes or ())
     if to_followers:
-        targets |= follower_inboxes(session, actor)
+        targets |= follower_inboxes(tx.session, actor)
     obj = activity.get("object")
     item = OutboxItem(
         actor_id=actor.id or 0,
@@ -83,18 +83,18 @@ def publish(
         public=AS_PUBLIC in audience(activity),
         body=json.dumps(activity),
     )
-    session.add(item)
-    session.flush()
-    queue_deliveries(session, urls, item, targets)
+    tx.session.add(item)
+    tx.session.flush()
+    queue_deliveries(tx, item, targets)
     return item
 
 
-def forward(session: Session, urls: Urls, actor: LocalActor, activity: dict[str, Any],
+def forward(tx: Tx, actor: LocalActor, activity: dict[str, Any],
             inboxes: set[str]) -> OutboxItem | None:
     """Pass on another body's activity exactly as it was signed (its FEP-8b32 proof
     must keep verifying); only the HTTP signature of each delivery is ours. Not
     served as ours and sent once: a second forward of the same activity is a no-op."""
-    if session.exec(select(OutboxItem.id).where(
+    if tx.session.exec(select(OutboxItem.id).where(
             OutboxItem.activity_id == activity["id"])).first() is not None:
         return None
     obj = activity.get("object")
@@ -102,9 +102,9 @@ def forward(session: Session, urls: Urls, actor: LocalActor, activity: dict[str,
                       activity_type=activity.get("type", ""),
                       object_id=obj.get("id", "") if isinstance(obj, dict) else str(obj or ""),
                       public=False, body=json.dumps(activity))
-    session.add(item)
-    session.flush()
-    queue_deliveries(session, urls, item, inboxes)
+    tx.session.add(item)
+    tx.session.flush()
+    queue_deliveries(tx, item, inboxes)
     return item
 
 
@@ -116,10 +116,11 @@ def audience(activity: dict[str, Any]) -> list[str]:
     return out
 
 
-def note_activity(urls: Urls, actor: LocalActor, text: str) -> dict[str, Any]:
+def note_activity(tx: Tx, actor: LocalActor, text: str) -> dict[str, Any]:
     """A public notice: Create(Note) to the public and the body's followers."""
+    urls = tx.urls
     uri = urls.actor(actor.handle)
-    published = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    published = tx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     paragraphs = [p for p in text.split("\n\n") if p.strip()] or [text]
     content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
     audience = {"to": [AS_PUBLIC], "cc": [urls.followers(actor.handle)]}
@@ -143,5 +144,5 @@ def note_activity(urls: Urls, actor: LocalActor, text: str) -> dict[str, Any]:
     }
 
 
-def post_note(session: Session, urls: Urls, actor: LocalActor, text: str) -> OutboxItem:
-    return publish(session, urls, actor, note_activity(urls, actor, text))
+def post_note(tx: Tx, actor: LocalActor, text: str) -> OutboxItem:
+    return publish(tx, actor, note_activity(tx, actor, text))

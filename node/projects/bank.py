@@ -131,7 +131,7 @@ def publish_record(tx: Tx, body: LocalActor, title: str, sector: str, texts: dic
                 "to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
     targets = set(inboxes(session, body, "member_of").values()) | \
         set(inboxes(session, body, "has_member").values())
-    publish(session, urls, body, activity, inboxes=targets)
+    publish(tx, body, activity, inboxes=targets)
     tx.audit("project.published", f"project:{row.id}", {"uri": d.id, "adopted_from": adopted_from})
     return row
 
@@ -152,10 +152,10 @@ def receive(tx: Tx, body: LocalActor, create: dict[str, Any],
                    "type": "Announce", "actor": urls.actor(body.handle), "object": create,
                    "to": [f"{urls.actor(body.handle)}/members"],
                    "cc": [urls.followers(body.handle)]}
-        publish(session, urls, body, wrapped, inboxes=others)
+        publish(tx, body, wrapped, inboxes=others)
     up = {inbox for uri, inbox in inboxes(session, body, "member_of").items() if uri != via}
     if up:
-        forward(session, urls, body, create, up)
+        forward(tx, body, create, up)
     return row
 
 

@@ -155,13 +155,13 @@ def admin_page(request: Request, handle: str) -> Response:
 
 @router.post("/b/{handle}/admin/profile")
 async def save_profile(request: Request, handle: str) -> Response:
-    urls = request.app.state.ctx.urls
+    ctx = request.app.state.ctx
 
     def act(s: Session, me: Member, d: dict[str, str]) -> str:
         b = bodies.body_by_handle(s, handle)
         bodies.describe(s, me, b, d.get("name", ""), d.get("summary", ""))
         # Federations and followers keep a copy of the actor document: send the new one.
-        membership.announce_actor(s, urls, b)
+        membership.announce_actor(ctx.tx(s, me), b)
         return f"/b/{handle}/admin"
 
     return await run_action(request, f"/b/{handle}/admin", act,

@@ -140,7 +140,7 @@ async def decide(request: Request, handle: str, link_id: int) -> Response:
         if b is None:
             raise Problem(404, "not-found", "no such body")
         accept = data.get("answer") == "accept"
-        link = membership.decide_member(s, request.app.state.ctx.urls, me, b, link_id, accept)
+        link = membership.decide_member(request.app.state.ctx.tx(s, me), b, link_id, accept)
         who = names(s, request.app.state.ctx.urls, [link.remote_uri])[link.remote_uri]
         _ = translator(language(request, me))
         said = _("Aceptada: %(name)s ya es miembro.") if accept else \

@@ -164,7 +164,7 @@ async def issue(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         speakers = [int(x) for x in d.get("spokesperson", "").split(",") if x.strip().isdigit()]
         named = [x.strip() for x in d.get("amendments", "").split() if x.strip()]
-        mandates.issue(s, request.app.state.ctx.urls, me, p, d.get("position", ""), speakers,
+        mandates.issue(request.app.state.ctx.tx(s, me), p, d.get("position", ""), speakers,
                        named, d.get("limits", ""))
 
     return await run_action(request, _back_to(pid), proposal_action(pid, fn))
@@ -173,12 +173,12 @@ async def issue(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/mandates/{mid}/recall")
 async def recall(request: Request, pid: int, mid: int) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
-        pid, lambda s, me, p, d: mandates.recall(s, request.app.state.ctx.urls, me, mid,
+        pid, lambda s, me, p, d: mandates.recall(request.app.state.ctx.tx(s, me), mid,
                                                  d.get("reason", ""))))
 
 
 @router.post("/p/{pid}/mandates/{mid}/vote")
 async def vote(request: Request, pid: int, mid: int) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
-        pid, lambda s, me, p, d: mandates.cast(s, request.app.state.ctx.urls, me, mid,
+        pid, lambda s, me, p, d: mandates.cast(request.app.state.ctx.tx(s, me), mid,
                                                d.get("choice", ""))))

@@ -174,7 +174,7 @@ def describe_body(request: Request, handle: str, body: BodyDescription,
     federations get the new actor document."""
     b = bodies.body_by_handle(session, handle)
     bodies.describe(session, member, b, body.name, body.summary)
-    membership.announce_actor(session, ctx(request).urls, b)
+    membership.announce_actor(ctx(request).tx(session, member), b)
     session.commit()
     return json_with_etag(request, body_view(session, b))
 

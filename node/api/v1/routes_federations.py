@@ -6,7 +6,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.deps import (
+    ctx,
+    db,
+    json_with_etag,
+    member_required,
+    member_tx,
+    optional_member,
+)
 from node.api.v1.federation_io import (
     AskToJoin,
     DeclareFamilies,
@@ -22,6 +29,7 @@ from node.governance import bodies
 from node.governance.authz import require_read
 from node.governance.members import roles_in
 from node.models import FederationLink, LocalActor, Member
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["federations"])
 
@@ -49,15 +57,13 @@ async def join(request: Request, handle: str, body: AskToJoin,
 @router.post("/bodies/{handle}/federations/{link_id}/families", status_code=202,
              responses=ok(MembershipLinkOut, 202))
 def declare_families(request: Request, handle: str, link_id: int, body: DeclareFamilies,
-                     member: Member = Depends(member_required),
-                     session: Session = Depends(db)) -> Response:
+                     tx: Tx = Depends(member_tx)) -> Response:
     """Declare a new number of families to a federation; the accepted number holds until
     the federation accepts this one (`families_declared` shows it waiting)."""
-    b = bodies.body_by_handle(session, handle)
-    link = membership.declare_families(session, ctx(request).urls, member, b, link_id,
-                                       body.families)
-    session.commit()
-    return json_with_etag(request, _views(request, session, member, b, [link])[0], 202)
+    b = bodies.body_by_handle(tx.session, handle)
+    link = membership.declare_families(tx, b, link_id, body.families)
+    tx.commit()
+    return json_with_etag(request, _views(request, tx.session, tx.member, b, [link])[0], 202)
 
 
 @router.get("/bodies/{handle}/federations", responses=ok(Items[MembershipLinkOut]))
@@ -91,14 +97,13 @@ def federation_members(request: Request, handle: str,
 @router.post("/bodies/{handle}/federation-members/{link_id}/decision",
              responses=ok(MembershipLinkOut))
 def decide(request: Request, handle: str, link_id: int, body: MembershipDecision,
-           member: Member = Depends(member_required),
-           session: Session = Depends(db)) -> Response:
+           tx: Tx = Depends(member_tx)) -> Response:
     """Admit a pending member or not, or take (or refuse) a member's new declaration of
     families."""
-    b = bodies.body_by_handle(session, handle)
-    link = membership.decide_member(session, ctx(request).urls, member, b, link_id, body.accept)
-    session.commit()
-    return json_with_etag(request, _views(request, session, member, b, [link])[0])
+    b = bodies.body_by_handle(tx.session, handle)
+    link = membership.decide_member(tx, b, link_id, body.accept)
+    tx.commit()
+    return json_with_etag(request, _views(request, tx.session, tx.member, b, [link])[0])
 
 
 @router.get("/deciding-level", responses=ok(DecidingLevelOut))

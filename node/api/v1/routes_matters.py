@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.deps import (
+    ctx,
+    db,
+    json_with_etag,
+    member_required,
+    member_tx,
+    optional_member,
+)
 from node.api.v1.matters_io import (
     MandatedVoteOut,
     MandateOut,
@@ -28,6 +35,7 @@ from node.governance import proposals
 from node.governance.authz import require_read
 from node.models import Decision, Member
 from node.models.matters import Mandate, MandatedVote
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["federated matters"])
 
@@ -59,35 +67,32 @@ def list_mandates(request: Request, proposal_id: int,
 @router.post("/proposals/{proposal_id}/mandate", status_code=201,
              responses=ok(MandateOut, 201))
 def issue_mandate(request: Request, proposal_id: int, body: NewMandate,
-                  member: Member = Depends(member_required),
-                  session: Session = Depends(db)) -> Response:
+                  tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator turns the body's decision on a federated matter into its mandate."""
-    p = proposals.get(session, proposal_id)
-    m = mandates.issue(session, ctx(request).urls, member, p, body.position,
-                       body.spokespersons, body.amendments, body.limits, body.expires_at)
-    session.commit()
+    p = proposals.get(tx.session, proposal_id)
+    m = mandates.issue(tx, p, body.position, body.spokespersons, body.amendments, body.limits,
+                       body.expires_at)
+    tx.commit()
     return json_with_etag(request, mandate_view(m, available_actions(
-        session, ctx(request).urls, member, m)), 201)
+        tx.session, tx.urls, tx.member, m)), 201)
 
 
 @router.post("/mandates/{mandate_id}/recall", responses=ok(MandateOut))
 def recall(request: Request, mandate_id: int, body: Recall,
-           member: Member = Depends(member_required),
-           session: Session = Depends(db)) -> Response:
-    m = mandates.recall(session, ctx(request).urls, member, mandate_id, body.reason)
-    session.commit()
+           tx: Tx = Depends(member_tx)) -> Response:
+    m = mandates.recall(tx, mandate_id, body.reason)
+    tx.commit()
     return json_with_etag(request, mandate_view(m, available_actions(
-        session, ctx(request).urls, member, m)))
+        tx.session, tx.urls, tx.member, m)))
 
 
 @router.post("/mandates/{mandate_id}/vote", status_code=202, responses=ok(VoteSent, 202))
 def vote(request: Request, mandate_id: int, body: MandatedChoice,
-         member: Member = Depends(member_required),
-         session: Session = Depends(db)) -> Response:
+         tx: Tx = Depends(member_tx)) -> Response:
     """A spokesperson casts the body's vote at the federation (sent; the federation
     counts it only within the mandate)."""
-    uri = mandates.cast(session, ctx(request).urls, member, mandate_id, body.choice)
-    session.commit()
+    uri = mandates.cast(tx, mandate_id, body.choice)
+    tx.commit()
     return json_with_etag(request, {"vote": uri}, 202)
 
 
