@@ -39,6 +39,7 @@ from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from node.outbox.publish import new_uid, publish
 from node.storage import audit
+from node.tx import Tx
 
 # Which positions a body's decision allows its mandate to take.
 POSITIONS_FOR = {
@@ -106,7 +107,7 @@ def issue(session: Session, urls: Urls, member: Member, proposal: Proposal, posi
             col(Mandate.state).in_([M.live, M.refused]))).all():
         MANDATE.move(session, old, "supersede")
     for m in speakers:
-        grant(session, f"member:{member.id}", m, body, "spokesperson")
+        grant(Tx(session, urls, member), m, body, "spokesperson")
     mandate = Mandate(uri=doc["id"], member_body=actor, federation=proposal.answers_to,
                       matter=proposal.matter, version=decision.version, position=position,
                       amendments=json.dumps(sorted(set(amendments or []))), limits=limits,
