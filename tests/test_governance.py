@@ -15,7 +15,7 @@ from node.config import Settings
 from node.errors import Problem
 from node.governance import amendments, decisions, proposals
 from node.governance.statute import Rule
-from node.models import Decision, Member, OutboxItem, Proposal
+from node.models import AuditEntry, Decision, Member, OutboxItem, Proposal
 from node.models.base import utcnow
 from node.storage import audit
 from tests.govfixtures import Commune, build_commune
@@ -109,6 +109,29 @@ def test_quorum_not_reached(commune: Commune) -> None:
         decisions.close_due(c.ctx.tx(s))
         s.commit()
         assert s.exec(select(Decision)).one().outcome == "no_quorum"
+
+
+def test_the_clock_closes_as_the_node_whoever_runs_it(commune: Commune) -> None:
+    """`close_vote` closes as a coordinator when a member acts, as the node's clock
+    otherwise; `close_due` is the clock's, even in a unit of work a member acts in, and
+    the decision is the node's in the audit log either way."""
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = stored(s, Proposal, pid)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        with pytest.raises(Problem) as e:
+            decisions.close_vote(c.ctx.tx(s, c.people["m0"]), stored(s, Proposal, pid))
+        assert e.value.status == 403  # m0 does not coordinate: not the clock either
+        s.rollback()
+        assert decisions.close_due(c.ctx.tx(s, c.people["m0"])) != []
+        s.commit()
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "decision.recorded")).one()
+        assert entry.actor == "node"
 
 
 def test_votes_of_members_who_left_do_not_count(commune: Commune) -> None:
