@@ -36,8 +36,7 @@ def build_commune(settings: Settings, n_members: int = 4, rule: Rule = Rule.majo
                                      "sectoral_council", Statute(rule=rule, quorum=quorum))
         people: dict[str, Member] = {}
         people["facil"] = members.create_member(ctx.tx(s), "facil", "contraseña-larga",
-                                                "Facilitadora",
-                                                family="f0")
+                                                "Facilitadora", family="f0")
         members.grant(ctx.tx(s), people["facil"], assembly, "facilitator")
         for i in range(n_members):
             m = members.create_member(ctx.tx(s), f"m{i}", "contraseña-larga", f"Miembro {i}",
