@@ -119,7 +119,7 @@ def main() -> None:
             s.add(p)
             s.commit()
             t = time.perf_counter()
-            d = decisions.close_vote(s, ctx.urls, p)
+            d = decisions.close_vote(ctx.tx(s), p)
             s.commit()
             results["close"].append(time.perf_counter() - t)
             assert d.record.count('"member"') == MEMBERS

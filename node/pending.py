@@ -30,7 +30,8 @@ from node.models import (
     ProposalVersion,
     Vote,
 )
-from node.models.base import aware, utcnow
+from node.models.base import aware
+from node.tx import Tx
 
 # A vote closing within this long is marked as closing soon.
 SOON = timedelta(days=2)
@@ -141,10 +142,9 @@ def _drafts(session: Session, member: Member, names: dict[int, str]) -> list[Ite
             for p in rows]
 
 
-def for_member(session: Session, urls: Any, member: Member,
-               now: datetime | None = None) -> list[Item]:
-    """Everything waiting for `member`, votes first (soonest closing first)."""
-    now = now or utcnow()
+def for_member(tx: Tx) -> list[Item]:
+    """Everything waiting for the acting member, votes first (soonest closing first)."""
+    session, urls, member, now = tx.session, tx.urls, tx.member, tx.now()
     bodies = _bodies(session, member)
     names = {i: b.name for i, (b, _) in bodies.items()}
     voting = [i for i, (_, roles) in bodies.items() if "member" in roles]

@@ -31,21 +31,23 @@ def build_commune(settings: Settings, n_members: int = 4, rule: Rule = Rule.majo
     ctx = build_context(settings)
     with Session(ctx.engine, expire_on_commit=False) as s:
         assembly = bodies.body_by_handle(s, ctx.primary.handle)
-        bodies.set_statute(s, "node", assembly, Statute(rule=rule, quorum=quorum))
-        council = bodies.create_body(s, "node", assembly, "consejo_salud", "Consejo de salud",
+        bodies.set_statute(ctx.tx(s), assembly, Statute(rule=rule, quorum=quorum))
+        council = bodies.create_body(ctx.tx(s), assembly, "consejo_salud", "Consejo de salud",
                                      "sectoral_council", Statute(rule=rule, quorum=quorum))
         people: dict[str, Member] = {}
-        people["facil"] = members.create_member(s, "facil", "contraseña-larga", "Facilitadora",
-                                                family="f0")
-        members.grant(s, "node", people["facil"], assembly, "facilitator")
+        people["facil"] = members.create_member(ctx.tx(s), "facil", "contraseña-larga",
+                                                "Facilitadora", family="f0")
+        members.grant(ctx.tx(s), people["facil"], assembly, "facilitator")
         for i in range(n_members):
-            m = members.create_member(s, f"m{i}", "contraseña-larga", f"Miembro {i}",
+            m = members.create_member(ctx.tx(s), f"m{i}", "contraseña-larga", f"Miembro {i}",
                                       family=f"f{i // 2}")
-            members.grant(s, "node", m, assembly, "member")
+            members.grant(ctx.tx(s), m, assembly, "member")
             people[f"m{i}"] = m
-        people["other"] = members.create_member(s, "other", "contraseña-larga", "De otro cuerpo")
-        members.grant(s, "node", people["other"], council, "member")
-        people["outsider"] = members.create_member(s, "outsider", "contraseña-larga", "Nadie")
+        people["other"] = members.create_member(ctx.tx(s), "other", "contraseña-larga",
+                                                "De otro cuerpo")
+        members.grant(ctx.tx(s), people["other"], council, "member")
+        people["outsider"] = members.create_member(ctx.tx(s), "outsider", "contraseña-larga",
+                                                   "Nadie")
         s.commit()
     ctx.reload_actors()
     return Commune(ctx, assembly, council, people)

@@ -143,11 +143,12 @@ def sql(node: NodeProcess, query: str, **params: Any) -> list[Any]:
 
 def invite(node: NodeProcess) -> str:
     """A facilitator's invitation to the node's primary body, as `comuna invite` makes."""
-    engine = make_engine(load_settings(node.data_dir).effective_database_url)
+    settings = load_settings(node.data_dir)
+    engine = make_engine(settings.effective_database_url)
     try:
         with Session(engine) as s:
             body = bodies.body_by_handle(s, node.handle)
-            raw = members.invite(s, None, body, "facilitator", 7)
+            raw = members.invite(Tx(s, Urls(settings.url)), body, "facilitator", 7)
             s.commit()
         return raw
     finally:

@@ -27,9 +27,9 @@ def commune(node: Settings) -> Commune:
 
 def _in_deliberation(c: Commune) -> int:
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
-        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
         s.commit()
         assert p.id is not None
         return p.id
@@ -37,7 +37,7 @@ def _in_deliberation(c: Commune) -> int:
 
 def _amend(c: Commune, pid: int, who: str = "m1", text: str = "Sembrar maíz y caraotas.") -> int:
     with c.session() as s:
-        a = amendments.amend(s, c.people[who], stored(s, Proposal, pid), "Huerto", text)
+        a = amendments.amend(c.ctx.tx(s, c.people[who]), stored(s, Proposal, pid), "Huerto", text)
         s.commit()
         assert a.id is not None
         return a.id
@@ -45,7 +45,7 @@ def _amend(c: Commune, pid: int, who: str = "m1", text: str = "Sembrar maíz y c
 
 def _put_to_vote(c: Commune, pid: int, aid: int) -> None:
     with c.session() as s:
-        amendments.open_vote(s, c.people["facil"], stored(s, Proposal, pid), aid,
+        amendments.open_vote(c.ctx.tx(s, c.people["facil"]), stored(s, Proposal, pid), aid,
                              utcnow() + timedelta(hours=1))
         s.commit()
 
@@ -53,7 +53,7 @@ def _put_to_vote(c: Commune, pid: int, aid: int) -> None:
 def _vote(c: Commune, pid: int, aid: int, **choices: str) -> None:
     with c.session() as s:
         for who, choice in choices.items():
-            amendments.cast(s, c.people[who], stored(s, Proposal, pid), aid, choice)
+            amendments.cast(c.ctx.tx(s, c.people[who]), stored(s, Proposal, pid), aid, choice)
         s.commit()
 
 
@@ -74,7 +74,7 @@ def test_an_amendment_adopted_by_vote_becomes_the_next_version(commune: Commune)
     _vote(c, pid, aid, m0="for")  # changed until close
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            amendments.close(s, c.ctx.urls, stored(s, Amendment, aid))
+            amendments.close(c.ctx.tx(s), stored(s, Amendment, aid))
         assert e.value.code == "not-due"
     _make_due(c, aid)
     close_due_now(c.ctx)
@@ -123,7 +123,7 @@ def test_the_final_vote_waits_for_open_amendment_votes(commune: Commune) -> None
     _put_to_vote(c, pid, aid)
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            proposals.open_vote(s, c.ctx.urls, c.people["facil"], stored(s, Proposal, pid))
+            proposals.open_vote(c.ctx.tx(s, c.people["facil"]), stored(s, Proposal, pid))
         assert e.value.status == 409 and e.value.code == "amendment-vote-open"
         assert stored(s, Proposal, pid).state == "deliberation"
 
@@ -152,10 +152,10 @@ def test_who_may_act_on_amendment_votes(commune: Commune) -> None:
         p = stored(s, Proposal, pid)
         for who in ("m1", "other", "outsider"):  # a member, another body's, nobody's
             with pytest.raises(Problem) as e:
-                amendments.open_vote(s, c.people[who], p, aid)
+                amendments.open_vote(c.ctx.tx(s, c.people[who]), p, aid)
             assert e.value.status == 403
         with pytest.raises(Problem) as e:
-            amendments.cast(s, c.people["m1"], p, aid, "for")  # not open yet
+            amendments.cast(c.ctx.tx(s, c.people["m1"]), p, aid, "for")  # not open yet
         assert e.value.code == "vote-closed"
         s.rollback()
     _put_to_vote(c, pid, aid)
@@ -163,13 +163,13 @@ def test_who_may_act_on_amendment_votes(commune: Commune) -> None:
         p = stored(s, Proposal, pid)
         for who in ("other", "outsider"):
             with pytest.raises(Problem) as e:
-                amendments.cast(s, c.people[who], p, aid, "for")
+                amendments.cast(c.ctx.tx(s, c.people[who]), p, aid, "for")
             assert e.value.status == 403
         with pytest.raises(Problem) as e:
-            amendments.cast(s, c.people["m1"], p, aid, "block")  # majority statute
+            amendments.cast(c.ctx.tx(s, c.people["m1"]), p, aid, "block")  # majority statute
         assert e.value.code == "bad-choice"
         with pytest.raises(Problem) as e:
-            amendments.decide(s, c.ctx.urls, c.people["m0"], p, aid, True)  # the body decides now
+            amendments.decide(c.ctx.tx(s, c.people["m0"]), p, aid, True)  # the body decides now
         assert e.value.code == "bad-state"
         s.rollback()
     with c.session() as s:
@@ -178,14 +178,14 @@ def test_who_may_act_on_amendment_votes(commune: Commune) -> None:
     _make_due(c, aid)
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            amendments.cast(s, c.people["m1"], stored(s, Proposal, pid), aid, "for")
+            amendments.cast(c.ctx.tx(s, c.people["m1"]), stored(s, Proposal, pid), aid, "for")
         assert e.value.code == "vote-closed"
 
 
 def test_secret_ballots_keep_no_choice_once_counted(commune: Commune) -> None:
     c = commune
     with c.session() as s:
-        bodies.set_statute(s, "node", c.assembly, Statute(secret_ballot=True))
+        bodies.set_statute(c.ctx.tx(s), c.assembly, Statute(secret_ballot=True))
         s.commit()
     pid = _in_deliberation(c)
     aid = _amend(c, pid)
@@ -197,16 +197,16 @@ def test_secret_ballots_keep_no_choice_once_counted(commune: Commune) -> None:
         p = stored(s, Proposal, pid)
         assert {v.choice for v in s.exec(select(AmendmentVote))} == {"secret"}
         assert json.loads(stored(s, Amendment, aid).record)["ballots"] is None
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         for who, choice in (("m0", "for"), ("m1", "against"), ("m2", "for")):
-            proposals.cast(s, c.people[who], p, 2, choice, "porque sí")
+            proposals.cast(c.ctx.tx(s, c.people[who]), p, 2, choice, "porque sí")
         # Until close each member can still see and change their own choice.
         assert {v.choice for v in s.exec(select(Vote))} == {"for", "against"}
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
     with c.session() as s:
-        d = decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
+        d = decisions.close_vote(c.ctx.tx(s), stored(s, Proposal, pid))
         s.commit()
         record = json.loads(d.record)
         assert record["counts"]["for"] == 2 and record["ballots"] is None

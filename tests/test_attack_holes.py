@@ -19,7 +19,7 @@ from tests.test_attack_pages import NEW, _bearer, _use, council_coordinator, pos
 
 def _reset_by(c: Commune, maker: Member, body: LocalActor, target: Member) -> str:
     with c.session() as s:
-        raw = accounts.make_reset(s, stored(s, Member, maker.id), body,
+        raw = accounts.make_reset(c.ctx.tx(s, stored(s, Member, maker.id)), body,
                                   stored(s, Member, target.id))
         s.commit()
         return raw
@@ -60,11 +60,11 @@ def test_a_reset_link_dies_with_its_makers_coordination(node: Settings, client: 
     c = build_commune(node)
     second = c.people["m3"]
     with c.session() as s:
-        members.grant(s, "node", stored(s, Member, second.id), c.assembly, "facilitator")
+        members.grant(c.ctx.tx(s), stored(s, Member, second.id), c.assembly, "facilitator")
         s.commit()
     raw = _reset_by(c, second, c.assembly, c.people["m0"])
     with c.session() as s:
-        members.revoke(s, "node", stored(s, Member, second.id), c.assembly, "facilitator")
+        members.revoke(c.ctx.tx(s), stored(s, Member, second.id), c.assembly, "facilitator")
         s.commit()
     assert _use(client, raw).status_code == 410
     client.cookies.clear()
@@ -84,7 +84,7 @@ def test_a_reset_link_is_checked_again_when_used(node: Settings, client: TestCli
     target = c.people["other"]  # a plain member of the council
     raw = _reset_by(c, cc, c.council, target)
     with c.session() as s:
-        members.grant(s, "node", stored(s, Member, target.id), c.assembly, "facilitator")
+        members.grant(c.ctx.tx(s), stored(s, Member, target.id), c.assembly, "facilitator")
         s.commit()
     assert _use(client, raw).status_code == 410
     with c.session() as s:
@@ -96,7 +96,7 @@ def test_a_reset_link_dies_when_its_member_leaves_the_body(node: Settings,
     c = build_commune(node)
     raw = _reset_by(c, c.people["facil"], c.assembly, c.people["m0"])
     with c.session() as s:
-        members.remove_member(s, stored(s, Member, c.people["facil"].id), c.assembly,
+        members.remove_member(c.ctx.tx(s, stored(s, Member, c.people["facil"].id)), c.assembly,
                               stored(s, Member, c.people["m0"].id), "se fue")
         s.commit()
     assert _use(client, raw).status_code == 410
@@ -112,8 +112,8 @@ def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node: Sett
     cc = council_coordinator(c)
     voice = c.people["m1"]
     with c.session() as s:
-        members.grant(s, "node", stored(s, Member, voice.id), c.assembly, "spokesperson")
-        members.grant(s, "node", stored(s, Member, voice.id), c.council, "member")
+        members.grant(c.ctx.tx(s), stored(s, Member, voice.id), c.assembly, "spokesperson")
+        members.grant(c.ctx.tx(s), stored(s, Member, voice.id), c.council, "member")
         s.commit()
     login(client, cc.username)
     r = post(client, f"/b/consejo_salud/admin/members/{voice.id}/reset")
@@ -131,11 +131,11 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node: Settings,
     says 'only members of <handle> may do this')."""
     c = build_commune(node)
     with c.session() as s:
-        hidden = bodies.create_body(s, "node", stored(s, LocalActor, c.assembly.id),
+        hidden = bodies.create_body(c.ctx.tx(s), stored(s, LocalActor, c.assembly.id),
                                     "consejo_reservado", "Consejo reservado",
                                     "communal_council", public=False)
-        members.grant(s, "node", stored(s, Member, c.people["m0"].id), hidden, "member")
-        pid = proposals.create(s, stored(s, Member, c.people["m0"].id), hidden, "Secreta",
+        members.grant(c.ctx.tx(s), stored(s, Member, c.people["m0"].id), hidden, "member")
+        pid = proposals.create(c.ctx.tx(s, stored(s, Member, c.people["m0"].id)), hidden, "Secreta",
                                "texto").id
         s.commit()
     h = _bearer(client, "outsider")

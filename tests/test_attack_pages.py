@@ -39,8 +39,8 @@ def post(client: TestClient, url: str, data: dict[str, str] | None = None, **kw:
 def council_coordinator(c: Commune, name: str = "coordcons") -> Member:
     """A coordinator of the commune's council (who is a plain member of nothing else)."""
     with c.session() as s:
-        m = members.create_member(s, name, PASSWORD, "Coordina el consejo")
-        members.grant(s, "node", m, c.council, "facilitator")
+        m = members.create_member(c.ctx.tx(s), name, PASSWORD, "Coordina el consejo")
+        members.grant(c.ctx.tx(s), m, c.council, "facilitator")
         s.commit()
         return m
 
@@ -128,7 +128,7 @@ def test_invitations_of_another_body_cannot_be_revoked(node: Settings, client: T
     c = build_commune(node)
     cc = council_coordinator(c)
     with c.session() as s:
-        members.invite(s, c.people["facil"], c.assembly, "member", 7)
+        members.invite(c.ctx.tx(s, c.people["facil"]), c.assembly, "member", 7)
         s.commit()
         iid = s.exec(select(Invitation.id)).one()
     login(client, cc.username)
@@ -145,7 +145,7 @@ def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node: Sett
     cc = council_coordinator(c)
     with c.session() as s:
         # The commune's coordinator is also a plain member of the council.
-        members.grant(s, "node", c.people["facil"], c.council, "member")
+        members.grant(c.ctx.tx(s), c.people["facil"], c.council, "member")
         s.commit()
     login(client, cc.username)
     r = post(client, f"/b/consejo_salud/admin/members/{c.people['facil'].id}/reset")
@@ -164,8 +164,8 @@ def test_a_councils_coordinator_cannot_reset_the_communes_coordinator(node: Sett
 
 def _link(c: Commune, by: str, target: str, body: LocalActor | None = None) -> str:
     with c.session() as s:
-        raw = accounts.make_reset(s, c.people[by] if by in c.people else
-                                  s.exec(select(Member).where(Member.username == by)).one(),
+        raw = accounts.make_reset(c.ctx.tx(s, c.people[by] if by in c.people else
+                                  s.exec(select(Member).where(Member.username == by)).one()),
                                   body or c.assembly, c.people[target])
         s.commit()
         return raw
@@ -388,7 +388,7 @@ def test_api_actions_are_empty_for_a_visitor(node: Settings, client: TestClient)
     from node.governance import proposals
 
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, "Una propuesta", "texto")
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Una propuesta", "texto")
         s.commit()
         pid = p.id
     r = client.get(f"/api/v1/proposals/{pid}")
@@ -403,7 +403,8 @@ def _draft(c: Commune, author: str, body: LocalActor | None = None) -> int:
     from node.governance import proposals
 
     with c.session() as s:
-        p = proposals.create(s, stored(s, Member, c.people[author].id), body or c.assembly,
+        p = proposals.create(c.ctx.tx(s, stored(s, Member, c.people[author].id)),
+                             body or c.assembly,
                              "Borrador ajeno", "texto del borrador")
         s.commit()
         return id_of(p)

@@ -41,8 +41,8 @@ def test_what_a_commune_records_uses_only_those_names(node: Settings) -> None:
     c = build_commune(node)
     with c.session() as s:
         facil = c.people["facil"]
-        p = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto comunal.")
-        proposals.open_deliberation(s, facil, p)
+        p = proposals.create(c.ctx.tx(s, facil), c.assembly, "Huerto", "Un huerto comunal.")
+        proposals.open_deliberation(c.ctx.tx(s, facil), p)
         s.commit()
         entries = s.exec(select(AuditEntry)).all()
         assert entries

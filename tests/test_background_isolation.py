@@ -20,7 +20,6 @@ import httpx
 import pytest
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
@@ -62,12 +61,12 @@ def _due_votes(c: Commune, n: int) -> list[int]:
     ids = []
     with c.session() as s:
         for i in range(n):
-            p = proposals.create(s, c.people["m0"], c.assembly, f"Asunto {i}", "Texto.",
+            p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, f"Asunto {i}", "Texto.",
                                  own_uri=c.ctx.urls.actor("maizal"))
-            proposals.open_deliberation(s, c.people["m0"], p)
-            proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+            proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+            proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
             for who in ("m0", "m1", "m2"):
-                proposals.cast(s, c.people[who], p, 1, "for")
+                proposals.cast(c.ctx.tx(s, c.people[who]), p, 1, "for")
             p.closes_at = utcnow() - timedelta(seconds=1)
             s.add(p)
             ids.append(id_of(p))
@@ -87,9 +86,9 @@ def test_a_vote_that_cannot_be_closed_does_not_hold_back_the_others(
     real = decisions.close_vote
     tried: list[int] = []
 
-    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> Decision:
+    def close_vote(tx: Tx, proposal: Proposal) -> Decision:
         tried.append(id_of(proposal))
-        decision = real(session, urls, proposal)  # its writes must be rolled back
+        decision = real(tx, proposal)  # its writes must be rolled back
         if proposal.id == bad and broken:
             raise RuntimeError("a row the tally chokes on")
         return decision
@@ -122,7 +121,7 @@ def test_a_vote_failing_every_time_is_parked_and_left_in_the_audit_log(
     c = commune
     (bad,) = _due_votes(c, 1)
 
-    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> None:
+    def close_vote(tx: Tx, proposal: Proposal) -> None:
         raise RuntimeError("always")
 
     monkeypatch.setattr(decisions, "close_vote", close_vote)
@@ -148,12 +147,12 @@ def test_a_vote_closed_meanwhile_by_someone_else_is_not_a_failure(
     (pid,) = _due_votes(c, 1)
     real = decisions.close_vote
 
-    def close_vote(session: Session, urls: Urls, proposal: Proposal) -> Decision:
+    def close_vote(tx: Tx, proposal: Proposal) -> Decision:
         # A facilitator closes it in another transaction just before the clock does.
         with c.session() as other:
-            real(other, urls, stored(other, Proposal, proposal.id))
+            real(c.ctx.tx(other), stored(other, Proposal, proposal.id))
             other.commit()
-        return real(session, urls, proposal)
+        return real(tx, proposal)
 
     monkeypatch.setattr(decisions, "close_vote", close_vote)
     retries = vote_clock.new_retries(c.ctx)
@@ -184,7 +183,7 @@ def test_a_body_whose_matching_fails_does_not_hold_back_the_others(
         commune: Commune, monkeypatch: pytest.MonkeyPatch) -> None:
     c = commune
     with c.session() as s:
-        members.grant(s, "node", c.people["facil"], c.council, "facilitator")
+        members.grant(c.ctx.tx(s), c.people["facil"], c.council, "facilitator")
         s.commit()
     _offer_and_need(c, c.assembly)
     _offer_and_need(c, c.council)
@@ -265,7 +264,7 @@ def _decided_plans(c: Commune, n: int) -> list[int]:
         rows = [plans.draft(tx, c.assembly,
                             plans.build(tx, c.assembly, f"Plan {i}", "", [process]),
                             {}) for i in range(n)]
-        decisions.record_meeting(s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(),
+        decisions.record_meeting(c.ctx.tx(s, c.people["facil"]), c.assembly, utcnow(),
                                  "Casa", 5, 3, "", "",
                                  [{"proposal_id": r.proposal_id, "for": 5} for r in rows])
         s.commit()

@@ -93,12 +93,12 @@ def logged_in_facilitator(client: TestClient) -> dict[str, str]:
     ctx = ctx_of(client)
     with Session(ctx.engine, expire_on_commit=False) as s:
         body = bodies.body_by_handle(s, ctx.primary.handle)
-        facil = members.create_member(s, "facil", PASSWORD, "Facilitadora")
-        members.grant(s, "node", facil, body, "facilitator")
-        p = proposals.create(s, facil, body, "Biblioteca", "Abrir una biblioteca.",
+        facil = members.create_member(ctx.tx(s), "facil", PASSWORD, "Facilitadora")
+        members.grant(ctx.tx(s), facil, body, "facilitator")
+        p = proposals.create(ctx.tx(s, facil), body, "Biblioteca", "Abrir una biblioteca.",
                              own_uri=ctx.urls.actor(body.handle))
-        proposals.open_deliberation(s, facil, p)
-        raw = members.invite(s, facil, body, "member")
+        proposals.open_deliberation(ctx.tx(s, facil), p)
+        raw = members.invite(ctx.tx(s, facil), body, "member")
         s.commit()
     page = client.get("/login")
     token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
@@ -156,7 +156,7 @@ def test_a_form_route_without_the_check_is_caught(node: Settings) -> None:
     async def unchecked(request: Request, handle: str) -> dict[str, str]:
         ctx = request.app.state.ctx
         with Session(ctx.engine) as s:
-            members.create_member(s, "forjada", PASSWORD, "Forjada")
+            members.create_member(ctx.tx(s), "forjada", PASSWORD, "Forjada")
             s.commit()
         return {}
 

@@ -222,8 +222,8 @@ def test_a_commune_refuses_a_proposal_for_what_is_not_its_own(commune: Net) -> N
     ctx = commune.ctx
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(s, "facil", "contraseña-larga", "F")
-        members.grant(s, "node", facil, body, "facilitator")
+        facil = members.create_member(commune.ctx.tx(s), "facil", "contraseña-larga", "F")
+        members.grant(commune.ctx.tx(s), facil, body, "facilitator")
         mine = intents.publish(ctx.tx(s, facil), body, "offer", NS + "gas",
                                quantity("10"), "kilogram")
         s.commit()

@@ -61,7 +61,7 @@ def test_the_bank_names_who_published_and_who_adopted(node: Settings) -> None:
     with c.session() as s:
         facil, m0 = s.merge(c.people["facil"]), s.merge(c.people["m0"])
         assembly, council = s.merge(c.assembly), s.merge(c.council)
-        members.grant(s, "node", facil, council, "facilitator")
+        members.grant(c.ctx.tx(s), facil, council, "facilitator")
         with pytest.raises(Problem) as refused:
             bank.publish_record(c.ctx.tx(s, m0), assembly, "Aljibe", "agua", TEXTS)
         assert refused.value.status == 403

@@ -39,34 +39,37 @@ def seed(node: Any) -> dict[str, str]:
     facil, m0, m1 = people["facil"], people["m0"], people["m1"]
     own = ctx.urls.actor(body.handle)
     with Session(ctx.engine, expire_on_commit=False) as s:
-        draft = proposals.create(s, m0, body, "Huerto escolar", "Sembrar en la escuela.",
+        draft = proposals.create(c.ctx.tx(s, m0), body, "Huerto escolar", "Sembrar en la escuela.",
                                  own_uri=own)
-        gone = proposals.create(s, m0, body, "Rifa", "Una rifa para la escuela.", own_uri=own)
-        proposals.withdraw(s, m0, gone)
-        talk = proposals.create(s, m1, body, "Biblioteca", "Abrir una biblioteca.", own_uri=own)
-        proposals.open_deliberation(s, m1, talk)
-        proposals.comment(s, m0, talk, "Buena idea.")
-        amendments.amend(s, m0, talk, "Biblioteca popular", "Abrir una biblioteca popular.",
+        gone = proposals.create(c.ctx.tx(s, m0), body, "Rifa", "Una rifa para la escuela.",
+                                own_uri=own)
+        proposals.withdraw(c.ctx.tx(s, m0), gone)
+        talk = proposals.create(c.ctx.tx(s, m1), body, "Biblioteca", "Abrir una biblioteca.",
+                                own_uri=own)
+        proposals.open_deliberation(c.ctx.tx(s, m1), talk)
+        proposals.comment(c.ctx.tx(s, m0), talk, "Buena idea.")
+        amendments.amend(c.ctx.tx(s, m0), talk, "Biblioteca popular",
+                         "Abrir una biblioteca popular.",
                          "Más claro.")
-        voting = proposals.create(s, m1, body, "Agua", "Reparar la tubería.", own_uri=own)
-        proposals.open_deliberation(s, m1, voting)
-        proposals.open_vote(s, ctx.urls, facil, voting, utcnow() + timedelta(days=3))
-        proposals.cast(s, m0, voting, 1, "for", "")
-        done = proposals.create(s, m1, body, "Cancha", "Techar la cancha.", own_uri=own)
-        proposals.open_deliberation(s, m1, done)
-        proposals.open_vote(s, ctx.urls, facil, done, utcnow() + timedelta(days=3))
+        voting = proposals.create(c.ctx.tx(s, m1), body, "Agua", "Reparar la tubería.", own_uri=own)
+        proposals.open_deliberation(c.ctx.tx(s, m1), voting)
+        proposals.open_vote(ctx.tx(s, facil), voting, utcnow() + timedelta(days=3))
+        proposals.cast(c.ctx.tx(s, m0), voting, 1, "for", "")
+        done = proposals.create(c.ctx.tx(s, m1), body, "Cancha", "Techar la cancha.", own_uri=own)
+        proposals.open_deliberation(c.ctx.tx(s, m1), done)
+        proposals.open_vote(ctx.tx(s, facil), done, utcnow() + timedelta(days=3))
         for who in ("m0", "m1", "m2", "m3"):
-            proposals.cast(s, people[who], done, 1, "for", "")
+            proposals.cast(c.ctx.tx(s, people[who]), done, 1, "for", "")
         s.flush()
         s.execute(update(Proposal).where(col(Proposal.id) == done.id).values(
             closes_at=utcnow() - timedelta(minutes=1)))
         s.refresh(done)
-        decision = decisions.close_vote(s, ctx.urls, done, facil)
-        decisions.set_execution(s, facil, decision, "carried_out", "Techada.")
-        decisions.evaluate(s, m0, decision, 4, "Quedó bien.")
+        decision = decisions.close_vote(ctx.tx(s, facil), done)
+        decisions.set_execution(c.ctx.tx(s, facil), decision, "carried_out", "Techada.")
+        decisions.evaluate(c.ctx.tx(s, m0), decision, 4, "Quedó bien.")
         economy.publish(ctx.tx(s, facil), body, "offer", NS_KIND + "gas",
                         Decimal("12"), "kilogram", summary="Maíz de la cosecha")
-        token = members.invite(s, facil, body, "member")
+        token = members.invite(c.ctx.tx(s, facil), body, "member")
         s.commit()
         ids = {"pid": str(voting.id), "token": token, "handle": body.handle,
                "draft": str(draft.id), "talk": str(talk.id), "decided": str(done.id)}

@@ -149,8 +149,8 @@ def test_pages_show_the_matter_and_take_the_mandate(commune: Commune) -> None:
     c = commune
     with Session(c.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(s, "facil", "contraseña-larga", "Facilitadora")
-        members.grant(s, "node", facil, body, "facilitator")
+        facil = members.create_member(c.ctx.tx(s), "facil", "contraseña-larga", "Facilitadora")
+        members.grant(c.ctx.tx(s), facil, body, "facilitator")
         s.commit()
         facil_id = facil.id
     [row] = c.rows()

@@ -100,10 +100,10 @@ def test_join_waits_for_facilitators_unless_open(node: Settings, client: TestCli
 
     run_loops(node, lambda c: _link_states(c) == ["pending"], delivery=False)
     with Session(ctx.engine, expire_on_commit=False) as s:
-        facil = members.create_member(s, "facil", PASSWORD, "F")
+        facil = members.create_member(ctx.tx(s), "facil", PASSWORD, "F")
         body_row = ctx.actors["maizal"]
-        members.grant(s, "node", facil, body_row, "facilitator")
-        outsider = members.create_member(s, "nadie", PASSWORD, "N")
+        members.grant(ctx.tx(s), facil, body_row, "facilitator")
+        outsider = members.create_member(ctx.tx(s), "nadie", PASSWORD, "N")
         s.commit()
         link = s.exec(select(FederationLink)).one()
         with pytest.raises(Exception) as e:

@@ -51,7 +51,7 @@ class Families(City):
     def statute(self, **terms: object) -> None:
         with Session(self.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
-            bodies.set_statute(s, "node", body, Statute.from_dict(terms))
+            bodies.set_statute(self.ctx.tx(s), body, Statute.from_dict(terms))
             s.commit()
 
     def open_matter(self) -> None:
@@ -64,7 +64,7 @@ class Families(City):
         with Session(self.ctx.engine) as s:
             p = stored(s, Proposal, self.row().id)
             facil = stored(s, Member, self.facil_id)
-            proposals.open_vote(s, self.ctx.urls, facil, p, utcnow() + timedelta(hours=1))
+            proposals.open_vote(self.ctx.tx(s, facil), p, utcnow() + timedelta(hours=1))
             s.commit()
 
     def join(self, who: RemoteActor, families: int | None) -> None:
@@ -83,7 +83,7 @@ class Families(City):
             p.closes_at = utcnow() - timedelta(seconds=1)
             s.add(p)
             s.commit()
-            d = decisions.close_vote(s, self.ctx.urls, p)
+            d = decisions.close_vote(self.ctx.tx(s), p)
             s.commit()
             return {"outcome": d.outcome, **json.loads(d.record)}
 
@@ -289,8 +289,8 @@ def test_a_body_declares_its_families_when_joining_and_to_change_them(node: Sett
     checked = hold_to_openapi(client)
     ctx, f = ctx_of(client), remote.actor("f")
     with Session(ctx.engine) as s:
-        facil = members.create_member(s, "facil", PASSWORD, "F")
-        members.grant(s, "node", facil, ctx.actors["maizal"], "facilitator")
+        facil = members.create_member(ctx.tx(s), "facil", PASSWORD, "F")
+        members.grant(ctx.tx(s), facil, ctx.actors["maizal"], "facilitator")
         s.commit()
     r = client.post("/api/v1/tokens", json={"username": "facil", "password": PASSWORD})
     h = {"Authorization": f"Bearer {r.json()['token']}"}

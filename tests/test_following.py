@@ -98,7 +98,7 @@ def _our_follow(node: Settings, remote: FakeRemote) -> tuple[RemoteActor, str]:
     ctx = build_context(node)
     bob = remote.actor("bob")
     with Session(ctx.engine) as s:
-        follow_id = follows.follow(s, ctx.urls, ctx.primary, bob.uri, f"{bob.uri}/inbox")
+        follow_id = follows.follow(ctx.tx(s), ctx.primary, bob.uri, f"{bob.uri}/inbox")
         s.commit()
     return bob, follow_id
 

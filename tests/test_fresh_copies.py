@@ -191,7 +191,8 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
         _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-            members.grant(s, "node", members.create_member(s, "facil", "contraseña-larga",
+            members.grant(net.ctx.tx(s), members.create_member(net.ctx.tx(s), "facil",
+                                                               "contraseña-larga",
                                                            "F"), body, "facilitator")
             s.commit()
         yield net

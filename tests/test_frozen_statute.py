@@ -44,16 +44,16 @@ def commune(node: Settings) -> Commune:
 
 def _set(c: Commune, statute: Statute) -> None:
     with c.session() as s:
-        bodies.set_statute(s, "node", c.assembly, statute)
+        bodies.set_statute(c.ctx.tx(s), c.assembly, statute)
         s.commit()
 
 
 def _open_vote(c: Commune, title: str = "Agua para el barrio") -> int:
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, title, "Reparar la bomba.",
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, title, "Reparar la bomba.",
                              own_uri=c.ctx.urls.actor("maizal"))
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         s.commit()
         return id_of(p)
 
@@ -62,7 +62,7 @@ def _cast(c: Commune, pid: int, choices: dict[str, str], reason: str = "") -> No
     with c.session() as s:
         p = stored(s, Proposal, pid)
         for who, choice in choices.items():
-            proposals.cast(s, c.people[who], p, p.current_version, choice, reason)
+            proposals.cast(c.ctx.tx(s, c.people[who]), p, p.current_version, choice, reason)
         s.commit()
 
 
@@ -118,7 +118,7 @@ def test_consent_brought_in_mid_vote_allows_no_block(node: Settings) -> None:
     _set(c, Statute(rule=Rule.consent, quorum=Fraction(0)))
     with c.session() as s:
         with pytest.raises(Problem) as e:
-            proposals.cast(s, c.people["m1"], stored(s, Proposal, pid), 1, "block", "No")
+            proposals.cast(c.ctx.tx(s, c.people["m1"]), stored(s, Proposal, pid), 1, "block", "No")
         assert e.value.code == "bad-choice"
     outcome, record = _close(c, pid)
     assert outcome == "adopted" and record["statute"]["rule"] == "majority"
@@ -147,7 +147,7 @@ def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune: Commune) -> N
     _set(c, Statute(quorum=Fraction(1)))
     with c.session() as s:
         _, [d] = decisions.record_meeting(
-            s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(), "Casa comunal", 3, 2,
+            c.ctx.tx(s, c.people["facil"]), c.assembly, utcnow(), "Casa comunal", 3, 2,
             "", "", [{"proposal_id": pid, "for": 2, "against": 1}])
         s.commit()
         assert d.outcome == "adopted"
@@ -156,11 +156,12 @@ def test_an_assembly_deciding_an_open_vote_uses_its_rules(commune: Commune) -> N
 
 def _amendment_vote(c: Commune) -> tuple[int, int]:
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
-        proposals.open_deliberation(s, c.people["m0"], p)
-        a = amendments.amend(s, c.people["m1"], p, "Huerto", "Sembrar maíz y caraotas.")
-        amendments.open_vote(s, c.people["facil"], p, id_of(a), utcnow() + timedelta(hours=1))
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        a = amendments.amend(c.ctx.tx(s, c.people["m1"]), p, "Huerto", "Sembrar maíz y caraotas.")
+        amendments.open_vote(c.ctx.tx(s, c.people["facil"]), p, id_of(a),
+                             utcnow() + timedelta(hours=1))
         s.commit()
         return id_of(p), id_of(a)
 
@@ -168,7 +169,8 @@ def _amendment_vote(c: Commune) -> tuple[int, int]:
 def _amendment_cast(c: Commune, pid: int, aid: int, choices: dict[str, str]) -> None:
     with c.session() as s:
         for who, choice in choices.items():
-            amendments.cast(s, c.people[who], stored(s, Proposal, pid), aid, choice, "razón")
+            amendments.cast(c.ctx.tx(s, c.people[who]), stored(s, Proposal, pid), aid, choice,
+                            "razón")
         s.commit()
 
 
@@ -207,7 +209,7 @@ def test_an_amendment_vote_keeps_its_rule(commune: Commune, stricter: Statute) -
     # The final vote, opened after the change, is under the stricter statute.
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         s.commit()
     _cast(c, pid, CHOICES)
     outcome, _ = _close(c, pid)

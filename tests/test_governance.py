@@ -15,7 +15,7 @@ from node.config import Settings
 from node.errors import Problem
 from node.governance import amendments, decisions, proposals
 from node.governance.statute import Rule
-from node.models import Decision, Member, OutboxItem, Proposal
+from node.models import AuditEntry, Decision, Member, OutboxItem, Proposal
 from node.models.base import utcnow
 from node.storage import audit
 from tests.govfixtures import Commune, build_commune
@@ -29,7 +29,7 @@ def commune(node: Settings) -> Commune:
 
 def _proposal(c: Commune, who: str = "m0") -> int:
     with c.session() as s:
-        p = proposals.create(s, c.people[who], c.assembly, "Arreglar la bomba de agua",
+        p = proposals.create(c.ctx.tx(s, c.people[who]), c.assembly, "Arreglar la bomba de agua",
                              "Comprar la pieza y repararla.", own_uri=c.ctx.urls.actor("maizal"))
         s.commit()
         return id_of(p)
@@ -48,27 +48,27 @@ def test_full_life_of_a_proposal(commune: Commune) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.comment(s, c.people["m1"], p, "¿Cuánto cuesta la pieza?")
-        a = amendments.amend(s, c.people["m1"], p, "Arreglar la bomba de agua",
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.comment(c.ctx.tx(s, c.people["m1"]), p, "¿Cuánto cuesta la pieza?")
+        a = amendments.amend(c.ctx.tx(s, c.people["m1"]), p, "Arreglar la bomba de agua",
                             "Comprar la pieza, repararla y formar a dos vecinos.", "formación")
-        assert amendments.decide(s, c.ctx.urls, c.people["m0"], p, id_of(a), accept=True) == 2
+        assert amendments.decide(c.ctx.tx(s, c.people["m0"]), p, id_of(a), accept=True) == 2
         assert "+Comprar la pieza, repararla y formar a dos vecinos." in proposals.diff(s, p, 1, 2)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         with pytest.raises(Problem) as e:
-            proposals.cast(s, c.people["m0"], p, 1, "for")  # old version
+            proposals.cast(c.ctx.tx(s, c.people["m0"]), p, 1, "for")  # old version
         assert e.value.code == "wrong-version"
-        proposals.cast(s, c.people["m0"], p, 2, "against")
-        proposals.cast(s, c.people["m0"], p, 2, "for")  # changed until close
-        proposals.cast(s, c.people["m1"], p, 2, "for")
-        proposals.cast(s, c.people["m2"], p, 2, "abstain")
+        proposals.cast(c.ctx.tx(s, c.people["m0"]), p, 2, "against")
+        proposals.cast(c.ctx.tx(s, c.people["m0"]), p, 2, "for")  # changed until close
+        proposals.cast(c.ctx.tx(s, c.people["m1"]), p, 2, "for")
+        proposals.cast(c.ctx.tx(s, c.people["m2"]), p, 2, "abstain")
         with pytest.raises(Problem) as e:
-            decisions.close_vote(s, c.ctx.urls, p)
+            decisions.close_vote(c.ctx.tx(s), p)
         assert e.value.code == "not-due"
         s.commit()
     _force_close(c, pid)
     with c.session() as s:
-        assert decisions.close_due(s, c.ctx.urls) != []
+        assert decisions.close_due(c.ctx.tx(s)) != []
         s.commit()
         d = s.exec(select(Decision).where(Decision.proposal_id == pid)).one()
         record = json.loads(d.record)
@@ -84,10 +84,11 @@ def test_full_life_of_a_proposal(commune: Commune) -> None:
         assert [(x["type"], x["object"]["type"]) for x in (poll, counted, note)] == [
             ("Create", "Question"), ("Update", "Question"), ("Create", "Note")]
         assert note["object"]["outcome"] == "adopted" and "aprobada" in note["object"]["content"]
-        decisions.set_execution(s, c.people["facil"], d, "carried_out", "Reparada el lunes")
-        decisions.evaluate(s, c.people["m1"], d, 4, "Funciona")
+        decisions.set_execution(c.ctx.tx(s, c.people["facil"]), d, "carried_out",
+                                "Reparada el lunes")
+        decisions.evaluate(c.ctx.tx(s, c.people["m1"]), d, 4, "Funciona")
         with pytest.raises(Problem):
-            decisions.evaluate(s, c.people["m1"], d, 5, "otra vez")
+            decisions.evaluate(c.ctx.tx(s, c.people["m1"]), d, 5, "otra vez")
         s.commit()
         assert stored(s, Proposal, pid).state == "evaluated"
         ok, bad = audit.verify_chain(s)
@@ -99,15 +100,38 @@ def test_quorum_not_reached(commune: Commune) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
-        proposals.cast(s, c.people["m0"], p, 1, "for")
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
+        proposals.cast(c.ctx.tx(s, c.people["m0"]), p, 1, "for")
         s.commit()
     _force_close(c, pid)
     with c.session() as s:
-        decisions.close_due(s, c.ctx.urls)
+        decisions.close_due(c.ctx.tx(s))
         s.commit()
         assert s.exec(select(Decision)).one().outcome == "no_quorum"
+
+
+def test_the_clock_closes_as_the_node_whoever_runs_it(commune: Commune) -> None:
+    """`close_vote` closes as a coordinator when a member acts, as the node's clock
+    otherwise; `close_due` is the clock's, even in a unit of work a member acts in, and
+    the decision is the node's in the audit log either way."""
+    c = commune
+    pid = _proposal(c)
+    with c.session() as s:
+        p = stored(s, Proposal, pid)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
+        s.commit()
+    _force_close(c, pid)
+    with c.session() as s:
+        with pytest.raises(Problem) as e:
+            decisions.close_vote(c.ctx.tx(s, c.people["m0"]), stored(s, Proposal, pid))
+        assert e.value.status == 403  # m0 does not coordinate: not the clock either
+        s.rollback()
+        assert decisions.close_due(c.ctx.tx(s, c.people["m0"])) != []
+        s.commit()
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "decision.recorded")).one()
+        assert entry.actor == "node"
 
 
 def test_votes_of_members_who_left_do_not_count(commune: Commune) -> None:
@@ -117,15 +141,15 @@ def test_votes_of_members_who_left_do_not_count(commune: Commune) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         for k in ("m0", "m1", "m2"):
-            proposals.cast(s, c.people[k], p, 1, "for")
-        members.revoke(s, "node", c.people["m2"], c.assembly, "member")
+            proposals.cast(c.ctx.tx(s, c.people[k]), p, 1, "for")
+        members.revoke(c.ctx.tx(s), c.people["m2"], c.assembly, "member")
         s.commit()
     _force_close(c, pid)
     with c.session() as s:
-        decisions.close_due(s, c.ctx.urls)
+        decisions.close_due(c.ctx.tx(s))
         s.commit()
         rec = json.loads(s.exec(select(Decision)).one().record)
         assert rec["counts"]["for"] == 2 and rec["electorate"]["members"] == 4
@@ -136,17 +160,17 @@ def test_consent_block_needs_reason_and_rejects(node: Settings) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         with pytest.raises(Problem) as e:
-            proposals.cast(s, c.people["m1"], p, 1, "block")
+            proposals.cast(c.ctx.tx(s, c.people["m1"]), p, 1, "block")
         assert e.value.code == "block-needs-reason"
-        proposals.cast(s, c.people["m1"], p, 1, "block", "Contamina el río")
-        proposals.cast(s, c.people["m0"], p, 1, "for")
+        proposals.cast(c.ctx.tx(s, c.people["m1"]), p, 1, "block", "Contamina el río")
+        proposals.cast(c.ctx.tx(s, c.people["m0"]), p, 1, "for")
         s.commit()
     _force_close(c, pid)
     with c.session() as s:
-        decisions.close_due(s, c.ctx.urls)
+        decisions.close_due(c.ctx.tx(s))
         s.commit()
         assert s.exec(select(Decision)).one().outcome == "rejected"
 
@@ -156,28 +180,30 @@ def test_in_person_assembly_records_a_decision(commune: Commune) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
         _meeting, made = decisions.record_meeting(
-            s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(), "Casa comunal", 5, 3,
+            c.ctx.tx(s, c.people["facil"]), c.assembly, utcnow(), "Casa comunal", 5, 3,
             "1. Bomba de agua", "Se discutió y votó a mano alzada.",
             [{"proposal_id": pid, "for": 3, "against": 1, "abstain": 1}])
         s.commit()
         assert made[0].outcome == "adopted" and made[0].method == "assembly"
         with pytest.raises(Problem) as e:
-            decisions.record_meeting(s, c.people["facil"], c.assembly, c.ctx.urls, utcnow(),
+            decisions.record_meeting(c.ctx.tx(s, c.people["facil"]), c.assembly, utcnow(),
                                      "x", 2, 1, "", "", [{"proposal_id": pid, "for": 3}])
         assert e.value.status in (409, 422)
 
 
 ACTIONS: dict[str, Callable[[Session, Commune, Member, int], object]] = {
-    "create": lambda s, c, who, pid: proposals.create(s, who, c.assembly, "t", "x"),
-    "deliberate": lambda s, c, who, pid: proposals.open_deliberation(s, who, stored(s, Proposal,
+    "create": lambda s, c, who, pid: proposals.create(c.ctx.tx(s, who), c.assembly, "t", "x"),
+    "deliberate": lambda s, c, who, pid: proposals.open_deliberation(c.ctx.tx(s, who), stored(s,
+                                                                                              Proposal,
                                                                                     pid)),
-    "open_vote": lambda s, c, who, pid: proposals.open_vote(s, c.ctx.urls, who,
+    "open_vote": lambda s, c, who, pid: proposals.open_vote(c.ctx.tx(s, who),
                                                             stored(s, Proposal, pid)),
-    "comment": lambda s, c, who, pid: proposals.comment(s, who, stored(s, Proposal, pid), "hola"),
+    "comment": lambda s, c, who, pid: proposals.comment(c.ctx.tx(s, who), stored(s, Proposal, pid),
+                                                        "hola"),
     "meeting": lambda s, c, who, pid: decisions.record_meeting(
-        s, who, c.assembly, c.ctx.urls, utcnow(), "x", 1, 1, "", "", []),
+        c.ctx.tx(s, who), c.assembly, utcnow(), "x", 1, 1, "", "", []),
 }
 # Who may do what on the assembly's proposal (author m0, in deliberation for comment).
 ALLOWED = {
@@ -196,7 +222,7 @@ def test_authorization_matrix(commune: Commune, action: str, who: str) -> None:
     pid = _proposal(c)
     if action in ("comment", "open_vote"):
         with c.session() as s:
-            proposals.open_deliberation(s, c.people["m0"], stored(s, Proposal, pid))
+            proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), stored(s, Proposal, pid))
             s.commit()
     with c.session() as s:
         before = s.execute(text("select count(*) from audit_entry")).scalar()
@@ -248,10 +274,10 @@ def test_node_closes_overdue_votes_when_it_starts(node: Settings) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         for k in ("m0", "m1", "m2"):
-            proposals.cast(s, c.people[k], p, 1, "for")
+            proposals.cast(c.ctx.tx(s, c.people[k]), p, 1, "for")
         s.commit()
     _force_close(c, pid)  # the node is not running: nothing closes it yet
     with c.session() as s:
@@ -275,18 +301,18 @@ def test_two_closes_of_the_same_vote_decide_once(commune: Commune) -> None:
     pid = _proposal(c)
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
-        proposals.cast(s, c.people["m1"], p, 1, "for")
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
+        proposals.cast(c.ctx.tx(s, c.people["m1"]), p, 1, "for")
         s.commit()
     _force_close(c, pid)
     with c.session() as first, c.session() as second:
         p1, p2 = stored(first, Proposal, pid), stored(second, Proposal, pid)
         assert p1.state == p2.state == "vote"
-        decisions.close_vote(first, c.ctx.urls, p1)
+        decisions.close_vote(c.ctx.tx(first), p1)
         first.commit()
         with pytest.raises(Problem) as e:
-            decisions.close_vote(second, c.ctx.urls, p2)
+            decisions.close_vote(c.ctx.tx(second), p2)
         assert e.value.status == 409
         second.rollback()
     with c.session() as s:

@@ -50,16 +50,16 @@ def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
 
 def new_member(ctx: Any, username: str, role: str | None = "member") -> Member:
     with Session(ctx.engine, expire_on_commit=False) as s:
-        m = members.create_member(s, username, PASSWORD, username.title())
+        m = members.create_member(ctx.tx(s), username, PASSWORD, username.title())
         if role:
-            members.grant(s, "node", m, bodies.body_by_handle(s, ctx.primary.handle), role)
+            members.grant(ctx.tx(s), m, bodies.body_by_handle(s, ctx.primary.handle), role)
         s.commit()
     return m
 
 
 def invitation(ctx: Any, role: str = "facilitator") -> str:
     with Session(ctx.engine) as s:
-        raw = members.invite(s, None, bodies.body_by_handle(s, ctx.primary.handle), role)
+        raw = members.invite(ctx.tx(s), bodies.body_by_handle(s, ctx.primary.handle), role)
         s.commit()
     return raw
 
@@ -78,7 +78,7 @@ def test_concurrent_accepts_of_one_invitation_make_one_account(client: TestClien
 
     def accept(i: int) -> int:
         with Session(ctx.engine) as s:
-            m = members.accept_invitation(s, raw, f"racer{i}", PASSWORD, f"Racer {i}")
+            m = members.accept_invitation(ctx.tx(s), raw, f"racer{i}", PASSWORD, f"Racer {i}")
             s.commit()
             return m.id or 0
 
@@ -186,7 +186,7 @@ def with_federation(client: TestClient) -> str:
     ctx = ctx_of(client)
     with Session(ctx.engine) as s:
         primary = bodies.body_by_handle(s, ctx.primary.handle)
-        fed = bodies.create_body(s, "node", primary, "ciudad_norte", "Ciudad Norte",
+        fed = bodies.create_body(ctx.tx(s), primary, "ciudad_norte", "Ciudad Norte",
                                  "sectoral_council")
         s.add(FederationLink(body_id=primary.id or 0, remote_uri=ctx.urls.actor(fed.handle),
                              remote_inbox=ctx.urls.actor(fed.handle) + "/inbox",
@@ -199,7 +199,7 @@ def with_federation(client: TestClient) -> str:
 def draft(ctx: Any, author: Member, federation: str) -> int:
     with Session(ctx.engine) as s:
         body = bodies.body_by_handle(s, ctx.primary.handle)
-        p = proposals.create(s, author, body, "Borrador privado", "texto que no sale",
+        p = proposals.create(ctx.tx(s, author), body, "Borrador privado", "texto que no sale",
                              affects=[federation], own_uri=ctx.urls.actor(body.handle))
         s.commit()
         return p.id or 0
@@ -226,7 +226,7 @@ def test_a_draft_is_not_sent_up_through_the_api(client: TestClient, with_federat
     nothing_left_the_node(ctx, pid)
     # Once deliberation opens, the same request sends it: the refusal was about the draft.
     with Session(ctx.engine) as s:
-        proposals.open_deliberation(s, author, proposals.get(s, pid))
+        proposals.open_deliberation(ctx.tx(s, author), proposals.get(s, pid))
         s.commit()
     r = client.post(f"/api/v1/proposals/{pid}/send-up", json={}, headers=headers)
     assert r.status_code == 200 and r.json()["sent_to"] == with_federation, r.text
@@ -245,7 +245,7 @@ def test_a_draft_is_not_sent_up_from_the_page(client: TestClient, with_federatio
     nothing_left_the_node(ctx, pid)
     # In deliberation, the page offers the form (with its token) and it sends the matter.
     with Session(ctx.engine) as s:
-        proposals.open_deliberation(s, author, proposals.get(s, pid))
+        proposals.open_deliberation(ctx.tx(s, author), proposals.get(s, pid))
         s.commit()
     page = client.get(f"/p/{pid}")
     assert f'action="/p/{pid}/send-up"' in page.text

@@ -50,8 +50,8 @@ class City:
             for m in (self.a, self.b):
                 s.add(FederationLink(body_id=body.id, remote_uri=m.uri, direction="has_member",
                                      state="accepted", remote_inbox=f"{m.uri}/inbox"))
-            facil = members.create_member(s, "facil", "contraseña-larga", "F")
-            members.grant(s, "node", facil, body, "facilitator")
+            facil = members.create_member(self.ctx.tx(s), "facil", "contraseña-larga", "F")
+            members.grant(self.ctx.tx(s), facil, body, "facilitator")
             s.commit()
             self.facil_id = facil.id
 
@@ -145,7 +145,7 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Cit
         with Session(c.ctx.engine) as s:
             p = stored(s, Proposal, c.row().id)
             facil = stored(s, Member, c.facil_id)
-            proposals.open_vote(s, c.ctx.urls, facil, p, utcnow() + timedelta(hours=1))
+            proposals.open_vote(c.ctx.tx(s, facil), p, utcnow() + timedelta(hours=1))
             s.commit()
         c.ma = c.mandate(c.a, "approve")
         c.mb = c.mandate(c.b, "reject")
@@ -272,7 +272,7 @@ def test_a_federation_weighing_families_counts_them(city: City) -> None:
     c = city
     with Session(c.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
-        bodies.set_statute(s, "node", body, Statute(weighting="families"))
+        bodies.set_statute(c.ctx.tx(s), body, Statute(weighting="families"))
         # As if the vote had opened under this statute (it is frozen at opening).
         p = stored(s, Proposal, c.row().id)
         freeze(p, body)
@@ -294,7 +294,7 @@ def test_a_federation_weighing_families_counts_them(city: City) -> None:
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
-        d = decisions.close_vote(s, c.ctx.urls, p)
+        d = decisions.close_vote(c.ctx.tx(s), p)
         s.commit()
         record = json.loads(d.record)
     assert d.outcome == "adopted" and d.method == "mandates"

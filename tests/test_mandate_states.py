@@ -32,8 +32,8 @@ def mandated(commune: Commune) -> Commune:  # noqa: F811
     with Session(c.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
         for username in PEOPLE:
-            m = members.create_member(s, username, "contraseña-larga", username.title())
-            members.grant(s, "node", m, body, "facilitator" if username == "facil" else
+            m = members.create_member(c.ctx.tx(s), username, "contraseña-larga", username.title())
+            members.grant(c.ctx.tx(s), m, body, "facilitator" if username == "facil" else
                           "member")
             ids[username] = id_of(m)
         s.commit()

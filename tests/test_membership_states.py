@@ -91,8 +91,8 @@ def test_the_answer_is_the_federations_and_the_join_its_askers(
     ctx, lid = asked
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(s, "facil", "una clave muy larga 123", "F")
-        members.grant(s, "node", facil, body, "facilitator")
+        facil = members.create_member(ctx.tx(s), "facil", "una clave muy larga 123", "F")
+        members.grant(ctx.tx(s), facil, body, "facilitator")
         link = stored(s, FederationLink, lid)
         link.remote_inbox = "https://b.example/inbox"
         s.add(link)

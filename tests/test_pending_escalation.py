@@ -34,7 +34,8 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
         _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-            members.grant(s, "node", members.create_member(s, "facil", PASSWORD, "F"),
+            members.grant(net.ctx.tx(s), members.create_member(net.ctx.tx(s), "facil", PASSWORD,
+                                                               "F"),
                           body, "facilitator")
             s.commit()
         # The city lists maizal and b as its members, and b says it belongs to the city.

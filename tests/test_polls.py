@@ -29,11 +29,11 @@ ACTOR = f"{NODE_URL}/actors/maizal"
 def _open(c: Commune, statute: Statute | None = None) -> int:
     with c.session() as s:
         if statute is not None:
-            bodies.set_statute(s, "node", c.assembly, statute)
-        p = proposals.create(s, c.people["m0"], c.assembly, "Agua para el barrio",
+            bodies.set_statute(c.ctx.tx(s), c.assembly, statute)
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Agua para el barrio",
                              "Reparar la bomba.", own_uri=ACTOR)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p)
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p)
         s.commit()
         return id_of(p)
 
@@ -68,12 +68,12 @@ def test_closing_updates_the_poll_with_the_final_counts(node: Settings, client: 
     with c.session() as s:
         p = stored(s, Proposal, pid)
         for who, choice in (("m0", "for"), ("m1", "for"), ("m2", "against")):
-            proposals.cast(s, c.people[who], p, 1, choice)
+            proposals.cast(c.ctx.tx(s, c.people[who]), p, 1, choice)
         p.closes_at = utcnow() - timedelta(seconds=1)
         s.add(p)
         s.commit()
     with c.session() as s:
-        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
+        decisions.close_vote(c.ctx.tx(s), stored(s, Proposal, pid))
         s.commit()
     [update] = _activities(c, "Update")
     q = update["object"]
@@ -98,10 +98,10 @@ def test_consent_polls_offer_a_block_and_private_bodies_publish_none(node: Setti
         council = stored(s, LocalActor, c.council.id)
         council.public = False
         s.add(council)
-        p = proposals.create(s, c.people["other"], council, "Interno", "Texto.")
-        proposals.open_deliberation(s, c.people["other"], p)
-        members.grant(s, "node", c.people["other"], council, "facilitator")
-        proposals.open_vote(s, c.ctx.urls, c.people["other"], p)
+        p = proposals.create(c.ctx.tx(s, c.people["other"]), council, "Interno", "Texto.")
+        proposals.open_deliberation(c.ctx.tx(s, c.people["other"]), p)
+        members.grant(c.ctx.tx(s), c.people["other"], council, "facilitator")
+        proposals.open_vote(c.ctx.tx(s, c.people["other"]), p)
         s.commit()
     assert len(_activities(c, "Create")) == 1
 

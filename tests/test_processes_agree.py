@@ -16,12 +16,14 @@ import pytest
 from sqlmodel import Session
 
 from node.activitypub.directory import expire_host_keys
-from node.config import Settings
+from node.activitypub.urls import Urls
+from node.config import Settings, load_settings
 from node.context import NodeContext, UnknownBody, build_context
 from node.governance import bodies, members
 from node.outbox.status import set_blocked
 from node.storage import changes
 from node.storage.db import make_engine
+from node.tx import Tx
 from tests.conftest import Databases
 from tests.fakeremote import FakeRemote
 from tests.procnode import NodeProcess, wait_for, worker_beside
@@ -54,7 +56,7 @@ def two(node: Settings) -> Iterator[tuple[NodeContext, NodeContext, Clock]]:
 def _new_body(ctx: NodeContext, handle: str, announce: bool = True) -> None:
     with Session(ctx.engine) as s:
         parent = bodies.body_by_handle(s, ctx.primary.handle)
-        bodies.create_body(s, "node", parent, handle, handle.title(), "communal_council")
+        bodies.create_body(ctx.tx(s), parent, handle, handle.title(), "communal_council")
         if announce:
             changes.bump(s, changes.BODIES)
         s.commit()
@@ -183,12 +185,13 @@ def _facilitator(node: NodeProcess) -> dict[str, str]:
     """Made in the database directly: two argon2 rounds over HTTP cost seconds here."""
     url = json.loads((node.data_dir / "comuna.json").read_text())["database_url"]
     engine = make_engine(url)
+    urls = Urls(load_settings(node.data_dir).url)
     try:
         with Session(engine) as s:
-            rosa = members.create_member(s, "rosa", PASSWORD, "Rosa")
-            members.grant(s, "node", rosa, bodies.body_by_handle(s, node.handle),
+            rosa = members.create_member(Tx(s, urls), "rosa", PASSWORD, "Rosa")
+            members.grant(Tx(s, urls), rosa, bodies.body_by_handle(s, node.handle),
                           "facilitator")
-            _, raw = members.create_token(s, rosa)
+            _, raw = members.create_token(Tx(s, urls, rosa))
             s.commit()
     finally:
         engine.dispose()

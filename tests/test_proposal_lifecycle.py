@@ -30,6 +30,7 @@ from node.governance.proposal_actions import (
 )
 from node.models import Amendment, Decision, Proposal
 from node.models.base import utcnow
+from node.tx import Tx
 from tests.govfixtures import build_commune
 from tests.helpers import stored
 
@@ -39,7 +40,7 @@ PAST = timedelta(seconds=1)
 
 
 def _new(c: Any, s: Session) -> Proposal:
-    return proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
+    return proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Huerto", "Sembrar maíz.",
                             own_uri=c.ctx.urls.actor(c.assembly.handle))
 
 
@@ -49,34 +50,35 @@ def _expire(s: Session, table: Any, oid: int) -> None:
 
 def _amend(s: Session, urls: Urls, people: dict[str, Any], p: Proposal, amend: str) -> None:
     """An amendment to `p`: open, in a vote (or one now due), or stale (another adopted)."""
-    a = amendments.amend(s, people["m2"], p, "Huerto", "Sembrar maíz y frijol.")
+    a = amendments.amend(Tx(s, urls, people["m2"]), p, "Huerto", "Sembrar maíz y frijol.")
     if amend in ("voting", "voting-due"):
-        amendments.open_vote(s, people["facil"], p, a.id or 0, utcnow() + timedelta(hours=1))
+        amendments.open_vote(Tx(s, urls, people["facil"]), p, a.id or 0,
+                             utcnow() + timedelta(hours=1))
     if amend == "voting-due":
         _expire(s, Amendment, a.id or 0)
     if amend == "stale":
-        other = amendments.amend(s, people["m3"], p, "Huerto", "Otro texto.")
-        amendments.decide(s, urls, people["m0"], p, other.id or 0, True)
+        other = amendments.amend(Tx(s, urls, people["m3"]), p, "Huerto", "Otro texto.")
+        amendments.decide(Tx(s, urls, people["m0"]), p, other.id or 0, True)
 
 
 def _vote(s: Session, urls: Urls, people: dict[str, Any], p: Proposal, vote: str,
           execution: str, evaluated: bool) -> None:
     """`p`'s vote opened, then as far as `vote` says: cast and due, decided, carried out."""
-    proposals.open_vote(s, urls, people["facil"], p, utcnow() + timedelta(hours=1))
+    proposals.open_vote(Tx(s, urls, people["facil"]), p, utcnow() + timedelta(hours=1))
     if vote == "open":
         return
     for who in ("m0", "m1", "m2"):
-        proposals.cast(s, people[who], p, p.current_version,
+        proposals.cast(Tx(s, urls, people[who]), p, p.current_version,
                        "for" if vote != "rejected" else "against")
     _expire(s, Proposal, p.id or 0)
     s.refresh(p)
     if vote == "due":
         return
-    d = decisions.close_vote(s, urls, p)
+    d = decisions.close_vote(Tx(s, urls), p)
     if execution:
-        decisions.set_execution(s, people["facil"], d, execution, "")
+        decisions.set_execution(Tx(s, urls, people["facil"]), d, execution, "")
     if evaluated:
-        decisions.evaluate(s, people["m1"], d, 4, "Bien hecho")
+        decisions.evaluate(Tx(s, urls, people["m1"]), d, 4, "Bien hecho")
 
 
 def _build(c: Any) -> dict[str, int]:
@@ -91,9 +93,9 @@ def _build(c: Any) -> dict[str, int]:
             if state == "draft":
                 return
             if state == "withdrawn":
-                proposals.withdraw(s, people["m0"], p)
+                proposals.withdraw(c.ctx.tx(s, people["m0"]), p)
                 return
-            proposals.open_deliberation(s, people["m0"], p)
+            proposals.open_deliberation(c.ctx.tx(s, people["m0"]), p)
             if amend:
                 _amend(s, c.ctx.urls, people, p, amend)
             if state != "deliberation":
@@ -164,11 +166,11 @@ def _soon() -> Any:
 def _amendment_tries(urls: Urls
                      ) -> dict[str, Callable[[Session, Any, Proposal, Amendment], Any]]:
     return {
-        "accept": lambda s, m, p, a: amendments.decide(s, urls, m, p, a.id or 0, True),
-        "reject": lambda s, m, p, a: amendments.decide(s, urls, m, p, a.id or 0, False),
-        "open_vote": lambda s, m, p, a: amendments.open_vote(s, m, p, a.id or 0, _soon()),
-        "vote": lambda s, m, p, a: amendments.cast(s, m, p, a.id or 0, "against"),
-        "close": lambda s, m, p, a: amendments.close_by(s, urls, m, a),
+        "accept": lambda s, m, p, a: amendments.decide(Tx(s, urls, m), p, a.id or 0, True),
+        "reject": lambda s, m, p, a: amendments.decide(Tx(s, urls, m), p, a.id or 0, False),
+        "open_vote": lambda s, m, p, a: amendments.open_vote(Tx(s, urls, m), p, a.id or 0, _soon()),
+        "vote": lambda s, m, p, a: amendments.cast(Tx(s, urls, m), p, a.id or 0, "against"),
+        "close": lambda s, m, p, a: amendments.close_by(Tx(s, urls, m), a),
     }
 
 
@@ -179,18 +181,20 @@ def _on_some_amendment(urls: Urls, name: str) -> Callable[[Session, Any, Proposa
 def _attempts(c: Any) -> dict[str, Callable[[Session, Any, Proposal], Any]]:
     soon = _soon()
     return {
-        "edit": lambda s, m, p: proposals.edit_draft(s, m, p, "Huerto nuevo", "Otro texto."),
-        "withdraw": lambda s, m, p: proposals.withdraw(s, m, p),
-        "open_deliberation": lambda s, m, p: proposals.open_deliberation(s, m, p),
-        "comment": lambda s, m, p: proposals.comment(s, m, p, "De acuerdo."),
-        "amend": lambda s, m, p: amendments.amend(s, m, p, "Huerto", "Texto enmendado."),
+        "edit": lambda s, m, p: proposals.edit_draft(c.ctx.tx(s, m), p, "Huerto nuevo",
+                                                     "Otro texto."),
+        "withdraw": lambda s, m, p: proposals.withdraw(c.ctx.tx(s, m), p),
+        "open_deliberation": lambda s, m, p: proposals.open_deliberation(c.ctx.tx(s, m), p),
+        "comment": lambda s, m, p: proposals.comment(c.ctx.tx(s, m), p, "De acuerdo."),
+        "amend": lambda s, m, p: amendments.amend(c.ctx.tx(s, m), p, "Huerto", "Texto enmendado."),
         **{name: _on_some_amendment(c.ctx.urls, name) for name in ON_SOME_AMENDMENT},
-        "open_vote": lambda s, m, p: proposals.open_vote(s, c.ctx.urls, m, p, soon),
-        "vote": lambda s, m, p: proposals.cast(s, m, p, p.current_version, "for"),
-        "close": lambda s, m, p: decisions.close_vote_by(s, c.ctx.urls, m, p),
-        "execute": lambda s, m, p: decisions.set_execution(s, m, _decision(s, p),
+        "open_vote": lambda s, m, p: proposals.open_vote(c.ctx.tx(s, m), p, soon),
+        "vote": lambda s, m, p: proposals.cast(c.ctx.tx(s, m), p, p.current_version, "for"),
+        "close": lambda s, m, p: decisions.close_vote_by(c.ctx.tx(s, m), p),
+        "execute": lambda s, m, p: decisions.set_execution(c.ctx.tx(s, m), _decision(s, p),
                                                            "in_progress", "En marcha"),
-        "evaluate": lambda s, m, p: decisions.evaluate(s, m, _decision(s, p), 5, "Muy bien"),
+        "evaluate": lambda s, m, p: decisions.evaluate(c.ctx.tx(s, m), _decision(s, p), 5,
+                                                       "Muy bien"),
     }
 
 
@@ -277,7 +281,7 @@ def test_a_state_moves_only_along_its_graph(world: Any) -> None:
     with Session(c.ctx.engine, expire_on_commit=False) as s1, \
             Session(c.ctx.engine, expire_on_commit=False) as s2:
         p1, p2 = stored(s1, Proposal, ids["draft"]), stored(s2, Proposal, ids["draft"])
-        proposals.open_deliberation(s1, c.people["m0"], p1)
+        proposals.open_deliberation(c.ctx.tx(s1, c.people["m0"]), p1)
         s1.commit()
         with pytest.raises(Problem) as refused:
             PROPOSAL.move(s2, p2, "edit")

@@ -102,7 +102,7 @@ def test_our_own_matter_sent_back_by_an_outsider_stays_ours(commune: Net) -> Non
     a, x = commune.a, commune.x
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        author = members.create_member(s, "ana", "contraseña-larga", "Ana")
+        author = members.create_member(commune.ctx.tx(s), "ana", "contraseña-larga", "Ana")
         p = Proposal(body_id=body.id or 0, author_id=author.id, state="deliberation",
                      affects=json.dumps([COMMUNE, a.uri]), matter=f"{COMMUNE}/objects/m-1",
                      escalation="sent", escalated_to=a.uri, current_version=1)
@@ -129,8 +129,8 @@ def test_an_unrelated_actor_holds_none_of_our_offers(commune: Net) -> None:
     ctx, x = commune.ctx, commune.x
     with Session(ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(s, "facil", "contraseña-larga", "F")
-        members.grant(s, "node", facil, body, "facilitator")
+        facil = members.create_member(commune.ctx.tx(s), "facil", "contraseña-larga", "F")
+        members.grant(commune.ctx.tx(s), facil, body, "facilitator")
         mine = intents.publish(ctx.tx(s, facil), body, "offer", NS + "gas",
                                quantity("10"), "kilogram")
         s.commit()

@@ -25,6 +25,7 @@ from node.models import (
 )
 from node.models.base import utcnow
 from node.models.members import PasswordReset
+from node.tx import Tx
 from tests.conftest import NODE_URL, hold_to_openapi
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused
@@ -84,7 +85,7 @@ def test_reset_link_once_then_every_session_ends(node: Settings, client: TestCli
     with TestClient(app, base_url=NODE_URL) as theirs:
         assert login(theirs, "m0").status_code == 303
         with c.session() as s:
-            _, api = members.create_token(s, c.people["m0"], "app")
+            _, api = members.create_token(c.ctx.tx(s, c.people["m0"]), "app")
             s.commit()
         login(client, "facil")
         link = _reset_link(client, c, "m0")
@@ -127,7 +128,7 @@ def test_reset_link_expires_and_a_newer_one_replaces_it(node: Settings, client: 
         s.commit()
     assert client.get(second).status_code == 410
     with c.session() as s:
-        raw = accounts.make_reset(s, c.people["facil"], c.assembly, c.people["m1"])
+        raw = accounts.make_reset(c.ctx.tx(s, c.people["facil"]), c.assembly, c.people["m1"])
         s.commit()
         row = s.exec(select(PasswordReset).where(col(PasswordReset.used_at).is_(None),
                                                  PasswordReset.expires_at > utcnow())).one()
@@ -139,8 +140,8 @@ def test_who_may_make_a_reset_link(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
         # "other" coordinates the council; "facil" is a member of the council too.
-        members.grant(s, "node", c.people["other"], c.council, "facilitator")
-        members.grant(s, "node", c.people["facil"], c.council, "member")
+        members.grant(c.ctx.tx(s), c.people["other"], c.council, "facilitator")
+        members.grant(c.ctx.tx(s), c.people["facil"], c.council, "member")
         s.commit()
     login(client, "m0")
     assert refused(post(client, f"/b/maizal/admin/members/{c.people['m1'].id}/reset"), 403)
@@ -181,14 +182,15 @@ def test_pending_for_me(node: Settings, client: TestClient) -> None:
     urls = c.ctx.urls
     with c.session() as s:
         facil, m0 = c.people["facil"], c.people["m0"]
-        soon = proposals.create(s, facil, c.assembly, "Biblioteca", "Abrir una biblioteca.")
-        proposals.open_deliberation(s, facil, soon)
-        proposals.open_vote(s, urls, facil, soon, closes_at=utcnow() + timedelta(hours=5))
-        later = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
-        proposals.open_deliberation(s, facil, later)
-        proposals.open_vote(s, urls, facil, later, closes_at=utcnow() + timedelta(days=5))
-        proposals.create(s, m0, c.assembly, "Mi borrador", "Aún no.")
-        proposals.create(s, facil, c.assembly, "Borrador ajeno", "De otra persona.")
+        soon = proposals.create(c.ctx.tx(s, facil), c.assembly, "Biblioteca",
+                                "Abrir una biblioteca.")
+        proposals.open_deliberation(c.ctx.tx(s, facil), soon)
+        proposals.open_vote(Tx(s, urls, facil), soon, closes_at=utcnow() + timedelta(hours=5))
+        later = proposals.create(c.ctx.tx(s, facil), c.assembly, "Huerto", "Un huerto.")
+        proposals.open_deliberation(c.ctx.tx(s, facil), later)
+        proposals.open_vote(Tx(s, urls, facil), later, closes_at=utcnow() + timedelta(days=5))
+        proposals.create(c.ctx.tx(s, m0), c.assembly, "Mi borrador", "Aún no.")
+        proposals.create(c.ctx.tx(s, facil), c.assembly, "Borrador ajeno", "De otra persona.")
         me_uri = f"{urls.base}/members/m0"
         s.add(Mandate(uri="https://ciudad.example/m/1", member_body=urls.actor("maizal"),
                       federation="https://ciudad.example/actors/ciudad",
@@ -201,16 +203,16 @@ def test_pending_for_me(node: Settings, client: TestClient) -> None:
         s.add(Exchange(uri="https://node.test/x/1", proposer_id=c.assembly.id,
                        proposer=urls.actor("maizal"), mode="allocation", state="proposed"))
         s.commit()
-        items = pending.for_member(s, urls, m0)
+        items = pending.for_member(Tx(s, urls, m0))
         assert [(i.kind, i.title) for i in items] == [
             ("vote", "Biblioteca"), ("vote", "Huerto"), ("mandate", "Huerto"),
             ("draft", "Mi borrador")]
         assert items[0].soon and not items[1].soon
         # The coordinator also answers for the body: the exchange and the join request.
-        kinds = [(i.kind, i.title) for i in pending.for_member(s, urls, facil)]
+        kinds = [(i.kind, i.title) for i in pending.for_member(Tx(s, urls, facil))]
         assert ("exchange", "#1") in kinds and ("join", "Comuna El Sur") in kinds
         assert ("draft", "Borrador ajeno") in kinds and ("mandate", "Huerto") not in kinds
-        assert pending.for_member(s, urls, c.people["outsider"]) == []
+        assert pending.for_member(Tx(s, urls, c.people["outsider"])) == []
     login(client, "m0")
     page = client.get("/b/maizal").text
     assert "Pendiente para usted" in page and "Mi borrador" in page
@@ -222,7 +224,7 @@ def test_pending_for_me(node: Settings, client: TestClient) -> None:
     client.post(f"/p/{soon.id}/ballot", data={"csrf": csrf(page), "version": "1",
                                               "choice": "for"})
     with c.session() as s:
-        assert [i.title for i in pending.for_member(s, urls, c.people["m0"])
+        assert [i.title for i in pending.for_member(Tx(s, urls, c.people["m0"]))
                 if i.kind == "vote"] == ["Huerto"]
 
 
@@ -232,7 +234,7 @@ def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(
     urls = c.ctx.urls
     with c.session() as s:
         facil, m0 = c.people["facil"], c.people["m0"]
-        local = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
+        local = proposals.create(c.ctx.tx(s, facil), c.assembly, "Huerto", "Un huerto.")
         mandate = Mandate(uri="https://ciudad.example/m/1", member_body=urls.actor("maizal"),
                           federation="https://ciudad.example/actors/ciudad",
                           matter="https://ciudad.example/p/1", version=1, position="approve",
@@ -242,7 +244,7 @@ def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(
         s.commit()
 
         def mandates() -> list[str]:
-            return [i.title for i in pending.for_member(s, urls, m0) if i.kind == "mandate"]
+            return [i.title for i in pending.for_member(Tx(s, urls, m0)) if i.kind == "mandate"]
 
         assert mandates() == ["Huerto"]
         # At the issuing body a vote cast under the mandate is kept against the local
@@ -269,8 +271,8 @@ def test_the_api_changes_a_password_and_lists_what_waits(
     c = build_commune(node)
     checked = hold_to_openapi(client)
     with c.session() as s:
-        _, token = members.create_token(s, c.people["m0"], "app")
-        proposals.create(s, c.people["m0"], c.assembly, "Mi borrador", "Aún no.")
+        _, token = members.create_token(c.ctx.tx(s, c.people["m0"]), "app")
+        proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Mi borrador", "Aún no.")
         s.commit()
     auth = {"Authorization": f"Bearer {token}"}
     r = client.get("/api/v1/me/pending", headers=auth)
@@ -294,7 +296,7 @@ def test_the_api_changes_a_password_and_lists_what_waits(
 def test_joining_keeps_what_was_typed_and_says_why(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
-        raw = members.invite(s, c.people["facil"], c.assembly)
+        raw = members.invite(c.ctx.tx(s, c.people["facil"]), c.assembly)
         s.commit()
     page = client.get(f"/join/{raw}")
     form = {"csrf": csrf(page.text), "username": "rosa", "display_name": "Rosa Pérez",
@@ -313,13 +315,14 @@ def test_an_amendment_vote_waits_until_cast(node: Settings) -> None:
     c = build_commune(node)
     with c.session() as s:
         facil, m0 = c.people["facil"], c.people["m0"]
-        p = proposals.create(s, facil, c.assembly, "Huerto", "Un huerto.")
-        proposals.open_deliberation(s, facil, p)
-        a = amendments.amend(s, m0, p, "Huerto con riego", "Un huerto con riego.")
-        amendments.open_vote(s, facil, p, id_of(a), closes_at=utcnow() + timedelta(days=3))
+        p = proposals.create(c.ctx.tx(s, facil), c.assembly, "Huerto", "Un huerto.")
+        proposals.open_deliberation(c.ctx.tx(s, facil), p)
+        a = amendments.amend(c.ctx.tx(s, m0), p, "Huerto con riego", "Un huerto con riego.")
+        amendments.open_vote(c.ctx.tx(s, facil), p, id_of(a),
+                             closes_at=utcnow() + timedelta(days=3))
         s.commit()
-        assert [(i.kind, i.title) for i in pending.for_member(s, c.ctx.urls, m0)] == [
+        assert [(i.kind, i.title) for i in pending.for_member(c.ctx.tx(s, m0))] == [
             ("amendment", "Huerto con riego")]
-        amendments.cast(s, m0, p, id_of(a), "for")
+        amendments.cast(c.ctx.tx(s, m0), p, id_of(a), "for")
         s.commit()
-        assert pending.for_member(s, c.ctx.urls, m0) == []
+        assert pending.for_member(c.ctx.tx(s, m0)) == []

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 from starlette.testclient import TestClient
 
 from node.config import Settings
@@ -19,6 +19,7 @@ from node.errors import Problem
 from node.governance import authz, bodies, members
 from node.governance.statute import Statute
 from node.models import AuditEntry, Invitation, LocalActor, Member
+from node.tx import Tx
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused, stored
 from tests.pageforms import PASSWORD, login, post
@@ -91,7 +92,7 @@ def test_bodies_inside_the_commune(node: Settings, client: TestClient) -> None:
     # One made elsewhere (the API) is linked from the commune too.
     with c.session() as s:
         parent = bodies.body_by_handle(s, "maizal")
-        bodies.create_body(s, "node", parent, "asamblea_api", "Asamblea de la calle 5",
+        bodies.create_body(c.ctx.tx(s), parent, "asamblea_api", "Asamblea de la calle 5",
                            "citizens_assembly")
         s.commit()
     page = client.get("/b/maizal").text
@@ -121,7 +122,7 @@ def test_one_and_two_members_said_right(node: Settings, client: TestClient) -> N
     post(client, "/b/maizal/admin/bodies", {"name": "Consejo Uno", "kind": "communal_council"})
     assert "1 integrante" in client.get("/b/consejo_uno").text
     with c.session() as s:
-        members.grant(s, "node", c.people["m0"], bodies.body_by_handle(s, "consejo_uno"),
+        members.grant(c.ctx.tx(s), c.people["m0"], bodies.body_by_handle(s, "consejo_uno"),
                       "member")
         s.commit()
     page = client.get("/b/consejo_uno").text
@@ -245,13 +246,13 @@ def test_invitations_listed_revoked_and_dead(node: Settings, client: TestClient)
 def test_a_revoke_and_an_accept_race_one_wins(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     with c.session() as s:
-        raw = members.invite(s, c.people["facil"], c.assembly)
+        raw = members.invite(c.ctx.tx(s, c.people["facil"]), c.assembly)
         s.commit()
         inv = s.exec(select(Invitation)).one()
-        members.accept_invitation(s, raw, "rapida", PASSWORD, "Rápida")
+        members.accept_invitation(c.ctx.tx(s), raw, "rapida", PASSWORD, "Rápida")
         s.commit()
         with pytest.raises(Problem) as exc:
-            members.revoke_invitation(s, c.people["facil"], c.assembly, id_of(inv))
+            members.revoke_invitation(c.ctx.tx(s, c.people["facil"]), c.assembly, id_of(inv))
         assert exc.value.code == "invitation-closed"
 
 
@@ -259,10 +260,10 @@ def test_a_revoke_and_an_accept_race_one_wins(node: Settings, client: TestClient
 
 # `me` is Any: the tests also hand them None (nobody signed in), outside the domain's types,
 # to see that it is refused like anyone without the role.
-MUTATORS: dict[str, Callable[[Session, Any, LocalActor], object]] = {
-    "edit": lambda s, me, b: bodies.describe(s, me, b, "Otro nombre", ""),
-    "create_body": lambda s, me, b: bodies.add_body(s, me, b, "Consejo X", "communal_council"),
-    "set_statute": lambda s, me, b: bodies.change_statute(s, me, b, Statute(voting_days=3)),
+MUTATORS: dict[str, Callable[[Tx, LocalActor], object]] = {
+    "edit": lambda tx, b: bodies.describe(tx, b, "Otro nombre", ""),
+    "create_body": lambda tx, b: bodies.add_body(tx, b, "Consejo X", "communal_council"),
+    "set_statute": lambda tx, b: bodies.change_statute(tx, b, Statute(voting_days=3)),
 }
 
 
@@ -275,7 +276,7 @@ def test_body_actions_match_the_mutators(node: Settings, who: str) -> None:
             body = stored(s, LocalActor, c.assembly.id)
             offered = action in authz.body_actions(s, me, body)
             try:
-                mutate(s, me, body)
+                mutate(c.ctx.tx(s, me), body)
                 done = True
             except Problem:
                 done = False
@@ -283,15 +284,13 @@ def test_body_actions_match_the_mutators(node: Settings, who: str) -> None:
         assert offered == done, (who, action)
 
 
-MEMBER_MUTATORS: dict[str, Callable[[Session, Member, LocalActor, Member], object]] = {
-    "grant_facilitator": lambda s, me, b, t: members.change_role(s, me, b, t, "grant_facilitator"),
-    "revoke_facilitator": lambda s, me, b, t: members.change_role(s, me, b, t,
-                                                                  "revoke_facilitator"),
-    "grant_spokesperson": lambda s, me, b, t: members.change_role(s, me, b, t,
-                                                                  "grant_spokesperson"),
-    "revoke_spokesperson": lambda s, me, b, t: members.change_role(s, me, b, t,
-                                                                   "revoke_spokesperson"),
-    "remove": lambda s, me, b, t: members.remove_member(s, me, b, t),
+MEMBER_MUTATORS: dict[str, Callable[[Tx, LocalActor, Member], object]] = {
+    "grant_facilitator": lambda tx, b, t: members.change_role(tx, b, t, "grant_facilitator"),
+    "revoke_facilitator": lambda tx, b, t: members.change_role(tx, b, t, "revoke_facilitator"),
+    "grant_spokesperson": lambda tx, b, t: members.change_role(tx, b, t, "grant_spokesperson"),
+    "revoke_spokesperson": lambda tx, b, t: members.change_role(tx, b, t,
+                                                               "revoke_spokesperson"),
+    "remove": lambda tx, b, t: members.remove_member(tx, b, t),
 }
 
 
@@ -300,20 +299,20 @@ def test_member_actions_match_the_mutators(node: Settings) -> None:
     action succeeds and each other one is refused."""
     c = build_commune(node)
     with c.session() as s:
-        members.grant(s, "node", c.people["m1"], c.assembly, "spokesperson")
+        members.grant(c.ctx.tx(s), c.people["m1"], c.assembly, "spokesperson")
         s.commit()
     for second, actor, target in itertools.product(
             (False, True), ("facil", "m0", "other"), ("facil", "m0", "m1", "other")):
         for action, mutate in MEMBER_MUTATORS.items():
             with c.session() as s:
                 if second:
-                    members.grant(s, "node", stored(s, Member, c.people["m0"].id), c.assembly,
+                    members.grant(c.ctx.tx(s), stored(s, Member, c.people["m0"].id), c.assembly,
                                   "facilitator")
                 me, them = (stored(s, Member, c.people[n].id) for n in (actor, target))
                 body = stored(s, LocalActor, c.assembly.id)
                 offered = action in authz.member_actions(s, me, body, them)
                 try:
-                    mutate(s, me, body, them)
+                    mutate(c.ctx.tx(s, me), body, them)
                     done = True
                 except Problem:
                     done = False
@@ -327,9 +326,9 @@ def test_the_api_does_the_same_set_up(node: Settings, client: TestClient) -> Non
     c = build_commune(node)
     checked = hold_to_openapi(client)
     with c.session() as s:
-        _, facil = members.create_token(s, c.people["facil"], "app")
-        _, m0 = members.create_token(s, c.people["m0"], "app")
-        members.invite(s, c.people["facil"], c.assembly)
+        _, facil = members.create_token(c.ctx.tx(s, c.people["facil"]), "app")
+        _, m0 = members.create_token(c.ctx.tx(s, c.people["m0"]), "app")
+        members.invite(c.ctx.tx(s, c.people["facil"]), c.assembly)
         s.commit()
     as_facil = {"Authorization": f"Bearer {facil}"}
     as_m0 = {"Authorization": f"Bearer {m0}"}

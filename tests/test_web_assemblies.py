@@ -22,10 +22,10 @@ from tests.pageforms import csrf, login
 
 def _proposal(c: Commune, state: str = "deliberation") -> int:
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, "Huerto", "Sembrar maíz.",
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, "Huerto", "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
         if state != "draft":
-            proposals.open_deliberation(s, c.people["m0"], p)
+            proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
         s.commit()
         assert p.id is not None
         return p.id
@@ -188,7 +188,7 @@ def test_an_assembly_under_a_family_quorum_asks_for_the_families_present(
         node: Settings, client: TestClient) -> None:
     c = build_commune(node, quorum=Fraction(1, 2))
     with c.session() as s:
-        bodies.set_statute(s, "node", stored(s, type(c.assembly), c.assembly.id),
+        bodies.set_statute(c.ctx.tx(s), stored(s, type(c.assembly), c.assembly.id),
                            Statute(rule=Rule.majority, quorum=Fraction(1, 2),
                                    quorum_basis=QuorumBasis.families))
         s.commit()

@@ -215,7 +215,7 @@ def test_a_joint_plan_through_the_page_is_decided_by_the_body(node: Settings,
         # The body decides it in assembly, like any proposal of its own.
         facil = s.exec(select(Member).where(Member.username == "facil")).one()
         body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        decisions.record_meeting(s, facil, body, ctx.urls, datetime.now(UTC), "Casa", 5, 3, "",
+        decisions.record_meeting(ctx.tx(s, facil), body, datetime.now(UTC), "Casa", 5, 3, "",
                                  "", [{"proposal_id": plan.proposal_id, "for": 5}])
         s.commit()
     one_pass(ctx, datetime(1970, 1, 1, tzinfo=UTC))

@@ -30,7 +30,7 @@ FORMS = {"edit": "/edit", "withdraw": "/withdraw", "open_deliberation": "/delibe
 
 def _draft(c: Commune, title: str = "Huerto") -> int:
     with c.session() as s:
-        p = proposals.create(s, c.people["m0"], c.assembly, title, "Sembrar maíz.",
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, title, "Sembrar maíz.",
                              own_uri=c.ctx.urls.actor("maizal"))
         s.commit()
         assert p.id is not None
@@ -40,11 +40,11 @@ def _draft(c: Commune, title: str = "Huerto") -> int:
 def _to_vote(c: Commune, pid: int, due: bool = False) -> None:
     with c.session() as s:
         p = stored(s, Proposal, pid)
-        proposals.open_deliberation(s, c.people["m0"], p)
-        proposals.open_vote(s, c.ctx.urls, c.people["facil"], p, utcnow() + timedelta(hours=3))
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), p, utcnow() + timedelta(hours=3))
         if due:
             for who in ("m0", "m1", "m2"):
-                proposals.cast(s, c.people[who], p, 1, "for")
+                proposals.cast(c.ctx.tx(s, c.people[who]), p, 1, "for")
             s.execute(update(Proposal).where(col(Proposal.id) == pid).values(
                 closes_at=utcnow() - timedelta(seconds=1)))
         s.commit()
@@ -117,12 +117,12 @@ def test_a_vote_confirms_and_a_decided_proposal_has_no_closing_time(node: Settin
     assert re.search(r"\d\d/\d\d/\d{4} \d{1,2}:\d\d [ap]\. m\.", r.text)
     with c.session() as s:
         for who in ("m0", "m2"):
-            proposals.cast(s, c.people[who], stored(s, Proposal, pid), 1, "for")
+            proposals.cast(c.ctx.tx(s, c.people[who]), stored(s, Proposal, pid), 1, "for")
         s.execute(update(Proposal).where(col(Proposal.id) == pid).values(
             closes_at=utcnow() - timedelta(seconds=1)))
         s.commit()
     with c.session() as s:
-        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
+        decisions.close_vote(c.ctx.tx(s), stored(s, Proposal, pid))
         s.commit()
     page = client.get(f"/p/{pid}").text
     main = page[page.index("<main"):]
@@ -136,7 +136,7 @@ def test_execution_and_evaluations_are_confirmed_and_shown(node: Settings,
     pid = _draft(c)
     _to_vote(c, pid, due=True)
     with c.session() as s:
-        decisions.close_vote(s, c.ctx.urls, stored(s, Proposal, pid))
+        decisions.close_vote(c.ctx.tx(s), stored(s, Proposal, pid))
         s.commit()
     login(client, "facil")
     page = client.get(f"/p/{pid}").text

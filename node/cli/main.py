@@ -261,11 +261,11 @@ def cmd_follow(args: argparse.Namespace, undo: bool = False) -> int:
     doc = asyncio.run(lookup())
     with Session(ctx.engine) as s:
         if undo:
-            done = follows.unfollow(s, ctx.urls, ctx.primary, doc["id"], doc["inbox"])
+            done = follows.unfollow(ctx.tx(s, ctx.primary), ctx.primary, doc["id"], doc["inbox"])
             s.commit()
             print("unfollowed" if done else "was not following")
         else:
-            follows.follow(s, ctx.urls, ctx.primary, doc["id"], doc["inbox"])
+            follows.follow(ctx.tx(s, ctx.primary), ctx.primary, doc["id"], doc["inbox"])
             s.commit()
             print(f"follow request sent to {doc['id']}")
     return 0
@@ -298,7 +298,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
     ctx = _sync_ctx(args)
     with Session(ctx.engine) as s:
         body = bodies.body_by_handle(s, args.body or ctx.primary.handle)
-        raw = members.invite(s, None, body, args.role, args.days)
+        raw = members.invite(ctx.tx(s), body, args.role, args.days)
         s.commit()
     print(f"Open in a browser to create the account: {ctx.urls.base}/join/{raw}")
     print(f"invitation token: {raw}")

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
-from node.activitypub.urls import Urls
 from node.federations import objects, outcomes
 from node.governance import electorates
 from node.models import Amendment, Decision, LocalActor, Proposal
@@ -13,13 +10,13 @@ from node.tx import Tx
 
 
 class ByMandates:
-    def close(self, session: Session, urls: Urls, proposal: Proposal) -> Decision:
-        return outcomes.close(Tx(session, urls), proposal)
+    def close(self, tx: Tx, proposal: Proposal) -> Decision:
+        return outcomes.close(tx, proposal)
 
-    def on_new_version(self, session: Session, urls: Urls, body: LocalActor,
-                       proposal: Proposal, amendment: Amendment) -> None:
-        outcomes.on_new_version(Tx(session, urls), body, proposal,
-                                objects.amendment_uri(urls.base, amendment.id or 0))
+    def on_new_version(self, tx: Tx, body: LocalActor, proposal: Proposal,
+                       amendment: Amendment) -> None:
+        outcomes.on_new_version(tx, body, proposal,
+                                objects.amendment_uri(tx.urls.base, amendment.id or 0))
 
 
 electorates.register_member_bodies(ByMandates())

@@ -108,7 +108,7 @@ def issue(tx: Tx, proposal: Proposal, position: str, spokesperson_ids: list[int]
             col(Mandate.state).in_([M.live, M.refused]))).all():
         MANDATE.move(session, old, "supersede")
     for m in speakers:
-        grant(session, f"member:{member.id}", m, body, "spokesperson")
+        grant(tx, m, body, "spokesperson")
     mandate = Mandate(uri=doc["id"], member_body=actor, federation=proposal.answers_to,
                       matter=proposal.matter, version=decision.version, position=position,
                       amendments=json.dumps(sorted(set(amendments or []))), limits=limits,

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from node.errors import Problem, forbidden
 from node.governance.members import _check_password, token_hash
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, LocalActor, Member
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.models.members import PasswordReset
-from node.storage import audit
+from node.tx import Tx
 
 # Long enough to hand the link over in person or by phone, short enough that a link
 # left in a chat is soon worth nothing.
@@ -31,41 +31,41 @@ def _checked(password: str) -> str:
     return password
 
 
-def _end_sessions(session: Session, member: Member, keep: int | None = None,
+def _end_sessions(tx: Tx, member: Member, keep: int | None = None,
                   kinds: tuple[str, ...] = ("web",)) -> int:
-    result = session.execute(
+    result = tx.session.execute(
         update(ApiToken).where(col(ApiToken.member_id) == member.id,
                                col(ApiToken.revoked_at).is_(None),
                                col(ApiToken.kind).in_(kinds),
                                col(ApiToken.id) != (keep or 0))
-        .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+        .values(revoked_at=tx.now()).execution_options(synchronize_session=False))
     assert isinstance(result, CursorResult)
     return int(result.rowcount or 0)
 
 
-def change_password(session: Session, member: Member, current: str, new: str,
-                    keep_token: int | None = None) -> None:
+def change_password(tx: Tx, current: str, new: str, keep_token: int | None = None) -> None:
     """The member's own change: the current password is required (a session left open
     on a shared phone must not be enough). Their other browser sessions end."""
+    member = tx.member
     if not matches(member.password_hash, current):
         raise Problem(403, "wrong-password", "the current password is not right",
                       field="current_password")
     member.password_hash = hash_password(_checked(new))
-    session.add(member)
-    ended = _end_sessions(session, member, keep=keep_token)
-    audit.append(session, f"member:{member.id}", "password.changed", f"member:{member.id}",
-                 {"sessions_ended": ended})
+    tx.session.add(member)
+    ended = _end_sessions(tx, member, keep=keep_token)
+    tx.audit("password.changed", f"member:{member.id}", {"sessions_ended": ended})
 
 
-def make_reset(session: Session, by: Member, body: LocalActor, target: Member) -> str:
+def make_reset(tx: Tx, body: LocalActor, target: Member) -> str:
     """A coordinator of `body` makes a reset link for one of its members; returns the raw
     token (shown once, stored hashed). Earlier unused links for that member stop working."""
     from node.governance import authz
 
+    session, by = tx.session, tx.member
     authz.require_facilitator(session, by, body)
     if "reset_password" not in authz.member_actions(session, by, body, target):
         raise forbidden("you may not reset this member's password")
-    now = utcnow()
+    now = tx.now()
     session.execute(update(PasswordReset).where(
         col(PasswordReset.member_id) == target.id, col(PasswordReset.used_at).is_(None),
         col(PasswordReset.expires_at) > now).values(expires_at=now)
@@ -74,16 +74,17 @@ def make_reset(session: Session, by: Member, body: LocalActor, target: Member) -
     session.add(PasswordReset(token_hash=token_hash(raw), member_id=target.id or 0,
                               created_by=by.id or 0, body_id=body.id or 0,
                               created_at=now, expires_at=now + RESET_VALID))
-    audit.append(session, f"member:{by.id}", "password.reset_link", f"member:{target.id}",
-                 {"body": body.handle, "valid_hours": RESET_VALID.total_seconds() / 3600})
+    tx.audit("password.reset_link", f"member:{target.id}",
+             {"body": body.handle, "valid_hours": RESET_VALID.total_seconds() / 3600})
     return raw
 
 
-def reset_for(session: Session, raw: str) -> tuple[PasswordReset, Member]:
-    """The reset a link names and whose it is, if it may still be used."""
+def reset_for(tx: Tx, raw: str) -> tuple[PasswordReset, Member]:
+    """The reset a link names and whose it is, if it may still be used (now)."""
+    session = tx.session
     row = session.exec(select(PasswordReset).where(
         PasswordReset.token_hash == token_hash(raw))).first()
-    if row is None or row.used_at is not None or aware(row.expires_at) <= utcnow():
+    if row is None or row.used_at is not None or aware(row.expires_at) <= tx.now():
         raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
     # The link is worth what its maker may still do: checked again now, so it dies when
     # the maker leaves the coordination, the member leaves the body, or the member has
@@ -99,14 +100,14 @@ def reset_for(session: Session, raw: str) -> tuple[PasswordReset, Member]:
     return row, member
 
 
-def use_reset(session: Session, raw: str, new: str) -> Member:
+def use_reset(tx: Tx, raw: str, new: str) -> Member:
     """Set a new password with a reset link: once (a conditional UPDATE, as invitations
     are claimed), then every session and API token of that member ends, since whoever
-    held the old password may hold them too."""
-    row, member = reset_for(session, raw)
+    held the old password may hold them too. Recorded as that member's own act."""
+    row, member = reset_for(tx, raw)
     _checked(new)
-    now = utcnow()
-    result = session.execute(
+    now = tx.now()
+    result = tx.session.execute(
         update(PasswordReset).where(col(PasswordReset.id) == row.id,
                                     col(PasswordReset.used_at).is_(None),
                                     col(PasswordReset.expires_at) > now)
@@ -115,8 +116,8 @@ def use_reset(session: Session, raw: str, new: str) -> Member:
     if result.rowcount != 1:
         raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
     member.password_hash = hash_password(new)
-    session.add(member)
-    ended = _end_sessions(session, member, kinds=("web", "api"))
-    audit.append(session, f"member:{member.id}", "password.reset", f"member:{member.id}",
-                 {"link_by": row.created_by, "sessions_ended": ended})
+    tx.session.add(member)
+    ended = _end_sessions(tx, member, kinds=("web", "api"))
+    tx.acting_as(member).audit("password.reset", f"member:{member.id}",
+                               {"link_by": row.created_by, "sessions_ended": ended})
     return member

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.errors import invalid, not_found
 from node.governance import electorates
 from node.governance.bodies import electorate, statute_of
@@ -29,12 +28,12 @@ from node.governance.proposals import ballot_choice, body_of, check_text, get
 from node.governance.statute import freeze, statute_of_vote
 from node.governance.tally import Ballot, Choice, Outcome, count_ballots, tally
 from node.models import Amendment, AmendmentVote, Member, Proposal, ProposalVersion
-from node.models.base import aware, utcnow
-from node.storage import audit
+from node.models.base import aware
+from node.tx import Tx
 
 
-def _who(member: Member) -> str:
-    return f"member:{member.id}"
+def _person(tx: Tx) -> Member | None:
+    return tx.who if isinstance(tx.who, Member) else None
 
 
 def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
@@ -44,8 +43,8 @@ def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
     return a
 
 
-def amend(session: Session, member: Member, proposal: Proposal, title: str, text: str,
-          reason: str = "") -> Amendment:
+def amend(tx: Tx, proposal: Proposal, title: str, text: str, reason: str = "") -> Amendment:
+    session, member = tx.session, tx.member
     require(session, member, proposal, "amend")
     check_text(title, text)
     a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
@@ -53,65 +52,66 @@ def amend(session: Session, member: Member, proposal: Proposal, title: str, text
                   reason=reason)
     session.add(a)
     session.flush()
-    audit.append(session, _who(member), "amendment.proposed", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "against_version": a.against_version})
+    tx.audit("amendment.proposed", f"proposal:{proposal.id}",
+             {"amendment": a.id, "against_version": a.against_version})
     return a
 
 
-def _adopt(session: Session, urls: Urls, proposal: Proposal, a: Amendment, step: str) -> int:
+def _adopt(tx: Tx, proposal: Proposal, a: Amendment, step: str) -> int:
     """Make the amendment the proposal's new version (`step`: accepted by the author or
     a coordinator, or adopted by its vote)."""
+    session = tx.session
     number = proposal.current_version + 1
     AMENDMENT.move(session, a, step, resulting_version=number)
     session.add(ProposalVersion(proposal_id=proposal.id or 0, number=number, title=a.title,
                                 text=a.text, author_id=a.author_id, origin=f"amendment:{a.id}"))
     proposal.current_version = number
-    proposal.updated_at = utcnow()
+    proposal.updated_at = tx.now()
     session.add(proposal)
     if proposal.electorate == "bodies":
         session.flush()
-        electorates.member_bodies().on_new_version(session, urls, body_of(session, proposal),
-                                                   proposal, a)
+        electorates.member_bodies().on_new_version(tx, body_of(session, proposal), proposal, a)
     return number
 
 
-def decide(session: Session, urls: Urls, member: Member, proposal: Proposal, amendment_id: int,
-           accept: bool) -> int | None:
+def decide(tx: Tx, proposal: Proposal, amendment_id: int, accept: bool) -> int | None:
     """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
+    session = tx.session
     a = _get(session, proposal, amendment_id)
-    require_on_amendment(session, member, proposal, a, "accept" if accept else "reject")
+    require_on_amendment(session, tx.member, proposal, a, "accept" if accept else "reject")
     if not accept:
         AMENDMENT.move(session, a, "reject")
-        audit.append(session, _who(member), "amendment.rejected", f"proposal:{proposal.id}",
-                     {"amendment": a.id, "by": "author"})
+        tx.audit("amendment.rejected", f"proposal:{proposal.id}",
+                 {"amendment": a.id, "by": "author"})
         return None
-    number = _adopt(session, urls, proposal, a, "accept")
-    audit.append(session, _who(member), "amendment.accepted", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "version": number, "by": "author"})
+    number = _adopt(tx, proposal, a, "accept")
+    tx.audit("amendment.accepted", f"proposal:{proposal.id}",
+             {"amendment": a.id, "version": number, "by": "author"})
     return number
 
 
-def open_vote(session: Session, member: Member, proposal: Proposal, amendment_id: int,
+def open_vote(tx: Tx, proposal: Proposal, amendment_id: int,
               closes_at: datetime | None = None) -> Amendment:
     """A facilitator puts an open amendment to the whole body."""
+    session = tx.session
     body = body_of(session, proposal)
     a = _get(session, proposal, amendment_id)
-    require_on_amendment(session, member, proposal, a, "open_vote")
-    now = utcnow()
+    require_on_amendment(session, tx.member, proposal, a, "open_vote")
+    now = tx.now()
     closes = aware(closes_at) if closes_at else now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
         raise invalid("bad-deadline", "the vote must close in the future")
     AMENDMENT.move(session, a, "open_vote", closes_at=closes)
     frozen = freeze(a, body)
     session.add(a)
-    audit.append(session, _who(member), "amendment.vote_opened", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "closes_at": closes.isoformat(),
-                  "statute": frozen.to_dict()})
+    tx.audit("amendment.vote_opened", f"proposal:{proposal.id}",
+             {"amendment": a.id, "closes_at": closes.isoformat(), "statute": frozen.to_dict()})
     return a
 
 
-def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int,
-         choice: str, reason: str = "") -> AmendmentVote:
+def cast(tx: Tx, proposal: Proposal, amendment_id: int, choice: str,
+         reason: str = "") -> AmendmentVote:
+    session, member = tx.session, tx.member
     body = body_of(session, proposal)
     a = _get(session, proposal, amendment_id)
     require_on_amendment(session, member, proposal, a, "vote")
@@ -121,25 +121,26 @@ def cast(session: Session, member: Member, proposal: Proposal, amendment_id: int
                                                     AmendmentVote.member_id == member.id)).first()
     if vote is None:
         vote = AmendmentVote(amendment_id=a.id or 0, member_id=member.id or 0, choice=c.value)
-    vote.choice, vote.reason, vote.cast_at = c.value, reason, utcnow()
+    vote.choice, vote.reason, vote.cast_at = c.value, reason, tx.now()
     session.add(vote)
     session.flush()
-    audit.append(session, _who(member), "amendment.vote_cast", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "choice": "secret" if statute.secret_ballot else c.value})
+    tx.audit("amendment.vote_cast", f"proposal:{proposal.id}",
+             {"amendment": a.id, "choice": "secret" if statute.secret_ballot else c.value})
     return vote
 
 
-def close_by(session: Session, urls: Urls, member: Member | None, a: Amendment) -> str:
+def close_by(tx: Tx, a: Amendment) -> str:
     """A coordinator closes an amendment vote whose deadline has passed (the clock
     does it too)."""
-    require_on_amendment(session, member, get(session, a.proposal_id), a, "close")
-    return close(session, urls, a)
+    require_on_amendment(tx.session, _person(tx), get(tx.session, a.proposal_id), a, "close")
+    return close(tx, a)
 
 
-def close(session: Session, urls: Urls, a: Amendment) -> str:
+def close(tx: Tx, a: Amendment) -> str:
     """Tally an amendment vote whose deadline has passed; adopted means a new version."""
     if (refused := amendment_close_refusal(a)) is not None:
         raise refused
+    session = tx.session
     proposal = get(session, a.proposal_id)
     # Claimed in the database first: the clock and a coordinator may both close it.
     AMENDMENT.move(session, a, "count")
@@ -170,13 +171,13 @@ def close(session: Session, urls: Urls, a: Amendment) -> str:
         # amendment came first): recorded, not applied.
         AMENDMENT.move(session, a, "outdate")
     else:
-        _adopt(session, urls, proposal, a, "adopt")
+        _adopt(tx, proposal, a, "adopt")
     if statute.secret_ballot:
         _forget_choices(session, votes)
     session.add(a)
-    audit.append(session, "node", f"amendment.{a.state}", f"proposal:{proposal.id}",
-                 {"amendment": a.id, "outcome": result.outcome.value, "by": "vote",
-                  "version": a.resulting_version})
+    tx.acting_as(None).audit(f"amendment.{a.state}", f"proposal:{proposal.id}",
+                             {"amendment": a.id, "outcome": result.outcome.value, "by": "vote",
+                              "version": a.resulting_version})
     return a.state
 
 
@@ -187,12 +188,11 @@ def _forget_choices(session: Session, votes: list[AmendmentVote]) -> None:
         session.add(v)
 
 
-def close_due(session: Session, urls: Urls, now: datetime | None = None) -> list[int]:
-    now = now or utcnow()
-    due = session.exec(select(Amendment).where(
-        Amendment.state == "voting", col(Amendment.closes_at) <= now)).all()
+def close_due(tx: Tx) -> list[int]:
+    due = tx.session.exec(select(Amendment).where(
+        Amendment.state == "voting", col(Amendment.closes_at) <= tx.now())).all()
     closed = []
     for a in due:
-        close(session, urls, a)
+        close(tx, a)
         closed.append(a.id or 0)
     return closed

@@ -15,7 +15,8 @@ from node.governance import authz, members
 from node.governance.statute import Statute, parse
 from node.governance.tally import Electorate
 from node.models import LocalActor, Member, Membership
-from node.storage import audit, changes
+from node.storage import changes
+from node.tx import Tx
 
 # The assembly of the commune (or city...) itself; the bodies inside a commune as the
 # communal law names them.
@@ -36,15 +37,16 @@ def statute_of(body: LocalActor) -> Statute:
     return parse(body.statute)
 
 
-def set_statute(session: Session, by: str, body: LocalActor, statute: Statute) -> None:
+def set_statute(tx: Tx, body: LocalActor, statute: Statute) -> None:
     # Votes already open keep the statute frozen on their rows; this governs later ones.
     body.statute = json.dumps(statute.to_dict())
-    session.add(body)
-    audit.append(session, by, "statute.changed", f"body:{body.handle}", statute.to_dict())
+    tx.session.add(body)
+    tx.audit("statute.changed", f"body:{body.handle}", statute.to_dict())
 
 
-def create_body(session: Session, by: str, parent: LocalActor, handle: str, name: str,
-                kind: str, statute: Statute | None = None, public: bool = True) -> LocalActor:
+def create_body(tx: Tx, parent: LocalActor, handle: str, name: str, kind: str,
+                statute: Statute | None = None, public: bool = True) -> LocalActor:
+    session = tx.session
     if kind not in KINDS:
         raise invalid("bad-kind", f"kind must be one of {', '.join(KINDS)}")
     body = create_local_actor(session, handle.lower(), name, parent.level)
@@ -54,8 +56,8 @@ def create_body(session: Session, by: str, parent: LocalActor, handle: str, name
     body.statute = json.dumps((statute or Statute()).to_dict())
     session.add(body)
     session.flush()
-    audit.append(session, by, "body.created", f"body:{body.handle}",
-                 {"parent": parent.handle, "kind": kind, "public": public})
+    tx.audit("body.created", f"body:{body.handle}",
+             {"parent": parent.handle, "kind": kind, "public": public})
     return body
 
 
@@ -80,9 +82,10 @@ def children(session: Session, body: LocalActor) -> list[LocalActor]:
                              .order_by(col(LocalActor.name))).all())
 
 
-def describe(session: Session, by: Member, body: LocalActor, name: str, summary: str) -> None:
+def describe(tx: Tx, body: LocalActor, name: str, summary: str) -> None:
     """A coordinator renames the body or changes its description (its public profile)."""
-    authz.require_action(session, by, body, "edit")
+    session = tx.session
+    authz.require_action(session, tx.member, body, "edit")
     name, summary = name.strip(), summary.strip()
     if not 1 <= len(name) <= 200:
         raise Problem(422, "bad-name", "the name needs 1 to 200 characters", field="name")
@@ -92,8 +95,8 @@ def describe(session: Session, by: Member, body: LocalActor, name: str, summary:
     before = {"name": body.name, "summary": body.summary}
     body.name, body.summary = name, summary
     session.add(body)
-    audit.append(session, f"member:{by.id}", "body.described", f"body:{body.handle}",
-                 {"before": before, "name": name, "summary": summary})
+    tx.audit("body.described", f"body:{body.handle}",
+             {"before": before, "name": name, "summary": summary})
     changes.bump(session, changes.BODIES)
 
 
@@ -108,9 +111,10 @@ def handle_for(session: Session, name: str) -> str:
     return handle
 
 
-def add_body(session: Session, by: Member, parent: LocalActor, name: str, kind: str,
+def add_body(tx: Tx, parent: LocalActor, name: str, kind: str,
              public: bool = True) -> LocalActor:
     """A coordinator of `parent` creates a body inside it and coordinates it at first."""
+    session, by = tx.session, tx.member
     authz.require_action(session, by, parent, "create_body")
     name = name.strip()
     if not 1 <= len(name) <= 200:
@@ -122,14 +126,14 @@ def add_body(session: Session, by: Member, parent: LocalActor, name: str, kind: 
                                                 LocalActor.name == name)).first():
         raise Problem(409, "name-taken", "a body with that name already exists here",
                       field="name")
-    made = create_body(session, f"member:{by.id}", parent, handle_for(session, name), name,
-                       kind, statute_of(parent), public=public)
-    members.grant(session, f"member:{by.id}", by, made, "facilitator")
+    made = create_body(tx, parent, handle_for(session, name), name, kind, statute_of(parent),
+                       public=public)
+    members.grant(tx, by, made, "facilitator")
     changes.bump(session, changes.BODIES)
     return made
 
 
-def change_statute(session: Session, by: Member, body: LocalActor, statute: Statute) -> None:
-    authz.require_action(session, by, body, "set_statute")
-    set_statute(session, f"member:{by.id}", body, statute)
-    changes.bump(session, changes.BODIES)
+def change_statute(tx: Tx, body: LocalActor, statute: Statute) -> None:
+    authz.require_action(tx.session, tx.member, body, "set_statute")
+    set_statute(tx, body, statute)
+    changes.bump(tx.session, changes.BODIES)

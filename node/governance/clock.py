@@ -20,7 +20,6 @@ from node.context import NodeContext
 from node.errors import Problem
 from node.governance import amendments, decisions
 from node.models import Amendment, Proposal
-from node.models.base import utcnow
 from node.retries import Retries, audit_parked
 
 log = logging.getLogger("comuna.governance")
@@ -33,7 +32,7 @@ def new_retries(ctx: NodeContext) -> Retries:
 def close_due_now(ctx: NodeContext, now: datetime | None = None,
                   retries: Retries | None = None) -> list[int]:
     """Close what is due at `now`; returns the ids of the decisions made."""
-    now = now or utcnow()
+    now = now or ctx.clock.now()
     retries = retries or new_retries(ctx)
     with Session(ctx.engine) as s:
         due_amendments = s.exec(select(Amendment.id, Amendment.proposal_id).where(
@@ -78,12 +77,12 @@ def _closed_meanwhile(ctx: NodeContext, table: Any, oid: int, state: str,
 
 def _close_amendment(ctx: NodeContext, aid: int, s: Session) -> str | None:
     a = s.get(Amendment, aid)
-    return None if a is None else amendments.close(s, ctx.urls, a)
+    return None if a is None else amendments.close(ctx.tx(s), a)
 
 
 def _close_vote(ctx: NodeContext, pid: int, s: Session) -> int | None:
     p = s.get(Proposal, pid)
-    return None if p is None else decisions.close_vote(s, ctx.urls, p).id
+    return None if p is None else decisions.close_vote(ctx.tx(s), p).id
 
 
 async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0,

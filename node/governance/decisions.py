@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.activitypub.documents import AS_CONTEXT
-from node.activitypub.urls import AS_PUBLIC, Urls
+from node.activitypub.urls import AS_PUBLIC
 from node.errors import conflict, invalid, not_found
 from node.governance import electorates, polls
 from node.governance.authz import require_facilitator
@@ -29,9 +29,8 @@ from node.governance.tally import (
     tally,
 )
 from node.models import Decision, Evaluation, LocalActor, Meeting, Member, Proposal
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.outbox.publish import new_uid, publish
-from node.storage import audit
 from node.tx import Tx
 
 OUTCOME_ES = {"adopted": "aprobada", "rejected": "rechazada", "no_quorum": "sin quórum"}
@@ -66,17 +65,20 @@ def _record(result: Result, statute: dict[str, Any], version_number: int,
         ensure_ascii=False)
 
 
-def close_vote_by(session: Session, urls: Urls, member: Member | None,
-                  proposal: Proposal) -> Decision:
+def _person(tx: Tx) -> Member | None:
+    return tx.who if isinstance(tx.who, Member) else None
+
+
+def close_vote_by(tx: Tx, proposal: Proposal) -> Decision:
     """A coordinator closes a vote whose deadline has passed (the clock does it too)."""
-    require(session, member, proposal, "close")
-    return close_vote(session, urls, proposal)
+    require(tx.session, _person(tx), proposal, "close")
+    return close_vote(tx.acting_as(None), proposal)
 
 
-def close_vote(session: Session, urls: Urls, proposal: Proposal,
-               member: Member | None = None) -> Decision:
-    """Close a vote whose deadline has passed; apply the statute exactly. With
-    `member`, as that coordinator (see `close_vote_by`); without, as the node's clock."""
+def close_vote(tx: Tx, proposal: Proposal) -> Decision:
+    """Close a vote whose deadline has passed; apply the statute exactly. Acted by a
+    member, as that coordinator (see `close_vote_by`); otherwise as the node's clock."""
+    session, member = tx.session, _person(tx)
     if member is not None:
         require(session, member, proposal, "close")
     elif (refused := close_refusal(proposal)) is not None:
@@ -84,7 +86,7 @@ def close_vote(session: Session, urls: Urls, proposal: Proposal,
     # Claimed first, in the database: a concurrent close of the same vote gets a 409.
     PROPOSAL.move(session, proposal, "close")
     if proposal.electorate == "bodies":
-        return electorates.member_bodies().close(session, urls, proposal)
+        return electorates.member_bodies().close(tx, proposal)
     body = body_of(session, proposal)
     # The rules the vote opened under, whatever the statute says now.
     statute = statute_of_vote(proposal, body)
@@ -111,21 +113,22 @@ def close_vote(session: Session, urls: Urls, proposal: Proposal,
             v.choice, v.reason = "secret", ""
             session.add(v)
     session.flush()
-    audit.append(session, "node", "decision.recorded", f"proposal:{proposal.id}",
-                 {"decision": decision.id, "outcome": decision.outcome, "method": "online"})
-    _publish(session, urls, body, proposal, decision, result)
+    tx.acting_as(None).audit("decision.recorded", f"proposal:{proposal.id}",
+                             {"decision": decision.id, "outcome": decision.outcome,
+                              "method": "online"})
+    _publish(tx, body, proposal, decision, result)
     return decision
 
 
-def close_due(session: Session, urls: Urls, now: datetime | None = None) -> list[int]:
-    """Close every vote whose deadline has passed, even if the node was down then."""
-    now = now or utcnow()
-    due = session.exec(select(Proposal).where(
-        Proposal.state == "vote", col(Proposal.closes_at) <= now)).all()
-    return [close_vote(session, urls, p).id or 0 for p in due]
+def close_due(tx: Tx) -> list[int]:
+    """Close every vote whose deadline has passed, even if the node was down then
+    (as the node's clock, whoever asks)."""
+    due = tx.session.exec(select(Proposal).where(
+        Proposal.state == "vote", col(Proposal.closes_at) <= tx.now())).all()
+    return [close_vote(tx.acting_as(None), p).id or 0 for p in due]
 
 
-def record_meeting(session: Session, member: Member, body: LocalActor, urls: Urls,
+def record_meeting(tx: Tx, body: LocalActor,
                    held_at: datetime, place: str, attendance: int, families: int,
                    agenda: str, minutes: str,
                    decisions: list[dict[str, Any]]) -> tuple[Meeting, list[Decision]]:
@@ -133,12 +136,13 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
     families present, and what it decided. Its decisions are dated on that day, and
     their participation is counted against the people present: the body's accounts
     are often far fewer than the people who come to an assembly."""
+    session, member = tx.session, tx.member
     require_facilitator(session, member, body)
     if attendance < 0 or families < 0 or families > attendance:
         raise invalid("bad-attendance", "attendance and families must be ≥ 0, and families ≤ "
                                         "attendance")
     held_at = aware(held_at)
-    if held_at > utcnow() + timedelta(hours=1):
+    if held_at > tx.now() + timedelta(hours=1):
         raise invalid("future-assembly", "an assembly is recorded once it has met")
     meeting = Meeting(body_id=body.id or 0, held_at=held_at, place=place, attendance=attendance,
                       families=families, agenda=agenda, minutes=minutes,
@@ -180,14 +184,13 @@ def record_meeting(session: Session, member: Member, body: LocalActor, urls: Url
         PROPOSAL.move(session, proposal, "decide_in_assembly")
         session.add(decision)
         session.flush()
-        audit.append(session, f"member:{member.id}", "decision.recorded",
-                     f"proposal:{proposal.id}", {"decision": decision.id, "method": "assembly",
-                                                 "meeting": meeting.id,
-                                                 "outcome": decision.outcome})
-        _publish(session, urls, body, proposal, decision, result)
+        tx.audit("decision.recorded", f"proposal:{proposal.id}",
+                 {"decision": decision.id, "method": "assembly", "meeting": meeting.id,
+                  "outcome": decision.outcome})
+        _publish(tx, body, proposal, decision, result)
         made.append(decision)
-    audit.append(session, f"member:{member.id}", "meeting.recorded", f"body:{body.handle}",
-                 {"meeting": meeting.id, "attendance": attendance, "families": families})
+    tx.audit("meeting.recorded", f"body:{body.handle}",
+             {"meeting": meeting.id, "attendance": attendance, "families": families})
     return meeting, made
 
 
@@ -206,13 +209,14 @@ def participation_text(decision: Decision, result: Result) -> str:
     return f"votaron {c.participants} de {result.electorate.members} {noun}"
 
 
-def _publish(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
-             decision: Decision, result: Result) -> None:
+def _publish(tx: Tx, body: LocalActor, proposal: Proposal, decision: Decision,
+             result: Result) -> None:
     """A public body's decision goes to its outbox: followers (Mastodon too) see it."""
     if not body.public:
         return
+    session, urls = tx.session, tx.urls
     v = version(session, proposal, decision.version)
-    polls.close(session, urls, body, proposal, v.title, result.counts)
+    polls.close(tx, body, proposal, v.title, result.counts)
     c = result.counts
     outcome = OUTCOME_ES[result.outcome.value]
     content = (f"<p><strong>{html.escape(v.title)}</strong>: {outcome}.</p>"
@@ -225,7 +229,7 @@ def _publish(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     note: dict[str, Any] = {
         "id": note_id, "type": "Note", "attributedTo": actor, "name": v.title,
         "content": content, "contentMap": {"es": content},
-        "published": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "published": tx.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         # The day it was decided (an assembly's day), beside the day it was published.
         "endTime": aware(decision.decided_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "outcome": result.outcome.value, "proposalVersion": decision.version,
@@ -235,28 +239,27 @@ def _publish(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
     activity: dict[str, Any] = {"@context": [AS_CONTEXT, f"{urls.base}/ns/comuna/v1"],
                 "id": urls.activity(new_uid()), "type": "Create", "actor": actor,
                 "object": note, **audience}
-    publish(Tx(session, urls), body, activity)
+    publish(tx, body, activity)
     decision.activity_id = activity["id"]
     session.add(decision)
 
 
-def set_execution(session: Session, member: Member, decision: Decision, state: str,
-                  notes: str) -> None:
+def set_execution(tx: Tx, decision: Decision, state: str, notes: str) -> None:
+    session = tx.session
     proposal = session.get(Proposal, decision.proposal_id)
     assert proposal is not None
-    require(session, member, proposal, "execute")
+    require(session, tx.member, proposal, "execute")
     steps = {"in_progress": "progress", "carried_out": "carry_out"}
     if state not in steps:
         raise invalid("bad-execution-state", "state is in_progress or carried_out")
     EXECUTION.move(session, decision, steps[state], execution_notes=notes)
     if state == "carried_out" and PROPOSAL.may("carry_out", proposal.state):
         PROPOSAL.move(session, proposal, "carry_out")
-    audit.append(session, f"member:{member.id}", "decision.execution", f"decision:{decision.id}",
-                 {"state": state})
+    tx.audit("decision.execution", f"decision:{decision.id}", {"state": state})
 
 
-def evaluate(session: Session, member: Member, decision: Decision, score: int,
-             comment: str) -> Evaluation:
+def evaluate(tx: Tx, decision: Decision, score: int, comment: str) -> Evaluation:
+    session, member = tx.session, tx.member
     proposal = session.get(Proposal, decision.proposal_id)
     assert proposal is not None
     require(session, member, proposal, "evaluate")
@@ -267,8 +270,7 @@ def evaluate(session: Session, member: Member, decision: Decision, score: int,
     session.add(ev)
     if PROPOSAL.may("evaluate", proposal.state):
         PROPOSAL.move(session, proposal, "evaluate")
-    audit.append(session, f"member:{member.id}", "decision.evaluated", f"decision:{decision.id}",
-                 {"score": score})
+    tx.audit("decision.evaluated", f"decision:{decision.id}", {"score": score})
     session.flush()
     return ev
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlmodel import Session
-
-from node.activitypub.urls import Urls
 from node.models import Amendment, Decision, LocalActor, Proposal
+from node.tx import Tx
 
 
 class MemberBodies(Protocol):
-    def close(self, session: Session, urls: Urls, proposal: Proposal) -> Decision:
+    def close(self, tx: Tx, proposal: Proposal) -> Decision:
         """Close a vote by mandates (the caller moved it out of `vote`)."""
         ...
 
-    def on_new_version(self, session: Session, urls: Urls, body: LocalActor,
-                       proposal: Proposal, amendment: Amendment) -> None:
+    def on_new_version(self, tx: Tx, body: LocalActor, proposal: Proposal,
+                       amendment: Amendment) -> None:
         """An amendment adopted: mandates carry over or lapse, the text goes down."""
         ...
 

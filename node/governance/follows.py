@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from node.activitypub.documents import AS_CONTEXT
-from node.activitypub.urls import Urls
 from node.models import Follower, Following, LocalActor
 from node.outbox.publish import new_uid, publish
 from node.tx import Tx
@@ -21,9 +20,9 @@ def _id(value: Any) -> str:
 
 
 def accept_follow(
-    session: Session, urls: Urls, actor: LocalActor, follow: dict[str, Any],
-    follower_doc: dict[str, Any],
+    tx: Tx, actor: LocalActor, follow: dict[str, Any], follower_doc: dict[str, Any],
 ) -> None:
+    session, urls = tx.session, tx.urls
     follower_uri = _id(follow.get("actor"))
     endpoints = follower_doc.get("endpoints") or {}
     inbox = str(follower_doc.get("inbox") or "")
@@ -46,10 +45,11 @@ def accept_follow(
         "object": follow,
         "to": [follower_uri],
     }
-    publish(Tx(session, urls), actor, accept, to_followers=False, inboxes={inbox})
+    publish(tx, actor, accept, to_followers=False, inboxes={inbox})
 
 
-def undo_follow(session: Session, actor: LocalActor, follower_uri: str, follow_id: str) -> int:
+def undo_follow(tx: Tx, actor: LocalActor, follower_uri: str, follow_id: str) -> int:
+    session = tx.session
     rows = session.exec(
         select(Follower).where(Follower.actor_id == actor.id,
                                Follower.follower_uri == follower_uri)
@@ -63,7 +63,8 @@ def undo_follow(session: Session, actor: LocalActor, follower_uri: str, follow_i
     return removed
 
 
-def undo_follow_by_id(session: Session, follower_uri: str, follow_id: str) -> int:
+def undo_follow_by_id(tx: Tx, follower_uri: str, follow_id: str) -> int:
+    session = tx.session
     rows = session.exec(
         select(Follower).where(Follower.follower_uri == follower_uri,
                                Follower.follow_activity_id == follow_id)
@@ -73,8 +74,9 @@ def undo_follow_by_id(session: Session, follower_uri: str, follow_id: str) -> in
     return len(rows)
 
 
-def answer_to_our_follow(session: Session, actor: LocalActor, follow_id: str,
+def answer_to_our_follow(tx: Tx, actor: LocalActor, follow_id: str,
                          from_actor: str, accepted: bool) -> bool:
+    session = tx.session
     row = session.exec(
         select(Following).where(Following.actor_id == actor.id,
                                 Following.target_uri == from_actor)
@@ -86,8 +88,8 @@ def answer_to_our_follow(session: Session, actor: LocalActor, follow_id: str,
     return True
 
 
-def follow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
-           target_inbox: str) -> str:
+def follow(tx: Tx, actor: LocalActor, target_uri: str, target_inbox: str) -> str:
+    session, urls = tx.session, tx.urls
     activity: dict[str, Any] = {
         "@context": AS_CONTEXT,
         "id": urls.activity(new_uid()),
@@ -105,12 +107,12 @@ def follow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
     row.follow_activity_id = activity["id"]
     row.state = "pending"
     session.add(row)
-    publish(Tx(session, urls), actor, activity, to_followers=False, inboxes={target_inbox})
+    publish(tx, actor, activity, to_followers=False, inboxes={target_inbox})
     return str(activity["id"])
 
 
-def unfollow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
-             target_inbox: str) -> bool:
+def unfollow(tx: Tx, actor: LocalActor, target_uri: str, target_inbox: str) -> bool:
+    session, urls = tx.session, tx.urls
     row = session.exec(
         select(Following).where(Following.actor_id == actor.id,
                                 Following.target_uri == target_uri)
@@ -127,5 +129,5 @@ def unfollow(session: Session, urls: Urls, actor: LocalActor, target_uri: str,
         "to": [target_uri],
     }
     session.delete(row)
-    publish(Tx(session, urls), actor, undo, to_followers=False, inboxes={target_inbox})
+    publish(tx, actor, undo, to_followers=False, inboxes={target_inbox})
     return True

@@ -20,7 +20,7 @@ from node.errors import Problem, conflict, invalid, not_found
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 from node.models.base import aware, utcnow
-from node.storage import audit
+from node.tx import Tx
 
 ROLES = ("member", "facilitator", "spokesperson")
 
@@ -39,8 +39,10 @@ def _check_username(username: str) -> None:
         raise invalid("bad-username", "use 2–64 letters, digits, '_', '-' or '.'")
 
 
-def create_member(session: Session, username: str, password: str, display_name: str,
+def create_member(tx: Tx, username: str, password: str, display_name: str,
                   family: str = "") -> Member:
+    """A new account; it is recorded as the new member's own act."""
+    session = tx.session
     _check_username(username)
     _check_password(password)
     if session.exec(select(Member).where(Member.username == username.lower())).first():
@@ -55,12 +57,13 @@ def create_member(session: Session, username: str, password: str, display_name: 
         # transaction is spoilt (PostgreSQL), so nothing of it may be kept.
         session.rollback()
         raise conflict("username-taken", "that username is taken") from exc
-    audit.append(session, f"member:{member.id}", "member.created", f"member:{member.id}",
-                 {"username": member.username, "family": family})
+    tx.acting_as(member).audit("member.created", f"member:{member.id}",
+                               {"username": member.username, "family": family})
     return member
 
 
-def grant(session: Session, by: str, member: Member, body: LocalActor, role: str) -> None:
+def grant(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
+    session = tx.session
     if role not in ROLES:
         raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
     exists = session.exec(select(Membership).where(
@@ -70,19 +73,18 @@ def grant(session: Session, by: str, member: Member, body: LocalActor, role: str
         return
     session.add(Membership(member_id=member.id or 0, body_id=body.id or 0, role=role))
     if role != "member":
-        grant(session, by, member, body, "member")
-    audit.append(session, by, "role.granted", f"body:{body.handle}",
-                 {"member": member.id, "role": role})
+        grant(tx, member, body, "member")
+    tx.audit("role.granted", f"body:{body.handle}", {"member": member.id, "role": role})
 
 
-def revoke(session: Session, by: str, member: Member, body: LocalActor, role: str) -> None:
+def revoke(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
+    session = tx.session
     rows = session.exec(select(Membership).where(
         Membership.member_id == member.id, Membership.body_id == body.id,
         Membership.role == role if role != "member" else col(Membership.role).in_(ROLES))).all()
     for row in rows:
         session.delete(row)
-    audit.append(session, by, "role.revoked", f"body:{body.handle}",
-                 {"member": member.id, "role": role})
+    tx.audit("role.revoked", f"body:{body.handle}", {"member": member.id, "role": role})
 
 
 def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[str]:
@@ -93,29 +95,32 @@ def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[s
     return set(rows)
 
 
-def invite(session: Session, by: Member | None, body: LocalActor, role: str = "member",
-           valid_days: int = 7) -> str:
-    """Returns the raw invitation token (shown once; stored hashed)."""
+def invite(tx: Tx, body: LocalActor, role: str = "member", valid_days: int = 7) -> str:
+    """Returns the raw invitation token (shown once; stored hashed). Made by the acting
+    member, or by the node (the command line) when nobody is."""
+    by = tx.who if isinstance(tx.who, Member) else None
     if role not in ROLES:
         raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
     if not (1 <= valid_days <= 60):
         raise invalid("bad-expiry", "an invitation is valid for 1 to 60 days")
     raw = secrets.token_urlsafe(24)
-    session.add(Invitation(token_hash=token_hash(raw), body_id=body.id or 0,
-                           invited_by=by.id if by else None, role=role,
-                           expires_at=utcnow() + timedelta(days=valid_days)))
-    who = f"member:{by.id}" if by else "node"
-    audit.append(session, who, "invitation.created", f"body:{body.handle}",
-                 {"role": role, "valid_days": valid_days})
+    tx.session.add(Invitation(token_hash=token_hash(raw), body_id=body.id or 0,
+                              invited_by=by.id if by else None, role=role,
+                              expires_at=tx.now() + timedelta(days=valid_days)))
+    tx.acting_as(by).audit("invitation.created", f"body:{body.handle}",
+                           {"role": role, "valid_days": valid_days})
     return raw
 
 
-def accept_invitation(session: Session, raw: str, username: str, password: str,
+def accept_invitation(tx: Tx, raw: str, username: str, password: str,
                       display_name: str, family: str = "") -> Member:
+    """A visitor takes up an invitation: the account is theirs, the role is granted by
+    whoever invited them (the node, for an invitation from the command line)."""
+    session = tx.session
     inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(raw))).first()
     if inv is None:
         raise not_found("invitation")
-    now = utcnow()
+    now = tx.now()
     if inv.used_at is not None:
         raise _used()
     if inv.revoked_at is not None:
@@ -126,10 +131,10 @@ def accept_invitation(session: Session, raw: str, username: str, password: str,
     _check_username(username)
     _check_password(password)
     _claim(session, inv.id or 0, now)
-    member = create_member(session, username, password, display_name, family)
+    member = create_member(tx, username, password, display_name, family)
     body = session.get(LocalActor, inv.body_id)
     assert body is not None
-    grant(session, f"member:{inv.invited_by}" if inv.invited_by else "node", member, body,
+    grant(tx.acting_as(f"member:{inv.invited_by}" if inv.invited_by else None), member, body,
           inv.role)
     session.execute(update(Invitation).where(col(Invitation.id) == inv.id)
                     .values(used_by=member.id))
@@ -213,27 +218,27 @@ def authenticate(session: Session, limiter: LoginLimiter, username: str,
 WEB_SESSION_DAYS = 30
 
 
-def create_token(session: Session, member: Member, label: str = "",
-                 kind: str = "api") -> tuple[ApiToken, str]:
+def create_token(tx: Tx, label: str = "", kind: str = "api") -> tuple[ApiToken, str]:
+    """A token for the acting member (an API token, or a web session at login)."""
+    session, member = tx.session, tx.member
     raw = ("cmt_" if kind == "api" else "cms_") + secrets.token_urlsafe(32)
     token = ApiToken(member_id=member.id or 0, token_hash=token_hash(raw), label=label[:100],
                      kind=kind)
     session.add(token)
     session.flush()
-    audit.append(session, f"member:{member.id}", "token.created", f"member:{member.id}",
-                 {"token": token.id, "label": token.label})
+    tx.audit("token.created", f"member:{member.id}", {"token": token.id, "label": token.label})
     return token, raw
 
 
-def revoke_token(session: Session, member: Member, token_id: int) -> None:
-    token = session.get(ApiToken, token_id)
+def revoke_token(tx: Tx, token_id: int) -> None:
+    member = tx.member
+    token = tx.session.get(ApiToken, token_id)
     if token is None or token.member_id != member.id:
         raise not_found("token")
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.add(token)
-        audit.append(session, f"member:{member.id}", "token.revoked", f"member:{member.id}",
-                     {"token": token.id})
+        token.revoked_at = tx.now()
+        tx.session.add(token)
+        tx.audit("token.revoked", f"member:{member.id}", {"token": token.id})
 
 
 def member_for_token(session: Session, raw: str, kind: str = "api") -> Member | None:
@@ -275,29 +280,28 @@ def _require(session: Session, by: Member, body: LocalActor, target: Member,
     raise Problem(409, "not-possible", f"cannot {action.replace('_', ' ')} for this member")
 
 
-def change_role(session: Session, by: Member, body: LocalActor, target: Member,
-                action: str) -> None:
+def change_role(tx: Tx, body: LocalActor, target: Member, action: str) -> None:
     """grant_facilitator | revoke_facilitator | grant_spokesperson | revoke_spokesperson."""
     verb, _, role = action.partition("_")
     if verb not in ("grant", "revoke") or role not in ("facilitator", "spokesperson"):
         raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
-    _require(session, by, body, target, action)
+    _require(tx.session, tx.member, body, target, action)
     if verb == "grant":
-        grant(session, f"member:{by.id}", target, body, role)
+        grant(tx, target, body, role)
     else:
-        revoke(session, f"member:{by.id}", target, body, role)
+        revoke(tx, target, body, role)
 
 
-def remove_member(session: Session, by: Member, body: LocalActor, target: Member,
-                  reason: str = "") -> None:
+def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") -> None:
     """Take `target` out of `body` (every role). Their account stays: they may belong
     to other bodies, and what they wrote and voted stays on record."""
-    _require(session, by, body, target, "remove")
+    session = tx.session
+    _require(session, tx.member, body, target, "remove")
     for row in session.exec(select(Membership).where(
             Membership.member_id == target.id, Membership.body_id == body.id)).all():
         session.delete(row)
-    audit.append(session, f"member:{by.id}", "member.removed", f"body:{body.handle}",
-                 {"member": target.id, "reason": reason[:500]})
+    tx.audit("member.removed", f"body:{body.handle}",
+             {"member": target.id, "reason": reason[:500]})
 
 
 def invitation_state(inv: Invitation, now: Any = None) -> str:
@@ -316,15 +320,15 @@ def invitations_of(session: Session, body: LocalActor, limit: int = 100) -> list
                              .order_by(col(Invitation.id).desc()).limit(limit)).all())
 
 
-def revoke_invitation(session: Session, by: Member, body: LocalActor,
-                      invitation_id: int) -> Invitation:
+def revoke_invitation(tx: Tx, body: LocalActor, invitation_id: int) -> Invitation:
     from node.governance import authz
 
-    authz.require_facilitator(session, by, body)
+    session = tx.session
+    authz.require_facilitator(session, tx.member, body)
     inv = session.get(Invitation, invitation_id)
     if inv is None or inv.body_id != body.id:
         raise not_found("invitation")
-    now = utcnow()
+    now = tx.now()
     # Conditional, like the claim: an invitation being accepted right now is either
     # used or revoked, never both.
     result = session.execute(
@@ -335,6 +339,5 @@ def revoke_invitation(session: Session, by: Member, body: LocalActor,
     if result.rowcount != 1:
         raise conflict("invitation-closed", "this invitation was already used or revoked")
     session.expire(inv)
-    audit.append(session, f"member:{by.id}", "invitation.revoked", f"body:{body.handle}",
-                 {"invitation": inv.id})
+    tx.audit("invitation.revoked", f"body:{body.handle}", {"invitation": inv.id})
     return inv

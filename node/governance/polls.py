@@ -16,14 +16,14 @@ import html
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.governance.statute import Rule, Statute, statute_of_vote
 from node.governance.tally import Counts
 from node.models import LocalActor, OutboxItem, Proposal
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.outbox.publish import new_uid, publish
 from node.tx import Tx
 
@@ -71,35 +71,33 @@ def question(urls: Urls, body: LocalActor, proposal: Proposal, title: str, statu
     return doc
 
 
-def _send(session: Session, urls: Urls, body: LocalActor, kind: str,
-          obj: dict[str, Any]) -> str:
+def _send(tx: Tx, body: LocalActor, kind: str, obj: dict[str, Any]) -> str:
+    urls = tx.urls
     activity: dict[str, Any] = {
         "@context": [AS_CONTEXT, f"{urls.base}/ns/comuna/v1"],
         "id": urls.activity(new_uid()), "type": kind, "actor": urls.actor(body.handle),
         "object": obj, "to": obj["to"], "cc": obj["cc"]}
     if kind == "Update":
-        activity["published"] = _stamp(utcnow())
-    publish(Tx(session, urls), body, activity)
+        activity["published"] = _stamp(tx.now())
+    publish(tx, body, activity)
     return str(activity["id"])
 
 
-def announce(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
-             title: str) -> None:
+def announce(tx: Tx, body: LocalActor, proposal: Proposal, title: str) -> None:
     """The vote opened: followers see a poll with its closing time."""
     if not body.public:
         return
-    _send(session, urls, body, "Create",
-          question(urls, body, proposal, title, statute_of_vote(proposal, body)))
+    _send(tx, body, "Create",
+          question(tx.urls, body, proposal, title, statute_of_vote(proposal, body)))
 
 
-def close(session: Session, urls: Urls, body: LocalActor, proposal: Proposal,
-          title: str, counts: Counts) -> None:
+def close(tx: Tx, body: LocalActor, proposal: Proposal, title: str, counts: Counts) -> None:
     """The vote closed (online or in assembly): the poll shows the final counts."""
     if not body.public or proposal.vote_opened_at is None or proposal.closes_at is None:
         return
-    qid = question_id(urls, proposal)
-    if session.exec(select(OutboxItem.id).where(OutboxItem.object_id == qid)).first() is None:
+    qid = question_id(tx.urls, proposal)
+    if tx.session.exec(select(OutboxItem.id).where(OutboxItem.object_id == qid)).first() is None:
         return  # no poll was announced (the body was private then): nothing to update
-    _send(session, urls, body, "Update",
-          question(urls, body, proposal, title, statute_of_vote(proposal, body), counts,
-                   closed=utcnow()))
+    _send(tx, body, "Update",
+          question(tx.urls, body, proposal, title, statute_of_vote(proposal, body), counts,
+                   closed=tx.now()))

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from node.activitypub.urls import Urls
 from node.errors import Problem, invalid, not_found
 from node.governance import polls
 from node.governance.authz import require_member
@@ -25,17 +24,12 @@ from node.governance.tally import Choice
 from node.models import (
     Comment,
     LocalActor,
-    Member,
     Proposal,
     ProposalVersion,
     Vote,
 )
-from node.models.base import aware, utcnow
-from node.storage import audit
-
-
-def _who(member: Member) -> str:
-    return f"member:{member.id}"
+from node.models.base import aware
+from node.tx import Tx
 
 
 def get(session: Session, proposal_id: int) -> Proposal:
@@ -67,8 +61,9 @@ def check_text(title: str, text: str) -> None:
         raise invalid("bad-text", "the proposal needs a text")
 
 
-def create(session: Session, member: Member, body: LocalActor, title: str, text: str,
+def create(tx: Tx, body: LocalActor, title: str, text: str,
            affects: list[str] | None = None, own_uri: str = "") -> Proposal:
+    session, member = tx.session, tx.member
     require_member(session, member, body)
     check_text(title, text)
     targets = sorted(set(affects or []) | ({own_uri} if own_uri else set()))
@@ -78,38 +73,37 @@ def create(session: Session, member: Member, body: LocalActor, title: str, text:
     session.flush()
     session.add(ProposalVersion(proposal_id=proposal.id or 0, number=1, title=title, text=text,
                                 author_id=member.id or 0))
-    audit.append(session, _who(member), "proposal.created", f"proposal:{proposal.id}",
-                 {"body": body.handle, "title": title, "affects": targets})
+    tx.audit("proposal.created", f"proposal:{proposal.id}",
+             {"body": body.handle, "title": title, "affects": targets})
     return proposal
 
 
-def edit_draft(session: Session, member: Member, proposal: Proposal, title: str,
-               text: str) -> None:
-    require(session, member, proposal, "edit")
+def edit_draft(tx: Tx, proposal: Proposal, title: str, text: str) -> None:
+    session = tx.session
+    require(session, tx.member, proposal, "edit")
     check_text(title, text)
     PROPOSAL.move(session, proposal, "edit")
     v = version(session, proposal, 1)
     v.title, v.text = title, text
     session.add(v)
-    audit.append(session, _who(member), "proposal.edited", f"proposal:{proposal.id}",
-                 {"title": title})
+    tx.audit("proposal.edited", f"proposal:{proposal.id}", {"title": title})
 
 
-def withdraw(session: Session, member: Member, proposal: Proposal) -> None:
+def withdraw(tx: Tx, proposal: Proposal) -> None:
     """The author takes a draft back before anyone deliberates on it; it stays on record."""
-    require(session, member, proposal, "withdraw")
-    PROPOSAL.move(session, proposal, "withdraw")
-    audit.append(session, _who(member), "proposal.withdrawn", f"proposal:{proposal.id}")
+    require(tx.session, tx.member, proposal, "withdraw")
+    PROPOSAL.move(tx.session, proposal, "withdraw")
+    tx.audit("proposal.withdrawn", f"proposal:{proposal.id}")
 
 
-def open_deliberation(session: Session, member: Member, proposal: Proposal) -> None:
-    require(session, member, proposal, "open_deliberation")
-    PROPOSAL.move(session, proposal, "open_deliberation")
-    audit.append(session, _who(member), "proposal.deliberation", f"proposal:{proposal.id}")
+def open_deliberation(tx: Tx, proposal: Proposal) -> None:
+    require(tx.session, tx.member, proposal, "open_deliberation")
+    PROPOSAL.move(tx.session, proposal, "open_deliberation")
+    tx.audit("proposal.deliberation", f"proposal:{proposal.id}")
 
 
-def comment(session: Session, member: Member, proposal: Proposal, text: str,
-            parent_id: int | None = None) -> Comment:
+def comment(tx: Tx, proposal: Proposal, text: str, parent_id: int | None = None) -> Comment:
+    session, member = tx.session, tx.member
     require(session, member, proposal, "comment")
     if not text.strip():
         raise invalid("bad-text", "an empty comment says nothing")
@@ -132,11 +126,11 @@ def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
     return "\n".join(lines)
 
 
-def open_vote(session: Session, urls: Urls, member: Member, proposal: Proposal,
-              closes_at: datetime | None = None) -> None:
+def open_vote(tx: Tx, proposal: Proposal, closes_at: datetime | None = None) -> None:
+    session = tx.session
     body = body_of(session, proposal)
-    require(session, member, proposal, "open_vote")
-    now = utcnow()
+    require(session, tx.member, proposal, "open_vote")
+    now = tx.now()
     closes = aware(closes_at) if closes_at else \
         now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
@@ -144,10 +138,10 @@ def open_vote(session: Session, urls: Urls, member: Member, proposal: Proposal,
     PROPOSAL.move(session, proposal, "open_vote", vote_opened_at=now, closes_at=closes)
     frozen = freeze(proposal, body)
     session.add(proposal)
-    audit.append(session, _who(member), "vote.opened", f"proposal:{proposal.id}",
-                 {"version": proposal.current_version, "closes_at": closes.isoformat(),
-                  "statute": frozen.to_dict()})
-    polls.announce(session, urls, body, proposal, version(session, proposal).title)
+    tx.audit("vote.opened", f"proposal:{proposal.id}",
+             {"version": proposal.current_version, "closes_at": closes.isoformat(),
+              "statute": frozen.to_dict()})
+    polls.announce(tx, body, proposal, version(session, proposal).title)
 
 
 def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:
@@ -165,8 +159,9 @@ def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:
     return c
 
 
-def cast(session: Session, member: Member, proposal: Proposal, version_number: int,
-         choice: str, reason: str = "") -> Vote:
+def cast(tx: Tx, proposal: Proposal, version_number: int, choice: str,
+         reason: str = "") -> Vote:
+    session, member = tx.session, tx.member
     body = body_of(session, proposal)
     require(session, member, proposal, "vote")
     if version_number != proposal.current_version:
@@ -180,12 +175,12 @@ def cast(session: Session, member: Member, proposal: Proposal, version_number: i
         vote = Vote(proposal_id=proposal.id or 0, member_id=member.id or 0,
                     version=version_number, choice=c.value)
     vote.choice, vote.reason, vote.version, vote.cast_at = c.value, reason, version_number, \
-        utcnow()
+        tx.now()
     session.add(vote)
     session.flush()
-    audit.append(session, _who(member), "vote.cast", f"proposal:{proposal.id}",
-                 {"version": version_number,
-                  "choice": "secret" if statute.secret_ballot else c.value})
+    tx.audit("vote.cast", f"proposal:{proposal.id}",
+             {"version": version_number,
+              "choice": "secret" if statute.secret_ballot else c.value})
     return vote
 
 

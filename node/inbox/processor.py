@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -34,8 +34,11 @@ from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
 from node.storage.db import write_alone
 from node.storage.leases import claim, free_dead_at_start
+from node.tx import Tx
 
 log = logging.getLogger("comuna.inbox")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 Handler = Callable[[dict[str, Any], list[LocalActor], str], Awaitable[None]] | None
 # A row that fails (a key server not answering, a bug of ours) is tried at about 2 s,
 # then 20 s doubling: quick enough that a peer's second blip costs seconds, not the
@@ -293,6 +296,13 @@ class InboxProcessor:
             await self._tx(refusals.answer, self.ctx.urls, verdict.addressed, activity, inbox,
                            verdict.code, verdict.reason)
 
+    def _by(self, sender: str, func: Callable[Concatenate[Tx, _P], _R]
+            ) -> Callable[Concatenate[Session, _P], _R]:
+        """`func` as a service of the transaction runner, acted by the remote `sender`."""
+        def run(s: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return func(self.ctx.tx(s, f"remote:{sender}"), *args, **kwargs)
+        return run
+
     # --- handlers, one per kind (who may send each was decided before) ---------------
 
     async def _follow(self, activity: dict[str, Any], bodies: list[LocalActor],
@@ -301,7 +311,7 @@ class InboxProcessor:
         if target is None:
             return
         follower_doc = await self.ctx.directory.actor(sender)
-        await self._tx(follows.accept_follow, self.ctx.urls, target, activity, follower_doc)
+        await self._tx(self._by(sender, follows.accept_follow), target, activity, follower_doc)
 
     async def _undo(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -309,10 +319,11 @@ class InboxProcessor:
         if isinstance(obj, dict) and obj.get("type") == "Follow":
             target = self._named(bodies, id_of(obj.get("object")))
             if target is not None:
-                await self._tx(follows.undo_follow, target, sender, id_of(obj))
+                await self._tx(self._by(sender, follows.undo_follow), target, sender,
+                               id_of(obj))
         elif isinstance(obj, str) and obj:
             # Some servers undo by the Follow's id alone.
-            await self._tx(follows.undo_follow_by_id, sender, obj)
+            await self._tx(self._by(sender, follows.undo_follow_by_id), sender, obj)
 
     async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -356,8 +367,8 @@ class InboxProcessor:
         obj = activity.get("object")
         follow_id = id_of(obj)
         for body in bodies:
-            await self._tx(follows.answer_to_our_follow, body, follow_id, sender,
-                           activity.get("type") == "Accept")
+            await self._tx(self._by(sender, follows.answer_to_our_follow), body, follow_id,
+                           sender, activity.get("type") == "Accept")
 
     async def _answer(self, activity: dict[str, Any], bodies: list[LocalActor],
                       sender: str) -> None:

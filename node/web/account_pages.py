@@ -53,7 +53,8 @@ async def login(request: Request) -> Response:
         with open_session(request) as s:
             member = members.authenticate(s, limiter, data.get("username", ""),
                                           data.get("password", ""))
-            _, raw = members.create_token(s, member, "web", kind="web")
+            _, raw = members.create_token(request.app.state.ctx.tx(s, member), "web",
+                                          kind="web")
             s.commit()
             return raw, _landing(request, s, member, data.get("next", ""))
 
@@ -104,7 +105,7 @@ def _end_session(request: Request) -> None:
         token = s.exec(select(ApiToken).where(
             ApiToken.token_hash == members.token_hash(raw))).first()
         if me is not None and token is not None:
-            members.revoke_token(s, me, token.id or 0)
+            members.revoke_token(request.app.state.ctx.tx(s, me), token.id or 0)
             s.commit()
 
 
@@ -160,9 +161,10 @@ def _join(request: Request, token: str, data: dict[str, str]) -> Response:
     with open_session(request) as s:
         try:
             member = members.accept_invitation(
-                s, token, data.get("username", ""), data.get("password", ""),
-                data.get("display_name", ""), data.get("family", ""))
-            _, raw = members.create_token(s, member, "web", kind="web")
+                request.app.state.ctx.tx(s), token, data.get("username", ""),
+                data.get("password", ""), data.get("display_name", ""), data.get("family", ""))
+            _, raw = members.create_token(request.app.state.ctx.tx(s, member), "web",
+                                          kind="web")
             s.commit()
         except Problem as exc:
             s.rollback()
@@ -234,7 +236,8 @@ async def invite(request: Request, handle: str) -> Response:
         if not days.isdigit():
             raise Problem(422, "bad-expiry", "an invitation is valid for 1 to 60 days",
                           field="days")
-        raw = members.invite(s, me, b, data.get("role", "member"), int(days))
+        raw = members.invite(request.app.state.ctx.tx(s, me), b, data.get("role", "member"),
+                             int(days))
         s.commit()
         link = f"{request.app.state.ctx.urls.base}/join/{raw}"
         return _invitations(request, s, me, b, link)
@@ -246,7 +249,8 @@ async def invite(request: Request, handle: str) -> Response:
 @router.post("/b/{handle}/invitations/{iid}/revoke")
 async def revoke_invitation(request: Request, handle: str, iid: int) -> Response:
     def act(s: Session, me: Member, data: dict[str, str]) -> str:
-        members.revoke_invitation(s, me, bodies.body_by_handle(s, handle), iid)
+        members.revoke_invitation(request.app.state.ctx.tx(s, me),
+                                  bodies.body_by_handle(s, handle), iid)
         return f"/b/{handle}/invitations"
 
     return await run_action(request, f"/b/{handle}/invitations", act,
@@ -272,7 +276,8 @@ async def change_password(request: Request) -> Response:
                           field="repeat_password")
         token = s.exec(select(ApiToken).where(ApiToken.token_hash == members.token_hash(
             request.cookies.get(COOKIE, "")))).first()
-        accounts.change_password(s, me, data.get("current_password", ""),
+        accounts.change_password(request.app.state.ctx.tx(s, me),
+                                 data.get("current_password", ""),
                                  data.get("new_password", ""),
                                  keep_token=token.id if token else None)
         return "/account"
@@ -285,7 +290,7 @@ async def change_password(request: Request) -> Response:
 def reset_page(request: Request, token: str) -> Response:
     with open_session(request) as s:
         try:
-            _, person = accounts.reset_for(s, token)
+            _, person = accounts.reset_for(request.app.state.ctx.tx(s), token)
         except Problem as exc:
             return refusal(request, None, exc, "/login")
         return page(request, "reset.html", None, token=token, person=person)
@@ -309,8 +314,10 @@ def _reset(request: Request, token: str, data: dict[str, str], back: str) -> Res
                 raise Problem(422, "passwords-differ",
                               "the two new passwords are not the same", field="repeat_password")
             # Hashing the password: here, in a worker thread, off the event loop.
-            member = accounts.use_reset(s, token, data.get("new_password", ""))
-            _, raw = members.create_token(s, member, "web", kind="web")
+            member = accounts.use_reset(request.app.state.ctx.tx(s), token,
+                                        data.get("new_password", ""))
+            _, raw = members.create_token(request.app.state.ctx.tx(s, member), "web",
+                                          kind="web")
             s.commit()
         except Problem as exc:
             s.rollback()

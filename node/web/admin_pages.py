@@ -159,7 +159,8 @@ async def save_profile(request: Request, handle: str) -> Response:
 
     def act(s: Session, me: Member, d: dict[str, str]) -> str:
         b = bodies.body_by_handle(s, handle)
-        bodies.describe(s, me, b, d.get("name", ""), d.get("summary", ""))
+        bodies.describe(request.app.state.ctx.tx(s, me), b, d.get("name", ""),
+                        d.get("summary", ""))
         # Federations and followers keep a copy of the actor document: send the new one.
         membership.announce_actor(ctx.tx(s, me), b)
         return f"/b/{handle}/admin"
@@ -172,8 +173,8 @@ async def save_profile(request: Request, handle: str) -> Response:
 async def add_body(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> str:
         parent = bodies.body_by_handle(s, handle)
-        made = bodies.add_body(s, me, parent, d.get("name", ""), d.get("kind", ""),
-                               public=d.get("private") != "1")
+        made = bodies.add_body(request.app.state.ctx.tx(s, me), parent, d.get("name", ""),
+                               d.get("kind", ""), public=d.get("private") != "1")
         return f"/b/{made.handle}"
 
     response = await run_action(request, f"/b/{handle}/admin", act,
@@ -226,7 +227,7 @@ async def save_statute(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         st = statute_from_form(d, bodies.statute_of(b))
-        bodies.change_statute(s, me, b, st)
+        bodies.change_statute(request.app.state.ctx.tx(s, me), b, st)
         _ = translator(language(request, me))
         return f"/b/{handle}/admin", _("Estatuto guardado:") + " " + plain_rule(_, st)
 
@@ -282,7 +283,7 @@ async def change_role(request: Request, handle: str, mid: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        members.change_role(s, me, b, target, d.get("action", ""))
+        members.change_role(request.app.state.ctx.tx(s, me), b, target, d.get("action", ""))
         _ = translator(language(request, me))
         return _after(s, me, b), _("Se cambió el rol de %(name)s.") % {
             "name": target.display_name}
@@ -295,7 +296,7 @@ async def remove(request: Request, handle: str, mid: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        members.remove_member(s, me, b, target, d.get("reason", ""))
+        members.remove_member(request.app.state.ctx.tx(s, me), b, target, d.get("reason", ""))
         _ = translator(language(request, me))
         return _after(s, me, b), _("%(name)s ya no integra %(body)s.") % {
             "name": target.display_name, "body": b.name}
@@ -310,7 +311,7 @@ async def reset_link(request: Request, handle: str, mid: int) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Response:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        raw = accounts.make_reset(s, me, b, target)
+        raw = accounts.make_reset(request.app.state.ctx.tx(s, me), b, target)
         s.commit()
         link = f"{request.app.state.ctx.urls.base}/reset/{raw}"
         return page(request, "admin_reset.html", me, body=b, person=target.display_name,

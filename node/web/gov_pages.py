@@ -53,7 +53,7 @@ def body_page(request: Request, handle: str) -> Response:
             groups[p.state].append(proposal_view(s, p))
         labels = state_group_labels(_)
         urls = request.app.state.ctx.urls
-        waiting = pending.for_member(s, urls, me) if me is not None else []
+        waiting = pending.for_member(request.app.state.ctx.tx(s, me)) if me is not None else []
         return page(request, "body.html", me, body=b, groups=groups,
                     states=[(st, labels[st]) for st in STATES], any_proposals=bool(rows),
                     members=members_phrase(_, bodies.member_count(s, b)),

@@ -74,7 +74,7 @@ async def record_meeting(request: Request, handle: str) -> Response:
         tz = request.app.state.ctx.settings.timezone
         held_at = timefmt.parse(data.get("held_at", ""), tz, field="held_at")
         _, made = decisions.record_meeting(
-            s, me, b, request.app.state.ctx.urls, held_at,
+            request.app.state.ctx.tx(s, me), b, held_at,
             data.get("place", "")[:300], _count(data, "attendance"),
             _count(data, "families"), data.get("agenda", ""), data.get("minutes", ""), items)
         if not made:

@@ -84,5 +84,5 @@ def start(request: Request) -> Response:
             Membership, col(Membership.body_id) == col(LocalActor.id)).where(
             Membership.member_id == me.id, Membership.role == "member")
             .order_by(col(LocalActor.id))).all()
-        return page(request, "home.html", me, pending=pending.for_member(s, ctx.urls, me),
+        return page(request, "home.html", me, pending=pending.for_member(ctx.tx(s, me)),
                     pending_words=pending_labels(_), bodies=mine)

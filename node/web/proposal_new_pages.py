@@ -77,7 +77,8 @@ def chosen(data: dict[str, str]) -> list[str]:
 async def create_proposal(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, data: dict[str, str]) -> Any:
         b = bodies.body_by_handle(s, handle)
-        p = proposals.create(s, me, b, data.get("title", ""), data.get("text", ""),
+        p = proposals.create(request.app.state.ctx.tx(s, me), b, data.get("title", ""),
+                             data.get("text", ""),
                              affects=chosen(data),
                              own_uri=request.app.state.ctx.urls.actor(b.handle))
         return f"/p/{p.id}"

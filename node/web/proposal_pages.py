@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node.api.v1.views import decision_view, proposal_view
+from node.context import NodeContext
 from node.errors import Problem
 from node.federations import escalation
 from node.governance import amendments, bodies, decisions, proposals
@@ -28,6 +29,7 @@ from node.models import (
     Vote,
 )
 from node.models.base import aware, utcnow
+from node.tx import Tx
 from node.web.actions import (
     Action,
     Done,
@@ -148,10 +150,17 @@ def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
                     execution_labels=labels["execution"])
 
 
+def _tx(request: Request, s: Session, me: Member) -> Tx:
+    """The unit of work of a form: the page's session, acted by the logged-in member."""
+    ctx: NodeContext = request.app.state.ctx
+    return ctx.tx(s, me)
+
+
 @router.post("/p/{pid}/edit")
 async def edit(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: proposals.edit_draft(s, me, p, d.get("title", ""),
+        pid, lambda s, me, p, d: proposals.edit_draft(_tx(request, s, me), p,
+                                                      d.get("title", ""),
                                                       d.get("text", ""))),
         done="Borrador guardado.")
 
@@ -159,14 +168,14 @@ async def edit(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/withdraw")
 async def withdraw(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: proposals.withdraw(s, me, p)),
+        pid, lambda s, me, p, d: proposals.withdraw(_tx(request, s, me), p)),
         done="Propuesta retirada: queda registrada, sin seguir adelante.")
 
 
 @router.post("/p/{pid}/deliberation")
 async def deliberate(request: Request, pid: int) -> Response:
     response = await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: proposals.open_deliberation(s, me, p)),
+        pid, lambda s, me, p, d: proposals.open_deliberation(_tx(request, s, me), p)),
         done="La deliberación quedó abierta.")
     if response.status_code == 303:
         me = await member_of(request)
@@ -179,7 +188,7 @@ async def deliberate(request: Request, pid: int) -> Response:
 async def comment(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.comment(
-            s, me, p, d.get("text", ""),
+            _tx(request, s, me), p, d.get("text", ""),
             int(d["parent"]) if d.get("parent", "").isdigit() else None)),
         done="Su comentario quedó publicado.")
 
@@ -187,7 +196,7 @@ async def comment(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/amendments")
 async def amend(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.amend(s, me, p, d.get("title", ""),
+        pid, lambda s, me, p, d: amendments.amend(_tx(request, s, me), p, d.get("title", ""),
                                                   d.get("text", ""), d.get("reason", ""))),
         done="Su enmienda quedó propuesta.")
 
@@ -196,7 +205,7 @@ async def amend(request: Request, pid: int) -> Response:
 async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
-        amendments.decide(s, request.app.state.ctx.urls, me, p, aid, accept)
+        amendments.decide(_tx(request, s, me), p, aid, accept)
         return (f"/p/{pid}", "Enmienda aceptada: es la nueva versión del texto." if accept
                 else "Enmienda rechazada.")
 
@@ -220,15 +229,16 @@ def _days(d: dict[str, str]) -> Any:
 @router.post("/p/{pid}/amendments/{aid}/vote-open")
 async def open_amendment_vote(request: Request, pid: int, aid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.open_vote(s, me, p, aid, _days(d))),
+        pid, lambda s, me, p, d: amendments.open_vote(_tx(request, s, me), p, aid,
+                                                      _days(d))),
         done="La enmienda quedó sometida a votación.")
 
 
 @router.post("/p/{pid}/amendments/{aid}/ballot")
 async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.cast(s, me, p, aid, d.get("choice", ""),
-                                                 d.get("reason", ""))),
+        pid, lambda s, me, p, d: amendments.cast(_tx(request, s, me), p, aid,
+                                                 d.get("choice", ""), d.get("reason", ""))),
         done="Su voto sobre la enmienda quedó registrado.")
 
 
@@ -238,7 +248,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
         a = s.get(Amendment, aid)
         if a is None or a.proposal_id != p.id:
             raise Problem(404, "not-found", "no such amendment")
-        amendments.close_by(s, request.app.state.ctx.urls, me, a)
+        amendments.close_by(_tx(request, s, me), a)
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación de la enmienda quedó cerrada y contada.")
@@ -247,7 +257,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
 @router.post("/p/{pid}/vote-open")
 async def open_vote(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        proposals.open_vote(s, request.app.state.ctx.urls, me, p, _days(d))
+        proposals.open_vote(_tx(request, s, me), p, _days(d))
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación quedó abierta.")
@@ -257,7 +267,8 @@ async def open_vote(request: Request, pid: int) -> Response:
 async def ballot(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         version = int(d["version"]) if d.get("version", "").isdigit() else 0
-        proposals.cast(s, me, p, version, d.get("choice", ""), d.get("reason", ""))
+        proposals.cast(_tx(request, s, me), p, version, d.get("choice", ""),
+                       d.get("reason", ""))
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="Su voto quedó registrado.")
@@ -266,7 +277,7 @@ async def ballot(request: Request, pid: int) -> Response:
 @router.post("/p/{pid}/close")
 async def close(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        decisions.close_vote_by(s, request.app.state.ctx.urls, me, p)
+        decisions.close_vote_by(_tx(request, s, me), p)
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación quedó cerrada y contada.")
@@ -283,7 +294,7 @@ def _decision_of(s: Session, pid: int) -> Decision:
 async def execution(request: Request, pid: int) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: decisions.set_execution(
-            s, me, _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))),
+            _tx(request, s, me), _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))),
         done="La ejecución quedó registrada.")
 
 
@@ -291,7 +302,8 @@ async def execution(request: Request, pid: int) -> Response:
 async def evaluation(request: Request, pid: int) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         score = int(d["score"]) if d.get("score", "").isdigit() else 0
-        decisions.evaluate(s, me, _decision_of(s, pid), score, d.get("comment", ""))
+        decisions.evaluate(_tx(request, s, me), _decision_of(s, pid), score,
+                           d.get("comment", ""))
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="Su evaluación quedó guardada.")

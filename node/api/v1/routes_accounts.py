@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node import pending
-from node.api.v1.deps import ctx, db, json_with_etag, limiter, member_required
+from node.api.v1.deps import ctx, db, json_with_etag, limiter, member_required, member_tx
 from node.api.v1.outputs import (
     PROBLEMS,
     BodyOut,
@@ -30,6 +30,7 @@ from node.federations import membership
 from node.governance import accounts, authz, bodies, members
 from node.governance.members import LoginLimiter
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -41,8 +42,8 @@ def accept_invitation(request: Request, token: str, body: AcceptInvitation,
                       session: Session = Depends(db)) -> Response:
     """Create an account from a single-use invitation link. Of concurrent requests with
     one link, one makes the account; the others get 410 `invitation-used`."""
-    member = members.accept_invitation(session, token, body.username, body.password,
-                                       body.display_name, body.family)
+    member = members.accept_invitation(ctx(request).tx(session), token, body.username,
+                                       body.password, body.display_name, body.family)
     session.commit()
     return json_with_etag(request, {"id": member.id, "username": member.username}, 201)
 
@@ -55,7 +56,7 @@ def login(request: Request, body: Login, session: Session = Depends(db),
     """Exchange a username and password for a bearer token (shown once). Failed
     attempts through this route and the web login count together per username."""
     member = members.authenticate(session, lim, body.username, body.password)
-    token, raw = members.create_token(session, member, body.label)
+    token, raw = members.create_token(ctx(request).tx(session, member), body.label)
     session.commit()
     return json_with_etag(request, {"id": token.id, "token": raw, "label": token.label}, 201)
 
@@ -72,9 +73,9 @@ def list_tokens(request: Request, member: Member = Depends(member_required),
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=PROBLEMS)
-def revoke_token(token_id: int, member: Member = Depends(member_required),
-                 session: Session = Depends(db)) -> Response:
-    members.revoke_token(session, member, token_id)
+def revoke_token(token_id: int, tx: Tx = Depends(member_tx)) -> Response:
+    session = tx.session
+    members.revoke_token(tx, token_id)
     session.commit()
     return Response(status_code=204)
 
@@ -111,21 +112,20 @@ class PendingItemOut(Out):
 
 
 @router.put("/me/password", status_code=204, responses=PROBLEMS)
-def change_password(body: PasswordChange, member: Member = Depends(member_required),
-                    session: Session = Depends(db)) -> Response:
+def change_password(body: PasswordChange, tx: Tx = Depends(member_tx)) -> Response:
     """Change one's own password; the current one is required. Browser sessions end;
     API tokens stay (revoke them with DELETE /tokens/{id})."""
-    accounts.change_password(session, member, body.current_password, body.new_password)
+    session = tx.session
+    accounts.change_password(tx, body.current_password, body.new_password)
     session.commit()
     return Response(status_code=204)
 
 
 @router.get("/me/pending", responses=ok(Items[PendingItemOut]))
-def my_pending(request: Request, member: Member = Depends(member_required),
-               session: Session = Depends(db)) -> Response:
+def my_pending(request: Request, tx: Tx = Depends(member_tx)) -> Response:
     """What waits for the member across their bodies, votes closing first: the list the
     pages show under "Pendiente para usted"."""
-    items = pending.for_member(session, ctx(request).urls, member)
+    items = pending.for_member(tx)
     return json_with_etag(request, {"items": [
         {"kind": i.kind, "title": i.title, "url": i.url, "body": i.body,
          "due": iso(i.due) if i.due else None, "soon": i.soon} for i in items]})
@@ -168,13 +168,13 @@ def _person(session: Session, member_id: int) -> Member:
 
 @router.patch("/bodies/{handle}", responses=ok(BodyOut))
 def describe_body(request: Request, handle: str, body: BodyDescription,
-                  member: Member = Depends(member_required),
-                  session: Session = Depends(db)) -> Response:
+                  tx: Tx = Depends(member_tx)) -> Response:
     """A coordinator renames the body or changes its description; followers and
     federations get the new actor document."""
+    session = tx.session
     b = bodies.body_by_handle(session, handle)
-    bodies.describe(session, member, b, body.name, body.summary)
-    membership.announce_actor(ctx(request).tx(session, member), b)
+    bodies.describe(tx, b, body.name, body.summary)
+    membership.announce_actor(tx, b)
     session.commit()
     return json_with_etag(request, body_view(session, b))
 
@@ -193,10 +193,9 @@ def list_invitations(request: Request, handle: str, member: Member = Depends(mem
 @router.post("/bodies/{handle}/invitations/{invitation_id}/revoke",
              responses=ok(InvitationOut))
 def revoke_invitation(request: Request, handle: str, invitation_id: int,
-                      member: Member = Depends(member_required),
-                      session: Session = Depends(db)) -> Response:
-    inv = members.revoke_invitation(session, member, bodies.body_by_handle(session, handle),
-                                    invitation_id)
+                      tx: Tx = Depends(member_tx)) -> Response:
+    session = tx.session
+    inv = members.revoke_invitation(tx, bodies.body_by_handle(session, handle), invitation_id)
     session.commit()
     return json_with_etag(request, _invitation_view(inv))
 
@@ -204,9 +203,9 @@ def revoke_invitation(request: Request, handle: str, invitation_id: int,
 @router.put("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
             responses=PROBLEMS)
 def grant_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
-               member: Member = Depends(member_required),
-               session: Session = Depends(db)) -> Response:
-    members.change_role(session, member, bodies.body_by_handle(session, handle),
+               tx: Tx = Depends(member_tx)) -> Response:
+    session = tx.session
+    members.change_role(tx, bodies.body_by_handle(session, handle),
                         _person(session, member_id), f"grant_{role}")
     session.commit()
     return Response(status_code=204)
@@ -215,10 +214,10 @@ def grant_role(handle: str, member_id: int, role: Literal["facilitator", "spokes
 @router.delete("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
                responses=PROBLEMS)
 def revoke_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
-                member: Member = Depends(member_required),
-                session: Session = Depends(db)) -> Response:
+                tx: Tx = Depends(member_tx)) -> Response:
     """A body always keeps one coordinator: 409 `last-coordinator`."""
-    members.change_role(session, member, bodies.body_by_handle(session, handle),
+    session = tx.session
+    members.change_role(tx, bodies.body_by_handle(session, handle),
                         _person(session, member_id), f"revoke_{role}")
     session.commit()
     return Response(status_code=204)
@@ -226,10 +225,10 @@ def revoke_role(handle: str, member_id: int, role: Literal["facilitator", "spoke
 
 @router.delete("/bodies/{handle}/members/{member_id}", status_code=204, responses=PROBLEMS)
 def remove_member(handle: str, member_id: int, reason: str = "",
-                  member: Member = Depends(member_required),
-                  session: Session = Depends(db)) -> Response:
+                  tx: Tx = Depends(member_tx)) -> Response:
     """Take a member out of the body (their account stays); recorded in the audit log."""
-    members.remove_member(session, member, bodies.body_by_handle(session, handle),
+    session = tx.session
+    members.remove_member(tx, bodies.body_by_handle(session, handle),
                           _person(session, member_id), reason[:500])
     session.commit()
     return Response(status_code=204)
@@ -238,12 +237,12 @@ def remove_member(handle: str, member_id: int, reason: str = "",
 @router.post("/bodies/{handle}/members/{member_id}/reset", status_code=201,
              responses=ok(ResetCreated, 201))
 def reset_link(request: Request, handle: str, member_id: int,
-               member: Member = Depends(member_required),
-               session: Session = Depends(db)) -> Response:
+               tx: Tx = Depends(member_tx)) -> Response:
     """A single-use password reset link for a member, valid 24 hours, shown once."""
-    raw = accounts.make_reset(session, member, bodies.body_by_handle(session, handle),
+    session = tx.session
+    raw = accounts.make_reset(tx, bodies.body_by_handle(session, handle),
                               _person(session, member_id))
     session.commit()
-    row, _ = accounts.reset_for(session, raw)
-    return json_with_etag(request, {"url": f"{ctx(request).urls.base}/reset/{raw}",
+    row, _ = accounts.reset_for(tx, raw)
+    return json_with_etag(request, {"url": f"{tx.urls.base}/reset/{raw}",
                                     "expires_at": iso(row.expires_at)}, 201)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from node.api.v1.deps import ctx, db, json_with_etag, member_required, optional_member
+from node.api.v1.deps import ctx, db, json_with_etag, member_tx, optional_member
 from node.api.v1.outputs import (
     BodyOut,
     InvitationCreated,
@@ -24,6 +24,7 @@ from node.governance.authz import require_facilitator, require_read
 from node.governance.statute import Statute, StatuteError
 from node.models import LocalActor, Member, Membership
 from node.storage import changes
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["bodies"])
 
@@ -40,14 +41,14 @@ def list_bodies(request: Request, member: Member | None = Depends(optional_membe
 
 @router.post("/bodies/{parent}/bodies", status_code=201, responses=ok(BodyOut, 201))
 def create_body(request: Request, parent: str, body: NewBody,
-                member: Member = Depends(member_required),
-                session: Session = Depends(db)) -> Response:
+                tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator of `parent` creates a council inside it."""
+    session, member = tx.session, tx.member
     parent_body = bodies.body_by_handle(session, parent)
     require_facilitator(session, member, parent_body)
-    made = bodies.create_body(session, f"member:{member.id}", parent_body, body.handle,
-                              body.name, body.kind, public=body.public)
-    members.grant(session, f"member:{member.id}", member, made, "facilitator")
+    made = bodies.create_body(tx, parent_body, body.handle, body.name, body.kind,
+                              public=body.public)
+    members.grant(tx, member, made, "facilitator")
     changes.bump(session, changes.BODIES)
     session.commit()
     # This process answers for the body at once; the others on their next look.
@@ -82,29 +83,29 @@ def list_members(request: Request, handle: str,
 
 @router.post("/bodies/{handle}/invitations", status_code=201, responses=ok(InvitationCreated, 201))
 def invite(request: Request, handle: str, body: NewInvitation,
-           member: Member = Depends(member_required),
-           session: Session = Depends(db)) -> Response:
+           tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator invites; the token is shown once and works once."""
+    session, member = tx.session, tx.member
     b = bodies.body_by_handle(session, handle)
     require_facilitator(session, member, b)
-    raw = members.invite(session, member, b, body.role, body.valid_days)
+    raw = members.invite(tx, b, body.role, body.valid_days)
     session.commit()
-    base = ctx(request).urls.base
+    base = tx.urls.base
     return json_with_etag(request, {"token": raw, "accept_url":
                                     f"{base}/api/v1/invitations/{raw}/accept"}, 201)
 
 
 @router.put("/bodies/{handle}/statute", responses=ok(BodyOut))
 def put_statute(request: Request, handle: str, body: StatuteIn,
-                member: Member = Depends(member_required),
-                session: Session = Depends(db)) -> Response:
+                tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     b = bodies.body_by_handle(session, handle)
     require_facilitator(session, member, b)
     try:
         statute = Statute.from_dict(body.model_dump())
     except StatuteError as exc:
         raise invalid("bad-statute", str(exc)) from exc
-    bodies.set_statute(session, f"member:{member.id}", b, statute)
+    bodies.set_statute(tx, b, statute)
     changes.bump(session, changes.BODIES)
     session.commit()
     return json_with_etag(request, body_view(session, b))
@@ -112,14 +113,14 @@ def put_statute(request: Request, handle: str, body: StatuteIn,
 
 @router.post("/bodies/{handle}/meetings", status_code=201, responses=ok(MeetingCreated, 201))
 def record_meeting(request: Request, handle: str, body: NewMeeting,
-                   member: Member = Depends(member_required),
-                   session: Session = Depends(db)) -> Response:
+                   tx: Tx = Depends(member_tx)) -> Response:
     """Record an in-person assembly and the decisions it took, with counts."""
+    session = tx.session
     b = bodies.body_by_handle(session, handle)
     items = [{"proposal_id": d.proposal_id, "for": d.votes_for, "against": d.against,
               "abstain": d.abstain, "block": d.block} for d in body.decisions]
     meeting, made = decisions.record_meeting(
-        session, member, b, ctx(request).urls, body.held_at, body.place, body.attendance,
+        tx, b, body.held_at, body.place, body.attendance,
         body.families, body.agenda, body.minutes, items)
     session.commit()
     return json_with_etag(request, {"id": meeting.id,

@@ -14,7 +14,7 @@ from node.api.v1.deps import (
     db,
     decode_cursor,
     json_with_etag,
-    member_required,
+    member_tx,
     optional_member,
     page,
 )
@@ -50,6 +50,7 @@ from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
 from node.governance.proposal_actions import ProposalState
 from node.models import Amendment, Decision, Member, Proposal
+from node.tx import Tx
 
 router = APIRouter(prefix="/api/v1", tags=["proposals"])
 STATES = tuple(str(s) for s in ProposalState)
@@ -86,11 +87,11 @@ def list_proposals(request: Request, handle: str, state: str | None = Query(None
 
 @router.post("/bodies/{handle}/proposals", status_code=201, responses=ok(ProposalFull, 201))
 def create_proposal(request: Request, handle: str, body: NewProposal,
-                    member: Member = Depends(member_required),
-                    session: Session = Depends(db)) -> Response:
+                    tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     b = bodies.body_by_handle(session, handle)
-    p = proposals.create(session, member, b, body.title, body.text, body.affects,
-                         own_uri=ctx(request).urls.actor(b.handle))
+    p = proposals.create(tx, b, body.title, body.text, body.affects,
+                         own_uri=tx.urls.actor(b.handle))
     session.commit()
     return json_with_etag(request, proposal_view(session, p, full=True, member=member), 201)
 
@@ -123,21 +124,21 @@ def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = 
 
 @router.put("/proposals/{proposal_id}", responses=ok(ProposalFull))
 def edit_draft(request: Request, proposal_id: int, body: NewProposal,
-               member: Member = Depends(member_required),
-               session: Session = Depends(db)) -> Response:
+               tx: Tx = Depends(member_tx)) -> Response:
     """The author rewrites a draft (title and text; `affects` is not changed here).
     Once in deliberation the text changes only through amendments."""
+    session, member = tx.session, tx.member
     p = _readable(session, member, proposal_id)
-    proposals.edit_draft(session, member, p, body.title, body.text)
+    proposals.edit_draft(tx, p, body.title, body.text)
     return _act(request, session, p, member)
 
 
 @router.post("/proposals/{proposal_id}/withdrawal", responses=ok(ProposalFull))
-def withdraw(request: Request, proposal_id: int, member: Member = Depends(member_required),
-             session: Session = Depends(db)) -> Response:
+def withdraw(request: Request, proposal_id: int, tx: Tx = Depends(member_tx)) -> Response:
     """The author withdraws a draft: it stays on record as `withdrawn` and goes no further."""
+    session, member = tx.session, tx.member
     p = _readable(session, member, proposal_id)
-    proposals.withdraw(session, member, p)
+    proposals.withdraw(tx, p)
     return _act(request, session, p, member)
 
 
@@ -148,20 +149,20 @@ def _act(request: Request, session: Session, p: Proposal, member: Member) -> Res
 
 @router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
 async def open_deliberation(request: Request, proposal_id: int,
-                            member: Member = Depends(member_required),
-                            session: Session = Depends(db)) -> Response:
+                            tx: Tx = Depends(member_tx)) -> Response:
     """Opens deliberation; a proposal that affects bodies beyond this one is sent up to
     the lowest federation covering them all (see `federated` in the answer)."""
+    session, member = tx.session, tx.member
     # The SQL runs in worker threads; only sending the matter up waits on the loop.
-    p = await asyncio.to_thread(_deliberate, session, member, proposal_id)
+    p = await asyncio.to_thread(_deliberate, tx, proposal_id)
     await escalation.send_up_if_needed(ctx(request), member, proposal_id)
     return json_with_etag(request, await asyncio.to_thread(_full_view, session, p, member))
 
 
-def _deliberate(session: Session, member: Member, proposal_id: int) -> Proposal:
-    p = proposals.get(session, proposal_id)
-    proposals.open_deliberation(session, member, p)
-    session.commit()
+def _deliberate(tx: Tx, proposal_id: int) -> Proposal:
+    p = proposals.get(tx.session, proposal_id)
+    proposals.open_deliberation(tx, p)
+    tx.commit()
     return p
 
 
@@ -173,10 +174,10 @@ def _full_view(session: Session, p: Proposal, member: Member) -> dict[str, Any]:
 @router.post("/proposals/{proposal_id}/comments", status_code=201,
              responses=ok(CommentCreated, 201))
 def add_comment(request: Request, proposal_id: int, body: NewComment,
-                member: Member = Depends(member_required),
-                session: Session = Depends(db)) -> Response:
+                tx: Tx = Depends(member_tx)) -> Response:
+    session = tx.session
     p = proposals.get(session, proposal_id)
-    c = proposals.comment(session, member, p, body.text, body.parent_id)
+    c = proposals.comment(tx, p, body.text, body.parent_id)
     session.commit()
     return json_with_etag(request, {"id": c.id, "text": c.text, "parent_id": c.parent_id}, 201)
 
@@ -184,10 +185,10 @@ def add_comment(request: Request, proposal_id: int, body: NewComment,
 @router.post("/proposals/{proposal_id}/amendments", status_code=201,
              responses=ok(AmendmentCreated, 201))
 def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
-                  member: Member = Depends(member_required),
-                  session: Session = Depends(db)) -> Response:
+                  tx: Tx = Depends(member_tx)) -> Response:
+    session = tx.session
     p = proposals.get(session, proposal_id)
-    a = amendments.amend(session, member, p, body.title, body.text, body.reason)
+    a = amendments.amend(tx, p, body.title, body.text, body.reason)
     session.commit()
     return json_with_etag(request, {"id": a.id, "state": a.state,
                                     "against_version": a.against_version}, 201)
@@ -196,31 +197,31 @@ def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/decision",
              responses=ok(ProposalFull))
 def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
-                     body: AmendmentDecision, member: Member = Depends(member_required),
-                     session: Session = Depends(db)) -> Response:
+                     body: AmendmentDecision, tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
-    amendments.decide(session, ctx(request).urls, member, p, amendment_id, body.accept)
+    amendments.decide(tx, p, amendment_id, body.accept)
     return _act(request, session, p, member)
 
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote", responses=ok(ProposalFull))
 def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, body: OpenVote,
-                        member: Member = Depends(member_required),
-                        session: Session = Depends(db)) -> Response:
+                        tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator puts the amendment to the body's vote instead of the author deciding."""
+    session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
-    amendments.open_vote(session, member, p, amendment_id, body.closes_at)
+    amendments.open_vote(tx, p, amendment_id, body.closes_at)
     return _act(request, session, p, member)
 
 
 @router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot",
              responses=ok(AmendmentBallotOut))
 def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
-                      body: AmendmentBallot, member: Member = Depends(member_required),
-                      session: Session = Depends(db)) -> Response:
+                      body: AmendmentBallot, tx: Tx = Depends(member_tx)) -> Response:
     """Cast or change your vote on an amendment until its vote closes."""
+    session = tx.session
     p = proposals.get(session, proposal_id)
-    v = amendments.cast(session, member, p, amendment_id, body.choice, body.reason)
+    v = amendments.cast(tx, p, amendment_id, body.choice, body.reason)
     session.commit()
     return json_with_etag(request, {"amendment_id": v.amendment_id, "choice": v.choice})
 
@@ -228,45 +229,45 @@ def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/close",
              responses=ok(ProposalFull))
 def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
-                         member: Member = Depends(member_required),
-                         session: Session = Depends(db)) -> Response:
+                         tx: Tx = Depends(member_tx)) -> Response:
     """Close an amendment vote whose deadline has passed (the node also does this itself)."""
+    session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
     a = session.get(Amendment, amendment_id)
     if a is None or a.proposal_id != p.id:
         raise not_found("amendment")
-    amendments.close_by(session, ctx(request).urls, member, a)
+    amendments.close_by(tx, a)
     return _act(request, session, p, member)
 
 
 @router.post("/proposals/{proposal_id}/vote", responses=ok(ProposalFull))
 def open_vote(request: Request, proposal_id: int, body: OpenVote,
-              member: Member = Depends(member_required),
-              session: Session = Depends(db)) -> Response:
+              tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
-    proposals.open_vote(session, ctx(request).urls, member, p, body.closes_at)
+    proposals.open_vote(tx, p, body.closes_at)
     session.commit()
     return _act(request, session, p, member)
 
 
 @router.put("/proposals/{proposal_id}/ballot", responses=ok(BallotOut))
 def cast(request: Request, proposal_id: int, body: CastVote,
-         member: Member = Depends(member_required),
-         session: Session = Depends(db)) -> Response:
+         tx: Tx = Depends(member_tx)) -> Response:
     """Cast or change your vote on the current version until the vote closes."""
+    session = tx.session
     p = proposals.get(session, proposal_id)
-    v = proposals.cast(session, member, p, body.version, body.choice, body.reason)
+    v = proposals.cast(tx, p, body.version, body.choice, body.reason)
     session.commit()
     return json_with_etag(request, {"proposal_id": p.id, "version": v.version,
                                     "choice": v.choice})
 
 
 @router.post("/proposals/{proposal_id}/close", responses=ok(DecisionOut))
-def close(request: Request, proposal_id: int, member: Member = Depends(member_required),
-          session: Session = Depends(db)) -> Response:
+def close(request: Request, proposal_id: int, tx: Tx = Depends(member_tx)) -> Response:
     """Close a vote whose deadline has passed (the node also does this by itself)."""
+    session = tx.session
     p = proposals.get(session, proposal_id)
-    d = decisions.close_vote_by(session, ctx(request).urls, member, p)
+    d = decisions.close_vote_by(tx, p)
     session.commit()
     return json_with_etag(request, decision_view(d, session))
 
@@ -289,10 +290,10 @@ def get_decision(request: Request, decision_id: int,
 
 @router.post("/decisions/{decision_id}/execution", responses=ok(DecisionOut))
 def execution(request: Request, decision_id: int, body: Execution,
-              member: Member = Depends(member_required),
-              session: Session = Depends(db)) -> Response:
+              tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     d = _decision(session, member, decision_id)
-    decisions.set_execution(session, member, d, body.state, body.notes)
+    decisions.set_execution(tx, d, body.state, body.notes)
     session.commit()
     return json_with_etag(request, decision_view(d, session))
 
@@ -300,9 +301,9 @@ def execution(request: Request, decision_id: int, body: Execution,
 @router.post("/decisions/{decision_id}/evaluations", status_code=201,
              responses=ok(EvaluationCreated, 201))
 def evaluate(request: Request, decision_id: int, body: NewEvaluation,
-             member: Member = Depends(member_required),
-             session: Session = Depends(db)) -> Response:
+             tx: Tx = Depends(member_tx)) -> Response:
+    session, member = tx.session, tx.member
     d = _decision(session, member, decision_id)
-    ev = decisions.evaluate(session, member, d, body.score, body.comment)
+    ev = decisions.evaluate(tx, d, body.score, body.comment)
     session.commit()
     return json_with_etag(request, {"id": ev.id, "score": ev.score}, 201)
