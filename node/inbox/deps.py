@@ -13,9 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from sqlalchemy import Engine
-from sqlmodel import Session
-
 from node.context import NodeContext
 from node.models import LocalActor
 from node.storage.audit import Who
@@ -25,46 +22,40 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def transact(engine: Engine, func: Callable[Concatenate[Session, P], R],
+def transact(ctx: NodeContext, who: Who, func: Callable[Concatenate[Tx, P], R],
              *args: P.args, **kwargs: P.kwargs) -> R:
-    """`func(session, *args)` in one transaction, committed when it returns."""
-    with Session(engine) as s:
+    """`func(tx, *args)` in one unit of work acted by `who`, committed when it returns."""
+    with ctx.unit(who) as tx:
         # ctx.actors is a per-process cache; services get the body as stored now
         # (its statute may have changed since the cache was filled).
-        fresh = [s.get(LocalActor, a.id) if isinstance(a, LocalActor) else a for a in args]
-        result = cast("Callable[..., R]", func)(s, *fresh, **kwargs)
-        s.commit()
+        fresh = [tx.session.get(LocalActor, a.id) if isinstance(a, LocalActor) else a
+                 for a in args]
+        result = cast("Callable[..., R]", func)(tx, *fresh, **kwargs)
+        tx.commit()
         return result
 
 
-def acted(ctx: NodeContext, who: Who, func: Callable[Concatenate[Tx, P], R]
-          ) -> Callable[Concatenate[Session, P], R]:
-    """A domain service taking a `Tx`, as `RunTx` runs it: on the transaction's session,
-    acted by `who` (the remote sender, `remote:<uri>`, or None for the node's own)."""
-    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return func(ctx.tx(session, who), *args, **kwargs)
-    return run
-
-
 class RunTx(Protocol):
-    """Runs `func(session, *args)` in a transaction of its own, in a worker thread:
-    the services are synchronous and the loop serves the web side meanwhile."""
+    """Runs `func(tx, *args)` in a unit of work of its own acted by `who` (the remote
+    sender as `remote:<uri>`, or None where the domain names the actor itself), in a
+    worker thread: the services are synchronous and the loop serves the web side
+    meanwhile."""
 
-    def __call__(self, func: Callable[Concatenate[Session, P], R], /,
+    def __call__(self, who: Who, func: Callable[Concatenate[Tx, P], R], /,
                  *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]: ...
 
 
 @dataclass(frozen=True)
 class InThread:
-    """The real `RunTx`: `transact` on the node's engine, in a worker thread."""
+    """The real `RunTx`: `transact` on the node's context, in a worker thread."""
 
-    engine: Engine
+    ctx: NodeContext
 
-    async def __call__(self, func: Callable[Concatenate[Session, P], R], /,
+    async def __call__(self, who: Who, func: Callable[Concatenate[Tx, P], R], /,
                        *args: P.args, **kwargs: P.kwargs) -> R:
         # A closure: mypy cannot solve `to_thread(transact, ...)`'s nested ParamSpec.
         def run() -> R:
-            return transact(self.engine, func, *args, **kwargs)
+            return transact(self.ctx, who, func, *args, **kwargs)
         return await asyncio.to_thread(run)
 
 
@@ -78,5 +69,5 @@ class HandlerDeps:
 
     @classmethod
     def of(cls, ctx: NodeContext) -> HandlerDeps:
-        return cls(ctx, InThread(ctx.engine))
+        return cls(ctx, InThread(ctx))
 

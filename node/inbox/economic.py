@@ -11,10 +11,9 @@ proof here. Domain rules live in node.economy; refusals change nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from node.economy import broker, handovers, party, plans, rising, wire
 from node.errors import Problem
@@ -33,13 +32,6 @@ class Economic:
     def __init__(self, deps: HandlerDeps) -> None:
         self.ctx = deps.ctx
         self._tx = deps.tx
-
-    def _in(self, func: Callable[Concatenate[Tx, P], R]) -> Callable[Concatenate[Session, P], R]:
-        """`func` as the transaction runner calls it: on its session, as the node's own
-        processing (the domain names the remote actor where it records one)."""
-        def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            return func(self.ctx.tx(session), *args, **kwargs)
-        return run
 
     async def _proves(self, document: dict[str, Any], author: str) -> bool:
         return await peers.proves(self.ctx, document, author)
@@ -78,55 +70,53 @@ class Economic:
         if doc.body != id_of(activity.get("actor")) or not await self._proves(obj, doc.body):
             return
         if activity.get("type") == "Update":
-            await self._tx(self._in(rising.update_held), fed, activity, doc)
+            await self._tx(None, rising.update_held, fed, activity, doc)
             return
         # The authority checked that `signer` (who passed it on) is a member body.
         inbox = await self._inbox_of(doc.body)
-        await self._tx(self._in(rising.hold), fed, signer, activity, doc, inbox)
+        await self._tx(None, rising.hold, fed, signer, activity, doc, inbox)
 
     async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
         inbox = await self._inbox_of(proposer)
         me = self.ctx.urls.actor(body.handle)
         try:
-            await self._tx(self._in(party.receive_offer), body, me, proposer, inbox, draft)
+            await self._tx(None, party.receive_offer, body, me, proposer, inbox, draft)
         except Problem as exc:
             uri = id_of(draft)
             if exc.code == "exists":
                 return
             named = exc.intents if isinstance(exc, party.Shortfall) else None
-            await self._tx(self._in(party.refuse_unknown), body, inbox, uri, exc.detail,
+            await self._tx(None, party.refuse_unknown, body, inbox, uri, exc.detail,
                            exc.code, named)
 
     async def _agreement(self, body: LocalActor, proposer: str, result: Any) -> None:
         if not isinstance(result, dict) or not await self._proves(result, proposer):
             return
-        await self._tx(self._in(party.receive_agreement), body, proposer, result)
+        await self._tx(None, party.receive_agreement, body, proposer, result)
 
     async def _plan(self, body: LocalActor, actor: str, obj: dict[str, Any]) -> None:
         if obj.get("attributedTo") != actor or not await self._proves(obj, actor):
             return
         inbox = await self._inbox_of(actor)
-        await self._tx(self._in(plans.receive), body, self.ctx.urls.actor(body.handle), obj,
+        await self._tx(None, plans.receive, body, self.ctx.urls.actor(body.handle), obj,
                        inbox)
 
     async def _event(self, body: LocalActor, actor: str, activity: dict[str, Any],
                      obj: dict[str, Any]) -> None:
         doc = wire.read_event(obj)
-        await self._tx(self._record_event, body, actor, activity, doc)
+        await self._tx(None, self._record_event, body, actor, activity, doc)
 
-    def _record_event(self, session: Session, body: LocalActor, actor: str,
+    def _record_event(self, tx: Tx, body: LocalActor, actor: str,
                       activity: dict[str, Any], doc: wire.EventDoc) -> None:
-        tx = self.ctx.tx(session)
         handovers.receive(tx, actor, doc)
         broker.relay(tx, body, activity, doc.commitment, actor)
 
     async def _cancel(self, body: LocalActor, actor: str, activity: dict[str, Any],
                       uri: str) -> None:
-        await self._tx(self._record_cancel, body, actor, activity, uri)
+        await self._tx(None, self._record_cancel, body, actor, activity, uri)
 
-    def _record_cancel(self, session: Session, body: LocalActor, actor: str,
+    def _record_cancel(self, tx: Tx, body: LocalActor, actor: str,
                        activity: dict[str, Any], uri: str) -> None:
-        tx = self.ctx.tx(session)
         relayed = broker.relay(tx, body, activity, uri, actor)
         handovers.receive_cancel(tx, None if relayed else body, actor, uri)
 
@@ -140,17 +130,17 @@ class Economic:
         done = False
         for body in bodies:
             try:
-                done = bool(await self._tx(self._answer, body, activity, obj, sender)) or done
+                done = bool(await self._tx(None, self._answer, body, activity, obj, sender)) or done
             except Problem as exc:
                 log.warning("economy: refused %s: %s", activity.get("id"), exc.detail)
                 done = True
         return bool(done)
 
-    def _answer(self, session: Session, body: LocalActor, activity: dict[str, Any],
-                uri: str, sender: str) -> bool:
+    def _answer(self, tx: Tx, body: LocalActor, activity: dict[str, Any], uri: str,
+                sender: str) -> bool:
         # Who answers is the activity's actor (relayed answers carry its own proof);
         # the authority checked that `sender` may pass it to us.
-        tx = self.ctx.tx(session)
+        session = tx.session
         actor = id_of(activity.get("actor"))
         accept = activity.get("type") == "Accept"
         reason = str(activity.get("content") or "")

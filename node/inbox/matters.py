@@ -21,7 +21,7 @@ from node.federations import graph, mandates, matters, objects, outcomes, routin
 from node.federations.levels import Route
 from node.inbox import peers
 from node.inbox.authority import id_of
-from node.inbox.deps import HandlerDeps, acted
+from node.inbox.deps import HandlerDeps
 from node.models import LocalActor
 
 log = logging.getLogger("comuna.federated")
@@ -43,7 +43,7 @@ class Federated:
             return
         if kind == "Delete":
             for body in bodies:
-                await self._tx(acted(self.ctx, f"remote:{sender}", mandates.receive_recall),
+                await self._tx(f"remote:{sender}", mandates.receive_recall,
                                body, sender, id_of(obj))
             return
         if not isinstance(obj, dict):
@@ -84,16 +84,16 @@ class Federated:
         plan = await routing.settled(self.ctx, federation, doc.affects,
                                      lambda p: p.route in (Route.local, Route.up))
         if plan.route == Route.local:
-            await self._tx(acted(self.ctx, f"remote:{origin}", matters.take), federation,
+            await self._tx(f"remote:{origin}", matters.take, federation,
                            create, doc, origin)
         elif plan.route == Route.up:
-            await self._tx(acted(self.ctx, f"remote:{origin}", matters.forward_up), federation,
+            await self._tx(f"remote:{origin}", matters.forward_up, federation,
                            create, plan.next_hop, plan.next_inbox)
         else:
             inbox = await self._inbox_of(origin)
             reason = plan.reason if plan.level is None else \
                 f"{plan.reason} (deciding level: {plan.level})"
-            await self._tx(acted(self.ctx, f"remote:{origin}", matters.refuse), federation,
+            await self._tx(f"remote:{origin}", matters.refuse, federation,
                            create, inbox, reason)
 
     # --- matters and decisions from above ------------------------------------------
@@ -125,8 +125,8 @@ class Federated:
         if activity.get("type") == "Update" and not await self._versioned_by_decider(
                 body, id_of(activity.get("actor")), doc):
             return
-        await self._tx(acted(self.ctx, f"remote:{federation}",
-                             matters.receive_from_federation), body, federation, activity, doc)
+        await self._tx(f"remote:{federation}", matters.receive_from_federation, body,
+                       federation, activity, doc)
         # The decision will be checked against the deciding level of these bodies.
         await graph.warm(self.ctx, doc.affects)
 
@@ -170,7 +170,7 @@ class Federated:
                 log.warning("decision %s by %s, but %s decides that matter", note.get("id"),
                             note.get("attributedTo"), plan.level)
                 return
-        await self._tx(acted(self.ctx, f"remote:{via}", outcomes.receive), body, activity,
+        await self._tx(f"remote:{via}", outcomes.receive, body, activity,
                        note, via)
 
     def _affects(self, matter: str) -> list[str]:
@@ -194,10 +194,10 @@ class Federated:
             if not await self._proves(obj, member):
                 raise objects.refused("the object's own proof does not verify", "bad-proof")
             if obj.get("type") == objects.MANDATE:
-                await self._tx(acted(self.ctx, f"remote:{member}", mandates.receive_mandate),
+                await self._tx(f"remote:{member}", mandates.receive_mandate,
                                federation, objects.read_mandate(obj), obj)
             else:
-                await self._tx(acted(self.ctx, f"remote:{member}", mandates.receive_vote),
+                await self._tx(f"remote:{member}", mandates.receive_vote,
                                federation, objects.read_vote(obj), obj)
         except Problem as exc:
             log.info("refused %s from %s: %s", obj.get("id"), member, exc.detail)
@@ -206,6 +206,6 @@ class Federated:
             except KeyLookupFailed:
                 return
             if inbox:
-                await self._tx(acted(self.ctx, f"remote:{member}", mandates.answer_refusal),
+                await self._tx(f"remote:{member}", mandates.answer_refusal,
                                federation, activity, inbox, exc)
 

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -24,7 +24,7 @@ from node.federations import graph, matters, membership
 from node.governance import follows
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
-from node.inbox.deps import HandlerDeps, acted
+from node.inbox.deps import HandlerDeps
 from node.inbox.economic import Economic
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.matters import Federated
@@ -34,7 +34,6 @@ from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
 from node.storage.db import write_alone
 from node.storage.leases import claim, free_dead_at_start
-from node.tx import Tx
 
 log = logging.getLogger("comuna.inbox")
 _P = ParamSpec("_P")
@@ -293,15 +292,8 @@ class InboxProcessor:
         except KeyLookupFailed:
             return
         if inbox and verdict.addressed is not None:
-            await self._tx(refusals.answer, self.ctx.urls, verdict.addressed, activity, inbox,
+            await self._tx(None, refusals.answer, verdict.addressed, activity, inbox,
                            verdict.code, verdict.reason)
-
-    def _by(self, sender: str, func: Callable[Concatenate[Tx, _P], _R]
-            ) -> Callable[Concatenate[Session, _P], _R]:
-        """`func` as a service of the transaction runner, acted by the remote `sender`."""
-        def run(s: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-            return func(self.ctx.tx(s, f"remote:{sender}"), *args, **kwargs)
-        return run
 
     # --- handlers, one per kind (who may send each was decided before) ---------------
 
@@ -311,7 +303,7 @@ class InboxProcessor:
         if target is None:
             return
         follower_doc = await self.ctx.directory.actor(sender)
-        await self._tx(self._by(sender, follows.accept_follow), target, activity, follower_doc)
+        await self._tx(f"remote:{sender}", follows.accept_follow, target, activity, follower_doc)
 
     async def _undo(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -319,11 +311,11 @@ class InboxProcessor:
         if isinstance(obj, dict) and obj.get("type") == "Follow":
             target = self._named(bodies, id_of(obj.get("object")))
             if target is not None:
-                await self._tx(self._by(sender, follows.undo_follow), target, sender,
+                await self._tx(f"remote:{sender}", follows.undo_follow, target, sender,
                                id_of(obj))
         elif isinstance(obj, str) and obj:
             # Some servers undo by the Follow's id alone.
-            await self._tx(self._by(sender, follows.undo_follow_by_id), sender, obj)
+            await self._tx(f"remote:{sender}", follows.undo_follow_by_id, sender, obj)
 
     async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
@@ -331,14 +323,14 @@ class InboxProcessor:
         if target is None:
             return
         member_doc = await self.ctx.directory.actor(sender)
-        await self._tx(acted(self.ctx, f"remote:{sender}", membership.receive_join), target,
+        await self._tx(f"remote:{sender}", membership.receive_join, target,
                        activity, member_doc)
 
     async def _leave(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
         target = self._named(bodies, id_of(activity.get("object")))
         if target is not None:
-            await self._tx(acted(self.ctx, f"remote:{sender}", membership.receive_leave),
+            await self._tx(f"remote:{sender}", membership.receive_leave,
                            target, sender)
 
     async def _actor_update(self, activity: dict[str, Any], bodies: list[LocalActor],
@@ -356,8 +348,8 @@ class InboxProcessor:
                                       activity.get("type") == "Accept")
 
     async def _our_join_answered(self, federation: str, join_id: str, accept: bool) -> bool:
-        done = await self._tx(acted(self.ctx, f"remote:{federation}",
-                                    membership.receive_answer), federation, join_id, accept)
+        done = await self._tx(f"remote:{federation}", membership.receive_answer, federation,
+                              join_id, accept)
         if done and accept:
             await graph.warm(self.ctx, [federation])
         return bool(done)
@@ -367,7 +359,7 @@ class InboxProcessor:
         obj = activity.get("object")
         follow_id = id_of(obj)
         for body in bodies:
-            await self._tx(self._by(sender, follows.answer_to_our_follow), body, follow_id,
+            await self._tx(f"remote:{sender}", follows.answer_to_our_follow, body, follow_id,
                            sender, activity.get("type") == "Accept")
 
     async def _answer(self, activity: dict[str, Any], bodies: list[LocalActor],
@@ -377,8 +369,7 @@ class InboxProcessor:
         if await self.economic.answer(activity, bodies, sender):
             return
         named, accept = id_of(activity.get("object")), activity.get("type") == "Accept"
-        if not accept and await self._tx(
-                acted(self.ctx, f"remote:{sender}", matters.receive_refusal), sender, named,
+        if not accept and await self._tx(f"remote:{sender}", matters.receive_refusal, sender, named,
                 str(activity.get("content") or activity.get("summary") or "")):
             return
         if await self._our_join_answered(sender, named, accept):

@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlmodel import Session
-
 from node.inbox.authority import id_of
 from node.inbox.deps import HandlerDeps
 from node.inbox.verify import Forbidden, verify_author_proof
-from node.models import LocalActor, ProjectRecord
+from node.models import LocalActor
 from node.projects import bank
 
 log = logging.getLogger("comuna.projects")
@@ -40,8 +38,4 @@ class ProjectBank:
             log.warning("project record %s refused: %s", obj.get("id"), exc)
             return
         for body in bodies:
-            await self._tx(self._receive, body, create, via)
-
-    def _receive(self, session: Session, body: LocalActor, create: dict[str, Any],
-                 via: str) -> ProjectRecord | None:
-        return bank.receive(self.ctx.tx(session), body, create, via)
+            await self._tx(None, bank.receive, body, create, via)

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
 from node.activitypub.documents import AS_CONTEXT
-from node.activitypub.urls import Urls
 from node.models import LocalActor
 from node.outbox.publish import new_uid, publish
 from node.tx import Tx
 
 
-def answer(session: Session, urls: Urls, body: LocalActor, activity: dict[str, Any],
-           inbox: str, code: str, reason: str) -> None:
+def answer(tx: Tx, body: LocalActor, activity: dict[str, Any], inbox: str, code: str,
+           reason: str) -> None:
+    urls = tx.urls
     actor = activity.get("actor")
     reject: dict[str, Any] = {
         "@context": [AS_CONTEXT, urls.context], "id": urls.activity(new_uid()),
         "type": "Reject", "actor": urls.actor(body.handle), "object": activity.get("id"),
         "summary": code, "content": reason,
         "to": [actor.get("id") if isinstance(actor, dict) else actor]}
-    publish(Tx(session, urls), body, reject, to_followers=False, inboxes={inbox})
+    publish(tx, body, reject, to_followers=False, inboxes={inbox})
