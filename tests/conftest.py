@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 from node.app import create_app
 from node.cli.main import main as cli
 from node.config import Settings, load_settings
+from tests import keypool
 from tests.fakeremote import FakeRemote, start_fake_remote
 
 PG_URL = os.environ.get("COMUNA_TEST_PG_URL", "")
@@ -36,6 +37,15 @@ NODE_URL = "http://node.test"
 
 def backend() -> str:
     return "postgresql" if PG_URL else "sqlite"
+
+
+keypool.install()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _new_keys_per_module() -> Iterator[None]:
+    keypool.POOL.rewind()
+    yield
 
 
 class Databases:
@@ -181,6 +191,13 @@ def ctx_of(client: TestClient) -> Any:
     return app.state.ctx
 
 
+_SCHEMAS: dict[tuple[tuple[str, tuple[str, ...]], ...], Any] = {}
+# Racing tests send from several threads. schemathesis builds werkzeug route maps, which
+# compile code with the ast module, and on CPython 3.11 two threads doing that at once
+# raise SystemError. The check is the test's, so it runs one at a time.
+_ONE_CHECK_AT_A_TIME = threading.Lock()
+
+
 def hold_to_openapi(client: TestClient) -> list[str]:
     """Check every JSON API answer the client receives against the schema the node's
     own OpenAPI document gives for that route and status. Returns the routes checked."""
@@ -189,12 +206,15 @@ def hold_to_openapi(client: TestClient) -> list[str]:
     app = client.app
     while not hasattr(app, "openapi"):
         app = app.app  # type: ignore[attr-defined]
-    schema = schemathesis.openapi.from_dict(app.openapi())
+    # Making the document and its schema costs about a second; every node of the suite
+    # has the same routes, so one schema per route list serves them all.
+    key = tuple((getattr(r, "path", ""), tuple(sorted(getattr(r, "methods", None) or ())))
+                for r in app.routes)  # type: ignore[attr-defined]
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = schemathesis.openapi.from_dict(app.openapi())
+    schema = _SCHEMAS[key]
     checked: list[str] = []
-    # Racing tests send from several threads. schemathesis builds werkzeug route maps,
-    # which compile code with the ast module, and on CPython 3.11 two threads doing
-    # that at once raise SystemError. The check is the test's, so it runs one at a time.
-    one_at_a_time = threading.Lock()
+    one_at_a_time = _ONE_CHECK_AT_A_TIME
 
     def hook(response: Any) -> None:
         request = response.request

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -41,14 +42,19 @@ class Net:
             node.launch()
         for node in self.nodes.values():
             node.wait_ready()
-        for handle, node in self.nodes.items():
-            found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
-            assert found is not None, "the CLI printed no invitation token"
-            token = found.group(1)
-            self.heads[handle] = self._join(node, token, "rosa")
-            if self.levels[handle] != "commune":
-                self.call(handle, "put", f"/api/v1/bodies/{handle}/statute",
-                          json={"rule": "majority", "admission": "open", "quorum": "1/2"})
+        # Side by side: each node's first facilitator comes from a CLI process, which
+        # spends most of its time importing.
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(self._first_facilitator, self.nodes))
+
+    def _first_facilitator(self, handle: str) -> None:
+        node = self.nodes[handle]
+        found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
+        assert found is not None, "the CLI printed no invitation token"
+        self.heads[handle] = self._join(node, found.group(1), "rosa")
+        if self.levels[handle] != "commune":
+            self.call(handle, "put", f"/api/v1/bodies/{handle}/statute",
+                      json={"rule": "majority", "admission": "open", "quorum": "1/2"})
 
     def _join(self, node: NodeProcess, token: str, username: str) -> dict[str, str]:
         httpx.post(f"{node.url}/api/v1/invitations/{token}/accept",

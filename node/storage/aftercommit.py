@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable
 
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger("comuna.wake")
 _PENDING = "comuna.wake"
@@ -31,14 +31,23 @@ def register(engine: Engine, wakers: dict[str, Callable[[], None]]) -> None:
     _WAKERS[engine] = dict(wakers)
 
 
+def _begun(session: Session) -> None:
+    # Asked before anything was written, the work must still belong to a transaction:
+    # a rollback of none fires no event and would leave it for the next commit.
+    if not session.in_transaction():
+        session.begin()
+
+
 def wake(session: Session, topic: str) -> None:
     """Wake `topic`'s loop once this session's transaction commits."""
+    _begun(session)
     pending: set[str] = session.info.setdefault(_PENDING, set())
     pending.add(topic)
 
 
 def call(session: Session, fn: Callable[[], None]) -> None:
     """Run `fn` once this session's transaction commits (dropped on rollback)."""
+    _begun(session)
     calls: list[Callable[[], None]] = session.info.setdefault(_CALLS, [])
     calls.append(fn)
 
@@ -69,9 +78,13 @@ def _after_commit(session: Session) -> None:
             log.exception("waking %s after a commit failed", topic)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    # What was asked inside a transaction that did not commit must not wake anyone
-    # later, when the same session commits something else.
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # What was asked inside a transaction that did not commit must not run later, when
+    # the same session commits something else. The "soft" event fires on every
+    # rollback, even of a transaction that never reached the database; a savepoint's
+    # rollback leaves the outer transaction, and what it asked for, alone.
+    if previous.parent is not None:
+        return
     session.info.pop(_PENDING, None)
     session.info.pop(_CALLS, None)
