@@ -191,6 +191,16 @@ def ctx_of(client: TestClient) -> Any:
     return app.state.ctx
 
 
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The seven-node test federation (tests/fednet.py), built once for the modules
+    that use it: the federated matters and the federated economy. They run on the one
+    worker that takes every node-process module, one after the other."""
+    from tests.fednet import seven_nodes
+
+    yield from seven_nodes(tmp_path_factory, "fed")
+
+
 _SCHEMAS: dict[tuple[tuple[str, tuple[str, ...]], ...], Any] = {}
 # Racing tests send from several threads. schemathesis builds werkzeug route maps, which
 # compile code with the ast module, and on CPython 3.11 two threads doing that at once

@@ -204,7 +204,8 @@ NORTE, SUR, TERRITORIO = "ciudad_norte", "ciudad_sur", "territorio"
 def seven_nodes(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> Iterator[Net]:
     """The test federation: Maizal, Cumbe and Sabana in Ciudad Norte, Llano in Ciudad
     Sur, both cities in the territory; all memberships accepted. A generator for
-    module-scoped fixtures: yields the Net, then stops every node."""
+    the session fixture `federation` (tests/conftest.py): yields the Net, then stops
+    every node."""
     from tests.conftest import Databases
 
     dbs = Databases(tmp_path_factory.mktemp(f"{prefix}-db"))

@@ -14,13 +14,12 @@ Llano's need for gas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from node.economy.catalogue import shared
-from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
+from tests.fednet import NORTE, SUR, TERRITORIO, Net
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -28,9 +27,9 @@ NS = shared().namespace
 WINDOW = 3  # seconds at each level before rising further
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    yield from seven_nodes(tmp_path_factory, "eco")
+@pytest.fixture
+def net(federation: Net) -> Net:
+    return federation
 
 
 def publish(n: Net, handle: str, side: str, kind: str, quantity: str, unit: str,

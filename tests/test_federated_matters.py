@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.fednet import NORTE, SUR, TERRITORIO, Net, seven_nodes
+from tests.fednet import NORTE, SUR, TERRITORIO, Net
 from tests.procnode import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 COMMUNES_NORTE = ("maizal", "cumbe", "sabana")
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    yield from seven_nodes(tmp_path_factory, "fed")
+@pytest.fixture
+def net(federation: Net) -> Net:
+    return federation
 
 
 def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
@@ -51,7 +50,8 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
         assert rows[c]["federated"]["answers_to"] == n.nodes[NORTE].actor
         assert rows[c]["author_id"] is None and rows[c]["state"] == "deliberation"
     # The same matter is not taken twice, nor routed by a body that is not a member.
-    assert len([r for r in n.rows(TERRITORIO) if r["federated"]]) == 0
+    assert [r for r in n.rows(TERRITORIO)
+            if r["federated"] and r["federated"]["matter"] == matter] == []
 
     # At the city a delegate proposes an amendment; Cumbe approves only with it.
     amendment = n.call(NORTE, "post", f"/api/v1/proposals/{city_row['id']}/amendments",
