@@ -4,19 +4,18 @@ build/screenshots/ (or COMUNA_SCREENSHOTS)."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from node.models.base import utcnow
+from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS, shot
 from tests.conftest import Databases
 from tests.procnode import NodeProcess
-from tests.test_pages_browser import ARGS, CHROMIUM
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -25,18 +24,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(240),
 ]
-SHOTS = Path(os.environ.get("COMUNA_SCREENSHOTS",
-                            Path(__file__).parent.parent / "build" / "screenshots"))
 PASSWORD = "contraseña-larga"
-PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
-         "locale": "es-VE"}
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    # JavaScript is off in these pages; measure layout width through a fresh evaluation.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
 
 
 def join(page: Page, link: str, username: str, name: str, family: str) -> None:

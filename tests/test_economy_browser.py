@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 
 from node.config import Settings
 from node.models import Exchange
+from tests.browser import ARGS, CHROMIUM
 from tests.conftest import ctx_of
 from tests.govfixtures import build_commune
 from tests.pageforms import csrf, login
-from tests.test_pages_browser import ARGS, CHROMIUM
 from tests.test_web_economy import NS, post
 
 pytestmark = pytest.mark.skipif(

@@ -182,14 +182,11 @@ def test_a_proposal_written_on_the_web_names_the_bodies_it_affects(pair: dict[st
 def test_the_federation_pages_fit_a_phone(pair: dict[str, Any]) -> None:
     """At 360 px, in Chromium: no horizontal scroll and buttons one can tap (44 px), on
     the pages this module fills, for the commune's coordinator and the city's."""
-    from tests.test_browser_flow import PHONE, shot
-    from tests.test_pages_browser import CHROMIUM
+    from tests.browser import ARGS, CHROMIUM, PHONE, shot
 
     if not CHROMIUM:
         pytest.skip("Debian's chromium is not installed")
     from playwright.sync_api import sync_playwright
-
-    from tests.test_pages_browser import ARGS
 
     ensure_joined(pair)
     city, commune = pair["city"], pair["commune"]

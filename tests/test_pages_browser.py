@@ -3,24 +3,17 @@ readable on a small phone screen, with JavaScript off."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM
 from tests.conftest import Databases
 from tests.procnode import NodeProcess
 
-CHROMIUM = os.environ.get("COMUNA_CHROMIUM") or shutil.which("chromium") or ""
-
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Debian's chromium is not installed (test.sh installs it as root)")
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
 def served(tmp_path: Path, databases: Databases) -> Iterator[NodeProcess]:

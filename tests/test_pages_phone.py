@@ -5,7 +5,6 @@ under build/screenshots/ to look at."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,42 +14,18 @@ from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.config import load_settings
+from tests.browser import ARGS, CHROMIUM, MEASURE, SHOTS, slug
 from tests.conftest import Databases
 from tests.pagetour import fill, page_routes
 from tests.procnode import NodeProcess
 from tests.test_csrf_routes import inner_app
 from tests.test_every_page import seed
-from tests.test_pages_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Debian's chromium is not installed (.ci/run installs it)")
 
-SHOTS = Path(__file__).parent.parent / "build" / "screenshots"
 PASSWORD = "contraseña-larga"
 
-# Controls a thumb must hit. Links inside a sentence are exempt (as WCAG 2.5.8 allows);
-# links standing alone in navigation and lists of actions are not.
-MEASURE = """() => {
-  const bad = [];
-  const sel = 'button, select, textarea, summary, nav a, .actions a,' +
-    'input:not([type=hidden]):not([type=radio]):not([type=checkbox])';
-  for (const el of document.querySelectorAll(sel)) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) continue;  // not shown
-    if (r.height < 43.5) bad.push(`${el.tagName.toLowerCase()} "${(el.innerText || el.name ||
-      el.value || '').trim().slice(0, 30)}" ${Math.round(r.height)} px`);
-  }
-  for (const el of document.querySelectorAll('input[type=radio], input[type=checkbox]')) {
-    const row = el.closest('div, label, li, p') || el;
-    if (row.getBoundingClientRect().height < 43.5) bad.push(`${el.type} ${el.name} row ` +
-      `${Math.round(row.getBoundingClientRect().height)} px`);
-  }
-  return {width: document.documentElement.scrollWidth, bad};
-}"""
-
-
-def slug(url: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") or "home"
 
 
 @pytest.fixture

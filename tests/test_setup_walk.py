@@ -17,18 +17,15 @@ from typing import Any
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS
 from tests.conftest import Databases
 from tests.procnode import NodeProcess
-from tests.test_pages_browser import ARGS, CHROMIUM
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(240),
 ]
-SHOTS = Path(__file__).parent.parent / "build" / "screenshots"
 PASSWORD = "contraseña-larga"
-PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script_enabled": False,
-         "locale": "es-VE"}
 COMMUNE, CITY = "Comuna El Maizal", "Ciudad Comunal del Sur"
 
 # Forms and links of the coordination: an integrante must be offered none of them.

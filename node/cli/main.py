@@ -306,6 +306,12 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from node.demo.run import run
+
+    return run(args)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute a federated decision from its signed mandates and votes."""
     from node.errors import Problem
@@ -393,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="recompute a federated decision from its signed mandates and votes"))
     sp.add_argument("decision", help="local decision id, or the URI of the decision record")
     sp.set_defaults(func=cmd_verify)
+
+    sp = sub.add_parser("demo", help="three communes and their city on this machine, "
+                                     "with a story to look at")
+    sp.add_argument("--dir", default=None,
+                    help="keep the nodes' data here (an empty or new folder); by default "
+                         "a temporary folder, removed on exit")
+    sp.add_argument("--ready-file", default=None,
+                    help="write the addresses and logins here as JSON once ready")
+    sp.add_argument("--no-wait", action="store_true",
+                    help="stop once the story is told instead of waiting for Ctrl-C")
+    sp.set_defaults(func=cmd_demo)
 
     sp = with_dir(sub.add_parser("host", help="block, unblock, expire keys of, retry a host"))
     sp.add_argument("action", choices=["block", "unblock", "expire-keys", "retry"])

@@ -1,0 +1,150 @@
+"""The demo's node processes: made with `comuna init`, run with `comuna serve`, each on
+its own loopback port and data directory, and always stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+class DemoFailed(Exception):
+    """The demo cannot go on; the message says why, for the person who ran it."""
+
+
+def _die_with_parent() -> None:
+    """In the child, before `serve` starts (Linux): if the demo itself is killed
+    outright, the kernel ends its nodes too, so nothing is left running."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@dataclass
+class DemoNode:
+    handle: str
+    name: str
+    level: str
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def actor(self) -> str:
+        return f"{self.url}/actors/{self.handle}"
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ,
+               # The four nodes talk to each other on loopback, which a node refuses
+               # by default (a guard against requests into private networks).
+               "COMUNA_ALLOW_PRIVATE_NETWORKS": "1",
+               "COMUNA_DELIVERY_POLL_SECONDS": "0.3",
+               "COMUNA_ECONOMY_TICK_SECONDS": "1",
+               "COMUNA_LOG_LEVEL": os.environ.get("COMUNA_DEMO_LOG_LEVEL", "WARNING")}
+        env.pop("COMUNA_DATA_DIR", None)
+        env.pop("COMUNA_DATABASE_URL", None)  # each demo node keeps its own SQLite file
+        return env
+
+    def comuna(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "node.cli.main", args[0], "--data-dir", str(self.data_dir),
+             *args[1:]], env=self.env(), capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise DemoFailed(f"`comuna {args[0]}` failed for {self.name}: "
+                             f"{(out.stderr or out.stdout).strip()[-500:]}")
+        return out.stdout
+
+    def init(self) -> None:
+        self.data_dir.mkdir(parents=True)
+        self.comuna("init", "--url", self.url, "--handle", self.handle, "--name", self.name,
+                    "--level", self.level)
+
+    def invitation(self) -> str:
+        found = re.search(r"invitation token: (\S+)", self.comuna("invite", "--role",
+                                                                  "facilitator"))
+        if found is None:
+            raise DemoFailed(f"`comuna invite` printed no invitation for {self.name}")
+        return found.group(1)
+
+    def launch(self) -> None:
+        log = open(self.data_dir / "serve.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli.main", "serve", "--data-dir",
+             str(self.data_dir), "--port", str(self.port)],
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            # Its own process group: a Ctrl-C in the terminal reaches the demo, which
+            # stops the nodes in order, rather than every node at once mid-write.
+            start_new_session=True, preexec_fn=_die_with_parent)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                raise DemoFailed(f"{self.name} stopped while starting; see "
+                                 f"{self.data_dir / 'serve.log'}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise DemoFailed(f"{self.name} did not start within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Federation:
+    """The demo's nodes, started side by side and stopped together."""
+
+    def __init__(self, root: Path, nodes: list[tuple[str, str, str]]) -> None:
+        self.nodes = {handle: DemoNode(handle, name, level, root / handle, free_port())
+                      for handle, name, level in nodes}
+
+    def __getitem__(self, handle: str) -> DemoNode:
+        return self.nodes[handle]
+
+    def start(self) -> None:
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(DemoNode.init, self.nodes.values()))
+        for node in self.nodes.values():
+            node.launch()
+        for node in self.nodes.values():
+            node.wait_ready()
+
+    def pids(self) -> list[int]:
+        return [n.proc.pid for n in self.nodes.values() if n.proc is not None]
+
+    def stop(self) -> None:
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(DemoNode.stop, self.nodes.values()))
