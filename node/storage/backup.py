@@ -76,17 +76,17 @@ def read_facts(conn: Connection) -> Facts:
             {"t": True}).first()
         bodies = conn.execute(text("SELECT count(*) FROM local_actor")).scalar() or 0
     except SQLAlchemyError as exc:
-        raise BackupError(f"the database holds no Comuna node ({_first_line(exc)})") from exc
+        raise BackupError(f"the database holds no Comuna node ({first_line(exc)})") from exc
     if primary is None:
         raise BackupError("the database holds no primary body: run `comuna init` first")
     return Facts(schema, primary[0], key_fingerprint(primary[1]), int(bodies))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _kind(url: str) -> str:
+def database_kind(url: str) -> str:
     if url.startswith("sqlite"):
         return "sqlite"
     if url.startswith("postgresql"):
@@ -95,20 +95,20 @@ def _kind(url: str) -> str:
                       "only SQLite and PostgreSQL")
 
 
-def _plain_engine(url: str) -> Engine:
+def plain_engine(url: str) -> Engine:
     """An engine that changes nothing on connect (no WAL switch, unlike make_engine)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return create_engine(url, poolclass=NullPool)
 
 
-def _facts_at(url: str) -> Facts:
-    engine = _plain_engine(url)
+def facts_at(url: str) -> Facts:
+    engine = plain_engine(url)
     try:
         with engine.connect() as conn:
             return read_facts(conn)
     except SQLAlchemyError as exc:
-        raise BackupError(f"cannot read the database: {_first_line(exc)}") from exc
+        raise BackupError(f"cannot read the database: {first_line(exc)}") from exc
     finally:
         engine.dispose()
 
@@ -122,7 +122,7 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
     if not settings.is_initialised:
         raise BackupError(f"{settings.data_dir} holds no node: nothing to back up")
     url = settings.effective_database_url
-    kind = _kind(url)
+    kind = database_kind(url)
     out = out.resolve()
     if out.is_dir():
         raise BackupError(f"{out} is a directory: name the archive file to write")
@@ -130,7 +130,7 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
         raise BackupError(f"{out.parent} does not exist")
     if out.resolve().is_relative_to(settings.data_dir.resolve()):
         raise BackupError("write the archive outside the data directory it backs up")
-    with _staging(out.parent, ".comuna-backup-") as stage:
+    with staging(out.parent, ".comuna-backup-") as stage:
         if kind == "sqlite":
             facts = _copy_sqlite(_sqlite_path(url), stage / SQLITE_FILE)
         else:
@@ -162,7 +162,7 @@ def backup(settings: Settings, out: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _staging(parent: Path, prefix: str) -> Iterator[Path]:
+def staging(parent: Path, prefix: str) -> Iterator[Path]:
     """A private directory beside the destination (same file system, so the result is
     renamed into place), removed afterwards whatever happens."""
     stage = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
@@ -195,11 +195,11 @@ def _copy_sqlite(source: Path, target: Path) -> Facts:
             raise BackupError(f"the copy of {source} fails SQLite's integrity check: "
                               f"{verdict[0] if verdict else 'no answer'}")
     except sqlite3.Error as exc:
-        raise BackupError(f"copying {source} failed: {_first_line(exc)}") from exc
+        raise BackupError(f"copying {source} failed: {first_line(exc)}") from exc
     finally:
         dst.close()
         src.close()
-    return _facts_at(f"sqlite:///{target}")
+    return facts_at(f"sqlite:///{target}")
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -213,7 +213,7 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
-def _run_pg(tool: str, args: list[str], url: str) -> None:
+def run_pg(tool: str, args: list[str], url: str) -> None:
     dsn, env = _libpq(url)
     try:
         done = subprocess.run([tool, *args, "--dbname", dsn], env=env, capture_output=True,
@@ -227,11 +227,11 @@ def _run_pg(tool: str, args: list[str], url: str) -> None:
 
 
 def _dump_postgresql(url: str, target: Path) -> Facts:
-    before = _facts_at(url)
+    before = facts_at(url)
     # One snapshot of everything; owners and grants are the old server's business.
-    _run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-acl", "--file", str(target)],
+    run_pg("pg_dump", ["--format=custom", "--no-owner", "--no-acl", "--file", str(target)],
             url)
-    if _facts_at(url).schema != before.schema:
+    if facts_at(url).schema != before.schema:
         raise BackupError("the schema changed during the backup (a migration ran): "
                           "run the backup again")
     return before

@@ -34,12 +34,12 @@ from node.storage.backup import (
     PG_FILE,
     SQLITE_FILE,
     BackupError,
-    _facts_at,
-    _first_line,
-    _kind,
-    _plain_engine,
-    _run_pg,
-    _staging,
+    database_kind,
+    facts_at,
+    first_line,
+    plain_engine,
+    run_pg,
+    staging,
 )
 
 # Failures of reading a damaged gzip or tar.
@@ -58,7 +58,7 @@ def restore(archive: Path, data_dir: Path, database_url: str = "") -> dict[str, 
                           "directory")
     if not data_dir.parent.is_dir():
         raise BackupError(f"{data_dir.parent} does not exist")
-    with _staging(data_dir.parent, f".{data_dir.name}.restoring-") as stage:
+    with staging(data_dir.parent, f".{data_dir.name}.restoring-") as stage:
         manifest = _unpack(archive, stage)
         kind = manifest["database"]
         _refuse_newer_schema(manifest["schema"])
@@ -69,7 +69,7 @@ def restore(archive: Path, data_dir: Path, database_url: str = "") -> dict[str, 
             os.replace(stage / SQLITE_FILE, stage / DEFAULT_SQLITE)
             work_url = f"sqlite:///{stage / DEFAULT_SQLITE}"
         else:
-            _run_pg("pg_restore", ["--no-owner", "--no-acl", "--exit-on-error",
+            run_pg("pg_restore", ["--no-owner", "--no-acl", "--exit-on-error",
                                    "--single-transaction", str(stage / PG_FILE)], target_url)
             work_url = target_url
         freed = _bring_up(work_url, manifest)
@@ -106,7 +106,7 @@ def _unpack(archive: Path, stage: Path) -> dict[str, Any]:
     except KeyError as exc:
         raise BackupError(f"{damaged} (missing {exc})") from exc
     except _DAMAGED as exc:
-        raise BackupError(f"{damaged} ({_first_line(exc)})") from exc
+        raise BackupError(f"{damaged} ({first_line(exc)})") from exc
     return manifest
 
 
@@ -158,7 +158,7 @@ def _target(kind: str, database_url: str, data_dir: Path) -> str:
     """Where the database goes, after refusing one that is not empty."""
     if database_url:
         try:
-            wanted = _kind(database_url)
+            wanted = database_kind(database_url)
         except BackupError as exc:
             raise BackupError(f"--database-url: {exc}") from exc
         if wanted != kind:
@@ -179,14 +179,14 @@ def _target(kind: str, database_url: str, data_dir: Path) -> str:
 
 
 def _refuse_non_empty_postgresql(url: str) -> None:
-    engine = _plain_engine(url)
+    engine = plain_engine(url)
     try:
         with engine.connect() as conn:
             tables = conn.execute(text(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN "
                 "('pg_catalog', 'information_schema')")).scalar()
     except SQLAlchemyError as exc:
-        raise BackupError(f"cannot reach the database: {_first_line(exc)}") from exc
+        raise BackupError(f"cannot reach the database: {first_line(exc)}") from exc
     finally:
         engine.dispose()
     if tables:
@@ -213,11 +213,11 @@ def _bring_up(url: str, manifest: dict[str, Any]) -> int:
                     "WHERE state = 'queued' AND lease_owner IS NOT NULL"))
                 freed += int(result.rowcount or 0)
     except SQLAlchemyError as exc:
-        raise BackupError(f"bringing the restored database up failed: {_first_line(exc)}"
+        raise BackupError(f"bringing the restored database up failed: {first_line(exc)}"
                           ) from exc
     finally:
         engine.dispose()
-    facts = _facts_at(url)
+    facts = facts_at(url)
     node = manifest["node"]
     if facts.handle != node.get("handle") or facts.key_sha256 != node.get("key_sha256"):
         raise BackupError("the restored database's primary body or key differs from the "
