@@ -342,6 +342,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.holds else 1
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from node.storage.backup import BackupError, backup
+
+    try:
+        made = backup(_settings(args), Path(args.out))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup of @{made['node']['handle']} ({made['database']}, schema {made['schema']}) "
+          f"written to {args.out}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from node.storage.backup import BackupError
+    from node.storage.restore import restore
+
+    data_dir = args.data_dir or os.environ.get("COMUNA_DATA_DIR")
+    if not data_dir:
+        print("error: name the new data directory with --data-dir", file=sys.stderr)
+        return 2
+    try:
+        done = restore(Path(args.archive), Path(data_dir), args.database_url or "")
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored @{done['node']['handle']} ({done['node']['url']}) of {done['created_at']} "
+          f"into {done['data_dir']}; {done['leases_freed']} leased rows queued again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="comuna", description="Comuna node")
     sub = p.add_subparsers(dest="command", required=True)
@@ -415,6 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["block", "unblock", "expire-keys", "retry"])
     sp.add_argument("host")
     sp.set_defaults(func=cmd_host)
+
+    sp = with_dir(sub.add_parser("backup", help="settings, keys and database in one archive"))
+    sp.add_argument("out", help="archive file to write (.tar.gz)")
+    sp.set_defaults(func=cmd_backup)
+    sp = with_dir(sub.add_parser("restore", help="a backup into a new data directory"))
+    sp.add_argument("archive")
+    sp.add_argument("--database-url", default=None,
+                    help="empty database to restore into (required for PostgreSQL)")
+    sp.set_defaults(func=cmd_restore)
     return p
 
 
