@@ -281,3 +281,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return "nodes" if _starts_nodes(root / path) else path
 
     return NodesApart(config, log)
+
+
+# Fixtures defined beside the helpers they use, offered to every module. Imported last:
+# they use this module's NODE_URL and ctx_of.
+from tests.federated_commune import commune, mandated  # noqa: E402, F401

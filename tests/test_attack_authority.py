@@ -15,8 +15,6 @@ from node.models import Member
 from node.models.matters import Mandate
 from node.models.outbox import OutboxItem
 from tests.helpers import stored
-from tests.test_federated_decisions import commune  # noqa: F401
-from tests.test_mandate_states import mandated  # noqa: F401
 
 
 def _reject(sender: str, named: str) -> dict[str, str]:
@@ -24,7 +22,7 @@ def _reject(sender: str, named: str) -> dict[str, str]:
             "object": named, "summary": "vote-closed", "content": "no"}
 
 
-def test_only_the_federation_a_vote_went_to_may_reject_it(mandated: Any) -> None:  # noqa: F811
+def test_only_the_federation_a_vote_went_to_may_reject_it(mandated: Any) -> None:
     c = mandated
     with Session(c.ctx.engine) as s:
         vote_uri = mandates.cast(c.ctx.tx(s, stored(s, Member, c.ids["ana"])), c.mandate_id,

@@ -24,8 +24,6 @@ from node.federations import mandates
 from node.models import Member, Proposal
 from tests import problem_sites
 from tests.helpers import id_of, stored
-from tests.test_federated_decisions import commune  # noqa: F401
-from tests.test_mandate_states import mandated  # noqa: F401
 
 sites = cache(problem_sites.sites)
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +144,7 @@ def test_mismatch_names_what_is_wrong() -> None:
 
 
 def test_a_mandate_position_that_does_not_exist_is_not_called_a_contradiction(
-        mandated: Any) -> None:  # noqa: F811
+        mandated: Any) -> None:
     """It used to answer `position-contradicts-decision` (issue 13)."""
     c = mandated
     [row] = c.rows()

@@ -7,51 +7,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlmodel import Session, select
 
 from node.errors import Problem
 from node.federations import mandates
 from node.federations.mandate_states import MANDATE, MandateState, available_actions
 from node.federations.names import names, spokesperson_names
-from node.governance import members
-from node.models import InboxItem, LocalActor, Member, Proposal
+from node.models import InboxItem, Member
 from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
-from tests.helpers import id_of, stored
-from tests.pageforms import csrf, login
-from tests.test_federated_decisions import Commune, commune  # noqa: F401
-
-PEOPLE = ("facil", "ana", "luis")  # coordinator and spokesperson; spokesperson; member
-
-
-@pytest.fixture
-def mandated(commune: Commune) -> Commune:  # noqa: F811
-    c = commune
-    ids: dict[str, int] = {}
-    with Session(c.ctx.engine) as s:
-        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        for username in PEOPLE:
-            m = members.create_member(c.ctx.tx(s), username, "contraseña-larga", username.title())
-            members.grant(c.ctx.tx(s), m, body, "facilitator" if username == "facil" else
-                          "member")
-            ids[username] = id_of(m)
-        s.commit()
-    [row] = c.rows()
-    login(c.client, "facil")
-    page = c.client.get(f"/p/{row.id}").text
-    r = c.client.post("/b/maizal/meetings", data={
-        "csrf": csrf(page), "held_at": "20/11/2026 6:30 p. m.", "attendance": "9",
-        f"decide-{row.id}": "1", f"for-{row.id}": "7", f"against-{row.id}": "2"},
-        follow_redirects=False)
-    assert r.status_code == 303
-    with Session(c.ctx.engine) as s:
-        facil = stored(s, Member, ids["facil"])
-        mandate = mandates.issue(c.ctx.tx(s, facil), stored(s, Proposal, row.id), "approve",
-                                 [ids["facil"], ids["ana"]])
-        s.commit()
-        c.mandate_id, c.ids = id_of(mandate), ids
-    return c
+from tests.federated_commune import PEOPLE, Commune
+from tests.helpers import stored
 
 
 def _try(c: Commune, state: str, username: str, action: str) -> bool:
