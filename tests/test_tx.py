@@ -4,7 +4,7 @@ function that needs a person refuses any other actor."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,12 @@ from sqlmodel import Session, SQLModel, col, select
 
 from node.activitypub.urls import Urls
 from node.clock import ManualClock
+from node.config import Settings
 from node.errors import Problem
-from node.models import AuditEntry, LocalActor, Member
+from node.governance import decisions, proposals
+from node.models import AuditEntry, Decision, LocalActor, Member
 from node.tx import Tx
+from tests.govfixtures import build_commune
 
 URLS = Urls("https://maizal.example")
 
@@ -78,3 +81,32 @@ def test_a_person_is_asked_for_and_another_actor_refused(tmp_path: Path) -> None
         assert Tx(s, URLS, body).body is body
         with pytest.raises(Problem):
             _ = Tx(s, URLS, None).body
+
+
+def test_a_vote_closes_when_the_units_clock_says_so_not_the_wall(node: Settings) -> None:
+    """Deadlines are read from the clock the unit of work carries: a test crosses a
+    week-long vote's deadline by moving the clock, and the wall never decides."""
+    c = build_commune(node)
+    clock = ManualClock()
+    c.ctx.clock = clock
+    with c.session() as s:
+        facil, m0, m1 = (s.merge(c.people[k]) for k in ("facil", "m0", "m1"))
+        p = proposals.create(c.ctx.tx(s, m0), s.merge(c.assembly), "Techo", "Techar la escuela.")
+        proposals.open_deliberation(c.ctx.tx(s, m0), p)
+        proposals.open_vote(c.ctx.tx(s, facil), p, clock.now() + timedelta(days=7))
+        for who in (m0, m1, facil):
+            proposals.cast(c.ctx.tx(s, who), p, 1, "for")
+        with pytest.raises(Problem) as early:
+            decisions.close_vote(c.ctx.tx(s, facil), p)
+        assert early.value.code == "not-due"
+        assert decisions.close_due(c.ctx.tx(s)) == []
+        clock.advance(7 * 24 * 3600 + 1)
+        with pytest.raises(Problem) as late:  # the vote is over for ballots too
+            proposals.cast(c.ctx.tx(s, m1), p, 1, "against")
+        assert late.value.code == "vote-closed"
+        closed = decisions.close_due(c.ctx.tx(s))
+        s.commit()
+        assert len(closed) == 1
+        decision = s.get(Decision, closed[0])
+        assert decision is not None and decision.outcome == "adopted"
+        assert decision.decided_at.replace(tzinfo=UTC) == clock.now()

@@ -101,7 +101,8 @@ def close(tx: Tx, proposal: Proposal) -> Decision:
               "member_bodies": sorted(weights), "matter": proposal.matter}
     decision = Decision(proposal_id=proposal.id or 0, body_id=federation.id or 0,
                         version=proposal.current_version, outcome=result.outcome.value,
-                        record=json.dumps(record, ensure_ascii=False), method="mandates")
+                        record=json.dumps(record, ensure_ascii=False), method="mandates",
+                        decided_at=tx.now())
     session.add_all([decision, proposal])
     session.flush()
     tx.acting_as(None).audit(

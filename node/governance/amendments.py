@@ -45,7 +45,7 @@ def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
 
 def amend(tx: Tx, proposal: Proposal, title: str, text: str, reason: str = "") -> Amendment:
     session, member = tx.session, tx.member
-    require(session, member, proposal, "amend")
+    require(session, member, proposal, "amend", tx.now())
     check_text(title, text)
     a = Amendment(proposal_id=proposal.id or 0, author_id=member.id or 0,
                   against_version=proposal.current_version, title=title, text=text,
@@ -78,7 +78,8 @@ def decide(tx: Tx, proposal: Proposal, amendment_id: int, accept: bool) -> int |
     """The author (or a facilitator) accepts or rejects; acceptance makes a new version."""
     session = tx.session
     a = _get(session, proposal, amendment_id)
-    require_on_amendment(session, tx.member, proposal, a, "accept" if accept else "reject")
+    require_on_amendment(session, tx.member, proposal, a, "accept" if accept else "reject",
+                         tx.now())
     if not accept:
         AMENDMENT.move(session, a, "reject")
         tx.audit("amendment.rejected", f"proposal:{proposal.id}",
@@ -96,7 +97,7 @@ def open_vote(tx: Tx, proposal: Proposal, amendment_id: int,
     session = tx.session
     body = body_of(session, proposal)
     a = _get(session, proposal, amendment_id)
-    require_on_amendment(session, tx.member, proposal, a, "open_vote")
+    require_on_amendment(session, tx.member, proposal, a, "open_vote", tx.now())
     now = tx.now()
     closes = aware(closes_at) if closes_at else now + timedelta(days=statute_of(body).voting_days)
     if closes <= now:
@@ -114,7 +115,7 @@ def cast(tx: Tx, proposal: Proposal, amendment_id: int, choice: str,
     session, member = tx.session, tx.member
     body = body_of(session, proposal)
     a = _get(session, proposal, amendment_id)
-    require_on_amendment(session, member, proposal, a, "vote")
+    require_on_amendment(session, member, proposal, a, "vote", tx.now())
     statute = statute_of_vote(a, body)
     c = ballot_choice(statute, choice, reason)
     vote = session.exec(select(AmendmentVote).where(AmendmentVote.amendment_id == a.id,
@@ -132,13 +133,14 @@ def cast(tx: Tx, proposal: Proposal, amendment_id: int, choice: str,
 def close_by(tx: Tx, a: Amendment) -> str:
     """A coordinator closes an amendment vote whose deadline has passed (the clock
     does it too)."""
-    require_on_amendment(tx.session, _person(tx), get(tx.session, a.proposal_id), a, "close")
+    require_on_amendment(tx.session, _person(tx), get(tx.session, a.proposal_id), a, "close",
+                         tx.now())
     return close(tx, a)
 
 
 def close(tx: Tx, a: Amendment) -> str:
     """Tally an amendment vote whose deadline has passed; adopted means a new version."""
-    if (refused := amendment_close_refusal(a)) is not None:
+    if (refused := amendment_close_refusal(a, tx.now())) is not None:
         raise refused
     session = tx.session
     proposal = get(session, a.proposal_id)

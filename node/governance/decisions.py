@@ -71,7 +71,7 @@ def _person(tx: Tx) -> Member | None:
 
 def close_vote_by(tx: Tx, proposal: Proposal) -> Decision:
     """A coordinator closes a vote whose deadline has passed (the clock does it too)."""
-    require(tx.session, _person(tx), proposal, "close")
+    require(tx.session, _person(tx), proposal, "close", tx.now())
     return close_vote(tx.acting_as(None), proposal)
 
 
@@ -80,8 +80,8 @@ def close_vote(tx: Tx, proposal: Proposal) -> Decision:
     member, as that coordinator (see `close_vote_by`); otherwise as the node's clock."""
     session, member = tx.session, _person(tx)
     if member is not None:
-        require(session, member, proposal, "close")
-    elif (refused := close_refusal(proposal)) is not None:
+        require(session, member, proposal, "close", tx.now())
+    elif (refused := close_refusal(proposal, tx.now())) is not None:
         raise refused
     # Claimed first, in the database: a concurrent close of the same vote gets a 409.
     PROPOSAL.move(session, proposal, "close")
@@ -104,7 +104,7 @@ def close_vote(tx: Tx, proposal: Proposal) -> Decision:
         {"member": v.member_id, "choice": v.choice, "reason": v.reason} for v in votes]
     decision = Decision(proposal_id=proposal.id or 0, body_id=body.id or 0,
                         version=proposal.current_version, outcome=result.outcome.value,
-                        record=_record(result, statute.to_dict(), proposal.current_version,
+                        decided_at=tx.now(), record=_record(result, statute.to_dict(), proposal.current_version,
                                        eligible, ballots))
     session.add_all([decision, proposal])
     if statute.secret_ballot:
@@ -248,7 +248,7 @@ def set_execution(tx: Tx, decision: Decision, state: str, notes: str) -> None:
     session = tx.session
     proposal = session.get(Proposal, decision.proposal_id)
     assert proposal is not None
-    require(session, tx.member, proposal, "execute")
+    require(session, tx.member, proposal, "execute", tx.now())
     steps = {"in_progress": "progress", "carried_out": "carry_out"}
     if state not in steps:
         raise invalid("bad-execution-state", "state is in_progress or carried_out")
@@ -262,7 +262,7 @@ def evaluate(tx: Tx, decision: Decision, score: int, comment: str) -> Evaluation
     session, member = tx.session, tx.member
     proposal = session.get(Proposal, decision.proposal_id)
     assert proposal is not None
-    require(session, member, proposal, "evaluate")
+    require(session, member, proposal, "evaluate", tx.now())
     if not (1 <= score <= 5):
         raise invalid("bad-score", "the score goes from 1 to 5")
     ev = Evaluation(decision_id=decision.id or 0, member_id=member.id or 0, score=score,

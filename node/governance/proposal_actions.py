@@ -18,7 +18,8 @@ when), kept as the mutators had them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -118,6 +119,9 @@ class Seen:
     session: Session
     member: Member | None
     proposal: Proposal
+    # "Now" for deadlines: the unit of work's clock where a mutator asks, the wall
+    # clock where a page or view only shows what may be done.
+    now: datetime = field(default_factory=utcnow)
 
     @cached_property
     def body(self) -> LocalActor:
@@ -170,8 +174,8 @@ class Seen:
         return Problem(409, code, detail, state=state, action=action)
 
 
-def _due(closes_at: object) -> bool:
-    return closes_at is not None and aware(closes_at) <= utcnow()  # type: ignore[arg-type]
+def _due(closes_at: datetime | None, now: datetime) -> bool:
+    return closes_at is not None and aware(closes_at) <= now
 
 
 def _edit(k: Seen) -> Problem | None:
@@ -223,7 +227,7 @@ def _vote(k: Seen) -> Problem | None:
     if (refused := k.need_member()):
         return refused
     p = k.proposal
-    if p.state != P.vote or p.closes_at is None or _due(p.closes_at):
+    if p.state != P.vote or p.closes_at is None or _due(p.closes_at, k.now):
         return conflict("vote-closed", "this proposal is not open for voting")
     if p.electorate == "bodies":
         return conflict("votes-by-mandate", "member bodies vote on this matter, through the "
@@ -234,14 +238,14 @@ def _vote(k: Seen) -> Problem | None:
 def _close(k: Seen) -> Problem | None:
     if (refused := k.need_facilitator()):
         return refused
-    return close_refusal(k.proposal)
+    return close_refusal(k.proposal, k.now)
 
 
-def close_refusal(p: Proposal) -> Problem | None:
+def close_refusal(p: Proposal, now: datetime) -> Problem | None:
     """Why a vote cannot be counted now, whoever closes it (a coordinator or the clock)."""
     if p.state != P.vote or p.closes_at is None:
         return conflict("bad-state", "this proposal is not being voted on")
-    if not _due(p.closes_at):
+    if not _due(p.closes_at, now):
         return conflict("not-due", "the vote closes at its deadline, not before")
     return None
 
@@ -295,14 +299,15 @@ RULES: dict[str, Callable[[Seen], Problem | None]] = {
 
 
 def why_not(session: Session, member: Member | None, proposal: Proposal, action: str,
-            seen: Seen | None = None) -> Problem | None:
+            seen: Seen | None = None, now: datetime | None = None) -> Problem | None:
     """The refusal `action` on `proposal` gets from `member` now, or None if allowed."""
-    k = seen or Seen(session, member, proposal)
+    k = seen or Seen(session, member, proposal, now or utcnow())
     return k.hidden() or RULES[action](k)
 
 
-def require(session: Session, member: Member | None, proposal: Proposal, action: str) -> None:
-    if (refused := why_not(session, member, proposal, action)) is not None:
+def require(session: Session, member: Member | None, proposal: Proposal, action: str,
+            now: datetime | None = None) -> None:
+    if (refused := why_not(session, member, proposal, action, now=now)) is not None:
         raise refused
 
 
@@ -336,25 +341,25 @@ def amendment_why_not(k: Seen, a: Amendment, action: str) -> Problem | None:
     if action == "vote":
         refused = k.need_member()
         if refused is None and (a.state != A.voting or a.closes_at is None
-                                or _due(a.closes_at)):
+                                or _due(a.closes_at, k.now)):
             refused = conflict("vote-closed", "this amendment is not open for voting")
         return refused
     if action == "close":
-        return k.need_facilitator() or amendment_close_refusal(a)
+        return k.need_facilitator() or amendment_close_refusal(a, k.now)
     raise KeyError(action)
 
 
-def amendment_close_refusal(a: Amendment) -> Problem | None:
+def amendment_close_refusal(a: Amendment, now: datetime) -> Problem | None:
     if a.state != A.voting or a.closes_at is None:
         return conflict("bad-state", "this amendment is not being voted on")
-    if not _due(a.closes_at):
+    if not _due(a.closes_at, now):
         return conflict("not-due", "the vote closes at its deadline, not before")
     return None
 
 
 def require_on_amendment(session: Session, member: Member | None, proposal: Proposal,
-                         a: Amendment, action: str) -> None:
-    k = Seen(session, member, proposal)
+                         a: Amendment, action: str, now: datetime | None = None) -> None:
+    k = Seen(session, member, proposal, now or utcnow())
     refused = k.hidden() or amendment_why_not(k, a, action)
     if refused is not None:
         raise refused

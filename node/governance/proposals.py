@@ -80,7 +80,7 @@ def create(tx: Tx, body: LocalActor, title: str, text: str,
 
 def edit_draft(tx: Tx, proposal: Proposal, title: str, text: str) -> None:
     session = tx.session
-    require(session, tx.member, proposal, "edit")
+    require(session, tx.member, proposal, "edit", tx.now())
     check_text(title, text)
     PROPOSAL.move(session, proposal, "edit")
     v = version(session, proposal, 1)
@@ -91,20 +91,20 @@ def edit_draft(tx: Tx, proposal: Proposal, title: str, text: str) -> None:
 
 def withdraw(tx: Tx, proposal: Proposal) -> None:
     """The author takes a draft back before anyone deliberates on it; it stays on record."""
-    require(tx.session, tx.member, proposal, "withdraw")
+    require(tx.session, tx.member, proposal, "withdraw", tx.now())
     PROPOSAL.move(tx.session, proposal, "withdraw")
     tx.audit("proposal.withdrawn", f"proposal:{proposal.id}")
 
 
 def open_deliberation(tx: Tx, proposal: Proposal) -> None:
-    require(tx.session, tx.member, proposal, "open_deliberation")
+    require(tx.session, tx.member, proposal, "open_deliberation", tx.now())
     PROPOSAL.move(tx.session, proposal, "open_deliberation")
     tx.audit("proposal.deliberation", f"proposal:{proposal.id}")
 
 
 def comment(tx: Tx, proposal: Proposal, text: str, parent_id: int | None = None) -> Comment:
     session, member = tx.session, tx.member
-    require(session, member, proposal, "comment")
+    require(session, member, proposal, "comment", tx.now())
     if not text.strip():
         raise invalid("bad-text", "an empty comment says nothing")
     if parent_id is not None:
@@ -129,7 +129,7 @@ def diff(session: Session, proposal: Proposal, a: int, b: int) -> str:
 def open_vote(tx: Tx, proposal: Proposal, closes_at: datetime | None = None) -> None:
     session = tx.session
     body = body_of(session, proposal)
-    require(session, tx.member, proposal, "open_vote")
+    require(session, tx.member, proposal, "open_vote", tx.now())
     now = tx.now()
     closes = aware(closes_at) if closes_at else \
         now + timedelta(days=statute_of(body).voting_days)
@@ -163,7 +163,7 @@ def cast(tx: Tx, proposal: Proposal, version_number: int, choice: str,
          reason: str = "") -> Vote:
     session, member = tx.session, tx.member
     body = body_of(session, proposal)
-    require(session, member, proposal, "vote")
+    require(session, member, proposal, "vote", tx.now())
     if version_number != proposal.current_version:
         raise Problem(409, "wrong-version",
                        f"the vote is on version {proposal.current_version}, not {version_number}")
