@@ -73,6 +73,7 @@ def lazy_routers() -> list[APIRouter]:
         routes_accounts,
         routes_bodies,
         routes_economy,
+        routes_exports,
         routes_federations,
         routes_matters,
         routes_projects,
@@ -80,6 +81,7 @@ def lazy_routers() -> list[APIRouter]:
     )
     from node.web import (
         account_pages,
+        acta_pages,
         admin_pages,
         economy_pages,
         federation_pages,
@@ -95,11 +97,12 @@ def lazy_routers() -> list[APIRouter]:
 
     return [admin.router, routes_accounts.router, routes_bodies.router,
             routes_proposals.router, routes_federations.router, routes_matters.router,
-            routes_economy.router, routes_projects.router, pages.router,
+            routes_economy.router, routes_projects.router, routes_exports.router, pages.router,
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
             project_pages.router, proposal_new_pages.router,
-            admin_pages.router, federation_pages.router, frame_pages.router]
+            admin_pages.router, federation_pages.router, frame_pages.router,
+            acta_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,

@@ -70,8 +70,11 @@ def seed(node: Any) -> dict[str, str]:
         economy.publish(ctx.tx(s, facil), body, "offer", NS_KIND + "gas",
                         Decimal("12"), "kilogram", summary="Maíz de la cosecha")
         token = members.invite(c.ctx.tx(s, facil), body, "member")
+        meeting, _ = decisions.record_meeting(ctx.tx(s, facil), body, utcnow(), "Casa comunal",
+                                              9, 4, "1. Cancha", "Se habló de la cancha.", [])
         s.commit()
         ids = {"pid": str(voting.id), "token": token, "handle": body.handle,
+               "mid": str(meeting.id),
                "draft": str(draft.id), "talk": str(talk.id), "decided": str(done.id)}
     return ids
 

@@ -86,3 +86,17 @@ def verify_chain(session: Session) -> tuple[bool, int | None]:
         prev = entry.hash
         expected_seq += 1
     return True, None
+
+
+def entry_holds(session: Session, entry: AuditEntry) -> bool:
+    """One entry checked without reading the whole chain: its hash recomputes from what
+    it says, and it links to the entry before it (an acta shows this for its record)."""
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=utcnow().tzinfo)
+    digest = _digest(entry.prev_hash, entry.seq, at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                     entry.actor, entry.action, entry.subject, entry.data)
+    if digest != entry.hash:
+        return False
+    if entry.seq == 1:
+        return entry.prev_hash == GENESIS
+    before = session.get(AuditEntry, entry.seq - 1)
+    return before is not None and before.hash == entry.prev_hash

@@ -21,6 +21,7 @@ from node.models import (
     Proposal,
 )
 from node.models.base import aware
+from node.records import exports
 from node.web import timefmt
 from node.web.actions import (
     STATES,
@@ -80,7 +81,8 @@ def decisions_page(request: Request, handle: str) -> Response:
                          "outcome": outcomes.get(d.outcome, d.outcome),
                          "method": _("asamblea") if d.method == "assembly" else _("en línea"),
                          "date": timefmt.day(aware(d.decided_at), tz)})
-        return page(request, "decisions.html", me, body=b, rows=rows)
+        return page(request, "decisions.html", me, body=b, rows=rows,
+                    exports=exports.offered(s, me, b))
 
     return show_body(request, handle, view)
 
@@ -113,7 +115,8 @@ def participation_page(request: Request, handle: str) -> Response:
         for row in rows:
             p = s.get(Proposal, row["proposal"])
             row["title"] = proposals.version(s, p, p.current_version).title if p else ""
-        return page(request, "participation.html", me, body=b, rows=rows)
+        return page(request, "participation.html", me, body=b, rows=rows,
+                    exports=exports.offered(s, me, b))
 
     return show_body(request, handle, view)
 

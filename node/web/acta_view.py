@@ -1,0 +1,194 @@
+"""An acta in the reader's words: headings, sentences and tables, built once from
+node.records.actas and written out twice, as a printable page (acta.html) and as a
+PDF (acta_pdf.py), so the two never say different things."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.records.actas import DecisionActa, FederatedCheck, MeetingActa, Sealed
+from node.web.actions import outcome_labels, statute_text
+
+Tr = Callable[[str], str]
+When = Callable[[Any], str]
+
+
+@dataclass
+class Section:
+    heading: str
+    lines: list[str] = field(default_factory=list)
+    text: str = ""  # kept as written: an agenda, minutes, a proposal's text
+    table: list[list[str]] = field(default_factory=list)  # the first row heads it
+    code: str = ""  # a fingerprint, printed whole
+    foreign: list[str] = field(default_factory=list)  # checker's findings, in English
+
+
+@dataclass
+class Part:
+    heading: str
+    sections: list[Section]
+    new_page: bool = False
+
+
+@dataclass
+class Doc:
+    title: str
+    body_name: str
+    lines: list[str]
+    parts: list[Part]
+    footer: str
+
+
+def _methods(_: Tr) -> dict[str, str]:
+    return {"online": _("votación en línea"), "assembly": _("asamblea"),
+            "mandates": _("votos por mandato")}
+
+
+def _choices(_: Tr) -> dict[str, str]:
+    return {"for": _("A favor"), "against": _("En contra"), "abstain": _("Abstención"),
+            "block": _("Bloqueo")}
+
+
+def _sealed(_: Tr, when: When, sealed: Sealed | None) -> Section:
+    s = Section(_("Registro de auditoría"))
+    if sealed is None:
+        s.lines.append(_("No se encontró el asiento de este registro en la auditoría."))
+        return s
+    s.lines.append(f"{_('Asiento número')} {sealed.seq} · {when(sealed.at)}"
+                   + (f" · {_('por')} {sealed.by}" if sealed.by else
+                      f" · {_('por el propio nodo')}"))
+    s.lines.append(_("La huella se recalcula y enlaza con el asiento anterior.") if sealed.holds
+                   else _("La huella no coincide: este asiento fue alterado."))
+    s.code = sealed.hash
+    return s
+
+
+def _counts(_: Tr, a: DecisionActa) -> list[str]:
+    rec = a.record
+    c, e = rec.get("counts", {}), rec.get("electorate", {})
+    line = (f"{_('A favor')} {c.get('for', 0)} · {_('En contra')} {c.get('against', 0)} · "
+            f"{_('Abstenciones')} {c.get('abstain', 0)}")
+    if c.get("block"):
+        line += f" · {_('Bloqueos')} {c['block']}"
+    held = rec.get("assembly")
+    if held:
+        took = (f"{_('Votaron')} {c.get('participants', 0)} {_('de')} {held.get('present', 0)} "
+                f"{_('presentes')}")
+        if a.statute.quorum_basis.value == "families":
+            took += (f" · {_('familias presentes')}: {held.get('families_present', 0)} "
+                     f"{_('de')} {e.get('families', 0)}")
+    elif a.decision.method == "mandates":
+        took = (f"{_('Votaron')} {c.get('participants', 0)} {_('de')} {e.get('members', 0)} "
+                f"{_('instancias')}")
+    else:
+        took = (f"{_('Votaron')} {c.get('participants', 0)} {_('de')} {e.get('members', 0)} "
+                f"{_('integrantes')}")
+        if a.statute.quorum_basis.value == "families":
+            took += (f" · {_('familias')}: {c.get('families', 0)} {_('de')} "
+                     f"{e.get('families', 0)}")
+    quorum = _("Hubo quórum.") if rec.get("quorum_met") else _("No hubo quórum.")
+    return [line, took, quorum]
+
+
+def _roll(_: Tr, a: DecisionActa) -> Section | None:
+    words = _choices(_)
+    if a.secret:
+        return Section(_("Votos"), [_("Votación secreta: solo se guardaron los totales.")])
+    if a.roll is None:
+        return None
+    if a.decision.method == "mandates":
+        rows = [[_("Instancia"), _("Voto"), _("Peso"), _("Vocería")]]
+        rows += [[b.name, words.get(b.choice, b.choice), str(b.weight), b.spokesperson]
+                 for b in a.roll]
+    else:
+        rows = [[_("Integrante"), _("Voto"), _("Razón")]]
+        rows += [[b.name, words.get(b.choice, b.choice), b.reason] for b in a.roll]
+    return Section(_("Quién votó qué"), table=rows)
+
+
+def federated_section(_: Tr, name: str, check: FederatedCheck | None) -> Section:
+    s = Section(_("Decisión de la federación"))
+    if check is None:
+        s.lines.append(_("No se pudo comprobar la decisión de la federación ahora."))
+        return s
+    outcomes = outcome_labels(_)
+    s.lines.append(f"{name}: {outcomes.get(check.stated_outcome, check.stated_outcome)}")
+    s.lines.append(f"{_('Mandatos comprobados')}: {check.mandates_valid} {_('de')} "
+                   f"{check.mandates} · {_('votos contados')}: {check.votes_counted} "
+                   f"{_('de')} {check.votes}")
+    c = check.counted
+    s.lines.append(f"{_('Recuento rehecho')}: {_('A favor')} {c.get('for', 0)} · "
+                   f"{_('En contra')} {c.get('against', 0)} · {_('Abstenciones')} "
+                   f"{c.get('abstain', 0)} · {_('peso total')} {c.get('electorate', 0)}")
+    if check.holds:
+        s.lines.append(_("La decisión se sostiene: cada mandato y cada voto lleva la firma de "
+                         "su instancia, y el recuento da el mismo resultado."))
+    else:
+        s.lines.append(_("La comprobación encontró problemas:"))
+        s.foreign = check.problems
+    return s
+
+
+def decision_sections(_: Tr, when: When, day: When, a: DecisionActa,
+                      federated: Section | None) -> list[Section]:
+    outcome = outcome_labels(_).get(a.decision.outcome, a.decision.outcome)
+    method = _methods(_).get(a.decision.method, a.decision.method)
+    out = [Section(_("Decisión"), [
+        f"{outcome} · {method} · {day(a.decision.decided_at)}",
+        f"{_('versión')} {a.decision.version} · {statute_text(_, a.statute)}",
+        *_counts(_, a)])]
+    roll = _roll(_, a)
+    if roll is not None:
+        out.append(roll)
+    out.append(Section(_("Texto decidido"), text=a.text))
+    if a.decision.execution != "decided":
+        execution = {"in_progress": _("en curso"), "carried_out": _("ejecutada")}
+        out.append(Section(_("Ejecución"), [
+            execution.get(a.decision.execution, a.decision.execution)
+            + (f" · {a.decision.execution_notes}" if a.decision.execution_notes else "")]))
+    out.append(_sealed(_, when, a.sealed))
+    if federated is not None:
+        out.append(federated)
+    return out
+
+
+def decision_doc(_: Tr, when: When, day: When, a: DecisionActa, federated: Section | None,
+                 node_name: str, printed: str) -> Doc:
+    lines = []
+    if a.meeting is not None:
+        lines.append(f"{_('Asamblea del')} {when(a.meeting.held_at)}"
+                     + (f" · {a.meeting.place}" if a.meeting.place else ""))
+    return Doc(title=f"{_('Acta de la decisión')}: {a.title}", body_name=a.body.name,
+               lines=lines, parts=[Part("", decision_sections(_, when, day, a, federated))],
+               footer=f"{node_name} · {_('impresa el')} {printed}")
+
+
+def meeting_doc(_: Tr, when: When, day: When, m: MeetingActa,
+                federated: dict[int, Section], node_name: str, printed: str) -> Doc:
+    mt = m.meeting
+    present = _("1 persona presente") if mt.attendance == 1 else \
+        f"{mt.attendance} {_('personas presentes')}"
+    if mt.families:
+        present += " · " + (_("1 familia") if mt.families == 1 else
+                            f"{mt.families} {_('familias')}")
+    lines = [when(mt.held_at) + (f" · {mt.place}" if mt.place else ""), present]
+    if m.recorded_by:
+        lines.append(f"{_('Registrada por')} {m.recorded_by}")
+    first: list[Section] = []
+    if mt.agenda:
+        first.append(Section(_("Orden del día"), text=mt.agenda))
+    if mt.minutes:
+        first.append(Section(_("Acta"), text=mt.minutes))
+    first.append(Section(_("Decisiones"), [
+        f"{a.title}: {outcome_labels(_).get(a.decision.outcome, a.decision.outcome)}"
+        for a in m.decisions] or [_("Esta asamblea no tomó decisiones.")]))
+    first.append(_sealed(_, when, m.sealed))
+    parts = [Part("", first)]
+    parts += [Part(a.title, decision_sections(_, when, day, a,
+                                              federated.get(a.decision.id or 0)),
+                   new_page=True) for a in m.decisions]
+    return Doc(title=f"{_('Acta de la asamblea')} · {day(mt.held_at)}", body_name=m.body.name,
+               lines=lines, parts=parts,
+               footer=f"{node_name} · {_('impresa el')} {printed}")
