@@ -104,7 +104,8 @@ def close_vote(tx: Tx, proposal: Proposal) -> Decision:
         {"member": v.member_id, "choice": v.choice, "reason": v.reason} for v in votes]
     decision = Decision(proposal_id=proposal.id or 0, body_id=body.id or 0,
                         version=proposal.current_version, outcome=result.outcome.value,
-                        decided_at=tx.now(), record=_record(result, statute.to_dict(), proposal.current_version,
+                        decided_at=tx.now(),
+                        record=_record(result, statute.to_dict(), proposal.current_version,
                                        eligible, ballots))
     session.add_all([decision, proposal])
     if statute.secret_ballot:

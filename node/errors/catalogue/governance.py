@@ -22,6 +22,14 @@ ENTRIES = [
     E("forbidden", "only a body of this node may do this",
       "Solo una instancia de este nodo puede hacer esto en su propio nombre.",
       "Only a body of this node can do this on its own behalf."),
+    E("not-found", "no export named {what}",
+      "No hay una exportación con ese nombre; las que hay son decisiones, votos, "
+      "participación y balance.",
+      "There is no export by that name; there are decisions, votes, participation and "
+      "the ledger."),
+    E("not-found", "no such assembly",
+      "No encontramos esa asamblea; puede que la dirección esté mal escrita.",
+      "We could not find that assembly; the address may be mistyped."),
     E("forbidden", "you may not {action} here",
       "Usted no puede {action} aquí; si cree que debería, hable con la coordinación.",
       "You cannot {action} here; if you think you should, talk to the coordinators."),
