@@ -7,6 +7,7 @@ offers only that); these handlers read forms and say what happened."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,15 +30,35 @@ from node.errors import Problem
 from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
 from node.models import EconomicEvent, Intent, JointPlan, LocalActor, Member
-from node.web.actions import Done, member_of, open_session, run_action, see_other, show_body
+from node.models.base import utcnow
+from node.web.actions import (
+    Done,
+    member_of,
+    open_session,
+    refusal,
+    run_action,
+    see_other,
+    show_body,
+)
 from node.web.economy_labels import Namer, amount, labels
 from node.web.i18n import translator
+from node.web.pictures.bars import Words
+from node.web.pictures.flows import flows as draw_flows
+from node.web.pictures.ledger import ledger as draw_ledger
 from node.web.render import language, page
 from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 
 ROWS = 4  # commitment rows in the plan form
+# The periods the flows between member bodies are shown for (?periodo=), in days.
+PERIODS: dict[str, int | None] = {"30": 30, "90": 90, "365": 365, "todo": None}
+DEFAULT_PERIOD = "365"
+
+
+def period_labels(_: Any) -> dict[str, str]:
+    return {"30": _("últimos 30 días"), "90": _("últimos 90 días"),
+            "365": _("último año"), "todo": _("desde el principio")}
 
 
 def _amount(text: str, field: str = "quantity") -> Decimal:
@@ -83,18 +104,34 @@ def economy_page(request: Request, handle: str) -> Response:
                             .order_by(col(JointPlan.id).desc()).limit(50)).all())
         recorded = plans.recorded(s, joint)
         shown_plans = [see.plan(p, recorded) for p in joint]
+        period = request.query_params.get("periodo", DEFAULT_PERIOD)
+        if period not in PERIODS:
+            return refusal(request, me, Problem(
+                422, "bad-window", "the period is 30, 90 or 365 days, or todo"), _back(handle))
+        days = PERIODS[period]
+        since = utcnow() - timedelta(days=days) if days else None
         gave = ledger.of_body(s, here)
-        flows = ledger.flows(s, members_of(s, b))
+        members = members_of(s, b)
+        flows = ledger.flows(s, members, since)
         partners = _partners(s, urls, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
         name_of = Namer(s, urls, [here, *partners, *_uris(own, held, mine, events, gave,
                                                            flows, shown_plans)])
         words = labels(_)
+        kind_names = {k.uri: k.label(lang) for k in kinds}
+        drawn = Words(name_of, lambda k: kind_names.get(k, _("recurso sin nombre")),
+                      lambda q, u: amount(q, u, _, lang),
+                      lambda u: words["unit_names"].get(u, u), _)
+        period_words = period_labels(_)
         return page(
             request, "economy.html", me, body=b, here=here, own=own, held=held,
+            ledger_picture=draw_ledger(b.name, gave, drawn),
+            flows_picture=draw_flows(period_words[period], flows, drawn)
+            if flows or members else None,
+            periods=list(period_words.items()), period=period,
             exchanges=mine, events=events, ledger=gave, flows=flows, plans=shown_plans,
             kinds=[(k.uri, k.label(lang)) for k in kinds],
-            kind_names={k.uri: k.label(lang) for k in kinds},
+            kind_names=kind_names,
             units=sorted({u for k in kinds for u in cat.units_of(k.uri)},
                          key=lambda u: words["unit_names"].get(u, u)),
             enterprises=enterprises.listed(s, b), plan_rows=range(ROWS),

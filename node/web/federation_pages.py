@@ -25,6 +25,7 @@ from node.models.matters import Mandate
 from node.web.actions import member_of, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.notices import leave
+from node.web.pictures.tree import federation_tree
 from node.web.render import language, page
 from node.web.session import form
 
@@ -74,12 +75,17 @@ def federation_page(request: Request, handle: str) -> Response:
         for p in open_rows:
             for m in live_of[p.id or 0]:
                 mentioned += [m.member_body, *json.loads(m.spokespersons)]
+        known = names(s, urls, mentioned, spokesperson_names(
+            s, [m.uri for ms in live_of.values() for m in ms]))
+        tree = federation_tree(
+            b.name, [(known[x.remote_uri], x.state == "accepted") for x in joined
+                     if x.state in ("accepted", "pending")],
+            [known[u] for u in members], _)
         return page(request, "federation.html", me, body=b, joined=joined, members=members,
                     waiting=[(x, membership.request_actions(s, me, b, x)) for x in waiting]
                     if "decide" in offered else [],
                     can_join="join" in offered, matters=matters_here,
-                    names=names(s, urls, mentioned, spokesperson_names(
-                        s, [m.uri for ms in live_of.values() for m in ms])),
+                    names=known, tree=tree,
                     join_states=join_state_labels(_),
                     positions=position_labels(_), json=json)
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from node import pending
 from node.api.v1.views import proposal_view
 from node.governance import authz, bodies, decisions, proposals
+from node.governance import participation as turnouts
 from node.governance.members import ROLES
 from node.models import (
     Decision,
@@ -38,6 +39,7 @@ from node.web.admin_pages import (
     role_labels,
 )
 from node.web.i18n import translator
+from node.web.pictures.participation import participation
 from node.web.render import language, page
 
 router = APIRouter(include_in_schema=False)
@@ -115,7 +117,11 @@ def participation_page(request: Request, handle: str) -> Response:
         for row in rows:
             p = s.get(Proposal, row["proposal"])
             row["title"] = proposals.version(s, p, p.current_version).title if p else ""
-        return page(request, "participation.html", me, body=b, rows=rows,
+        tz = request.app.state.ctx.settings.timezone
+        picture = participation(b.name, turnouts.over_time(s, b),
+                                lambda v: timefmt.day(v, tz),
+                                translator(language(request, me)))
+        return page(request, "participation.html", me, body=b, rows=rows, picture=picture,
                     exports=exports.offered(s, me, b))
 
     return show_body(request, handle, view)

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
-from node.federations import escalation, mandates
+from node.federations import escalation, mandates, standing
 from node.federations.mandate_states import available_actions
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
@@ -31,6 +31,7 @@ from node.web.actions import (
 )
 from node.web.federation_pages import position_labels
 from node.web.i18n import translator
+from node.web.pictures.matter import matter_standing
 from node.web.render import language
 from node.web.session import form
 
@@ -72,6 +73,7 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         # The technical reason stays in the API (`escalation_note`, in English).
         waiting = {"escalation": "pending"} if p.escalation == "pending" else None
         return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
+                "matter_picture": None,
                 "can_mandate": False, "can_send_up": can_send and waiting is None,
                 "names": {}, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
@@ -88,6 +90,11 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         mentioned += [m["member_body"], m["federation"], *m["spokespersons"]]
     for v in votes:
         mentioned += [v["member_body"], v["spokesperson"]]
+    tree = standing.on_tree(s, urls, p)
+    if tree is not None:
+        mentioned += [tree.federation, *[m.body for m in tree.members]]
+    known = names(s, urls, [u for u in mentioned if u],
+                  spokesperson_names(s, [m.uri for m in rows]))
     return {
         "fed": {"matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to,
                 "escalation": p.escalation, "escalated_to": p.escalated_to,
@@ -98,8 +105,9 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
         "can_send_up": can_send,
-        "names": names(s, urls, [u for u in mentioned if u],
-                       spokesperson_names(s, [m.uri for m in rows])),
+        "names": known,
+        "matter_picture": matter_standing(tree, known, labels["positions"],
+                                          labels["vote_choices"], _),
         **labels,
     }
 

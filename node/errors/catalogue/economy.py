@@ -62,6 +62,11 @@ ENTRIES = [
     E("bad-window", "the waiting window is a number of hours",
       "Escriba la espera como un número de horas.",
       "Write the waiting time as a number of hours."),
+    E("bad-window", "the period is 30, 90 or 365 days, or todo",
+      "El período se elige entre los enlaces de la página: 30 días, 90 días, un año o "
+      "desde el principio.",
+      "Choose the period from the page's links: 30 days, 90 days, a year or since the "
+      "beginning."),
     E("not-found", "no such offer or need",
       "Esa oferta o necesidad no existe; revise el enlace.",
       "That offer or need does not exist; check the link."),
