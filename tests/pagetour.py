@@ -17,6 +17,8 @@ NOT_PAGES = ("/api/", "/.well-known/", "/nodeinfo", "/healthz", "/favicon", "/id
 # ActivityPub documents also answer browsers with a page, but only the actor does so
 # (the profile); the others are JSON for servers.
 AP_JSON = re.compile(r"^/actors/\{handle\}/(outbox|followers|following|inbox|collections)")
+# Files a page links to for downloading or printing elsewhere, not pages.
+FILES = re.compile(r"(/exports/|\.(pdf|ics|csv|json)$)")
 
 # Values a page shows only as words: states, roles, positions, outcomes, units,
 # ValueFlows actions, levels, rules. As whole words on a Spanish page they are a raw
@@ -58,7 +60,7 @@ def page_routes(app: Any) -> list[str]:
         path = getattr(route, "path", "")
         if "GET" not in (getattr(route, "methods", None) or set()):
             continue
-        if path.startswith(NOT_PAGES) or AP_JSON.match(path):
+        if path.startswith(NOT_PAGES) or AP_JSON.match(path) or FILES.search(path):
             continue
         out.append(path)
     return sorted(set(out))
