@@ -6,6 +6,7 @@ connecting and resumes from `Last-Event-ID`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -223,6 +224,47 @@ def test_mandates_and_the_federations_decision_are_told(mandated: Commune) -> No
     assert kinds_of(feed(c.client, ana)) == ["mandate.given", "mandate.recalled"]
 
 
+def test_a_federation_is_told_of_its_members_mandates_and_its_decision(
+        make_node: Any, remote: Any) -> None:
+    from node.app import create_app
+    from node.federations import objects
+    from node.governance import proposals
+    from tests.test_mandate_rules import City, stamp
+
+    settings: Settings = make_node(handle="ciudad", level="city")
+    with TestClient(create_app(settings, background=False), base_url="http://node.test") as tc:
+        c = City(settings, tc, remote)
+        c.matter = c.uid(c.a)
+        c.create(c.a, objects.proposal_object(c.matter, c.a.uri, "Acueducto", "Texto.",
+                                              [c.a.uri, c.b.uri], 1, stamp()))
+        c.settle()
+        with Session(c.ctx.engine) as s:
+            proposals.open_vote(c.ctx.tx(s, stored(s, Member, c.facil_id or 0)),
+                                stored(s, Proposal, c.row().id),
+                                datetime.now(UTC) + timedelta(hours=1))
+            s.commit()
+        ma = c.mandate(c.a, "approve")
+        c.mandate(c.b, "reject")
+        c.settle()
+        c.send(c.a, {"@context": "https://www.w3.org/ns/activitystreams",
+                     "id": f"{c.a.server.base}/activities/recall-1", "type": "Delete",
+                     "actor": c.a.uri, "object": ma, "to": [c.a.uri]})
+        c.settle()
+        with Session(c.ctx.engine) as s:
+            s.execute(update(Proposal).values(closes_at=datetime.now(UTC) - timedelta(minutes=1)))
+            s.commit()
+        assert clock.close_due_now(c.ctx)
+        told = feed(tc, token_of(tc, c.facil_id or 0))
+    assert kinds_of(told) == ["vote.opened", "mandate.given", "mandate.given",
+                              "mandate.recalled", "decision.recorded"]
+    given, recalled, decided = told[1], told[3], told[4]
+    assert given["data"]["member_body"] == c.a.uri and given["data"]["position"] == "approve"
+    assert given["data"]["proposal"] == decided["data"]["proposal"]
+    assert recalled["data"]["member_body"] == c.a.uri
+    assert decided["data"]["method"] == "mandates"
+    assert all("http" not in t["text"] for t in told)
+
+
 # --- exchanges ---------------------------------------------------------------------
 
 
@@ -299,6 +341,30 @@ def test_every_kind_is_documented() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text("utf-8")
     for kind in KINDS:
         assert f"`{kind}`" in doc, kind
+
+
+def test_a_quiet_stream_keeps_alive_and_ends_with_its_token(
+        client: TestClient, people: dict[str, Headers],  # noqa: F811
+        monkeypatch: Any) -> None:
+    from node.api.v1 import routes_events
+
+    monkeypatch.setattr(routes_events, "HEARTBEAT_SECONDS", 0.3)
+    monkeypatch.setattr(routes_events, "POLL_SECONDS", 0.1)
+    token = people["facil"]["Authorization"].split(" ", 1)[1]
+    ctx = ctx_of(client)
+
+    async def read() -> list[str]:
+        stream = routes_events._stream(ctx, token, None, 0)
+        out = [await anext(stream) for _ in range(2)]
+        r = client.get("/api/v1/tokens", headers=people["facil"])
+        for t in r.json()["items"]:
+            client.delete(f"/api/v1/tokens/{t['id']}", headers=people["facil"])
+        out += [chunk async for chunk in stream]  # ends once the token is revoked
+        return out
+
+    said = asyncio.run(asyncio.wait_for(read(), 10))
+    assert said[0].startswith("retry: ") and said[1] == ": keep-alive\n\n"
+    assert all(not chunk.startswith("id:") for chunk in said)
 
 
 # --- the stream, from a real node process -------------------------------------------
