@@ -73,6 +73,7 @@ def lazy_routers() -> list[APIRouter]:
         routes_accounts,
         routes_bodies,
         routes_economy,
+        routes_events,
         routes_exports,
         routes_federations,
         routes_matters,
@@ -97,7 +98,8 @@ def lazy_routers() -> list[APIRouter]:
 
     return [admin.router, routes_accounts.router, routes_bodies.router,
             routes_proposals.router, routes_federations.router, routes_matters.router,
-            routes_economy.router, routes_projects.router, routes_exports.router, pages.router,
+            routes_economy.router, routes_projects.router, routes_exports.router,
+            routes_events.router, pages.router,
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
             project_pages.router, proposal_new_pages.router,

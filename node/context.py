@@ -27,6 +27,7 @@ from node.config import Settings
 from node.models import LocalActor, PeerHost
 from node.storage import aftercommit, changes
 from node.storage.audit import Who
+from node.storage.broadcast import Broadcast
 from node.storage.changes import ChangeFeed
 from node.storage.db import make_engine
 from node.storage.wakebus import WakeBus
@@ -146,6 +147,8 @@ class NodeContext:
     inbox_wakeup: Wakeup = field(default_factory=lambda: Wakeup("inbox"))
     delivery_wakeup: Wakeup = field(default_factory=lambda: Wakeup("delivery"))
     economy_wakeup: Wakeup = field(default_factory=lambda: Wakeup("economy"))
+    # Every open event stream (node/events), after a commit that wrote events.
+    events_wakeup: Broadcast = field(default_factory=lambda: Broadcast("events"))
     bus: WakeBus | None = None
     clock: Clock = SYSTEM
     actors: LocalActors = field(init=False)
@@ -175,8 +178,9 @@ class NodeContext:
             self.bus.listen(asyncio.get_running_loop(),
                             {w.topic: w.set_local for w in self._wakeups()})
 
-    def _wakeups(self) -> tuple[Wakeup, ...]:
-        return (self.inbox_wakeup, self.delivery_wakeup, self.economy_wakeup)
+    def _wakeups(self) -> tuple[Wakeup | Broadcast, ...]:
+        return (self.inbox_wakeup, self.delivery_wakeup, self.economy_wakeup,
+                self.events_wakeup)
 
     def load(self) -> None:
         """Fill every cache from the database, taking the feed's versions first."""

@@ -11,6 +11,7 @@ from typing import Any, get_args, get_type_hints
 
 import pytest
 
+from node import events
 from node.api.v1 import routes_accounts
 from node.api.v1.economy_io import NewIntent
 from node.app import create_app
@@ -176,6 +177,7 @@ def _code_values() -> dict[str, set[str]]:
         "plan state": values(PlanState),
         "plan input action": set(plans.INPUTS),
         "plan output action": set(plans.OUTPUTS),
+        "event kind": set(events.KINDS),
     }
 
 

@@ -61,7 +61,10 @@ def test_api_never_answers_5xx(served: tuple[NodeProcess, dict[str, str]]) -> No
                   database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case: schemathesis.Case[Any]) -> None:
-            response = case.call(headers=headers)
+            # The event stream answers for as long as it is read: fuzzed for its
+            # refusals (without a token), never left open.
+            stream = case.operation.path.endswith("/events/stream")
+            response = case.call(headers={} if stream else headers)
             assert response.status_code < 500, (case.method, case.formatted_path,
                                                 response.text)
             case.validate_response(response, checks=CHECKS)

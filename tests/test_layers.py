@@ -11,7 +11,7 @@ from typing import TypeGuard
 
 NODE = Path(__file__).resolve().parent.parent / "node"
 HTTP = {"api", "web", "cli", "app", "lazyroutes"}
-DOMAIN = {"governance", "federations", "economy", "projects", "pending", "records"}
+DOMAIN = {"governance", "federations", "economy", "projects", "pending", "records", "events"}
 
 
 def _unit(path: Path) -> str:

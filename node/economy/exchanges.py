@@ -18,7 +18,7 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from node.activitypub.urls import Urls
-from node.economy import intents, states, wire
+from node.economy import intents, states, told, wire
 from node.economy.catalogue import Catalogue, fmt
 from node.economy.matcher import INF, Transfer
 from node.errors import Problem, not_found
@@ -99,6 +99,7 @@ def propose(tx: Tx, cat: Catalogue, proposer: LocalActor, mode: str,
     session.add(ex)
     session.flush()
     record(tx, ex, docs, {u: r.agent for u, r in rows.items()}, "proposed")
+    told.proposed(tx, proposer, ex, parties, docs)
     tx.acting_as(proposer).audit(f"economy.{mode}.proposed",
                                  f"exchange:{ex.id}", {"uri": uri, "parties": parties,
                                                        "commitments": len(docs)})

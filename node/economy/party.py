@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from node.economy import exchanges, intents, rising, states, wire
+from node.economy import exchanges, intents, rising, states, told, wire
 from node.economy.catalogue import fmt
 from node.errors import Problem
 from node.models import Exchange, Intent, LocalActor
@@ -82,6 +82,7 @@ def receive_offer(tx: Tx, body: LocalActor, body_uri: str, proposer: str,
     session.add(ex)
     session.flush()
     exchanges.record(tx, ex, docs, {}, "proposed")
+    told.proposed(tx, body, ex, parties, docs)
     tx.acting_as(f"remote:{proposer}").audit("economy.barter.proposed", f"exchange:{ex.id}",
                                              {"uri": uri, "parties": parties})
     return ex

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from node.activitypub.urls import Urls
 from node.errors import Problem, conflict, invalid, not_found
-from node.federations import matters, objects
+from node.federations import matters, objects, told
 from node.federations.mandate_states import (
     MANDATE,
     MANDATED_VOTE,
@@ -121,6 +121,7 @@ def issue(tx: Tx, proposal: Proposal, position: str, spokesperson_ids: list[int]
              {"mandate": doc["id"], "position": position, "version": decision.version,
               "spokespersons": doc["spokespersons"]})
     session.flush()
+    told.mandate_given(tx, body, mandate, proposal)
     return mandate
 
 
@@ -146,6 +147,7 @@ def recall(tx: Tx, mandate_id: int, reason: str = "") -> Mandate:
     _send(tx, body, "Delete", mandate.uri, mandate.federation, inbox)
     tx.audit("mandate.recalled", f"mandate:{mandate.id}",
              {"mandate": mandate.uri, "reason": reason[:500]})
+    told.mandate_recalled(tx, body, mandate)
     return mandate
 
 
@@ -328,6 +330,7 @@ def receive_mandate(tx: Tx, federation: LocalActor, doc: objects.MandateDoc,
     tx.acting_as(f"remote:{doc.member_body}").audit(
         "mandate.received", f"proposal:{row.id}", {"mandate": doc.id, "position": doc.position})
     session.flush()
+    told.at_federation(tx, federation, mandate, row)
     return mandate
 
 
@@ -352,11 +355,14 @@ def receive_recall(tx: Tx, federation: LocalActor, member_body: str,
     mandate = session.exec(select(Mandate).where(Mandate.uri == mandate_uri)).first()
     if mandate is None or mandate.member_body != member_body:
         return False  # only the body that gave a mandate can take it back
-    if MANDATE.may("recall", mandate.state):
+    moved = MANDATE.may("recall", mandate.state)
+    if moved:
         MANDATE.move(session, mandate, "recall")
     row = _matter_row(session, federation, mandate.matter)
     if row is not None:
         _withdraw(tx, row, mandate_uri, "recalled")
+    if moved:
+        told.at_federation(tx, federation, mandate, row, recalled=True)
     tx.acting_as(f"remote:{member_body}").audit("mandate.recalled",
                                                 f"body:{federation.handle}",
                                                 {"mandate": mandate_uri})

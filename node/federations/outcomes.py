@@ -12,7 +12,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from node.activitypub.urls import AS_PUBLIC
-from node.federations import matters, objects
+from node.events import kinds
+from node.federations import matters, objects, told
 from node.federations.mandate_states import MANDATE, MANDATED_VOTE, V
 from node.federations.membership import members_of
 from node.governance.decisions import result_record
@@ -108,6 +109,7 @@ def close(tx: Tx, proposal: Proposal) -> Decision:
     tx.acting_as(None).audit(
         "decision.recorded", f"proposal:{proposal.id}",
         {"decision": decision.id, "outcome": decision.outcome, "method": "mandates"})
+    kinds.decision_recorded(tx, federation, proposal, decision)
     if not proposal.answers_to:
         # The deciding level: the decision is final and goes down to every member.
         proposal.final_outcome = result.outcome.value
@@ -204,6 +206,7 @@ def receive(tx: Tx, body: LocalActor, activity: dict[str, Any], note: dict[str, 
         session.add(p)
     if members_of(session, body):
         matters.announce(tx, body, activity)
+    told.decision_arrived(tx, body, list(rows), note, author)
     tx.acting_as(f"remote:{author}").audit(
         "decision.received", f"body:{body.handle}",
         {"decision": note["id"], "matter": matter, "outcome": note.get("outcome"),

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from node.errors import invalid, not_found
+from node.events import kinds
 from node.governance import electorates
 from node.governance.bodies import electorate, statute_of
 from node.governance.proposal_actions import (
@@ -107,6 +108,7 @@ def open_vote(tx: Tx, proposal: Proposal, amendment_id: int,
     session.add(a)
     tx.audit("amendment.vote_opened", f"proposal:{proposal.id}",
              {"amendment": a.id, "closes_at": closes.isoformat(), "statute": frozen.to_dict()})
+    kinds.amendment_vote_opened(tx, body, proposal, a)
     return a
 
 

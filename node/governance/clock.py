@@ -14,10 +14,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.errors import Problem
+from node.events.closing import closing_soon
 from node.governance import amendments, decisions
 from node.models import Amendment, Proposal
 from node.retries import Retries, audit_parked
@@ -64,6 +66,19 @@ def close_due_now(ctx: NodeContext, now: datetime | None = None,
     return closed
 
 
+def announce_closing(ctx: NodeContext) -> int:
+    """Tell the members of votes closing within a day (once per vote); returns how many
+    were told. Another process's clock telling the same vote first is no failure."""
+    with Session(ctx.engine) as s:
+        try:
+            n = closing_soon(ctx.tx(s))
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return 0
+    return n
+
+
 def _closed_meanwhile(ctx: NodeContext, table: Any, oid: int, state: str,
                       exc: Exception) -> bool:
     """A `bad-state` refusal because a facilitator, or another process's clock, closed
@@ -98,6 +113,10 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0,
                 log.info("closed votes, decisions %s", closed)
         except Exception:  # reading what is due failed: the next tick reads again
             log.exception("closing due votes failed")
+        try:
+            await asyncio.to_thread(announce_closing, ctx)
+        except Exception:  # telling is not closing: the next tick tries again
+            log.exception("telling of votes closing soon failed")
         for step in also:
             try:
                 await step(ctx)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC
 from node.errors import conflict, invalid, not_found
+from node.events import kinds
 from node.governance import electorates, polls
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
@@ -117,6 +118,7 @@ def close_vote(tx: Tx, proposal: Proposal) -> Decision:
     tx.acting_as(None).audit("decision.recorded", f"proposal:{proposal.id}",
                              {"decision": decision.id, "outcome": decision.outcome,
                               "method": "online"})
+    kinds.decision_recorded(tx, body, proposal, decision)
     _publish(tx, body, proposal, decision, result)
     return decision
 
@@ -188,6 +190,7 @@ def record_meeting(tx: Tx, body: LocalActor,
         tx.audit("decision.recorded", f"proposal:{proposal.id}",
                  {"decision": decision.id, "method": "assembly", "meeting": meeting.id,
                   "outcome": decision.outcome})
+        kinds.decision_recorded(tx, body, proposal, decision)
         _publish(tx, body, proposal, decision, result)
         made.append(decision)
     tx.audit("meeting.recorded", f"body:{body.handle}",

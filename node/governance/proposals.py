@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, invalid, not_found
+from node.events import kinds
 from node.governance import polls
 from node.governance.authz import require_member
 from node.governance.bodies import statute_of
@@ -141,6 +142,7 @@ def open_vote(tx: Tx, proposal: Proposal, closes_at: datetime | None = None) -> 
     tx.audit("vote.opened", f"proposal:{proposal.id}",
              {"version": proposal.current_version, "closes_at": closes.isoformat(),
               "statute": frozen.to_dict()})
+    kinds.vote_opened(tx, body, proposal)
     polls.announce(tx, body, proposal, version(session, proposal).title)
 
 

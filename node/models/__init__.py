@@ -14,6 +14,7 @@ from node.models.economy import (
     JointPlan,
     ResourceKind,
 )
+from node.models.events import Event, EventPerson
 from node.models.federations import FederationLink
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
@@ -47,6 +48,8 @@ __all__ = [
     "Enterprise",
     "EnterpriseWorker",
     "Evaluation",
+    "Event",
+    "EventPerson",
     "Exchange",
     "FederationLink",
     "Follower",
