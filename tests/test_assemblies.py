@@ -174,12 +174,18 @@ def test_bad_calls_are_refused_with_their_reason(node: Settings, client: TestCli
                          ({"agenda": [draft]}, "bad-agenda"),
                          ({"agenda": [elsewhere]}, "bad-agenda"),
                          ({"agenda": [999_999]}, "bad-agenda"),
+                         ({"agenda": [2**40]}, "bad-agenda"),
+                         ({"starts_at": "9999-12-31T23:59:59+14:00"}, "far-assembly"),
+                         ({"starts_at": _soon(4 * 366)}, "far-assembly"),
+                         ({"ends_at": "0001-01-01T00:00:00-12:00"}, "far-assembly"),
                          ({"place": "   "}, "missing-place")):
         r = _call(client, facil, **fields)
         assert r.status_code == 422 and r.json()["code"] == code, (fields, r.text)
     with c.session() as s:
         assert s.exec(select(func.count()).select_from(Assembly)).one() == 0
     assert _events(c) == []
+    assert client.get(f"/api/v1/bodies/maizal/assemblies/{2**40}").status_code == 404
+    assert client.get(f"/b/maizal/assemblies/{2**40}").status_code == 404
 
 
 # --- the calendar feed --------------------------------------------------------------
@@ -400,12 +406,13 @@ def test_a_facilitator_calls_and_cancels_through_the_pages(node: Settings,
     r = client.post("/b/maizal/assemblies", data={
         "csrf": csrf(form.text), "starts_at": "01/01/2020 6:00 p. m.", "place": "Casa comunal"})
     assert refused(r, 422) and "ya pasaron" in r.text and "Casa comunal" in r.text
+    day = (utcnow() + timedelta(days=40)).strftime("%d/%m/%Y")
     r = client.post("/b/maizal/assemblies", data={
-        "csrf": csrf(form.text), "starts_at": "05/12/2099 6:30 p. m.", "place": "Casa comunal",
+        "csrf": csrf(form.text), "starts_at": f"{day} 6:30 p. m.", "place": "Casa comunal",
         f"agenda-{pid}": "1"}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get(r.headers["location"])
-    assert "05/12/2099 6:30 p. m." in page.text and "Agua para el barrio" in page.text
+    assert f"{day} 6:30 p. m." in page.text and "Agua para el barrio" in page.text
     with c.session() as s:
         row = s.exec(select(Assembly)).one()
         assert row.starts_at.hour == 22 and row.timezone == "America/Caracas"  # 6:30 p. m. -04

@@ -125,6 +125,8 @@ _CODES = [
       "The call does not say where the assembly meets."),
     C("past-assembly", 422, "Se convoca una asamblea para una hora que ya pasó.",
       "The assembly is called for a time already past."),
+    C("far-assembly", 422, "La asamblea se convoca para más de tres años adelante.",
+      "The assembly is called more than three years ahead."),
     C("bad-assembly-end", 422, "El fin de la asamblea no viene después del inicio, dentro "
       "del mismo día.", "The assembly's end is not after its start, within a day."),
     C("bad-agenda", 422, "El orden del día nombra una propuesta que no está abierta en "

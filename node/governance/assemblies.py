@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
@@ -47,6 +47,10 @@ OPEN_STATES = ("deliberation", "vote")
 LONGEST = timedelta(hours=24)
 # A meeting may be recorded from an hour before the assembly's time (clocks differ).
 EARLY = timedelta(hours=1)
+# Calls further ahead than this are typing mistakes (and keep date arithmetic in range).
+AHEAD = timedelta(days=3 * 366)
+# Ids are 32-bit integers in the database: a larger number names nothing.
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,29 @@ def agenda_titles(session: Session, a: Assembly) -> list[tuple[int, str]]:
     return out
 
 
+def _in_range(when: datetime, field: str) -> datetime:
+    """In UTC, or refused: a year no calendar means (0001, 9999) cannot be moved
+    between zones at all."""
+    if not 2000 <= when.year <= 2999:
+        raise invalid("far-assembly", "an assembly is called at most three years ahead",
+                      field=field)
+    return aware(when).astimezone(UTC)
+
+
 def _checked(session: Session, body: LocalActor, plan: Plan, now: datetime,
              before: Assembly | None) -> Plan:
     place = plan.place.strip()
     if not place:
         raise invalid("missing-place", "say where the assembly meets", field="place")
-    starts = aware(plan.starts_at)
+    starts = _in_range(plan.starts_at, "starts_at")
     moved = before is None or aware(before.starts_at) != starts
     if moved and starts <= now:
         raise invalid("past-assembly", "an assembly is called for a time still to come",
                       field="starts_at")
-    ends = aware(plan.ends_at) if plan.ends_at is not None else None
+    if starts > now + AHEAD:
+        raise invalid("far-assembly", "an assembly is called at most three years ahead",
+                      field="starts_at")
+    ends = _in_range(plan.ends_at, "ends_at") if plan.ends_at is not None else None
     if ends is not None and not starts < ends <= starts + LONGEST:
         raise invalid("bad-assembly-end", "the end comes after the start, within a day",
                       field="ends_at")
@@ -101,7 +117,7 @@ def _checked(session: Session, body: LocalActor, plan: Plan, now: datetime,
     for pid in plan.agenda:
         if pid in agenda:
             continue
-        p = session.get(Proposal, pid)
+        p = session.get(Proposal, pid) if 0 < pid <= MAX_ID else None
         # A matter already on the agenda stays even if it was decided meanwhile; a new
         # one must still be open, and the body's own.
         if p is None or p.body_id != body.id or (pid not in kept and p.state not in OPEN_STATES):
@@ -133,7 +149,7 @@ def schedule(tx: Tx, body: LocalActor, plan: Plan, timezone: str) -> Assembly:
 
 
 def by_id(session: Session, body: LocalActor, assembly_id: int) -> Assembly:
-    a = session.get(Assembly, assembly_id)
+    a = session.get(Assembly, assembly_id) if 0 < assembly_id <= MAX_ID else None
     if a is None or a.body_id != body.id:
         raise not_found("assembly")
     return a

@@ -6,14 +6,14 @@ calendar feed for phones. The rules live in node.governance.assemblies."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
 from node.api.v1.views import proposal_view
-from node.errors import Problem, not_found
+from node.errors import Problem, invalid, not_found
 from node.governance import assemblies, bodies
 from node.governance.assemblies import Plan
 from node.governance.authz import require_facilitator
@@ -30,12 +30,20 @@ router = APIRouter(include_in_schema=False)
 FEED_PAST = timedelta(days=180)
 
 
+def _typed(text: str, tz: str, field: str) -> datetime:
+    try:
+        return timefmt.parse(text, tz, field=field)
+    except OverflowError as exc:  # 31/12/9999 11:00 p. m. has no UTC
+        raise invalid("far-assembly", "an assembly is called at most three years ahead",
+                      field=field) from exc
+
+
 def plan_from(request: Request, s: Session, b: LocalActor, data: dict[str, str]) -> Plan:
     """What the form says, as the domain reads it; times typed in the node's zone."""
     tz = request.app.state.ctx.settings.timezone
-    starts = timefmt.parse(data.get("starts_at", ""), tz, field="starts_at")
+    starts = _typed(data.get("starts_at", ""), tz, "starts_at")
     raw_end = data.get("ends_at", "").strip()
-    ends = timefmt.parse(raw_end, tz, field="ends_at") if raw_end else None
+    ends = _typed(raw_end, tz, "ends_at") if raw_end else None
     agenda = tuple(p.id for p in assemblies.open_matters(s, b)
                    if p.id is not None and data.get(f"agenda-{p.id}") == "1")
     return Plan(starts_at=starts, ends_at=ends, place=data.get("place", "")[:300],
