@@ -92,7 +92,7 @@ def _in_range(when: datetime, field: str) -> datetime:
     if not 2000 <= when.year <= 2999:
         raise invalid("far-assembly", "an assembly is called at most three years ahead",
                       field=field)
-    return aware(when).astimezone(UTC)
+    return aware(when).astimezone(UTC).replace(microsecond=0)
 
 
 def _checked(session: Session, body: LocalActor, plan: Plan, now: datetime,
