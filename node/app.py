@@ -71,6 +71,7 @@ def lazy_routers() -> list[APIRouter]:
     from node.api import admin
     from node.api.v1 import (
         routes_accounts,
+        routes_assemblies,
         routes_bodies,
         routes_economy,
         routes_events,
@@ -84,6 +85,7 @@ def lazy_routers() -> list[APIRouter]:
         account_pages,
         acta_pages,
         admin_pages,
+        assembly_pages,
         economy_pages,
         federation_pages,
         frame_pages,
@@ -99,12 +101,12 @@ def lazy_routers() -> list[APIRouter]:
     return [admin.router, routes_accounts.router, routes_bodies.router,
             routes_proposals.router, routes_federations.router, routes_matters.router,
             routes_economy.router, routes_projects.router, routes_exports.router,
-            routes_events.router, pages.router,
+            routes_events.router, routes_assemblies.router, pages.router,
             account_pages.router, gov_pages.router, proposal_pages.router,
             meeting_pages.router, matter_pages.router, economy_pages.router,
             project_pages.router, proposal_new_pages.router,
-            admin_pages.router, federation_pages.router, frame_pages.router,
-            acta_pages.router]
+            admin_pages.router, federation_pages.router, assembly_pages.router,
+            frame_pages.router, acta_pages.router]
 
 
 def create_app(settings: Settings | None = None, store_inbox: bool = True,

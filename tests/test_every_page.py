@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from node.config import Settings
 from node.economy import operations as economy
 from node.economy.catalogue import shared
-from node.governance import amendments, decisions, members, proposals
+from node.governance import amendments, assemblies, decisions, members, proposals
 from node.models import Proposal
 from node.models.base import utcnow
 from tests.conftest import ctx_of
@@ -72,9 +72,12 @@ def seed(node: Any) -> dict[str, str]:
         token = members.invite(c.ctx.tx(s, facil), body, "member")
         meeting, _ = decisions.record_meeting(ctx.tx(s, facil), body, utcnow(), "Casa comunal",
                                               9, 4, "1. Cancha", "Se habló de la cancha.", [])
+        called = assemblies.schedule(ctx.tx(s, facil), body, assemblies.Plan(
+            starts_at=utcnow() + timedelta(days=3), place="Casa comunal", agenda=(talk.id or 0,)),
+            "America/Caracas")
         s.commit()
         ids = {"pid": str(voting.id), "token": token, "handle": body.handle,
-               "mid": str(meeting.id),
+               "mid": str(meeting.id), "assembly_id": str(called.id),
                "draft": str(draft.id), "talk": str(talk.id), "decided": str(done.id)}
     return ids
 

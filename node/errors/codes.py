@@ -120,6 +120,19 @@ _CODES = [
       "Attendance or families below zero, or more families than people."),
     C("bad-counts", 422, "Los votos contados son negativos o pasan de la asistencia.",
       "The counted votes are negative or exceed the attendance."),
+    # --- assemblies called ahead (the calendar) --------------------------------------
+    C("missing-place", 422, "La convocatoria no dice dónde se reúne la asamblea.",
+      "The call does not say where the assembly meets."),
+    C("past-assembly", 422, "Se convoca una asamblea para una hora que ya pasó.",
+      "The assembly is called for a time already past."),
+    C("far-assembly", 422, "La asamblea se convoca para más de tres años adelante.",
+      "The assembly is called more than three years ahead."),
+    C("bad-assembly-end", 422, "El fin de la asamblea no viene después del inicio, dentro "
+      "del mismo día.", "The assembly's end is not after its start, within a day."),
+    C("bad-agenda", 422, "El orden del día nombra una propuesta que no está abierta en "
+      "esta instancia.", "The agenda names a proposal not open in this body."),
+    C("assembly-not-met", 409, "La asamblea convocada todavía no se ha reunido.",
+      "The called assembly has not met yet."),
     # --- federations, matters and mandates --------------------------------------------
     C("unknown-federation", 422, "La dirección no lleva a una federación alcanzable.",
       "The address leads to no federation that can be reached."),

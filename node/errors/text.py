@@ -42,6 +42,7 @@ STATES_ES: dict[str, str] = {
     "approved": "aprobado", "matched": "emparejada", "partial": "entregado en parte",
     "recorded": "registrada", "lapsed": "vencido", "superseded": "reemplazado",
     "sent": "enviado", "taken": "en manos de la federación", "counted": "contado",
+    "scheduled": "convocada", "held": "realizada",
 }
 ACTIONS_ES: dict[str, str] = {
     "edit": "editar", "withdraw": "retirar", "open_deliberation": "abrir la deliberación",
@@ -60,6 +61,7 @@ ACTIONS_ES: dict[str, str] = {
     "send": "enviar a la federación", "take": "pasar a manos de la federación",
     "wait": "esperar a la federación", "clear": "dejar de esperar a la federación",
     "resend": "enviar de nuevo", "recount": "volver a contar", "ask": "pedir el ingreso",
+    "change": "cambiar la convocatoria", "hold": "registrar la asamblea",
 }
 # Where one placeholder says a word differently: the thing a state graph moves (with
 # its demonstrative, whose gender the noun decides), a mandate's position, a choice.
@@ -71,7 +73,8 @@ BY_NAME_ES: dict[str, dict[str, str]] = {
              "delivery": "esta entrega", "joint plan": "este plan conjunto",
              "plan": "este plan", "mandate": "este mandato", "invitation": "esta invitación",
              "escalation": "el envío de este asunto", "mandated vote": "este voto por mandato",
-             "federation link": "este vínculo con la federación"},
+             "federation link": "este vínculo con la federación",
+             "assembly": "esta asamblea"},
     "position": {"approve": "«aprobar»", "reject": "«rechazar»", "abstain": "«abstenerse»",
                  "approve_with_amendments": "«aprobar con enmiendas»",
                  "free": "«voto libre»"},

@@ -14,7 +14,7 @@ from node.models import LocalActor, Member, Membership
 
 # What a body's coordination may do for it, beyond what any member may.
 COORDINATION = ("invite", "edit", "create_body", "set_statute", "manage_members",
-                "record_meeting")
+                "record_meeting", "schedule_assembly")
 
 
 def require_member(session: Session, member: Member | None, body: LocalActor) -> set[str]:

@@ -14,7 +14,7 @@ from node.activitypub.documents import AS_CONTEXT
 from node.activitypub.urls import AS_PUBLIC
 from node.errors import conflict, invalid, not_found
 from node.events import kinds
-from node.governance import electorates, polls
+from node.governance import assemblies, electorates, polls
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
@@ -134,11 +134,13 @@ def close_due(tx: Tx) -> list[int]:
 def record_meeting(tx: Tx, body: LocalActor,
                    held_at: datetime, place: str, attendance: int, families: int,
                    agenda: str, minutes: str,
-                   decisions: list[dict[str, Any]]) -> tuple[Meeting, list[Decision]]:
+                   decisions: list[dict[str, Any]],
+                   assembly_id: int | None = None) -> tuple[Meeting, list[Decision]]:
     """An assembly that met on `held_at`, with `attendance` people and `families`
     families present, and what it decided. Its decisions are dated on that day, and
     their participation is counted against the people present: the body's accounts
-    are often far fewer than the people who come to an assembly."""
+    are often far fewer than the people who come to an assembly. With `assembly_id`,
+    the assembly called ahead that this was: its Event then links to this record."""
     session, member = tx.session, tx.member
     require_facilitator(session, member, body)
     if attendance < 0 or families < 0 or families > attendance:
@@ -195,6 +197,8 @@ def record_meeting(tx: Tx, body: LocalActor,
         made.append(decision)
     tx.audit("meeting.recorded", f"body:{body.handle}",
              {"meeting": meeting.id, "attendance": attendance, "families": families})
+    if assembly_id is not None:
+        assemblies.held(tx, body, assembly_id, meeting)
     return meeting, made
 
 

@@ -1,6 +1,7 @@
 """Database tables. Import this package to register every table on SQLModel.metadata."""
 
 from node.models.actors import LocalActor, RemoteActor
+from node.models.assemblies import Assembly
 from node.models.audit import AuditEntry
 from node.models.changes import NodeChange
 from node.models.delivery import Delivery, PeerHost
@@ -39,6 +40,7 @@ __all__ = [
     "Amendment",
     "AmendmentVote",
     "ApiToken",
+    "Assembly",
     "AuditEntry",
     "Comment",
     "Commitment",

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from node import pending
 from node.api.v1.views import proposal_view
-from node.governance import authz, bodies, decisions, proposals
+from node.governance import assemblies, authz, bodies, decisions, proposals
 from node.governance import participation as turnouts
 from node.governance.members import ROLES
 from node.models import (
@@ -57,7 +57,8 @@ def body_page(request: Request, handle: str) -> Response:
         labels = state_group_labels(_)
         urls = request.app.state.ctx.urls
         waiting = pending.for_member(request.app.state.ctx.tx(s, me)) if me is not None else []
-        return page(request, "body.html", me, body=b, groups=groups,
+        soon = assemblies.upcoming(s, b, request.app.state.ctx.clock.now(), limit=5)
+        return page(request, "body.html", me, body=b, groups=groups, soon=soon,
                     states=[(st, labels[st]) for st in STATES], any_proposals=bool(rows),
                     members=members_phrase(_, bodies.member_count(s, b)),
                     kind=kind_labels(_).get(b.kind, "") if b.parent_id else "",

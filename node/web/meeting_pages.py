@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from node.api.v1.views import proposal_view
 from node.errors import Problem
-from node.governance import bodies, decisions
+from node.governance import assemblies, bodies, decisions
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import LocalActor, Meeting, Member, Proposal
@@ -54,6 +54,7 @@ def new_meeting_page(request: Request, handle: str) -> Response:
         matters = [proposal_view(s, p) for p in _open_matters(s, b.id)]
         statute = bodies.statute_of(b)
         return page(request, "meeting_new.html", me, body=b, matters=matters,
+                    called=assemblies.due(s, b), chosen=request.query_params.get("assembly", ""),
                     consent=statute.rule.value == "consent",
                     count_families=statute.quorum_basis.value == "families")
 
@@ -73,10 +74,12 @@ async def record_meeting(request: Request, handle: str) -> Response:
                           "block": _count(data, f"block-{p.id}")})
         tz = request.app.state.ctx.settings.timezone
         held_at = timefmt.parse(data.get("held_at", ""), tz, field="held_at")
+        called = data.get("assembly", "")
         _, made = decisions.record_meeting(
             request.app.state.ctx.tx(s, me), b, held_at,
             data.get("place", "")[:300], _count(data, "attendance"),
-            _count(data, "families"), data.get("agenda", ""), data.get("minutes", ""), items)
+            _count(data, "families"), data.get("agenda", ""), data.get("minutes", ""), items,
+            assembly_id=int(called) if called.isdigit() else None)
         if not made:
             return f"/b/{handle}/meetings", "Asamblea registrada."
         return f"/b/{handle}/meetings", "Asamblea registrada con sus decisiones."

@@ -121,7 +121,7 @@ def record_meeting(request: Request, handle: str, body: NewMeeting,
               "abstain": d.abstain, "block": d.block} for d in body.decisions]
     meeting, made = decisions.record_meeting(
         tx, b, body.held_at, body.place, body.attendance,
-        body.families, body.agenda, body.minutes, items)
+        body.families, body.agenda, body.minutes, items, assembly_id=body.assembly_id)
     session.commit()
     return json_with_etag(request, {"id": meeting.id,
                                     "decisions": [decision_view(d, session) for d in made]}, 201)

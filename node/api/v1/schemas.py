@@ -117,6 +117,8 @@ class NewMeeting(ApiModel):
     agenda: str = Field(default="", max_length=50_000)
     minutes: str = Field(default="", max_length=200_000)
     decisions: list[MeetingDecision] = Field(default_factory=list, max_length=100)
+    assembly_id: int | None = Field(default=None, description="the assembly called ahead "
+                                    "that this was (its Event then links to this record)")
 
 
 class Execution(ApiModel):

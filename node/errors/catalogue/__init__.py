@@ -8,11 +8,12 @@ Split by area so no file grows too long."""
 
 from __future__ import annotations
 
-from node.errors.catalogue import economy, federation, governance, protocol
+from node.errors.catalogue import calendar, economy, federation, governance, protocol
 from node.errors.catalogue.entry import Entry
 
 __all__ = ["Entry", "entries"]
 
 
 def entries() -> list[Entry]:
-    return [*governance.ENTRIES, *economy.ENTRIES, *federation.ENTRIES, *protocol.ENTRIES]
+    return [*governance.ENTRIES, *calendar.ENTRIES, *economy.ENTRIES, *federation.ENTRIES,
+            *protocol.ENTRIES]

@@ -27,9 +27,6 @@ ENTRIES = [
       "participación y balance.",
       "There is no export by that name; there are decisions, votes, participation and "
       "the ledger."),
-    E("not-found", "no such assembly",
-      "No encontramos esa asamblea; puede que la dirección esté mal escrita.",
-      "We could not find that assembly; the address may be mistyped."),
     E("forbidden", "you may not {action} here",
       "Usted no puede {action} aquí; si cree que debería, hable con la coordinación.",
       "You cannot {action} here; if you think you should, talk to the coordinators."),
