@@ -17,7 +17,15 @@ from typing import Any
 from node.demo.client import PASSWORD
 from node.demo.matter import federated_matter
 from node.demo.nodes import DemoFailed, Federation
-from node.demo.story import NODES, PEOPLE, Cast, federate, gather, local_decision
+from node.demo.story import (
+    NODES,
+    PEOPLE,
+    Cast,
+    call_assembly,
+    federate,
+    gather,
+    local_decision,
+)
 from node.demo.trade import barter, project_bank
 
 
@@ -62,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         cast: Cast = gather(fed, _say)
         federate(cast)
         local_decision(cast)
+        call_assembly(cast)
         federated_matter(cast)
         barter(cast)
         project_bank(cast)

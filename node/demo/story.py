@@ -134,3 +134,23 @@ def local_decision(cast: Cast) -> None:
     carmen.post(f"/api/v1/decisions/{decision['id']}/execution",
                 {"state": "in_progress", "notes": "Bolsas y guantes comprados."})
     cast.say("El Maizal aprobó en votación en línea su jornada de limpieza del río.")
+
+
+def call_assembly(cast: Cast) -> None:
+    """El Maizal calls its next assembly, with a proposal still under discussion on the
+    agenda: followers see an Event, phones the calendar feed."""
+    carmen, yelitza = cast.coordinator("maizal"), cast.people["maizal"]["yelitza"]
+    p = yelitza.post("/api/v1/bodies/maizal/proposals", {
+        "title": "Huerto escolar comunitario",
+        "text": "Sembrar un huerto en el patio de la escuela, atendido por las familias "
+                "y los muchachos, para el comedor escolar."})
+    yelitza.post(f"/api/v1/proposals/{p['id']}/deliberation")
+    starts = (datetime.now(UTC) + timedelta(days=5)).replace(hour=22, minute=0, second=0,
+                                                             microsecond=0)
+    carmen.post("/api/v1/bodies/maizal/assemblies", {
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "place": "Casa comunal El Maizal", "address": "Calle principal, sector La Ceiba",
+        "description": "Asamblea ordinaria de ciudadanas y ciudadanos.",
+        "agenda": [p["id"]]})
+    cast.say("El Maizal convocó su próxima asamblea, con el huerto escolar en el orden "
+             "del día.")
