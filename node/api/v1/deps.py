@@ -67,9 +67,14 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-        return int(value["after"])
+        after = value["after"]
     except (ValueError, KeyError, TypeError) as exc:
         raise Problem(400, "bad-cursor", "the cursor is not one this API gave out") from exc
+    # Only an id the database can hold: a float, a bool or a number past 64 bits
+    # (1e400, 10**30) would otherwise fail in int() or in the query, as a 500.
+    if type(after) is not int or not 0 <= after < 2**63:
+        raise Problem(400, "bad-cursor", "the cursor is not one this API gave out")
+    return after
 
 
 def encode_cursor(after: int) -> str:
