@@ -25,7 +25,7 @@ from node.governance.members import roles_in
 from node.governance.proposals import version
 from node.lifecycle import Graph
 from node.models import Assembly, LocalActor, Meeting, Member, Proposal
-from node.models.base import aware, utcnow
+from node.models.base import MAX_ID, aware, utcnow
 from node.tx import Tx
 
 
@@ -49,8 +49,6 @@ LONGEST = timedelta(hours=24)
 EARLY = timedelta(hours=1)
 # Calls further ahead than this are typing mistakes (and keep date arithmetic in range).
 AHEAD = timedelta(days=3 * 366)
-# Ids are 32-bit integers in the database: a larger number names nothing.
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)

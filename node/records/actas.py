@@ -25,7 +25,7 @@ from node.governance.members import roles_in
 from node.governance.proposals import version
 from node.governance.statute import Statute
 from node.models import AuditEntry, Decision, LocalActor, Meeting, Member, Proposal
-from node.models.base import aware
+from node.models.base import aware, id_in_range
 from node.storage.audit import entry_holds
 
 
@@ -168,7 +168,7 @@ def _decision_acta(session: Session, urls: Urls, viewer: Member | None, d: Decis
 def of_proposal(session: Session, urls: Urls, viewer: Member | None, pid: int
                 ) -> DecisionActa:
     """The acta of proposal `pid`'s decision, for someone who may read its body."""
-    p = session.get(Proposal, pid)
+    p = session.get(Proposal, pid) if id_in_range(pid) else None
     body = session.get(LocalActor, p.body_id) if p else None
     if p is None or body is None:
         raise not_found("proposal")
@@ -184,7 +184,7 @@ def of_meeting(session: Session, urls: Urls, viewer: Member | None, body: LocalA
                mid: int) -> MeetingActa:
     """The acta of assembly `mid` of `body` and of every decision it took."""
     require_read(session, viewer, body)
-    m = session.get(Meeting, mid)
+    m = session.get(Meeting, mid) if id_in_range(mid) else None
     if m is None or m.body_id != body.id:
         raise not_found("assembly")
     members_view = may_see_roll(session, viewer, body)
