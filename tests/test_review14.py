@@ -7,7 +7,6 @@ import base64
 import json
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
@@ -34,7 +33,7 @@ def test_huge_ids_in_the_new_routes_are_404(client: TestClient) -> None:
     for path in (f"/p/{HUGE}/acta", f"/p/{HUGE}/acta.pdf",
                  f"/b/maizal/meetings/{HUGE}/acta", f"/b/maizal/meetings/{HUGE}/acta.pdf",
                  f"/b/maizal/assemblies/{HUGE}", f"/api/v1/bodies/maizal/assemblies/{HUGE}",
-                 f"/p/{-HUGE}/acta", f"/b/maizal/meetings/-1/acta"):
+                 f"/p/{-HUGE}/acta", "/b/maizal/meetings/-1/acta"):
         r = client.get(path)
         assert r.status_code == 404, (path, r.status_code, r.text[:300])
 
