@@ -4,11 +4,17 @@ and backups."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import stat
+import tarfile
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from node.cli.main import main as cli
+from node.config import Settings
 from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
 
 
@@ -43,3 +49,62 @@ def test_huge_ids_in_the_new_routes_are_404(client: TestClient) -> None:
 def test_huge_ids_in_older_routes_are_404(client: TestClient) -> None:
     for path in (f"/p/{HUGE}", f"/api/v1/proposals/{HUGE}", f"/api/v1/decisions/{HUGE}"):
         assert client.get(path).status_code == 404, path
+
+
+# --- backups -------------------------------------------------------------------------
+
+
+def _archive(node: Settings, tmp_path: Path) -> Path:
+    out = tmp_path / "good.tar.gz"
+    assert cli(["backup", "--data-dir", str(node.data_dir), str(out)]) == 0
+    return out
+
+
+def test_restore_never_writes_outside_its_folder_nor_follows_links(
+        node: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Members named ../x or /x are never written, and a settings file that is a link
+    to a file elsewhere is refused, not followed."""
+    good = _archive(node, tmp_path)
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(good, "r:gz") as tar, tarfile.open(evil, "w:gz") as out:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "comuna.json":
+                link = tarfile.TarInfo("comuna.json")
+                link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                out.addfile(link)
+                continue
+            out.addfile(member, io.BytesIO(data))
+        for name in ("../../escaped", str(tmp_path / "absolute")):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            out.addfile(info, io.BytesIO(b"bad"))
+    capsys.readouterr()
+    assert cli(["restore", "--data-dir", str(tmp_path / "new"), str(evil)]) == 2
+    assert "not a file" in capsys.readouterr().err
+    assert not (tmp_path / "absolute").exists() and not (tmp_path / "new").exists()
+    assert not (tmp_path.parent.parent / "escaped").exists()
+
+
+def test_restored_folder_and_archive_are_private(node: Settings, tmp_path: Path) -> None:
+    good = _archive(node, tmp_path)
+    assert stat.S_IMODE(good.stat().st_mode) == 0o600
+    with tarfile.open(good, "r:gz") as tar:
+        config = json.loads(tar.extractfile("comuna.json").read())  # type: ignore[union-attr]
+    assert "database_url" not in config
+    new = tmp_path / "new"
+    assert cli(["restore", "--data-dir", str(new), str(good)]) == 0
+    assert stat.S_IMODE(new.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((new / "comuna.sqlite3").stat().st_mode) & 0o077 == 0
+
+
+def test_restore_to_a_sqlite_file_in_a_missing_folder_is_refused_in_one_line(
+        node: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _archive(node, tmp_path)
+    capsys.readouterr()
+    target = tmp_path / "nowhere" / "db.sqlite3"
+    code = cli(["restore", "--data-dir", str(tmp_path / "new"), str(good),
+                "--database-url", f"sqlite:///{target}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and "\n" not in err, err
+    assert not (tmp_path / "new").exists()

@@ -170,6 +170,9 @@ def _target(kind: str, database_url: str, data_dir: Path) -> str:
         path = Path(make_url(database_url).database or "")
         if not path.is_absolute() or (path.exists() and path.stat().st_size > 0):
             raise BackupError(f"{path} must be an absolute path to a new or empty file")
+        if not path.parent.is_dir():
+            # Found out only at the end otherwise, as a traceback from the final move.
+            raise BackupError(f"{path.parent} does not exist")
         return f"sqlite:///{path}"
     if not database_url:
         raise BackupError("the archive holds a PostgreSQL database: name an empty one with "
