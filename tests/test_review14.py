@@ -4,17 +4,29 @@ and backups."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
+import re
 import stat
 import tarfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlmodel import col
 
 from node.cli.main import main as cli
 from node.config import Settings
+from node.governance import assemblies, proposals
+from node.governance.assemblies import Plan
+from node.models import Assembly, Proposal
+from node.models.base import utcnow
+from tests.govfixtures import Commune, build_commune
+from tests.helpers import id_of, stored
+from tests.pageforms import csrf, login
 from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
 
 
@@ -108,3 +120,48 @@ def test_restore_to_a_sqlite_file_in_a_missing_folder_is_refused_in_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: ") and "\n" not in err, err
     assert not (tmp_path / "new").exists()
+
+
+# --- assemblies called ahead -----------------------------------------------------------
+
+
+def _open_matter(c: Commune, title: str) -> int:
+    with c.session() as s:
+        p = proposals.create(c.ctx.tx(s, c.people["m0"]), c.assembly, title,
+                             "Texto.", own_uri=c.ctx.urls.actor("maizal"))
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), p)
+        s.commit()
+        return id_of(p)
+
+
+def test_changing_the_place_on_the_page_keeps_a_matter_decided_meanwhile(
+        node: Settings, client: TestClient) -> None:
+    """docs/calendar.md: a matter already on the agenda stays if it is decided
+    meanwhile. The change form offered only open matters, so saving any change (a new
+    place) dropped it, and put the rest in proposal-id order."""
+    c = build_commune(node)
+    decided, still = _open_matter(c, "Techar la cancha"), _open_matter(c, "Huerto escolar")
+    with c.session() as s:
+        a = assemblies.schedule(c.ctx.tx(s, c.people["facil"]), c.assembly, Plan(
+            starts_at=utcnow() + timedelta(days=5), place="Casa comunal",
+            agenda=(still, decided)), "America/Caracas")
+        s.commit()
+        aid = id_of(a)
+        s.execute(update(Proposal).where(col(Proposal.id) == decided).values(state="decided"))
+        s.commit()
+    login(client, "facil")
+    page = client.get(f"/b/maizal/assemblies/{aid}")
+    assert page.status_code == 200
+    starts = re.search(r'name="starts_at" value="([^"]*)"', page.text)
+    assert starts is not None
+    form = {"csrf": csrf(page.text), "starts_at": html.unescape(starts.group(1)),
+            "place": "Escuela"}
+    for name in re.findall(r'name="(agenda-\d+)" value="1" checked', page.text):
+        form[name] = "1"
+    r = client.post(f"/b/maizal/assemblies/{aid}", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    with c.session() as s:
+        row = stored(s, Assembly, aid)
+        assert row.place == "Escuela"
+        # ...and the agenda keeps its order (it was re-sorted by proposal id).
+        assert assemblies.agenda_ids(row) == [still, decided]

@@ -17,7 +17,7 @@ from node.errors import Problem, invalid, not_found
 from node.governance import assemblies, bodies
 from node.governance.assemblies import Plan
 from node.governance.authz import require_facilitator
-from node.models import Assembly, LocalActor, Member
+from node.models import Assembly, LocalActor, Member, Proposal
 from node.models.base import aware
 from node.web import timefmt
 from node.web.actions import Action, Done, open_session, refusal, run_action, see_other, show_body
@@ -38,21 +38,38 @@ def _typed(text: str, tz: str, field: str) -> datetime:
                       field=field) from exc
 
 
-def plan_from(request: Request, s: Session, b: LocalActor, data: dict[str, str]) -> Plan:
+def _candidates(s: Session, b: LocalActor, a: Assembly | None) -> list[Proposal]:
+    """What the form offers for the agenda: for a change, what is on it already, in its
+    order (a matter decided meanwhile stays, as the domain allows), then the body's
+    other open matters."""
+    found = assemblies.open_matters(s, b)
+    if a is None:
+        return found
+    ahead: list[Proposal] = []
+    for pid in assemblies.agenda_ids(a):
+        p = s.get(Proposal, pid)
+        if p is not None and p.body_id == b.id:
+            ahead.append(p)
+    have = {p.id for p in ahead}
+    return ahead + [p for p in found if p.id not in have]
+
+
+def plan_from(request: Request, s: Session, b: LocalActor, data: dict[str, str],
+              a: Assembly | None = None) -> Plan:
     """What the form says, as the domain reads it; times typed in the node's zone."""
     tz = request.app.state.ctx.settings.timezone
     starts = _typed(data.get("starts_at", ""), tz, "starts_at")
     raw_end = data.get("ends_at", "").strip()
     ends = _typed(raw_end, tz, "ends_at") if raw_end else None
-    agenda = tuple(p.id for p in assemblies.open_matters(s, b)
+    agenda = tuple(p.id for p in _candidates(s, b, a)
                    if p.id is not None and data.get(f"agenda-{p.id}") == "1")
     return Plan(starts_at=starts, ends_at=ends, place=data.get("place", "")[:300],
                 address=data.get("address", "")[:500], title=data.get("title", "")[:300],
                 description=data.get("description", "")[:20_000], agenda=agenda)
 
 
-def _matters(s: Session, b: LocalActor) -> list[dict[str, object]]:
-    return [proposal_view(s, p) for p in assemblies.open_matters(s, b)]
+def _matters(s: Session, b: LocalActor, a: Assembly | None = None) -> list[dict[str, object]]:
+    return [proposal_view(s, p) for p in _candidates(s, b, a)]
 
 
 @router.get("/b/{handle}/assemblies/new")
@@ -94,7 +111,7 @@ def assembly_page(request: Request, handle: str, assembly_id: int) -> Response:
                     starts=aware(a.starts_at),
                     ends=aware(a.ends_at) if a.ends_at is not None else None,
                     titles=assemblies.agenda_titles(s, a), actions=actions,
-                    matters=_matters(s, b) if "change" in actions else [],
+                    matters=_matters(s, b, a) if "change" in actions else [],
                     chosen=assemblies.agenda_ids(a))
 
     return show_body(request, handle, view)
@@ -106,7 +123,7 @@ def _assembly_action(request: Request, handle: str, assembly_id: int, change: bo
         a = assemblies.by_id(s, b, assembly_id)
         tx = request.app.state.ctx.tx(s, me)
         if change:
-            assemblies.change(tx, a, plan_from(request, s, b, data))
+            assemblies.change(tx, a, plan_from(request, s, b, data, a))
             return f"/b/{handle}/assemblies/{assembly_id}", "Convocatoria cambiada."
         assemblies.cancel(tx, a, data.get("note", "")[:2000])
         return f"/b/{handle}/assemblies/{assembly_id}", "Asamblea cancelada."
