@@ -13,6 +13,7 @@ import tarfile
 from datetime import timedelta
 from pathlib import Path
 
+import icalendar
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -20,10 +21,12 @@ from sqlmodel import col
 
 from node.cli.main import main as cli
 from node.config import Settings
-from node.governance import assemblies, proposals
+from node.governance import assemblies, decisions, proposals
 from node.governance.assemblies import Plan
 from node.models import Assembly, Proposal
 from node.models.base import utcnow
+from node.web import acta_pdf
+from tests import rfc5545
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
 from tests.pageforms import csrf, login
@@ -165,3 +168,61 @@ def test_changing_the_place_on_the_page_keeps_a_matter_decided_meanwhile(
         assert row.place == "Escuela"
         # ...and the agenda keeps its order (it was re-sorted by proposal id).
         assert assemblies.agenda_ids(row) == [still, decided]
+
+
+# --- actas with odd text -----------------------------------------------------------------
+
+ODD = ("Asamblea 🌽👩🏽‍🌾 «ñ» שלום عليكم \u200f\u202e reversed \x0b\x1b[31m "
+       + "x" * 400 + " \t fin")
+
+
+def _odd_meeting(c: Commune) -> int:
+    pid = _open_matter(c, ODD[:290])
+    with c.session() as s:
+        meeting, _made = decisions.record_meeting(
+            c.ctx.tx(s, c.people["facil"]), c.assembly, utcnow() - timedelta(hours=2),
+            ODD[:300], 10, 4, ODD, ODD * 3, [{"proposal_id": pid, "for": 6, "against": 1,
+                                              "abstain": 0}])
+        s.commit()
+        return id_of(meeting)
+
+
+@pytest.mark.parametrize("unicode_font", [True, False])
+def test_an_acta_with_emoji_rtl_and_control_characters_prints(
+        node: Settings, client: TestClient, monkeypatch: pytest.MonkeyPatch,
+        unicode_font: bool) -> None:
+    if not unicode_font:
+        monkeypatch.setattr(acta_pdf, "FONT_DIRS", ())
+    c = build_commune(node)
+    mid = _odd_meeting(c)
+    for path in (f"/b/maizal/meetings/{mid}/acta", f"/b/maizal/meetings/{mid}/acta.pdf"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+    assert r.content.startswith(b"%PDF")
+
+
+# --- the calendar feed ---------------------------------------------------------------------
+
+
+def test_the_feed_stays_valid_with_newlines_and_control_characters(
+        node: Settings, client: TestClient) -> None:
+    """A new line in a place or title cannot start a property of its own, and control
+    characters (RFC 5545 §3.3.11 allows none in TEXT but HTAB) do not reach the feed,
+    where one of them can make a phone drop the whole subscription."""
+    c = build_commune(node)
+    evil = "Casa\r\nATTENDEE:mailto:x@example.org\rEND:VEVENT\nX\x0b\x1b[2J\x07"
+    with c.session() as s:
+        assemblies.schedule(c.ctx.tx(s, c.people["facil"]), c.assembly, Plan(
+            starts_at=utcnow() + timedelta(days=5), place=evil, address=evil, title=evil,
+            description=evil), "America/Caracas")
+        s.commit()
+    r = client.get("/b/maizal/calendar.ics")
+    assert r.status_code == 200
+    assert rfc5545.problems(r.content) == []
+    lines = r.content.split(b"\r\n")
+    assert not any(line.startswith((b"ATTENDEE", b"X\x0b")) for line in lines)
+    assert sum(line == b"END:VEVENT" for line in lines) == 1
+    assert not any(ch < 0x20 and ch != 0x09 for ch in r.content.replace(b"\r\n", b""))
+    cal = icalendar.Calendar.from_ical(r.content)
+    (ev,) = cal.walk("VEVENT")
+    assert "ATTENDEE" in str(ev["LOCATION"]) and "ATTENDEE" not in ev

@@ -23,6 +23,14 @@ from node.models import Assembly, LocalActor
 from node.models.base import aware
 
 PRODID = "-//Comuna//Asambleas//ES"
+# RFC 5545 §3.3.11: TEXT holds no control characters but HTAB (line breaks are
+# escaped by the library). One of them (a pasted escape code) can make a phone's
+# calendar refuse the whole feed, so they are dropped here.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _text(value: str) -> str:
+    return value.translate(_CONTROLS)
 
 
 def uid(urls: Urls, a: Assembly) -> str:
@@ -53,8 +61,8 @@ def feed(urls: Urls, body: LocalActor, zone: str,
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("name", f"Asambleas · {body.name}")
-    cal.add("x-wr-calname", f"Asambleas · {body.name}")
+    cal.add("name", _text(f"Asambleas · {body.name}"))
+    cal.add("x-wr-calname", _text(f"Asambleas · {body.name}"))
     cal.add("x-wr-timezone", zone)
     for a, titles in rows:
         ev = icalendar.Event()
@@ -66,9 +74,9 @@ def feed(urls: Urls, body: LocalActor, zone: str,
         ev.add("dtstart", _at(a.starts_at, a.timezone))
         if a.ends_at is not None:
             ev.add("dtend", _at(a.ends_at, a.timezone))
-        ev.add("summary", a.title)
-        ev.add("location", f"{a.place}, {a.address}" if a.address else a.place)
-        ev.add("description", _description(urls, body, a, titles))
+        ev.add("summary", _text(a.title))
+        ev.add("location", _text(f"{a.place}, {a.address}" if a.address else a.place))
+        ev.add("description", _text(_description(urls, body, a, titles)))
         ev.add("url", page_url(urls, body, a))
         ev.add("status", "CANCELLED" if a.state == "cancelled" else "CONFIRMED")
         cal.add_component(ev)
