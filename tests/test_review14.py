@@ -226,3 +226,31 @@ def test_the_feed_stays_valid_with_newlines_and_control_characters(
     cal = icalendar.Calendar.from_ical(r.content)
     (ev,) = cal.walk("VEVENT")
     assert "ATTENDEE" in str(ev["LOCATION"]) and "ATTENDEE" not in ev
+
+
+# --- the meeting form, which now names the assembly it was ---------------------------------
+
+
+@pytest.mark.parametrize("field,value", [("assembly", "²"), ("attendance", "²"),
+                                         ("attendance", "9" * 25), ("assembly", "9" * 25)])
+def test_the_meeting_form_refuses_odd_numbers_in_words(
+        node: Settings, client: TestClient, field: str, value: str) -> None:
+    """str.isdigit() is true of "²", which int() refuses: that was a 500."""
+    build_commune(node)
+    login(client, "facil")
+    form = client.get("/b/maizal/meetings/new")
+    data = {"csrf": csrf(form.text), "held_at": (utcnow() - timedelta(hours=1)).isoformat(),
+            "attendance": "40", "place": "Casa comunal", field: value}
+    r = client.post("/b/maizal/meetings", data=data, follow_redirects=False)
+    assert r.status_code in (303, 404, 409, 422), (r.status_code, r.text[:300])
+
+
+def test_the_meetings_api_refuses_numbers_past_the_database(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
+    held = (utcnow() - timedelta(hours=1)).isoformat()
+    for extra in ({"attendance": HUGE}, {"families": HUGE}, {"assembly_id": HUGE},
+                  {"decisions": [{"proposal_id": HUGE, "for": 1}]},
+                  {"decisions": [{"proposal_id": 1, "for": HUGE}]}):
+        r = client.post("/api/v1/bodies/maizal/meetings", headers=people["facil"],
+                        json={"held_at": held, "attendance": 10, **extra})
+        assert r.status_code in (404, 422), (extra, r.status_code, r.text[:300])

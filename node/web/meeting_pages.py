@@ -18,7 +18,7 @@ from node.governance import assemblies, bodies, decisions
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
 from node.models import LocalActor, Meeting, Member, Proposal
-from node.models.base import aware
+from node.models.base import MAX_ID, aware
 from node.web import timefmt
 from node.web.actions import Done, open_session, refusal, run_action, see_other, show_body
 from node.web.render import page
@@ -29,7 +29,8 @@ router = APIRouter(include_in_schema=False)
 
 def _count(data: dict[str, str], key: str) -> int:
     raw = data.get(key, "").strip() or "0"
-    if not raw.isdigit():
+    # isascii: str.isdigit() is also true of "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise Problem(422, "bad-counts", "counts are whole numbers, 0 or more", field=key)
     return int(raw)
 
@@ -79,7 +80,7 @@ async def record_meeting(request: Request, handle: str) -> Response:
             request.app.state.ctx.tx(s, me), b, held_at,
             data.get("place", "")[:300], _count(data, "attendance"),
             _count(data, "families"), data.get("agenda", ""), data.get("minutes", ""), items,
-            assembly_id=int(called) if called.isdigit() else None)
+            assembly_id=int(called) if called.isascii() and called.isdigit() else None)
         if not made:
             return f"/b/{handle}/meetings", "Asamblea registrada."
         return f"/b/{handle}/meetings", "Asamblea registrada con sus decisiones."

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from node.models.base import MAX_ID
+
 
 class ApiModel(BaseModel):
     """Base of every request body: text must not carry NUL characters, which no
@@ -102,23 +104,24 @@ class AmendmentBallot(ApiModel):
 
 
 class MeetingDecision(ApiModel):
-    proposal_id: int
-    votes_for: int = Field(default=0, ge=0, alias="for")
-    against: int = Field(default=0, ge=0)
-    abstain: int = Field(default=0, ge=0)
-    block: int = Field(default=0, ge=0)
+    proposal_id: int = Field(ge=1, le=MAX_ID)
+    votes_for: int = Field(default=0, ge=0, le=MAX_ID, alias="for")
+    against: int = Field(default=0, ge=0, le=MAX_ID)
+    abstain: int = Field(default=0, ge=0, le=MAX_ID)
+    block: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class NewMeeting(ApiModel):
     held_at: datetime
     place: str = Field(default="", max_length=300)
-    attendance: int = Field(ge=0)
-    families: int = Field(default=0, ge=0)
+    attendance: int = Field(ge=0, le=MAX_ID)
+    families: int = Field(default=0, ge=0, le=MAX_ID)
     agenda: str = Field(default="", max_length=50_000)
     minutes: str = Field(default="", max_length=200_000)
     decisions: list[MeetingDecision] = Field(default_factory=list, max_length=100)
-    assembly_id: int | None = Field(default=None, description="the assembly called ahead "
-                                    "that this was (its Event then links to this record)")
+    assembly_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                    description="the assembly called ahead that this was "
+                                    "(its Event then links to this record)")
 
 
 class Execution(ApiModel):
