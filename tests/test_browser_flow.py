@@ -124,7 +124,7 @@ def test_invite_join_propose_amend_vote_close(tmp_path: Path, databases: Databas
             expect(ana.locator("main")).to_contain_text("Huerto comunal")
             shot(ana, "decisions")
             ana.goto(f"{node.url}/b/maizal/participation")
-            expect(ana.locator("tbody")).to_contain_text("2 / 2")
+            expect(ana.locator("table.part tbody")).to_contain_text("2 / 2")
             shot(ana, "participation")
             ana.goto(f"{node.url}/b/maizal/members")
             shot(ana, "members")
