@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from node.cli.main import main as cli
 from node.config import Settings
+from node.errors import Problem
 from node.governance import assemblies, decisions, proposals
 from node.governance.assemblies import Plan
 from node.models import Assembly, Proposal
@@ -50,20 +51,20 @@ def test_events_cursor_out_of_range_is_400(client: TestClient,
 HUGE = 10**20
 
 
-def test_huge_ids_in_the_new_routes_are_404(client: TestClient) -> None:
+def test_ids_out_of_range_in_the_new_routes_are_refused(client: TestClient) -> None:
     for path in (f"/p/{HUGE}/acta", f"/p/{HUGE}/acta.pdf",
                  f"/b/maizal/meetings/{HUGE}/acta", f"/b/maizal/meetings/{HUGE}/acta.pdf",
                  f"/b/maizal/assemblies/{HUGE}", f"/api/v1/bodies/maizal/assemblies/{HUGE}",
                  f"/p/{-HUGE}/acta", "/b/maizal/meetings/-1/acta"):
         r = client.get(path)
-        assert r.status_code == 404, (path, r.status_code, r.text[:300])
+        assert r.status_code == 422, (path, r.status_code, r.text[:300])
 
 
-@pytest.mark.xfail(strict=True, reason="older routes hand any path id to the database: "
-                   "/p/{id} and /api/v1/proposals/{id} with 10**20 raise OverflowError (500)")
-def test_huge_ids_in_older_routes_are_404(client: TestClient) -> None:
+def test_huge_ids_in_older_routes_are_refused(client: TestClient) -> None:
+    """Every route's path ids are bounded (node/api/ids.py): refused before the database."""
     for path in (f"/p/{HUGE}", f"/api/v1/proposals/{HUGE}", f"/api/v1/decisions/{HUGE}"):
-        assert client.get(path).status_code == 404, path
+        r = client.get(path)
+        assert r.status_code == 422, (path, r.status_code, r.text[:200])
 
 
 # --- backups -------------------------------------------------------------------------
@@ -254,3 +255,15 @@ def test_the_meetings_api_refuses_numbers_past_the_database(
         r = client.post("/api/v1/bodies/maizal/meetings", headers=people["facil"],
                         json={"held_at": held, "attendance": 10, **extra})
         assert r.status_code in (404, 422), (extra, r.status_code, r.text[:300])
+
+
+def test_form_numbers_are_ascii_digits_within_a_row_id() -> None:
+    from node.web.numbers import whole
+    from node.web.proposal_pages import _days
+
+    assert [whole(x) for x in ("7", " 12 ", "0")] == [7, 12, 0]
+    assert [whole(x) for x in ("²", "٣", "-1", "1.5", "", "9" * 25)] == [None] * 6
+    with pytest.raises(Problem) as far:  # a date past year 9999 cannot be made: 422
+        _days({"days": "2147483647"})
+    assert far.value.status == 422
+    assert _days({"days": "²"}) is None  # not a number: the statute's default

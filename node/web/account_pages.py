@@ -31,6 +31,7 @@ from node.web.actions import (
 from node.web.admin_pages import role_labels, shown_once
 from node.web.i18n import LANGUAGES, translator
 from node.web.notices import leave
+from node.web.numbers import whole
 from node.web.render import language, page
 from node.web.session import COOKIE, current_member, form, start_session
 
@@ -233,7 +234,7 @@ async def invite(request: Request, handle: str) -> Response:
         b = bodies.body_by_handle(s, handle)
         authz.require_action(s, me, b, "invite")
         days = data.get("days", "").strip() or "7"
-        if not days.isdigit():
+        if whole(days) is None:
             raise Problem(422, "bad-expiry", "an invitation is valid for 1 to 60 days",
                           field="days")
         raw = members.invite(request.app.state.ctx.tx(s, me), b, data.get("role", "member"),

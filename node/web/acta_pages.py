@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.context import NodeContext
 from node.errors import Problem
 from node.federations import escalation
@@ -155,22 +156,22 @@ async def _meeting(request: Request, handle: str, mid: int, pdf: bool) -> Respon
 
 
 @router.get("/p/{pid}/acta")
-async def decision_acta(request: Request, pid: int) -> Response:
+async def decision_acta(request: Request, pid: RowId) -> Response:
     return await _decision(request, pid, pdf=False)
 
 
 @router.get("/p/{pid}/acta.pdf")
-async def decision_acta_pdf(request: Request, pid: int) -> Response:
+async def decision_acta_pdf(request: Request, pid: RowId) -> Response:
     return await _decision(request, pid, pdf=True)
 
 
 @router.get("/b/{handle}/meetings/{mid}/acta")
-async def meeting_acta(request: Request, handle: str, mid: int) -> Response:
+async def meeting_acta(request: Request, handle: str, mid: RowId) -> Response:
     return await _meeting(request, handle, mid, pdf=False)
 
 
 @router.get("/b/{handle}/meetings/{mid}/acta.pdf")
-async def meeting_acta_pdf(request: Request, handle: str, mid: int) -> Response:
+async def meeting_acta_pdf(request: Request, handle: str, mid: RowId) -> Response:
     return await _meeting(request, handle, mid, pdf=True)
 
 

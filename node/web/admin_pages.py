@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.errors import Problem
 from node.errors.text import say
 from node.federations import membership
@@ -279,7 +280,7 @@ def _target(s: Session, mid: int) -> Member:
 
 
 @router.post("/b/{handle}/admin/members/{mid}/role")
-async def change_role(request: Request, handle: str, mid: int) -> Response:
+async def change_role(request: Request, handle: str, mid: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
@@ -292,7 +293,7 @@ async def change_role(request: Request, handle: str, mid: int) -> Response:
 
 
 @router.post("/b/{handle}/admin/members/{mid}/remove")
-async def remove(request: Request, handle: str, mid: int) -> Response:
+async def remove(request: Request, handle: str, mid: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
@@ -305,7 +306,7 @@ async def remove(request: Request, handle: str, mid: int) -> Response:
 
 
 @router.post("/b/{handle}/admin/members/{mid}/reset")
-async def reset_link(request: Request, handle: str, mid: int) -> Response:
+async def reset_link(request: Request, handle: str, mid: RowId) -> Response:
     back = f"/b/{handle}/admin/members"
 
     def act(s: Session, me: Member, d: dict[str, str]) -> Response:

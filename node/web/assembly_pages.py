@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.views import proposal_view
 from node.errors import Problem, invalid, not_found
 from node.governance import assemblies, bodies
@@ -100,7 +101,7 @@ async def schedule_assembly(request: Request, handle: str) -> Response:
 
 
 @router.get("/b/{handle}/assemblies/{assembly_id}")
-def assembly_page(request: Request, handle: str, assembly_id: int) -> Response:
+def assembly_page(request: Request, handle: str, assembly_id: RowId) -> Response:
     def view(s: Session, me: Member | None, b: LocalActor) -> Response:
         try:
             a = assemblies.by_id(s, b, assembly_id)
@@ -132,14 +133,14 @@ def _assembly_action(request: Request, handle: str, assembly_id: int, change: bo
 
 
 @router.post("/b/{handle}/assemblies/{assembly_id}")
-async def change_assembly(request: Request, handle: str, assembly_id: int) -> Response:
+async def change_assembly(request: Request, handle: str, assembly_id: RowId) -> Response:
     back = f"/b/{handle}/assemblies/{assembly_id}"
     return await run_action(request, back,
                             _assembly_action(request, handle, assembly_id, True))
 
 
 @router.post("/b/{handle}/assemblies/{assembly_id}/cancel")
-async def cancel_assembly(request: Request, handle: str, assembly_id: int) -> Response:
+async def cancel_assembly(request: Request, handle: str, assembly_id: RowId) -> Response:
     back = f"/b/{handle}/assemblies/{assembly_id}"
     return await run_action(request, back,
                             _assembly_action(request, handle, assembly_id, False))

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.economy import (
     enterprises,
     exchanges,
@@ -42,6 +43,7 @@ from node.web.actions import (
 )
 from node.web.economy_labels import Namer, amount, labels
 from node.web.i18n import translator
+from node.web.numbers import whole
 from node.web.pictures.bars import Words
 from node.web.pictures.flows import flows as draw_flows
 from node.web.pictures.ledger import ledger as draw_ledger
@@ -168,7 +170,7 @@ async def publish(request: Request, handle: str) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         b = body_by_handle(s, handle)
         hours = d.get("rise_hours", "24").strip() or "24"
-        if not hours.isdigit():
+        if whole(hours) is None:
             raise Problem(422, "bad-window", "the waiting window is a number of hours",
                           field="rise_hours")
         row = operations.publish(request.app.state.ctx.tx(s, me), b, d.get("side", ""),
@@ -183,7 +185,7 @@ async def publish(request: Request, handle: str) -> Response:
 
 
 @router.post("/b/{handle}/economy/intents/{intent_id}/withdraw")
-async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
+async def withdraw(request: Request, handle: str, intent_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         row = operations.withdraw(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
                                   intent_id)
@@ -194,7 +196,7 @@ async def withdraw(request: Request, handle: str, intent_id: int) -> Response:
 
 
 @router.post("/b/{handle}/economy/exchanges/{exchange_id}/answer")
-async def answer(request: Request, handle: str, exchange_id: int) -> Response:
+async def answer(request: Request, handle: str, exchange_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
         operations.answer(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
@@ -206,7 +208,7 @@ async def answer(request: Request, handle: str, exchange_id: int) -> Response:
 
 
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/deliver")
-async def deliver(request: Request, handle: str, commitment_id: int) -> Response:
+async def deliver(request: Request, handle: str, commitment_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = handovers.commitment_by_id(s, commitment_id)
         handovers.record(request.app.state.ctx.tx(s, me), body_by_handle(s, handle), c.uri,
@@ -217,7 +219,7 @@ async def deliver(request: Request, handle: str, commitment_id: int) -> Response
 
 
 @router.post("/b/{handle}/economy/commitments/{commitment_id}/cancel")
-async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
+async def cancel(request: Request, handle: str, commitment_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = handovers.commitment_by_id(s, commitment_id)
         handovers.cancel(request.app.state.ctx.tx(s, me), body_by_handle(s, handle), c.uri,
@@ -228,7 +230,7 @@ async def cancel(request: Request, handle: str, commitment_id: int) -> Response:
 
 
 @router.post("/b/{handle}/economy/deliveries/{event_id}/confirm")
-async def confirm(request: Request, handle: str, event_id: int) -> Response:
+async def confirm(request: Request, handle: str, event_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         ev = s.get(EconomicEvent, event_id)
         if ev is None:

@@ -14,6 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.matters_io import mandate_view
 from node.errors import Problem
 from node.errors.text import say
@@ -25,6 +26,7 @@ from node.models.matters import Mandate
 from node.web.actions import member_of, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.notices import leave
+from node.web.numbers import whole
 from node.web.pictures.tree import federation_tree
 from node.web.render import language, page
 from node.web.session import form
@@ -107,7 +109,7 @@ async def join(request: Request, handle: str) -> Response:
     try:
         families = data.get("families", "").strip()
         await escalation.join(request.app.state.ctx, me, handle, data.get("federation", ""),
-                           int(families) if families.isdigit() else None)
+                           whole(families))
     except Problem as exc:
         return await asyncio.to_thread(_refused, request, me, handle, exc, data)
     response = see_other(_back(handle))
@@ -140,7 +142,7 @@ def _notice(request: Request, response: Response, what: dict[str, Any]) -> None:
 
 
 @router.post("/b/{handle}/federation/requests/{link_id}")
-async def decide(request: Request, handle: str, link_id: int) -> Response:
+async def decide(request: Request, handle: str, link_id: RowId) -> Response:
     def act(s: Session, me: Member, data: dict[str, str]) -> tuple[str, str]:
         b = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
         if b is None:

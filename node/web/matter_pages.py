@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
 from node.federations import escalation, mandates, standing
@@ -31,6 +32,7 @@ from node.web.actions import (
 )
 from node.web.federation_pages import position_labels
 from node.web.i18n import translator
+from node.web.numbers import whole
 from node.web.pictures.matter import matter_standing
 from node.web.render import language
 from node.web.session import form
@@ -135,7 +137,7 @@ def _back_to(pid: int) -> str:
 
 
 @router.post("/p/{pid}/send-up")
-async def send_up(request: Request, pid: int) -> Response:
+async def send_up(request: Request, pid: RowId) -> Response:
     # Not run_action: sending up reaches the network, outside any one transaction.
     me = await member_of(request)
     try:
@@ -168,9 +170,9 @@ def _raise(exc: Problem) -> Any:
 
 
 @router.post("/p/{pid}/mandate")
-async def issue(request: Request, pid: int) -> Response:
+async def issue(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        speakers = [int(x) for x in d.get("spokesperson", "").split(",") if x.strip().isdigit()]
+        speakers = [n for x in d.get("spokesperson", "").split(",") if (n := whole(x)) is not None]
         named = [x.strip() for x in d.get("amendments", "").split() if x.strip()]
         mandates.issue(request.app.state.ctx.tx(s, me), p, d.get("position", ""), speakers,
                        named, d.get("limits", ""))
@@ -179,14 +181,14 @@ async def issue(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/mandates/{mid}/recall")
-async def recall(request: Request, pid: int, mid: int) -> Response:
+async def recall(request: Request, pid: RowId, mid: RowId) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
         pid, lambda s, me, p, d: mandates.recall(request.app.state.ctx.tx(s, me), mid,
                                                  d.get("reason", ""))))
 
 
 @router.post("/p/{pid}/mandates/{mid}/vote")
-async def vote(request: Request, pid: int, mid: int) -> Response:
+async def vote(request: Request, pid: RowId, mid: RowId) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
         pid, lambda s, me, p, d: mandates.cast(request.app.state.ctx.tx(s, me), mid,
                                                d.get("choice", ""))))

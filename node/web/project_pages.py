@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.governance.bodies import body_by_handle
 from node.models import LocalActor, Member, ProjectRecord
 from node.projects import bank
@@ -49,7 +50,7 @@ async def publish(request: Request, handle: str) -> Response:
 
 
 @router.post("/b/{handle}/projects/{record_id}/adopt")
-async def adopt(request: Request, handle: str, record_id: int) -> Response:
+async def adopt(request: Request, handle: str, record_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         row = bank.adopt(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
                          record_id, d.get("note", ""))

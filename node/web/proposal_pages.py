@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.views import decision_view, proposal_view
 from node.context import NodeContext
-from node.errors import Problem
+from node.errors import Problem, invalid
 from node.federations import escalation
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
@@ -44,6 +45,7 @@ from node.web.actions import (
 )
 from node.web.i18n import translator
 from node.web.matter_pages import matter_context
+from node.web.numbers import whole
 from node.web.render import language, page
 from node.web.session import current_member
 
@@ -83,7 +85,7 @@ def _labels(_: Any) -> dict[str, dict[str, str]]:
 
 
 @router.get("/p/{pid}")
-def proposal_page(request: Request, pid: int, diff: str = "") -> Response:
+def proposal_page(request: Request, pid: RowId, diff: str = "") -> Response:
     with open_session(request) as s:
         me = current_member(request, s)
         try:
@@ -157,7 +159,7 @@ def _tx(request: Request, s: Session, me: Member) -> Tx:
 
 
 @router.post("/p/{pid}/edit")
-async def edit(request: Request, pid: int) -> Response:
+async def edit(request: Request, pid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.edit_draft(_tx(request, s, me), p,
                                                       d.get("title", ""),
@@ -166,14 +168,14 @@ async def edit(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/withdraw")
-async def withdraw(request: Request, pid: int) -> Response:
+async def withdraw(request: Request, pid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.withdraw(_tx(request, s, me), p)),
         done="Propuesta retirada: queda registrada, sin seguir adelante.")
 
 
 @router.post("/p/{pid}/deliberation")
-async def deliberate(request: Request, pid: int) -> Response:
+async def deliberate(request: Request, pid: RowId) -> Response:
     response = await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.open_deliberation(_tx(request, s, me), p)),
         done="La deliberación quedó abierta.")
@@ -185,16 +187,16 @@ async def deliberate(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/comments")
-async def comment(request: Request, pid: int) -> Response:
+async def comment(request: Request, pid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: proposals.comment(
             _tx(request, s, me), p, d.get("text", ""),
-            int(d["parent"]) if d.get("parent", "").isdigit() else None)),
+            whole(d.get("parent", "")))),
         done="Su comentario quedó publicado.")
 
 
 @router.post("/p/{pid}/amendments")
-async def amend(request: Request, pid: int) -> Response:
+async def amend(request: Request, pid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.amend(_tx(request, s, me), p, d.get("title", ""),
                                                   d.get("text", ""), d.get("reason", ""))),
@@ -202,7 +204,7 @@ async def amend(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/amendments/{aid}")
-async def decide_amendment(request: Request, pid: int, aid: int) -> Response:
+async def decide_amendment(request: Request, pid: RowId, aid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
         amendments.decide(_tx(request, s, me), p, aid, accept)
@@ -221,13 +223,18 @@ def _back(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Do
     return act
 
 
+MAX_VOTE_DAYS = 3650
+
+
 def _days(d: dict[str, str]) -> Any:
-    days = d.get("days", "")
-    return utcnow() + timedelta(days=int(days)) if days.isdigit() else None
+    days = whole(d.get("days", ""))
+    if days is not None and days > MAX_VOTE_DAYS:  # a date past year 9999 cannot be made
+        raise invalid("bad-deadline", "a vote lasts at most 3650 days")
+    return utcnow() + timedelta(days=days) if days is not None else None
 
 
 @router.post("/p/{pid}/amendments/{aid}/vote-open")
-async def open_amendment_vote(request: Request, pid: int, aid: int) -> Response:
+async def open_amendment_vote(request: Request, pid: RowId, aid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.open_vote(_tx(request, s, me), p, aid,
                                                       _days(d))),
@@ -235,7 +242,7 @@ async def open_amendment_vote(request: Request, pid: int, aid: int) -> Response:
 
 
 @router.post("/p/{pid}/amendments/{aid}/ballot")
-async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
+async def amendment_ballot(request: Request, pid: RowId, aid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: amendments.cast(_tx(request, s, me), p, aid,
                                                  d.get("choice", ""), d.get("reason", ""))),
@@ -243,7 +250,7 @@ async def amendment_ballot(request: Request, pid: int, aid: int) -> Response:
 
 
 @router.post("/p/{pid}/amendments/{aid}/close")
-async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response:
+async def close_amendment_vote(request: Request, pid: RowId, aid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         a = s.get(Amendment, aid)
         if a is None or a.proposal_id != p.id:
@@ -255,7 +262,7 @@ async def close_amendment_vote(request: Request, pid: int, aid: int) -> Response
 
 
 @router.post("/p/{pid}/vote-open")
-async def open_vote(request: Request, pid: int) -> Response:
+async def open_vote(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         proposals.open_vote(_tx(request, s, me), p, _days(d))
 
@@ -264,9 +271,9 @@ async def open_vote(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/ballot")
-async def ballot(request: Request, pid: int) -> Response:
+async def ballot(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        version = int(d["version"]) if d.get("version", "").isdigit() else 0
+        version = whole(d.get("version", "")) or 0
         proposals.cast(_tx(request, s, me), p, version, d.get("choice", ""),
                        d.get("reason", ""))
 
@@ -275,7 +282,7 @@ async def ballot(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/close")
-async def close(request: Request, pid: int) -> Response:
+async def close(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         decisions.close_vote_by(_tx(request, s, me), p)
 
@@ -291,7 +298,7 @@ def _decision_of(s: Session, pid: int) -> Decision:
 
 
 @router.post("/p/{pid}/execution")
-async def execution(request: Request, pid: int) -> Response:
+async def execution(request: Request, pid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
         pid, lambda s, me, p, d: decisions.set_execution(
             _tx(request, s, me), _decision_of(s, pid), d.get("state", ""), d.get("notes", ""))),
@@ -299,9 +306,9 @@ async def execution(request: Request, pid: int) -> Response:
 
 
 @router.post("/p/{pid}/evaluation")
-async def evaluation(request: Request, pid: int) -> Response:
+async def evaluation(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        score = int(d["score"]) if d.get("score", "").isdigit() else 0
+        score = whole(d.get("score", "")) or 0
         decisions.evaluate(_tx(request, s, me), _decision_of(s, pid), score,
                            d.get("comment", ""))
 

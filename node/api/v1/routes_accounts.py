@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import Response
 
 from node import pending
+from node.api.ids import RowId
 from node.api.v1.deps import ctx, db, json_with_etag, limiter, member_required, member_tx
 from node.api.v1.outputs import (
     PROBLEMS,
@@ -73,7 +74,7 @@ def list_tokens(request: Request, member: Member = Depends(member_required),
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=PROBLEMS)
-def revoke_token(token_id: int, tx: Tx = Depends(member_tx)) -> Response:
+def revoke_token(token_id: RowId, tx: Tx = Depends(member_tx)) -> Response:
     session = tx.session
     members.revoke_token(tx, token_id)
     session.commit()
@@ -192,7 +193,7 @@ def list_invitations(request: Request, handle: str, member: Member = Depends(mem
 
 @router.post("/bodies/{handle}/invitations/{invitation_id}/revoke",
              responses=ok(InvitationOut))
-def revoke_invitation(request: Request, handle: str, invitation_id: int,
+def revoke_invitation(request: Request, handle: str, invitation_id: RowId,
                       tx: Tx = Depends(member_tx)) -> Response:
     session = tx.session
     inv = members.revoke_invitation(tx, bodies.body_by_handle(session, handle), invitation_id)
@@ -202,7 +203,7 @@ def revoke_invitation(request: Request, handle: str, invitation_id: int,
 
 @router.put("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
             responses=PROBLEMS)
-def grant_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
+def grant_role(handle: str, member_id: RowId, role: Literal["facilitator", "spokesperson"],
                tx: Tx = Depends(member_tx)) -> Response:
     session = tx.session
     members.change_role(tx, bodies.body_by_handle(session, handle),
@@ -213,7 +214,7 @@ def grant_role(handle: str, member_id: int, role: Literal["facilitator", "spokes
 
 @router.delete("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,
                responses=PROBLEMS)
-def revoke_role(handle: str, member_id: int, role: Literal["facilitator", "spokesperson"],
+def revoke_role(handle: str, member_id: RowId, role: Literal["facilitator", "spokesperson"],
                 tx: Tx = Depends(member_tx)) -> Response:
     """A body always keeps one coordinator: 409 `last-coordinator`."""
     session = tx.session
@@ -224,7 +225,7 @@ def revoke_role(handle: str, member_id: int, role: Literal["facilitator", "spoke
 
 
 @router.delete("/bodies/{handle}/members/{member_id}", status_code=204, responses=PROBLEMS)
-def remove_member(handle: str, member_id: int, reason: str = "",
+def remove_member(handle: str, member_id: RowId, reason: str = "",
                   tx: Tx = Depends(member_tx)) -> Response:
     """Take a member out of the body (their account stays); recorded in the audit log."""
     session = tx.session
@@ -236,7 +237,7 @@ def remove_member(handle: str, member_id: int, reason: str = "",
 
 @router.post("/bodies/{handle}/members/{member_id}/reset", status_code=201,
              responses=ok(ResetCreated, 201))
-def reset_link(request: Request, handle: str, member_id: int,
+def reset_link(request: Request, handle: str, member_id: RowId,
                tx: Tx = Depends(member_tx)) -> Response:
     """A single-use password reset link for a member, valid 24 hours, shown once."""
     session = tx.session

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.assemblies_io import AssemblyCancel, AssemblyChange, AssemblyOut, NewAssembly
 from node.api.v1.deps import ctx, db, json_with_etag, member_tx, optional_member
 from node.api.v1.outputs import Items, ok
@@ -58,7 +59,7 @@ def list_assemblies(request: Request, handle: str,
 
 
 @router.get("/bodies/{handle}/assemblies/{assembly_id}", responses=ok(AssemblyOut))
-def get_assembly(request: Request, handle: str, assembly_id: int,
+def get_assembly(request: Request, handle: str, assembly_id: RowId,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     b = bodies.body_by_handle(session, handle)
@@ -83,7 +84,7 @@ def schedule(request: Request, handle: str, body: NewAssembly,
 
 
 @router.patch("/bodies/{handle}/assemblies/{assembly_id}", responses=ok(AssemblyOut))
-def change(request: Request, handle: str, assembly_id: int, body: AssemblyChange,
+def change(request: Request, handle: str, assembly_id: RowId, body: AssemblyChange,
            tx: Tx = Depends(member_tx)) -> Response:
     """A new time, place or agenda; followers receive an `Update(Event)`."""
     b = bodies.body_by_handle(tx.session, handle)
@@ -105,7 +106,7 @@ def change(request: Request, handle: str, assembly_id: int, body: AssemblyChange
 
 
 @router.post("/bodies/{handle}/assemblies/{assembly_id}/cancel", responses=ok(AssemblyOut))
-def cancel(request: Request, handle: str, assembly_id: int, body: AssemblyCancel,
+def cancel(request: Request, handle: str, assembly_id: RowId, body: AssemblyCancel,
            tx: Tx = Depends(member_tx)) -> Response:
     """Called off: calendars mark it cancelled; followers receive an `Update(Event)`."""
     b = bodies.body_by_handle(tx.session, handle)

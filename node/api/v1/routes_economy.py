@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.deps import ctx, db, json_with_etag, member_required, member_tx, optional_member
 from node.api.v1.economy_io import (
     Answer,
@@ -184,7 +185,7 @@ def new_intent(request: Request, handle: str, data: NewIntent,
 
 
 @router.post("/bodies/{handle}/intents/{intent_id}/withdraw", responses=ok(IntentOut))
-def withdraw_intent(request: Request, handle: str, intent_id: int,
+def withdraw_intent(request: Request, handle: str, intent_id: RowId,
                     tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """Take an offer or need back; the federations it rose to are told."""
@@ -209,7 +210,7 @@ def list_exchanges(request: Request, handle: str,
 
 
 @router.post("/bodies/{handle}/exchanges/{exchange_id}/answer", responses=ok(ExchangeOut))
-def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answer,
+def answer_exchange(request: Request, handle: str, exchange_id: RowId, data: Answer,
                     tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """Accept or refuse an exchange asked of the body (its facilitators, or the
@@ -223,7 +224,7 @@ def answer_exchange(request: Request, handle: str, exchange_id: int, data: Answe
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/deliveries", status_code=201,
              responses=ok(EventOut, 201))
-def record_delivery(request: Request, handle: str, commitment_id: int, data: NewDelivery,
+def record_delivery(request: Request, handle: str, commitment_id: RowId, data: NewDelivery,
                     tx: Tx = Depends(member_tx),
                     session: Session = Depends(db)) -> Response:
     """The giver records a delivery (all or part of what it committed)."""
@@ -237,7 +238,7 @@ def record_delivery(request: Request, handle: str, commitment_id: int, data: New
 
 
 @router.post("/bodies/{handle}/deliveries/{event_id}/confirm", responses=ok(EventOut))
-def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirmation,
+def confirm_delivery(request: Request, handle: str, event_id: RowId, data: Confirmation,
                      tx: Tx = Depends(member_tx),
                      session: Session = Depends(db)) -> Response:
     """The receiver confirms (or disputes) a delivery recorded by the giver."""
@@ -253,7 +254,7 @@ def confirm_delivery(request: Request, handle: str, event_id: int, data: Confirm
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/cancel",
              responses=ok(CommitmentOut))
-def cancel_commitment(request: Request, handle: str, commitment_id: int, data: Cancellation,
+def cancel_commitment(request: Request, handle: str, commitment_id: RowId, data: Cancellation,
                       tx: Tx = Depends(member_tx),
                       session: Session = Depends(db)) -> Response:
     """Either side calls off what is not delivered yet; deliveries made stand."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.deps import (
     ctx,
     db,
@@ -56,7 +57,7 @@ async def join(request: Request, handle: str, body: AskToJoin,
 
 @router.post("/bodies/{handle}/federations/{link_id}/families", status_code=202,
              responses=ok(MembershipLinkOut, 202))
-def declare_families(request: Request, handle: str, link_id: int, body: DeclareFamilies,
+def declare_families(request: Request, handle: str, link_id: RowId, body: DeclareFamilies,
                      tx: Tx = Depends(member_tx)) -> Response:
     """Declare a new number of families to a federation; the accepted number holds until
     the federation accepts this one (`families_declared` shows it waiting)."""
@@ -96,7 +97,7 @@ def federation_members(request: Request, handle: str,
 
 @router.post("/bodies/{handle}/federation-members/{link_id}/decision",
              responses=ok(MembershipLinkOut))
-def decide(request: Request, handle: str, link_id: int, body: MembershipDecision,
+def decide(request: Request, handle: str, link_id: RowId, body: MembershipDecision,
            tx: Tx = Depends(member_tx)) -> Response:
     """Admit a pending member or not, or take (or refuse) a member's new declaration of
     families."""

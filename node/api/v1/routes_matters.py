@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.deps import (
     ctx,
     db,
@@ -41,7 +42,7 @@ router = APIRouter(prefix="/api/v1", tags=["federated matters"])
 
 
 @router.post("/proposals/{proposal_id}/send-up", responses=ok(SentUp))
-async def send_up(request: Request, proposal_id: int, body: SendUp,
+async def send_up(request: Request, proposal_id: RowId, body: SendUp,
                   member: Member = Depends(member_required)) -> Response:
     """Send a proposal to the lowest federation covering every body it affects (or to the
     named `federation`, which refuses it back down if it belongs lower)."""
@@ -50,7 +51,7 @@ async def send_up(request: Request, proposal_id: int, body: SendUp,
 
 
 @router.get("/proposals/{proposal_id}/mandates", responses=ok(Items[MandateOut]))
-def list_mandates(request: Request, proposal_id: int,
+def list_mandates(request: Request, proposal_id: RowId,
                   member: Member | None = Depends(optional_member),
                   session: Session = Depends(db)) -> Response:
     """Mandates about this matter known here: the ones this body issued, or (at a
@@ -66,7 +67,7 @@ def list_mandates(request: Request, proposal_id: int,
 
 @router.post("/proposals/{proposal_id}/mandate", status_code=201,
              responses=ok(MandateOut, 201))
-def issue_mandate(request: Request, proposal_id: int, body: NewMandate,
+def issue_mandate(request: Request, proposal_id: RowId, body: NewMandate,
                   tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator turns the body's decision on a federated matter into its mandate."""
     p = proposals.get(tx.session, proposal_id)
@@ -78,7 +79,7 @@ def issue_mandate(request: Request, proposal_id: int, body: NewMandate,
 
 
 @router.post("/mandates/{mandate_id}/recall", responses=ok(MandateOut))
-def recall(request: Request, mandate_id: int, body: Recall,
+def recall(request: Request, mandate_id: RowId, body: Recall,
            tx: Tx = Depends(member_tx)) -> Response:
     m = mandates.recall(tx, mandate_id, body.reason)
     tx.commit()
@@ -87,7 +88,7 @@ def recall(request: Request, mandate_id: int, body: Recall,
 
 
 @router.post("/mandates/{mandate_id}/vote", status_code=202, responses=ok(VoteSent, 202))
-def vote(request: Request, mandate_id: int, body: MandatedChoice,
+def vote(request: Request, mandate_id: RowId, body: MandatedChoice,
          tx: Tx = Depends(member_tx)) -> Response:
     """A spokesperson casts the body's vote at the federation (sent; the federation
     counts it only within the mandate)."""
@@ -97,7 +98,7 @@ def vote(request: Request, mandate_id: int, body: MandatedChoice,
 
 
 @router.get("/proposals/{proposal_id}/mandated-votes", responses=ok(Items[MandatedVoteOut]))
-def mandated_votes(request: Request, proposal_id: int,
+def mandated_votes(request: Request, proposal_id: RowId,
                    member: Member | None = Depends(optional_member),
                    session: Session = Depends(db)) -> Response:
     """At a federation: each member body's vote on the matter and the mandate behind it."""
@@ -109,7 +110,7 @@ def mandated_votes(request: Request, proposal_id: int,
 
 
 @router.get("/decisions/{decision_id}/verification", responses=ok(VerificationOut))
-async def verification(request: Request, decision_id: int,
+async def verification(request: Request, decision_id: RowId,
                        member: Member | None = Depends(optional_member)) -> Response:
     """Recompute the federated decision on this matter from its signed votes and
     mandates, checking every proof (what `comuna verify` prints)."""

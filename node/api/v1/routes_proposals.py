@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
+from node.api.ids import RowId
 from node.api.v1.deps import (
     ctx,
     db,
@@ -97,7 +98,7 @@ def create_proposal(request: Request, handle: str, body: NewProposal,
 
 
 @router.get("/proposals/{proposal_id}", responses=ok(ProposalFull))
-def get_proposal(request: Request, proposal_id: int,
+def get_proposal(request: Request, proposal_id: RowId,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     p = _readable(session, member, proposal_id)
@@ -105,7 +106,7 @@ def get_proposal(request: Request, proposal_id: int,
 
 
 @router.get("/proposals/{proposal_id}/versions/{number}", responses=ok(VersionOut))
-def get_version(request: Request, proposal_id: int, number: int,
+def get_version(request: Request, proposal_id: RowId, number: int,
                 member: Member | None = Depends(optional_member),
                 session: Session = Depends(db)) -> Response:
     p = _readable(session, member, proposal_id)
@@ -115,7 +116,7 @@ def get_version(request: Request, proposal_id: int, number: int,
 
 
 @router.get("/proposals/{proposal_id}/diff", responses=ok(DiffOut))
-def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = Query(ge=1),
+def get_diff(request: Request, proposal_id: RowId, a: int = Query(ge=1), b: int = Query(ge=1),
              member: Member | None = Depends(optional_member),
              session: Session = Depends(db)) -> Response:
     p = _readable(session, member, proposal_id)
@@ -123,7 +124,7 @@ def get_diff(request: Request, proposal_id: int, a: int = Query(ge=1), b: int = 
 
 
 @router.put("/proposals/{proposal_id}", responses=ok(ProposalFull))
-def edit_draft(request: Request, proposal_id: int, body: NewProposal,
+def edit_draft(request: Request, proposal_id: RowId, body: NewProposal,
                tx: Tx = Depends(member_tx)) -> Response:
     """The author rewrites a draft (title and text; `affects` is not changed here).
     Once in deliberation the text changes only through amendments."""
@@ -134,7 +135,7 @@ def edit_draft(request: Request, proposal_id: int, body: NewProposal,
 
 
 @router.post("/proposals/{proposal_id}/withdrawal", responses=ok(ProposalFull))
-def withdraw(request: Request, proposal_id: int, tx: Tx = Depends(member_tx)) -> Response:
+def withdraw(request: Request, proposal_id: RowId, tx: Tx = Depends(member_tx)) -> Response:
     """The author withdraws a draft: it stays on record as `withdrawn` and goes no further."""
     session, member = tx.session, tx.member
     p = _readable(session, member, proposal_id)
@@ -148,7 +149,7 @@ def _act(request: Request, session: Session, p: Proposal, member: Member) -> Res
 
 
 @router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
-async def open_deliberation(request: Request, proposal_id: int,
+async def open_deliberation(request: Request, proposal_id: RowId,
                             tx: Tx = Depends(member_tx)) -> Response:
     """Opens deliberation; a proposal that affects bodies beyond this one is sent up to
     the lowest federation covering them all (see `federated` in the answer)."""
@@ -173,7 +174,7 @@ def _full_view(session: Session, p: Proposal, member: Member) -> dict[str, Any]:
 
 @router.post("/proposals/{proposal_id}/comments", status_code=201,
              responses=ok(CommentCreated, 201))
-def add_comment(request: Request, proposal_id: int, body: NewComment,
+def add_comment(request: Request, proposal_id: RowId, body: NewComment,
                 tx: Tx = Depends(member_tx)) -> Response:
     session = tx.session
     p = proposals.get(session, proposal_id)
@@ -184,7 +185,7 @@ def add_comment(request: Request, proposal_id: int, body: NewComment,
 
 @router.post("/proposals/{proposal_id}/amendments", status_code=201,
              responses=ok(AmendmentCreated, 201))
-def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
+def add_amendment(request: Request, proposal_id: RowId, body: NewAmendment,
                   tx: Tx = Depends(member_tx)) -> Response:
     session = tx.session
     p = proposals.get(session, proposal_id)
@@ -196,7 +197,7 @@ def add_amendment(request: Request, proposal_id: int, body: NewAmendment,
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/decision",
              responses=ok(ProposalFull))
-def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
+def decide_amendment(request: Request, proposal_id: RowId, amendment_id: RowId,
                      body: AmendmentDecision, tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
@@ -205,7 +206,7 @@ def decide_amendment(request: Request, proposal_id: int, amendment_id: int,
 
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote", responses=ok(ProposalFull))
-def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, body: OpenVote,
+def open_amendment_vote(request: Request, proposal_id: RowId, amendment_id: RowId, body: OpenVote,
                         tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator puts the amendment to the body's vote instead of the author deciding."""
     session, member = tx.session, tx.member
@@ -216,7 +217,7 @@ def open_amendment_vote(request: Request, proposal_id: int, amendment_id: int, b
 
 @router.put("/proposals/{proposal_id}/amendments/{amendment_id}/ballot",
              responses=ok(AmendmentBallotOut))
-def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
+def cast_on_amendment(request: Request, proposal_id: RowId, amendment_id: RowId,
                       body: AmendmentBallot, tx: Tx = Depends(member_tx)) -> Response:
     """Cast or change your vote on an amendment until its vote closes."""
     session = tx.session
@@ -228,7 +229,7 @@ def cast_on_amendment(request: Request, proposal_id: int, amendment_id: int,
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/close",
              responses=ok(ProposalFull))
-def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
+def close_amendment_vote(request: Request, proposal_id: RowId, amendment_id: RowId,
                          tx: Tx = Depends(member_tx)) -> Response:
     """Close an amendment vote whose deadline has passed (the node also does this itself)."""
     session, member = tx.session, tx.member
@@ -241,7 +242,7 @@ def close_amendment_vote(request: Request, proposal_id: int, amendment_id: int,
 
 
 @router.post("/proposals/{proposal_id}/vote", responses=ok(ProposalFull))
-def open_vote(request: Request, proposal_id: int, body: OpenVote,
+def open_vote(request: Request, proposal_id: RowId, body: OpenVote,
               tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
@@ -251,7 +252,7 @@ def open_vote(request: Request, proposal_id: int, body: OpenVote,
 
 
 @router.put("/proposals/{proposal_id}/ballot", responses=ok(BallotOut))
-def cast(request: Request, proposal_id: int, body: CastVote,
+def cast(request: Request, proposal_id: RowId, body: CastVote,
          tx: Tx = Depends(member_tx)) -> Response:
     """Cast or change your vote on the current version until the vote closes."""
     session = tx.session
@@ -263,7 +264,7 @@ def cast(request: Request, proposal_id: int, body: CastVote,
 
 
 @router.post("/proposals/{proposal_id}/close", responses=ok(DecisionOut))
-def close(request: Request, proposal_id: int, tx: Tx = Depends(member_tx)) -> Response:
+def close(request: Request, proposal_id: RowId, tx: Tx = Depends(member_tx)) -> Response:
     """Close a vote whose deadline has passed (the node also does this by itself)."""
     session = tx.session
     p = proposals.get(session, proposal_id)
@@ -281,7 +282,7 @@ def _decision(session: Session, member: Member | None, decision_id: int) -> Deci
 
 
 @router.get("/decisions/{decision_id}", responses=ok(DecisionOut))
-def get_decision(request: Request, decision_id: int,
+def get_decision(request: Request, decision_id: RowId,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     return json_with_etag(request, decision_view(_decision(session, member, decision_id),
@@ -289,7 +290,7 @@ def get_decision(request: Request, decision_id: int,
 
 
 @router.post("/decisions/{decision_id}/execution", responses=ok(DecisionOut))
-def execution(request: Request, decision_id: int, body: Execution,
+def execution(request: Request, decision_id: RowId, body: Execution,
               tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     d = _decision(session, member, decision_id)
@@ -300,7 +301,7 @@ def execution(request: Request, decision_id: int, body: Execution,
 
 @router.post("/decisions/{decision_id}/evaluations", status_code=201,
              responses=ok(EvaluationCreated, 201))
-def evaluate(request: Request, decision_id: int, body: NewEvaluation,
+def evaluate(request: Request, decision_id: RowId, body: NewEvaluation,
              tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     d = _decision(session, member, decision_id)

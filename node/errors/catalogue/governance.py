@@ -27,6 +27,9 @@ ENTRIES = [
       "participación y balance.",
       "There is no export by that name; there are decisions, votes, participation and "
       "the ledger."),
+    E("bad-deadline", "a vote lasts at most 3650 days",
+      "Una votación dura como mucho 3650 días (diez años); escriba menos días.",
+      "A vote lasts at most 3650 days (ten years); enter fewer days."),
     E("forbidden", "you may not {action} here",
       "Usted no puede {action} aquí; si cree que debería, hable con la coordinación.",
       "You cannot {action} here; if you think you should, talk to the coordinators."),
