@@ -184,8 +184,10 @@ def test_bad_calls_are_refused_with_their_reason(node: Settings, client: TestCli
     with c.session() as s:
         assert s.exec(select(func.count()).select_from(Assembly)).one() == 0
     assert _events(c) == []
-    assert client.get(f"/api/v1/bodies/maizal/assemblies/{2**40}").status_code == 404
-    assert client.get(f"/b/maizal/assemblies/{2**40}").status_code == 404
+    # An id past the database's integers is refused before the database (node/api/ids.py).
+    assert client.get(f"/api/v1/bodies/maizal/assemblies/{2**40}").status_code == 422
+    assert client.get(f"/b/maizal/assemblies/{2**40}").status_code == 422
+    assert client.get("/api/v1/bodies/maizal/assemblies/99999").status_code == 404
 
 
 # --- the calendar feed --------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
         ready = json.loads(ready_file.read_text("utf-8"))
         told = out.read_text()
         for line in ("decidió por mandatos: 2 a favor, 1 en contra", "revocó el mandato",
-                     "convocó su próxima asamblea",
+                     "convocó su próxima asamblea", "crearon sus consejos",
                      "trueque a tres bandas", "Cumbe Adentro adoptó una"):
             assert line in told, told
         SHOTS.mkdir(parents=True, exist_ok=True)

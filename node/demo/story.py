@@ -29,6 +29,14 @@ PEOPLE = {
     "sabana": [("mariela", "Mariela Bastidas", "Bastidas"), ("luis", "Luis Aponte", "Aponte"),
                ("petra", "Petra Linares", "Linares")],
 }
+# Councils inside the communes: handle, name, kind.
+COUNCILS = {
+    "maizal": [("maizal_economia", "Consejo de Economía Comunal de El Maizal",
+                "sectoral_council"),
+               ("cc_la_ceiba", "Consejo Comunal La Ceiba", "communal_council")],
+    "cumbe": [("cc_los_rios", "Consejo Comunal Los Ríos", "communal_council")],
+    "sabana": [("sabana_salud", "Consejo de Salud de La Sabana", "sectoral_council")],
+}
 VOTE_SECONDS = 8  # how long the demo's online votes stay open
 
 
@@ -66,6 +74,11 @@ def gather(fed: Federation, say: Callable[[str], None]) -> Cast:
         for handle, here in zip(PEOPLE, pool.map(settle, PEOPLE), strict=True):
             cast.people[handle] = here
     say("Cada comuna y la ciudad tienen su coordinación y sus integrantes.")
+    for handle, councils in COUNCILS.items():
+        for slug, name, kind in councils:
+            cast.coordinator(handle).post(f"/api/v1/bodies/{handle}/bodies",
+                                          {"handle": slug, "name": name, "kind": kind})
+    say("Las comunas crearon sus consejos comunales y de economía.")
     return cast
 
 
