@@ -1,5 +1,6 @@
-"""Review 14: attacks on actas, exports, events, assemblies in the calendar, pictures
-and backups."""
+"""Attacks, as a stranger or a careless hand would make them, on the records a body
+keeps and hands out: actas, exports, the event feed, assemblies in the calendar,
+pictures, backups; and on the ids and numbers every route and form reads."""
 
 from __future__ import annotations
 
