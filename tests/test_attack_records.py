@@ -29,6 +29,7 @@ from node.models import Assembly, Proposal
 from node.models.base import utcnow
 from node.web import acta_pdf
 from tests import rfc5545
+from tests.conftest import PG_URL, Databases
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
 from tests.pageforms import csrf, login
@@ -103,16 +104,20 @@ def test_restore_never_writes_outside_its_folder_nor_follows_links(
     assert not (tmp_path.parent.parent / "escaped").exists()
 
 
-def test_restored_folder_and_archive_are_private(node: Settings, tmp_path: Path) -> None:
+def test_restored_folder_and_archive_are_private(node: Settings, tmp_path: Path,
+                                                 databases: Databases) -> None:
     good = _archive(node, tmp_path)
     assert stat.S_IMODE(good.stat().st_mode) == 0o600
     with tarfile.open(good, "r:gz") as tar:
         config = json.loads(tar.extractfile("comuna.json").read())  # type: ignore[union-attr]
     assert "database_url" not in config
     new = tmp_path / "new"
-    assert cli(["restore", "--data-dir", str(new), str(good)]) == 0
+    # On PostgreSQL the facilitator names an empty database; SQLite goes into the folder.
+    target = ["--database-url", databases.new("restored", empty=True)] if PG_URL else []
+    assert cli(["restore", "--data-dir", str(new), str(good), *target]) == 0
     assert stat.S_IMODE(new.stat().st_mode) & 0o077 == 0
-    assert stat.S_IMODE((new / "comuna.sqlite3").stat().st_mode) & 0o077 == 0
+    if not PG_URL:
+        assert stat.S_IMODE((new / "comuna.sqlite3").stat().st_mode) & 0o077 == 0
 
 
 def test_restore_to_a_sqlite_file_in_a_missing_folder_is_refused_in_one_line(
