@@ -112,3 +112,13 @@ def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
     assert "no queda nada en marcha" in out.read_text()
     pids = [n["pid"] for n in ready["nodes"]]
     assert pids and not [p for p in pids if _alive(p)]
+
+
+def test_the_demo_refuses_a_folder_in_use_and_starts_nothing(tmp_path: Path) -> None:
+    (tmp_path / "algo.txt").write_text("de otra cosa")
+    out = subprocess.run([sys.executable, "-m", "node.cli.main", "demo", "--dir",
+                          str(tmp_path), "--no-wait"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "ya tiene archivos" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["algo.txt"]

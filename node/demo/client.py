@@ -48,11 +48,11 @@ def join(node: DemoNode, token: str, username: str, name: str, family: str) -> P
         "username": username, "password": PASSWORD, "display_name": name,
         "family": family})
     if r.status_code != 201:
-        raise DemoFailed(f"{node.name}: {username} could not join: {r.text}")
+        raise DemoFailed(f"{node.name}: {username} no pudo unirse: {r.text}")
     r = httpx.post(f"{node.url}/api/v1/tokens", timeout=30,
                    json={"username": username, "password": PASSWORD})
     if r.status_code != 201:
-        raise DemoFailed(f"{node.name}: {username} could not log in: {r.text}")
+        raise DemoFailed(f"{node.name}: {username} no pudo entrar: {r.text}")
     token = r.json()["token"]
     me = httpx.get(f"{node.url}/api/v1/me", timeout=30,
                    headers={"Authorization": f"Bearer {token}"}).json()
@@ -67,5 +67,5 @@ def wait(until: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
         if got:
             return got
         if time.monotonic() > deadline:
-            raise DemoFailed(f"waited {timeout:.0f} s for: {what}")
+            raise DemoFailed(f"se esperó {timeout:.0f} s y no ocurrió: {what}")
         time.sleep(0.25)

@@ -99,7 +99,7 @@ def _recall_in_sabana(cast: Cast, proposal_id: int, city_mandates: str) -> None:
     mariela, petra = cast.coordinator("sabana"), cast.people["sabana"]["petra"]
     old = _live_mandate(mariela, proposal_id, cast.actor("sabana"))
     if old is None:
-        raise DemoFailed("La Sabana has no live mandate to recall")
+        raise DemoFailed("La Sabana no tiene un mandato vigente que revocar")
     mariela.post(f"/api/v1/mandates/{old['id']}/recall",
                  {"reason": "La asamblea nombró a Petra como vocera."})
     mariela.post(f"/api/v1/proposals/{proposal_id}/mandate", {

@@ -72,7 +72,7 @@ class DemoNode:
             [sys.executable, "-m", "node.cli.main", args[0], "--data-dir", str(self.data_dir),
              *args[1:]], env=self.env(), capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
-            raise DemoFailed(f"`comuna {args[0]}` failed for {self.name}: "
+            raise DemoFailed(f"`comuna {args[0]}` falló para {self.name}: "
                              f"{(out.stderr or out.stdout).strip()[-500:]}")
         return out.stdout
 
@@ -85,7 +85,7 @@ class DemoNode:
         found = re.search(r"invitation token: (\S+)", self.comuna("invite", "--role",
                                                                   "facilitator"))
         if found is None:
-            raise DemoFailed(f"`comuna invite` printed no invitation for {self.name}")
+            raise DemoFailed(f"`comuna invite` no dio una invitación para {self.name}")
         return found.group(1)
 
     def launch(self) -> None:
@@ -102,7 +102,7 @@ class DemoNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
-                raise DemoFailed(f"{self.name} stopped while starting; see "
+                raise DemoFailed(f"{self.name} se detuvo al arrancar; vea "
                                  f"{self.data_dir / 'serve.log'}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
@@ -110,7 +110,7 @@ class DemoNode:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise DemoFailed(f"{self.name} did not start within {timeout:.0f} s")
+        raise DemoFailed(f"{self.name} no arrancó en {timeout:.0f} s")
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
