@@ -18,13 +18,20 @@ import httpx
 from node.cli.main import main as cli
 from node.config import write_config_file
 
+_GIVEN: set[int] = set()
+
 
 def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port free now, never handed out twice by this process: the kernel may
+    give the same free port to two binds in a row, and two nodes then race for it (one
+    fails to bind while the other answers its health check)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 class NodeProcess:
@@ -71,7 +78,11 @@ class NodeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node {self.handle} exited:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                # This node's own actor, not just a health check: another process on the
+                # port would answer that too.
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200 and \
+                        httpx.get(self.actor, timeout=5, headers={
+                            "Accept": "application/activity+json"}).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

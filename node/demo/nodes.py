@@ -31,11 +31,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+    """A loopback port free now, never handed out twice: the kernel may give the same
+    free port to two binds in a row, and two nodes would then race for it."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 @dataclass
@@ -105,7 +113,9 @@ class DemoNode:
                 raise DemoFailed(f"{self.name} se detuvo al arrancar; vea "
                                  f"{self.data_dir / 'serve.log'}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                # Its own actor: another process on the port would pass a health check.
+                if httpx.get(self.actor, timeout=5, headers={
+                        "Accept": "application/activity+json"}).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
