@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,21 +16,7 @@ import httpx
 
 from node.cli.main import main as cli
 from node.config import write_config_file
-
-_GIVEN: set[int] = set()
-
-
-def free_port() -> int:
-    """A loopback port free now, never handed out twice by this process: the kernel may
-    give the same free port to two binds in a row, and two nodes then race for it (one
-    fails to bind while the other answers its health check)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port not in _GIVEN:
-            _GIVEN.add(port)
-            return port
+from node.demo.nodes import free_port  # one picker: a port is never handed out twice
 
 
 class NodeProcess:

@@ -14,13 +14,14 @@ from sqlmodel import Session
 from node.activitypub.identity import primary_actor
 from node.activitypub.urls import Urls
 from node.config import load_settings
+from node.demo.nodes import free_port
 from node.governance import bodies, members
 from node.outbox.publish import post_note
 from node.storage.db import make_engine
 from node.tx import Tx
 from tests.faultproxy import FaultProxy
 from tests.fednet import Net
-from tests.procnode import NodeProcess, free_port, wait_for
+from tests.procnode import NodeProcess, wait_for
 
 
 class ProxiedNode(NodeProcess):

@@ -13,12 +13,12 @@ from node.activitypub.httpsig import HttpMessage, prepare
 from node.activitypub.keys import load_public_pem
 from node.config import Settings
 from node.context import NodeContext, build_context
+from node.demo.nodes import free_port
 from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
 from node.outbox.publish import post_note
 from tests.fakeremote import FakeRemote
 from tests.helpers import deliveries, id_of, make_due, run_loops, stored
-from tests.procnode import free_port
 
 
 def add_follower(settings: Settings, inbox: str, uri: str) -> None:

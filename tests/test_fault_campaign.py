@@ -23,9 +23,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from node.demo.nodes import free_port
 from tests.conftest import Databases
 from tests.faultproxy import FaultProxy
-from tests.procnode import NodeProcess, free_port, wait_for
+from tests.procnode import NodeProcess, wait_for
 from tests.scenarios import (
     FaultNet,
     audit_count,
