@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from node.cli.main import main as cli  # noqa: E402
-from tests.procnode import free_port  # noqa: E402
+from node.demo.nodes import free_port  # noqa: E402
 
 
 def init_node(data_dir: Path, port: int, handle: str = "bench") -> str:
