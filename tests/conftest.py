@@ -244,13 +244,23 @@ def hold_to_openapi(client: TestClient) -> list[str]:
 # A test module that starts node processes or a browser says so by what it uses.
 _STARTS_NODES = re.compile(r"\bNodeProcess\b|\bworker_beside\b|\bsync_playwright\b"
                            r"|from tests\.(fednet|faultproxy|scenarios) import")
-_NODE_FILES: dict[Path, bool] = {}
+# One that makes several node processes talk to each other says so with its marker.
+_FEDERATION = re.compile(r"\bpytest\.mark\.federation\b")
+_TEXTS: dict[Path, str] = {}
+
+
+def _text(path: Path) -> str:
+    if path not in _TEXTS:
+        _TEXTS[path] = path.read_text("utf-8")
+    return _TEXTS[path]
 
 
 def _starts_nodes(path: Path) -> bool:
-    if path not in _NODE_FILES:
-        _NODE_FILES[path] = bool(_STARTS_NODES.search(path.read_text("utf-8")))
-    return _NODE_FILES[path]
+    return bool(_STARTS_NODES.search(_text(path)))
+
+
+def _federation(path: Path) -> bool:
+    return bool(_FEDERATION.search(_text(path)))
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -262,25 +272,27 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long tests first: started early, they overlap with the many short ones."""
-    items.sort(key=lambda i: 0 if i.get_closest_marker("nodes") else 1)
+    items.sort(key=lambda i: 0 if i.get_closest_marker("federation")
+               else 1 if i.get_closest_marker("nodes") else 2)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under pytest-xdist (test.sh runs two workers) the tests that start nodes or a
-    browser are one unit of work, run one after another on one worker, while the other
-    worker takes the in-process tests file by file: two federations of node processes
-    on two busy cores at once only made both late. (xdist's own `loadgroup` cannot do
-    this under pytest 9: it renames test ids through an attribute pytest 9 ignores.)"""
+    """Under pytest-xdist (test.sh runs two workers) the modules marked `federation`
+    (several node processes talking to each other) are one unit of work, run one after
+    another on one worker: two federations on two busy cores at once only made both
+    late. Every other module is a unit of its own, taken by whichever worker is free,
+    so the two workers finish together. (xdist's own `loadgroup` cannot do this under
+    pytest 9: it renames test ids through an attribute pytest 9 ignores.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     root = config.rootpath
 
-    class NodesApart(LoadScopeScheduling):  # type: ignore[misc]
+    class FederationsApart(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "nodes" if _starts_nodes(root / path) else path
+            return "federation" if _federation(root / path) else path
 
-    return NodesApart(config, log)
+    return FederationsApart(config, log)
 
 
 # Fixtures defined beside the helpers they use, offered to every module. Imported last:

@@ -3,7 +3,6 @@ and a territory, each with a facilitator, joined bottom-up."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -49,9 +48,7 @@ class Net:
 
     def _first_facilitator(self, handle: str) -> None:
         node = self.nodes[handle]
-        found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
-        assert found is not None, "the CLI printed no invitation token"
-        self.heads[handle] = self._join(node, found.group(1), "rosa")
+        self.heads[handle] = self._join(node, node.invitation(), "rosa")
         if self.levels[handle] != "commune":
             self.call(handle, "put", f"/api/v1/bodies/{handle}/statute",
                       json={"rule": "majority", "admission": "open", "quorum": "1/2"})

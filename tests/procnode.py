@@ -45,6 +45,26 @@ class NodeProcess:
         assert out.returncode == 0, out.stderr
         return out.stdout
 
+    def invitation(self, role: str = "facilitator") -> str:
+        """A single-use invitation token, made in the test's process as `comuna invite`
+        makes it (a CLI process would spend a second importing; tests of the command
+        itself call `comuna("invite")`)."""
+        from sqlmodel import Session
+
+        from node.config import load_settings
+        from node.context import build_context
+        from node.governance import bodies, members
+
+        ctx = build_context(load_settings(str(self.data_dir)))
+        try:
+            with Session(ctx.engine) as s:
+                body = bodies.body_by_handle(s, ctx.primary.handle)
+                raw = members.invite(ctx.tx(s), body, role, 7)
+                s.commit()
+        finally:
+            ctx.engine.dispose()
+        return raw
+
     def start(self) -> None:
         self.launch()
         self.wait_ready()
@@ -105,10 +125,18 @@ class NodeProcess:
         return status
 
 
+# COMUNA_TRACE_WAITS=1 prints how long each wait took (run with -s): where a slow
+# multi-process test spends its time.
+TRACE_WAITS = bool(os.environ.get("COMUNA_TRACE_WAITS"))
+
+
 def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     while time.monotonic() < deadline:
         if predicate():
+            if TRACE_WAITS:
+                print(f"wait {time.monotonic() - start:6.2f} s  {what}", file=sys.stderr)
             return
         time.sleep(0.2)
     raise AssertionError(f"{what} not reached within {timeout} s")

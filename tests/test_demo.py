@@ -20,7 +20,7 @@ import pytest
 
 from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS, needs_chromium, slug
 
-pytestmark = [needs_chromium, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.federation, needs_chromium, pytest.mark.timeout(420)]
 
 # Links a walk does not follow: leaving, switching language, files to download, the API.
 SKIP = re.compile(r"^/(logout|salir|idioma|language|api/|actors/|objects/|activities/)|"

@@ -22,7 +22,7 @@ from node.economy.catalogue import shared
 from tests.fednet import NORTE, SUR, TERRITORIO, Net
 from tests.procnode import wait_for
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(600)]
 NS = shared().namespace
 WINDOW = 3  # seconds at each level before rising further
 

@@ -396,8 +396,7 @@ def test_the_stream_of_a_real_node_tells_what_happens_and_resumes(
     node = NodeProcess(tmp_path, "maizal", databases.new("maizal"))
     node.start()
     try:
-        out = node.comuna("invite", "--role", "facilitator")
-        token = out.split("invitation token:", 1)[1].split()[0]
+        token = node.invitation()
         with httpx.Client(base_url=node.url, timeout=20) as api:
             r = api.post(f"/api/v1/invitations/{token}/accept", json={
                 "username": "rosa", "password": PASSWORD, "display_name": "Rosa"})

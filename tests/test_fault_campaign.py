@@ -41,7 +41,7 @@ CITY = "ciudad"
 ENV = {"COMUNA_BREAKER_THRESHOLD": "2"}
 # The target: what was queued arrives within 40 s of the peer's return.
 RECOVERY = 40.0
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(300)]
 
 
 # --- the proxy itself --------------------------------------------------------------------

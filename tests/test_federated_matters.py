@@ -23,7 +23,7 @@ import pytest
 from tests.fednet import NORTE, SUR, TERRITORIO, Net
 from tests.procnode import wait_for
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(600)]
 COMMUNES_NORTE = ("maizal", "cumbe", "sabana")
 
 

@@ -3,7 +3,6 @@ documents, and the deciding level follows it; answers from the wrong actor chang
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,12 @@ from tests.fakeremote import FakeRemote
 from tests.helpers import id_of
 from tests.procnode import NodeProcess, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
 PASSWORD = "contraseña-larga"
 
 
 def facilitator(node: NodeProcess) -> dict[str, str]:
-    found = re.search(r"invitation token: (\S+)", node.comuna("invite"))
-    assert found, "no invitation token printed"
-    token = found.group(1)
+    token = node.invitation()
     httpx.post(f"{node.url}/api/v1/invitations/{token}/accept",
                json={"username": "rosa", "password": PASSWORD}).raise_for_status()
     r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": "rosa", "password": PASSWORD})

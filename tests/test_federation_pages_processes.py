@@ -16,7 +16,7 @@ import pytest
 from tests.pageforms import PASSWORD, csrf
 from tests.procnode import NodeProcess, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
 
 
 class Browser:
@@ -40,9 +40,7 @@ class Browser:
 
 
 def first_facilitator(node: NodeProcess, username: str = "rosa") -> dict[str, str]:
-    token = re.search(r"invitation token: (\S+)", node.comuna("invite"))
-    assert token
-    httpx.post(f"{node.url}/api/v1/invitations/{token.group(1)}/accept",
+    httpx.post(f"{node.url}/api/v1/invitations/{node.invitation()}/accept",
                json={"username": username, "password": PASSWORD}).raise_for_status()
     r = httpx.post(f"{node.url}/api/v1/tokens", json={"username": username,
                                                       "password": PASSWORD})

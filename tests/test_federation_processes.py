@@ -16,7 +16,7 @@ from tests.conftest import Databases
 from tests.fakeremote import FakeRemote, RemoteActor
 from tests.procnode import NodeProcess, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
 
 
 @pytest.fixture

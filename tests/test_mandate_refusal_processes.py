@@ -1,12 +1,13 @@
 """A spokesperson's vote sent before the city opens its vote comes back refused on the
-mandate, between two real nodes. Needs the inbox authority to let a federation answer a
-vote or mandate it was sent (mandates.sent_to_federation; diff in /tmp/reports/F12.md)."""
+mandate, between two real nodes (the inbox authority lets a federation answer a vote or
+mandate it was sent: mandates.sent_to_federation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.procnode import NodeProcess, wait_for
 from tests.test_federation_pages_processes import (  # noqa: F401
@@ -16,6 +17,8 @@ from tests.test_federation_pages_processes import (  # noqa: F401
     pair,
     visible,
 )
+
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
 
 
 def test_a_vote_sent_before_the_city_opens_its_vote_comes_back_refused(

@@ -20,7 +20,7 @@ from tests.conftest import Databases
 from tests.fakeremote import FakeRemote, start_fake_remote
 from tests.procnode import NodeProcess, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.federation, pytest.mark.timeout(120)]
 COOLDOWN = 1.0  # the first cooldown; it doubles while the peer stays away
 
 

@@ -23,6 +23,7 @@ from tests.pagetour import FILES
 from tests.procnode import NodeProcess
 
 pytestmark = [
+    pytest.mark.federation,
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(240),
 ]

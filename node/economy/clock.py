@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlmodel import Session, col, func, select
@@ -19,6 +19,7 @@ from node.models.base import aware
 from node.retries import Retries, audit_parked
 
 log = logging.getLogger("comuna.economy")
+OVERLAP = timedelta(seconds=5)
 
 
 def new_retries(ctx: NodeContext) -> Retries:
@@ -109,8 +110,10 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
         started = ctx.clock.now()
         try:
             inside, brokered, risen = await asyncio.to_thread(one_pass, ctx, since, retries)
-            # A unit that failed is remembered by `retries`, not by `since`.
-            since = started
+            # A unit that failed is remembered by `retries`, not by `since`. A row
+            # stamped just before this pass began may have committed after it read:
+            # the next pass looks back a little further (matching again is harmless).
+            since = started - OVERLAP
             if inside or brokered or risen:
                 log.info("economy: %d matched inside, %d brokered, %d sent up", inside,
                          brokered, risen)

@@ -144,6 +144,7 @@ def hold(tx: Tx, federation: LocalActor, sender: str, activity: dict[str, Any],
         _apply(tx, federation, row, word)
     session.add(row)
     session.flush()
+    tx.wake("economy")  # broker it at the next pass, not a tick later
     return row
 
 
@@ -168,6 +169,7 @@ def update_held(tx: Tx, federation: LocalActor, activity: dict[str, Any],
     word = _word(session, doc.id, doc.body)
     _apply(tx, federation, row, doc.available if word is None else word)
     session.add(row)
+    tx.wake("economy")
     feds = inboxes(session, federation, "member_of")
     targets = {feds[t] for t in json.loads(row.risen_to) if t in feds}
     if targets:

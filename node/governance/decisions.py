@@ -119,6 +119,7 @@ def close_vote(tx: Tx, proposal: Proposal) -> Decision:
                              {"decision": decision.id, "outcome": decision.outcome,
                               "method": "online"})
     kinds.decision_recorded(tx, body, proposal, decision)
+    tx.wake("economy")  # the decision may answer a joint plan: answered at the next pass
     _publish(tx, body, proposal, decision, result)
     return decision
 
@@ -193,6 +194,7 @@ def record_meeting(tx: Tx, body: LocalActor,
                  {"decision": decision.id, "method": "assembly", "meeting": meeting.id,
                   "outcome": decision.outcome})
         kinds.decision_recorded(tx, body, proposal, decision)
+        tx.wake("economy")  # as above: a joint plan may wait on it
         _publish(tx, body, proposal, decision, result)
         made.append(decision)
     tx.audit("meeting.recorded", f"body:{body.handle}",
