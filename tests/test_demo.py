@@ -80,7 +80,8 @@ def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
     ready_file, out = tmp_path / "ready.json", tmp_path / "demo.out"
     demo = subprocess.Popen(
         [sys.executable, "-m", "node.cli.main", "demo", "--dir", str(tmp_path / "nodes"),
-         "--ready-file", str(ready_file)], stdout=out.open("wb"), stderr=subprocess.STDOUT)
+         "--ready-file", str(ready_file)], stdout=out.open("wb"), stderr=subprocess.STDOUT,
+        env={**os.environ, "COMUNA_DEMO_VOTE_SECONDS": "2"})
     try:
         deadline = time.monotonic() + 240
         while not ready_file.exists():

@@ -6,6 +6,7 @@ its code and words."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -40,13 +41,29 @@ def _try(c: Commune, state: str, username: str, action: str) -> bool:
             s.rollback()
 
 
-def _offered(c: Commune, state: str, username: str) -> list[str]:
+def _offered(c: Commune, state: str, username: str, now: datetime | None = None,
+             expires_at: datetime | None = None) -> list[str]:
     with Session(c.ctx.engine) as s:
         m = stored(s, Mandate, c.mandate_id)
         m.state = state
-        offered = available_actions(s, c.ctx.urls, stored(s, Member, c.ids[username]), m)
+        if expires_at is not None:
+            m.expires_at = expires_at
+        offered = available_actions(s, c.ctx.urls, stored(s, Member, c.ids[username]), m,
+                                    now or c.ctx.clock.now())
         s.rollback()
         return offered
+
+
+def test_a_mandate_expires_by_the_clock_it_is_read_with(mandated: Commune) -> None:
+    """Expiry is read against the `now` it is given (the node's clock), not the wall."""
+    c = mandated
+    now = c.ctx.clock.now()
+    speaker = next(u for u in PEOPLE if any(
+        a.startswith("vote_") for a in _offered(c, "live", u)))
+    until = now + timedelta(hours=1)
+    assert any(a.startswith("vote_") for a in _offered(c, "live", speaker, now, until))
+    later = _offered(c, "live", speaker, now + timedelta(hours=2), until)
+    assert not any(a.startswith("vote_") for a in later), later
 
 
 def test_every_state_and_person_gets_exactly_what_is_offered(mandated: Commune) -> None:

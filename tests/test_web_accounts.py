@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from node import pending
 from node.app import create_app
+from node.clock import ManualClock
 from node.config import Settings
 from node.governance import accounts, members, proposals
 from node.models import (
@@ -26,7 +27,7 @@ from node.models import (
 from node.models.base import utcnow
 from node.models.members import PasswordReset
 from node.tx import Tx
-from tests.conftest import NODE_URL, hold_to_openapi
+from tests.conftest import NODE_URL, ctx_of, hold_to_openapi
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused
 from tests.pageforms import PASSWORD, csrf, post
@@ -326,3 +327,17 @@ def test_an_amendment_vote_waits_until_cast(node: Settings) -> None:
         amendments.cast(c.ctx.tx(s, m0), p, id_of(a), "for")
         s.commit()
         assert pending.for_member(c.ctx.tx(s, m0)) == []
+
+
+def test_a_web_session_ends_after_its_days_by_the_nodes_clock(node: Settings,
+                                                              client: TestClient) -> None:
+    """The session's age is read from the node's clock: moved past WEB_SESSION_DAYS,
+    the same cookie no longer logs anyone in; a day before, it still does."""
+    build_commune(node)
+    assert login(client, "m0").status_code == 303
+    ctx = ctx_of(client)
+    clock = ManualClock(ctx.clock.now() + timedelta(days=members.WEB_SESSION_DAYS - 1))
+    ctx.clock = clock
+    assert "/logout" in client.get("/b/maizal").text
+    clock.advance(2 * 86400)
+    assert "/logout" not in client.get("/b/maizal").text

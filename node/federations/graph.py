@@ -17,7 +17,7 @@ from node.context import NodeContext
 from node.federations import member_lists
 from node.federations.levels import MAX_DEPTH
 from node.models import FederationLink, LocalActor, RemoteActor
-from node.models.base import aware, utcnow
+from node.models.base import aware
 
 log = logging.getLogger("comuna.federations")
 
@@ -90,7 +90,7 @@ async def refresh(ctx: NodeContext, uris: Iterable[str], done: set[str]) -> bool
 
 def _fresh_copies(ctx: NodeContext, uris: list[str]) -> set[str]:
     """Those of `uris` whose stored copy was fetched less than REFRESH_AGE ago."""
-    since = utcnow() - timedelta(seconds=REFRESH_AGE)
+    since = ctx.clock.now() - timedelta(seconds=REFRESH_AGE)
     with Session(ctx.engine) as s:
         rows = s.exec(select(RemoteActor.uri, RemoteActor.fetched_at, RemoteActor.expired)
                       .where(col(RemoteActor.uri).in_(uris))).all()

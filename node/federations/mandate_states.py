@@ -14,6 +14,7 @@ it offers, and the JSON API lists it as `actions`."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Session, select
@@ -25,7 +26,7 @@ from node.governance.authz import require_member
 from node.governance.members import roles_in
 from node.lifecycle import Graph
 from node.models import LocalActor, Member
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.models.matters import Mandate, MandatedVote
 
 
@@ -86,18 +87,18 @@ def issuing_body(session: Session, urls: Urls, mandate: Mandate) -> LocalActor |
     return session.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
 
 
-def expired(mandate: Mandate) -> bool:
-    return mandate.expires_at is not None and aware(mandate.expires_at) <= utcnow()
+def expired(mandate: Mandate, now: datetime) -> bool:
+    return mandate.expires_at is not None and aware(mandate.expires_at) <= now
 
 
 def voting_choices(session: Session, urls: Urls, member: Member | None, mandate: Mandate,
-                   body: LocalActor) -> set[str]:
+                   body: LocalActor, now: datetime) -> set[str]:
     """The choices `member` may send under `mandate` now; a Problem saying why if none."""
     require_member(session, member, body)
     assert member is not None
     if matters.spokesperson_uri(urls, member) not in json.loads(mandate.spokespersons):
         raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
-    if not MANDATE.may("vote", mandate.state) or expired(mandate):
+    if not MANDATE.may("vote", mandate.state) or expired(mandate, now):
         raise conflict("mandate-not-live", "this mandate was recalled, replaced or expired")
     named = json.loads(mandate.amendments)
     # The federation knows which amendments are in the text; here only what no
@@ -107,7 +108,7 @@ def voting_choices(session: Session, urls: Urls, member: Member | None, mandate:
 
 
 def available_actions(session: Session, urls: Urls, member: Member | None,
-                      mandate: Mandate) -> list[str]:
+                      mandate: Mandate, now: datetime) -> list[str]:
     """`vote_for`, `vote_against`, `vote_abstain` (a spokesperson, within the mandate's
     position) and `recall` (the body's coordinators), for a mandate our body gave and
     that may still take them. Nothing on the federation's side: there a mandate is
@@ -117,7 +118,7 @@ def available_actions(session: Session, urls: Urls, member: Member | None,
         return []
     actions: list[str] = []
     try:
-        choices = voting_choices(session, urls, member, mandate, body)
+        choices = voting_choices(session, urls, member, mandate, body, now)
     except Problem:
         choices = set()
     actions += [VOTE_ACTIONS[c] for c in objects.CHOICES if c in choices]

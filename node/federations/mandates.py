@@ -140,7 +140,7 @@ def recall(tx: Tx, mandate_id: int, reason: str = "") -> Mandate:
     session, urls, member = tx.session, tx.urls, tx.member
     mandate, body = _own(session, urls, mandate_id)
     require_facilitator(session, member, body)
-    if "recall" not in available_actions(session, urls, member, mandate):
+    if "recall" not in available_actions(session, urls, member, mandate, tx.now()):
         raise conflict("bad-state", f"this mandate is already {mandate.state}")
     MANDATE.move(session, mandate, "recall")
     inbox = matters.federation_inbox(session, body, mandate.federation)
@@ -156,10 +156,10 @@ def cast(tx: Tx, mandate_id: int, choice: str) -> str:
     session, urls, member = tx.session, tx.urls, tx.member
     mandate, body = _own(session, urls, mandate_id)
     # Why not, if not: the same rule available_actions offers the choices by.
-    possible = voting_choices(session, urls, member, mandate, body)
+    possible = voting_choices(session, urls, member, mandate, body, tx.now())
     if choice not in objects.CHOICES:
         raise invalid("bad-choice", "choose for, against or abstain")
-    if VOTE_ACTIONS[choice] not in available_actions(session, urls, member, mandate) or \
+    if VOTE_ACTIONS[choice] not in available_actions(session, urls, member, mandate, tx.now()) or \
             choice not in possible:
         raise Problem(403, "outside-mandate",
                       f"a mandate to {mandate.position} does not allow voting {choice}",

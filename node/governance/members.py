@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -241,16 +241,26 @@ def revoke_token(tx: Tx, token_id: int) -> None:
         tx.audit("token.revoked", f"member:{member.id}", {"token": token.id})
 
 
-def member_for_token(session: Session, raw: str, kind: str = "api") -> Member | None:
+def member_for_token(session: Session, raw: str) -> Member | None:
+    """Who an API token (Bearer) acts for, while it is not revoked."""
+    token = _live_token(session, raw, "api")
+    return None if token is None else session.get(Member, token.member_id)
+
+
+def member_for_web_session(session: Session, raw: str, now: datetime) -> Member | None:
+    """Who a web session cookie acts for, while it is not revoked nor older than
+    WEB_SESSION_DAYS by the node's clock (`now`)."""
+    token = _live_token(session, raw, "web")
+    if token is None or aware(token.created_at) < now - timedelta(days=WEB_SESSION_DAYS):
+        return None
+    return session.get(Member, token.member_id)
+
+
+def _live_token(session: Session, raw: str, kind: str) -> ApiToken | None:
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
     if token is None or token.revoked_at is not None or token.kind != kind:
         return None
-    if kind == "web":
-        created = token.created_at if token.created_at.tzinfo else token.created_at.replace(
-            tzinfo=utcnow().tzinfo)
-        if created < utcnow() - timedelta(days=WEB_SESSION_DAYS):
-            return None
-    return session.get(Member, token.member_id)
+    return token
 
 
 # --- the roster: roles, removal, invitations ---------------------------------------

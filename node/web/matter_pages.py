@@ -80,7 +80,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                 "names": {}, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
                   .order_by(col(Mandate.id))).all()
-    views = [mandate_view(m, available_actions(s, urls, me, m)) for m in rows]
+    now = request.app.state.ctx.clock.now()
+    views = [mandate_view(m, available_actions(s, urls, me, m, now)) for m in rows]
     mine = [m for m in views if any(a.startswith("vote_") for a in m["actions"])]
     decided = s.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
     people = sorted(electorate(s, proposals.body_of(s, p))[1],

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import Problem
-from node.governance.members import WEB_SESSION_DAYS, member_for_token
+from node.governance.members import WEB_SESSION_DAYS, member_for_web_session
 from node.models import Member
 
 COOKIE = "comuna_session"
@@ -28,7 +28,9 @@ MAX_FORM = 512 * 1024
 
 def current_member(request: Request, session: Session) -> Member | None:
     raw = request.cookies.get(COOKIE)
-    return member_for_token(session, raw, kind="web") if raw else None
+    if not raw:
+        return None
+    return member_for_web_session(session, raw, request.app.state.ctx.clock.now())
 
 
 def _derive(seed: str) -> str:

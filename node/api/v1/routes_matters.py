@@ -60,9 +60,9 @@ def list_mandates(request: Request, proposal_id: RowId,
     require_read(session, member, proposals.body_of(session, p))
     rows = session.exec(select(Mandate).where(Mandate.matter == p.matter)
                         .order_by(col(Mandate.id))).all() if p.matter else []
-    urls = ctx(request).urls
+    urls, now = ctx(request).urls, ctx(request).clock.now()
     return json_with_etag(request, {"items": [mandate_view(m, available_actions(
-        session, urls, member, m)) for m in rows]})
+        session, urls, member, m, now)) for m in rows]})
 
 
 @router.post("/proposals/{proposal_id}/mandate", status_code=201,
@@ -75,7 +75,7 @@ def issue_mandate(request: Request, proposal_id: RowId, body: NewMandate,
                        body.expires_at)
     tx.commit()
     return json_with_etag(request, mandate_view(m, available_actions(
-        tx.session, tx.urls, tx.member, m)), 201)
+        tx.session, tx.urls, tx.member, m, tx.now())), 201)
 
 
 @router.post("/mandates/{mandate_id}/recall", responses=ok(MandateOut))
@@ -84,7 +84,7 @@ def recall(request: Request, mandate_id: RowId, body: Recall,
     m = mandates.recall(tx, mandate_id, body.reason)
     tx.commit()
     return json_with_etag(request, mandate_view(m, available_actions(
-        tx.session, tx.urls, tx.member, m)))
+        tx.session, tx.urls, tx.member, m, tx.now())))
 
 
 @router.post("/mandates/{mandate_id}/vote", status_code=202, responses=ok(VoteSent, 202))
