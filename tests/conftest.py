@@ -30,6 +30,7 @@ from node.cli.main import main as cli
 from node.config import Settings, load_settings
 from tests import keypool
 from tests.fakeremote import FakeRemote, start_fake_remote
+from tests.pgrecycle import Recycler
 
 PG_URL = os.environ.get("COMUNA_TEST_PG_URL", "")
 NODE_URL = "http://node.test"
@@ -52,11 +53,13 @@ class Databases:
     """Creates one database per node, already migrated to the newest schema unless
     `empty=True` (copied from a template migrated once per test run: the migrations
     themselves are run by the template and by the tests that ask for an empty
-    database); drops them at the end of the test."""
+    database). At the end of the test, on PostgreSQL, the copies are emptied for the
+    next test (tests/pgrecycle.py) and the empty ones dropped."""
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.created: list[str] = []
+        self.created: list[str] = []  # made empty: dropped at the end
+        self.copies: list[str] = []  # copies of the template: emptied and used again
 
     def new(self, name: str, empty: bool = False) -> str:
         if not PG_URL:
@@ -64,16 +67,26 @@ class Databases:
             if not empty:
                 shutil.copyfile(_templates.sqlite(), path)
             return f"sqlite:///{path}"
-        db = f"t_{name}_{uuid.uuid4().hex[:10]}"
-        template = "" if empty else f' TEMPLATE "{_templates.postgresql()}"'
-        _pg_admin(f'CREATE DATABASE "{db}"{template}')
-        self.created.append(db)
+        if empty:
+            db = f"t_{name}_{uuid.uuid4().hex[:10]}"
+            _pg_admin(f'CREATE DATABASE "{db}"')
+            self.created.append(db)
+            return _pg_url(db)
+        template = _templates.postgresql()
+        db = _recycled.take() or ""
+        if not db:
+            db = f"t_{name}_{uuid.uuid4().hex[:10]}"
+            _pg_admin(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
+        self.copies.append(db)
         return _pg_url(db)
 
     def drop_all(self) -> None:
-        if not PG_URL or not self.created:
+        if not PG_URL:
             return
-        _pg_admin(*(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)' for db in self.created))
+        gone = self.created + _recycled.give_back(self.copies)
+        self.created, self.copies = [], []
+        if gone:
+            _pg_admin(*(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)' for db in gone))
 
 
 def _pg_url(db: str) -> str:
@@ -127,10 +140,19 @@ class _Templates:
                 engine = make_null_engine(_pg_url(name))
                 upgrade(engine)
                 engine.dispose()
+                _recycled.learn(name)
+                atexit.register(_drop_recycled)
                 self._pg = name
             return self._pg
 
 
+def _drop_recycled() -> None:
+    names = _recycled.drain()
+    if names:
+        _pg_admin(*(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)' for db in names))
+
+
+_recycled = Recycler(lambda db: _pg_url(db))
 _templates = _Templates()
 
 

@@ -194,5 +194,6 @@ def start_fake_remote(host: str = "127.0.0.1") -> FakeRemote:
     httpd = ThreadingHTTPServer((host, 0), _Handler)
     remote = FakeRemote(httpd)
     httpd.remote = remote  # type: ignore[attr-defined]
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # A short poll: `close()` waits for the loop to notice, once per test that uses it.
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
     return remote

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -17,6 +18,18 @@ import httpx
 from node.cli.main import main as cli
 from node.config import write_config_file
 from node.demo.nodes import free_port  # one picker: a port is never handed out twice
+
+_LAUNCHED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _leftovers() -> None:
+    """A test that forgot to stop its node must not leave it running after the suite."""
+    for proc in _LAUNCHED:
+        if proc.poll() is None:
+            print(f"procnode: node process {proc.pid} ({proc.args!r}) "
+                  "was still running at exit; killed", file=sys.stderr)
+            proc.kill()
 
 
 class NodeProcess:
@@ -75,6 +88,7 @@ class NodeProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(self.data_dir),
              "--port", str(self.port)], env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        _LAUNCHED.append(self.proc)
 
     def wait_ready(self) -> None:
         assert self.proc is not None, "launch() first"

@@ -262,13 +262,16 @@ def test_backup_taken_during_an_inbox_flood_restores_consistent_and_answers_as_i
 
     node = copy.copy(original)
     node.data_dir, node.log = new_dir, new_dir / "serve.log"
-    node.start()
-    answer = httpx.get(node.actor, headers={"Accept": AP}, timeout=10)
-    assert answer.status_code == 200
-    assert answer.json() == expected_doc
-    finger = httpx.get(f"{node.url}/.well-known/webfinger",
-                       params={"resource": f"acct:flood@{restored.host}"}, timeout=10)
-    assert finger.status_code == 200 and node.actor in finger.text
+    try:
+        node.start()
+        answer = httpx.get(node.actor, headers={"Accept": AP}, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json() == expected_doc
+        finger = httpx.get(f"{node.url}/.well-known/webfinger",
+                           params={"resource": f"acct:flood@{restored.host}"}, timeout=10)
+        assert finger.status_code == 200 and node.actor in finger.text
+    finally:
+        node.stop()
 
 
 # --- refusals ----------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def impostor(node: Settings) -> Iterator[type[_Answer]]:
     """A process listening where the hand-off file points, answering what a test says."""
     handler = type("Answer", (_Answer,), {})
     server = HTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     handoff.write(node.data_dir, "127.0.0.1", server.server_address[1])
     yield handler
     server.shutdown()
