@@ -24,11 +24,11 @@ from node.events import KINDS
 from node.federations import mandates
 from node.governance import clock, members
 from node.models import Amendment, Event, EventPerson, LocalActor, Member, Proposal
+from tests.apiclient import PASSWORD, Headers, people  # noqa: F401
 from tests.conftest import ctx_of, hold_to_openapi
 from tests.federated_commune import Commune
 from tests.helpers import id_of, stored
 from tests.procnode import NodeProcess
-from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
 from tests.test_economy_rules import NS, Net, _cycle, _members, city  # noqa: F401
 
 EVENTS = "/api/v1/events"
