@@ -228,7 +228,8 @@ def test_a_federation_is_told_of_its_members_mandates_and_its_decision(
     from node.app import create_app
     from node.federations import objects
     from node.governance import proposals
-    from tests.test_mandate_rules import City, stamp
+    from tests.federated_commune import stamp
+    from tests.mandate_city import City
 
     settings: Settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as tc:
