@@ -1,4 +1,4 @@
-"""Members on the JSON API in-process: CLI invitations, joining, bearer headers, `people`."""
+"""Members on the JSON API in-process (cli_invite, join, `people`), and its OpenAPI `contract`."""
 
 from __future__ import annotations
 

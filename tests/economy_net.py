@@ -1,4 +1,4 @@
-"""An economy node in-process facing made-up remote bodies (Net), a `city` of it, and NS."""
+"""An economy node in-process facing made-up remote bodies (Net), the `city` fixture, and NS."""
 
 from __future__ import annotations
 
