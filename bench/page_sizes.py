@@ -1,5 +1,5 @@
 """Bytes a phone downloads for each page: every GET page of the app, rendered for a
-logged-in coordinator of the page tour's commune (tests/test_every_page.seed), raw and
+logged-in coordinator of the page tour's commune (tests/tourcommune.seed), raw and
 gzipped at the level the node uses (6).
 
     .venv/bin/python bench/page_sizes.py
@@ -20,9 +20,8 @@ from starlette.testclient import TestClient
 from node.app import create_app
 from node.cli.main import main as cli
 from node.config import load_settings
-from tests.pagetour import fill, page_routes
-from tests.test_csrf_routes import inner_app
-from tests.test_every_page import seed
+from tests.pagetour import fill, inner_app, page_routes
+from tests.tourcommune import seed
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
-"""A tour of every page: which GET routes are pages, what values fill their paths, and
-what a person must never read on one (a URL, a raw state or unit, UTC, English on a
-Spanish page, a Spanish sentence left on an English one)."""
+"""A tour of every page: which GET routes are pages (read from the app below its
+middleware), what values fill their paths, and what a person must never read on one
+(a URL, a raw state or unit, UTC, English on a Spanish page, a Spanish sentence left on
+an English one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import html
 import re
 from html.parser import HTMLParser
 from typing import Any
+
+from starlette.testclient import TestClient
 
 from node.web.i18n import catalog
 
@@ -45,6 +48,14 @@ ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 URL = re.compile(r"https?://")
 # A handle where a name should be; handles at ejemplo.org are examples of what to type.
 HANDLE = re.compile(r"@[\w.-]+@(?!ejemplo\.org)[\w.-]+")
+
+
+def inner_app(client: TestClient) -> Any:
+    """The app a TestClient drives, below its middleware: the one that has the routes."""
+    app = client.app
+    while not hasattr(app, "routes"):
+        app = app.app  # type: ignore[attr-defined]
+    return app
 
 
 def page_routes(app: Any) -> list[str]:

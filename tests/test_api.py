@@ -3,8 +3,6 @@ as problem+json; ETags; cursor pagination; who may do what."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,67 +11,23 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 from starlette.testclient import TestClient
 
-from node.cli.main import main as cli
 from node.config import Settings
 from node.models import Invitation, Proposal
 from node.models.base import utcnow
-from tests.conftest import ctx_of, hold_to_openapi
+from tests.apiclient import (  # noqa: F401  (contract: every answer checked against OpenAPI)
+    PASSWORD,
+    Headers,
+    cli_invite,
+    contract,
+    join,
+    people,
+)
+from tests.conftest import ctx_of
 from tests.helpers import stored
 
-PASSWORD = "una-contraseña-larga"
-# A member's bearer token, as request headers.
-Headers = dict[str, str]
 
-
-def _cli_invite(node: Settings, capsys: pytest.CaptureFixture[str], role: str = "facilitator",
-                body: str | None = None) -> str:
-    args = ["invite", "--data-dir", str(node.data_dir), "--role", role]
-    if body:
-        args += ["--body", body]
-    assert cli(args) == 0
-    found = re.search(r"invitation token: (\S+)", capsys.readouterr().out)
-    assert found, "the CLI printed no invitation token"
-    return found.group(1)
-
-
-def _join(client: TestClient, token: str, username: str, family: str = "") -> Headers:
-    r = client.post(f"/api/v1/invitations/{token}/accept",
-                    json={"username": username, "password": PASSWORD, "display_name": username,
-                          "family": family})
-    assert r.status_code == 201, r.text
-    r = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-@pytest.fixture(autouse=True)
-def contract(client: TestClient) -> Iterator[None]:
-    """Every answer in these tests must match the OpenAPI document, successes included
-    (which random fuzzing rarely reaches with full records)."""
-    checked = hold_to_openapi(client)
-    yield
-    assert all(" 5" not in c for c in checked)
-
-
-@pytest.fixture
-def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]
-           ) -> dict[str, Headers]:
-    facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
-    out = {"facil": facil}
-    for name, fam in (("ana", "f1"), ("beto", "f2"), ("caro", "f3")):
-        r = client.post("/api/v1/bodies/maizal/invitations", headers=facil, json={})
-        assert r.status_code == 201
-        out[name] = _join(client, r.json()["token"], name, fam)
-    r = client.post("/api/v1/bodies/maizal/bodies", headers=facil,
-                    json={"handle": "consejo_agua", "name": "Consejo del agua",
-                          "kind": "sectoral_council"})
-    assert r.status_code == 201, r.text
-    r = client.post("/api/v1/bodies/consejo_agua/invitations", headers=facil, json={})
-    out["otro"] = _join(client, r.json()["token"], "otro")
-    return out
-
-
-def test_whole_flow_through_the_api(client: TestClient, people: dict[str, Headers]) -> None:
+def test_whole_flow_through_the_api(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                     json={"title": "Huerto comunal", "text": "Sembrar en el terreno baldío."})
@@ -128,7 +82,7 @@ def test_whole_flow_through_the_api(client: TestClient, people: dict[str, Header
 
 
 def test_problem_details_etags_and_pagination(
-        client: TestClient, people: dict[str, Headers]) -> None:
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
     h = people
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"], json={"title": ""})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
@@ -155,7 +109,7 @@ def test_problem_details_etags_and_pagination(
 
 
 def test_revoked_token_and_expired_invitation(
-        node: Settings, client: TestClient, people: dict[str, Headers],
+        node: Settings, client: TestClient, people: dict[str, Headers],  # noqa: F811
         capsys: pytest.CaptureFixture[str]) -> None:
     h = people
     tokens = client.get("/api/v1/tokens", headers=h["ana"]).json()["items"]
@@ -164,7 +118,7 @@ def test_revoked_token_and_expired_invitation(
     r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                     json={"title": "t", "text": "x"})
     assert r.status_code == 401 and r.json()["code"] == "bad-token"
-    raw = _cli_invite(node, capsys, role="member")
+    raw = cli_invite(node, capsys, role="member")
     with Session(ctx_of(client).engine) as s:
         s.execute(text("update invitation set expires_at = :t"),
                   {"t": utcnow() - timedelta(days=1)})
@@ -175,7 +129,7 @@ def test_revoked_token_and_expired_invitation(
     # Single use: a used invitation cannot create a second account.
     r = client.post("/api/v1/bodies/maizal/invitations", headers=h["facil"], json={})
     tok = r.json()["token"]
-    _join(client, tok, "una")
+    join(client, tok, "una")
     r = client.post(f"/api/v1/invitations/{tok}/accept",
                     json={"username": "dos", "password": PASSWORD})
     assert r.status_code == 410 and r.json()["code"] == "invitation-used"
@@ -185,7 +139,8 @@ def test_revoked_token_and_expired_invitation(
         assert s.get(Invitation, 1) is not None
 
 
-def test_login_is_rate_limited(client: TestClient, people: dict[str, Headers]) -> None:
+def test_login_is_rate_limited(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
     for _ in range(5):
         r = client.post("/api/v1/tokens", json={"username": "ana", "password": "wrong-password"})
         assert r.status_code == 401
@@ -226,7 +181,7 @@ MATRIX = [
 @pytest.mark.parametrize("method,path,body,allowed", MATRIX,
                          ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
 def test_api_authorization_matrix(
-        client: TestClient, people: dict[str, Headers], method: str, path: str,
+        client: TestClient, people: dict[str, Headers], method: str, path: str,  # noqa: F811
         body: dict[str, Any] | None, allowed: set[str]) -> None:
     h = dict(people)
     h["anonymous"] = {}
@@ -250,7 +205,7 @@ def test_api_authorization_matrix(
 
 
 def test_nul_characters_are_refused_not_crashing(
-        client: TestClient, people: dict[str, Headers]) -> None:
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
     r = client.post("/api/v1/tokens", json={"username": "a\x00b", "password": "x"})
     assert r.status_code == 422 and r.json()["code"] == "invalid-request"
     r = client.post("/api/v1/bodies/maizal/proposals", headers=people["ana"],
@@ -259,7 +214,7 @@ def test_nul_characters_are_refused_not_crashing(
 
 
 def test_amendment_vote_and_assembly_through_the_api(
-        client: TestClient, people: dict[str, Headers]) -> None:
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
     h = people
     pid = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
                       json={"title": "Agua", "text": "Reparar la bomba."}).json()["id"]

@@ -27,8 +27,8 @@ from tests.conftest import NODE_URL, hold_to_openapi
 from tests.fakeremote import FakeRemote
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import ed25519_key, id_of, refused, run_loops, stored
+from tests.inboxsend import processed, send
 from tests.pageforms import PASSWORD, csrf, login
-from tests.test_following import processed, send
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

@@ -13,8 +13,8 @@ from node.models import LocalActor, Member, WebNotice
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import refused, stored
+from tests.pageattack import NEW, bearer, council_coordinator, post, use
 from tests.pageforms import PASSWORD, csrf, login
-from tests.test_attack_pages import NEW, _bearer, _use, council_coordinator, post
 
 
 def _reset_by(c: Commune, maker: Member, body: LocalActor, target: Member) -> str:
@@ -66,7 +66,7 @@ def test_a_reset_link_dies_with_its_makers_coordination(node: Settings, client: 
     with c.session() as s:
         members.revoke(c.ctx.tx(s), stored(s, Member, second.id), c.assembly, "facilitator")
         s.commit()
-    assert _use(client, raw).status_code == 410
+    assert use(client, raw).status_code == 410
     client.cookies.clear()
     page = client.get("/login")
     r = client.post("/login", data={"csrf": csrf(page.text), "username": "m0",
@@ -86,7 +86,7 @@ def test_a_reset_link_is_checked_again_when_used(node: Settings, client: TestCli
     with c.session() as s:
         members.grant(c.ctx.tx(s), stored(s, Member, target.id), c.assembly, "facilitator")
         s.commit()
-    assert _use(client, raw).status_code == 410
+    assert use(client, raw).status_code == 410
     with c.session() as s:
         assert s.exec(select(PasswordReset.used_at)).one() is None
 
@@ -99,7 +99,7 @@ def test_a_reset_link_dies_when_its_member_leaves_the_body(node: Settings,
         members.remove_member(c.ctx.tx(s, stored(s, Member, c.people["facil"].id)), c.assembly,
                               stored(s, Member, c.people["m0"].id), "se fue")
         s.commit()
-    assert _use(client, raw).status_code == 410
+    assert use(client, raw).status_code == 410
 
 
 def test_a_councils_coordinator_cannot_take_the_communes_spokesperson(node: Settings,
@@ -138,7 +138,7 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node: Settings,
         pid = proposals.create(c.ctx.tx(s, stored(s, Member, c.people["m0"].id)), hidden, "Secreta",
                                "texto").id
         s.commit()
-    h = _bearer(client, "outsider")
+    h = bearer(client, "outsider")
     assert client.get(f"/api/v1/proposals/{pid}", headers=h).status_code == 404
     for url in (f"/api/v1/proposals/{pid}/ballot", f"/api/v1/proposals/{pid}/amendments/1/ballot"):
         r = client.put(url, json={"choice": "yes", "version": 1, "reason": ""}, headers=h)

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.testclient import TestClient
@@ -21,28 +20,8 @@ from node.models.base import utcnow
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, refused, stored
+from tests.pageattack import NEW, bearer, council_coordinator, post, use
 from tests.pageforms import PASSWORD, csrf, login
-
-NEW = "otra-clave-muy-larga"
-
-
-def token(client: TestClient) -> str:
-    return csrf(client.get("/login").text)
-
-
-def post(client: TestClient, url: str, data: dict[str, str] | None = None, **kw: Any
-         ) -> httpx.Response:
-    r: httpx.Response = client.post(url, data={"csrf": token(client), **(data or {})}, **kw)
-    return r
-
-
-def council_coordinator(c: Commune, name: str = "coordcons") -> Member:
-    """A coordinator of the commune's council (who is a plain member of nothing else)."""
-    with c.session() as s:
-        m = members.create_member(c.ctx.tx(s), name, PASSWORD, "Coordina el consejo")
-        members.grant(c.ctx.tx(s), m, c.council, "facilitator")
-        s.commit()
-        return m
 
 
 def state(c: Commune) -> tuple[Any, ...]:
@@ -171,21 +150,12 @@ def _link(c: Commune, by: str, target: str, body: LocalActor | None = None) -> s
         return raw
 
 
-def _use(client: TestClient, raw: str, password: str = NEW) -> httpx.Response:
-    page: httpx.Response = client.get(f"/reset/{raw}")
-    if page.status_code != 200:
-        return page
-    r: httpx.Response = client.post(f"/reset/{raw}", data={
-        "csrf": csrf(page.text), "new_password": password, "repeat_password": password})
-    return r
-
-
 def test_a_reset_link_works_once_and_not_late(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     raw = _link(c, "facil", "m0")
-    assert _use(client, raw).status_code == 200
+    assert use(client, raw).status_code == 200
     client.cookies.clear()
-    assert _use(client, raw, NEW + "2").status_code == 410
+    assert use(client, raw, NEW + "2").status_code == 410
     login(client, "m0", NEW)
     client.cookies.clear()
     late = _link(c, "facil", "m1")
@@ -193,11 +163,11 @@ def test_a_reset_link_works_once_and_not_late(node: Settings, client: TestClient
         s.execute(update(PasswordReset).where(col(PasswordReset.member_id) == c.people["m1"].id)
                   .values(expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
-    assert _use(client, late).status_code == 410
+    assert use(client, late).status_code == 410
     # A newer link ends the older one.
     first, second = _link(c, "facil", "m2"), _link(c, "facil", "m2")
-    assert _use(client, first).status_code == 410
-    assert _use(client, second).status_code == 200
+    assert use(client, first).status_code == 410
+    assert use(client, second).status_code == 200
 
 
 def test_reset_tokens_are_long_and_a_guess_reads_like_a_used_link(node: Settings,
@@ -218,7 +188,7 @@ def test_a_reset_ends_a_session_planted_before_it(node: Settings, client: TestCl
     login(client, "m0")
     planted = client.cookies.get("comuna_session")
     raw = _link(c, "facil", "m0")
-    r = _use(client, raw)
+    r = use(client, raw)
     assert r.status_code == 200
     fresh = client.cookies.get("comuna_session")
     assert fresh and fresh != planted
@@ -410,12 +380,6 @@ def _draft(c: Commune, author: str, body: LocalActor | None = None) -> int:
         return id_of(p)
 
 
-def _bearer(client: TestClient, username: str) -> dict[str, str]:
-    raw = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD}
-                      ).json()["token"]
-    return {"Authorization": f"Bearer {raw}"}
-
-
 def test_only_the_author_edits_or_withdraws_a_draft(node: Settings, client: TestClient) -> None:
     c = build_commune(node)
     pid = _draft(c, "m0")
@@ -423,7 +387,7 @@ def test_only_the_author_edits_or_withdraws_a_draft(node: Settings, client: Test
     assert client.put(f"/api/v1/proposals/{pid}", json=edit).status_code == 401
     assert client.post(f"/api/v1/proposals/{pid}/withdrawal").status_code == 401
     for who in ("m1", "facil", "outsider"):
-        h = _bearer(client, who)
+        h = bearer(client, who)
         assert client.put(f"/api/v1/proposals/{pid}", json=edit, headers=h).status_code == 403
         r = client.post(f"/api/v1/proposals/{pid}/withdrawal", headers=h)
         assert r.status_code == 403, who
@@ -433,7 +397,7 @@ def test_only_the_author_edits_or_withdraws_a_draft(node: Settings, client: Test
         assert refused(post(client, f"/p/{pid}/edit", edit), 403), who
         assert refused(post(client, f"/p/{pid}/withdraw"), 403), who
         client.cookies.clear()
-    h = _bearer(client, "m0")
+    h = bearer(client, "m0")
     assert {"edit", "withdraw"} <= set(client.get(f"/api/v1/proposals/{pid}", headers=h)
                                        .json()["actions"])
     assert client.get(f"/api/v1/proposals/{pid}").json()["actions"] == []
@@ -447,8 +411,8 @@ def test_the_pending_list_is_ones_own(node: Settings, client: TestClient) -> Non
     c = build_commune(node)
     _draft(c, "m0")
     _draft(c, "other", c.council)
-    mine = client.get("/api/v1/me/pending", headers=_bearer(client, "m0")).json()["items"]
+    mine = client.get("/api/v1/me/pending", headers=bearer(client, "m0")).json()["items"]
     assert [i["kind"] for i in mine] == ["draft"]
-    theirs = client.get("/api/v1/me/pending", headers=_bearer(client, "m1")).json()["items"]
+    theirs = client.get("/api/v1/me/pending", headers=bearer(client, "m1")).json()["items"]
     assert theirs == []
     assert client.get("/api/v1/me/pending").status_code == 401

@@ -29,11 +29,11 @@ from node.models import Assembly, Proposal
 from node.models.base import utcnow
 from node.web import acta_pdf
 from tests import rfc5545
+from tests.apiclient import Headers, people  # noqa: F401
 from tests.conftest import PG_URL, Databases
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import id_of, stored
 from tests.pageforms import csrf, login
-from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
 
 
 def _cursor(value: object) -> str:

@@ -23,7 +23,7 @@ from node.outbox.backoff import (
 )
 from tests.fakeremote import FakeRemote
 from tests.helpers import deliveries, run_loops
-from tests.test_delivery import add_follower, post
+from tests.outboxwork import add_follower, post
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

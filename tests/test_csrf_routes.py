@@ -21,6 +21,7 @@ from node.app import create_app
 from node.config import Settings
 from node.governance import bodies, members, proposals
 from tests.conftest import NODE_URL, ctx_of
+from tests.pagetour import inner_app
 
 PASSWORD = "contraseña-larga"
 CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -44,13 +45,6 @@ FIELDS = {"title": "Forjada", "text": "Texto forjado", "username": "intrusa",
           "accept": "1", "reason": "r", "score": "5", "comment": "c", "state": "carried_out",
           "position": "approve", "spokesperson": "1", "slug": "forjada", "name": "Forjada",
           "sector": "salud", "side": "offer", "kind": "x", "quantity": "1", "unit": "unit"}
-
-
-def inner_app(client: TestClient) -> Any:
-    app = client.app
-    while not hasattr(app, "routes"):
-        app = app.app  # type: ignore[attr-defined]
-    return app
 
 
 def changing_routes(app: Any) -> list[tuple[str, str]]:

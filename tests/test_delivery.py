@@ -16,24 +16,9 @@ from node.context import NodeContext, build_context
 from node.demo.nodes import free_port
 from node.models import Follower, LocalActor, PeerHost
 from node.models.base import utcnow
-from node.outbox.publish import post_note
 from tests.fakeremote import FakeRemote
 from tests.helpers import deliveries, id_of, make_due, run_loops, stored
-
-
-def add_follower(settings: Settings, inbox: str, uri: str) -> None:
-    ctx = build_context(settings)
-    with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=uri, inbox=inbox))
-        s.commit()
-
-
-def post(settings: Settings, text: str = "hola") -> str:
-    ctx = build_context(settings)
-    with Session(ctx.engine) as s:
-        item = post_note(ctx.tx(s), ctx.primary, text)
-        s.commit()
-        return item.activity_id
+from tests.outboxwork import add_follower, post
 
 
 def attempts_made(n: int) -> Callable[[NodeContext], bool]:

@@ -16,9 +16,10 @@ from node.config import Settings
 from node.models import Exchange
 from tests.browser import ARGS, CHROMIUM
 from tests.conftest import ctx_of
+from tests.economy_net import NS
+from tests.economy_page import post
 from tests.govfixtures import build_commune
 from tests.pageforms import csrf, login
-from tests.test_web_economy import NS, post
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Debian's chromium is not installed (test.sh installs it as root)")

@@ -14,13 +14,13 @@ from starlette.testclient import TestClient
 from node.config import Settings
 from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
-from tests.conftest import ctx_of
-from tests.test_api import (
+from tests.apiclient import (
     Headers,
-    _cli_invite,
-    _join,
+    cli_invite,
     contract,  # noqa: F401  (every answer checked against OpenAPI)
+    join,
 )
+from tests.conftest import ctx_of
 
 NS = shared().namespace
 B = "/api/v1/bodies/maizal"
@@ -29,11 +29,11 @@ B = "/api/v1/bodies/maizal"
 @pytest.fixture
 def people(node: Settings, client: TestClient, capsys: pytest.CaptureFixture[str]
            ) -> dict[str, Headers]:
-    facil = _join(client, _cli_invite(node, capsys), "facil", "f1")
+    facil = join(client, cli_invite(node, capsys), "facil", "f1")
     out = {"facil": facil}
     for name in ("gasera", "finca", "vecina"):
         r = client.post(f"{B}/invitations", headers=facil, json={})
-        out[name] = _join(client, r.json()["token"], name)
+        out[name] = join(client, r.json()["token"], name)
     return out
 
 

@@ -6,10 +6,8 @@ delivery and only the receiver confirms it. Each refusal changes nothing."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,106 +17,16 @@ from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
 from node.economy import wire
-from node.economy.catalogue import quantity, shared
-from node.economy.clock import one_pass
-from node.models import (
-    Commitment,
-    EconomicEvent,
-    Exchange,
-    FederationLink,
-    InboxItem,
-    Intent,
-    LocalActor,
-)
-from tests.conftest import ctx_of
-from tests.fakeremote import FakeRemote, RemoteActor
+from node.economy.catalogue import quantity
+from node.models import Commitment, LocalActor
+from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401
+from tests.fakeremote import FakeRemote
 from tests.helpers import run_loops
 
-NS = shared().namespace
 CITY = "http://node.test/actors/ciudad"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Net:
-    def __init__(
-            self, settings: Settings, client: TestClient, remote: FakeRemote, handle: str) -> None:
-        self.settings, self.client, self.remote = settings, client, remote
-        self.ctx = ctx_of(client)
-        self.me = f"http://node.test/actors/{handle}"
-        self.a, self.b, self.x = remote.actor("a"), remote.actor("b"), remote.actor("x")
-        self.n = 0
-
-    def uid(self, who: RemoteActor, what: str = "o") -> str:
-        self.n += 1
-        return f"{who.server.base}/objects/{who.name}-{what}-{self.n}"
-
-    def send(self, who: RemoteActor, activity: dict[str, Any]) -> None:
-        body, headers = who.signed_post(f"{self.me}/inbox", activity)
-        r = self.client.post(f"{self.me}/inbox", content=body, headers=headers)
-        assert r.status_code == 202, r.text
-
-    def activity(self, who: RemoteActor, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
-        doc = {"@context": wire.contexts("http://node.test/ns/comuna/v1"),
-               "id": self.uid(who, "act"), "type": kind, "actor": who.uri, "object": obj,
-               "to": [self.me], **extra}
-        return who.prove(doc)
-
-    def intent(self, who: RemoteActor, side: str, kind: str, qty: str, unit: str = "kilogram",
-               tamper: bool = False) -> str:
-        doc = wire.intent_object(wire.IntentDoc(
-            id=self.uid(who), body=who.uri, side=side, agent=who.uri, kind=NS + kind,
-            unit=unit, quantity=quantity(qty), available=quantity(qty), summary="",
-            location="", starts_at=None, ends_at=None, rise_after=0), "2026-11-28T00:00:00Z")
-        signed = who.prove({"@context": wire.contexts("http://node.test/ns/comuna/v1"), **doc})
-        if tamper:
-            signed["publishes"]["resourceQuantity"]["hasNumericalValue"] = "9999"
-        self.send(who, self.activity(who, "Create", signed))
-        uri: str = doc["id"]
-        return uri
-
-    def settle(self) -> None:
-        def done(ctx: NodeContext) -> bool:
-            with Session(ctx.engine) as s:
-                return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
-
-        run_loops(self.settings, done)
-
-    def state(self) -> tuple[Any, ...]:
-        with Session(self.ctx.engine) as s:
-            return (sorted((i.uri, i.available, i.state) for i in s.exec(select(Intent))),
-                    sorted((e.uri, e.state, e.answers) for e in s.exec(select(Exchange))),
-                    sorted((c.uri, c.state, c.delivered) for c in s.exec(select(Commitment))),
-                    sorted((e.uri, e.state) for e in s.exec(select(EconomicEvent))))
-
-    def posts_to(self, who: RemoteActor, kind: str) -> list[dict[str, Any]]:
-        out = []
-        for post in self.remote.posts:
-            doc = json.loads(post["body"])
-            if doc.get("type") == kind and post["path"] == f"/users/{who.name}/inbox":
-                out.append(doc)
-        return out
-
-
-def _members(ctx: NodeContext, handle: str, uris: list[str], direction: str) -> None:
-    with Session(ctx.engine) as s:
-        body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).one()
-        assert body.id is not None
-        for uri in uris:
-            s.add(FederationLink(body_id=body.id, remote_uri=uri, direction=direction,
-                                 state="accepted", remote_inbox=f"{uri}/inbox"))
-        s.commit()
-
-
-@pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
-    settings = make_node(handle="ciudad", level="city")
-    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
-        net = Net(settings, c, remote, "ciudad")
-        _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
-        yield net
-
-
-def test_only_members_offers_with_a_true_proof_are_held(city: Net) -> None:
+def test_only_members_offers_with_a_true_proof_are_held(city: Net) -> None:  # noqa: F811
     good = city.intent(city.a, "offer", "gas", "10")
     city.intent(city.a, "offer", "papaya", "10", tamper=True)
     city.intent(city.x, "offer", "gas", "10")  # not a member of the city
@@ -126,21 +34,8 @@ def test_only_members_offers_with_a_true_proof_are_held(city: Net) -> None:
     assert [u for u, _, _ in city.state()[0]] == [good]
 
 
-def _cycle(city: Net) -> Exchange:
-    city.intent(city.a, "offer", "gas", "10")
-    city.intent(city.a, "need", "papaya", "5")
-    city.intent(city.b, "offer", "papaya", "5")
-    city.intent(city.b, "need", "gas", "10")
-    city.settle()
-    one_pass(city.ctx, EPOCH)
-    run_loops(city.settings, lambda ctx: len(city.posts_to(city.b, "Offer")) == 1)
-    with Session(city.ctx.engine) as s:
-        (ex,) = s.exec(select(Exchange)).all()
-        return ex
-
-
-def test_only_the_parties_answer_an_exchange_and_all_must_accept(city: Net) -> None:
-    ex = _cycle(city)
+def test_only_the_parties_answer_an_exchange_and_all_must_accept(city: Net) -> None:  # noqa: F811
+    ex = cycle(city)
     offer = city.posts_to(city.a, "Offer")[0]
     assert offer["object"]["id"] == ex.uri and len(offer["object"]["stipulates"]) == 2
     before = city.state()
@@ -162,8 +57,8 @@ def test_only_the_parties_answer_an_exchange_and_all_must_accept(city: Net) -> N
     assert sealed["result"]["type"] == "Agreement" and "proof" in sealed["result"]
 
 
-def test_a_refusal_calls_the_exchange_off_and_gives_back(city: Net) -> None:
-    ex = _cycle(city)
+def test_a_refusal_calls_the_exchange_off_and_gives_back(city: Net) -> None:  # noqa: F811
+    ex = cycle(city)
     city.send(city.b, city.activity(city.b, "Reject", ex.uri, content="no hay camión"))
     city.settle()
     state = city.state()
@@ -173,8 +68,9 @@ def test_a_refusal_calls_the_exchange_off_and_gives_back(city: Net) -> None:
     assert "no hay camión" in city.posts_to(city.a, "Reject")[0]["content"]
 
 
-def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(city: Net) -> None:
-    ex = _cycle(city)
+def test_deliveries_only_by_the_giver_and_confirmed_only_by_the_receiver(
+        city: Net) -> None:  # noqa: F811
+    ex = cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
     city.settle()
@@ -211,7 +107,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
-        _members(net.ctx, "maizal", [net.a.uri], "member_of")
+        add_links(net.ctx, "maizal", [net.a.uri], "member_of")
         yield net
 
 

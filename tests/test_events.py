@@ -24,12 +24,12 @@ from node.events import KINDS
 from node.federations import mandates
 from node.governance import clock, members
 from node.models import Amendment, Event, EventPerson, LocalActor, Member, Proposal
+from tests.apiclient import PASSWORD, Headers, people  # noqa: F401
 from tests.conftest import ctx_of, hold_to_openapi
+from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401
 from tests.federated_commune import Commune
 from tests.helpers import id_of, stored
 from tests.procnode import NodeProcess
-from tests.test_api import PASSWORD, Headers, _cli_invite, _join, people  # noqa: F401
-from tests.test_economy_rules import NS, Net, _cycle, _members, city  # noqa: F401
 
 EVENTS = "/api/v1/events"
 
@@ -228,7 +228,8 @@ def test_a_federation_is_told_of_its_members_mandates_and_its_decision(
     from node.app import create_app
     from node.federations import objects
     from node.governance import proposals
-    from tests.test_mandate_rules import City, stamp
+    from tests.federated_commune import stamp
+    from tests.mandate_city import City
 
     settings: Settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as tc:
@@ -291,7 +292,7 @@ def test_exchanges_proposed_are_told(client: TestClient,
 
 
 def test_a_federation_brokering_is_told_to_its_members(city: Net) -> None:  # noqa: F811
-    ex = _cycle(city)
+    ex = cycle(city)
     with Session(city.ctx.engine) as s:
         body = s.exec(select(LocalActor).where(LocalActor.handle == "ciudad")).one()
         facil = members.create_member(city.ctx.tx(s), "facil", "contraseña-larga", "F")
@@ -314,7 +315,7 @@ def test_a_commune_is_told_of_an_exchange_a_federation_proposes(
     settings: Settings = make_node(handle="maizal", level="commune")
     with Client(create_app(settings, background=False), base_url="http://node.test") as client:
         net = Net(settings, client, remote, "maizal")
-        _members(net.ctx, "maizal", [net.a.uri], "member_of")
+        add_links(net.ctx, "maizal", [net.a.uri], "member_of")
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
             facil = members.create_member(net.ctx.tx(s), "facil", "contraseña-larga", "F")

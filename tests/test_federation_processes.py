@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.conftest import Databases
 from tests.fakeremote import FakeRemote, RemoteActor
+from tests.noderows import rows
 from tests.procnode import NodeProcess, wait_for
 
 pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
@@ -31,16 +31,6 @@ def nodes(tmp_path: Path, databases: Databases) -> Iterator[Callable[..., NodePr
     yield make
     for n in started:
         n.stop()
-
-
-def rows(node: NodeProcess, sql: str) -> list[Any]:
-    url = json.loads((node.data_dir / "comuna.json").read_text())["database_url"]
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def creates_from(node: NodeProcess, other: NodeProcess) -> list[str]:

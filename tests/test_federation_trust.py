@@ -26,8 +26,9 @@ from node.models.base import utcnow
 from node.models.matters import Mandate
 from tests.conftest import hold_to_openapi
 from tests.fakeremote import FakeRemote, RemoteActor
+from tests.federated_commune import stamp
 from tests.helpers import stored
-from tests.test_mandate_rules import CITY, City, stamp
+from tests.mandate_city import CITY, City
 
 PASSWORD = "contraseña-larga"
 

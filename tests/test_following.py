@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -15,20 +14,7 @@ from node.models import Follower, Following, InboxItem, OutboxItem
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote, RemoteActor
 from tests.helpers import deliveries, run_loops, stored
-
-ACTOR = f"{NODE_URL}/actors/maizal"
-INBOX = f"{ACTOR}/inbox"
-
-
-def send(client: TestClient, who: RemoteActor, activity: dict[str, Any]) -> None:
-    body, headers = who.signed_post(INBOX, activity)
-    r = client.post(INBOX, content=body, headers=headers)
-    assert r.status_code == 202, r.text
-
-
-def processed(ctx: NodeContext) -> bool:
-    with Session(ctx.engine) as s:
-        return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+from tests.inboxsend import ACTOR, processed, send
 
 
 def followers(ctx: NodeContext) -> list[str]:

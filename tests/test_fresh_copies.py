@@ -46,10 +46,10 @@ from node.models import (
     RemoteActor,
 )
 from node.models.base import utcnow
+from tests.economy_net import EPOCH, NS, Net, add_links, cycle
 from tests.fakeremote import FakeRemote
 from tests.fakeremote import RemoteActor as Sender
 from tests.helpers import id_of, run_loops
-from tests.test_economy_rules import EPOCH, NS, Net, _cycle, _members
 
 CTX = "http://node.test/ns/comuna/v1"
 
@@ -102,8 +102,8 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Cit
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = CityNet(settings, c, remote, "ciudad")
         net.t = remote.actor("t")  # plays the territory above the city
-        _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
-        _members(net.ctx, "ciudad", [net.t.uri], "member_of")
+        add_links(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
+        add_links(net.ctx, "ciudad", [net.t.uri], "member_of")
         yield net
 
 
@@ -151,7 +151,7 @@ def territory(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterato
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = TerritoryNet(settings, c, remote, "territorio")
         net.c = remote.actor("c")  # plays a member city passing its communes' offers up
-        _members(net.ctx, "territorio", [net.c.uri], "has_member")
+        add_links(net.ctx, "territorio", [net.c.uri], "has_member")
         yield net
 
 
@@ -188,7 +188,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
-        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        add_links(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
             members.grant(net.ctx.tx(s), members.create_member(net.ctx.tx(s), "facil",
@@ -312,7 +312,7 @@ def _copy_of(net: Net, who: Sender, kind: str) -> tuple[str, str, str]:
 
 def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city: CityNet) -> None:
     n = city
-    ex = _cycle(n)
+    ex = cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
     _refuse(n, n.a, ex, "withdrawn", [gas])
     assert _copy_of(n, n.a, "gas")[1:] == ("withdrawn", "0")
@@ -323,7 +323,7 @@ def test_a_withdrawn_refusal_stops_the_broker_proposing_on_that_copy(city: CityN
 
 def test_an_exhausted_refusal_waits_for_the_authors_next_word(city: CityNet) -> None:
     n = city
-    ex = _cycle(n)
+    ex = cycle(n)
     gas, _, _ = _copy_of(n, n.a, "gas")
     # Naming an offer that is not the refusing party's changes nothing of it.
     _refuse(n, n.a, ex, "exhausted", [gas, _copy_of(n, n.b, "papaya")[0]])

@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.procnode import NodeProcess, wait_for
-from tests.test_federation_pages_processes import (  # noqa: F401
+from tests.citypair import (  # noqa: F401
     Browser,
     call,
     ensure_joined,
     pair,
     visible,
 )
+from tests.procnode import NodeProcess, wait_for
 
 pytestmark = [pytest.mark.federation, pytest.mark.timeout(240)]
 
@@ -68,7 +68,7 @@ def test_a_vote_sent_before_the_city_opens_its_vote_comes_back_refused(
     try:
         wait_for(lambda: state()["state"] == "refused", 40, "the refusal comes back")
     except AssertionError:
-        from tests.test_federation_processes import rows
+        from tests.noderows import rows
         for n in (city, commune):
             for r in rows(n, "select activity_type, state, last_error, body from inbox_item"):
                 print(n.handle, r[0], r[1], r[2], r[3][:300])

@@ -16,10 +16,9 @@ from node.app import create_app
 from node.config import load_settings
 from tests.browser import ARGS, CHROMIUM, MEASURE, SHOTS, slug
 from tests.conftest import Databases
-from tests.pagetour import fill, page_routes
+from tests.pagetour import fill, inner_app, page_routes
 from tests.procnode import NodeProcess
-from tests.test_csrf_routes import inner_app
-from tests.test_every_page import seed
+from tests.tourcommune import seed
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM, reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -19,9 +19,9 @@ from node.federations import escalation, graph, routing
 from node.governance import members
 from node.models import Delivery, LocalActor, RemoteActor
 from node.models.base import utcnow
+from tests.economy_net import Net, add_links
 from tests.fakeremote import FakeRemote
 from tests.pageforms import login
-from tests.test_economy_rules import Net, _members
 
 PASSWORD = "contraseña-larga"
 
@@ -31,7 +31,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
-        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        add_links(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
         with Session(net.ctx.engine) as s:
             body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
             members.grant(net.ctx.tx(s), members.create_member(net.ctx.tx(s), "facil", PASSWORD,

@@ -21,7 +21,7 @@ from tests.conftest import NODE_URL
 from tests.fakeremote import FakeRemote
 from tests.govfixtures import Commune, build_commune
 from tests.helpers import ed25519_key, id_of, run_loops, stored
-from tests.test_following import send
+from tests.inboxsend import send
 
 ACTOR = f"{NODE_URL}/actors/maizal"
 

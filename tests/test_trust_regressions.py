@@ -20,8 +20,8 @@ from node.federations import objects
 from node.governance import members
 from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
 from node.models.economy import Exchange
+from tests.economy_net import NS, Net, add_links, cycle
 from tests.fakeremote import FakeRemote, RemoteActor
-from tests.test_economy_rules import NS, Net, _cycle, _members
 
 COMMUNE = "http://node.test/actors/maizal"
 
@@ -31,7 +31,7 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
     settings = make_node(handle="maizal", level="commune")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
-        _members(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
+        add_links(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
         yield net
 
 
@@ -40,7 +40,7 @@ def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net
     settings = make_node(handle="ciudad", level="city")
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "ciudad")
-        _members(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
+        add_links(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
         yield net
 
 
@@ -165,7 +165,7 @@ def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune: Net) -> None:
 
 
 def test_a_delivery_beyond_the_commitment_is_refused(city: Net) -> None:
-    ex = _cycle(city)
+    ex = cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
     city.settle()

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from typing import Any
 
-import httpx
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from node.config import Settings
-from node.economy.catalogue import shared
 from node.models import Commitment, EconomicEvent, Exchange, Intent
 from tests.conftest import ctx_of
+from tests.economy_net import NS
+from tests.economy_page import post
 from tests.govfixtures import build_commune
 from tests.helpers import refused
 from tests.pageforms import csrf, login
-
-NS = shared().namespace
-
-
-def post(client: TestClient, path: str, data: dict[str, Any], follow: bool = False
-         ) -> httpx.Response:
-    page = client.get("/b/maizal/economy")
-    r: httpx.Response = client.post(path, data={"csrf": csrf(page.text), **data},
-                                    follow_redirects=follow)
-    return r
 
 
 class _Text(HTMLParser):
