@@ -3,6 +3,9 @@ first took (a row lock and a re-read on PostgreSQL, the row version on both)."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -10,10 +13,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from node.config import Settings
-from node.economy import intents
+from node.economy import intents, plans
 from node.economy.catalogue import shared
 from node.errors import Problem
-from node.models import Intent
+from node.models import Intent, JointPlan
 from tests.govfixtures import build_commune
 from tests.helpers import stored
 
@@ -40,3 +43,56 @@ def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
         b.close()
     with Session(c.ctx.engine) as s:
         assert stored(s, Intent, rid).available == "2"
+
+
+def test_answers_to_one_plan_arriving_together_are_all_kept(node: Settings) -> None:
+    """Two answers about one plan recorded at once (two inbox items, or an answer and
+    the economy pass): the second waits for the first, and `answers` keeps both. Before
+    the row was read under a lock, the second wrote back what it had read before the
+    first committed, and one answer was lost for good."""
+    c = build_commune(node)
+    with c.session() as s:
+        tx = c.ctx.tx(s, c.people["facil"])
+        body = s.merge(c.assembly)
+        work = {"name": "Sembrar",
+                "inputs": [{"action": "work", "kind": shared().namespace + "tractor-work",
+                            "quantity": "6", "unit": "hour"}],
+                "outputs": [{"action": "produce", "kind": shared().namespace + "seeds",
+                             "quantity": "2", "unit": "kilogram"}]}
+        plan = plans.draft(tx, body, plans.build(tx, body, "Siembra", "", [work]), {})
+        s.commit()
+        here = c.ctx.urls.actor(body.handle)
+        steps = [step.id for step in plans._parties(json.loads(plan.doc))]
+        plan_id = plan.id
+    assert len(steps) == 2
+
+    first_holds, first_may_commit = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def answer(step: str, hold: bool) -> None:
+        try:
+            with Session(c.ctx.engine) as s:
+                plans.receive_answer(c.ctx.tx(s), s.merge(c.assembly), here, step, True)
+                if hold:
+                    first_holds.set()
+                    assert first_may_commit.wait(30)
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 (reported by the test's own thread below)
+            failures.append(exc)
+            first_holds.set()
+
+    first = threading.Thread(target=answer, args=(steps[0], True))
+    second = threading.Thread(target=answer, args=(steps[1], False))
+    first.start()
+    assert first_holds.wait(30)
+    second.start()
+    # Nothing to wait on from inside the second transaction: give it the time to read
+    # (with the lock it is blocked there; without, it has read the stale row).
+    time.sleep(0.3)
+    first_may_commit.set()
+    first.join(60)
+    second.join(60)
+    assert not failures, failures
+    with c.session() as s:
+        got = json.loads(stored(s, JointPlan, plan_id).answers)
+    assert sorted(got) == sorted(f"{step} {here}" for step in steps), got

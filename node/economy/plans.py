@@ -27,6 +27,7 @@ from node.models import (
     ProposalVersion,
 )
 from node.outbox.publish import new_uid, publish, with_proof
+from node.storage.rowlock import locked
 from node.tx import Tx
 
 INPUTS = ("work", "use", "consume", "cite", "pickup", "accept")
@@ -194,9 +195,14 @@ def answer_decided(tx: Tx, plan_id: int | None = None) -> int:
                                 col(JointPlan.proposal_id).is_not(None))
     if plan_id is not None:
         q = q.where(JointPlan.id == plan_id)
-    rows = session.exec(q).all()
+    ids = [r.id for r in session.exec(q).all()]
     done = 0
-    for row in rows:
+    for plan in ids:
+        # Another process's pass may answer it first, and a participant's answer may
+        # be recorded meanwhile (receive_answer): read it again under the lock.
+        row = locked(session, JointPlan, col(JointPlan.id) == plan)
+        if row is None or row.answered:
+            continue
         d = session.exec(select(Decision).where(Decision.proposal_id == row.proposal_id)).first()
         body = session.get(LocalActor, row.body_id)
         if d is None or body is None:
@@ -226,9 +232,12 @@ def receive_answer(tx: Tx, body: LocalActor, party: str,
                    commitment_id: str, accept: bool) -> JointPlan:
     """At the initiator: a participant's answer about one of its commitments."""
     session, urls = tx.session, tx.urls
-    row = session.exec(select(JointPlan).where(
-        JointPlan.uri == commitment_id.split("#", 1)[0], JointPlan.body_id == body.id,
-        JointPlan.initiator == urls.actor(body.handle))).first()
+    # Answers to one plan arrive together (each side, each commitment): each adds its
+    # own to `answers`, so each reads the row after the one before has committed.
+    row = locked(session, JointPlan,
+                 col(JointPlan.uri) == commitment_id.split("#", 1)[0],
+                 col(JointPlan.body_id) == body.id,
+                 col(JointPlan.initiator) == urls.actor(body.handle))
     if row is None:
         raise not_found("plan")
     doc = json.loads(row.doc)
