@@ -24,6 +24,7 @@ from node.economy.matcher import INF, Transfer
 from node.errors import Problem, not_found
 from node.models import Commitment, Exchange, Intent, LocalActor
 from node.outbox.publish import new_uid
+from node.storage.rowlock import locked
 from node.tx import Tx
 
 
@@ -141,6 +142,9 @@ def answers(exchange: Exchange) -> dict[str, str]:
 
 
 def note_answer(tx: Tx, exchange: Exchange, party: str, answer: str) -> dict[str, str]:
+    # The parties of a cycle answer at once: each adds its answer to what the others'
+    # committed ones left (read again, in place, under the row's write lock).
+    locked(tx.session, Exchange, col(Exchange.id) == exchange.id)
     if party not in json.loads(exchange.parties):
         raise Problem(403, "not-a-party", f"{party} is not a party to this exchange")
     if exchange.state != "proposed":
