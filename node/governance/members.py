@@ -20,6 +20,7 @@ from node.errors import Problem, conflict, invalid, not_found
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
 from node.models.base import aware, utcnow
+from node.storage.rowlock import locked
 from node.tx import Tx
 
 ROLES = ("member", "facilitator", "spokesperson")
@@ -277,8 +278,9 @@ def _require(session: Session, by: Member, body: LocalActor, target: Member,
 
     # Two coordinators removing each other at once must not both pass the "not the last
     # coordinator" check: whoever comes second waits for the body's row and then sees
-    # the first one's change (PostgreSQL; SQLite runs one writer at a time anyway).
-    session.exec(select(LocalActor.id).where(LocalActor.id == body.id).with_for_update()).all()
+    # the first one's change (on SQLite too, whose driver would begin the transaction
+    # only at the first write, after these reads).
+    locked(session, LocalActor, col(LocalActor.id) == body.id)
     authz.require_facilitator(session, by, body)
     if action in authz.member_actions(session, by, body, target):
         return
