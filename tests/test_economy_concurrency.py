@@ -4,8 +4,7 @@ first took (a row lock and a re-read on PostgreSQL, the row version on both)."""
 from __future__ import annotations
 
 import json
-import threading
-import time
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -19,6 +18,7 @@ from node.errors import Problem
 from node.models import Intent, JointPlan
 from tests.govfixtures import build_commune
 from tests.helpers import stored
+from tests.races import second_while_first_holds
 
 
 def test_the_same_quantity_is_never_held_twice(node: Settings) -> None:
@@ -66,33 +66,15 @@ def test_answers_to_one_plan_arriving_together_are_all_kept(node: Settings) -> N
         plan_id = plan.id
     assert len(steps) == 2
 
-    first_holds, first_may_commit = threading.Event(), threading.Event()
-    failures: list[BaseException] = []
+    def answer(step: str, hold: Callable[[], None]) -> None:
+        with Session(c.ctx.engine) as s:
+            plans.receive_answer(c.ctx.tx(s), s.merge(c.assembly), here, step, True)
+            hold()
+            s.commit()
 
-    def answer(step: str, hold: bool) -> None:
-        try:
-            with Session(c.ctx.engine) as s:
-                plans.receive_answer(c.ctx.tx(s), s.merge(c.assembly), here, step, True)
-                if hold:
-                    first_holds.set()
-                    assert first_may_commit.wait(30)
-                s.commit()
-        except BaseException as exc:  # noqa: BLE001 (reported by the test's own thread below)
-            failures.append(exc)
-            first_holds.set()
-
-    first = threading.Thread(target=answer, args=(steps[0], True))
-    second = threading.Thread(target=answer, args=(steps[1], False))
-    first.start()
-    assert first_holds.wait(30)
-    second.start()
-    # Nothing to wait on from inside the second transaction: give it the time to read
-    # (with the lock it is blocked there; without, it has read the stale row).
-    time.sleep(0.3)
-    first_may_commit.set()
-    first.join(60)
-    second.join(60)
-    assert not failures, failures
+    outcomes = second_while_first_holds(lambda hold: answer(steps[0], hold),
+                                        lambda: answer(steps[1], lambda: None))
+    assert outcomes == {"first": "done", "second": "done"}, outcomes
     with c.session() as s:
         got = json.loads(stored(s, JointPlan, plan_id).answers)
     assert sorted(got) == sorted(f"{step} {here}" for step in steps), got

@@ -20,7 +20,7 @@ from node.federations import objects
 from node.governance import members
 from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
 from node.models.economy import Exchange
-from tests.economy_net import NS, Net, add_links, cycle
+from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401 (fixture)
 from tests.fakeremote import FakeRemote, RemoteActor
 
 COMMUNE = "http://node.test/actors/maizal"
@@ -32,15 +32,6 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
     with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
         net = Net(settings, c, remote, "maizal")
         add_links(net.ctx, "maizal", [net.a.uri], "member_of")  # a plays the city
-        yield net
-
-
-@pytest.fixture
-def city(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[Net]:
-    settings = make_node(handle="ciudad", level="city")
-    with TestClient(create_app(settings, background=False), base_url="http://node.test") as c:
-        net = Net(settings, c, remote, "ciudad")
-        add_links(net.ctx, "ciudad", [net.a.uri, net.b.uri], "has_member")
         yield net
 
 
@@ -164,7 +155,7 @@ def test_a_plan_from_an_unrelated_actor_opens_no_proposal(commune: Net) -> None:
     assert verdicts(commune) == {act["id"]: "not-linked"}
 
 
-def test_a_delivery_beyond_the_commitment_is_refused(city: Net) -> None:
+def test_a_delivery_beyond_the_commitment_is_refused(city: Net) -> None:  # noqa: F811
     ex = cycle(city)
     for who in (city.a, city.b):
         city.send(who, city.activity(who, "Accept", ex.uri))
