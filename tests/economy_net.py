@@ -22,13 +22,12 @@ from node.models import (
     EconomicEvent,
     Exchange,
     FederationLink,
-    InboxItem,
     Intent,
     LocalActor,
 )
 from tests.conftest import ctx_of
 from tests.fakeremote import FakeRemote, RemoteActor
-from tests.helpers import run_loops
+from tests.helpers import inbox_settled, run_loops
 
 NS = shared().namespace
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -75,11 +74,7 @@ class Net:
         return uri
 
     def settle(self) -> None:
-        def done(ctx: NodeContext) -> bool:
-            with Session(ctx.engine) as s:
-                return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
-
-        run_loops(self.settings, done)
+        inbox_settled(self.settings)
 
     def state(self) -> tuple[Any, ...]:
         with Session(self.ctx.engine) as s:

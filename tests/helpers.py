@@ -15,11 +15,20 @@ from node.activitypub import keys
 from node.config import Settings
 from node.context import NodeContext, build_context
 from node.inbox.processor import InboxProcessor
-from node.models import Delivery
+from node.models import Delivery, InboxItem
 from node.models.base import utcnow
 from node.outbox.delivery import DeliveryWorker
 
 _Row = TypeVar("_Row")
+
+
+def inbox_settled(settings: Settings) -> None:
+    """Run the node's loops until nothing in its inbox waits to be processed."""
+    def done(ctx: NodeContext) -> bool:
+        with Session(ctx.engine) as s:
+            return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+
+    run_loops(settings, done)
 
 
 def run_loops(settings: Settings, until: Callable[[NodeContext], bool], timeout: float = 20.0,

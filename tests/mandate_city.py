@@ -9,15 +9,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from node.config import Settings
-from node.context import NodeContext
 from node.federations import objects
 from node.governance import members
-from node.models import FederationLink, InboxItem, LocalActor, Proposal
+from node.models import FederationLink, LocalActor, Proposal
 from node.models.matters import Mandate, MandatedVote
 from tests.conftest import ctx_of
 from tests.fakeremote import FakeRemote, RemoteActor
 from tests.federated_commune import stamp
-from tests.helpers import run_loops
+from tests.helpers import inbox_settled
 
 CITY = "http://node.test/actors/ciudad"
 
@@ -66,11 +65,7 @@ class City:
         return activity
 
     def settle(self) -> None:
-        def done(ctx: NodeContext) -> bool:
-            with Session(ctx.engine) as s:
-                return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
-
-        run_loops(self.settings, done)
+        inbox_settled(self.settings)
 
     def row(self) -> Proposal:
         with Session(self.ctx.engine) as s:
