@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 EXTRAS=test source scripts/venv.sh
+# Keep compiled modules and pytest's rewritten tests between processes: the suite
+# starts about a hundred node processes, and an environment that forbids writing
+# bytecode (PYTHONDONTWRITEBYTECODE) made each one compile the project again.
+unset PYTHONDONTWRITEBYTECODE
 # Page tests drive Debian's Chromium (never a downloaded browser); install it when we can.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian's chromium for the page tests" >&2

@@ -72,12 +72,20 @@ class Recycler:
         again are returned, for the caller to drop."""
         refused = []
         for name in names:
-            if self._template is not None and self._with(name, self._reset):
+            if self._template is not None and self._emptied(name):
                 with self._lock:
                     self._free.append(name)
             else:
                 refused.append(name)
         return refused
+
+    def _emptied(self, name: str) -> bool:
+        try:
+            return bool(self._with(name, self._reset))
+        # Whatever went wrong (a lock held too long, a connection refused), the
+        # database is not used again: the caller drops it, as before recycling.
+        except Exception:  # noqa: BLE001
+            return False
 
     def drain(self) -> list[str]:
         with self._lock:
