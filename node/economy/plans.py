@@ -191,11 +191,11 @@ def answer_decided(tx: Tx, plan_id: int | None = None) -> int:
     body's decision, not anyone's click): adopted → Accept of each of its commitments,
     else Reject."""
     session, urls = tx.session, tx.urls
-    q = select(JointPlan).where(JointPlan.answered == "",
-                                col(JointPlan.proposal_id).is_not(None))
+    q = select(JointPlan.id).where(JointPlan.answered == "",
+                                   col(JointPlan.proposal_id).is_not(None))
     if plan_id is not None:
         q = q.where(JointPlan.id == plan_id)
-    ids = [r.id for r in session.exec(q).all()]
+    ids = list(session.exec(q).all())
     done = 0
     for plan in ids:
         # Another process's pass may answer it first, and a participant's answer may

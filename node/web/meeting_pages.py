@@ -17,7 +17,7 @@ from node.errors import Problem
 from node.governance import assemblies, bodies, decisions
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
-from node.models import LocalActor, Meeting, Member, Proposal
+from node.models import LocalActor, Meeting, Member
 from node.models.base import MAX_ID, aware
 from node.web import timefmt
 from node.web.actions import Done, open_session, refusal, run_action, see_other, show_body
@@ -35,12 +35,6 @@ def _count(data: dict[str, str], key: str) -> int:
     return int(raw)
 
 
-def _open_matters(s: Session, body_id: int | None) -> list[Proposal]:
-    return list(s.exec(select(Proposal).where(
-        Proposal.body_id == body_id, col(Proposal.state).in_(["deliberation", "vote"]))
-        .order_by(col(Proposal.id))).all())
-
-
 @router.get("/b/{handle}/meetings/new")
 def new_meeting_page(request: Request, handle: str) -> Response:
     with open_session(request) as s:
@@ -52,7 +46,7 @@ def new_meeting_page(request: Request, handle: str) -> Response:
             require_facilitator(s, me, b)
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
-        matters = [proposal_view(s, p) for p in _open_matters(s, b.id)]
+        matters = [proposal_view(s, p) for p in assemblies.open_matters(s, b)]
         statute = bodies.statute_of(b)
         return page(request, "meeting_new.html", me, body=b, matters=matters,
                     called=assemblies.due(s, b), chosen=request.query_params.get("assembly", ""),
@@ -66,7 +60,7 @@ async def record_meeting(request: Request, handle: str) -> Response:
         b = bodies.body_by_handle(s, handle)
         require_facilitator(s, me, b)
         items: list[dict[str, Any]] = []
-        for p in _open_matters(s, b.id):
+        for p in assemblies.open_matters(s, b):
             if data.get(f"decide-{p.id}") != "1":
                 continue
             items.append({"proposal_id": p.id, "for": _count(data, f"for-{p.id}"),
