@@ -1,9 +1,10 @@
 """PostgreSQL databases of the test runs, used again: when a test ends its databases are
 emptied back to the migrated template's contents and handed to the next test.
 
-A `CREATE DATABASE … TEMPLATE` costs about 0.4 s on this project's machines (it copies
-the system catalogs as well as our schema), emptying a database used by one test about
-20 ms, and the suite asks for several hundred. A database whose schema no longer
+Making and dropping a copy of the template (it copies the system catalogs as well as our
+schema) took 77–124 ms on the CI's server settings, emptying a used database 44–55 ms
+(`bench/pg_recycle_bench.py`, docs/benchmarks.md), and the suite asks for several
+hundred. A database whose schema no longer
 matches the template's (a test that migrated, altered or downgraded it) is not used
 again: the caller drops it."""
 
