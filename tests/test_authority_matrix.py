@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from node.inbox.kinds import RULES, Kind, Relation, classify
@@ -28,6 +27,7 @@ from node.models import (
     OutboxItem,
 )
 from tests.conftest import NODE_URL, ctx_of
+from tests.dbdigest import table_digests
 from tests.fakeremote import RemoteActor
 from tests.helpers import run_loops
 
@@ -57,8 +57,8 @@ SATISFIED_BY: dict[Relation, set[str]] = {
 }
 # Rows that a refusal may touch: the inbox's own record, the Reject it sends back,
 # and caches of remote actors and hosts.
-BOOKKEEPING = {"inbox_item", "outbox_item", "delivery", "remote_actor", "peer_host",
-               "alembic_version"}
+BOOKKEEPING = frozenset({"inbox_item", "outbox_item", "delivery", "remote_actor",
+                         "peer_host", "alembic_version"})
 
 
 class _Server(Protocol):
@@ -192,11 +192,8 @@ SAMPLES: dict[Kind, Callable[[Sender, World], dict[str, Any]]] = {
 }
 
 
-def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        tables = sorted(set(inspect(conn).get_table_names()) - BOOKKEEPING)
-        return {t: sorted(tuple(map(str, r)) for r in conn.execute(text(f'SELECT * FROM "{t}"')))
-                for t in tables}
+def dump(engine: Any) -> dict[str, str]:
+    return table_digests(engine, BOOKKEEPING)
 
 
 def test_every_kind_has_a_rule_and_a_sample() -> None:

@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import inspect, text
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.testclient import TestClient
@@ -21,6 +20,7 @@ from node.app import create_app
 from node.config import Settings
 from node.governance import bodies, members, proposals
 from tests.conftest import NODE_URL, ctx_of
+from tests.dbdigest import table_digests
 from tests.pagetour import inner_app
 
 PASSWORD = "contraseña-larga"
@@ -67,14 +67,9 @@ def web_routes(app: Any) -> list[tuple[str, str]]:
             if (m, p) not in EXEMPT and not any(p.startswith(x) for x in EXEMPT_PREFIXES)]
 
 
-def snapshot(engine: Any) -> str:
-    """Every row of every table, as one digest."""
-    digest = hashlib.sha256()
-    with engine.connect() as conn:
-        for table in sorted(inspect(conn).get_table_names()):
-            rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            digest.update(f"{table}:{sorted(repr(tuple(r)) for r in rows)}".encode())
-    return digest.hexdigest()
+def snapshot(engine: Any) -> dict[str, str]:
+    """Every row of every table, as a digest per table."""
+    return table_digests(engine)
 
 
 def fill(path: str, values: dict[str, str]) -> str:

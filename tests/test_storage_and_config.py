@@ -134,3 +134,24 @@ def test_upgrade_from_the_first_schema_keeps_a_running_nodes_data(tmp_path: Path
         # The upgraded table works with the new code.
         create_local_actor(s, "consejo", "Consejo", "commune")
         s.commit()
+
+
+def test_serve_skips_the_migration_only_for_a_database_at_the_newest_schema(
+        tmp_path: Path, databases: Databases) -> None:
+    """`comuna serve` reads the revision itself to spare a child process; it must agree
+    with Alembic and never call a behind, empty or missing database current."""
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import upgrade
+    from node.storage.schema_head import head_from_files, is_current
+
+    assert head_from_files() == head_revision()
+    current = databases.new("current")
+    assert is_current(current)
+    behind = databases.new("behind", empty=True)
+    assert not is_current(behind)  # no alembic_version table at all
+    engine = make_null_engine(behind)
+    upgrade(engine, "0001")
+    assert not is_current(behind)
+    upgrade(engine)
+    assert is_current(behind)
+    assert not is_current(f"sqlite:///{tmp_path}/missing/none.db")

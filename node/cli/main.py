@@ -115,11 +115,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                        name=None, level=None)
         if cmd_init(init_args) != 0:
             return 2
-    # Migrate in a child process so the serving process never loads Alembic.
-    migrated = subprocess.run([sys.executable, "-m", "node.cli.main", "migrate", "--data-dir",
-                               str(settings.data_dir)], env=os.environ.copy())
-    if migrated.returncode != 0:
-        return migrated.returncode
+    from node.storage.schema_head import is_current
+
+    # Migrate in a child process so the serving process never loads Alembic; most
+    # starts find the schema current and need no child at all.
+    if not is_current(settings.effective_database_url):
+        migrated = subprocess.run([sys.executable, "-m", "node.cli.main", "migrate",
+                                   "--data-dir", str(settings.data_dir)], env=os.environ.copy())
+        if migrated.returncode != 0:
+            return migrated.returncode
     if args.no_background:
         os.environ["COMUNA_BACKGROUND"] = "0"
     from node.governance.passwords import warn_if_cheap
