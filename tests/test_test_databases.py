@@ -1,0 +1,59 @@
+"""The suite's own databases: a database handed to a test holds exactly what the
+migrated template holds, whether it was copied or (on PostgreSQL) emptied after an
+earlier test and used again (tests/pgrecycle.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlmodel import Session
+
+from node.cli.main import main as cli
+from node.config import write_config_file
+from node.models import Member
+from tests.conftest import Databases, backend
+from tests.dbdigest import table_digests
+
+
+def _engine(url: str) -> Engine:
+    return create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+
+
+def _new_member_id(engine: Engine) -> int:
+    with Session(engine) as s:
+        member = Member(username="x", display_name="X", password_hash="h")
+        s.add(member)
+        s.commit()
+        assert member.id is not None
+        return member.id
+
+
+def test_a_used_database_comes_back_as_the_template_was(tmp_path: Path) -> None:
+    first = Databases(tmp_path)
+    url = first.new("maizal")
+    engine = _engine(url)
+    pristine = table_digests(engine)
+    try:
+        first_id = _new_member_id(engine)
+        # A test's life: a node made on it, rows in many tables, sequences moved on.
+        data = tmp_path / "node"
+        data.mkdir()
+        write_config_file(data, {"database_url": url})
+        assert cli(["init", "--data-dir", str(data), "--url", "http://maizal.test",
+                    "--handle", "maizal", "--name", "Maizal", "--level", "commune"]) == 0
+        assert table_digests(engine) != pristine
+    finally:
+        engine.dispose()
+        first.drop_all()
+    again = Databases(tmp_path)
+    url_again = again.new("maizal")
+    engine = _engine(url_again)
+    try:
+        if backend() == "postgresql":
+            assert url_again == url, "the emptied database was not handed out again"
+        assert table_digests(engine) == pristine
+        assert _new_member_id(engine) == first_id  # its sequences start over too
+    finally:
+        engine.dispose()
+        again.drop_all()
