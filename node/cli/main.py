@@ -53,6 +53,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from node.storage import changes
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
+    from node.storage.schema_head import is_current
 
     data_dir = Path(args.data_dir or os.environ.get("COMUNA_DATA_DIR") or "")
     if not str(data_dir) or str(data_dir) == ".":
@@ -65,7 +66,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     level = args.level or _ask("Level (" + ", ".join(LEVELS) + ")", "commune")
     settings = load_settings(data_dir, url=url, handle=handle, name=name, level=level)
     engine = make_null_engine(settings.effective_database_url)
-    upgrade(engine)
+    if not is_current(settings.effective_database_url):
+        upgrade(engine)
     with Session(engine) as s:
         current = primary_actor(s)
         if current is not None:
