@@ -229,6 +229,9 @@ def _federated_note(c: Commune, p: Proposal, tamper: bool) -> dict[str, Any]:
                                       [va, vb], [ma, mb], urls.followers("maizal"), stamp)
         if tamper:
             note["votesFor"] = 3  # what the signed votes do not give
+            # A vote changed after the water council signed it: its proof fails.
+            next(v for v in note["mandatedVotes"] if v["id"] == vb["id"])["choice"] = \
+                "against"
         note = matters.sign(urls, fed, note)
         matters.keep(s, note, outcomes.DECISION, F, matter)
         row = s.get(Proposal, p.id)
@@ -263,8 +266,18 @@ def test_a_tampered_federated_decision_shows_its_problems(node: Settings,
     ctx_of(client).reload_actors()
     page = client.get(f"/p/{p.id}/acta").text
     assert "La comprobación encontró problemas:" in page
-    assert "the decision says for 3; the signed votes give 2" in page
+    # In the reader's language, the body by its name, without the checker's English.
+    assert "El voto de Consejo del agua no lleva una firma válida de esa instancia." in page
+    assert "La decisión declara 3 votos «A favor»; los votos firmados dan 1." in page
+    assert "the decision says" not in page and "vote-b" not in page
     assert "La decisión se sostiene" not in page
+    words = pdftext.text(client.get(f"/p/{p.id}/acta.pdf").content)
+    assert "Consejo del agua no lleva una firma" in words
+    client.cookies.set("lang", "en")
+    page = client.get(f"/p/{p.id}/acta").text
+    assert "The vote of Consejo del agua does not carry a valid signature of that body." \
+        in page
+    assert "The decision states 3 votes «For»; the signed votes give 1." in page
 
 
 def test_the_decisions_page_links_each_acta(node: Settings, client: TestClient) -> None:
@@ -274,3 +287,21 @@ def test_the_decisions_page_links_each_acta(node: Settings, client: TestClient) 
         d = s.exec(select(Decision).where(Decision.proposal_id == p.id)).one()
         assert json.loads(d.record)["ballots"]
     assert f'href="/p/{p.id}/acta"' in client.get("/b/maizal/decisions").text
+
+
+def test_every_finding_of_the_check_has_words_in_both_languages() -> None:
+    """A code the checker can give and the acta cannot word would reach the reader as
+    the checker's English."""
+    import re
+    from pathlib import Path
+
+    from node.web.acta_view import _finding_words
+    from node.web.i18n import translator
+
+    source = (Path(__file__).parent.parent / "node" / "federations" /
+              "verification.py").read_text()
+    codes = set(re.findall(r"""(?:add\(|return \(?|= \()"([a-z]+(?:-[a-z]+)+)",""", source))
+    words = _finding_words(lambda text: text)
+    assert len(codes) >= 15 and codes == set(words), codes ^ set(words)
+    english = _finding_words(translator("en"))
+    assert not [c for c in codes if english[c] == words[c]]

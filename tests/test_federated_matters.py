@@ -221,4 +221,5 @@ def test_a_matter_across_two_cities_rises_to_the_territory(net: Net) -> None:
     llano_row = n.call("llano", "get", f"/api/v1/proposals/{rows['llano']['id']}")
     v = n.call("llano", "get", f"/api/v1/decisions/{llano_row['decision_id']}/verification")
     assert v["holds"] and v["outcome"] == "adopted" and len(v["votes"]) == 2, v
+    assert v["problems"] == [] and v["findings"] == []
     assert v["decision"] == llano_row["federated"]["final_decision"]

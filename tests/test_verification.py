@@ -87,24 +87,31 @@ def test_tampering_shows() -> None:
     altered["mandatedVotes"][1]["choice"] = "against"  # after B signed it
     report = check(altered)
     assert not report.holds and any("proof" in p or "signature" in p for p in report.problems)
+    # The federation's proof covers the votes it carries, and B's own proof fails.
+    assert [(f.code, f.body) for f in report.findings][:2] == [("decision-proof", ""),
+                                                                ("vote-proof", B)]
     # The federation re-signs a record whose counts the votes do not give.
     forged = decision([va], [ma, mb], 2, 0)
     assert not check(forged).holds
+    assert {f.code for f in check(forged).findings} >= {"count-differs"}
     # Or states another outcome than its statute and votes give.
-    assert not check(decision([va, vb], [ma, mb], 2, 0, outcome="rejected")).holds
+    other = check(decision([va, vb], [ma, mb], 2, 0, outcome="rejected"))
+    assert [f.code for f in other.findings] == ["outcome-differs"]
 
 
 def test_votes_outside_their_mandates_do_not_count() -> None:
     ma, mb = mandate(A, "reject"), mandate(B, "approve")
     cases = [
-        vote(A, ma, "for"),  # outside the position
-        vote(A, mb, "for"),  # under another body's mandate
-        vote(A, mandate(A, "approve"), "for", speaker="intrusa"),  # not its spokesperson
-        vote(A, ma, "against", version=2),  # another version
+        (vote(A, ma, "for"), "vote-outside-mandate"),
+        (vote(A, mb, "for"), "vote-mandate-other-body"),
+        (vote(A, mandate(A, "approve"), "for", speaker="intrusa"), "vote-not-spokesperson"),
+        (vote(A, ma, "against", version=2), "vote-other-version"),
     ]
-    for bad in cases:
+    for bad, code in cases:
         report = check(decision([bad], [ma, mb, mandate(A, "approve")], 1, 0))
         assert not report.holds, bad
+        assert (report.findings[0].code, report.findings[0].body) == (code, A), \
+            report.findings
 
 
 def test_a_mandate_carried_over_by_its_named_amendment_holds() -> None:

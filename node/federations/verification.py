@@ -21,17 +21,36 @@ from node.governance.tally import Counts, Electorate, tally
 KeyLookup = Callable[[str], Awaitable[ed25519.Ed25519PublicKey | None]]
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing the check found wrong: a stable `code` a page words in its reader's
+    language (with `body`, the member body concerned, named there), and `text`, the
+    same in English with the details, for `comuna verify` and the JSON API."""
+
+    code: str
+    text: str
+    body: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Report:
     decision: str
-    problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     counted: dict[str, int] = field(default_factory=dict)
     outcome: str = ""
     lines: list[str] = field(default_factory=list)
 
     @property
     def holds(self) -> bool:
-        return not self.problems
+        return not self.findings
+
+    @property
+    def problems(self) -> list[str]:
+        return [f.text for f in self.findings]
+
+    def add(self, code: str, text: str, body: str = "", **params: object) -> None:
+        self.findings.append(Finding(code, text, body, {k: str(v) for k, v in params.items()}))
 
 
 async def _proof_by(doc: dict[str, Any], author: str, keys: KeyLookup) -> str | None:
@@ -57,11 +76,11 @@ async def verify_decision(note: dict[str, Any], keys: KeyLookup) -> Report:
     author = str(note.get("attributedTo", ""))
     bad = await _proof_by(note, author, keys)
     if bad:
-        report.problems.append(f"decision: {bad}")
+        report.add("decision-proof", f"decision: {bad}")
     try:
         statute = Statute.from_dict(note.get("statute") or {})
     except StatuteError as exc:
-        report.problems.append(f"statute: {exc}")
+        report.add("statute-unreadable", f"statute: {exc}")
         return report
     version = note.get("proposalVersion")
     matter = note.get("matter")
@@ -77,14 +96,15 @@ async def verify_decision(note: dict[str, Any], keys: KeyLookup) -> Report:
         try:
             v = objects.read_vote(raw)
         except Problem as exc:
-            report.problems.append(f"vote: {exc.detail}")
+            report.add("vote-unreadable", f"vote: {exc.detail}")
             continue
         why = await _vote_problem(raw, v, mandates, weights, version, matter, adopted, chain,
                                   keys)
         if why is None and v.member_body in seen:
-            why = "a second vote from the same body"
+            why = ("vote-twice", "a second vote from the same body", {})
         if why:
-            report.problems.append(f"vote {v.id}: {why}")
+            code, text, params = why
+            report.add(code, f"vote {v.id}: {text}", v.member_body, **params)
             continue
         seen.add(v.member_body)
         tot[v.choice] += weights[v.member_body]
@@ -110,14 +130,15 @@ async def _proven_mandates(note: dict[str, Any], author: str, matter: Any, keys:
         try:
             m = objects.read_mandate(raw)
         except Problem as exc:
-            report.problems.append(f"mandate: {exc.detail}")
+            report.add("mandate-unreadable", f"mandate: {exc.detail}")
             continue
         bad = await _proof_by(raw, m.member_body, keys)
         if bad:
-            report.problems.append(f"mandate {m.id}: {bad}")
+            report.add("mandate-proof", f"mandate {m.id}: {bad}", m.member_body)
             continue
         if m.matter != matter or m.federation != author:
-            report.problems.append(f"mandate {m.id} is for another matter or federation")
+            report.add("mandate-elsewhere", f"mandate {m.id} is for another matter or federation",
+                       m.member_body)
             continue
         mandates[m.id] = m
     return mandates
@@ -129,37 +150,44 @@ def _compare_with_stated(note: dict[str, Any], report: Report) -> None:
               "abstain": note.get("abstentions")}
     for k, value in stated.items():
         if value != report.counted[k]:
-            report.problems.append(f"the decision says {k} {value}; the signed votes give "
-                                   f"{report.counted[k]}")
+            report.add("count-differs", f"the decision says {k} {value}; the signed votes "
+                       f"give {report.counted[k]}", choice=k, stated=value,
+                       counted=report.counted[k])
     if note.get("outcome") != report.outcome:
-        report.problems.append(f"the decision says {note.get('outcome')}; the statute and "
-                               f"the signed votes give {report.outcome}")
+        report.add("outcome-differs", f"the decision says {note.get('outcome')}; the statute "
+                   f"and the signed votes give {report.outcome}",
+                   stated=note.get("outcome"), counted=report.outcome)
 
 
 async def _vote_problem(raw: dict[str, Any], v: objects.VoteDoc,
                         mandates: dict[str, objects.MandateDoc], weights: dict[str, int],
                         version: Any, matter: Any, adopted: set[str], chain: dict[str, int],
-                        keys: KeyLookup) -> str | None:
+                        keys: KeyLookup) -> tuple[str, str, dict[str, object]] | None:
     bad = await _proof_by(raw, v.member_body, keys)
     if bad:
-        return bad
+        return "vote-proof", bad, {}
     if v.member_body not in weights:
-        return "not from a member body"
+        return "vote-not-member", "not from a member body", {}
     if v.matter != matter or v.version != version:
-        return f"for version {v.version}, not the decided {version}"
+        return ("vote-other-version", f"for version {v.version}, not the decided {version}",
+                {"version": v.version, "decided": version})
     m = mandates.get(v.mandate)
     if m is None:
-        return "its mandate is not among the decision's (valid) mandates"
+        return ("vote-no-mandate", "its mandate is not among the decision's (valid) mandates",
+                {})
     if m.member_body != v.member_body:
-        return "the mandate belongs to another body"
+        return "vote-mandate-other-body", "the mandate belongs to another body", {}
     if v.spokesperson not in m.spokespersons:
-        return "cast by someone who is not the mandate's spokesperson"
+        return ("vote-not-spokesperson", "cast by someone who is not the mandate's spokesperson",
+                {})
     if m.version != version:
         # A mandate for an earlier version holds only if every amendment since allowed it.
         later = [uri for uri, n in chain.items() if m.version < n <= version]
         if not later or not all(objects.carries_over(m.position, m.amendments, uri)
                                 for uri in later):
-            return f"the mandate was for version {m.version}"
+            return ("vote-mandate-version", f"the mandate was for version {m.version}",
+                    {"version": m.version})
     if v.choice not in objects.allowed_choices(m.position, m.amendments, adopted):
-        return f"a mandate to {m.position} does not allow {v.choice}"
+        return ("vote-outside-mandate", f"a mandate to {m.position} does not allow {v.choice}",
+                {"position": m.position, "choice": v.choice})
     return None

@@ -89,7 +89,8 @@ class FederatedCheck:
     counted: dict[str, int] = field(default_factory=dict)
     outcome: str = ""
     stated_outcome: str = ""
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # in English, with the details
+    findings: list[verification.Finding] = field(default_factory=list)  # for the page
 
 
 def _actor_name(session: Session, urls: Urls, actor: str) -> str:
@@ -207,14 +208,22 @@ async def check_federated(note: dict[str, Any], keys: verification.KeyLookup
     report = await verification.verify_decision(note, keys)
     mandates = [m for m in note.get("mandates", []) if isinstance(m, dict)]
     votes = [v for v in note.get("mandatedVotes", []) if isinstance(v, dict)]
-    bad_mandates = sum(1 for x in report.problems if x.startswith("mandate"))
+    bad_mandates = sum(1 for f in report.findings if f.code.startswith("mandate-"))
     return FederatedCheck(
         holds=report.holds, mandates=len(mandates),
         mandates_valid=max(len(mandates) - bad_mandates, 0), votes=len(votes),
         votes_counted=len(report.lines), counted=dict(report.counted),
         outcome=report.outcome, stated_outcome=str(note.get("outcome", "")),
-        problems=list(report.problems))
+        problems=report.problems, findings=list(report.findings))
 
 
 def federation_name(session: Session, urls: Urls, note: dict[str, Any]) -> str:
     return names.name_of(session, urls, str(note.get("attributedTo", "")))
+
+
+def member_body_names(session: Session, urls: Urls, note: dict[str, Any]) -> dict[str, str]:
+    """The federation's member bodies by name, for what a check finds about them."""
+    bodies = [str(m.get("id", "")) for m in note.get("memberBodies", []) if isinstance(m, dict)]
+    bodies += [str(x.get("attributedTo", "")) for key in ("mandates", "mandatedVotes")
+               for x in note.get(key, []) if isinstance(x, dict)]
+    return names.names(session, urls, bodies)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,12 +52,22 @@ async def _check(ctx: NodeContext, note: dict[str, Any] | None) -> FederatedChec
         return None
 
 
-def _federated(request: Request, a: DecisionActa) -> tuple[dict[str, Any] | None, str]:
+@dataclass
+class _Federated:
+    """A decision's federated record, if any, with the names the acta gives it."""
+
+    note: dict[str, Any] | None = None
+    federation: str = ""
+    bodies: dict[str, str] = field(default_factory=dict)
+
+
+def _federated(request: Request, a: DecisionActa) -> _Federated:
     if a.federated is None:
-        return None, ""
+        return _Federated()
     ctx: NodeContext = request.app.state.ctx
     with open_session(request) as s:
-        return a.federated, actas.federation_name(s, ctx.urls, a.federated)
+        return _Federated(a.federated, actas.federation_name(s, ctx.urls, a.federated),
+                          actas.member_body_names(s, ctx.urls, a.federated))
 
 
 def _node_name(request: Request) -> str:
@@ -110,12 +121,13 @@ async def _decision(request: Request, pid: int, pdf: bool) -> Response:
     if refused is not None or a is None:
         assert refused is not None
         return refused
-    note, fed_name = await asyncio.to_thread(_federated, request, a)
-    check = await _check(ctx, note)
+    found = await asyncio.to_thread(_federated, request, a)
+    check = await _check(ctx, found.note)
 
     def write() -> Response:
         _, when, day, printed = _words(request, language(request, me))
-        fed: Section | None = federated_section(_, fed_name, check) if note else None
+        fed: Section | None = federated_section(_, found.federation, check, found.bodies) \
+            if found.note else None
         doc = decision_doc(_, when, day, a, fed, _node_name(request), printed)
         return _answer(request, me, doc, pdf, f"/p/{pid}", _("Volver a la propuesta"))
 
@@ -138,16 +150,15 @@ async def _meeting(request: Request, handle: str, mid: int, pdf: bool) -> Respon
     if refused is not None or m is None:
         assert refused is not None
         return refused
-    found: dict[int, tuple[dict[str, Any] | None, str]] = {}
+    found: dict[int, _Federated] = {}
     for a in m.decisions:
         found[a.decision.id or 0] = await asyncio.to_thread(_federated, request, a)
-    checks = {k: await _check(ctx, note) for k, (note, _n) in found.items() if note}
+    checks = {k: await _check(ctx, f.note) for k, f in found.items() if f.note}
 
     def write() -> Response:
         _, when, day, printed = _words(request, language(request, me))
-        fed = {k: federated_section(_, found[k][1], checks.get(k)) for k in checks}
-        fed |= {k: federated_section(_, found[k][1], None) for k, (note, _n) in found.items()
-                if note and k not in fed}
+        fed = {k: federated_section(_, f.federation, checks.get(k), f.bodies)
+               for k, f in found.items() if f.note}
         doc = meeting_doc(_, when, day, m, fed, _node_name(request), printed)
         return _answer(request, me, doc, pdf, f"/b/{handle}/meetings",
                        _("Volver a las asambleas"))

@@ -107,5 +107,3 @@ def _section(pdf: Any, s: Section, para: Any, family: str, fix: Any) -> None:
         half = len(s.code) // 2
         para(s.code[:half], 8, "", 0)
         para(s.code[half:], 8, "", 1)
-    for line in s.foreign:
-        para(line, 9)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.records.actas import DecisionActa, FederatedCheck, MeetingActa, Sealed
-from node.web.actions import outcome_labels, statute_text
+from node.web.actions import outcome_labels, position_labels, statute_text
 
 Tr = Callable[[str], str]
 When = Callable[[Any], str]
@@ -22,7 +22,6 @@ class Section:
     text: str = ""  # kept as written: an agenda, minutes, a proposal's text
     table: list[list[str]] = field(default_factory=list)  # the first row heads it
     code: str = ""  # a fingerprint, printed whole
-    foreign: list[str] = field(default_factory=list)  # checker's findings, in English
 
 
 @dataclass
@@ -108,7 +107,54 @@ def _roll(_: Tr, a: DecisionActa) -> Section | None:
     return Section(_("Quién votó qué"), table=rows)
 
 
-def federated_section(_: Tr, name: str, check: FederatedCheck | None) -> Section:
+def _finding_words(_: Tr) -> dict[str, str]:
+    return {
+        "decision-proof": _("La firma de la federación sobre la decisión no se pudo comprobar."),
+        "statute-unreadable": _("El estatuto que declara la decisión no se puede leer."),
+        "vote-unreadable": _("Uno de los votos no se puede leer."),
+        "mandate-unreadable": _("Uno de los mandatos no se puede leer."),
+        "mandate-proof": _("El mandato de {body} no lleva una firma válida de esa instancia."),
+        "mandate-elsewhere": _("El mandato de {body} es para otro asunto u otra federación."),
+        "vote-proof": _("El voto de {body} no lleva una firma válida de esa instancia."),
+        "vote-not-member": _("{body} votó sin ser instancia miembro."),
+        "vote-other-version": _("El voto de {body} es para la versión {version}, no para la "
+                                "decidida ({decided})."),
+        "vote-no-mandate": _("El voto de {body} no responde a ningún mandato válido de la "
+                             "decisión."),
+        "vote-mandate-other-body": _("El voto de {body} usa el mandato de otra instancia."),
+        "vote-not-spokesperson": _("El voto de {body} lo emitió quien no tiene su vocería."),
+        "vote-mandate-version": _("El mandato de {body} era para la versión {version}."),
+        "vote-outside-mandate": _("El voto de {body} ({choice}) se sale de su mandato "
+                                  "({position})."),
+        "vote-twice": _("{body} votó dos veces; cuenta un solo voto."),
+        "count-differs": _("La decisión declara {stated} votos «{choice}»; los votos "
+                           "firmados dan {counted}."),
+        "outcome-differs": _("La decisión declara «{stated}»; el estatuto y los votos "
+                             "firmados dan «{counted}»."),
+    }
+
+
+def finding_lines(_: Tr, check: FederatedCheck, names: dict[str, str]) -> list[str]:
+    """What the check found, in the reader's language, bodies by name."""
+    words, choices = _finding_words(_), _choices(_)
+    outcomes = outcome_labels(_)
+    lines = []
+    for f in check.findings:
+        values = {**f.params, "body": names.get(f.body) or f.body or _("una instancia")}
+        if "choice" in values:
+            values["choice"] = choices.get(values["choice"], values["choice"])
+        if f.code == "outcome-differs":
+            values = {k: outcomes.get(v, v) for k, v in values.items()}
+        if "position" in values:
+            values["position"] = position_labels(_).get(values["position"],
+                                                       values["position"])
+        template = words.get(f.code)
+        lines.append(template.format(**values) if template else f.text)
+    return lines
+
+
+def federated_section(_: Tr, name: str, check: FederatedCheck | None,
+                      names: dict[str, str] | None = None) -> Section:
     s = Section(_("Decisión de la federación"))
     if check is None:
         s.lines.append(_("No se pudo comprobar la decisión de la federación ahora."))
@@ -127,7 +173,7 @@ def federated_section(_: Tr, name: str, check: FederatedCheck | None) -> Section
                          "su instancia, y el recuento da el mismo resultado."))
     else:
         s.lines.append(_("La comprobación encontró problemas:"))
-        s.foreign = check.problems
+        s.lines += finding_lines(_, check, names or {})
     return s
 
 

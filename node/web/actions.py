@@ -136,6 +136,13 @@ def outcome_labels(_: Callable[[str], str]) -> dict[str, str]:
     return {"adopted": _("Aprobada"), "rejected": _("Rechazada"), "no_quorum": _("Sin quórum")}
 
 
+def position_labels(_: Callable[[str], str]) -> dict[str, str]:
+    """A mandate's positions, as its page and an acta say them."""
+    return {"approve": _("aprobar"), "reject": _("rechazar"), "abstain": _("abstenerse"),
+            "approve_with_amendments": _("aprobar solo con enmiendas"),
+            "free": _("libre, dentro de límites")}
+
+
 def readable_body(s: Session, me: Member | None, handle: str) -> LocalActor:
     b = bodies.body_by_handle(s, handle)
     require_read(s, me, b)

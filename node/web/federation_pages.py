@@ -23,7 +23,7 @@ from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.models import LocalActor, Member, Proposal
 from node.models.matters import Mandate
-from node.web.actions import member_of, run_action, see_other, show_body
+from node.web.actions import member_of, position_labels, run_action, see_other, show_body
 from node.web.i18n import translator
 from node.web.notices import leave
 from node.web.numbers import whole
@@ -40,12 +40,6 @@ router = APIRouter(include_in_schema=False)
 def join_state_labels(_: Any) -> dict[str, str]:
     return {"pending": _("Solicitud enviada; esperando su respuesta"),
             "accepted": _("Miembro"), "rejected": _("No aceptó la solicitud")}
-
-
-def position_labels(_: Any) -> dict[str, str]:
-    return {"approve": _("aprobar"), "reject": _("rechazar"), "abstain": _("abstenerse"),
-            "approve_with_amendments": _("aprobar solo con enmiendas"),
-            "free": _("libre, dentro de límites")}
 
 
 def _back(handle: str) -> str:

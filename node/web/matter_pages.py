@@ -26,11 +26,11 @@ from node.models import Decision, FederationLink, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
     member_of,
+    position_labels,
     proposal_action,
     run_action,
     see_other,
 )
-from node.web.federation_pages import position_labels
 from node.web.i18n import translator
 from node.web.numbers import whole
 from node.web.pictures.matter import matter_standing

@@ -127,4 +127,6 @@ async def verification(request: Request, decision_id: RowId,
     report = await escalation.verify(c, str(decision_id))
     return json_with_etag(request, {"decision": report.decision, "holds": report.holds,
                                     "outcome": report.outcome, "counted": report.counted,
-                                    "votes": report.lines, "problems": report.problems})
+                                    "votes": report.lines, "problems": report.problems,
+                                    "findings": [{"code": f.code, "body": f.body, **f.params}
+                                                 for f in report.findings]})
