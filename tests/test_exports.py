@@ -216,3 +216,54 @@ def test_formula_cells_are_neutralised() -> None:
     for bad in ("=1+1", "+1", "-2", "@A1", "\tx", "\rx"):
         assert safe_cell(bad) == "'" + bad
     assert safe_cell("Año 2026") == "Año 2026" and safe_cell("") == ""
+
+
+def test_votes_on_amendments_are_in_the_votes_export_as_the_statute_allows(
+        node: Settings, client: TestClient) -> None:
+    from node.governance import amendments
+    from node.models import Amendment
+
+    c = build_commune(node)
+    ctx, people = c.ctx, c.people
+
+    def amendment_vote(title: str, secret: bool, choices: dict[str, str]) -> tuple[int, int]:
+        with c.session() as s:
+            bodies.set_statute(ctx.tx(s), c.assembly, Statute(secret_ballot=secret))
+            p = proposals.create(ctx.tx(s, people["m0"]), c.assembly, title, "Texto.",
+                                 own_uri=ctx.urls.actor("maizal"))
+            proposals.open_deliberation(ctx.tx(s, people["m0"]), p)
+            a = amendments.amend(ctx.tx(s, people["m1"]), p, f"{title}, enmendada", "Otro.")
+            amendments.open_vote(ctx.tx(s, people["facil"]), p, a.id or 0,
+                                 utcnow() + timedelta(hours=1))
+            for who, choice in choices.items():
+                amendments.cast(ctx.tx(s, people[who]), p, a.id or 0, choice,
+                                "mi razón" if who == "m0" else "")
+            s.flush()
+            s.execute(update(Amendment).where(col(Amendment.id) == a.id).values(
+                closes_at=utcnow() - timedelta(minutes=1)))
+            s.refresh(a)
+            amendments.close(ctx.tx(s), a)
+            s.commit()
+            return p.id or 0, a.id or 0
+
+    open_p, open_a = amendment_vote("Huerto", False, {"m0": "for", "m1": "for", "m2": "against"})
+    secret_p, secret_a = amendment_vote("Vocería", True, {"m0": "for", "m1": "against"})
+    auth = _token(client, "m3")
+    items = client.get(f"{API}/votes.json", headers=auth).json()["items"]
+    named = [r for r in items if r["amendment"] == open_a]
+    assert sorted((r["voter"], r["choice"], r["reason"]) for r in named) == [
+        ("Miembro 0", "for", "mi razón"), ("Miembro 1", "for", None),
+        ("Miembro 2", "against", None)]
+    assert {(r["proposal"], r["decision"], r["title"]) for r in named} == {
+        (open_p, None, "Huerto, enmendada")}
+    counted = [r for r in items if r["amendment"] == secret_a]
+    assert {r["choice"]: r["ballots"] for r in counted} == {"for": 1, "against": 1,
+                                                           "abstain": 0}
+    assert all(r["voter"] is None and r["reason"] is None and r["proposal"] == secret_p
+               for r in counted)
+    table = _csv(client.get(f"{API}/votes.csv", headers=auth))
+    head = table[0]
+    assert head[-1] == "enmienda"
+    assert {r[head.index("enmienda")] for r in table[1:]} == {str(open_a), str(secret_a)}
+    # Non-members still get nothing of them.
+    assert client.get(f"{API}/votes.json").status_code == 401

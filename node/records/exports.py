@@ -23,8 +23,16 @@ from node.errors import Problem
 from node.federations import names
 from node.governance.authz import require_member, require_read
 from node.governance.proposals import version
-from node.governance.statute import Statute
-from node.models import Decision, EconomicEvent, LocalActor, Meeting, Member, Proposal
+from node.governance.statute import Statute, statute_of_vote
+from node.models import (
+    Amendment,
+    Decision,
+    EconomicEvent,
+    LocalActor,
+    Meeting,
+    Member,
+    Proposal,
+)
 from node.models.base import aware
 
 Row = dict[str, Any]
@@ -35,7 +43,7 @@ COLUMNS: dict[str, list[str]] = {
                   "against", "abstain", "block", "participants", "electorate_members",
                   "electorate_families", "execution", "federated_outcome"],
     "votes": ["decision", "proposal", "title", "decided_at", "method", "secret_ballot",
-              "voter", "choice", "ballots", "weight", "reason", "spokesperson"],
+              "voter", "choice", "ballots", "weight", "reason", "spokesperson", "amendment"],
     "participation": ["kind", "date", "meeting", "decision", "proposal", "title", "method",
                       "participants", "electorate_members", "families",
                       "electorate_families", "present", "families_present"],
@@ -109,13 +117,10 @@ def votes(session: Session, urls: Urls, body: LocalActor) -> list[Row]:
     for d, p, rec, st, title in decided:
         base = {"decision": d.id, "proposal": p.id, "title": title,
                 "decided_at": aware(d.decided_at), "method": d.method,
-                "secret_ballot": st.secret_ballot}
+                "secret_ballot": st.secret_ballot, "amendment": None}
         ballots = rec.get("ballots")
         if st.secret_ballot or not isinstance(ballots, list):
-            counts = rec.get("counts", {})
-            rows += [{**base, "voter": None, "choice": ch, "ballots": int(counts.get(ch, 0)),
-                      "weight": int(counts.get(ch, 0)), "reason": None,
-                      "spokesperson": None} for ch in _choices(st)]
+            rows += _counts_only(base, rec, st)
             continue
         for b in ballots:
             if d.method == "mandates":
@@ -128,6 +133,46 @@ def votes(session: Session, urls: Urls, body: LocalActor) -> list[Row]:
                 rows.append({**base, "voter": people.get(b.get("member"), None),
                              "choice": b.get("choice"), "ballots": 1, "weight": 1,
                              "reason": b.get("reason") or None, "spokesperson": None})
+    rows += _amendment_votes(session, body)
+    return sorted(rows, key=lambda r: r["decided_at"])
+
+
+def _counts_only(base: Row, rec: dict[str, Any], st: Statute) -> list[Row]:
+    counts = rec.get("counts", {})
+    return [{**base, "voter": None, "choice": ch, "ballots": int(counts.get(ch, 0)),
+             "weight": int(counts.get(ch, 0)), "reason": None, "spokesperson": None}
+            for ch in _choices(st)]
+
+
+def _amendment_votes(session: Session, body: LocalActor) -> list[Row]:
+    """The body's votes on amendments, once counted, under the same rule as its
+    decisions: named ballots where the statute of that vote kept them, counts else."""
+    counted = session.exec(
+        select(Amendment, Proposal).join(Proposal, col(Proposal.id) == Amendment.proposal_id)
+        .where(Proposal.body_id == body.id, Amendment.record != "",
+               col(Amendment.closes_at).is_not(None))
+        .order_by(col(Amendment.closes_at), col(Amendment.id))).all()
+    rows: list[Row] = []
+    ids = set()
+    for a, _p in counted:
+        ids |= {int(b["member"]) for b in json.loads(a.record).get("ballots") or []
+                if isinstance(b.get("member"), int)}
+    people = {m.id: m.display_name for m in session.exec(
+        select(Member).where(col(Member.id).in_(sorted(ids)))).all()} if ids else {}
+    for a, p in counted:
+        assert a.closes_at is not None  # selected so
+        rec: dict[str, Any] = json.loads(a.record)
+        st = statute_of_vote(a, body)
+        base = {"decision": None, "proposal": p.id, "title": a.title,
+                "decided_at": aware(a.closes_at), "method": "online",
+                "secret_ballot": st.secret_ballot, "amendment": a.id}
+        ballots = rec.get("ballots")
+        if st.secret_ballot or not isinstance(ballots, list):
+            rows += _counts_only(base, rec, st)
+            continue
+        rows += [{**base, "voter": people.get(b.get("member"), None), "choice": b.get("choice"),
+                  "ballots": 1, "weight": 1, "reason": b.get("reason") or None,
+                  "spokesperson": None} for b in ballots]
     return rows
 
 

@@ -62,7 +62,7 @@ HEADERS = {
            "families_present": "familias presentes", "direction": "sentido",
            "partner": "con quién", "partner_uri": "dirección de con quién",
            "kind_uri": "dirección del tipo", "quantity": "cantidad", "unit": "unidad",
-           "note": "nota", "delivery": "entrega"},
+           "note": "nota", "delivery": "entrega", "amendment": "enmienda"},
 }
 # The words for the codes a spreadsheet reader would otherwise see raw.
 WORDS = {
