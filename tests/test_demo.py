@@ -73,6 +73,25 @@ def _walk(browser: Any, node: dict[str, Any], password: str) -> tuple[list[str],
     return visited, problems
 
 
+def _stopped(demo: subprocess.Popen[bytes], out: Path, nodes: Path) -> int:
+    """The demo's exit code once Ctrl-C has stopped it; if it hangs, where each of its
+    threads stood (faulthandler, SIGUSR1) and its nodes' last words, then a failure."""
+    try:
+        return demo.wait(60)
+    except subprocess.TimeoutExpired:
+        demo.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        alive = "\n".join(line for line in subprocess.run(
+            ["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True,
+            text=True).stdout.splitlines() if str(nodes) in line)
+        demo.kill()
+        demo.wait()
+        logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}"
+                         for p in sorted(nodes.glob("*/serve.log")))
+        raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C\n"
+                             f"{out.read_text(errors='replace')}\n{alive}\n{logs}") from None
+
+
 def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
         tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -108,7 +127,7 @@ def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
         assert not problems, "\n".join(problems)
     finally:
         demo.send_signal(signal.SIGINT)
-        code = demo.wait(60)
+        code = _stopped(demo, out, tmp_path / "nodes")
     assert code == 0, out.read_text()
     assert "no queda nada en marcha" in out.read_text()
     pids = [n["pid"] for n in ready["nodes"]]

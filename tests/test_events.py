@@ -29,7 +29,7 @@ from tests.conftest import ctx_of, hold_to_openapi
 from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401
 from tests.federated_commune import Commune
 from tests.helpers import id_of, stored
-from tests.procnode import NodeProcess
+from tests.procnode import NodeProcess, wait_for
 
 EVENTS = "/api/v1/events"
 
@@ -434,5 +434,35 @@ def test_the_stream_of_a_real_node_tells_what_happens_and_resumes(
             assert resumed["data"]["id"] == got["data"]["id"] + 1
             # The feed agrees with the stream.
             assert [i["data"]["proposal"] for i in feed(api, auth)] == [first, second]
+            _one_token_holds_a_few_streams(node.url, auth)
     finally:
         node.stop()
+
+
+def _one_token_holds_a_few_streams(url: str, auth: dict[str, str]) -> None:
+    """A client reconnecting without closing cannot pin the node: past the limit a
+    token gets 429 with Retry-After, and a stream closed makes room again."""
+    from contextlib import ExitStack
+
+    from node.api.v1.routes_events import MAX_STREAMS_PER_TOKEN
+
+    with ExitStack() as held, httpx.Client(base_url=url, timeout=20) as other:
+        clients = [held.enter_context(httpx.Client(base_url=url, timeout=20))
+                   for _ in range(MAX_STREAMS_PER_TOKEN)]
+        streams = [held.enter_context(c.stream("GET", "/api/v1/events/stream", headers=auth))
+                   for c in clients]
+        assert all(s.status_code == 200 for s in streams)
+        # Each is being served, not only accepted. The readers are kept: a line
+        # iterator dropped closes its response, and the node would see a client gone.
+        readers = [sse(s.iter_lines()) for s in streams]
+        assert all(next(r) == {"comment": "comuna"} for r in readers)
+        refused = other.get("/api/v1/events/stream", headers=auth)
+        assert refused.status_code == 429 and refused.json()["code"] == "too-many-streams"
+        assert refused.headers["retry-after"] == "3"
+        assert len(readers) == MAX_STREAMS_PER_TOKEN
+    # All closed: the node noticed, and a new stream is served.
+    def reopened() -> bool:
+        with httpx.Client(base_url=url, timeout=20) as again, \
+                again.stream("GET", "/api/v1/events/stream", headers=auth) as s:
+            return s.status_code == 200
+    wait_for(reopened, 10, "a stream served again once the others closed")

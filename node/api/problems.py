@@ -54,12 +54,15 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
     check_code(status, code)  # what is answered is registered, however it was made
     lang = detail_language(request)
     headers = {}
+    if isinstance(extra.get("retry_after"), int):
+        # A refusal that passes: clients and proxies read when to try again here.
+        headers["Retry-After"] = str(extra["retry_after"])
     if lang is not None:
         # Imported only when asked: most API clients read the English detail.
         from node.errors.text import say_parts
 
         detail = say_parts(status, code, detail, lang)
-        headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+        headers |= {"Content-Language": lang, "Vary": "Accept-Language"}
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": HTTPStatus(status).phrase,

@@ -4,6 +4,7 @@ stop everything on Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import shutil
 import signal
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_term)
+    # `kill -USR1 <pid>` prints where each thread of the demo is, for a stop that hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     fed = Federation(root, NODES)
     started = time.monotonic()
     code = 0

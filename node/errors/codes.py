@@ -243,6 +243,9 @@ _CODES = [
       "Another HTTP error of the web framework; the status says which."),
     C("invalid-request", 422, "El cuerpo o los parámetros no tienen la forma de la API.",
       "The body or parameters do not fit the API."),
+    C("too-many-streams", 429, "Esa llave ya tiene abiertas todas las transmisiones de "
+      "eventos que se permiten.", "That token already holds as many event streams as "
+      "allowed."),
     C("bad-cursor", 400, "El cursor de paginación no es uno dado por la API.",
       "The pagination cursor is not one the API gave out."),
     C("bad-form", 400, "El formulario trae caracteres que no se pueden guardar.",

@@ -6,9 +6,10 @@ client that reconnects with `Last-Event-ID` misses nothing and sees nothing twic
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -45,6 +46,47 @@ HEARTBEAT_SECONDS = 15.0
 # What a client that lost the stream waits before reconnecting (EventSource's `retry`).
 RETRY_MS = 3000
 BATCH = 100
+# Open streams one token may hold in this process: enough for a person's phone,
+# laptop and a bot; a client that reconnects in a loop without closing cannot pin
+# the node's connections and database reads.
+MAX_STREAMS_PER_TOKEN = 4
+# Streams open now, by a hash of their token.
+_OPEN: dict[str, int] = {}
+
+
+class _Counted:
+    """An event stream counted against its token until it ends, is closed, or is
+    dropped without ever being read (a client gone before the answer started)."""
+
+    def __init__(self, key: str, stream: AsyncGenerator[str, None]) -> None:
+        self.key, self.stream, self.counted = key, stream, True
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> str:
+        try:
+            return await self.stream.__anext__()
+        except BaseException:  # its end, a client that left (cancelled), a failure
+            self.release()
+            raise
+
+    async def aclose(self) -> None:
+        self.release()
+        await self.stream.aclose()
+
+    def release(self) -> None:
+        if self.counted:
+            self.counted = False
+            left = _OPEN.get(self.key, 1) - 1
+            if left > 0:
+                _OPEN[self.key] = left
+            else:
+                _OPEN.pop(self.key, None)
+
+    def __del__(self) -> None:
+        self.release()
 
 
 class EventOut(Out):
@@ -112,7 +154,7 @@ def _frame(item: dict[str, Any]) -> str:
 
 
 async def _stream(c: NodeContext, token: str, body_id: int | None, after: int
-                  ) -> AsyncIterator[str]:
+                  ) -> AsyncGenerator[str, None]:
     yield f"retry: {RETRY_MS}\n: comuna\n\n"
     wakeup = c.events_wakeup
     sent = time.monotonic()
@@ -153,5 +195,11 @@ async def stream_events(request: Request, cursor: str | None = None, body: str |
     c = ctx(request)
     token = auth[7:].strip()
     start, body_id = await asyncio.to_thread(_start, c, token, body, after)
-    return StreamingResponse(_stream(c, token, body_id, start), media_type="text/event-stream",
+    key = hashlib.sha256(token.encode()).hexdigest()
+    if _OPEN.get(key, 0) >= MAX_STREAMS_PER_TOKEN:
+        raise Problem(429, "too-many-streams",
+                      f"this token already holds {MAX_STREAMS_PER_TOKEN} open event streams",
+                      retry_after=RETRY_MS // 1000)
+    stream = _Counted(key, _stream(c, token, body_id, start))
+    return StreamingResponse(stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

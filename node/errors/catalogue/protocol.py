@@ -61,6 +61,10 @@ ENTRIES = [
     E("bad-token", "the token is unknown or revoked",
       "La llave de acceso no existe o fue revocada; entre de nuevo.",
       "The access token is unknown or was revoked; log in again."),
+    E("too-many-streams", "this token already holds {n} open event streams",
+      "Esa llave de acceso ya tiene abiertas todas las transmisiones de eventos que se "
+      "permiten; cierre una o espere.",
+      "That access token already holds all the event streams allowed; close one or wait."),
     E("bad-cursor", "the cursor is not one this API gave out",
       "La página pedida de la lista no es válida; pida la lista desde el principio.",
       "That page of the list is not valid; ask for the list from the start."),
