@@ -438,3 +438,25 @@ def test_a_bare_name_block_holds_every_port_of_it_in_delivery_too(
     assert {r.id for r in claim_work(ctx.engine, 100, POLICY)} == {
         to[PEER], to["peer.example:9443"]}
     assert peer(ctx).breaker == HALF_OPEN
+
+
+def test_an_answer_after_a_few_failures_releases_rows_that_failed_meanwhile(
+        node: Settings, clock: Clock) -> None:
+    """A receiver coming back: rows in flight at its restart failed (fewer than the
+    breaker's threshold, so it never opened) and were put off by their backoff. The
+    next answer from the host makes them due at once, in order."""
+    ctx = build_context(node)
+    ids = queue(ctx, 4)
+    rows = claim_work(ctx.engine, 100, POLICY)
+    failed, answered = rows[:2], rows[2:3]
+    record_outcomes(ctx.engine, [(r, DOWN) for r in failed], limits(), now=clock["t"])
+    p = peer(ctx)
+    assert (p.breaker, p.consecutive_failures) == (CLOSED, 2)
+    clock["t"] = at(3)
+    assert {r.id for r in claim_work(ctx.engine, 100, POLICY)} <= {ids[3]}  # not the failed
+    released = record_outcomes(ctx.engine, [(r, UP) for r in answered], limits(),
+                               now=clock["t"])
+    assert released == {PEER}
+    assert peer(ctx).consecutive_failures == 0
+    again = claim_work(ctx.engine, 100, POLICY)
+    assert [r.id for r in again][:2] == ids[:2]

@@ -6,6 +6,7 @@
     half_open ──(the probe fails)──▶ open, for a doubled cooldown
     half_open ──(the probe was not sent: an error of ours)──▶ half_open, probe free again
     any ──(an answer, or a verified activity from the host)──▶ closed (+ release)
+    closed with failures ──(an answer)──▶ closed, no failures (+ release)
 
 The first cooldown is short so a neighbour's restart costs seconds, not minutes;
 it doubles with each trip up to a cap, so a host down for days costs one request

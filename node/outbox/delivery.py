@@ -315,7 +315,10 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, Outcome]], limits: Li
             _record_rows(s, turn, items, limits, now)
             if turn.trip is not None:
                 _probe_failed_for_all(s, host, turn.trip, limits, now)
-            if turn.before.held and not turn.state.held:
+            # An answer after failures, held or not yet: the host is back, and rows
+            # that failed while it came back (in flight at its restart, fewer than
+            # the breaker's threshold) must not wait out their own backoff.
+            if not turn.before.clean and turn.state.clean:
                 released.add(host)
             (clean if turn.state.clean else failing).add(host)
             _record_peer(s, host, peer, turn, limits, now)
