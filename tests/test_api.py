@@ -146,6 +146,8 @@ def test_login_is_rate_limited(
         assert r.status_code == 401
     r = client.post("/api/v1/tokens", json={"username": "ana", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["code"] == "too-many-attempts"
+    # When to try again, where clients and proxies read it.
+    assert r.headers["retry-after"] == str(r.json()["retry_after"])
 
 
 def _state(engine: Engine) -> tuple[Any, ...]:

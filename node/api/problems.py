@@ -7,6 +7,7 @@ so a custom client can show it as is, and `Content-Language` says so."""
 from __future__ import annotations
 
 import json
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -54,9 +55,10 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
     check_code(status, code)  # what is answered is registered, however it was made
     lang = detail_language(request)
     headers = {}
-    if isinstance(extra.get("retry_after"), int):
+    wait = extra.get("retry_after")
+    if isinstance(wait, int | float) and not isinstance(wait, bool):
         # A refusal that passes: clients and proxies read when to try again here.
-        headers["Retry-After"] = str(extra["retry_after"])
+        headers["Retry-After"] = str(max(0, math.ceil(wait)))
     if lang is not None:
         # Imported only when asked: most API clients read the English detail.
         from node.errors.text import say_parts

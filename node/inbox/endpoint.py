@@ -171,9 +171,6 @@ def make_inbox_endpoint(shared: bool) -> Any:
         try:
             return await accept_activity(ctx, request, recipient, request.app.state.inbox_writer)
         except Problem as p:
-            response = from_problem(p)
-            if "retry_after" in p.extra:
-                response.headers["Retry-After"] = str(p.extra["retry_after"])
-            return response
+            return from_problem(p)  # with Retry-After when the refusal passes
 
     return endpoint
