@@ -446,3 +446,23 @@ def test_recording_through_the_domain_checks_the_body(node: Settings, client: Te
                                  stored(s, LocalActor, c.council.id), utcnow(), "", 5, 0,
                                  "", "", [], assembly_id=aid)
     assert caught.value.status == 404
+
+
+def test_an_assembly_becomes_due_to_record_by_the_nodes_clock(node: Settings,
+                                                              client: TestClient) -> None:
+    """Whether it may be recorded is read from the node's clock, in the API, on its
+    page and on the meeting form: moved to its day, it is offered; before, it is not."""
+    from node.clock import ManualClock
+    from tests.conftest import ctx_of
+
+    build_commune(node)
+    facil = _token(client, "facil")
+    a = _call(client, facil).json()
+    assert "hold" not in a["actions"]
+    login(client, "facil")
+    assert f'value="{a["id"]}"' not in client.get("/b/maizal/meetings/new").text
+    ctx = ctx_of(client)
+    ctx.clock = ManualClock(ctx.clock.now() + timedelta(days=6, minutes=1))
+    now = client.get(f"/api/v1/bodies/maizal/assemblies/{a['id']}", headers=facil).json()
+    assert sorted(now["actions"]) == ["cancel", "change", "hold"]
+    assert f'value="{a["id"]}"' in client.get("/b/maizal/meetings/new").text

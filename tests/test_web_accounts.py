@@ -341,3 +341,23 @@ def test_a_web_session_ends_after_its_days_by_the_nodes_clock(node: Settings,
     assert "/logout" in client.get("/b/maizal").text
     clock.advance(2 * 86400)
     assert "/logout" not in client.get("/b/maizal").text
+
+
+def test_an_invitation_expires_by_the_nodes_clock(node: Settings, client: TestClient) -> None:
+    """Listed, shown and accepted by the node's clock: a week on, the link is dead in
+    the API list, on its page and when accepted."""
+    c = build_commune(node)
+    ctx = ctx_of(client)
+    with c.session() as s:
+        raw = members.invite(ctx.tx(s, c.people["facil"]), c.assembly, "member", 7)
+        s.commit()
+    assert client.get(f"/join/{raw}").status_code == 200
+    ctx.clock = ManualClock(ctx.clock.now() + timedelta(days=7, minutes=1))
+    r = client.post("/api/v1/tokens", json={"username": "facil", "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    listed = client.get("/api/v1/bodies/maizal/invitations", headers=auth).json()["items"]
+    assert [i["state"] for i in listed] == ["expired"]
+    assert client.get(f"/join/{raw}").status_code == 410
+    r = client.post(f"/api/v1/invitations/{raw}/accept",
+                    json={"username": "tarde", "password": PASSWORD})
+    assert r.status_code == 410 and r.json()["code"] == "invitation-expired"

@@ -25,7 +25,7 @@ from node.governance.members import roles_in
 from node.governance.proposals import version
 from node.lifecycle import Graph
 from node.models import Assembly, LocalActor, Meeting, Member, Proposal
-from node.models.base import MAX_ID, aware, utcnow
+from node.models.base import MAX_ID, aware
 from node.tx import Tx
 
 
@@ -201,13 +201,14 @@ def held(tx: Tx, body: LocalActor, assembly_id: int, meeting: Meeting) -> Assemb
     return a
 
 
-def available_actions(session: Session, member: Member | None, a: Assembly) -> list[str]:
-    """What `member` may do with `a` now: its body's coordination changes, cancels and,
-    once it is due, records it (`hold`, through the meeting form)."""
+def available_actions(session: Session, member: Member | None, a: Assembly,
+                      now: datetime) -> list[str]:
+    """What `member` may do with `a` at `now` (the node's clock): its body's coordination
+    changes, cancels and, once it is due, records it (`hold`, through the meeting form)."""
     if "facilitator" not in roles_in(session, member, _body(session, a)):
         return []
     out = ASSEMBLY.actions_from(a.state)
-    if "hold" in out and aware(a.starts_at) > utcnow() + EARLY:
+    if "hold" in out and aware(a.starts_at) > now + EARLY:
         out.remove("hold")
     return out
 
@@ -232,10 +233,11 @@ def for_calendar(session: Session, body: LocalActor, since: datetime,
 
 
 
-def due(session: Session, body: LocalActor, limit: int = 10) -> list[Assembly]:
-    """Called assemblies whose time has come and whose meeting is not yet recorded:
-    what the meeting form offers to link, most recent first."""
+def due(session: Session, body: LocalActor, now: datetime,
+        limit: int = 10) -> list[Assembly]:
+    """Called assemblies whose time has come by `now` and whose meeting is not yet
+    recorded: what the meeting form offers to link, most recent first."""
     return list(session.exec(select(Assembly).where(
         Assembly.body_id == body.id, Assembly.state == S.scheduled,
-        col(Assembly.starts_at) <= utcnow() + EARLY)
+        col(Assembly.starts_at) <= now + EARLY)
         .order_by(col(Assembly.starts_at).desc()).limit(limit)).all())

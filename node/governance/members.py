@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from node.errors import Problem, conflict, invalid, not_found
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, Invitation, LocalActor, Member, Membership
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.storage.rowlock import locked
 from node.tx import Tx
 
@@ -316,13 +316,13 @@ def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") ->
              {"member": target.id, "reason": reason[:500]})
 
 
-def invitation_state(inv: Invitation, now: Any = None) -> str:
-    """waiting | used | revoked | expired."""
+def invitation_state(inv: Invitation, now: datetime) -> str:
+    """waiting | used | revoked | expired, at `now` (the node's clock)."""
     if inv.used_at is not None:
         return "used"
     if inv.revoked_at is not None:
         return "revoked"
-    if aware(inv.expires_at) <= (now or utcnow()):
+    if aware(inv.expires_at) <= now:
         return "expired"
     return "waiting"
 

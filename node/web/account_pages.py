@@ -138,7 +138,8 @@ def join_page(request: Request, token: str) -> Response:
     with open_session(request) as s:
         inv = s.exec(select(Invitation).where(
             Invitation.token_hash == members.token_hash(token))).first()
-        if inv is None or members.invitation_state(inv) != "waiting":
+        if inv is None or members.invitation_state(
+                inv, request.app.state.ctx.clock.now()) != "waiting":
             _ = translator(language(request, None))
             return page(request, "message.html", None, status=410,
                         title=_("Invitación no válida"),
@@ -204,8 +205,9 @@ def _invitations(request: Request, s: Session, me: Member, b: LocalActor,
              "expired": _("vencida")}
     roles = role_labels(_)
     rows = []
+    now = request.app.state.ctx.clock.now()
     for inv in members.invitations_of(s, b):
-        state = members.invitation_state(inv)
+        state = members.invitation_state(inv, now)
         used_by = s.get(Member, inv.used_by) if inv.used_by else None
         by = s.get(Member, inv.invited_by) if inv.invited_by else None
         rows.append({"id": inv.id, "state": state, "state_word": words[state],

@@ -107,7 +107,7 @@ def assembly_page(request: Request, handle: str, assembly_id: RowId) -> Response
             a = assemblies.by_id(s, b, assembly_id)
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
-        actions = assemblies.available_actions(s, me, a)
+        actions = assemblies.available_actions(s, me, a, request.app.state.ctx.clock.now())
         return page(request, "assembly.html", me, body=b, a=a,
                     starts=aware(a.starts_at),
                     ends=aware(a.ends_at) if a.ends_at is not None else None,

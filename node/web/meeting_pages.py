@@ -48,8 +48,9 @@ def new_meeting_page(request: Request, handle: str) -> Response:
             return refusal(request, me, exc, f"/b/{handle}")
         matters = [proposal_view(s, p) for p in assemblies.open_matters(s, b)]
         statute = bodies.statute_of(b)
+        called = assemblies.due(s, b, request.app.state.ctx.clock.now())
         return page(request, "meeting_new.html", me, body=b, matters=matters,
-                    called=assemblies.due(s, b), chosen=request.query_params.get("assembly", ""),
+                    called=called, chosen=request.query_params.get("assembly", ""),
                     consent=statute.rule.value == "consent",
                     count_families=statute.quorum_basis.value == "families")
 

@@ -3,6 +3,7 @@ what waits for one."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -154,8 +155,8 @@ class ResetCreated(Out):
     expires_at: str | None
 
 
-def _invitation_view(inv: Invitation) -> dict[str, object]:
-    return {"id": inv.id, "role": inv.role, "state": members.invitation_state(inv),
+def _invitation_view(inv: Invitation, now: datetime) -> dict[str, object]:
+    return {"id": inv.id, "role": inv.role, "state": members.invitation_state(inv, now),
             "expires_at": iso(inv.expires_at), "created_at": iso(inv.created_at),
             "invited_by": inv.invited_by, "used_by": inv.used_by}
 
@@ -187,7 +188,8 @@ def list_invitations(request: Request, handle: str, member: Member = Depends(mem
     shown again: only their state)."""
     b = bodies.body_by_handle(session, handle)
     authz.require_action(session, member, b, "invite")
-    return json_with_etag(request, {"items": [_invitation_view(i) for i in
+    now = ctx(request).clock.now()
+    return json_with_etag(request, {"items": [_invitation_view(i, now) for i in
                                               members.invitations_of(session, b)]})
 
 
@@ -198,7 +200,7 @@ def revoke_invitation(request: Request, handle: str, invitation_id: RowId,
     session = tx.session
     inv = members.revoke_invitation(tx, bodies.body_by_handle(session, handle), invitation_id)
     session.commit()
-    return json_with_etag(request, _invitation_view(inv))
+    return json_with_etag(request, _invitation_view(inv, tx.now()))
 
 
 @router.put("/bodies/{handle}/members/{member_id}/roles/{role}", status_code=204,

@@ -36,7 +36,7 @@ def view(request: Request, s: Session, member: Member | None, b: LocalActor,
             "sequence": a.sequence, "note": a.note, "meeting": a.meeting_id,
             "event": assembly_event.object_id(urls, a),
             "url": assembly_event.page_url(urls, b, a),
-            "actions": assemblies.available_actions(s, member, a)}
+            "actions": assemblies.available_actions(s, member, a, ctx(request).clock.now())}
 
 
 def _zoned(request: Request, when: datetime | None) -> datetime | None:
