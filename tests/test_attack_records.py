@@ -270,6 +270,6 @@ def test_form_numbers_are_ascii_digits_within_a_row_id() -> None:
     assert [whole(x) for x in ("7", " 12 ", "0")] == [7, 12, 0]
     assert [whole(x) for x in ("²", "٣", "-1", "1.5", "", "9" * 25)] == [None] * 6
     with pytest.raises(Problem) as far:  # a date past year 9999 cannot be made: 422
-        _days({"days": "2147483647"})
+        _days({"days": "2147483647"}, utcnow())
     assert far.value.status == 422
-    assert _days({"days": "²"}) is None  # not a number: the statute's default
+    assert _days({"days": "²"}, utcnow()) is None  # not a number: the statute's default

@@ -213,7 +213,7 @@ def test_every_action_offered_is_accepted_and_every_other_refused(world: Any) ->
         for role, username in ROLES.items():
             with Session(c.ctx.engine, expire_on_commit=False) as s:
                 me = c.people[username] if username else None
-                offered = set(available_actions(s, me, stored(s, Proposal, pid)))
+                offered = set(available_actions(s, me, stored(s, Proposal, pid), utcnow()))
             offered_somewhere |= offered
             for action in PROPOSAL_ACTIONS:
                 with Session(c.ctx.engine, expire_on_commit=False) as s:
@@ -246,7 +246,7 @@ def test_amendment_actions_offered_are_accepted(world: Any) -> None:
                 me = c.people[username] if username else None
                 with Session(c.ctx.engine, expire_on_commit=False) as s:
                     p = stored(s, Proposal, pid)
-                    offered = set(amendment_actions(s, me, p, stored(s, Amendment, aid)))
+                    offered = set(amendment_actions(s, me, p, stored(s, Amendment, aid), utcnow()))
                 seen |= offered
                 for action in AMENDMENT_ACTIONS:
                     with Session(c.ctx.engine, expire_on_commit=False) as s:
@@ -270,8 +270,8 @@ def test_anonymous_and_outsiders_are_offered_nothing(world: Any) -> None:
     with Session(c.ctx.engine) as s:
         for pid in ids.values():
             p = stored(s, Proposal, pid)
-            assert available_actions(s, None, p) == []
-            assert available_actions(s, c.people["outsider"], p) == []
+            assert available_actions(s, None, p, utcnow()) == []
+            assert available_actions(s, c.people["outsider"], p, utcnow()) == []
 
 
 def test_a_state_moves_only_along_its_graph(world: Any) -> None:

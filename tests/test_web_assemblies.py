@@ -221,3 +221,27 @@ def test_an_assembly_day_is_typed_as_people_write_it(node: Settings, client: Tes
     assert refused(r, 422)
     # The refusal sits next to the field, and what was typed is still there.
     assert 'id="err-held_at"' in r.text and 'value="Casa comunal"' in r.text
+
+
+def test_a_vote_opened_from_the_page_runs_its_days_from_the_nodes_clock(
+        node: Settings, client: TestClient) -> None:
+    """The form's "days" count from the node's clock, as every deadline does, and the
+    page offers closing once that clock has passed it."""
+    from node.clock import ManualClock
+    from node.models.base import aware
+    from tests.conftest import ctx_of
+
+    c = build_commune(node)
+    pid = _proposal(c)
+    ctx = ctx_of(client)
+    clock = ManualClock(ctx.clock.now() + timedelta(days=40))
+    ctx.clock = clock
+    login(client, "facil")
+    page = client.get(f"/p/{pid}")
+    client.post(f"/p/{pid}/vote-open", data={"csrf": csrf(page.text), "days": "3"})
+    with Session(c.ctx.engine) as s:
+        closes = stored(s, Proposal, pid).closes_at
+    assert closes is not None and aware(closes) == clock.now() + timedelta(days=3)
+    assert f"/p/{pid}/close" not in client.get(f"/p/{pid}").text
+    clock.advance(3 * 86400 + 60)
+    assert f"/p/{pid}/close" in client.get(f"/p/{pid}").text

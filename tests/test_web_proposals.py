@@ -71,7 +71,8 @@ def test_the_page_offers_exactly_what_the_domain_allows(node: Settings, client: 
         for pid in (draft, voting, due):
             page = client.get(f"/p/{pid}")
             with Session(c.ctx.engine) as s:
-                offered = set(available_actions(s, c.people[who], stored(s, Proposal, pid)))
+                offered = set(available_actions(s, c.people[who], stored(s, Proposal, pid),
+                                                utcnow()))
             assert _forms(page.text, pid) == offered & set(FORMS), (who, pid)
     # The author of the draft may edit and withdraw it; nobody else sees either.
     _switch(client, page.text, "m1")

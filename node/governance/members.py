@@ -223,8 +223,9 @@ def create_token(tx: Tx, label: str = "", kind: str = "api") -> tuple[ApiToken, 
     """A token for the acting member (an API token, or a web session at login)."""
     session, member = tx.session, tx.member
     raw = ("cmt_" if kind == "api" else "cms_") + secrets.token_urlsafe(32)
+    # Dated by the node's clock, which is what a web session's age is read against.
     token = ApiToken(member_id=member.id or 0, token_hash=token_hash(raw), label=label[:100],
-                     kind=kind)
+                     kind=kind, created_at=tx.now())
     session.add(token)
     session.flush()
     tx.audit("token.created", f"member:{member.id}", {"token": token.id, "label": token.label})

@@ -7,7 +7,7 @@ rejected, or open → voting → counting → accepted, rejected or stale) and t
 execution of a decision (decided → in progress → carried out). `Graph.move` is the
 only place their states change.
 
-`why_not(session, member, proposal, action)` gives the refusal a mutator raises, or
+`why_not(session, member, proposal, action, now)` gives the refusal a mutator raises, or
 None when the action may be taken; `available_actions` is the list of actions with
 no refusal. The mutators call `require`, which is `why_not` raising, so what the
 pages and the API offer and what the domain accepts cannot drift apart. The order of
@@ -18,7 +18,7 @@ when), kept as the mutators had them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
@@ -29,7 +29,7 @@ from node.errors import Problem, conflict, forbidden, not_found
 from node.governance.members import roles_in
 from node.lifecycle import Graph
 from node.models import Amendment, Decision, Evaluation, LocalActor, Member, Proposal
-from node.models.base import aware, utcnow
+from node.models.base import aware
 
 
 class ProposalState(StrEnum):
@@ -119,9 +119,9 @@ class Seen:
     session: Session
     member: Member | None
     proposal: Proposal
-    # "Now" for deadlines: the unit of work's clock where a mutator asks, the wall
-    # clock where a page or view only shows what may be done.
-    now: datetime = field(default_factory=utcnow)
+    # "Now" for deadlines: the node's clock (the unit of work's where a mutator asks,
+    # the context's where a page or view shows what may be done).
+    now: datetime
 
     @cached_property
     def body(self) -> LocalActor:
@@ -299,24 +299,24 @@ RULES: dict[str, Callable[[Seen], Problem | None]] = {
 
 
 def why_not(session: Session, member: Member | None, proposal: Proposal, action: str,
-            seen: Seen | None = None, now: datetime | None = None) -> Problem | None:
-    """The refusal `action` on `proposal` gets from `member` now, or None if allowed."""
-    k = seen or Seen(session, member, proposal, now or utcnow())
+            now: datetime, seen: Seen | None = None) -> Problem | None:
+    """The refusal `action` on `proposal` gets from `member` at `now`, or None."""
+    k = seen or Seen(session, member, proposal, now)
     return k.hidden() or RULES[action](k)
 
 
 def require(session: Session, member: Member | None, proposal: Proposal, action: str,
-            now: datetime | None = None) -> None:
-    if (refused := why_not(session, member, proposal, action, now=now)) is not None:
+            now: datetime) -> None:
+    if (refused := why_not(session, member, proposal, action, now)) is not None:
         raise refused
 
 
-def available_actions(session: Session, member: Member | None, proposal: Proposal
-                      ) -> list[str]:
-    """What `member` may do with `proposal` now (anonymous: nothing)."""
+def available_actions(session: Session, member: Member | None, proposal: Proposal,
+                      now: datetime) -> list[str]:
+    """What `member` may do with `proposal` at `now` (anonymous: nothing)."""
     if member is None:
         return []
-    seen = Seen(session, member, proposal)
+    seen = Seen(session, member, proposal, now)
     return [a for a in PROPOSAL_ACTIONS if RULES[a](seen) is None]
 
 
@@ -358,16 +358,16 @@ def amendment_close_refusal(a: Amendment, now: datetime) -> Problem | None:
 
 
 def require_on_amendment(session: Session, member: Member | None, proposal: Proposal,
-                         a: Amendment, action: str, now: datetime | None = None) -> None:
-    k = Seen(session, member, proposal, now or utcnow())
+                         a: Amendment, action: str, now: datetime) -> None:
+    k = Seen(session, member, proposal, now)
     refused = k.hidden() or amendment_why_not(k, a, action)
     if refused is not None:
         raise refused
 
 
 def amendment_actions(session: Session, member: Member | None, proposal: Proposal,
-                      a: Amendment, seen: Seen | None = None) -> list[str]:
+                      a: Amendment, now: datetime, seen: Seen | None = None) -> list[str]:
     if member is None:
         return []
-    k = seen or Seen(session, member, proposal)
+    k = seen or Seen(session, member, proposal, now)
     return [x for x in AMENDMENT_ACTIONS if amendment_why_not(k, a, x) is None]

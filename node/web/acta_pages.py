@@ -23,7 +23,6 @@ from node.errors import Problem
 from node.federations import escalation
 from node.governance import bodies
 from node.models import LocalActor
-from node.models.base import utcnow
 from node.records import actas, exports
 from node.records.actas import DecisionActa, FederatedCheck
 from node.web import timefmt
@@ -87,7 +86,7 @@ def _words(request: Request, lang: str) -> tuple[Any, Any, Any, str]:
     def day(v: Any) -> str:
         return timefmt.day(v, tz)
 
-    return _, when, day, when(utcnow())
+    return _, when, day, when(request.app.state.ctx.clock.now())
 
 
 def _answer(request: Request, me: Any, doc: Doc, pdf: bool, back: str, back_label: str

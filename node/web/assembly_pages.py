@@ -69,8 +69,9 @@ def plan_from(request: Request, s: Session, b: LocalActor, data: dict[str, str],
                 description=data.get("description", "")[:20_000], agenda=agenda)
 
 
-def _matters(s: Session, b: LocalActor, a: Assembly | None = None) -> list[dict[str, object]]:
-    return [proposal_view(s, p) for p in _candidates(s, b, a)]
+def _matters(s: Session, b: LocalActor, now: datetime,
+             a: Assembly | None = None) -> list[dict[str, object]]:
+    return [proposal_view(s, p, now) for p in _candidates(s, b, a)]
 
 
 @router.get("/b/{handle}/assemblies/new")
@@ -84,7 +85,8 @@ def new_assembly_page(request: Request, handle: str) -> Response:
             require_facilitator(s, me, b)
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
-        return page(request, "assembly_new.html", me, body=b, matters=_matters(s, b),
+        matters = _matters(s, b, request.app.state.ctx.clock.now())
+        return page(request, "assembly_new.html", me, body=b, matters=matters,
                     a=None, chosen=[], starts=None, ends=None)
 
 
@@ -107,12 +109,13 @@ def assembly_page(request: Request, handle: str, assembly_id: RowId) -> Response
             a = assemblies.by_id(s, b, assembly_id)
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
-        actions = assemblies.available_actions(s, me, a, request.app.state.ctx.clock.now())
+        now = request.app.state.ctx.clock.now()
+        actions = assemblies.available_actions(s, me, a, now)
         return page(request, "assembly.html", me, body=b, a=a,
                     starts=aware(a.starts_at),
                     ends=aware(a.ends_at) if a.ends_at is not None else None,
                     titles=assemblies.agenda_titles(s, a), actions=actions,
-                    matters=_matters(s, b, a) if "change" in actions else [],
+                    matters=_matters(s, b, now, a) if "change" in actions else [],
                     chosen=assemblies.agenda_ids(a))
 
     return show_body(request, handle, view)

@@ -31,7 +31,6 @@ from node.errors import Problem
 from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
 from node.models import EconomicEvent, Intent, JointPlan, LocalActor, Member
-from node.models.base import utcnow
 from node.web.actions import (
     Done,
     member_of,
@@ -111,7 +110,7 @@ def economy_page(request: Request, handle: str) -> Response:
             return refusal(request, me, Problem(
                 422, "bad-window", "the period is 30, 90 or 365 days, or todo"), _back(handle))
         days = PERIODS[period]
-        since = utcnow() - timedelta(days=days) if days else None
+        since = request.app.state.ctx.clock.now() - timedelta(days=days) if days else None
         gave = ledger.of_body(s, here)
         members = members_of(s, b)
         flows = ledger.flows(s, members, since)

@@ -52,8 +52,9 @@ def body_page(request: Request, handle: str) -> Response:
         rows = s.exec(select(Proposal).where(Proposal.body_id == b.id)
                       .order_by(col(Proposal.id).desc()).limit(200)).all()
         groups: dict[str, list[dict[str, Any]]] = {st: [] for st in STATES}
+        now = request.app.state.ctx.clock.now()
         for p in rows:
-            groups[p.state].append(proposal_view(s, p))
+            groups[p.state].append(proposal_view(s, p, now))
         labels = state_group_labels(_)
         urls = request.app.state.ctx.urls
         waiting = pending.for_member(request.app.state.ctx.tx(s, me)) if me is not None else []

@@ -46,9 +46,10 @@ def new_meeting_page(request: Request, handle: str) -> Response:
             require_facilitator(s, me, b)
         except Problem as exc:
             return refusal(request, me, exc, f"/b/{handle}")
-        matters = [proposal_view(s, p) for p in assemblies.open_matters(s, b)]
+        now = request.app.state.ctx.clock.now()
+        matters = [proposal_view(s, p, now) for p in assemblies.open_matters(s, b)]
         statute = bodies.statute_of(b)
-        called = assemblies.due(s, b, request.app.state.ctx.clock.now())
+        called = assemblies.due(s, b, now)
         return page(request, "meeting_new.html", me, body=b, matters=matters,
                     called=called, chosen=request.query_params.get("assembly", ""),
                     consent=statute.rule.value == "consent",

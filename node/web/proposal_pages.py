@@ -29,7 +29,7 @@ from node.models import (
     Proposal,
     Vote,
 )
-from node.models.base import aware, utcnow
+from node.models.base import aware
 from node.tx import Tx
 from node.web.actions import (
     Action,
@@ -96,7 +96,7 @@ def proposal_page(request: Request, pid: RowId, diff: str = "") -> Response:
             return refusal(request, me, exc, "/")
         _ = translator(language(request, me))
         # What this person may do now: the domain's answer, the same the API gives.
-        view = proposal_view(s, p, full=True, member=me)
+        view = proposal_view(s, p, request.app.state.ctx.clock.now(), full=True, member=me)
         actions = set(view["actions"])
         roles = roles_in(s, me, b)
         # The ballot offers what the vote's own (frozen) rule allows.
@@ -129,7 +129,7 @@ def proposal_page(request: Request, pid: RowId, diff: str = "") -> Response:
             ({p.author_id} if p.author_id else set())
         authors = {m.id: m.display_name for m in s.exec(
             select(Member).where(col(Member.id).in_(ids))).all()} if ids else {}
-        now = utcnow()
+        now = request.app.state.ctx.clock.now()
         vote_due = p.closes_at is not None and aware(p.closes_at) <= now
         due_amendments = {a["id"] for a in view["amendments"] if a["state"] == "voting"
                           and a["closes_at"] and aware(datetime.fromisoformat(
@@ -226,18 +226,18 @@ def _back(pid: int, fn: Callable[[Session, Member, Proposal, dict[str, str]], Do
 MAX_VOTE_DAYS = 3650
 
 
-def _days(d: dict[str, str]) -> Any:
+def _days(d: dict[str, str], now: datetime) -> Any:
     days = whole(d.get("days", ""))
     if days is not None and days > MAX_VOTE_DAYS:  # a date past year 9999 cannot be made
         raise invalid("bad-deadline", "a vote lasts at most 3650 days")
-    return utcnow() + timedelta(days=days) if days is not None else None
+    return now + timedelta(days=days) if days is not None else None
 
 
 @router.post("/p/{pid}/amendments/{aid}/vote-open")
 async def open_amendment_vote(request: Request, pid: RowId, aid: RowId) -> Response:
     return await run_action(request, f"/p/{pid}", proposal_action(
-        pid, lambda s, me, p, d: amendments.open_vote(_tx(request, s, me), p, aid,
-                                                      _days(d))),
+        pid, lambda s, me, p, d: amendments.open_vote(
+            _tx(request, s, me), p, aid, _days(d, request.app.state.ctx.clock.now()))),
         done="La enmienda quedó sometida a votación.")
 
 
@@ -264,7 +264,8 @@ async def close_amendment_vote(request: Request, pid: RowId, aid: RowId) -> Resp
 @router.post("/p/{pid}/vote-open")
 async def open_vote(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
-        proposals.open_vote(_tx(request, s, me), p, _days(d))
+        proposals.open_vote(_tx(request, s, me), p,
+                            _days(d, request.app.state.ctx.clock.now()))
 
     return await run_action(request, f"/p/{pid}", proposal_action(pid, fn),
                             done="La votación quedó abierta.")

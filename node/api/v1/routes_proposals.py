@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -82,7 +83,8 @@ def list_proposals(request: Request, handle: str, state: str | None = Query(None
     if after is not None:
         query = query.where(col(Proposal.id) > after)
     rows = session.exec(query.order_by(col(Proposal.id)).limit(limit + 1)).all()
-    return json_with_etag(request, page([proposal_view(session, p, member=member)
+    now = ctx(request).clock.now()
+    return json_with_etag(request, page([proposal_view(session, p, now, member=member)
                                          for p in rows], limit))
 
 
@@ -94,7 +96,8 @@ def create_proposal(request: Request, handle: str, body: NewProposal,
     p = proposals.create(tx, b, body.title, body.text, body.affects,
                          own_uri=tx.urls.actor(b.handle))
     session.commit()
-    return json_with_etag(request, proposal_view(session, p, full=True, member=member), 201)
+    return json_with_etag(request, proposal_view(session, p, tx.now(), full=True,
+                                                 member=member), 201)
 
 
 @router.get("/proposals/{proposal_id}", responses=ok(ProposalFull))
@@ -102,7 +105,8 @@ def get_proposal(request: Request, proposal_id: RowId,
                  member: Member | None = Depends(optional_member),
                  session: Session = Depends(db)) -> Response:
     p = _readable(session, member, proposal_id)
-    return json_with_etag(request, proposal_view(session, p, full=True, member=member))
+    return json_with_etag(request, proposal_view(session, p, ctx(request).clock.now(),
+                                                 full=True, member=member))
 
 
 @router.get("/proposals/{proposal_id}/versions/{number}", responses=ok(VersionOut))
@@ -145,7 +149,8 @@ def withdraw(request: Request, proposal_id: RowId, tx: Tx = Depends(member_tx)) 
 
 def _act(request: Request, session: Session, p: Proposal, member: Member) -> Response:
     session.commit()
-    return json_with_etag(request, proposal_view(session, p, full=True, member=member))
+    return json_with_etag(request, proposal_view(session, p, ctx(request).clock.now(),
+                                                 full=True, member=member))
 
 
 @router.post("/proposals/{proposal_id}/deliberation", responses=ok(ProposalFull))
@@ -157,7 +162,8 @@ async def open_deliberation(request: Request, proposal_id: RowId,
     # The SQL runs in worker threads; only sending the matter up waits on the loop.
     p = await asyncio.to_thread(_deliberate, tx, proposal_id)
     await escalation.send_up_if_needed(ctx(request), member, proposal_id)
-    return json_with_etag(request, await asyncio.to_thread(_full_view, session, p, member))
+    return json_with_etag(request, await asyncio.to_thread(_full_view, session, p, member,
+                                                           tx.now()))
 
 
 def _deliberate(tx: Tx, proposal_id: int) -> Proposal:
@@ -167,9 +173,10 @@ def _deliberate(tx: Tx, proposal_id: int) -> Proposal:
     return p
 
 
-def _full_view(session: Session, p: Proposal, member: Member) -> dict[str, Any]:
+def _full_view(session: Session, p: Proposal, member: Member, now: datetime
+               ) -> dict[str, Any]:
     session.refresh(p)  # sending up may have marked it
-    return proposal_view(session, p, full=True, member=member)
+    return proposal_view(session, p, now, full=True, member=member)
 
 
 @router.post("/proposals/{proposal_id}/comments", status_code=201,

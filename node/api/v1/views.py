@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -31,10 +32,10 @@ def body_view(session: Session, body: LocalActor) -> dict[str, Any]:
             "statute": statute_of(body).to_dict(), "members": member_count(session, body)}
 
 
-def proposal_view(session: Session, p: Proposal, full: bool = False,
+def proposal_view(session: Session, p: Proposal, now: datetime, full: bool = False,
                   member: Member | None = None) -> dict[str, Any]:
     """A proposal as the API shows it to `member`, with `actions`: what they may do
-    with it now (none for anonymous readers)."""
+    with it at `now`, the node's clock (none for anonymous readers)."""
     v = session.exec(select(ProposalVersion).where(
         ProposalVersion.proposal_id == p.id,
         ProposalVersion.number == p.current_version)).one()
@@ -50,7 +51,7 @@ def proposal_view(session: Session, p: Proposal, full: bool = False,
             "escalation": p.escalation or None, "escalated_to": p.escalated_to or None,
             "escalation_note": p.escalation_note or None,
             "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None},
-        "actions": available_actions(session, member, p),
+        "actions": available_actions(session, member, p, now),
     }
     if full:
         out["text"] = v.text
@@ -64,13 +65,13 @@ def proposal_view(session: Session, p: Proposal, full: bool = False,
              "created_at": iso(c.created_at)}
             for c in session.exec(select(Comment).where(Comment.proposal_id == p.id)
                                   .order_by(col(Comment.id)))]
-        seen = Seen(session, member, p)
+        seen = Seen(session, member, p, now)
         out["amendments"] = [
             {"id": a.id, "author_id": a.author_id, "against_version": a.against_version,
              "title": a.title, "text": a.text, "reason": a.reason, "state": a.state,
              "resulting_version": a.resulting_version, "closes_at": iso(a.closes_at),
              "vote": json.loads(a.record) if a.record else None,
-             "actions": amendment_actions(session, member, p, a, seen)}
+             "actions": amendment_actions(session, member, p, a, now, seen)}
             for a in session.exec(select(Amendment).where(Amendment.proposal_id == p.id)
                                   .order_by(col(Amendment.id)))]
         decision = session.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
