@@ -100,7 +100,10 @@ def test_the_demo_tells_its_story_every_page_fits_and_ctrl_c_leaves_nothing(
     demo = subprocess.Popen(
         [sys.executable, "-m", "node.cli.main", "demo", "--dir", str(tmp_path / "nodes"),
          "--ready-file", str(ready_file)], stdout=out.open("wb"), stderr=subprocess.STDOUT,
-        env={**os.environ, "COMUNA_DEMO_VOTE_SECONDS": "2"})
+        env={**os.environ, "COMUNA_DEMO_VOTE_SECONDS": "2"},
+        # Started as a shell starts a background job, with SIGINT ignored: Ctrl-C must
+        # stop it all the same (it once slept on, and its nodes with it).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 240
         while not ready_file.exists():

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop_on_term)
+    # Ctrl-C stops the demo however it was started: a process started in the background
+    # by a shell (or by anything that ignored SIGINT) inherits SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt, so the demo slept on for good.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # `kill -USR1 <pid>` prints where each thread of the demo is, for a stop that hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     fed = Federation(root, NODES)
