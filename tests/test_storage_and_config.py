@@ -142,7 +142,8 @@ def test_serve_skips_the_migration_only_for_a_database_at_the_newest_schema(
     with Alembic and never call a behind, empty or missing database current."""
     from node.storage.db import make_null_engine
     from node.storage.migrate import upgrade
-    from node.storage.schema_head import head_from_files, is_current
+    from node.storage.schema_head import head_from_files
+    from node.storage.schema_head import url_is_current as is_current
 
     assert head_from_files() == head_revision()
     current = databases.new("current")

@@ -66,7 +66,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     level = args.level or _ask("Level (" + ", ".join(LEVELS) + ")", "commune")
     settings = load_settings(data_dir, url=url, handle=handle, name=name, level=level)
     engine = make_null_engine(settings.effective_database_url)
-    if not is_current(settings.effective_database_url):
+    if not is_current(engine):
         upgrade(engine)
     with Session(engine) as s:
         current = primary_actor(s)
@@ -117,11 +117,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                        name=None, level=None)
         if cmd_init(init_args) != 0:
             return 2
-    from node.storage.schema_head import is_current
+    from node.storage.schema_head import url_is_current
 
     # Migrate in a child process so the serving process never loads Alembic; most
     # starts find the schema current and need no child at all.
-    if not is_current(settings.effective_database_url):
+    if not url_is_current(settings.effective_database_url):
         migrated = subprocess.run([sys.executable, "-m", "node.cli.main", "migrate",
                                    "--data-dir", str(settings.data_dir)], env=os.environ.copy())
         if migrated.returncode != 0:

@@ -106,10 +106,9 @@ def votes(session: Session, urls: Urls, body: LocalActor) -> list[Row]:
     """One row per ballot where the statute kept ballots; one row per choice, with its
     count and no voter, for a secret ballot and for an assembly's show of hands."""
     decided = _decided(session, body)
-    ids = {int(b["member"]) for _, _, rec, _, _ in decided
-           for b in (rec.get("ballots") or []) if isinstance(b.get("member"), int)}
-    people = {m.id: m.display_name for m in session.exec(
-        select(Member).where(col(Member.id).in_(sorted(ids)))).all()} if ids else {}
+    amended = _counted_amendments(session, body)
+    people = _people(session, [rec for _, _, rec, _, _ in decided] +
+                     [rec for _, _, rec in amended])
     uris = [str(b.get(k, "")) for d, _, rec, _, _ in decided if d.method == "mandates"
             for b in (rec.get("ballots") or []) for k in ("member", "spokesperson")]
     named = names.names(session, urls, uris) if uris else {}
@@ -121,20 +120,53 @@ def votes(session: Session, urls: Urls, body: LocalActor) -> list[Row]:
         ballots = rec.get("ballots")
         if st.secret_ballot or not isinstance(ballots, list):
             rows += _counts_only(base, rec, st)
-            continue
-        for b in ballots:
-            if d.method == "mandates":
+        elif d.method == "mandates":
+            for b in ballots:
                 member, speaker = str(b.get("member", "")), str(b.get("spokesperson", ""))
                 rows.append({**base, "voter": named.get(member, member),
                              "choice": b.get("choice"), "ballots": 1,
                              "weight": int(b.get("weight", 1)), "reason": None,
                              "spokesperson": named.get(speaker, speaker) or None})
-            else:
-                rows.append({**base, "voter": people.get(b.get("member"), None),
-                             "choice": b.get("choice"), "ballots": 1, "weight": 1,
-                             "reason": b.get("reason") or None, "spokesperson": None})
-    rows += _amendment_votes(session, body)
+        else:
+            rows += _ballot_rows(base, ballots, people)
+    for a, p, rec in amended:
+        # Votes on amendments, under the same rule: the statute that vote opened with.
+        st = statute_of_vote(a, body)
+        base = {"decision": None, "proposal": p.id, "title": a.title,
+                "decided_at": aware(a.closes_at or a.created_at), "method": "online",
+                "secret_ballot": st.secret_ballot, "amendment": a.id}
+        ballots = rec.get("ballots")
+        if st.secret_ballot or not isinstance(ballots, list):
+            rows += _counts_only(base, rec, st)
+        else:
+            rows += _ballot_rows(base, ballots, people)
     return sorted(rows, key=lambda r: r["decided_at"])
+
+
+def _counted_amendments(session: Session, body: LocalActor
+                        ) -> list[tuple[Amendment, Proposal, dict[str, Any]]]:
+    """The body's amendments whose vote was counted, with its record."""
+    rows = session.exec(
+        select(Amendment, Proposal).join(Proposal, col(Proposal.id) == Amendment.proposal_id)
+        .where(Proposal.body_id == body.id, Amendment.record != "",
+               col(Amendment.closes_at).is_not(None))
+        .order_by(col(Amendment.closes_at), col(Amendment.id))).all()
+    return [(a, p, json.loads(a.record)) for a, p in rows]
+
+
+def _people(session: Session, records: list[dict[str, Any]]) -> dict[int | None, str]:
+    """Names of the members whose ballots these records kept."""
+    ids = {int(b["member"]) for rec in records for b in (rec.get("ballots") or [])
+           if isinstance(b.get("member"), int)}
+    return {m.id: m.display_name for m in session.exec(
+        select(Member).where(col(Member.id).in_(sorted(ids)))).all()} if ids else {}
+
+
+def _ballot_rows(base: Row, ballots: list[dict[str, Any]], people: dict[int | None, str]
+                 ) -> list[Row]:
+    return [{**base, "voter": people.get(b.get("member")), "choice": b.get("choice"),
+             "ballots": 1, "weight": 1, "reason": b.get("reason") or None,
+             "spokesperson": None} for b in ballots]
 
 
 def _counts_only(base: Row, rec: dict[str, Any], st: Statute) -> list[Row]:
@@ -142,38 +174,6 @@ def _counts_only(base: Row, rec: dict[str, Any], st: Statute) -> list[Row]:
     return [{**base, "voter": None, "choice": ch, "ballots": int(counts.get(ch, 0)),
              "weight": int(counts.get(ch, 0)), "reason": None, "spokesperson": None}
             for ch in _choices(st)]
-
-
-def _amendment_votes(session: Session, body: LocalActor) -> list[Row]:
-    """The body's votes on amendments, once counted, under the same rule as its
-    decisions: named ballots where the statute of that vote kept them, counts else."""
-    counted = session.exec(
-        select(Amendment, Proposal).join(Proposal, col(Proposal.id) == Amendment.proposal_id)
-        .where(Proposal.body_id == body.id, Amendment.record != "",
-               col(Amendment.closes_at).is_not(None))
-        .order_by(col(Amendment.closes_at), col(Amendment.id))).all()
-    rows: list[Row] = []
-    ids = set()
-    for a, _p in counted:
-        ids |= {int(b["member"]) for b in json.loads(a.record).get("ballots") or []
-                if isinstance(b.get("member"), int)}
-    people = {m.id: m.display_name for m in session.exec(
-        select(Member).where(col(Member.id).in_(sorted(ids)))).all()} if ids else {}
-    for a, p in counted:
-        assert a.closes_at is not None  # selected so
-        rec: dict[str, Any] = json.loads(a.record)
-        st = statute_of_vote(a, body)
-        base = {"decision": None, "proposal": p.id, "title": a.title,
-                "decided_at": aware(a.closes_at), "method": "online",
-                "secret_ballot": st.secret_ballot, "amendment": a.id}
-        ballots = rec.get("ballots")
-        if st.secret_ballot or not isinstance(ballots, list):
-            rows += _counts_only(base, rec, st)
-            continue
-        rows += [{**base, "voter": people.get(b.get("member"), None), "choice": b.get("choice"),
-                  "ballots": 1, "weight": 1, "reason": b.get("reason") or None,
-                  "spokesperson": None} for b in ballots]
-    return rows
 
 
 def participation(session: Session, urls: Urls, body: LocalActor) -> list[Row]:

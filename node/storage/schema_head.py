@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from node.storage.db import make_null_engine
@@ -38,17 +38,23 @@ def head_from_files() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-def is_current(url: str) -> bool:
+def is_current(engine: Engine) -> bool:
     """True only when the database's recorded revision is the newest one."""
     head = head_from_files()
     if head is None:
         return False
-    engine = make_null_engine(url)
     try:
         with engine.connect() as conn:
             found = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     except SQLAlchemyError:
         return False  # no such table yet, or no database: the migration says why
+    return [row[0] for row in found] == [head]
+
+
+def url_is_current(url: str) -> bool:
+    """`is_current` for a process that holds no engine yet (`comuna serve`)."""
+    engine = make_null_engine(url)
+    try:
+        return is_current(engine)
     finally:
         engine.dispose()
-    return [row[0] for row in found] == [head]
