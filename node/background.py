@@ -76,11 +76,17 @@ async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:
 
 async def _votes(ctx: NodeContext, stop: asyncio.Event) -> None:
     # The federations package first: it registers how member bodies decide, which
-    # closing a federation's vote needs, and sends up matters left pending.
-    from node.federations.escalation import retry_pending
+    # closing a federation's vote needs.
+    import node.federations  # noqa: F401
     from node.governance import clock
 
-    await clock.run(ctx, stop, also=[retry_pending])
+    await clock.run(ctx, stop)
+
+
+async def _sending_up(ctx: NodeContext, stop: asyncio.Event) -> None:
+    from node.federations.retries import keep_sending_up
+
+    await keep_sending_up(ctx, stop, VOTE_TICK)
 
 
 async def _economy(ctx: NodeContext, stop: asyncio.Event) -> None:
@@ -99,6 +105,7 @@ def loops(ctx: NodeContext, stop: asyncio.Event) -> list[Coroutine[Any, Any, Non
                     ctx.settings.delivery_poll_seconds, _inbox),
         # Due votes and amendments, and matters waiting to be sent up, are proposals.
         when_needed(ctx, stop, (Proposal,), None, VOTE_TICK, _votes),
+        when_needed(ctx, stop, (Proposal,), ctx.escalation_wakeup, VOTE_TICK, _sending_up),
         # Offers and needs (to match, broker, send up) and joint plans (to answer).
         when_needed(ctx, stop, (Intent, JointPlan), ctx.economy_wakeup,
                     ctx.settings.economy_tick_seconds, _economy),

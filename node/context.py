@@ -147,6 +147,8 @@ class NodeContext:
     inbox_wakeup: Wakeup = field(default_factory=lambda: Wakeup("inbox"))
     delivery_wakeup: Wakeup = field(default_factory=lambda: Wakeup("delivery"))
     economy_wakeup: Wakeup = field(default_factory=lambda: Wakeup("economy"))
+    # A matter newly left waiting to be sent up (node/federations/retries.py).
+    escalation_wakeup: Wakeup = field(default_factory=lambda: Wakeup("escalation"))
     # Every open event stream (node/events), after a commit that wrote events.
     events_wakeup: Broadcast = field(default_factory=lambda: Broadcast("events"))
     bus: WakeBus | None = None
@@ -180,7 +182,7 @@ class NodeContext:
 
     def _wakeups(self) -> tuple[Wakeup | Broadcast, ...]:
         return (self.inbox_wakeup, self.delivery_wakeup, self.economy_wakeup,
-                self.events_wakeup)
+                self.escalation_wakeup, self.events_wakeup)
 
     def load(self) -> None:
         """Fill every cache from the database, taking the feed's versions first."""

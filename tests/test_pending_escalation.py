@@ -15,7 +15,7 @@ from node.activitypub.directory import KeyUnavailable
 from node.app import create_app
 from node.config import Settings
 from node.context import NodeContext
-from node.federations import escalation, graph, routing
+from node.federations import escalation, graph, retries, routing
 from node.governance import members
 from node.models import Delivery, LocalActor, RemoteActor
 from node.models.base import utcnow
@@ -127,6 +127,66 @@ def test_a_matter_no_known_federation_covers_waits_for_fresher_copies(
         s.add(row)
         s.commit()
     assert asyncio.run(escalation.retry_pending(net.ctx)) == 1
+    shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
+    assert (shown["escalation"], shown["escalated_to"]) == ("sent", net.a.uri)
+    assert len(to_the_city(net)) == 1
+
+
+def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
+        commune: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our copy of a neighbour fetched just before its join was accepted: the members
+    should not wait for the vote clock's tick. Leaving a matter waiting wakes the retry
+    loop, which tries again after its quick delay; here its tick is an hour, so only
+    the wake-up can have sent the matter."""
+    net, c, remote = commune, commune.client, commune.remote
+    remote.docs[net.b.path] = {**net.b.document(), "memberOf": []}
+    h = {"Authorization": "Bearer " + c.post(
+        "/api/v1/tokens", json={"username": "facil", "password": PASSWORD}).json()["token"]}
+    p = c.post("/api/v1/bodies/maizal/proposals", headers=h,
+               json={"title": "Agua", "text": "Agua: texto completo.",
+                     "affects": [net.me, net.b.uri]}).json()
+    real = escalation.retry_pending
+    calls: list[int] = []
+    tried, ready = asyncio.Event(), asyncio.Event()
+
+    async def counted(ctx: NodeContext) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            await ready.wait()  # the second try, once the test has made b's join known
+        sent = await real(ctx)
+        tried.set()
+        return sent
+
+    monkeypatch.setattr(escalation, "retry_pending", counted)
+
+    def b_joins_the_city() -> None:
+        remote.docs[net.b.path] = {**net.b.document(), "memberOf": [net.a.uri]}
+        with Session(net.ctx.engine) as s:
+            row = s.exec(select(RemoteActor).where(RemoteActor.uri == net.b.uri)).one()
+            row.fetched_at = utcnow() - timedelta(seconds=graph.REFRESH_AGE + 1)
+            s.add(row)
+            s.commit()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.create_task(retries.keep_sending_up(net.ctx, stop, tick=3600,
+                                                           quick=(0.05,)))
+        await asyncio.wait_for(tried.wait(), 20)  # the first pass: nothing waits yet
+        tried.clear()
+        r = await asyncio.to_thread(
+            c.post, f"/api/v1/proposals/{p['id']}/deliberation", headers=h)
+        assert r.status_code == 200, r.text
+        shown = await asyncio.to_thread(c.get, f"/api/v1/proposals/{p['id']}", headers=h)
+        assert shown.json()["federated"]["escalation"] == "pending"
+        assert to_the_city(net) == []
+        await asyncio.to_thread(b_joins_the_city)
+        ready.set()
+        await asyncio.wait_for(tried.wait(), 20)
+        stop.set()
+        await asyncio.wait_for(loop, 20)
+
+    asyncio.run(scenario())
+    assert len(calls) == 2
     shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
     assert (shown["escalation"], shown["escalated_to"]) == ("sent", net.a.uri)
     assert len(to_the_city(net)) == 1

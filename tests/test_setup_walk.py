@@ -64,12 +64,17 @@ def said(page: Any, sentence: str) -> None:
     expect(page.locator("[role=status]").first).to_contain_text(sentence)
 
 
-def reload_until(page: Any, text: str, what: str, timeout: float = 30) -> None:
+def reload_until(page: Any, text: str | re.Pattern[str], what: str,
+                 timeout: float = 30) -> None:
     """Reload (as a person would) until the page's main text shows `text`."""
     import time
 
+    def shown() -> bool:
+        main = page.locator("main").inner_text()
+        return text in main if isinstance(text, str) else text.search(main) is not None
+
     deadline = time.monotonic() + timeout
-    while text not in page.locator("main").inner_text():
+    while not shown():
         assert time.monotonic() < deadline, f"{what}: «{text}» not on {page.url}"
         time.sleep(0.3)
         page.reload()
@@ -295,9 +300,12 @@ def test_a_coordinator_sets_up_and_federates_a_commune_from_a_phone(
             # Opening the deliberation sends a matter beyond the commune up by itself;
             # the button to send it is then no longer offered, and the page says where.
             # (Once the city passes the matter back to its members, the line becomes
-            # the commune's mandate before the city: either names the city.)
-            expect(ana.locator("section.fed")).to_contain_text(re.compile(
-                f"(Subió a|Nuestra decisión es el mandato ante) {CITY}"))
+            # the commune's mandate before the city: either names the city.) Our copy
+            # of Cerro may predate its join by a moment: the page then says it is
+            # waiting and retrying, and a reload a few seconds later shows it sent.
+            reload_until(ana, re.compile(
+                f"(Subió a|Nuestra decisión es el mandato ante) {CITY}"),
+                "the matter goes up", timeout=45)
             expect(ana.get_by_role("button", name="Enviar a la federación que corresponde")
                    ).to_have_count(0)
             walk.shot(ana, "proposal-sent-up")

@@ -102,7 +102,8 @@ async def send_up(ctx: NodeContext, member: Member, proposal_id: int,
             "sent_to": target}
 
 
-PENDING = Escalation.pending  # could not be sent up yet: the vote clock tries again
+PENDING = Escalation.pending  # could not be sent up yet: retries.py tries again
+RETRY_TOPIC = "escalation"  # the wake-up of that retry loop
 
 
 async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) -> None:
@@ -137,6 +138,10 @@ def _mark_escalation(ctx: NodeContext, proposal_id: int, action: str, note: str)
         p = tx.session.get(Proposal, proposal_id)
         if p is None or not ESCALATION.may(action, p.escalation):
             return  # moved on meanwhile: never undo a sent or settled escalation
+        if action == "wait" and p.escalation != PENDING:
+            # Newly left waiting: node/federations/retries.py tries it again soon.
+            # (Only then: a retry that fails again must not wake its own loop.)
+            tx.wake(RETRY_TOPIC)
         try:
             ESCALATION.move(tx.session, p, action, escalation_note=note[:2000])
         except Problem:
@@ -144,7 +149,8 @@ def _mark_escalation(ctx: NodeContext, proposal_id: int, action: str, note: str)
         tx.commit()
 
 
-def _pending(ctx: NodeContext) -> list[tuple[int, int]]:
+def pending(ctx: NodeContext) -> list[tuple[int, int]]:
+    """(proposal, author) of every matter waiting to be sent up."""
     with Session(ctx.engine) as s:
         rows = s.exec(select(Proposal.id, Proposal.author_id).where(
             Proposal.escalation == PENDING, Proposal.state == "deliberation")).all()
@@ -155,7 +161,7 @@ async def retry_pending(ctx: NodeContext) -> int:
     """Try again every matter that could not be sent up when its deliberation opened;
     each on its own, so one that fails again does not hold the others back."""
     sent = 0
-    for proposal_id, author_id in await asyncio.to_thread(_pending, ctx):
+    for proposal_id, author_id in await asyncio.to_thread(pending, ctx):
         author = await asyncio.to_thread(_member, ctx, author_id)
         if author is None:
             continue

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -100,11 +99,8 @@ def _close_vote(ctx: NodeContext, pid: int, s: Session) -> int | None:
     return None if p is None else decisions.close_vote(ctx.tx(s), p).id
 
 
-async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0,
-              also: Sequence[Callable[[NodeContext], Awaitable[object]]] = ()) -> None:
-    """Close due votes every `every` seconds; then run each of `also` (what other
-    packages do on the same tick, handed in by node/background.py: the federations
-    send up the matters that could not go when their deliberation opened)."""
+async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0) -> None:
+    """Close due votes, and tell of those closing soon, every `every` seconds."""
     retries = new_retries(ctx)
     while not stop.is_set():
         try:
@@ -117,11 +113,6 @@ async def run(ctx: NodeContext, stop: asyncio.Event, every: float = 15.0,
             await asyncio.to_thread(announce_closing, ctx)
         except Exception:  # telling is not closing: the next tick tries again
             log.exception("telling of votes closing soon failed")
-        for step in also:
-            try:
-                await step(ctx)
-            except Exception:  # one step failing must not stop the clock or the others
-                log.exception("%s failed", getattr(step, "__name__", "a tick step"))
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
