@@ -1,13 +1,14 @@
 """The event feed for custom clients: each kind of event appears when the real domain
 action happens, only to the members of the body it concerns (and the people it
 names); the cursor resumes without gaps or repeats; and the Server-Sent Events stream
-of a real node process, read by a plain SSE client, delivers an event caused after
+of a real node process, read by a maintained SSE client (httpx-sse) and by the example
+client of docs/api.md, delivers an event caused after
 connecting and resumes from `Last-Event-ID`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from httpx_sse import EventSource, connect_sse
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from node.api.v1.routes_events import RETRY_MS
 from node.clock import SYSTEM, ManualClock
 from node.config import Settings
 from node.events import KINDS
@@ -370,26 +373,26 @@ def test_a_quiet_stream_keeps_alive_and_ends_with_its_token(
 # --- the stream, from a real node process -------------------------------------------
 
 
-def sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """A Server-Sent Events parser (the WHATWG rules a client needs): fields up to a
-    blank line make an event; comment lines (`:`) are heartbeats."""
-    fields: dict[str, str] = {}
-    data: list[str] = []
-    for line in lines:
-        if line == "":
-            if data:
-                yield {"id": fields.get("id"), "data": json.loads("\n".join(data))}
-            fields, data = {}, []
-            continue
-        if line.startswith(":"):
-            yield {"comment": line[1:].strip()}
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        else:
-            fields[name] = value
+def greeting_then_events(source: EventSource) -> Iterator[dict[str, Any]]:
+    """Read with httpx-sse, a maintained SSE client: first the greeting (only a
+    `retry:` field, so no data), then each event as {id, data}."""
+    events = source.iter_sse()
+    first = next(events)
+    assert (first.retry, first.data) == (RETRY_MS, ""), first
+    for event in events:
+        yield {"id": event.id, "data": event.json()}
+
+
+def docs_client() -> dict[str, Any]:
+    """The example client of docs/api.md, exactly as printed there (its `events`
+    function, without running its `__main__` loop)."""
+    text = (Path(__file__).parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
+    found = re.search(r"```python\n(import time\n.*?connect_sse.*?)```", text, re.S)
+    assert found, "docs/api.md has no example SSE client"
+    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    # Executed, not copied: a change to the printed client must pass this test.
+    exec(compile(found.group(1), "docs/api.md", "exec"), namespace)  # noqa: S102
+    return namespace
 
 
 def test_the_stream_of_a_real_node_tells_what_happens_and_resumes(
@@ -413,30 +416,52 @@ def test_the_stream_of_a_real_node_tells_what_happens_and_resumes(
                 return pid
 
             first, second = proposal("Primera"), proposal("Segunda")
-            with api.stream("GET", "/api/v1/events/stream", headers=auth) as stream:
-                assert stream.status_code == 200
-                assert stream.headers["content-type"].startswith("text/event-stream")
-                events = sse(stream.iter_lines())
-                assert next(events) == {"comment": "comuna"}  # connected, nothing old
+            with connect_sse(api, "GET", "/api/v1/events/stream", headers=auth) as source:
+                assert source.response.status_code == 200
+                assert source.response.headers["content-type"].startswith("text/event-stream")
+                events = greeting_then_events(source)
+                # Connected (the start is fixed before the answer): only new events come.
                 r = api.post(f"/api/v1/proposals/{first}/vote", headers=auth, json={})
                 assert r.status_code == 200, r.text
-                got = next(e for e in events if "data" in e)
+                got = next(events)
             assert got["data"]["kind"] == "vote.opened"
             assert got["data"]["data"]["proposal"] == first and got["id"] == got["data"]["cursor"]
             # While nobody listens, the second vote opens; reconnecting where we left off
             # brings it, and only it.
             api.post(f"/api/v1/proposals/{second}/vote", headers=auth, json={})
-            with api.stream("GET", "/api/v1/events/stream",
-                            headers={**auth, "Last-Event-ID": got["id"]}) as stream:
-                events = sse(stream.iter_lines())
-                resumed = next(e for e in events if "data" in e)
+            with connect_sse(api, "GET", "/api/v1/events/stream",
+                             headers={**auth, "Last-Event-ID": got["id"]}) as source:
+                resumed = next(greeting_then_events(source))
             assert resumed["data"]["data"]["proposal"] == second
             assert resumed["data"]["id"] == got["data"]["id"] + 1
             # The feed agrees with the stream.
             assert [i["data"]["proposal"] for i in feed(api, auth)] == [first, second]
+            _the_documented_client_reads_the_stream(node.url, auth, got["id"], second)
             _one_token_holds_a_few_streams(node.url, auth)
     finally:
         node.stop()
+
+
+def _the_documented_client_reads_the_stream(url: str, auth: dict[str, str], after: str,
+                                           expected: int) -> None:
+    """docs/api.md's client resumes after the id it is given, and stops on a refusal
+    instead of knocking for ever."""
+    client = docs_client()
+    client["NODE"], client["TOKEN"] = url, auth["Authorization"].removeprefix("Bearer ")
+    events = client["events"](last_id=after)
+    try:
+        event = next(events)
+    finally:
+        events.close()
+    assert event["kind"] == "vote.opened" and event["data"]["proposal"] == expected
+    assert event["text"]  # what it would hand to an SMS gateway
+    client["TOKEN"] = "not-a-token"
+    try:
+        next(client["events"]())
+    except httpx.HTTPStatusError as refused:
+        assert refused.response.status_code == 401
+    else:
+        raise AssertionError("the documented client went on after a 401")
 
 
 def _one_token_holds_a_few_streams(url: str, auth: dict[str, str]) -> None:
@@ -454,8 +479,8 @@ def _one_token_holds_a_few_streams(url: str, auth: dict[str, str]) -> None:
         assert all(s.status_code == 200 for s in streams)
         # Each is being served, not only accepted. The readers are kept: a line
         # iterator dropped closes its response, and the node would see a client gone.
-        readers = [sse(s.iter_lines()) for s in streams]
-        assert all(next(r) == {"comment": "comuna"} for r in readers)
+        readers = [EventSource(s).iter_sse() for s in streams]
+        assert all(next(r).retry == RETRY_MS for r in readers)
         refused = other.get("/api/v1/events/stream", headers=auth)
         assert refused.status_code == 429 and refused.json()["code"] == "too-many-streams"
         assert refused.headers["retry-after"] == "3"
