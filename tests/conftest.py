@@ -292,8 +292,36 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.nodes)
 
 
+# What gives a test a database of the run's kind: a fixture, or the helpers themselves.
+_DATABASE_FIXTURES = {"databases", "make_node", "node", "client", "federation"}
+_USES_DATABASES = re.compile(r"\bDatabases\(|\bPG_URL\b|\bbackend\(\)|COMUNA_TEST_PG_URL")
+# Set by .ci/run for its PostgreSQL pass, right after the SQLite pass ran everything.
+LEAVE_OUT_DATABASE_FREE = os.environ.get("COMUNA_TEST_LEAVE_OUT_DATABASE_FREE") == "1"
+
+
+def _database_free(item: pytest.Item) -> bool:
+    """Marked `database_free`, which is refused for a test that can reach the run's
+    database: a wrong mark would drop it from the PostgreSQL pass in silence."""
+    if item.get_closest_marker("database_free") is None:
+        return False
+    reaches = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if reaches or _USES_DATABASES.search(_text(item.path)):
+        raise pytest.UsageError(f"{item.nodeid} is marked database_free but reaches the "
+                                f"run's database ({', '.join(sorted(reaches)) or 'helpers'})")
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long tests first: started early, they overlap with the many short ones."""
+    """The long tests first: started early, they overlap with the many short ones. The
+    PostgreSQL pass of .ci/run leaves out the tests that are the same on any database."""
+    if LEAVE_OUT_DATABASE_FREE:
+        left_out = [i for i in items if _database_free(i)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [i for i in items if i not in left_out]
+    else:
+        for item in items:
+            _database_free(item)  # the mark is checked on every run
     items.sort(key=lambda i: 0 if i.get_closest_marker("federation")
                else 1 if i.get_closest_marker("nodes") else 2)
 

@@ -7,11 +7,14 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node.economy.catalogue import shared
 from node.economy.matcher import Intent, Transfer, allocate, barter, matchable
+
+pytestmark = pytest.mark.database_free  # pure functions: the same on any database
 
 CAT = shared()
 KINDS = [CAT.namespace + k for k in ("gas", "papaya", "maize-flour", "eggs", "cement")]

@@ -57,3 +57,34 @@ def test_a_used_database_comes_back_as_the_template_was(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         again.drop_all()
+
+
+class _Item:
+    """Just what the `database_free` check reads of a collected test."""
+
+    def __init__(self, path: Path, fixtures: list[str], marked: bool = True) -> None:
+        self.path, self.fixturenames, self.nodeid = path, fixtures, f"{path.name}::t"
+        self.marked = marked
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return object() if self.marked and name == "database_free" else None
+
+
+def test_a_test_that_reaches_the_runs_database_cannot_be_marked_database_free(
+        tmp_path: Path) -> None:
+    """The PostgreSQL pass leaves `database_free` tests out: a wrong mark would drop a
+    test from it in silence, so the mark is refused where the database is in reach."""
+    import pytest
+
+    from tests.conftest import _database_free
+
+    plain = tmp_path / "test_plain.py"
+    plain.write_text("def test_x() -> None:\n    assert sum([1, 2]) == 3\n")
+    helper = tmp_path / "test_helper.py"
+    helper.write_text("from tests.conftest import Databases\nDatabases(None)\n")
+    assert _database_free(_Item(plain, ["tmp_path"]))  # type: ignore[arg-type]
+    assert not _database_free(_Item(plain, ["node"], marked=False))  # type: ignore[arg-type]
+    for item in (_Item(plain, ["tmp_path", "make_node"]), _Item(plain, ["client"]),
+                 _Item(helper, ["tmp_path"])):
+        with pytest.raises(pytest.UsageError, match="marked database_free"):
+            _database_free(item)  # type: ignore[arg-type]
