@@ -42,7 +42,9 @@ async def keep_sending_up(ctx: NodeContext, stop: asyncio.Event, tick: float,
     """Until `stop`: try every waiting matter at each of the `quick` delays after one is
     newly left waiting (the escalation wake-up), and every `tick` seconds besides."""
     wakeup = ctx.escalation_wakeup
-    delays: Iterator[float] = iter(())
+    # Quick tries from the start too: the loop may have been started by the very
+    # wake-up of a matter just left waiting (node/background.py's gate watches it).
+    delays: Iterator[float] = iter(quick)
     while not stop.is_set():
         wakeup.clear()  # before the tries: a matter left waiting by them sets it again
         try:
