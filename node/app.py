@@ -129,8 +129,8 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         stop = asyncio.Event()
         tasks = []
         if run_background:
-            # The inbox processor, the vote clock and the economy pass are imported
-            # when they first have work (node/background.py).
+            # The inbox processor, the vote clock, the send-up retries and the economy
+            # pass are imported when they first have work (node/background.py).
             tasks = [asyncio.create_task(DeliveryWorker(ctx).run(stop)),
                      *(asyncio.create_task(c) for c in background_loops(ctx, stop))]
         tasks.append(asyncio.create_task(memory.trim_after_bursts(stop)))

@@ -1,8 +1,9 @@
 """The node's background loops, each imported when it first has something to do.
 
-The inbox processor (with every activity's handler), the vote clock and the economy
-pass import most of the domain: about 3 MB of an idle node's memory, which a node
-that has received nothing, and has no proposal and no offer or need, does not use.
+The inbox processor (with every activity's handler), the vote clock, the retry of
+matters waiting to be sent up and the economy pass import most of the domain: about
+3 MB of an idle node's memory, which a node that has received nothing, and has no
+proposal and no offer or need, does not use.
 Until then a small gate looks every tick (and at the loop's wake-up) whether the
 tables the loop reads hold a row: if none does, the loop would find nothing to do.
 Once one does, the loop is imported and runs for the rest of the process, with the
@@ -96,7 +97,8 @@ async def _economy(ctx: NodeContext, stop: asyncio.Event) -> None:
 
 
 def loops(ctx: NodeContext, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
-    """The inbox processor, the vote clock and the economy pass, each behind its gate.
+    """The inbox processor, the vote clock, the send-up retries and the economy pass,
+    each behind its gate.
     (Delivery is not gated: it is light until its first rows, see outbox/delivery.py.)"""
     return [
         # Every inbox row, whatever its state, is the processor's: rows left by a

@@ -5,6 +5,8 @@ each test then gets databases of its own on that server."""
 from __future__ import annotations
 
 import atexit
+import contextlib
+import inspect
 import os
 import re
 import shutil
@@ -62,6 +64,9 @@ class Databases:
         self.copies: list[str] = []  # copies of the template: emptied and used again
 
     def new(self, name: str, empty: bool = False) -> str:
+        if _RUNNING_DATABASE_FREE:
+            raise pytest.UsageError(f"{_RUNNING_DATABASE_FREE[0]} is marked database_free "
+                                    "but asked for a database of the run")
         if not PG_URL:
             path = self.tmp / (name + ".sqlite3")
             if not empty:
@@ -299,16 +304,40 @@ _USES_DATABASES = re.compile(r"\bDatabases\(|\bPG_URL\b|\bbackend\(\)|COMUNA_TES
 LEAVE_OUT_DATABASE_FREE = os.environ.get("COMUNA_TEST_LEAVE_OUT_DATABASE_FREE") == "1"
 
 
+def _fixture_sources(item: pytest.Item) -> Iterator[tuple[str, str]]:
+    """(name, source) of each fixture function the test uses, wherever it is defined
+    (a helper module's fixture may make databases itself, as citypair's `pair` does)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for name, defs in (info.name2fixturedefs.items() if info is not None else ()):
+        for fixture in defs:
+            with contextlib.suppress(OSError, TypeError):
+                yield name, inspect.getsource(fixture.func)
+
+
 def _database_free(item: pytest.Item) -> bool:
     """Marked `database_free`, which is refused for a test that can reach the run's
-    database: a wrong mark would drop it from the PostgreSQL pass in silence."""
+    database: a wrong mark would drop it from the PostgreSQL pass in silence. Checked
+    here from what the test and its fixtures name, and again while it runs (Databases
+    refuses to make a database for it)."""
     if item.get_closest_marker("database_free") is None:
         return False
     reaches = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    reaches |= {name for name, source in _fixture_sources(item)
+                if _USES_DATABASES.search(source)}
     if reaches or _USES_DATABASES.search(_text(item.path)):
         raise pytest.UsageError(f"{item.nodeid} is marked database_free but reaches the "
                                 f"run's database ({', '.join(sorted(reaches)) or 'helpers'})")
     return True
+
+
+# The `database_free` test running now, if any (Databases refuses to serve it).
+_RUNNING_DATABASE_FREE: list[str] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING_DATABASE_FREE[:] = [item.nodeid] if item.get_closest_marker(
+        "database_free") else []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -387,7 +387,7 @@ def docs_client() -> dict[str, Any]:
     """The example client of docs/api.md, exactly as printed there (its `events`
     function, without running its `__main__` loop)."""
     text = (Path(__file__).parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
-    found = re.search(r"```python\n(import time\n.*?connect_sse.*?)```", text, re.S)
+    found = re.search(r"```python\n((?:(?!```).)*?connect_sse.*?)```", text, re.S)
     assert found, "docs/api.md has no example SSE client"
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     # Executed, not copied: a change to the printed client must pass this test.
@@ -416,7 +416,7 @@ def test_the_stream_of_a_real_node_tells_what_happens_and_resumes(
                 return pid
 
             first, second = proposal("Primera"), proposal("Segunda")
-            with connect_sse(api, "GET", "/api/v1/events/stream", headers=auth) as source:
+            with connect_sse(api, "GET", "/api/v1/events/stream", headers=dict(auth)) as source:
                 assert source.response.status_code == 200
                 assert source.response.headers["content-type"].startswith("text/event-stream")
                 events = greeting_then_events(source)

@@ -135,9 +135,9 @@ def test_a_matter_no_known_federation_covers_waits_for_fresher_copies(
 def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
         commune: Net, monkeypatch: pytest.MonkeyPatch) -> None:
     """Our copy of a neighbour fetched just before its join was accepted: the members
-    should not wait for the vote clock's tick. Leaving a matter waiting wakes the retry
-    loop, which tries again after its quick delay; here its tick is an hour, so only
-    the wake-up can have sent the matter."""
+    should not wait for a tick. Leaving a matter waiting wakes the retry loop, which
+    tries again after its quick delay; a try that fails again does not wake it (no
+    spinning). The loop's tick here is an hour, so only wake-ups can cause tries."""
     net, c, remote = commune, commune.client, commune.remote
     remote.docs[net.b.path] = {**net.b.document(), "memberOf": []}
     h = {"Authorization": "Bearer " + c.post(
@@ -147,12 +147,10 @@ def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
                      "affects": [net.me, net.b.uri]}).json()
     real = escalation.retry_pending
     calls: list[int] = []
-    tried, ready = asyncio.Event(), asyncio.Event()
+    tried = asyncio.Event()
 
     async def counted(ctx: NodeContext) -> int:
         calls.append(1)
-        if len(calls) == 3:
-            await ready.wait()  # the try after the wake-up, once b's join is known
         sent = await real(ctx)
         tried.set()
         return sent
@@ -167,28 +165,37 @@ def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
             s.add(row)
             s.commit()
 
+    async def tries(n: int) -> None:
+        while len(calls) < n:
+            await asyncio.wait_for(tried.wait(), 20)
+            tried.clear()
+
+    def escalation_now() -> str:
+        shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
+        return str(shown["escalation"])
+
     async def scenario() -> None:
         stop = asyncio.Event()
         loop = asyncio.create_task(retries.keep_sending_up(net.ctx, stop, tick=3600,
                                                            quick=(0.05,)))
-        # The loop's own quick tries at its start (nothing waits yet), then its tick.
-        while len(calls) < 2:
-            await asyncio.wait_for(tried.wait(), 20)
-            tried.clear()
+        await tries(2)  # its own quick try at its start (nothing waits yet), then the tick
         r = await asyncio.to_thread(
             c.post, f"/api/v1/proposals/{p['id']}/deliberation", headers=h)
         assert r.status_code == 200, r.text
-        shown = await asyncio.to_thread(c.get, f"/api/v1/proposals/{p['id']}", headers=h)
-        assert shown.json()["federated"]["escalation"] == "pending"
+        assert await asyncio.to_thread(escalation_now) == "pending"
+        await tries(3)  # woken: tried again, and b still belongs to nobody
+        assert await asyncio.to_thread(escalation_now) == "pending"
+        # That failed try left the matter waiting as it was: no wake-up, no new try.
+        await asyncio.sleep(0.5)
+        assert len(calls) == 3
         assert to_the_city(net) == []
         await asyncio.to_thread(b_joins_the_city)
-        ready.set()
-        await asyncio.wait_for(tried.wait(), 20)
+        net.ctx.escalation_wakeup.set()  # as another matter newly left waiting would
+        await tries(4)
         stop.set()
         await asyncio.wait_for(loop, 20)
 
     asyncio.run(scenario())
-    assert len(calls) == 3
     shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
     assert (shown["escalation"], shown["escalated_to"]) == ("sent", net.a.uri)
     assert len(to_the_city(net)) == 1

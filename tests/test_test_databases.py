@@ -4,6 +4,7 @@ earlier test and used again (tests/pgrecycle.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
@@ -59,12 +60,33 @@ def test_a_used_database_comes_back_as_the_template_was(tmp_path: Path) -> None:
         again.drop_all()
 
 
+class _Def:
+    def __init__(self, func: Callable[..., object]) -> None:
+        self.func = func
+
+
+class _Info:
+    def __init__(self, defs: dict[str, list[_Def]]) -> None:
+        self.name2fixturedefs = defs
+
+
+def _plain_fixture(tmp: Path) -> Path:
+    return tmp / "nothing"
+
+
+def _pair_like(tmp: Path) -> str:
+    """A helper module's fixture that makes its databases itself (never called)."""
+    return Databases(tmp).new("x")
+
+
 class _Item:
     """Just what the `database_free` check reads of a collected test."""
 
-    def __init__(self, path: Path, fixtures: list[str], marked: bool = True) -> None:
+    def __init__(self, path: Path, fixtures: list[str], marked: bool = True,
+                 defs: dict[str, list[_Def]] | None = None) -> None:
         self.path, self.fixturenames, self.nodeid = path, fixtures, f"{path.name}::t"
         self.marked = marked
+        self._fixtureinfo = _Info(defs or {})
 
     def get_closest_marker(self, name: str) -> object | None:
         return object() if self.marked and name == "database_free" else None
@@ -84,7 +106,25 @@ def test_a_test_that_reaches_the_runs_database_cannot_be_marked_database_free(
     helper.write_text("from tests.conftest import Databases\nDatabases(None)\n")
     assert _database_free(_Item(plain, ["tmp_path"]))  # type: ignore[arg-type]
     assert not _database_free(_Item(plain, ["node"], marked=False))  # type: ignore[arg-type]
+    own = _Item(plain, ["own"], defs={"own": [_Def(_plain_fixture)]})
+    assert _database_free(own)  # type: ignore[arg-type]
     for item in (_Item(plain, ["tmp_path", "make_node"]), _Item(plain, ["client"]),
-                 _Item(helper, ["tmp_path"])):
+                 _Item(helper, ["tmp_path"]),
+                 _Item(plain, ["pair"], defs={"pair": [_Def(_pair_like)]})):
         with pytest.raises(pytest.UsageError, match="marked database_free"):
             _database_free(item)  # type: ignore[arg-type]
+
+
+def test_a_database_free_test_is_refused_a_database_while_it_runs(tmp_path: Path) -> None:
+    """The second line of defence: whatever the marks say, Databases serves no
+    database to a `database_free` test."""
+    import pytest
+
+    from tests import conftest
+
+    conftest._RUNNING_DATABASE_FREE[:] = ["test_x.py::t"]
+    try:
+        with pytest.raises(pytest.UsageError, match="asked for a database"):
+            Databases(tmp_path).new("x")
+    finally:
+        conftest._RUNNING_DATABASE_FREE.clear()

@@ -126,7 +126,7 @@ async def send_up_if_needed(ctx: NodeContext, member: Member, proposal_id: int) 
     if result["route"] == Route.down.value and result["level"] is None:
         # Nobody covers every affected body, as far as our copies say. A copy may
         # predate a join whose `Update` is still on its way, so this is not final: the
-        # members see the reason, and the vote clock asks again with fresher copies.
+        # members see the reason, and retries.py asks again with fresher copies.
         await asyncio.to_thread(_mark_escalation, ctx, proposal_id, "wait", result["reason"])
     elif result["sent_to"] is None and p.escalation == PENDING:
         # The graph is readable again and says the matter is this body's own.

@@ -1,7 +1,7 @@
 """A matter's escalation: how far our own proposal has gone on its way up.
 
 none (""): still ours alone; pending: it should go up but the federation graph could
-not be read, and the vote clock tries again; sent: a federation has it; refused: the
+not be read, and node/federations/retries.py tries again; sent: a federation has it; refused: the
 federation sent it back down with a reason (ours to decide, or to send again); taken:
 our own signed proposal came back from the federation, so our row is now our
 position on the federated matter.

@@ -70,8 +70,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
     affected = [u for u in json.loads(p.affects or "[]") if isinstance(u, str) and u != own]
     labels["affects"] = list(names(s, urls, affected).values()) if affected else []
     if not p.matter:
-        # Sent up but not yet reached (the vote clock tries again): say so, or the
-        # author sees nothing and presses again.
+        # Sent up but not yet reached (federations/retries.py tries again): say so,
+        # or the author sees nothing and presses again.
         # The technical reason stays in the API (`escalation_note`, in English).
         waiting = {"escalation": "pending"} if p.escalation == "pending" else None
         return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
