@@ -14,7 +14,6 @@ them at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -24,6 +23,7 @@ from sqlmodel import SQLModel
 
 from node.context import NodeContext
 from node.models import InboxItem, Intent, JointPlan, Proposal
+from node.waiting import first_of
 
 log = logging.getLogger("comuna.background")
 
@@ -57,16 +57,7 @@ async def when_needed(ctx: NodeContext, stop: asyncio.Event,
             # Its first pass reads everything at once, without waiting for a tick.
             await start(ctx, stop)
             return
-        waiters = [asyncio.ensure_future(stop.wait())]
-        if wakeup is not None:
-            waiters.append(asyncio.ensure_future(wakeup.wait()))
-        try:
-            await asyncio.wait(waiters, timeout=every, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await w
+        await first_of(stop, *([wakeup] if wakeup is not None else []), timeout=every)
 
 
 async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:

@@ -48,6 +48,17 @@ def commune(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterator[
         yield net
 
 
+def b_joins_the_city(net: Net) -> None:
+    """b now says it belongs to the city (a plays it), and our copy of b is older than
+    the freshness bound, as it is some seconds after the join."""
+    net.remote.docs[net.b.path] = {**net.b.document(), "memberOf": [net.a.uri]}
+    with Session(net.ctx.engine) as s:
+        row = s.exec(select(RemoteActor).where(RemoteActor.uri == net.b.uri)).one()
+        row.fetched_at = utcnow() - timedelta(seconds=graph.REFRESH_AGE + 1)
+        s.add(row)
+        s.commit()
+
+
 def to_the_city(net: Net) -> list[Delivery]:
     with Session(net.ctx.engine) as s:
         return list(s.exec(select(Delivery).where(col(Delivery.inbox) == f"{net.a.uri}/inbox")))
@@ -119,13 +130,7 @@ def test_a_matter_no_known_federation_covers_waits_for_fresher_copies(
     assert "no federation covers" in shown["escalation_note"]
     assert to_the_city(net) == []
 
-    # b joins the city; our copy of b is older than the freshness bound by then.
-    remote.docs[net.b.path] = {**net.b.document(), "memberOf": [net.a.uri]}
-    with Session(net.ctx.engine) as s:
-        row = s.exec(select(RemoteActor).where(RemoteActor.uri == net.b.uri)).one()
-        row.fetched_at = utcnow() - timedelta(seconds=graph.REFRESH_AGE + 1)
-        s.add(row)
-        s.commit()
+    b_joins_the_city(net)  # our copy of b is older than the freshness bound by then
     assert asyncio.run(escalation.retry_pending(net.ctx)) == 1
     shown = c.get(f"/api/v1/proposals/{p['id']}", headers=h).json()["federated"]
     assert (shown["escalation"], shown["escalated_to"]) == ("sent", net.a.uri)
@@ -157,14 +162,6 @@ def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
 
     monkeypatch.setattr(escalation, "retry_pending", counted)
 
-    def b_joins_the_city() -> None:
-        remote.docs[net.b.path] = {**net.b.document(), "memberOf": [net.a.uri]}
-        with Session(net.ctx.engine) as s:
-            row = s.exec(select(RemoteActor).where(RemoteActor.uri == net.b.uri)).one()
-            row.fetched_at = utcnow() - timedelta(seconds=graph.REFRESH_AGE + 1)
-            s.add(row)
-            s.commit()
-
     async def tries(n: int) -> None:
         while len(calls) < n:
             await asyncio.wait_for(tried.wait(), 20)
@@ -189,7 +186,7 @@ def test_a_matter_newly_left_waiting_is_tried_again_within_seconds(
         await asyncio.sleep(0.5)
         assert len(calls) == 3
         assert to_the_city(net) == []
-        await asyncio.to_thread(b_joins_the_city)
+        await asyncio.to_thread(b_joins_the_city, net)
         net.ctx.escalation_wakeup.set()  # as another matter newly left waiting would
         await tries(4)
         stop.set()

@@ -11,13 +11,13 @@ for a quarter of a minute when a few seconds would do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Sequence
 
 from node.context import NodeContext
 from node.federations import escalation
+from node.waiting import first_of
 
 log = logging.getLogger("comuna.federations")
 
@@ -31,14 +31,7 @@ JITTER = 0.2
 
 async def _woken(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> bool:
     """Wait for `stop`, `wakeup` or `timeout`; True if `wakeup` came first."""
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await w
+    await first_of(stop, wakeup, timeout=timeout)
     return wakeup.is_set() and not stop.is_set()
 
 
