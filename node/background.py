@@ -66,19 +66,13 @@ async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:
     await InboxProcessor(ctx).run(stop)
 
 
-async def _votes(ctx: NodeContext, stop: asyncio.Event) -> None:
+async def _proposals(ctx: NodeContext, stop: asyncio.Event) -> None:
     # The federations package first: it registers how member bodies decide, which
     # closing a federation's vote needs.
-    import node.federations  # noqa: F401
+    from node.federations.retries import keep_sending_up
     from node.governance import clock
 
-    await clock.run(ctx, stop)
-
-
-async def _sending_up(ctx: NodeContext, stop: asyncio.Event) -> None:
-    from node.federations.retries import keep_sending_up
-
-    await keep_sending_up(ctx, stop, VOTE_TICK)
+    await asyncio.gather(clock.run(ctx, stop), keep_sending_up(ctx, stop, VOTE_TICK))
 
 
 async def _economy(ctx: NodeContext, stop: asyncio.Event) -> None:
@@ -96,9 +90,9 @@ def loops(ctx: NodeContext, stop: asyncio.Event) -> list[Coroutine[Any, Any, Non
         # previous run (queued, leased, waiting for a retry) start it at once.
         when_needed(ctx, stop, (InboxItem,), ctx.inbox_wakeup,
                     ctx.settings.delivery_poll_seconds, _inbox),
-        # Due votes and amendments, and matters waiting to be sent up, are proposals.
-        when_needed(ctx, stop, (Proposal,), None, VOTE_TICK, _votes),
-        when_needed(ctx, stop, (Proposal,), ctx.escalation_wakeup, VOTE_TICK, _sending_up),
+        # Due votes and amendments, and matters waiting to be sent up, are proposals:
+        # the vote clock and the send-up retries start together.
+        when_needed(ctx, stop, (Proposal,), ctx.escalation_wakeup, VOTE_TICK, _proposals),
         # Offers and needs (to match, broker, send up) and joint plans (to answer).
         when_needed(ctx, stop, (Intent, JointPlan), ctx.economy_wakeup,
                     ctx.settings.economy_tick_seconds, _economy),

@@ -17,6 +17,7 @@ from node.economy import broker, local, plans, rising
 from node.models import Intent, LocalActor
 from node.models.base import aware
 from node.retries import Retries, audit_parked
+from node.waiting import first_of
 
 log = logging.getLogger("comuna.economy")
 OVERLAP = timedelta(seconds=5)
@@ -132,19 +133,6 @@ async def run(ctx: NodeContext, stop: asyncio.Event) -> None:
                     wait = min(wait, max((aware(at) - ctx.clock.now()).total_seconds(), 0.0) + 0.05)
         except Exception:
             log.exception("reading the next rise failed")
-        try:
-            await asyncio.wait_for(_either(ctx.economy_wakeup, stop), wait)
-        except TimeoutError:
-            pass
-
-
-async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
-    ta, tb = asyncio.create_task(a.wait()), asyncio.create_task(b.wait())
-    try:
-        await asyncio.wait({ta, tb}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        # Also when the caller's timeout cancels us: no waiter may outlive the wait.
-        ta.cancel()
-        tb.cancel()
+        await first_of(ctx.economy_wakeup, stop, timeout=wait)
 
 

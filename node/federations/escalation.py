@@ -149,8 +149,7 @@ def _mark_escalation(ctx: NodeContext, proposal_id: int, action: str, note: str)
         tx.commit()
 
 
-def pending(ctx: NodeContext) -> list[tuple[int, int]]:
-    """(proposal, author) of every matter waiting to be sent up."""
+def _pending(ctx: NodeContext) -> list[tuple[int, int]]:
     with Session(ctx.engine) as s:
         rows = s.exec(select(Proposal.id, Proposal.author_id).where(
             Proposal.escalation == PENDING, Proposal.state == "deliberation")).all()
@@ -161,7 +160,7 @@ async def retry_pending(ctx: NodeContext) -> int:
     """Try again every matter that could not be sent up when its deliberation opened;
     each on its own, so one that fails again does not hold the others back."""
     sent = 0
-    for proposal_id, author_id in await asyncio.to_thread(pending, ctx):
+    for proposal_id, author_id in await asyncio.to_thread(_pending, ctx):
         author = await asyncio.to_thread(_member, ctx, author_id)
         if author is None:
             continue
