@@ -16,8 +16,20 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || true
 fi
 .venv/bin/ruff check node tests bench
-.venv/bin/mypy
-# Two workers (pytest-xdist): one runs the tests that start node processes or a browser,
-# one after another (tests/conftest.py schedules them), while the other takes the quick
-# in-process tests. COMUNA_TEST_WORKERS=0 runs everything in this one process.
-.venv/bin/python -m pytest -n "${COMUNA_TEST_WORKERS:-2}" "$@"
+# mypy runs beside the tests, on the CPU they leave while waiting for node processes
+# (half a minute from a cold cache); its verdict counts all the same.
+typing_log=$(mktemp)
+.venv/bin/mypy > "$typing_log" 2>&1 &
+typing=$!
+# Two workers (pytest-xdist): the modules that make several node processes talk are
+# one unit of work, every other module another (tests/conftest.py schedules them).
+# COMUNA_TEST_WORKERS=0 runs everything in this one process.
+tests_rc=0
+.venv/bin/python -m pytest -n "${COMUNA_TEST_WORKERS:-2}" "$@" || tests_rc=$?
+typing_rc=0
+wait "$typing" || typing_rc=$?
+cat "$typing_log"
+rm -f "$typing_log"
+[ "$typing_rc" -eq 0 ] || echo "mypy failed (exit $typing_rc)" >&2
+[ "$tests_rc" -eq 0 ] || exit "$tests_rc"
+exit "$typing_rc"

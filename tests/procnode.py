@@ -18,8 +18,9 @@ import httpx
 from node.cli.main import main as cli
 from node.config import write_config_file
 from node.demo.nodes import free_port  # one picker: a port is never handed out twice
+from tests import forkserver
 
-_LAUNCHED: list[subprocess.Popen[bytes]] = []
+_LAUNCHED: list[forkserver.Child] = []
 
 
 @atexit.register
@@ -27,7 +28,7 @@ def _leftovers() -> None:
     """A test that forgot to stop its node must not leave it running after the suite."""
     for proc in _LAUNCHED:
         if proc.poll() is None:
-            print(f"procnode: node process {proc.pid} ({proc.args!r}) "
+            print(f"procnode: node process {proc.pid} "
                   "was still running at exit; killed", file=sys.stderr)
             proc.kill()
 
@@ -48,7 +49,7 @@ class NodeProcess:
                     "COMUNA_DELIVERY_POLL_SECONDS": "0.2",
                     **(extra_env or {})}
         self.env.pop("COMUNA_DATA_DIR", None)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: forkserver.Child | None = None
         self.log = self.data_dir / "serve.log"
 
     def comuna(self, *args: str) -> str:
@@ -84,10 +85,9 @@ class NodeProcess:
 
     def launch(self) -> None:
         """Start the process without waiting for it: several nodes start side by side."""
-        logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli.main", "serve", "--data-dir", str(self.data_dir),
-             "--port", str(self.port)], env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        self.proc = forkserver.start(
+            ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            self.env, self.log)
         _LAUNCHED.append(self.proc)
 
     def wait_ready(self) -> None:
@@ -157,13 +157,11 @@ def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> 
 
 
 @contextmanager
-def worker_beside(node: NodeProcess) -> Iterator[subprocess.Popen[bytes]]:
+def worker_beside(node: NodeProcess) -> Iterator[forkserver.Child]:
     """A `comuna worker` on the node's data directory (logging to worker.log), stopped
     after the block; the block fails if the worker died meanwhile."""
     log = node.data_dir / "worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "node.cli.main", "worker", "--data-dir", str(node.data_dir)],
-        env=node.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    worker = forkserver.start(["worker", "--data-dir", str(node.data_dir)], node.env, log)
     try:
         yield worker
         assert worker.poll() is None, log.read_text()
