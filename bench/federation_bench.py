@@ -13,6 +13,7 @@ proofs. Measures, over several rounds:
    territory.
 
 usage: federation_bench.py [--rounds N] [--hosts K] [--communes-per-city C]
+                           [--observe db|api]
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from contextlib import redirect_stdout
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,24 @@ class Sim:
         found = [p for p in items if p["federated"] and p["federated"]["matter"] == matter]
         return found[-1] if found else None
 
+    def stored(self, h: str, matter: str, decided: bool) -> str | None:
+        """The node's own stamp of the matter (created, or updated once decided), read
+        from its SQLite file: the same stamps the API gives, without making the node
+        list and judge every proposal for the observer."""
+        path = Path(self.nodes[h]["data_dir"]) / "comuna.sqlite3"
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute(
+                "SELECT created_at, updated_at FROM proposal WHERE matter = ? "
+                "AND (? = 0 OR final_outcome != '') ORDER BY id DESC LIMIT 1",
+                (matter, int(decided))).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            return None
+        return datetime.fromisoformat(row[1 if decided else 0]).replace(
+            tzinfo=UTC).isoformat()
+
     async def arrival_times(self, handles: list[str], stamp: Any, t0: datetime,
                             timeout: float = 90) -> list[float]:
         """Seconds from `t0` to when each node recorded the event, read from the node's
@@ -291,12 +311,22 @@ async def one_round(sim: Sim, k: int) -> tuple[float, float, float]:
     return escalation, max(down), counted_at - last_sent
 
 
+# How arrivals are observed: "db" reads each commune's own stamps from its SQLite file;
+# "api" asks its JSON API for its proposals (load on the very processes measured: every
+# 2 s, 50 listings of every proposal with what each member may do with it).
+OBSERVE = ["db"]
+
+
 async def _created(sim: Sim, h: str, matter: str) -> str | None:
+    if OBSERVE[0] == "db":
+        return await asyncio.to_thread(sim.stored, h, matter, False)
     r = await sim.row(h, matter)
     return r["created_at"] if r else None
 
 
 async def _decided(sim: Sim, h: str, matter: str) -> str | None:
+    if OBSERVE[0] == "db":
+        return await asyncio.to_thread(sim.stored, h, matter, True)
     r = await sim.row(h, matter)
     return r["updated_at"] if r and r["federated"]["final_outcome"] else None
 
@@ -365,4 +395,9 @@ if __name__ == "__main__":
     ap.add_argument("--hosts", type=int, default=4)
     ap.add_argument("--cities-per-territory", type=int, default=5)
     ap.add_argument("--communes-per-city", type=int, default=10)
-    asyncio.run(run(ap.parse_args()))
+    ap.add_argument("--observe", choices=("db", "api"), default="db",
+                    help="read arrivals from the communes' SQLite files (default) or "
+                         "from their JSON API, as before 2026-11-30")
+    parsed = ap.parse_args()
+    OBSERVE[0] = parsed.observe
+    asyncio.run(run(parsed))

@@ -24,6 +24,19 @@ PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script
 
 SHOTS = Path(os.environ.get("COMUNA_SCREENSHOTS",
                             Path(__file__).parent.parent / "build" / "screenshots"))
+# Pictures of the pages for people to look at (build/screenshots/): nothing is checked
+# on them, and a full-page PNG costs about 0.2 s of CPU. COMUNA_TEST_SCREENSHOTS=0 skips
+# them; .ci/run does so in its PostgreSQL pass, whose pages are the SQLite pass's.
+# (Tests that check a picture's file, test_pictures and test_economy_browser, always
+# take theirs.)
+TAKE_SHOTS = os.environ.get("COMUNA_TEST_SCREENSHOTS", "1") != "0"
+
+
+def keep_picture(target: Any, path: Path, **options: Any) -> None:
+    """`target.screenshot` (a page or a locator) for people to look at, unless skipped."""
+    if TAKE_SHOTS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target.screenshot(path=str(path), **options)
 
 # Controls a thumb must hit. Links inside a sentence are exempt (as WCAG 2.5.8 allows);
 # links standing alone in navigation and lists of actions are not.
@@ -52,6 +65,5 @@ def slug(url: str) -> str:
 
 def shot(page: Any, name: str) -> None:
     """A full-page screenshot under build/screenshots/, and the page fits 360 px."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    keep_picture(page, SHOTS / f"{name}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, name

@@ -167,11 +167,31 @@ def close() -> None:
 
 # The zygote's side.
 
-# What a node loads before it serves its first request; the rest stays lazy, as in a
-# node started by hand.
+# What a node loads at start, then what it loads on first use (the JSON API and the
+# pages, the loops at their first row, delivery's HTTP client): a test node uses most
+# of it within seconds. The lazy loading itself is tested in fresh interpreters
+# (tests/test_lazy_routes.py, tests/test_memory_imports.py); here the modules are
+# merely found already imported, and the pages' templates already compiled.
 PRELOAD = ("uvicorn", "uvicorn.lifespan.on", "uvicorn.loops.auto",
            "uvicorn.protocols.http.auto", "node.app", "node.cli.main",
-           "node.outbox.delivery")
+           "node.outbox.delivery", "node.outbox.aioclient", "node.outbox.publish",
+           "node.api.local", "node.inbox.processor", "node.governance.clock",
+           "node.governance.members", "node.economy.clock", "node.federations.retries")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    from node import app
+
+    app.activitypub_routers()
+    app.lazy_routers()
+    from node.web.render import env
+
+    for name in env.list_templates():
+        env.get_template(name)
 
 
 def _child(request: dict[str, Any], wake: tuple[int, int]) -> None:
@@ -230,10 +250,12 @@ def _reap(children: set[int], answers: IO[bytes]) -> None:
 
 
 def serve() -> None:
-    import importlib
+    try:
+        _preload()
+    except Exception:  # noqa: BLE001  # each node then meets the error itself, as it would
+        import traceback
 
-    for name in PRELOAD:
-        importlib.import_module(name)
+        traceback.print_exc()
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     signal.set_wakeup_fd(write_end)

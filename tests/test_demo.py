@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS, needs_chromium, slug
+from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS, keep_picture, needs_chromium, slug
 
 # The demo's nodes keep SQLite files of their own whatever the run's database, so the
 # PostgreSQL pass of .ci/run, which would repeat the SQLite pass exactly, leaves it out.
@@ -67,7 +67,7 @@ def _walk(browser: Any, node: dict[str, Any], password: str) -> tuple[list[str],
         if width > 360:
             problems.append(f"{node['handle']} {path}: {width} px wide")
         for i, picture in enumerate(page.locator("svg[role=img]").all()):
-            picture.screenshot(path=str(SHOTS / f"demo-{node['handle']}-{slug(path)}-{i}.png"))
+            keep_picture(picture, SHOTS / f"demo-{node['handle']}-{slug(path)}-{i}.png")
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             url = urlsplit(urljoin(node["url"] + path, href))
             if url.netloc == origin and not SKIP.search(url.path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM
+from tests.browser import ARGS, CHROMIUM, keep_picture
 from tests.conftest import Databases
 from tests.procnode import NodeProcess
 
@@ -42,7 +42,7 @@ def test_profile_page_on_a_small_phone_without_javascript(served: NodeProcess,
             assert "Asamblea el sábado" in article.inner_text()
             assert "<escritas>" in article.inner_text()  # escaped, shown as text
             assert page.locator("article script, article b").count() == 0
-            page.screenshot(path=str(tmp_path / "profile.png"), full_page=True)
+            keep_picture(page, tmp_path / "profile.png", full_page=True)
         finally:
             browser.close()
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from node.app import create_app
 from node.config import load_settings
-from tests.browser import ARGS, CHROMIUM, MEASURE, SHOTS, slug
+from tests.browser import ARGS, CHROMIUM, MEASURE, SHOTS, keep_picture, slug
 from tests.conftest import Databases
 from tests.pagetour import fill, inner_app, page_routes
 from tests.procnode import NodeProcess
@@ -82,8 +82,8 @@ def test_every_page_fits_a_phone_in_both_languages(
                             problems.append(f"{who} {lang} {url}: {found['width']} px wide")
                         problems += [f"{who} {lang} {url}: {b}" for b in found["bad"]]
                         if lang == "es":  # a picture costs a third of the walk
-                            page.screenshot(path=str(SHOTS / f"{who}-{slug(name)}.png"),
-                                            full_page=True)
+                            keep_picture(page, SHOTS / f"{who}-{slug(name)}.png",
+                                         full_page=True)
                     context.close()
         finally:
             browser.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS
+from tests.browser import ARGS, CHROMIUM, PHONE, SHOTS, keep_picture
 from tests.conftest import Databases
 from tests.pagetour import FILES
 from tests.procnode import NodeProcess
@@ -51,7 +51,7 @@ class Walk:
 
     def shot(self, page: Any, name: str) -> None:
         self.n += 1
-        page.screenshot(path=str(SHOTS / f"walk-{self.n:02d}-{name}.png"), full_page=True)
+        keep_picture(page, SHOTS / f"walk-{self.n:02d}-{name}.png", full_page=True)
         # Scripts are off in these pages; the measurement runs outside them.
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"{page.url}: {width} px wide"
