@@ -62,8 +62,12 @@ async def when_needed(ctx: NodeContext, stop: asyncio.Event,
 
 async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:
     from node.inbox.processor import InboxProcessor
+    from node.leader import one_at_a_time
 
-    await InboxProcessor(ctx).run(stop)
+    # One processor per machine at a time (node/leader.py); the others' stores wake
+    # it through the wake bus.
+    await one_at_a_time(ctx.settings.data_dir / "inbox-processor.lock", stop,
+                        lambda: InboxProcessor(ctx).run(stop))
 
 
 async def _proposals(ctx: NodeContext, stop: asyncio.Event) -> None:
