@@ -45,7 +45,14 @@ async def one_at_a_time(path: Path, stop: asyncio.Event, run: Callable[[], Await
     until the lock is free, look again every `retry` seconds."""
     waited = False
     while not stop.is_set():
-        fd = try_hold(path)
+        try:
+            fd = try_hold(path)
+        except OSError as exc:
+            # No lock to be had here (a read-only or odd file system): run as before
+            # the lock existed, every process with its processor.
+            log.warning("cannot lock %s (%s): running without it", path, exc)
+            await run()
+            return
         if fd is None:
             if not waited:
                 log.info("%s is held by another process of this node: waiting", path.name)

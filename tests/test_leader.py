@@ -110,3 +110,18 @@ def test_a_stop_while_waiting_ends_the_wait_without_running(tmp_path: Path) -> N
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_where_no_lock_can_be_had_the_loop_runs_all_the_same(tmp_path: Path) -> None:
+    ran = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def run() -> None:
+            ran.append(True)
+
+        await asyncio.wait_for(one_at_a_time(tmp_path / "gone" / "x.lock", stop, run), 5)
+
+    asyncio.run(main())
+    assert ran == [True]
