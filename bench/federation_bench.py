@@ -43,6 +43,8 @@ from node.cli.main import main as cli
 from node.models.base import utcnow
 
 PASSWORD = "contraseña-larga"
+# API calls answered 429 or 503 and asked again (printed at the end of set-up).
+RETRIED: list[str] = []
 
 
 class Sim:
@@ -115,8 +117,15 @@ class Sim:
     async def call(self, h: str, method: str, path: str, expect: tuple[int, ...] = (200, 201),
                    **kw: Any) -> Any:
         n = self.nodes[h]
-        r = await self.client.request(method, f"{n['url']}{path}",
-                                      headers=n.get("auth", {}), **kw)
+        for _ in range(5):
+            r = await self.client.request(method, f"{n['url']}{path}",
+                                          headers=n.get("auth", {}), **kw)
+            # What may pass (a peer that did not answer in time) is asked again, as a
+            # client of the API should, after the time the answer gives.
+            if r.status_code not in (429, 503) or r.status_code in expect:
+                break
+            RETRIED.append(f"{h} {method} {path}: {r.status_code}")
+            await asyncio.sleep(min(30, int(r.headers.get("Retry-After", "5"))))
         if r.status_code not in expect:
             raise RuntimeError(f"{h} {method} {path}: {r.status_code} {r.text[:300]}")
         return r.json() if r.content else None
@@ -344,7 +353,8 @@ async def run(args: argparse.Namespace) -> None:
             await sim.wait_healthy()
             await sim.setup()
             print(f"nodes: {len(sim.nodes)} in {args.hosts} host processes; set up in "
-                  f"{time.monotonic() - t:.0f} s")
+                  f"{time.monotonic() - t:.0f} s; API calls asked again: {len(RETRIED)} "
+                  f"{RETRIED[:3]}")
             ups, downs, counts = [], [], []
             for k in range(args.rounds):
                 up, down, counted = await one_round(sim, k)

@@ -142,6 +142,8 @@ _CODES = [
       "The declared number of families is out of range."),
     C("graph-unreachable", 503, "El grafo de federaciones no se puede leer ahora.",
       "The federation graph cannot be read now."),
+    C("federation-unreachable", 503, "La federación no respondió ahora; reintentar.",
+      "The federation did not answer now; retry later."),
     C("no-route", 409, "Ninguna federación reúne a todas las instancias afectadas.",
       "No federation covers every affected body."),
     C("proposal-is-draft", 409, "Un borrador no se envía a la federación.",

@@ -247,6 +247,10 @@ async def join(ctx: NodeContext, member: Member, handle: str, address: str,
     address = address.strip()
     try:
         doc = await resolve_actor(ctx, address)
+    except KeyUnavailable as exc:
+        # A timeout or a 5xx says nothing about the address: ask again, not "unknown".
+        raise Problem(503, "federation-unreachable", str(exc), field="federation",
+                      retry_after=exc.retry_after) from exc
     except (ValueError, KeyLookupFailed) as exc:
         raise Problem(422, "unknown-federation", str(exc), field="federation") from exc
     if str(doc.get("id")) == ctx.urls.actor(handle):

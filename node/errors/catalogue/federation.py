@@ -15,6 +15,9 @@ ENTRIES = [
       "@ciudad@nodo.ejemplo) e intente de nuevo.",
       "No federation was found at that address; check it (for example "
       "@city@node.example) and try again."),
+    E("federation-unreachable", None,
+      "El nodo de esa federación no respondió ahora; intente de nuevo en un momento.",
+      "That federation's node did not answer now; try again in a moment."),
     E("self-join", "a body cannot join itself",
       "Una instancia no puede unirse a sí misma; escriba la dirección de la federación.",
       "A body cannot join itself; write the federation's address."),
