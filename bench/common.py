@@ -59,7 +59,26 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-__all__ = ["ROOT", "env", "free_port", "init_node", "median", "rss_mb", "wait_healthy"]
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far (OSError once it is gone)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """CPU used so far by every process alive on the machine."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                total += cpu_seconds(int(entry))
+            except OSError:
+                continue  # ended meanwhile
+    return total
+
+
+__all__ = ["ROOT", "cpu_seconds", "env", "free_port", "init_node", "machine_cpu", "median",
+           "rss_mb", "wait_healthy"]
 
 
 class SinkProcess:

@@ -10,7 +10,6 @@ for its own actor and the CPU its process used to get there.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -19,14 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import cpu_seconds
+
 from tests import forkserver
 from tests.procnode import NodeProcess
-
-
-def process_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -45,7 +40,7 @@ def main() -> None:
         node.start()
         wall = time.monotonic() - started
         assert node.proc is not None
-        cpu = process_cpu(node.proc.pid)
+        cpu = cpu_seconds(node.proc.pid)
         node.stop()
         if run:
             walls.append(wall)

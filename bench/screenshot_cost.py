@@ -8,7 +8,6 @@ CPU of every process on the machine per step, so run it on a quiet machine.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -17,24 +16,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import machine_cpu
+
 from tests.browser import ARGS, CHROMIUM, PHONE
 
 PAGE = "<html><body>" + "".join(
     f"<p>Párrafo {i} del acta de la asamblea comunal y sus decisiones.</p>"
     "<button>Votar</button>" for i in range(80)) + "</body></html>"
-
-
-def machine_cpu() -> float:
-    total = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
