@@ -41,7 +41,7 @@ def has_rows(ctx: NodeContext, tables: tuple[type[SQLModel], ...]) -> bool:
 
 async def when_needed(ctx: NodeContext, stop: asyncio.Event,
                       tables: tuple[type[SQLModel], ...], wakeup: asyncio.Event | None,
-                      every: float, start: Loop) -> None:
+                      every: float | Callable[[], float], start: Loop) -> None:
     """Run `start` once any of `tables` has a row; look again at every `wakeup` and
     every `every` seconds until then."""
     while not stop.is_set():
@@ -57,7 +57,8 @@ async def when_needed(ctx: NodeContext, stop: asyncio.Event,
             # Its first pass reads everything at once, without waiting for a tick.
             await start(ctx, stop)
             return
-        await first_of(stop, *([wakeup] if wakeup is not None else []), timeout=every)
+        await first_of(stop, *([wakeup] if wakeup is not None else []),
+                       timeout=every() if callable(every) else every)
 
 
 async def _inbox(ctx: NodeContext, stop: asyncio.Event) -> None:
@@ -92,8 +93,9 @@ def loops(ctx: NodeContext, stop: asyncio.Event) -> list[Coroutine[Any, Any, Non
     return [
         # Every inbox row, whatever its state, is the processor's: rows left by a
         # previous run (queued, leased, waiting for a retry) start it at once.
+        # Stored rows wake it (in this process or through the wake-up bus).
         when_needed(ctx, stop, (InboxItem,), ctx.inbox_wakeup,
-                    ctx.settings.delivery_poll_seconds, _inbox),
+                    ctx.idle_poll, _inbox),
         # Due votes and amendments, and matters waiting to be sent up, are proposals:
         # the vote clock and the send-up retries start together.
         when_needed(ctx, stop, (Proposal,), ctx.escalation_wakeup, VOTE_TICK, _proposals),

@@ -79,7 +79,13 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=16, ge=1)
     # First retry delay in seconds; each further one doubles (capped at 8 h).
     delivery_backoff_base: float = Field(default=30.0, gt=0)
+    # How often a loop looks again at work that is due but held (leased by another
+    # worker, a host in its breaker's cooldown).
     delivery_poll_seconds: float = 1.0
+    # How often an idle loop looks for work nothing told it about. Work queued on this
+    # machine wakes the loops at once, a retry wakes them when it falls due; only a
+    # process on another machine sharing the database goes unheard until then.
+    idle_poll_seconds: float = Field(default=15.0, gt=0)
     # Longest wait between two passes of the economy (local matching, brokering, rising);
     # a new offer, need or answer starts a pass at once.
     economy_tick_seconds: float = Field(default=10.0, gt=0)

@@ -180,6 +180,15 @@ class NodeContext:
             self.bus.listen(asyncio.get_running_loop(),
                             {w.topic: w.set_local for w in self._wakeups()})
 
+    def idle_poll(self) -> float:
+        """How long an idle loop sleeps between looks for work it was not told about:
+        long while other processes' commits wake it through the bus, the short poll
+        when they cannot."""
+        s = self.settings
+        heard = self.bus is not None and self.bus.listening
+        return s.idle_poll_seconds if heard else min(s.delivery_poll_seconds,
+                                                     s.idle_poll_seconds)
+
     def _wakeups(self) -> tuple[Wakeup | Broadcast, ...]:
         return (self.inbox_wakeup, self.delivery_wakeup, self.economy_wakeup,
                 self.escalation_wakeup, self.events_wakeup)

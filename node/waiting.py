@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 
 async def first_of(*events: asyncio.Event, timeout: float) -> None:
@@ -17,3 +18,21 @@ async def first_of(*events: asyncio.Event, timeout: float) -> None:
             w.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await w
+
+
+def until_due(now: datetime, due: datetime | None, poll: float, idle: float) -> float:
+    """How long a queue's loop may sleep after finding nothing to claim.
+
+    `due` is the earliest moment a queued row could be claimed (None: nothing queued).
+    Work queued later wakes the loop (in this process, or through the wake-up bus), so
+    an idle loop only looks again after `idle` seconds, for work it cannot hear of (a
+    process on another machine). A row that is due but was not claimed is held by
+    someone (another worker's lease, a held host): it is looked at every `poll`.
+    """
+    if due is None:
+        return idle
+    ahead = (due - now).total_seconds()
+    if ahead <= 0:
+        return poll
+    # A little late rather than early: waking just before the row is due finds nothing.
+    return min(ahead + 0.01, idle)

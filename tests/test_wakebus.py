@@ -98,8 +98,23 @@ def test_a_run_directory_others_may_write_to_is_not_used(tmp_path: Path) -> None
     assert planted.read_text() == "not a socket", "only sockets are ever removed"
 
 
-def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path: Path) -> None:
+def test_a_run_directory_deeper_than_a_socket_name_still_carries_notices(
+        tmp_path: Path) -> None:
+    """A socket's name has room for 107 bytes; a deeper data directory is reached
+    through the process's descriptor of it, so its loops are still woken at once."""
+    deep = tmp_path / ("d" * 120) / "run"
+    deep.parent.mkdir()
+    assert len(str(deep / "wake-1-0-00000000.sock")) > 107
+    asyncio.run(_wakes(deep))
+
+
+def test_a_name_too_long_even_through_a_descriptor_leaves_the_bus_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the short form cannot be had either (no /proc), the bus says it is off and
+    the loops fall back to polling."""
     deep = tmp_path / ("d" * 120)
+    monkeypatch.setattr("node.storage.wakebus.os.path.isdir",
+                        lambda p: not str(p).startswith("/proc/"))
     bus = WakeBus(deep)
 
     async def listen() -> bool:
@@ -107,18 +122,17 @@ def test_a_run_directory_too_deep_for_a_socket_leaves_the_bus_off(tmp_path: Path
 
     assert not asyncio.run(listen())
     bus.notify("delivery")  # no listener, no error
+    bus.close()
 
 
 def test_a_separate_worker_delivers_and_answers_at_once_not_at_its_next_poll(
         databases: Databases, remote: FakeRemote, tmp_path: Path) -> None:
     """`serve` without background loops stores and publishes; a `comuna worker` beside
     it, polling only every 30 s, answers a Follow and delivers a post within seconds."""
-    # Under pytest-xdist the worker's name deepens tmp_path past a socket path's limit.
-    node = NodeProcess(_short_dir(tmp_path), "maizal", databases.new("maizal"),
+    node = NodeProcess(tmp_path, "maizal", databases.new("maizal"),
                        extra_env={"COMUNA_BACKGROUND": "0",
-                                  "COMUNA_DELIVERY_POLL_SECONDS": "30"})
-    if len(str(node.data_dir / "run" / "wake-0000000-0-00000000.sock")) > 107:
-        pytest.fail("the test's data directory is too deep for the bus; shorten it")
+                                  "COMUNA_DELIVERY_POLL_SECONDS": "30",
+                                  "COMUNA_IDLE_POLL_SECONDS": "30"})
     try:
         with worker_beside(node):
             node.start()

@@ -214,6 +214,27 @@ def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
     return rows
 
 
+def next_work_at(engine: Engine, now: datetime) -> datetime | None:
+    """The earliest moment claiming could find something: a row of a host neither
+    blocked nor held falls due, or a held host's cooldown ends (its probe may go before
+    its rows are due). None when nothing is queued for any host that may be sent to."""
+    waiting = select(col(Delivery.id)).where(col(Delivery.host) == col(PeerHost.host),
+                                             col(Delivery.state) == "queued").exists()
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.min(col(Delivery.next_attempt_at))).where(
+            col(Delivery.state) == "queued", claimable())).scalar()
+        # Held hosts are few (each one a peer that keeps failing).
+        held = conn.execute(select(PeerHost.breaker, PeerHost.open_until,  # type: ignore[call-overload]
+                                   PeerHost.probe_until).where(
+            col(PeerHost.breaker) != CLOSED, col(PeerHost.blocked).is_(False),
+            waiting)).all()
+    found = [aware(rows)] if rows is not None else []
+    for breaker, open_until, probe_until in held:
+        until = open_until if breaker == OPEN else probe_until
+        found.append(aware(until) if until is not None else now)
+    return min(found) if found else None
+
+
 class _Lost(Exception):
     """Another process took the probe or its row first: undo our half."""
 

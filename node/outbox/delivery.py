@@ -30,6 +30,7 @@ from node.models.base import aware, utcnow
 from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
 from node.storage.leases import claim, free_dead_at_start
+from node.waiting import first_of, until_due
 
 log = logging.getLogger("comuna.delivery")
 # What signing a row can raise on our side: its body or its author gone (KeyError,
@@ -88,12 +89,12 @@ class DeliveryWorker:
         self.session: Any = None
         self._slots = asyncio.Semaphore(self.concurrency)
         self._probe_at = 0.0
+        self._sending = asyncio.Event()
         # The loop keeps only weak references to tasks: without these, a send in
         # flight could be collected before it records its outcome.
         self._sends: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        s = self.ctx.settings
         loop = asyncio.get_running_loop()
         # A queue released elsewhere in this process (the inbox heard from a host)
         # wakes us; rows committed by other processes of the node wake us through the
@@ -120,11 +121,8 @@ class DeliveryWorker:
                 if rows:
                     await self._start(rows)
                     continue
-                try:
-                    await asyncio.wait_for(self.ctx.delivery_wakeup.wait(),
-                                           s.delivery_poll_seconds if free > 0 else 0.05)
-                except TimeoutError:
-                    pass
+                await first_of(self.ctx.delivery_wakeup, stop,
+                               timeout=await self._idle_wait() if free > 0 else 0.05)
         finally:
             watch.unlisten(self.ctx.delivery_wakeup)
             if self.ctx.bus is not None:
@@ -135,6 +133,22 @@ class DeliveryWorker:
             await self._flush()
             if self.session is not None:
                 await self.session.close()
+
+    async def _idle_wait(self) -> float:
+        """How long to sleep when nothing could be claimed: until the next row falls
+        due or a held host may be probed, unless woken (waking an idle process costs
+        far more CPU than its few statements, so it is not done on a fixed poll)."""
+        s = self.ctx.settings
+        if self.inflight:
+            # Outcomes being recorded may release a host's queue (they wake us too).
+            return s.delivery_poll_seconds
+        now = utcnow()
+        try:
+            due = await asyncio.to_thread(breaker.next_work_at, self.ctx.engine, now)
+        except Exception:
+            log.exception("looking for the next delivery due failed")
+            return s.delivery_poll_seconds
+        return until_due(now, due, s.delivery_poll_seconds, self.ctx.idle_poll())
 
     async def _claim(self, loop: asyncio.AbstractEventLoop, free: int) -> list[Any]:
         probes = loop.time() >= self._probe_at
@@ -156,6 +170,7 @@ class DeliveryWorker:
             self.session = sender.make_session(
                 s.allow_private_networks, s.delivery_timeout, self.concurrency)
         await self._load_bodies(rows)
+        self._sending.set()
         for row in rows:
             self.inflight += 1
             task = asyncio.create_task(self._deliver(row))
@@ -197,6 +212,11 @@ class DeliveryWorker:
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set() or self.inflight:
+            # Asleep while nothing is in flight: a loop ticking 20 times a second kept
+            # every idle node's process awake.
+            if not self.inflight and not self.results:
+                self._sending.clear()
+                await first_of(self._sending, stop, timeout=60.0)
             await asyncio.sleep(FLUSH_EVERY)
             await self._flush()
 
@@ -211,7 +231,9 @@ class DeliveryWorker:
             # Leases expire and the rows are tried again: at-least-once delivery.
             log.exception("recording %d delivery outcomes failed", len(batch))
             return
-        if released:
+        # A released host's queue is due now; and once nothing is in flight, the loop
+        # may sleep until the next retry, which these outcomes may have just set.
+        if released or not self.inflight:
             self.ctx.delivery_wakeup.set()
 
 

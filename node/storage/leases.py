@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from node.models.base import utcnow
@@ -131,3 +131,11 @@ def _claim_sqlite(engine: Engine, table: Any, shape: Any, pick: Any, due: Any,
             table.lease_owner == token)).order_by(table.next_attempt_at, table.id)
             .limit(leased)).all()
     return list(rows)
+
+
+def next_due(engine: Engine, table: Any) -> Any:
+    """When the earliest queued row of `table` is (or was) due, None when none is
+    queued: one step along the (state, next_attempt_at) index."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(table.next_attempt_at))
+                            .where(table.state == "queued")).scalar()

@@ -47,6 +47,7 @@ class WakeBus:
         self._in: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = False
+        self._dir_fd: int | None = None
 
     # --- receiving ----------------------------------------------------------
 
@@ -61,16 +62,18 @@ class WakeBus:
         # Random as well: after a SIGKILL a restarted process often has the same pid
         # (pid 1 in a container), and its old file would refuse the bind.
         path = self.run_dir / f"wake-{os.getpid()}-{next(_serial)}-{os.urandom(4).hex()}.sock"
-        if len(os.fsencode(path)) > MAX_PATH:
-            log.info("wake-ups from other processes off: %s is too long a socket path; "
-                     "work they queue is found by polling", path)
-            return False
         try:
             self.run_dir.mkdir(mode=0o700, exist_ok=True)
             _check_private(self.run_dir)
+            with self._lock:
+                address = self._address(str(path))
+            if address is None:
+                log.info("wake-ups from other processes off: %s is too long a socket "
+                         "path; work they queue is found by polling", path)
+                return False
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.setblocking(False)
-            sock.bind(str(path))
+            sock.bind(address)
             # Only the node's own user may wake its loops.
             os.chmod(path, 0o600)
         except OSError as exc:
@@ -93,6 +96,10 @@ class WakeBus:
         self._in, self._own, self._loop = sock, str(path), loop
         return True
 
+    @property
+    def listening(self) -> bool:
+        return self._in is not None
+
     def close(self) -> None:
         sock, path, loop = self._in, self._own, self._loop
         self._in = self._own = self._loop = None
@@ -108,6 +115,10 @@ class WakeBus:
             if self._out is not None:
                 self._out.close()
                 self._out = None
+            if self._dir_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._dir_fd)
+                self._dir_fd = None
 
     # --- sending ------------------------------------------------------------
 
@@ -127,8 +138,11 @@ class WakeBus:
                     return
             stale = []
             for peer in peers:
+                address = self._address(peer)
+                if address is None:
+                    continue
                 try:
-                    self._out.sendto(data, peer)
+                    self._out.sendto(data, address)
                 except BlockingIOError:
                     pass  # its buffer is full of notices: it is awake already
                 except (ConnectionRefusedError, FileNotFoundError):
@@ -142,6 +156,23 @@ class WakeBus:
                     if stat.S_ISSOCK(os.lstat(peer).st_mode):
                         os.unlink(peer)
                 self._peers.remove(peer)
+
+    def _address(self, path: str) -> str | None:
+        """How to name the socket at `path` to the kernel. A socket's name has room for
+        107 bytes: a deeper data directory (a test's temporary one, often) is reached
+        through this process's descriptor of the run directory, /proc/self/fd/N/name, as
+        Linux allows. None when neither fits."""
+        if len(os.fsencode(path)) <= MAX_PATH:
+            return path
+        if self._dir_fd is None:
+            try:
+                self._dir_fd = os.open(self.run_dir, os.O_PATH | os.O_DIRECTORY)
+            except (OSError, AttributeError):  # O_PATH is Linux's
+                return None
+        short = f"/proc/self/fd/{self._dir_fd}/{os.path.basename(path)}"
+        if len(os.fsencode(short)) > MAX_PATH or not os.path.isdir(f"/proc/self/fd/{self._dir_fd}"):
+            return None
+        return short
 
     def _peer_list(self) -> list[str]:
         now = self.clock()

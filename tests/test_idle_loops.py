@@ -1,0 +1,162 @@
+"""An idle node sleeps: its loops look for work when woken, when a row falls due or a
+held host may be probed, and otherwise only every `idle_poll_seconds`, not on a short
+fixed poll (waking an idle process costs far more CPU than the look itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from node.config import Settings
+from node.context import NodeContext, build_context
+from node.models import Delivery, Follower, InboxItem, PeerHost
+from node.models.base import utcnow
+from node.outbox import breaker, delivery
+from node.outbox.breaker import OPEN
+from node.outbox.publish import post_note
+from node.storage.leases import next_due
+from node.waiting import until_due
+from tests.fakeremote import FakeRemote
+from tests.helpers import deliveries, id_of, run_loops
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Both polls far longer than any wait below: only the due time can wake the loops.
+LONG = {"delivery_poll_seconds": 30.0, "idle_poll_seconds": 30.0}
+
+
+def test_the_wait_is_until_the_row_is_due_within_the_idle_poll() -> None:
+    assert until_due(T0, None, poll=1.0, idle=15.0) == 15.0
+    assert until_due(T0, T0 + timedelta(seconds=2), poll=1.0, idle=15.0) == pytest.approx(2.01)
+    assert until_due(T0, T0 + timedelta(hours=1), poll=1.0, idle=15.0) == 15.0
+    # Due already but not claimed: someone holds it; look again at the short poll.
+    assert until_due(T0, T0 - timedelta(seconds=5), poll=1.0, idle=15.0) == 1.0
+
+
+def _queue(ctx: NodeContext, host: str, n: int = 2) -> None:
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"https://{host}/u/x",
+                       inbox=f"https://{host}/inbox"))
+        s.commit()
+        for i in range(n):
+            post_note(ctx.tx(s), ctx.primary, f"nota {i}")
+        s.commit()
+
+
+def _set_rows(ctx: NodeContext, **values: Any) -> None:
+    with Session(ctx.engine) as s:
+        s.execute(update(Delivery).values(**values))
+        s.commit()
+
+
+def _set_host(ctx: NodeContext, host: str, **values: Any) -> None:
+    with Session(ctx.engine) as s:
+        s.execute(update(PeerHost).where(col(PeerHost.host) == host).values(**values))
+        s.commit()
+
+
+def test_the_next_work_is_a_row_falling_due_or_a_held_host_s_probe(node: Settings) -> None:
+    ctx = build_context(node)
+    assert breaker.next_work_at(ctx.engine, T0) is None, "nothing queued"
+    _queue(ctx, "uno.example")
+    _set_rows(ctx, next_attempt_at=T0 + timedelta(seconds=40))
+    assert breaker.next_work_at(ctx.engine, T0) == T0 + timedelta(seconds=40)
+
+    # Held: its rows are not claimable, but its probe may go when the cooldown ends,
+    # before they are due.
+    with Session(ctx.engine) as s:
+        breaker.lock_peers(s, ["uno.example"])
+        s.commit()
+    _set_host(ctx, "uno.example", breaker=OPEN, open_until=T0 + timedelta(seconds=7))
+    assert breaker.next_work_at(ctx.engine, T0) == T0 + timedelta(seconds=7)
+    _set_host(ctx, "uno.example", open_until=None)
+    assert breaker.next_work_at(ctx.engine, T0) == T0, "a held host without a time: now"
+
+    # A blocked host is never sent to: its rows wake nobody.
+    _set_host(ctx, "uno.example", blocked=True)
+    assert breaker.next_work_at(ctx.engine, T0) is None
+
+
+def test_a_retry_goes_when_it_falls_due_not_at_the_next_poll(
+        make_node: Callable[..., Settings], remote: FakeRemote) -> None:
+    node = make_node(**LONG)
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri=f"{remote.base}/users/bob",
+                       inbox=f"{remote.base}/users/bob/inbox"))
+        s.commit()
+        post_note(ctx.tx(s), ctx.primary, "asamblea el sábado")
+        s.commit()
+    remote.post_statuses = [(503, {"Retry-After": "1"})]
+    started = time.monotonic()
+    done = run_loops(node, lambda c: deliveries(c)[0].state == "delivered", timeout=10,
+                     inbox=False)
+    assert [p["status"] for p in remote.posts] == [503, 202]
+    assert deliveries(done)[0].attempts == 2
+    assert time.monotonic() - started < 10
+
+
+def test_an_inbox_retry_is_processed_when_it_falls_due(
+        make_node: Callable[..., Settings], remote: FakeRemote) -> None:
+    node = make_node(**LONG)
+    ctx = build_context(node)
+    actor = remote.actor("ana")
+    body = actor.activity("Like", obj=ctx.urls.actor(ctx.primary.handle))
+    with Session(ctx.engine) as s:
+        s.add(InboxItem(activity_id=body["id"], activity_type="Like", actor=actor.uri,
+                        recipient=ctx.primary.handle, signer=actor.key_id,
+                        body=json.dumps(body),
+                        next_attempt_at=utcnow() + timedelta(seconds=1.5)))
+        s.commit()
+
+    def processed(c: NodeContext) -> bool:
+        with Session(c.engine) as s:
+            return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+
+    started = time.monotonic()
+    run_loops(node, processed, timeout=10, delivery=False)
+    assert 1.0 < time.monotonic() - started < 10
+    assert next_due(ctx.engine, InboxItem) is None
+
+
+def test_an_idle_worker_does_not_wake_on_a_fixed_poll(
+        make_node: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a claim every poll and a flush tick twenty times a second, forever."""
+    node = make_node(delivery_poll_seconds=0.05, idle_poll_seconds=30.0)
+    claims: list[float] = []
+    flushes: list[float] = []
+    real_claim = delivery.claim_work
+
+    def counting_claim(*args: Any, **kwargs: Any) -> list[Any]:
+        claims.append(time.monotonic())
+        return real_claim(*args, **kwargs)
+
+    real_flush = delivery.DeliveryWorker._flush
+
+    async def counting_flush(self: delivery.DeliveryWorker) -> None:
+        flushes.append(time.monotonic())
+        await real_flush(self)
+
+    monkeypatch.setattr(delivery, "claim_work", counting_claim)
+    monkeypatch.setattr(delivery.DeliveryWorker, "_flush", counting_flush)
+
+    async def main() -> None:
+        ctx = build_context(node)
+        stop = asyncio.Event()
+        task = asyncio.create_task(delivery.DeliveryWorker(ctx).run(stop))
+        await asyncio.sleep(1.5)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await ctx.fetcher.client.aclose()
+
+    asyncio.run(main())
+    # The look at start, and the final flush at the stop.
+    assert len(claims) <= 2, f"{len(claims)} claims in 1.5 s idle"
+    assert len(flushes) <= 3, f"{len(flushes)} flush ticks in 1.5 s idle"
