@@ -175,7 +175,7 @@ def close() -> None:
 PRELOAD = ("uvicorn", "uvicorn.lifespan.on", "uvicorn.loops.auto",
            "uvicorn.protocols.http.auto", "node.app", "node.cli.main",
            "node.outbox.delivery", "node.outbox.aioclient", "node.outbox.publish",
-           "node.api.local", "node.inbox.processor", "node.governance.clock",
+           "node.api.local", "node.cli.server", "node.inbox.processor", "node.governance.clock",
            "node.governance.members", "node.economy.clock", "node.federations.retries")
 
 

@@ -142,13 +142,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.raise_signal(sig)
 
     signal.signal(signal.SIGTERM, remove_then_die)
+    options: dict[str, Any] = dict(
+        factory=True, host=args.host, port=args.port,
+        workers=args.workers or settings.workers, proxy_headers=False,
+        log_level=os.environ.get("COMUNA_LOG_LEVEL", "info").lower(), access_log=False,
+        timeout_graceful_shutdown=10)
     try:
-        uvicorn.run(
-            "node.app:app_factory", factory=True, host=args.host, port=args.port,
-            workers=args.workers or settings.workers, proxy_headers=False,
-            log_level=os.environ.get("COMUNA_LOG_LEVEL", "info").lower(), access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        if options["workers"] > 1:
+            uvicorn.run("node.app:app_factory", **options)
+        else:
+            from node.cli.server import serve
+
+            if not serve(uvicorn.Config("node.app:app_factory", **options)):
+                return 3  # as uvicorn exits when the app fails to start
     finally:
         handoff.remove(settings.data_dir, local)
     return 0
