@@ -19,10 +19,11 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from node.app import create_app
+from node.cli.server import CalmServer
 from node.config import load_settings
 
 
-class QuietServer(uvicorn.Server):
+class QuietServer(CalmServer):  # the main loop of `comuna serve`
     def install_signal_handlers(self) -> None:  # one process, many servers: the host
         pass  # process is stopped as a whole by the benchmark
 
