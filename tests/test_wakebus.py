@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from node.storage import wakebus
 from node.storage.wakebus import WakeBus
 from tests.conftest import Databases
 from tests.fakeremote import FakeRemote
@@ -48,6 +49,32 @@ async def _wakes(run: Path) -> None:
         listener.close()
         sender.close()
     assert not list(run.glob("wake-*.sock")), "closing removes the socket file"
+
+
+def test_a_full_queue_wakes_every_loop_since_notices_were_refused(tmp_path: Path) -> None:
+    """A socket holds ten notices unread (net.unix.max_dgram_qlen); a busy loop's
+    queue fills with one topic and the next notice, of another topic, is refused. The
+    listener cannot know which it missed, so a full queue wakes every loop."""
+
+    async def main() -> None:
+        run = _short_dir(tmp_path)
+        listener, sender = WakeBus(run), WakeBus(run)
+        woken = {"inbox": asyncio.Event(), "delivery": asyncio.Event()}
+        assert listener.listen(asyncio.get_running_loop(),
+                               {k: e.set for k, e in woken.items()})
+        try:
+            # The loop does not run meanwhile: nothing is read.
+            for _ in range(wakebus._queue_length() + 2):
+                sender.notify("inbox")
+            sender.notify("delivery")  # refused: the queue is full
+            await asyncio.wait_for(woken["inbox"].wait(), 5)
+            await asyncio.sleep(0.05)
+            assert woken["delivery"].is_set(), "a refused notice left its loop asleep"
+        finally:
+            listener.close()
+            sender.close()
+
+    asyncio.run(main())
 
 
 def test_a_socket_left_by_a_killed_process_is_removed_by_the_next_notice(tmp_path: Path) -> None:

@@ -299,6 +299,13 @@ def cmd_host(args: argparse.Namespace) -> int:
         print(f"{args.host}: {count} cached actors expired")
     elif args.action == "retry":
         print(f"{args.host}: {retry_failed(engine, args.host)} deliveries requeued")
+    if args.action in ("unblock", "retry"):
+        # The node's delivery workers sleep until told of work (or their idle poll).
+        from node.storage.wakebus import WakeBus
+
+        bus = WakeBus(_settings(args).data_dir / "run")
+        bus.notify("delivery")
+        bus.close()
     return 0
 
 

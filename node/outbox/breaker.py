@@ -39,6 +39,7 @@ from sqlmodel import Session, col
 
 from node.models import Delivery, PeerHost
 from node.models.base import aware, utcnow
+from node.storage import aftercommit
 from node.storage.leases import lease_token
 
 log = logging.getLogger("comuna.breaker")
@@ -216,22 +217,32 @@ def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
 
 def next_work_at(engine: Engine, now: datetime) -> datetime | None:
     """The earliest moment claiming could find something: a row of a host neither
-    blocked nor held falls due, or a held host's cooldown ends (its probe may go before
-    its rows are due). None when nothing is queued for any host that may be sent to."""
-    waiting = select(col(Delivery.id)).where(col(Delivery.host) == col(PeerHost.host),
-                                             col(Delivery.state) == "queued").exists()
+    blocked nor held falls due, or a held host's probe may go (`_take_probe`'s rules:
+    when its cooldown ends, with a row that is not under a block and either due or
+    not put back by an error of ours). None when nothing is queued that may be sent."""
     with engine.connect() as conn:
         rows = conn.execute(select(func.min(col(Delivery.next_attempt_at))).where(
             col(Delivery.state) == "queued", claimable())).scalar()
         # Held hosts are few (each one a peer that keeps failing).
         held = conn.execute(select(PeerHost.breaker, PeerHost.open_until,  # type: ignore[call-overload]
-                                   PeerHost.probe_until).where(
-            col(PeerHost.breaker) != CLOSED, col(PeerHost.blocked).is_(False),
-            waiting)).all()
-    found = [aware(rows)] if rows is not None else []
-    for breaker, open_until, probe_until in held:
-        until = open_until if breaker == OPEN else probe_until
-        found.append(aware(until) if until is not None else now)
+                                   PeerHost.probe_until, PeerHost.host).where(
+            col(PeerHost.breaker) != CLOSED, col(PeerHost.blocked).is_(False))).all()
+        found = [aware(rows)] if rows is not None else []
+        for breaker, open_until, probe_until, host in held:
+            until = open_until if breaker == OPEN else probe_until
+            cooled = aware(until) if until is not None else now
+            queued = and_(col(Delivery.host) == host, col(Delivery.state) == "queued",
+                          ~_under_bare_block())
+            # A row whose last failure was the peer's may be the probe before it is due.
+            if conn.execute(select(col(Delivery.id)).where(
+                    queued, col(Delivery.last_error).not_like(f"{LOCAL_ERROR}%"))
+                    .limit(1)).first() is not None:
+                found.append(cooled)
+                continue
+            due = conn.execute(select(func.min(col(Delivery.next_attempt_at)))
+                               .where(queued)).scalar()
+            if due is not None:
+                found.append(max(cooled, aware(due)))
     return min(found) if found else None
 
 
@@ -314,6 +325,10 @@ def heard_from(engine: Engine, hosts: set[str], now: datetime | None = None) -> 
             peer.last_success_at = now
             s.add(peer)
         release(s, released, now)
+        if released:
+            # Workers of other processes too (the bus): the queue is due now, and they
+            # may be asleep until the host's cooldown would have ended.
+            aftercommit.wake(s, "delivery")
         s.commit()
     watch.settle(suspects, set())
     if released:

@@ -233,8 +233,10 @@ class DeliveryWorker:
             return
         # A released host's queue is due now; and once nothing is in flight, the loop
         # may sleep until the next retry, which these outcomes may have just set.
-        if released or not self.inflight:
-            self.ctx.delivery_wakeup.set()
+        if released:
+            self.ctx.delivery_wakeup.set()  # other processes' workers too
+        elif not self.inflight:
+            self.ctx.delivery_wakeup.set_local()
 
 
 def _bodies(engine: Engine, ids: set[int]) -> dict[int, tuple[bytes, str]]:

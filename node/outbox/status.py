@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from node.activitypub.hosts import host_key
 from node.models import Delivery, InboxItem, PeerHost
-from node.storage import changes
+from node.storage import aftercommit, changes
 
 
 def federation_status(engine: Engine) -> dict[str, Any]:
@@ -72,6 +72,9 @@ def set_blocked(engine: Engine, host: str, blocked: bool) -> None:
         s.add(peer)
         # Every process of this node honours it within a second (the change feed).
         changes.bump(s, changes.BLOCKS)
+        if not blocked:
+            # The host's queue may go now: the delivery workers sleep until told.
+            aftercommit.wake(s, "delivery")
         s.commit()
 
 
@@ -86,5 +89,6 @@ def retry_failed(engine: Engine, host: str | None = None) -> int:
         stmt = stmt.where(col(Delivery.host) == (host_key(host) or host.lower()))
     with Session(engine) as s:
         res = s.execute(stmt.values(state="queued", attempts=0, next_attempt_at=utcnow()))
+        aftercommit.wake(s, "delivery")
         s.commit()
         return int(getattr(res, "rowcount", 0) or 0)

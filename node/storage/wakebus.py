@@ -48,6 +48,7 @@ class WakeBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = False
         self._dir_fd: int | None = None
+        self._since = 0.0
 
     # --- receiving ----------------------------------------------------------
 
@@ -81,24 +82,34 @@ class WakeBus:
             return False
 
         def readable() -> None:
+            read = 0
             for _ in range(256):
                 try:
                     data = sock.recv(64)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
-                    return
+                except (BlockingIOError, InterruptedError, OSError):
+                    break
+                read += 1
                 handler = handlers.get(data.decode("ascii", "replace"))
                 if handler is not None:
+                    handler()
+            if read >= _queue_length():
+                # The socket's queue was full, so senders' notices were refused
+                # meanwhile, whatever their topic: wake every loop rather than leave
+                # one asleep until its idle poll.
+                for handler in handlers.values():
                     handler()
 
         loop.add_reader(sock.fileno(), readable)
         self._in, self._own, self._loop = sock, str(path), loop
+        self._since = self.clock()
         return True
 
     @property
     def listening(self) -> bool:
-        return self._in is not None
+        """Listening, and for long enough that every sender has seen this socket (they
+        list the directory again at most once a second): from then on a notice is
+        only lost with a full queue, which `readable` makes up for."""
+        return self._in is not None and self.clock() - self._since >= RESCAN_SECONDS
 
     def close(self) -> None:
         sock, path, loop = self._in, self._own, self._loop
@@ -194,6 +205,22 @@ class WakeBus:
                 self._warned = True
                 log.warning("wake-ups to other processes off: %s", exc)
             return []
+
+
+def _queue_length() -> int:
+    """How many datagrams a socket holds unread before senders are refused (Linux's
+    net.unix.max_dgram_qlen, 10 by default)."""
+    global _QLEN
+    if _QLEN is None:
+        try:
+            with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+                _QLEN = max(1, int(f.read().strip()))
+        except (OSError, ValueError):
+            _QLEN = 10
+    return _QLEN
+
+
+_QLEN: int | None = None
 
 
 def _check_private(run_dir: Path) -> None:
