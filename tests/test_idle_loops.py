@@ -216,3 +216,26 @@ def test_a_held_host_whose_probe_cannot_go_does_not_keep_the_worker_polling(
     # Every port of a blocked bare name is blocked: nothing may go at all.
     _set_host(ctx, "uno.example", blocked=True)
     assert breaker.next_work_at(ctx.engine, T0) is None
+
+
+def test_a_worker_that_fails_while_starting_a_batch_ends_instead_of_hanging(
+        node: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its outcome flusher ends with a stop; an error is not one, and `run` waited for
+    it forever."""
+    ctx = build_context(node)
+    _queue(ctx, "uno.example", n=1)
+
+    async def broken(self: delivery.DeliveryWorker, rows: list[Any]) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(delivery.DeliveryWorker, "_load_bodies", broken)
+
+    async def main() -> None:
+        worker = build_context(node)
+        try:
+            await asyncio.wait_for(delivery.DeliveryWorker(worker).run(asyncio.Event()), 10)
+        finally:
+            await worker.fetcher.client.aclose()
+
+    with pytest.raises(RuntimeError, match="went away"):
+        asyncio.run(main())

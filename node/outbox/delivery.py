@@ -12,6 +12,7 @@ Outcomes are written in batches to keep the database out of the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -129,7 +130,14 @@ class DeliveryWorker:
                 self.ctx.bus.close()
             while self.inflight:
                 await asyncio.sleep(0.05)
-            await flusher
+            if stop.is_set():
+                await flusher
+            else:
+                # Left by an error, not a stop: the flusher would wait for a stop that
+                # never comes. What it had not recorded is recorded just below.
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
             await self._flush()
             if self.session is not None:
                 await self.session.close()
