@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
 from datetime import datetime
+
+from node.models.base import utcnow
+
+log = logging.getLogger("comuna.waiting")
 
 
 async def first_of(*events: asyncio.Event, timeout: float) -> None:
@@ -36,3 +42,16 @@ def until_due(now: datetime, due: datetime | None, poll: float, idle: float) -> 
         return poll
     # A little late rather than early: waking just before the row is due finds nothing.
     return min(ahead + 0.01, idle)
+
+
+async def until_next(find: Callable[[datetime], datetime | None], poll: float,
+                     idle: float) -> float:
+    """`until_due` with `find(now)` (a database read, run in a thread) saying when the
+    next row is due; a failing read gives the short poll."""
+    now = utcnow()
+    try:
+        due = await asyncio.to_thread(find, now)
+    except Exception:
+        log.exception("looking for the next work due failed")
+        return poll
+    return until_due(now, due, poll, idle)

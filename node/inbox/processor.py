@@ -34,7 +34,7 @@ from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
 from node.storage.db import write_alone
 from node.storage.leases import claim, free_dead_at_start, next_due
-from node.waiting import first_of, until_due
+from node.waiting import first_of, until_next
 
 log = logging.getLogger("comuna.inbox")
 _P = ParamSpec("_P")
@@ -136,15 +136,9 @@ class InboxProcessor:
 
     async def _idle_wait(self) -> float:
         """Until the next row is due (a retry), unless an arrival wakes us first."""
-        s = self.ctx.settings
-        now = utcnow()
-        try:
-            due = await asyncio.to_thread(next_due, self.ctx.engine, InboxItem)
-        except Exception:
-            log.exception("looking for the next inbox row due failed")
-            return s.delivery_poll_seconds
-        return until_due(now, None if due is None else aware(due),
-                         s.delivery_poll_seconds, self.ctx.idle_poll())
+        return await until_next(lambda _now: next_due(self.ctx.engine, InboxItem),
+                                self.ctx.settings.delivery_poll_seconds,
+                                self.ctx.idle_poll())
 
     async def _pause(self, stop: asyncio.Event, until: float) -> bool:
         """Wait until `until` (or the stop); whether activities arrived meanwhile."""

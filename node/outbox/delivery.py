@@ -17,6 +17,7 @@ import logging
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -31,7 +32,7 @@ from node.models.base import aware, utcnow
 from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
 from node.storage.leases import claim, free_dead_at_start
-from node.waiting import first_of, until_due
+from node.waiting import first_of, until_next
 
 log = logging.getLogger("comuna.delivery")
 # What signing a row can raise on our side: its body or its author gone (KeyError,
@@ -146,17 +147,12 @@ class DeliveryWorker:
         """How long to sleep when nothing could be claimed: until the next row falls
         due or a held host may be probed, unless woken (waking an idle process costs
         far more CPU than its few statements, so it is not done on a fixed poll)."""
-        s = self.ctx.settings
+        poll = self.ctx.settings.delivery_poll_seconds
         if self.inflight:
             # Outcomes being recorded may release a host's queue (they wake us too).
-            return s.delivery_poll_seconds
-        now = utcnow()
-        try:
-            due = await asyncio.to_thread(breaker.next_work_at, self.ctx.engine, now)
-        except Exception:
-            log.exception("looking for the next delivery due failed")
-            return s.delivery_poll_seconds
-        return until_due(now, due, s.delivery_poll_seconds, self.ctx.idle_poll())
+            return poll
+        return await until_next(partial(breaker.next_work_at, self.ctx.engine), poll,
+                                self.ctx.idle_poll())
 
     async def _claim(self, loop: asyncio.AbstractEventLoop, free: int) -> list[Any]:
         probes = loop.time() >= self._probe_at

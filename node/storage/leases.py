@@ -12,13 +12,13 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
-from node.models.base import utcnow
+from node.models.base import aware, utcnow
 from node.storage.db import write_alone
 
 log = logging.getLogger("comuna.leases")
@@ -133,9 +133,10 @@ def _claim_sqlite(engine: Engine, table: Any, shape: Any, pick: Any, due: Any,
     return list(rows)
 
 
-def next_due(engine: Engine, table: Any) -> Any:
+def next_due(engine: Engine, table: Any) -> datetime | None:
     """When the earliest queued row of `table` is (or was) due, None when none is
     queued: one step along the (state, next_attempt_at) index."""
     with engine.connect() as conn:
-        return conn.execute(select(func.min(table.next_attempt_at))
-                            .where(table.state == "queued")).scalar()
+        due = conn.execute(select(func.min(table.next_attempt_at))
+                           .where(table.state == "queued")).scalar()
+    return None if due is None else aware(due)

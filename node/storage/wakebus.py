@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -48,6 +49,8 @@ class WakeBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = False
         self._dir_fd: int | None = None
+        # "/proc/self/fd/N" for the run directory; "" where it cannot be used.
+        self._via_fd: str | None = None
         self._since = 0.0
 
     # --- receiving ----------------------------------------------------------
@@ -129,7 +132,7 @@ class WakeBus:
             if self._dir_fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(self._dir_fd)
-                self._dir_fd = None
+                self._dir_fd = self._via_fd = None
 
     # --- sending ------------------------------------------------------------
 
@@ -175,15 +178,21 @@ class WakeBus:
         Linux allows. None when neither fits."""
         if len(os.fsencode(path)) <= MAX_PATH:
             return path
-        if self._dir_fd is None:
-            try:
-                self._dir_fd = os.open(self.run_dir, os.O_PATH | os.O_DIRECTORY)
-            except (OSError, AttributeError):  # O_PATH is Linux's
-                return None
-        short = f"/proc/self/fd/{self._dir_fd}/{os.path.basename(path)}"
-        if len(os.fsencode(short)) > MAX_PATH or not os.path.isdir(f"/proc/self/fd/{self._dir_fd}"):
+        if self._via_fd is None:
+            self._via_fd = self._open_dir()
+        if not self._via_fd:
             return None
-        return short
+        short = f"{self._via_fd}/{os.path.basename(path)}"
+        return short if len(os.fsencode(short)) <= MAX_PATH else None
+
+    def _open_dir(self) -> str:
+        """The run directory as /proc/self/fd/N, opened once; "" where that cannot be."""
+        try:
+            self._dir_fd = os.open(self.run_dir, os.O_PATH | os.O_DIRECTORY)
+        except (OSError, AttributeError):  # O_PATH is Linux's
+            return ""
+        via = f"/proc/self/fd/{self._dir_fd}"
+        return via if os.path.isdir(via) else ""
 
     def _peer_list(self) -> list[str]:
         now = self.clock()
@@ -207,20 +216,15 @@ class WakeBus:
             return []
 
 
+@functools.cache
 def _queue_length() -> int:
     """How many datagrams a socket holds unread before senders are refused (Linux's
     net.unix.max_dgram_qlen, 10 by default)."""
-    global _QLEN
-    if _QLEN is None:
-        try:
-            with open("/proc/sys/net/unix/max_dgram_qlen") as f:
-                _QLEN = max(1, int(f.read().strip()))
-        except (OSError, ValueError):
-            _QLEN = 10
-    return _QLEN
-
-
-_QLEN: int | None = None
+    try:
+        with open("/proc/sys/net/unix/max_dgram_qlen") as f:
+            return max(1, int(f.read().strip()))
+    except (OSError, ValueError):
+        return 10
 
 
 def _check_private(run_dir: Path) -> None:
