@@ -47,7 +47,12 @@ class LazyRouters(BaseRoute):
             before = list(routes)
             try:
                 for router in self._load():
-                    self.app.include_router(router)
+                    # The router's own route objects, built once when its module was
+                    # imported, rather than `include_router`: FastAPI builds an
+                    # included router's validators again for every app, at its first
+                    # request (a tenth of a second each, and every test makes an app).
+                    # Our routers carry their prefix, tags and defaults themselves.
+                    routes.extend(router.routes)
             except BaseException:
                 # Half a load would leave routes behind the entry; the next request
                 # tries again from the same list.
