@@ -75,6 +75,20 @@ def test_routes_sit_where_they_would_have_been_included(node: Settings) -> None:
     assert not any(isinstance(r, LazyRouters) for r in loaded.router.routes)
 
 
+def test_each_app_gets_the_routers_own_routes_not_copies(node: Settings) -> None:
+    """FastAPI's `include_router` would build every route's validators again for each
+    app at its first request (a tenth of a second or more, and a second copy of them
+    in memory): the lazy entries add the routers' own route objects instead."""
+    from node.app import activitypub_routers, lazy_routers
+
+    own = [r for router in [*activitypub_routers(), *lazy_routers()] for r in router.routes]
+    for _ in range(2):  # a second app in the same process shares them too
+        with TestClient(create_app(node, background=False), base_url=NODE_URL) as client:
+            assert client.get("/login").status_code == 200
+            routes = _inner(client.app).router.routes
+            assert [r for r in routes if any(r is o for o in own)] == own
+
+
 def test_a_json_api_route_answers_its_first_request(client: TestClient) -> None:
     r = client.post("/api/v1/tokens", json={"username": "nadie", "password": "x" * 12})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
