@@ -156,6 +156,11 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks ask for the global providers at every request
+        # (three environment lookups that raise and catch KeyError, 3.4 µs) and wrap
+        # every endpoint; a node exports no telemetry, so they are off.
+        telemetry={"tracing": False, "metrics": False, "logs": False,
+                   "operation_spans": False},
     )
 
     # Refusals and errors: a page in the reader's language for a browser, problem+json
