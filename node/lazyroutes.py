@@ -51,7 +51,9 @@ class LazyRouters(BaseRoute):
                     # imported, rather than `include_router`: FastAPI builds an
                     # included router's validators again for every app, at its first
                     # request (a tenth of a second each, and every test makes an app).
-                    # Our routers carry their prefix, tags and defaults themselves.
+                    # Our routers carry their prefix, tags and defaults themselves. The
+                    # routes are shared by every app of a process, so
+                    # `app.dependency_overrides` does not reach them.
                     routes.extend(router.routes)
             except BaseException:
                 # Half a load would leave routes behind the entry; the next request
