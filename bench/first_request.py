@@ -10,15 +10,13 @@ pays again.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("COMUNA_PASSWORD_COST", "test")
+from common import init_node
 
 
 def main() -> None:
@@ -29,18 +27,15 @@ def main() -> None:
     from starlette.testclient import TestClient
 
     from node.app import create_app
-    from node.cli.main import main as cli
     from node.config import load_settings
 
-    data = tempfile.mkdtemp(prefix="comuna-first-")
-    cli(["init", "--data-dir", data, "--url", "http://node.test", "--handle", "maizal",
-         "--name", "Maizal", "--level", "commune"])
-    settings = load_settings(Path(data))
+    data = Path(tempfile.mkdtemp(prefix="comuna-first-"))
+    url = init_node(data, 8000)  # never listened on: the apps answer in-process
+    settings = load_settings(data)
     for n in range(args.apps):
-        with TestClient(create_app(settings, background=False),
-                        base_url="http://node.test") as client:
+        with TestClient(create_app(settings, background=False), base_url=url) as client:
             started = time.perf_counter()
-            client.get("/b/maizal")
+            client.get("/b/bench")
             client.get("/api/v1/me")
             took = time.perf_counter() - started
         print(f"app {n + 1}: first page and API answer in {took:.3f} s", file=sys.stderr)
