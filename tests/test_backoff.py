@@ -116,7 +116,7 @@ def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit() -> None:
         try:
             for pause in (0.0, 0.0, 0.35):  # two at once reuse one; after a pause, anew
                 await asyncio.sleep(pause)
-                res = await sender.post(session, url, b"{}", {}, True)
+                res = await sender.post(session, url, b"{}", {})
                 assert res.status == 202, res
         finally:
             await session.close()
@@ -158,11 +158,11 @@ def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(
         url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/inbox"
         session = sender.make_session(True, 5.0, 8, idle=0.8)
         try:
-            first = await asyncio.gather(*(sender.post(session, url, b"{}", {}, True)
+            first = await asyncio.gather(*(sender.post(session, url, b"{}", {})
                                            for _ in range(3)))
             await asyncio.sleep(0.75)
             time.sleep(0.4)  # busy (other work) as the peer closes at 1 s
-            again = await sender.post(session, url, b"{}", {}, True)
+            again = await sender.post(session, url, b"{}", {})
         finally:
             await session.close()
         return [r.status for r in first] + [again.status]

@@ -76,7 +76,7 @@ def test_delivery_posts_once_more_on_a_dropped_connection() -> None:
         server, base, seen = await flaky_server(1, b"", "202 Accepted")
         session = sender.make_session(True, 5, 10)
         try:
-            res = await sender.post(session, base + "/inbox", b"{}", {}, True)
+            res = await sender.post(session, base + "/inbox", b"{}", {})
         finally:
             await session.close()
             server.close()

@@ -11,7 +11,6 @@ import email.utils
 import json
 import logging
 import math
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ import httpcore
 import httpx
 
 from node.activitypub.netguard import BlockedAddress, GuardedBackend, Unresolvable
+from node.activitypub.tls import client_context
 
 AP_ACCEPT = (
     'application/activity+json, application/ld+json; '
@@ -85,9 +85,9 @@ def retry_after_of(value: str | None) -> int | None:
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, allow_private: bool) -> None:
-        # One TLS context for both: httpx would otherwise build its own (about 3 MB)
-        # only for this class to replace the pool that holds it.
-        context = ssl.create_default_context()
+        # One TLS context for both, the one delivery uses too: httpx would otherwise
+        # build its own (about 3 MB) only for this class to replace the pool holding it.
+        context = client_context()
         super().__init__(verify=context)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,

@@ -31,6 +31,7 @@ from node.models import Delivery, OutboxItem, PeerHost
 from node.models.base import aware, utcnow
 from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
+from node.outbox.connections import Pool
 from node.storage.leases import claim, free_dead_at_start
 from node.waiting import first_of, until_next
 
@@ -88,7 +89,7 @@ class DeliveryWorker:
         self.inflight = 0
         self.results: list[tuple[Any, Outcome]] = []
         self.bodies: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
-        self.session: Any = None
+        self.session: Pool | None = None
         self._slots = asyncio.Semaphore(self.concurrency)
         self._probe_at = 0.0
         self._sending = asyncio.Event()
@@ -168,8 +169,8 @@ class DeliveryWorker:
 
     async def _start(self, rows: list[Any]) -> None:
         if self.session is None:
-            # Made on the first work rather than at start: the HTTP client library is
-            # not loaded at all by a node that never delivers.
+            # Made on the first work rather than at start: a node that never delivers
+            # holds no pool.
             s = self.ctx.settings
             self.session = sender.make_session(
                 s.allow_private_networks, s.delivery_timeout, self.concurrency)
@@ -211,8 +212,8 @@ class DeliveryWorker:
                             row.id, row.host, type(exc).__name__, exc)
                 return LocalFailure(f"{type(exc).__name__}: {exc}")
             # sender.post turns every network error into a result; it does not raise.
-            return await sender.post(self.session, row.inbox, body, headers,
-                                     self.ctx.settings.allow_private_networks)
+            assert self.session is not None  # made by _start before any send
+            return await sender.post(self.session, row.inbox, body, headers)
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set() or self.inflight:

@@ -1,0 +1,259 @@
+"""The delivery client's connections: HTTP/1.1 POSTs over asyncio streams, spoken with
+h11, pooled per host.
+
+Why not a client library: httpx (used for fetching) tops out near 140 signed POSTs/s
+at delivery's concurrency (its pool's bookkeeping); aiohttp reached the signing bound
+but, with the modules it brings, cost 9 MB of resident memory in every node that had
+delivered once. h11 and asyncio's streams are in memory already (httpx, uvicorn), so
+this pool costs nearly nothing, and the signing, not the pool, bounds throughput
+(docs/benchmarks.md, ninth session).
+
+What it keeps from the client it replaces: a connection is dialled only to checked
+addresses (`netguard`), names are cached for a minute, at most `limit` connections
+are in use at once, a host keeps at most `idle_per_host` idle ones, and none is reused
+after `idle` seconds (a peer closing its end as we post would fail the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import h11
+
+from node.activitypub.netguard import BlockedAddress, address_allowed, resolve_checked
+from node.activitypub.tls import client_context
+
+USER_AGENT = "Comuna/0.1 (+ActivityPub)"
+# What an inbox may answer with; the rest is not read and the connection is not kept.
+MAX_BODY = 64 * 1024
+DNS_SECONDS = 60.0
+# Connecting (TLS included) to one of several addresses of a name.
+ADDRESS_SECONDS = 5.0
+_READ = 65536
+
+Key = tuple[str, str, int]
+
+
+class Disconnected(ConnectionError):
+    """The peer closed or reset the connection before answering. Safe to post once
+    more on a new connection: inboxes drop a repeated activity id."""
+
+
+class BadResponse(OSError):
+    """The peer's answer was not HTTP/1.1 we can read."""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+
+
+@dataclass
+class _Conn:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    http: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
+    idle_since: float = 0.0
+
+    def usable(self, now: float, idle: float) -> bool:
+        return (now - self.idle_since < idle and not self.reader.at_eof()
+                and not self.writer.is_closing())
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Pool:
+    def __init__(self, allow_private: bool, timeout: float, limit: int, idle: float,
+                 idle_per_host: int) -> None:
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self.idle = idle
+        self.idle_per_host = idle_per_host
+        self._slots = asyncio.Semaphore(limit)
+        self._idle: dict[Key, list[_Conn]] = {}
+        self._names: dict[str, tuple[float, list[str]]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """Raises OSError (Disconnected, BadResponse, TimeoutError, refused…),
+        BlockedAddress, or ValueError for a URL it cannot post to."""
+        if self._closed:
+            raise RuntimeError("the delivery pool is closed")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"cannot post to {url!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key: Key = (parts.scheme, parts.hostname, port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rpartition("@")[2]
+        async with self._slots, asyncio.timeout(self.timeout):
+            conn = self._take(key) or await self._connect(key)
+            try:
+                answer, keep = await _exchange(conn, host, target, body, headers)
+            except BaseException:
+                conn.close()
+                raise
+            self._give_back(key, conn, keep)
+            return answer
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+
+    def idle_count(self) -> int:
+        return sum(len(c) for c in self._idle.values())
+
+    def _take(self, key: Key) -> _Conn | None:
+        conns = self._idle.get(key)
+        now = asyncio.get_running_loop().time()
+        while conns:
+            conn = conns.pop()  # the most recently used: the likeliest still open
+            if conn.usable(now, self.idle):
+                return conn
+            conn.close()
+        return None
+
+    def _give_back(self, key: Key, conn: _Conn, keep: bool) -> None:
+        conns = self._idle.get(key, [])
+        if not keep or self._closed or len(conns) >= self.idle_per_host:
+            conn.close()
+            return
+        self._idle[key] = conns
+        loop = asyncio.get_running_loop()
+        conn.idle_since = loop.time()
+        conns.append(conn)
+        if self._sweep is None:
+            self._sweep = loop.call_later(self.idle, self._close_stale)
+
+    def _close_stale(self) -> None:
+        """Closes what has been idle too long, so a burst's connections do not stay
+        open on either side until the peer's keep-alive ends."""
+        self._sweep = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for key in list(self._idle):
+            fresh = []
+            for conn in self._idle[key]:
+                if conn.usable(now, self.idle):
+                    fresh.append(conn)
+                else:
+                    conn.close()
+            if fresh:
+                self._idle[key] = fresh
+            else:
+                del self._idle[key]
+        if self._idle:
+            self._sweep = loop.call_later(self.idle / 2, self._close_stale)
+
+    async def _connect(self, key: Key) -> _Conn:
+        scheme, host, port = key
+        tls = client_context() if scheme == "https" else None
+        addrs = await self._addresses(host, port)
+        last: OSError | None = None
+        for n, addr in enumerate(addrs, 1):
+            # Every address but the last gets a few seconds: one that drops packets
+            # (an IPv6 route that goes nowhere) must not use the whole timeout.
+            try:
+                async with asyncio.timeout(None if n == len(addrs) else ADDRESS_SECONDS):
+                    reader, writer = await asyncio.open_connection(
+                        addr, port, ssl=tls, server_hostname=host if tls else None,
+                        limit=_READ)
+            except OSError as exc:  # refused, unreachable, that address's timeout
+                last = exc
+                continue
+            return _Conn(reader, writer)
+        assert last is not None  # _addresses returns at least one address
+        raise last
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        literal = _literal_ip(host)
+        if literal is not None:
+            if not address_allowed(literal, self.allow_private):
+                raise BlockedAddress(f"{literal} is a non-public address")
+            return [literal]
+        now = asyncio.get_running_loop().time()
+        cached = self._names.get(host)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        addrs = await resolve_checked(host, port, self.allow_private)
+        if len(self._names) > 1000:
+            self._names = {h: v for h, v in self._names.items() if v[0] > now}
+        self._names[host] = (now + DNS_SECONDS, addrs)
+        return addrs
+
+
+def _literal_ip(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+async def _exchange(conn: _Conn, host: str, target: str, body: bytes,
+                    headers: dict[str, str]) -> tuple[Answer, bool]:
+    """One request and its answer. Returns the answer and whether the connection may
+    carry another request."""
+    sent = {k.lower() for k in headers}
+    fields = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+    if "host" not in sent:
+        fields.insert(0, ("Host", host))
+    if "user-agent" not in sent:
+        fields.append(("User-Agent", USER_AGENT))
+    fields.append(("Content-Length", str(len(body))))
+    http = conn.http
+    try:
+        conn.writer.write(http.send(h11.Request(method="POST", target=target,
+                                                headers=fields))
+                          + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+        await conn.writer.drain()
+        return await _read_answer(conn)
+    except h11.LocalProtocolError as exc:  # headers we may not send: a fault of ours
+        raise ValueError(f"cannot send this request: {exc}") from exc
+    except h11.RemoteProtocolError as exc:
+        raise BadResponse(f"unreadable answer: {exc}") from exc
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        if http.their_state is h11.SEND_RESPONSE:  # nothing of an answer had come
+            raise Disconnected(f"connection closed before the answer: {exc}") from exc
+        raise
+
+
+async def _read_answer(conn: _Conn) -> tuple[Answer, bool]:
+    http = conn.http
+    answer: Answer | None = None
+    size = 0
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            data = await conn.reader.read(_READ)
+            if not data and http.their_state is h11.SEND_RESPONSE:
+                raise Disconnected("connection closed before the answer")
+            http.receive_data(data)
+        elif isinstance(event, h11.Response):
+            # h11 gives header names in lower case.
+            answer = Answer(event.status_code,
+                            {k.decode("latin-1"): v.decode("latin-1")
+                             for k, v in event.headers})
+        elif isinstance(event, h11.Data):
+            size += len(event.data)
+            if size > MAX_BODY and answer is not None:
+                return answer, False
+        elif isinstance(event, h11.EndOfMessage):
+            assert answer is not None
+            keep = http.our_state is h11.DONE and http.their_state is h11.DONE
+            if keep:
+                http.start_next_cycle()
+            return answer, keep
+        elif isinstance(event, h11.ConnectionClosed):
+            raise Disconnected("connection closed before the answer")
+        # An InformationalResponse (1xx) is skipped: the final answer follows.
