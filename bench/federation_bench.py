@@ -61,7 +61,11 @@ class Sim:
                 for co in range(communes_per_city):
                     self._add(f"m{t}_{ci}_{co}", "commune", city)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64))
+        # Kept-alive connections are given up before the nodes' uvicorn closes them (5 s):
+        # reusing one it has just closed fails the call with ReadError, as happened once
+        # during a setup in the ninth session.
+        self.client = httpx.AsyncClient(timeout=60, limits=httpx.Limits(
+            max_connections=64, keepalive_expiry=3.0))
 
     def _add(self, handle: str, level: str, parent: str | None = None) -> None:
         taken = {n["port"] for n in self.nodes.values()}
