@@ -174,7 +174,7 @@ def close() -> None:
 # merely found already imported, and the pages' templates already compiled.
 PRELOAD = ("uvicorn", "uvicorn.lifespan.on", "uvicorn.loops.auto",
            "uvicorn.protocols.http.auto", "node.app", "node.cli.main",
-           "node.outbox.delivery", "node.outbox.connections", "node.outbox.publish",
+           "node.outbox.delivery", "node.outbox.publish",
            "node.api.local", "node.cli.server", "node.inbox.processor", "node.governance.clock",
            "node.governance.members", "node.economy.clock", "node.federations.retries")
 

@@ -119,7 +119,7 @@ def test_the_sender_does_not_reuse_a_connection_idle_past_its_limit() -> None:
                 res = await sender.post(session, url, b"{}", {})
                 assert res.status == 202, res
         finally:
-            await session.close()
+            await session.aclose()
             server.close()
         return srv.connections
 
@@ -164,7 +164,7 @@ def test_a_busy_sender_does_not_post_on_a_connection_the_peer_has_just_closed(
             time.sleep(0.4)  # busy (other work) as the peer closes at 1 s
             again = await sender.post(session, url, b"{}", {})
         finally:
-            await session.close()
+            await session.aclose()
         return [r.status for r in first] + [again.status]
 
     caplog.set_level(logging.INFO, logger="comuna.sender")

@@ -78,7 +78,7 @@ def test_delivery_posts_once_more_on_a_dropped_connection() -> None:
         try:
             res = await sender.post(session, base + "/inbox", b"{}", {})
         finally:
-            await session.close()
+            await session.aclose()
             server.close()
         return res, seen["connections"]
 

@@ -1,4 +1,5 @@
-"""Fetching remote ActivityPub documents with httpx, safely.
+"""Fetching remote ActivityPub documents, safely, with the node's HTTP client
+(`httpclient`).
 
 Timeouts, a size cap, a bounded number of redirects (each one re-checked) and
 the connect-time address guard. GETs are signed with the node's key so servers
@@ -16,17 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
-import httpx
-
-from node.activitypub.netguard import BlockedAddress, GuardedBackend, Unresolvable
-from node.activitypub.tls import client_context
+from node.activitypub.httpclient import Answer, Disconnected, Pool
+from node.activitypub.netguard import BlockedAddress, Unresolvable
 
 AP_ACCEPT = (
     'application/activity+json, application/ld+json; '
     'profile="https://www.w3.org/ns/activitystreams"'
 )
-USER_AGENT = "Comuna/0.1 (+ActivityPub)"
 
 GetSigner = Callable[[str], dict[str, str]]
 log = logging.getLogger("comuna.fetch")
@@ -83,53 +80,16 @@ def retry_after_of(value: str | None) -> int | None:
     return int(min(max(math.ceil(seconds), 1), 3600))
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, allow_private: bool) -> None:
-        # One TLS context for both, the one delivery uses too: httpx would otherwise
-        # build its own (about 3 MB) only for this class to replace the pool holding it.
-        context = client_context()
-        super().__init__(verify=context)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=50,
-            max_keepalive_connections=10,
-            keepalive_expiry=POOL_IDLE_SECONDS,
-            network_backend=GuardedBackend(allow_private),
-        )
-
-
-class _LazyTransport(httpx.AsyncBaseTransport):
-    """The guarded transport, made on the first request: its TLS context reads the
-    system's certificate store (about 1.6 MB), which a node that fetches nothing
-    does not need."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
-        self._inner: _GuardedTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._inner is None:
-            self._inner = _GuardedTransport(self._allow_private)
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        if self._inner is not None:
-            await self._inner.aclose()
-
-
-def make_client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=_LazyTransport(allow_private),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
-    )
+def make_client(allow_private: bool, timeout: float) -> Pool:
+    """The fetcher's connections: a pool of their own (delivery has another), at most
+    50 in use and 2 idle per host. `timeout` covers a whole GET, connecting included."""
+    return Pool(allow_private, timeout, limit=50, idle=POOL_IDLE_SECONDS, idle_per_host=2)
 
 
 class Fetcher:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: Pool,
         max_bytes: int,
         max_redirects: int,
         signer: GetSigner | None = None,
@@ -167,43 +127,34 @@ class Fetcher:
         if self.signer is not None:
             headers.update(self.signer(url))
         try:
-            async with self.client.stream("GET", url, headers=headers) as resp:
-                return await self._answer(resp, url)
+            answer = await self.client.request("GET", url, headers,
+                                               max_body=self.max_bytes)
         except BlockedAddress as exc:
             raise FetchError(url, str(exc)) from exc
         except Unresolvable as exc:
-            # Raised by the address guard while httpx dials; httpx passes it through.
             raise FetchError(url, str(exc), transient=not exc.permanent) from exc
-        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        except Disconnected as exc:
             raise _StaleConnection(url, f"{type(exc).__name__}: {exc}",
                                    transient=True) from exc
-        except httpx.HTTPError as exc:
+        except ValueError as exc:  # a URL or header that cannot be sent
+            raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+        except OSError as exc:  # refused, reset, unreadable, the timeout
             raise FetchError(url, f"{type(exc).__name__}: {exc}", transient=True) from exc
+        return self._answer(answer, url)
 
-    async def _answer(self, resp: httpx.Response, url: str) -> tuple[bytes, str | None]:
-        if resp.status_code in (301, 302, 303, 307, 308):
-            location = resp.headers.get("location")
+    def _answer(self, answer: Answer, url: str) -> tuple[bytes, str | None]:
+        if answer.status in (301, 302, 303, 307, 308):
+            location = answer.headers.get("location")
             if not location:
-                raise FetchError(url, "redirect without Location", resp.status_code)
+                raise FetchError(url, "redirect without Location", answer.status)
             return b"", urljoin(url, location)
-        if resp.status_code != 200:
-            raise FetchError(url, f"answered HTTP {resp.status_code}",
-                             resp.status_code, transient_status(resp.status_code),
-                             retry_after_of(resp.headers.get("retry-after")))
-        return await self._read_capped(resp, url), None
-
-    async def _read_capped(self, resp: httpx.Response, url: str) -> bytes:
-        declared = resp.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if answer.status != 200:
+            raise FetchError(url, f"answered HTTP {answer.status}",
+                             answer.status, transient_status(answer.status),
+                             retry_after_of(answer.headers.get("retry-after")))
+        if answer.too_long:
             raise FetchError(url, f"response larger than {self.max_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise FetchError(url, f"response larger than {self.max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return answer.body, None
 
 
 def _json_object(url: str, body: bytes) -> dict[str, Any]:

@@ -10,9 +10,6 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
-from typing import Any
-
-import httpcore
 
 
 class BlockedAddress(Exception):
@@ -73,7 +70,13 @@ def address_allowed(ip: str, allow_private: bool) -> bool:
 
 
 async def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
-    """Resolve `host` and return its addresses, refusing if any of them is not allowed."""
+    """Resolve `host` and return its addresses, refusing if any of them is not allowed.
+    An IP literal is checked as it is, without a lookup."""
+    literal = _literal_ip(host)
+    if literal is not None:
+        if not address_allowed(literal, allow_private):
+            raise BlockedAddress(f"{literal} is a non-public address")
+        return [literal]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -94,39 +97,8 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that dials only checked addresses."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._allow_private = allow_private
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addrs = await resolve_checked(host, port, self._allow_private)
-        last: Exception | None = None
-        for addr in addrs:
-            try:
-                return await self._inner.connect_tcp(
-                    addr, port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+def _literal_ip(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None

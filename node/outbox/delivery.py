@@ -25,13 +25,13 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
+from node.activitypub.httpclient import Pool
 from node.activitypub.httpsig.sign import sign_cavage
 from node.context import NodeContext
 from node.models import Delivery, OutboxItem, PeerHost
 from node.models.base import aware, utcnow
 from node.outbox import breaker, sender
 from node.outbox.backoff import is_permanent, next_attempt, retry_after_seconds
-from node.outbox.connections import Pool
 from node.storage.leases import claim, free_dead_at_start
 from node.waiting import first_of, until_next
 
@@ -142,7 +142,7 @@ class DeliveryWorker:
                     await flusher
             await self._flush()
             if self.session is not None:
-                await self.session.close()
+                await self.session.aclose()
 
     async def _idle_wait(self) -> float:
         """How long to sleep when nothing could be claimed: until the next row falls

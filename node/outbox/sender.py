@@ -1,8 +1,8 @@
 """Delivery's HTTP client: one signed POST, its answer turned into a `SendResult`.
 
-The connections are `node.outbox.connections`'s pool (asyncio streams and h11, with
-the same address guard as fetching); it replaced aiohttp, which cost 9 MB of memory
-for the same throughput (docs/architecture.md, "Why our own delivery pool").
+The connections are the node's HTTP client (`node.activitypub.httpclient`, with the
+address guard), a pool of its own for delivery; it replaced aiohttp, which cost 9 MB
+of memory for the same throughput (docs/architecture.md, "Our own HTTP client").
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.activitypub.fetch import POOL_IDLE_SECONDS
+from node.activitypub.httpclient import Disconnected, Pool
 from node.activitypub.netguard import BlockedAddress
-from node.outbox.connections import Disconnected, Pool
 
 log = logging.getLogger("comuna.sender")
-# Idle connections kept per host after a burst (see connections.Pool).
+# Idle connections kept per host after a burst (see httpclient.Pool).
 IDLE_PER_HOST = 4
 
 
@@ -40,7 +40,7 @@ async def post(session: Pool, url: str, body: bytes, headers: dict[str, Any]) ->
     """Never raises for the network: every failure is a result, retried later."""
     for attempt in (1, 2):
         try:
-            answer = await session.post(url, body, headers)
+            answer = await session.request("POST", url, headers, body)
         except Disconnected as exc:
             # Often a pooled connection the peer had just closed (its keep-alive ran
             # out as we reused it): once more on a new one. Inboxes drop a repeated id.

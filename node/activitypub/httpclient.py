@@ -1,34 +1,32 @@
-"""The delivery client's connections: HTTP/1.1 POSTs over asyncio streams, spoken with
-h11, pooled per host.
+"""The node's HTTP client, for fetching (GET) and delivery (POST): HTTP/1.1 over asyncio
+streams, spoken with h11, connections pooled per host.
 
-Why not a client library: httpx (used for fetching) tops out near 140 signed POSTs/s
-at delivery's concurrency (its pool's bookkeeping); aiohttp reached the signing bound
+Why not a client library: httpx's pool tops out near 140 signed POSTs/s at delivery's
+concurrency and spends about 1 ms of CPU per GET; aiohttp reached the signing bound
 but, with the modules it brings, cost 9 MB of resident memory in every node that had
-delivered once. h11 and asyncio's streams are in memory already (httpx, uvicorn), so
-this pool costs nearly nothing, and the signing, not the pool, bounds throughput
-(docs/benchmarks.md, ninth session).
+delivered once. h11 is small and asyncio's streams are in memory already, so this pool
+costs nearly nothing (docs/benchmarks.md, ninth session).
 
-What it keeps from the client it replaces: a connection is dialled only to checked
-addresses (`netguard`), names are cached for a minute, at most `limit` connections
-are in use at once, a host keeps at most `idle_per_host` idle ones, and none is reused
-after `idle` seconds (a peer closing its end as we post would fail the request).
+What it guarantees: a connection is dialled only to checked addresses (`netguard`:
+names resolved here, cached a minute, every address checked, IP literals too), at most
+`limit` connections are in use at once, a host keeps at most `idle_per_host` idle
+ones, none is reused after `idle` seconds (a peer closing its end as we send would fail
+the request), one timeout covers a whole request, and an answer's body is read only up
+to the caller's limit. Redirects are the caller's to follow (each hop checked anew).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import h11
 
-from node.activitypub.netguard import BlockedAddress, address_allowed, resolve_checked
+from node.activitypub import netguard
 from node.activitypub.tls import client_context
 
 USER_AGENT = "Comuna/0.1 (+ActivityPub)"
-# What an inbox may answer with; the rest is not read and the connection is not kept.
-MAX_BODY = 64 * 1024
 DNS_SECONDS = 60.0
 # Connecting (TLS included) to one of several addresses of a name.
 ADDRESS_SECONDS = 5.0
@@ -38,8 +36,9 @@ Key = tuple[str, str, int]
 
 
 class Disconnected(ConnectionError):
-    """The peer closed or reset the connection before answering. Safe to post once
-    more on a new connection: inboxes drop a repeated activity id."""
+    """The peer closed or reset the connection before answering: often a pooled one it
+    had just closed. A GET may be sent again; so may a delivery's POST (inboxes drop a
+    repeated activity id)."""
 
 
 class BadResponse(OSError):
@@ -49,7 +48,10 @@ class BadResponse(OSError):
 @dataclass
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
+    body: bytes = b""
+    # The body was longer than the caller's limit: `body` holds none of it.
+    too_long: bool = False
 
 
 @dataclass
@@ -80,14 +82,15 @@ class Pool:
         self._sweep: asyncio.TimerHandle | None = None
         self._closed = False
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
-        """Raises OSError (Disconnected, BadResponse, TimeoutError, refused…),
-        BlockedAddress, or ValueError for a URL it cannot post to."""
+    async def request(self, method: str, url: str, headers: dict[str, str],
+                      body: bytes | None = None, max_body: int = 64 * 1024) -> Answer:
+        """Raises OSError (Disconnected, BadResponse, TimeoutError, Unresolvable,
+        refused…), BlockedAddress, or ValueError for a URL or header it cannot send."""
         if self._closed:
-            raise RuntimeError("the delivery pool is closed")
+            raise RuntimeError("the HTTP client is closed")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"cannot post to {url!r}")
+            raise ValueError(f"cannot send a request to {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         key: Key = (parts.scheme, parts.hostname, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -95,14 +98,15 @@ class Pool:
         async with self._slots, asyncio.timeout(self.timeout):
             conn = self._take(key) or await self._connect(key)
             try:
-                answer, keep = await _exchange(conn, host, target, body, headers)
+                answer, keep = await _exchange(conn, method, host, target, headers, body,
+                                               max_body)
             except BaseException:
                 conn.close()
                 raise
             self._give_back(key, conn, keep)
             return answer
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         self._closed = True
         if self._sweep is not None:
             self._sweep.cancel()
@@ -177,31 +181,22 @@ class Pool:
         raise last
 
     async def _addresses(self, host: str, port: int) -> list[str]:
-        literal = _literal_ip(host)
-        if literal is not None:
-            if not address_allowed(literal, self.allow_private):
-                raise BlockedAddress(f"{literal} is a non-public address")
-            return [literal]
+        """The checked addresses of `host` (an IP literal goes through the same check),
+        cached for DNS_SECONDS."""
         now = asyncio.get_running_loop().time()
         cached = self._names.get(host)
         if cached is not None and cached[0] > now:
             return cached[1]
-        addrs = await resolve_checked(host, port, self.allow_private)
+        addrs = await netguard.resolve_checked(host, port, self.allow_private)
         if len(self._names) > 1000:
             self._names = {h: v for h, v in self._names.items() if v[0] > now}
         self._names[host] = (now + DNS_SECONDS, addrs)
         return addrs
 
 
-def _literal_ip(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None
-
-
-async def _exchange(conn: _Conn, host: str, target: str, body: bytes,
-                    headers: dict[str, str]) -> tuple[Answer, bool]:
+async def _exchange(conn: _Conn, method: str, host: str, target: str,
+                    headers: dict[str, str], body: bytes | None, max_body: int
+                    ) -> tuple[Answer, bool]:
     """One request and its answer. Returns the answer and whether the connection may
     carry another request."""
     sent = {k.lower() for k in headers}
@@ -210,14 +205,16 @@ async def _exchange(conn: _Conn, host: str, target: str, body: bytes,
         fields.insert(0, ("Host", host))
     if "user-agent" not in sent:
         fields.append(("User-Agent", USER_AGENT))
-    fields.append(("Content-Length", str(len(body))))
+    if body is not None:
+        fields.append(("Content-Length", str(len(body))))
     http = conn.http
     try:
-        conn.writer.write(http.send(h11.Request(method="POST", target=target,
-                                                headers=fields))
-                          + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+        out = http.send(h11.Request(method=method, target=target, headers=fields))
+        if body:
+            out += http.send(h11.Data(data=body))
+        conn.writer.write(out + http.send(h11.EndOfMessage()))
         await conn.writer.drain()
-        return await _read_answer(conn)
+        return await _read_answer(conn, method, max_body)
     except h11.LocalProtocolError as exc:  # headers we may not send: a fault of ours
         raise ValueError(f"cannot send this request: {exc}") from exc
     except h11.RemoteProtocolError as exc:
@@ -228,9 +225,10 @@ async def _exchange(conn: _Conn, host: str, target: str, body: bytes,
         raise
 
 
-async def _read_answer(conn: _Conn) -> tuple[Answer, bool]:
+async def _read_answer(conn: _Conn, method: str, max_body: int) -> tuple[Answer, bool]:
     http = conn.http
     answer: Answer | None = None
+    chunks: list[bytes] = []
     size = 0
     while True:
         event = http.next_event()
@@ -240,16 +238,23 @@ async def _read_answer(conn: _Conn) -> tuple[Answer, bool]:
                 raise Disconnected("connection closed before the answer")
             http.receive_data(data)
         elif isinstance(event, h11.Response):
-            # h11 gives header names in lower case.
             answer = Answer(event.status_code,
                             {k.decode("latin-1"): v.decode("latin-1")
                              for k, v in event.headers})
+            declared = answer.headers.get("content-length", "")
+            if method != "HEAD" and declared.isdigit() and int(declared) > max_body:
+                answer.too_long = True
+                return answer, False  # not read at all
         elif isinstance(event, h11.Data):
+            assert answer is not None
             size += len(event.data)
-            if size > MAX_BODY and answer is not None:
+            if size > max_body:
+                answer.too_long = True
                 return answer, False
+            chunks.append(event.data)
         elif isinstance(event, h11.EndOfMessage):
             assert answer is not None
+            answer.body = b"".join(chunks)
             keep = http.our_state is h11.DONE and http.their_state is h11.DONE
             if keep:
                 http.start_next_cycle()
