@@ -113,7 +113,11 @@ class Fetcher:
 
     async def _get_json(self, url: str, accept: str) -> dict[str, Any]:
         for _hop in range(self.max_redirects + 1):
-            if urlsplit(url).scheme not in ("http", "https"):
+            try:
+                scheme = urlsplit(url).scheme
+            except ValueError as exc:  # e.g. a redirect to "http://[not-an-address]/"
+                raise FetchError(url, f"not a URL: {exc}") from exc
+            if scheme not in ("http", "https"):
                 raise FetchError(url, "only http(s) URLs can be fetched")
             body, redirect = await self._one_hop(url, accept)
             if redirect is None:
@@ -147,7 +151,11 @@ class Fetcher:
             location = answer.headers.get("location")
             if not location:
                 raise FetchError(url, "redirect without Location", answer.status)
-            return b"", urljoin(url, location)
+            try:
+                return b"", urljoin(url, location)
+            except ValueError as exc:
+                raise FetchError(url, f"redirect to something not a URL: {exc}",
+                                 answer.status) from exc
         if answer.status != 200:
             raise FetchError(url, f"answered HTTP {answer.status}",
                              answer.status, transient_status(answer.status),

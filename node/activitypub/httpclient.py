@@ -62,7 +62,11 @@ class _Conn:
     idle_since: float = 0.0
 
     def usable(self, now: float, idle: float) -> bool:
-        return (now - self.idle_since < idle and not self.reader.at_eof()
+        # Bytes that arrived while it was idle (a 408, or what a mis-framed answer left)
+        # would be read as the next request's answer: such a connection is not reused.
+        # StreamReader has no public way to ask; `_buffer` is where it keeps them.
+        unread = getattr(self.reader, "_buffer", b"")
+        return (now - self.idle_since < idle and not unread and not self.reader.at_eof()
                 and not self.writer.is_closing())
 
     def close(self) -> None:
@@ -89,13 +93,16 @@ class Pool:
         if self._closed:
             raise RuntimeError("the HTTP client is closed")
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
             raise ValueError(f"cannot send a request to {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (
+            443 if parts.scheme == "https" else 80)
         key: Key = (parts.scheme, parts.hostname, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rpartition("@")[2]
-        async with self._slots, asyncio.timeout(self.timeout):
+        host = _host_header(parts.hostname, parts.port)
+        # The wait for a free connection counts in the timeout: a host that holds every
+        # connection must not hold back requests to the others without end.
+        async with asyncio.timeout(self.timeout), self._slots:
             conn = self._take(key) or await self._connect(key)
             try:
                 answer, keep = await _exchange(conn, method, host, target, headers, body,
@@ -194,6 +201,13 @@ class Pool:
         return addrs
 
 
+def _host_header(hostname: str, port: int | None) -> str:
+    """The Host header's value: a name in its ASCII form (IDNA), an IPv6 address in
+    brackets. Raises ValueError (UnicodeError) for a name that has no ASCII form."""
+    name = f"[{hostname}]" if ":" in hostname else hostname.encode("idna").decode("ascii")
+    return name if port is None else f"{name}:{port}"
+
+
 async def _exchange(conn: _Conn, method: str, host: str, target: str,
                     headers: dict[str, str], body: bytes | None, max_body: int
                     ) -> tuple[Answer, bool]:
@@ -228,8 +242,8 @@ async def _exchange(conn: _Conn, method: str, host: str, target: str,
 async def _read_answer(conn: _Conn, method: str, max_body: int) -> tuple[Answer, bool]:
     http = conn.http
     answer: Answer | None = None
-    chunks: list[bytes] = []
-    size = 0
+    # One buffer: an answer sent in tiny chunks would otherwise cost an object per chunk.
+    body = bytearray()
     while True:
         event = http.next_event()
         if event is h11.NEED_DATA:
@@ -247,15 +261,19 @@ async def _read_answer(conn: _Conn, method: str, max_body: int) -> tuple[Answer,
                 return answer, False  # not read at all
         elif isinstance(event, h11.Data):
             assert answer is not None
-            size += len(event.data)
-            if size > max_body:
+            if len(body) + len(event.data) > max_body:
                 answer.too_long = True
                 return answer, False
-            chunks.append(event.data)
+            body += event.data
         elif isinstance(event, h11.EndOfMessage):
             assert answer is not None
-            answer.body = b"".join(chunks)
-            keep = http.our_state is h11.DONE and http.their_state is h11.DONE
+            answer.body = bytes(body)
+            # Bytes past the end of the answer (a Content-Length shorter than what was
+            # sent, a body after a 204): the framing cannot be trusted, nor the
+            # connection.
+            leftover, closed = http.trailing_data
+            keep = (http.our_state is h11.DONE and http.their_state is h11.DONE
+                    and not leftover and not closed)
             if keep:
                 http.start_next_cycle()
             return answer, keep
