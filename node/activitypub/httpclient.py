@@ -204,7 +204,12 @@ class Pool:
 def _host_header(hostname: str, port: int | None) -> str:
     """The Host header's value: a name in its ASCII form (IDNA), an IPv6 address in
     brackets. Raises ValueError (UnicodeError) for a name that has no ASCII form."""
-    name = f"[{hostname}]" if ":" in hostname else hostname.encode("idna").decode("ascii")
+    if ":" in hostname:
+        name = f"[{hostname}]"
+    elif hostname.isascii():  # the usual case, without loading the idna codec
+        name = hostname
+    else:
+        name = hostname.encode("idna").decode("ascii")
     return name if port is None else f"{name}:{port}"
 
 
