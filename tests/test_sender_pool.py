@@ -15,6 +15,15 @@ from node.activitypub import httpclient, netguard
 from node.outbox import sender
 
 
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request's head, its body read and dropped."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    await reader.readexactly(length)
+    return head
+
+
 class _HeldServer:
     """Answers 202 with keep-alive, but only once `hold` requests wait at once (so the
     client must open that many connections); counts connections open on its side."""
@@ -31,10 +40,7 @@ class _HeldServer:
         self.open += 1
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                await reader.readexactly(length)
+                await _read_request(reader)
                 self.waiting += 1
                 if self.waiting >= self.hold:
                     self.release.set()
@@ -124,10 +130,7 @@ async def _serve(answer: bytes, hang: bool = False) -> tuple[asyncio.Server, str
         seen["open"] += 1
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                await reader.readexactly(length)
+                await _read_request(reader)
                 seen["requests"] += 1
                 if hang:
                     await asyncio.sleep(3600)
