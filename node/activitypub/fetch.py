@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from node.activitypub.httpclient import Answer, Disconnected, Pool
+from node.activitypub.httpclient import POOL_IDLE_SECONDS, Answer, Disconnected, Pool
 from node.activitypub.netguard import BlockedAddress, Unresolvable
 
 AP_ACCEPT = (
@@ -27,12 +27,6 @@ AP_ACCEPT = (
 
 GetSigner = Callable[[str], dict[str, str]]
 log = logging.getLogger("comuna.fetch")
-
-# Pooled connections idle longer than this are not used again. Servers close idle
-# keep-alive connections on their own schedule (uvicorn, which serves Comuna, after
-# 5 s); a request sent on one as the server closes it fails. Letting go first turns
-# that race (a failed attempt, then a retry) into a new connection now.
-POOL_IDLE_SECONDS = 4.0
 
 
 class FetchError(Exception):

@@ -30,6 +30,11 @@ USER_AGENT = "Comuna/0.1 (+ActivityPub)"
 DNS_SECONDS = 60.0
 # Connecting (TLS included) to one of several addresses of a name.
 ADDRESS_SECONDS = 5.0
+# Pooled connections idle longer than this are not used again. Servers close idle
+# keep-alive connections on their own schedule (uvicorn, which serves Comuna, after
+# 5 s); a request sent on one as the server closes it fails. Letting go first turns
+# that race (a failed attempt, then a retry) into a new connection now.
+POOL_IDLE_SECONDS = 4.0
 _READ = 65536
 
 Key = tuple[str, str, int]

@@ -11,8 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from node.activitypub.fetch import POOL_IDLE_SECONDS
-from node.activitypub.httpclient import Disconnected, Pool
+from node.activitypub.httpclient import POOL_IDLE_SECONDS, Disconnected, Pool
 from node.activitypub.netguard import BlockedAddress
 
 log = logging.getLogger("comuna.sender")
