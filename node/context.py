@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from node.activitypub import keys
 from node.activitypub.directory import ActorDirectory
 from node.activitypub.fetch import Fetcher, make_client
+from node.activitypub.hosts import hostname_of
 from node.activitypub.httpsig import Policy, authorities_of
 from node.activitypub.httpsig.sign import sign_cavage
 from node.activitypub.identity import primary_actor
@@ -243,6 +244,10 @@ class NodeContext:
         self.sync()
         return host.lower() in self._blocked
 
+    def host_blocked(self, host: str) -> bool:
+        """`host` (host:port) is blocked by its own rule or by one on its bare name."""
+        return self.is_blocked(host) or self.is_blocked(hostname_of(host))
+
     def refresh_blocks(self) -> None:
         with Session(self.engine) as s:
             rows = s.exec(select(PeerHost.host).where(PeerHost.blocked == True)).all()  # noqa: E712
@@ -282,6 +287,7 @@ def build_context(settings: Settings, engine: Engine | None = None) -> NodeConte
     ctx = NodeContext(settings, engine, urls, primary, fetcher, directory, policy,
                       ChangeFeed(engine))
     fetcher.signer = ctx.get_signer
+    fetcher.blocked = ctx.host_blocked
     ctx.attach_bus(WakeBus(settings.data_dir / "run"))
     # What a transaction publishes wakes delivery (or the economy) once it commits.
     aftercommit.register(engine, {w.topic: w.set for w in ctx._wakeups()})

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from node.activitypub.fetch import Fetcher, FetchError, make_client
 from node.activitypub.netguard import address_allowed
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, start_fake_remote
 
 
-def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3
+def fetch(url: str, allow_private: bool, max_bytes: int = 1_000_000, redirects: int = 3,
+          same_host: bool = False, blocked: Callable[[str], bool] | None = None
           ) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         client = make_client(allow_private, timeout=5)
         try:
-            return await Fetcher(client, max_bytes, redirects).get_json(url)
+            return await Fetcher(client, max_bytes, redirects, blocked=blocked).get_json(
+                url, same_host=same_host)
         finally:
             await client.aclose()
 
@@ -133,3 +137,77 @@ def test_non_json_and_errors(remote: FakeRemote) -> None:
         fetch(f"{remote.base}/missing", allow_private=True)
     with pytest.raises(FetchError, match="http"):
         fetch("file:///etc/passwd", allow_private=True)
+
+
+def test_a_document_about_a_url_comes_from_its_host(remote: FakeRemote) -> None:
+    """An open redirect on one host must not let another host's document, naming the
+    first host's URL as its id, stand for it (so that its key signs for that host)."""
+    other = start_fake_remote()
+    try:
+        mallory = other.actor("m")
+        claimed = f"{remote.base}/go"
+        other.docs["/doc"] = {**mallory.document(), "id": claimed}
+        remote.redirects["/go"] = f"{other.base}/doc"
+        remote.redirects["/here"] = "/go"
+        with pytest.raises(FetchError, match="another host"):
+            fetch(claimed, allow_private=True, same_host=True)
+        with pytest.raises(FetchError, match="another host"):
+            fetch(f"{remote.base}/here", allow_private=True, same_host=True)
+        assert other.gets == []
+        # Where a redirect elsewhere is normal (WebFinger), it is followed.
+        assert fetch(claimed, allow_private=True)["id"] == claimed
+    finally:
+        other.close()
+
+
+def test_nothing_is_fetched_from_a_blocked_host(remote: FakeRemote) -> None:
+    other = start_fake_remote()
+    try:
+        other.actor("m")
+        remote.redirects["/away"] = f"{other.base}/users/m"
+        with pytest.raises(FetchError, match="blocked"):
+            fetch(f"{remote.base}/away", allow_private=True,
+                  blocked=lambda host: host == other.netloc)
+        with pytest.raises(FetchError, match="blocked"):
+            fetch(f"{other.base}/users/m", allow_private=True,
+                  blocked=lambda host: host == other.netloc)
+        assert other.gets == []
+    finally:
+        other.close()
+
+
+def test_an_actor_behind_a_redirect_to_another_host_signs_nothing(
+        client: TestClient, remote: FakeRemote) -> None:
+    """The key id names an actor on one host whose URL redirects to another host, which
+    serves a document with that id and its own key: the inbox must not take it."""
+    from sqlmodel import Session, select
+
+    from node.activitypub.httpsig.sign import sign_cavage
+    from node.models import InboxItem, RemoteActor
+    from tests.conftest import NODE_URL, ctx_of
+
+    inbox = f"{NODE_URL}/actors/maizal/inbox"
+    other = start_fake_remote()
+    try:
+        mallory = other.actor("m")
+        claimed = f"{remote.base}/go"
+        real = mallory.document()
+        other.docs["/doc"] = {**real, "id": claimed,
+                              "publicKey": {**real["publicKey"], "id": f"{claimed}#k",
+                                            "owner": claimed}}
+        remote.redirects["/go"] = f"{other.base}/doc"
+        act = {"@context": "https://www.w3.org/ns/activitystreams",
+               "id": f"{remote.base}/activities/forged-1", "type": "Create", "actor": claimed,
+               "object": {"id": f"{remote.base}/notes/forged-1", "type": "Note",
+                          "attributedTo": claimed, "content": "soy otro"}}
+        body = json.dumps(act).encode()
+        headers = sign_cavage("POST", inbox, f"{claimed}#k", mallory.rsa_key, body=body,
+                              headers={"Content-Type": "application/activity+json"})
+        headers.pop("Host", None)
+        r = client.post(inbox, content=body, headers=headers)
+        assert r.status_code == 401, r.text
+        with Session(ctx_of(client).engine) as s:
+            assert s.exec(select(InboxItem)).all() == []
+            assert s.exec(select(RemoteActor).where(RemoteActor.uri == claimed)).all() == []
+    finally:
+        other.close()

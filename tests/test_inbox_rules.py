@@ -7,12 +7,13 @@ import json
 import time
 
 import httpx
+import pytest
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
 from node.models import InboxItem
 from tests.conftest import NODE_URL, ctx_of
-from tests.fakeremote import FakeRemote
+from tests.fakeremote import FakeRemote, start_fake_remote
 
 INBOX = f"{NODE_URL}/actors/maizal/inbox"
 SHARED = f"{NODE_URL}/inbox"
@@ -254,6 +255,48 @@ def test_blocked_host_is_refused_before_any_fetch(client: TestClient, remote: Fa
     assert r.status_code == 403 and r.json()["code"] == "blocked"
     assert remote.gets == []
     assert count(client) == 0
+
+
+def test_a_blocked_hosts_actor_relayed_by_another_server_is_refused_before_any_fetch(
+        client: TestClient, remote: FakeRemote) -> None:
+    """The block is on the actor's host (with its port, as the suite's servers share
+    127.0.0.1); another server relays the actor's proven activity."""
+    from node.outbox.status import set_blocked
+
+    ctx = ctx_of(client)
+    set_blocked(ctx.engine, remote.netloc, True)
+    ctx.refresh_blocks()
+    other = start_fake_remote()
+    try:
+        alice, relay = remote.actor("alice"), other.actor("relay")
+        body, headers = relay.signed_post(INBOX, alice.prove(alice.activity()))
+        r = post(client, INBOX, body, headers)
+        assert r.status_code == 403 and r.json()["code"] == "blocked", r.text
+        assert remote.gets == []
+        assert count(client) == 0
+    finally:
+        other.close()
+
+
+def test_a_blocked_hosts_keys_held_from_before_the_block_are_not_used(
+        client: TestClient, remote: FakeRemote) -> None:
+    """What processing checks (an announced object's author, a vote's signer) goes
+    through the directory: a key it already holds must not outlive a block."""
+    import asyncio
+
+    from node.activitypub.directory import ActorFetchFailed
+    from node.outbox.status import set_blocked
+
+    ctx = ctx_of(client)
+    alice = remote.actor("alice")
+    key_id = alice.document()["publicKey"]["id"]
+    assert asyncio.run(ctx.directory.key_for(key_id)).owner == alice.uri
+    set_blocked(ctx.engine, remote.netloc, True)
+    ctx.refresh_blocks()
+    with pytest.raises(ActorFetchFailed, match="blocked"):
+        asyncio.run(ctx.directory.key_for(key_id))
+    with pytest.raises(ActorFetchFailed, match="blocked"):
+        asyncio.run(ctx.directory.actor(alice.uri))
 
 
 def test_rfc9421_signatures_are_accepted(client: TestClient, remote: FakeRemote) -> None:

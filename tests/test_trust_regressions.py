@@ -17,7 +17,7 @@ from node.config import Settings
 from node.economy import intents, wire
 from node.economy.catalogue import quantity
 from node.federations import objects
-from node.governance import members
+from node.governance import bodies, members
 from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
 from node.models.economy import Exchange
 from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401 (fixture)
@@ -184,3 +184,69 @@ def _events(net: Net) -> list[tuple[str, str]]:
 
     with Session(net.ctx.engine) as s:
         return [(e.uri, e.quantity) for e in s.exec(select(EconomicEvent)).all()]
+
+
+def _inbox_rows(net: Net) -> list[tuple[str, str, str, str]]:
+    with Session(net.ctx.engine) as s:
+        return sorted((r.activity_id, r.recipient, r.signer.split("#")[0], r.state)
+                      for r in s.exec(select(InboxItem)).all())
+
+
+def test_a_copy_relayed_first_by_a_stranger_does_not_stand_in_for_the_real_one(
+        commune: Net) -> None:
+    """Anyone may follow a federation and so see its proven Announce; a stranger who
+    posts that copy before the federation's own delivery arrives must not make the node
+    drop the real one (both answered 202, the matter never on the agenda)."""
+    a, b, x = commune.a, commune.b, commune.x
+    matter = commune.uid(b, "matter")
+    create = commune.activity(b, "Create", proposal_doc(commune, b, matter, 1, "Texto"))
+    announce = commune.activity(a, "Announce", create)
+    commune.send(x, announce)
+    commune.settle()
+    assert matters(commune) == []
+    assert verdicts(commune) == {announce["id"]: "not-the-sender"}
+    commune.send(a, announce)
+    # The federation's retry of the same delivery is stored once.
+    commune.send(a, announce)
+    commune.settle()
+    assert [m[1:3] for m in matters(commune)] == [(matter, 1)]
+    # A copy from someone else arriving after it is not handled again (another
+    # stranger: the first one's second post is the same delivery, stored once).
+    commune.send(b, announce)
+    commune.send(x, announce)
+    commune.settle()
+    assert [m[1:3] for m in matters(commune)] == [(matter, 1)]
+    assert _inbox_rows(commune) == sorted([(announce["id"], "maizal", x.uri, "refused"),
+                                           (announce["id"], "maizal", a.uri, "done"),
+                                           (announce["id"], "maizal", b.uri, "done")])
+    with Session(commune.ctx.engine) as s:
+        copy = s.exec(select(InboxItem).where(InboxItem.signer.startswith(b.uri))).one()
+    assert copy.last_error.startswith("duplicate")
+
+
+def test_each_of_our_bodies_gets_a_federations_announce_sent_to_both(commune: Net) -> None:
+    """Two bodies of one node in the same federation: the federation posts the same
+    Announce to each body's inbox, and each must get the matter (the second post was
+    answered 202 and dropped as a copy of the first)."""
+    ctx, a, b = commune.ctx, commune.a, commune.b
+    with Session(ctx.engine) as s:
+        parent = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        bodies.create_body(ctx.tx(s), parent, "gas", "Consejo de gas", "sectoral_council")
+        s.commit()
+    add_links(ctx, "gas", [a.uri], "member_of")
+    council = "http://node.test/actors/gas"
+    matter = commune.uid(b, "matter")
+    doc = b.prove({"@context": ["https://www.w3.org/ns/activitystreams"],
+                   **objects.proposal_object(matter, b.uri, "Agua", "Texto",
+                                             [COMMUNE, council, b.uri], 1,
+                                             "2026-11-29T00:00:00Z")})
+    announce = commune.activity(a, "Announce", commune.activity(b, "Create", doc),
+                                to=[COMMUNE, council])
+    for inbox in (f"{COMMUNE}/inbox", f"{council}/inbox"):
+        body, headers = a.signed_post(inbox, announce)
+        assert commune.client.post(inbox, content=body, headers=headers).status_code == 202
+    commune.settle()
+    with Session(ctx.engine) as s:
+        handles = {r.id: r.handle for r in s.exec(select(LocalActor)).all()}
+        got = sorted(handles[p.body_id] for p in s.exec(select(Proposal)).all())
+    assert got == ["gas", "maizal"]

@@ -135,7 +135,15 @@ class ActorDirectory:
         self._keys.clear()
         self._docs.clear()
 
+    def _refuse_blocked(self, uri: str) -> None:
+        blocked = self.fetcher.blocked
+        if blocked is not None and blocked(host_key(uri)):
+            # Also what we hold from before the block: a blocked host's actors sign
+            # nothing here, whoever relays their activities.
+            raise ActorFetchFailed(f"{host_key(uri)} is blocked on this node")
+
     async def key_for(self, key_id: str, refresh: bool = False) -> VerificationKey:
+        self._refuse_blocked(key_id)
         now = time.monotonic()
         if not refresh:
             hit = self._keys.get(key_id)
@@ -173,6 +181,7 @@ class ActorDirectory:
                     max_age: float | None = None) -> dict[str, Any]:
         """The actor document; `max_age` (seconds) asks for one at most that old, falling
         back to an older copy only if the fresh fetch fails."""
+        self._refuse_blocked(uri)
         asked = time.monotonic()
         limit = self.cache_seconds if max_age is None else min(max_age, self.cache_seconds)
         if not refresh:
@@ -223,7 +232,7 @@ class ActorDirectory:
 
     async def _fetch_now(self, uri: str) -> dict[str, Any]:
         try:
-            doc = await self.fetcher.get_json(uri)
+            doc = await self.fetcher.get_json(uri, same_host=True)
         except FetchError as exc:
             if exc.transient:
                 raise KeyUnavailable(f"cannot fetch signer {uri}: {exc.reason}",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from node.activitypub.hosts import host_key
 from node.activitypub.httpclient import POOL_IDLE_SECONDS, Answer, Disconnected, Pool
 from node.activitypub.netguard import BlockedAddress, Unresolvable
 
@@ -87,25 +88,35 @@ class Fetcher:
         max_bytes: int,
         max_redirects: int,
         signer: GetSigner | None = None,
+        blocked: Callable[[str], bool] | None = None,
     ) -> None:
         self.client = client
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.signer = signer
+        # Whether a host (host:port as `host_key` writes it) is blocked on this node:
+        # nothing is fetched from it, not even at the end of a redirect.
+        self.blocked = blocked
 
-    async def get_json(self, url: str, accept: str = AP_ACCEPT) -> dict[str, Any]:
+    async def get_json(self, url: str, accept: str = AP_ACCEPT,
+                       same_host: bool = False) -> dict[str, Any]:
+        """The JSON object at `url`. With `same_host`, a redirect may not leave the
+        host: a document fetched to learn what `url` says (an actor, a collection)
+        must come from `url`'s own host, or an open redirect there would let another
+        host's document, naming `url` as its id, speak for it."""
         try:
-            return await self._get_json(url, accept)
+            return await self._get_json(url, accept, same_host)
         except _StaleConnection as first:
             # A pooled connection the server had just closed as we reused it: once more,
             # on a new connection (a GET can be repeated safely).
             log.info("GET %s: %s; once more", url, first.reason)
             try:
-                return await self._get_json(url, accept)
+                return await self._get_json(url, accept, same_host)
             except _StaleConnection as exc:
                 raise FetchError(url, exc.reason, transient=True) from exc
 
-    async def _get_json(self, url: str, accept: str) -> dict[str, Any]:
+    async def _get_json(self, url: str, accept: str, same_host: bool) -> dict[str, Any]:
+        first = None
         for _hop in range(self.max_redirects + 1):
             try:
                 scheme = urlsplit(url).scheme
@@ -113,6 +124,12 @@ class Fetcher:
                 raise FetchError(url, f"not a URL: {exc}") from exc
             if scheme not in ("http", "https"):
                 raise FetchError(url, "only http(s) URLs can be fetched")
+            host = host_key(url)
+            first = first or host
+            if same_host and host != first:
+                raise FetchError(url, f"redirected from {first} to another host")
+            if self.blocked is not None and self.blocked(host):
+                raise FetchError(url, f"{host} is blocked on this node")
             body, redirect = await self._one_hop(url, accept)
             if redirect is None:
                 return _json_object(url, body)

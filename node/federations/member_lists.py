@@ -83,7 +83,7 @@ async def accepts(ctx: NodeContext, federation: str, member: str, max_age: float
 
 
 async def _fetch(ctx: NodeContext, url: str) -> frozenset[str]:
-    doc = await ctx.directory.fetcher.get_json(url)
+    doc = await ctx.directory.fetcher.get_json(url, same_host=True)
     if doc.get("id") != url:
         raise ValueError("the collection has another id")
     raw = doc.get("orderedItems", doc.get("items", []))

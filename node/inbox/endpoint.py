@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.activitypub.directory import KeyThrottled, KeyUnavailable
-from node.activitypub.hosts import hostname_of
+from node.activitypub.hosts import host_key
 from node.activitypub.httpsig import Headers, HttpMessage
 from node.api.jsondepth import too_deep, too_deep_problem
 from node.api.problems import Problem, from_problem
@@ -95,6 +95,12 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
     return doc
 
 
+def _actor_host(activity: dict[str, Any]) -> str:
+    actor = activity.get("actor")
+    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    return host_key(actor_id) if isinstance(actor_id, str) else ""
+
+
 def to_message(request: Request, body: bytes) -> HttpMessage:
     target = request.url.path
     if request.url.query:
@@ -118,9 +124,13 @@ async def accept_activity(
     msg = to_message(request, body)
     try:
         host, prepared = key_host(msg, ctx.policy)
-        # A block names a host with its port, or a bare name for every port of it.
-        if ctx.is_blocked(host) or ctx.is_blocked(hostname_of(host)):
-            raise Problem(403, "blocked", f"{host} is blocked on this node")
+        # A block names a host with its port, or a bare name for every port of it. It
+        # covers the signer's host and the actor's: an activity of a blocked host's
+        # actor relayed by another server (with its author's proof) is refused too,
+        # before anything is fetched.
+        for blocked in (host, _actor_host(activity)):
+            if blocked and ctx.host_blocked(blocked):
+                raise Problem(403, "blocked", f"{blocked} is blocked on this node")
         verified = await verify_request(prepared, activity, ctx.directory)
     except KeyUnavailable as exc:
         # No verdict on the signature: the signer's (or the author's proof) key could

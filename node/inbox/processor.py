@@ -24,6 +24,7 @@ from node.federations import graph, matters, membership
 from node.governance import follows
 from node.inbox import authority, peers, refusals
 from node.inbox.authority import Verdict, id_of
+from node.inbox.copies import DUPLICATE, Handled, handled_before
 from node.inbox.deps import HandlerDeps
 from node.inbox.economic import Economic
 from node.inbox.kinds import RULES, Kind, Relation, classify
@@ -154,9 +155,12 @@ class InboxProcessor:
         return head is not None and \
             utcnow() - aware(head) < timedelta(seconds=self.defer_seconds)
 
+    def _claim(self) -> tuple[list[Any], Handled]:
+        rows = claim(self.ctx.engine, InboxItem, self.batch, LEASE_SECONDS, None, CLAIMED)
+        return rows, handled_before(self.ctx.engine, rows)
+
     async def run_once(self) -> int:
-        rows = await asyncio.to_thread(claim, self.ctx.engine, InboxItem, self.batch,
-                                       LEASE_SECONDS, None, CLAIMED)
+        rows, handled = await asyncio.to_thread(self._claim)
         started = asyncio.get_running_loop().time()
         done: list[int] = []
         try:
@@ -167,11 +171,15 @@ class InboxProcessor:
                     # still working through, and the rows done are marked below.
                     await asyncio.to_thread(self._release, [r.id for r in rows[i:]])
                     break
+                if handled.covers(row.activity_id, row.recipient):
+                    await asyncio.to_thread(self._finish, row.id, "done", DUPLICATE)
+                    continue
                 # Each row's work commits on its own (`tx`); a row that fails is put
                 # back with backoff and the rest of the batch goes on.
                 try:
                     if await self._process(row):
                         done.append(row.id)
+                        handled.add(row.activity_id, row.recipient)
                 except Exception:
                     # Not even its failure could be recorded: its lease runs out and
                     # it is tried again then.

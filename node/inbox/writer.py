@@ -32,6 +32,7 @@ from sqlalchemy.exc import OperationalError
 
 from node.activitypub.directory import netloc_of
 from node.models import InboxItem
+from node.models.inbox import delivery_key
 from node.outbox.breaker import Hearing
 from node.storage.db import checkpoint
 
@@ -62,12 +63,12 @@ class InboxWriter:
         if self._sqlite:
             from node.inbox.sqlite_append import SqliteAppend
 
-            self._append: Any = SqliteAppend(engine, table, "activity_id")
+            self._append: Any = SqliteAppend(engine, table, "delivery_key")
         else:
             from sqlalchemy.dialects import postgresql
 
             self._stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
-                index_elements=["activity_id"]
+                index_elements=["delivery_key"]
             )
 
     def start(self) -> None:
@@ -97,7 +98,9 @@ class InboxWriter:
         await self._hearing.stop()
 
     async def store(self, row: dict[str, Any]) -> None:
-        """Returns once `row` is committed (or was already there)."""
+        """Returns once `row` is committed (or the same delivery was already there: the
+        same activity, signing key and recipient)."""
+        row["delivery_key"] = delivery_key(row["activity_id"], row["signer"], row["recipient"])
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
         self._wake.set()

@@ -1,0 +1,52 @@
+"""Copies of one activity: each delivery is stored (the same activity may come from
+its sender and from a stranger who relayed it first, or to two of our bodies), and
+processing handles an activity once per recipient.
+
+Only copies that were accepted and handled count: a copy refused because its signer
+may not send it never stands in for the real sender's delivery, whichever came first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from node.models import InboxItem
+
+# Recorded on a copy that processing skipped (state "done").
+DUPLICATE = "duplicate: this activity was already handled for this recipient"
+
+
+class Handled:
+    """Which (activity, recipient) pairs have been handled. A row addressed to the
+    shared inbox (recipient "") is handled for every body it names, so it covers every
+    recipient, and any handled copy covers it."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._by_activity: dict[str, set[str]] = {}
+        for activity_id, recipient in pairs:
+            self.add(activity_id, recipient)
+
+    def add(self, activity_id: str, recipient: str) -> None:
+        self._by_activity.setdefault(activity_id, set()).add(recipient)
+
+    def covers(self, activity_id: str, recipient: str) -> bool:
+        done = self._by_activity.get(activity_id)
+        if not done:
+            return False
+        return not recipient or recipient in done or "" in done
+
+
+def handled_before(engine: Engine, rows: list[Any]) -> Handled:
+    """The copies of `rows`' activities already handled (other rows, state done)."""
+    if not rows:
+        return Handled()
+    ids = {r.activity_id for r in rows}
+    with Session(engine) as s:
+        pairs = s.exec(select(InboxItem.activity_id, InboxItem.recipient).where(
+            col(InboxItem.activity_id).in_(ids), InboxItem.state == "done",
+            col(InboxItem.id).not_in([r.id for r in rows]))).all()
+    return Handled(pairs)
