@@ -152,6 +152,9 @@ def territory(make_node: Callable[..., Settings], remote: FakeRemote) -> Iterato
         net = TerritoryNet(settings, c, remote, "territorio")
         net.c = remote.actor("c")  # plays a member city passing its communes' offers up
         add_links(net.ctx, "territorio", [net.c.uri], "has_member")
+        # a and b are its communes: a city passes up only what is below it.
+        for commune in (net.a, net.b):
+            remote.docs[commune.path] = {**commune.document(), "memberOf": [net.c.uri]}
         yield net
 
 

@@ -229,6 +229,11 @@ def test_non_json_and_wrong_type_are_400(client: TestClient, remote: FakeRemote)
     del no_id["id"]
     body, headers = alice.signed_post(INBOX, no_id)
     assert post(client, INBOX, body, headers).status_code == 400
+    # An actor that names no one is the activity's fault, not the signature's (401).
+    for actor in ({"type": "Person"}, [alice.uri], None, "alice"):
+        body, headers = alice.signed_post(INBOX, {**alice.activity(), "actor": actor})
+        r = post(client, INBOX, body, headers)
+        assert r.status_code == 400 and r.json()["code"] == "bad-activity", (actor, r.text)
     assert remote.gets == []
     assert count(client) == 0
 

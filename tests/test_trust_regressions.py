@@ -250,3 +250,24 @@ def test_each_of_our_bodies_gets_a_federations_announce_sent_to_both(commune: Ne
         handles = {r.id: r.handle for r in s.exec(select(LocalActor)).all()}
         got = sorted(handles[p.body_id] for p in s.exec(select(Proposal)).all())
     assert got == ["gas", "maizal"]
+
+
+def test_a_member_cannot_pass_up_the_offer_of_a_body_that_is_not_below_it(
+        city: Net) -> None:  # noqa: F811
+    """x's offer, proven by x, relayed into the city by its member a: x belongs to no
+    federation of the city's, so the city must not hold it (and then propose exchanges
+    to a body that never offered anything there)."""
+    a, x = city.a, city.x
+    doc = wire.intent_object(wire.IntentDoc(
+        id=city.uid(x), body=x.uri, side="offer", agent=x.uri, kind=NS + "gas",
+        unit="kilogram", quantity=quantity("10"), available=quantity("10"), summary="",
+        location="", starts_at=None, ends_at=None, rise_after=0), "2026-11-28T00:00:00Z")
+    signed = x.prove({"@context": wire.contexts("http://node.test/ns/comuna/v1"), **doc})
+    city.send(a, city.activity(x, "Create", signed))
+    city.settle()
+    assert city.state()[0] == []
+    # Its own offer, sent by the member itself, is held as before.
+    city.intent(a, "offer", "gas", "10")
+    city.settle()
+    assert [(i[0].split("/")[-1].split("-")[0], i[2]) for i in city.state()[0]] == [
+        ("a", "open")]

@@ -86,8 +86,11 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
     if not isinstance(doc.get("type"), str):
         raise Problem(400, "bad-activity", "activity has no type")
     actor = doc.get("actor")
-    for what, value in (("id", doc["id"]), ("type", doc["type"]),
-                        ("actor", actor.get("id") if isinstance(actor, dict) else actor)):
+    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    if not isinstance(actor_id, str) or not actor_id.startswith(("https://", "http://")):
+        # Not a signature problem (401 would say so): there is no one to check it against.
+        raise Problem(400, "bad-activity", "activity has no actor (an http(s) id)")
+    for what, value in (("id", doc["id"]), ("type", doc["type"]), ("actor", actor_id)):
         _storable(what, value)
     if b"\\u0000" in body.lower():
         # No database stores NUL in text (PostgreSQL refuses it): refuse it here, clearly.
