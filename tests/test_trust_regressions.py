@@ -18,7 +18,15 @@ from node.economy import intents, wire
 from node.economy.catalogue import quantity
 from node.federations import objects
 from node.governance import bodies, members
-from node.models import Commitment, InboxItem, JointPlan, LocalActor, Proposal, ProposalVersion
+from node.models import (
+    Commitment,
+    InboxItem,
+    JointPlan,
+    LocalActor,
+    Proposal,
+    ProposalVersion,
+    SignedObject,
+)
 from node.models.economy import Exchange
 from tests.economy_net import NS, Net, add_links, city, cycle  # noqa: F401 (fixture)
 from tests.fakeremote import FakeRemote, RemoteActor
@@ -271,3 +279,34 @@ def test_a_member_cannot_pass_up_the_offer_of_a_body_that_is_not_below_it(
     city.settle()
     assert [(i[0].split("/")[-1].split("-")[0], i[2]) for i in city.state()[0]] == [
         ("a", "open")]
+
+
+def _decision(net: Net, author: RemoteActor, matter: str) -> dict[str, Any]:
+    from node.federations import outcomes
+    from node.governance.statute import Statute
+    from node.governance.tally import Counts, Electorate, tally
+
+    result = tally(Statute(), Counts(yes=2, no=0, families=2),
+                   Electorate(members=2, families=2))
+    note = outcomes.decision_note(net.uid(author, "decision"), author.uri, "Agua", "<p/>",
+                                  matter, 1, result, Statute().to_dict(), {author.uri: 1},
+                                  [], [], [], f"{author.uri}/followers",
+                                  "2026-11-29T00:00:00Z")
+    return author.prove({"@context": ["https://www.w3.org/ns/activitystreams"], **note})
+
+
+def test_a_decision_on_a_matter_unknown_here_counts_only_from_a_federation_above(
+        commune: Net) -> None:
+    """With no matter to find its deciding level, a decision passed down by our own
+    federation is kept (and would be passed further down) only if a federation above us
+    made it: not a stranger's note that merely carries its own valid proof."""
+    a, x = commune.a, commune.x
+    forged = _decision(commune, x, commune.uid(x, "matter"))
+    commune.send(a, commune.activity(a, "Announce", commune.activity(x, "Create", forged)))
+    ours = _decision(commune, a, commune.uid(a, "matter"))
+    commune.send(a, commune.activity(a, "Announce", commune.activity(a, "Create", ours)))
+    commune.settle()
+    with Session(commune.ctx.engine) as s:
+        kept = set(s.exec(select(SignedObject.uri)).all())
+    assert forged["id"] not in kept
+    assert ours["id"] in kept
