@@ -38,7 +38,7 @@ def test_0020_keys_the_rows_it_finds_and_goes_back(databases: Databases) -> None
             _insert(conn, "http://far.test/activities/2", "http://far.test/users/b#k", "")
         upgrade(engine)
         with engine.connect() as conn:
-            keys = dict(conn.execute(text(
+            keys: dict[str, str] = dict(conn.execute(text(
                 "SELECT activity_id, delivery_key FROM inbox_item")).all())
         assert keys == {
             "http://far.test/activities/1": delivery_key(

@@ -41,6 +41,7 @@ class City:
         self.settings, self.client, self.remote = settings, client, remote
         self.ctx = ctx_of(client)
         self.a, self.b = remote.actor("a"), remote.actor("b")
+        remote.docs[self.b.path] = {**self.b.document(), "memberOf": [self.a.uri]}
         self.n = 0
 
     def offer(self, tamper: bool = False) -> str:

@@ -107,6 +107,7 @@ ENTRIES = [
     E("bad-activity", "body is not a JSON object", _SERVER, _SERVER_EN),
     E("bad-activity", "activity has no http(s) id", _SERVER, _SERVER_EN),
     E("bad-activity", "activity has no type", _SERVER, _SERVER_EN),
+    E("bad-activity", "activity has no actor (an http(s) id)", _SERVER, _SERVER_EN),
     E("bad-activity", "activity contains NUL characters", _SERVER, _SERVER_EN),
     E("bad-activity", "the activity's {what} is not valid text", _SERVER, _SERVER_EN),
     E("bad-activity", "the activity's {what} is longer than {limit} characters", _SERVER,
