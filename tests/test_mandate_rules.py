@@ -116,6 +116,23 @@ def test_after_recall_a_mandate_carries_no_vote(city: City) -> None:
     assert c.state() == before
 
 
+def test_once_decided_a_matter_takes_no_new_mandate(city: City) -> None:
+    """A commune that gives a mandate after the city decided must not supersede the one
+    whose vote was counted (the record of the decision would no longer add up)."""
+    from node.clock import ManualClock
+    from node.governance.clock import close_due_now
+
+    c = city
+    c.vote(c.a, c.ma, "for")
+    c.vote(c.b, c.mb, "against")
+    c.settle()
+    c.ctx.clock = ManualClock(c.ctx.clock.now() + timedelta(hours=2))
+    assert close_due_now(c.ctx)
+    before = c.state()
+    c.mandate(c.a, "reject")
+    refused(c, c.a, "matter-decided", before)
+
+
 def test_forged_mandates_are_refused(city: City) -> None:
     c = city
     before = c.state()

@@ -19,6 +19,7 @@ from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from tests.federated_commune import PEOPLE, Commune
 from tests.helpers import stored
+from tests.pageforms import login
 
 
 def _try(c: Commune, state: str, username: str, action: str) -> bool:
@@ -151,3 +152,49 @@ def test_a_mandate_names_its_spokespersons_for_its_own_host_only(mandated: Commu
             "https://a.example/members/ana": "Ana Gómez",
             "https://b.example/members/x": "x@b.example",
             c.f.uri: names(s, c.ctx.urls, [c.f.uri])[c.f.uri]}
+
+
+def test_a_spokesperson_whose_role_was_taken_away_votes_no_more(mandated: Commune) -> None:
+    """Named on the live mandate, but the body took the role back: that takes effect at
+    once, on the page and in what the node signs."""
+    from node.governance import members
+    from node.models import LocalActor
+
+    c = mandated
+    assert "vote_for" in _offered(c, "live", "ana")
+    with Session(c.ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        members.revoke(c.ctx.tx(s, stored(s, Member, c.ids["facil"])),
+                       stored(s, Member, c.ids["ana"]), body, "spokesperson")
+        s.commit()
+    assert _offered(c, "live", "ana") == []
+    assert not _try(c, "live", "ana", "vote_for")
+    assert _try(c, "live", "facil", "vote_for")  # the other spokesperson still may
+
+
+def test_once_the_federation_decided_no_mandate_is_given_and_no_vote_sent(
+        mandated: Commune) -> None:
+    from node.models import Proposal
+
+    c = mandated
+    [row] = c.rows()
+    with Session(c.ctx.engine) as s:
+        p = stored(s, Proposal, row.id)
+        p.final_outcome = "adopted"
+        s.add(p)
+        s.commit()
+    assert [a for a in _offered(c, "live", "ana") if a.startswith("vote_")] == []
+    assert not _try(c, "live", "ana", "vote_for")
+    with Session(c.ctx.engine) as s:
+        try:
+            mandates.issue(c.ctx.tx(s, stored(s, Member, c.ids["facil"])),
+                           stored(s, Proposal, row.id), "approve", [c.ids["ana"]])
+        except Problem as exc:
+            assert exc.code == "matter-decided"
+        else:
+            raise AssertionError("a mandate was given on a decided matter")
+        finally:
+            s.rollback()
+    # Nor is the form offered on the page.
+    login(c.client, "facil")
+    assert 'name="position"' not in c.client.get(f"/p/{row.id}").text

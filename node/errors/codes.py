@@ -158,6 +158,9 @@ _CODES = [
       "The matter did not come from a federation: it takes no mandate."),
     C("not-decided", 409, "La instancia no ha decidido su posición.",
       "The body has not decided its position."),
+    C("matter-decided", 409, "La federación ya decidió el asunto: no lleva más mandatos "
+      "ni votos.", "The federation has decided the matter: it takes no more mandates or "
+      "votes."),
     C("unknown-position", 422, "La posición del mandato no es una de las que existen.",
       "The mandate's position is not one that exists."),
     C("position-contradicts-decision", 422, "La posición contradice lo que la instancia "

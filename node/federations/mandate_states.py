@@ -25,7 +25,7 @@ from node.federations import matters, objects
 from node.governance.authz import require_member
 from node.governance.members import roles_in
 from node.lifecycle import Graph
-from node.models import LocalActor, Member
+from node.models import LocalActor, Member, Proposal
 from node.models.base import aware
 from node.models.matters import Mandate, MandatedVote
 
@@ -100,6 +100,13 @@ def voting_choices(session: Session, urls: Urls, member: Member | None, mandate:
         raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
     if not MANDATE.may("vote", mandate.state) or expired(mandate, now):
         raise conflict("mandate-not-live", "this mandate was recalled, replaced or expired")
+    # Named on the mandate is not enough: the body may have taken the role away since,
+    # and that takes effect at once (the federation cannot know; we sign nothing).
+    if "spokesperson" not in roles_in(session, member, body):
+        raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
+    proposal = session.get(Proposal, mandate.proposal_id) if mandate.proposal_id else None
+    if proposal is not None and proposal.final_outcome:
+        raise conflict("matter-decided", "the federation has already decided this matter")
     named = json.loads(mandate.amendments)
     # The federation knows which amendments are in the text; here only what no
     # adopted amendment could change is checked.

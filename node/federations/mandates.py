@@ -75,6 +75,8 @@ def issue(tx: Tx, proposal: Proposal, position: str, spokesperson_ids: list[int]
     require_facilitator(session, member, body)
     if not proposal.answers_to or not proposal.matter:
         raise conflict("not-federated", "only a matter from a federation takes a mandate")
+    if proposal.final_outcome:
+        raise conflict("matter-decided", "the federation has already decided this matter")
     decision = session.exec(select(Decision).where(Decision.proposal_id == proposal.id)).first()
     if decision is None:
         raise conflict("not-decided", "the body decides its position first")
@@ -305,6 +307,10 @@ def receive_mandate(tx: Tx, federation: LocalActor, doc: objects.MandateDoc,
     row = _matter_row(session, federation, doc.matter)
     if row is None:
         raise objects.refused("this federation has no such matter", "unknown-matter")
+    if row.state not in ("deliberation", "vote"):
+        # Decided: a new mandate would supersede one whose vote counted in it.
+        raise objects.refused("the federation has already decided this matter",
+                              "matter-decided", 409)
     if doc.version != row.current_version:
         raise objects.refused(f"the matter is at version {row.current_version}, not "
                               f"{doc.version}", "wrong-version", 409)

@@ -104,7 +104,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                 "note": p.escalation_note, "final_outcome": p.final_outcome,
                 "final_decision": p.final_decision},
         "mandates": views, "my_mandates": mine, "mandated_votes": votes,
-        "can_mandate": facil and decided is not None and bool(p.answers_to),
+        "can_mandate": facil and decided is not None and bool(p.answers_to)
+        and not p.final_outcome,
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
         "can_send_up": can_send,
@@ -123,6 +124,8 @@ def refusal_labels(_: Any) -> dict[str, str]:
                          "esté abierta."),
         "wrong-version": _("El asunto cambió de versión en la federación: la instancia debe "
                            "decidir de nuevo y dar otro mandato."),
+        "matter-decided": _("La federación ya había decidido este asunto; no toma más "
+                            "mandatos ni votos en él."),
         "mandate-not-live": _("La federación no tiene este mandato como vigente."),
         "not-spokesperson": _("Quien votó no figura como vocería de este mandato."),
         "outside-mandate": _("El voto no cabe dentro del mandato."),
