@@ -221,3 +221,40 @@ def test_a_joint_plan_through_the_page_is_decided_by_the_body(node: Settings,
     assert refused(r, 422) and 'value="Otro"' in r.text
     with Session(ctx.engine) as s:
         assert len(s.exec(select(JointPlan)).all()) == 1
+
+
+def test_quantities_are_read_as_their_reader_writes_them() -> None:
+    """"1.000" is a thousand to a Spanish reader (the pages write "0,3"), not 1."""
+    from decimal import Decimal
+
+    import pytest
+
+    from node.web.economy_labels import parse_number
+
+    for text, es, en in (("1.000", "1000", "1.000"), ("1.000,5", "1000.5", None),
+                         ("10,5", "10.5", "10.5"), ("2.5", "2.5", "2.5"),
+                         ("1,000", "1.000", "1000"), ("1,000.5", None, "1000.5"),
+                         (" 3 ", "3", "3"), ("0.250", "0.250", "0.250"),
+                         ("1.00.0", None, None), ("tres", None, None), ("", None, None)):
+        for lang, want in (("es", es), ("en", en)):
+            if want is None:
+                with pytest.raises(ValueError):
+                    parse_number(text, lang)
+            else:
+                assert parse_number(text, lang) == Decimal(want), (text, lang)
+
+
+def test_a_thousand_written_the_venezuelan_way_is_published_as_a_thousand(
+        node: Settings, client: TestClient) -> None:
+    build_commune(node)
+    login(client, "facil")
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "offer", "kind": NS + "gas", "quantity": "1.000", "unit": "kilogram",
+              "enterprise": "", "rise_hours": "2"}, follow=True)
+    assert "1000 kilogramos" in visible(r.text), visible(r.text)[:400]
+    r = post(client, "/b/maizal/economy/intents",
+             {"side": "offer", "kind": NS + "gas", "quantity": "1.00,0", "unit": "kilogram",
+              "enterprise": "", "rise_hours": "2"}, follow=True)
+    assert "1.00,0" in r.text  # refused, with what was typed kept
+    with Session(ctx_of(client).engine) as s:
+        assert [i.quantity for i in s.exec(select(Intent))] == ["1000"]

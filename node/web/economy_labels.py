@@ -73,6 +73,28 @@ def number(value: Decimal | str, lang: str) -> str:
     return text.replace(".", ",") if lang == "es" else text
 
 
+def parse_number(text: str, lang: str) -> Decimal:
+    """A number as a reader of `lang` writes it: "1.000,5" is a thousand and a half in
+    Spanish, "1,000.5" in English (Babel's strict parser, so a misplaced separator is an
+    error, not a quietly different number). A phone keypad may offer only the other
+    decimal mark: "2.5" in Spanish (or "2,5" in English) is taken as a decimal when that
+    reading is the only one. ValueError when it is not a number."""
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    text = text.strip()
+    try:
+        return parse_decimal(text, locale="es_VE" if lang == "es" else "en", strict=True)
+    except NumberFormatError:
+        other = "." if lang == "es" else ","
+        mine = "," if lang == "es" else "."
+        if text.count(other) == 1 and mine not in text:
+            try:
+                return Decimal(text.replace(",", "."))
+            except InvalidOperation as exc:
+                raise ValueError(text) from exc
+        raise ValueError(text) from None
+
+
 def amount(value: Decimal | str, unit: str, _: T, lang: str) -> str:
     """"1 kilogramo", "2,5 kilogramos", "3 bombonas"."""
     try:

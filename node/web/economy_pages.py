@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,7 +40,7 @@ from node.web.actions import (
     see_other,
     show_body,
 )
-from node.web.economy_labels import Namer, amount, labels
+from node.web.economy_labels import Namer, amount, labels, parse_number
 from node.web.i18n import translator
 from node.web.numbers import whole
 from node.web.pictures.bars import Words
@@ -62,10 +62,10 @@ def period_labels(_: Any) -> dict[str, str]:
             "365": _("último año"), "todo": _("desde el principio")}
 
 
-def _amount(text: str, field: str = "quantity") -> Decimal:
+def _amount(text: str, lang: str, field: str = "quantity") -> Decimal:
     try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation as exc:
+        value = parse_number(text, lang)
+    except ValueError as exc:
         raise Problem(422, "bad-quantity", "write the quantity as a number",
                       field=field) from exc
     if not value.is_finite():
@@ -173,7 +173,8 @@ async def publish(request: Request, handle: str) -> Response:
             raise Problem(422, "bad-window", "the waiting window is a number of hours",
                           field="rise_hours")
         row = operations.publish(request.app.state.ctx.tx(s, me), b, d.get("side", ""),
-                                 d.get("kind", ""), _amount(d.get("quantity", "")),
+                                 d.get("kind", ""),
+                                 _amount(d.get("quantity", ""), language(request, me)),
                                  d.get("unit", ""), d.get("enterprise") or None,
                                  d.get("summary", ""), d.get("location", ""),
                                  rise_after=int(hours) * 3600)
@@ -211,7 +212,8 @@ async def deliver(request: Request, handle: str, commitment_id: RowId) -> Respon
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         c = handovers.commitment_by_id(s, commitment_id)
         handovers.record(request.app.state.ctx.tx(s, me), body_by_handle(s, handle), c.uri,
-                         _amount(d.get("quantity", "")), note=d.get("note", ""))
+                         _amount(d.get("quantity", ""), language(request, me)),
+                         note=d.get("note", ""))
         return _back(handle, "entregas"), "Entrega registrada; espera la confirmación."
 
     return await run_action(request, _back(handle, f"c{commitment_id}"), act)
@@ -253,7 +255,7 @@ async def new_enterprise(request: Request, handle: str) -> Response:
     return await run_action(request, _back(handle, "empresas"), act)
 
 
-def _plan_rows(d: dict[str, str]) -> list[dict[str, Any]]:
+def _plan_rows(d: dict[str, str], lang: str) -> list[dict[str, Any]]:
     """The form's commitment rows that name a resource and a quantity."""
     rows = []
     for i in range(ROWS):
@@ -262,7 +264,7 @@ def _plan_rows(d: dict[str, str]) -> list[dict[str, Any]]:
         rows.append({"side": d.get(f"side{i}", "inputs"), "action": d.get(f"action{i}"),
                      "provider": d.get(f"provider{i}") or None,
                      "receiver": d.get(f"receiver{i}") or None, "kind": d[f"kind{i}"],
-                     "quantity": str(_amount(d[f"quantity{i}"], f"quantity{i}")),
+                     "quantity": str(_amount(d[f"quantity{i}"], lang, f"quantity{i}")),
                      "unit": d.get(f"unit{i}", ""), "note": d.get(f"note{i}", "")})
     return rows
 
@@ -293,7 +295,7 @@ async def draft_plan(request: Request, handle: str) -> Response:
         if prepared is not None:
             raise prepared
         d = await form(request)
-        rows = _plan_rows(d)
+        rows = _plan_rows(d, language(request, me))
         process = {"name": d.get("process", "") or d.get("title", ""), "content": "",
                    "inputs": [r for r in rows if r["side"] == "inputs"],
                    "outputs": [r for r in rows if r["side"] == "outputs"]}
