@@ -83,6 +83,17 @@ def test_a_missing_page_is_a_spanish_page_for_browsers_and_json_for_programs(
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
 
+def test_a_cut_or_mistyped_link_is_a_missing_page_not_the_apis_field_errors(
+        web: TestClient) -> None:
+    for path in ("/p/1.", "/p/1)", "/p/abc"):
+        r = web.get(path, headers=HTML)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), \
+            (path, r.status_code, r.text[:200])
+        assert "Página no encontrada" in r.text and "Unprocessable" not in r.text
+    r = web.get("/api/v1/proposals/abc", headers=HTML)  # the API keeps its problem+json
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+
 def test_the_api_detail_is_english_unless_spanish_is_asked_for(web: TestClient) -> None:
     wrong = {"username": "nobody", "password": "not-the-password", "label": "t"}
     r = web.post("/api/v1/tokens", json=wrong)

@@ -123,6 +123,13 @@ class _Handlers:
         assert isinstance(exc, RequestValidationError)
         errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")}
                   for e in exc.errors()]
+        if self.wants_page(request):
+            # "/p/1." or "/p/abc" from a mistyped or cut link: for a person, a page that
+            # is not there (in their language), not the API's English field errors.
+            in_path = all(e["loc"][:1] == ["path"] for e in errors)
+            return await asyncio.to_thread(missing_page, request, Problem(
+                404, "not-found", "nothing here") if in_path else Problem(
+                400, "invalid-request", "the request does not fit the API"))
         return problem_response(422, "invalid-request", "the request does not fit the API",
                                 request, errors=errors)
 
