@@ -20,6 +20,7 @@ from node.cli.main import LEVELS
 from node.cli.main import main as cli
 from node.config import Level, Settings
 from node.models import Delivery, Follower, OutboxItem
+from node.storage.db import make_null_engine
 from tests.conftest import NODE_URL, Databases, ctx_of
 from tests.procnode import NodeProcess
 
@@ -100,6 +101,10 @@ def test_no_door_without_serve_and_no_post_without_text(
     auth = {"Authorization": f"Bearer {written.token}"}
     assert client.post(handoff.POST_PATH, json={"texto": "x"}, headers=auth).status_code == 422
     assert client.post(handoff.POST_PATH, content=b"{", headers=auth).status_code == 422
+    # An empty notice would go to every follower as an empty post.
+    r = client.post(handoff.POST_PATH, json={"text": " \n "}, headers=auth)
+    assert r.status_code == 422 and r.json()["code"] == "empty-notice"
+    assert outbox_ids(client) == []
     handoff.remove(node.data_dir, written)
     with TestClient(create_app(node, background=False), base_url=NODE_URL,
                     client=("127.0.0.1", 40000)) as other:
@@ -208,3 +213,28 @@ def test_memory_is_given_back_once_a_burst_has_passed(monkeypatch: pytest.Monkey
     asyncio.run(run())
     # grew 100 -> 120 (no trim while growing), settled at 120: trim; then once more.
     assert trims == [120, 118]
+
+
+def test_the_command_says_a_refusal_in_one_line_and_a_bug_keeps_its_traceback(
+        node: Settings, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data = str(node.data_dir)
+    for argv, said in (
+            (["post", "--data-dir", data, "  "], "error: a public notice needs some text"),
+            (["invite", "--data-dir", data, "--body", "nope"], "error: no such body"),
+            (["follow", "--data-dir", data, "notahandle"],
+             "error: give @handle@host or an actor URL")):
+        assert cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.strip() == said, (argv, err)
+    engine = make_null_engine(node.effective_database_url)
+    with Session(engine) as s:
+        assert s.exec(select(OutboxItem)).all() == []
+    engine.dispose()
+
+    def broken(args: Any) -> int:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("node.cli.main.cmd_status", broken)
+    with pytest.raises(KeyError):
+        cli(["status", "--data-dir", data])

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from node import handoff
 from node.api.problems import problem_response
+from node.errors import Problem
 from node.outbox.publish import post_note
 
 FORWARDING = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
@@ -58,5 +59,8 @@ async def local_post(request: Request) -> Response:
     if not isinstance(text, str):
         return problem_response(422, "invalid-request", 'expected {"text": "..."}')
     ctx = request.app.state.ctx
-    activity_id = await asyncio.to_thread(_publish, ctx, text)
+    try:
+        activity_id = await asyncio.to_thread(_publish, ctx, text)
+    except Problem as exc:
+        return problem_response(exc.status, exc.code, exc.detail)
     return JSONResponse({"id": activity_id}, status_code=201)

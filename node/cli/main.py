@@ -483,12 +483,34 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
         return result
     except Exception as exc:
-        from node.config import ConfigError
+        said = _one_line(exc)
+        if said is None:
+            raise  # a bug: its traceback is what a report needs
+        print(f"error: {said}", file=sys.stderr)
+        return 2 if not isinstance(exc, OSError | _database_errors()) else 1
 
-        if not isinstance(exc, ConfigError):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+
+def _database_errors() -> type[Exception]:
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError
+
+
+def _one_line(exc: Exception) -> str | None:
+    """What a facilitator should read for a refusal or a setup problem, in one line;
+    None for anything else (a bug keeps its traceback)."""
+    from node.config import ConfigError
+    from node.errors import Problem
+
+    if isinstance(exc, ConfigError | ValueError):
+        return str(exc)
+    if isinstance(exc, Problem):
+        return exc.detail
+    if isinstance(exc, _database_errors()):
+        return f"the database cannot be used: {getattr(exc, 'orig', exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    return None
 
 
 if __name__ == "__main__":

@@ -232,6 +232,8 @@ _CODES = [
       "The resource is not of the kind committed."),
     C("agreement-differs", 422, "El acuerdo no es el intercambio que se propuso.",
       "The agreement is not the exchange that was proposed."),
+    C("empty-notice", 422, "El aviso público no tiene texto.",
+      "The public notice has no text."),
     # --- project bank -----------------------------------------------------------------
     C("empty-record", 422, "La experiencia no dice ni el problema ni lo aprendido.",
       "The project record says neither the problem nor what was learned."),

@@ -20,6 +20,7 @@ from node.activitypub.directory import netloc_of
 from node.activitypub.documents import AS_CONTEXT, DATA_INTEGRITY_V1
 from node.activitypub.proofs import sign_object
 from node.activitypub.urls import AS_PUBLIC, Urls
+from node.errors import invalid
 from node.models import Delivery, Follower, LocalActor, OutboxItem
 from node.tx import Tx
 
@@ -145,4 +146,7 @@ def note_activity(tx: Tx, actor: LocalActor, text: str) -> dict[str, Any]:
 
 
 def post_note(tx: Tx, actor: LocalActor, text: str) -> OutboxItem:
+    if not text.strip():
+        # It would go out to every follower as an empty post.
+        raise invalid("empty-notice", "a public notice needs some text", field="text")
     return publish(tx, actor, note_activity(tx, actor, text))
