@@ -129,7 +129,7 @@ class _Handlers:
             in_path = all(e["loc"][:1] == ["path"] for e in errors)
             return await asyncio.to_thread(missing_page, request, Problem(
                 404, "not-found", "nothing here") if in_path else Problem(
-                400, "invalid-request", "the request does not fit the API"))
+                422, "invalid-request", "the request does not fit the API"))
         return problem_response(422, "invalid-request", "the request does not fit the API",
                                 request, errors=errors)
 
