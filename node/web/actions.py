@@ -127,7 +127,7 @@ def statute_text(_: Callable[[str], str], statute: Any) -> str:
     rule = {Rule.majority: _("mayoría simple"),
             Rule.qualified: _("mayoría calificada de") + f" {statute.threshold}",
             Rule.consent: _("consenso (aprobada salvo bloqueo)")}[statute.rule]
-    basis = _("de los miembros") if statute.quorum_basis.value == "members" else \
+    basis = _("de los integrantes") if statute.quorum_basis.value == "members" else \
         _("de las familias")
     return f"{rule}; {_('quórum')} {statute.quorum} {basis}"
 

@@ -181,18 +181,21 @@ async def issue(request: Request, pid: RowId) -> Response:
         mandates.issue(request.app.state.ctx.tx(s, me), p, d.get("position", ""), speakers,
                        named, d.get("limits", ""))
 
-    return await run_action(request, _back_to(pid), proposal_action(pid, fn))
+    return await run_action(request, _back_to(pid), proposal_action(pid, fn),
+                            done="Mandato enviado a la federación.")
 
 
 @router.post("/p/{pid}/mandates/{mid}/recall")
 async def recall(request: Request, pid: RowId, mid: RowId) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
         pid, lambda s, me, p, d: mandates.recall(request.app.state.ctx.tx(s, me), mid,
-                                                 d.get("reason", ""))))
+                                                 d.get("reason", ""))),
+        done="Mandato revocado: la federación retira los votos dados con él.")
 
 
 @router.post("/p/{pid}/mandates/{mid}/vote")
 async def vote(request: Request, pid: RowId, mid: RowId) -> Response:
     return await run_action(request, _back_to(pid), proposal_action(
         pid, lambda s, me, p, d: mandates.cast(request.app.state.ctx.tx(s, me), mid,
-                                               d.get("choice", ""))))
+                                               d.get("choice", ""))),
+        done="Voto enviado a la federación; aquí se verá cuando lo cuente.")

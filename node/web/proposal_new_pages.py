@@ -81,6 +81,7 @@ async def create_proposal(request: Request, handle: str) -> Response:
                              data.get("text", ""),
                              affects=chosen(data),
                              own_uri=request.app.state.ctx.urls.actor(b.handle))
-        return f"/p/{p.id}"
+        return f"/p/{p.id}", ("Propuesta guardada como borrador: revísela y, cuando esté "
+                              "lista, abra la deliberación.")
 
     return await run_action(request, f"/b/{handle}/proposals/new", act)
