@@ -90,6 +90,7 @@ def test_the_author_edits_and_withdraws_a_draft_with_confirmations(node: Setting
                                             "text": "Sembrar maíz y frijol."})
     assert "Borrador guardado." in r.text and "Huerto comunal" in r.text
     r = client.post(f"/p/{pid}/edit", data={"csrf": csrf(page), "title": " ",
+                                            "form_id": "edit",
                                             "text": "Texto nuevo que no se pierde"})
     assert refused(r, 422) and "Texto nuevo que no se pierde" in r.text
     r = client.post(f"/p/{pid}/withdraw", data={"csrf": csrf(page)})
@@ -187,3 +188,37 @@ def test_the_api_lists_actions_and_edits_and_withdraws_drafts(node: Settings,
     assert client.post(f"/api/v1/proposals/{pid}/withdrawal", headers=author).status_code \
         == 409
     assert checked, "the answers were checked against the OpenAPI schema"
+
+
+def test_what_was_typed_survives_a_refusal_in_its_own_form_only(
+        node: Settings, client: TestClient) -> None:
+    """An amendment written while the vote was opened, a comment or a ballot refused:
+    the person gets their words back, in the form they typed them in (the page has
+    several forms with a `text` field), or to copy when the form is gone."""
+    c = build_commune(node)
+    pid = _draft(c)
+    with c.session() as s:
+        proposals.open_deliberation(c.ctx.tx(s, c.people["m0"]), stored(s, Proposal, pid))
+        s.commit()
+    login(client, "m1")
+    page = client.get(f"/p/{pid}").text
+    assert 'name="form_id" value="amend"' in page
+    r = client.post(f"/p/{pid}/amendments", data={
+        "csrf": csrf(page), "form_id": "amend", "title": " ", "text": "Sembrar yuca también.",
+        "reason": "Hay semilla."})
+    assert refused(r, 422)
+    assert r.text.count("Sembrar yuca también.") == 1 and 'value="Hay semilla."' in r.text
+    # Meanwhile the coordination opens the vote: the amendment form is gone.
+    with c.session() as s:
+        proposals.open_vote(c.ctx.tx(s, c.people["facil"]), stored(s, Proposal, pid),
+                            utcnow() + timedelta(hours=3))
+        s.commit()
+    r = client.post(f"/p/{pid}/amendments", data={
+        "csrf": csrf(page), "form_id": "amend", "title": "Huerto",
+        "text": "Sembrar yuca también.", "reason": "Hay semilla."})
+    assert refused(r, 409)
+    assert "Su enmienda no se propuso" in r.text and "Sembrar yuca también." in r.text
+    r = client.post(f"/p/{pid}/ballot", data={
+        "csrf": csrf(page), "form_id": "ballot", "version": "1", "choice": "quizás",
+        "reason": "Porque sí"})
+    assert refused(r, 422) and 'value="Porque sí"' in r.text
