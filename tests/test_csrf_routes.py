@@ -152,3 +152,25 @@ def test_a_form_route_without_the_check_is_caught(node: Settings) -> None:
     with TestClient(app, base_url=NODE_URL) as client:
         values = logged_in_facilitator(client)
         assert any("/b/{handle}/unchecked" in p for p in unguarded(client, values))
+
+
+def test_a_form_sent_after_logging_out_elsewhere_says_so_and_gives_the_words_back(
+        client: TestClient) -> None:
+    """Logged out in another tab, then the comment written here is sent: reloading (what
+    the expired-form message says) would post the dead form again. The page says the
+    session ended, links to the login that comes back here, and shows what was typed."""
+    values = logged_in_facilitator(client)
+    pid = values["pid"]
+    page = client.get(f"/p/{pid}").text
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    client.cookies.delete("comuna_session")  # the other tab's "Salir"
+    before = snapshot(ctx_of(client).engine)
+    r = client.post(f"/p/{pid}/comments", data={
+        "csrf": token.group(1), "form_id": "comment",
+        "text": "Propongo abrir los sábados en la mañana."}, follow_redirects=False)
+    assert r.status_code == 403
+    assert "Su sesión se había cerrado" in r.text and REFUSAL not in r.text
+    assert "Propongo abrir los sábados en la mañana." in r.text
+    assert f'href="/login?next=/p/{pid}"' in r.text
+    assert snapshot(ctx_of(client).engine) == before

@@ -38,6 +38,8 @@ _CODES = [
       "The requester may not take this action in this body."),
     C("csrf", 403, "El formulario no trae un token CSRF válido (venció o falta).",
       "The form's CSRF token is missing or expired."),
+    C("session-ended", 403, "La sesión de quien envió el formulario ya se había cerrado.",
+      "The session of whoever sent the form had ended."),
     C("wrong-password", 403, "La contraseña actual no es correcta.",
       "The current password given is wrong."),
     C("blocked", 403, "El servidor que envía está bloqueado en este nodo.",

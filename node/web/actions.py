@@ -47,8 +47,9 @@ def see_other(url: str) -> RedirectResponse:
 def refusal(request: Request, me: Member | None, exc: Problem, back: str) -> Response:
     lang = language(request, me)
     _ = translator(lang)
+    typed = exc.extra.get("typed") or []
     return page(request, "message.html", me, status=exc.status, title=_("No se pudo"),
-                detail=say(exc, lang), back=back)
+                detail=say(exc, lang), back=back, typed=typed)
 
 
 # An action returns where to go next, or that and what to tell the person
@@ -84,7 +85,15 @@ def _member(request: Request) -> Member | None:
 
 def _refused(request: Request, exc: Problem, back: str) -> Response:
     with open_session(request) as s:
-        return refusal(request, current_member(request, s), exc, back)
+        me = current_member(request, s)
+        if exc.code == "csrf" and me is None:
+            # A member's form, sent after logging out (another tab, or the session's
+            # age): reloading would post the same dead form again; logging in helps.
+            exc = Problem(403, "session-ended",
+                          "your session had ended; log in and send it again",
+                          typed=exc.extra.get("typed") or [])
+            back = f"/login?next={back}"
+        return refusal(request, me, exc, back)
 
 
 def _act(request: Request, back: str, action: Action, data: dict[str, str], done: str

@@ -104,8 +104,16 @@ async def form(request: Request) -> dict[str, str]:
         raise Problem(400, "bad-form", "the form contains characters that cannot be stored")
     expected = csrf_token(request)
     if not expected or not hmac.compare_digest(expected, unmask(data.get("csrf", ""))):
-        raise Problem(403, "csrf", "the form has expired; reload the page and try again")
+        # What the person wrote goes back to them on the refusal's page, to copy.
+        raise Problem(403, "csrf", "the form has expired; reload the page and try again",
+                      typed=typed_text(data))
     return data
+
+
+def typed_text(data: dict[str, str]) -> list[str]:
+    """The words a person typed into a form (not its tokens, choices or passwords)."""
+    return [v for k, v in data.items() if len(v.strip()) > 2 and " " in v.strip()
+            and k not in ("csrf", "form_id") and "password" not in k.lower()]
 
 
 def start_session(request: Request, response: Response, raw: str) -> None:

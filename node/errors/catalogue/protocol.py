@@ -14,6 +14,11 @@ ENTRIES = [
     E("csrf", "the form has expired; reload the page and try again",
       "El formulario venció; recargue la página e intente de nuevo.",
       "The form has expired; reload the page and try again."),
+    E("session-ended", "your session had ended; log in and send it again",
+      "Su sesión se había cerrado (quizá en otra pestaña), así que no se guardó nada. "
+      "Entre de nuevo y vuelva a enviarlo.",
+      "Your session had ended (perhaps in another tab), so nothing was saved. Log in "
+      "and send it again."),
     E("too-large", "the form is too large",
       "El formulario es demasiado largo; acorte el texto e intente de nuevo.",
       "The form is too large; shorten the text and try again."),
