@@ -70,7 +70,9 @@ def test_a_lock_held_by_another_process_waits_until_that_process_ends(
         stop = asyncio.Event()
 
         async def run() -> None:
-            ran.append(holder.poll())  # the holder must be gone by now
+            # The holder must be gone by now. Its lock is released as its files close,
+            # a moment before it can be reaped, so poll() alone may still say None.
+            ran.append(holder.wait(timeout=5))
             stop.set()
 
         task = asyncio.create_task(one_at_a_time(lock, stop, run, retry=0.05))
