@@ -136,11 +136,11 @@ class ActorDirectory:
         self._docs.clear()
 
     def _refuse_blocked(self, uri: str) -> None:
-        blocked = self.fetcher.blocked
-        if blocked is not None and blocked(host_key(uri)):
+        host, blocked = host_key(uri), self.fetcher.blocked
+        if blocked is not None and blocked(host):
             # Also what we hold from before the block: a blocked host's actors sign
             # nothing here, whoever relays their activities.
-            raise ActorFetchFailed(f"{host_key(uri)} is blocked on this node")
+            raise ActorFetchFailed(f"{host} is blocked on this node")
 
     async def key_for(self, key_id: str, refresh: bool = False) -> VerificationKey:
         self._refuse_blocked(key_id)

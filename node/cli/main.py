@@ -486,30 +486,28 @@ def main(argv: list[str] | None = None) -> int:
         said = _one_line(exc)
         if said is None:
             raise  # a bug: its traceback is what a report needs
-        print(f"error: {said}", file=sys.stderr)
-        return 2 if not isinstance(exc, OSError | _database_errors()) else 1
+        text, code = said
+        print(f"error: {text}", file=sys.stderr)
+        return code
 
 
-def _database_errors() -> type[Exception]:
+def _one_line(exc: Exception) -> tuple[str, int] | None:
+    """What a facilitator should read for a refusal or a setup problem, in one line, and
+    the exit code (2: what was asked; 1: the database or the disk); None for anything
+    else (a bug keeps its traceback)."""
     from sqlalchemy.exc import OperationalError
 
-    return OperationalError
-
-
-def _one_line(exc: Exception) -> str | None:
-    """What a facilitator should read for a refusal or a setup problem, in one line;
-    None for anything else (a bug keeps its traceback)."""
     from node.config import ConfigError
     from node.errors import Problem
 
     if isinstance(exc, ConfigError | ValueError):
-        return str(exc)
+        return str(exc), 2
     if isinstance(exc, Problem):
-        return exc.detail
-    if isinstance(exc, _database_errors()):
-        return f"the database cannot be used: {getattr(exc, 'orig', exc)}"
+        return exc.detail, 2
+    if isinstance(exc, OperationalError):
+        return f"the database cannot be used: {getattr(exc, 'orig', exc)}", 1
     if isinstance(exc, OSError):
-        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1
     return None
 
 

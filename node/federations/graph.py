@@ -47,6 +47,12 @@ async def parents_map(ctx: NodeContext, start: Iterable[str]) -> dict[str, list[
     return known
 
 
+async def is_above(ctx: NodeContext, federation: str, body: str) -> bool:
+    """Whether `federation` is above `body` (at any level), as this node confirms it."""
+    parents = await parents_map(ctx, [body])
+    return any(federation in above for above in parents.values())
+
+
 async def warm(ctx: NodeContext, start: Iterable[str]) -> None:
     """Fetch, ahead of need, the actor documents (and so the keys) of every federation
     above `start`: the first matter or decision they sign then verifies without a

@@ -32,7 +32,7 @@ from node.federations.mandate_states import (
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
 from node.governance.members import grant
-from node.models import Decision, LocalActor, Proposal, ProposalVersion
+from node.models import Decision, LocalActor, Member, Proposal, ProposalVersion
 from node.models.base import aware
 from node.models.inbox import InboxItem
 from node.models.matters import Mandate, MandatedVote, SignedObject
@@ -65,21 +65,37 @@ def _send(tx: Tx, body: LocalActor, kind: str, obj: Any, to: str, inbox: str
 # --- the member body's side --------------------------------------------------------
 
 
+def issue_refusal(session: Session, member: Member | None, proposal: Proposal
+                  ) -> Problem | None:
+    """Why `member` may not give a mandate on `proposal` now (None: they may). The page
+    offers the form by the same rule."""
+    body = session.get(LocalActor, proposal.body_id)
+    assert body is not None
+    try:
+        require_facilitator(session, member, body)
+    except Problem as exc:
+        return exc
+    if not proposal.answers_to or not proposal.matter:
+        return conflict("not-federated", "only a matter from a federation takes a mandate")
+    if proposal.final_outcome:
+        return conflict("matter-decided", "the federation has already decided this matter")
+    if session.exec(select(Decision.id).where(Decision.proposal_id == proposal.id)).first() \
+            is None:
+        return conflict("not-decided", "the body decides its position first")
+    return None
+
+
 def issue(tx: Tx, proposal: Proposal, position: str, spokesperson_ids: list[int],
           amendments: list[str] | None = None, limits: str = "",
           expires_at: datetime | None = None) -> Mandate:
     """A facilitator turns the body's decision on a federated matter into its mandate."""
     session, urls, member = tx.session, tx.urls, tx.member
+    refused = issue_refusal(session, member, proposal)
+    if refused is not None:
+        raise refused
     body = session.get(LocalActor, proposal.body_id)
-    assert body is not None
-    require_facilitator(session, member, body)
-    if not proposal.answers_to or not proposal.matter:
-        raise conflict("not-federated", "only a matter from a federation takes a mandate")
-    if proposal.final_outcome:
-        raise conflict("matter-decided", "the federation has already decided this matter")
     decision = session.exec(select(Decision).where(Decision.proposal_id == proposal.id)).first()
-    if decision is None:
-        raise conflict("not-decided", "the body decides its position first")
+    assert body is not None and decision is not None  # both checked by issue_refusal
     if position not in objects.POSITIONS:
         raise invalid("unknown-position",
                       f"a mandate's position is one of {', '.join(objects.POSITIONS)}")

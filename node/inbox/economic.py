@@ -76,17 +76,12 @@ class Economic:
         # The authority checked that `signer` (who passed it on) is a member body. A
         # member passes up its own offers and needs, and a member federation those of
         # bodies below it: not those of a body elsewhere, signed as they may be.
-        if signer != doc.body and not await self._below(doc.body, signer):
+        if signer != doc.body and not await graph.is_above(self.ctx, signer, doc.body):
             log.warning("economy: %s passed up %s of %s, which is not below it", signer,
                         doc.id, doc.body)
             return
         inbox = await self._inbox_of(doc.body)
         await self._tx(None, rising.hold, fed, signer, activity, doc, inbox)
-
-    async def _below(self, body: str, federation: str) -> bool:
-        """Whether `federation` is above `body` in the graph (as this node confirms it)."""
-        parents = await graph.parents_map(self.ctx, [body])
-        return any(federation in above for above in parents.values())
 
     async def _offer(self, body: LocalActor, proposer: str, draft: Any) -> None:
         inbox = await self._inbox_of(proposer)

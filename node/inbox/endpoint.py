@@ -85,8 +85,7 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
         raise Problem(400, "bad-activity", "activity has no http(s) id")
     if not isinstance(doc.get("type"), str):
         raise Problem(400, "bad-activity", "activity has no type")
-    actor = doc.get("actor")
-    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    actor_id = actor_of(doc)
     if not isinstance(actor_id, str) or not actor_id.startswith(("https://", "http://")):
         # Not a signature problem (401 would say so): there is no one to check it against.
         raise Problem(400, "bad-activity", "activity has no actor (an http(s) id)")
@@ -98,10 +97,13 @@ def parse_activity(content_type: str, body: bytes) -> dict[str, Any]:
     return doc
 
 
-def _actor_host(activity: dict[str, Any]) -> str:
+def actor_of(activity: dict[str, Any]) -> Any:
+    """The activity's `actor`, given as a URI or as an object with its `id` (a string
+    once `parse_activity` has accepted the activity). `authority.id_of` says the same
+    as text, but importing it here would load the federations' rules with the first
+    request of a node that only answers follows."""
     actor = activity.get("actor")
-    actor_id = actor.get("id") if isinstance(actor, dict) else actor
-    return host_key(actor_id) if isinstance(actor_id, str) else ""
+    return actor.get("id") if isinstance(actor, dict) else actor
 
 
 def to_message(request: Request, body: bytes) -> HttpMessage:
@@ -131,7 +133,7 @@ async def accept_activity(
         # covers the signer's host and the actor's: an activity of a blocked host's
         # actor relayed by another server (with its author's proof) is refused too,
         # before anything is fetched.
-        for blocked in (host, _actor_host(activity)):
+        for blocked in (host, host_key(actor_of(activity))):
             if blocked and ctx.host_blocked(blocked):
                 raise Problem(403, "blocked", f"{blocked} is blocked on this node")
         verified = await verify_request(prepared, activity, ctx.directory)
@@ -151,8 +153,7 @@ async def accept_activity(
         raise Problem(403, "not-the-actor", str(exc)) from exc
     # The key id is the signer's to choose, and stored beside the activity.
     _storable("key id", verified.signer)
-    actor = activity.get("actor")
-    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    actor_id = actor_of(activity)
     row = {
         "activity_id": activity["id"],
         "activity_type": str(activity["type"])[:64],

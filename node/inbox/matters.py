@@ -170,7 +170,8 @@ class Federated:
                 log.warning("decision %s by %s, but %s decides that matter", note.get("id"),
                             note.get("attributedTo"), plan.level)
                 return
-        elif not await self._above(body, str(note.get("attributedTo", ""))):
+        elif not await graph.is_above(self.ctx, str(note.get("attributedTo", "")),
+                                      self.ctx.urls.actor(body.handle)):
             # A matter we never saw: no deciding level to check it against, so it is
             # kept (and passed down) only as the word of a federation above us.
             log.warning("decision %s on a matter unknown here, by %s, not a federation "
@@ -178,10 +179,6 @@ class Federated:
             return
         await self._tx(f"remote:{via}", outcomes.receive, body, activity,
                        note, via)
-
-    async def _above(self, body: LocalActor, author: str) -> bool:
-        parents = await graph.parents_map(self.ctx, [self.ctx.urls.actor(body.handle)])
-        return any(author in above for above in parents.values())
 
     def _affects(self, matter: str) -> list[str]:
         with Session(self.ctx.engine) as s:
