@@ -19,7 +19,7 @@ from node.models.matters import Mandate, MandatedVote, SignedObject
 from node.models.outbox import OutboxItem
 from tests.federated_commune import PEOPLE, Commune
 from tests.helpers import stored
-from tests.pageforms import login
+from tests.pageforms import csrf, login
 
 
 def _try(c: Commune, state: str, username: str, action: str) -> bool:
@@ -198,3 +198,14 @@ def test_once_the_federation_decided_no_mandate_is_given_and_no_vote_sent(
     # Nor is the form offered on the page.
     login(c.client, "facil")
     assert 'name="position"' not in c.client.get(f"/p/{row.id}").text
+
+
+def test_the_page_says_what_voting_under_a_mandate_did(mandated: Commune) -> None:
+    c = mandated
+    [row] = c.rows()
+    login(c.client, "facil")
+    page = c.client.get(f"/p/{row.id}").text
+    assert f'id="mv{c.mandate_id}-for"' in page and 'class="choice"' in page
+    r = c.client.post(f"/p/{row.id}/mandates/{c.mandate_id}/vote",
+                      data={"csrf": csrf(page), "choice": "for"})
+    assert "Voto enviado a la federación; aquí se verá cuando lo cuente." in r.text
