@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import CursorResult
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from node.errors import Problem, forbidden
-from node.governance.members import _check_password, token_hash
+from node.governance.members import _check_password, _check_secret, token_hash
 from node.governance.passwords import hash_password, matches
 from node.models import ApiToken, LocalActor, Member
 from node.models.base import aware
@@ -56,21 +56,31 @@ def change_password(tx: Tx, current: str, new: str, keep_token: int | None = Non
     tx.audit("password.changed", f"member:{member.id}", {"sessions_ended": ended})
 
 
-def make_reset(tx: Tx, body: LocalActor, target: Member) -> str:
+def make_reset(tx: Tx, body: LocalActor, target: Member, token: str | None = None) -> str:
     """A coordinator of `body` makes a reset link for one of its members; returns the raw
-    token (shown once, stored hashed). Earlier unused links for that member stop working."""
+    token (shown once, stored hashed). Earlier unused links for that member stop working.
+
+    `token`, when given, is the raw token to use instead of a random one (the pages
+    derive it from the form, node.web.secret_forms). If the link it names was already
+    made for this member, nothing is made again and the earlier link is left alone: the
+    same form sent twice must not replace a link already handed over."""
     from node.governance import authz
 
     session, by = tx.session, tx.member
     authz.require_facilitator(session, by, body)
     if "reset_password" not in authz.member_actions(session, by, body, target):
         raise forbidden("you may not reset this member's password")
+    if token is not None:
+        _check_secret(token)
+        made = reset_by_token(session, token)
+        if made is not None and made.member_id == target.id:
+            return token
     now = tx.now()
     session.execute(update(PasswordReset).where(
         col(PasswordReset.member_id) == target.id, col(PasswordReset.used_at).is_(None),
         col(PasswordReset.expires_at) > now).values(expires_at=now)
         .execution_options(synchronize_session=False))
-    raw = secrets.token_urlsafe(24)
+    raw = token or secrets.token_urlsafe(24)
     session.add(PasswordReset(token_hash=token_hash(raw), member_id=target.id or 0,
                               created_by=by.id or 0, body_id=body.id or 0,
                               created_at=now, expires_at=now + RESET_VALID))
@@ -79,11 +89,25 @@ def make_reset(tx: Tx, body: LocalActor, target: Member) -> str:
     return raw
 
 
+def reset_by_token(session: Session, raw: str) -> PasswordReset | None:
+    """The reset link a raw token names, used, expired or not."""
+    return session.exec(select(PasswordReset).where(
+        PasswordReset.token_hash == token_hash(raw))).first()
+
+
+def usable_reset(tx: Tx, raw: str) -> bool:
+    """Whether the link still works now (what `reset_for` checks)."""
+    try:
+        reset_for(tx, raw)
+    except Problem:
+        return False
+    return True
+
+
 def reset_for(tx: Tx, raw: str) -> tuple[PasswordReset, Member]:
     """The reset a link names and whose it is, if it may still be used (now)."""
     session = tx.session
-    row = session.exec(select(PasswordReset).where(
-        PasswordReset.token_hash == token_hash(raw))).first()
+    row = reset_by_token(session, raw)
     if row is None or row.used_at is not None or aware(row.expires_at) <= tx.now():
         raise Problem(410, "reset-invalid", "this link was used, has expired or never existed")
     # The link is worth what its maker may still do: checked again now, so it dies when

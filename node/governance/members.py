@@ -96,15 +96,26 @@ def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[s
     return set(rows)
 
 
-def invite(tx: Tx, body: LocalActor, role: str = "member", valid_days: int = 7) -> str:
+def invite(tx: Tx, body: LocalActor, role: str = "member", valid_days: int = 7,
+           token: str | None = None) -> str:
     """Returns the raw invitation token (shown once; stored hashed). Made by the acting
-    member, or by the node (the command line) when nobody is."""
+    member, or by the node (the command line) when nobody is.
+
+    `token`, when given, is the raw token to use instead of a random one: the pages
+    derive it from the form (node.web.secret_forms), so that the same form sent twice
+    names one invitation. If this body already has the invitation it names, nothing is
+    made again and the token is returned as it is."""
     by = tx.who if isinstance(tx.who, Member) else None
     if role not in ROLES:
         raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
     if not (1 <= valid_days <= 60):
         raise invalid("bad-expiry", "an invitation is valid for 1 to 60 days")
-    raw = secrets.token_urlsafe(24)
+    if token is not None:
+        _check_secret(token)
+        made = invitation_by_token(tx.session, token)
+        if made is not None and made.body_id == body.id:
+            return token
+    raw = token or secrets.token_urlsafe(24)
     tx.session.add(Invitation(token_hash=token_hash(raw), body_id=body.id or 0,
                               invited_by=by.id if by else None, role=role,
                               expires_at=tx.now() + timedelta(days=valid_days)))
@@ -113,12 +124,24 @@ def invite(tx: Tx, body: LocalActor, role: str = "member", valid_days: int = 7) 
     return raw
 
 
+def invitation_by_token(session: Session, raw: str) -> Invitation | None:
+    """The invitation a raw token names, in whatever state it is."""
+    return session.exec(select(Invitation).where(
+        Invitation.token_hash == token_hash(raw))).first()
+
+
+def _check_secret(raw: str) -> None:
+    """A single-use secret given by the caller is as long as one drawn here."""
+    if len(raw) < 32:
+        raise ValueError("a single-use token needs at least 32 characters")
+
+
 def accept_invitation(tx: Tx, raw: str, username: str, password: str,
                       display_name: str, family: str = "") -> Member:
     """A visitor takes up an invitation: the account is theirs, the role is granted by
     whoever invited them (the node, for an invitation from the command line)."""
     session = tx.session
-    inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(raw))).first()
+    inv = invitation_by_token(session, raw)
     if inv is None:
         raise not_found("invitation")
     now = tx.now()

@@ -28,11 +28,12 @@ from node.web.actions import (
     see_other,
     show_body,
 )
-from node.web.admin_pages import role_labels, shown_once
+from node.web.admin_pages import role_labels
 from node.web.i18n import LANGUAGES, translator
 from node.web.notices import leave
 from node.web.numbers import whole
 from node.web.render import language, page
+from node.web.secret_forms import once, secret_for, shown_once
 from node.web.session import COOKIE, current_member, form, start_session
 
 router = APIRouter(include_in_schema=False)
@@ -199,7 +200,7 @@ def _first_body(request: Request, s: Session, member: Member) -> str:
 
 
 def _invitations(request: Request, s: Session, me: Member, b: LocalActor,
-                 link: str = "") -> Response:
+                 link: str = "", again: bool = False) -> Response:
     _ = translator(language(request, me))
     words = {"waiting": _("pendiente"), "used": _("usada"), "revoked": _("revocada"),
              "expired": _("vencida")}
@@ -214,7 +215,8 @@ def _invitations(request: Request, s: Session, me: Member, b: LocalActor,
                      "role": roles.get(inv.role, inv.role), "expires_at": inv.expires_at,
                      "created_at": inv.created_at, "by": by.display_name if by else "",
                      "used_by": used_by.display_name if used_by else ""})
-    return page(request, "invite.html", me, body=b, link=link, rows=rows, roles=roles)
+    return page(request, "invite.html", me, body=b, link=link, again=again, rows=rows,
+                roles=roles, once=once())
 
 
 @router.get("/b/{handle}/invitations")
@@ -239,11 +241,18 @@ async def invite(request: Request, handle: str) -> Response:
         if whole(days) is None:
             raise Problem(422, "bad-expiry", "an invitation is valid for 1 to 60 days",
                           field="days")
-        raw = members.invite(request.app.state.ctx.tx(s, me), b, data.get("role", "member"),
-                             int(days))
+        role = data.get("role", "member")
+        # The same form sent again (a reload, a double tap) names the same invitation
+        # (node.web.secret_forms): its link is shown again and no other is made.
+        raw = secret_for(request, data, "invitation", b.handle, role, days)
+        again = raw is not None and members.invitation_by_token(s, raw) is not None
+        raw = members.invite(request.app.state.ctx.tx(s, me), b, role, int(days), token=raw)
         s.commit()
-        link = f"{request.app.state.ctx.urls.base}/join/{raw}"
-        return _invitations(request, s, me, b, link)
+        inv = members.invitation_by_token(s, raw)
+        waiting = inv is not None and members.invitation_state(
+            inv, request.app.state.ctx.clock.now()) == "waiting"
+        link = f"{request.app.state.ctx.urls.base}/join/{raw}" if waiting else ""
+        return _invitations(request, s, me, b, link, again)
 
     # Rendered in the answer, not redirected: the single-use link must be in no URL.
     return await shown_once(request, f"/b/{handle}/invitations", act)

@@ -27,12 +27,11 @@ from node.web.actions import (
     readable_body,
     refusal,
     run_action,
-    see_other,
     show_body,
 )
 from node.web.i18n import translator
-from node.web.notices import leave
 from node.web.render import language, page
+from node.web.secret_forms import once, secret_for, shown_once
 from node.web.session import current_member, form
 
 router = APIRouter(include_in_schema=False)
@@ -251,7 +250,8 @@ def members_admin(request: Request, handle: str) -> Response:
                            "roles": [words[r] for r in members.ROLES if r in roles],
                            "actions": authz.member_actions(s, me, b, m)})
         return page(request, "admin_members.html", me, body=b, people=people,
-                    count=members_phrase(_, len(people)), labels=action_labels(_))
+                    count=members_phrase(_, len(people)), labels=action_labels(_),
+                    once=once())
 
     return _coordinated(request, handle, view)
 
@@ -312,50 +312,25 @@ async def reset_link(request: Request, handle: str, mid: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Response:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        raw = accounts.make_reset(request.app.state.ctx.tx(s, me), b, target)
+        tx = request.app.state.ctx.tx(s, me)
+        # The same form sent again names the same link (node.web.secret_forms): it is
+        # shown again, and the one already handed over keeps working.
+        raw = secret_for(request, d, "reset", b.handle, str(target.id))
+        again = raw is not None and accounts.reset_by_token(s, raw) is not None
+        raw = accounts.make_reset(tx, b, target, token=raw)
         s.commit()
-        link = f"{request.app.state.ctx.urls.base}/reset/{raw}"
+        usable = accounts.usable_reset(tx, raw)
+        link = f"{request.app.state.ctx.urls.base}/reset/{raw}" if usable else ""
         return page(request, "admin_reset.html", me, body=b, person=target.display_name,
-                    link=link, valid_hours=int(accounts.RESET_VALID.total_seconds() // 3600))
+                    link=link, again=again,
+                    valid_hours=int(accounts.RESET_VALID.total_seconds() // 3600))
 
     return await shown_once(request, back, act)
-
-
-async def shown_once(request: Request, back: str,
-                     act: Callable[[Session, Member, dict[str, str]], Response]) -> Response:
-    """A form whose result is a secret shown once (an invitation or reset link): the page
-    is rendered in the answer, never behind a redirect, so the link is in no URL and no
-    notice row. A refusal goes back to `back` with a notice, like every other form."""
-    try:
-        data = await form(request)
-    except Problem as exc:
-        return await asyncio.to_thread(_form_refused, request, exc, back)
-    return await asyncio.to_thread(_shown_once, request, back, act, data)
 
 
 def _form_refused(request: Request, exc: Problem, back: str) -> Response:
     with open_session(request) as s:
         return refusal(request, current_member(request, s), exc, back)
-
-
-def _shown_once(request: Request, back: str,
-                act: Callable[[Session, Member, dict[str, str]], Response],
-                data: dict[str, str]) -> Response:
-    with open_session(request) as s:
-        me = current_member(request, s)
-        if me is None:
-            return see_other(f"/login?next={back}")
-        try:
-            return act(s, me, data)
-        except Problem as exc:
-            s.rollback()
-            response = see_other(back)
-            leave(s, request, response, {"error": say(exc, language(request, me)),
-                                         "field": exc.extra.get("field"),
-                                         "status": exc.status, "code": exc.code,
-                                         "form": data})
-            s.commit()
-            return response
 
 
 def body_links(s: Session, _: Tr, me: Member | None, b: LocalActor) -> dict[str, Any]:
