@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, Inexact, InvalidOperation, localcontext
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -78,6 +78,29 @@ class Catalogue:
         """Rounded down, so that a converted amount never exceeds the original."""
         _, f = self.factor(uri, unit)
         return (Decimal(base) / (f * SCALE)).quantize(PLACES, ROUND_FLOOR)
+
+    def exactly(self, uri: str, quantity: Decimal, unit: str, to: str) -> Decimal | None:
+        """`quantity` of `unit` written in `to`, only if nothing is lost: the same
+        dimension, and the result exact with at most three decimals (what any amount
+        may have). None otherwise: 25 eggs are no whole number of thousandths of a dozen."""
+        if unit == to:
+            return quantity
+        try:
+            (dim, f), (dim_to, f_to) = self.factor(uri, unit), self.factor(uri, to)
+        except Problem:
+            return None
+        if dim != dim_to:
+            return None
+        with localcontext() as exact:
+            exact.traps[Inexact] = True
+            exact.prec = 60
+            try:
+                value = quantity * f / f_to
+                if value != value.quantize(PLACES):
+                    return None
+            except (Inexact, InvalidOperation):
+                return None
+        return value
 
     def comparable(self, uri: str, unit_a: str, unit_b: str) -> bool:
         try:

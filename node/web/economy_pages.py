@@ -41,6 +41,7 @@ from node.web.actions import (
     show_body,
 )
 from node.web.economy_labels import Namer, amount, labels, parse_number
+from node.web.economy_units import PageUnits
 from node.web.i18n import translator
 from node.web.numbers import whole
 from node.web.pictures.bars import Words
@@ -97,23 +98,26 @@ def economy_page(request: Request, handle: str) -> Response:
             select(Intent).where(Intent.holder_id == b.id, Intent.received_from != "",
                                  Intent.state == "open")
             .order_by(col(Intent.id).desc()).limit(200)).all()]
-        mine = [see.exchange(e) for e in exchanges.of_body(s, here, b, limit=200)]
-        events = [see.event(e) for e in s.exec(select(EconomicEvent).where(
+        # One resource, one unit: the one this body published it in (economy_units).
+        unit = PageUnits(cat, here, own, held)
+        mine = [unit.exchange(see.exchange(e))
+                for e in exchanges.of_body(s, here, b, limit=200)]
+        events = [unit.event(see.event(e)) for e in s.exec(select(EconomicEvent).where(
             (col(EconomicEvent.provider) == here) | (col(EconomicEvent.receiver) == here))
             .order_by(col(EconomicEvent.id).desc()).limit(200)).all()]
         joint = list(s.exec(select(JointPlan).where(JointPlan.body_id == b.id)
                             .order_by(col(JointPlan.id).desc()).limit(50)).all())
         recorded = plans.recorded(s, joint)
-        shown_plans = [see.plan(p, recorded) for p in joint]
+        shown_plans = [unit.plan(see.plan(p, recorded)) for p in joint]
         period = request.query_params.get("periodo", DEFAULT_PERIOD)
         if period not in PERIODS:
             return refusal(request, me, Problem(
                 422, "bad-window", "the period is 30, 90 or 365 days, or todo"), _back(handle))
         days = PERIODS[period]
         since = request.app.state.ctx.clock.now() - timedelta(days=days) if days else None
-        gave = ledger.of_body(s, here)
+        gave = unit.ledger(ledger.of_body(s, here))
         members = members_of(s, b)
-        flows = ledger.flows(s, members, since)
+        flows = unit.flows(ledger.flows(s, members, since))
         partners = _partners(s, urls, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
         name_of = Namer(s, urls, [here, *partners, *_uris(own, held, mine, events, gave,
