@@ -69,9 +69,11 @@ def is_council(session: Session, member: Member | None, enterprise: Enterprise) 
 
 def add_worker(tx: Tx, body: LocalActor, enterprise: Enterprise,
                worker: Member, council: bool) -> EnterpriseWorker:
-    """Facilitators of the body, or the enterprise's own council, name its workers."""
+    """Facilitators of the body, or the enterprise's own council while they are members
+    of the body (a person taken out of the body keeps no say in its enterprises), name
+    its workers."""
     session, by = tx.session, tx.member
-    if not is_council(session, by, enterprise):
+    if not (is_council(session, by, enterprise) and "member" in roles_in(session, by, body)):
         require_facilitator(session, by, body)
     if "member" not in roles_in(session, worker, body):
         raise Problem(422, "not-member", f"{worker.username} is not a member of {body.handle}")

@@ -150,6 +150,8 @@ _CODES = [
       "No federation covers every affected body."),
     C("proposal-is-draft", 409, "Un borrador no se envía a la federación.",
       "A draft is not sent up to a federation."),
+    C("proposal-withdrawn", 409, "Una propuesta retirada no se envía a la federación.",
+      "A withdrawn proposal is not sent up to a federation."),
     C("already-sent", 422, "La propuesta ya fue enviada a la federación.",
       "The proposal was sent up already."),
     C("not-ours", 422, "Lo nombrado no es de esta instancia.",

@@ -20,7 +20,7 @@ from node.errors import Problem, conflict, not_found
 from node.federations import matters, membership, routing, verification
 from node.federations.levels import Route
 from node.federations.matter_states import ESCALATION, Escalation
-from node.governance.authz import require_facilitator, require_member
+from node.governance.authz import can_read, require_facilitator, require_member
 from node.models import Decision, LocalActor, Member, Proposal
 from node.models.matters import SignedObject
 
@@ -39,13 +39,19 @@ def _load(ctx: NodeContext, proposal_id: int) -> tuple[Proposal, LocalActor]:
 def _may_send_up(s: Session, member: Member, p: Proposal, body: LocalActor) -> None:
     """Only the author or a facilitator sends a matter up, and never a draft: a draft's
     text is private to its author until deliberation opens, so it must not leave the
-    node. Who may act is checked first, so outsiders do not learn a proposal's state."""
+    node, nor does a withdrawn one (a draft its author gave up). Who may act is checked
+    first, so outsiders do not learn a proposal's state; and whether the body may be
+    seen before that, so a private body's proposals look missing, as everywhere else."""
+    if not can_read(s, member, body):
+        raise not_found("proposal")
     roles = require_member(s, member, body)
     if p.author_id != member.id and "facilitator" not in roles:
         raise Problem(403, "forbidden", "the author or a facilitator sends a matter up")
     if p.state == "draft":
         raise conflict("proposal-is-draft",
                        "a draft stays on this node; open deliberation before sending it up")
+    if p.state == "withdrawn":
+        raise conflict("proposal-withdrawn", "a withdrawn proposal goes no further")
 
 
 def _checked(ctx: NodeContext, member: Member, proposal_id: int

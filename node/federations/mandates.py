@@ -29,7 +29,7 @@ from node.federations.mandate_states import (
     available_actions,
     voting_choices,
 )
-from node.governance.authz import require_facilitator
+from node.governance.authz import can_read, require_facilitator
 from node.governance.bodies import electorate
 from node.governance.members import grant
 from node.models import Decision, LocalActor, Member, Proposal, ProposalVersion
@@ -71,6 +71,9 @@ def issue_refusal(session: Session, member: Member | None, proposal: Proposal
     offers the form by the same rule."""
     body = session.get(LocalActor, proposal.body_id)
     assert body is not None
+    if not can_read(session, member, body):
+        # A private body's proposals look missing from outside, as on every other route.
+        return not_found("proposal")
     try:
         require_facilitator(session, member, body)
     except Problem as exc:

@@ -64,13 +64,28 @@ def _acts_for(session: Session, member: Member) -> set[int]:
         col(Membership.role).in_(("facilitator", "spokesperson")))).all())
 
 
+def _runs_the_node(session: Session, bodies: set[int]) -> bool:
+    """Whether the primary body is among `bodies`: its coordinators run the node."""
+    return bool(bodies) and session.exec(select(LocalActor.id).where(
+        col(LocalActor.id).in_(sorted(bodies)), col(LocalActor.is_primary))).first() is not None
+
+
+def _belongs_to(session: Session, member: Member) -> set[int]:
+    """Every body of this node `member` has a place in."""
+    return set(session.exec(select(Membership.body_id).where(
+        Membership.member_id == member.id)).all())
+
+
 def member_actions(session: Session, me: Member | None, body: LocalActor,
                    target: Member) -> list[str]:
     """What `me` may do about `target`'s place in `body`: change roles, remove, make a
     password reset link. Only a coordinator of the body, about one of its members.
-    A body never loses its last coordinator, and nobody resets the password of a person
-    who coordinates or speaks for a body they do not coordinate themselves (a council's
-    coordinator must not be able to take over the commune's coordinator or spokesperson)."""
+    A body never loses its last coordinator. A reset gives its maker the person's account
+    in every body they belong to, so nobody resets the password of a person who
+    coordinates or speaks for a body the maker does not coordinate, and only the
+    coordinators of the node's primary body (who run the node) reset that of a person
+    who is a plain member of a body they do not coordinate: a council's coordinator must
+    not vote in the commune as a member the two share."""
     if me is None or "facilitator" not in roles_in(session, me, body):
         return []
     theirs = roles_in(session, target, body)
@@ -88,7 +103,9 @@ def member_actions(session: Session, me: Member | None, body: LocalActor,
             out.append(f"revoke_{role}")
     if not last:
         out.append("remove")
-    if target.id != me.id and _acts_for(session, target) <= _coordinated(session, me):
+    mine = _coordinated(session, me)
+    if target.id != me.id and _acts_for(session, target) <= mine and (
+            _belongs_to(session, target) <= mine or _runs_the_node(session, mine)):
         out.append("reset_password")
     return out
 

@@ -86,6 +86,26 @@ def revoke(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
     for row in rows:
         session.delete(row)
     tx.audit("role.revoked", f"body:{body.handle}", {"member": member.id, "role": role})
+    if role in ("facilitator", "member"):
+        _void_invitations_by(tx, member, body)
+
+
+def _void_invitations_by(tx: Tx, maker: Member, body: LocalActor) -> None:
+    """An invitation is worth what its maker may still do: when they stop coordinating
+    the body, those they made that wait are withdrawn (recorded), so that someone taken
+    out of the coordination cannot come back in, or bring others in, through a link
+    made before. The facilitators' list then shows them withdrawn."""
+    now = tx.now()
+    waiting = tx.session.exec(select(Invitation.id).where(
+        Invitation.body_id == body.id, Invitation.invited_by == maker.id,
+        col(Invitation.used_at).is_(None), col(Invitation.revoked_at).is_(None),
+        col(Invitation.expires_at) > now)).all()
+    if not waiting:
+        return
+    tx.session.execute(update(Invitation).where(col(Invitation.id).in_(waiting))
+                       .values(revoked_at=now).execution_options(synchronize_session=False))
+    tx.audit("invitations.withdrawn", f"body:{body.handle}",
+             {"maker": maker.id, "invitations": sorted(waiting)})
 
 
 def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[str]:
@@ -151,13 +171,18 @@ def accept_invitation(tx: Tx, raw: str, username: str, password: str,
         raise Problem(410, "invitation-revoked", "this invitation was withdrawn")
     if aware(inv.expires_at) < now:
         raise Problem(410, "invitation-expired", "this invitation has expired")
+    body = session.get(LocalActor, inv.body_id)
+    assert body is not None
+    if inv.invited_by is not None and "facilitator" not in roles_in(
+            session, session.get(Member, inv.invited_by), body):
+        # Withdrawn when its maker left the coordination (_void_invitations_by); this
+        # holds for any way they left.
+        raise Problem(410, "invitation-revoked", "this invitation was withdrawn")
     # Refuse a bad username or password before claiming, so a typo does not spend the link.
     _check_username(username)
     _check_password(password)
     _claim(session, inv.id or 0, now)
     member = create_member(tx, username, password, display_name, family)
-    body = session.get(LocalActor, inv.body_id)
-    assert body is not None
     grant(tx.acting_as(f"member:{inv.invited_by}" if inv.invited_by else None), member, body,
           inv.role)
     session.execute(update(Invitation).where(col(Invitation.id) == inv.id)
@@ -338,6 +363,7 @@ def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") ->
         session.delete(row)
     tx.audit("member.removed", f"body:{body.handle}",
              {"member": target.id, "reason": reason[:500]})
+    _void_invitations_by(tx, target, body)
 
 
 def invitation_state(inv: Invitation, now: datetime) -> str:

@@ -50,6 +50,9 @@ ENTRIES = [
       "federación.",
       "A draft stays on this node; open deliberation before sending it to the "
       "federation."),
+    E("proposal-withdrawn", "a withdrawn proposal goes no further",
+      "La propuesta fue retirada por quien la escribió: no se envía a la federación.",
+      "The proposal was withdrawn by its author: it is not sent to the federation."),
     E("graph-unreachable", "the federation graph cannot be read now ({why}); try again",
       "Ahora no se puede saber a qué federación va; intente de nuevo en un momento.",
       "Which federation decides cannot be worked out now; try again in a moment."),
