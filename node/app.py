@@ -187,6 +187,13 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 
     app.state.html_profile = html_profile
 
+    def html_object(request: Request, ctx: NodeContext, doc: dict[str, Any]) -> Response:
+        from node.web.pages import render_object
+
+        return render_object(request, ctx, doc)
+
+    app.state.html_object = html_object
+
     def with_login_limiter() -> list[APIRouter]:
         # One login limiter for the web and the API doors, so failures count together;
         # made with them, as nothing else logs in (its module loads argon2).

@@ -163,6 +163,7 @@ SAMPLES: dict[Kind, Callable[[Sender, World], dict[str, Any]]] = {
                                                   "actor": ME, "object": s.uri}, "Accept"),
     Kind.leave: lambda s, w: _create(s, w, ME, "Leave"),
     Kind.actor_update: lambda s, w: _create(s, w, s.document(), "Update"),
+    Kind.actor_delete: lambda s, w: _create(s, w, s.uri, "Delete"),
     Kind.matter_up: lambda s, w: _create(s, w, _proposal(s, w)),
     Kind.matter_down: lambda s, w: _create(s, w, _create(s, w, _proposal(s, w)), "Announce"),
     Kind.matter_version: lambda s, w: _create(s, w, _proposal(s, w), "Update"),

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from node.activitypub.text import as_html
 from node.activitypub.urls import Urls
 from node.models import LocalActor
 
@@ -57,7 +58,8 @@ def actor_document(actor: LocalActor, urls: Urls,
         "type": actor.actor_type,
         "preferredUsername": h,
         "name": actor.name,
-        "summary": actor.summary,
+        # Typed as plain text; peers read summary as HTML.
+        "summary": as_html(actor.summary),
         "url": uri,
         "inbox": urls.inbox(h),
         "outbox": urls.outbox(h),

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import func
 from sqlmodel import Session, select
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from node.activitypub import documents
 from node.activitypub.urls import AS_PUBLIC
@@ -223,10 +223,24 @@ def activity(request: Request, uid: str) -> Response:
     return ActivityJSON(_public_item(ctx, ctx.urls.activity(uid), by_object=False))
 
 
-@router.get("/objects/{uid}", responses=documented("application/activity+json"))
+@router.get("/objects/{uid}", responses=documented("application/activity+json", "text/html"))
 def obj(request: Request, uid: str) -> Response:
     ctx = _ctx(request)
     doc = _public_item(ctx, ctx.urls.obj(uid), by_object=True)
     if doc.get("to") and AS_PUBLIC not in doc.get("to", []) + doc.get("cc", []):
         raise Problem(404, "not-found", "no such public object")
-    return ActivityJSON(doc)
+    if _prefers_html(request):
+        # A person following a link from their server: the object's own page if it has
+        # one (a proposal's), else a page of the notice; JSON stays the default for
+        # every other client.
+        url = doc.get("url")
+        if isinstance(url, str) and url != doc.get("id") and url.startswith(ctx.urls.base):
+            return RedirectResponse(url, status_code=303, headers={"Vary": "Accept"})
+        page: Response = request.app.state.html_object(request, ctx, doc)
+        return page
+    return ActivityJSON(doc, headers={"Vary": "Accept"})
+
+
+def _prefers_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and not wants_activity_json(request)

@@ -238,7 +238,7 @@ def _publish(tx: Tx, body: LocalActor, proposal: Proposal, decision: Decision,
     audience = {"to": [AS_PUBLIC], "cc": [urls.followers(body.handle)]}
     note: dict[str, Any] = {
         "id": note_id, "type": "Note", "attributedTo": actor, "name": v.title,
-        "content": content, "contentMap": {"es": content},
+        "url": f"{urls.base}/p/{proposal.id}", "content": content, "contentMap": {"es": content},
         "published": tx.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         # The day it was decided (an assembly's day), beside the day it was published.
         "endTime": aware(decision.decided_at).strftime("%Y-%m-%dT%H:%M:%SZ"),

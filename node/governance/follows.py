@@ -63,6 +63,20 @@ def undo_follow(tx: Tx, actor: LocalActor, follower_uri: str, follow_id: str) ->
     return removed
 
 
+def forget_account(tx: Tx, uri: str) -> int:
+    """A remote account deleted itself: it stops following every body of this node, and
+    our bodies stop following it. Returns how many follows ended (recorded if any)."""
+    session = tx.session
+    ended = list(session.exec(select(Follower).where(Follower.follower_uri == uri)).all())
+    ended_ours = list(session.exec(select(Following).where(Following.target_uri == uri)).all())
+    for row in [*ended, *ended_ours]:
+        session.delete(row)
+    if ended or ended_ours:
+        tx.audit("account.deleted", f"remote:{uri}", {"followers_removed": len(ended),
+                                          "following_removed": len(ended_ours)})
+    return len(ended) + len(ended_ours)
+
+
 def undo_follow_by_id(tx: Tx, follower_uri: str, follow_id: str) -> int:
     session = tx.session
     rows = session.exec(

@@ -27,6 +27,7 @@ class Kind(StrEnum):
     join_answer = "join-answer"
     leave = "leave"
     actor_update = "actor-update"
+    actor_delete = "actor-delete"
     matter_up = "matter-up"
     matter_down = "matter-down"
     matter_version = "matter-version"
@@ -98,6 +99,8 @@ RULES: dict[Kind, Rule] = {
     Kind.leave: Rule(Relation.member_body, True, "only a member body leaves"),
     Kind.actor_update: Rule(Relation.anyone, False,
                             "an actor's own Update: it is fetched again from its origin"),
+    Kind.actor_delete: Rule(Relation.anyone, False,
+                            "an account deleted by itself: it follows nobody here any more"),
     Kind.matter_up: Rule(Relation.member_body, True,
                          "a matter rises only from a member body (its own or passed on)",
                          relayed=True),
@@ -207,6 +210,13 @@ def _own_actor_update(a: dict[str, Any]) -> bool:
         bool(actor_id) and obj.get("id") == actor_id
 
 
+def _own_actor_delete(a: dict[str, Any]) -> bool:
+    obj, actor = a.get("object"), a.get("actor")
+    actor_id = actor.get("id") if isinstance(actor, dict) else actor
+    obj_id = obj.get("id") if isinstance(obj, dict) else obj
+    return a.get("type") == "Delete" and bool(actor_id) and obj_id == actor_id
+
+
 def _agreement(a: dict[str, Any]) -> bool:
     return a.get("type") == "Accept" and _type(a.get("result")) == "Agreement"
 
@@ -244,6 +254,7 @@ SHAPES: list[tuple[Callable[[dict[str, Any]], bool], Kind]] = [
     (_is("Join"), Kind.join_request),
     (_is("Leave"), Kind.leave),
     (_own_actor_update, Kind.actor_update),
+    (_own_actor_delete, Kind.actor_delete),
     (_is("Delete"), Kind.delete),
 ]
 

@@ -82,6 +82,7 @@ class InboxProcessor:
             Kind.follow_answer: self._follow_answer, Kind.join_request: self._join,
             Kind.join_answer: self._join_answer, Kind.leave: self._leave,
             Kind.actor_update: self._actor_update, Kind.answer: self._answer,
+            Kind.actor_delete: self._actor_delete,
             Kind.matter_up: fed, Kind.matter_down: fed, Kind.matter_version: fed,
             Kind.decision: fed, Kind.decision_down: fed, Kind.mandate: fed,
             Kind.mandated_vote: fed, Kind.delete: fed,
@@ -329,6 +330,12 @@ class InboxProcessor:
         elif isinstance(obj, str) and obj:
             # Some servers undo by the Follow's id alone.
             await self._tx(f"remote:{sender}", follows.undo_follow_by_id, sender, obj)
+
+    async def _actor_delete(self, activity: dict[str, Any], bodies: list[LocalActor],
+                            sender: str) -> None:
+        # Signed by the account itself (the sender is the actor, checked before): a
+        # deleted account is no follower of any body here, whichever inbox it chose.
+        await self._tx(f"remote:{sender}", follows.forget_account, sender)
 
     async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:

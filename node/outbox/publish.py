@@ -6,7 +6,6 @@ its deliveries, nor delivered without being stored.
 
 from __future__ import annotations
 
-import html
 import json
 import uuid
 from typing import Any
@@ -19,6 +18,7 @@ from node.activitypub import keys
 from node.activitypub.directory import netloc_of
 from node.activitypub.documents import AS_CONTEXT, DATA_INTEGRITY_V1
 from node.activitypub.proofs import sign_object
+from node.activitypub.text import as_html
 from node.activitypub.urls import AS_PUBLIC, Urls
 from node.errors import invalid
 from node.models import Delivery, Follower, LocalActor, OutboxItem
@@ -122,11 +122,13 @@ def note_activity(tx: Tx, actor: LocalActor, text: str) -> dict[str, Any]:
     urls = tx.urls
     uri = urls.actor(actor.handle)
     published = tx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    paragraphs = [p for p in text.split("\n\n") if p.strip()] or [text]
-    content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    content = as_html(text)
     audience = {"to": [AS_PUBLIC], "cc": [urls.followers(actor.handle)]}
+    note_id = urls.obj(new_uid())
     note = {
-        "id": urls.obj(new_uid()),
+        "id": note_id,
+        # Where a person opens it: the same address, which answers a browser with a page.
+        "url": note_id,
         "type": "Note",
         "attributedTo": uri,
         "content": content,

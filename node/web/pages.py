@@ -55,6 +55,23 @@ def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
     return response
 
 
+def render_object(request: Request, ctx: Any, doc: dict[str, Any]) -> Response:
+    """A public notice of this node, for a person who followed its link from another
+    server: the text, when, and the body that published it (by name, linked)."""
+    author = str(doc.get("attributedTo", ""))
+    handle = ctx.urls.handle_of_actor(author) or ""
+    with Session(ctx.engine) as s:
+        me = current_member(request, s)
+        body = s.exec(select(LocalActor).where(LocalActor.handle == handle)).first()
+    response = page(request, "notice.html", me, body=body, profile=author,
+                    title=str(doc.get("name") or ""),
+                    # Made by this node from escaped text (outbox.publish), never taken in.
+                    content=str(doc.get("content", "")),
+                    published=str(doc.get("published", "")))
+    response.headers["Vary"] = "Accept, Cookie"
+    return response
+
+
 @router.get("/")
 def home(request: Request) -> Response:
     ctx = request.app.state.ctx

@@ -1,0 +1,84 @@
+"""What other servers read from a node, from an interoperability review (eleventh
+session): each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+
+from node.config import Settings
+from node.governance import bodies
+from node.models import AuditEntry, Follower, LocalActor
+from node.outbox.publish import post_note
+from tests.conftest import ctx_of
+from tests.fakeremote import FakeRemote
+from tests.helpers import run_loops
+from tests.inboxsend import ACTOR, processed, send
+
+AP = {"Accept": "application/activity+json"}
+
+
+def test_an_account_that_deletes_itself_follows_no_more(node: Settings, client: TestClient,
+                                                        remote: FakeRemote) -> None:
+    """Mastodon sends Delete{actor: itself} when an account is deleted: it was refused
+    (only a member body may delete, a mandate) and the account stayed a follower."""
+    bob, mallory = remote.actor("bob"), remote.actor("mallory")
+    for who in (bob, mallory):
+        send(client, who, who.activity("Follow", ACTOR))
+    run_loops(node, processed)
+    # Someone else cannot delete bob's follow by naming him.
+    send(client, mallory, {**mallory.activity("Delete", bob.uri), "to": [
+        "https://www.w3.org/ns/activitystreams#Public"]})
+    ctx = run_loops(node, processed)
+    with Session(ctx.engine) as s:
+        assert sorted(f.follower_uri for f in s.exec(select(Follower)).all()) == sorted(
+            [bob.uri, mallory.uri])
+    send(client, bob, {**bob.activity("Delete", bob.uri), "to": [
+        "https://www.w3.org/ns/activitystreams#Public"]})
+    ctx = run_loops(node, processed)
+    with Session(ctx.engine) as s:
+        assert [f.follower_uri for f in s.exec(select(Follower)).all()] == [mallory.uri]
+        assert s.exec(select(AuditEntry).where(AuditEntry.action == "account.deleted")).one()
+    page = client.get(f"{ACTOR}/followers", headers=AP).json()
+    assert page["orderedItems"] == [mallory.uri]
+
+
+def test_a_typed_summary_reaches_peers_as_escaped_html(node: Settings,
+                                                       client: TestClient) -> None:
+    """The summary is typed as plain text (the profile page escapes it) but went out raw
+    in the actor document, which peers read as HTML: a <script> and a javascript: link."""
+    ctx = ctx_of(client)
+    typed = 'Comuna <b>agrícola</b> <script>alert(1)</script>\nSegunda línea & más\n\nOtro'
+    with Session(ctx.engine) as s:
+        b = bodies.body_by_handle(s, "maizal")
+        b.summary = typed
+        s.add(b)
+        s.commit()
+    ctx.reload_actors()
+    doc = client.get(ACTOR, headers=AP).json()
+    assert doc["summary"] == ("<p>Comuna &lt;b&gt;agrícola&lt;/b&gt; &lt;script&gt;alert(1)"
+                              "&lt;/script&gt;<br>Segunda línea &amp; más</p><p>Otro</p>")
+
+
+def test_a_notice_has_a_url_a_browser_can_open(node: Settings, client: TestClient) -> None:
+    """Notes had no `url` and their id answered a browser with JSON; Mastodon links
+    'open original' to it."""
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+        item = post_note(ctx.tx(s), body, "Asamblea el sábado <en la escuela>.")
+        s.commit()
+        note = json.loads(item.body)["object"]
+    assert note["url"] == note["id"]
+    path = note["id"].split("://", 1)[1].split("/", 1)[1]
+    r = client.get(f"/{path}", headers={"Accept": "text/html,application/xhtml+xml,*/*"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "Asamblea el sábado &lt;en la escuela&gt;." in r.text
+    assert "Maizal" in r.text or "maizal" in r.text
+    assert "Accept" in r.headers["vary"]
+    # Servers and clients without an HTML preference still get the object.
+    for accept in ("application/activity+json", "", "*/*"):
+        r = client.get(f"/{path}", headers={"Accept": accept} if accept else {})
+        assert r.json()["id"] == note["id"], accept
