@@ -82,3 +82,34 @@ def test_a_notice_has_a_url_a_browser_can_open(node: Settings, client: TestClien
     for accept in ("application/activity+json", "", "*/*"):
         r = client.get(f"/{path}", headers={"Accept": accept} if accept else {})
         assert r.json()["id"] == note["id"], accept
+
+
+def test_a_private_body_is_not_followed_found_or_shown(node: Settings, client: TestClient,
+                                                       remote: FakeRemote) -> None:
+    """A private body (hidden by the API) took followers, said it was discoverable,
+    showed its profile page to anyone, and was counted in NodeInfo."""
+    ctx = ctx_of(client)
+    before = client.get("/nodeinfo/2.1").json()["usage"]["users"]["total"]
+    with Session(ctx.engine) as s:
+        primary = bodies.body_by_handle(s, "maizal")
+        bodies.create_body(ctx.tx(s), primary, "secreto", "Consejo privado",
+                           "communal_council", public=False)
+        s.commit()
+    ctx.reload_actors()
+    actor = ACTOR.replace("/maizal", "/secreto")
+    doc = client.get(actor, headers=AP).json()
+    assert doc["discoverable"] is False and doc["publicKey"]["publicKeyPem"]
+    r = client.get(actor, headers={"Accept": "text/html"})
+    assert r.status_code == 404 and "Consejo privado" not in r.text
+    assert client.get("/nodeinfo/2.1").json()["usage"]["users"]["total"] == before
+    bob = remote.actor("bob")
+    follow = bob.activity("Follow", actor)
+    body, headers = bob.signed_post(f"{actor}/inbox", follow)
+    assert client.post(f"{actor}/inbox", content=body, headers=headers).status_code == 202
+    ctx = run_loops(node, lambda c: processed(c) and any(
+        json.loads(p["body"]).get("type") == "Reject" for p in remote.posts))
+    reject = next(json.loads(p["body"]) for p in remote.posts
+                  if json.loads(p["body"]).get("type") == "Reject")
+    assert reject["object"]["id"] == follow["id"] and reject["actor"] == actor
+    with Session(ctx.engine) as s:
+        assert s.exec(select(Follower)).all() == []

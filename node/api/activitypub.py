@@ -91,11 +91,14 @@ def nodeinfo_discovery(request: Request) -> Response:
 @router.get("/nodeinfo/2.1", responses=documented("application/json"))
 def nodeinfo(request: Request) -> Response:
     ctx = _ctx(request)
+    # What the fediverse can see of the node: its public bodies and what they published.
     with Session(ctx.engine) as s:
-        posts = s.exec(select(func.count()).select_from(OutboxItem)
-                       .where(OutboxItem.activity_type == "Create")).one()
+        posts = s.exec(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.activity_type == "Create", OutboxItem.public == True)).one()  # noqa: E712
+        public = s.exec(select(func.count()).select_from(LocalActor).where(
+            LocalActor.public == True)).one()  # noqa: E712
     return JSONResponse(
-        documents.nodeinfo(ctx.primary, len(ctx.actors), int(posts)),
+        documents.nodeinfo(ctx.primary, int(public), int(posts)),
         media_type='application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"',
     )
 

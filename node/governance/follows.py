@@ -26,6 +26,15 @@ def accept_follow(
     follower_uri = _id(follow.get("actor"))
     endpoints = follower_doc.get("endpoints") or {}
     inbox = str(follower_doc.get("inbox") or "")
+    if not actor.public:
+        # A private body has no public record to follow: told so, and nothing kept.
+        publish(tx, actor, {"@context": AS_CONTEXT, "id": urls.activity(new_uid()),
+                            "type": "Reject", "actor": urls.actor(actor.handle),
+                            "object": follow, "to": [follower_uri]},
+                to_followers=False, inboxes={inbox})
+        tx.audit("follow.refused", f"body:{actor.handle}",
+                 {"follower": follower_uri, "why": "private body"})
+        return
     shared = str(endpoints.get("sharedInbox") or "") if isinstance(endpoints, dict) else ""
     row = session.exec(
         select(Follower).where(Follower.actor_id == actor.id,

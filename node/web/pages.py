@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import RedirectResponse, Response
 
 from node import pending
+from node.governance import authz
 from node.models import Follower, LocalActor, Membership, OutboxItem
 from node.web.admin_pages import pending_labels
 from node.web.i18n import translator
@@ -31,6 +32,8 @@ def render_profile(request: Request, ctx: Any, body: LocalActor) -> Response:
         me = current_member(request, s)
         # The copy a process holds may predate a rename made in the pages.
         body = s.get(LocalActor, body.id) or body
+        # A private body's page looks missing to those outside it, as its other pages.
+        authz.require_read(s, me, body)
         n_followers = s.exec(select(func.count()).select_from(Follower)
                              .where(Follower.actor_id == body.id)).one()
         items = s.exec(select(OutboxItem).where(
