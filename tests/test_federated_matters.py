@@ -14,12 +14,14 @@ cities' positions are decided by their communes' mandated votes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
+from tests.citypair import Browser
 from tests.fednet import NORTE, SUR, TERRITORIO, Net
 from tests.procnode import wait_for
 
@@ -59,6 +61,15 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
                              "text": "Acueducto compartido, con tanque en Cumbe."})
     amendment_uri = f"{n.nodes[NORTE].url}/amendments/{amendment['id']}"
 
+    def heard(c: str) -> list[dict[str, Any]]:
+        return list(n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}")[
+            "federation_amendments"])
+
+    # Every member body hears of it from the city (its mandate may depend on it).
+    wait_for(lambda: all(heard(c) for c in COMMUNES_NORTE), 30, "the amendment heard below")
+    assert [(a["uri"], a["title"], a["state"], a["against_version"])
+            for a in heard("cumbe")] == [(amendment_uri, "Acueducto compartido", "open", 1)]
+
     speakers = {c: n.me(c) for c in COMMUNES_NORTE}
     n.decide_in_assembly("maizal", rows["maizal"]["id"], 30, 2)
     n.decide_in_assembly("cumbe", rows["cumbe"]["id"], 25, 5)
@@ -66,8 +77,15 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
     # A mandate must say what the assembly decided.
     n.mandate("sabana", rows["sabana"]["id"], "approve", [speakers["sabana"]], expect=422)
     n.mandate("maizal", rows["maizal"]["id"], "approve", [speakers["maizal"]])
-    n.mandate("cumbe", rows["cumbe"]["id"], "approve_with_amendments", [speakers["cumbe"]],
-              [amendment_uri])
+    # Cumbe's coordinator picks it on the page, by its title, instead of typing its URI.
+    rosa = Browser(n.nodes["cumbe"], "rosa")
+    page = f"/p/{rows['cumbe']['id']}"
+    boxes = re.findall(r'<input type="checkbox" name="(amendment-\d+)" value="([^"]+)"> '
+                       r'Acueducto compartido', rosa.get(page))
+    assert [uri for _, uri in boxes] == [amendment_uri]
+    r = rosa.post(page, f"{page}/mandate", position="approve_with_amendments",
+                  spokesperson=str(speakers["cumbe"]), **{boxes[0][0]: amendment_uri})
+    assert "Mandato enviado a la federación." in r.text
     n.mandate("sabana", rows["sabana"]["id"], "reject", [speakers["sabana"]])
     wait_for(lambda: len([m for m in n.call(NORTE, "get", f"/api/v1/proposals/"
                                                           f"{city_row['id']}/mandates")["items"]
@@ -82,6 +100,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
     assert states == {n.nodes["maizal"].actor: "lapsed", n.nodes["cumbe"].actor: "live",
                       n.nodes["sabana"].actor: "lapsed"}
     v2 = {c: n.wait_row(c, matter, 2, f"{c} has version 2") for c in COMMUNES_NORTE}
+    wait_for(lambda: heard("cumbe")[0]["state"] == "accepted", 30, "the adoption heard")
     assert all(r["state"] == "deliberation" for r in v2.values())
     n.decide_in_assembly("maizal", v2["maizal"]["id"], 28, 3)
     n.decide_in_assembly("sabana", v2["sabana"]["id"], 5, 19)

@@ -37,6 +37,15 @@ def _person(tx: Tx) -> Member | None:
     return tx.who if isinstance(tx.who, Member) else None
 
 
+def _tell_members(tx: Tx, proposal: Proposal, a: Amendment) -> None:
+    """A matter decided by member bodies: they hear of each amendment and its fate (their
+    mandates may depend on it)."""
+    if proposal.electorate == "bodies":
+        tx.session.flush()
+        electorates.member_bodies().on_amendment(tx, body_of(tx.session, proposal), proposal,
+                                                 a)
+
+
 def _get(session: Session, proposal: Proposal, amendment_id: int) -> Amendment:
     a = session.get(Amendment, amendment_id)
     if a is None or a.proposal_id != proposal.id:
@@ -55,6 +64,7 @@ def amend(tx: Tx, proposal: Proposal, title: str, text: str, reason: str = "") -
     session.flush()
     tx.audit("amendment.proposed", f"proposal:{proposal.id}",
              {"amendment": a.id, "against_version": a.against_version})
+    _tell_members(tx, proposal, a)
     return a
 
 
@@ -85,10 +95,12 @@ def decide(tx: Tx, proposal: Proposal, amendment_id: int, accept: bool) -> int |
         AMENDMENT.move(session, a, "reject")
         tx.audit("amendment.rejected", f"proposal:{proposal.id}",
                  {"amendment": a.id, "by": "author"})
+        _tell_members(tx, proposal, a)
         return None
     number = _adopt(tx, proposal, a, "accept")
     tx.audit("amendment.accepted", f"proposal:{proposal.id}",
              {"amendment": a.id, "version": number, "by": "author"})
+    _tell_members(tx, proposal, a)
     return number
 
 
@@ -109,6 +121,7 @@ def open_vote(tx: Tx, proposal: Proposal, amendment_id: int,
     tx.audit("amendment.vote_opened", f"proposal:{proposal.id}",
              {"amendment": a.id, "closes_at": closes.isoformat(), "statute": frozen.to_dict()})
     kinds.amendment_vote_opened(tx, body, proposal, a)
+    _tell_members(tx, proposal, a)
     return a
 
 
@@ -182,6 +195,7 @@ def close(tx: Tx, a: Amendment) -> str:
     tx.acting_as(None).audit(f"amendment.{a.state}", f"proposal:{proposal.id}",
                              {"amendment": a.id, "outcome": result.outcome.value, "by": "vote",
                               "version": a.resulting_version})
+    _tell_members(tx, proposal, a)
     return a.state
 
 

@@ -25,6 +25,11 @@ class MemberBodies(Protocol):
         """An amendment adopted: mandates carry over or lapse, the text goes down."""
         ...
 
+    def on_amendment(self, tx: Tx, body: LocalActor, proposal: Proposal,
+                     amendment: Amendment) -> None:
+        """An amendment proposed, or its state changed: the member bodies hear of it."""
+        ...
+
 
 _member_bodies: MemberBodies | None = None
 

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     matter_up = "matter-up"
     matter_down = "matter-down"
     matter_version = "matter-version"
+    amendment = "amendment"
     decision = "decision"
     decision_down = "decision-down"
     mandate = "mandate"
@@ -109,6 +110,9 @@ RULES: dict[Kind, Rule] = {
     Kind.matter_version: Rule(Relation.federation, True,
                               "a new version comes only from a federation of the body "
                               "that decides the matter"),
+    Kind.amendment: Rule(Relation.federation, True,
+                         "an amendment is announced only by a federation of the body (the "
+                         "one its copy of the matter answers to)"),
     # A decision is also published to followers: a body that follows some federation
     # not its own gets it as a public Note, which is kept, not answered.
     Kind.decision: Rule(Relation.federation, False,
@@ -238,6 +242,7 @@ SHAPES: list[tuple[Callable[[dict[str, Any]], bool], Kind]] = [
     (_carries(("Create",), _is_matter), Kind.matter_up),
     (_carries(("Update",), _is_matter), Kind.matter_version),
     (_carries(("Create",), _is_decision), Kind.decision),
+    (_carries(("Create", "Update"), _of_type("Amendment")), Kind.amendment),
     (_carries(("Create",), _of_type("Mandate")), Kind.mandate),
     (_carries(("Create",), _of_type("MandatedVote")), Kind.mandated_vote),
     (_carries(("Create",), _is_record), Kind.project_record),

@@ -17,7 +17,15 @@ from sqlmodel import Session
 
 from node.activitypub.directory import KeyLookupFailed
 from node.errors import Problem
-from node.federations import graph, mandates, matters, objects, outcomes, routing
+from node.federations import (
+    amendment_news,
+    graph,
+    mandates,
+    matters,
+    objects,
+    outcomes,
+    routing,
+)
 from node.federations.levels import Route
 from node.inbox import peers
 from node.inbox.authority import id_of
@@ -59,6 +67,10 @@ class Federated:
                 await self._proposal_from_below(body, activity, obj)
             elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
                 await self._from_member(body, actor, activity, obj)
+            elif otype == amendment_news.AMENDMENT:
+                # Sent by the federation itself (the inbox checked it is the actor and
+                # one of the body's federations); kept only for a matter it decides.
+                await self._tx(f"remote:{sender}", amendment_news.receive, body, sender, obj)
 
     # --- who it is for -------------------------------------------------------------
 

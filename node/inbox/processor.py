@@ -85,7 +85,7 @@ class InboxProcessor:
             Kind.actor_delete: self._actor_delete,
             Kind.matter_up: fed, Kind.matter_down: fed, Kind.matter_version: fed,
             Kind.decision: fed, Kind.decision_down: fed, Kind.mandate: fed,
-            Kind.mandated_vote: fed, Kind.delete: fed,
+            Kind.mandated_vote: fed, Kind.delete: fed, Kind.amendment: fed,
             Kind.intent: eco, Kind.exchange_offer: eco, Kind.agreement: eco,
             Kind.delivery: eco, Kind.commitment_cancel: eco, Kind.plan: eco,
             Kind.project_record: bank, Kind.project_down: bank,

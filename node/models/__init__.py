@@ -19,7 +19,7 @@ from node.models.events import Event, EventPerson
 from node.models.federations import FederationLink
 from node.models.follows import Follower, Following
 from node.models.inbox import InboxItem
-from node.models.matters import Mandate, MandatedVote, SignedObject
+from node.models.matters import FederatedAmendment, Mandate, MandatedVote, SignedObject
 from node.models.members import ApiToken, Invitation, Member, Membership
 from node.models.notices import WebNotice
 from node.models.outbox import OutboxItem
@@ -53,6 +53,7 @@ __all__ = [
     "Event",
     "EventPerson",
     "Exchange",
+    "FederatedAmendment",
     "FederationLink",
     "Follower",
     "Following",

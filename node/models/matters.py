@@ -86,3 +86,25 @@ class MandatedVote(SQLModel, table=True):
     # the close). At the member body, the vote its spokesperson sent: sent -> refused.
     state: str = Field(default="counted", max_length=16)
     cast_at: datetime = Field(default_factory=utcnow)
+
+
+class FederatedAmendment(SQLModel, table=True):
+    """At a member body: an amendment to a federated matter, as the federation deciding
+    the matter announced it (proposed, then accepted or not), so that a mandate can
+    name it by its URI and people can read what it changes."""
+
+    __tablename__ = "federated_amendment"
+    __table_args__ = (UniqueConstraint("body_id", "uri"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    body_id: int = Field(foreign_key="local_actor.id", index=True)
+    uri: str = Field(max_length=2048)
+    matter: str = Field(max_length=2048, index=True)
+    federation: str = Field(max_length=2048)
+    title: str = Field(default="", max_length=300)
+    text: str = Field(default="", sa_type=Text)
+    against_version: int = 1
+    # As the federation said last: open, voting, accepted, rejected, stale.
+    state: str = Field(default="open", max_length=16)
+    received_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -17,12 +17,12 @@ from starlette.responses import Response
 from node.api.ids import RowId
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
-from node.federations import escalation, mandates, standing
+from node.federations import amendment_news, escalation, mandates, objects, standing
 from node.federations.mandate_states import available_actions
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.governance.bodies import electorate
-from node.models import Decision, FederationLink, Member, Proposal
+from node.models import Amendment, Decision, FederationLink, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
     member_of,
@@ -77,6 +77,7 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         return {"fed": waiting, "mandates": [], "my_mandates": [], "mandated_votes": [],
                 "matter_picture": None,
                 "can_mandate": False, "can_send_up": can_send and waiting is None,
+                "fed_amendments": [], "amendment_titles": {},
                 "names": {}, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
                   .order_by(col(Mandate.id))).all()
@@ -98,13 +99,24 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         mentioned += [tree.federation, *[m.body for m in tree.members]]
     known = names(s, urls, [u for u in mentioned if u],
                   spokesperson_names(s, [m.uri for m in rows]))
+    heard = amendment_news.of_matter(s, proposals.body_of(s, p), p.matter)
+    can_mandate = mandates.issue_refusal(s, me, p) is None
     return {
         "fed": {"matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to,
                 "escalation": p.escalation, "escalated_to": p.escalated_to,
                 "note": p.escalation_note, "final_outcome": p.final_outcome,
                 "final_decision": p.final_decision},
         "mandates": views, "my_mandates": mine, "mandated_votes": votes,
-        "can_mandate": mandates.issue_refusal(s, me, p) is None,
+        "can_mandate": can_mandate,
+        # The federation's amendments, to pick those an approval depends on.
+        "fed_amendments": amendment_news.pickable(heard, p.current_version)
+        if can_mandate else [],
+        "amendment_titles": {a.uri: a.title for a in heard} | {
+            objects.amendment_uri(urls.base, a.id or 0): a.title for a in s.exec(
+                select(Amendment).where(Amendment.proposal_id == p.id))},
+        "fed_amendment_states": {"open": _("propuesta"), "voting": _("en votación"),
+                             "accepted": _("aceptada"), "rejected": _("rechazada"),
+                             "stale": _("sin efecto")},
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
         "can_send_up": can_send,
@@ -176,7 +188,10 @@ def _raise(exc: Problem) -> Any:
 async def issue(request: Request, pid: RowId) -> Response:
     def fn(s: Session, me: Member, p: Proposal, d: dict[str, str]) -> None:
         speakers = [n for x in d.get("spokesperson", "").split(",") if (n := whole(x)) is not None]
-        named = [x.strip() for x in d.get("amendments", "").split() if x.strip()]
+        # Picked from the federation's amendments (one box each), or typed as URIs where
+        # the node heard of none.
+        named = [v for k, v in sorted(d.items()) if k.startswith("amendment-") and v] + \
+            [x.strip() for x in d.get("amendments", "").split() if x.strip()]
         mandates.issue(request.app.state.ctx.tx(s, me), p, d.get("position", ""), speakers,
                        named, d.get("limits", ""))
 

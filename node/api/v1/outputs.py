@@ -159,11 +159,25 @@ class AmendmentOut(Out):
                     "(a coordinator), vote (an integrante); empty for anonymous readers")
 
 
+class FederationAmendmentOut(Out):
+    uri: str = Field(description="what a mandate's `amendments` names")
+    title: str
+    text: str = Field(description="the proposed text, plain")
+    against_version: int
+    state: str = Field(description="open, voting, accepted, rejected or stale, as the "
+                                   "federation last announced")
+    updated_at: datetime
+
+
 class ProposalFull(ProposalOut):
     text: str
     versions: list[VersionBrief]
     comments: list[CommentOut]
     amendments: list[AmendmentOut]
+    federation_amendments: list[FederationAmendmentOut] = Field(
+        default_factory=list,
+        description="on a member body's copy of a federated matter: the amendments the "
+                    "federation deciding it announced")
     decision_id: int | None
 
 

@@ -15,6 +15,7 @@ from node.models import (
     Comment,
     Decision,
     Evaluation,
+    FederatedAmendment,
     LocalActor,
     Member,
     Proposal,
@@ -74,6 +75,14 @@ def proposal_view(session: Session, p: Proposal, now: datetime, full: bool = Fal
              "actions": amendment_actions(session, member, p, a, now, seen)}
             for a in session.exec(select(Amendment).where(Amendment.proposal_id == p.id)
                                   .order_by(col(Amendment.id)))]
+        out["federation_amendments"] = [] if not (p.matter and p.answers_to) else [
+            {"uri": a.uri, "title": a.title, "text": a.text,
+             "against_version": a.against_version, "state": a.state,
+             "updated_at": iso(a.updated_at)}
+            for a in session.exec(select(FederatedAmendment).where(
+                FederatedAmendment.body_id == p.body_id, FederatedAmendment.matter == p.matter,
+                FederatedAmendment.federation == p.answers_to)
+                .order_by(col(FederatedAmendment.id)))]
         decision = session.exec(select(Decision).where(Decision.proposal_id == p.id)).first()
         out["decision_id"] = decision.id if decision else None
     return out
