@@ -164,3 +164,34 @@ def test_a_private_bodys_proposal_looks_missing_to_send_up_and_mandate(
                                                      "spokespersons": [1]})):
         r = client.post(f"/api/v1/proposals/{pid}/{path}", headers=h, json=body)
         assert r.status_code == 404 and "reservado" not in r.text, (path, r.status_code, r.text)
+
+
+def test_an_amendment_is_kept_only_from_the_federation_the_matter_answers_to(
+        node: Settings, client: TestClient) -> None:
+    """Another federation of the body (or one naming a matter the body does not hold
+    from it) cannot plant amendments that the body's mandate form would then offer."""
+    from node.federations import amendment_news
+    from node.models import Proposal
+    from node.models.matters import FederatedAmendment
+
+    c = build_commune(node)
+    city, other = "https://ciudad.example/actors/ciudad", "https://otra.example/actors/otra"
+    matter = "https://cumbe.example/objects/m1"
+    doc = {"id": "https://ciudad.example/amendments/1", "type": "Amendment",
+           "attributedTo": city, "matter": matter, "name": "Con tanque",
+           "content": "Otro texto", "againstVersion": 1, "amendmentState": "open"}
+    with c.session() as s:
+        s.add(Proposal(body_id=c.assembly.id or 0, matter=matter, answers_to=city,
+                       electorate="people", state="deliberation"))
+        s.commit()
+    with c.session() as s:
+        tx = c.ctx.tx(s)
+        body = stored(s, LocalActor, c.assembly.id)
+        forged = {**doc, "id": "https://otra.example/amendments/9", "attributedTo": other}
+        assert not amendment_news.receive(tx, body, other, forged)
+        assert not amendment_news.receive(tx, body, city, {**doc, "matter": matter + "x"})
+        assert not amendment_news.receive(tx, body, city, {**doc, "amendmentState": "lo-que-sea"})
+        assert amendment_news.receive(tx, body, city, doc)
+        s.commit()
+        rows = s.exec(select(FederatedAmendment)).all()
+        assert [(r.uri, r.federation, r.state) for r in rows] == [(doc["id"], city, "open")]
