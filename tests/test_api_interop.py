@@ -1,0 +1,75 @@
+"""What a client written from the RFCs expects of the node's HTTP, from an
+interoperability review: optional bodies, 401 challenges, language variants, JSON
+and media-type refusals, WebFinger's CORS and HEAD."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.testclient import TestClient
+
+from tests.apiclient import Headers, people  # noqa: F401  (fixture)
+from tests.conftest import NODE_URL
+
+ACTOR = f"{NODE_URL}/actors/maizal"
+PROBLEM = "application/problem+json"
+
+
+def _app(client: TestClient) -> Any:
+    app = client.app
+    while not hasattr(app, "routes"):
+        app = app.app  # type: ignore[attr-defined]
+    return app
+
+
+# --- a body whose every field has a default may be left out -----------------------
+
+
+def test_open_vote_and_invite_without_a_body(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
+    h = people
+    r = client.post("/api/v1/bodies/maizal/invitations", headers=h["facil"])
+    assert r.status_code == 201, r.text
+    assert r.json()["token"]
+    r = client.post("/api/v1/bodies/maizal/proposals", headers=h["ana"],
+                    json={"title": "Pozo", "text": "Cavar un pozo."})
+    pid = r.json()["id"]
+    assert client.post(f"/api/v1/proposals/{pid}/deliberation",
+                       headers=h["ana"]).status_code == 200
+    r = client.post(f"/api/v1/proposals/{pid}/vote", headers=h["facil"])
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "vote" and r.json()["closes_at"]
+
+
+def _fill(path: str) -> str:
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return "maizal" if name in ("handle", "parent") else \
+            "1" if name.endswith("_id") else "x"
+    return re.sub(r"\{([a-z_]+)\}", value, path)
+
+
+def _all_defaults(route: APIRoute) -> bool:
+    model = route.body_field.field_info.annotation if route.body_field else None
+    return isinstance(model, type) and issubclass(model, BaseModel) and not any(
+        f.is_required() for f in model.model_fields.values())
+
+
+def test_no_route_requires_a_body_of_defaults(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
+    """Every route of the app whose body has no required field, called with no body:
+    never a 422 for the missing body (a 404 or 409 for the made-up ids is fine)."""
+    routes = [r for r in _app(client).routes if isinstance(r, APIRoute) and _all_defaults(r)]
+    assert len(routes) >= 10  # invitations, statute, votes, send-up, recall, cancel…
+    wrong = []
+    for route in routes:
+        for method in route.methods:
+            r = client.request(method, _fill(route.path), headers=people["facil"])
+            missing = r.status_code == 422 and any(
+                e["loc"] == ["body"] for e in r.json().get("errors", []))
+            if missing or r.status_code >= 500:
+                wrong.append(f"{method} {route.path}: {r.status_code} {r.text[:100]}")
+    assert not wrong
