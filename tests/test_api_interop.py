@@ -73,3 +73,34 @@ def test_no_route_requires_a_body_of_defaults(
             if missing or r.status_code >= 500:
                 wrong.append(f"{method} {route.path}: {r.status_code} {r.text[:100]}")
     assert not wrong
+
+
+# --- 401 says how to authenticate ---------------------------------------------------
+
+
+def test_every_401_carries_a_challenge(
+        client: TestClient, people: dict[str, Headers]) -> None:  # noqa: F811
+    answers = {
+        "no token": client.get("/api/v1/me"),
+        "not bearer": client.get("/api/v1/me", headers={"Authorization": "Basic eDp5"}),
+        "bad token": client.get("/api/v1/me", headers={"Authorization": "Bearer nope"}),
+        "bad login": client.post("/api/v1/tokens",
+                                 json={"username": "ana", "password": "not the one!"}),
+        "admin": client.get("/api/v1/admin/federation", headers=people["ana"]),
+        "stream": client.get("/api/v1/events/stream"),
+    }
+    for what, r in answers.items():
+        assert r.status_code == 401, what
+        challenge = r.headers.get("www-authenticate", "")
+        assert challenge.startswith('Bearer realm="comuna"'), (what, challenge)
+    assert 'error="invalid_token"' in answers["bad token"].headers["www-authenticate"]
+
+
+def test_inbox_401_asks_for_a_signature(client: TestClient) -> None:
+    r = client.post("/actors/maizal/inbox",
+                    headers={"Content-Type": "application/activity+json"},
+                    content=b'{"id": "https://social.example/1", "type": "Follow",'
+                            b' "actor": "https://social.example/users/a",'
+                            b' "object": "' + ACTOR.encode() + b'"}')
+    assert r.status_code == 401 and r.json()["code"] == "bad-signature"
+    assert r.headers["www-authenticate"].startswith('Signature realm="comuna"')
