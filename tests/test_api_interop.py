@@ -104,3 +104,18 @@ def test_inbox_401_asks_for_a_signature(client: TestClient) -> None:
                             b' "object": "' + ACTOR.encode() + b'"}')
     assert r.status_code == 401 and r.json()["code"] == "bad-signature"
     assert r.headers["www-authenticate"].startswith('Signature realm="comuna"')
+
+
+# --- the language of a refusal is a variant, whichever it is ------------------------
+
+
+def test_problem_language_is_declared_and_varied(client: TestClient) -> None:
+    for asked, lang in (("", "en"), ("en", "en"), ("es", "es"), ("fr, es;q=0.5", "es")):
+        r = client.get("/api/v1/bodies/nobody", headers={"Accept-Language": asked})
+        assert r.status_code == 404
+        assert r.headers["content-language"] == lang, asked
+        assert "accept-language" in r.headers["vary"].lower(), asked
+    # Refusals made before any route too.
+    r = client.get("/api/v1/bodies?x=%00", headers={"Accept-Language": "es"})
+    assert r.status_code == 400 and r.headers["content-language"] == "es"
+    assert "accept-language" in r.headers["vary"].lower()

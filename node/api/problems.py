@@ -2,7 +2,8 @@
 
 `detail` is English (stable, what scripts match on) unless the request asks for
 Spanish with `Accept-Language`: then it is the sentence people read on the pages,
-so a custom client can show it as is, and `Content-Language` says so.
+so a custom client can show it as is. Either way `Content-Language` says which, and
+`Vary: Accept-Language` tells caches the text depends on it.
 
 A 401 names how to authenticate (RFC 9110 §15.5.2): `Bearer` for the JSON API's
 tokens (RFC 6750), `Signature` for the inbox's HTTP signatures."""
@@ -83,7 +84,10 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
         from node.errors.text import say_parts
 
         detail = say_parts(status, code, detail, lang)
-        headers |= {"Content-Language": lang, "Vary": "Accept-Language"}
+    if request is not None:
+        # The detail depends on Accept-Language whichever language was chosen: a
+        # shared cache must not give one client's English to another's Spanish.
+        headers |= {"Content-Language": lang or "en", "Vary": "Accept-Language"}
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": HTTPStatus(status).phrase,
