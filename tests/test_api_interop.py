@@ -119,3 +119,41 @@ def test_problem_language_is_declared_and_varied(client: TestClient) -> None:
     r = client.get("/api/v1/bodies?x=%00", headers={"Accept-Language": "es"})
     assert r.status_code == 400 and r.headers["content-language"] == "es"
     assert "accept-language" in r.headers["vary"].lower()
+
+
+# --- a body that is not JSON, or not sent as JSON -----------------------------------
+
+
+def test_malformed_json_is_bad_json(client: TestClient) -> None:
+    r = client.post("/api/v1/tokens", content=b'{"username": "ana",',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    assert r.json()["code"] == "bad-json" and r.json()["title"] == "Bad Request"
+    assert r.json()["detail"].startswith("the body is not valid JSON")
+    r = client.post("/api/v1/tokens", content=b"{nope",
+                    headers={"Content-Type": "application/json", "Accept-Language": "es"})
+    assert r.json()["code"] == "bad-json" and r.json()["detail"] == \
+        "Lo enviado no es JSON válido; revise su forma."
+    # Not UTF-8 text.
+    r = client.post("/api/v1/tokens", content=b'{"username": "\xff"}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "bad-json"
+
+
+def test_json_without_its_content_type_is_415(client: TestClient) -> None:
+    body = b'{"username": "ana", "password": "una-contrase\xc3\xb1a-larga"}'
+    for ctype in (None, "text/plain", "application/x-www-form-urlencoded"):
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = client.post("/api/v1/tokens", content=body, headers=headers)
+        assert r.status_code == 415, (ctype, r.text)
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["code"] == "unsupported-media-type"
+        assert r.json()["title"] == "Unsupported Media Type"
+
+
+def test_422_is_unprocessable_content_as_the_docs_show(client: TestClient) -> None:
+    r = client.post("/api/v1/tokens", json={"username": "ana"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid-request"
+    assert r.json()["title"] == "Unprocessable Content"  # RFC 9110 §15.5.21
+    with open("docs/api.md", encoding="utf-8") as f:
+        assert '"title": "Unprocessable Content", "status": 422' in f.read()

@@ -25,6 +25,9 @@ __all__ = ["Problem", "challenge", "detail_language", "from_problem", "problem_r
 PROBLEM_TYPE_BASE = "https://w3id.org/comuna/problems#"
 # Languages a detail can be given in besides the English default.
 TRANSLATED = ("es",)
+# The status phrases of RFC 9110 where Python's (3.11) are the older RFC 7231 ones.
+TITLES = {413: "Content Too Large", 416: "Range Not Satisfiable",
+          422: "Unprocessable Content"}
 REALM = "comuna"
 # The inbox's refusals of an HTTP signature: draft-cavage's challenge, naming what a
 # signature must cover there (node/activitypub/httpsig/prepare.py).
@@ -39,6 +42,10 @@ def challenge(code: str) -> str:
     if code == "bad-token":  # RFC 6750 §3.1: a token was sent and is not good
         return f'Bearer realm="{REALM}", error="invalid_token"'
     return f'Bearer realm="{REALM}"'
+
+
+def title(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
 
 
 def detail_language(request: Request | None) -> str | None:
@@ -90,7 +97,7 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
         headers |= {"Content-Language": lang or "en", "Vary": "Accept-Language"}
     body = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": HTTPStatus(status).phrase,
+        "title": title(status),
         "status": status,
         "detail": detail,
         "code": code,
