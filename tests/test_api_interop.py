@@ -157,3 +157,50 @@ def test_422_is_unprocessable_content_as_the_docs_show(client: TestClient) -> No
     assert r.json()["title"] == "Unprocessable Content"  # RFC 9110 §15.5.21
     with open("docs/api.md", encoding="utf-8") as f:
         assert '"title": "Unprocessable Content", "status": 422' in f.read()
+
+
+# --- WebFinger: CORS on every answer, HEAD, preflight, the profile address ---------
+
+
+def test_webfinger_cors_on_errors_and_preflight(client: TestClient) -> None:
+    for params in ({}, {"resource": "acct:nobody@node.test"}):
+        r = client.get("/.well-known/webfinger", params=params)
+        assert r.status_code in (400, 404)
+        assert r.headers["access-control-allow-origin"] == "*", params
+    r = client.options("/.well-known/webfinger", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "accept"})
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "GET" in r.headers["access-control-allow-methods"]
+    assert r.headers["access-control-allow-headers"] == "accept"
+    ok = client.get("/.well-known/webfinger", params={"resource": "acct:maizal@node.test"})
+    assert ok.headers["access-control-allow-origin"] == "*"  # once, not twice
+    assert ok.headers.get_list("access-control-allow-origin") == ["*"]
+
+
+def test_head_of_discovery_and_actor(client: TestClient) -> None:
+    for path, params, headers in (
+            ("/.well-known/webfinger", {"resource": "acct:maizal@node.test"}, {}),
+            ("/.well-known/nodeinfo", {}, {}),
+            ("/nodeinfo/2.1", {}, {}),
+            ("/actors/maizal", {}, {"Accept": "application/activity+json"}),
+            ("/@maizal", {}, {"Accept": "application/activity+json"})):
+        got = client.get(path, params=params, headers=headers)
+        head = client.head(path, params=params, headers=headers)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    # An address with no GET keeps its 405.
+    assert client.head("/actors/maizal/inbox").status_code == 405
+
+
+def test_webfinger_takes_the_profile_address_and_a_leading_at(client: TestClient) -> None:
+    want = client.get("/.well-known/webfinger",
+                      params={"resource": "acct:maizal@node.test"}).json()
+    for resource in (f"{NODE_URL}/@maizal", ACTOR, "acct:@maizal@node.test"):
+        r = client.get("/.well-known/webfinger", params={"resource": resource})
+        assert r.status_code == 200, resource
+        assert r.json() == want, resource
+    r = client.get("/.well-known/webfinger", params={"resource": f"{NODE_URL}/@nobody"})
+    assert r.status_code == 404
