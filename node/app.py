@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from node import handoff, memory
 from node.api.compress import Compress
+from node.api.discovery import Discovery
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
 from node.api.nulguard import RefuseNul
@@ -204,7 +205,8 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 
     app.include_lazily(with_login_limiter)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
-    return ForwardedMiddleware(RefuseNul(JsonDepthMiddleware(Compress(app))), trusted)
+    return ForwardedMiddleware(Discovery(RefuseNul(JsonDepthMiddleware(Compress(app)))),
+                               trusted)
 
 
 def app_factory() -> Any:

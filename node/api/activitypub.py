@@ -60,9 +60,14 @@ def webfinger(request: Request, resource: str = "") -> Response:
         raise Problem(400, "missing-resource", "the resource parameter is required")
     handle = None
     if resource.startswith("acct:"):
+        # `acct:@maizal@host`, as people copy a fediverse address, is taken leniently.
         user, _, host = resource[5:].lstrip("@").partition("@")
         if host.lower() == ctx.settings.host:
             handle = user.lower()
+    elif resource.startswith(f"{ctx.urls.base}/@"):
+        # The profile address is the same resource as the actor (docs/federation.md).
+        rest = resource[len(ctx.urls.base) + 2:]
+        handle = rest.lower() if rest and "/" not in rest and "#" not in rest else None
     else:
         handle = ctx.urls.handle_of_actor(resource)
     if handle is None or handle not in ctx.actors:

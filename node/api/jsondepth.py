@@ -12,6 +12,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+from starlette.requests import Request
+
 from node.api.problems import Problem, from_problem
 
 MAX_DEPTH = 64
@@ -74,14 +76,14 @@ class JsonDepthMiddleware:
             size += len(chunks[-1])
             if size > MAX_BODY:
                 await from_problem(Problem(413, "too-large",
-                                           f"body larger than {MAX_BODY} bytes"))(
-                    scope, receive, send)
+                                           f"body larger than {MAX_BODY} bytes"),
+                                   Request(scope))(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if _is_json(scope) and too_deep(body):
-            await from_problem(too_deep_problem())(scope, receive, send)
+            await from_problem(too_deep_problem(), Request(scope))(scope, receive, send)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body,
                                         "more_body": False}], receive), send)

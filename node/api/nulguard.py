@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+
 from node.api.problems import problem_response
 
 
@@ -22,7 +24,8 @@ class RefuseNul:
             query: bytes = scope.get("query_string", b"")
             if b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", ""):
                 answer = problem_response(400, "nul-character",
-                                          "the address must not contain NUL characters")
+                                          "the address must not contain NUL characters",
+                                          Request(scope))
                 await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -2,7 +2,11 @@
 
 `detail` is English (stable, what scripts match on) unless the request asks for
 Spanish with `Accept-Language`: then it is the sentence people read on the pages,
-so a custom client can show it as is, and `Content-Language` says so."""
+so a custom client can show it as is. Either way `Content-Language` says which, and
+`Vary: Accept-Language` tells caches the text depends on it.
+
+A 401 names how to authenticate (RFC 9110 §15.5.2): `Bearer` for the JSON API's
+tokens (RFC 6750), `Signature` for the inbox's HTTP signatures."""
 
 from __future__ import annotations
 
@@ -16,11 +20,32 @@ from starlette.responses import Response
 
 from node.errors import Problem, check_code
 
-__all__ = ["Problem", "detail_language", "from_problem", "problem_response"]
+__all__ = ["Problem", "challenge", "detail_language", "from_problem", "problem_response"]
 
 PROBLEM_TYPE_BASE = "https://w3id.org/comuna/problems#"
 # Languages a detail can be given in besides the English default.
 TRANSLATED = ("es",)
+# The status phrases of RFC 9110 where Python's (3.11) are the older RFC 7231 ones.
+TITLES = {413: "Content Too Large", 416: "Range Not Satisfiable",
+          422: "Unprocessable Content"}
+REALM = "comuna"
+# The inbox's refusals of an HTTP signature: draft-cavage's challenge, naming what a
+# signature must cover there (node/activitypub/httpsig/prepare.py).
+SIGNATURE_CODES = ("bad-signature", "wrong-authority", "unknown-signer")
+SIGNATURE_CHALLENGE = f'Signature realm="{REALM}", headers="(request-target) host date digest"'
+
+
+def challenge(code: str) -> str:
+    """The WWW-Authenticate value of a 401 with this code."""
+    if code in SIGNATURE_CODES:
+        return SIGNATURE_CHALLENGE
+    if code == "bad-token":  # RFC 6750 §3.1: a token was sent and is not good
+        return f'Bearer realm="{REALM}", error="invalid_token"'
+    return f'Bearer realm="{REALM}"'
+
+
+def title(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
 
 
 def detail_language(request: Request | None) -> str | None:
@@ -55,6 +80,8 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
     check_code(status, code)  # what is answered is registered, however it was made
     lang = detail_language(request)
     headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = challenge(code)
     wait = extra.get("retry_after")
     if isinstance(wait, int | float) and not isinstance(wait, bool):
         # A refusal that passes: clients and proxies read when to try again here.
@@ -64,10 +91,13 @@ def problem_response(status: int, code: str, detail: str, request: Request | Non
         from node.errors.text import say_parts
 
         detail = say_parts(status, code, detail, lang)
-        headers |= {"Content-Language": lang, "Vary": "Accept-Language"}
+    if request is not None:
+        # The detail depends on Accept-Language whichever language was chosen: a
+        # shared cache must not give one client's English to another's Spanish.
+        headers |= {"Content-Language": lang or "en", "Vary": "Accept-Language"}
     body = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": HTTPStatus(status).phrase,
+        "title": title(status),
         "status": status,
         "detail": detail,
         "code": code,

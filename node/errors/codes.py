@@ -265,6 +265,9 @@ _CODES = [
       "The address contains NUL characters."),
     C("too-large", 413, "El cuerpo pasa del tamaño permitido.",
       "The body exceeds the size allowed."),
+    C("unsupported-media-type", 415, "El cuerpo no viene como application/json "
+      "(falta el Content-Type o es otro).",
+      "The body is not sent as application/json (no Content-Type, or another)."),
     C("too-deep", 400, "El JSON está anidado más de lo permitido.",
       "The JSON is nested deeper than allowed."),
     C("changed-meanwhile", 409, "Otra persona cambió lo mismo a la vez; nada se escribió.",

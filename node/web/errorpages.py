@@ -101,6 +101,9 @@ def _http_problem(exc: StarletteHTTPException) -> Problem:
         return Problem(404, "not-found", detail)
     if exc.status_code == 405:
         return Problem(405, "method-not-allowed", detail)
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        # FastAPI's word for a JSON body that is not UTF-8 text.
+        return Problem(400, "bad-json", "the body is not valid JSON: not UTF-8 text")
     return Problem(exc.status_code, "http-error", detail)
 
 
@@ -130,6 +133,17 @@ class _Handlers:
             return await asyncio.to_thread(missing_page, request, Problem(
                 404, "not-found", "nothing here") if in_path else Problem(
                 422, "invalid-request", "the request does not fit the API"))
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                why = (e.get("ctx") or {}).get("error", "")
+                return problem_response(400, "bad-json",
+                                        f"the body is not valid JSON: {why}", request)
+            if e.get("loc") == ("body",) and isinstance(e.get("input"), bytes):
+                # FastAPI hands the body over unparsed when its Content-Type is
+                # missing or not JSON: say that, not that its fields are wrong.
+                return problem_response(415, "unsupported-media-type",
+                                        "send the body as Content-Type: application/json",
+                                        request)
         return problem_response(422, "invalid-request", "the request does not fit the API",
                                 request, errors=errors)
 

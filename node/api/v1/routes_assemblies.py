@@ -14,6 +14,7 @@ from node.api.ids import RowId
 from node.api.v1.assemblies_io import AssemblyCancel, AssemblyChange, AssemblyOut, NewAssembly
 from node.api.v1.deps import ctx, db, json_with_etag, member_tx, optional_member
 from node.api.v1.outputs import Items, ok
+from node.api.v1.schemas import defaults
 from node.governance import assemblies, assembly_event, bodies
 from node.governance.assemblies import Plan
 from node.governance.authz import require_read
@@ -84,7 +85,8 @@ def schedule(request: Request, handle: str, body: NewAssembly,
 
 
 @router.patch("/bodies/{handle}/assemblies/{assembly_id}", responses=ok(AssemblyOut))
-def change(request: Request, handle: str, assembly_id: RowId, body: AssemblyChange,
+def change(request: Request, handle: str, assembly_id: RowId,
+           body: AssemblyChange = defaults(AssemblyChange),
            tx: Tx = Depends(member_tx)) -> Response:
     """A new time, place or agenda; followers receive an `Update(Event)`."""
     b = bodies.body_by_handle(tx.session, handle)
@@ -106,7 +108,8 @@ def change(request: Request, handle: str, assembly_id: RowId, body: AssemblyChan
 
 
 @router.post("/bodies/{handle}/assemblies/{assembly_id}/cancel", responses=ok(AssemblyOut))
-def cancel(request: Request, handle: str, assembly_id: RowId, body: AssemblyCancel,
+def cancel(request: Request, handle: str, assembly_id: RowId,
+           body: AssemblyCancel = defaults(AssemblyCancel),
            tx: Tx = Depends(member_tx)) -> Response:
     """Called off: calendars mark it cancelled; followers receive an `Update(Event)`."""
     b = bodies.body_by_handle(tx.session, handle)

@@ -16,7 +16,7 @@ from node.api.v1.outputs import (
     ParticipationRow,
     ok,
 )
-from node.api.v1.schemas import NewBody, NewInvitation, NewMeeting, StatuteIn
+from node.api.v1.schemas import NewBody, NewInvitation, NewMeeting, StatuteIn, defaults
 from node.api.v1.views import body_view, decision_view
 from node.errors import invalid
 from node.governance import bodies, decisions, members
@@ -82,7 +82,7 @@ def list_members(request: Request, handle: str,
 
 
 @router.post("/bodies/{handle}/invitations", status_code=201, responses=ok(InvitationCreated, 201))
-def invite(request: Request, handle: str, body: NewInvitation,
+def invite(request: Request, handle: str, body: NewInvitation = defaults(NewInvitation),
            tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator invites; the token is shown once and works once."""
     session, member = tx.session, tx.member
@@ -96,7 +96,7 @@ def invite(request: Request, handle: str, body: NewInvitation,
 
 
 @router.put("/bodies/{handle}/statute", responses=ok(BodyOut))
-def put_statute(request: Request, handle: str, body: StatuteIn,
+def put_statute(request: Request, handle: str, body: StatuteIn = defaults(StatuteIn),
                 tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     b = bodies.body_by_handle(session, handle)

@@ -36,6 +36,7 @@ from node.api.v1.economy_io import (
     PlanOut,
 )
 from node.api.v1.outputs import Items, ok
+from node.api.v1.schemas import defaults
 from node.economy import (
     enterprises,
     exchanges,
@@ -254,7 +255,8 @@ def confirm_delivery(request: Request, handle: str, event_id: RowId, data: Confi
 
 @router.post("/bodies/{handle}/commitments/{commitment_id}/cancel",
              responses=ok(CommitmentOut))
-def cancel_commitment(request: Request, handle: str, commitment_id: RowId, data: Cancellation,
+def cancel_commitment(request: Request, handle: str, commitment_id: RowId,
+                      data: Cancellation = defaults(Cancellation),
                       tx: Tx = Depends(member_tx),
                       session: Session = Depends(db)) -> Response:
     """Either side calls off what is not delivered yet; deliveries made stand."""

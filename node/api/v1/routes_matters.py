@@ -28,7 +28,7 @@ from node.api.v1.matters_io import (
     mandated_vote_view,
 )
 from node.api.v1.outputs import Items, ok
-from node.api.v1.schemas import MandatedChoice, NewMandate, Recall, SendUp
+from node.api.v1.schemas import MandatedChoice, NewMandate, Recall, SendUp, defaults
 from node.errors import not_found
 from node.federations import escalation, mandates
 from node.federations.mandate_states import available_actions
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/api/v1", tags=["federated matters"])
 
 
 @router.post("/proposals/{proposal_id}/send-up", responses=ok(SentUp))
-async def send_up(request: Request, proposal_id: RowId, body: SendUp,
+async def send_up(request: Request, proposal_id: RowId, body: SendUp = defaults(SendUp),
                   member: Member = Depends(member_required)) -> Response:
     """Send a proposal to the lowest federation covering every body it affects (or to the
     named `federation`, which refuses it back down if it belongs lower)."""
@@ -79,7 +79,7 @@ def issue_mandate(request: Request, proposal_id: RowId, body: NewMandate,
 
 
 @router.post("/mandates/{mandate_id}/recall", responses=ok(MandateOut))
-def recall(request: Request, mandate_id: RowId, body: Recall,
+def recall(request: Request, mandate_id: RowId, body: Recall = defaults(Recall),
            tx: Tx = Depends(member_tx)) -> Response:
     m = mandates.recall(tx, mandate_id, body.reason)
     tx.commit()

@@ -11,6 +11,7 @@ from node.api.ids import RowId
 from node.api.v1.deps import db, json_with_etag, member_tx
 from node.api.v1.economy_io import Adoption, NewProject, ProjectOut
 from node.api.v1.outputs import Items, ok
+from node.api.v1.schemas import defaults
 from node.governance.bodies import body_by_handle
 from node.models import ProjectRecord
 from node.projects import bank
@@ -48,7 +49,7 @@ def publish(request: Request, handle: str, data: NewProject,
 
 @router.post("/bodies/{handle}/projects/{record_id}/adopt", status_code=201,
              responses=ok(ProjectOut, 201))
-def adopt(request: Request, handle: str, record_id: RowId, data: Adoption,
+def adopt(request: Request, handle: str, record_id: RowId, data: Adoption = defaults(Adoption),
           tx: Tx = Depends(member_tx),
           session: Session = Depends(db)) -> Response:
     """Adopt another body's record: the body publishes its own, naming the origin."""

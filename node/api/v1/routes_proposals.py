@@ -44,6 +44,7 @@ from node.api.v1.schemas import (
     NewEvaluation,
     NewProposal,
     OpenVote,
+    defaults,
 )
 from node.api.v1.views import decision_view, proposal_view
 from node.errors import not_found
@@ -213,7 +214,8 @@ def decide_amendment(request: Request, proposal_id: RowId, amendment_id: RowId,
 
 
 @router.post("/proposals/{proposal_id}/amendments/{amendment_id}/vote", responses=ok(ProposalFull))
-def open_amendment_vote(request: Request, proposal_id: RowId, amendment_id: RowId, body: OpenVote,
+def open_amendment_vote(request: Request, proposal_id: RowId, amendment_id: RowId,
+                        body: OpenVote = defaults(OpenVote),
                         tx: Tx = Depends(member_tx)) -> Response:
     """A facilitator puts the amendment to the body's vote instead of the author deciding."""
     session, member = tx.session, tx.member
@@ -249,7 +251,7 @@ def close_amendment_vote(request: Request, proposal_id: RowId, amendment_id: Row
 
 
 @router.post("/proposals/{proposal_id}/vote", responses=ok(ProposalFull))
-def open_vote(request: Request, proposal_id: RowId, body: OpenVote,
+def open_vote(request: Request, proposal_id: RowId, body: OpenVote = defaults(OpenVote),
               tx: Tx = Depends(member_tx)) -> Response:
     session, member = tx.session, tx.member
     p = proposals.get(session, proposal_id)
