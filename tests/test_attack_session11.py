@@ -26,8 +26,9 @@ def _second_facilitator(c: Commune) -> Member:
 
 
 def _accept(client: TestClient, raw: str, username: str) -> int:
-    return client.post(f"/api/v1/invitations/{raw}/accept",
-                       json={"username": username, "password": "contraseña-larga"}).status_code
+    status: int = client.post(f"/api/v1/invitations/{raw}/accept", json={
+        "username": username, "password": "contraseña-larga"}).status_code
+    return status
 
 
 def test_a_removed_coordinator_cannot_come_back_through_an_invitation(
