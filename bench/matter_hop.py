@@ -1,0 +1,136 @@
+"""The CPU a commune spends on the last hop of a federated matter: its city's
+`Announce` of the matter (with the author's proof) taken from the inbox and made
+into the commune's own row. In the 112-node benchmark fifty communes do this at once
+on two cores, so this is the hop's cost per commune.
+
+    .venv/bin/python bench/matter_hop.py [--matters 200] [--profile FILE]
+
+One node in-process (SQLite), its city and the commune that wrote each matter served by
+the tests' fake remote. The first matter (first contact: the actors fetched) is left
+out. Each matter is stored through the inbox endpoint, then processed alone
+(`InboxProcessor.run_once`), so every one pays a claim, as in the federation; the
+figure is the process's CPU time over that processing (threads included), median and
+p95 per matter. --profile writes a cProfile of the processing (pstats format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import ROOT  # noqa: F401  (puts the project on the path)
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from node.app import create_app
+from node.cli.main import main as cli
+from node.config import load_settings, write_config_file
+from node.context import build_context
+from node.federations import objects
+from node.inbox.processor import InboxProcessor
+from node.models import FederationLink, InboxItem, LocalActor
+from node.models.base import utcnow
+from tests.fakeremote import start_fake_remote
+
+URL = "http://maizal.test"
+ME = f"{URL}/actors/maizal"
+AS = "https://www.w3.org/ns/activitystreams"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--matters", type=int, default=200)
+    ap.add_argument("--profile", default="")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="matterhop-") as tmp:
+        data = Path(tmp) / "node"
+        data.mkdir()
+        write_config_file(data, {"allow_private_networks": True})
+        assert cli(["init", "--data-dir", str(data), "--url", URL, "--handle", "maizal",
+                    "--name", "Maizal", "--level", "commune"]) == 0
+        settings = load_settings(data)
+        remote = start_fake_remote()
+        try:
+            run(settings, remote, args)
+        finally:
+            remote.close()
+
+
+def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
+    city, author = remote.actor("f"), remote.actor("c")
+    remote.docs["/users/c"] = {**author.document(), "memberOf": [city.uri]}
+    app = create_app(settings, background=False)
+    n = [0]
+
+    def activity(who: Any, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
+        n[0] += 1
+        return dict(who.prove({"@context": AS, "id": f"{who.server.base}/activities/"
+                               f"{who.name}-{n[0]}", "type": kind, "actor": who.uri,
+                               "object": obj, **extra}))
+
+    with TestClient(app, base_url=URL) as client:
+        inner: Any = app
+        while not hasattr(inner, "state"):
+            inner = inner.app
+        ctx = inner.state.ctx
+        with Session(ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+            s.add(FederationLink(body_id=body.id or 0, remote_uri=city.uri,
+                                 direction="member_of", state="accepted",
+                                 remote_inbox=f"{city.uri}/inbox"))
+            s.commit()
+
+        def send_matter(k: int) -> None:
+            matter = f"{author.server.base}/objects/matter-{k}"
+            stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+            create = activity(author, "Create", author.prove({"@context": AS,
+                              **objects.proposal_object(matter, author.uri, f"Ronda {k}",
+                                                        "Medir.", [author.uri, ME], 1, stamp)}),
+                              to=[city.uri])
+            announce = activity(city, "Announce", create, to=[f"{city.uri}/members"])
+            body, headers = city.signed_post(f"{ME}/inbox", announce)
+            r = client.post(f"{ME}/inbox", content=body, headers=headers)
+            assert r.status_code == 202, r.text
+
+        async def process() -> list[float]:
+            pctx = build_context(settings)
+            proc = InboxProcessor(pctx)
+            costs: list[float] = []
+            profiler = cProfile.Profile() if args.profile else None
+            try:
+                for k in range(args.matters + 1):
+                    await asyncio.to_thread(send_matter, k)
+                    cpu = time.process_time()
+                    if profiler and k:
+                        profiler.enable()
+                    done = await proc.run_once()
+                    if profiler and k:
+                        profiler.disable()
+                    assert done == 1, f"matter {k}: {done} processed"
+                    if k:  # matter 0 is the first contact
+                        costs.append(time.process_time() - cpu)
+            finally:
+                await pctx.fetcher.client.aclose()
+            if profiler:
+                profiler.dump_stats(args.profile)
+            return costs
+
+        costs = asyncio.run(process())
+        with Session(ctx.engine) as s:
+            states = [r.state for r in s.exec(select(InboxItem)).all()]
+        assert states.count("done") == args.matters + 1, json.dumps(states[:5])
+    ms = sorted(c * 1000 for c in costs)
+    print(f"matters processed: {len(ms)}; CPU per matter: median {statistics.median(ms):.1f} ms"
+          f", p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms, mean {statistics.mean(ms):.1f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
