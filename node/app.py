@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from node import handoff, memory
 from node.api.compress import Compress
+from node.api.cors import ApiCors
 from node.api.discovery import Discovery
 from node.api.forwarded import ForwardedMiddleware
 from node.api.jsondepth import JsonDepthMiddleware
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, store_inbox: bool = True,
 
     app.include_lazily(with_login_limiter)
     trusted = {h.strip() for h in settings.trusted_proxies.split(",") if h.strip()}
-    return ForwardedMiddleware(Discovery(RefuseNul(JsonDepthMiddleware(Compress(app)))),
+    return ForwardedMiddleware(Discovery(ApiCors(RefuseNul(JsonDepthMiddleware(Compress(app))))),
                                trusted)
 
 
