@@ -113,3 +113,43 @@ def test_a_private_body_is_not_followed_found_or_shown(node: Settings, client: T
     assert reject["object"]["id"] == follow["id"] and reject["actor"] == actor
     with Session(ctx.engine) as s:
         assert s.exec(select(Follower)).all() == []
+
+
+def test_a_federations_amendment_uri_answers(node: Settings, client: TestClient) -> None:
+    """A mandate names the federation's amendments by URI, and the pages linked them,
+    but the URI answered 404: it now serves the amendment as announced to the member
+    bodies (a public federation only), and sends a browser to the proposal's page."""
+    from node.governance import amendments, members, proposals
+    from node.models import FederationLink, Member
+
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        body = bodies.body_by_handle(s, "maizal")
+        rosa = members.create_member(ctx.tx(s), "rosa", "contraseña-larga", "Rosa")
+        members.grant(ctx.tx(s), rosa, body, "facilitator")
+        s.add(FederationLink(body_id=body.id or 0, remote_uri="https://cumbe.example/a/cumbe",
+                             direction="has_member", state="accepted",
+                             remote_inbox="https://cumbe.example/inbox"))
+        p = proposals.create(ctx.tx(s, rosa), body, "Acueducto", "Un acueducto.")
+        proposals.open_deliberation(ctx.tx(s, rosa), p)
+        p.matter, p.electorate = "https://cumbe.example/objects/m1", "bodies"
+        s.add(p)
+        s.flush()
+        a = amendments.amend(ctx.tx(s, rosa), p, "Con tanque", "Un acueducto con tanque.")
+        s.commit()
+        aid, pid, rosa_id = a.id, p.id, rosa.id
+    uri = f"{ACTOR.rsplit('/actors/', 1)[0]}/amendments/{aid}"
+    path = f"/amendments/{aid}"
+    doc = client.get(path, headers=AP).json()
+    assert doc["id"] == uri and doc["type"] == "Amendment" and doc["name"] == "Con tanque"
+    assert doc["amendmentState"] == "open" and doc["proof"]["verificationMethod"]
+    r = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/p/{pid}")
+    assert client.get("/amendments/999", headers=AP).status_code == 404
+    with Session(ctx.engine) as s:
+        body = bodies.body_by_handle(s, "maizal")
+        body.public = False
+        s.add(body)
+        s.commit()
+        assert s.get(Member, rosa_id)
+    assert client.get(path, headers=AP).status_code == 404

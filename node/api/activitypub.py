@@ -15,7 +15,7 @@ from node.activitypub.urls import AS_PUBLIC
 from node.api.problem_docs import PROBLEMS
 from node.api.problems import Problem
 from node.context import NodeContext
-from node.models import Follower, Following, LocalActor, OutboxItem
+from node.models import Amendment, Follower, Following, LocalActor, OutboxItem
 
 router = APIRouter(tags=["federation"])
 
@@ -246,6 +246,27 @@ def obj(request: Request, uid: str) -> Response:
             return RedirectResponse(url, status_code=303, headers={"Vary": "Accept"})
         page: Response = request.app.state.html_object(request, ctx, doc)
         return page
+    return ActivityJSON(doc, headers={"Vary": "Accept"})
+
+
+@router.get("/amendments/{aid}", responses=documented("application/activity+json", "text/html"))
+def amendment(request: Request, aid: int) -> Response:
+    """An amendment to a federated matter, as this federation last announced it to its
+    member bodies (what their mandates name), if the federation's record is public; a
+    browser is sent to the proposal's page."""
+    ctx = _ctx(request)
+    uri = f"{ctx.urls.base}/amendments/{aid}"
+    with Session(ctx.engine) as s:
+        item = s.exec(select(OutboxItem).where(OutboxItem.object_id == uri)
+                      .order_by(OutboxItem.id.desc())).first()  # type: ignore[union-attr]
+        body = s.get(LocalActor, item.actor_id) if item is not None else None
+        row = s.get(Amendment, aid)
+    if item is None or body is None or not body.public or row is None:
+        raise Problem(404, "not-found", "no such public object")
+    if _prefers_html(request):
+        return RedirectResponse(f"{ctx.urls.base}/p/{row.proposal_id}", status_code=303,
+                                headers={"Vary": "Accept"})
+    doc: dict[str, Any] = dict(json.loads(item.body)["object"])
     return ActivityJSON(doc, headers={"Vary": "Accept"})
 
 
