@@ -196,3 +196,40 @@ def test_an_amendment_is_kept_only_from_the_federation_the_matter_answers_to(
         s.commit()
         rows = s.exec(select(FederatedAmendment)).all()
         assert [(r.uri, r.federation, r.state) for r in rows] == [(doc["id"], city, "open")]
+
+
+def test_a_federation_cannot_rewrite_anothers_amendment_nor_flood_them(
+        node: Settings, client: TestClient) -> None:
+    """Two federations on one host: the second sent an Update of the first's amendment
+    (same id) on its own matter and the row took its text and state. And any number of
+    amendments were kept and offered."""
+    from node.federations import amendment_news
+    from node.models import Proposal
+    from node.models.matters import FederatedAmendment
+
+    c = build_commune(node)
+    city, land = "https://fed.example/actors/ciudad", "https://fed.example/actors/territorio"
+    m1, m2 = "https://cumbe.example/objects/m1", "https://cumbe.example/objects/m2"
+    with c.session() as s:
+        for matter, fed in ((m1, city), (m2, land)):
+            s.add(Proposal(body_id=c.assembly.id or 0, matter=matter, answers_to=fed,
+                           electorate="people", state="deliberation"))
+        s.commit()
+    doc = {"id": "https://fed.example/amendments/1", "type": "Amendment", "matter": m1,
+           "name": "De la ciudad", "content": "Texto", "againstVersion": 1,
+           "amendmentState": "open"}
+    with c.session() as s:
+        tx, body = c.ctx.tx(s), stored(s, LocalActor, c.assembly.id)
+        assert amendment_news.receive(tx, body, city, doc)
+        assert not amendment_news.receive(tx, body, land, {
+            **doc, "matter": m2, "name": "FALSO", "amendmentState": "accepted"})
+        assert not amendment_news.receive(tx, body, land, {**doc, "name": "FALSO"})
+        assert amendment_news.receive(tx, body, city, {**doc, "amendmentState": "voting"})
+        for k in range(2, amendment_news.MAX_PER_MATTER + 5):
+            amendment_news.receive(tx, body, city, {
+                **doc, "id": f"https://fed.example/amendments/{k}", "name": f"n{k}"})
+        s.commit()
+        rows = s.exec(select(FederatedAmendment)).all()
+        assert len(rows) == amendment_news.MAX_PER_MATTER
+        first = next(r for r in rows if r.uri == doc["id"])
+        assert (first.title, first.state, first.matter) == ("De la ciudad", "voting", m1)

@@ -153,3 +153,44 @@ def test_a_federations_amendment_uri_answers(node: Settings, client: TestClient)
         s.commit()
         assert s.get(Member, rosa_id)
     assert client.get(path, headers=AP).status_code == 404
+
+
+def test_nothing_of_a_private_body_is_public_over_activitypub(node: Settings,
+                                                              client: TestClient) -> None:
+    """A private council's project record went to its public outbox, to /objects (JSON
+    and page) and NodeInfo's count: refused now, and whatever such a body has in its
+    outbox is not served."""
+    ctx = ctx_of(client)
+    with Session(ctx.engine) as s:
+        primary = bodies.body_by_handle(s, "maizal")
+        hidden = bodies.create_body(ctx.tx(s), primary, "reservado", "Consejo reservado",
+                                    "communal_council", public=False)
+        from node.governance import members
+
+        rosa = members.create_member(ctx.tx(s), "rosa", "contraseña-larga", "Rosa")
+        members.grant(ctx.tx(s), rosa, hidden, "facilitator")
+        s.commit()
+    ctx.reload_actors()
+    token = client.post("/api/v1/tokens", json={"username": "rosa",
+                                                "password": "contraseña-larga"}).json()["token"]
+    r = client.post("/api/v1/bodies/reservado/projects", headers={
+        "Authorization": f"Bearer {token}"}, json={
+        "title": "Pozo", "sector": "agua", "problem": "SECRETO-INTERNO"})
+    assert r.status_code == 409 and r.json()["code"] == "private-record", r.text
+    posts = client.get("/nodeinfo/2.1").json()["usage"]["localPosts"]
+    # Whatever such a body has published (before it turned private, say) is not served.
+    with Session(ctx.engine) as s:
+        item = post_note(ctx.tx(s), bodies.body_by_handle(s, "reservado"), "SECRETO-INTERNO")
+        s.commit()
+        oid = json.loads(item.body)["object"]["id"]
+    actor = ACTOR.replace("/maizal", "/reservado")
+    for path in (f"{actor}/outbox?page=true", f"{actor}/outbox", f"{actor}/followers",
+                 f"{actor}/following"):
+        r = client.get(path, headers=AP)
+        assert r.status_code == 404 and "SECRETO" not in r.text, path
+    for accept in (AP, {"Accept": "text/html"}):
+        r = client.get(oid, headers=accept)
+        assert r.status_code == 404 and "SECRETO" not in r.text, accept
+    assert client.get("/nodeinfo/2.1").json()["usage"]["localPosts"] == posts
+    # The public body's record is served as before.
+    assert client.get(f"{ACTOR}/outbox", headers=AP).status_code == 200

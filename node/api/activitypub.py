@@ -53,6 +53,18 @@ def _actor(ctx: NodeContext, handle: str) -> LocalActor:
     return actor
 
 
+def _public_actor(ctx: NodeContext, handle: str) -> LocalActor:
+    """A body whose record anyone may read: a private one's outbox and follows look
+    missing (its actor document stays, for its keys)."""
+    actor = _actor(ctx, handle)
+    with Session(ctx.engine) as s:
+        # The cache may predate the body's turning private.
+        public = s.exec(select(LocalActor.public).where(LocalActor.id == actor.id)).first()
+    if not public:
+        raise Problem(404, "no-such-actor", f"no body called {handle} on this node")
+    return actor
+
+
 @router.get("/.well-known/webfinger", responses=documented("application/jrd+json"))
 def webfinger(request: Request, resource: str = "") -> Response:
     ctx = _ctx(request)
@@ -98,8 +110,10 @@ def nodeinfo(request: Request) -> Response:
     ctx = _ctx(request)
     # What the fediverse can see of the node: its public bodies and what they published.
     with Session(ctx.engine) as s:
-        posts = s.exec(select(func.count()).select_from(OutboxItem).where(
-            OutboxItem.activity_type == "Create", OutboxItem.public == True)).one()  # noqa: E712
+        posts = s.exec(select(func.count()).select_from(OutboxItem).join(
+            LocalActor, LocalActor.id == OutboxItem.actor_id).where(  # type: ignore[arg-type]
+            OutboxItem.activity_type == "Create", OutboxItem.public == True,  # noqa: E712
+            LocalActor.public == True)).one()  # noqa: E712
         public = s.exec(select(func.count()).select_from(LocalActor).where(
             LocalActor.public == True)).one()  # noqa: E712
     return JSONResponse(
@@ -155,7 +169,7 @@ def at_handle(request: Request, handle: str) -> Response:
 def outbox(request: Request, handle: str, page: bool = False,
            max_id: int | None = None) -> Response:
     ctx = _ctx(request)
-    body = _actor(ctx, handle)
+    body = _public_actor(ctx, handle)
     base = ctx.urls.outbox(body.handle)
     with Session(ctx.engine) as s:
         where = [OutboxItem.actor_id == body.id, OutboxItem.public == True]  # noqa: E712
@@ -184,7 +198,7 @@ def outbox(request: Request, handle: str, page: bool = False,
 @router.get("/actors/{handle}/followers", responses=documented("application/activity+json"))
 def followers(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
-    body = _actor(ctx, handle)
+    body = _public_actor(ctx, handle)
     with Session(ctx.engine) as s:
         uris = s.exec(select(Follower.follower_uri).where(Follower.actor_id == body.id)
                       .order_by(Follower.id)).all()  # type: ignore[arg-type]
@@ -197,7 +211,7 @@ def followers(request: Request, handle: str) -> Response:
 @router.get("/actors/{handle}/following", responses=documented("application/activity+json"))
 def following(request: Request, handle: str) -> Response:
     ctx = _ctx(request)
-    body = _actor(ctx, handle)
+    body = _public_actor(ctx, handle)
     with Session(ctx.engine) as s:
         uris = s.exec(select(Following.target_uri).where(
             Following.actor_id == body.id, Following.state == "accepted")).all()
@@ -214,7 +228,8 @@ def _public_item(ctx: NodeContext, uri: str, by_object: bool) -> dict[str, Any]:
         # current state.
         item = s.exec(select(OutboxItem).where(col == uri)
                       .order_by(OutboxItem.id.desc())).first()  # type: ignore[union-attr]
-    if item is None or not item.public:
+        author = s.get(LocalActor, item.actor_id) if item is not None else None
+    if item is None or not item.public or author is None or not author.public:
         # Not public and not found look the same from outside.
         raise Problem(404, "not-found", "no such public object")
     doc: dict[str, Any] = json.loads(item.body)
@@ -242,7 +257,8 @@ def obj(request: Request, uid: str) -> Response:
         # one (a proposal's), else a page of the notice; JSON stays the default for
         # every other client.
         url = doc.get("url")
-        if isinstance(url, str) and url != doc.get("id") and url.startswith(ctx.urls.base):
+        if isinstance(url, str) and url != doc.get("id") and \
+                url.startswith(ctx.urls.base.rstrip("/") + "/"):
             return RedirectResponse(url, status_code=303, headers={"Vary": "Accept"})
         page: Response = request.app.state.html_object(request, ctx, doc)
         return page

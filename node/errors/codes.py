@@ -241,6 +241,8 @@ _CODES = [
     # --- project bank -----------------------------------------------------------------
     C("empty-record", 422, "La experiencia no dice ni el problema ni lo aprendido.",
       "The project record says neither the problem nor what was learned."),
+    C("private-record", 409, "Una instancia privada no publica experiencias en el banco.",
+      "A private body does not publish records to the project bank."),
     C("own-record", 409, "Una instancia no adopta su propia experiencia.",
       "A body does not adopt its own record."),
     C("adopted", 409, "La instancia ya adoptó esa experiencia.",

@@ -25,6 +25,15 @@ log = logging.getLogger("comuna.federations")
 
 AMENDMENT = "Amendment"
 STATES = ("open", "voting", "accepted", "rejected", "stale")
+# Amendments kept per matter and federation: a mandate form can offer them all, and a
+# federation gone wrong cannot fill a member's database or pages.
+MAX_PER_MATTER = 100
+
+
+def _held(session: Session, body: LocalActor, matter: str, federation: str) -> int:
+    return len(session.exec(select(FederatedAmendment.id).where(
+        FederatedAmendment.body_id == body.id, FederatedAmendment.matter == matter,
+        FederatedAmendment.federation == federation)).all())
 
 
 def announce(tx: Tx, federation: LocalActor, proposal: Proposal, a: Amendment) -> None:
@@ -66,6 +75,15 @@ def receive(tx: Tx, body: LocalActor, federation: str, doc: dict[str, Any]) -> b
         return False
     row = session.exec(select(FederatedAmendment).where(
         FederatedAmendment.body_id == body.id, FederatedAmendment.uri == uri)).first()
+    if row is not None and (row.federation != federation or row.matter != matter):
+        # Another federation (on the same host, or the id reused) cannot rewrite it.
+        log.warning("amendment %s: %s may not change what %s said of it", uri, federation,
+                    row.federation)
+        return False
+    if row is None and _held(session, body, matter, federation) >= MAX_PER_MATTER:
+        log.warning("amendment %s: %s already announced %d on %s; not kept", uri,
+                    federation, MAX_PER_MATTER, matter)
+        return False
     now = tx.now()
     if row is None:
         row = FederatedAmendment(body_id=body.id or 0, uri=uri, matter=matter,

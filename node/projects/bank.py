@@ -112,6 +112,12 @@ def publish_record(tx: Tx, body: LocalActor, title: str, sector: str, texts: dic
                    adopted_from: str = "") -> ProjectRecord:
     session, urls = tx.session, tx.urls
     require_facilitator(session, tx.member, body)
+    if not body.public:
+        # Published to the public, the followers and the federations: a private body's
+        # record would leave the circle it is kept in.
+        raise Problem(409, "private-record",
+                      "a private body's records stay among its members; the project bank "
+                      "is public")
     if not title.strip():
         raise Problem(422, "bad-title", "a project record needs a title")
     if not any(texts.get(f, "").strip() for f in FIELDS):

@@ -341,6 +341,13 @@ ENTRIES = [
     E("empty-record", "say at least what the problem was or what was learned",
       "Escriba al menos cuál era el problema o qué se aprendió.",
       "Write at least what the problem was or what was learned."),
+    E("private-record", "a private body's records stay among its members; the project bank "
+      "is public",
+      "Esta instancia es privada: lo que registra queda entre sus integrantes, y el banco de "
+      "experiencias es público. Para compartirla, la coordinación puede hacer pública la "
+      "instancia.",
+      "This body is private: what it records stays among its members, and the project bank "
+      "is public. To share it, its coordination can make the body public."),
     E("own-record", "a body does not adopt its own record",
       "Una instancia no adopta su propia experiencia.",
       "A body does not adopt its own record."),
