@@ -83,6 +83,7 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
     boxes = re.findall(r'<input type="checkbox" name="(amendment-\d+)" value="([^"]+)"> '
                        r'Acueducto compartido', rosa.get(page))
     assert [uri for _, uri in boxes] == [amendment_uri]
+    assert "Acueducto compartido, con tanque en Cumbe." in rosa.get(page)  # what it says
     r = rosa.post(page, f"{page}/mandate", position="approve_with_amendments",
                   spokesperson=str(speakers["cumbe"]), **{boxes[0][0]: amendment_uri})
     assert "Mandato enviado a la federación." in r.text
