@@ -105,13 +105,15 @@ def _mandates(session: Session, urls: Any, member: Member,
         p = session.get(Proposal, m.proposal_id) if m.proposal_id else None
         if p is not None and p.final_outcome:
             continue  # the federation decided the matter: nothing is left to carry
+        fed_closes = p.federation_vote_closes_at if p is not None else None
+        if fed_closes is None or aware(fed_closes) <= now:
+            continue  # the federation's vote is not open (yet, or any more)
         if session.exec(select(MandatedVote.id).where(
                 MandatedVote.mandate_uri == m.uri, MandatedVote.state == "sent")).first():
             continue  # voted; a refusal (state refused) puts it back on the list
         out.append(Item("mandate", _title(session, p) if p else name_of(session, urls, m.matter),
                         f"/p/{p.id}" if p else f"/b/{by_uri[m.member_body].handle}/federation",
-                        by_uri[m.member_body].name,
-                        aware(m.expires_at) if m.expires_at else None))
+                        by_uri[m.member_body].name, aware(fed_closes)))
     return out[:LIMIT]
 
 

@@ -167,6 +167,9 @@ SAMPLES: dict[Kind, Callable[[Sender, World], dict[str, Any]]] = {
     Kind.matter_up: lambda s, w: _create(s, w, _proposal(s, w)),
     Kind.matter_down: lambda s, w: _create(s, w, _create(s, w, _proposal(s, w)), "Announce"),
     Kind.matter_version: lambda s, w: _create(s, w, _proposal(s, w), "Update"),
+    Kind.vote_opened: lambda s, w: _create(s, w, _owned(
+        s, w, "Question", matter=w.uid(s, "objects"), proposalVersion=1,
+        endTime="2030-01-01T00:00:00Z")),
     Kind.amendment: lambda s, w: _create(s, w, _owned(
         s, w, "Amendment", matter=w.uid(s, "objects"), name="Con tanque", content="Otro texto",
         againstVersion=1, amendmentState="open")),

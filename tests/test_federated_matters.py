@@ -116,7 +116,14 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
     wait_for(lambda: len(live_mandates()) == 3, 30, "new mandates for version 2")
     assert set(live_mandates().values()) == {2}
 
+    page = f"/p/{rows['cumbe']['id']}"
+    assert "La federación aún no abrió la votación" in rosa.get(page)
+    assert "Votar ante la federación" not in rosa.get(page)
     n.open_vote(NORTE, city_row["id"])
+    # Each member body hears that the city's vote opened: its spokespersons may vote now.
+    wait_for(lambda: all(n.call(c, "get", f"/api/v1/proposals/{rows[c]['id']}")["federated"][
+        "federation_vote_closes_at"] for c in COMMUNES_NORTE), 30, "the vote's opening heard")
+    assert "Votar ante la federación" in rosa.get(page)
 
     def my_mandate(c: str) -> dict[str, Any]:
         # Cumbe's mandate for version 1 carried over; the others gave new ones.

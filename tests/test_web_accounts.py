@@ -190,6 +190,8 @@ def test_pending_for_me(node: Settings, client: TestClient) -> None:
         later = proposals.create(c.ctx.tx(s, facil), c.assembly, "Huerto", "Un huerto.")
         proposals.open_deliberation(c.ctx.tx(s, facil), later)
         proposals.open_vote(Tx(s, urls, facil), later, closes_at=utcnow() + timedelta(days=5))
+        # The city's vote on the matter the mandate is for is open (it told the commune).
+        later.federation_vote_closes_at = utcnow() + timedelta(days=6)
         proposals.create(c.ctx.tx(s, m0), c.assembly, "Mi borrador", "Aún no.")
         proposals.create(c.ctx.tx(s, facil), c.assembly, "Borrador ajeno", "De otra persona.")
         me_uri = f"{urls.base}/members/m0"
@@ -247,6 +249,16 @@ def test_a_mandate_leaves_the_list_once_voted_or_decided_and_returns_if_refused(
         def mandates() -> list[str]:
             return [i.title for i in pending.for_member(Tx(s, urls, m0)) if i.kind == "mandate"]
 
+        # Nothing to do before the federation opens its vote (the spokesperson was asked
+        # to vote when the city would still refuse it), nor after it closes.
+        assert mandates() == []
+        local.federation_vote_closes_at = utcnow() - timedelta(minutes=1)
+        s.add(local)
+        s.commit()
+        assert mandates() == []
+        local.federation_vote_closes_at = utcnow() + timedelta(days=1)
+        s.add(local)
+        s.commit()
         assert mandates() == ["Huerto"]
         # At the issuing body a vote cast under the mandate is kept against the local
         # proposal (federations.mandates._keep_sent).

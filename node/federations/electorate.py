@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from node.federations import amendment_news, objects, outcomes
+from node.federations import amendment_news, objects, outcomes, vote_news
 from node.governance import electorates
 from node.models import Amendment, Decision, LocalActor, Proposal
 from node.tx import Tx
@@ -17,6 +17,9 @@ class ByMandates:
                        amendment: Amendment) -> None:
         outcomes.on_new_version(tx, body, proposal,
                                 objects.amendment_uri(tx.urls.base, amendment.id or 0))
+
+    def on_vote_opened(self, tx: Tx, body: LocalActor, proposal: Proposal) -> None:
+        vote_news.announce_open(tx, body, proposal)
 
     def on_amendment(self, tx: Tx, body: LocalActor, proposal: Proposal,
                      amendment: Amendment) -> None:

@@ -25,6 +25,10 @@ class MemberBodies(Protocol):
         """An amendment adopted: mandates carry over or lapse, the text goes down."""
         ...
 
+    def on_vote_opened(self, tx: Tx, body: LocalActor, proposal: Proposal) -> None:
+        """The vote opened: the member bodies hear of it (their spokespersons vote)."""
+        ...
+
     def on_amendment(self, tx: Tx, body: LocalActor, proposal: Proposal,
                      amendment: Amendment) -> None:
         """An amendment proposed, or its state changed: the member bodies hear of it."""

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from node.errors import Problem, invalid, not_found
 from node.events import kinds
-from node.governance import polls
+from node.governance import electorates, polls
 from node.governance.authz import require_member
 from node.governance.bodies import statute_of
 from node.governance.proposal_actions import PROPOSAL, require
@@ -144,6 +144,9 @@ def open_vote(tx: Tx, proposal: Proposal, closes_at: datetime | None = None) -> 
               "statute": frozen.to_dict()})
     kinds.vote_opened(tx, body, proposal)
     polls.announce(tx, body, proposal, version(session, proposal).title)
+    if proposal.electorate == "bodies":
+        session.flush()
+        electorates.member_bodies().on_vote_opened(tx, body, proposal)
 
 
 def ballot_choice(statute: Statute, choice: str, reason: str) -> Choice:

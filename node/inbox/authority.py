@@ -93,7 +93,7 @@ def ownership_problem(kind: Kind, activity: dict[str, Any], sender: str) -> str:
     obj = activity.get("object")
     if kind in (Kind.matter_up, Kind.decision, Kind.mandate, Kind.mandated_vote,
                 Kind.exchange_offer, Kind.plan, Kind.project_record, Kind.intent,
-                Kind.amendment):
+                Kind.amendment, Kind.vote_opened):
         what = {Kind.matter_up: "proposal", Kind.decision: "decision",
                 Kind.exchange_offer: "agreement", Kind.project_record: "record",
                 Kind.intent: "offer or need"}.get(

@@ -32,6 +32,7 @@ class Kind(StrEnum):
     matter_down = "matter-down"
     matter_version = "matter-version"
     amendment = "amendment"
+    vote_opened = "vote-opened"
     decision = "decision"
     decision_down = "decision-down"
     mandate = "mandate"
@@ -113,6 +114,9 @@ RULES: dict[Kind, Rule] = {
     Kind.amendment: Rule(Relation.federation, True,
                          "an amendment is announced only by a federation of the body (the "
                          "one its copy of the matter answers to)"),
+    Kind.vote_opened: Rule(Relation.federation, True,
+                           "a vote on a matter is opened only by a federation of the body "
+                           "(the one its copy of the matter answers to)"),
     # A decision is also published to followers: a body that follows some federation
     # not its own gets it as a public Note, which is kept, not answered.
     Kind.decision: Rule(Relation.federation, False,
@@ -214,6 +218,11 @@ def _own_actor_update(a: dict[str, Any]) -> bool:
         bool(actor_id) and obj.get("id") == actor_id
 
 
+def _vote_opening(obj: Any) -> bool:
+    # A federation's notice to its members (a public poll carries no `matter`).
+    return isinstance(obj, dict) and obj.get("type") == "Question" and bool(obj.get("matter"))
+
+
 def _own_actor_delete(a: dict[str, Any]) -> bool:
     obj, actor = a.get("object"), a.get("actor")
     actor_id = actor.get("id") if isinstance(actor, dict) else actor
@@ -243,6 +252,7 @@ SHAPES: list[tuple[Callable[[dict[str, Any]], bool], Kind]] = [
     (_carries(("Update",), _is_matter), Kind.matter_version),
     (_carries(("Create",), _is_decision), Kind.decision),
     (_carries(("Create", "Update"), _of_type("Amendment")), Kind.amendment),
+    (_carries(("Create",), _vote_opening), Kind.vote_opened),
     (_carries(("Create",), _of_type("Mandate")), Kind.mandate),
     (_carries(("Create",), _of_type("MandatedVote")), Kind.mandated_vote),
     (_carries(("Create",), _is_record), Kind.project_record),

@@ -25,6 +25,7 @@ from node.federations import (
     objects,
     outcomes,
     routing,
+    vote_news,
 )
 from node.federations.levels import Route
 from node.inbox import peers
@@ -67,6 +68,8 @@ class Federated:
                 await self._proposal_from_below(body, activity, obj)
             elif kind == "Create" and otype in (objects.MANDATE, objects.VOTE):
                 await self._from_member(body, actor, activity, obj)
+            elif kind == "Create" and otype == vote_news.QUESTION and obj.get("matter"):
+                await self._tx(f"remote:{sender}", vote_news.receive_open, body, sender, obj)
             elif otype == amendment_news.AMENDMENT:
                 # Sent by the federation itself (the inbox checked it is the actor and
                 # one of the body's federations); kept only for a matter it decides.

@@ -86,6 +86,7 @@ class InboxProcessor:
             Kind.matter_up: fed, Kind.matter_down: fed, Kind.matter_version: fed,
             Kind.decision: fed, Kind.decision_down: fed, Kind.mandate: fed,
             Kind.mandated_vote: fed, Kind.delete: fed, Kind.amendment: fed,
+            Kind.vote_opened: fed,
             Kind.intent: eco, Kind.exchange_offer: eco, Kind.agreement: eco,
             Kind.delivery: eco, Kind.commitment_cancel: eco, Kind.plan: eco,
             Kind.project_record: bank, Kind.project_down: bank,

@@ -37,6 +37,9 @@ class Proposal(SQLModel, table=True):
     # The deciding federation's final decision, once it came back down.
     final_outcome: str = Field(default="", max_length=16)
     final_decision: str = Field(default="", max_length=2048)
+    # At a member body: when the deciding federation's vote on the matter closes, as the
+    # federation announced when it opened it (None: not opened, or not heard of).
+    federation_vote_closes_at: datetime | None = Field(default=None)
     current_version: int = Field(default=1)
     vote_opened_at: datetime | None = Field(default=None)
     closes_at: datetime | None = Field(default=None, index=True)

@@ -349,6 +349,6 @@ def body_links(s: Session, _: Tr, me: Member | None, b: LocalActor) -> dict[str,
 
 def pending_labels(_: Tr) -> dict[str, str]:
     return {"vote": _("Votar"), "amendment": _("Votar una enmienda"),
-            "mandate": _("Llevar el mandato"),
+            "mandate": _("Votar ante la federación"),
             "exchange": _("Responder un intercambio"),
             "join": _("Solicitud para unirse"), "draft": _("Su borrador")}

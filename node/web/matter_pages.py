@@ -17,7 +17,14 @@ from starlette.responses import Response
 from node.api.ids import RowId
 from node.api.v1.matters_io import mandate_view, mandated_vote_view
 from node.errors import Problem
-from node.federations import amendment_news, escalation, mandates, objects, standing
+from node.federations import (
+    amendment_news,
+    escalation,
+    mandates,
+    objects,
+    standing,
+    vote_news,
+)
 from node.federations.mandate_states import available_actions
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
@@ -108,6 +115,8 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                 "final_decision": p.final_decision},
         "mandates": views, "my_mandates": mine, "mandated_votes": votes,
         "can_mandate": can_mandate,
+        # Spokespersons vote at the federation only while its vote is open there.
+        "fed_vote_open": vote_news.is_open(p, now),
         # The federation's amendments, to pick those an approval depends on.
         "fed_amendments": amendment_news.pickable(heard, p.current_version)
         if can_mandate else [],

@@ -71,6 +71,9 @@ class FederatedOut(Out):
                                                     "it is still pending")
     final_outcome: str | None
     final_decision: str | None = Field(description="URI of the deciding federation's record")
+    federation_vote_closes_at: datetime | None = Field(
+        default=None, description="at a member body: when the deciding federation's vote "
+        "closes, once it announced it open (spokespersons vote until then)")
 
 
 class ProposalOut(Out):

@@ -51,7 +51,8 @@ def proposal_view(session: Session, p: Proposal, now: datetime, full: bool = Fal
             "answers_to": p.answers_to or None,
             "escalation": p.escalation or None, "escalated_to": p.escalated_to or None,
             "escalation_note": p.escalation_note or None,
-            "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None},
+            "final_outcome": p.final_outcome or None, "final_decision": p.final_decision or None,
+            "federation_vote_closes_at": iso(p.federation_vote_closes_at)},
         "actions": available_actions(session, member, p, now),
     }
     if full:
