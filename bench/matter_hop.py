@@ -20,7 +20,6 @@ import asyncio
 import cProfile
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,4 +132,4 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

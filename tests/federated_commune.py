@@ -6,6 +6,7 @@ the test modules that need them, which import the fixtures from here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -85,6 +86,17 @@ class Commune:
         if tamper:
             note["outcome"] = "rejected" if outcome == "adopted" else "adopted"
         return self.activity(by, "Create", note, to=[AS + "#Public"])
+
+    def vote_opened(self, hours: int = 1) -> None:
+        """F opens its vote on the matter and tells Maizal (its spokespersons may vote)."""
+        self.n += 1
+        ends = (utcnow() + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        question = self.f.prove({"@context": AS, "id": f"{self.f.server.base}/objects/"
+                                 f"vote-open-{self.n}", "type": "Question",
+                                 "attributedTo": self.f.uri, "matter": self.matter,
+                                 "proposalVersion": 1, "endTime": ends})
+        self.send(self.f, self.activity(self.f, "Create", question, to=[f"{self.f.uri}/members"]))
+        self.settle()
 
 
 @pytest.fixture

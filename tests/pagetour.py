@@ -16,7 +16,7 @@ from node.web.i18n import catalog
 
 # GET routes that are not pages for people.
 NOT_PAGES = ("/api/", "/.well-known/", "/nodeinfo", "/healthz", "/favicon", "/idioma/",
-             "/objects/", "/activities/", "/_local/", "/docs/")
+             "/objects/", "/activities/", "/amendments/", "/_local/", "/docs/")
 # ActivityPub documents also answer browsers with a page, but only the actor does so
 # (the profile); the others are JSON for servers.
 AP_JSON = re.compile(r"^/actors/\{handle\}/(outbox|followers|following|inbox|collections)")

@@ -84,6 +84,9 @@ def test_pages_show_the_matter_and_take_the_mandate(commune: Commune) -> None:
         follow_redirects=False)
     assert r.status_code == 303, r.text
     page = c.client.get(f"/p/{row.id}").text
+    assert "La federación aún no abrió la votación" in page and 'value="for"' not in page
+    c.vote_opened()
+    page = c.client.get(f"/p/{row.id}").text
     assert "Votar ante la federación" in page and "vigente" in page
     # Under a mandate to approve, only "A favor" is offered; the rest is refused.
     assert 'value="for"' in page and 'value="against"' not in page

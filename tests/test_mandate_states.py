@@ -205,6 +205,9 @@ def test_the_page_says_what_voting_under_a_mandate_did(mandated: Commune) -> Non
     [row] = c.rows()
     login(c.client, "facil")
     page = c.client.get(f"/p/{row.id}").text
+    assert f'id="mv{c.mandate_id}-for"' not in page  # the federation's vote is not open
+    c.vote_opened()
+    page = c.client.get(f"/p/{row.id}").text
     assert f'id="mv{c.mandate_id}-for"' in page and 'class="choice"' in page
     r = c.client.post(f"/p/{row.id}/mandates/{c.mandate_id}/vote",
                       data={"csrf": csrf(page), "choice": "for"})

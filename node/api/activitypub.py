@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from node.activitypub import documents
 from node.activitypub.urls import AS_PUBLIC
+from node.api.ids import RowId
 from node.api.problem_docs import PROBLEMS
 from node.api.problems import Problem
 from node.context import NodeContext
@@ -266,7 +267,7 @@ def obj(request: Request, uid: str) -> Response:
 
 
 @router.get("/amendments/{aid}", responses=documented("application/activity+json", "text/html"))
-def amendment(request: Request, aid: int) -> Response:
+def amendment(request: Request, aid: RowId) -> Response:
     """An amendment to a federated matter, as this federation last announced it to its
     member bodies (what their mandates name), if the federation's record is public; a
     browser is sent to the proposal's page."""
