@@ -91,3 +91,67 @@ def test_a_vote_is_not_opened_nor_an_assembly_decides_after_the_federation(
     auth = _token(c, "facil")
     r = c.client.post(f"/api/v1/proposals/{row.id}/vote", headers=auth, json={})
     assert r.status_code == 409 and r.json()["code"] == "matter-decided"
+
+
+def test_each_row_of_the_matter_links_the_others_and_says_which_version_was_decided(
+        mandated: Commune) -> None:
+    c = mandated
+    c.new_version()
+    c.send(c.f, c.decision(c.f, version=2))
+    c.settle()
+    v1, v2 = _rows(c)
+    login(c.client, "luis")
+    first, second = (c.client.get(f"/p/{r.id}").text for r in (v1, v2))
+    assert "Otras versiones de este asunto" in first and f'href="/p/{v2.id}"' in first
+    assert "Otras versiones de este asunto" in second and f'href="/p/{v1.id}"' in second
+    # The federation's decision names the version it was on, and where its text is.
+    assert "Aprobada</strong>, sobre la versión 2" in first
+    assert "ver ese texto" in first.split("Decisión de la federación", 1)[1].split("</li>")[0]
+    # Maizal's own decision on version 1 was its position, not the text adopted.
+    assert "Posición de Comuna El Maizal" in first
+    acta = c.client.get(f"/p/{v1.id}/acta").text
+    assert "Texto decidido" not in acta and "Posición de Comuna El Maizal" in acta
+    assert "Texto sobre el que se fijó la posición (versión 1)" in acta
+    federation = acta.split("Decisión de la federación", 1)[1]
+    assert ", sobre la versión 2" in federation
+    assert f'/p/{v2.id}">Texto de la versión 2</a>' in federation
+
+
+def test_a_position_waits_for_the_federation_and_is_carried_out_after_it(
+        mandated: Commune) -> None:
+    c = mandated
+    [row] = c.rows()
+    login(c.client, "facil")
+    page = c.client.get(f"/p/{row.id}").text
+    # Maizal decided its position (to approve); the city has not decided.
+    assert "Posición decidida · esperando a la federación" in page
+    assert "Decisión de la federación: pendiente" in page
+    assert "Estado de la ejecución" not in page
+    r = c.client.post(f"/p/{row.id}/execution", data={"csrf": csrf(page),
+                                                      "state": "in_progress"})
+    assert refused(r, 409)
+    home = c.client.get("/b/maizal").text
+    waiting = home.split("Esperando a la federación</h2>", 1)
+    assert len(waiting) == 2 and f'href="/p/{row.id}"' in waiting[1].split("</ul>")[0]
+    assert "<h2>Decididas</h2>" not in home
+    # The federation rejected it: nothing to carry out either.
+    c.send(c.f, c.decision(c.f, outcome="rejected"))
+    c.settle()
+    page = c.client.get(f"/p/{row.id}").text
+    assert "Estado de la ejecución" not in page
+    assert "<h2>Decididas</h2>" in c.client.get("/b/maizal").text
+
+
+def test_what_the_federation_adopted_is_carried_out(mandated: Commune) -> None:
+    c = mandated
+    [row] = c.rows()
+    c.send(c.f, c.decision(c.f))
+    c.settle()
+    login(c.client, "facil")
+    page = c.client.get(f"/p/{row.id}").text
+    assert "Estado de la ejecución" in page
+    r = c.client.post(f"/p/{row.id}/execution", data={"csrf": csrf(page),
+                                                      "state": "carried_out"},
+                      follow_redirects=False)
+    assert r.status_code == 303
+    assert [p.state for p in c.rows()] == ["carried_out"]
