@@ -18,6 +18,7 @@ from node.economy import states
 from node.federations import membership
 from node.federations.names import name_of
 from node.federations.objects import member_uri
+from node.governance.proposal_actions import position_open
 from node.models import (
     Amendment,
     AmendmentVote,
@@ -69,7 +70,7 @@ def _votes(session: Session, member: Member, ids: list[int], names: dict[int, st
     voted = select(Vote.proposal_id).where(Vote.member_id == member.id)
     rows = session.exec(select(Proposal).where(
         col(Proposal.body_id).in_(ids), Proposal.state == "vote",
-        Proposal.electorate == "people", col(Proposal.closes_at) > now,
+        Proposal.electorate == "people", col(Proposal.closes_at) > now, position_open(),
         col(Proposal.id).not_in(voted)).order_by(col(Proposal.closes_at)).limit(LIMIT)).all()
     return [Item("vote", _title(session, p), f"/p/{p.id}", names[p.body_id],
                  aware(p.closes_at) if p.closes_at else None,
@@ -83,7 +84,7 @@ def _amendment_votes(session: Session, member: Member, ids: list[int],
     rows = session.exec(select(Amendment, Proposal).join(
         Proposal, col(Proposal.id) == col(Amendment.proposal_id)).where(
         col(Proposal.body_id).in_(ids), Amendment.state == "voting",
-        Proposal.electorate == "people", col(Amendment.closes_at) > now,
+        Proposal.electorate == "people", col(Amendment.closes_at) > now, position_open(),
         col(Amendment.id).not_in(voted)).order_by(col(Amendment.closes_at)).limit(LIMIT)).all()
     return [Item("amendment", a.title, f"/p/{p.id}", names[p.body_id],
                  aware(a.closes_at) if a.closes_at else None,

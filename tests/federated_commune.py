@@ -76,12 +76,12 @@ class Commune:
         with Session(self.ctx.engine) as s:
             return list(s.exec(select(Proposal)).all())
 
-    def decision(self, by: RemoteActor, outcome: str = "adopted", tamper: bool = False
-                 ) -> dict[str, Any]:
+    def decision(self, by: RemoteActor, outcome: str = "adopted", tamper: bool = False,
+                 version: int = 1) -> dict[str, Any]:
         self.n += 1
         note = by.prove({"@context": AS, "id": f"{by.server.base}/objects/decision-{self.n}",
                          "type": "Note", "attributedTo": by.uri, "matter": self.matter,
-                         "proposalVersion": 1, "outcome": outcome, "content": "decidido",
+                         "proposalVersion": version, "outcome": outcome, "content": "decidido",
                          "votesFor": 0, "votesAgainst": 0, "abstentions": 0})
         if tamper:
             note["outcome"] = "rejected" if outcome == "adopted" else "adopted"
@@ -96,6 +96,17 @@ class Commune:
                                  "attributedTo": self.f.uri, "matter": self.matter,
                                  "proposalVersion": 1, "endTime": ends})
         self.send(self.f, self.activity(self.f, "Create", question, to=[f"{self.f.uri}/members"]))
+        self.settle()
+
+
+    def new_version(self, text: str = "Abrir el camino y el puente.", version: int = 2
+                    ) -> None:
+        """F adopted an amendment: it signs the new version and sends it down."""
+        amendment = f"{self.f.server.base}/amendments/{version}"
+        doc = self.f.prove({"@context": AS, **objects.proposal_object(
+            self.matter, self.c.uri, "Camino", text, [self.c.uri, ME], version, stamp(),
+            amendment)})
+        self.send(self.f, self.activity(self.f, "Update", doc, to=[f"{self.f.uri}/members"]))
         self.settle()
 
 

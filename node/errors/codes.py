@@ -109,6 +109,9 @@ _CODES = [
       "Member bodies vote on this matter through mandates."),
     C("not-adopted", 409, "Solo una decisión aprobada se ejecuta.",
       "Only an adopted decision is carried out."),
+    C("federation-pending", 409, "La federación aún no decide el asunto: se ejecuta lo que "
+      "ella decida.", "The federation has not decided the matter yet: what it decides is "
+      "carried out."),
     C("not-carried-out", 409, "Solo una decisión ejecutada se evalúa.",
       "Only a carried-out decision is evaluated."),
     C("already-evaluated", 409, "Esta persona ya evaluó la decisión.",
@@ -162,9 +165,9 @@ _CODES = [
       "The matter did not come from a federation: it takes no mandate."),
     C("not-decided", 409, "La instancia no ha decidido su posición.",
       "The body has not decided its position."),
-    C("matter-decided", 409, "La federación ya decidió el asunto: no lleva más mandatos "
-      "ni votos.", "The federation has decided the matter: it takes no more mandates or "
-      "votes."),
+    C("matter-decided", 409, "La federación ya decidió el asunto: no lleva más mandatos, "
+      "votos ni cambios de posición.", "The federation has decided the matter: it takes no "
+      "more mandates, votes or changes of position."),
     C("unknown-position", 422, "La posición del mandato no es una de las que existen.",
       "The mandate's position is not one that exists."),
     C("position-contradicts-decision", 422, "La posición contradice lo que la instancia "

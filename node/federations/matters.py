@@ -246,5 +246,14 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     return row
 
 
+def rows_of(session: Session, body_id: int, matter: str) -> list[Proposal]:
+    """A body's rows for one matter, one per version the federation sent, oldest first."""
+    if not matter:
+        return []
+    return list(session.exec(select(Proposal).where(
+        Proposal.body_id == body_id, Proposal.matter == matter)
+        .order_by(col(Proposal.current_version), col(Proposal.id))).all())
+
+
 def spokesperson_uri(urls: Urls, member: Member) -> str:
     return objects.member_uri(urls.base, member.username)

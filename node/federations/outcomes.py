@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -212,6 +213,30 @@ def receive(tx: Tx, body: LocalActor, activity: dict[str, Any], note: dict[str, 
         {"decision": note["id"], "matter": matter, "outcome": note.get("outcome"),
          "via": relayed_by})
     return True
+
+
+@dataclass(frozen=True)
+class Final:
+    """The federation's decision as a member body reads it: the outcome, the version of
+    the matter it decided and our row holding that version's text (None if none here)."""
+
+    outcome: str
+    version: int | None
+    row: int | None
+
+
+def final(session: Session, proposal: Proposal) -> Final | None:
+    """The decision the federation sent down on `proposal`'s matter, if it came. Its
+    version is read from the signed decision kept as received (`proposalVersion`)."""
+    if not proposal.final_outcome:
+        return None
+    note = matters.kept(session, proposal.final_decision) if proposal.final_decision else None
+    number = note.get("proposalVersion") if note else None
+    decided = number if isinstance(number, int) and not isinstance(number, bool) and \
+        number > 0 else None
+    row = next((p.id for p in matters.rows_of(session, proposal.body_id, proposal.matter)
+                if decided is not None and p.current_version == decided), None)
+    return Final(proposal.final_outcome, decided, row)
 
 
 def on_new_version(tx: Tx, federation: LocalActor, proposal: Proposal,

@@ -22,6 +22,7 @@ from node.errors import conflict, invalid, not_found
 from node.governance import assembly_event
 from node.governance.authz import require_facilitator
 from node.governance.members import roles_in
+from node.governance.proposal_actions import position_open
 from node.governance.proposals import version
 from node.lifecycle import Graph
 from node.models import Assembly, LocalActor, Meeting, Member, Proposal
@@ -71,7 +72,7 @@ def agenda_ids(a: Assembly) -> list[int]:
 def open_matters(session: Session, body: LocalActor) -> list[Proposal]:
     """The body's proposals an agenda may name."""
     return list(session.exec(select(Proposal).where(
-        Proposal.body_id == body.id, col(Proposal.state).in_(OPEN_STATES))
+        Proposal.body_id == body.id, col(Proposal.state).in_(OPEN_STATES), position_open())
         .order_by(col(Proposal.id))).all())
 
 

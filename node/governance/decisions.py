@@ -17,7 +17,13 @@ from node.events import kinds
 from node.governance import assemblies, electorates, polls
 from node.governance.authz import require_facilitator
 from node.governance.bodies import electorate
-from node.governance.proposal_actions import EXECUTION, PROPOSAL, close_refusal, require
+from node.governance.proposal_actions import (
+    EXECUTION,
+    PROPOSAL,
+    close_refusal,
+    decided_above,
+    require,
+)
 from node.governance.proposals import body_of, version, votes_of
 from node.governance.statute import statute_of_vote
 from node.governance.tally import (
@@ -167,6 +173,9 @@ def record_meeting(tx: Tx, body: LocalActor,
             raise not_found("proposal of this body")
         if not PROPOSAL.may("decide_in_assembly", proposal.state):
             raise conflict("bad-state", f"proposal {proposal.id} is not open for decision")
+        if decided_above(proposal):
+            raise conflict("matter-decided", "the federation has already decided this "
+                                             "matter; the body's position no longer changes")
         if proposal.electorate == "bodies":
             raise conflict("votes-by-mandate", f"proposal {proposal.id} is decided by the "
                                                "member bodies' mandated votes")

@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from node.errors import Problem, conflict, forbidden, not_found
@@ -91,6 +92,37 @@ EXECUTION = (
     .step("progress", [E.decided, E.in_progress], E.in_progress)
     .step("carry_out", [E.decided, E.in_progress], E.carried_out)
 )
+
+
+def decided_above(p: Proposal) -> bool:
+    """The federation this row answers to has decided the matter (`final_outcome`, set on
+    every row of it by outcomes.receive): the body's position on it no longer changes, so
+    nothing that would change it (a vote, its opening, an assembly's decision, an
+    amendment, a mandate) is offered or accepted."""
+    return bool(p.answers_to and p.final_outcome)
+
+
+def position_open() -> ColumnElement[bool]:
+    """`decided_above` negated, as a query condition (lists of what waits for people)."""
+    return or_(col(Proposal.answers_to) == "", col(Proposal.final_outcome) == "")
+
+
+def awaiting_federation(p: Proposal) -> bool:
+    """The body decided its position on a federated matter (its decision is the mandate it
+    gives) and the federation has not decided yet: nothing is carried out meanwhile."""
+    return bool(p.answers_to) and not p.final_outcome and p.state == ProposalState.decided
+
+
+def stage(p: Proposal) -> str:
+    """Where a proposal stands, for lists: its state, except a federated row waiting for
+    the federation (`awaiting_federation`) and one the federation decided while the body
+    was still deliberating or voting (`decided`: there is nothing left to do on it)."""
+    if awaiting_federation(p):
+        return "awaiting_federation"
+    if decided_above(p) and p.state in (ProposalState.deliberation, ProposalState.vote):
+        return ProposalState.decided.value
+    return p.state
+
 
 # Actions that change no state, and the proposal states they are open in.
 STAYS: dict[str, frozenset[str]] = {
@@ -167,6 +199,12 @@ class Seen:
             return forbidden(f"only facilitators of {self.body.handle} may do this")
         return missing
 
+    def need_position_open(self) -> Problem | None:
+        if decided_above(self.proposal):
+            return conflict("matter-decided", "the federation has already decided this "
+                                              "matter; the body's position no longer changes")
+        return None
+
     def need_state(self, action: str, detail: str, code: str = "bad-state") -> Problem | None:
         state = self.proposal.state
         if PROPOSAL.may(action, state) or state in STAYS.get(action, ()):
@@ -203,7 +241,7 @@ def _comment(k: Seen) -> Problem | None:
 
 
 def _amend(k: Seen) -> Problem | None:
-    if (refused := k.need_member() or k.need_state(
+    if (refused := k.need_member() or k.need_position_open() or k.need_state(
             "amend", "amendments are proposed during deliberation")):
         return refused
     if k.proposal.answers_to:
@@ -213,7 +251,7 @@ def _amend(k: Seen) -> Problem | None:
 
 
 def _open_vote(k: Seen) -> Problem | None:
-    if (refused := k.need_facilitator() or k.need_state(
+    if (refused := k.need_facilitator() or k.need_position_open() or k.need_state(
             "open_vote", "only a proposal in deliberation goes to a vote")):
         return refused
     pending = [a.id for a in k.amendments if a.state in (A.voting, A.counting)]
@@ -224,7 +262,7 @@ def _open_vote(k: Seen) -> Problem | None:
 
 
 def _vote(k: Seen) -> Problem | None:
-    if (refused := k.need_member()):
+    if (refused := k.need_member() or k.need_position_open()):
         return refused
     p = k.proposal
     if p.state != P.vote or p.closes_at is None or _due(p.closes_at, k.now):
@@ -253,10 +291,17 @@ def close_refusal(p: Proposal, now: datetime) -> Problem | None:
 def _execute(k: Seen) -> Problem | None:
     if (refused := k.need_facilitator()):
         return refused
-    d = k.decision
+    d, p = k.decision, k.proposal
     if d is None:
         return conflict("bad-state", "this proposal has no decision yet")
-    if d.outcome != "adopted":
+    if p.answers_to:
+        # The body's decision was its position; what is carried out is the federation's.
+        if not p.final_outcome:
+            return conflict("federation-pending", "the federation has not decided this "
+                                                  "matter yet; its decision is carried out")
+        if p.final_outcome != "adopted":
+            return conflict("not-adopted", "the federation did not adopt this matter")
+    elif d.outcome != "adopted":
         return conflict("not-adopted", "only adopted decisions are carried out")
     if not EXECUTION.may("carry_out", d.execution):
         return conflict("bad-state", "this decision is already carried out")
@@ -329,7 +374,7 @@ def amendment_why_not(k: Seen, a: Amendment, action: str) -> Problem | None:
         refused = k.need_facilitator() if action == "open_vote" else (
             k.need_member() or (None if k.author or "facilitator" in k.roles else forbidden(
                 "the author or a facilitator decides on amendments")))
-        if refused:
+        if refused := refused or k.need_position_open():
             return refused
         if a.state != A.open or p.state != P.deliberation:
             return conflict("bad-state", "this amendment is no longer open")
@@ -339,7 +384,7 @@ def amendment_why_not(k: Seen, a: Amendment, action: str) -> Problem | None:
                            f"the proposal is now at version {p.current_version}")
         return None
     if action == "vote":
-        refused = k.need_member()
+        refused = k.need_member() or k.need_position_open()
         if refused is None and (a.state != A.voting or a.closes_at is None
                                 or _due(a.closes_at, k.now)):
             refused = conflict("vote-closed", "this amendment is not open for voting")

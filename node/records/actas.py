@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from node.activitypub.urls import Urls
 from node.errors import not_found
-from node.federations import matters, names, verification
+from node.federations import matters, names, outcomes, verification
 from node.governance.authz import require_read
 from node.governance.members import roles_in
 from node.governance.proposals import version
@@ -66,6 +66,14 @@ class DecisionActa:
     meeting: Meeting | None = None
     # The federation's signed decision on this matter, when there is one here.
     federated: dict[str, Any] | None = None
+    # What it decided, on which version, and our row with that version's text.
+    final: outcomes.Final | None = None
+
+    @property
+    def position(self) -> bool:
+        """The body decided its position on a federation's matter (its mandate), not
+        the matter itself."""
+        return bool(self.proposal.answers_to)
 
 
 @dataclass
@@ -163,7 +171,7 @@ def _decision_acta(session: Session, urls: Urls, viewer: Member | None, d: Decis
         roll=_roll(session, urls, d, record, statute.secret_ballot, members_view),
         sealed=_sealed(session, urls, "decision.recorded", f"proposal:{p.id}", "decision",
                        d.id),
-        meeting=meeting, federated=federated)
+        meeting=meeting, federated=federated, final=outcomes.final(session, p))
 
 
 def of_proposal(session: Session, urls: Urls, viewer: Member | None, pid: int

@@ -125,8 +125,9 @@ async def _decision(request: Request, pid: int, pdf: bool) -> Response:
 
     def write() -> Response:
         _, when, day, printed = _words(request, language(request, me))
-        fed: Section | None = federated_section(_, found.federation, check, found.bodies) \
-            if found.note else None
+        fed: Section | None = federated_section(
+            _, found.federation, check, found.bodies, a.final, ctx.urls.base,
+            a.proposal.id) if found.note else None
         doc = decision_doc(_, when, day, a, fed, _node_name(request), printed)
         return _answer(request, me, doc, pdf, f"/p/{pid}", _("Volver a la propuesta"))
 
@@ -156,7 +157,9 @@ async def _meeting(request: Request, handle: str, mid: int, pdf: bool) -> Respon
 
     def write() -> Response:
         _, when, day, printed = _words(request, language(request, me))
-        fed = {k: federated_section(_, f.federation, checks.get(k), f.bodies)
+        made = {a.decision.id or 0: a for a in m.decisions}
+        fed = {k: federated_section(_, f.federation, checks.get(k), f.bodies, made[k].final,
+                                    ctx.urls.base, made[k].proposal.id)
                for k, f in found.items() if f.note}
         doc = meeting_doc(_, when, day, m, fed, _node_name(request), printed)
         return _answer(request, me, doc, pdf, f"/b/{handle}/meetings",

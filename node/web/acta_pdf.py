@@ -92,6 +92,8 @@ def _section(pdf: Any, s: Section, para: Any, family: str, fix: Any) -> None:
     para(s.heading, 11.5, "B", 1)
     for line in s.lines:
         para(line)
+    for words, href in s.links:
+        para(f"{words}: {href}")
     if s.text:
         para(s.text, 10, "", 2)
     if s.table:

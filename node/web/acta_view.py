@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from node.federations.outcomes import Final
 from node.records.actas import DecisionActa, FederatedCheck, MeetingActa, Sealed
-from node.web.actions import outcome_labels, position_labels, statute_text
+from node.web.actions import outcome_labels, position_labels, position_words, statute_text
 
 Tr = Callable[[str], str]
 When = Callable[[Any], str]
@@ -22,6 +23,7 @@ class Section:
     text: str = ""  # kept as written: an agenda, minutes, a proposal's text
     table: list[list[str]] = field(default_factory=list)  # the first row heads it
     code: str = ""  # a fingerprint, printed whole
+    links: list[tuple[str, str]] = field(default_factory=list)  # (words, address)
 
 
 @dataclass
@@ -154,13 +156,22 @@ def finding_lines(_: Tr, check: FederatedCheck, names: dict[str, str]) -> list[s
 
 
 def federated_section(_: Tr, name: str, check: FederatedCheck | None,
-                      names: dict[str, str] | None = None) -> Section:
+                      names: dict[str, str] | None = None, final: Final | None = None,
+                      base: str = "", here: int | None = None) -> Section:
+    """`final`: which version the federation decided and our row holding its text, linked
+    (at `base`) unless it is this one (`here`)."""
     s = Section(_("Decisión de la federación"))
+    if final is not None and final.version and final.row and final.row != here:
+        s.links.append((f"{_('Texto de la versión')} {final.version}",
+                        f"{base}/p/{final.row}"))
+    on = f", {_('sobre la versión')} {final.version}" if final and final.version else ""
+    outcomes = outcome_labels(_)
     if check is None:
+        if final is not None:
+            s.lines.append(f"{name}: {outcomes.get(final.outcome, final.outcome)}{on}")
         s.lines.append(_("No se pudo comprobar la decisión de la federación ahora."))
         return s
-    outcomes = outcome_labels(_)
-    s.lines.append(f"{name}: {outcomes.get(check.stated_outcome, check.stated_outcome)}")
+    s.lines.append(f"{name}: {outcomes.get(check.stated_outcome, check.stated_outcome)}{on}")
     s.lines.append(f"{_('Mandatos comprobados')}: {check.mandates_valid} {_('de')} "
                    f"{check.mandates} · {_('votos contados')}: {check.votes_counted} "
                    f"{_('de')} {check.votes}")
@@ -180,15 +191,23 @@ def federated_section(_: Tr, name: str, check: FederatedCheck | None,
 def decision_sections(_: Tr, when: When, day: When, a: DecisionActa,
                       federated: Section | None) -> list[Section]:
     outcome = outcome_labels(_).get(a.decision.outcome, a.decision.outcome)
+    heading, text = _("Decisión"), _("Texto decidido")
+    if a.position:
+        # What this body decided is its position at the federation; the federation's own
+        # decision (and the version it was on) follows.
+        outcome = position_words(_).get(a.decision.outcome, outcome)
+        heading = _("Posición de %(body)s") % {"body": a.body.name}
+        text = f"{_('Texto sobre el que se fijó la posición')} ({_('versión')} " \
+            f"{a.decision.version})"
     method = _methods(_).get(a.decision.method, a.decision.method)
-    out = [Section(_("Decisión"), [
+    out = [Section(heading, [
         f"{outcome} · {method} · {day(a.decision.decided_at)}",
         f"{_('versión')} {a.decision.version} · {statute_text(_, a.statute)}",
         *_counts(_, a)])]
     roll = _roll(_, a)
     if roll is not None:
         out.append(roll)
-    out.append(Section(_("Texto decidido"), text=a.text))
+    out.append(Section(text, text=a.text))
     if a.decision.execution != "decided":
         execution = {"in_progress": _("en curso"), "carried_out": _("ejecutada")}
         out.append(Section(_("Ejecución"), [
@@ -227,8 +246,10 @@ def meeting_doc(_: Tr, when: When, day: When, m: MeetingActa,
         first.append(Section(_("Orden del día"), text=mt.agenda))
     if mt.minutes:
         first.append(Section(_("Acta"), text=mt.minutes))
+    said, held = outcome_labels(_), position_words(_)
     first.append(Section(_("Decisiones"), [
-        f"{a.title}: {outcome_labels(_).get(a.decision.outcome, a.decision.outcome)}"
+        f"{a.title}: " + (f"{_('posición')}: {held.get(a.decision.outcome, '').lower()}"
+                          if a.position else said.get(a.decision.outcome, a.decision.outcome))
         for a in m.decisions] or [_("Esta asamblea no tomó decisiones.")]))
     first.append(_sealed(_, when, m.sealed))
     parts = [Part("", first)]

@@ -122,12 +122,16 @@ def _act(request: Request, back: str, action: Action, data: dict[str, str], done
     return response
 
 
-STATES = ["vote", "deliberation", "draft", "decided", "carried_out", "evaluated", "withdrawn"]
+# How a body's proposals are listed (proposal_actions.stage): a member body's decision
+# on a federated matter waits for the federation's before it counts as decided.
+STATES = ["vote", "deliberation", "draft", "awaiting_federation", "decided", "carried_out",
+          "evaluated", "withdrawn"]
 
 
 def state_group_labels(_: Callable[[str], str]) -> dict[str, str]:
     return {"draft": _("Borradores"), "deliberation": _("En deliberación"),
             "vote": _("En votación"), "decided": _("Decididas"),
+            "awaiting_federation": _("Esperando a la federación"),
             "carried_out": _("Ejecutadas"), "evaluated": _("Evaluadas"),
             "withdrawn": _("Retiradas")}
 
@@ -143,6 +147,11 @@ def statute_text(_: Callable[[str], str], statute: Any) -> str:
 
 def outcome_labels(_: Callable[[str], str]) -> dict[str, str]:
     return {"adopted": _("Aprobada"), "rejected": _("Rechazada"), "no_quorum": _("Sin quórum")}
+
+
+def position_words(_: Callable[[str], str]) -> dict[str, str]:
+    """A member body's decision on a federated matter, said as its position."""
+    return {"adopted": _("Aprobar"), "rejected": _("Rechazar"), "no_quorum": _("Sin quórum")}
 
 
 def position_labels(_: Callable[[str], str]) -> dict[str, str]:

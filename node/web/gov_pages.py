@@ -14,6 +14,7 @@ from node.api.v1.views import proposal_view
 from node.governance import assemblies, authz, bodies, decisions, proposals
 from node.governance import participation as turnouts
 from node.governance.members import ROLES
+from node.governance.proposal_actions import stage
 from node.models import (
     Decision,
     LocalActor,
@@ -54,7 +55,7 @@ def body_page(request: Request, handle: str) -> Response:
         groups: dict[str, list[dict[str, Any]]] = {st: [] for st in STATES}
         now = request.app.state.ctx.clock.now()
         for p in rows:
-            groups[p.state].append(proposal_view(s, p, now))
+            groups[stage(p)].append(proposal_view(s, p, now))
         labels = state_group_labels(_)
         urls = request.app.state.ctx.urls
         waiting = pending.for_member(request.app.state.ctx.tx(s, me)) if me is not None else []

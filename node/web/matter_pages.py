@@ -21,7 +21,9 @@ from node.federations import (
     amendment_news,
     escalation,
     mandates,
+    matters,
     objects,
+    outcomes,
     standing,
     vote_news,
 )
@@ -29,6 +31,7 @@ from node.federations.mandate_states import available_actions
 from node.federations.names import names, spokesperson_names
 from node.governance import proposals
 from node.governance.bodies import electorate
+from node.governance.proposal_actions import stage
 from node.models import Amendment, Decision, FederationLink, Member, Proposal
 from node.models.matters import Mandate, MandatedVote
 from node.web.actions import (
@@ -85,7 +88,7 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                 "matter_picture": None,
                 "can_mandate": False, "can_send_up": can_send and waiting is None,
                 "fed_amendments": [], "amendment_titles": {},
-                "names": {}, **labels}
+                "final": None, "other_versions": [], "names": {}, **labels}
     rows = s.exec(select(Mandate).where(Mandate.matter == p.matter)
                   .order_by(col(Mandate.id))).all()
     now = request.app.state.ctx.clock.now()
@@ -108,11 +111,16 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                   spokesperson_names(s, [m.uri for m in rows]))
     heard = amendment_news.of_matter(s, proposals.body_of(s, p), p.matter)
     can_mandate = mandates.issue_refusal(s, me, p) is None
+    # The body's other rows of the matter (one per version the federation sent).
+    others = [{"id": r.id, "version": r.current_version, "stage": stage(r)}
+              for r in matters.rows_of(s, p.body_id, p.matter) if r.id != p.id]
     return {
         "fed": {"matter": p.matter, "electorate": p.electorate, "answers_to": p.answers_to,
                 "escalation": p.escalation, "escalated_to": p.escalated_to,
                 "note": p.escalation_note, "final_outcome": p.final_outcome,
                 "final_decision": p.final_decision},
+        "other_versions": others, "stage_words": stage_words(_),
+        "final": outcomes.final(s, p),
         "mandates": views, "my_mandates": mine, "mandated_votes": votes,
         "can_mandate": can_mandate,
         # Spokespersons vote at the federation only while its vote is open there.
@@ -134,6 +142,15 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
                                           labels["vote_choices"], _),
         **labels,
     }
+
+
+def stage_words(_: Any) -> dict[str, str]:
+    """Where a row of a matter stands, in a few words inside a sentence."""
+    return {"draft": _("borrador"), "deliberation": _("en deliberación"),
+            "vote": _("en votación"), "decided": _("decidida"),
+            "awaiting_federation": _("posición decidida, esperando a la federación"),
+            "carried_out": _("ejecutada"), "evaluated": _("evaluada"),
+            "withdrawn": _("retirada")}
 
 
 def refusal_labels(_: Any) -> dict[str, str]:

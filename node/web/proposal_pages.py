@@ -20,6 +20,7 @@ from node.federations import escalation
 from node.governance import amendments, bodies, decisions, proposals
 from node.governance.authz import require_read
 from node.governance.members import roles_in
+from node.governance.proposal_actions import stage
 from node.governance.statute import Rule, Statute, statute_of_vote
 from node.models import (
     Amendment,
@@ -37,6 +38,7 @@ from node.web.actions import (
     member_of,
     open_session,
     outcome_labels,
+    position_words,
     proposal_action,
     refusal,
     run_action,
@@ -135,13 +137,27 @@ def proposal_page(request: Request, pid: RowId, diff: str = "") -> Response:
                           and a["closes_at"] and aware(datetime.fromisoformat(
                               a["closes_at"])) <= now}
         labels = _labels(_)
+        state_label = labels["states"].get(p.state, p.state)
+        outcome_label = outcome_labels(_).get(d.outcome, "") if d else ""
+        decision_heading = _("Decisión")
+        if p.answers_to:
+            # A member body's decision is its position at the federation, not what is
+            # decided: that comes from the federation (the matter's section says it).
+            where = stage(p)
+            if where == "awaiting_federation":
+                state_label = _("Posición decidida · esperando a la federación")
+            elif where == "decided" and p.state != "decided":
+                state_label = _("Decidida por la federación")
+            decision_heading = _("Posición de %(body)s") % {"body": b.name}
+            outcome_label = position_words(_).get(d.outcome, "") if d else ""
         return page(request, "proposal.html", me, **matter_context(s, request, me, p, roles),
                     p=view, body=b, actions=actions, choices=choices,
                     my_vote=my_vote, my_vote_label=dict(choices).get(my_vote or "", ""),
-                    state_label=labels["states"].get(p.state, p.state), diff=diff_text,
+                    state_label=state_label, diff=diff_text,
+                    decision_heading=decision_heading,
                     vote_due=vote_due, due_amendments=due_amendments,
                     decision=decision,
-                    outcome_label=outcome_labels(_).get(d.outcome, "") if d else "",
+                    outcome_label=outcome_label,
                     method_label=labels["methods"].get(d.method, "") if d else "",
                     voting_days=bodies.statute_of(b).voting_days, authors=authors,
                     comments=comment_tree(view["comments"]),

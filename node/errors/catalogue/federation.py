@@ -99,6 +99,12 @@ ENTRIES = [
     E("matter-decided", "the federation has already decided this matter",
       "La federación ya decidió este asunto; ya no se dan mandatos ni se vota en él.",
       "The federation has already decided this matter; no more mandates or votes."),
+    E("matter-decided", "the federation has already decided this matter; the body's "
+      "position no longer changes",
+      "La federación ya decidió este asunto: la posición de esta instancia ya no cambia (no "
+      "se abre votación, no se vota ni se decide en asamblea).",
+      "The federation has already decided this matter: this body's position no longer "
+      "changes (no vote is opened or cast, no assembly decides it)."),
     E("unknown-position", "a mandate's position is one of {positions}",
       "Esa posición no existe; elija una de estas: {positions}.",
       "That position does not exist; choose one of: {positions}."),

@@ -300,6 +300,15 @@ ENTRIES = [
     E("not-adopted", "only adopted decisions are carried out",
       "Solo una decisión aprobada se ejecuta.",
       "Only an adopted decision is carried out."),
+    E("not-adopted", "the federation did not adopt this matter",
+      "La federación no aprobó este asunto: no hay nada que ejecutar.",
+      "The federation did not adopt this matter: there is nothing to carry out."),
+    E("federation-pending", "the federation has not decided this matter yet; its decision "
+      "is carried out",
+      "La decisión de esta instancia es su posición ante la federación; se ejecuta lo que "
+      "decida la federación, y todavía no decide.",
+      "This body's decision is its position at the federation; what the federation decides "
+      "is carried out, and it has not decided yet."),
     E("bad-state", "this proposal has no decision yet",
       "Esta propuesta todavía no tiene decisión.",
       "This proposal has no decision yet."),
