@@ -133,9 +133,13 @@ def amount(value: Decimal | str, unit: str, _: T, lang: str) -> str:
 class Namer:
     """Names of the bodies and enterprises a page mentions, looked up together:
     our bodies and enterprises from our tables, remote bodies from their actor
-    documents, a remote enterprise as "slug (its body)"."""
+    documents. A remote enterprise's name does not travel in the economy's activities
+    (its URI does: `<body>/enterprises/<slug>`), so it reads "empresa de <its body>",
+    never its slug."""
 
-    def __init__(self, session: Session, urls: Urls, uris: Iterable[str]) -> None:
+    def __init__(self, session: Session, urls: Urls, uris: Iterable[str],
+                 _: T = lambda text: text) -> None:
+        self._ = _
         wanted = {u for u in uris if u}
         bodies = {u.split("/enterprises/", 1)[0] if "/enterprises/" in u else u
                   for u in wanted}
@@ -153,7 +157,8 @@ class Namer:
                 LocalActor.handle == handle, Enterprise.slug == slug)).first()
             if row is not None:
                 return row.name
-        return f"{slug} ({self.known.get(body_uri) or fallback(body_uri)})"
+        return self._("empresa de %(body)s") % {
+            "body": self.known.get(body_uri) or fallback(body_uri)}
 
     def __call__(self, uri: str) -> str:
         return self.known.get(uri) or fallback(uri)

@@ -124,7 +124,7 @@ def economy_page(request: Request, handle: str) -> Response:
         partners = _partners(s, urls, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
         name_of = Namer(s, urls, [here, *partners, *_uris(own, held, mine, events, gave,
-                                                           flows, shown_plans)])
+                                                           flows, shown_plans)], _)
         words = labels(_)
         kind_names = {k.uri: k.label(lang) for k in kinds}
         drawn = Words(name_of, lambda k: kind_names.get(k, _("recurso sin nombre")),
