@@ -70,6 +70,11 @@ def members_phrase(_: Tr, n: int) -> str:
     return _("1 integrante") if n == 1 else _("%(n)s integrantes") % {"n": n}
 
 
+def member_bodies_phrase(_: Tr, n: int) -> str:
+    """A federation's members are bodies: "3 instancias miembros"."""
+    return _("1 instancia miembro") if n == 1 else _("%(n)s instancias miembros") % {"n": n}
+
+
 def plain_rule(_: Tr, st: Statute) -> str:
     """The statute in one sentence: "Se aprueba con más de la mitad de los votos, si
     participa al menos el 50 % de las familias. La votación dura 7 días." """
