@@ -141,6 +141,12 @@ def answers(exchange: Exchange) -> dict[str, str]:
     return dict(json.loads(exchange.answers))
 
 
+def still_to_accept(exchange: Exchange) -> list[str]:
+    """The parties (actor URIs) whose acceptance the exchange still waits for."""
+    got = answers(exchange)
+    return [p for p in json.loads(exchange.parties) if got.get(p) != "accept"]
+
+
 def note_answer(tx: Tx, exchange: Exchange, party: str, answer: str) -> dict[str, str]:
     # The parties of a cycle answer at once: each adds its answer to what the others'
     # committed ones left (read again, in place, under the row's write lock).

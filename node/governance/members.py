@@ -78,7 +78,9 @@ def grant(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
     tx.audit("role.granted", f"body:{body.handle}", {"member": member.id, "role": role})
 
 
-def revoke(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
+def revoke(tx: Tx, member: Member, body: LocalActor, role: str) -> int:
+    """Take `role` from `member`; returns how many of the invitations they made and that
+    were waiting were withdrawn with it (losing the coordination)."""
     session = tx.session
     rows = session.exec(select(Membership).where(
         Membership.member_id == member.id, Membership.body_id == body.id,
@@ -87,25 +89,32 @@ def revoke(tx: Tx, member: Member, body: LocalActor, role: str) -> None:
         session.delete(row)
     tx.audit("role.revoked", f"body:{body.handle}", {"member": member.id, "role": role})
     if role in ("facilitator", "member"):
-        _void_invitations_by(tx, member, body)
+        return _void_invitations_by(tx, member, body)
+    return 0
 
 
-def _void_invitations_by(tx: Tx, maker: Member, body: LocalActor) -> None:
+MAKER_LEFT = "maker-left"
+
+
+def _void_invitations_by(tx: Tx, maker: Member, body: LocalActor) -> int:
     """An invitation is worth what its maker may still do: when they stop coordinating
     the body, those they made that wait are withdrawn (recorded), so that someone taken
     out of the coordination cannot come back in, or bring others in, through a link
-    made before. The facilitators' list then shows them withdrawn."""
+    made before. The facilitators' list then shows them withdrawn, and why. Returns how
+    many were withdrawn."""
     now = tx.now()
     waiting = tx.session.exec(select(Invitation.id).where(
         Invitation.body_id == body.id, Invitation.invited_by == maker.id,
         col(Invitation.used_at).is_(None), col(Invitation.revoked_at).is_(None),
         col(Invitation.expires_at) > now)).all()
     if not waiting:
-        return
+        return 0
     tx.session.execute(update(Invitation).where(col(Invitation.id).in_(waiting))
-                       .values(revoked_at=now).execution_options(synchronize_session=False))
+                       .values(revoked_at=now, revoked_reason=MAKER_LEFT)
+                       .execution_options(synchronize_session=False))
     tx.audit("invitations.withdrawn", f"body:{body.handle}",
              {"maker": maker.id, "invitations": sorted(waiting)})
+    return len(waiting)
 
 
 def roles_in(session: Session, member: Member | None, body: LocalActor) -> set[str]:
@@ -341,21 +350,23 @@ def _require(session: Session, by: Member, body: LocalActor, target: Member,
     raise Problem(409, "not-possible", f"cannot {action.replace('_', ' ')} for this member")
 
 
-def change_role(tx: Tx, body: LocalActor, target: Member, action: str) -> None:
-    """grant_facilitator | revoke_facilitator | grant_spokesperson | revoke_spokesperson."""
+def change_role(tx: Tx, body: LocalActor, target: Member, action: str) -> int:
+    """grant_facilitator | revoke_facilitator | grant_spokesperson | revoke_spokesperson.
+    Returns how many of the target's waiting invitations were withdrawn with the change."""
     verb, _, role = action.partition("_")
     if verb not in ("grant", "revoke") or role not in ("facilitator", "spokesperson"):
         raise invalid("bad-role", f"role must be one of {', '.join(ROLES)}")
     _require(tx.session, tx.member, body, target, action)
     if verb == "grant":
         grant(tx, target, body, role)
-    else:
-        revoke(tx, target, body, role)
+        return 0
+    return revoke(tx, target, body, role)
 
 
-def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") -> None:
+def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") -> int:
     """Take `target` out of `body` (every role). Their account stays: they may belong
-    to other bodies, and what they wrote and voted stays on record."""
+    to other bodies, and what they wrote and voted stays on record. Returns how many of
+    their waiting invitations were withdrawn."""
     session = tx.session
     _require(session, tx.member, body, target, "remove")
     for row in session.exec(select(Membership).where(
@@ -363,7 +374,7 @@ def remove_member(tx: Tx, body: LocalActor, target: Member, reason: str = "") ->
         session.delete(row)
     tx.audit("member.removed", f"body:{body.handle}",
              {"member": target.id, "reason": reason[:500]})
-    _void_invitations_by(tx, target, body)
+    return _void_invitations_by(tx, target, body)
 
 
 def invitation_state(inv: Invitation, now: datetime) -> str:
@@ -375,6 +386,23 @@ def invitation_state(inv: Invitation, now: datetime) -> str:
     if aware(inv.expires_at) <= now:
         return "expired"
     return "waiting"
+
+
+def invitation_standing(session: Session, inv: Invitation, now: datetime) -> str:
+    """What an invitation is worth, for the pages: `invitation_state`, with `withdrawn`
+    in place of `revoked` when it went with its maker's coordination (recorded by
+    _void_invitations_by), and for one still waiting whose maker no longer coordinates
+    the body (lost some way that did not record it: accept_invitation refuses it all
+    the same)."""
+    state = invitation_state(inv, now)
+    if state == "revoked" and inv.revoked_reason == MAKER_LEFT:
+        return "withdrawn"
+    if state == "waiting" and inv.invited_by is not None:
+        body = session.get(LocalActor, inv.body_id)
+        maker = session.get(Member, inv.invited_by)
+        if body is None or "facilitator" not in roles_in(session, maker, body):
+            return "withdrawn"
+    return state
 
 
 def invitations_of(session: Session, body: LocalActor, limit: int = 100) -> list[Invitation]:

@@ -51,6 +51,9 @@ class Invitation(SQLModel, table=True):
     used_by: int | None = Field(default=None, foreign_key="member.id")
     # Set when a coordinator withdraws it before anyone used it.
     revoked_at: datetime | None = Field(default=None)
+    # Why it was withdrawn: "" (a coordinator revoked it) or "maker-left" (its maker
+    # stopped coordinating the body: governance.members._void_invitations_by).
+    revoked_reason: str = Field(default="", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 

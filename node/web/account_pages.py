@@ -4,6 +4,7 @@ facilitators' invitation form."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session, col, select
@@ -15,7 +16,6 @@ from node.errors.text import say
 from node.governance import accounts, authz, bodies, members
 from node.models import (
     ApiToken,
-    Invitation,
     LocalActor,
     Member,
     Membership,
@@ -137,16 +137,31 @@ def _remember_language(request: Request, lang: str) -> None:
 @router.get("/join/{token}")
 def join_page(request: Request, token: str) -> Response:
     with open_session(request) as s:
-        inv = s.exec(select(Invitation).where(
-            Invitation.token_hash == members.token_hash(token))).first()
-        if inv is None or members.invitation_state(
-                inv, request.app.state.ctx.clock.now()) != "waiting":
+        inv = members.invitation_by_token(s, token)
+        state = "unknown" if inv is None else members.invitation_standing(
+            s, inv, request.app.state.ctx.clock.now())
+        body = s.get(LocalActor, inv.body_id) if inv is not None else None
+        if state != "waiting":
             _ = translator(language(request, None))
             return page(request, "message.html", None, status=410,
                         title=_("Invitación no válida"),
-                        detail=_("Esta invitación no existe o ya fue usada."))
-        body = s.get(LocalActor, inv.body_id)
+                        detail=_dead_invitation(_, state, body))
         return page(request, "join.html", None, body=body, token=token)
+
+
+def _dead_invitation(_: Callable[[str], str], state: str, body: LocalActor | None) -> str:
+    """Why a link no longer lets anyone in, and what to do: the true reason per state."""
+    why = {"withdrawn": _("Esta invitación fue retirada: quien la creó dejó la "
+                          "coordinación."),
+           "revoked": _("Esta invitación fue revocada por la coordinación."),
+           "expired": _("Esta invitación venció."),
+           "used": _("Esta invitación ya fue usada: cada enlace sirve una sola vez."),
+           }.get(state, _("Este enlace de invitación no existe: revise que lo copió "
+                          "completo."))
+    if body is None:
+        return why + " " + _("Pida un enlace nuevo a quien le invitó.")
+    return why + " " + _("Pida un enlace nuevo a la coordinación de %(body)s.") % {
+        "body": body.name}
 
 
 @router.post("/join/{token}")
@@ -203,12 +218,13 @@ def _invitations(request: Request, s: Session, me: Member, b: LocalActor,
                  link: str = "", again: bool = False) -> Response:
     _ = translator(language(request, me))
     words = {"waiting": _("pendiente"), "used": _("usada"), "revoked": _("revocada"),
+             "withdrawn": _("retirada: quien la creó dejó la coordinación"),
              "expired": _("vencida")}
     roles = role_labels(_)
     rows = []
     now = request.app.state.ctx.clock.now()
     for inv in members.invitations_of(s, b):
-        state = members.invitation_state(inv, now)
+        state = members.invitation_standing(s, inv, now)
         used_by = s.get(Member, inv.used_by) if inv.used_by else None
         by = s.get(Member, inv.invited_by) if inv.invited_by else None
         rows.append({"id": inv.id, "state": state, "state_word": words[state],

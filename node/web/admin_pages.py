@@ -70,6 +70,11 @@ def members_phrase(_: Tr, n: int) -> str:
     return _("1 integrante") if n == 1 else _("%(n)s integrantes") % {"n": n}
 
 
+def member_bodies_phrase(_: Tr, n: int) -> str:
+    """A federation's members are bodies: "3 instancias miembros"."""
+    return _("1 instancia miembro") if n == 1 else _("%(n)s instancias miembros") % {"n": n}
+
+
 def plain_rule(_: Tr, st: Statute) -> str:
     """The statute in one sentence: "Se aprueba con más de la mitad de los votos, si
     participa al menos el 50 % de las familias. La votación dura 7 días." """
@@ -279,15 +284,26 @@ def _target(s: Session, mid: int) -> Member:
     return m
 
 
+def _withdrawn(_: Callable[[str], str], done: str, withdrawn: int) -> str:
+    """What a role change did, and the invitations it withdrew with the coordination."""
+    if withdrawn == 0:
+        return done + "."
+    if withdrawn == 1:
+        return done + _(" y se retiró 1 invitación pendiente que había creado.")
+    return done + _(" y se retiraron %(n)s invitaciones pendientes que había creado.") % {
+        "n": withdrawn}
+
+
 @router.post("/b/{handle}/admin/members/{mid}/role")
 async def change_role(request: Request, handle: str, mid: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        members.change_role(request.app.state.ctx.tx(s, me), b, target, d.get("action", ""))
+        withdrawn = members.change_role(request.app.state.ctx.tx(s, me), b, target,
+                                        d.get("action", ""))
         _ = translator(language(request, me))
-        return _after(s, me, b), _("Se cambió el rol de %(name)s.") % {
-            "name": target.display_name}
+        return _after(s, me, b), _withdrawn(_, _("Se cambió el rol de %(name)s") % {
+            "name": target.display_name}, withdrawn)
 
     return await run_action(request, f"/b/{handle}/admin/members", act)
 
@@ -297,10 +313,11 @@ async def remove(request: Request, handle: str, mid: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> tuple[str, str]:
         b = bodies.body_by_handle(s, handle)
         target = _target(s, mid)
-        members.remove_member(request.app.state.ctx.tx(s, me), b, target, d.get("reason", ""))
+        withdrawn = members.remove_member(request.app.state.ctx.tx(s, me), b, target,
+                                          d.get("reason", ""))
         _ = translator(language(request, me))
-        return _after(s, me, b), _("%(name)s ya no integra %(body)s.") % {
-            "name": target.display_name, "body": b.name}
+        return _after(s, me, b), _withdrawn(_, _("%(name)s ya no integra %(body)s") % {
+            "name": target.display_name, "body": b.name}, withdrawn)
 
     return await run_action(request, f"/b/{handle}/admin/members", act)
 

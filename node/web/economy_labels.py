@@ -67,31 +67,55 @@ def labels(_: T) -> dict[str, Any]:
     }
 
 
+def _locale(lang: str) -> str:
+    return "es_VE" if lang == "es" else "en"
+
+
 def number(value: Decimal | str, lang: str) -> str:
-    """1.05 as "1,05" for Spanish readers, "1.05" for English ones."""
-    text = str(value)
-    return text.replace(".", ",") if lang == "es" else text
+    """A quantity as the reader writes it, thousands grouped (Babel): 1000.5 as
+    "1.000,5" for Spanish readers, "1,000.5" for English ones; every decimal kept."""
+    from babel.numbers import format_decimal
+
+    try:
+        exact = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not exact.is_finite():
+        return str(value)
+    return format_decimal(exact, locale=_locale(lang), decimal_quantization=False)
+
+
+class OtherMark(ValueError):
+    """A number written with the other language's decimal mark ("1.5" to a Spanish
+    reader): refused, with the form that is right (`example`), rather than guessed."""
+
+    def __init__(self, text: str, example: str) -> None:
+        super().__init__(text)
+        self.text, self.example = text, example
 
 
 def parse_number(text: str, lang: str) -> Decimal:
     """A number as a reader of `lang` writes it: "1.000,5" is a thousand and a half in
     Spanish, "1,000.5" in English (Babel's strict parser, so a misplaced separator is an
-    error, not a quietly different number). A phone keypad may offer only the other
-    decimal mark: "2.5" in Spanish (or "2,5" in English) is taken as a decimal when that
-    reading is the only one. ValueError when it is not a number."""
+    error, not a quietly different number: in Spanish a '.' groups thousands and must be
+    followed by exactly three digits). "1.5" in Spanish (or "1,5" in English) is not
+    read as a decimal behind the reader's back: OtherMark, whose `example` ("1,5") the
+    refusal shows. ValueError when it is not a number."""
     from babel.numbers import NumberFormatError, parse_decimal
 
     text = text.strip()
     try:
-        return parse_decimal(text, locale="es_VE" if lang == "es" else "en", strict=True)
+        return parse_decimal(text, locale=_locale(lang), strict=True)
     except NumberFormatError:
         other = "." if lang == "es" else ","
         mine = "," if lang == "es" else "."
         if text.count(other) == 1 and mine not in text:
+            example = text.replace(other, mine)
             try:
-                return Decimal(text.replace(",", "."))
-            except InvalidOperation as exc:
-                raise ValueError(text) from exc
+                parse_decimal(example, locale=_locale(lang), strict=True)
+            except NumberFormatError:
+                raise ValueError(text) from None
+            raise OtherMark(text, example) from None
         raise ValueError(text) from None
 
 
@@ -109,9 +133,13 @@ def amount(value: Decimal | str, unit: str, _: T, lang: str) -> str:
 class Namer:
     """Names of the bodies and enterprises a page mentions, looked up together:
     our bodies and enterprises from our tables, remote bodies from their actor
-    documents, a remote enterprise as "slug (its body)"."""
+    documents. A remote enterprise's name does not travel in the economy's activities
+    (its URI does: `<body>/enterprises/<slug>`), so it reads "empresa de <its body>",
+    never its slug."""
 
-    def __init__(self, session: Session, urls: Urls, uris: Iterable[str]) -> None:
+    def __init__(self, session: Session, urls: Urls, uris: Iterable[str],
+                 _: T = lambda text: text) -> None:
+        self._ = _
         wanted = {u for u in uris if u}
         bodies = {u.split("/enterprises/", 1)[0] if "/enterprises/" in u else u
                   for u in wanted}
@@ -129,7 +157,8 @@ class Namer:
                 LocalActor.handle == handle, Enterprise.slug == slug)).first()
             if row is not None:
                 return row.name
-        return f"{slug} ({self.known.get(body_uri) or fallback(body_uri)})"
+        return self._("empresa de %(body)s") % {
+            "body": self.known.get(body_uri) or fallback(body_uri)}
 
     def __call__(self, uri: str) -> str:
         return self.known.get(uri) or fallback(uri)

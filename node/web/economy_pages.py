@@ -30,7 +30,7 @@ from node.economy.offered import Viewer
 from node.errors import Problem
 from node.federations.membership import federations_of, members_of
 from node.governance.bodies import body_by_handle
-from node.models import EconomicEvent, Intent, JointPlan, LocalActor, Member
+from node.models import EconomicEvent, Exchange, Intent, JointPlan, LocalActor, Member
 from node.web.actions import (
     Done,
     member_of,
@@ -40,7 +40,7 @@ from node.web.actions import (
     see_other,
     show_body,
 )
-from node.web.economy_labels import Namer, amount, labels, parse_number
+from node.web.economy_labels import Namer, OtherMark, amount, labels, parse_number
 from node.web.economy_units import PageUnits
 from node.web.i18n import translator
 from node.web.numbers import whole
@@ -66,6 +66,9 @@ def period_labels(_: Any) -> dict[str, str]:
 def _amount(text: str, lang: str, field: str = "quantity") -> Decimal:
     try:
         value = parse_number(text, lang)
+    except OtherMark as exc:
+        raise Problem(422, "bad-quantity", f"{exc.text} has the other decimal mark; "
+                      f"write {exc.example}", field=field) from exc
     except ValueError as exc:
         raise Problem(422, "bad-quantity", "write the quantity as a number",
                       field=field) from exc
@@ -121,7 +124,7 @@ def economy_page(request: Request, handle: str) -> Response:
         partners = _partners(s, urls, b)
         kinds = sorted(cat.kinds.values(), key=lambda k: k.label(lang))
         name_of = Namer(s, urls, [here, *partners, *_uris(own, held, mine, events, gave,
-                                                           flows, shown_plans)])
+                                                           flows, shown_plans)], _)
         words = labels(_)
         kind_names = {k.uri: k.label(lang) for k in kinds}
         drawn = Words(name_of, lambda k: kind_names.get(k, _("recurso sin nombre")),
@@ -199,14 +202,35 @@ async def withdraw(request: Request, handle: str, intent_id: RowId) -> Response:
     return await run_action(request, _back(handle, f"i{intent_id}"), act)
 
 
+def _accepted(request: Request, s: Session, b: LocalActor, ex: Exchange, _: Any) -> str:
+    """What an acceptance did: the exchange agreed, or whose answer it still waits for."""
+    if ex.state == "agreed":
+        return str(_("Intercambio aceptado: quedó acordado."))
+    urls = request.app.state.ctx.urls
+    missing = exchanges.still_to_accept(ex)
+    name_of = Namer(s, urls, [urls.actor(b.handle), ex.proposer, *missing], _)
+    said = {"body": name_of(urls.actor(b.handle))}
+    if missing:
+        names = [name_of(u) for u in missing]
+        said["missing"] = names[0] if len(names) == 1 else \
+            ", ".join(names[:-1]) + " " + _("y") + " " + names[-1]
+        return str(_("Aceptado por %(body)s; falta que acepte %(missing)s.") % said)
+    said["proposer"] = name_of(ex.proposer)
+    return str(_("Aceptado por %(body)s; falta que %(proposer)s, que lo propuso, lo "
+                 "cierre.") % said)
+
+
 @router.post("/b/{handle}/economy/exchanges/{exchange_id}/answer")
 async def answer(request: Request, handle: str, exchange_id: RowId) -> Response:
     def act(s: Session, me: Member, d: dict[str, str]) -> Done:
         accept = d.get("accept") == "1"
-        operations.answer(request.app.state.ctx.tx(s, me), body_by_handle(s, handle),
-                          exchange_id, accept, d.get("reason", ""))
-        return _back(handle, f"x{exchange_id}"), ("Intercambio aceptado." if accept
-                                                  else "Intercambio rechazado.")
+        b = body_by_handle(s, handle)
+        ex = operations.answer(request.app.state.ctx.tx(s, me), b, exchange_id, accept,
+                               d.get("reason", ""))
+        if not accept:
+            return _back(handle, f"x{exchange_id}"), "Intercambio rechazado."
+        return _back(handle, f"x{exchange_id}"), _accepted(
+            request, s, b, ex, translator(language(request, me)))
 
     return await run_action(request, _back(handle, f"x{exchange_id}"), act)
 

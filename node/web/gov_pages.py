@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from node import pending
 from node.api.v1.views import proposal_view
+from node.federations import membership
 from node.governance import assemblies, authz, bodies, decisions, proposals
 from node.governance import participation as turnouts
 from node.governance.members import ROLES
@@ -34,6 +35,7 @@ from node.web.actions import (
 from node.web.admin_pages import (
     body_links,
     kind_labels,
+    member_bodies_phrase,
     members_phrase,
     pending_labels,
     plain_rule,
@@ -62,13 +64,22 @@ def body_page(request: Request, handle: str) -> Response:
         soon = assemblies.upcoming(s, b, request.app.state.ctx.clock.now(), limit=5)
         return page(request, "body.html", me, body=b, groups=groups, soon=soon,
                     states=[(st, labels[st]) for st in STATES], any_proposals=bool(rows),
-                    members=members_phrase(_, bodies.member_count(s, b)),
+                    members=_members_line(s, _, b),
                     kind=kind_labels(_).get(b.kind, "") if b.parent_id else "",
                     statute=plain_rule(_, bodies.statute_of(b)), pending=waiting,
                     pending_words=pending_labels(_), profile=urls.actor(b.handle),
                     **body_links(s, _, me, b))
 
     return show_body(request, handle, view)
+
+
+def _members_line(s: Session, _: Any, b: LocalActor) -> str:
+    """Who a body is made of: a federation's member bodies (its people are only those
+    who run it), else its people."""
+    joined = len(membership.members_of(s, b))
+    if joined:
+        return str(member_bodies_phrase(_, joined))
+    return str(members_phrase(_, bodies.member_count(s, b)))
 
 
 @router.get("/b/{handle}/decisions")

@@ -91,7 +91,8 @@ def meetings_page(request: Request, handle: str) -> Response:
                  "attendance": m.attendance, "families": m.families, "agenda": m.agenda,
                  "minutes": m.minutes, "id": m.id}
                 for m in s.exec(select(Meeting).where(Meeting.body_id == b.id)
-                                .order_by(col(Meeting.held_at).desc()).limit(100)).all()]
+                                .order_by(col(Meeting.held_at).desc(), col(Meeting.id).desc())
+                                .limit(100)).all()]
         return page(request, "meetings.html", me, body=b, rows=rows,
                     is_facilitator="facilitator" in roles_in(s, me, b))
 
