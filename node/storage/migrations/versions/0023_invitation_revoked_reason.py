@@ -1,9 +1,9 @@
 """invitation revoked reason: why an invitation was withdrawn ("maker-left" when its
 maker stopped coordinating the body), so the list and the link can say so
 
-Revision ID: 0022
-Revises: 0021
-Create Date: 2026-12-01 10:00:00
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-11-30 21:40:00
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0022'
-down_revision = '0021'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
