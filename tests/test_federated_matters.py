@@ -162,6 +162,9 @@ def test_a_matter_of_two_communes_is_decided_by_their_city(net: Net) -> None:
 
     decision = n.close_vote(NORTE, city_row["id"])
     assert decision["outcome"] == "adopted" and decision["method"] == "mandates"
+    # The city's acta names the spokespersons as their bodies named them, not host:port.
+    acta = Browser(n.nodes[NORTE], "rosa").get(f"/p/{city_row['id']}/acta")
+    assert "luis" in acta and f"luis@{n.nodes['sabana'].url.split('://')[1]}" not in acta
     assert decision["record"]["counts"]["for"] == 2
     assert decision["record"]["counts"]["against"] == 1
 

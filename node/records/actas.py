@@ -143,7 +143,10 @@ def _roll(session: Session, urls: Urls, d: Decision, record: dict[str, Any], sec
         # Member bodies' votes are public acts of those bodies, signed by them.
         uris = [str(b.get("member", "")) for b in ballots] + \
             [str(b.get("spokesperson", "")) for b in ballots]
-        named = names.names(session, urls, uris)
+        # A remote spokesperson is known here only by the name their body signed into
+        # the mandate; without it the acta showed "jose@host:port".
+        named = names.names(session, urls, uris, names.spokesperson_names(
+            session, [str(b.get("mandate", "")) for b in ballots]))
         return [Ballot(named.get(str(b.get("member", "")), ""), str(b.get("choice", "")),
                        weight=int(b.get("weight", 1)),
                        spokesperson=named.get(str(b.get("spokesperson", "")), ""))

@@ -111,7 +111,10 @@ def votes(session: Session, urls: Urls, body: LocalActor) -> list[Row]:
                      [rec for _, _, rec in amended])
     uris = [str(b.get(k, "")) for d, _, rec, _, _ in decided if d.method == "mandates"
             for b in (rec.get("ballots") or []) for k in ("member", "spokesperson")]
-    named = names.names(session, urls, uris) if uris else {}
+    mandates = [str(b.get("mandate", "")) for d, _, rec, _, _ in decided
+                if d.method == "mandates" for b in (rec.get("ballots") or [])]
+    named = names.names(session, urls, uris, names.spokesperson_names(session, mandates)) \
+        if uris else {}
     rows: list[Row] = []
     for d, p, rec, st, title in decided:
         base = {"decision": d.id, "proposal": p.id, "title": title,
