@@ -231,12 +231,12 @@ def test_quantities_are_read_as_their_reader_writes_them() -> None:
 
     from node.web.economy_labels import parse_number
 
-    # "2.5" to a Spanish reader (and "10,5" to an English one) is refused, not guessed
-    # (tests/test_quantities_grouped.py: the refusal shows the right form).
+    # "2.5" to a Spanish reader (and "10,5" to an English one) can only be a decimal:
+    # a phone keypad may offer only that mark.
     for text, es, en in (("1.000", "1000", "1.000"), ("1.000,5", "1000.5", None),
-                         ("10,5", "10.5", None), ("2.5", None, "2.5"),
+                         ("10,5", "10.5", "10.5"), ("2.5", "2.5", "2.5"),
                          ("1,000", "1.000", "1000"), ("1,000.5", None, "1000.5"),
-                         (" 3 ", "3", "3"), ("0.250", None, "0.250"),
+                         (" 3 ", "3", "3"), ("0.250", "0.250", "0.250"),
                          ("1.00.0", None, None), ("tres", None, None), ("", None, None)):
         for lang, want in (("es", es), ("en", en)):
             if want is None:

@@ -85,22 +85,14 @@ def number(value: Decimal | str, lang: str) -> str:
     return format_decimal(exact, locale=_locale(lang), decimal_quantization=False)
 
 
-class OtherMark(ValueError):
-    """A number written with the other language's decimal mark ("1.5" to a Spanish
-    reader): refused, with the form that is right (`example`), rather than guessed."""
-
-    def __init__(self, text: str, example: str) -> None:
-        super().__init__(text)
-        self.text, self.example = text, example
-
-
 def parse_number(text: str, lang: str) -> Decimal:
     """A number as a reader of `lang` writes it: "1.000,5" is a thousand and a half in
     Spanish, "1,000.5" in English (Babel's strict parser, so a misplaced separator is an
     error, not a quietly different number: in Spanish a '.' groups thousands and must be
-    followed by exactly three digits). "1.5" in Spanish (or "1,5" in English) is not
-    read as a decimal behind the reader's back: OtherMark, whose `example` ("1,5") the
-    refusal shows. ValueError when it is not a number."""
+    followed by exactly three digits). A phone keypad may offer only the other decimal
+    mark: "2.5" in Spanish (or "2,5" in English) is taken as a decimal when that reading
+    is the only one ("1.500" stays fifteen hundred). ValueError when it is not a
+    number."""
     from babel.numbers import NumberFormatError, parse_decimal
 
     text = text.strip()
@@ -110,12 +102,10 @@ def parse_number(text: str, lang: str) -> Decimal:
         other = "." if lang == "es" else ","
         mine = "," if lang == "es" else "."
         if text.count(other) == 1 and mine not in text:
-            example = text.replace(other, mine)
             try:
-                parse_decimal(example, locale=_locale(lang), strict=True)
-            except NumberFormatError:
-                raise ValueError(text) from None
-            raise OtherMark(text, example) from None
+                return Decimal(text.replace(",", "."))
+            except InvalidOperation as exc:
+                raise ValueError(text) from exc
         raise ValueError(text) from None
 
 

@@ -40,7 +40,7 @@ from node.web.actions import (
     see_other,
     show_body,
 )
-from node.web.economy_labels import Namer, OtherMark, amount, labels, parse_number
+from node.web.economy_labels import Namer, amount, labels, parse_number
 from node.web.economy_units import PageUnits
 from node.web.i18n import translator
 from node.web.numbers import whole
@@ -66,9 +66,6 @@ def period_labels(_: Any) -> dict[str, str]:
 def _amount(text: str, lang: str, field: str = "quantity") -> Decimal:
     try:
         value = parse_number(text, lang)
-    except OtherMark as exc:
-        raise Problem(422, "bad-quantity", f"{exc.text} has the other decimal mark; "
-                      f"write {exc.example}", field=field) from exc
     except ValueError as exc:
         raise Problem(422, "bad-quantity", "write the quantity as a number",
                       field=field) from exc

@@ -46,11 +46,6 @@ ENTRIES = [
     E("bad-quantity", "not a number: {value}",
       "«{value}» no es un número; escriba la cantidad, por ejemplo 12 o 2,5.",
       "'{value}' is not a number; write the quantity, for example 12 or 2.5."),
-    E("bad-quantity", "{value} has the other decimal mark; write {example}",
-      "«{value}»: el punto separa los miles (de tres en tres cifras); para decimales use "
-      "la coma: escriba {example}.",
-      "'{value}': the comma groups thousands (three digits at a time); for decimals use "
-      "the point: write {example}."),
     E("bad-quantity", "a quantity is {sign} up to 1e9 with at most 3 decimals",
       "La cantidad va hasta mil millones, con 3 decimales como máximo.",
       "A quantity goes up to a billion, with at most 3 decimals."),
