@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.api.discovery import preflight
+
 PREFIX = "/api/v1/"
 ADMIN = "/api/v1/admin/"
 METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -30,7 +32,7 @@ class ApiCors:
             return
         origin = any(name.lower() == b"origin" for name, _ in scope["headers"])
         if scope["method"] == "OPTIONS" and origin:
-            await _preflight(scope, send)
+            await preflight(scope, send, METHODS)
             return
         if not origin:
             await self.app(scope, receive, send)
@@ -46,19 +48,3 @@ class ApiCors:
             await send(message)
 
         await self.app(scope, receive, answer)
-
-
-async def _preflight(scope: dict[str, Any], send: Any) -> None:
-    asked = b""
-    for name, value in scope["headers"]:
-        if name.lower() == b"access-control-request-headers":
-            asked = value
-    headers = [(b"allow", METHODS), (b"access-control-allow-origin", b"*"),
-               (b"access-control-allow-methods", METHODS),
-               (b"access-control-max-age", b"86400"), (b"vary", b"Origin")]
-    if asked:
-        # No credentials are taken (the origin is `*`): the headers asked for may come,
-        # Authorization among them.
-        headers.append((b"access-control-allow-headers", asked))
-    await send({"type": "http.response.start", "status": 204, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})

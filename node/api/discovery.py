@@ -37,7 +37,7 @@ class Discovery:
         path, method = scope["path"], scope["method"]
         cors = path in CORS_PATHS
         if cors and method == "OPTIONS":
-            await _preflight(scope, send)
+            await preflight(scope, send, METHODS.encode())
             return
         head = method == "HEAD" and HEAD_PATHS.match(path) is not None
         if not cors and not head:
@@ -60,16 +60,17 @@ class Discovery:
         await self.app(scope, receive, answer)
 
 
-async def _preflight(scope: dict[str, Any], send: Any) -> None:
+async def preflight(scope: dict[str, Any], send: Any, methods: bytes) -> None:
+    """Answer a CORS preflight for `methods`, any origin and any headers asked: no
+    credentials are ever taken where this is used (the origin is `*`)."""
     asked = b""
     for name, value in scope["headers"]:
         if name.lower() == b"access-control-request-headers":
             asked = value
-    headers = [(b"allow", METHODS.encode()), (b"access-control-allow-origin", b"*"),
-               (b"access-control-allow-methods", METHODS.encode()),
+    headers = [(b"allow", methods), (b"access-control-allow-origin", b"*"),
+               (b"access-control-allow-methods", methods),
                (b"access-control-max-age", b"86400")]
     if asked:
-        # No credentials are ever taken here (the origin is `*`): any header may come.
         headers.append((b"access-control-allow-headers", asked))
     await send({"type": "http.response.start", "status": 204, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
