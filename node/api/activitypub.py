@@ -271,8 +271,10 @@ def amendment(request: Request, aid: RowId) -> Response:
     """An amendment to a federated matter, as this federation last announced it to its
     member bodies (what their mandates name), if the federation's record is public; a
     browser is sent to the proposal's page."""
+    from node.federations.objects import amendment_uri
+
     ctx = _ctx(request)
-    uri = f"{ctx.urls.base}/amendments/{aid}"
+    uri = amendment_uri(ctx.urls.base, aid)
     with Session(ctx.engine) as s:
         item = s.exec(select(OutboxItem).where(OutboxItem.object_id == uri)
                       .order_by(OutboxItem.id.desc())).first()  # type: ignore[union-attr]

@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from node.federations import matters, objects
 from node.models import Amendment, LocalActor, Proposal
 from node.models.matters import FederatedAmendment
-from node.outbox.publish import new_uid, publish
 from node.tx import Tx
 
 log = logging.getLogger("comuna.federations")
@@ -39,21 +38,16 @@ def _held(session: Session, body: LocalActor, matter: str, federation: str) -> i
 def announce(tx: Tx, federation: LocalActor, proposal: Proposal, a: Amendment) -> None:
     """Tell the member bodies of `federation` about amendment `a` to its matter, as it
     stands in this transaction."""
-    session, urls = tx.session, tx.urls
-    inboxes = matters.member_inboxes(session, federation)
-    if not inboxes or not proposal.matter:
+    if not proposal.matter:
         return
-    me = urls.actor(federation.handle)
-    doc = matters.sign(urls, federation, {
+    urls = tx.urls
+    matters.tell_members(tx, federation, {
         "id": objects.amendment_uri(urls.base, a.id or 0), "type": AMENDMENT,
-        "attributedTo": me, "matter": proposal.matter, "name": a.title,
-        "content": a.text, "mediaType": "text/plain", "againstVersion": a.against_version,
-        "amendmentState": str(a.state), "published": matters.now_stamp(tx.now())})
-    activity: dict[str, Any] = {
-        "@context": matters.context(urls), "id": urls.activity(new_uid()),
-        "type": "Create" if a.state == "open" else "Update", "actor": me, "object": doc,
-        "to": [f"{me}/members"]}
-    publish(tx, federation, activity, to_followers=False, inboxes=inboxes)
+        "attributedTo": urls.actor(federation.handle), "matter": proposal.matter,
+        "name": a.title, "content": a.text, "mediaType": "text/plain",
+        "againstVersion": a.against_version, "amendmentState": str(a.state),
+        "published": matters.now_stamp(tx.now())},
+        "Create" if a.state == "open" else "Update")
 
 
 def receive(tx: Tx, body: LocalActor, federation: str, doc: dict[str, Any]) -> bool:
@@ -66,10 +60,7 @@ def receive(tx: Tx, body: LocalActor, federation: str, doc: dict[str, Any]) -> b
     if not uri or not matter or state not in STATES or not isinstance(version, int):
         log.warning("amendment %r from %s: malformed", uri, federation)
         return False
-    copy = session.exec(select(Proposal.id).where(
-        Proposal.body_id == body.id, Proposal.matter == matter,
-        Proposal.answers_to == federation)).first()
-    if copy is None:
+    if not matters.rows_from(session, body.id or 0, matter, federation):
         log.info("amendment %s: %s holds no matter %s from %s", uri, body.handle, matter,
                  federation)
         return False

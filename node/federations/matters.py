@@ -202,6 +202,18 @@ def announce(tx: Tx, federation: LocalActor, activity: dict[str, Any]) -> None:
     publish(tx, federation, wrapped, inboxes=member_inboxes(tx.session, federation))
 
 
+def tell_members(tx: Tx, federation: LocalActor, obj: dict[str, Any],
+                 kind: str = "Create") -> None:
+    """`kind` of `obj`, signed by `federation`, to its member bodies only (news of a
+    matter it decides: a new version, an amendment, its vote opening)."""
+    urls, me = tx.urls, tx.urls.actor(federation.handle)
+    activity: dict[str, Any] = {
+        "@context": context(urls), "id": urls.activity(new_uid()), "type": kind,
+        "actor": me, "object": sign(urls, federation, obj), "to": [f"{me}/members"]}
+    publish(tx, federation, activity, to_followers=False,
+            inboxes=member_inboxes(tx.session, federation))
+
+
 def take(tx: Tx, federation: LocalActor, create: dict[str, Any], doc: objects.ProposalDoc,
          sender: str) -> Proposal | None:
     """This federation is the deciding level: keep the matter and pass it to every member.
@@ -253,6 +265,11 @@ def rows_of(session: Session, body_id: int, matter: str) -> list[Proposal]:
     return list(session.exec(select(Proposal).where(
         Proposal.body_id == body_id, Proposal.matter == matter)
         .order_by(col(Proposal.current_version), col(Proposal.id))).all())
+
+
+def rows_from(session: Session, body_id: int, matter: str, federation: str) -> list[Proposal]:
+    """`rows_of` held from `federation`: those its decision (and news) are for."""
+    return [p for p in rows_of(session, body_id, matter) if p.answers_to == federation]
 
 
 def spokesperson_uri(urls: Urls, member: Member) -> str:

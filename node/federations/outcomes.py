@@ -267,12 +267,6 @@ def on_new_version(tx: Tx, federation: LocalActor, proposal: Proposal,
     affects = json.loads(proposal.affects)
     author = str(original.get("attributedTo")) if original else urls.actor(federation.handle)
     # The federation now speaks for the text: it signs the new version itself.
-    doc = matters.sign(urls, federation, objects.proposal_object(
+    matters.tell_members(tx, federation, objects.proposal_object(
         proposal.matter, author, v.title, v.text, affects, v.number, matters.now_stamp(tx.now()),
-        amendment_uri))
-    activity: dict[str, Any] = {
-        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Update",
-        "actor": urls.actor(federation.handle), "object": doc,
-        "to": [f"{urls.actor(federation.handle)}/members"]}
-    publish(tx, federation, activity, to_followers=False,
-            inboxes=matters.member_inboxes(session, federation))
+        amendment_uri), "Update")

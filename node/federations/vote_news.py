@@ -10,12 +10,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
-
 from node.federations import matters
 from node.models import LocalActor, Proposal
 from node.models.base import aware
-from node.outbox.publish import new_uid, publish
+from node.outbox.publish import new_uid
 from node.tx import Tx
 
 log = logging.getLogger("comuna.federations")
@@ -25,20 +23,14 @@ QUESTION = "Question"
 
 def announce_open(tx: Tx, federation: LocalActor, proposal: Proposal) -> None:
     """Tell the member bodies that the vote on the matter is open, and until when."""
-    session, urls = tx.session, tx.urls
-    inboxes = matters.member_inboxes(session, federation)
-    if not inboxes or not proposal.matter or proposal.closes_at is None:
+    if not proposal.matter or proposal.closes_at is None:
         return
-    me = urls.actor(federation.handle)
-    doc = matters.sign(urls, federation, {
-        "id": urls.obj(f"vote-open-{new_uid()}"), "type": QUESTION, "attributedTo": me,
-        "matter": proposal.matter, "proposalVersion": proposal.current_version,
-        "startTime": matters.now_stamp(tx.now()),
+    urls = tx.urls
+    matters.tell_members(tx, federation, {
+        "id": urls.obj(f"vote-open-{new_uid()}"), "type": QUESTION,
+        "attributedTo": urls.actor(federation.handle), "matter": proposal.matter,
+        "proposalVersion": proposal.current_version, "startTime": matters.now_stamp(tx.now()),
         "endTime": aware(proposal.closes_at).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    activity: dict[str, Any] = {
-        "@context": matters.context(urls), "id": urls.activity(new_uid()), "type": "Create",
-        "actor": me, "object": doc, "to": [f"{me}/members"]}
-    publish(tx, federation, activity, to_followers=False, inboxes=inboxes)
 
 
 def receive_open(tx: Tx, body: LocalActor, federation: str, doc: dict[str, Any]) -> int:
@@ -51,9 +43,7 @@ def receive_open(tx: Tx, body: LocalActor, federation: str, doc: dict[str, Any])
     except ValueError:
         log.warning("vote opening from %s: no endTime", federation)
         return 0
-    rows = tx.session.exec(select(Proposal).where(
-        Proposal.body_id == body.id, Proposal.matter == matter,
-        Proposal.answers_to == federation)).all()
+    rows = matters.rows_from(tx.session, body.id or 0, matter, federation)
     for p in rows:
         p.federation_vote_closes_at = closes
         tx.session.add(p)

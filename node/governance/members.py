@@ -182,8 +182,7 @@ def accept_invitation(tx: Tx, raw: str, username: str, password: str,
         raise Problem(410, "invitation-expired", "this invitation has expired")
     body = session.get(LocalActor, inv.body_id)
     assert body is not None
-    if inv.invited_by is not None and "facilitator" not in roles_in(
-            session, session.get(Member, inv.invited_by), body):
+    if _maker_left(session, inv, body):
         # Withdrawn when its maker left the coordination (_void_invitations_by); this
         # holds for any way they left.
         raise Problem(410, "invitation-revoked", "this invitation was withdrawn")
@@ -397,12 +396,18 @@ def invitation_standing(session: Session, inv: Invitation, now: datetime) -> str
     state = invitation_state(inv, now)
     if state == "revoked" and inv.revoked_reason == MAKER_LEFT:
         return "withdrawn"
-    if state == "waiting" and inv.invited_by is not None:
-        body = session.get(LocalActor, inv.body_id)
-        maker = session.get(Member, inv.invited_by)
-        if body is None or "facilitator" not in roles_in(session, maker, body):
-            return "withdrawn"
+    if state == "waiting" and _maker_left(session, inv, session.get(LocalActor, inv.body_id)):
+        return "withdrawn"
     return state
+
+
+def _maker_left(session: Session, inv: Invitation, body: LocalActor | None) -> bool:
+    """Whether the member who made `inv` no longer coordinates its body (one made by the
+    node, from the command line, has no maker to lose)."""
+    if inv.invited_by is None:
+        return False
+    return body is None or "facilitator" not in roles_in(
+        session, session.get(Member, inv.invited_by), body)
 
 
 def invitations_of(session: Session, body: LocalActor, limit: int = 100) -> list[Invitation]:

@@ -69,7 +69,7 @@ async def run_action(request: Request, back: str, action: Action, done: str = ""
     try:
         data = await form(request)
     except Problem as exc:
-        return await asyncio.to_thread(_refused, request, exc, back)
+        return await asyncio.to_thread(refused_form, request, exc, back)
     return await asyncio.to_thread(_act, request, back, action, data, done)
 
 
@@ -83,7 +83,9 @@ def _member(request: Request) -> Member | None:
         return current_member(request, s)
 
 
-def _refused(request: Request, exc: Problem, back: str) -> Response:
+def refused_form(request: Request, exc: Problem, back: str) -> Response:
+    """A form refused before it ran (its token, its size): back to `back` with the
+    notice, or, for a member whose session ended meanwhile, to the login."""
     with open_session(request) as s:
         me = current_member(request, s)
         if exc.code == "csrf" and me is None:

@@ -23,16 +23,16 @@ from node.governance import accounts, authz, bodies, members
 from node.governance.statute import QuorumBasis, Rule, Statute, StatuteError
 from node.models import LocalActor, Member, Membership
 from node.web.actions import (
-    open_session,
     readable_body,
     refusal,
+    refused_form,
     run_action,
     show_body,
 )
 from node.web.i18n import translator
 from node.web.render import language, page
 from node.web.secret_forms import once, secret_for, shown_once
-from node.web.session import current_member, form
+from node.web.session import form
 
 router = APIRouter(include_in_schema=False)
 Tr = Callable[[str], str]
@@ -220,7 +220,7 @@ async def preview_statute(request: Request, handle: str) -> Response:
     try:
         typed = await form(request)
     except Problem as exc:
-        return await asyncio.to_thread(_form_refused, request, exc,
+        return await asyncio.to_thread(refused_form, request, exc,
                                        f"/b/{handle}/admin/statute")
     return await asyncio.to_thread(
         _coordinated, request, handle,
@@ -343,11 +343,6 @@ async def reset_link(request: Request, handle: str, mid: RowId) -> Response:
                     valid_hours=int(accounts.RESET_VALID.total_seconds() // 3600))
 
     return await shown_once(request, back, act)
-
-
-def _form_refused(request: Request, exc: Problem, back: str) -> Response:
-    with open_session(request) as s:
-        return refusal(request, current_member(request, s), exc, back)
 
 
 def body_links(s: Session, _: Tr, me: Member | None, b: LocalActor) -> dict[str, Any]:

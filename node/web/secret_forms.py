@@ -28,7 +28,7 @@ from starlette.responses import Response
 from node.errors import Problem
 from node.errors.text import say
 from node.models import Member
-from node.web.actions import open_session, refusal, see_other
+from node.web.actions import open_session, refused_form, see_other
 from node.web.notices import leave
 from node.web.render import language
 from node.web.session import COOKIE, current_member, form
@@ -62,13 +62,8 @@ async def shown_once(request: Request, back: str, act: Act) -> Response:
     try:
         data = await form(request)
     except Problem as exc:
-        return await asyncio.to_thread(_form_refused, request, exc, back)
+        return await asyncio.to_thread(refused_form, request, exc, back)
     return await asyncio.to_thread(_shown_once, request, back, act, data)
-
-
-def _form_refused(request: Request, exc: Problem, back: str) -> Response:
-    with open_session(request) as s:
-        return refusal(request, current_member(request, s), exc, back)
 
 
 def _shown_once(request: Request, back: str, act: Act, data: dict[str, str]) -> Response:
