@@ -131,9 +131,6 @@ def matter_context(s: Session, request: Any, me: Member | None, p: Proposal,
         "amendment_titles": {a.uri: a.title for a in heard} | {
             objects.amendment_uri(urls.base, a.id or 0): a.title for a in s.exec(
                 select(Amendment).where(Amendment.proposal_id == p.id))},
-        "fed_amendment_states": {"open": _("propuesta"), "voting": _("en votación"),
-                             "accepted": _("aceptada"), "rejected": _("rechazada"),
-                             "stale": _("sin efecto")},
         "decided_outcome": decided.outcome if decided else "",
         "people": [(m.id, m.display_name) for m in people],
         "can_send_up": can_send,
