@@ -104,7 +104,7 @@ def voting_choices(session: Session, urls: Urls, member: Member | None, mandate:
     # and that takes effect at once (the federation cannot know; we sign nothing).
     if "spokesperson" not in roles_in(session, member, body):
         raise Problem(403, "not-spokesperson", "only this mandate's spokespersons vote under it")
-    if _matter_decided(session, mandate):
+    if matter_decided(session, mandate):
         raise conflict("matter-decided", "the federation has already decided this matter")
     named = json.loads(mandate.amendments)
     # The federation knows which amendments are in the text; here only what no
@@ -113,7 +113,7 @@ def voting_choices(session: Session, urls: Urls, member: Member | None, mandate:
         objects.allowed_choices(mandate.position, named, set())
 
 
-def _matter_decided(session: Session, mandate: Mandate) -> bool:
+def matter_decided(session: Session, mandate: Mandate) -> bool:
     """The federation decided the matter: a mandate on it is no longer used or recalled."""
     proposal = session.get(Proposal, mandate.proposal_id) if mandate.proposal_id else None
     return proposal is not None and bool(proposal.final_outcome)
@@ -134,7 +134,7 @@ def available_actions(session: Session, urls: Urls, member: Member | None,
     except Problem:
         choices = set()
     actions += [VOTE_ACTIONS[c] for c in objects.CHOICES if c in choices]
-    if MANDATE.may("recall", mandate.state) and not _matter_decided(session, mandate) and \
+    if MANDATE.may("recall", mandate.state) and not matter_decided(session, mandate) and \
             "facilitator" in roles_in(session, member, body):
         actions.append("recall")
     return actions

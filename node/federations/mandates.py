@@ -27,6 +27,7 @@ from node.federations.mandate_states import (
     M,
     V,
     available_actions,
+    matter_decided,
     voting_choices,
 )
 from node.governance.authz import can_read, require_facilitator
@@ -161,8 +162,7 @@ def recall(tx: Tx, mandate_id: int, reason: str = "") -> Mandate:
     session, urls, member = tx.session, tx.urls, tx.member
     mandate, body = _own(session, urls, mandate_id)
     require_facilitator(session, member, body)
-    proposal = session.get(Proposal, mandate.proposal_id) if mandate.proposal_id else None
-    if proposal is not None and proposal.final_outcome and MANDATE.may("recall", mandate.state):
+    if matter_decided(session, mandate) and MANDATE.may("recall", mandate.state):
         raise conflict("matter-decided", "the federation has already decided this matter")
     if "recall" not in available_actions(session, urls, member, mandate, tx.now()):
         raise conflict("bad-state", f"this mandate is already {mandate.state}")
