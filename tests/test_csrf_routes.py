@@ -174,3 +174,22 @@ def test_a_form_sent_after_logging_out_elsewhere_says_so_and_gives_the_words_bac
     assert "Propongo abrir los sábados en la mañana." in r.text
     assert f'href="/login?next=/p/{pid}"' in r.text
     assert snapshot(ctx_of(client).engine) == before
+
+
+def test_the_invitation_form_sent_after_logging_out_says_the_session_ended(
+        client: TestClient) -> None:
+    """The forms whose answer is a link shown once (invitation, reset) and the statute
+    preview answered a dead session with the plain expired-form refusal: they now say
+    the session ended and link to the login, as every other form."""
+    logged_in_facilitator(client)
+    page = client.get("/b/maizal/invitations").text
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    client.cookies.delete("comuna_session")
+    before = snapshot(ctx_of(client).engine)
+    r = client.post("/b/maizal/invitations", data={
+        "csrf": token.group(1), "role": "member", "days": "7"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert "Su sesión se había cerrado" in r.text and REFUSAL not in r.text
+    assert 'href="/login?next=/b/maizal/invitations"' in r.text
+    assert snapshot(ctx_of(client).engine) == before
