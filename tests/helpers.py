@@ -23,10 +23,16 @@ _Row = TypeVar("_Row")
 
 
 def inbox_settled(settings: Settings) -> None:
-    """Run the node's loops until nothing in its inbox waits to be processed."""
+    """Run the node's loops until nothing in its inbox waits to be processed and every
+    answer the node queued (a Reject among them) has had its first try: the tests then
+    read what reached the other side, which a bare inbox check left to a race."""
     def done(ctx: NodeContext) -> bool:
         with Session(ctx.engine) as s:
-            return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+            waiting = s.exec(select(InboxItem.id).where(col(InboxItem.state) == "queued"))
+            untried = s.exec(select(Delivery.id).where(
+                col(Delivery.state) == "queued", col(Delivery.attempts) == 0,
+                col(Delivery.next_attempt_at) <= utcnow()))
+            return waiting.first() is None and untried.first() is None
 
     run_loops(settings, done)
 
