@@ -25,11 +25,10 @@ PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "java_script
 SHOTS = Path(os.environ.get("COMUNA_SCREENSHOTS",
                             Path(__file__).parent.parent / "build" / "screenshots"))
 # Pictures of the pages for people to look at (build/screenshots/): nothing is checked
-# on them, and a full-page PNG costs about 0.2 s of CPU. COMUNA_TEST_SCREENSHOTS=0 skips
-# them; .ci/run does so in its PostgreSQL pass, whose pages are the SQLite pass's.
-# (Tests that check a picture's file, test_pictures and test_economy_browser, always
-# take theirs.)
-TAKE_SHOTS = os.environ.get("COMUNA_TEST_SCREENSHOTS", "1") != "0"
+# on them and a full-page PNG costs about 0.2 s of CPU, so a run takes them only when
+# asked, `COMUNA_TEST_SCREENSHOTS=1 ./test.sh tests/test_pages_phone.py`. (Tests that
+# check a picture's file, test_pictures and test_economy_browser, always take theirs.)
+TAKE_SHOTS = os.environ.get("COMUNA_TEST_SCREENSHOTS", "0") == "1"
 
 
 def keep_picture(target: Any, path: Path, **options: Any) -> None:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from node import handoff
 
@@ -46,14 +46,7 @@ def _ask(prompt: str, default: str = "") -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
-
-    from node.activitypub.identity import create_local_actor, primary_actor
-    from node.config import load_settings, write_config_file
-    from node.storage import changes
-    from node.storage.db import make_null_engine
-    from node.storage.migrate import upgrade
-    from node.storage.schema_head import is_current
+    from node.config import load_settings
 
     data_dir = Path(args.data_dir or os.environ.get("COMUNA_DATA_DIR") or "")
     if not str(data_dir) or str(data_dir) == ".":
@@ -64,6 +57,41 @@ def cmd_init(args: argparse.Namespace) -> int:
     handle = args.handle or existing.handle or _ask("Handle of the body (e.g. comuna_el_maizal)")
     name = args.name or existing.name or _ask("Display name of the body")
     level = args.level or _ask("Level (" + ", ".join(LEVELS) + ")", "commune")
+    made = init_node(data_dir, url, handle, name, level)
+    if made.refused:
+        print(f"error: {made.refused}", file=sys.stderr)
+        return 2
+    if made.token is None:
+        print(f"Node already initialised: @{made.handle}@{made.host}")
+        return 0
+    print(f"Node ready: @{made.handle}@{made.host} ({level})")
+    print(f"Facilitator token (shown once, keep it safe): {made.token}")
+    return 0
+
+
+class Initialised(NamedTuple):
+    handle: str
+    host: str
+    token: str | None  # None: the node was there already
+    refused: str = ""
+
+
+def init_node(data_dir: Path, url: str, handle: str, name: str, level: str) -> Initialised:
+    """What `comuna init` does once it knows its answers: the database at the latest
+    schema, the primary body with its keys, and a config file holding the hash of a new
+    facilitator token. `comuna demo` calls it for its nodes in its own process (one
+    at a time: Alembic keeps its state in the module)."""
+    import hashlib
+
+    from sqlmodel import Session
+
+    from node.activitypub.identity import create_local_actor, primary_actor
+    from node.config import load_settings, write_config_file
+    from node.storage import changes
+    from node.storage.db import make_null_engine
+    from node.storage.migrate import upgrade
+    from node.storage.schema_head import is_current
+
     settings = load_settings(data_dir, url=url, handle=handle, name=name, level=level)
     engine = make_null_engine(settings.effective_database_url)
     if not is_current(engine):
@@ -72,25 +100,20 @@ def cmd_init(args: argparse.Namespace) -> int:
         current = primary_actor(s)
         if current is not None:
             if current.handle != settings.handle:
-                print(f"error: this node already hosts @{current.handle}; "
-                      "its handle cannot change", file=sys.stderr)
-                return 2
-            print(f"Node already initialised: @{current.handle}@{settings.host}")
-            return 0
+                return Initialised(current.handle, settings.host, None,
+                                   f"this node already hosts @{current.handle}; its handle "
+                                   "cannot change")
+            return Initialised(current.handle, settings.host, None)
         create_local_actor(s, settings.handle, settings.name, settings.level.value, primary=True)
         changes.bump(s, changes.BODIES)
         s.commit()
     token = secrets.token_urlsafe(32)
-    import hashlib
-
     write_config_file(data_dir, {
         "url": settings.url, "handle": settings.handle, "name": settings.name,
         "level": settings.level.value,
         "admin_token_sha256": hashlib.sha256(token.encode()).hexdigest(),
     })
-    print(f"Node ready: @{settings.handle}@{settings.host} ({settings.level.value})")
-    print(f"Facilitator token (shown once, keep it safe): {token}")
-    return 0
+    return Initialised(settings.handle, settings.host, token)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -310,19 +333,28 @@ def cmd_host(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    base, raw = invite(_settings(args), args.role, args.days, args.body)
+    print(f"Open in a browser to create the account: {base}/join/{raw}")
+    print(f"invitation token: {raw}")
+    print(f"or accept with: POST {base}/api/v1/invitations/{raw}/accept")
+    return 0
+
+
+def invite(settings: Settings, role: str, days: int = 7, body_handle: str | None = None
+           ) -> tuple[str, str]:
+    """A single-use invitation to a body of the node (its primary body by default), as
+    `comuna invite` makes it: the node's base URL and the raw token, shown once."""
     from sqlmodel import Session
 
+    from node.context import build_context
     from node.governance import bodies, members
 
-    ctx = _sync_ctx(args)
+    ctx = build_context(settings)
     with Session(ctx.engine) as s:
-        body = bodies.body_by_handle(s, args.body or ctx.primary.handle)
-        raw = members.invite(ctx.tx(s), body, args.role, args.days)
+        body = bodies.body_by_handle(s, body_handle or ctx.primary.handle)
+        raw = members.invite(ctx.tx(s), body, role, days)
         s.commit()
-    print(f"Open in a browser to create the account: {ctx.urls.base}/join/{raw}")
-    print(f"invitation token: {raw}")
-    print(f"or accept with: POST {ctx.urls.base}/api/v1/invitations/{raw}/accept")
-    return 0
+    return ctx.urls.base, raw
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

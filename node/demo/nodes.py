@@ -4,15 +4,17 @@ its own loopback port and data directory, and always stopped."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -32,6 +34,23 @@ def _die_with_parent() -> None:
 
 
 _GIVEN: set[int] = set()
+# The demo's own uses of the node's code (init, invite) go one at a time: Alembic keeps
+# its state in the module, and settings are read from this process's environment.
+_IN_PROCESS = threading.Lock()
+_T = TypeVar("_T")
+
+
+def _in_process(what: str, step: Callable[[], _T]) -> _T:
+    """A `comuna` step run here, with the environment its nodes get: never an outside
+    database or data directory, whatever the shell that started the demo had set."""
+    saved = {k: os.environ.pop(k) for k in ("COMUNA_DATABASE_URL", "COMUNA_DATA_DIR")
+             if k in os.environ}
+    try:
+        return step()
+    except Exception as exc:  # what the person reads instead of a traceback
+        raise DemoFailed(f"{what} falló: {type(exc).__name__}: {str(exc)[-500:]}") from exc
+    finally:
+        os.environ.update(saved)
 
 
 def free_port() -> int:
@@ -75,26 +94,27 @@ class DemoNode:
         env.pop("COMUNA_DATABASE_URL", None)  # each demo node keeps its own SQLite file
         return env
 
-    def comuna(self, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "node.cli.main", args[0], "--data-dir", str(self.data_dir),
-             *args[1:]], env=self.env(), capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise DemoFailed(f"`comuna {args[0]}` falló para {self.name}: "
-                             f"{(out.stderr or out.stdout).strip()[-500:]}")
-        return out.stdout
-
     def init(self) -> None:
+        """`comuna init` for this node, run in the demo's own process: four more Python
+        processes only to make four databases cost the demo seconds of start-up."""
+        from node.cli.main import init_node
+
         self.data_dir.mkdir(parents=True)
-        self.comuna("init", "--url", self.url, "--handle", self.handle, "--name", self.name,
-                    "--level", self.level)
+        with _IN_PROCESS:
+            made = _in_process(f"`comuna init` para {self.name}", lambda: init_node(
+                self.data_dir, self.url, self.handle, self.name, self.level))
+        if made.refused or made.token is None:
+            raise DemoFailed(f"`comuna init` falló para {self.name}: {made.refused}")
 
     def invitation(self) -> str:
-        found = re.search(r"invitation token: (\S+)", self.comuna("invite", "--role",
-                                                                  "facilitator"))
-        if found is None:
-            raise DemoFailed(f"`comuna invite` no dio una invitación para {self.name}")
-        return found.group(1)
+        """What `comuna invite --role facilitator` prints, made in this process."""
+        from node.cli.main import invite
+        from node.config import load_settings
+
+        with _IN_PROCESS:
+            _, token = _in_process(f"`comuna invite` para {self.name}", lambda: invite(
+                load_settings(self.data_dir), "facilitator"))
+        return token
 
     def launch(self) -> None:
         log = open(self.data_dir / "serve.log", "ab")
@@ -145,10 +165,9 @@ class Federation:
         return self.nodes[handle]
 
     def start(self) -> None:
-        with ThreadPoolExecutor(len(self.nodes)) as pool:
-            list(pool.map(DemoNode.init, self.nodes.values()))
         for node in self.nodes.values():
-            node.launch()
+            node.init()
+            node.launch()  # its start-up overlaps the next node's init
         for node in self.nodes.values():
             node.wait_ready()
 
