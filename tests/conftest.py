@@ -361,10 +361,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     another on one worker: two federations on two busy cores at once only made both
     late. Every other module is a unit of its own, taken by whichever worker is free,
     so the two workers finish together. (xdist's own `loadgroup` cannot do this under
-    pytest 9: it renames test ids through an attribute pytest 9 ignores.)"""
+    pytest 9: it renames test ids through an attribute pytest 9 ignores.) The units go
+    out in the order pytest_collection_modifyitems gave, long ones first: xdist's own
+    order (most tests first) left the browser walks, one test each, to the very end."""
     from xdist.scheduler import LoadScopeScheduling
 
     root = config.rootpath
+    config.option.loadscopereorder = False
 
     class FederationsApart(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:

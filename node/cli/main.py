@@ -11,12 +11,11 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from node import handoff
 
@@ -57,6 +56,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     handle = args.handle or existing.handle or _ask("Handle of the body (e.g. comuna_el_maizal)")
     name = args.name or existing.name or _ask("Display name of the body")
     level = args.level or _ask("Level (" + ", ".join(LEVELS) + ")", "commune")
+    from node.provision import init_node
+
     made = init_node(data_dir, url, handle, name, level)
     if made.refused:
         print(f"error: {made.refused}", file=sys.stderr)
@@ -67,53 +68,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"Node ready: @{made.handle}@{made.host} ({level})")
     print(f"Facilitator token (shown once, keep it safe): {made.token}")
     return 0
-
-
-class Initialised(NamedTuple):
-    handle: str
-    host: str
-    token: str | None  # None: the node was there already
-    refused: str = ""
-
-
-def init_node(data_dir: Path, url: str, handle: str, name: str, level: str) -> Initialised:
-    """What `comuna init` does once it knows its answers: the database at the latest
-    schema, the primary body with its keys, and a config file holding the hash of a new
-    facilitator token. `comuna demo` calls it for its nodes in its own process (one
-    at a time: Alembic keeps its state in the module)."""
-    import hashlib
-
-    from sqlmodel import Session
-
-    from node.activitypub.identity import create_local_actor, primary_actor
-    from node.config import load_settings, write_config_file
-    from node.storage import changes
-    from node.storage.db import make_null_engine
-    from node.storage.migrate import upgrade
-    from node.storage.schema_head import is_current
-
-    settings = load_settings(data_dir, url=url, handle=handle, name=name, level=level)
-    engine = make_null_engine(settings.effective_database_url)
-    if not is_current(engine):
-        upgrade(engine)
-    with Session(engine) as s:
-        current = primary_actor(s)
-        if current is not None:
-            if current.handle != settings.handle:
-                return Initialised(current.handle, settings.host, None,
-                                   f"this node already hosts @{current.handle}; its handle "
-                                   "cannot change")
-            return Initialised(current.handle, settings.host, None)
-        create_local_actor(s, settings.handle, settings.name, settings.level.value, primary=True)
-        changes.bump(s, changes.BODIES)
-        s.commit()
-    token = secrets.token_urlsafe(32)
-    write_config_file(data_dir, {
-        "url": settings.url, "handle": settings.handle, "name": settings.name,
-        "level": settings.level.value,
-        "admin_token_sha256": hashlib.sha256(token.encode()).hexdigest(),
-    })
-    return Initialised(settings.handle, settings.host, token)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -333,28 +287,13 @@ def cmd_host(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    from node.provision import invite
+
     base, raw = invite(_settings(args), args.role, args.days, args.body)
     print(f"Open in a browser to create the account: {base}/join/{raw}")
     print(f"invitation token: {raw}")
     print(f"or accept with: POST {base}/api/v1/invitations/{raw}/accept")
     return 0
-
-
-def invite(settings: Settings, role: str, days: int = 7, body_handle: str | None = None
-           ) -> tuple[str, str]:
-    """A single-use invitation to a body of the node (its primary body by default), as
-    `comuna invite` makes it: the node's base URL and the raw token, shown once."""
-    from sqlmodel import Session
-
-    from node.context import build_context
-    from node.governance import bodies, members
-
-    ctx = build_context(settings)
-    with Session(ctx.engine) as s:
-        body = bodies.body_by_handle(s, body_handle or ctx.primary.handle)
-        raw = members.invite(ctx.tx(s), body, role, days)
-        s.commit()
-    return ctx.urls.base, raw
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ class DemoNode:
     def init(self) -> None:
         """`comuna init` for this node, run in the demo's own process: four more Python
         processes only to make four databases cost the demo seconds of start-up."""
-        from node.cli.main import init_node
+        from node.provision import init_node
 
         self.data_dir.mkdir(parents=True)
         with _IN_PROCESS:
@@ -108,8 +108,8 @@ class DemoNode:
 
     def invitation(self) -> str:
         """What `comuna invite --role facilitator` prints, made in this process."""
-        from node.cli.main import invite
         from node.config import load_settings
+        from node.provision import invite
 
         with _IN_PROCESS:
             _, token = _in_process(f"`comuna invite` para {self.name}", lambda: invite(
