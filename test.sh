@@ -21,11 +21,15 @@ fi
 typing_log=$(mktemp)
 .venv/bin/mypy > "$typing_log" 2>&1 &
 typing=$!
-# Two workers (pytest-xdist): the modules that make several node processes talk are
-# one unit of work, every other module another (tests/conftest.py schedules them).
-# COMUNA_TEST_WORKERS=0 runs everything in this one process.
+# One pytest-xdist worker per core, and one more: the tests spend about a third of
+# their time waiting on node processes and Chromium, and the extra worker runs in-process
+# tests meanwhile (two workers left a core idle that often). The modules that make
+# several node processes talk are one unit of work, every other module another
+# (tests/conftest.py schedules them). COMUNA_TEST_WORKERS=0 runs everything in this one
+# process.
+workers=${COMUNA_TEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
 tests_rc=0
-.venv/bin/python -m pytest -n "${COMUNA_TEST_WORKERS:-2}" "$@" || tests_rc=$?
+.venv/bin/python -m pytest -n "$workers" "$@" || tests_rc=$?
 typing_rc=0
 wait "$typing" || typing_rc=$?
 cat "$typing_log"
