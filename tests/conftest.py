@@ -45,10 +45,25 @@ def backend() -> str:
 keypool.install()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _new_keys_per_module() -> Iterator[None]:
-    keypool.POOL.rewind()
-    yield
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Each test draws its RSA keys from the start of the pool again (tests/keypool.py)."""
+    keypool.POOL.start_test()
+    try:
+        return (yield)
+    finally:
+        keypool.POOL.end_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+                         ) -> Any:
+    """A key made for a module's or the session's fixture outlives the test that first
+    asked for it: the pool keeps it out of the next tests' draws."""
+    if fixturedef.scope == "function":
+        return (yield)
+    with keypool.POOL.wider_fixture():
+        return (yield)
 
 
 class Databases:
