@@ -26,16 +26,17 @@ def test_a_rewound_pool_hands_out_the_same_keys_in_order_and_never_a_kept_one() 
     pool = _counting_pool()
     pool.take()  # outside any test: kept for good
     pool.start_test()
-    first = [pool.take() for _ in range(3)]
+    first: list[object] = [pool.take() for _ in range(3)]
     pool.end_test()
     with pool.wider_fixture():  # a module's fixture made during the next test
         pool.start_test()
-        kept = pool.take()
-    second = [pool.take() for _ in range(4)]
+        kept: object = pool.take()
+    second: list[object] = [pool.take() for _ in range(4)]
     assert first == [1, 2, 3]
     assert kept == 1 and second == [2, 3, 4, 5]  # 0 and 1 are held beyond their test
     pool.start_test()
-    assert [pool.take() for _ in range(2)] == [2, 3]
+    third: list[object] = [pool.take() for _ in range(2)]
+    assert third == [2, 3]
     assert pool.made == 6
 
 
