@@ -25,6 +25,7 @@ from node.storage.schema_head import is_current
 class Initialised(NamedTuple):
     handle: str
     host: str
+    level: str
     token: str | None  # None: the node was there already
     refused: str = ""
 
@@ -42,10 +43,10 @@ def init_node(data_dir: Path, url: str, handle: str, name: str, level: str) -> I
         current = primary_actor(s)
         if current is not None:
             if current.handle != settings.handle:
-                return Initialised(current.handle, settings.host, None,
+                return Initialised(current.handle, settings.host, current.level, None,
                                    f"this node already hosts @{current.handle}; its handle "
                                    "cannot change")
-            return Initialised(current.handle, settings.host, None)
+            return Initialised(current.handle, settings.host, current.level, None)
         create_local_actor(s, settings.handle, settings.name, settings.level.value, primary=True)
         changes.bump(s, changes.BODIES)
         s.commit()
@@ -55,7 +56,7 @@ def init_node(data_dir: Path, url: str, handle: str, name: str, level: str) -> I
         "level": settings.level.value,
         "admin_token_sha256": hashlib.sha256(token.encode()).hexdigest(),
     })
-    return Initialised(settings.handle, settings.host, token)
+    return Initialised(settings.handle, settings.host, settings.level.value, token)
 
 
 def invite(settings: Settings, role: str, days: int = 7, body_handle: str | None = None

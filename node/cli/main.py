@@ -65,7 +65,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if made.token is None:
         print(f"Node already initialised: @{made.handle}@{made.host}")
         return 0
-    print(f"Node ready: @{made.handle}@{made.host} ({level})")
+    print(f"Node ready: @{made.handle}@{made.host} ({made.level})")
     print(f"Facilitator token (shown once, keep it safe): {made.token}")
     return 0
 

@@ -103,8 +103,9 @@ class DemoNode:
         with _IN_PROCESS:
             made = _in_process(f"`comuna init` para {self.name}", lambda: init_node(
                 self.data_dir, self.url, self.handle, self.name, self.level))
-        if made.refused or made.token is None:
-            raise DemoFailed(f"`comuna init` falló para {self.name}: {made.refused}")
+        if made.refused or made.token is None:  # the folder was new: neither can happen
+            raise DemoFailed(f"`comuna init` falló para {self.name}: "
+                             f"{made.refused or 'el nodo ya existía'}")
 
     def invitation(self) -> str:
         """What `comuna invite --role facilitator` prints, made in this process."""
