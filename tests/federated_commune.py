@@ -15,14 +15,13 @@ from sqlmodel import Session, select
 
 from node.app import create_app
 from node.config import Settings
-from node.context import NodeContext
 from node.federations import mandates, objects
 from node.governance import members
-from node.models import FederationLink, InboxItem, LocalActor, Member, Proposal
+from node.models import FederationLink, LocalActor, Member, Proposal
 from node.models.base import utcnow
 from tests.conftest import NODE_URL, ctx_of
 from tests.fakeremote import FakeRemote, RemoteActor
-from tests.helpers import id_of, run_loops, stored
+from tests.helpers import id_of, inbox_idle, run_loops, stored
 from tests.pageforms import csrf, login
 
 ME = f"{NODE_URL}/actors/maizal"
@@ -66,11 +65,16 @@ class Commune:
                           f"{self.n}", "type": kind, "actor": who.uri, "object": obj, **extra})
 
     def settle(self) -> None:
-        def done(ctx: NodeContext) -> bool:
-            with Session(ctx.engine) as s:
-                return all(r.state != "queued" for r in s.exec(select(InboxItem)).all())
+        run_loops(self.settings, inbox_idle, delivery=False)
 
-        run_loops(self.settings, done, delivery=False)
+    def add_facilitator(self, name: str = "Facilitadora") -> int:
+        """A facilitator of the commune, `facil`, to act through the pages and the API."""
+        with Session(self.ctx.engine) as s:
+            body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
+            facil = members.create_member(self.ctx.tx(s), "facil", "contraseña-larga", name)
+            members.grant(self.ctx.tx(s), facil, body, "facilitator")
+            s.commit()
+            return id_of(facil)
 
     def rows(self) -> list[Proposal]:
         with Session(self.ctx.engine) as s:

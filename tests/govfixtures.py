@@ -10,9 +10,10 @@ from sqlmodel import Session
 
 from node.config import Settings
 from node.context import build_context
-from node.governance import bodies, members
+from node.governance import bodies, members, proposals
 from node.governance.statute import Rule, Statute
 from node.models import LocalActor, Member
+from tests.helpers import stored
 
 
 @dataclass
@@ -24,6 +25,20 @@ class Commune:
 
     def session(self) -> Session:
         return Session(self.ctx.engine, expire_on_commit=False)
+
+    def private_proposal(self) -> int:
+        """A proposal of m0's in a private council of the assembly: the id an outsider
+        may guess, in a body they must not learn of."""
+        with self.session() as s:
+            hidden = bodies.create_body(self.ctx.tx(s), stored(s, LocalActor, self.assembly.id),
+                                        "consejo_reservado", "Consejo reservado",
+                                        "communal_council", public=False)
+            m0 = stored(s, Member, self.people["m0"].id)
+            members.grant(self.ctx.tx(s), m0, hidden, "member")
+            pid = proposals.create(self.ctx.tx(s, m0), hidden, "Secreta", "texto").id
+            s.commit()
+        assert pid is not None
+        return pid
 
 
 def build_commune(settings: Settings, n_members: int = 4, rule: Rule = Rule.majority,

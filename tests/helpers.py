@@ -22,19 +22,26 @@ from node.outbox.delivery import DeliveryWorker
 _Row = TypeVar("_Row")
 
 
-def inbox_settled(settings: Settings) -> None:
-    """Run the node's loops until nothing in its inbox waits to be processed and every
-    answer the node queued (a Reject among them) has had its first try: the tests then
-    read what reached the other side, which a bare inbox check left to a race."""
-    def done(ctx: NodeContext) -> bool:
-        with Session(ctx.engine) as s:
-            waiting = s.exec(select(InboxItem.id).where(col(InboxItem.state) == "queued"))
-            untried = s.exec(select(Delivery.id).where(
-                col(Delivery.state) == "queued", col(Delivery.attempts) == 0,
-                col(Delivery.next_attempt_at) <= utcnow()))
-            return waiting.first() is None and untried.first() is None
+def inbox_idle(ctx: NodeContext) -> bool:
+    """Nothing in the node's inbox waits to be processed."""
+    with Session(ctx.engine) as s:
+        return s.exec(select(InboxItem.id).where(col(InboxItem.state) == "queued")
+                      ).first() is None
 
-    run_loops(settings, done)
+
+def deliveries_tried(ctx: NodeContext) -> bool:
+    """Every delivery due now has had at least its first try."""
+    with Session(ctx.engine) as s:
+        return s.exec(select(Delivery.id).where(
+            col(Delivery.state) == "queued", col(Delivery.attempts) == 0,
+            col(Delivery.next_attempt_at) <= utcnow())).first() is None
+
+
+def inbox_settled(settings: Settings) -> None:
+    """Run the node's loops until its inbox is processed and every answer it queued (a
+    Reject among them) has had its first try: the tests then read what reached the
+    other side, which a bare inbox check left to a race."""
+    run_loops(settings, lambda ctx: inbox_idle(ctx) and deliveries_tried(ctx))
 
 
 def run_loops(settings: Settings, until: Callable[[NodeContext], bool], timeout: float = 20.0,

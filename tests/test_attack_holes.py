@@ -8,7 +8,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from node.config import Settings
-from node.governance import accounts, bodies, members, proposals
+from node.governance import accounts, members
 from node.models import LocalActor, Member, WebNotice
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
@@ -130,14 +130,7 @@ def test_a_private_bodys_proposal_looks_missing_to_every_route(node: Settings,
     outsider counting ids learns which exist and the private body's handle (the 403
     says 'only members of <handle> may do this')."""
     c = build_commune(node)
-    with c.session() as s:
-        hidden = bodies.create_body(c.ctx.tx(s), stored(s, LocalActor, c.assembly.id),
-                                    "consejo_reservado", "Consejo reservado",
-                                    "communal_council", public=False)
-        members.grant(c.ctx.tx(s), stored(s, Member, c.people["m0"].id), hidden, "member")
-        pid = proposals.create(c.ctx.tx(s, stored(s, Member, c.people["m0"].id)), hidden, "Secreta",
-                               "texto").id
-        s.commit()
+    pid = c.private_proposal()
     h = bearer(client, "outsider")
     assert client.get(f"/api/v1/proposals/{pid}", headers=h).status_code == 404
     for url in (f"/api/v1/proposals/{pid}/ballot", f"/api/v1/proposals/{pid}/amendments/1/ballot"):

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from node.config import Settings
 from node.economy import enterprises
-from node.governance import accounts, bodies, members, proposals
+from node.governance import accounts, members, proposals
 from node.models import Enterprise, Invitation, LocalActor, Member, Membership
 from node.models.members import PasswordReset
 from tests.govfixtures import Commune, build_commune
@@ -152,14 +152,7 @@ def test_a_private_bodys_proposal_looks_missing_to_send_up_and_mandate(
         node: Settings, client: TestClient) -> None:
     """These two answered an outsider 403 'only members of <handle> may do this'."""
     c = build_commune(node)
-    with c.session() as s:
-        hidden = bodies.create_body(c.ctx.tx(s), stored(s, LocalActor, c.assembly.id),
-                                    "consejo_reservado", "Consejo reservado",
-                                    "communal_council", public=False)
-        members.grant(c.ctx.tx(s), stored(s, Member, c.people["m0"].id), hidden, "member")
-        pid = proposals.create(c.ctx.tx(s, stored(s, Member, c.people["m0"].id)), hidden,
-                               "Secreta", "texto").id
-        s.commit()
+    pid = c.private_proposal()
     h = bearer(client, "outsider")
     for path, body in (("send-up", {}), ("mandate", {"position": "free",
                                                      "spokespersons": [1]})):

@@ -8,7 +8,6 @@ import json
 from sqlmodel import Session, select
 
 from node.federations import objects
-from node.models import LocalActor
 from tests.fakeremote import FakeRemote
 from tests.federated_commune import AS, ME, Commune, stamp
 from tests.helpers import refused
@@ -55,17 +54,11 @@ def test_a_matter_passed_down_by_a_stranger_is_ignored(
 
 
 def test_pages_show_the_matter_and_take_the_mandate(commune: Commune) -> None:
-    from node.governance import members
     from node.models.matters import Mandate
     from tests.pageforms import csrf, login
 
     c = commune
-    with Session(c.ctx.engine) as s:
-        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(c.ctx.tx(s), "facil", "contraseña-larga", "Facilitadora")
-        members.grant(c.ctx.tx(s), facil, body, "facilitator")
-        s.commit()
-        facil_id = facil.id
+    facil_id = c.add_facilitator()
     [row] = c.rows()
     login(c.client, "facil")
     page = c.client.get(f"/p/{row.id}").text

@@ -68,13 +68,7 @@ def test_once_the_federation_decided_no_row_of_the_matter_changes_the_position(
 def test_a_vote_is_not_opened_nor_an_assembly_decides_after_the_federation(
         commune: Commune) -> None:
     c = commune
-    from node.models import LocalActor
-
-    with Session(c.ctx.engine) as s:
-        body = s.exec(select(LocalActor).where(LocalActor.handle == "maizal")).one()
-        facil = members.create_member(c.ctx.tx(s), "facil", "contraseña-larga", "Facil")
-        members.grant(c.ctx.tx(s), facil, body, "facilitator")
-        s.commit()
+    c.add_facilitator()
     c.send(c.f, c.decision(c.f))
     c.settle()
     [row] = c.rows()

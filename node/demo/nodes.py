@@ -34,6 +34,9 @@ def _die_with_parent() -> None:
 
 
 _GIVEN: set[int] = set()
+# What the shell that started the demo may have set and no demo node may use: each node
+# keeps its own SQLite file in its own folder.
+_OUTSIDE = ("COMUNA_DATABASE_URL", "COMUNA_DATA_DIR")
 # The demo's own uses of the node's code (init, invite) go one at a time: Alembic keeps
 # its state in the module, and settings are read from this process's environment.
 _IN_PROCESS = threading.Lock()
@@ -43,8 +46,7 @@ _T = TypeVar("_T")
 def _in_process(what: str, step: Callable[[], _T]) -> _T:
     """A `comuna` step run here, with the environment its nodes get: never an outside
     database or data directory, whatever the shell that started the demo had set."""
-    saved = {k: os.environ.pop(k) for k in ("COMUNA_DATABASE_URL", "COMUNA_DATA_DIR")
-             if k in os.environ}
+    saved = {k: os.environ.pop(k) for k in _OUTSIDE if k in os.environ}
     try:
         return step()
     except Exception as exc:  # what the person reads instead of a traceback
@@ -90,8 +92,8 @@ class DemoNode:
                "COMUNA_DELIVERY_POLL_SECONDS": "0.3",
                "COMUNA_ECONOMY_TICK_SECONDS": "1",
                "COMUNA_LOG_LEVEL": os.environ.get("COMUNA_DEMO_LOG_LEVEL", "WARNING")}
-        env.pop("COMUNA_DATA_DIR", None)
-        env.pop("COMUNA_DATABASE_URL", None)  # each demo node keeps its own SQLite file
+        for name in _OUTSIDE:
+            env.pop(name, None)
         return env
 
     def init(self) -> None:
