@@ -9,7 +9,7 @@ this and nothing else, so they do not depend on the processor that dispatches to
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, Protocol, TypeVar, cast
 
@@ -62,12 +62,15 @@ class InThread:
 @dataclass(frozen=True)
 class HandlerDeps:
     """`ctx`: urls, the actor directory, the engine for reads, and what the domain's
-    asynchronous helpers (routing, graph, peers) take. `tx`: every write."""
+    asynchronous helpers (routing, graph, peers) take. `tx`: every write. `warm`: asks for
+    the federation graph above some bodies to be fetched ahead of need, later
+    (node/inbox/warmups.py)."""
 
     ctx: NodeContext
     tx: RunTx
+    warm: Callable[[Iterable[str]], None]
 
     @classmethod
-    def of(cls, ctx: NodeContext) -> HandlerDeps:
-        return cls(ctx, InThread(ctx))
+    def of(cls, ctx: NodeContext, warm: Callable[[Iterable[str]], None]) -> HandlerDeps:
+        return cls(ctx, InThread(ctx), warm)
 

@@ -40,6 +40,7 @@ class Federated:
     def __init__(self, deps: HandlerDeps) -> None:
         self.ctx = deps.ctx
         self._tx = deps.tx
+        self._warm = deps.warm
 
     async def handle(self, activity: dict[str, Any], bodies: list[LocalActor],
                      sender: str) -> None:
@@ -143,7 +144,7 @@ class Federated:
         await self._tx(f"remote:{federation}", matters.receive_from_federation, body,
                        federation, activity, doc)
         # The decision will be checked against the deciding level of these bodies.
-        await graph.warm(self.ctx, doc.affects)
+        self._warm(doc.affects)
 
     async def _versioned_by_decider(self, body: LocalActor, author: str,
                                     doc: objects.ProposalDoc) -> bool:

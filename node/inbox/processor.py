@@ -30,6 +30,7 @@ from node.inbox.economic import Economic
 from node.inbox.kinds import RULES, Kind, Relation, classify
 from node.inbox.matters import Federated
 from node.inbox.projectbank import ProjectBank
+from node.inbox.warmups import WarmUps
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import aware, utcnow
 from node.outbox.backoff import next_attempt
@@ -71,7 +72,8 @@ class InboxProcessor:
         self.defer_seconds = defer_seconds
         # Built once: the handlers get the context and the transaction runner, not
         # this processor (its queue and refusals are none of their business).
-        self.deps = HandlerDeps.of(ctx)
+        self.warmups = WarmUps(ctx)
+        self.deps = HandlerDeps.of(ctx, self.warmups.ask)
         self._tx = self.deps.tx
         self.federated = Federated(self.deps)
         self.economic = Economic(self.deps)
@@ -95,6 +97,15 @@ class InboxProcessor:
         }
 
     async def run(self, stop: asyncio.Event) -> None:
+        warming = asyncio.create_task(self.warmups.run(stop))
+        try:
+            await self._run(stop)
+        finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
+
+    async def _run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(free_dead_at_start, self.ctx.engine, InboxItem, "inbox rows")
         loop = asyncio.get_running_loop()
         # Two full batches in a row while activities keep arriving: a flood, not a
