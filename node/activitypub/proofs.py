@@ -6,10 +6,10 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from node.activitypub.jcs import canonical
 from node.activitypub.keys import b58decode, b58encode
 
 CRYPTOSUITE = "eddsa-jcs-2022"
@@ -20,8 +20,8 @@ class ProofError(Exception):
 
 
 def _hash_data(document: dict[str, Any], config: dict[str, Any]) -> bytes:
-    doc_hash = hashlib.sha256(rfc8785.dumps(document)).digest()
-    config_hash = hashlib.sha256(rfc8785.dumps(config)).digest()
+    doc_hash = hashlib.sha256(canonical(document)).digest()
+    config_hash = hashlib.sha256(canonical(config)).digest()
     return config_hash + doc_hash
 
 
