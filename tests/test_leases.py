@@ -95,3 +95,35 @@ def test_two_processes_claiming_at_once_each_get_rows(node: Settings) -> None:
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_claimed_rows_come_in_the_queue_order(node: Settings) -> None:
+    """Due first, then oldest: whatever order the database hands the leased rows back in
+    (SQLite's RETURNING promises none), and with or without the order's columns among
+    those asked for."""
+    from datetime import timedelta
+
+    from node.models import InboxItem
+    from node.models.base import utcnow
+
+    ctx = build_context(node)
+    now = utcnow()
+    # Ids ascending, due times not: the queue order is 3, 1, 4, 0, 2.
+    offsets = [40, 20, 50, 10, 30]
+    with Session(ctx.engine) as s:
+        for i, seconds in enumerate(offsets):
+            s.add(InboxItem(activity_id=f"https://peer.example/a/{i}", body="{}",
+                            next_attempt_at=now - timedelta(seconds=60 - seconds)))
+        s.commit()
+    columns = (InboxItem.id, InboxItem.activity_id)
+    got = claim(ctx.engine, InboxItem, 10, 120.0, None, columns)
+    ids = [r.id for r in got]
+    assert [ids.index(r.id) for r in got] == [0, 1, 2, 3, 4]
+    by_due = sorted(range(5), key=offsets.__getitem__)
+    assert [r.activity_id for r in got] == [f"https://peer.example/a/{i}" for i in by_due]
+    with Session(ctx.engine) as s:
+        s.execute(update(InboxItem).values(lease_owner=None, lease_until=None))
+        s.commit()
+    whole = claim(ctx.engine, InboxItem, 3, 120.0)
+    assert [r.activity_id for r in whole] == [f"https://peer.example/a/{i}"
+                                              for i in by_due[:3]]
