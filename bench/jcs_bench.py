@@ -2,10 +2,11 @@
 verifies most: a federated decision as it travels down (its mandates and votes
 embedded) and a matter, each the `Create` a commune receives.
 
-    .venv/bin/python bench/jcs_bench.py [--runs 7]
+    .venv/bin/python bench/jcs_bench.py [--runs 7] [--from DIR]
 
-The documents are built by the tests' federation helpers' shapes: taken from a kept run
-of federation_bench.py if one is given (--from DIR), else made here. Prints, for
+The documents come from a kept run of federation_bench.py if one is given (--from DIR:
+the largest decision and `Create` a commune kept), else one of a decision's shape is made
+here. Prints, for
 rfc8785.dumps and node.activitypub.jcs.canonical, the median time per document over
 `runs` timings of 200 serialisations each, and their ratio.
 """

@@ -8,7 +8,8 @@ on two cores, so this is the hop's cost per commune.
 One node in-process (SQLite), its city and the commune that wrote each matter served by
 the tests' fake remote. The first matter (first contact: the actors fetched) is left
 out. Each matter is stored through the inbox endpoint, then processed alone
-(`InboxProcessor.run_once`), so every one pays a claim, as in the federation; the
+(`InboxProcessor.run_once`), so every one pays a claim, as in the federation (the
+graph's warm-up it asks for runs later in a node, node/inbox/warmups.py, and not here); the
 figure is the process's CPU time over that processing (threads included), median and
 p95 per matter. --profile writes a cProfile of the processing (pstats format); so that
 it sees the database work too, the processing's threads are then run inline.
