@@ -102,7 +102,7 @@ def claim(
     lease = {"lease_owner": token, "lease_until": now + timedelta(seconds=lease_seconds)}
     pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
     if engine.dialect.name == "sqlite":
-        return _claim_sqlite(engine, table, shape, pick, due, lease)
+        return _claim_sqlite(engine, table, shape, pick, due, lease, token, now)
     with engine.begin() as conn:
         ids = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True))]
         if not ids:
@@ -115,18 +115,27 @@ def claim(
 
 
 def _claim_sqlite(engine: Engine, table: Any, shape: Any, pick: Any, due: Any,
-                  lease: dict[str, Any]) -> list[Any]:
-    # The pick, the lease and the read in one statement, under the write lock it takes
-    # first: two processes claiming at once never pick the same rows (the second picks
-    # after the first's commit), and the lock is held for that statement alone.
-    # RETURNING gives no order: the rows are put back in the queue's.
-    wanted = list(shape.selected_columns)
-    names = {c.key for c in wanted}
-    order = [c for c in (table.next_attempt_at, table.id) if c.key not in names]
+                  lease: dict[str, Any], token: str, now: Any) -> list[Any]:
+    # The pick and the lease in one statement, under the write lock it takes first:
+    # two processes claiming at once never pick the same rows (the second picks after
+    # the first's commit), and the lock is held for that statement alone. The read is
+    # a statement of its own: `UPDATE … RETURNING` would save it (0.3 ms a matter), but
+    # SQLite keeps the write lock until every returned row is fetched, while this
+    # thread waits for the GIL between rows, and the inbox's writers wait for the lock
+    # (two processes under a flood stored 4,840–4,901/s with it, 5,009–5,209/s without;
+    # docs/benchmarks.md, thirteenth session).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        rows = write_alone(conn, update(table).where(and_(table.id.in_(pick), due))
-                           .values(**lease).returning(*wanted, *order)).all()
-    return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+        leased = write_alone(conn, update(table).where(
+            and_(table.id.in_(pick), due)).values(**lease)).rowcount
+        if not leased:
+            return []
+        # Ours are among the first due rows, behind at most those another process
+        # holds: the walk along the due index stops after them.
+        rows = conn.execute(shape.where(and_(
+            table.state == "queued", table.next_attempt_at <= now,
+            table.lease_owner == token)).order_by(table.next_attempt_at, table.id)
+            .limit(leased)).all()
+    return list(rows)
 
 
 def next_due(engine: Engine, table: Any) -> datetime | None:
