@@ -56,10 +56,26 @@ def trim() -> None:
         libc.malloc_trim(0)
 
 
+# The stop events of the trimmers running in this process: one at a time. The resident
+# size is the process's, and a process holding many nodes (the federation benchmark's
+# hosts, 28 each) ran a trimmer per node: each a full garbage collection on the loop and
+# a walk over the heaps, one after the other, holding every node of the process for
+# seconds at a time (issue 11, thirteenth session).
+_RUNNING: list[asyncio.Event] = []
+
+
 async def trim_after_bursts(stop: asyncio.Event, every: float = CHECK_EVERY,
                             growth: int = GROWTH_BYTES) -> None:
-    if _glibc() is None:
+    if _glibc() is None or _RUNNING:
         return
+    _RUNNING.append(stop)
+    try:
+        await _trim_after_bursts(stop, every, growth)
+    finally:
+        _RUNNING.remove(stop)
+
+
+async def _trim_after_bursts(stop: asyncio.Event, every: float, growth: int) -> None:
     baseline = previous = resident_bytes()
     # Once more a while after a trim: what a burst leaves behind is freed late too
     # (kept-alive connections close after their idle timeout).

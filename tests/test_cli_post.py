@@ -215,6 +215,35 @@ def test_memory_is_given_back_once_a_burst_has_passed(monkeypatch: pytest.Monkey
     assert trims == [120, 118]
 
 
+def test_one_trimmer_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several nodes in one process (the benchmark's hosts, the tests) start one trimmer
+    each: the first runs, the others end at once; once it stops, a new one may run."""
+    import asyncio
+
+    from node import memory
+
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 100 * 2**20)
+    monkeypatch.setattr(memory, "_glibc", lambda: object())
+
+    async def run() -> None:
+        first_stop, second_stop = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(memory.trim_after_bursts(first_stop, every=0.001))
+        await asyncio.sleep(0.01)
+        # The second returns without waiting for its stop.
+        await asyncio.wait_for(memory.trim_after_bursts(second_stop, every=0.001), 1)
+        assert not first.done()
+        first_stop.set()
+        await first
+        again = asyncio.create_task(memory.trim_after_bursts(second_stop, every=0.001))
+        await asyncio.sleep(0.01)
+        assert not again.done()  # the first gone, this one runs
+        second_stop.set()
+        await again
+
+    asyncio.run(run())
+    assert memory._RUNNING == []
+
+
 def test_the_command_says_a_refusal_in_one_line_and_a_bug_keeps_its_traceback(
         node: Settings, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
