@@ -58,9 +58,9 @@ def trim() -> None:
 
 # The stop events of the trimmers running in this process: one at a time. The resident
 # size is the process's, and a process holding many nodes (the federation benchmark's
-# hosts, 28 each) ran a trimmer per node: each a full garbage collection on the loop and
-# a walk over the heaps, one after the other, holding every node of the process for
-# seconds at a time (issue 11, thirteenth session).
+# hosts, 28 each) ran a trimmer per node, all set off by the same resident size: each a
+# full garbage collection on the loop and a walk over the heaps, while every node of the
+# process waited (a first contact there once waited 6 s; issue 11, thirteenth session).
 _RUNNING: list[asyncio.Event] = []
 
 
