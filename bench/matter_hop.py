@@ -107,7 +107,7 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
 
         async def process() -> list[float]:
             if args.profile:  # cProfile sees one thread: the work in threads comes here
-                asyncio.to_thread = inline  # type: ignore[assignment]
+                asyncio.to_thread = inline
             pctx = build_context(settings)
             proc = InboxProcessor(pctx)
             costs: list[float] = []
