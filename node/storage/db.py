@@ -53,18 +53,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 # one database (only what the sqlite3 library it runs on says of itself), so the
 # engines share one, initialised on a database in memory, and its cache.
 COMPILED_CACHE_SIZE = 2000
-_shared: dict[str, tuple[Dialect, LRUCache[Any, Any]]] = {}
+_shared: list[tuple[Dialect, LRUCache[Any, Any]]] = []  # made by the first engine
 _shared_lock = threading.Lock()
 
 
 def _share_compiled(engine: Engine) -> None:
     with _shared_lock:
-        if "sqlite" not in _shared:
+        if not _shared:
             base = create_engine("sqlite://")
             with base.connect():  # initialise the dialect (it reads the library's version)
                 pass
-            _shared["sqlite"] = (base.dialect, LRUCache(COMPILED_CACHE_SIZE))
-        dialect, cache = _shared["sqlite"]
+            _shared.append((base.dialect, LRUCache(COMPILED_CACHE_SIZE)))
+        dialect, cache = _shared[0]
     engine.dialect = dialect
     engine.pool._dialect = dialect
     engine._compiled_cache = cache
