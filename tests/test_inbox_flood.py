@@ -26,6 +26,7 @@ from node.context import NodeContext, build_context
 from node.inbox import authority
 from node.inbox.kinds import Kind
 from node.inbox.processor import InboxProcessor
+from node.inbox.triage import UNHANDLED, settled_on_arrival
 from node.inbox.writer import InboxWriter
 from node.models import InboxItem
 from node.models.base import utcnow
@@ -140,12 +141,15 @@ def test_an_inert_activity_gets_the_verdict_of_the_full_check_without_it(
 
 def test_activities_something_acts_on_take_the_full_check(ctx: NodeContext) -> None:
     proc = InboxProcessor(ctx)
+    # What triage settles on arrival is what the processor has no handler for.
+    assert set(proc.handlers) == set(Kind)
+    assert {kind for kind, handler in proc.handlers.items() if handler is None} == UNHANDLED
     sender = f"{FAR}/users/a"
     follow = {"id": f"{FAR}/follows/1", "type": "Follow", "actor": sender,
               "object": ctx.urls.actor("maizal")}
-    assert not proc._nothing_to_do(Kind.follow, follow, "maizal", sender)
-    assert proc._nothing_to_do(Kind.other, _note(1), "maizal", sender)
-    assert not proc._nothing_to_do(Kind.other, _note(1), "nobody", sender)
+    assert not settled_on_arrival(ctx, Kind.follow, follow, "maizal", sender)
+    assert settled_on_arrival(ctx, Kind.other, _note(1), "maizal", sender)
+    assert not settled_on_arrival(ctx, Kind.other, _note(1), "nobody", sender)
 
 
 # --- the processor during and after a burst ----------------------------------------------

@@ -19,8 +19,8 @@ from node.economy import broker, handovers, party, plans, rising, wire
 from node.errors import Problem
 from node.federations import graph
 from node.inbox import peers
-from node.inbox.authority import id_of
 from node.inbox.deps import HandlerDeps
+from node.inbox.ownership import id_of
 from node.models import Commitment, EconomicEvent, Exchange, JointPlan, LocalActor
 from node.tx import Tx
 

@@ -29,8 +29,8 @@ from node.federations import (
 )
 from node.federations.levels import Route
 from node.inbox import peers
-from node.inbox.authority import id_of
 from node.inbox.deps import HandlerDeps
+from node.inbox.ownership import id_of
 from node.models import LocalActor
 
 log = logging.getLogger("comuna.federated")

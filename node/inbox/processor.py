@@ -23,13 +23,15 @@ from node.errors import Problem
 from node.federations import graph, matters, membership
 from node.governance import follows
 from node.inbox import authority, peers, refusals
-from node.inbox.authority import Verdict, id_of
+from node.inbox.authority import Verdict
 from node.inbox.copies import DUPLICATE, Handled, handled_before
 from node.inbox.deps import HandlerDeps
 from node.inbox.economic import Economic
-from node.inbox.kinds import RULES, Kind, Relation, classify
+from node.inbox.kinds import Kind, classify
 from node.inbox.matters import Federated
+from node.inbox.ownership import id_of
 from node.inbox.projectbank import ProjectBank
+from node.inbox.triage import settled_on_arrival
 from node.inbox.warmups import WarmUps
 from node.models import FederationLink, InboxItem, LocalActor
 from node.models.base import aware, utcnow
@@ -280,7 +282,9 @@ class InboxProcessor:
             # The key is gone for good (404/410): nobody we can check it against.
             return Verdict(classify(activity), [], "unknown-signer", str(exc))
         kind = classify(activity)
-        if self._nothing_to_do(kind, activity, recipient, sender):
+        # Rows the endpoint stored as handled never come here; these are ones it could
+        # not settle then (a body it did not hold yet) or that an older version stored.
+        if settled_on_arrival(self.ctx, kind, activity, recipient, sender):
             return Verdict(kind)
         verdict = await authority.decide(self.ctx, activity, recipient, sender)
         if not verdict.allowed:
@@ -291,26 +295,6 @@ class InboxProcessor:
         if handler is not None:
             await handler(activity, verdict.bodies, sender)
         return verdict
-
-    def _nothing_to_do(self, kind: Kind, activity: dict[str, Any], recipient: str,
-                       sender: str) -> bool:
-        """Whether the activity is one nothing here acts on and anyone may send (a Note
-        from a stranger, a Like): then `authority.decide` could only say whether a body
-        receives it, which the bodies in memory tell without a thread hop or a query.
-        A flood of them costs no more than its JSON; anything else takes the full path.
-        """
-        rule = RULES[kind]
-        if self.handlers.get(kind) is not None or rule.relation is not Relation.anyone \
-                or rule.answer_refusal:
-            return False
-        if not rule.relayed and id_of(activity.get("actor")) != sender:
-            return False
-        if authority.ownership_problem(kind, activity, sender):
-            return False
-        # Bodies are never deleted; an unknown recipient takes the full path (refused).
-        # The copy in memory: a body just created elsewhere only takes the full path.
-        held = self.ctx.actors.held()
-        return recipient in held if recipient else len(held) > 0
 
     async def refuse(self, activity: dict[str, Any], sender: str, verdict: Verdict) -> None:
         try:

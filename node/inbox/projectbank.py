@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from node.inbox.authority import id_of
 from node.inbox.deps import HandlerDeps
+from node.inbox.ownership import id_of
 from node.inbox.verify import Forbidden, verify_author_proof
 from node.models import LocalActor
 from node.projects import bank

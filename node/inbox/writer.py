@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 
 from node.activitypub.directory import netloc_of
 from node.models import InboxItem
-from node.models.inbox import delivery_key
+from node.models.inbox import DELIVERY, delivery_key
 from node.outbox.breaker import Hearing
 from node.storage.db import checkpoint
 
@@ -63,12 +63,12 @@ class InboxWriter:
         if self._sqlite:
             from node.inbox.sqlite_append import SqliteAppend
 
-            self._append: Any = SqliteAppend(engine, table, "delivery_key")
+            self._append: Any = SqliteAppend(engine, table, DELIVERY)
         else:
             from sqlalchemy.dialects import postgresql
 
             self._stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
-                index_elements=["delivery_key"]
+                index_elements=list(DELIVERY)
             )
 
     def start(self) -> None:
@@ -126,7 +126,9 @@ class InboxWriter:
                     _answer(batch, exc)  # the waiters not answered row by row
                     if not stored:
                         continue
-                if self.on_commit is not None:
+                # Rows stored handled (node/inbox/triage.py) are nothing to wake for.
+                if self.on_commit is not None and \
+                        any(r["state"] == "queued" for r, _ in batch):
                     self.on_commit()
                 self._maybe_checkpoint()
                 self._hearing.note({netloc_of(r["signer"]) for r, _ in batch if r.get("signer")})
