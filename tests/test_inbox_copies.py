@@ -55,5 +55,5 @@ def test_copies_handled_before_and_the_index_read(node: Settings) -> None:
         with ctx.engine.connect() as conn:
             plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {statement}", params).all())
-            assert "ix_inbox_activity" in plan, plan
+            assert "ux_inbox_delivery" in plan, plan
             assert "ix_inbox_due" not in plan, plan

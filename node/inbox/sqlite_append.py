@@ -32,12 +32,12 @@ MAX_PARAMS = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 class SqliteAppend:
-    def __init__(self, engine: Engine, table: Table, conflict: str) -> None:
+    def __init__(self, engine: Engine, table: Table, conflict: tuple[str, ...]) -> None:
         self.engine = engine
         cols = [c for c in table.columns if not c.primary_key]
         compiled = sqlite.insert(table).values(
             {c.name: bindparam(c.name) for c in cols}
-        ).on_conflict_do_nothing(index_elements=[conflict]).compile(dialect=engine.dialect)
+        ).on_conflict_do_nothing(index_elements=list(conflict)).compile(dialect=engine.dialect)
         # The values as SQLAlchemy would bind them (its text form of a datetime), so a
         # row reads back the same whoever stored it.
         self.cols = [(name, table.c[name].type.dialect_impl(engine.dialect)

@@ -8,6 +8,9 @@ from sqlmodel import Field, SQLModel
 
 from node.models.base import utcnow
 
+# What makes a stored delivery unique (the conflict target of the inbox's group commit).
+DELIVERY = ("activity_id", "delivery_key")
+
 
 class InboxItem(SQLModel, table=True):
     """An accepted incoming activity, stored before the node answers 202.
@@ -16,9 +19,10 @@ class InboxItem(SQLModel, table=True):
     """
 
     __tablename__ = "inbox_item"
+    # One index for both a delivery's uniqueness and an activity's copies (migration
+    # 0024): the key alone, a hash, put every new row on a random page of its index.
     __table_args__ = (Index("ix_inbox_due", "state", "next_attempt_at"),
-                      Index("ix_inbox_activity", "activity_id"),
-                      Index("ux_inbox_delivery", "delivery_key", unique=True))
+                      Index("ux_inbox_delivery", *DELIVERY, unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     # Not unique: the same activity may come from several senders (a stranger relaying
