@@ -147,6 +147,32 @@ def tree_cpu(root: int) -> float:
     return total
 
 
+def spy(root: int, seconds: int, variant: str) -> list[subprocess.Popen[bytes]]:
+    """With COMUNA_PYSPY=DIR, py-spy samples each process of the node (the worker
+    processes and their threads) through the flood, written to DIR as flame graphs and
+    raw collapsed stacks. COMUNA_PYSPY_BIN names py-spy when it is not on PATH;
+    COMUNA_PYSPY_ARGS adds options (`--gil`: only samples holding the GIL)."""
+    out = os.environ.get("COMUNA_PYSPY")
+    if not out:
+        return []
+    binary = os.environ.get("COMUNA_PYSPY_BIN", "py-spy")
+    pids = [root] + [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                     and _ppid(p) == root]
+    return [subprocess.Popen([binary, "record", "--pid", str(pid), "--duration",
+                              str(seconds), "--rate", "200", "--threads", "--nonblocking",
+                              "--format", "raw", "--output", f"{out}/{variant}-{pid}.txt",
+                              *os.environ.get("COMUNA_PYSPY_ARGS", "").split()],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for pid in pids]
+
+
+def _ppid(proc_dir: Path) -> int:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 def queued(db: Path) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
         n: int = conn.execute("select count(*) from inbox_item where state = 'queued'"
@@ -199,10 +225,13 @@ def flood(args: argparse.Namespace) -> None:
                     raise RuntimeError("the warm-up rows were not processed")
                 before = queued(db)
                 cpu0 = tree_cpu(proc.pid)
+                spies = spy(proc.pid, args.seconds, variant)
                 rps, bad = run_wrk(url, reqfile if variant == "store" else floor_req,
                                    args.seconds, 2, args.connections)
                 cpu[variant].append(1000 * (tree_cpu(proc.pid) - cpu0) /
                                     max(1.0, rps * args.seconds))
+                for sampler in spies:
+                    sampler.wait()
                 if variant == "store":
                     end = time.monotonic()
                     backlogs.append(queued(db) - before)
