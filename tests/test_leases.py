@@ -127,3 +127,49 @@ def test_claimed_rows_come_in_the_queue_order(node: Settings) -> None:
     whole = claim(ctx.engine, InboxItem, 3, 120.0)
     assert [r.activity_id for r in whole] == [f"https://peer.example/a/{i}"
                                               for i in by_due[:3]]
+
+
+def test_claims_build_their_statements_once_and_lease_by_their_parameters(
+        node: Settings, monkeypatch: Any) -> None:
+    """A claim's statements are built once per queue and condition (building and
+    keying them at every claim cost more than the SQL); the moment, the token and the
+    limits are parameters, so each claim still leases only what is due then, up to
+    its own limit."""
+    from datetime import timedelta
+
+    from node.models.base import utcnow
+    from node.outbox.breaker import claimable
+
+    ctx = build_context(node)
+    with Session(ctx.engine) as s:
+        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri="https://peer.example/u/x",
+                       inbox="https://peer.example/inbox"))
+        s.commit()
+        for i in range(5):
+            post_note(ctx.tx(s), ctx.primary, f"note {i}")
+        s.commit()
+    built: list[object] = []
+    real = leases._Statements.__init__
+
+    def counted(self: Any, *args: Any) -> None:
+        built.append(self)
+        real(self, *args)
+
+    monkeypatch.setattr(leases, "_BUILT", {})
+    monkeypatch.setattr(leases._Statements, "__init__", counted)
+    assert claimable() is claimable()
+    # Before the rows are due: nothing, whatever was built.
+    later = utcnow() - timedelta(hours=1)
+    monkeypatch.setattr(leases, "utcnow", lambda: later)
+    assert claim(ctx.engine, Delivery, 10, 120.0, claimable()) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(leases, "_BUILT", {})
+    monkeypatch.setattr(leases._Statements, "__init__", counted)
+    built.clear()
+    first = claim(ctx.engine, Delivery, 2, 120.0, claimable())
+    second = claim(ctx.engine, Delivery, 2, 120.0, claimable())
+    rest = claim(ctx.engine, Delivery, 10, 120.0, claimable())
+    assert [len(first), len(second), len(rest)] == [2, 2, 1]
+    assert len({r.id for r in first + second + rest}) == 5
+    assert len({r.lease_owner for r in first + second + rest}) == 3
+    assert len(built) == 1

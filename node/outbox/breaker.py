@@ -24,6 +24,7 @@ probe is taken by a conditional UPDATE, so only one process sends it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -138,8 +139,10 @@ def store(peer: PeerHost, s: State) -> None:
 
 # -- storage ---------------------------------------------------------------------------
 
+@functools.cache
 def claimable() -> ColumnElement[bool]:
-    """Rows ordinary claiming may take: the host is neither blocked nor held."""
+    """Rows ordinary claiming may take: the host is neither blocked nor held. One
+    object, so the statements that claim with it are built once (`leases.claim`)."""
     held = select(col(PeerHost.host)).where(
         or_(col(PeerHost.blocked).is_(True), col(PeerHost.breaker) != CLOSED))
     return and_(col(Delivery.host).not_in(held), ~_under_bare_block())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event
@@ -90,7 +91,8 @@ def checkpoint(engine: Engine) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
 
 
-def write_alone(conn: Connection, stmt: Executable) -> CursorResult[Any]:
+def write_alone(conn: Connection, stmt: Executable,
+                params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
     """Run one writing statement as its own transaction (`conn` in autocommit mode),
     on SQLite taking the write lock at tries half a millisecond apart.
 
@@ -103,14 +105,14 @@ def write_alone(conn: Connection, stmt: Executable) -> CursorResult[Any]:
     A busy statement fails before it has written anything, so it is tried again whole.
     """
     if conn.dialect.name != "sqlite":
-        return conn.execute(stmt)
+        return conn.execute(stmt, params)
     raw: Any = conn.connection.driver_connection
     raw.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                return conn.execute(stmt)
+                return conn.execute(stmt, params)
             except OperationalError as exc:
                 if "locked" not in str(exc.orig) or time.monotonic() > deadline:
                     raise

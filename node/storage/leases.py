@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, Integer, and_, bindparam, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 
 from node.models.base import aware, utcnow
@@ -79,6 +79,61 @@ def free_dead_at_start(engine: Engine, table: Any, what: str) -> None:
         log.info("%d %s leased by a process that died are free again", freed, what)
 
 
+class _Statements:
+    """The statements that lease due rows of one queue table, with the moment, the
+    token and the limits as parameters. Built once: a statement object keeps its cache
+    key, so SQLAlchemy finds it compiled at once. Built at every claim, the expression
+    tree and its key cost more than the claim's SQL (a sixth of the Python time of the
+    112-node benchmark's hosts, fourteenth session)."""
+
+    def __init__(self, table: Any, extra: ColumnElement[bool] | None,
+                 columns: Sequence[Any]) -> None:
+        self.extra = extra  # held, so its id is not reused while this entry lives
+        now = bindparam("now", type_=table.next_attempt_at.type)
+        shape = select(*columns) if columns else select(table)
+        due = and_(
+            table.state == "queued",
+            table.next_attempt_at <= now,
+            or_(table.lease_until.is_(None), table.lease_until < now),
+        )
+        if extra is not None:
+            due = and_(due, extra)
+        lease = {"lease_owner": bindparam("token", type_=table.lease_owner.type),
+                 "lease_until": bindparam("until", type_=table.lease_until.type)}
+        ours = table.lease_owner == bindparam("token", type_=table.lease_owner.type)
+        pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id) \
+            .limit(bindparam("limit", type_=Integer))
+        order = (table.next_attempt_at, table.id)
+        # SQLite: the pick and the lease in one statement, then the rows leased.
+        self.lease_picked = update(table).where(and_(table.id.in_(pick), due)).values(**lease)
+        # Ours are among the first due rows, behind at most those another process
+        # holds: the walk along the due index stops after them.
+        self.read_leased = shape.where(and_(
+            table.state == "queued", table.next_attempt_at <= now, ours)) \
+            .order_by(*order).limit(bindparam("leased", type_=Integer))
+        # PostgreSQL: pick and lock, lease, read.
+        ids: Any = bindparam("ids", expanding=True)
+        self.pick_locked = pick.with_for_update(skip_locked=True)
+        self.lease_ids = update(table).where(and_(table.id.in_(ids), due)).values(**lease)
+        self.read_ids = shape.where(and_(table.id.in_(ids), ours)).order_by(*order)
+
+
+# A few queues (the inbox, deliveries), each with its own columns and condition.
+_BUILT: dict[tuple[Any, tuple[Any, ...], int], _Statements] = {}
+_BUILT_MAX = 32
+
+
+def _statements(table: Any, extra: ColumnElement[bool] | None,
+                columns: Sequence[Any]) -> _Statements:
+    key = (table, tuple(columns), id(extra))
+    found = _BUILT.get(key)
+    if found is None:
+        if len(_BUILT) >= _BUILT_MAX:  # a caller making a new condition each time
+            _BUILT.clear()
+        found = _BUILT[key] = _Statements(table, extra, columns)
+    return found
+
+
 def claim(
     engine: Engine,
     table: Any,
@@ -88,34 +143,26 @@ def claim(
     columns: Sequence[Any] = (),
 ) -> list[Any]:
     """Lease up to `limit` due rows of `table` (a SQLModel class) and return them: every
-    column, or only `columns` (the inbox's rows are read at thousands a second)."""
+    column, or only `columns` (the inbox's rows are read at thousands a second). Pass
+    the same `extra` object at each call (`breaker.claimable()` is one): its statements
+    are then built once."""
     now = utcnow()
-    shape = select(*columns) if columns else select(table)
+    built = _statements(table, extra, columns)
     token = lease_token()
-    due = and_(
-        table.state == "queued",
-        table.next_attempt_at <= now,
-        or_(table.lease_until.is_(None), table.lease_until < now),
-    )
-    if extra is not None:
-        due = and_(due, extra)
-    lease = {"lease_owner": token, "lease_until": now + timedelta(seconds=lease_seconds)}
-    pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id).limit(limit)
+    params = {"now": now, "token": token, "limit": limit,
+              "until": now + timedelta(seconds=lease_seconds)}
     if engine.dialect.name == "sqlite":
-        return _claim_sqlite(engine, table, shape, pick, due, lease, token, now)
+        return _claim_sqlite(engine, built, params)
     with engine.begin() as conn:
-        ids = [r[0] for r in conn.execute(pick.with_for_update(skip_locked=True))]
+        ids = [r[0] for r in conn.execute(built.pick_locked, params)]
         if not ids:
             return []
-        conn.execute(update(table).where(and_(table.id.in_(ids), due)).values(**lease))
-        rows = conn.execute(
-            shape.where(and_(table.id.in_(ids), table.lease_owner == token))
-            .order_by(table.next_attempt_at, table.id)).all()
+        conn.execute(built.lease_ids, {**params, "ids": ids})
+        rows = conn.execute(built.read_ids, {**params, "ids": ids}).all()
     return list(rows)
 
 
-def _claim_sqlite(engine: Engine, table: Any, shape: Any, pick: Any, due: Any,
-                  lease: dict[str, Any], token: str, now: Any) -> list[Any]:
+def _claim_sqlite(engine: Engine, built: _Statements, params: dict[str, Any]) -> list[Any]:
     # The pick and the lease in one statement, under the write lock it takes first:
     # two processes claiming at once never pick the same rows (the second picks after
     # the first's commit), and the lock is held for that statement alone. The read is
@@ -125,16 +172,10 @@ def _claim_sqlite(engine: Engine, table: Any, shape: Any, pick: Any, due: Any,
     # (two processes under a flood stored 4,840–4,901/s with it, 5,009–5,209/s without;
     # docs/benchmarks.md, thirteenth session).
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        leased = write_alone(conn, update(table).where(
-            and_(table.id.in_(pick), due)).values(**lease)).rowcount
+        leased = write_alone(conn, built.lease_picked, params).rowcount
         if not leased:
             return []
-        # Ours are among the first due rows, behind at most those another process
-        # holds: the walk along the due index stops after them.
-        rows = conn.execute(shape.where(and_(
-            table.state == "queued", table.next_attempt_at <= now,
-            table.lease_owner == token)).order_by(table.next_attempt_at, table.id)
-            .limit(leased)).all()
+        rows = conn.execute(built.read_leased, {**params, "leased": leased}).all()
     return list(rows)
 
 
