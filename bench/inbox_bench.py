@@ -9,7 +9,9 @@ second is issue 11's target: the node as the README starts it (inbox processing 
 delivery on), Creates signed by `--actors` distinct remote actors, and after the
 flood the seconds until no `inbox_item` row is left queued (the backlog drained).
 With --no-processing it runs `serve --no-background` instead: the store alone, as a
-reference (rows stay queued).
+reference (rows stay queued). `--kind delete` floods with accounts' Deletes of
+themselves instead of Creates of Notes: activities the processor must act on, where
+the Creates are stored already handled (node/inbox/triage.py).
 
 COMUNA_PROFILE_DIR=DIR with --flood runs the node as `bench.apps:profiled_app` (cProfile
 of the event loop, counters of commits and processing passes, written to DIR).
@@ -30,6 +32,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, env, free_port, init_node, median, rss_mb, wait_healthy
 
@@ -40,19 +43,29 @@ BATCH = 1000
 DRAIN_LIMIT = 120.0
 
 
-def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
+def _activity(kind: str, host_prefix: str, name: str, actor: str, n: int) -> dict[str, Any]:
+    """A Create of a 1,500-character Note (nothing here acts on it: stored handled), or
+    with --kind delete an account's Delete of itself, as servers broadcast when an
+    account goes (the processor acts on it: each one a transaction), of the same size."""
+    doc: dict[str, Any] = {"@context": "https://www.w3.org/ns/activitystreams",
+                           "id": f"{host_prefix}/activities/{name}-{n}", "actor": actor}
+    if kind == "delete":
+        return {**doc, "type": "Delete", "object": actor, "summary": "x" * 1500}
+    return {**doc, "type": "Create",
+            "object": {"id": f"{host_prefix}/notes/{name}-{n}", "type": "Note",
+                       "attributedTo": actor, "content": "x" * 1500}}
+
+
+def _sign_batch(args: tuple[str, str, str, str, int, int, str]) -> list[str]:
     from node.activitypub.httpsig.sign import sign_cavage
     from node.activitypub.keys import load_private_pem
 
-    pem, key_id, actor, inbox, start_count, count = args
+    pem, key_id, actor, inbox, start_count, count, kind = args
     key = load_private_pem(pem)
     host_prefix, name = actor.rsplit("/users/", 1)
     lines = []
     for n in range(start_count, start_count + count):
-        act = {"@context": "https://www.w3.org/ns/activitystreams",
-               "id": f"{host_prefix}/activities/{name}-{n}", "type": "Create", "actor": actor,
-               "object": {"id": f"{host_prefix}/notes/{name}-{n}", "type": "Note",
-                          "attributedTo": actor, "content": "x" * 1500}}
+        act = _activity(kind, host_prefix, name, actor, n)
         body = json.dumps(act, separators=(",", ":")).encode()
         headers = sign_cavage("POST", inbox, key_id, key, body=body,
                               headers={"Content-Type": "application/activity+json"})
@@ -63,9 +76,9 @@ def _sign_batch(args: tuple[str, str, str, str, int, int]) -> list[str]:
 
 
 def make_requests(actors: list[RemoteActor], inbox: str, count: int, out: Path, threads: int,
-                  offset: int) -> None:
-    """`count` distinct signed Creates, spread evenly over `actors` and interleaved, in
-    one file per wrk thread."""
+                  offset: int, kind: str = "create") -> None:
+    """`count` distinct signed activities (`_activity`), spread evenly over `actors` and
+    interleaved, in one file per wrk thread."""
     from node.activitypub.keys import private_pem
 
     per_actor = max(1, count // len(actors))
@@ -74,7 +87,7 @@ def make_requests(actors: list[RemoteActor], inbox: str, count: int, out: Path, 
         pem = private_pem(actor.rsa_key)
         for start in range(0, per_actor, BATCH):
             jobs.append((pem, actor.key_id, actor.uri, inbox, offset + start,
-                         min(BATCH, per_actor - start)))
+                         min(BATCH, per_actor - start), kind))
     with ProcessPoolExecutor(2) as pool:
         batches = list(pool.map(_sign_batch, jobs))
     by_actor = [[line for b in batches[i::len(actors)] for line in b]
@@ -207,10 +220,11 @@ def flood(args: argparse.Namespace) -> None:
     backlogs: list[int] = []
     errors = {"floor": 0, "store": 0}
     floor_req = tmp / "req-floor"
-    make_requests(actors, inbox, per_round, floor_req, 2, offset=0)
+    make_requests(actors, inbox, per_round, floor_req, 2, offset=0, kind=args.kind)
     for rnd in range(args.rounds):
         reqfile = tmp / f"req-store-{rnd}"
-        make_requests(actors, inbox, per_round, reqfile, 2, offset=(rnd + 1) * per_round)
+        make_requests(actors, inbox, per_round, reqfile, 2, offset=(rnd + 1) * per_round,
+                      kind=args.kind)
         warm = tmp / f"warm-{rnd}"
         make_requests(actors, inbox, 20 * len(actors), warm, 2,
                       offset=10_000_000 + rnd * 10 * BATCH)
@@ -252,7 +266,8 @@ def flood(args: argparse.Namespace) -> None:
     remote.close()
     f, s = median(results["floor"]), median(results["store"])
     print(f"| variant ({args.processes} process{'es' if args.processes > 1 else ''}, "
-          f"{args.actors} actors, wrk -c{args.connections}, {args.seconds} s x {args.rounds})"
+          f"{args.actors} actors, {args.kind}, wrk -c{args.connections}, "
+          f"{args.seconds} s x {args.rounds})"
           " | runs (2xx/s) | median |")
     print("|---|---|---|")
     print(f"| floor: verify, answer 202, no store | "
@@ -338,6 +353,9 @@ def main() -> None:
     ap.add_argument("--flood", action="store_true",
                     help="issue 11's target: processing on, several actors, drain time")
     ap.add_argument("--actors", type=int, default=10, help="signing actors with --flood")
+    ap.add_argument("--kind", choices=("create", "delete"), default="create",
+                    help="with --flood: Creates of Notes (the target's), or accounts' "
+                         "Deletes of themselves (each one processed)")
     ap.add_argument("--no-processing", action="store_true",
                     help="with --flood: serve --no-background, the store alone (a reference)")
     args = ap.parse_args()
