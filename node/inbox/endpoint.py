@@ -1,12 +1,12 @@
 """The inbox HTTP endpoints (per body and shared).
 
 The order of checks is the contract: size, content type and JSON, keyId host
-against blocks, signature, authorship, durable store, 202. An activity nothing here
-acts on is stored already handled (`node.inbox.triage`); the rest wait for the
-processor. No check before the
-store writes anything, so a refused request changes nothing. 401 means the
-signature is bad; a key we cannot fetch now (or may not fetch yet) is 503 or 429
-with Retry-After, since some senders give up on a 401 for good.
+against blocks, signature, authorship, durable store, 202. No check before the
+store writes anything, so a refused request changes nothing. An activity nothing
+here acts on is stored already handled (`node.inbox.triage`); the rest wait for the
+processor. 401 means the signature is bad; a key we cannot fetch now (or may not
+fetch yet) is 503 or 429 with Retry-After, since some senders give up on a 401 for
+good.
 """
 
 from __future__ import annotations
