@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from node.config import Settings
-from node.context import build_context
+from node.context import NodeContext, build_context
 from node.models import Delivery, Follower
 from node.outbox.publish import post_note
 from node.storage import leases
@@ -24,15 +24,20 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def test_a_dead_process_leases_are_freed_and_live_ones_kept(node: Settings) -> None:
-    ctx = build_context(node)
+def _queue_deliveries(ctx: NodeContext, notes: int) -> None:
+    """`notes` notes posted by the primary body to its one follower: a delivery each."""
     with Session(ctx.engine) as s:
         s.add(Follower(actor_id=id_of(ctx.primary), follower_uri="https://peer.example/u/x",
                        inbox="https://peer.example/inbox"))
         s.commit()
-        for i in range(3):
+        for i in range(notes):
             post_note(ctx.tx(s), ctx.primary, f"note {i}")
         s.commit()
+
+
+def test_a_dead_process_leases_are_freed_and_live_ones_kept(node: Settings) -> None:
+    ctx = build_context(node)
+    _queue_deliveries(ctx, 3)
     rows = claim(ctx.engine, Delivery, 10, 120.0)
     assert len(rows) == 3
     assert all(r.lease_owner.startswith(f"{leases._HOST}:") for r in rows)
@@ -141,13 +146,7 @@ def test_claims_build_their_statements_once_and_lease_by_their_parameters(
     from node.outbox.breaker import claimable
 
     ctx = build_context(node)
-    with Session(ctx.engine) as s:
-        s.add(Follower(actor_id=id_of(ctx.primary), follower_uri="https://peer.example/u/x",
-                       inbox="https://peer.example/inbox"))
-        s.commit()
-        for i in range(5):
-            post_note(ctx.tx(s), ctx.primary, f"note {i}")
-        s.commit()
+    _queue_deliveries(ctx, 5)
     built: list[object] = []
     real = leases._Statements.__init__
 
