@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import Engine, exists, literal, or_
+from sqlmodel import col, select
 
 from node.activitypub.documents import AS_CONTEXT
 from node.models import Follower, Following, LocalActor
@@ -70,6 +71,17 @@ def undo_follow(tx: Tx, actor: LocalActor, follower_uri: str, follow_id: str) ->
             session.delete(row)
             removed += 1
     return removed
+
+
+def knows_account(engine: Engine, uri: str) -> bool:
+    """Whether a remote account follows a body here or is followed by one: what
+    `forget_account` would end. Servers announce an account's deletion to every inbox
+    they know, so most arrive for accounts that never followed anything here; this one
+    read spares them a transaction (issue 11: a flood of them drained at ~580 a second)."""
+    with engine.connect() as conn:
+        return conn.execute(select(literal(True)).where(or_(
+            exists().where(col(Follower.follower_uri) == uri),
+            exists().where(col(Following.target_uri) == uri)))).first() is not None
 
 
 def forget_account(tx: Tx, uri: str) -> int:

@@ -331,7 +331,9 @@ class InboxProcessor:
                             sender: str) -> None:
         # Signed by the account itself (the sender is the actor, checked before): a
         # deleted account is no follower of any body here, whichever inbox it chose.
-        await self._tx(f"remote:{sender}", follows.forget_account, sender)
+        # Most such Deletes are for accounts that never followed anything here.
+        if await asyncio.to_thread(follows.knows_account, self.ctx.engine, sender):
+            await self._tx(f"remote:{sender}", follows.forget_account, sender)
 
     async def _join(self, activity: dict[str, Any], bodies: list[LocalActor],
                     sender: str) -> None:
