@@ -98,9 +98,10 @@ class _Statements:
         )
         if extra is not None:
             due = and_(due, extra)
-        lease = {"lease_owner": bindparam("token", type_=table.lease_owner.type),
+        token = bindparam("token", type_=table.lease_owner.type)
+        lease = {"lease_owner": token,
                  "lease_until": bindparam("until", type_=table.lease_until.type)}
-        ours = table.lease_owner == bindparam("token", type_=table.lease_owner.type)
+        ours = table.lease_owner == token
         pick = select(table.id).where(due).order_by(table.next_attempt_at, table.id) \
             .limit(bindparam("limit", type_=Integer))
         order = (table.next_attempt_at, table.id)
