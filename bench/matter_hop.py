@@ -3,7 +3,7 @@
 into the commune's own row. In the 112-node benchmark fifty communes do this at once
 on two cores, so this is the hop's cost per commune.
 
-    .venv/bin/python bench/matter_hop.py [--matters 200] [--profile FILE]
+    .venv/bin/python bench/matter_hop.py [--matters 200] [--decisions] [--profile FILE]
 
 One node in-process (SQLite), its city and the commune that wrote each matter served by
 the tests' fake remote. The first matter (first contact: the actors fetched) is left
@@ -11,7 +11,9 @@ out. Each matter is stored through the inbox endpoint, then processed alone
 (`InboxProcessor.run_once`), so every one pays a claim, as in the federation (the
 graph's warm-up it asks for runs later in a node, node/inbox/warmups.py, and not here); the
 figure is the process's CPU time over that processing (threads included), median and
-p95 per matter. --profile writes a cProfile of the processing (pstats format); so that
+p95 per matter. With --decisions each matter is followed by the city's decision on it
+(an `Announce` of the city's signed `Create` of its decision `Note`), and the figure is
+the processing of the decision instead: the other hop of the benchmark. --profile writes a cProfile of the processing (pstats format); so that
 it sees the database work too, the processing's threads are then run inline.
 """
 
@@ -38,7 +40,7 @@ from node.config import load_settings, write_config_file
 from node.context import build_context
 from node.federations import objects
 from node.inbox.processor import InboxProcessor
-from node.models import FederationLink, InboxItem, LocalActor
+from node.models import FederationLink, InboxItem, LocalActor, Proposal
 from node.models.base import utcnow
 from tests.fakeremote import start_fake_remote
 
@@ -50,6 +52,7 @@ AS = "https://www.w3.org/ns/activitystreams"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--matters", type=int, default=200)
+    ap.add_argument("--decisions", action="store_true")
     ap.add_argument("--profile", default="")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="matterhop-") as tmp:
@@ -102,6 +105,19 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
             r = client.post(f"{ME}/inbox", content=body, headers=headers)
             assert r.status_code == 202, r.text
 
+        def send_decision(k: int) -> None:
+            matter = f"{author.server.base}/objects/matter-{k}"
+            note = city.prove({"@context": AS, "id": f"{city.server.base}/objects/decision-{k}",
+                               "type": "Note", "attributedTo": city.uri, "name": f"Ronda {k}",
+                               "content": "<p>Aprobada.</p>", "matter": matter,
+                               "proposalVersion": 1, "outcome": "approved",
+                               "to": [AS + "#Public"]})
+            create = activity(city, "Create", note, to=[AS + "#Public"])
+            announce = activity(city, "Announce", create, to=[f"{city.uri}/members"])
+            body, headers = city.signed_post(f"{ME}/inbox", announce)
+            r = client.post(f"{ME}/inbox", content=body, headers=headers)
+            assert r.status_code == 202, r.text
+
         async def inline(func: Any, /, *a: Any, **kw: Any) -> Any:
             return func(*a, **kw)
 
@@ -115,6 +131,9 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
             try:
                 for k in range(args.matters + 1):
                     await to_thread(send_matter, k)
+                    if args.decisions:
+                        assert await proc.run_once() == 1, f"matter {k} not processed"
+                        await to_thread(send_decision, k)
                     cpu = time.process_time()
                     if profiler and k:
                         profiler.enable()
@@ -133,9 +152,13 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
         costs = asyncio.run(process())
         with Session(ctx.engine) as s:
             states = [r.state for r in s.exec(select(InboxItem)).all()]
-        assert states.count("done") == args.matters + 1, json.dumps(states[:5])
+            decided = len(s.exec(select(Proposal).where(Proposal.final_outcome != "")).all())
+        per = 2 if args.decisions else 1
+        assert states.count("done") == per * (args.matters + 1), json.dumps(states[:5])
+        assert decided == (args.matters + 1 if args.decisions else 0), decided
     ms = sorted(c * 1000 for c in costs)
-    print(f"matters processed: {len(ms)}; CPU per matter: median {statistics.median(ms):.1f} ms"
+    what = "decisions" if args.decisions else "matters"
+    print(f"{what} processed: {len(ms)}; CPU per {what[:-1]}: median {statistics.median(ms):.1f} ms"
           f", p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms, mean {statistics.mean(ms):.1f} ms")
 
 

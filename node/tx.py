@@ -27,7 +27,7 @@ from sqlmodel import Session
 from node.activitypub.urls import Urls
 from node.clock import SYSTEM, Clock
 from node.errors import Problem
-from node.models import AuditEntry, LocalActor, Member
+from node.models import LocalActor, Member
 from node.storage import aftercommit, audit
 from node.storage.audit import Who
 
@@ -63,9 +63,9 @@ class Tx:
         return self.who
 
     def audit(self, action: str, subject: str,
-              data: dict[str, Any] | None = None) -> AuditEntry:
+              data: dict[str, Any] | None = None) -> None:
         """Record `action` on `subject` in the hash-chained log, by this actor, now."""
-        return audit.append(self.session, self.who, action, subject, data, at=self.now())
+        audit.append(self.session, self.who, action, subject, data, at=self.now())
 
     def wake(self, topic: str) -> None:
         """Wake `topic`'s loop (delivery, inbox, economy) once this commits."""

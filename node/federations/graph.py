@@ -103,17 +103,21 @@ def _fresh_copies(ctx: NodeContext, uris: list[str]) -> set[str]:
     return {uri for uri, at, expired in rows if not expired and aware(at) > since}
 
 
+# Read for every matter and decision routed (issue 11): built once.
+_ACCEPTED_LINKS = select(col(LocalActor.handle), col(FederationLink.remote_uri),
+                         col(FederationLink.direction)).join(
+    FederationLink, col(FederationLink.body_id) == col(LocalActor.id)).where(
+    col(FederationLink.state) == "accepted")
+
+
 def _links(ctx: NodeContext) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """In one read: the federations of each of our bodies, and, for each remote body
     that belongs to one of ours, those of ours it belongs to (authoritative: we admitted
     it)."""
     local: dict[str, list[str]] = {}
     ours: dict[str, list[str]] = {}
-    with Session(ctx.engine) as s:
-        rows = s.exec(select(LocalActor.handle, FederationLink.remote_uri,
-                             FederationLink.direction).join(
-            FederationLink, col(FederationLink.body_id) == col(LocalActor.id)).where(
-            FederationLink.state == "accepted")).all()
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(_ACCEPTED_LINKS).all()
     for handle, remote, direction in rows:
         if direction == "member_of":
             local.setdefault(ctx.urls.actor(handle), []).append(remote)

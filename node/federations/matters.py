@@ -17,6 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from node.activitypub.documents import AS_CONTEXT
@@ -45,23 +46,39 @@ def sign(urls: Urls, body: LocalActor, obj: dict[str, Any]) -> dict[str, Any]:
     return with_proof(urls, body, {"@context": context(urls), **obj})
 
 
+# The statements of every matter's and decision's path, built once: building them at
+# each call cost more than running them (issue 11, fifteenth session).
+_SIGNED_ID = select(col(SignedObject.id)).where(col(SignedObject.uri) == bindparam("uri"))
+_SIGNED_BODY = select(col(SignedObject.body)).where(col(SignedObject.uri) == bindparam("uri"))
+_SIGNED_INSERT = insert(SignedObject)
+_ROWS = select(Proposal).where(col(Proposal.body_id) == bindparam("body"),
+                               col(Proposal.matter) == bindparam("matter"))
+
+
 def keep(session: Session, doc: dict[str, Any], kind: str, author: str, matter: str,
-         received_from: str = "") -> SignedObject:
+         received_from: str = "") -> None:
     """Store a signed object once, as it is (a second copy of the same id is ignored)."""
     uri = str(doc["id"])
-    row = session.exec(select(SignedObject).where(SignedObject.uri == uri)).first()
-    if row is None:
-        row = SignedObject(uri=uri, type=kind, author=author, matter=matter,
-                           body=json.dumps(doc, ensure_ascii=False),
-                           received_from=received_from)
-        session.add(row)
-        session.flush()
-    return row
+    conn = session.connection()
+    if conn.execute(_SIGNED_ID, {"uri": uri}).first() is None:
+        conn.execute(_SIGNED_INSERT, {
+            "uri": uri, "type": kind, "author": author, "matter": matter,
+            "body": json.dumps(doc, ensure_ascii=False), "received_from": received_from,
+            "created_at": utcnow()})
+
+
+def is_kept(session: Session, uri: str) -> bool:
+    return session.connection().execute(_SIGNED_ID, {"uri": uri}).first() is not None
 
 
 def kept(session: Session, uri: str) -> dict[str, Any] | None:
-    row = session.exec(select(SignedObject).where(SignedObject.uri == uri)).first()
-    return json.loads(row.body) if row is not None else None
+    body = session.connection().execute(_SIGNED_BODY, {"uri": uri}).scalar()
+    return json.loads(body) if body is not None else None
+
+
+def rows_for(session: Session, body_id: int | None, matter: str) -> list[Proposal]:
+    """A body's rows for one matter, in no particular order."""
+    return list(session.exec(_ROWS, params={"body": body_id, "matter": matter}).all())
 
 
 def member_inboxes(session: Session, federation: LocalActor) -> set[str]:
@@ -168,12 +185,13 @@ def forward_up(tx: Tx, federation: LocalActor, create: dict[str, Any], next_hop:
 
 
 def _row(tx: Tx, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
-         answers_to: str, came_back: bool = False) -> Proposal | None:
+         answers_to: str, came_back: bool = False,
+         ours: list[Proposal] | None = None) -> Proposal | None:
     """This body's row for one version of a matter; None if it already has it.
-    `came_back`: the matter arrived as its author's own signed `Create`."""
+    `came_back`: the matter arrived as its author's own signed `Create`. `ours`: the
+    body's rows for the matter, when the caller has just read them."""
     session = tx.session
-    for p in session.exec(select(Proposal).where(Proposal.body_id == body.id,
-                                                 Proposal.matter == doc.id)).all():
+    for p in ours if ours is not None else rows_for(session, body.id, doc.id):
         if p.current_version == doc.version:
             if p.author_id is not None and came_back and ESCALATION.may("take",
                                                                          p.escalation):
@@ -238,8 +256,7 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     federation decides by its own members' mandates, and passes it on to them). Recorded
     as the federation's act."""
     session, urls = tx.session, tx.urls
-    ours = session.exec(select(Proposal).where(Proposal.body_id == body.id,
-                                               Proposal.matter == doc.id)).all()
+    ours = rows_for(session, body.id, doc.id)
     if activity.get("type") == "Update" and any(p.current_version >= doc.version
                                                 for p in ours):
         return None  # an old or repeated version changes nothing
@@ -248,7 +265,7 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     electorate = "bodies" if members_of(session, body) else "people"
     # Only our own signed Create coming back makes our proposal our position on it.
     came_back = activity.get("type") == "Create" and doc.author == urls.actor(body.handle)
-    row = _row(tx, body, doc, electorate, federation, came_back)
+    row = _row(tx, body, doc, electorate, federation, came_back, ours)
     if electorate == "bodies":
         announce(tx, body, activity)
     if row is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from node.activitypub.documents import AS_CONTEXT
@@ -289,8 +290,12 @@ def waiting_requests(session: Session, body: LocalActor) -> list[FederationLink]
         .order_by(col(FederationLink.id))).all())
 
 
+# Asked for every matter and decision a body receives: built once (issue 11).
+_MEMBERS = select(col(FederationLink.remote_uri)).where(
+    col(FederationLink.body_id) == bindparam("body"),
+    col(FederationLink.direction) == "has_member",
+    col(FederationLink.state) == "accepted").order_by(col(FederationLink.remote_uri))
+
+
 def members_of(session: Session, federation: LocalActor) -> list[str]:
-    rows = session.exec(select(FederationLink.remote_uri).where(
-        FederationLink.body_id == federation.id, FederationLink.direction == "has_member",
-        FederationLink.state == "accepted").order_by(col(FederationLink.remote_uri))).all()
-    return list(rows)
+    return list(session.exec(_MEMBERS, params={"body": federation.id}).all())

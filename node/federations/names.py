@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from node.activitypub.urls import Urls
@@ -64,6 +65,15 @@ def spokesperson_names(session: Session, mandate_uris: Iterable[str]) -> dict[st
     return found
 
 
+# Names are asked for wherever a page or notice shows a body or a person: built once.
+_BODY_NAMES = select(col(LocalActor.handle), col(LocalActor.name)).where(
+    col(LocalActor.handle).in_(bindparam("in", expanding=True)))
+_PEOPLE_NAMES = select(col(Member.username), col(Member.display_name)).where(
+    col(Member.username).in_(bindparam("in", expanding=True)))
+_REMOTE_DOCUMENTS = select(col(RemoteActor.uri), col(RemoteActor.document)).where(
+    col(RemoteActor.uri).in_(bindparam("in", expanding=True)))
+
+
 def names(session: Session, urls: Urls, uris: Iterable[str],
           hints: dict[str, str] | None = None) -> dict[str, str]:
     """uri -> name for every uri given (bodies and spokespersons, ours or remote). `hints`
@@ -74,20 +84,16 @@ def names(session: Session, urls: Urls, uris: Iterable[str],
     handles = {urls.handle_of_actor(u): u for u in wanted}
     handles.pop(None, None)
     if handles:
-        for handle, name in session.exec(select(LocalActor.handle, LocalActor.name).where(
-                col(LocalActor.handle).in_(list(handles)))).all():
+        for handle, name in session.exec(_BODY_NAMES, params={"in": list(handles)}).all():
             found[str(handles[handle])] = name
     people = {u.rsplit("/", 1)[-1]: u for u in wanted
               if u.startswith(f"{base}/members/") and u not in found}
     if people:
-        for username, display in session.exec(select(Member.username, Member.display_name)
-                                              .where(col(Member.username).in_(list(people)))
-                                              ).all():
+        for username, display in session.exec(_PEOPLE_NAMES, params={"in": list(people)}):
             found[people[username]] = display or username
     remote = [u for u in wanted if u not in found and not u.startswith(base + "/")]
     if remote:
-        for uri, raw in session.exec(select(RemoteActor.uri, RemoteActor.document).where(
-                col(RemoteActor.uri).in_(remote))).all():
+        for uri, raw in session.exec(_REMOTE_DOCUMENTS, params={"in": remote}).all():
             name = _from_document(raw)
             if name:
                 found[uri] = name

@@ -22,7 +22,7 @@ from node.governance.statute import statute_of_vote
 from node.governance.tally import Counts, Electorate, Result, tally
 from node.models import Decision, FederationLink, LocalActor, Proposal, ProposalVersion
 from node.models.base import aware, utcnow
-from node.models.matters import Mandate, MandatedVote, SignedObject
+from node.models.matters import Mandate, MandatedVote
 from node.outbox.publish import new_uid, publish
 from node.tx import Tx
 
@@ -194,12 +194,11 @@ def receive(tx: Tx, body: LocalActor, activity: dict[str, Any], note: dict[str, 
     if not isinstance(matter, str) or not matter:
         return False
     author = str(note.get("attributedTo", ""))
-    if session.exec(select(SignedObject.id).where(SignedObject.uri == note["id"])).first():
+    if matters.is_kept(session, str(note["id"])):
         return False  # already recorded
     matters.keep(session, note, DECISION, author, matter, relayed_by)
     matters.keep(session, activity, "Create", author, matter, relayed_by)
-    rows = session.exec(select(Proposal).where(Proposal.body_id == body.id,
-                                               Proposal.matter == matter)).all()
+    rows = matters.rows_for(session, body.id, matter)
     for p in rows:
         p.final_outcome = str(note.get("outcome", ""))[:16]
         p.final_decision = str(note["id"])

@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from node.context import NodeContext
 from node.federations import graph, levels
@@ -46,6 +47,12 @@ async def settled(ctx: NodeContext, body: LocalActor, affects: list[str],
     return found
 
 
+# Read for every matter and decision routed (issue 11): built once.
+_MEMBERSHIPS = select(FederationLink).where(
+    col(FederationLink.body_id) == bindparam("body"),
+    col(FederationLink.direction) == "member_of", col(FederationLink.state) == "accepted")
+
+
 async def plan(ctx: NodeContext, body: LocalActor, affects: list[str]) -> Plan:
     here = ctx.urls.actor(body.handle)
     parents = await graph.parents_map(ctx, [here, *affects])
@@ -59,9 +66,7 @@ async def plan(ctx: NodeContext, body: LocalActor, affects: list[str]) -> Plan:
         return Plan(routing.route, routing.target, routing.reason, seen=seen)
     def ours() -> list[FederationLink]:
         with Session(ctx.engine) as s:
-            return list(s.exec(select(FederationLink).where(
-                FederationLink.body_id == body.id, FederationLink.direction == "member_of",
-                FederationLink.state == "accepted")).all())
+            return list(s.exec(_MEMBERSHIPS, params={"body": body.id}).all())
 
     links = await asyncio.to_thread(ours)
     # The nearest of our federations from which the deciding level can be reached.

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from node.context import NodeContext
@@ -58,8 +59,17 @@ class Verdict:
 # --- the receiving bodies ----------------------------------------------------------------
 
 
+# Every arriving activity is decided with these: built once (issue 11, fifteenth session).
+_BODIES = select(LocalActor).order_by(col(LocalActor.id))
+_LINKS = select(FederationLink).where(
+    col(FederationLink.remote_uri) == bindparam("remote"),
+    col(FederationLink.direction) == bindparam("direction"),
+    col(FederationLink.body_id).in_(bindparam("bodies", expanding=True)))
+_ACCEPTED_LINKS = _LINKS.where(col(FederationLink.state) == "accepted")
+
+
 def _bodies(session: Session) -> list[LocalActor]:
-    return list(session.exec(select(LocalActor).order_by(col(LocalActor.id))).all())
+    return list(session.exec(_BODIES).all())
 
 
 def _candidates(session: Session, ctx: NodeContext, activity: dict[str, Any],
@@ -76,12 +86,8 @@ def _candidates(session: Session, ctx: NodeContext, activity: dict[str, Any],
 
 def _links(session: Session, bodies: list[LocalActor], remote: str, direction: str,
            accepted: bool = True) -> list[FederationLink]:
-    stmt = select(FederationLink).where(
-        FederationLink.remote_uri == remote, FederationLink.direction == direction,
-        col(FederationLink.body_id).in_([b.id for b in bodies]))
-    if accepted:
-        stmt = stmt.where(FederationLink.state == "accepted")
-    return list(session.exec(stmt).all())
+    return list(session.exec(_ACCEPTED_LINKS if accepted else _LINKS, params={
+        "remote": remote, "direction": direction, "bodies": [b.id for b in bodies]}).all())
 
 
 def _linked(session: Session, bodies: list[LocalActor], remote: str, *directions: str

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from node.activitypub.directory import KeyLookupFailed, KeyUnavailable
@@ -62,6 +62,11 @@ DEFER_SECONDS = 3.0
 # more to load than the row's JSON to parse).
 CLAIMED = (InboxItem.id, InboxItem.activity_id, InboxItem.body, InboxItem.recipient,
            InboxItem.signer, InboxItem.attempts)
+
+
+# Built once: every batch processed ends with it (issue 11).
+_DONE = update(InboxItem).where(col(InboxItem.id).in_(bindparam("ids", expanding=True))).values(
+    state="done", last_error="", lease_owner=None, lease_until=None)
 
 
 class InboxProcessor:
@@ -240,8 +245,7 @@ class InboxProcessor:
         # for the GIL between statements (the web side's commits wait for that lock).
         with self.ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") \
                 as conn:
-            write_alone(conn, update(InboxItem).where(col(InboxItem.id).in_(ids)).values(
-                state="done", last_error="", lease_owner=None, lease_until=None))
+            write_alone(conn, _DONE, {"ids": ids})
 
     def _finish(self, row_id: int, state: str, error: str, **extra: Any) -> None:
         with Session(self.ctx.engine) as s:

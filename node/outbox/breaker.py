@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import BindParameter, Engine, Integer, and_, bindparam, func, or_, select, update
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
@@ -159,7 +159,7 @@ def _under_bare_block() -> ColumnElement[bool]:
         select(col(PeerHost.host).concat(":")).where(col(PeerHost.blocked).is_(True)))
 
 
-def _probe_due(now: datetime) -> ColumnElement[bool]:
+def _probe_due(now: datetime | BindParameter[Any]) -> ColumnElement[bool]:
     """`can_probe` in SQL, for the conditional UPDATE that makes the probe one."""
     return and_(
         col(PeerHost.blocked).is_(False),
@@ -169,16 +169,20 @@ def _probe_due(now: datetime) -> ColumnElement[bool]:
                  or_(col(PeerHost.probe_until).is_(None), col(PeerHost.probe_until) < now))))
 
 
+# Read by every batch of outcomes and every verified arrival from a failing host: built once.
+_PEERS = select(PeerHost).where(col(PeerHost.host).in_(bindparam("hosts", expanding=True))
+                                ).order_by(col(PeerHost.host))
+_PEERS_LOCKED = _PEERS.with_for_update()
+
+
 def lock_peers(s: Session, hosts: Iterable[str]) -> dict[str, PeerHost]:
     """The hosts' rows, locked on PostgreSQL in one order (no deadlock between workers)."""
     wanted = sorted(set(hosts))
     if not wanted:
         return {}
-    q = select(PeerHost).where(col(PeerHost.host).in_(wanted)).order_by(col(PeerHost.host))
     dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        q = q.with_for_update()
-    found = {p.host: p for p in s.execute(q).scalars()}
+    q = _PEERS_LOCKED if dialect == "postgresql" else _PEERS
+    found = {p.host: p for p in s.execute(q, {"hosts": wanted}).scalars()}
     missing = [h for h in wanted if h not in found]
     if missing:
         # First contact: two workers may meet a new host at once; both inserting would
@@ -191,9 +195,19 @@ def lock_peers(s: Session, hosts: Iterable[str]) -> dict[str, PeerHost]:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         s.execute(insert(table).values([{"host": h} for h in missing])
                   .on_conflict_do_nothing(index_elements=["host"]))
-        found.update({p.host: p for p in s.execute(
-            q.where(col(PeerHost.host).in_(missing))).scalars()})
+        found.update({p.host: p for p in s.execute(q, {"hosts": missing}).scalars()})
     return {h: found[h] for h in wanted}
+
+
+@functools.cache
+def _probe_hosts() -> Any:
+    """The hosts due a probe, built once: asked at every claim of every delivery worker.
+    Only hosts with something to send: one held while its rows were parked is probed by
+    the first row queued for it later."""
+    waiting = select(col(Delivery.id)).where(col(Delivery.host) == col(PeerHost.host),
+                                             col(Delivery.state) == "queued").exists()
+    return select(col(PeerHost.host)).where(_probe_due(bindparam("now")), waiting).limit(
+        bindparam("limit", type_=Integer))
 
 
 def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
@@ -201,12 +215,7 @@ def claim_probes(engine: Engine, policy: Policy, lease_seconds: float,
     """For each host whose cooldown is over, lease its oldest queued row as the probe."""
     now = now or utcnow()
     with engine.connect() as conn:
-        # Only hosts with something to send: one held while its rows were parked is
-        # probed by the first row queued for it later.
-        waiting = select(col(Delivery.id)).where(col(Delivery.host) == col(PeerHost.host),
-                                                 col(Delivery.state) == "queued").exists()
-        hosts = [r[0] for r in conn.execute(
-            select(col(PeerHost.host)).where(_probe_due(now), waiting).limit(limit))]
+        hosts = [r[0] for r in conn.execute(_probe_hosts(), {"now": now, "limit": limit})]
     rows = []
     for host in hosts:
         try:
@@ -342,6 +351,11 @@ def heard_from(engine: Engine, hosts: set[str], now: datetime | None = None) -> 
 
 # -- what this process knows without asking ------------------------------------------
 
+# Read about once a second by every process that verifies arriving activities: built once.
+_SUSPECTS = select(col(PeerHost.host)).where(or_(col(PeerHost.breaker) != CLOSED,
+                                                 col(PeerHost.consecutive_failures) > 0))
+
+
 class Watch:
     """Per engine: hosts last seen failing or held, and the delivery workers to wake.
 
@@ -370,10 +384,8 @@ class Watch:
     def refresh(self, engine: Engine) -> None:
         if not self.stale():
             return
-        with Session(engine) as s:
-            found = set(s.execute(select(col(PeerHost.host)).where(
-                or_(col(PeerHost.breaker) != CLOSED,
-                    col(PeerHost.consecutive_failures) > 0))).scalars())
+        with engine.connect() as conn:
+            found = set(conn.execute(_SUSPECTS).scalars())
         with self._lock:
             self._suspects = found
             self._read_at = time.monotonic()

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
@@ -367,10 +367,17 @@ def _mark_delivered(s: Session, batch: list[tuple[Any, Outcome]], now: datetime)
     for row, res in batch:
         if _ok(res):
             by_status[int(res.status or 0)].append(row.id)  # type: ignore[union-attr]
+    conn = s.connection()
     for status, ids in by_status.items():
-        s.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(
-            state="delivered", attempts=Delivery.attempts + 1, last_status=status,
-            last_error="", lease_owner=None, lease_until=None, updated_at=now))
+        conn.execute(_DELIVERED, {"ids": ids, "answer": status, "at": now})
+
+
+# Built once (issue 11): every answered batch marks its rows with it. Run through Core:
+# the session holds none of these rows, so there is nothing of its own to bring in line.
+_DELIVERED = update(Delivery).where(col(Delivery.id).in_(bindparam("ids", expanding=True))
+                                    ).values(
+    state="delivered", attempts=col(Delivery.attempts) + 1, last_status=bindparam("answer"),
+    last_error="", lease_owner=None, lease_until=None, updated_at=bindparam("at"))
 
 
 @dataclass

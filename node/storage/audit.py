@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, select
 
 from node.models import AuditEntry, LocalActor, Member
@@ -50,26 +50,32 @@ def _digest(prev: str, seq: int, at: str, actor: str, action: str, subject: str,
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _stamp(entry: AuditEntry) -> str:
-    return entry.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+# Built once: an entry is appended by most units of work, and building the statements
+# each time cost more than running them (issue 11). Only the two columns the next entry
+# needs are read; the entry goes in through Core, as nothing reads it back as an object.
+_LAST = select(col(AuditEntry.seq), col(AuditEntry.hash)).order_by(
+    col(AuditEntry.seq).desc()).limit(1)
+_INSERT = insert(AuditEntry)
+_LOCK = text("SELECT pg_advisory_xact_lock(7212001)")
 
 
 def append(session: Session, who: Who, action: str, subject: str,
-           data: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEntry:
+           data: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     actor = actor_name(who)
-    if session.get_bind().dialect.name == "postgresql":
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         # Serialise appenders so two transactions never claim the same place in the chain.
-        session.execute(text("SELECT pg_advisory_xact_lock(7212001)"))
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else GENESIS
+        conn.execute(_LOCK)
+    last = conn.execute(_LAST).first()
+    seq = (int(last[0]) + 1) if last else 1
+    prev = str(last[1]) if last else GENESIS
     body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    entry = AuditEntry(seq=seq, at=at or utcnow(), actor=actor, action=action, subject=subject,
-                       data=body, prev_hash=prev, hash="")
-    entry.hash = _digest(prev, seq, _stamp(entry), actor, action, subject, body)
-    session.add(entry)
-    session.flush()
-    return entry
+    when = at or utcnow()
+    digest = _digest(prev, seq, when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), actor, action,
+                     subject, body)
+    conn.execute(_INSERT, {"seq": seq, "at": when, "actor": actor, "action": action,
+                           "subject": subject, "data": body, "prev_hash": prev,
+                           "hash": digest})
 
 
 def verify_chain(session: Session) -> tuple[bool, int | None]:

@@ -50,9 +50,13 @@ def bump_now(engine: Engine, topic: str) -> None:
         s.commit()
 
 
+# Read about once a second by every process: built once.
+_VERSIONS = select(col(NodeChange.topic), col(NodeChange.version))
+
+
 def versions(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        rows = conn.execute(select(col(NodeChange.topic), col(NodeChange.version))).all()
+        rows = conn.execute(_VERSIONS).all()
     return {str(topic): int(version) for topic, version in rows}
 
 
