@@ -13,8 +13,9 @@ graph's warm-up it asks for runs later in a node, node/inbox/warmups.py, and not
 figure is the process's CPU time over that processing (threads included), median and
 p95 per matter. With --decisions each matter is followed by the city's decision on it
 (an `Announce` of the city's signed `Create` of its decision `Note`), and the figure is
-the processing of the decision instead: the other hop of the benchmark. --profile writes a cProfile of the processing (pstats format); so that
-it sees the database work too, the processing's threads are then run inline.
+the processing of the decision instead: the other hop of the benchmark. --profile writes
+a cProfile of the processing (pstats format); so that it sees the database work too, the
+processing's threads are then run inline.
 """
 
 from __future__ import annotations
@@ -69,17 +70,49 @@ def main() -> None:
             remote.close()
 
 
+class Sender:
+    """The city announcing its author's matters and its own decisions to our inbox."""
+
+    def __init__(self, city: Any, author: Any, client: TestClient) -> None:
+        self.city, self.author, self.client, self.n = city, author, client, 0
+
+    def activity(self, who: Any, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
+        self.n += 1
+        return dict(who.prove({"@context": AS, "id": f"{who.server.base}/activities/"
+                               f"{who.name}-{self.n}", "type": kind, "actor": who.uri,
+                               "object": obj, **extra}))
+
+    def announce(self, create: dict[str, Any]) -> None:
+        city = self.city
+        announce = self.activity(city, "Announce", create, to=[f"{city.uri}/members"])
+        body, headers = city.signed_post(f"{ME}/inbox", announce)
+        r = self.client.post(f"{ME}/inbox", content=body, headers=headers)
+        assert r.status_code == 202, r.text
+
+    def matter(self, k: int) -> None:
+        author = self.author
+        matter = f"{author.server.base}/objects/matter-{k}"
+        stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.announce(self.activity(author, "Create", author.prove({
+            "@context": AS, **objects.proposal_object(matter, author.uri, f"Ronda {k}",
+                                                      "Medir.", [author.uri, ME], 1, stamp)}),
+            to=[self.city.uri]))
+
+    def decision(self, k: int) -> None:
+        city = self.city
+        note = city.prove({"@context": AS, "id": f"{city.server.base}/objects/decision-{k}",
+                           "type": "Note", "attributedTo": city.uri, "name": f"Ronda {k}",
+                           "content": "<p>Aprobada.</p>",
+                           "matter": f"{self.author.server.base}/objects/matter-{k}",
+                           "proposalVersion": 1, "outcome": "approved",
+                           "to": [AS + "#Public"]})
+        self.announce(self.activity(city, "Create", note, to=[AS + "#Public"]))
+
+
 def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
     city, author = remote.actor("f"), remote.actor("c")
     remote.docs["/users/c"] = {**author.document(), "memberOf": [city.uri]}
     app = create_app(settings, background=False)
-    n = [0]
-
-    def activity(who: Any, kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
-        n[0] += 1
-        return dict(who.prove({"@context": AS, "id": f"{who.server.base}/activities/"
-                               f"{who.name}-{n[0]}", "type": kind, "actor": who.uri,
-                               "object": obj, **extra}))
 
     with TestClient(app, base_url=URL) as client:
         inner: Any = app
@@ -92,31 +125,7 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
                                  direction="member_of", state="accepted",
                                  remote_inbox=f"{city.uri}/inbox"))
             s.commit()
-
-        def send_matter(k: int) -> None:
-            matter = f"{author.server.base}/objects/matter-{k}"
-            stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-            create = activity(author, "Create", author.prove({"@context": AS,
-                              **objects.proposal_object(matter, author.uri, f"Ronda {k}",
-                                                        "Medir.", [author.uri, ME], 1, stamp)}),
-                              to=[city.uri])
-            announce = activity(city, "Announce", create, to=[f"{city.uri}/members"])
-            body, headers = city.signed_post(f"{ME}/inbox", announce)
-            r = client.post(f"{ME}/inbox", content=body, headers=headers)
-            assert r.status_code == 202, r.text
-
-        def send_decision(k: int) -> None:
-            matter = f"{author.server.base}/objects/matter-{k}"
-            note = city.prove({"@context": AS, "id": f"{city.server.base}/objects/decision-{k}",
-                               "type": "Note", "attributedTo": city.uri, "name": f"Ronda {k}",
-                               "content": "<p>Aprobada.</p>", "matter": matter,
-                               "proposalVersion": 1, "outcome": "approved",
-                               "to": [AS + "#Public"]})
-            create = activity(city, "Create", note, to=[AS + "#Public"])
-            announce = activity(city, "Announce", create, to=[f"{city.uri}/members"])
-            body, headers = city.signed_post(f"{ME}/inbox", announce)
-            r = client.post(f"{ME}/inbox", content=body, headers=headers)
-            assert r.status_code == 202, r.text
+        send = Sender(city, author, client)
 
         async def inline(func: Any, /, *a: Any, **kw: Any) -> Any:
             return func(*a, **kw)
@@ -130,10 +139,10 @@ def run(settings: Any, remote: Any, args: argparse.Namespace) -> None:
             profiler = cProfile.Profile() if args.profile else None
             try:
                 for k in range(args.matters + 1):
-                    await to_thread(send_matter, k)
+                    await to_thread(send.matter, k)
                     if args.decisions:
                         assert await proc.run_once() == 1, f"matter {k} not processed"
-                        await to_thread(send_decision, k)
+                        await to_thread(send.decision, k)
                     cpu = time.process_time()
                     if profiler and k:
                         profiler.enable()

@@ -62,10 +62,17 @@ _LOCK = text("SELECT pg_advisory_xact_lock(7212001)")
 def append(session: Session, who: Who, action: str, subject: str,
            data: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     actor = actor_name(who)
+    # The unit's own writes first, as an ORM read would have done: on SQLite the first of
+    # them takes the write lock.
+    session.flush()
     conn = session.connection()
+    # Appenders are serialised from the read of the last entry to the commit, so that two
+    # transactions never claim the same place in the chain.
     if conn.dialect.name == "postgresql":
-        # Serialise appenders so two transactions never claim the same place in the chain.
         conn.execute(_LOCK)
+    elif not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        # Nothing written yet: the driver would begin at our INSERT, after the read.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
     last = conn.execute(_LAST).first()
     seq = (int(last[0]) + 1) if last else 1
     prev = str(last[1]) if last else GENESIS
