@@ -361,6 +361,14 @@ def record_outcomes(engine: Engine, batch: list[tuple[Any, Outcome]], limits: Li
     return released
 
 
+# Built once (issue 11): every answered batch marks its rows with it. Run through Core:
+# the session holds none of these rows, so there is nothing of its own to bring in line.
+_DELIVERED = update(Delivery).where(col(Delivery.id).in_(bindparam("ids", expanding=True))
+                                    ).values(
+    state="delivered", attempts=col(Delivery.attempts) + 1, last_status=bindparam("answer"),
+    last_error="", lease_owner=None, lease_until=None, updated_at=bindparam("at"))
+
+
 def _mark_delivered(s: Session, batch: list[tuple[Any, Outcome]], now: datetime) -> None:
     """The common case: one statement per answer status for the whole batch."""
     by_status: dict[int, list[int]] = defaultdict(list)
@@ -370,14 +378,6 @@ def _mark_delivered(s: Session, batch: list[tuple[Any, Outcome]], now: datetime)
     conn = s.connection()
     for status, ids in by_status.items():
         conn.execute(_DELIVERED, {"ids": ids, "answer": status, "at": now})
-
-
-# Built once (issue 11): every answered batch marks its rows with it. Run through Core:
-# the session holds none of these rows, so there is nothing of its own to bring in line.
-_DELIVERED = update(Delivery).where(col(Delivery.id).in_(bindparam("ids", expanding=True))
-                                    ).values(
-    state="delivered", attempts=col(Delivery.attempts) + 1, last_status=bindparam("answer"),
-    last_error="", lease_owner=None, lease_until=None, updated_at=bindparam("at"))
 
 
 @dataclass

@@ -62,16 +62,18 @@ _LOCK = text("SELECT pg_advisory_xact_lock(7212001)")
 def append(session: Session, who: Who, action: str, subject: str,
            data: dict[str, Any] | None = None, at: datetime | None = None) -> None:
     actor = actor_name(who)
-    # The unit's own writes first, as an ORM read would have done: on SQLite the first of
-    # them takes the write lock.
-    session.flush()
-    conn = session.connection()
     # Appenders are serialised from the read of the last entry to the commit, so that two
-    # transactions never claim the same place in the chain.
-    if conn.dialect.name == "postgresql":
+    # transactions never claim the same place in the chain: on PostgreSQL by a lock taken
+    # first, on SQLite by the write lock, which the unit's own writes take (flushed here,
+    # as an ORM read would have done) or, if it has written nothing yet, BEGIN IMMEDIATE
+    # (the driver would begin only at our INSERT, after the read).
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         conn.execute(_LOCK)
-    elif not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        # Nothing written yet: the driver would begin at our INSERT, after the read.
+    session.flush()
+    driver: Any = conn.connection.driver_connection
+    if not postgres and not driver.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     last = conn.execute(_LAST).first()
     seq = (int(last[0]) + 1) if last else 1
