@@ -52,7 +52,8 @@ _SIGNED_ID = select(col(SignedObject.id)).where(col(SignedObject.uri) == bindpar
 _SIGNED_BODY = select(col(SignedObject.body)).where(col(SignedObject.uri) == bindparam("uri"))
 _SIGNED_INSERT = insert(SignedObject)
 _ROWS = select(Proposal).where(col(Proposal.body_id) == bindparam("body"),
-                               col(Proposal.matter) == bindparam("matter"))
+                               col(Proposal.matter) == bindparam("matter")).order_by(
+    col(Proposal.current_version), col(Proposal.id))
 
 
 def keep(session: Session, doc: dict[str, Any], kind: str, author: str, matter: str,
@@ -74,11 +75,6 @@ def is_kept(session: Session, uri: str) -> bool:
 def kept(session: Session, uri: str) -> dict[str, Any] | None:
     body = session.connection().execute(_SIGNED_BODY, {"uri": uri}).scalar()
     return json.loads(body) if body is not None else None
-
-
-def rows_for(session: Session, body_id: int | None, matter: str) -> list[Proposal]:
-    """A body's rows for one matter, in no particular order."""
-    return list(session.exec(_ROWS, params={"body": body_id, "matter": matter}).all())
 
 
 def member_inboxes(session: Session, federation: LocalActor) -> set[str]:
@@ -191,7 +187,7 @@ def _row(tx: Tx, body: LocalActor, doc: objects.ProposalDoc, electorate: str,
     `came_back`: the matter arrived as its author's own signed `Create`. `ours`: the
     body's rows for the matter, when the caller has just read them."""
     session = tx.session
-    for p in ours if ours is not None else rows_for(session, body.id, doc.id):
+    for p in ours if ours is not None else rows_of(session, body.id, doc.id):
         if p.current_version == doc.version:
             if p.author_id is not None and came_back and ESCALATION.may("take",
                                                                          p.escalation):
@@ -256,7 +252,7 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     federation decides by its own members' mandates, and passes it on to them). Recorded
     as the federation's act."""
     session, urls = tx.session, tx.urls
-    ours = rows_for(session, body.id, doc.id)
+    ours = rows_of(session, body.id, doc.id)
     if activity.get("type") == "Update" and any(p.current_version >= doc.version
                                                 for p in ours):
         return None  # an old or repeated version changes nothing
@@ -275,13 +271,11 @@ def receive_from_federation(tx: Tx, body: LocalActor, federation: str,
     return row
 
 
-def rows_of(session: Session, body_id: int, matter: str) -> list[Proposal]:
+def rows_of(session: Session, body_id: int | None, matter: str) -> list[Proposal]:
     """A body's rows for one matter, one per version the federation sent, oldest first."""
     if not matter:
         return []
-    return list(session.exec(select(Proposal).where(
-        Proposal.body_id == body_id, Proposal.matter == matter)
-        .order_by(col(Proposal.current_version), col(Proposal.id))).all())
+    return list(session.exec(_ROWS, params={"body": body_id, "matter": matter}).all())
 
 
 def rows_from(session: Session, body_id: int, matter: str, federation: str) -> list[Proposal]:

@@ -198,7 +198,7 @@ def receive(tx: Tx, body: LocalActor, activity: dict[str, Any], note: dict[str, 
         return False  # already recorded
     matters.keep(session, note, DECISION, author, matter, relayed_by)
     matters.keep(session, activity, "Create", author, matter, relayed_by)
-    rows = matters.rows_for(session, body.id, matter)
+    rows = matters.rows_of(session, body.id, matter)
     for p in rows:
         p.final_outcome = str(note.get("outcome", ""))[:16]
         p.final_decision = str(note["id"])
